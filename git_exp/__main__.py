@@ -1,0 +1,5 @@
+import sys
+
+from git_exp.cli import main
+
+sys.exit(main())

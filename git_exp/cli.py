@@ -1,0 +1,219 @@
+"""Argument parsing and dispatch; no logic of its own.
+
+The registry below is the one lazy boundary: `git exp -h` and
+`git exp --version` import no command module at all, and a verb imports only
+its own module. Only this file prints errors and picks exit codes.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from git_exp import __version__
+from git_exp.errors import ExpError, UsageError
+
+# verb -> (module, one-line summary). Hidden verbs start with an underscore
+# in the summary slot's place: they work but are not listed by `-h`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "help": ("git_exp.commands.help", "Show the manual page of git-exp or of one of its commands"),
+}
+HIDDEN: set[str] = set()
+
+USAGE = "usage: git exp [-C <path>] [--color[=<when>]] [--no-pager] [-q] [-v] <command> [<args>]"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but failing the way Git does: `error:` and exit 129."""
+
+    def error(self, message):  # noqa: D401 - argparse's API
+        raise UsageError(message, hint=self.format_usage().strip())
+
+
+def overview() -> str:
+    width = max(len(v) for v in COMMANDS)
+    lines = [USAGE, "", "Version machine-learning experiments as Git commits.", "", "commands:"]
+    for verb, (_, summary) in COMMANDS.items():
+        if verb not in HIDDEN:
+            lines.append(f"   {verb.ljust(width)}   {summary}")
+    lines += ["", "See 'git exp <command> -h' for a command's options and "
+              "'git exp help <command>' for its manual page."]
+    return "\n".join(lines)
+
+
+class GlobalOptions:
+    def __init__(self):
+        self.color = "auto"
+        self.quiet = False
+        self.verbose = False
+        self.pager = True
+
+
+def parse_globals(argv: list[str]) -> tuple[GlobalOptions, list[str], str | None]:
+    """Options that come before the verb, as in `git -C dir exp ...`.
+
+    Returns the options, the remaining arguments and an early action
+    ('version' or 'help') when one was asked for.
+    """
+    opts = GlobalOptions()
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "-C":
+            if i + 1 >= len(argv):
+                raise UsageError("option '-C' requires a path", hint=USAGE)
+            path = argv[i + 1]
+            try:
+                os.chdir(path)
+            except OSError as exc:
+                raise ExpError(f"cannot change to '{path}': {exc.strerror}") from None
+            i += 2
+            continue
+        if arg.startswith("-C") and len(arg) > 2:
+            argv = argv[:i] + ["-C", arg[2:]] + argv[i + 1:]
+            continue
+        if arg == "--color":
+            opts.color = "always"
+        elif arg.startswith("--color="):
+            opts.color = arg.split("=", 1)[1]
+            if opts.color not in ("auto", "always", "never"):
+                raise UsageError(f"invalid --color value '{opts.color}'",
+                                 hint="use --color=auto, --color=always or --color=never")
+        elif arg == "--no-color":
+            opts.color = "never"
+        elif arg in ("-q", "--quiet"):
+            opts.quiet = True
+        elif arg in ("-v", "--verbose"):
+            opts.verbose = True
+        elif arg in ("-P", "--no-pager"):
+            opts.pager = False
+        elif arg == "--version":
+            return opts, argv[i + 1:], "version"
+        elif arg in ("-h", "--help"):
+            return opts, argv[i + 1:], "help" if arg == "--help" else "overview"
+        elif arg.startswith("-"):
+            raise UsageError(f"unknown option '{arg}'", hint=USAGE)
+        else:
+            return opts, argv[i:], None
+        i += 1
+    return opts, [], None
+
+
+def build_parser(verb: str, module) -> Parser:
+    parser = Parser(prog=f"git exp {verb}", description=COMMANDS[verb][1],
+                    formatter_class=argparse.RawDescriptionHelpFormatter, add_help=False)
+    parser.add_argument("-h", action="help", help="show this help and exit")
+    parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="print only results and errors")
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="say more; show tracebacks of internal errors")
+    module.configure(parser)
+    return parser
+
+
+def _console(opts: GlobalOptions):
+    from git_exp.ui import color
+    from git_exp.ui.console import Console
+
+    def color_ui():
+        from git_exp.config import Config
+        return Config.load().get("color.ui")
+
+    enabled = color.decide(opts.color, sys.stdout, color_ui)
+    return Console(color=enabled, quiet=opts.quiet, verbose=opts.verbose, use_pager=opts.pager)
+
+
+def suggest(verb: str) -> str | None:
+    import difflib
+    close = difflib.get_close_matches(verb, [v for v in COMMANDS if v not in HIDDEN], n=1)
+    return close[0] if close else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    opts = GlobalOptions()
+    console = None
+    try:
+        opts, rest, action = parse_globals(argv)
+        if action == "version":
+            sys.stdout.write(f"git-exp version {__version__}\n")
+            return 0
+        if action == "overview" or (action is None and not rest):
+            sys.stdout.write(overview() + "\n")
+            return 0 if action else 1
+        if action == "help":
+            rest = ["help", *rest]
+        console = _console(opts)
+        verb = rest[0]
+        if verb not in COMMANDS:
+            guess = suggest(verb)
+            raise ExpError(f"'{verb}' is not a git exp command. See 'git exp -h'.",
+                           hint=f"the most similar command is '{guess}'" if guess else None)
+        own_args = rest[1:rest.index("--")] if "--" in rest else rest[1:]
+        if "--help" in own_args:  # Git's convention: --help opens the manual
+            from git_exp.commands.help import show_manual
+            return show_manual(verb, console)
+        module = importlib.import_module(COMMANDS[verb][0])
+        args = build_parser(verb, module).parse_args(rest[1:])
+        if getattr(args, "quiet", False):
+            console.quiet = True
+        if getattr(args, "verbose", False):
+            console.verbose = opts.verbose = True
+        return module.run(args, console) or 0
+    except ExpError as exc:
+        (console or _plain_console()).error(exc.message, exc.hint)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`git exp show | head`): quietly, as Git does.
+        _silence_stdout()
+        return 141
+    except SystemExit as exc:  # argparse's -h
+        return exc.code if isinstance(exc.code, int) else 0
+    except Exception:  # noqa: BLE001 - anything else is a bug in git-exp
+        return _report_bug(opts.verbose or bool(os.environ.get("GIT_EXP_DEBUG")),
+                           console or _plain_console())
+
+
+def _plain_console():
+    from git_exp.ui.console import Console
+    return Console()
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _report_bug(show_traceback: bool, console) -> int:
+    """Exit 3 with one line; the traceback goes to a log (and the screen with -v)."""
+    import tempfile
+    import time
+    import traceback
+
+    text = traceback.format_exc()
+    log_dir = tempfile.gettempdir()
+    try:
+        from git_exp.repo import discover
+        log_dir = os.path.join(discover().exp_dir, "logs")
+        os.makedirs(log_dir, exist_ok=True)
+    except Exception:  # noqa: BLE001 - no repository: fall back to the temp dir
+        pass
+    path = os.path.join(log_dir, f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log")
+    try:
+        with open(path, "w") as fh:
+            fh.write(f"git-exp {__version__}\nargv: {sys.argv!r}\n\n{text}")
+    except OSError:
+        path = None
+    if show_traceback:
+        sys.stderr.write(text)
+    where = f"; the traceback is in {path}" if path else ""
+    console.error(f"internal error in git-exp (a bug){where}",
+                  hint="run again with -v to see it, and report it with that file")
+    return 3

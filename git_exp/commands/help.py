@@ -1,0 +1,63 @@
+"""git exp help: the manual page of git-exp or of one command."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+DESCRIPTION = """\
+Opens the manual page of git-exp, or of COMMAND, with man(1), as `git help`
+does for Git's own commands. `git exp --help` and `git exp COMMAND --help`
+do the same. Where no man program or page is installed, the command's
+built-in help is printed instead.
+"""
+
+EXAMPLES = ["git exp help run", "git exp run --help"]
+
+
+def configure(parser):
+    parser.add_argument("command", nargs="?", help="the command whose manual to show")
+
+
+def run(args, console) -> int:
+    return show_manual(args.command, console)
+
+
+def _source_man_dir() -> str:
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "man")
+
+
+def manual_path(page: str) -> str | None:
+    """The installed page (pip puts it under <prefix>/share/man/man1), else the source tree's."""
+    for folder in (os.path.join(sys.prefix, "share", "man", "man1"), _source_man_dir()):
+        path = os.path.join(folder, page + ".1")
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def show_manual(verb: str | None, console) -> int:
+    from git_exp.cli import COMMANDS, build_parser, overview
+    from git_exp.errors import ExpError
+    import importlib
+
+    if verb is not None and verb not in COMMANDS:
+        raise ExpError(f"no manual for '{verb}': it is not a git exp command",
+                       hint="run 'git exp -h' for the list of commands")
+    page = "git-exp" if verb is None else f"git-exp-{verb}"
+    path = manual_path(page)
+    man = shutil.which("man")
+    if man and console.stdout.isatty():
+        # A path with a slash makes man-db and mandoc open that very file.
+        target = path if path else page
+        if subprocess.call([man, target]) == 0:
+            return 0
+    if verb is None:
+        console.page(overview())
+    else:
+        module = importlib.import_module(COMMANDS[verb][0])
+        text = build_parser(verb, module).format_help()
+        description = getattr(module, "DESCRIPTION", "")
+        console.page(text + ("\n" + description if description else ""))
+    return 0

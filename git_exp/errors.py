@@ -1,0 +1,46 @@
+"""The one exception family the core raises for expected failures.
+
+Only the CLI prints these (as Git does: ``error: ...`` then ``hint: ...``)
+and chooses the exit code; the core never prints.
+"""
+from __future__ import annotations
+
+
+class ExpError(Exception):
+    """An expected failure: a user mistake or a state we refuse to act in."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(ExpError):
+    """Bad command-line usage; Git exits 129 for these."""
+
+    exit_code = 129
+
+
+class NotARepositoryError(ExpError):
+    """Run outside a Git work tree; Git's own exit code for this is 128."""
+
+    exit_code = 128
+
+    def __init__(self, message: str = "not a git repository (or any parent)", hint: str | None = None):
+        super().__init__(message, hint)
+
+
+class GitCommandError(ExpError):
+    """A `git` subprocess we rely on failed."""
+
+    def __init__(self, args, returncode: int, stderr: str):
+        detail = stderr.strip().splitlines()
+        text = detail[-1] if detail else f"exit status {returncode}"
+        super().__init__(f"git {' '.join(args)} failed: {text}")
+        self.returncode = returncode
+        self.stderr = stderr

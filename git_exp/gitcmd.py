@@ -1,0 +1,32 @@
+"""Running the user's own `git` binary.
+
+Network operations, config reads and anything that must behave exactly as
+the user's `git` does (credential helpers, includes, safe.directory) go
+through here. Local object and ref writes use Dulwich (see gitutil).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from typing import Sequence
+
+from git_exp.errors import GitCommandError
+
+
+def git(args: Sequence[str], cwd: str | None = None, check: bool = True,
+        input: bytes | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run `git ARGS` and capture its output as bytes."""
+    full_env = None
+    if env:
+        full_env = dict(os.environ)
+        full_env.update(env)
+    proc = subprocess.run(["git", *args], cwd=cwd, input=input, env=full_env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if check and proc.returncode != 0:
+        raise GitCommandError(list(args), proc.returncode, proc.stderr.decode(errors="replace"))
+    return proc
+
+
+def git_text(args: Sequence[str], cwd: str | None = None, **kw) -> str:
+    """Run git and return its stdout decoded, without the trailing newline."""
+    return git(args, cwd=cwd, **kw).stdout.decode("utf-8", errors="surrogateescape").rstrip("\n")

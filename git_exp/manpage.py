@@ -1,0 +1,181 @@
+"""Render the manual pages in man/ from the commands themselves.
+
+Each page is built from the command's parser (synopsis and options), its
+DESCRIPTION and EXAMPLES, so `-h`, `git exp help VERB` and `man git-exp-VERB`
+cannot drift apart. `python -m git_exp.manpage` rewrites man/; a test fails
+when the committed pages differ from what this renders.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from git_exp import __version__
+
+MAIN_DESCRIPTION = """\
+git-exp versions machine-learning experiments inside Git. A pipeline declared
+in exp.yaml runs with `git exp run`; every run is recorded as a real Git commit
+under refs/exps/, never on your branch, so HEAD and the index do not move and
+the results stay in the work tree. Large data and models live in a
+content-addressed cache inside the Git directory, kept in step with the work
+tree by Git hooks.
+
+Git runs `git exp` as the program git-exp found on PATH. `git exp --help` and
+`git help exp` open this page; `git exp COMMAND --help` and
+`git help exp-COMMAND` open the page of one command.
+"""
+
+GLOBAL_OPTIONS = [
+    ("-C <path>", "Run as if git-exp was started in <path>."),
+    ("--color[=<when>]", "Color output: auto (the default: only on a terminal, "
+     "never with NO_COLOR set or TERM=dumb, and as `color.ui` says), always or never."),
+    ("--no-color", "The same as --color=never."),
+    ("-P, --no-pager", "Do not pipe long output into the pager."),
+    ("-q, --quiet", "Print only results and errors."),
+    ("-v, --verbose", "Say more; print the traceback of an internal error."),
+    ("--version", "Print the version of git-exp."),
+    ("-h", "List the commands with a one-line summary each."),
+]
+
+EXIT_STATUS = """\
+0 on success; 1 when the command failed for an expected reason (its message
+starts with `error:` and is often followed by a `hint:`); 128 outside a Git
+repository; 129 on a usage error; 130 when interrupted; 141 when the reader of
+its output went away; 3 on an internal error, whose traceback is written to a
+log file under the Git directory (exp/logs/).
+"""
+
+ENVIRONMENT = """\
+GIT_EXP_DEBUG=1 prints tracebacks of internal errors, like -v.
+NO_COLOR, when set to anything, turns color off unless --color=always is given.
+GIT_PAGER and PAGER choose the pager, as for Git.
+"""
+
+
+def _esc(text: str) -> str:
+    text = text.replace("\\", "\\e").replace("-", "\\-")
+    lines = []
+    for line in text.splitlines():
+        if line.startswith((".", "'")):
+            line = "\\&" + line
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _paragraphs(text: str) -> str:
+    blocks = [b.strip() for b in text.strip().split("\n\n") if b.strip()]
+    out = []
+    for block in blocks:
+        if all(line.startswith("  ") for line in block.splitlines()[1:]) and block.startswith("  "):
+            out.append(".PP\n.nf\n" + _esc("\n".join(l[2:] for l in block.splitlines())) + "\n.fi")
+        else:
+            out.append(".PP\n" + _esc(" ".join(block.split())))
+    return "\n".join(out)
+
+
+def _header(name: str, summary: str) -> str:
+    return (f'.TH "{name.upper()}" "1" "" "git-exp {__version__}" "git-exp manual"\n'
+            f".SH NAME\n{_esc(name)} \\- {_esc(summary)}\n")
+
+
+def _option_label(action: argparse.Action) -> str:
+    if not action.option_strings:
+        return action.metavar or action.dest.upper()
+    label = ", ".join(action.option_strings)
+    if action.nargs != 0:
+        metavar = action.metavar or action.dest.upper()
+        if isinstance(metavar, tuple):
+            metavar = " ".join(metavar)
+        label += f" {metavar}"
+    return label
+
+
+def _actions_section(parser: argparse.ArgumentParser) -> list[str]:
+    out = []
+    for action in parser._actions:  # argparse has no public iterator
+        if action.help == argparse.SUPPRESS or isinstance(action, argparse._SubParsersAction):
+            continue
+        out.append(f".TP\n\\fB{_esc(_option_label(action))}\\fR\n{_esc(action.help or '')}")
+    return out
+
+
+def _subcommands(parser: argparse.ArgumentParser):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {a.dest: a.help for a in action._choices_actions}
+            for name, sub in action.choices.items():
+                yield name, helps.get(name, ""), sub
+
+
+def command_page(verb: str) -> str:
+    from git_exp.cli import COMMANDS, build_parser
+    module_name, summary = COMMANDS[verb]
+    module = importlib.import_module(module_name)
+    parser = build_parser(verb, module)
+    parts = [_header(f"git-exp-{verb}", summary)]
+    parts.append(".SH SYNOPSIS\n.nf\n" + _esc(parser.format_usage().replace("usage: ", "").strip()) + "\n.fi")
+    subs = list(_subcommands(parser))
+    for name, _, sub in subs:
+        parts.append(".nf\n" + _esc(sub.format_usage().replace("usage: ", "").strip()) + "\n.fi")
+    parts.append(".SH DESCRIPTION\n" + _paragraphs(getattr(module, "DESCRIPTION", summary)))
+    options = _actions_section(parser)
+    if options:
+        parts.append(".SH OPTIONS\n" + "\n".join(options))
+    for name, help_text, sub in subs:
+        parts.append(f".SS {_esc(verb + ' ' + name)}\n{_esc(help_text or '')}\n"
+                     + "\n".join(_actions_section(sub)))
+    for title, text in getattr(module, "SECTIONS", []):
+        parts.append(f".SH {title.upper()}\n" + _paragraphs(text))
+    examples = getattr(module, "EXAMPLES", [])
+    if examples:
+        parts.append(".SH EXAMPLES\n" + "\n".join(f".PP\n.nf\n{_esc(e)}\n.fi" for e in examples))
+    parts.append(".SH SEE ALSO\n\\fBgit-exp\\fR(1)")
+    return "\n".join(parts) + "\n"
+
+
+def main_page() -> str:
+    from git_exp.cli import COMMANDS, HIDDEN, USAGE
+    parts = [_header("git-exp", "version machine-learning experiments as Git commits")]
+    parts.append(".SH SYNOPSIS\n.nf\n" + _esc(USAGE.replace("usage: ", "")) + "\n.fi")
+    parts.append(".SH DESCRIPTION\n" + _paragraphs(MAIN_DESCRIPTION))
+    parts.append(".SH OPTIONS\n" + "\n".join(f".TP\n\\fB{_esc(o)}\\fR\n{_esc(h)}" for o, h in GLOBAL_OPTIONS))
+    commands = [f".TP\n\\fBgit exp {_esc(v)}\\fR\n{_esc(s)} See \\fBgit-exp-{_esc(v)}\\fR(1)."
+                for v, (_, s) in COMMANDS.items() if v not in HIDDEN]
+    parts.append(".SH COMMANDS\n" + "\n".join(commands))
+    parts.append(".SH EXIT STATUS\n" + _paragraphs(EXIT_STATUS))
+    parts.append(".SH ENVIRONMENT\n.nf\n" + _esc(ENVIRONMENT.strip()) + "\n.fi")
+    see = ", ".join(f"\\fBgit-exp-{_esc(v)}\\fR(1)" for v in COMMANDS)
+    parts.append(".SH SEE ALSO\n\\fBgit\\fR(1), " + see)
+    return "\n".join(parts) + "\n"
+
+
+def render_all() -> dict[str, str]:
+    from git_exp.cli import COMMANDS
+    pages = {"git-exp.1": main_page()}
+    for verb in COMMANDS:
+        pages[f"git-exp-{verb}.1"] = command_page(verb)
+        # `git help exp-VERB` asks man for "gitexp-VERB": Git only adds the
+        # dash for names it finds as programs, and git-exp-VERB is not one.
+        pages[f"gitexp-{verb}.1"] = f".so man1/git-exp-{verb}.1\n"
+    return pages
+
+
+def write_all(folder: str) -> list[str]:
+    pages = render_all()
+    os.makedirs(folder, exist_ok=True)
+    for name in os.listdir(folder):
+        if name.endswith(".1") and name not in pages:
+            os.unlink(os.path.join(folder, name))
+    for name, text in pages.items():
+        with open(os.path.join(folder, name), "w") as fh:
+            fh.write(text)
+    return sorted(pages)
+
+
+if __name__ == "__main__":
+    target = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "man")
+    for name in write_all(target):
+        print(name)

@@ -1,0 +1,60 @@
+"""Where we are: the work tree, the Git dir and the common dir.
+
+Discovery asks `git rev-parse` once, so GIT_DIR, gitfiles, linked worktrees
+and safe.directory behave exactly as they do for the user's own git. Nothing
+here imports Dulwich: hooks that have nothing to do must start fast.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass, field
+
+from git_exp.errors import ExpError, NotARepositoryError
+
+
+@dataclass
+class Repository:
+    root: str          # top of the work tree
+    git_dir: str       # this worktree's git dir (.git, or .git/worktrees/X)
+    common_dir: str    # shared by linked worktrees: refs, objects, our cache
+    _config: object = field(default=None, repr=False)
+
+    @property
+    def exp_dir(self) -> str:
+        """Our private state under the common dir, shared by worktrees."""
+        return os.path.join(self.common_dir, "exp")
+
+    def path(self, *parts: str) -> str:
+        return os.path.join(self.root, *parts)
+
+    @property
+    def config(self):
+        if self._config is None:
+            from git_exp.config import Config
+            self._config = Config.load(self)
+        return self._config
+
+
+def discover(start: str | None = None) -> Repository:
+    """Find the repository containing START (default: the current directory)."""
+    cwd = start or os.getcwd()
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "--path-format=absolute", "--is-bare-repository",
+             "--absolute-git-dir", "--git-common-dir", "--show-toplevel"],
+            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except FileNotFoundError:
+        raise ExpError("git is not installed or not on PATH",
+                       hint="install Git, then run this command again") from None
+    lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
+    if proc.returncode != 0 or not lines:
+        stderr = proc.stderr.decode("utf-8", "replace")
+        if "not a git repository" in stderr or not lines:
+            raise NotARepositoryError()
+        raise ExpError(stderr.strip().splitlines()[-1].removeprefix("fatal: "))
+    if lines[0] == "true" or len(lines) < 4:
+        raise NotARepositoryError("this operation must be run in a work tree",
+                                  hint="git-exp needs a repository with a work tree, not a bare one")
+    git_dir = lines[1]
+    return Repository(root=lines[3], git_dir=git_dir, common_dir=lines[2])

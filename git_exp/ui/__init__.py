@@ -1,0 +1,1 @@
+"""Everything that shapes what the user sees: colors, pager, tables."""

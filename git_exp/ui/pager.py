@@ -1,0 +1,52 @@
+"""Long output through the user's pager, as Git does.
+
+The pager is what `git var GIT_PAGER` names (GIT_PAGER, core.pager, PAGER,
+then less); LESS defaults to FRX and LV to -c, as Git sets them.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+
+def pager_command(cwd: str | None = None) -> str | None:
+    try:
+        proc = subprocess.run(["git", "var", "GIT_PAGER"], cwd=cwd,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except FileNotFoundError:
+        return None
+    cmd = proc.stdout.decode().strip() if proc.returncode == 0 else "less"
+    if not cmd or cmd == "cat":
+        return None
+    return cmd
+
+
+def fits(text: str) -> bool:
+    size = shutil.get_terminal_size((80, 24))
+    lines = text.splitlines()
+    return len(lines) < size.lines and all(len(line) <= size.columns for line in lines)
+
+
+def page(text: str, stream, cwd: str | None = None) -> None:
+    """Write TEXT to STREAM, through the pager when it is a terminal and TEXT does not fit."""
+    if not (hasattr(stream, "isatty") and stream.isatty()) or fits(text):
+        stream.write(text)
+        stream.flush()
+        return
+    cmd = pager_command(cwd)
+    if cmd is None:
+        stream.write(text)
+        stream.flush()
+        return
+    env = dict(os.environ)
+    env.setdefault("LESS", "FRX")
+    env.setdefault("LV", "-c")
+    stream.flush()
+    proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.PIPE, env=env)
+    try:
+        proc.stdin.write(text.encode("utf-8", "surrogateescape"))
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass  # the user quit the pager early: nothing wrong
+    proc.wait()

@@ -1,0 +1,131 @@
+"""The harness: a sealed environment and real Git repositories in tmp_path.
+
+Every test runs with a temporary HOME, no system Git config, a fixed author
+and committer, and no inherited GIT_DIR, so nothing a test does can touch the
+real user's configuration. `git exp` is run the way users run it: through
+Git's own dispatch, finding `git-exp` on PATH.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+_SCRUB = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+          "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_CEILING_DIRECTORIES", "GIT_PAGER",
+          "PAGER", "NO_COLOR", "GIT_EXP_DEBUG", "GIT_CONFIG_GLOBAL", "GIT_CONFIG",
+          "GIT_EXP_NAME", "GIT_EXP_STAGE", "GIT_EXP_ROOT", "GIT_EXP_BASELINE")
+
+
+@pytest.fixture(scope="session")
+def shim_dir(tmp_path_factory) -> Path:
+    """A `git-exp` on PATH that runs this source tree with this interpreter."""
+    folder = tmp_path_factory.mktemp("bin")
+    shim = folder / "git-exp"
+    shim.write_text(
+        f"#!{sys.executable}\n"
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from git_exp.cli import main\n"
+        "sys.exit(main())\n")
+    shim.chmod(0o755)
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def sealed_env(tmp_path_factory, monkeypatch, shim_dir):
+    home = tmp_path_factory.mktemp("home")
+    for name in _SCRUB:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "A U Thor")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "author@example.com")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "C O Mitter")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "committer@example.com")
+    monkeypatch.setenv("TERM", "dumb")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    monkeypatch.setenv("PATH", f"{shim_dir}{os.pathsep}{os.environ['PATH']}")
+    subprocess.run(["git", "config", "--global", "init.defaultBranch", "main"], check=True)
+    yield home
+
+
+class Project:
+    """A real Git repository in a temporary folder, driven as a user would."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def gen(self, files: dict, base: Path | None = None) -> None:
+        """Write a tree of files: {"src": {"train.py": "..."}, "params.yaml": "..."}."""
+        base = base or self.path
+        for name, content in files.items():
+            target = base / name
+            if isinstance(content, dict):
+                target.mkdir(parents=True, exist_ok=True)
+                self.gen(content, target)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if isinstance(content, bytes):
+                    target.write_bytes(content)
+                else:
+                    target.write_text(content)
+
+    def git(self, *args: str, check: bool = True, input: str | None = None) -> str:
+        proc = subprocess.run(["git", *args], cwd=self.path, input=input, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"git {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+        return proc.stdout
+
+    def exp(self, *args: str, check: bool = True, input: str | None = None,
+            env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Run `git exp ARGS` through Git's dispatch, as a user would."""
+        full_env = dict(os.environ)
+        if env:
+            full_env.update(env)
+        proc = subprocess.run(["git", "exp", *args], cwd=self.path, input=input, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
+                              timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"git exp {' '.join(args)} exited {proc.returncode}\n"
+                f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}")
+        return proc
+
+    def commit(self, message: str = "commit", *paths: str) -> str:
+        self.git("add", *(paths or ["-A"]))
+        self.git("commit", "-q", "-m", message)
+        return self.head()
+
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD").strip()
+
+    def fsck(self) -> None:
+        self.git("fsck", "--strict", "--no-progress")
+
+    def read(self, name: str) -> str:
+        return (self.path / name).read_text()
+
+
+@pytest.fixture
+def project(tmp_path) -> Project:
+    """An empty Git repository with no commits."""
+    path = tmp_path / "repo"
+    path.mkdir()
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+    return Project(path)
+
+
+@pytest.fixture
+def committed(project) -> Project:
+    """A repository with one commit, so experiments have a baseline."""
+    project.gen({"README.md": "demo\n"})
+    project.commit("initial")
+    return project
