@@ -1,0 +1,221 @@
+"""YAML loading that remembers where every key and value was written.
+
+PyYAML's loaders forget positions and silently keep the last of two equal
+keys. We compose the node tree instead (with libyaml's C composer when it is
+available, about ten times faster than the pure-Python one), build plain
+Python values from it ourselves, and keep the position of every mapping key,
+mapping value and list item, so later checks can say `exp.yaml:7:5: ...`.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+from git_exp.errors import ExpError
+
+_Loader = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+class Mark(NamedTuple):
+    """A position in a file, 1-based as editors show it.
+
+    `base` is the column of the first character of a one-line scalar's text
+    when offsets in the text map one to one onto columns (plain scalars, and
+    quoted ones without escapes), else 0: it lets an error point at the
+    `${...}` inside a longer string.
+    """
+
+    file: str
+    line: int
+    col: int
+    base: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+    def at(self, offset: int) -> "Mark":
+        """The position OFFSET characters into this scalar's text, if known."""
+        if not self.base:
+            return self
+        return Mark(self.file, self.line, self.base + offset)
+
+    @property
+    def location(self) -> tuple[str, int, int]:
+        return (self.file, self.line, self.col)
+
+
+class YDict(dict):
+    """A mapping that knows where it, each of its keys and each value were written."""
+
+    __slots__ = ("mark", "key_marks", "value_marks")
+
+    def __init__(self, mark: Mark):
+        super().__init__()
+        self.mark = mark
+        self.key_marks: dict[Any, Mark] = {}
+        self.value_marks: dict[Any, Mark] = {}
+
+    def key_mark(self, key) -> Mark:
+        return self.key_marks.get(key, self.mark)
+
+    def value_mark(self, key) -> Mark:
+        return self.value_marks.get(key, self.mark)
+
+
+class YList(list):
+    """A list that knows where it and each of its items were written."""
+
+    __slots__ = ("mark", "item_marks")
+
+    def __init__(self, mark: Mark, items=(), marks=()):
+        super().__init__(items)
+        self.mark = mark
+        self.item_marks: list[Mark] = list(marks)
+
+    def item_mark(self, index: int) -> Mark:
+        return self.item_marks[index] if index < len(self.item_marks) else self.mark
+
+
+def mark_of(container, key, default: Mark) -> Mark:
+    """Where CONTAINER[KEY] was written, or DEFAULT for values without positions."""
+    if isinstance(container, YDict):
+        return container.value_mark(key)
+    if isinstance(container, YList):
+        return container.item_mark(key)
+    return default
+
+
+def _mark(filename: str, node) -> Mark:
+    start, end = node.start_mark, node.end_mark
+    base = 0
+    if isinstance(node, ScalarNode) and isinstance(node.value, str) and start.line == end.line:
+        quotes = 2 if node.style in ("'", '"') else 0
+        # Escapes or folded quotes make the source longer than the value;
+        # then offsets no longer map onto columns and we point at the start.
+        # libyaml reports plain style as '', the pure-Python parser as None.
+        if node.style in (None, "", "'", '"') and end.column - start.column == len(node.value) + quotes:
+            base = start.column + 1 + quotes // 2
+    return Mark(filename, start.line + 1, start.column + 1, base)
+
+
+def load(text: str, filename: str):
+    """Parse TEXT (named FILENAME in errors); None for an empty document.
+
+    Mappings come back as YDict, sequences as YList, scalars as the plain
+    values PyYAML's safe loader gives (str, int, float, bool, None, dates).
+    """
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        raise ExpError(_syntax_message(exc, filename), hint=_syntax_hint(exc, text)) from None
+    except yaml.YAMLError as exc:
+        raise ExpError(f"{filename}: {exc}") from None
+    if node is None:
+        return None
+    return _Builder(filename).build(node)
+
+
+def _syntax_message(exc: yaml.MarkedYAMLError, filename: str) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    where = f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
+    problem = exc.problem or exc.context or "invalid YAML"
+    if exc.context and exc.problem and exc.context_mark is not None:
+        cm = exc.context_mark
+        problem += f" ({exc.context} at line {cm.line + 1}, column {cm.column + 1})"
+    return f"{where}: {problem}"
+
+
+def _syntax_hint(exc: yaml.MarkedYAMLError, text: str) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    lines = text.splitlines()
+    line = lines[mark.line] if mark is not None and mark.line < len(lines) else ""
+    context_line = ""
+    if exc.context_mark is not None and exc.context_mark.line < len(lines):
+        context_line = lines[exc.context_mark.line]
+    # `[models/${item}.pt]`: in a flow collection the braces of ${...} are YAML syntax.
+    if "flow" in (exc.context or "") and "${" in line + context_line:
+        return "inside [...] or {...}, quote a value that contains ${...}: '${x}'"
+    if "\t" in line[:len(line) - len(line.lstrip())] or "'\\t'" in (exc.problem or ""):
+        return "YAML indents with spaces, never tabs"
+    return "fix the YAML syntax at that position"
+
+
+class _Builder:
+    def __init__(self, filename: str):
+        self.filename = filename
+        self.constructor = SafeConstructor()
+        # Aliases reuse one node: build it once (this also keeps
+        # "billion laughs" documents from expanding exponentially here).
+        self.done: dict[int, Any] = {}
+        self.active: set[int] = set()
+
+    def build(self, node):
+        if isinstance(node, ScalarNode):
+            if node.tag == _STR_TAG:
+                return node.value
+            return self._construct(node)
+        key = id(node)
+        if key in self.done:
+            return self.done[key]
+        if key in self.active:
+            raise ExpError(f"{_mark(self.filename, node)}: an alias refers to its own "
+                           "enclosing collection", hint="YAML anchors cannot be recursive here")
+        self.active.add(key)
+        try:
+            if isinstance(node, SequenceNode):
+                value = YList(_mark(self.filename, node),
+                              [self.build(item) for item in node.value],
+                              [_mark(self.filename, item) for item in node.value])
+            elif isinstance(node, MappingNode):
+                value = self._mapping(node)
+            else:  # pragma: no cover - the composer makes only these three
+                raise ExpError(f"{_mark(self.filename, node)}: unsupported YAML node")
+        finally:
+            self.active.discard(key)
+        self.done[key] = value
+        return value
+
+    def _construct(self, node):
+        try:
+            return self.constructor.construct_object(node)
+        except yaml.MarkedYAMLError as exc:
+            raise ExpError(_syntax_message(exc, self.filename)) from None
+
+    def _mapping(self, node: MappingNode) -> YDict:
+        result = YDict(_mark(self.filename, node))
+        # Duplicates are checked among the keys the user wrote; keys brought
+        # in by a `<<` merge are meant to be overridden, as YAML specifies.
+        seen: dict[Any, Mark] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self._key(key_node)
+            mark = _mark(self.filename, key_node)
+            if key in seen:
+                first = seen[key]
+                raise ExpError(
+                    f"{mark}: duplicate key '{key}' (first defined at line {first.line}, "
+                    f"column {first.col})",
+                    hint="YAML would silently keep only the last one; merge the two entries or rename one")
+            seen[key] = mark
+        try:
+            self.constructor.flatten_mapping(node)
+        except yaml.MarkedYAMLError as exc:
+            raise ExpError(_syntax_message(exc, self.filename)) from None
+        for key_node, value_node in node.value:
+            key = self._key(key_node)
+            result[key] = self.build(value_node)
+            result.key_marks[key] = _mark(self.filename, key_node)
+            result.value_marks[key] = _mark(self.filename, value_node)
+        return result
+
+    def _key(self, key_node):
+        key = self.build(key_node)
+        if isinstance(key, (dict, list)):
+            raise ExpError(f"{_mark(self.filename, key_node)}: a mapping key must be a "
+                           "plain value, not a list or mapping")
+        return key
