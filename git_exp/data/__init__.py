@@ -1,0 +1,11 @@
+"""The content-addressed data layer: hashing, the stat memo, links, the cache.
+
+    hashing   sha256 of files (streamed) and directory manifests
+    state     (path, inode, mtime, size) -> hash memo in SQLite
+    links     put a cache object in the work tree: reflink, hardlink, symlink, copy
+    cache     objects by hash under <exp_dir>/cache; save, checkout, verify
+    runcache  stage fingerprint -> outs, to restore results without running
+
+Nothing is imported here on purpose: hooks import single modules of this
+package and must not pay for SQLite or JSON when they have nothing to do.
+"""

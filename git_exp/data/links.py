@@ -1,0 +1,192 @@
+"""Putting a file somewhere else: reflink, hardlink, symlink or copy.
+
+Every kind first makes a temporary name beside the destination and then
+os.replace()s it into place, so the destination is either the old file or
+the complete new one, never half written, even after Ctrl-C or a crash.
+
+Safety of the kinds: we run as root in many setups (containers, CI), and
+root ignores the read-only bits we put on cache objects. A hardlink or a
+symlink therefore lets an edit in the work tree write straight through into
+the cache object, silently corrupting every other checkout of that data.
+That is why the default is reflink (a copy-on-write clone: instant, and
+edits never reach the cache) then copy; hardlink and symlink are only used
+when the user asks for them in exp.cache.type.
+"""
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import shutil
+import sys
+from typing import Sequence
+
+from git_exp.errors import ExpError
+
+LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
+DEFAULT_LINK_TYPES = ("reflink", "copy")
+# Linux FICLONE = _IOW(0x94, 9, int): clone all of one file's extents into another.
+FICLONE = 0x40049409
+_CHUNK = 1 << 20
+_umask_cache: int | None = None
+
+
+class ContentMismatch(ExpError):
+    """A copied file's bytes did not hash to what the caller expected."""
+
+    def __init__(self, src: str, expected: str, actual: str):
+        super().__init__(f"'{src}' has hash {actual}, expected {expected}")
+        self.src = src
+        self.expected = expected
+        self.actual = actual
+
+
+def parse_link_types(value: str | None) -> list[str]:
+    """The ordered link kinds from config 'exp.cache.type', e.g. "reflink,copy"."""
+    if value is None or not value.strip():
+        return list(DEFAULT_LINK_TYPES)
+    kinds: list[str] = []
+    for item in value.split(","):
+        kind = item.strip().lower()
+        if kind not in LINK_TYPES:
+            raise ExpError(f"bad value '{value}' for 'exp.cache.type': unknown link type '{item.strip()}'",
+                           hint=f"use a comma-separated list of {', '.join(LINK_TYPES)}, "
+                                f"e.g. 'reflink,copy'")
+        if kind not in kinds:
+            kinds.append(kind)
+    return kinds
+
+
+def current_umask() -> int:
+    # There is no way to read the umask without setting it; do it once.
+    global _umask_cache
+    if _umask_cache is None:
+        _umask_cache = os.umask(0o022)
+        os.umask(_umask_cache)
+    return _umask_cache
+
+
+def temp_name(dst: str) -> str:
+    """A fresh name in DST's directory; hidden and recognisably temporary."""
+    head, tail = os.path.split(dst)
+    return os.path.join(head, f".{tail}.{os.urandom(6).hex()}.tmp")
+
+
+def _create(path: str) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+
+
+def _reflink(src: str, tmp: str) -> None:
+    if sys.platform == "darwin":
+        _clonefile(src, tmp)
+        return
+    try:
+        import fcntl
+    except ImportError:
+        raise OSError(errno.EOPNOTSUPP, "reflinks are not supported on this platform") from None
+    with open(src, "rb") as f:
+        fd = _create(tmp)
+        try:
+            fcntl.ioctl(fd, FICLONE, f.fileno())
+        finally:
+            os.close(fd)
+
+
+def _clonefile(src: str, tmp: str) -> None:
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.clonefile(os.fsencode(src), os.fsencode(tmp), 0) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+def _copy(src: str, tmp: str, expected_hash: str | None) -> None:
+    if expected_hash is None:
+        # copyfile uses sendfile() on Linux: the data never passes through Python.
+        shutil.copyfile(src, tmp)
+        return
+    digest = hashlib.sha256()
+    buf = bytearray(_CHUNK)
+    view = memoryview(buf)
+    with open(src, "rb", buffering=0) as fsrc, os.fdopen(_create(tmp), "wb", buffering=0) as fdst:
+        while True:
+            n = fsrc.readinto(buf)
+            if not n:
+                break
+            digest.update(view[:n])
+            fdst.write(view[:n])
+    actual = digest.hexdigest()
+    if actual != expected_hash:
+        raise ContentMismatch(src, expected_hash, actual)
+
+
+def _set_mode(tmp: str, src: str, executable: bool | None) -> None:
+    """A new file's mode: the user's umask, plus exec bits if wanted."""
+    if executable is None:
+        executable = bool(os.stat(src).st_mode & 0o100)
+    mode = 0o666 & ~current_umask()
+    if executable:
+        mode |= 0o111 & ~current_umask()
+    os.chmod(tmp, mode)
+
+
+def _discard(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def link_to_temp(src: str, dst: str, kinds: Sequence[str], *, executable: bool | None = None,
+                 expected_hash: str | None = None) -> tuple[str, str]:
+    """Make a temporary file beside DST holding SRC's content; (temp path, kind).
+
+    Tries each kind in order and falls back to the next on any OSError
+    (EXDEV across filesystems, EOPNOTSUPP without reflinks, EPERM where links
+    are forbidden...). With EXPECTED_HASH, a copy is hashed while it is
+    written and a mismatch raises ContentMismatch at once, without falling
+    back: the source is wrong, not the method. The caller owns the temp file.
+    """
+    if not kinds:
+        raise ExpError("no link types to try", hint=f"set exp.cache.type to some of {', '.join(LINK_TYPES)}")
+    failures = []
+    for kind in kinds:
+        if kind not in LINK_TYPES:
+            raise ExpError(f"unknown link type '{kind}'", hint=f"use one of {', '.join(LINK_TYPES)}")
+        tmp = temp_name(dst)
+        try:
+            if kind == "reflink":
+                _reflink(src, tmp)
+                _set_mode(tmp, src, executable)
+            elif kind == "hardlink":
+                os.link(src, tmp)
+            elif kind == "symlink":
+                os.symlink(os.path.abspath(src), tmp)
+            else:
+                _copy(src, tmp, expected_hash)
+                _set_mode(tmp, src, executable)
+            return tmp, kind
+        except OSError as err:
+            _discard(tmp)
+            failures.append(f"{kind}: {err.strerror or err}")
+        except BaseException:
+            _discard(tmp)
+            raise
+    raise ExpError(f"cannot put '{src}' at '{dst}' ({'; '.join(failures)})",
+                   hint="check free space and permissions, or add 'copy' to exp.cache.type")
+
+
+def materialize(src: str, dst: str, kinds: Sequence[str], *, executable: bool | None = None,
+                expected_hash: str | None = None) -> str:
+    """Make DST hold SRC's content using the first kind that works; the kind used.
+
+    EXECUTABLE sets the exec bits of a reflink or copy (None: as SRC's). A
+    hardlink or symlink shares SRC's inode and mode, so it cannot differ.
+    """
+    tmp, kind = link_to_temp(src, dst, kinds, executable=executable, expected_hash=expected_hash)
+    try:
+        os.replace(tmp, dst)
+    except BaseException:
+        _discard(tmp)
+        raise
+    return kind
