@@ -328,9 +328,9 @@ def test_schema_errors_name_file_line_and_column(text, message, both_loaders):
 
 SYNTAX_ERRORS = [
     ("stages:\n  train:\n    cmd: a\n   deps: [b]\n", "exp.yaml:4:4: ",
-     "(while parsing a block mapping at line 2, column 3)"),
+     "(while parsing a block mapping)"),
     ("stages:\n  train:\n    cmd: a\n    deps: [b\n", "exp.yaml:5:1: ",
-     "(while parsing a flow sequence at line 4, column 11)"),
+     "(while parsing a flow sequence)"),
     ("stages:\n\ttrain: {}\n", "exp.yaml:2:1: ", "found character"),
 ]
 

@@ -205,6 +205,17 @@ def test_missing_vars_file_and_missing_selected_key():
     assert error.hint == "available keys: a"
 
 
+def test_vars_file_outside_the_repository():
+    error = error_of("vars: [../x.yaml]\nstages: {}\n")
+    assert str(error) == "exp.yaml:1:8: vars file '../x.yaml' is outside the repository"
+
+
+def test_stage_vars_extend_inline_global_vars():
+    s = stage("vars:\n  - opt: {a: 1}\nstages:\n  t:\n    vars: [{opt: {b: 2}}]\n"
+              "    cmd: run ${opt.a} ${opt.b}\n")
+    assert s.cmd == ["run 1 2"]
+
+
 def test_vars_entry_of_the_wrong_type():
     error = error_of("vars:\n  - 5\nstages: {}\n")
     assert str(error) == "exp.yaml:2:5: each entry of 'vars' must be a file name or a mapping, got a number"

@@ -276,8 +276,9 @@ class _Parser:
         resolver = Resolver(self.context, track=False)
         matrix = resolver.resolve(body["matrix"], where)
         if not isinstance(matrix, dict) or not matrix:
+            got = kind_of(matrix) if not isinstance(matrix, dict) else "an empty mapping"
             raise ExpError(f"{where}: 'matrix' in stage '{name}' must be a mapping of names to lists "
-                           f"of values, got {kind_of(matrix) if matrix or matrix is None else 'an empty one'}",
+                           f"of values, got {got}",
                            hint="for example: matrix: {lr: [0.1, 0.01], model: [small, large]}")
         axes = []
         for axis, values in matrix.items():
@@ -373,7 +374,7 @@ class _Parser:
         value = values.get(key)
         if value is None:
             return []
-        where = (marks or values).value_mark(key)
+        where = (marks if marks is not None else values).value_mark(key)
         if not isinstance(value, list):
             raise ExpError(f"{where}: '{key}' in {owner} must be a list of {of}, got {kind_of(value)}",
                            hint=f"write '{key}: [a, b]' or one '- item' per line")

@@ -24,12 +24,12 @@ from __future__ import annotations
 import copy
 import datetime
 import difflib
-import posixpath
 import re
 import shlex
 
 from git_exp.errors import ExpError
 from git_exp.params import read as read_params
+from git_exp.pipeline.paths import normalize
 from git_exp.pipeline.yamlsrc import Mark, YDict, YList
 
 # An optional backslash (the escape), then ${ ... } without nested braces.
@@ -125,9 +125,8 @@ class Context:
         if ":" in entry and not entry.lower().endswith(_DATA_EXTS):
             name, _, selection = entry.rpartition(":")
             keys = [k.strip() for k in selection.split(",") if k.strip()]
-        path = posixpath.normpath(posixpath.join(base_dir or ".", name))
-        if path.startswith("../") or path == ".." or posixpath.isabs(path):
-            raise ExpError(f"{mark}: vars file '{name}' is outside the repository")
+        # Only read, never written, and read through READ (maybe from a commit): no link check.
+        path = normalize(name, base_dir, "", "vars file", mark, check_links=False)
         if path in self.files:
             return  # already loaded whole (params.yaml listed again): every key is there
         text = read(path)
@@ -155,10 +154,10 @@ _MISSING = object()
 
 def _lookup(data, parts):
     for part in parts:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        else:
+        key = _find_key(data, part) if isinstance(data, dict) else _MISSING
+        if key is _MISSING:
             return _MISSING
+        data = data[key]
     return data
 
 

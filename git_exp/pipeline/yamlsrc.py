@@ -15,6 +15,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from git_exp.errors import ExpError
+from git_exp.params.read import yaml_error
 
 _Loader = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -110,36 +111,25 @@ def load(text: str, filename: str):
     """
     try:
         node = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        raise ExpError(_syntax_message(exc, filename), hint=_syntax_hint(exc, text)) from None
     except yaml.YAMLError as exc:
-        raise ExpError(f"{filename}: {exc}") from None
+        error = yaml_error(exc, filename)
+        error.hint = error.hint or _hint(exc, text)
+        raise error from None
     if node is None:
         return None
     return _Builder(filename).build(node)
 
 
-def _syntax_message(exc: yaml.MarkedYAMLError, filename: str) -> str:
-    mark = exc.problem_mark or exc.context_mark
-    where = f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
-    problem = exc.problem or exc.context or "invalid YAML"
-    if exc.context and exc.problem and exc.context_mark is not None:
-        cm = exc.context_mark
-        problem += f" ({exc.context} at line {cm.line + 1}, column {cm.column + 1})"
-    return f"{where}: {problem}"
-
-
-def _syntax_hint(exc: yaml.MarkedYAMLError, text: str) -> str:
-    mark = exc.problem_mark or exc.context_mark
+def _hint(exc, text: str) -> str:
+    """What the user most likely did, judged from the lines the error points at."""
     lines = text.splitlines()
-    line = lines[mark.line] if mark is not None and mark.line < len(lines) else ""
-    context_line = ""
-    if exc.context_mark is not None and exc.context_mark.line < len(lines):
-        context_line = lines[exc.context_mark.line]
+    marks = (getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None))
+    near = [lines[m.line] for m in marks if m is not None and m.line < len(lines)]
     # `[models/${item}.pt]`: in a flow collection the braces of ${...} are YAML syntax.
-    if "flow" in (exc.context or "") and "${" in line + context_line:
+    if "flow" in (getattr(exc, "context", None) or "") and any("${" in line for line in near):
         return "inside [...] or {...}, quote a value that contains ${...}: '${x}'"
-    if "\t" in line[:len(line) - len(line.lstrip())] or "'\\t'" in (exc.problem or ""):
+    # libyaml words a tab in the indentation as "cannot start any token".
+    if near and "\t" in near[0][:len(near[0]) - len(near[0].lstrip())]:
         return "YAML indents with spaces, never tabs"
     return "fix the YAML syntax at that position"
 
@@ -183,7 +173,7 @@ class _Builder:
         try:
             return self.constructor.construct_object(node)
         except yaml.MarkedYAMLError as exc:
-            raise ExpError(_syntax_message(exc, self.filename)) from None
+            raise yaml_error(exc, self.filename) from None
 
     def _mapping(self, node: MappingNode) -> YDict:
         result = YDict(_mark(self.filename, node))
@@ -205,7 +195,7 @@ class _Builder:
         try:
             self.constructor.flatten_mapping(node)
         except yaml.MarkedYAMLError as exc:
-            raise ExpError(_syntax_message(exc, self.filename)) from None
+            raise yaml_error(exc, self.filename) from None
         for key_node, value_node in node.value:
             key = self._key(key_node)
             result[key] = self.build(value_node)
