@@ -1,0 +1,482 @@
+"""Splicing values into TOML text, found with a small scanner.
+
+The scanner knows what a params file needs: `[table]` and `[[array]]`
+headers, dotted and quoted keys, `key = value` with every kind of string,
+arrays over several lines (with comments) and inline tables. It runs only
+after tomllib has accepted the text, so it can trust the syntax.
+
+- set: the value's span gets the new TOML text. A literal string ('...')
+  stays literal when it can; the text the user typed is kept when TOML reads
+  it back as the same value; an array laid out over several lines stays so.
+- add: a line after the last key of the right table, indented and spaced
+  like it (`key = value` or `key=value`); into an inline table before its
+  closing brace; next to a group of dotted keys (`a.b = 1`) when the parent
+  was made by dotted keys; and when the parent table does not exist yet, a
+  new `[parent]` header with the key at the end of the file.
+- delete: the key's line(s); deleting a table removes its header, its keys
+  and its sub-tables, and the blank lines after them.
+
+A table cannot be set as a whole (set its keys one by one), arrays of tables
+([[runs]]) can only be deleted, and TOML has no null: ~key deletes instead.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+from git_exp.errors import ExpError
+from git_exp.params.edit import (after_line, bug, line_end, line_start, newline_of, remove_lines,
+                                 same, splice)
+from git_exp.params.overrides import Override
+from git_exp.params.read import toml_module
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_BASIC = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[ Tt]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[-+]\d{2}:\d{2})?")
+_BARE_VALUE = re.compile(r"[^\s,\]}#]+")
+
+
+class _Val:
+    def __init__(self, kind: str, start: int, style: str | None = None):
+        self.kind, self.start, self.end, self.style = kind, start, start, style
+        self.items: list[_Val] = []       # arrays
+        self.members: list[_KV] = []      # inline tables
+
+
+class _KV:
+    def __init__(self, keys: tuple, key_start: int, key_end: int, value: _Val):
+        self.keys, self.key_start, self.key_end, self.value = keys, key_start, key_end, value
+        self.line_start = 0    # entries only: where the line starts
+        self.content_end = 0   # entries only: end of the value or comment, before the line break
+
+
+class _Section:
+    def __init__(self, path: tuple, kind: str, start: int, header_end: int):
+        self.path, self.kind, self.start, self.header_end = path, kind, start, header_end
+        self.entries: list[_KV] = []
+
+    @property
+    def content_end(self) -> int:
+        return self.entries[-1].content_end if self.entries else self.header_end
+
+
+class _Scanner:
+    def __init__(self, text: str):
+        self.text, self.pos = text, 0
+
+    def blanks(self) -> None:
+        while self.text[self.pos:self.pos + 1] in (" ", "\t"):
+            self.pos += 1
+
+    def trivia(self) -> None:
+        """Blanks, line breaks and comments (inside arrays and inline tables)."""
+        while self.pos < len(self.text):
+            c = self.text[self.pos]
+            if c in " \t\r\n":
+                self.pos += 1
+            elif c == "#":
+                self.pos = line_end(self.text, self.pos)
+            else:
+                break
+
+    def end_of_line(self) -> int:
+        """Skip blanks and a comment; return where the line's content ends."""
+        self.blanks()
+        if self.text[self.pos:self.pos + 1] == "#":
+            self.pos = line_end(self.text, self.pos)
+        return self.pos
+
+    def key(self) -> tuple[tuple, int, int]:
+        start, parts = self.pos, []
+        while True:
+            self.blanks()
+            parts.append(self.segment())
+            end = self.pos
+            self.blanks()
+            if self.text[self.pos:self.pos + 1] != ".":
+                self.pos = end
+                return tuple(parts), start, end
+            self.pos += 1
+
+    def segment(self) -> str:
+        text, p = self.text, self.pos
+        if text[p] == '"':
+            m = _BASIC.match(text, p)
+            self.pos = m.end()
+            return toml_module().loads(f"k = {m.group(0)}")["k"]
+        if text[p] == "'":
+            end = text.index("'", p + 1)
+            self.pos = end + 1
+            return text[p + 1:end]
+        m = _BARE_KEY.match(text, p)
+        self.pos = m.end()
+        return m.group(0)
+
+    def value(self) -> _Val:
+        text, p = self.text, self.pos
+        for delim in ('"""', "'''"):
+            if text.startswith(delim, p):
+                node = _Val("scalar", p, delim)
+                self.pos = self._multiline_end(p, delim)
+                node.end = self.pos
+                return node
+        c = text[p]
+        if c == '"':
+            node = _Val("scalar", p, '"')
+            self.pos = _BASIC.match(text, p).end()
+        elif c == "'":
+            node = _Val("scalar", p, "'")
+            self.pos = text.index("'", p + 1) + 1
+        elif c == "[":
+            node = _Val("array", p)
+            self.pos += 1
+            while True:
+                self.trivia()
+                if text[self.pos] == "]":
+                    break
+                node.items.append(self.value())
+                self.trivia()
+                if text[self.pos] == ",":
+                    self.pos += 1
+            self.pos += 1
+        elif c == "{":
+            node = _Val("inline", p)
+            self.pos += 1
+            while True:
+                self.trivia()
+                if text[self.pos] == "}":
+                    break
+                keys, ks, ke = self.key()
+                self.blanks()
+                self.pos += 1   # '='
+                self.blanks()
+                node.members.append(_KV(keys, ks, ke, self.value()))
+                self.trivia()
+                if text[self.pos] == ",":
+                    self.pos += 1
+            self.pos += 1
+        else:
+            node = _Val("scalar", p)
+            m = _DATETIME.match(text, p) or _BARE_VALUE.match(text, p)
+            self.pos = m.end()
+        node.end = self.pos
+        return node
+
+    def _multiline_end(self, p: int, delim: str) -> int:
+        text, j = self.text, p + 3
+        while True:
+            k = text.index(delim, j)
+            backslashes = 0
+            while delim == '"""' and text[k - 1 - backslashes] == "\\":
+                backslashes += 1
+            if backslashes % 2:
+                j = k + 1
+                continue
+            extra = 0   # up to two quotes may stand right before the closing ones
+            while extra < 2 and text[k + 3 + extra:k + 4 + extra] == delim[0]:
+                extra += 1
+            return k + 3 + extra
+
+    def document(self) -> list[_Section]:
+        text = self.text
+        sections = [_Section((), "root", 0, 0)]
+        while self.pos < len(text):
+            self.blanks()
+            c = text[self.pos:self.pos + 1]
+            if c in ("\r", "\n"):
+                self.pos += 1
+                continue
+            if c == "#":
+                self.pos = line_end(text, self.pos)
+                continue
+            if c == "":
+                break
+            start = line_start(text, self.pos)
+            if c == "[":
+                array = text.startswith("[[", self.pos)
+                self.pos += 2 if array else 1
+                keys, _, _ = self.key()
+                self.blanks()
+                self.pos += 2 if array else 1
+                sections.append(_Section(keys, "array" if array else "table", start, self.end_of_line()))
+                continue
+            keys, ks, ke = self.key()
+            self.blanks()
+            self.pos += 1   # '='
+            self.blanks()
+            entry = _KV(keys, ks, ke, self.value())
+            entry.line_start = start
+            entry.content_end = self.end_of_line()
+            sections[-1].entries.append(entry)
+        return sections
+
+
+def edit(text: str, ov: Override, op: str, source: str) -> tuple[str, list[str]]:
+    """TEXT with OV applied (OP is set, add or delete); TOML has no aliases to follow."""
+    try:
+        sections = _Scanner(text).document()
+    except (AttributeError, IndexError, ValueError):
+        raise bug(ov.key, source, "the TOML scanner lost its way") from None
+    doc = _Doc(text, sections, source)
+    full = tuple(ov.key.split("."))
+    if op == "add":
+        return doc.add(full, ov), []
+    found = doc.locate(full)
+    if op == "delete":
+        return doc.delete(full, found), []
+    if found is None:
+        kind = "an array of tables" if any(s.path == full for s in sections if s.kind == "array") \
+            else "a table"
+        raise ExpError(f"cannot set {ov.key} in {source}: it is {kind}",
+                       hint=f"set its keys one by one, such as {ov.key}.KEY=VALUE")
+    _, kv = found
+    return splice(text, [(kv.value.start, kv.value.end, doc.render(ov.value, ov, kv.value))]), []
+
+
+class _Doc:
+    def __init__(self, text: str, sections: list[_Section], source: str):
+        self.text, self.sections, self.source = text, sections, source
+        self.nl = newline_of(text)
+
+    def entries(self):
+        """(section, entry, full key path) for every key line outside arrays of tables."""
+        for sec in self.sections:
+            if sec.kind != "array":
+                for e in sec.entries:
+                    yield sec, e, sec.path + e.keys
+
+    def locate(self, full: tuple):
+        """(owner, key/value) for FULL: owner is a section, or an inline table."""
+        for sec, e, path in self.entries():
+            if path == full:
+                return sec, e
+            if e.value.kind == "inline" and full[:len(path)] == path:
+                found = _descend(e.value, full[len(path):])
+                if found is not None:
+                    return found
+        return None
+
+    # -- delete ------------------------------------------------------------------
+
+    def delete(self, full: tuple, found) -> str:
+        text = self.text
+        if found is not None and isinstance(found[0], _Val):
+            owner, kv = found
+            members = owner.members
+            i = members.index(kv)
+            if len(members) == 1:
+                span = (owner.start + 1, owner.end - 1)
+            elif i < len(members) - 1:
+                span = (kv.key_start, members[i + 1].key_start)
+            else:
+                span = (members[i - 1].value.end, kv.value.end)
+            return splice(text, [(span[0], span[1], "")])
+        spans = []
+        for sec in self.sections[1:]:
+            if sec.path[:len(full)] == full:
+                spans.append(self._section_span(sec))
+        for sec, e, path in self.entries():
+            if path[:len(full)] == full and sec.path[:len(full)] != full:
+                spans.append(remove_lines(text, e.line_start, e.content_end))
+        if not spans:
+            raise bug(".".join(full), self.source, "the key was not found in the TOML structure")
+        merged: list[list[int]] = []
+        for a, b in sorted(spans):
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        return splice(text, [(a, b, "") for a, b in merged])
+
+    def _section_span(self, sec: _Section) -> tuple[int, int]:
+        text = self.text
+        a, b = remove_lines(text, sec.start, sec.content_end)
+        while b < len(text) and text[b:after_line(text, b)].strip() == "":
+            b = after_line(text, b)   # the blank lines that separated it from the next one
+        if b == len(text):
+            while a > 0 and text[line_start(text, a - 1):a].strip() == "":
+                a = line_start(text, a - 1)
+        return a, b
+
+    # -- add -----------------------------------------------------------------------
+
+    def add(self, full: tuple, ov: Override) -> str:
+        best_depth, best = -1, None
+        for sec, e, path in self.entries():
+            if e.value.kind == "inline" and len(path) < len(full) and full[:len(path)] == path:
+                owner, used = _deepest_inline(e.value, full[len(path):])
+                if len(path) + used > best_depth:
+                    best_depth, best = len(path) + used, ("inline", owner)
+            common = _common(path, full)
+            # a table made by dotted keys (a.b = 1 makes table a)
+            if len(sec.path) < common < len(path) and common < len(full) and common >= best_depth:
+                best_depth, best = common, ("after", sec, e)
+        for sec in self.sections:
+            if sec.kind != "array" and len(sec.path) < len(full) and full[:len(sec.path)] == sec.path \
+                    and len(sec.path) > best_depth:
+                best_depth, best = len(sec.path), ("section", sec)
+        rest = full[best_depth:]
+        text, nl = self.text, self.nl
+        if best[0] == "inline":
+            owner = best[1]
+            entry = f"{_dotted(rest)} = {self.render(ov.value, ov)}"
+            if owner.members:
+                at = owner.members[-1].value.end
+                return splice(text, [(at, at, ", " + entry)])
+            return splice(text, [(owner.start + 1, owner.start + 1, entry)])
+        if best[0] == "after":
+            sec, e = best[1], best[2]
+            line = self._line_like(e, full[len(sec.path):], ov)
+            return splice(text, [(e.content_end, e.content_end, nl + line)])
+        sec = best[1]
+        if len(rest) > 1:
+            return self._new_table(full, ov)
+        if sec.entries:
+            line = self._line_like(sec.entries[-1], rest, ov)
+            return splice(text, [(sec.content_end, sec.content_end, nl + line)])
+        line = self._line_like(None, rest, ov)
+        if sec.kind == "table":
+            return splice(text, [(sec.header_end, sec.header_end, nl + line)])
+        if len(self.sections) > 1:
+            # the root table has no keys yet: they go before the first header
+            # and the comment lines that introduce it
+            at = self.sections[1].start
+            while at > 0:
+                prev = line_start(text, at - 1)
+                if not text[prev:at].lstrip().startswith("#"):
+                    break
+                at = prev
+            return splice(text, [(at, at, line + nl + nl)])
+        return _append(text, [line], nl)
+
+    def _new_table(self, full: tuple, ov: Override) -> str:
+        lines = [f"[{_dotted(full[:-1])}]", self._line_like(None, full[-1:], ov)]
+        text, nl = self.text, self.nl
+        if text.strip() and not text.endswith(("\n\n", "\r\n\r\n")):
+            lines.insert(0, "")
+        return _append(text, lines, nl)
+
+    def _line_like(self, model: _KV | None, keys: tuple, ov: Override) -> str:
+        """A `key = value` line spaced and indented like MODEL (or like the file's first key)."""
+        if model is None:
+            model = next((e for _, e, _ in self.entries()), None)
+            indent = ""
+        else:
+            indent = self.text[model.line_start:model.key_start]
+        sep = self.text[model.key_end:model.value.start] if model is not None else " = "
+        return f"{indent}{_dotted(keys)}{sep}{self.render(ov.value, ov)}"
+
+    # -- value text --------------------------------------------------------------------
+
+    def render(self, value: object, ov: Override | None, old: _Val | None = None) -> str:
+        key = ov.key if ov is not None else "the value"
+        if isinstance(value, str) and old is not None and old.kind == "scalar" and old.style:
+            if old.style in ("'", "'''") and "'" not in value and _literal_ok(value):
+                return f"'{value}'"
+            if old.style.startswith(("'", '"')):
+                return _canonical(value, key, self.source)
+        if isinstance(value, list) and value and old is not None and old.kind == "array" \
+                and "\n" in self.text[old.start:old.end]:
+            return self._multiline_array(value, old, key)
+        if ov is not None and _reads_back(ov.text, value):
+            return ov.text
+        return _canonical(value, key, self.source)
+
+    def _multiline_array(self, value: list, old: _Val, key: str) -> str:
+        text, nl = self.text, self.nl
+        close_line = text[line_start(text, old.end - 1):old.end - 1]
+        close = close_line if close_line.strip() == "" else ""
+        indent = close + "    "
+        if old.items:
+            first = old.items[0].start
+            prefix = text[line_start(text, first):first]
+            if prefix.strip() == "":
+                indent = prefix
+        trailing = bool(old.items) and "," in _strip_comments(text[old.items[-1].end:old.end - 1])
+        items = [indent + _canonical(v, key, self.source) for v in value]
+        return "[" + nl + ("," + nl).join(items) + ("," if trailing else "") + nl + close + "]"
+
+
+def _descend(owner: _Val, rest: tuple):
+    for m in owner.members:
+        if m.keys == rest:
+            return owner, m
+        if m.value.kind == "inline" and rest[:len(m.keys)] == m.keys:
+            return _descend(m.value, rest[len(m.keys):])
+    return None
+
+
+def _deepest_inline(owner: _Val, rest: tuple) -> tuple[_Val, int]:
+    """The innermost inline table along REST, and how many keys of REST lead to it."""
+    for m in owner.members:
+        if m.value.kind == "inline" and len(m.keys) < len(rest) and rest[:len(m.keys)] == m.keys:
+            inner, used = _deepest_inline(m.value, rest[len(m.keys):])
+            return inner, used + len(m.keys)
+    return owner, 0
+
+
+def _common(a: tuple, b: tuple) -> int:
+    n = 0
+    while n < len(a) and n < len(b) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def _append(text: str, lines: list[str], nl: str) -> str:
+    """LINES at the end of TEXT, keeping a final newline or its absence."""
+    if not text:
+        return nl.join(lines) + nl
+    if text.endswith("\n"):
+        return text + nl.join(lines) + nl
+    return text + nl + nl.join(lines)
+
+
+def _dotted(keys: tuple) -> str:
+    return ".".join(k if _BARE_KEY.fullmatch(k) else _basic(k) for k in keys)
+
+
+def _basic(s: str) -> str:
+    # JSON's escapes are all valid in a TOML basic string; TOML also wants DEL escaped.
+    return json.dumps(s, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _literal_ok(s: str) -> bool:
+    return all(c == "\t" or (c >= " " and c != "\x7f") for c in s)
+
+
+def _strip_comments(s: str) -> str:
+    return "\n".join(line.split("#", 1)[0] for line in s.split("\n"))
+
+
+def _canonical(value: object, key: str, source: str) -> str:
+    if value is None:
+        raise ExpError(f"cannot write {key} to {source}: TOML has no null value",
+                       hint=f"delete the key instead: ~{key}")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value:
+            return "nan"
+        if value in (float("inf"), float("-inf")):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return _basic(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_canonical(v, key, source) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{_dotted((str(k),))} = {_canonical(v, key, source)}" for k, v in value.items())
+        return "{" + inner + "}"
+    raise ExpError(f"cannot write {key} to {source}: no TOML form for {type(value).__name__}")
+
+
+def _reads_back(text: str, value: object) -> bool:
+    if not text or "\n" in text or "\r" in text:
+        return False
+    tomllib = toml_module()
+    try:
+        return same(tomllib.loads(f"v = {text}")["v"], value)
+    except tomllib.TOMLDecodeError:
+        return False

@@ -1,0 +1,391 @@
+"""Splicing values into YAML text, found with PyYAML's composer and its marks.
+
+What an edit does to each kind of value (the rest of the file is untouched):
+
+- A scalar is replaced in place. Its anchor (&name) stays; an explicit tag
+  (!!float) goes, the new value is typed by its own text. A string keeps a
+  single- or double-quoted style; a plain string that YAML would misread
+  (yes, 2020-01-01, 'a: b') gets quoted. The value text the user typed is
+  kept when YAML reads it back as the same value (0.10 stays 0.10), else the
+  canonical form is written (1e-3 becomes 0.001: PyYAML reads 1e-3 as a string).
+- A flow list or mapping ([1, 2], {a: 1}) is replaced as a whole, in flow style.
+- A block list or mapping replaced by a non-empty list or mapping stays in
+  block style, one item per line at the old indentation (comments inside the
+  old block go with it). Replaced by anything else, the new value moves onto
+  the key's line (`layers: 5`), keeping a comment on that line.
+- A block scalar (| or >) is replaced by a one-line scalar.
+- Adding (+key): a line at the end of the parent mapping, indented like its
+  siblings; missing parents become nested block mappings. In a flow mapping
+  the entry goes before the closing brace.
+- Deleting (~key): the key's lines go, including a comment on them; comment
+  lines above and below stay. Deleting the last key of a nested mapping
+  leaves `parent: {}`, so the parent survives as an empty mapping.
+
+Anchors and aliases: editing the anchored value is allowed and every alias
+follows, as YAML means it. A key whose value is an alias (`lr: *base_lr`) may
+be set or deleted: the alias reference itself is replaced. Editing *through*
+an alias (train.lr where `train: *defaults`) is refused, naming the anchored
+key to edit instead. A key that comes from a merge (`<<: *base`) cannot be set
+in place (that would change the base); ++key adds an explicit override.
+Files holding several documents (`---`) are refused by the reader.
+"""
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from git_exp.errors import ExpError
+from git_exp.params.edit import (bug, line_end, line_start, nested, newline_of,
+                                 remove_lines, same, splice)
+from git_exp.params.overrides import Override
+from git_exp.params.read import key_text, yaml_error, yaml_loader
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+_COMMENT_TAIL = re.compile(r"[ \t]+#.*$")
+
+
+class _Alias:
+    """One `*name` occurrence: where it is written and the node it stands for.
+
+    The composer returns the anchored node object itself for an alias, whose
+    marks point at the anchor; we keep the alias's own position instead.
+    """
+
+    def __init__(self, target, start_mark, end_mark, name: str):
+        self.target = target
+        self.start_mark = start_mark
+        self.end_mark = end_mark
+        self.name = name
+
+
+class _Composer(yaml.SafeLoader):
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        node = super().compose_node(parent, index)
+        if isinstance(event, yaml.AliasEvent):
+            return _Alias(node, event.start_mark, event.end_mark, event.anchor)
+        node.anchor_name = getattr(event, "anchor", None)
+        return node
+
+
+class _Step:
+    """One key on the way to the value: the mapping it is in, its key and value nodes."""
+
+    def __init__(self, mapping, key, value, merged: bool, via_alias: _Alias | None):
+        self.mapping, self.key, self.value = mapping, key, value
+        self.merged, self.via_alias = merged, via_alias
+
+
+def edit(text: str, ov: Override, op: str, source: str) -> tuple[str, list[str]]:
+    """TEXT with OV applied (OP is set, add or delete), and the keys that follow it."""
+    try:
+        root = yaml.compose(text, Loader=_Composer)
+    except yaml.YAMLError as e:
+        raise yaml_error(e, source) from None
+    doc = _Doc(text, root, source)
+    parts = ov.key.split(".")
+    steps = doc.locate(parts)
+    if op == "add" or (ov.op == "upsert" and len(steps) == len(parts) and steps[-1].merged):
+        # ++key over a merged value adds an explicit key beside the merge.
+        depth = len(steps) if op == "add" else len(steps) - 1
+        return doc.add(steps[:depth], parts, ov)
+    if len(steps) != len(parts):
+        raise bug(ov.key, source, "the key was not found in the YAML structure")
+    doc.check_owned(steps, parts, ov)
+    target = steps[-1].value
+    followers = doc.others(_real(target), parts) if not isinstance(target, _Alias) else []
+    if op == "delete":
+        return doc.delete(steps), followers
+    return doc.set(steps[-1], ov), followers
+
+
+def _real(node):
+    return node.target if isinstance(node, _Alias) else node
+
+
+class _Doc:
+    def __init__(self, text: str, root, source: str):
+        self.text, self.root, self.source = text, root, source
+        self.nl = newline_of(text)
+        self.paths: dict[int, list[tuple[str, ...]]] = {}
+        if root is not None:
+            self._walk(root, (), frozenset())
+        self.unit = self._indent_unit()
+
+    # -- reading the structure --------------------------------------------------
+
+    def pairs(self, mapping, seen=frozenset()) -> dict:
+        """The effective key -> (key node, value node, merged?) of MAPPING, as the loader builds it."""
+        merged, explicit = [], []
+        for k, v in mapping.value:
+            if isinstance(k, yaml.ScalarNode) and k.tag == MERGE_TAG:
+                v = _real(v)
+                subs = [v] if isinstance(v, yaml.MappingNode) else [
+                    _real(s) for s in getattr(v, "value", []) if isinstance(v, yaml.SequenceNode)]
+                # Like SafeConstructor.flatten_mapping: earlier merged maps win
+                # over later ones, explicit keys win over all of them.
+                for sub in reversed(subs):
+                    if isinstance(sub, yaml.MappingNode) and id(sub) not in seen:
+                        for name, (kk, vv, _) in self.pairs(sub, seen | {id(mapping)}).items():
+                            merged.append((name, kk, vv, True))
+            else:
+                name = _key_name(k)
+                if name is not None:
+                    explicit.append((name, k, v, False))
+        result = {}
+        for name, k, v, was_merged in merged + explicit:
+            result[name] = (k, v, was_merged)
+        return result
+
+    def _walk(self, node, path, stack) -> None:
+        real = _real(node)
+        self.paths.setdefault(id(real), []).append(path)
+        if not isinstance(real, yaml.MappingNode) or id(real) in stack:
+            return
+        for k, v in real.value:
+            if isinstance(k, yaml.ScalarNode) and k.tag == MERGE_TAG:
+                v = _real(v)
+                for sub in ([v] if isinstance(v, yaml.MappingNode) else
+                            [_real(s) for s in v.value] if isinstance(v, yaml.SequenceNode) else []):
+                    # keys added to a merged map show up here as well
+                    self.paths.setdefault(id(sub), []).append(path)
+        for name, (_, v, _) in self.pairs(real).items():
+            self._walk(v, path + (name,), stack | {id(real)})
+
+    def locate(self, parts: list[str]) -> list[_Step]:
+        """The steps of PARTS that exist, stopping at the first missing key."""
+        steps: list[_Step] = []
+        node = self.root
+        for part in parts:
+            real = _real(node)
+            if not isinstance(real, yaml.MappingNode):
+                break
+            entry = self.pairs(real).get(part)
+            if entry is None:
+                break
+            k, v, merged = entry
+            steps.append(_Step(real, k, v, merged, node if isinstance(node, _Alias) else None))
+            node = v
+        return steps
+
+    def check_owned(self, steps: list[_Step], parts: list[str], ov: Override) -> None:
+        """Refuse edits that would reach through an alias or into a merged map."""
+        for i, step in enumerate(steps):
+            if step.via_alias is not None:
+                where = ".".join(parts[:i])
+                anchor = self.path_of(step.via_alias.target)
+                instead = f"edit {anchor}.{'.'.join(parts[i:])} instead (every alias follows it), or "\
+                    if anchor else ""
+                raise ExpError(f"cannot edit {ov.key} in {self.source}: {where} is an alias "
+                               f"(*{step.via_alias.name})",
+                               hint=f"{instead}replace the alias with a mapping of its own")
+            if step.merged:
+                where = ".".join(parts[:i + 1])
+                if ov.op == "delete":
+                    hint = "remove it from the merged mapping, or override it with ++KEY=VALUE"
+                else:
+                    hint = f"use ++{ov.key}={ov.text} to override it in this mapping"
+                raise ExpError(f"cannot edit {ov.key} in {self.source}: {where} comes from a "
+                               "merge key (<<)", hint=hint.replace("KEY", ov.key).replace("VALUE", "..."))
+
+    def path_of(self, node) -> str | None:
+        paths = self.paths.get(id(node))
+        return ".".join(paths[0]) if paths and paths[0] else None
+
+    def others(self, node, parts: list[str], rest: tuple[str, ...] = ()) -> list[str]:
+        """Other keys that show NODE: its aliases and the maps merging it."""
+        own = tuple(parts)
+        return [".".join(p + rest) for p in self.paths.get(id(node), []) if p != own]
+
+    def _indent_unit(self) -> str:
+        # the step between a block mapping's keys and its nested mapping's keys
+        stack = [self.root]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, yaml.MappingNode) and not node.flow_style and node.value:
+                col = node.value[0][0].start_mark.column
+                for _, v in node.value:
+                    if isinstance(v, yaml.MappingNode) and not v.flow_style and v.value:
+                        step = v.value[0][0].start_mark.column - col
+                        if step > 0:
+                            return " " * step
+                        stack.append(v)
+        return "  "
+
+    def content_end(self, node) -> int:
+        """Where NODE's own text ends: past its last character, before blank lines and comments."""
+        if isinstance(node, _Alias):
+            return node.end_mark.index
+        if isinstance(node, yaml.MappingNode) and not node.flow_style and node.value:
+            k, v = node.value[-1]
+            return max(self.content_end(k), self.content_end(v))
+        if isinstance(node, yaml.SequenceNode) and not node.flow_style and node.value:
+            return self.content_end(node.value[-1])
+        i = node.end_mark.index
+        while i > node.start_mark.index and self.text[i - 1] in " \t\r\n":
+            i -= 1
+        return i
+
+    def colon_after(self, key) -> int:
+        i = self.content_end(key)
+        while i < len(self.text) and self.text[i] in " \t":
+            i += 1
+        if self.text[i:i + 1] != ":":
+            raise bug(key_text(_key_name(key)), self.source, "no ':' after the key")
+        return i
+
+    # -- writing -------------------------------------------------------------------
+
+    def set(self, step: _Step, ov: Override) -> str:
+        v, text = step.value, self.text
+        if isinstance(v, _Alias):
+            return splice(text, [(v.start_mark.index, v.end_mark.index, self.flow(ov.value, ov))])
+        anchor = f"&{v.anchor_name} " if v.anchor_name else ""
+        block = (isinstance(v, yaml.ScalarNode) and v.style in ("|", ">")) or (
+            isinstance(v, (yaml.MappingNode, yaml.SequenceNode)) and not v.flow_style)
+        if not block:
+            start, end = v.start_mark.index, v.end_mark.index
+            new = anchor + self.flow(ov.value, ov, v)
+            if start == end:   # `key:` with nothing after the colon
+                new = " " + new
+            return splice(text, [(start, end, new)])
+        value = ov.value
+        if isinstance(v, yaml.ScalarNode) or not isinstance(value, (list, dict)) or not value:
+            # the new value goes onto the key's line; the old block's lines go
+            colon = self.colon_after(step.key)
+            tail = text[colon + 1:line_end(text, colon)]
+            comment = _COMMENT_TAIL.search(tail)
+            new = " " + anchor + self.flow(value, ov, v) + (comment.group(0) if comment else "")
+            return splice(text, [(colon + 1, line_end(text, self.content_end(v)), new)])
+        # block in, block out: one item per line at the old indentation
+        first = v.value[0][0] if isinstance(v, yaml.MappingNode) else v.value[0]
+        start = first.start_mark.index
+        prefix = text[line_start(text, start):start]
+        if prefix.strip(" -") == "":   # only the indentation (and a dash) before the first item
+            indent = prefix[:len(prefix) - len(prefix.lstrip(" "))]
+        else:
+            indent = " " * step.key.start_mark.column + self.unit
+        if isinstance(value, list):
+            lines = [f"{indent}- {self.flow(item)}" for item in value]
+        else:
+            if len(indent) <= step.key.start_mark.column:
+                indent = " " * step.key.start_mark.column + self.unit
+            lines = [f"{indent}{self.key(k)}: {self.flow(item)}" for k, item in value.items()]
+        colon = self.colon_after(step.key)
+        return splice(text, [(line_end(text, colon), line_end(text, self.content_end(v)),
+                              self.nl + self.nl.join(lines))])
+
+    def delete(self, steps: list[_Step]) -> str:
+        step, text = steps[-1], self.text
+        mapping, k, v = step.mapping, step.key, step.value
+        if mapping.flow_style:
+            return splice(text, [self._flow_removal(mapping, k, v)])
+        if len(mapping.value) == 1 and len(steps) > 1:
+            # the mapping would become empty, which YAML reads as null: write {}
+            parent = steps[-2]
+            colon = self.colon_after(parent.key)
+            tail = text[colon + 1:line_end(text, colon)]
+            comment = _COMMENT_TAIL.search(tail)
+            anchor = f"&{mapping.anchor_name} " if mapping.anchor_name else ""
+            new = f" {anchor}{{}}" + (comment.group(0) if comment else "")
+            return splice(text, [(colon + 1, line_end(text, self.content_end(mapping)), new)])
+        begin = k.start_mark.index
+        if text[line_start(text, begin):begin].strip():
+            raise bug(_key_name(k) or "?", self.source, "the key does not start its line")
+        a, b = remove_lines(text, begin, self.content_end(v))
+        return splice(text, [(a, b, "")])
+
+    def _flow_removal(self, mapping, k, v) -> tuple[int, int, str]:
+        pairs = mapping.value
+        i = next(n for n, (kk, _) in enumerate(pairs) if kk is k)
+        if len(pairs) == 1:
+            return k.start_mark.index, self.content_end(v), ""
+        if i < len(pairs) - 1:
+            return k.start_mark.index, pairs[i + 1][0].start_mark.index, ""
+        return self.content_end(pairs[i - 1][1]), self.content_end(v), ""
+
+    def add(self, steps: list[_Step], parts: list[str], ov: Override) -> tuple[str, list[str]]:
+        key = ov.key
+        for i, step in enumerate(steps):
+            if step.via_alias is not None or step.merged:
+                self.check_owned(steps[:i + 1], parts, ov)
+        depth = len(steps)
+        parent = steps[-1].value if steps else self.root
+        if isinstance(parent, _Alias):
+            anchor = self.path_of(parent.target)
+            raise ExpError(f"cannot add {key} to {self.source}: {'.'.join(parts[:depth])} is an alias "
+                           f"(*{parent.name})",
+                           hint=(f"add to {anchor} instead (every alias follows it), or " if anchor
+                                 else "") + "replace the alias with a mapping of its own")
+        rest = parts[depth:]
+        text, nl = self.text, self.nl
+        followers = self.others(parent, parts[:depth], tuple(rest)) if parent is not None else []
+        if parent is None or (isinstance(parent, yaml.ScalarNode) and depth == 0):
+            lines = self._block_lines("", rest, ov)
+            if not text:
+                return nl.join(lines) + nl, followers
+            sep = "" if text.endswith("\n") else nl
+            end = nl if text.endswith("\n") else ""
+            return text + sep + nl.join(lines) + end, followers
+        if not isinstance(parent, yaml.MappingNode):
+            raise bug(key, self.source, "the parent is not a mapping")
+        if parent.flow_style:
+            entry = f"{self.key(rest[0])}: {self.flow(nested(rest[1:], ov.value), ov if len(rest) == 1 else None)}"
+            if parent.value:
+                at = self.content_end(parent.value[-1][1])
+                return splice(text, [(at, at, ", " + entry)]), followers
+            at = text.index("{", parent.start_mark.index) + 1
+            return splice(text, [(at, at, entry)]), followers
+        first = parent.value[0][0]
+        lines = self._block_lines(" " * first.start_mark.column, rest, ov)
+        last_k, last_v = parent.value[-1]
+        at = line_end(text, max(self.content_end(last_k), self.content_end(last_v)))
+        return splice(text, [(at, at, nl + nl.join(lines))]), followers
+
+    def _block_lines(self, indent: str, rest: list[str], ov: Override) -> list[str]:
+        lines = [f"{indent}{self.unit * i}{self.key(part)}:" for i, part in enumerate(rest[:-1])]
+        lines.append(f"{indent}{self.unit * (len(rest) - 1)}{self.key(rest[-1])}: {self.flow(ov.value, ov)}")
+        return lines
+
+    # -- value text ---------------------------------------------------------------------
+
+    def key(self, name: str) -> str:
+        return _dump_flow(name)
+
+    def flow(self, value: object, ov: Override | None = None, old=None) -> str:
+        """VALUE as YAML text that is safe anywhere a flow value may stand."""
+        if isinstance(value, str) and isinstance(old, yaml.ScalarNode):
+            if old.style == "'" and value.isprintable():
+                return "'" + value.replace("'", "''") + "'"
+            if old.style in ("'", '"'):
+                return _dump_flow(value, '"')
+        if ov is not None and ov.text and _reads_back(ov.text, value):
+            return ov.text
+        return _dump_flow(value)
+
+
+def _key_name(node) -> str | None:
+    node = _real(node)
+    if not isinstance(node, yaml.ScalarNode):
+        return None
+    return key_text(yaml.constructor.SafeConstructor().construct_object(node))
+
+
+def _dump_flow(value: object, style: str | None = None) -> str:
+    # Dumped inside a flow list, so the text is also safe in flow context:
+    # 'x]' or 'a, b' come out quoted.
+    out = yaml.safe_dump([value], default_flow_style=True, width=float("inf"),
+                         allow_unicode=True, sort_keys=False, default_style=style).strip()
+    return out[1:-1]
+
+
+def _reads_back(text: str, value: object) -> bool:
+    if "\n" in text or "\r" in text:
+        return False
+    try:
+        back = yaml.load(f"[{text}]", Loader=yaml_loader())
+    except yaml.YAMLError:
+        return False
+    return same(back, [value])
+

@@ -1,0 +1,197 @@
+"""Reading parameter files (YAML, JSON, TOML) into nested dicts and flat keys.
+
+Every syntax error becomes an ExpError that says `file:line:col: problem`,
+never a traceback. Parsers are imported inside the functions that need one:
+a JSON-only project never pays for importing YAML.
+
+Flat keys join nested mapping keys with dots: {"model": {"units": 32}} is
+{"model.units": 32}. Lists and scalars are leaves. An empty mapping is a leaf
+too, with the value {}, so `train: {}` still shows up (and diffs) as a key
+instead of silently vanishing. A key that itself contains a dot cannot be
+told apart from nesting; params files in practice never do that.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+from git_exp.errors import ExpError
+
+FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
+
+# The TOML parsers put the position at the end of the message.
+_TOML_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_TOML_END = re.compile(r"\s*\(at end of document\)\s*$")
+
+
+def fmt_of(path: str) -> str:
+    """The format of a params file, from its extension: yaml, json or toml."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in FORMATS:
+        raise ExpError(f"{path}: unsupported params file type '{ext or '(none)'}'",
+                       hint="params files must end in .yaml, .yml, .json or .toml")
+    return FORMATS[ext]
+
+
+def parse(text: str, fmt: str, source: str = "<params>") -> dict:
+    """The nested dict in TEXT; syntax errors name SOURCE:line:col."""
+    if text.startswith("\ufeff"):   # a BOM is no content; json.loads rejects it
+        text = text[1:]
+    if fmt == "yaml":
+        data = _parse_yaml(text, source)
+    elif fmt == "json":
+        data = _parse_json(text, source)
+    elif fmt == "toml":
+        data = _parse_toml(text, source)
+    else:
+        raise ExpError(f"unknown params format '{fmt}'", hint="use yaml, json or toml")
+    if data is None and fmt == "yaml":   # empty file, or only comments
+        return {}
+    if not isinstance(data, dict):
+        raise ExpError(f"{source}: the top level is {_kind(data)}, not a mapping of parameters",
+                       hint="a params file holds keys and values, such as 'lr: 0.01'")
+    return data
+
+
+def load(path: str) -> dict:
+    """Read and parse the params file at PATH."""
+    return parse(read_text(path), fmt_of(path), path)
+
+
+def read_text(path: str, name: str | None = None) -> str:
+    """The file's text exactly as stored (CRLF kept), or an ExpError naming NAME (or PATH)."""
+    shown = name or path
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise ExpError(f"params file {shown} does not exist",
+                       hint="create it, or fix the file name in exp.yaml") from None
+    except IsADirectoryError:
+        raise ExpError(f"params file {shown} is a directory") from None
+    except OSError as e:
+        raise ExpError(f"cannot read params file {shown}: {e.strerror}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise ExpError(f"{shown}:{line}: not UTF-8 text",
+                       hint="save the file as UTF-8") from None
+
+
+def flatten(data: dict, prefix: str = "") -> dict[str, object]:
+    """Dot-joined keys to leaf values, in file order; {} stays a leaf."""
+    flat: dict[str, object] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key_text(key)}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def select(flat: dict[str, object], keys: list[str] | None) -> dict[str, object]:
+    """The entries named by KEYS (a key naming a subtree selects its leaves).
+
+    File order is kept. Keys that match nothing are simply absent: the
+    caller knows which file and stage to name in the message.
+    """
+    if keys is None:
+        return dict(flat)
+    wanted = set(keys)
+    prefixes = tuple(k + "." for k in keys)
+    return {k: v for k, v in flat.items() if k in wanted or k.startswith(prefixes)}
+
+
+def key_text(key: object) -> str:
+    """A mapping key as it appears in a dot path (YAML allows non-string keys)."""
+    if key is True:
+        return "true"
+    if key is False:
+        return "false"
+    if key is None:
+        return "null"
+    return str(key)
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "null"
+    return f"a single value ({type(value).__name__})"
+
+
+def yaml_loader():
+    """The fastest safe loader available (libyaml's when PyYAML was built with it)."""
+    import yaml
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def yaml_error(e, source: str) -> ExpError:
+    """A PyYAML error as `source:line:col: problem`."""
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    problem = getattr(e, "problem", None) or str(e)
+    context = getattr(e, "context", None)
+    hint = None
+    if context == "expected a single document in the stream":
+        problem = "a second YAML document ('---'); a params file holds a single mapping"
+        hint = "remove the extra '---' line, or split the documents into separate files"
+    elif context and context not in problem:
+        problem = f"{problem} ({context})"
+    if "found character '\\t'" in problem:
+        hint = "YAML indents with spaces, never tabs"
+    where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
+    return ExpError(f"{where}: {problem}", hint=hint)
+
+
+def _parse_yaml(text: str, source: str):
+    import yaml
+    try:
+        return yaml.load(text, Loader=yaml_loader())
+    except yaml.YAMLError as e:
+        raise yaml_error(e, source) from None
+
+
+def _parse_json(text: str, source: str):
+    import json
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        msg = e.msg[:1].lower() + e.msg[1:]
+        raise ExpError(f"{source}:{e.lineno}:{e.colno}: {msg}") from None
+    except RecursionError:
+        raise ExpError(f"{source}: nested too deeply") from None
+
+
+def toml_module():
+    try:
+        import tomllib
+    except ImportError:   # Python < 3.11
+        import tomli as tomllib
+    return tomllib
+
+
+def _parse_toml(text: str, source: str):
+    tomllib = toml_module()
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise toml_error(e, text, source) from None
+
+
+def toml_error(e, text: str, source: str) -> ExpError:
+    msg = str(e)
+    m = _TOML_POS.search(msg)
+    if m:
+        where = f"{source}:{m.group(1)}:{m.group(2)}"
+        msg = msg[:m.start()]
+    elif _TOML_END.search(msg):
+        lines = text.split("\n")
+        where = f"{source}:{len(lines)}:{len(lines[-1]) + 1}"
+        msg = msg[:_TOML_END.search(msg).start()]
+    else:
+        where = source
+    msg = msg[:1].lower() + msg[1:]
+    return ExpError(f"{where}: {msg}")
