@@ -5,6 +5,8 @@ import hashlib
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 import time
 
 import pytest
@@ -291,15 +293,23 @@ def test_memo_reads_while_another_process_holds_the_write_lock(tmp_path):
     g = tmp_path / "g"
     g.write_bytes(b"y")
     age(g)
-    writer = sqlite3.connect(str(exp / "state.db"), isolation_level=None)
-    writer.execute("BEGIN IMMEDIATE")  # holds the write lock, as a busy writer would
+    # Another process holds the write lock, as a busy writer would.
+    writer = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sqlite3, sys\n"
+         f"db = sqlite3.connect({str(exp / 'state.db')!r}, isolation_level=None)\n"
+         "db.execute('BEGIN IMMEDIATE')\n"
+         "print('locked', flush=True)\n"
+         "sys.stdin.read()\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
+        assert writer.stdout.readline() == "locked\n"
         with StateMemo(str(exp)) as memo:
             assert memo.get(str(f), f.stat()) == sha(b"x")  # readers never wait in WAL mode
             memo.put(str(g), g.stat(), sha(b"y"))  # dropped quietly when close() finds it locked
     finally:
-        writer.execute("ROLLBACK")
-        writer.close()
+        writer.stdin.close()
+        writer.wait(timeout=10)
     with StateMemo(str(exp)) as memo:
         assert memo.get(str(g), g.stat()) is None
 
