@@ -1,0 +1,43 @@
+"""git exp apply: put an experiment's files and data into the work tree."""
+from __future__ import annotations
+
+DESCRIPTION = """\
+Makes the work tree hold the files of experiment NAME (a name, a unique sha
+prefix or a full ref) and the data of its cached outputs. HEAD, the current
+branch and the index do not move, so `git status` and `git diff` show what
+the experiment changed against your commit.
+
+Nothing you wrote is lost: before anything changes, the whole work tree -
+tracked and untracked files, and the data of cached outputs - is recorded as
+a backup under refs/exp-backups/, and apply prints the one command that
+brings it back (itself an apply of that backup).
+
+Data missing from the cache is listed with a hint to pull it.
+"""
+
+EXAMPLES = ["git exp apply bold-otter", "git exp apply refs/exp-backups/20261126-101500-1a2b3c4"]
+
+
+def configure(parser):
+    parser.add_argument("experiment", metavar="NAME", help="the experiment (name, sha prefix or ref)")
+
+
+def run(args, console) -> int:
+    from git_exp.experiments.apply import apply_commit
+    from git_exp.experiments.resolve import resolve
+    from git_exp.repo import discover
+    repo = discover()
+    found = resolve(repo, args.experiment)
+    result = apply_commit(repo, found.sha)
+    console.out(f"Applied '{found.name}' ({found.sha[:7]}): {result.written} files"
+                + (f", {len(result.data)} data paths" if result.data else "")
+                + (f", removed {len(result.removed)} files" if result.removed else "") + ".")
+    for path in result.saved_first:
+        console.info(f"Saved your version of {path} to the cache first.")
+    if result.backup_ref:
+        console.out(f"Your previous work tree is saved; to restore it: git exp apply {result.backup_ref}")
+    if result.missing:
+        console.warn("data not in the local cache: " + ", ".join(result.missing))
+        console.error("some data could not be restored", hint="fetch it with 'git exp pull <remote>'")
+        return 1
+    return 0

@@ -1,0 +1,22 @@
+"""git exp rename: give an experiment another name."""
+from __future__ import annotations
+
+DESCRIPTION = """\
+Renames experiment OLD to NEW in one ref transaction. NEW must be unique in
+the repository and follow Git's ref-name rules, without '/'.
+"""
+
+EXAMPLES = ["git exp rename bold-otter best-so-far"]
+
+
+def configure(parser):
+    parser.add_argument("old", metavar="OLD", help="the experiment (name, sha prefix or ref)")
+    parser.add_argument("new", metavar="NEW", help="its new name")
+
+
+def run(args, console) -> int:
+    from git_exp.experiments.manage import rename
+    from git_exp.repo import discover
+    found, _ = rename(discover(), args.old, args.new)
+    console.out(f"Renamed '{found.name}' to '{args.new}'.")
+    return 0

@@ -1,0 +1,150 @@
+"""git exp run: run the pipeline and record the result as an experiment."""
+from __future__ import annotations
+
+import sys
+
+DESCRIPTION = """\
+Runs the stages of exp.yaml in dependency order and records the result as an
+experiment: a Git commit whose parent is HEAD, stored under
+refs/exps/<baseline-sha>/<name>. HEAD, the current branch and the index do not
+move; the results stay in the work tree.
+
+A stage is skipped when its command, the content of every dep and the values
+of its tracked params are those recorded in exp.lock and its outs are present
+and unchanged. A stage whose exact inputs ran before is restored from the run
+cache instead of running, and says so; --no-run-cache always runs it.
+
+-S edits a params file in place before the run, changing only the bytes of
+the value: comments, quotes, layout and key order stay as written. VALUE is
+typed like a YAML scalar (32, 0.01, true, null, 'a b', [1, 2]). KEY must
+exist; +KEY=VALUE adds a key, ++KEY=VALUE adds or sets one, ~KEY deletes one.
+FILE: picks another params file than params.yaml.
+
+The experiment commit holds the whole work tree as the run left it: tracked
+files and untracked files Git does not ignore, params, exp.lock, metrics and
+plots. Cached outs are listed in .gitignore and enter the commit only through
+their hashes in exp.lock. A file over exp.maxCommitFileSize (default 10m)
+that would enter the commit stops the run before anything is executed.
+
+Every run that started is recorded, also when a stage fails or the run is
+interrupted, with its status and its log (git exp logs NAME). Stage commands
+see GIT_EXP_NAME, GIT_EXP_BASELINE, GIT_EXP_STAGE and GIT_EXP_ROOT.
+"""
+
+EXAMPLES = [
+    "git exp run",
+    "git exp run -S train.lr=0.05 -n fast-lr",
+    "git exp run -S other.yaml:model.units=64 train",
+    "git exp run --dry",
+]
+
+SECTIONS = [("Configuration", """\
+exp.maxCommitFileSize: the largest file (bytes, or with k, m, g) a run may put
+into its experiment commit; default 10m.
+
+exp.cache.type: link types tried in order to place cached outputs in the work
+tree: reflink, hardlink, symlink, copy; default reflink,copy.
+""")]
+
+
+def configure(parser):
+    parser.add_argument("stages", nargs="*", metavar="STAGE",
+                        help="run only these stages (and the stages they depend on)")
+    parser.add_argument("-S", "--set-param", action="append", default=[], metavar="[FILE:]KEY=VALUE",
+                        help="set a param before running (repeatable); +KEY=V adds, ++KEY=V adds "
+                             "or sets, ~KEY deletes")
+    parser.add_argument("-n", "--name", help="name the experiment (default: a generated adjective-noun)")
+    parser.add_argument("-m", "--message", help="a message to keep with the experiment")
+    parser.add_argument("-f", "--force", action="store_true",
+                        help="run every stage even if up to date, and replace an experiment of the same name")
+    parser.add_argument("--downstream", action="store_true",
+                        help="with STAGE: run the stages that depend on it instead of those it depends on")
+    parser.add_argument("--no-run-cache", action="store_true",
+                        help="always run stages; never restore their outputs from the run cache")
+    parser.add_argument("--dry", action="store_true",
+                        help="print which stages would run and why; change nothing")
+
+
+class ConsoleEvents:
+    def __init__(self, console):
+        self.console = console
+
+    def stage_skipped(self, stage, reason):
+        self.console.info(f"Stage '{stage.name}' skipped: {reason}.")
+
+    def stage_started(self, stage, reasons):
+        self.console.info(self.console.paint(f"Running stage '{stage.name}'", "bold")
+                          + f" ({'; '.join(reasons)}):")
+        for command in stage.cmd:
+            self.console.info(f"> {command}")
+
+    def stage_restored(self, stage, created):
+        self.console.info(f"Stage '{stage.name}' restored from the run cache "
+                          f"(first produced {created}).")
+
+    def stage_finished(self, stage, seconds):
+        self.console.info(f"Stage '{stage.name}' finished in {seconds:.1f}s.")
+
+    def output(self, data):
+        out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
+        if out is None:
+            self.console.stdout.write(data.decode("utf-8", "replace"))
+        else:
+            out.write(data)
+            out.flush()
+
+
+def _format_value(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def run(args, console) -> int:
+    from git_exp.repo import discover
+    repo = discover()
+    if args.dry:
+        return _dry(repo, args, console)
+    from git_exp.experiments.run import run_experiment
+    result = run_experiment(
+        repo, overrides=args.set_param, name=args.name, message=args.message,
+        force_name=args.force, force=args.force, run_cache=not args.no_run_cache,
+        targets=args.stages or None, downstream=args.downstream, events=ConsoleEvents(console))
+    ref, outcome = result.ref, result.outcome
+    status = {"success": console.paint("success", "green"),
+              "failed": console.paint("failed", "red"),
+              "interrupted": console.paint("interrupted", "yellow")}.get(outcome.status, outcome.status)
+    console.out(f"Experiment {console.paint(ref.name, 'bold')} ({ref.sha[:7]}) recorded "
+                f"from {ref.baseline[:7]}: {status}")
+    if result.metrics:
+        console.out("  " + "  ".join(f"{k}: {_format_value(v)}" for k, v in list(result.metrics.items())[:6]))
+    if outcome.status == "success":
+        console.out("Its results are in your work tree. To keep them:")
+        console.out(f"  git exp branch {ref.name} <branch>    # a branch from this experiment")
+        console.out(f"  git exp apply {ref.name}              # bring it back later")
+        return 0
+    console.out(f"Its log: git exp logs {ref.name}")
+    if result.error:
+        console.error(result.error.message, result.error.hint)
+    return 130 if outcome.status == "interrupted" else 1
+
+
+def _dry(repo, args, console) -> int:
+    from git_exp.errors import ExpError
+    from git_exp.pipeline.runner import PipelineRun
+    from git_exp.pipeline.spec import load_pipeline
+    if args.set_param:
+        raise ExpError("--dry cannot be combined with -S: it must not change any file",
+                       hint="edit the params file by hand to preview, or drop --dry")
+    pipeline = load_pipeline(repo.root)
+    runner = PipelineRun(repo, pipeline, force=args.force, run_cache=not args.no_run_cache)
+    for plan in runner.plan(args.stages or None, args.downstream):
+        if plan.skip:
+            console.out(f"{plan.stage.name}: skipped ({plan.skip})")
+        elif plan.reasons:
+            console.out(f"{plan.stage.name}: would run")
+            for reason in plan.reasons:
+                console.out(f"  - {reason}")
+        else:
+            console.out(f"{plan.stage.name}: up to date")
+    return 0

@@ -1,0 +1,1 @@
+"""Experiments as Git commits under refs/exps/<baseline-sha>/<name>."""

@@ -1,0 +1,94 @@
+"""Writing an experiment: a commit of the work tree whose parent is the baseline.
+
+The message names the experiment and its changed params; machine-readable
+facts ride in trailers (`git log --format=%(trailers)` reads them):
+
+    exp: bold-otter (train.lr=0.05)
+
+    Exp-Name: bold-otter
+    Exp-Status: success
+    Exp-Exit-Code: 0
+    Exp-Duration: 1.234
+    Exp-Param: train.lr=0.05
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from git_exp.errors import ExpError
+from git_exp.experiments import refs
+from git_exp.experiments.snapshot import commit_tree, snapshot_tree
+from git_exp.gitcmd import git
+
+STATES = ("success", "failed", "interrupted", "saved")
+
+
+@dataclass
+class Outcome:
+    status: str = "success"
+    exit_code: int = 0
+    duration: float = 0.0
+    changed_params: dict[str, str] = field(default_factory=dict)   # key -> value text
+    message: str | None = None                                   # the user's -m
+    extra: dict[str, str] = field(default_factory=dict)          # more trailers
+
+
+def build_message(name: str, outcome: Outcome) -> str:
+    changed = ", ".join(f"{k}={v}" for k, v in outcome.changed_params.items())
+    subject = f"exp: {name}" + (f" ({changed})" if changed else "")
+    if len(subject) > 120:
+        subject = subject[:117] + "..."
+    lines = [subject, ""]
+    if outcome.message:
+        lines += [outcome.message.strip(), ""]
+    lines.append(f"Exp-Name: {name}")
+    lines.append(f"Exp-Status: {outcome.status}")
+    lines.append(f"Exp-Exit-Code: {outcome.exit_code}")
+    lines.append(f"Exp-Duration: {outcome.duration:.3f}")
+    for key, value in outcome.changed_params.items():
+        lines.append(f"Exp-Param: {key}={_one_line(value)}")
+    for key, value in outcome.extra.items():
+        lines.append(f"{key}: {_one_line(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _one_line(value: str) -> str:
+    return " ".join(str(value).split())
+
+
+def parse_trailers(message: str) -> dict[str, list[str]]:
+    """Our trailers from a commit message (the last paragraph)."""
+    paragraphs = message.strip().split("\n\n")
+    found: dict[str, list[str]] = {}
+    for line in paragraphs[-1].splitlines() if paragraphs else []:
+        key, sep, value = line.partition(": ")
+        if sep and key.startswith("Exp-"):
+            found.setdefault(key, []).append(value)
+    return found
+
+
+def baseline_of(repo) -> str:
+    """The commit HEAD points at; experiments need one to hang from."""
+    proc = git(["rev-parse", "--verify", "-q", "HEAD^{commit}"], cwd=repo.root, check=False)
+    if proc.returncode != 0:
+        raise ExpError("this repository has no commits yet, so an experiment has no baseline",
+                       hint="commit your project first: git add -A && git commit -m 'baseline'")
+    return proc.stdout.decode().strip()
+
+
+def taken_names(repo) -> set[str]:
+    return {r.name for r in refs.list_refs(repo.root)}
+
+
+def record(repo, baseline: str, name: str, outcome: Outcome, force: bool = False) -> refs.ExpRef:
+    """Snapshot the work tree and point refs/exps/<baseline>/<name> at it."""
+    tree = snapshot_tree(repo)
+    sha = commit_tree(repo, tree, [baseline], build_message(name, outcome))
+    ref = refs.exp_ref(baseline, name)
+    refs.create(repo.root, ref, sha, force=force)
+    return refs.ExpRef(ref, baseline, name, sha)
+
+
+def log_path(repo, sha: str) -> str:
+    return os.path.join(repo.exp_dir, "logs", f"{sha}.log")

@@ -1,0 +1,80 @@
+"""The one place that reads and writes experiment refs.
+
+Refs are moved with compare-and-swap through `git update-ref <ref> <new> <old>`
+(an empty <old> means "must not exist yet"), so two writers can never
+silently overwrite each other, and Git keeps packed and loose refs consistent.
+"""
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+
+from git_exp.errors import ExpError
+from git_exp.gitcmd import git
+
+PREFIX = "refs/exps/"
+ZERO = "0" * 40
+
+
+@dataclass(frozen=True)
+class ExpRef:
+    ref: str        # refs/exps/<baseline>/<name>
+    baseline: str   # full sha of the commit it ran from
+    name: str
+    sha: str        # the experiment commit
+
+
+def exp_ref(baseline: str, name: str) -> str:
+    return f"{PREFIX}{baseline}/{name}"
+
+
+def parse_ref(ref: str, sha: str) -> ExpRef | None:
+    if not ref.startswith(PREFIX):
+        return None
+    rest = ref[len(PREFIX):]
+    baseline, _, name = rest.partition("/")
+    if len(baseline) != 40 or not name or "/" in name:
+        return None  # not ours: queue entries and other namespaces live elsewhere
+    return ExpRef(ref, baseline, name, sha)
+
+
+def list_refs(root: str, baseline: str | None = None) -> list[ExpRef]:
+    """Every experiment ref (of one baseline, if given), in ref-name order."""
+    pattern = exp_ref(baseline, "") if baseline else PREFIX
+    out = git(["for-each-ref", "--format=%(objectname) %(refname)", pattern], cwd=root).stdout
+    found = []
+    for line in out.decode("utf-8", "surrogateescape").splitlines():
+        sha, _, ref = line.partition(" ")
+        parsed = parse_ref(ref, sha)
+        if parsed:
+            found.append(parsed)
+    return found
+
+
+def create(root: str, ref: str, sha: str, force: bool = False) -> None:
+    """Create REF at SHA; refuse if it exists (unless FORCE)."""
+    args = ["update-ref", "-m", "git exp", ref, sha]
+    if not force:
+        args.append("")  # compare-and-swap: only if REF does not exist yet
+    proc = git(args, cwd=root, check=False)
+    if proc.returncode != 0:
+        raise ExpError(f"cannot create {ref}: "
+                       + proc.stderr.decode(errors="replace").strip().removeprefix("fatal: "))
+
+
+def delete(root: str, ref: str, old_sha: str) -> None:
+    """Delete REF only if it still points at OLD_SHA."""
+    proc = git(["update-ref", "-d", ref, old_sha], cwd=root, check=False)
+    if proc.returncode != 0:
+        raise ExpError(f"cannot delete {ref}: "
+                       + proc.stderr.decode(errors="replace").strip().removeprefix("fatal: "))
+
+
+def move(root: str, old_ref: str, new_ref: str, sha: str) -> None:
+    """Rename atomically: one transaction creates the new ref and deletes the old."""
+    script = (f"start\ncreate {new_ref} {sha}\ndelete {old_ref} {sha}\nprepare\ncommit\n").encode()
+    proc = subprocess.run(["git", "update-ref", "--stdin"], cwd=root, input=script,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if proc.returncode != 0:
+        raise ExpError(f"cannot rename {old_ref}: "
+                       + proc.stderr.decode(errors="replace").strip().removeprefix("fatal: "))

@@ -1,0 +1,198 @@
+"""`git exp run`: edit params, run the pipeline, record the experiment.
+
+Every run that started a stage is recorded - succeeded, failed or
+interrupted - with its log, so nothing is lost and `show` can mark it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+
+from git_exp.errors import ExpError
+from git_exp.experiments import names as exp_names
+from git_exp.experiments import record as rec
+from git_exp.experiments import refs
+from git_exp.experiments.runlock import RunLock
+from git_exp.experiments.snapshot import oversized_files
+from git_exp.gitcmd import git
+from git_exp.ignore import ensure_ignored
+from git_exp.pipeline.runner import Events, PipelineRun, RunSummary, StageFailed
+from git_exp.pipeline.spec import load_pipeline
+
+DEFAULT_MAX_FILE = 10 * 1024 * 1024
+
+
+@dataclass
+class ExperimentResult:
+    ref: refs.ExpRef
+    outcome: rec.Outcome
+    summary: RunSummary
+    metrics: dict[str, object] = field(default_factory=dict)
+    error: ExpError | None = None
+
+
+class _Recorder(Events):
+    """Passes events on, keeps the log, and notes whether anything ran."""
+
+    def __init__(self, inner: Events, log):
+        self.inner = inner
+        self.log = log
+        self.started = False
+
+    def stage_skipped(self, stage, reason):
+        self.log.write(f"stage '{stage.name}': {reason}\n".encode())
+        self.inner.stage_skipped(stage, reason)
+
+    def stage_started(self, stage, reasons):
+        self.started = True
+        self.log.write(f"stage '{stage.name}': running ({'; '.join(reasons)})\n".encode())
+        self.inner.stage_started(stage, reasons)
+
+    def stage_restored(self, stage, created):
+        self.started = True
+        self.log.write(f"stage '{stage.name}': restored from the run cache\n".encode())
+        self.inner.stage_restored(stage, created)
+
+    def stage_finished(self, stage, seconds):
+        self.inner.stage_finished(stage, seconds)
+
+    def output(self, data):
+        self.log.write(data)
+        self.log.flush()
+        self.inner.output(data)
+
+
+def check_sizes(repo, limit: int) -> None:
+    big = oversized_files(repo, limit)
+    if big:
+        listing = "\n".join(f"  {p} ({size / 1048576:.1f} MiB)" for p, size in big[:10])
+        raise ExpError(f"these files are over exp.maxCommitFileSize ({limit / 1048576:.0f} MiB) "
+                       f"and would go into the experiment's Git commit:\n{listing}",
+                       hint="track them as data with 'git exp add PATH', list them in .gitignore, "
+                            "or raise the limit: git config exp.maxCommitFileSize 100m")
+
+
+def changed_params(repo, pipeline, baseline: str) -> dict[str, str]:
+    """Tracked params whose values differ from the baseline commit."""
+    from git_exp.params import read as params_read
+    changed: dict[str, str] = {}
+    for relfile in pipeline.params_files:
+        path = os.path.join(repo.root, relfile)
+        if not os.path.exists(path):
+            continue
+        new = params_read.flatten(params_read.load(path))
+        proc = git(["cat-file", "blob", f"{baseline}:{relfile}"], cwd=repo.root, check=False)
+        old = {}
+        if proc.returncode == 0:
+            try:
+                old = params_read.flatten(params_read.parse(
+                    proc.stdout.decode("utf-8", "replace"), params_read.fmt_of(relfile), relfile))
+            except ExpError:
+                old = {}
+        prefix = "" if os.path.basename(relfile) == "params.yaml" and "/" not in relfile else f"{relfile}:"
+        for key in new:
+            if key not in old or old[key] != new[key]:
+                changed[prefix + key] = json.dumps(new[key]) if not isinstance(new[key], str) else new[key]
+    return changed
+
+
+def read_metrics(repo, pipeline) -> dict[str, object]:
+    from git_exp.params import read as params_read
+    values: dict[str, object] = {}
+    for out in pipeline.metrics:
+        path = os.path.join(repo.root, out.path)
+        if os.path.isfile(path):
+            try:
+                values.update(params_read.flatten(params_read.load(path)))
+            except ExpError:
+                continue
+    return values
+
+
+def _pick_name(repo, name: str | None, force: bool) -> tuple[str, list[refs.ExpRef]]:
+    existing = refs.list_refs(repo.root)
+    if name is None:
+        return exp_names.generate({r.name for r in existing}), []
+    exp_names.validate(name)
+    same = [r for r in existing if r.name == name]
+    if same and not force:
+        raise ExpError(f"an experiment named '{name}' already exists",
+                       hint="pick another name with -n, or replace it with -f")
+    return name, same
+
+
+def _sigterm_as_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
+                   message: str | None = None, force_name: bool = False, force: bool = False,
+                   run_cache: bool = True, targets: list[str] | None = None,
+                   downstream: bool = False, events: Events | None = None) -> ExperimentResult:
+    from git_exp.params import overrides as ov
+    from git_exp.params import sweeps
+    from git_exp.params.edit import apply_overrides
+
+    events = events or Events()
+    baseline = rec.baseline_of(repo)
+    pipeline = load_pipeline(repo.root)
+    for arg in overrides:
+        if sweeps.is_sweep(arg):
+            raise ExpError(f"'{arg}' is a sweep: it describes several experiments",
+                           hint="queue them with 'git exp run --queue -S ...', "
+                                "or run them in parallel with -j N")
+    parsed = [ov.parse_override(arg) for arg in overrides]
+    name, replaced = _pick_name(repo, name, force_name)
+    limit = repo.config.get_int("exp.maxCommitFileSize", DEFAULT_MAX_FILE)
+
+    with RunLock(repo.git_dir, name):
+        # Cached outs must be ignored before sizes are checked: they never enter Git.
+        for stage in pipeline.stages.values():
+            for out in stage.outs:
+                if out.cache:
+                    ensure_ignored(repo.root, out.path)
+        check_sizes(repo, limit)
+        if parsed:
+            apply_overrides(repo.root, "params.yaml", parsed)
+            pipeline = load_pipeline(repo.root)  # templating may read the new values
+        log_dir = os.path.join(repo.exp_dir, "logs")
+        os.makedirs(log_dir, exist_ok=True)
+        temp_log = os.path.join(log_dir, f"run-{os.getpid()}.log")
+        outcome = rec.Outcome(message=message)
+        error: ExpError | None = None
+        interrupted = False
+        started = time.monotonic()
+        previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+        with open(temp_log, "wb") as log:
+            recorder = _Recorder(events, log)
+            runner = PipelineRun(repo, pipeline, force=force, run_cache=run_cache,
+                                 env={"GIT_EXP_NAME": name, "GIT_EXP_BASELINE": baseline},
+                                 events=recorder)
+            summary = RunSummary()
+            try:
+                summary = runner.run(targets, downstream)
+            except StageFailed as exc:
+                outcome.status, outcome.exit_code, error = "failed", exc.exit_code or 1, exc
+            except KeyboardInterrupt:
+                outcome.status, outcome.exit_code, interrupted = "interrupted", 130, True
+            except ExpError as exc:
+                if not recorder.started:
+                    raise  # nothing ran: a plain error, nothing to record
+                outcome.status, outcome.exit_code, error = "failed", 1, exc
+            finally:
+                signal.signal(signal.SIGTERM, previous)
+        outcome.duration = time.monotonic() - started
+        outcome.changed_params = changed_params(repo, pipeline, baseline)
+        check_sizes(repo, limit)  # the run may have written big files of its own
+        ref = rec.record(repo, baseline, name, outcome, force=force_name)
+        os.replace(temp_log, rec.log_path(repo, ref.sha))
+        for old in replaced:
+            if old.ref != ref.ref:
+                refs.delete(repo.root, old.ref, old.sha)
+    result = ExperimentResult(ref, outcome, summary, read_metrics(repo, pipeline), error)
+    if interrupted:
+        result.error = ExpError(f"interrupted; the run was recorded as experiment '{name}'")
+    return result

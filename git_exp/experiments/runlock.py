@@ -1,0 +1,85 @@
+"""One run per work tree: a lock file holding the runner's pid.
+
+Only writers take it, and only `run` holds it for long; readers (show, list,
+logs, diff) never look at it. A lock whose process is gone is stale and is
+cleared, so a crash or SIGKILL never blocks the next run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+
+from git_exp.errors import ExpError
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunLock:
+    def __init__(self, git_dir: str, name: str):
+        self.path = os.path.join(git_dir, "exp-run.lock")
+        self.name = name
+        self.held = False
+
+    def __enter__(self) -> "RunLock":
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "name": self.name,
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder()
+                if holder is None:
+                    continue  # vanished or stale and cleared: try once more
+                raise ExpError(
+                    f"another 'git exp run' is running in this work tree "
+                    f"(experiment '{holder.get('name', '?')}', pid {holder.get('pid')}, "
+                    f"started {holder.get('started', '?')})",
+                    hint="wait for it to finish, or queue this run with --queue")
+            with os.fdopen(fd, "w") as fh:
+                json.dump(info, fh)
+            self.held = True
+            return self
+        raise ExpError(f"cannot take the run lock {self.path}")
+
+    def _holder(self) -> dict | None:
+        try:
+            with open(self.path) as fh:
+                holder = json.load(fh)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            holder = {}
+        pid = holder.get("pid")
+        if not isinstance(pid, int):
+            try:
+                young = time.time() - os.stat(self.path).st_mtime < 5
+            except FileNotFoundError:
+                return None
+            if young:  # its writer may not have filled it in yet
+                return {"pid": "?", "name": "?"}
+        same_host = holder.get("host") in (None, socket.gethostname())
+        if not isinstance(pid, int) or (same_host and not _alive(pid)):
+            try:
+                os.unlink(self.path)  # stale: its process is gone
+            except FileNotFoundError:
+                pass
+            return None
+        return holder
+
+    def __exit__(self, *exc) -> None:
+        if self.held:
+            try:
+                os.unlink(self.path)
+            except FileNotFoundError:
+                pass
+            self.held = False

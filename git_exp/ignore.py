@@ -1,0 +1,47 @@
+"""Keeping cached outputs out of Git with .gitignore entries.
+
+The entry goes into the .gitignore beside the path (`/name`), as the reference
+tool does, so the rule moves with its folder and touches only that line. The
+change is an ordinary work-tree change, so it is part of the experiment.
+"""
+from __future__ import annotations
+
+import os
+
+from git_exp.atomic import write_atomic
+from git_exp.errors import ExpError
+from git_exp.gitcmd import git
+
+
+def ignore_entry(relpath: str) -> tuple[str, str]:
+    """(the .gitignore file, repo-relative; the line) for RELPATH."""
+    parent, _, name = relpath.rstrip("/").rpartition("/")
+    gitignore = f"{parent}/.gitignore" if parent else ".gitignore"
+    return gitignore, f"/{name}"
+
+
+def is_tracked(root: str, relpath: str) -> bool:
+    out = git(["ls-files", "-z", "--cached", "--", relpath], cwd=root).stdout
+    return bool(out.strip(b"\0"))
+
+
+def ensure_ignored(root: str, relpath: str) -> bool:
+    """Add RELPATH to its .gitignore unless listed; True when the file changed."""
+    if is_tracked(root, relpath):
+        raise ExpError(f"'{relpath}' is tracked by Git, so it cannot also be a cached output",
+                       hint=f"stop tracking it: git rm -r --cached '{relpath}' && git commit, "
+                            "or mark the output 'cache: false' in exp.yaml")
+    gitignore, line = ignore_entry(relpath)
+    path = os.path.join(root, gitignore)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        text = ""
+    existing = {entry.strip() for entry in text.splitlines()}
+    if line in existing or line + "/" in existing:
+        return False
+    if text and not text.endswith("\n"):
+        text += "\n"
+    write_atomic(path, text + line + "\n")
+    return True

@@ -1,0 +1,348 @@
+"""Running a pipeline's stages in the work tree, skipping what is up to date.
+
+A stage is skipped when its command, the content hash of every dep, and the
+values of its tracked params equal exp.lock, and its outs are present with
+the recorded hashes. A stage whose fingerprint (cmd, deps, params, out paths)
+ran before is restored from the run cache instead of running.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+from git_exp.data.cache import Cache
+from git_exp.data.hashing import HashInfo, hash_path
+from git_exp.data.runcache import RunCache
+from git_exp.data.state import StateMemo
+from git_exp.errors import ExpError
+from git_exp.ignore import ensure_ignored
+from git_exp.params import read as params_read
+from git_exp.pipeline import lock as lockfile
+from git_exp.pipeline.graph import stage_order
+
+
+class Events:
+    """What a run reports as it goes; the command decides how to show it."""
+
+    def stage_skipped(self, stage, reason: str) -> None: ...
+    def stage_started(self, stage, reasons: list[str]) -> None: ...
+    def stage_restored(self, stage, created: str) -> None: ...
+    def stage_finished(self, stage, seconds: float) -> None: ...
+    def output(self, data: bytes) -> None: ...
+
+
+class StageFailed(ExpError):
+    def __init__(self, stage: str, exit_code: int):
+        how = f"was killed by signal {-exit_code}" if exit_code < 0 else f"exited with status {exit_code}"
+        super().__init__(f"stage '{stage}' failed: its command {how}",
+                         hint="fix the command and run again; exp.lock keeps the stage's last good run")
+        self.stage = stage
+        self.exit_code = exit_code
+
+
+@dataclass
+class StagePlan:
+    stage: object
+    reasons: list[str]          # why it must run; empty when up to date
+    skip: str | None = None     # "frozen" when it never runs
+
+
+@dataclass
+class RunSummary:
+    ran: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return str(value)
+
+
+class PipelineRun:
+    """One run of (part of) a pipeline in a work tree."""
+
+    def __init__(self, repo, pipeline, *, force: bool = False, run_cache: bool = True,
+                 env: dict | None = None, events: Events | None = None, root: str | None = None):
+        from git_exp.data.links import parse_link_types
+        self.repo = repo
+        self.root = root or repo.root
+        self.pipeline = pipeline
+        self.force = force
+        self.use_run_cache = run_cache
+        self.extra_env = env or {}
+        self.events = events or Events()
+        self.cache = Cache(repo.exp_dir, parse_link_types(repo.config.get("exp.cache.type")))
+        self.run_cache = RunCache(repo.exp_dir)
+        self.locks = lockfile.read_lock(self.root)
+        self._params_cache: dict[str, dict] = {}
+
+    # -- inputs --------------------------------------------------------
+
+    def _abs(self, rel: str) -> str:
+        return os.path.join(self.root, *rel.split("/"))
+
+    def _flat_params(self, relfile: str) -> dict:
+        if relfile not in self._params_cache:
+            path = self._abs(relfile)
+            if not os.path.exists(path):
+                raise ExpError(f"params file '{relfile}' does not exist",
+                               hint="create it, or remove it from the stage's params in exp.yaml")
+            self._params_cache[relfile] = params_read.flatten(params_read.load(path))
+        return self._params_cache[relfile]
+
+    def params_of(self, stage) -> dict[str, dict[str, object]]:
+        values = {}
+        for relfile, keys in stage.params.items():
+            flat = self._flat_params(relfile)
+            chosen = params_read.select(flat, keys)
+            for key in keys or []:
+                if not any(k == key or k.startswith(key + ".") for k in chosen):
+                    raise ExpError(f"stage '{stage.name}' tracks param '{key}', but {relfile} has no such key",
+                                   hint=f"add '{key}' to {relfile}, or remove it from the stage in exp.yaml")
+            values[relfile] = chosen
+        return values
+
+    def deps_of(self, stage, memo, allow_missing: bool = False) -> dict[str, HashInfo | None]:
+        infos: dict[str, HashInfo | None] = {}
+        for dep in stage.deps:
+            path = self._abs(dep)
+            if not os.path.exists(path):
+                if allow_missing:
+                    infos[dep] = None
+                    continue
+                raise ExpError(f"stage '{stage.name}' depends on '{dep}', which does not exist",
+                               hint="create it, or add a stage that has it among its outs")
+            infos[dep] = hash_path(path, memo)[0]
+        return infos
+
+    def _out_info(self, out, memo) -> HashInfo | None:
+        path = self._abs(out.path)
+        if not os.path.exists(path):
+            return None
+        return hash_path(path, memo)[0]
+
+    # -- deciding --------------------------------------------------------
+
+    def reasons(self, stage, memo, upstream_runs: bool = False) -> list[str]:
+        """Why STAGE must run; an empty list means it is up to date."""
+        if self.force:
+            return ["forced"]
+        if stage.always_changed:
+            return ["always changed"]
+        if upstream_runs:
+            return ["an upstream stage runs first"]
+        old = self.locks.get(stage.name)
+        if old is None:
+            return ["never ran"]
+        why = []
+        if old.cmd != list(stage.cmd):
+            why.append("command changed")
+        deps = self.deps_of(stage, memo, allow_missing=True)
+        for dep in sorted(set(deps) | set(old.deps)):
+            if dep not in old.deps:
+                why.append(f"dep {dep} added")
+            elif dep not in deps:
+                why.append(f"dep {dep} removed")
+            elif deps[dep] is None:
+                why.append(f"dep {dep} missing")
+            elif deps[dep].hash != old.deps[dep].hash:
+                why.append(f"dep {dep} changed")
+        params = self.params_of(stage)
+        for relfile in sorted(set(params) | set(old.params)):
+            new_values = params.get(relfile, {})
+            old_values = old.params.get(relfile, {})
+            for key in sorted(set(new_values) | set(old_values)):
+                if key not in old_values:
+                    why.append(f"param {key} added")
+                elif key not in new_values:
+                    why.append(f"param {key} removed")
+                elif new_values[key] != old_values[key] or type(new_values[key]) is not type(old_values[key]):
+                    why.append(f"param {key} {_fmt(old_values[key])} → {_fmt(new_values[key])}")
+        for out in stage.outs:
+            info = self._out_info(out, memo)
+            recorded = old.outs.get(out.path)
+            if info is None:
+                why.append(f"out {out.path} missing")
+            elif recorded is None:
+                why.append(f"out {out.path} not in {lockfile.LOCK_FILE}")
+            elif info.hash != recorded.hash:
+                why.append(f"out {out.path} changed")
+        return why
+
+    def plan(self, targets=None, downstream: bool = False) -> list[StagePlan]:
+        plans = []
+        will_run: set[str] = set()
+        with StateMemo(self.repo.exp_dir) as memo:
+            for stage in stage_order(self.pipeline, targets, downstream):
+                if stage.frozen:
+                    plans.append(StagePlan(stage, [], "frozen"))
+                    continue
+                upstream = self._upstream_runs(stage, will_run)
+                why = self.reasons(stage, memo, upstream_runs=upstream)
+                if why:
+                    will_run.add(stage.name)
+                plans.append(StagePlan(stage, why))
+        return plans
+
+    def _upstream_runs(self, stage, will_run: set[str]) -> bool:
+        from git_exp.pipeline.graph import build_graph
+        graph = getattr(self, "_graph", None)
+        if graph is None:
+            graph = self._graph = build_graph(self.pipeline)
+        return bool(graph.get(stage.name, set()) & will_run)
+
+    # -- running ---------------------------------------------------------
+
+    def run(self, targets=None, downstream: bool = False) -> RunSummary:
+        summary = RunSummary()
+        with StateMemo(self.repo.exp_dir) as memo:
+            for stage in stage_order(self.pipeline, targets, downstream):
+                if stage.frozen:
+                    self.events.stage_skipped(stage, "frozen")
+                    summary.skipped.append(stage.name)
+                    continue
+                why = self.reasons(stage, memo)
+                if not why:
+                    self.events.stage_skipped(stage, "up to date")
+                    summary.skipped.append(stage.name)
+                    continue
+                self._run_stage(stage, why, memo, summary)
+        return summary
+
+    def _fingerprint(self, stage, deps, params) -> str | None:
+        if not self.use_run_cache or not stage.deps or stage.always_changed:
+            return None
+        return RunCache.fingerprint(list(stage.cmd), {p: i.hash for p, i in deps.items()},
+                                    params, [o.path for o in stage.outs])
+
+    def _run_stage(self, stage, why: list[str], memo, summary: RunSummary) -> None:
+        deps = self.deps_of(stage, memo)
+        params = self.params_of(stage)
+        for out in stage.outs:
+            if out.cache:
+                ensure_ignored(self.root, out.path)
+        fingerprint = self._fingerprint(stage, deps, params)
+        hit = self.run_cache.lookup(fingerprint) if fingerprint else None
+        if hit and self._restore(stage, hit, memo):
+            outs = {p: HashInfo.from_dict(d) for p, d in hit["outs"].items()}
+            self._commit_lock(stage, deps, params, outs)
+            self.events.stage_restored(stage, hit.get("created", "earlier"))
+            summary.restored.append(stage.name)
+            return
+        self._move_outs_aside(stage, memo)
+        self.events.stage_started(stage, why)
+        started = time.monotonic()
+        env = self._env(stage)
+        cwd = self._abs(stage.wdir) if stage.wdir not in (".", "") else self.root
+        for command in stage.cmd:
+            code = run_command(command, cwd, env, self.events.output)
+            if code != 0:
+                raise StageFailed(stage.name, code)
+        outs = {}
+        for out in stage.outs:
+            path = self._abs(out.path)
+            if not os.path.exists(path):
+                raise ExpError(f"stage '{stage.name}' did not create its output '{out.path}'",
+                               hint="make the command write it, or remove it from the stage's outs")
+            # Every out goes into the cache, metrics and plots too, so the run
+            # cache can restore the whole stage; Git still tracks those.
+            outs[out.path] = self.cache.save(path, memo)
+        self._commit_lock(stage, deps, params, outs)
+        if fingerprint:
+            self.run_cache.record(fingerprint, outs)
+        self.events.stage_finished(stage, time.monotonic() - started)
+        summary.ran.append(stage.name)
+
+    def _env(self, stage) -> dict:
+        env = dict(os.environ)
+        env.update({"GIT_EXP_STAGE": stage.name, "GIT_EXP_ROOT": self.root,
+                    "PYTHONUNBUFFERED": "1"})
+        env.update(self.extra_env)
+        return env
+
+    def _move_outs_aside(self, stage, memo) -> None:
+        """Remove non-persistent outs before a run, after saving them to the cache."""
+        for out in stage.outs:
+            if out.persist:
+                continue
+            path = self._abs(out.path)
+            if os.path.lexists(path):
+                if not os.path.islink(path):
+                    self.cache.save(path, memo)
+                _remove(path)
+
+    def _restore(self, stage, hit: dict, memo) -> bool:
+        try:
+            outs = {p: HashInfo.from_dict(d) for p, d in hit["outs"].items()}
+        except (ExpError, KeyError, TypeError, AttributeError):
+            return False
+        if set(outs) != {o.path for o in stage.outs}:
+            return False
+        if any(self.cache.missing(info) for info in outs.values()):
+            return False
+        for path, info in outs.items():
+            self.cache.checkout(info, self._abs(path), memo)
+        return True
+
+    def _commit_lock(self, stage, deps, params, outs) -> None:
+        self.locks[stage.name] = lockfile.StageLock(list(stage.cmd), deps, params, outs)
+        lockfile.write_lock(self.root, self.locks, list(self.pipeline.stages))
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+def run_command(command: str, cwd: str, env: dict, sink) -> int:
+    """Run COMMAND through the shell in its own process group, streaming output.
+
+    On Ctrl-C (or SIGTERM turned into KeyboardInterrupt) the whole group is
+    ended - SIGINT, then SIGTERM, then SIGKILL - before the interrupt goes on.
+    """
+    proc = subprocess.Popen(command, shell=True, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        fd = proc.stdout.fileno()
+        while True:
+            data = os.read(fd, 65536)
+            if not data:
+                break
+            sink(data)
+        return proc.wait()
+    except BaseException:
+        end_process_group(proc)
+        raise
+    finally:
+        proc.stdout.close()
+
+
+def end_process_group(proc: subprocess.Popen, grace: float = 3.0) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=grace)
+            # The leader is gone; stragglers in the group still get the next signal.
+        except subprocess.TimeoutExpired:
+            continue
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
