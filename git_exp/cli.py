@@ -17,6 +17,7 @@ from git_exp.errors import ExpError, UsageError
 # verb -> (module, one-line summary). Hidden verbs start with an underscore
 # in the summary slot's place: they work but are not listed by `-h`.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("git_exp.commands.init", "Create exp.yaml with one stage, or the example project"),
     "help": ("git_exp.commands.help", "Show the manual page of git-exp or of one of its commands"),
 }
 HIDDEN: set[str] = set()

@@ -65,7 +65,8 @@ def _esc(text: str) -> str:
 
 
 def _paragraphs(text: str) -> str:
-    blocks = [b.strip() for b in text.strip().split("\n\n") if b.strip()]
+    # Strip newlines only: a block's leading spaces mark it as preformatted.
+    blocks = [b.strip("\n").rstrip() for b in text.strip("\n").split("\n\n") if b.strip()]
     out = []
     for block in blocks:
         if all(line.startswith("  ") for line in block.splitlines()[1:]) and block.startswith("  "):

@@ -17,7 +17,8 @@ def core_modules():
     package = ROOT / "git_exp"
     for path in package.rglob("*.py"):
         rel = path.relative_to(package)
-        if rel.parts[0] in ("commands", "ui") or str(rel) in OUTSIDE_CORE:
+        # example/ is the user's project that `init --example` copies, not git-exp.
+        if rel.parts[0] in ("commands", "ui", "example") or str(rel) in OUTSIDE_CORE:
             continue
         yield path
 
