@@ -169,7 +169,10 @@ def _edit_one(text: str, fmt: str, ov: Override, source: str) -> str:
     try:
         new_data = parse(new_text, fmt, source)
     except ExpError as e:
-        raise bug(ov.key, source, f"the result would not parse ({e.message})") from None
+        error = bug(ov.key, source, f"the result would not parse ({e.message})")
+        if fmt == "yaml":
+            error.hint = "YAML anchors, aliases or merge keys may tie values together; " + _BUG_HINT
+        raise error from None
     expected = _apply(data, parts, op, ov.value)
     _verify(ov.key, source, fmt, flatten(expected), flatten(new_data), followers)
     return new_text
@@ -243,7 +246,7 @@ def _unknown(data: dict, ov: Override, source: str, blocker) -> ExpError:
         return ExpError(f"no parameter {ov.key} in {source}: {where} is {_describe(value)}",
                         hint=f"set {where} itself" if ov.op != "delete" else f"delete {where} itself: ~{where}")
     import difflib
-    close = difflib.get_close_matches(ov.key, list(flat), n=3, cutoff=0.6)
+    close = difflib.get_close_matches(ov.key, list(flat), n=3, cutoff=0.8)
     guess = f"did you mean {' or '.join(close)}? " if close else ""
     if ov.op == "delete":
         return ExpError(f"no parameter {ov.key} in {source}", hint=f"{guess}nothing to delete".strip())

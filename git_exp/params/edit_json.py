@@ -118,6 +118,9 @@ class _Doc:
         self.text, self.root, self.source = text, root, source
         self.nl = newline_of(text)
         self.unit = self._indent_unit()
+        # how this file writes `"key": value`, for members added to empty objects
+        first = root.members[0] if root.kind == "object" and root.members else None
+        self.sep = text[first.key_end:first.value.start] if first else ": "
 
     def locate(self, parts: list[str]) -> list[tuple[_Node, _Member]]:
         chain, node = [], self.root
@@ -147,7 +150,8 @@ class _Doc:
                indent: str | None = None) -> str:
         """VALUE as JSON text for the place of OLD (or a new member indented INDENT)."""
         try:
-            compact = json.dumps(value, ensure_ascii=False, allow_nan=False)
+            compact = json.dumps(value, ensure_ascii=False, allow_nan=False,
+                                 separators=(",", ":") if self.sep == ":" else (", ", ": "))
         except ValueError:
             raise ExpError(f"cannot write {ov.key if ov else 'the value'} to {self.source}: "
                            "JSON has no NaN or infinity",
@@ -188,7 +192,7 @@ class _Doc:
                 between = text[prev.value.end:last.key_start]
             return splice(text, [(last.value.end, last.value.end, between + member)])
         inside = text[obj.start + 1:obj.end - 1]
-        member = f"{json.dumps(rest[0], ensure_ascii=False)}: "
+        member = f"{json.dumps(rest[0], ensure_ascii=False)}{self.sep}"
         if "\n" in inside or obj is self.root:
             # an empty object laid out over lines (or the whole file): one member per line
             close = (self.indent_at(obj.end - 1) if "\n" in inside else self.indent_at(obj.start)) or ""

@@ -289,14 +289,20 @@ class _Doc:
         return splice(text, [(a, b, "") for a, b in merged])
 
     def _section_span(self, sec: _Section) -> tuple[int, int]:
+        """The header, its keys, and the blank lines that part it from what follows."""
         text = self.text
-        a, b = remove_lines(text, sec.start, sec.content_end)
+        a, b = sec.start, after_line(text, sec.content_end)
         while b < len(text) and text[b:after_line(text, b)].strip() == "":
-            b = after_line(text, b)   # the blank lines that separated it from the next one
-        if b == len(text):
-            while a > 0 and text[line_start(text, a - 1):a].strip() == "":
-                a = line_start(text, a - 1)
-        return a, b
+            b = after_line(text, b)
+        if b < len(text):
+            return a, b
+        # the table ends the file: take the blank lines before it instead,
+        # and keep the file's final newline (or its absence)
+        while a > 0 and text[line_start(text, a - 1):a].strip() == "":
+            a = line_start(text, a - 1)
+        if not text.endswith("\n") and a > 0:
+            a -= 2 if text[a - 2:a] == "\r\n" else 1
+        return a, len(text)
 
     # -- add -----------------------------------------------------------------------
 

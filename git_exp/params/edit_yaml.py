@@ -82,7 +82,7 @@ def edit(text: str, ov: Override, op: str, source: str) -> tuple[str, list[str]]
     try:
         root = yaml.compose(text, Loader=_Composer)
     except yaml.YAMLError as e:
-        raise yaml_error(e, source) from None
+        raise yaml_error(e, source, text) from None
     doc = _Doc(text, root, source)
     parts = ov.key.split(".")
     steps = doc.locate(parts)
@@ -94,6 +94,15 @@ def edit(text: str, ov: Override, op: str, source: str) -> tuple[str, list[str]]
         raise bug(ov.key, source, "the key was not found in the YAML structure")
     doc.check_owned(steps, parts, ov)
     target = steps[-1].value
+    if not isinstance(target, _Alias):
+        # an anchor that goes away (or is replaced) would leave its aliases dangling
+        doc.check_anchors(target, parts, ov, include_self=(op == "delete"))
+        merging = doc.merged_into.get(id(target))
+        if op == "set" and merging and not isinstance(ov.value, dict):
+            where = ".".join(merging[0])
+            raise ExpError(f"cannot replace {ov.key} in {source}: {where} merges it (<<), "
+                           "and only a mapping can be merged",
+                           hint=f"set keys inside it instead, such as {ov.key}.KEY=VALUE")
     followers = doc.others(_real(target), parts) if not isinstance(target, _Alias) else []
     if op == "delete":
         return doc.delete(steps), followers
@@ -108,7 +117,8 @@ class _Doc:
     def __init__(self, text: str, root, source: str):
         self.text, self.root, self.source = text, root, source
         self.nl = newline_of(text)
-        self.paths: dict[int, list[tuple[str, ...]]] = {}
+        self.paths: dict[int, list[tuple[str, ...]]] = {}         # every key path showing a node
+        self.merged_into: dict[int, list[tuple[str, ...]]] = {}   # mappings merging a node
         if root is not None:
             self._walk(root, (), frozenset())
         self.unit = self._indent_unit()
@@ -150,6 +160,7 @@ class _Doc:
                             [_real(s) for s in v.value] if isinstance(v, yaml.SequenceNode) else []):
                     # keys added to a merged map show up here as well
                     self.paths.setdefault(id(sub), []).append(path)
+                    self.merged_into.setdefault(id(sub), []).append(path)
         for name, (_, v, _) in self.pairs(real).items():
             self._walk(v, path + (name,), stack | {id(real)})
 
@@ -186,8 +197,21 @@ class _Doc:
                     hint = "remove it from the merged mapping, or override it with ++KEY=VALUE"
                 else:
                     hint = f"use ++{ov.key}={ov.text} to override it in this mapping"
-                raise ExpError(f"cannot edit {ov.key} in {self.source}: {where} comes from a "
+                verb = "delete" if ov.op == "delete" else "edit"
+                raise ExpError(f"cannot {verb} {ov.key} in {self.source}: {where} comes from a "
                                "merge key (<<)", hint=hint.replace("KEY", ov.key).replace("VALUE", "..."))
+
+    def check_anchors(self, node, parts: list[str], ov: Override, include_self: bool) -> None:
+        own = tuple(parts)
+        for n in _subtree(node, include_self):
+            if getattr(n, "anchor_name", None) is None:
+                continue
+            users = [".".join(p) for p in self.paths.get(id(n), []) if p[:len(own)] != own]
+            if users:
+                verb = "delete" if ov.op == "delete" else "replace"
+                raise ExpError(f"cannot {verb} {ov.key} in {self.source}: it holds the anchor "
+                               f"&{n.anchor_name}, which {users[0]} uses",
+                               hint=f"give {users[0]} a value of its own first, then {verb} {ov.key}")
 
     def path_of(self, node) -> str | None:
         paths = self.paths.get(id(node))
@@ -363,6 +387,20 @@ class _Doc:
         if ov is not None and ov.text and _reads_back(ov.text, value):
             return ov.text
         return _dump_flow(value)
+
+
+def _subtree(node, include_self: bool):
+    """NODE's descendants (and NODE itself if asked), not following aliases."""
+    if include_self:
+        yield node
+    children = []
+    if isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = node.value
+    for child in children:
+        if not isinstance(child, _Alias):
+            yield from _subtree(child, True)
 
 
 def _key_name(node) -> str | None:

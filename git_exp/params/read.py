@@ -129,8 +129,8 @@ def yaml_loader():
     return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def yaml_error(e, source: str) -> ExpError:
-    """A PyYAML error as `source:line:col: problem`."""
+def yaml_error(e, source: str, text: str | None = None) -> ExpError:
+    """A PyYAML error as `source:line:col: problem`; TEXT, when given, sharpens the hint."""
     mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
     problem = getattr(e, "problem", None) or str(e)
     context = getattr(e, "context", None)
@@ -140,10 +140,18 @@ def yaml_error(e, source: str) -> ExpError:
         hint = "remove the extra '---' line, or split the documents into separate files"
     elif context and context not in problem:
         problem = f"{problem} ({context})"
-    if "found character '\\t'" in problem:
+    if "'\\t'" in problem or _tab_at(text, mark):
         hint = "YAML indents with spaces, never tabs"
     where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
     return ExpError(f"{where}: {problem}", hint=hint)
+
+
+def _tab_at(text: str | None, mark) -> bool:
+    # libyaml's message does not name the tab; the line it points at does
+    if text is None or mark is None:
+        return False
+    lines = text.splitlines()
+    return mark.line < len(lines) and "\t" in lines[mark.line][:mark.column + 1]
 
 
 def _parse_yaml(text: str, source: str):
@@ -151,7 +159,7 @@ def _parse_yaml(text: str, source: str):
     try:
         return yaml.load(text, Loader=yaml_loader())
     except yaml.YAMLError as e:
-        raise yaml_error(e, source) from None
+        raise yaml_error(e, source, text) from None
 
 
 def _parse_json(text: str, source: str):

@@ -1,0 +1,90 @@
+"""The -S syntax: operators, file prefixes and YAML-like typing of values."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from git_exp.errors import ExpError
+from git_exp.params.overrides import Override, parse_override, parse_value
+
+# text -> value, typed as YAML 1.2 scalars (Hydra's rules), not YAML 1.1's
+TYPING = [
+    ("32", 32), ("-7", -7), ("+7", 7), ("0", 0), ("1_000", 1000), ("0x1F", 31), ("0o17", 15),
+    ("0b101", 5), ("007", "007"), ("0.01", 0.01), (".5", 0.5), ("5.", 5.0), ("1e-3", 0.001),
+    ("1E5", 100000.0), ("-2.5e+3", -2500.0), ("1.e3", 1000.0), ("inf", math.inf),
+    (".inf", math.inf), ("-inf", -math.inf), ("+.Inf", math.inf),
+    ("true", True), ("True", True), ("FALSE", False), ("yes", "yes"), ("on", "on"), ("no", "no"),
+    ("null", None), ("Null", None), ("~", None), ("none", "none"),
+    ("adam", "adam"), ("", ""), ("  padded  ", "padded"), ("2020-01-01", "2020-01-01"),
+    ("a b", "a b"), ("a: b", "a: b"), ("x # y", "x # y"), ("*ref", "*ref"), ("&a", "&a"),
+    ("1e", "1e"), ("1.2.3", "1.2.3"), ("e5", "e5"), (".", "."),
+    ("'a b'", "a b"), ("'it''s'", "it's"), ("'32'", "32"), ('"32"', "32"), ('"tab\\there"', "tab\there"),
+    ("''", ""), ("[1, 2]", [1, 2]), ("[]", []), ("{}", {}), ("[1e-3, yes, 'x', null]", [0.001, "yes", "x", None]),
+    ("{a: 1, b: [x, 2.5]}", {"a": 1, "b": ["x", 2.5]}), ("[[1], {c: d}]", [[1], {"c": "d"}]),
+]
+
+
+def test_value_typing_table():
+    for text, expected in TYPING:
+        value = parse_value(text)
+        assert type(value) is type(expected) and value == expected, f"{text!r} -> {value!r}"
+    assert math.isnan(parse_value("nan")) and math.isnan(parse_value(".NaN"))
+
+
+@pytest.mark.parametrize("text", ["[1, 2", "{a: 1", "'a' b", '"x', "[a, b]]"])
+def test_malformed_flow_values_are_errors_with_a_hint(text):
+    with pytest.raises(ExpError) as e:
+        parse_value(text)
+    assert e.value.message.startswith(f"cannot read {text}: ")
+    assert "quote" in e.value.hint
+
+
+def test_operators_and_file_prefixes():
+    cases = {
+        "train.lr=0.01": Override(None, "train.lr", "set", 0.01, "0.01"),
+        "+train.wd=1e-4": Override(None, "train.wd", "add", 0.0001, "1e-4"),
+        "++train.wd=0": Override(None, "train.wd", "upsert", 0, "0"),
+        "~train.dropout": Override(None, "train.dropout", "delete", None, ""),
+        "other.yaml:train.lr=1": Override("other.yaml", "train.lr", "set", 1, "1"),
+        "conf/p.json:+a=x": Override("conf/p.json", "a", "add", "x", "x"),
+        "+conf/p.toml:a=x": Override("conf/p.toml", "a", "add", "x", "x"),
+        "p.yml:~a": Override("p.yml", "a", "delete", None, ""),
+        "p.yml:++a.b=[1]": Override("p.yml", "a.b", "upsert", [1], "[1]"),
+        " lr = 0.1 ": Override(None, "lr", "set", 0.1, "0.1"),
+        "url=http://x/y?a=b": Override(None, "url", "set", "http://x/y?a=b", "http://x/y?a=b"),
+        "a:b=1": Override(None, "a:b", "set", 1, "1"),      # no params extension: part of the key
+        "name='a=b'": Override(None, "name", "set", "a=b", "'a=b'"),
+        "x=": Override(None, "x", "set", "", ""),
+        "odd key=1": Override(None, "odd key", "set", 1, "1"),
+    }
+    for arg, expected in cases.items():
+        assert parse_override(arg) == expected, arg
+
+
+def test_an_override_prints_as_it_parses():
+    for arg in ("train.lr=0.01", "+a=1", "++a.b=[1, 2]", "~a", "p.yaml:+a=x", "p.yaml:~a"):
+        assert str(parse_override(arg)) == arg
+
+
+@pytest.mark.parametrize("arg,message,hint", [
+    ("=1", "empty key", "key=value"),
+    ("+=1", "empty key", "key=value"),
+    ("p.yaml:=1", "empty key", "key=value"),
+    ("lr", "no '=' and no value", "write lr=VALUE to set it, or ~lr to delete it"),
+    ("+lr", "no '=' and no value", "write lr=VALUE"),
+    ("~lr=1", "~ deletes a key and takes no value", "write ~lr to delete it, or lr=1 to set it"),
+    ("a..b=1", "empty part in key 'a..b'", "train.lr"),
+    (".a=1", "empty part in key '.a'", "single dots"),
+    ("a.=1", "empty part in key 'a.'", "single dots"),
+    ("+++a=1", "bad character in key '+a'", "++key=value"),
+    ("+~a", "bad character in key '~a'", "~key"),
+    ("+p.yaml:+a=1", "two operators", "++key=v"),
+    ("a=[1,", "cannot read [1,", "quote"),
+])
+def test_malformed_overrides(arg, message, hint):
+    with pytest.raises(ExpError) as e:
+        parse_override(arg)
+    assert e.value.message.startswith(f"invalid ") and f"'{arg}'" in e.value.message
+    assert message in e.value.message
+    assert hint in e.value.hint
