@@ -18,6 +18,14 @@ from git_exp.errors import ExpError, UsageError
 # in the summary slot's place: they work but are not listed by `-h`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("git_exp.commands.init", "Create exp.yaml with one stage, or the example project"),
+    "run": ("git_exp.commands.run", "Run the pipeline and record the result as an experiment"),
+    "save": ("git_exp.commands.save", "Record the work tree as an experiment without running"),
+    "list": ("git_exp.commands.list", "List experiments grouped by the commit they ran from"),
+    "logs": ("git_exp.commands.logs", "Print the output of an experiment's run"),
+    "apply": ("git_exp.commands.apply", "Put an experiment's files and data into the work tree"),
+    "branch": ("git_exp.commands.branch", "Create a Git branch from an experiment"),
+    "rename": ("git_exp.commands.rename", "Rename an experiment"),
+    "remove": ("git_exp.commands.remove", "Delete experiments"),
     "help": ("git_exp.commands.help", "Show the manual page of git-exp or of one of its commands"),
 }
 HIDDEN: set[str] = set()
