@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "branch": ("git_exp.commands.branch", "Create a Git branch from an experiment"),
     "rename": ("git_exp.commands.rename", "Rename an experiment"),
     "remove": ("git_exp.commands.remove", "Delete experiments"),
+    "show": ("git_exp.commands.show", "Show experiments with their metrics and params as a table"),
+    "diff": ("git_exp.commands.diff", "Compare the params and metrics of two experiments or commits"),
+    "params": ("git_exp.commands.params", "Compare params between commits and experiments (params diff)"),
+    "metrics": ("git_exp.commands.metrics", "Show and compare metrics (metrics show, metrics diff)"),
     "help": ("git_exp.commands.help", "Show the manual page of git-exp or of one of its commands"),
 }
 HIDDEN: set[str] = set()

@@ -1,0 +1,277 @@
+"""git exp show: experiments with their metrics and params, as a table."""
+from __future__ import annotations
+
+DESCRIPTION = """\
+Prints a table of experiments: the workspace, each baseline commit (named by
+its branch or tag, else its short sha) and the experiments run from it as a
+tree, each shown as `<short sha> [<name>]`. The columns are Experiment,
+Created, State (only when some row is not a plain success: failed,
+interrupted, queued or running), then every metric and every param,
+flattened to dotted keys (train.lr). A key is prefixed with its file
+(params.yaml:lr) only where two files share it. A missing value is `-`.
+
+Metrics and params are read from each commit's own files, as its exp.yaml
+names them (params.yaml is always read), and the workspace row from the work
+tree. What is read from a commit is remembered in the Git directory
+(exp/memo/), so each experiment is parsed once, ever: a table of thousands of
+experiments prints instantly. Deleting that folder is harmless.
+
+By default the experiments of HEAD's commit are shown. Experiments filtered
+out by --where or --limit take their baseline row with them unless it
+matches --where itself. Sorting orders the experiments of each baseline;
+--limit keeps the first N experiments across all baselines in that order,
+so with -A, --sort-by and --limit the table is a leaderboard of the whole
+repository.
+
+`show` never waits for a running experiment and takes no lock: a run in this
+work tree appears as a `running` row, and an experiment appears with results
+only once its commit is complete.
+"""
+
+SECTIONS = [
+    ("Filtering with --where", """\
+EXPR compares metrics and params with numbers, quoted text and each other:
+`<`, `<=`, `>`, `>=`, `==` (or `=`) and `!=`, joined with `and`, `or`,
+`not` and parentheses. A key is named as its column is (acc, train.lr,
+metrics.json:acc); put a key with spaces in backticks. Text must be quoted
+('adam'): a bare word that names no column is an error, so a typo cannot
+silently filter out every row. A row that lacks a value a comparison needs
+is never selected by it, not even under `not`: `not acc > 0.9` keeps the
+rows whose acc is at most 0.9 (SQL's rule for NULL). A number is never
+equal to text and has no order with it. Errors show the expression with a
+caret under the offending token.
+
+  git exp show --where 'acc > 0.9 and train.lr <= 0.01'
+  git exp show -A --where "optimizer == 'adam' or (loss < 0.2 and not epochs = 3)"
+"""),
+    ("Values", """\
+--precision N rounds floats to N digits after the decimal point in the table
+and in --md (5 by default) and drops trailing zeros: 0.1, not 0.10000. A
+float that is not zero but would round to zero is shown with N significant
+digits instead (3e-05). --json and --csv carry values exactly. Booleans print
+as true and false, null as null, lists and mappings as JSON.
+"""),
+    ("JSON output", """\
+--json prints a list of row objects in table order, one object a line. This
+format is stable: fields may be added, never removed or changed. Each object
+has:
+
+  name      "workspace", the baseline's label (branch, tag or short sha),
+            or the experiment's name
+  kind      "workspace", "baseline" or "experiment"
+  rev       the commit's full sha; null for the workspace and for a
+            running or queued experiment that has no commit yet
+  baseline  full sha of the commit the row belongs to: an experiment's
+            baseline, a baseline's own sha, HEAD for the workspace
+            (null in a repository without commits)
+  parent    full sha of the commit's first parent (HEAD for the
+            workspace; null for a root commit)
+  created   committer date, ISO 8601 with the committer's UTC offset
+            (2024-05-01T12:00:00+02:00); null for the workspace
+  state     null for the workspace and baselines; for experiments
+            "success", "failed", "interrupted", "running" or "queued"
+  params    {file: {flattened key: value}} of the columns shown
+  metrics   {file: {flattened key: value}} of the columns shown
+
+--drop, --keep and --only-changed choose the keys present in params and
+metrics, as they choose columns. Values are JSON numbers, strings, booleans,
+null, lists or objects, exactly as read; dates are ISO 8601 strings.
+"""),
+    ("CSV output", """\
+--csv prints one line per row: name, rev, kind, baseline, created, state,
+then one column per metric and param (headed as in the table), values exact;
+a missing value is empty.
+"""),
+]
+
+EXAMPLES = [
+    "git exp show",
+    "git exp show -A --sort-by acc --sort-order desc --limit 10",
+    "git exp show --only-changed --drop '^train\\.' --precision 3",
+    "git exp show -n 3 --hide-failed --md",
+    "git exp show --json > experiments.json",
+]
+
+STATE_STYLES = {"failed": ("red",), "interrupted": ("yellow",), "running": ("green",),
+                "queued": ("blue",)}
+KIND_STYLES = {"metrics": ("cyan",), "params": ("magenta",)}
+DEFAULT_PRECISION = 5
+
+
+def configure(parser):
+    select = parser.add_argument_group("rows")
+    select.add_argument("-A", "--all-commits", action="store_true",
+                        help="show the experiments of every commit, not only HEAD's")
+    select.add_argument("-n", "--num", type=int, metavar="N",
+                        help="show N commits: HEAD (or each --rev) and its first-parent ancestors")
+    select.add_argument("--rev", action="append", default=[], metavar="REV",
+                        help="show the experiments of REV instead of HEAD's (repeatable)")
+    select.add_argument("--hide-failed", action="store_true",
+                        help="leave out failed and interrupted experiments")
+    select.add_argument("--hide-workspace", action="store_true", help="leave out the workspace row")
+    select.add_argument("--where", metavar="EXPR",
+                        help="keep the rows whose metrics and params satisfy EXPR "
+                             "(see FILTERING WITH --WHERE)")
+    select.add_argument("--sort-by", metavar="[FILE:]KEY",
+                        help="order each baseline's experiments by this metric or param; "
+                             "rows without it come last")
+    select.add_argument("--sort-order", choices=("asc", "desc"), default="asc", metavar="asc|desc",
+                        help="ascending (the default) or descending")
+    select.add_argument("--limit", type=int, metavar="N",
+                        help="show at most N experiments, the first ones in sort order")
+    columns = parser.add_argument_group("columns")
+    columns.add_argument("--only-changed", action="store_true",
+                         help="leave out metrics and params that are the same in every row")
+    columns.add_argument("--drop", action="append", default=[], metavar="REGEX",
+                         help="leave out columns whose name matches REGEX (repeatable)")
+    columns.add_argument("--keep", action="append", default=[], metavar="REGEX",
+                         help="always show columns whose name matches REGEX, "
+                              "overriding --drop and --only-changed (repeatable)")
+    add_format_options(parser, csv=True)
+
+
+def add_format_options(parser, csv: bool = True, precision: bool = True) -> None:
+    output = parser.add_argument_group("output")
+    formats = output.add_mutually_exclusive_group()
+    formats.add_argument("--json", action="store_true", help="print JSON (see JSON OUTPUT)")
+    if csv:
+        formats.add_argument("--csv", action="store_true", help="print comma-separated values")
+    formats.add_argument("--md", action="store_true", help="print a Markdown table")
+    if precision:
+        output.add_argument("--precision", type=int, default=DEFAULT_PRECISION, metavar="N",
+                            help=f"digits after the decimal point of floats (default {DEFAULT_PRECISION})")
+
+
+def run(args, console) -> int:
+    from git_exp.repo import discover
+    from git_exp.show.view import show
+
+    view = show(discover(), all_commits=args.all_commits, num=args.num, revs=args.rev,
+                hide_failed=args.hide_failed, hide_workspace=args.hide_workspace,
+                sort_by=args.sort_by, sort_order=args.sort_order, where=args.where,
+                limit=args.limit, only_changed=args.only_changed, drop=args.drop, keep=args.keep)
+    warn_problems(view.warnings, console)
+    console.page(render_view(view, args, console))
+    return 0
+
+
+def warn_problems(warnings: list, console, most: int = 5) -> None:
+    if console.quiet:
+        return
+    for message in warnings[:most]:
+        console.warn(message)
+    if len(warnings) > most:
+        console.warn(f"and {len(warnings) - most} more problems reading metrics and params")
+
+
+def render_view(view, args, console) -> str:
+    if getattr(args, "json", False):
+        return json_rows([row_object(r, view.columns) for r in view.rows])
+    if getattr(args, "csv", False):
+        return render_csv(view)
+    from git_exp.ui import table
+    columns, cells, styles = table_cells(view, args.precision)
+    if getattr(args, "md", False):
+        return table.render_markdown(cells, columns)
+    return table.render(cells, columns, color=console.color, width=terminal_width(console),
+                        row_styles=styles)
+
+
+def json_rows(objects: list) -> str:
+    """A JSON list with one object a line: readable, greppable, and written by
+    json's C encoder (indent= falls back to the pure-Python one, 4x slower)."""
+    import json
+    if not objects:
+        return "[]"
+    return "[\n" + ",\n".join(json.dumps(o, ensure_ascii=False) for o in objects) + "\n]"
+
+
+def terminal_width(console) -> int | None:
+    stream = console.stdout
+    if not (hasattr(stream, "isatty") and stream.isatty()):
+        return None
+    import shutil
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def row_object(row, columns) -> dict:
+    """One row of --json (the schema is in DESCRIPTION's JSON OUTPUT section)."""
+    from git_exp.show.columns import MISSING
+    values: dict = {"params": {}, "metrics": {}}
+    for column in columns:
+        value = column.get(row)
+        if value is not MISSING:
+            values[column.kind].setdefault(column.file, {})[column.key] = value
+    return {"name": row.name, "kind": row.kind, "rev": row.rev, "baseline": row.baseline,
+            "parent": row.parent, "created": row.created, "state": row.state,
+            "params": values["params"], "metrics": values["metrics"]}
+
+
+def experiment_labels(rows) -> list[str]:
+    """The Experiment column: workspace, baselines, and a tree of experiments under each."""
+    labels = []
+    for i, row in enumerate(rows):
+        if row.kind != "experiment":
+            labels.append(row.name)
+            continue
+        last = i + 1 == len(rows) or rows[i + 1].kind != "experiment"
+        sha = row.rev[:7] if row.rev else "-------"
+        labels.append(f"{'└──' if last else '├──'} {sha} [{row.name}]")
+    return labels
+
+
+def created_text(iso: str | None) -> str:
+    return iso[:16].replace("T", " ") if iso else "-"
+
+
+def table_cells(view, precision: int | None):
+    """Columns, cells and row styles of the table (and of --md)."""
+    from git_exp.show.columns import MISSING, values
+    from git_exp.show.values import format_value, is_number
+    from git_exp.ui.table import Cell, Column
+
+    grid = values(view.columns, view.rows)
+    columns = [Column("Experiment")]
+    if view.show_created:
+        columns.append(Column("Created"))
+    if view.show_state:
+        columns.append(Column("State"))
+    for i, col in enumerate(view.columns):
+        numeric = all(is_number(line[i]) for line in grid if line[i] is not MISSING)
+        columns.append(Column(col.label, "right" if numeric else "left", KIND_STYLES[col.kind]))
+    texts: dict = {}   # (type, value) -> text: most values repeat down a column
+
+    def text(value) -> str:
+        if value is MISSING:
+            return "-"
+        if isinstance(value, (list, dict)):
+            return format_value(value, precision)
+        key = (type(value), value)
+        found = texts.get(key)
+        if found is None:
+            found = texts[key] = format_value(value, precision)
+        return found
+
+    cells = []
+    for row, label, line in zip(view.rows, experiment_labels(view.rows), grid):
+        head = [label]
+        if view.show_created:
+            head.append(created_text(row.created))
+        if view.show_state:
+            head.append(Cell(row.state or "-", STATE_STYLES.get(row.state, ())))
+        cells.append(head + [text(v) for v in line])
+    styles = [("bold",) if row.kind == "baseline" else () for row in view.rows]
+    return columns, cells, styles
+
+
+def render_csv(view) -> str:
+    from git_exp.show.columns import MISSING, values
+    from git_exp.show.values import plain_text
+    from git_exp.ui.table import render_csv as csv_text
+
+    headers = ["name", "rev", "kind", "baseline", "created", "state"] + [c.label for c in view.columns]
+    cells = []
+    for row, line in zip(view.rows, values(view.columns, view.rows)):
+        cells.append([row.name, row.rev or "", row.kind, row.baseline or "", row.created or "",
+                      row.state or ""] + ["" if v is MISSING else plain_text(v) for v in line])
+    return csv_text(cells, headers)

@@ -1,0 +1,137 @@
+"""The rows of `git exp show`: the work tree, baseline commits and their experiments.
+
+Selection follows the reference tool: the experiments of HEAD's commit by
+default; -n N walks N first-parent ancestors of each starting revision;
+--rev picks the starting revisions; -A adds every commit that has
+experiments. Rows come back in tree order: the workspace, then each
+baseline followed by its experiments, newest first.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from git_exp.errors import ExpError
+from git_exp.experiments import refs as exp_refs
+from git_exp.experiments.manage import head_sha, labels_for
+from git_exp.gitcmd import git
+from git_exp.show.commits import CommitData, CommitReader
+from git_exp.show.pending import pending
+
+PLAIN_STATES = (None, "success", "saved")
+FAILED_STATES = ("failed", "interrupted")
+
+
+@dataclass
+class Row:
+    kind: str                   # "workspace", "baseline" or "experiment"
+    name: str                   # "workspace", the baseline's label, or the experiment's name
+    rev: str | None             # full sha; None for the workspace and runs without a commit yet
+    baseline: str | None        # the commit the row belongs to (a baseline's own sha)
+    parent: str | None = None   # first parent (HEAD for the workspace)
+    created: str | None = None  # ISO 8601
+    timestamp: int = 0
+    state: str | None = None    # None for workspace and baselines; success, failed, ...
+    params: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    errors: list = field(default_factory=list)
+
+    @classmethod
+    def from_data(cls, kind: str, name: str, baseline: str | None, data: CommitData,
+                  state: str | None = None) -> "Row":
+        return cls(kind, name, data.sha, baseline, data.parent, data.created, data.timestamp,
+                   state, data.params, data.metrics, data.errors)
+
+
+@dataclass
+class Group:
+    baseline: Row
+    experiments: list
+
+
+@dataclass
+class Selection:
+    workspace: Row | None
+    groups: list            # [Group], in display order
+
+    def rows(self) -> list:
+        out = [self.workspace] if self.workspace is not None else []
+        for group in self.groups:
+            out.append(group.baseline)
+            out.extend(group.experiments)
+        return out
+
+
+def rev_commit(repo, rev: str) -> str:
+    proc = git(["rev-parse", "--verify", "-q", "--end-of-options", rev + "^{commit}"],
+               cwd=repo.root, check=False)
+    if proc.returncode != 0:
+        raise ExpError(f"unknown revision '{rev}'",
+                       hint="give a branch, tag or commit, as for 'git log'")
+    return proc.stdout.decode().strip()
+
+
+def ancestors(repo, start: str, count: int) -> list[str]:
+    out = git(["rev-list", "--first-parent", f"--max-count={count}", start], cwd=repo.root)
+    return out.stdout.decode().split()
+
+
+def asked_baselines(repo, head: str | None, num: int | None, revs: list[str]) -> list[str]:
+    """The commits --rev and -n name (HEAD by default), in order."""
+    starts = [rev_commit(repo, r) for r in revs] if revs else ([head] if head else [])
+    chosen: list[str] = []
+    for start in starts:
+        chosen.extend(ancestors(repo, start, num) if num and num > 1 else [start])
+    return list(dict.fromkeys(chosen))
+
+
+def collect(repo, *, all_commits: bool = False, num: int | None = None,
+            revs: list[str] | None = None, hide_failed: bool = False,
+            hide_workspace: bool = False, reader: CommitReader | None = None) -> Selection:
+    if num is not None and num < 1:
+        raise ExpError(f"-n must be at least 1, not {num}")
+    reader = reader or CommitReader(repo)
+    every = exp_refs.list_refs(repo.root)
+    head = head_sha(repo)
+    asked = asked_baselines(repo, head, num, list(revs or []))
+    baselines = list(dict.fromkeys(asked + ([r.baseline for r in every] if all_commits else [])))
+    wanted = set(baselines)
+    mine = [r for r in every if r.baseline in wanted]
+    datas = reader.read(baselines + [r.sha for r in mine])
+
+    by_baseline: dict[str, list] = {b: [] for b in baselines}
+    for ref in mine:
+        data = datas.get(ref.sha)
+        if data is None:
+            continue  # its commit is gone (pruned): nothing to show
+        state = data.state or "success"
+        if hide_failed and state in FAILED_STATES:
+            continue
+        by_baseline[ref.baseline].append(Row.from_data("experiment", ref.name, ref.baseline, data, state))
+    for entry in pending(repo):
+        base = entry.baseline or head
+        if base in by_baseline and not any(r.name == entry.name for r in by_baseline[base]):
+            by_baseline[base].append(Row("experiment", entry.name, None, base, base, entry.created,
+                                         0, entry.state))
+
+    labels = labels_for(repo, set(baselines))
+    groups = []
+    for base in baselines:
+        data = datas.get(base) or CommitData(base)
+        experiments = sorted(by_baseline[base], key=_newest_first)
+        groups.append(Group(Row.from_data("baseline", labels[base], base, data), experiments))
+    if all_commits:
+        # HEAD's group and the asked-for revisions first, then the others, newest first.
+        first = len(asked)
+        groups = groups[:first] + sorted(groups[first:], key=lambda g: -g.baseline.timestamp)
+
+    workspace = None
+    if not hide_workspace:
+        data = reader.workspace()
+        workspace = Row("workspace", "workspace", None, head, head, None, 0, None,
+                        data.params, data.metrics, data.errors)
+    return Selection(workspace, groups)
+
+
+def _newest_first(row: Row):
+    running = row.rev is None   # runs without a commit yet are the newest of all
+    return (not running, -row.timestamp, row.name)
