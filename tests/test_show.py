@@ -461,3 +461,43 @@ def test_show_is_not_blocked_by_a_running_experiment(ml):
         sleeper.wait()
     # Its process is gone: a stale lock shows nothing, and is left for the next run to clear.
     assert "busy-bee" not in show(ml).stdout
+
+
+WAITER = """\
+import json, os, time
+open("started", "w").close()
+deadline = time.time() + 60
+while not os.path.exists("go") and time.time() < deadline:
+    time.sleep(0.02)
+json.dump({"acc": 0.9}, open("metrics.json", "w"))
+"""
+
+
+def test_show_during_a_real_run(ml):
+    """A real `git exp run` holds its lock while show runs: show is not blocked,
+    marks the run, and shows no half-written experiment."""
+    import time
+    ml.gen({"wait.py": WAITER, "exp.yaml": PIPELINE.replace("python3 train.py", "python3 wait.py"),
+            ".gitignore": "started\ngo\n"})
+    commit_at(ml, "waiting pipeline", 1)
+    before = set(ml.git("for-each-ref", "--format=%(refname)", "refs/exps/").split())
+    runner = subprocess.Popen(["git", "exp", "run", "-n", "slow-run"], cwd=ml.path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 60
+        while not (ml.path / "started").exists() and time.time() < deadline:
+            time.sleep(0.02)
+        assert (ml.path / "started").exists(), runner.stderr.read1().decode() if runner.poll() else ""
+        proc = show(ml, "--json", timeout=30)
+        running = [r for r in json.loads(proc.stdout) if r["name"] == "slow-run"]
+        assert [(r["state"], r["rev"]) for r in running] == [("running", None)]
+        assert set(ml.git("for-each-ref", "--format=%(refname)", "refs/exps/").split()) == before
+        (ml.path / "go").write_text("")
+        assert runner.wait(timeout=60) == 0, runner.stderr.read().decode()
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
+    done = [r for r in json.loads(show(ml, "--json").stdout) if r["name"] == "slow-run"]
+    assert len(done) == 1 and done[0]["state"] == "success"
+    assert done[0]["metrics"] == {"metrics.json": {"acc": 0.9}}

@@ -27,6 +27,9 @@ class Pending:
 
 
 def _alive(pid: int) -> bool:
+    if os.name == "nt":
+        # os.kill(pid, 0) on Windows is not a probe: signal 0 is CTRL_C_EVENT.
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
