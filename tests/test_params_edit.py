@@ -202,12 +202,19 @@ ANCHOR_CASES = [
     # an explicit key beside a merge
     ("train.epochs=30", [("  epochs: 20", "  epochs: 30")], ()),
     ("++train.lr=0.5", [("  epochs: 20\n", "  epochs: 20\n  lr: 0.5\n")], ()),
+    # deleting an explicit key beside a merge lets the merged value show through
+    ("~train.epochs", [("  epochs: 20\n", "")], ("train.epochs",)),
 ]
 
 
 @pytest.mark.parametrize("arg,changes,followers", ANCHOR_CASES, ids=[c[0] for c in ANCHOR_CASES])
 def test_yaml_anchors(arg, changes, followers):
     check(corpus("anchors.yaml"), "yaml", arg, changes, followers)
+
+
+def test_deleting_an_override_beside_a_merge_reveals_the_merged_value():
+    out = edit_text(corpus("anchors.yaml"), "yaml", [parse_override("~train.epochs")])
+    assert parse(out, "yaml")["train"] == {"lr": 0.01, "epochs": 10}
 
 
 @pytest.mark.parametrize("arg,message,hint", [
@@ -246,6 +253,8 @@ def test_yaml_edits_through_aliases_and_merges_are_refused(arg, message, hint):
     ("a: x\n", "a='multi\nline'", "a: multi line\n"),                          # YAML folds it
     ("a: 1\n", "a=é", "a: é\n"),
     ("a: 1\n", "a=.inf", "a: .inf\n"),
+    ("a: 1\n", "a=-", "a: '-'\n"),                        # reads as a string in [-], not after a:
+    ("a: 1\n", "a=x]", "a: 'x]'\n"),
     ("a: 1\n", "a=null", "a: null\n"),
     ("a: 1\n", "a=", "a: ''\n"),
     ("key: 1\n", "+odd key=2", "key: 1\nodd key: 2\n"),
@@ -433,6 +442,13 @@ def test_toml_add_at_the_end_of_the_file(shape):
     ("[a]\nb.c = 1\n\n[z]\n", "+a.b.d=2", "[a]\nb.c = 1\nb.d = 2\n\n[z]\n"),
     ("[a.x]\nv = 1\n", "+a.y=2", "[a.x]\nv = 1\n\n[a]\ny = 2\n"),
     ("\ufeffa = 1\n", "a=2", "\ufeffa = 2\n"),
+    # a parent made only by what is deleted stays, as an empty table
+    ("x = 1\n\n[model.conv]\nunits = 16\n", "~model.conv", "x = 1\n\n[model]\n"),
+    ("x = 1\n\n[model.conv]\nunits = 16", "~model.conv", "x = 1\n\n[model]"),
+    ("a.b = 1\nc = 2\n", "~a.b", "a = {}\nc = 2\n"),
+    ("[s]\n  x.y = 1\n", "~s.x.y", "[s]\n  x = {}\n"),
+    ("[m.c]\nu = 1\n\n[m.c.sub]\nk = 1\n\n[z]\n", "~m.c", "[m]\n\n[z]\n"),
+    ("[z]\n\n[[r]]\na = 1\n\n[[r]]\na = 2\n", "~r", "[z]\n"),
 ])
 def test_toml_small_cases(text, arg, expected):
     out = edit_text(text, "toml", [parse_override(arg)], "params.toml")
@@ -546,6 +562,13 @@ def test_an_unchanged_file_is_not_rewritten(tmp_path):
     assert os.stat(path).st_ino == before
 
 
+def test_apply_keeps_a_bom_and_crlf(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_bytes("\ufeffa: 1\r\nb: 2\r\n".encode())
+    apply_overrides(str(tmp_path), "params.yaml", [parse_override("a=3"), parse_override("+c=4")])
+    assert path.read_bytes().decode() == "\ufeffa: 3\r\nb: 2\r\nc: 4\r\n"
+
+
 def test_apply_keeps_the_file_mode_and_writes_through_symlinks(tmp_path):
     real = tmp_path / "conf" / "real.yaml"
     real.parent.mkdir()
@@ -567,7 +590,7 @@ def test_files_outside_the_root_are_refused(tmp_path, name):
     (root / "link.yaml").symlink_to(outside)
     with pytest.raises(ExpError) as e:
         apply_overrides(str(root), "params.yaml", [parse_override(f"{name}:a=2")])
-    assert "is outside the repository" in e.value.message
+    assert e.value.message == f"params file {name} is outside the repository"
     assert outside.read_text() == "a: 1\n"
 
 
@@ -586,3 +609,93 @@ def test_a_one_parameter_change_is_a_one_line_git_diff(committed):
         parse_override("params.json:train.optimizer=sgd")])
     numstat = sorted(committed.git("diff", "--numstat").splitlines())
     assert numstat == ["1\t1\tparams.json", "1\t1\tparams.toml", "1\t1\tparams.yaml"]
+
+
+# --- the round trip on generated files ------------------------------------------------------
+
+_WORDS = ["lr", "a", "b", "model", "x_y", "k-1"]
+_SCALARS = [0, 1, -3, 0.5, 1e-05, True, False, "adam", "a b", "yes", "007", "", "x: y", "é"]
+_VALUES = ["1", "0.25", "1e-3", "yes", "'q'", "[1, x]", "{p: 1}", "-", "a b", "[]", "{}", "x: y"]
+
+
+def _random_params(rng, depth=0) -> dict:
+    data = {}
+    for _ in range(rng.randint(0 if depth else 1, 4)):
+        r = rng.random()
+        if r < 0.3 and depth < 3:
+            data[rng.choice(_WORDS)] = _random_params(rng, depth + 1)
+        elif r < 0.4:
+            data[rng.choice(_WORDS)] = [rng.choice(_SCALARS) for _ in range(rng.randint(0, 3))]
+        else:
+            data[rng.choice(_WORDS)] = rng.choice(_SCALARS)
+    return data
+
+
+def _toml_text(data: dict, rng) -> str:
+    import json
+
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return json.dumps(v, ensure_ascii=False)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return "{" + ", ".join(f"{json.dumps(k)} = {value(x)}" for k, x in v.items()) + "}"
+
+    lines = []
+
+    def table(path, d):
+        inline = [k for k, v in d.items() if not isinstance(v, dict) or rng.random() < 0.3]
+        if path:
+            lines.append("[" + ".".join(path) + "]")
+        lines.extend(f"{k} = {value(d[k])}" + rng.choice(["", "  # note"]) for k in inline)
+        lines.append("")
+        for k, v in d.items():
+            if k not in inline:
+                table(path + [k], v)
+
+    table([], data)
+    return "\n".join(lines)
+
+
+def _render(data: dict, fmt: str, rng) -> str:
+    import json
+
+    import yaml
+    if fmt == "yaml":
+        return yaml.safe_dump(data, default_flow_style=rng.choice([False, None, True]),
+                              sort_keys=False, allow_unicode=True, indent=rng.choice([2, 4]))
+    if fmt == "json":
+        return json.dumps(data, indent=rng.choice([None, 2, 4, "\t"]), ensure_ascii=rng.random() < 0.5)
+    return _toml_text(data, rng)
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json", "toml"])
+def test_random_edits_change_exactly_their_key(fmt):
+    import random
+
+    from git_exp.params.read import flatten
+    rng = random.Random(20240601)
+    edits = 0
+    for _ in range(40):
+        text = _render(_random_params(rng), fmt, rng)
+        if rng.random() < 0.3:
+            text = crlf(text)
+        flat = flatten(parse(text, fmt))
+        keys = list(flat) + [k.rsplit(".", 1)[0] for k in flat if "." in k]
+        for _ in range(4):
+            key, op = rng.choice(keys), rng.choice(["", "+", "++", "~"])
+            if op == "+":
+                key = f"{key}.{rng.choice(_WORDS)}" if rng.random() < 0.5 else rng.choice(_WORDS)
+            arg = f"~{key}" if op == "~" else f"{op}{key}={rng.choice(_VALUES)}"
+            try:
+                out = edit_text(text, fmt, [parse_override(arg)], "p")
+            except ExpError as e:   # refusals must be the expected kind, never our own bug
+                assert "report this as a bug" not in (e.hint or ""), (arg, text, e.message)
+                continue
+            assert_only_key_changed(text, out, fmt, arg.replace("++", "", 1) if op == "++" else arg)
+            edits += 1
+    assert edits > 100, edits

@@ -30,8 +30,9 @@ def edit_text(text: str, fmt: str, overrides: list[Override], source: str = "<pa
     """TEXT with OVERRIDES applied in order; pure. ExpError names SOURCE."""
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     body = text[len(bom):]
+    data = parse(body, fmt, source) if overrides else None
     for ov in overrides:
-        body = _edit_one(body, fmt, ov, source)
+        body, data = _edit_one(body, data, fmt, ov, source)
     return bom + body
 
 
@@ -51,12 +52,15 @@ def apply_overrides(root: str, default_file: str, overrides: list[Override]) -> 
         target = _inside(root, rel)
         fmt = fmt_of(rel)
         old = read_text(target, rel)
-        new, changed = old, []
+        bom = "\ufeff" if old.startswith("\ufeff") else ""
+        new, changed = old[len(bom):], []
+        data = parse(new, fmt, rel)
         for ov in ovs:
-            newer = edit_text(new, fmt, [ov], rel)
+            newer, data = _edit_one(new, data, fmt, ov, rel)
             if newer != new and ov.key not in changed:
                 changed.append(ov.key)
             new = newer
+        new = bom + new
         if new == old:
             changed = []
         plans.append((rel, target, old, new, changed))
@@ -146,8 +150,8 @@ def _editor(fmt: str):
     return module
 
 
-def _edit_one(text: str, fmt: str, ov: Override, source: str) -> str:
-    data = parse(text, fmt, source)
+def _edit_one(text: str, data: dict, fmt: str, ov: Override, source: str) -> tuple[str, dict]:
+    """TEXT (which parses to DATA) with OV applied, and what the new text parses to."""
     parts = ov.key.split(".")
     found, blocker = _probe(data, parts)
     op = ov.op
@@ -165,7 +169,7 @@ def _edit_one(text: str, fmt: str, ov: Override, source: str) -> str:
                        hint=f"set {where} itself, such as ++{where}={{{parts[len(where.split('.'))]}: ...}}")
     new_text, followers = _editor(fmt).edit(text, ov, op, source)
     if new_text == text:
-        return text
+        return text, data
     try:
         new_data = parse(new_text, fmt, source)
     except ExpError as e:
@@ -175,7 +179,7 @@ def _edit_one(text: str, fmt: str, ov: Override, source: str) -> str:
         raise error from None
     expected = _apply(data, parts, op, ov.value)
     _verify(ov.key, source, fmt, flatten(expected), flatten(new_data), followers)
-    return new_text
+    return new_text, new_data
 
 
 def _probe(data: dict, parts: list[str]):
@@ -265,8 +269,9 @@ def _describe(value: object) -> str:
 # --- files --------------------------------------------------------------------------
 
 def _relative(root: str, name: str) -> str:
-    full = os.path.normpath(os.path.join(root, name))
-    return os.path.relpath(full, root).replace(os.sep, "/")
+    """NAME relative to ROOT, so ./params.yaml and params.yaml are one file."""
+    rel = os.path.relpath(os.path.normpath(os.path.join(root, name)), root).replace(os.sep, "/")
+    return name if rel.startswith("../") else rel   # refused later, under the name the user gave
 
 
 def _inside(root: str, rel: str) -> str:

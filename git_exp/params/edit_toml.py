@@ -271,22 +271,49 @@ class _Doc:
             else:
                 span = (members[i - 1].value.end, kv.value.end)
             return splice(text, [(span[0], span[1], "")])
-        spans = []
+        result = self._remove(full, keep_parent=False)
+        if len(full) > 1 and not _has(toml_module().loads(result), full[:-1]):
+            # the parent was made only by what we removed ([a.b] makes a):
+            # keep it as an empty table, as YAML and JSON keep `a: {}`
+            result = self._remove(full, keep_parent=True)
+        return result
+
+    def _remove(self, full: tuple, keep_parent: bool) -> str:
+        text, nl = self.text, self.nl
+        edits: list[tuple[int, int, str]] = []
+        parent = full[:-1]
         for sec in self.sections[1:]:
             if sec.path[:len(full)] == full:
-                spans.append(self._section_span(sec))
+                if keep_parent and sec.path == full and sec.kind == "table":
+                    keep_parent = False
+                    end = after_line(text, sec.content_end)
+                    header = f"[{_dotted(parent)}]" + (nl if text[end - 1:end] == "\n" else "")
+                    edits.append((sec.start, end, header))
+                else:
+                    edits.append((*self._section_span(sec), ""))
         for sec, e, path in self.entries():
             if path[:len(full)] == full and sec.path[:len(full)] != full:
-                spans.append(remove_lines(text, e.line_start, e.content_end))
-        if not spans:
+                if keep_parent:
+                    keep_parent = False
+                    indent = text[e.line_start:e.key_start]
+                    end = after_line(text, e.content_end)
+                    line = f"{indent}{_dotted(parent[len(sec.path):])} = {{}}"
+                    edits.append((e.line_start, end, line + (nl if text[end - 1:end] == "\n" else "")))
+                else:
+                    edits.append((*remove_lines(text, e.line_start, e.content_end), ""))
+        if not edits:
             raise bug(".".join(full), self.source, "the key was not found in the TOML structure")
-        merged: list[list[int]] = []
-        for a, b in sorted(spans):
-            if merged and a <= merged[-1][1]:
+        merged: list[list] = []
+        for a, b, new in sorted(edits):
+            if merged and a <= merged[-1][1]:   # touching removals become one
                 merged[-1][1] = max(merged[-1][1], b)
+                merged[-1][2] += new
             else:
-                merged.append([a, b])
-        return splice(text, [(a, b, "") for a, b in merged])
+                merged.append([a, b, new])
+        a, b, new = merged[-1]
+        if b == len(text) and not new and (a == 0 or text[a - 1] == "\n"):
+            merged[-1][0] = self._eof_start(a)
+        return splice(text, [(a, b, new) for a, b, new in merged])
 
     def _section_span(self, sec: _Section) -> tuple[int, int]:
         """The header, its keys, and the blank lines that part it from what follows."""
@@ -294,15 +321,17 @@ class _Doc:
         a, b = sec.start, after_line(text, sec.content_end)
         while b < len(text) and text[b:after_line(text, b)].strip() == "":
             b = after_line(text, b)
-        if b < len(text):
-            return a, b
-        # the table ends the file: take the blank lines before it instead,
-        # and keep the file's final newline (or its absence)
+        return a, b
+
+    def _eof_start(self, a: int) -> int:
+        """Removing from line start A to the end of the file: take the blank
+        lines before A too, and keep the file's final newline (or its absence)."""
+        text = self.text
         while a > 0 and text[line_start(text, a - 1):a].strip() == "":
             a = line_start(text, a - 1)
         if not text.endswith("\n") and a > 0:
             a -= 2 if text[a - 2:a] == "\r\n" else 1
-        return a, len(text)
+        return a
 
     # -- add -----------------------------------------------------------------------
 
@@ -401,6 +430,14 @@ class _Doc:
         trailing = bool(old.items) and "," in _strip_comments(text[old.items[-1].end:old.end - 1])
         items = [indent + _canonical(v, key, self.source) for v in value]
         return "[" + nl + ("," + nl).join(items) + ("," if trailing else "") + nl + close + "]"
+
+
+def _has(data: dict, path: tuple) -> bool:
+    for part in path:
+        if not isinstance(data, dict) or part not in data:
+            return False
+        data = data[part]
+    return True
 
 
 def _descend(owner: _Val, rest: tuple):

@@ -105,7 +105,10 @@ def edit(text: str, ov: Override, op: str, source: str) -> tuple[str, list[str]]
                            hint=f"set keys inside it instead, such as {ov.key}.KEY=VALUE")
     followers = doc.others(_real(target), parts) if not isinstance(target, _Alias) else []
     if op == "delete":
-        return doc.delete(steps), followers
+        # an explicit key beside a merge (<<) gives way to the merged value
+        if not doc.pairs_without(steps[-1].mapping, steps[-1].key).get(parts[-1]):
+            return doc.delete(steps), followers
+        return doc.delete(steps), followers + [ov.key]
     return doc.set(steps[-1], ov), followers
 
 
@@ -147,6 +150,11 @@ class _Doc:
         for name, k, v, was_merged in merged + explicit:
             result[name] = (k, v, was_merged)
         return result
+
+    def pairs_without(self, mapping, key) -> dict:
+        """The effective pairs of MAPPING if its explicit KEY were gone."""
+        clone = yaml.MappingNode(mapping.tag, [(k, v) for k, v in mapping.value if k is not key])
+        return self.pairs(clone)
 
     def _walk(self, node, path, stack) -> None:
         real = _real(node)
@@ -414,16 +422,20 @@ def _dump_flow(value: object, style: str | None = None) -> str:
     # Dumped inside a flow list, so the text is also safe in flow context:
     # 'x]' or 'a, b' come out quoted.
     out = yaml.safe_dump([value], default_flow_style=True, width=float("inf"),
-                         allow_unicode=True, sort_keys=False, default_style=style).strip()
-    return out[1:-1]
+                         allow_unicode=True, sort_keys=False, default_style=style).strip()[1:-1]
+    if style is None and not _reads_back(out, value):
+        return _dump_flow(value, '"')
+    return out
 
 
 def _reads_back(text: str, value: object) -> bool:
+    """Whether TEXT means VALUE both after `key: ` and inside a flow collection."""
     if "\n" in text or "\r" in text:
         return False
     try:
-        back = yaml.load(f"[{text}]", Loader=yaml_loader())
+        # `-` alone reads fine in [-] but starts a list after `key: `
+        return same(yaml.load(f"[{text}]", Loader=yaml_loader()), [value]) and \
+            same(yaml.load(f"k: {text}", Loader=yaml_loader()), {"k": value})
     except yaml.YAMLError:
         return False
-    return same(back, [value])
 
