@@ -152,6 +152,13 @@ def _editor(fmt: str):
 
 def _edit_one(text: str, data: dict, fmt: str, ov: Override, source: str) -> tuple[str, dict]:
     """TEXT (which parses to DATA) with OV applied, and what the new text parses to."""
+    try:
+        return _edit(text, data, fmt, ov, source)
+    except RecursionError:
+        raise ExpError(f"cannot edit {ov.key} in {source}: the file is nested too deeply") from None
+
+
+def _edit(text: str, data: dict, fmt: str, ov: Override, source: str) -> tuple[str, dict]:
     parts = ov.key.split(".")
     found, blocker = _probe(data, parts)
     op = ov.op

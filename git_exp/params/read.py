@@ -160,6 +160,8 @@ def _parse_yaml(text: str, source: str):
         return yaml.load(text, Loader=yaml_loader())
     except yaml.YAMLError as e:
         raise yaml_error(e, source, text) from None
+    except RecursionError:
+        raise ExpError(f"{source}: nested too deeply") from None
 
 
 def _parse_json(text: str, source: str):
@@ -187,6 +189,8 @@ def _parse_toml(text: str, source: str):
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise toml_error(e, text, source) from None
+    except RecursionError:
+        raise ExpError(f"{source}: nested too deeply") from None
 
 
 def toml_error(e, text: str, source: str) -> ExpError:
