@@ -52,7 +52,8 @@ def sealed_env(tmp_path_factory, monkeypatch, shim_dir):
     monkeypatch.setenv("TERM", "dumb")
     monkeypatch.setenv("LC_ALL", "C.UTF-8")
     monkeypatch.setenv("PATH", f"{shim_dir}{os.pathsep}{os.environ['PATH']}")
-    subprocess.run(["git", "config", "--global", "init.defaultBranch", "main"], check=True)
+    # Written directly: spawning `git config` for every test costs ~12 ms each.
+    (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
     yield home
 
 
