@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "branch": ("git_exp.commands.branch", "Create a Git branch from an experiment"),
     "rename": ("git_exp.commands.rename", "Rename an experiment"),
     "remove": ("git_exp.commands.remove", "Delete experiments"),
+    "push": ("git_exp.commands.push", "Share experiments and their data with a Git remote"),
+    "pull": ("git_exp.commands.pull", "Fetch experiments and their data from a Git remote"),
     "show": ("git_exp.commands.show", "Show experiments with their metrics and params as a table"),
     "diff": ("git_exp.commands.diff", "Compare the params and metrics of two experiments or commits"),
     "params": ("git_exp.commands.params", "Compare params between commits and experiments (params diff)"),

@@ -1,0 +1,83 @@
+"""git exp pull: fetch experiments (refs and data) from a Git remote."""
+from __future__ import annotations
+
+from git_exp.commands.push import DATA_REMOTES
+
+DESCRIPTION = """\
+Fetches experiments from REMOTE (a remote's name, a path or a URL): each
+one's ref, under the same name refs/exps/<baseline>/<name>, with your own
+`git fetch`, then the cached data it records into your cache, from the data
+remote paired with REMOTE. The work tree is not touched: `git exp apply
+NAME` puts an experiment's files and data in place.
+
+NAME is an experiment's name, a unique sha prefix or its full ref, as the
+remote has it (`git exp list REMOTE -A` lists them). Without NAME (or with
+--all) the remote's experiments of HEAD's commit are fetched; -A fetches
+every experiment there.
+
+An experiment you have under the same name but with a different commit is
+left alone and reported; -f replaces yours with the remote's. Only the
+objects your cache lacks are fetched, several at a time, each checked
+against its hash before it appears in the cache. Data the remote lacks is
+listed by experiment and path, and the command fails (the refs are kept).
+"""
+
+EXAMPLES = [
+    "git exp pull origin",
+    "git exp pull origin bold-otter",
+    "git exp pull -A origin",
+    "git exp pull --no-data origin bold-otter",
+]
+
+SECTIONS = [("Data remotes", DATA_REMOTES)]
+
+
+def configure(parser):
+    parser.add_argument("remote", metavar="REMOTE", help="the Git remote: a name, a path or a URL")
+    parser.add_argument("experiments", nargs="*", metavar="NAME",
+                        help="experiments to fetch (default: those of HEAD's commit)")
+    parser.add_argument("--all", action="store_true",
+                        help="fetch every experiment of HEAD's commit on the remote")
+    parser.add_argument("-A", "--all-commits", action="store_true",
+                        help="fetch every experiment on the remote")
+    parser.add_argument("-f", "--force", action="store_true",
+                        help="replace your experiments of the same name that differ")
+    parser.add_argument("--no-data", dest="data", action="store_false",
+                        help="fetch only the refs, not the cached data")
+    parser.add_argument("-j", "--jobs", type=int, metavar="N",
+                        help="objects transferred at once (default: 8)")
+
+
+def run(args, console) -> int:
+    from git_exp.commands.push import render_refs
+    from git_exp.repo import discover
+    from git_exp.sharing.progress import ProgressLine, format_size
+    from git_exp.sharing.pull import pull
+    from git_exp.sharing.transfer import DEFAULT_JOBS
+
+    progress = ProgressLine(console.stderr, "Receiving data", enabled=False if console.quiet else None)
+    try:
+        result = pull(discover(), args.remote, args.experiments, all_of_head=args.all,
+                      all_commits=args.all_commits, force=args.force, with_data=args.data,
+                      jobs=args.jobs or DEFAULT_JOBS, progress=progress)
+    finally:
+        progress.close()
+    render_refs(result, console, "Fetched", f"from {args.remote}")
+    if result.received.objects:
+        console.out(f"Received {result.received.objects} data object(s), "
+                    f"{format_size(result.received.bytes)}, from {result.location}.")
+    status = 0
+    diverged = [r for r in result.refs if r.status == "diverged"]
+    if diverged:
+        names = " ".join(r.exp.name for r in diverged)
+        console.error(f"{len(diverged)} experiment(s) not fetched: you have a different commit "
+                      "under the same name",
+                      hint=f"to replace yours with the remote's: git exp pull -f {args.remote} {names}")
+        status = 1
+    if result.missing_count:
+        console.error(f"{result.missing_count} data object(s) are not on the data remote "
+                      f"'{result.location}':\n{result.missing}",
+                      hint="push them from a clone that has them: git exp push "
+                           f"{args.remote} <name>")
+        status = 1
+    return status

@@ -1,0 +1,135 @@
+"""git exp push: share experiments (refs and data) with a Git remote."""
+from __future__ import annotations
+
+DESCRIPTION = """\
+Pushes experiments to REMOTE (a remote's name, a path or a URL): each one's
+ref, under the same name refs/exps/<baseline>/<name>, and the cached data it
+records (the outs in its exp.lock, and any pointer files) to the data remote
+paired with REMOTE.
+
+The data goes first and the refs after, so an experiment never reaches the
+remote before its data. Only the objects the data remote lacks are sent,
+several at a time; each is checked against its hash when it arrives and
+appears under its final name only when complete. If some data is neither in
+your cache nor on the data remote, nothing is pushed, and the error names
+the experiments and paths that lack it.
+
+NAME is an experiment's name, a unique sha prefix or its full ref. Without
+NAME (or with --all) the experiments of HEAD's commit are pushed; -A pushes
+every experiment. For each experiment the result is printed: pushed, up to
+date, or rejected when the remote has a different commit under that name
+(a diverged experiment), which -f overwrites.
+
+The refs go through your own `git push`, so credential helpers, SSH keys
+and config, and proxies work exactly as for any push.
+"""
+
+EXAMPLES = [
+    "git exp push origin",
+    "git exp push origin bold-otter calm-heron",
+    "git exp push -A origin",
+    "git exp push -f origin bold-otter",
+    "git config remote.origin.expdata /mnt/team/exp-data",
+]
+
+DATA_REMOTES = """\
+Each Git remote is paired with a data location, found in this order:
+remote.<name>.expdata, then exp.remote (in your Git config, then in the
+committed .expconfig, which is the place for what a whole team shares).
+A data location is a directory: a local disk, NFS or a mounted share, or a
+file:// URL.
+
+When nothing is configured and the Git remote itself is a local path or a
+file:// URL (a bare repository on a shared drive, say), the data is kept
+inside that repository, in <its git dir>/exp/cache, so sharing needs no
+setup at all. For any other Git remote, configure a location:
+
+  git config remote.origin.expdata /mnt/team/exp-data
+  git config -f .expconfig remote.origin.expdata /mnt/team/exp-data
+
+A directory data remote has the layout of the cache
+(files/sha256/<2 hex>/<62 hex>). Objects are written to a temporary name and
+renamed into place, and an object already there is never rewritten.
+"""
+
+SECTIONS = [
+    ("Data remotes", DATA_REMOTES),
+    ("Plain git push", """\
+`git push origin 'refs/exps/*:refs/exps/*'` shares experiments too. With the
+hooks installed (git exp install), the pre-push hook uploads the data the
+pushed commits need before Git sends them, and stops the push when some of
+it is missing. A push of commits that change no exp.lock, exp.yaml or
+pointer file asks the data remote nothing.
+"""),
+    ("Environment", """\
+GIT_EXP_DATA_SENT=1 makes the pre-push hook skip its data upload; git exp
+push sets it for the `git push` it runs, having sent the data itself.
+"""),
+]
+
+
+def configure(parser):
+    parser.add_argument("remote", metavar="REMOTE", help="the Git remote: a name, a path or a URL")
+    parser.add_argument("experiments", nargs="*", metavar="NAME",
+                        help="experiments to push (default: those of HEAD's commit)")
+    parser.add_argument("--all", action="store_true", help="push every experiment of HEAD's commit")
+    parser.add_argument("-A", "--all-commits", action="store_true",
+                        help="push every experiment of every commit")
+    parser.add_argument("-f", "--force", action="store_true",
+                        help="overwrite experiments of the same name that differ on the remote")
+    parser.add_argument("--no-data", dest="data", action="store_false",
+                        help="push only the refs, not the cached data")
+    parser.add_argument("-j", "--jobs", type=int, metavar="N",
+                        help="objects transferred at once (default: 8)")
+
+
+def render_refs(result, console, verb: str, place: str) -> None:
+    """One line per experiment; shared with pull."""
+    for r in result.refs:
+        name = f"'{r.exp.name}' ({r.exp.sha[:7]})"
+        if r.status in ("pushed", "fetched"):
+            console.out(f"{verb} {name} {place}.")
+        elif r.status == "forced":
+            console.out(f"{verb} {name} {place} (forced).")
+        elif r.status == "up to date":
+            console.out(f"Up to date: {name}.")
+        elif r.status == "diverged":
+            console.out(f"Rejected {name}: a different commit has that name"
+                        + (f" ({r.detail})." if r.detail else "."))
+        else:
+            console.out(f"Failed {name}: {r.detail}.")
+
+
+def run(args, console) -> int:
+    from git_exp.repo import discover
+    from git_exp.sharing.progress import ProgressLine, format_size
+    from git_exp.sharing.push import push
+    from git_exp.sharing.transfer import DEFAULT_JOBS
+
+    progress = ProgressLine(console.stderr, "Sending data", enabled=False if console.quiet else None)
+    try:
+        result = push(discover(), args.remote, args.experiments, all_of_head=args.all,
+                      all_commits=args.all_commits, force=args.force, with_data=args.data,
+                      jobs=args.jobs or DEFAULT_JOBS, progress=progress)
+    finally:
+        progress.close()
+    data = result.data
+    if data.skipped:
+        console.out("Data not sent (--no-data).")
+    elif data.sent.objects:
+        console.out(f"Sent {data.sent.objects} data object(s), {format_size(data.sent.bytes)}, "
+                    f"to {data.location}.")
+    elif data.location:
+        console.out(f"Sent no data: {data.location} already has all {data.objects} object(s).")
+    elif any(r.status != "up to date" for r in result.refs):
+        console.out("Sent no data: these experiments record no cached data.")
+    render_refs(result, console, "Pushed", f"to {args.remote}")
+    diverged = [r for r in result.failed if r.status == "diverged"]
+    if diverged:
+        names = " ".join(r.exp.name for r in diverged)
+        console.error(f"{len(diverged)} experiment(s) rejected: '{args.remote}' has a different "
+                      "commit under the same name",
+                      hint=f"to replace the remote's version: git exp push -f {args.remote} {names}")
+    elif result.failed:
+        console.error(f"{len(result.failed)} experiment(s) could not be pushed")
+    return 1 if result.failed else 0

@@ -1,0 +1,8 @@
+"""Sharing experiments: refs through the user's own `git`, data through a data remote.
+
+remote.py    the data-remote interface, DirectoryRemote, and which location a Git remote pairs with
+transfer.py  bulk "which objects are missing", parallel send/receive, never a partial object
+gitremote.py ls-remote, push and fetch through the user's `git`, with their output parsed
+needed.py    which cached objects the commits being pushed refer to, found cheaply
+push.py, pull.py, listing.py, prepush.py: the operations the commands and the hook call
+"""

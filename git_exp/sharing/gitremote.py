@@ -1,0 +1,129 @@
+"""The Git side of sharing: ls-remote, push and fetch, run with the user's own `git`.
+
+Credential helpers, SSH agent and config, proxies and url.insteadOf behave
+exactly as for the user's `git push` because it is their `git` that runs.
+Git writes its prompts to the terminal itself, so capturing its output here
+never hides a password or host-key question.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from git_exp.errors import ExpError
+from git_exp.experiments import refs
+from git_exp.gitcmd import git
+
+# Set for the `git push` that `git exp push` runs after it sent the data
+# itself, so our pre-push hook does not look for the same data again.
+DATA_SENT_ENV = "GIT_EXP_DATA_SENT"
+
+
+def _last_error(stderr: bytes) -> str:
+    lines = [l.strip() for l in stderr.decode("utf-8", "replace").splitlines() if l.strip()]
+    for line in reversed(lines):
+        if line.startswith(("fatal:", "error:")):
+            return line.split(":", 1)[1].strip()
+    return lines[-1] if lines else "no output"
+
+
+def ls_remote(root: str, remote: str, patterns: list[str]) -> dict[str, str]:
+    """ref -> sha of the remote's refs matching PATTERNS (tags peeled), one request."""
+    proc = git(["ls-remote", remote, *patterns], cwd=root, check=False)
+    if proc.returncode != 0:
+        raise ExpError(f"cannot list the refs of '{remote}': {_last_error(proc.stderr)}",
+                       hint="check the remote's name or URL with 'git remote -v'")
+    found: dict[str, str] = {}
+    for line in proc.stdout.decode("utf-8", "surrogateescape").splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.endswith("^{}"):
+            found[ref[:-3]] = sha  # a tag's peeled commit is what a baseline matches
+        elif ref not in found:
+            found[ref] = sha
+    return found
+
+
+def remote_experiments(root: str, remote: str, extra: list[str] | None = None
+                       ) -> tuple[list[refs.ExpRef], dict[str, str]]:
+    """The experiments on REMOTE, and every ref ls-remote returned (EXTRA patterns too)."""
+    listing = ls_remote(root, remote, [refs.PREFIX + "*", *(extra or [])])
+    found = [r for r in (refs.parse_ref(ref, sha) for ref, sha in sorted(listing.items())) if r]
+    return found, listing
+
+
+@dataclass
+class RefStatus:
+    flag: str       # Git's porcelain flag: ' ' '+' '-' '*' '!' '=' ('?' when Git did not say)
+    summary: str    # e.g. "[new reference]", "[rejected] (non-fast-forward)"
+
+
+def push(root: str, remote: str, refspecs: list[str], leases: dict[str, str] | None = None,
+         env: dict | None = None) -> tuple[dict[str, RefStatus], str]:
+    """Run `git push --porcelain`; (remote ref -> status, Git's error text).
+
+    LEASES (remote ref -> the sha it must still have) become
+    --force-with-lease options, so a ref someone changed meanwhile is left
+    alone. `git push` takes refspecs only as arguments, so a long list is
+    pushed in batches that stay far below the command-line length limit.
+    """
+    statuses: dict[str, RefStatus] = {}
+    errors = []
+    for start in range(0, len(refspecs), _PUSH_BATCH):
+        batch = refspecs[start:start + _PUSH_BATCH]
+        targets = [spec.rpartition(":")[2] for spec in batch]
+        options = [f"--force-with-lease={ref}:{(leases or {})[ref]}"
+                   for ref in targets if ref in (leases or {})]
+        proc = git(["push", "--porcelain", *options, remote, *batch], cwd=root,
+                   check=False, env=env)
+        found = _parse_porcelain(proc.stdout)
+        if proc.returncode != 0:
+            if not found:
+                raise ExpError(f"git push to '{remote}' failed: {_last_error(proc.stderr)}")
+            errors.append(_last_error(proc.stderr))
+        statuses.update(found)
+    return statuses, "; ".join(dict.fromkeys(errors))
+
+
+_PUSH_BATCH = 1000
+
+
+def _parse_porcelain(stdout: bytes) -> dict[str, RefStatus]:
+    statuses = {}
+    for line in stdout.decode("utf-8", "surrogateescape").splitlines():
+        parts = line.split("\t")
+        if len(parts) < 3 or len(parts[0]) != 1:
+            continue  # "To <url>", "Done"
+        flag, spec, summary = parts[0], parts[1], parts[2]
+        statuses[spec.rpartition(":")[2]] = RefStatus(flag, summary)
+    return statuses
+
+
+def fetch(root: str, remote: str, refspecs: list[str]) -> None:
+    """`git fetch` of explicit refspecs; nothing else (no tags, no other refs)."""
+    if not refspecs:
+        return
+    # A long list goes through --stdin so ten thousand refs never hit the
+    # command-line length limit (git fetch reads refspecs there since 2.29).
+    proc = git(["fetch", "--no-tags", "--no-write-fetch-head", "--stdin", remote], cwd=root,
+               check=False, input=("\n".join(refspecs) + "\n").encode())
+    if proc.returncode != 0:
+        raise ExpError(f"git fetch from '{remote}' failed: {_last_error(proc.stderr)}")
+
+
+def existing_commits(root: str, shas: list[str]) -> set[str]:
+    """Which of SHAS are commits in the local object store, asked in one call."""
+    if not shas:
+        return set()
+    proc = git(["cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=root,
+               input=("\n".join(shas) + "\n").encode())
+    found = set()
+    for line in proc.stdout.decode().splitlines():
+        sha, _, kind = line.partition(" ")
+        if kind == "commit":
+            found.add(sha)
+    return found
+
+
+def is_configured(config, remote: str) -> bool:
+    """REMOTE is a named remote (rather than a path or URL typed directly)."""
+    return bool(config.get(f"remote.{remote}.url")) and os.sep not in remote

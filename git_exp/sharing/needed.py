@@ -1,0 +1,172 @@
+"""Which cached objects the commits being pushed refer to, found cheaply.
+
+The commits a push adds are `rev-list <tips> --not <what the remote has>`.
+A commit can only refer to data its first parent does not if it changes a
+file that records data (exp.lock, exp.yaml which says which outs are cached,
+a `*.exp` pointer) or carries Exp-Data trailers, or is a root commit. Every
+other new commit refers to exactly its first parent's data, which is either
+on the remote already or checked through that parent. So a push of plain
+code commits costs two `git` calls and asks the data remote nothing.
+
+Experiment commits (refs/exps/) are always checked in full: they are what
+sharing is for, and checking all of an experiment's data, not only what
+changed since its baseline, means a baseline whose data never reached the
+remote cannot leave the experiment unreproducible there.
+"""
+from __future__ import annotations
+
+import importlib.util
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from git_exp.gitcmd import git
+
+DATA_FILES = ("exp.lock", "exp.yaml")
+POINTER_SUFFIX = ".exp"
+_MARK = "\x01"
+_READ_THREADS = 8
+
+
+@dataclass
+class Commit:
+    sha: str
+    parents: list[str]
+    has_data_trailer: bool
+
+
+@dataclass
+class Needs:
+    """Objects the pushed commits refer to, each with who needs it (for messages)."""
+
+    objects: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # hash -> [(label, path)]
+    checked: list[str] = field(default_factory=list)  # commits whose data was read
+
+    def add(self, hash: str, label: str, path: str) -> None:
+        users = self.objects.setdefault(hash, [])
+        if (label, path) not in users:
+            users.append((label, path))
+
+
+def data_at(repo, sha: str) -> dict:
+    """path -> HashInfo of the cached data commit SHA records.
+
+    data/tracked.py is the one place that knows (pointer files and exp.lock
+    outs); until it exists, apply's reader of exp.lock and Exp-Data is.
+    """
+    if importlib.util.find_spec("git_exp.data.tracked") is not None:
+        from git_exp.data.tracked import data_at as read
+    else:
+        from git_exp.experiments.apply import cached_outs_at as read
+    return read(repo, sha)
+
+
+def new_commits(root: str, tips: list[str], remote_has: list[str],
+                remote_name: str | None) -> list[Commit]:
+    """Commits reachable from TIPS that the remote does not have, as far as we know.
+
+    REMOTE_HAS are commits known to be there (they must exist locally);
+    REMOTE_NAME adds its remote-tracking refs, as git-lfs does.
+    """
+    if not tips:
+        return []
+    args = ["rev-list", "--parents", f"--format={_MARK}%(trailers:key=Exp-Data,valueonly,separator=%x2c)",
+            "--stdin"]
+    if remote_name:
+        args += ["--not", f"--remotes={remote_name}"]
+    # Revisions read from --stdin are not affected by --not: "^sha" negates.
+    lines = list(dict.fromkeys(tips)) + [f"^{sha}" for sha in dict.fromkeys(remote_has)]
+    out = git(args, cwd=root, input=("\n".join(lines) + "\n").encode()).stdout
+    commits: list[Commit] = []
+    for line in out.decode("utf-8", "surrogateescape").splitlines():
+        if line.startswith("commit "):
+            shas = line.split()[1:]
+            commits.append(Commit(shas[0], shas[1:], False))
+        elif line.startswith(_MARK) and commits:
+            commits[-1].has_data_trailer = bool(line[1:].strip())
+    return commits
+
+
+def _is_data_file(path: str) -> bool:
+    name = path.rpartition("/")[2]
+    return name in DATA_FILES or name.endswith(POINTER_SUFFIX)
+
+
+def touching_data(root: str, commits: list[Commit]) -> set[str]:
+    """The commits whose data may differ from their first parent's, in one `git` call."""
+    changed = {c.sha for c in commits if c.has_data_trailer or not c.parents}
+    rest = [c for c in commits if c.sha not in changed]
+    if not rest:
+        return changed
+    # "<commit> <parent>" compares the commit with that one parent only;
+    # --always prints the header even for a commit that changes nothing, so
+    # the output can be split in input order.
+    stdin = "".join(f"{c.sha} {c.parents[0]}\n" for c in rest)
+    out = git(["diff-tree", "--stdin", "--always", "-r", "-z", "--name-only", "--no-renames"],
+              cwd=root, input=stdin.encode()).stdout.decode("utf-8", "surrogateescape")
+    tokens = out.split("\0")
+    order = iter(rest)
+    current = None
+    expected = next(order, None)
+    for token in tokens:
+        token = token.strip("\n")
+        if expected is not None and token.startswith(expected.sha):
+            current, expected = expected, next(order, None)
+            continue
+        if current is not None and token and _is_data_file(token):
+            changed.add(current.sha)
+    return changed
+
+
+def read_data(repo, shas: list[str]) -> dict[str, dict]:
+    """sha -> data_at(sha), read from a few threads (each read is `git` calls)."""
+    if len(shas) <= 2:
+        return {sha: data_at(repo, sha) for sha in shas}
+    repo.config  # load once here, not racily from the threads
+    with ThreadPoolExecutor(min(_READ_THREADS, len(shas))) as pool:
+        return dict(zip(shas, pool.map(lambda sha: data_at(repo, sha), shas)))
+
+
+def needed_objects(repo, cache, tips: dict[str, str], remote_has: list[str],
+                   remote_name: str | None) -> Needs:
+    """Objects the commits from TIPS (sha -> label) that the remote lacks refer to."""
+    commits = new_commits(repo.root, list(tips), remote_has, remote_name)
+    if not commits:
+        return Needs()
+    experiments = {sha for sha, label in tips.items() if label.startswith(_EXP_LABEL)}
+    to_read = touching_data(repo.root, commits) | (experiments & {c.sha for c in commits})
+    ordered = [c.sha for c in commits if c.sha in to_read]
+    needs = Needs(checked=ordered)
+    for sha, data in read_data(repo, ordered).items():
+        label = tips.get(sha) or f"commit {sha[:7]}"
+        for path, info in sorted(data.items()):
+            for obj in cache.objects_of(info):
+                needs.add(obj, label, path)
+    return needs
+
+
+_EXP_LABEL = "experiment "
+
+
+def label_for(ref: str) -> str:
+    """How messages name what a pushed ref holds."""
+    from git_exp.experiments.refs import parse_ref
+    parsed = parse_ref(ref, "")
+    if parsed:
+        return f"{_EXP_LABEL}'{parsed.name}'"
+    for prefix, kind in (("refs/heads/", "branch"), ("refs/tags/", "tag")):
+        if ref.startswith(prefix):
+            return f"{kind} '{ref[len(prefix):]}'"
+    return f"'{ref}'"
+
+
+def describe_missing(needs: Needs, hashes: set[str], limit: int = 10) -> str:
+    """'  experiment 'x': model.pt' lines for the objects in HASHES."""
+    pairs: dict[tuple[str, str], None] = {}
+    for h in sorted(hashes):
+        for pair in needs.objects.get(h, []):
+            pairs[pair] = None
+    lines = [f"  {label}: {path}" for label, path in sorted(pairs)]
+    if len(lines) > limit:
+        lines = lines[:limit] + [f"  ... and {len(lines) - limit} more"]
+    return "\n".join(lines)
+

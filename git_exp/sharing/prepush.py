@@ -1,0 +1,65 @@
+"""The pre-push hook's work: upload the data the pushed commits need, before Git sends them.
+
+Git runs `pre-push <remote name> <url>` with one stdin line per ref:
+`<local ref> <local sha> <remote ref> <remote sha>`, and sends nothing if
+the hook fails. So a plain `git push origin 'refs/exps/*:refs/exps/*'`
+cannot deliver an experiment whose data is not on the data remote: either
+the data goes first, or the push stops with the paths and experiments
+that lack it. Deletions are skipped. A push whose commits change no file
+that records data returns after two `git` calls, asking the data remote
+nothing (see needed.py).
+"""
+from __future__ import annotations
+
+import os
+
+from git_exp.errors import ExpError
+
+
+def parse_lines(lines: list[str]) -> list[tuple[str, str, str, str]]:
+    """Git's stdin lines as (local ref, local sha, remote ref, remote sha), deletions dropped."""
+    updates = []
+    for line in lines:
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 4:
+            raise ExpError(f"pre-push: cannot read the line {line.strip()!r}",
+                           hint="Git gives '<local ref> <local sha> <remote ref> <remote sha>' lines")
+        if set(parts[1]) == {"0"}:
+            continue  # a deletion sends no commit, so no data
+        updates.append((parts[0], parts[1], parts[2], parts[3]))
+    return updates
+
+
+def run_pre_push(repo, remote_name: str, remote_url: str, lines: list[str], console) -> int:
+    """Upload what the pushed commits need; 0 to let Git push, 1 to stop it (reason printed)."""
+    from git_exp.sharing.gitremote import DATA_SENT_ENV
+    if os.environ.get(DATA_SENT_ENV):
+        return 0  # `git exp push` sent the data itself just before (or was told not to)
+    try:
+        updates = parse_lines(lines)
+        if not updates:
+            return 0
+        from git_exp.sharing.needed import label_for
+        from git_exp.sharing.progress import ProgressLine, format_size
+        from git_exp.sharing.push import send_data
+
+        tips = {}
+        for local_ref, local_sha, _, _ in updates:
+            tips.setdefault(local_sha, label_for(local_ref))
+        remote_has = [sha for _, _, _, sha in updates if set(sha) != {"0"}]
+        progress = ProgressLine(console.stderr, "git-exp: sending data",
+                                enabled=False if console.quiet else None)
+        try:
+            result = send_data(repo, remote_name, remote_url or None, tips, remote_has,
+                               progress=progress)
+        finally:
+            progress.close()
+    except ExpError as err:
+        console.error(f"pre-push: {err.message}", err.hint)
+        return 1
+    if result.sent.objects:
+        console.info(f"git-exp: sent {result.sent.objects} data object(s) "
+                     f"({format_size(result.sent.bytes)}) to {result.location}")
+    return 0

@@ -1,0 +1,89 @@
+"""`git exp pull`: fetch experiments' refs with the user's `git`, then their data into the cache.
+
+The data goes into the cache only, never the work tree: `git exp apply`
+puts an experiment's data in place when the user asks for it. A local
+experiment with the same name but a different commit is left alone unless
+-f is given (the same rule as `git fetch` without '+').
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from git_exp.errors import ExpError
+from git_exp.experiments import refs
+from git_exp.sharing import gitremote
+from git_exp.sharing.push import RefResult
+from git_exp.sharing.transfer import DEFAULT_JOBS, Progress, Stats
+
+
+@dataclass
+class PullResult:
+    remote: str
+    refs: list[RefResult] = field(default_factory=list)  # fetched, forced, up to date, diverged
+    location: str | None = None        # the data remote, when it was asked anything
+    received: Stats = field(default_factory=Stats)
+    missing: str = ""                  # "  experiment 'x': path" lines the remote lacked data for
+    missing_count: int = 0
+    skipped_data: bool = False
+
+
+def pull(repo, remote: str, specs: list[str] = (), all_of_head: bool = False,
+         all_commits: bool = False, force: bool = False, with_data: bool = True,
+         jobs: int = DEFAULT_JOBS, progress: Progress | None = None) -> PullResult:
+    from git_exp.experiments.manage import head_sha
+    from git_exp.sharing.selection import choose
+
+    remote_exps, _ = gitremote.remote_experiments(repo.root, remote)
+    chosen = choose(remote_exps, list(specs), head_sha(repo), all_of_head, all_commits,
+                    default_to_head=True, where=f"on '{remote}'", lister=f"git exp list {remote} -A")
+    if not chosen:
+        raise ExpError(f"'{remote}' has no experiments of HEAD's commit" if remote_exps
+                       else f"'{remote}' has no experiments",
+                       hint=f"'git exp list {remote} -A' lists every experiment there; "
+                            "name them, or use -A" if remote_exps else None)
+    local = {r.ref: r.sha for r in refs.list_refs(repo.root)}
+    result = PullResult(remote, skipped_data=not with_data)
+    refspecs = []
+    for exp in chosen:
+        if local.get(exp.ref) == exp.sha:
+            result.refs.append(RefResult(exp, "up to date"))
+        elif exp.ref in local and not force:
+            result.refs.append(RefResult(exp, "diverged", f"yours is {local[exp.ref][:7]}"))
+        else:
+            forced = exp.ref in local
+            refspecs.append(("+" if forced else "") + f"{exp.ref}:{exp.ref}")
+            result.refs.append(RefResult(exp, "forced" if forced else "fetched"))
+    gitremote.fetch(repo.root, remote, refspecs)
+    if with_data:
+        _receive_data(repo, remote, [r.exp for r in result.refs if r.status != "diverged"],
+                      jobs, progress, result)
+    return result
+
+
+def _receive_data(repo, remote: str, exps: list[refs.ExpRef], jobs: int,
+                  progress: Progress | None, result: PullResult) -> None:
+    from git_exp.data.cache import Cache
+    from git_exp.sharing.needed import Needs, describe_missing, label_for, read_data
+    from git_exp.sharing.remote import resolve
+    from git_exp.sharing.transfer import download
+
+    cache = Cache(repo.exp_dir)
+    needs = Needs()
+    sizes: dict[str, int] = {}
+    labels = {exp.sha: label_for(exp.ref) for exp in exps}
+    for sha, data in read_data(repo, list(labels)).items():
+        for path, info in sorted(data.items()):
+            for obj in cache.missing(info):  # stats only: no request when all is here
+                needs.add(obj, labels[sha], path)
+                if not info.is_dir:
+                    sizes[obj] = info.size
+    if not needs.objects:
+        return
+    data_remote = resolve(repo, remote)
+    result.location = str(data_remote)
+    result.received, lacking = download(cache, data_remote, needs.objects, progress, jobs, sizes)
+    if lacking:
+        # A file inside a directory is reported through the directory that lists it.
+        known = {h for h in lacking if h in needs.objects}
+        result.missing_count = len(lacking)
+        result.missing = describe_missing(needs, known or set(needs.objects))

@@ -1,0 +1,133 @@
+"""`git exp push`: the data first, then the refs, through the user's own `git`.
+
+Order matters: a ref must never reach the remote before the data it refers
+to, or a teammate could fetch an experiment nobody can reproduce. So the
+data is found, checked and uploaded first, and only then does `git push`
+send the refs (non-force unless asked, so a diverged experiment is
+reported, not overwritten). If some data is neither in the local cache nor
+on the data remote, nothing is pushed and the error names it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from git_exp.errors import ExpError
+from git_exp.experiments import refs
+from git_exp.sharing import gitremote
+from git_exp.sharing.transfer import DEFAULT_JOBS, Progress, Stats
+
+# Git's porcelain flags -> what we tell the user.
+_FLAGS = {"*": "pushed", " ": "pushed", "+": "forced", "=": "up to date", "-": "deleted"}
+_DIVERGED = ("non-fast-forward", "fetch first", "stale info", "already exists")
+
+
+@dataclass
+class RefResult:
+    exp: refs.ExpRef
+    status: str        # pushed, forced, up to date, diverged, rejected, failed
+    detail: str = ""   # Git's own words for a rejection or failure
+
+
+@dataclass
+class DataResult:
+    location: str | None = None   # the data remote, when it was asked anything
+    sent: Stats = field(default_factory=Stats)
+    objects: int = 0              # objects the pushed commits refer to
+    skipped: bool = False         # --no-data
+
+
+@dataclass
+class PushResult:
+    remote: str
+    refs: list[RefResult] = field(default_factory=list)
+    data: DataResult = field(default_factory=DataResult)
+
+    @property
+    def failed(self) -> list[RefResult]:
+        return [r for r in self.refs if r.status in ("diverged", "rejected", "failed")]
+
+
+def missing_error(needs, unavailable: set[str], location: str) -> ExpError:
+    from git_exp.sharing.needed import describe_missing
+    return ExpError(
+        f"{len(unavailable)} data object(s) are neither in the local cache nor in the data "
+        f"remote '{location}'; nothing was pushed. Affected:\n"
+        + describe_missing(needs, unavailable),
+        hint="fetch the data from wherever it is ('git exp pull <remote> <name>'), or run the "
+             "experiment again to re-create it;\nto push the refs without their data anyway: "
+             "'git exp push --no-data' (or 'git push --no-verify')")
+
+
+def send_data(repo, remote: str, url: str | None, tips: dict[str, str], remote_has: list[str],
+              jobs: int = DEFAULT_JOBS, progress: Progress | None = None) -> DataResult:
+    """Upload what the commits from TIPS (sha -> label) refer to and the data remote lacks.
+
+    Shared by `git exp push` and the pre-push hook. Makes no data-remote
+    request when the new commits refer to no data (see needed.py).
+    """
+    from git_exp.data.cache import Cache
+    from git_exp.sharing.needed import needed_objects
+    from git_exp.sharing.remote import resolve
+    from git_exp.sharing.transfer import plan_upload, send
+
+    cache = Cache(repo.exp_dir)
+    known = sorted(gitremote.existing_commits(repo.root, sorted(set(remote_has))))
+    tracking = remote if gitremote.is_configured(repo.config, remote) else None
+    needs = needed_objects(repo, cache, tips, known, tracking)
+    result = DataResult(objects=len(needs.objects))
+    if not needs.objects:
+        return result
+    data_remote = resolve(repo, remote, url)
+    result.location = str(data_remote)
+    plan = plan_upload(cache, data_remote, needs.objects)
+    if plan.unavailable:
+        raise missing_error(needs, plan.unavailable, result.location)
+    result.sent = send(cache, data_remote, plan.send, progress, jobs)
+    return result
+
+
+def _outcome(exp: refs.ExpRef, status, error: str) -> RefResult:
+    if status is None:
+        return RefResult(exp, "failed", error or "git push did not report this ref")
+    if status.flag in _FLAGS:
+        return RefResult(exp, _FLAGS[status.flag])
+    diverged = status.flag == "!" and any(word in status.summary for word in _DIVERGED)
+    return RefResult(exp, "diverged" if diverged else "rejected", status.summary)
+
+
+def push(repo, remote: str, specs: list[str] = (), all_of_head: bool = False,
+         all_commits: bool = False, force: bool = False, with_data: bool = True,
+         jobs: int = DEFAULT_JOBS, progress: Progress | None = None) -> PushResult:
+    from git_exp.experiments.manage import head_sha
+    from git_exp.sharing.needed import label_for
+    from git_exp.sharing.selection import choose
+
+    chosen = choose(refs.list_refs(repo.root), list(specs), head_sha(repo), all_of_head,
+                    all_commits, default_to_head=True)
+    if not chosen:
+        raise ExpError("no experiments to push",
+                       hint="HEAD's commit has none; name experiments, or use -A for every commit")
+    remote_exps, listing = gitremote.remote_experiments(
+        repo.root, remote, ["refs/heads/*", "refs/tags/*"])
+    there = {r.ref: r.sha for r in remote_exps}
+    result = PushResult(remote)
+    outcomes: dict[str, RefResult] = {}
+    to_push = []
+    for exp in chosen:
+        if there.get(exp.ref) == exp.sha:
+            outcomes[exp.ref] = RefResult(exp, "up to date")
+        else:
+            to_push.append(exp)
+    if to_push and with_data:
+        tips = {exp.sha: label_for(exp.ref) for exp in to_push}
+        result.data = send_data(repo, remote, None, tips, list(listing.values()), jobs, progress)
+    result.data.skipped = not with_data
+    if to_push:
+        prefix = "+" if force else ""
+        statuses, error = gitremote.push(
+            repo.root, remote, [f"{prefix}{e.ref}:{e.ref}" for e in to_push],
+            env={gitremote.DATA_SENT_ENV: "1"})
+        for exp in to_push:
+            outcomes[exp.ref] = _outcome(exp, statuses.get(exp.ref), error)
+    result.refs = [outcomes[exp.ref] for exp in chosen]
+    return result
