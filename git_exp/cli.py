@@ -32,9 +32,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "diff": ("git_exp.commands.diff", "Compare the params and metrics of two experiments or commits"),
     "params": ("git_exp.commands.params", "Compare params between commits and experiments (params diff)"),
     "metrics": ("git_exp.commands.metrics", "Show and compare metrics (metrics show, metrics diff)"),
+    "add": ("git_exp.commands.add", "Track data files or folders with a pointer file instead of Git"),
+    "checkout": ("git_exp.commands.checkout", "Put the data the pointers and exp.lock record into the work tree"),
+    "status": ("git_exp.commands.status", "Show which stages would run and which data differs from its record"),
+    "gc": ("git_exp.commands.gc", "Delete cached data that no commit, ref or work tree references"),
+    "fsck": ("git_exp.commands.fsck", "Check the cache for corrupt and missing objects"),
+    "install": ("git_exp.commands.install", "Install the Git hooks that keep data in step with Git"),
+    "hook": ("git_exp.commands.hook", "Run the logic of an installed Git hook"),
     "help": ("git_exp.commands.help", "Show the manual page of git-exp or of one of its commands"),
 }
-HIDDEN: set[str] = set()
+HIDDEN: set[str] = {"hook"}
 
 USAGE = "usage: git exp [-C <path>] [--color[=<when>]] [--no-pager] [-q] [-v] <command> [<args>]"
 

@@ -13,8 +13,8 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
+from git_exp.data.tracked import data_at
 from git_exp.errors import ExpError
-from git_exp.experiments import record as rec
 from git_exp.experiments.snapshot import commit_tree, snapshot_tree
 from git_exp.gitcmd import git
 
@@ -32,66 +32,20 @@ class ApplyResult:
     saved_first: list[str] = field(default_factory=list)
 
 
-def _lock_text(repo, sha: str) -> str | None:
-    proc = git(["cat-file", "blob", f"{sha}:exp.lock"], cwd=repo.root, check=False)
-    return proc.stdout.decode("utf-8", "replace") if proc.returncode == 0 else None
-
-
-def cached_outs_at(repo, sha: str) -> dict:
-    """path -> HashInfo of the cached outputs commit SHA records.
-
-    From exp.lock (the outs of stages whose exp.yaml says cache: true) and
-    from Exp-Data trailers (data a backup saved)."""
-    from git_exp.data.hashing import HashInfo
-    from git_exp.pipeline.lock import parse_lock
-    from git_exp.pipeline.spec import parse_pipeline
-
-    data: dict = {}
-    lock_text = _lock_text(repo, sha)
-    if lock_text:
-        spec = git(["cat-file", "blob", f"{sha}:exp.yaml"], cwd=repo.root, check=False)
-        cached_paths = None
-        if spec.returncode == 0:
-            try:
-                pipeline = parse_pipeline(spec.stdout.decode("utf-8", "replace"), repo.root,
-                                          read=lambda rel: _read_at(repo, sha, rel))
-                cached_paths = {o.path for s in pipeline.stages.values() for o in s.outs if o.cache}
-            except ExpError:
-                cached_paths = None
-        for entry in parse_lock(lock_text).values():
-            for path, info in entry.outs.items():
-                if cached_paths is None or path in cached_paths:
-                    data[path] = info
-    message = git(["cat-file", "commit", sha], cwd=repo.root).stdout.decode("utf-8", "replace")
-    body = message.split("\n\n", 1)[1] if "\n\n" in message else ""
-    for item in rec.parse_trailers(body).get("Exp-Data", []):
-        path, _, encoded = item.partition("=")
-        hash_, _, size = encoded.partition(":")
-        info = HashInfo.from_dict({"hash": hash_, "size": int(size or 0)})
-        data[_safe(path)] = info
-    return data
-
-
-def _safe(path: str) -> str:
-    if not path or path.startswith("/") or any(p in ("..", ".git", "") for p in path.split("/")):
-        raise ExpError(f"refusing the unsafe data path {path!r} recorded in the experiment",
-                       hint="an experiment can never write outside the work tree")
-    return path
-
-
-def _read_at(repo, sha: str, rel: str) -> str | None:
-    proc = git(["cat-file", "blob", f"{sha}:{rel}"], cwd=repo.root, check=False)
-    return proc.stdout.decode("utf-8", "replace") if proc.returncode == 0 else None
-
-
 def _current_data(repo, cache) -> dict:
-    """The cached outs present in the work tree now, saved into the cache."""
+    """The data present in the work tree now (cached outs, pointer-tracked
+    paths), saved into the cache."""
+    from git_exp.data.tracked import worktree_pointers
     from git_exp.pipeline.spec import load_pipeline
+    data = {}
+    for rel in worktree_pointers(repo):
+        path = os.path.join(repo.root, rel)
+        if os.path.exists(path) and not os.path.islink(path):
+            data[rel] = cache.save(path)
     try:
         pipeline = load_pipeline(repo.root)
     except ExpError:
-        return {}
-    data = {}
+        return data
     for stage in pipeline.stages.values():
         for out in stage.outs:
             path = os.path.join(repo.root, out.path)
@@ -119,7 +73,7 @@ def apply_commit(repo, sha: str, make_backup: bool = True) -> ApplyResult:
     from git_exp.data.links import parse_link_types
 
     cache = Cache(repo.exp_dir, parse_link_types(repo.config.get("exp.cache.type")))
-    target_data = cached_outs_at(repo, sha)  # validate before touching anything
+    target_data = data_at(repo, sha)  # validate before touching anything
     backup_ref, backup_sha = backup(repo, cache) if make_backup else (None, None)
     result = ApplyResult(sha, backup_ref)
     current_tree = (git(["rev-parse", f"{backup_sha}^{{tree}}"], cwd=repo.root).stdout.decode().strip()

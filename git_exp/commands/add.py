@@ -1,0 +1,54 @@
+"""git exp add: track data with a pointer file instead of Git."""
+from __future__ import annotations
+
+DESCRIPTION = """\
+Stores the content of each PATH (a file or a folder) in the cache under
+.git/exp/cache, writes a small pointer file PATH.exp next to it (the content's
+hash, size and file count) and adds PATH to the .gitignore in its folder.
+Commit the pointer and the .gitignore: the data itself never enters Git's
+objects, and `git exp checkout` (or the post-checkout hook) puts it back
+from the cache.
+
+Adding a path again after its content changed stores the new content and
+updates the pointer; with the hooks installed (git exp install), `git commit`
+does this for you. A folder is stored as a manifest of its files' hashes, so
+files shared between versions or folders are stored once.
+
+Refused: paths outside the work tree or inside .git, symlinks (add what they
+point to), paths Git already tracks (stop tracking them first with
+`git rm -r --cached PATH`), outputs of a stage in exp.yaml (exp.lock tracks
+those) and paths inside or around another tracked data path.
+"""
+
+EXAMPLES = ["git exp add data/raw", "git exp add models/base.pt data/images",
+            "git add data/raw.exp data/.gitignore && git commit -m 'Track the raw data'"]
+
+
+def configure(parser):
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to track")
+
+
+def describe(info) -> str:
+    from git_exp.ui.sizes import human_size
+    files = f"{info.nfiles} file{'s' if info.nfiles != 1 else ''}, " if info.is_dir else ""
+    return f"{files}{human_size(info.size)}"
+
+
+def run(args, console) -> int:
+    import os
+
+    from git_exp.data.workspace import add
+    from git_exp.repo import discover
+    added = add(discover(), args.paths, os.getcwd())
+    to_stage = []
+    for item in added:
+        if item.pointer_changed:
+            console.out(f"Added {item.path} ({describe(item.info)}) -> {item.pointer}")
+            to_stage.append(item.pointer)
+        else:
+            console.out(f"Unchanged {item.path} ({describe(item.info)}): {item.pointer} is up to date")
+        if item.gitignore:
+            to_stage.append(item.gitignore)
+    if to_stage:
+        console.info("To record this in Git: git add " + " ".join(dict.fromkeys(to_stage)))
+    return 0

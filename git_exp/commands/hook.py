@@ -1,0 +1,131 @@
+"""git exp hook: what the installed Git hooks run (hidden from the command list)."""
+from __future__ import annotations
+
+import sys
+
+DESCRIPTION = """\
+The logic of the hooks that `git exp install` puts in place; Git runs it
+through them, with the arguments and input Git gives each hook. It is a
+documented command so that what a hook does can be read and tried by hand.
+
+post-checkout OLD NEW FLAG: when FLAG is 1 (a branch checkout, not a file
+checkout) and no rebase is in progress, checks out the data recorded by the
+new work tree from the cache: data paths whose record changed since OLD, or
+that are absent, are checked out; a path whose record did not change keeps
+its content, local edits included, as Git keeps edits to tracked files;
+data recorded at OLD and not any more is removed once its content is safe
+in the cache. Missing objects are named; the hook still succeeds.
+
+post-merge SQUASH: the same after a merge or pull, against ORIG_HEAD.
+
+pre-commit: for each staged pointer whose data was modified in the work
+tree, stores the new content in the cache, rewrites the pointer and stages
+it, printing one line per path, so the commit records the data that is
+really there. With exp.hooks.autoAdd=false it refuses the commit instead.
+
+pre-push REMOTE URL: reads `<local ref> <local sha> <remote ref> <remote sha>`
+lines on stdin and uploads the data the pushed commits need to the data
+remote of REMOTE.
+
+A hook with nothing to do returns at once: no data, no work.
+"""
+
+EXAMPLES = ["git exp hook post-checkout $(git rev-parse HEAD@{1}) $(git rev-parse HEAD) 1",
+            "git exp hook pre-commit"]
+
+HOOK_NAMES = ("pre-commit", "post-checkout", "post-merge", "pre-push")
+_ARITY = {"pre-commit": 0, "post-checkout": 3, "post-merge": 1, "pre-push": 2}
+_USAGE = {"pre-commit": "pre-commit", "post-checkout": "post-checkout OLD NEW FLAG",
+          "post-merge": "post-merge SQUASH", "pre-push": "pre-push REMOTE URL"}
+
+
+def configure(parser):
+    parser.add_argument("name", choices=HOOK_NAMES, metavar="HOOK",
+                        help="the hook Git is running: " + ", ".join(HOOK_NAMES))
+    parser.add_argument("hook_args", nargs="*", metavar="ARG", help="the arguments Git gave the hook")
+
+
+def _is_sha(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
+
+
+def _check(name: str, argv: list[str]) -> None:
+    from git_exp.errors import UsageError
+    bad = None
+    if len(argv) != _ARITY[name]:
+        bad = f"the {name} hook takes {_ARITY[name]} argument(s), got {len(argv)}"
+    elif name == "post-checkout" and not (_is_sha(argv[0]) and _is_sha(argv[1]) and argv[2] in ("0", "1")):
+        bad = "post-checkout needs OLD and NEW commit ids and FLAG 0 or 1"
+    elif name == "post-merge" and argv[0] not in ("0", "1"):
+        bad = "post-merge needs SQUASH 0 or 1"
+    if bad:
+        raise UsageError(bad, hint=f"usage: git exp hook {_USAGE[name]} (Git passes these itself)")
+
+
+def run(args, console) -> int:
+    _check(args.name, args.hook_args)
+    from git_exp.repo import discover
+    repo = discover()
+    if args.name == "post-checkout":
+        old, _new, flag = args.hook_args
+        return _post_checkout(repo, old, flag, console)
+    if args.name == "post-merge":
+        return _post_merge(repo, console)
+    if args.name == "pre-commit":
+        return _pre_commit(repo, console)
+    return _pre_push(repo, args.hook_args[0], args.hook_args[1], console)
+
+
+def _post_checkout(repo, old: str, flag: str, console) -> int:
+    from git_exp.hooks import rebase_in_progress
+    if flag != "1" or rebase_in_progress(repo):
+        return 0  # a file checkout, or one step of a rebase: not a change of branch
+    from git_exp.data.workspace import sync_after_head_change
+    from git_exp.commands.checkout import render
+    return render(sync_after_head_change(repo, old), console, hook=True)
+
+
+def _post_merge(repo, console) -> int:
+    from git_exp.data.workspace import sync_after_head_change
+    from git_exp.commands.checkout import render
+    from git_exp.gitcmd import git
+    proc = git(["rev-parse", "-q", "--verify", "ORIG_HEAD^{commit}"], cwd=repo.root, check=False)
+    old = proc.stdout.decode().strip() if proc.returncode == 0 else None
+    return render(sync_after_head_change(repo, old), console, hook=True)
+
+
+def _pre_commit(repo, console) -> int:
+    from git_exp.data.workspace import modified_since_pointer
+    from git_exp.ui.sizes import human_size
+    found = modified_since_pointer(repo)
+    updates = found.updates
+    if found.stored:
+        for u in updates:
+            console.out(f"git-exp: {u.path} changed ({human_size(u.new.size)}): stored it in the cache "
+                        f"and staged {u.pointer}")
+        if found.only_pointers:
+            console.out("git-exp: if Git now says 'nothing to commit', run the same commit again: Git "
+                        "looks for changes before this hook runs, and the pointer is ready now")
+        return 0
+    if not updates:
+        return 0
+    for u in updates:
+        console.error(f"{u.path} was modified since {u.pointer} recorded it")
+    console.error("refusing to commit pointers that do not match their data (exp.hooks.autoAdd is false)",
+                  hint="store the data and update the pointers: git exp add "
+                       + " ".join(u.path for u in updates) + "\nor put the recorded data back: git exp checkout")
+    return 1
+
+
+def _pre_push(repo, remote_name: str, remote_url: str, console) -> int:
+    lines = sys.stdin.read().splitlines()
+    try:
+        from git_exp.sharing.prepush import run_pre_push
+    except ModuleNotFoundError as err:
+        if err.name in ("git_exp.sharing", "git_exp.sharing.prepush"):
+            # The one placeholder allowed here: uploading data belongs to the
+            # sharing module (git_exp/sharing/prepush.py), not written yet.
+            # Until it exists, a push uploads nothing and is not held up.
+            return 0
+        raise
+    return run_pre_push(repo, remote_name, remote_url, lines, console)

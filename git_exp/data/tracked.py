@@ -1,0 +1,284 @@
+"""Which data a commit (or the work tree) records: path -> HashInfo.
+
+Three sources, all untrusted input (they arrive with other people's commits):
+
+- pointers: `PATH.exp` files (see pointer.py) record the data at PATH;
+- exp.lock: the outs of stages that exp.yaml caches (`cache: false` outs,
+  such as metrics, are Git's to track, not ours);
+- `Exp-Data: PATH=HASH:SIZE` trailers: data a backup commit saved
+  (refs/exp-backups/, written by `git exp apply`).
+
+`data_at(repo, rev)` answers for one commit with a fixed, small number of
+`git` processes whatever the number of pointers: one `ls-tree -r -l`, one
+`cat-file --batch` for every pointer blob, exp.lock, exp.yaml and the commit
+message together, and a `cat-file` per params file exp.yaml templates from.
+Without a pipeline, no YAML parser is imported, so hooks stay light.
+`objects_in_history(repo, revs)` answers for many commits at once (gc, push).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from typing import Iterable
+
+from git_exp.data.hashing import HashInfo
+from git_exp.data.pointer import (MAX_SIZE, data_path_of, is_pointer_name, looks_like_pointer,
+                                  parse_pointer, read_pointer_file)
+from git_exp.errors import ExpError
+from git_exp.gitcmd import git
+
+LOCK = "exp.lock"
+PIPELINE = "exp.yaml"
+_BLOB_MODES = (b"100644", b"100755")
+
+
+def data_at(repo, rev: str | None = None) -> dict[str, HashInfo]:
+    """Repo-relative posix data path -> HashInfo, for commit REV or (None) the work tree.
+
+    The work tree's records are its pointer files (tracked, or new and not
+    ignored) and its exp.lock/exp.yaml as they are on disk. A malformed
+    pointer or lock entry raises ExpError naming the file; a path that would
+    leave the work tree is refused. Paths are not checked against the
+    filesystem here (see pointer.check_data_path, done before writing).
+    """
+    if rev is None:
+        return _worktree_data(repo)
+    return _commit_data(repo, rev)
+
+
+def cached_outs_at(repo, sha: str) -> dict[str, HashInfo]:
+    """The data commit SHA records (the name `git exp apply` first used)."""
+    return data_at(repo, sha)
+
+
+# -- one commit ---------------------------------------------------------------
+
+def _commit_data(repo, rev: str) -> dict[str, HashInfo]:
+    proc = git(["ls-tree", "-r", "-l", "-z", "--full-tree", rev], cwd=repo.root, check=False)
+    if proc.returncode != 0:
+        raise ExpError(f"cannot read the files of '{rev}': "
+                       + (proc.stderr.decode(errors="replace").strip().splitlines() or ["not a commit"])[-1])
+    pointers: dict[str, bytes] = {}   # pointer path -> blob sha
+    special: dict[str, bytes] = {}    # exp.lock / exp.yaml -> blob sha
+    for entry in proc.stdout.split(b"\0"):
+        if not entry:
+            continue
+        meta, _, name = entry.partition(b"\t")
+        mode, kind, sha, size = meta.split()
+        path = name.decode("utf-8", "surrogateescape")
+        if kind != b"blob" or mode not in _BLOB_MODES:
+            continue
+        if path in (LOCK, PIPELINE):
+            special[path] = sha
+        elif is_pointer_name(path) and int(size) <= MAX_SIZE:
+            pointers[path] = sha
+    wanted = [f"{rev}^{{commit}}".encode()] + list(pointers.values()) + list(special.values())
+    blobs = read_objects(repo.root, wanted)
+    data: dict[str, HashInfo] = {}
+    if LOCK in special:
+        spec = blobs.get(special[PIPELINE]) if PIPELINE in special else None
+        data.update(_lock_outs(repo, blobs[special[LOCK]], spec,
+                               read=lambda rel: _read_at(repo, rev, rel), where=f"commit {rev[:12]}"))
+    for path, sha in pointers.items():
+        content = blobs.get(sha, b"")
+        if looks_like_pointer(content):
+            data[_safe(data_path_of(path))] = parse_pointer(content, f"{rev}:{path}")
+    message = blobs.get(wanted[0], b"").decode("utf-8", "replace")
+    data.update(trailer_data(message))
+    return data
+
+
+def read_objects(root: str, names: Iterable[bytes]) -> dict[bytes, bytes]:
+    """Contents of Git objects by name (sha or rev:path), through one `cat-file --batch`.
+
+    Missing objects are left out of the answer.
+    """
+    names = list(dict.fromkeys(names))
+    if not names:
+        return {}
+    proc = subprocess.run(["git", "cat-file", "--batch"], cwd=root, input=b"\n".join(names) + b"\n",
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = proc.stdout
+    found: dict[bytes, bytes] = {}
+    pos = 0
+    for name in names:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if len(header) != 3 or header[1] == b"missing":
+            continue
+        size = int(header[2])
+        found[name] = out[pos:pos + size]
+        pos += size + 1
+    return found
+
+
+def _read_at(repo, rev: str, rel: str) -> str | None:
+    proc = git(["cat-file", "blob", f"{rev}:{rel}"], cwd=repo.root, check=False)
+    return proc.stdout.decode("utf-8", "replace") if proc.returncode == 0 else None
+
+
+def trailer_data(message: str) -> dict[str, HashInfo]:
+    """`Exp-Data: PATH=HASH:SIZE` trailers of a commit message (backups write them)."""
+    paragraphs = message.strip().split("\n\n")
+    data: dict[str, HashInfo] = {}
+    for line in paragraphs[-1].splitlines() if len(paragraphs) > 1 else []:
+        key, sep, value = line.partition(": ")
+        if not sep or key != "Exp-Data":
+            continue
+        path, _, encoded = value.partition("=")
+        # HASH:SIZE[:NFILES]; a directory without its file count records 0
+        # (the count is informational: its manifest says which files it has).
+        digest, _, rest = encoded.partition(":")
+        size, _, nfiles = rest.partition(":")
+        if not size.isdigit() or (nfiles and not nfiles.isdigit()):
+            raise ExpError(f"malformed Exp-Data trailer {value!r}",
+                           hint="the commit's message was not written by git-exp; do not apply it")
+        d = {"hash": digest, "size": int(size)}
+        if digest.endswith(".dir"):
+            d["nfiles"] = int(nfiles or 0)
+        info = HashInfo.from_dict(d)
+        data[_safe(path)] = info
+    return data
+
+
+def _safe(path: str) -> str:
+    if not path or path.startswith("/") or "\\" in path \
+            or any(p in ("..", ".", "") or p.lower() == ".git" for p in path.split("/")):
+        raise ExpError(f"refusing the unsafe data path {path!r}",
+                       hint="data can never be written outside the work tree or into .git")
+    return path
+
+
+def _lock_outs(repo, lock: bytes, spec: bytes | None, read, where: str | None) -> dict[str, HashInfo]:
+    """The cached outs in LOCK, filtered by the pipeline SPEC when it parses."""
+    from git_exp.pipeline.lock import parse_lock
+    from git_exp.pipeline.spec import parse_pipeline
+
+    try:
+        entries = parse_lock(lock.decode("utf-8", "replace"))
+    except ExpError as err:
+        if where is None:
+            raise
+        raise ExpError(f"{where}: {err.message}", hint=err.hint) from None
+    cached = None
+    if spec is not None:
+        try:
+            pipeline = parse_pipeline(spec.decode("utf-8", "replace"), repo.root, read=read)
+            cached = {o.path for s in pipeline.stages.values() for o in s.outs if o.cache}
+        except ExpError:
+            cached = None  # a broken exp.yaml: every lock out counts as data
+    data = {}
+    for entry in entries.values():
+        for path, info in entry.outs.items():
+            if cached is None or path in cached:
+                data[_safe(path)] = info
+    return data
+
+
+# -- the work tree ------------------------------------------------------------
+
+def worktree_pointers(repo) -> dict[str, HashInfo]:
+    """Data path -> HashInfo of the pointer files in the work tree (tracked or new)."""
+    out = git(["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "*.exp"],
+              cwd=repo.root).stdout
+    data: dict[str, HashInfo] = {}
+    for name in dict.fromkeys(out.split(b"\0")):
+        path = name.decode("utf-8", "surrogateescape")
+        if not path or not is_pointer_name(path):
+            continue
+        info = read_pointer_file(repo.root, path)
+        if info is not None:
+            data[_safe(data_path_of(path))] = info
+    return data
+
+
+def index_pointers(repo) -> dict[str, HashInfo]:
+    """Data path -> HashInfo of the pointers staged in the index (what a commit records)."""
+    out = git(["ls-files", "-s", "-z", "--", "*.exp"], cwd=repo.root).stdout
+    staged: dict[str, bytes] = {}
+    for entry in out.split(b"\0"):
+        if not entry:
+            continue
+        meta, _, name = entry.partition(b"\t")
+        mode, sha, stage = meta.split()
+        path = name.decode("utf-8", "surrogateescape")
+        if mode in _BLOB_MODES and stage == b"0" and is_pointer_name(path):
+            staged[path] = sha
+    blobs = read_objects(repo.root, staged.values())
+    data = {}
+    for path, sha in staged.items():
+        content = blobs.get(sha, b"")
+        if looks_like_pointer(content):
+            data[_safe(data_path_of(path))] = parse_pointer(content, path)
+    return data
+
+
+def _worktree_data(repo) -> dict[str, HashInfo]:
+    data: dict[str, HashInfo] = {}
+    lock_path = os.path.join(repo.root, LOCK)
+    if os.path.isfile(lock_path):
+        from git_exp.pipeline.spec import work_tree_reader
+        read = work_tree_reader(repo.root)
+        with open(lock_path, "rb") as fh:
+            lock = fh.read()
+        spec = read(PIPELINE)
+        data.update(_lock_outs(repo, lock, spec.encode() if spec is not None else None, None, None))
+    data.update(worktree_pointers(repo))
+    return data
+
+
+# -- many commits ---------------------------------------------------------------
+
+def objects_in_history(repo, revs: list[str]) -> tuple[set[HashInfo], list[str]]:
+    """Every HashInfo recorded by any commit `git log REVS` walks, and problems met.
+
+    For gc (REVS = ['--all']) and for push (e.g. [new, '^old']). Instead of
+    reading each commit's tree, `git log --raw -m` lists every version of a
+    pointer or exp.lock that a walked commit introduced: a blob in a commit's
+    tree either came from its parent or shows up in that diff, so walking
+    to the roots sees every version. All outs of a lock are returned, even
+    `cache: false` ones: the runner caches those too, and keeping an object
+    is always safe. Malformed files are skipped and described in the second
+    value rather than stopping the walk: they reference nothing we can keep.
+    """
+    if not revs:
+        return set(), []
+    proc = git(["log", "--format=%x01", "--raw", "-z", "--no-abbrev", "-m", "--no-renames",
+                "--diff-filter=AMT", *revs, "--", "*.exp", LOCK], cwd=repo.root)
+    candidates: dict[bytes, str] = {}
+    fields = proc.stdout.split(b"\0")
+    i = 0
+    while i < len(fields):
+        field = fields[i].lstrip(b"\n\x01")
+        if field.startswith(b":"):
+            parts = field[1:].split()
+            path = fields[i + 1].decode("utf-8", "surrogateescape") if i + 1 < len(fields) else ""
+            i += 2
+            if len(parts) >= 4 and parts[1] in _BLOB_MODES:
+                if path == LOCK or is_pointer_name(path):
+                    candidates.setdefault(parts[3], path)
+            continue
+        i += 1
+    infos: set[HashInfo] = set()
+    problems: list[str] = []
+    blobs = read_objects(repo.root, candidates)
+    for sha, content in blobs.items():
+        path = candidates[sha]
+        where = f"{path} (blob {sha.decode()[:12]})"
+        try:
+            if path == LOCK:
+                from git_exp.pipeline.lock import parse_lock
+                for entry in parse_lock(content.decode("utf-8", "replace")).values():
+                    infos.update(entry.outs.values())
+            elif looks_like_pointer(content):
+                infos.add(parse_pointer(content, where))
+        except ExpError as err:
+            problems.append(f"{where}: {err.message}")
+    messages = git(["log", "--format=%B%x00", "--grep=^Exp-Data: ", *revs], cwd=repo.root).stdout
+    for message in messages.decode("utf-8", "replace").split("\0"):
+        try:
+            infos.update(trailer_data(message).values())
+        except ExpError as err:
+            problems.append(err.message)
+    return infos, problems
