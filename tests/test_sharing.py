@@ -11,6 +11,7 @@ import io
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -379,7 +380,7 @@ def test_directory_remote_never_rewrites_and_answers_in_bulk(tmp_path):
 # -- interrupted and corrupt transfers ------------------------------------------------
 
 def test_a_put_interrupted_mid_copy_leaves_nothing(tmp_path):
-    from git_exp.sharing.remote import write_verified
+    from git_exp.sharing.remote import TransferCancelled, write_verified
     dest = tmp_path / "data" / "files" / "sha256" / "ab" / ("c" * 62)
 
     def chunks():
@@ -388,6 +389,17 @@ def test_a_put_interrupted_mid_copy_leaves_nothing(tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         write_verified(chunks(), str(dest), "ab" + "c" * 62, source="test")
+    assert list(dest.parent.iterdir()) == []
+
+    stop = threading.Event()
+
+    def cancelled_after_one_chunk():
+        yield b"first half"
+        stop.set()  # another object failed: the pool asks every copy to stop
+        yield b"second half"
+
+    with pytest.raises(TransferCancelled):
+        write_verified(cancelled_after_one_chunk(), str(dest), "ab" + "c" * 62, source="test", stop=stop)
     assert list(dest.parent.iterdir()) == []
 
 
@@ -429,6 +441,28 @@ def test_a_failing_send_stops_and_leaves_only_whole_objects(ml, tmp_path):
     assert_all_intact(tmp_path / "data")
     landed = set(objects_in(tmp_path / "data"))
     assert len(landed) == 2 and not any(h.endswith(".dir") for h in landed)  # files go first
+
+
+def test_a_source_object_that_vanishes_mid_transfer_fails_cleanly(ml, tmp_path):
+    from git_exp.data.cache import Cache
+    from git_exp.errors import ExpError
+    from git_exp.sharing.remote import DirectoryRemote
+    from git_exp.sharing.transfer import plan_upload, send
+
+    class Vanishing(DirectoryRemote):
+        """Someone runs `git exp gc` while the push is under way."""
+
+        def put(self, hash, path):
+            os.unlink(path)
+            return super().put(hash, path)
+
+    cache = Cache(str(ml.path / ".git" / "exp"))
+    remote = Vanishing(str(tmp_path / "data"))
+    plan = plan_upload(cache, remote, model_objects(ml, "first"))
+    with pytest.raises(ExpError) as err:
+        send(cache, remote, plan.send, jobs=1)
+    assert "cannot send object" in err.value.message and "No such file" in err.value.message
+    assert objects_in(tmp_path / "data") == {}
 
 
 def test_a_corrupt_object_on_the_remote_never_enters_the_cache(ml, origin, tmp_path):

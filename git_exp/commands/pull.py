@@ -63,7 +63,9 @@ def run(args, console) -> int:
     finally:
         progress.close()
     render_refs(result, console, "Fetched", f"from {args.remote}")
-    if result.received.objects:
+    if result.skipped_data:
+        console.out("Data not fetched (--no-data).")
+    elif result.received.objects:
         console.out(f"Received {result.received.objects} data object(s), "
                     f"{format_size(result.received.bytes)}, from {result.location}.")
     status = 0

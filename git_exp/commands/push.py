@@ -59,7 +59,9 @@ SECTIONS = [
 hooks installed (git exp install), the pre-push hook uploads the data the
 pushed commits need before Git sends them, and stops the push when some of
 it is missing. A push of commits that change no exp.lock, exp.yaml or
-pointer file asks the data remote nothing.
+pointer file asks the data remote nothing. When pushed commits record data
+and no data location is paired with the remote, the push stops and names
+the config to set; `git push --no-verify` pushes without the hook.
 """),
     ("Environment", """\
 GIT_EXP_DATA_SENT=1 makes the pre-push hook skip its data upload; git exp

@@ -7,7 +7,6 @@ never hides a password or host-key question.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from git_exp.errors import ExpError
@@ -108,22 +107,3 @@ def fetch(root: str, remote: str, refspecs: list[str]) -> None:
                check=False, input=("\n".join(refspecs) + "\n").encode())
     if proc.returncode != 0:
         raise ExpError(f"git fetch from '{remote}' failed: {_last_error(proc.stderr)}")
-
-
-def existing_commits(root: str, shas: list[str]) -> set[str]:
-    """Which of SHAS are commits in the local object store, asked in one call."""
-    if not shas:
-        return set()
-    proc = git(["cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=root,
-               input=("\n".join(shas) + "\n").encode())
-    found = set()
-    for line in proc.stdout.decode().splitlines():
-        sha, _, kind = line.partition(" ")
-        if kind == "commit":
-            found.add(sha)
-    return found
-
-
-def is_configured(config, remote: str) -> bool:
-    """REMOTE is a named remote (rather than a path or URL typed directly)."""
-    return bool(config.get(f"remote.{remote}.url")) and os.sep not in remote

@@ -69,9 +69,11 @@ def new_commits(root: str, tips: list[str], remote_has: list[str],
     """
     if not tips:
         return []
+    # --ignore-missing: a remote sha we never fetched is simply not excluded.
     args = ["rev-list", "--parents", f"--format={_MARK}%(trailers:key=Exp-Data,valueonly,separator=%x2c)",
-            "--stdin"]
+            "--ignore-missing", "--stdin"]
     if remote_name:
+        # For a remote given as a path or URL the pattern matches nothing.
         args += ["--not", f"--remotes={remote_name}"]
     # Revisions read from --stdin are not affected by --not: "^sha" negates.
     lines = list(dict.fromkeys(tips)) + [f"^{sha}" for sha in dict.fromkeys(remote_has)]
@@ -126,9 +128,13 @@ def read_data(repo, shas: list[str]) -> dict[str, dict]:
         return dict(zip(shas, pool.map(lambda sha: data_at(repo, sha), shas)))
 
 
-def needed_objects(repo, cache, tips: dict[str, str], remote_has: list[str],
-                   remote_name: str | None) -> Needs:
-    """Objects the commits from TIPS (sha -> label) that the remote lacks refer to."""
+def needed_objects(repo, tips: dict[str, str], remote_has: list[str],
+                   remote_name: str | None, cache=None) -> Needs:
+    """Objects the commits from TIPS (sha -> label) that the remote lacks refer to.
+
+    REMOTE_HAS are commits the remote has (ones we lack are ignored), and
+    REMOTE_NAME's tracking refs count as on the remote too.
+    """
     commits = new_commits(repo.root, list(tips), remote_has, remote_name)
     if not commits:
         return Needs()
@@ -136,6 +142,11 @@ def needed_objects(repo, cache, tips: dict[str, str], remote_has: list[str],
     to_read = touching_data(repo.root, commits) | (experiments & {c.sha for c in commits})
     ordered = [c.sha for c in commits if c.sha in to_read]
     needs = Needs(checked=ordered)
+    if not ordered:
+        return needs
+    if cache is None:
+        from git_exp.data.cache import Cache
+        cache = Cache(repo.exp_dir)
     for sha, data in read_data(repo, ordered).items():
         label = tips.get(sha) or f"commit {sha[:7]}"
         for path, info in sorted(data.items()):

@@ -41,19 +41,22 @@ def run_pre_push(repo, remote_name: str, remote_url: str, lines: list[str], cons
         updates = parse_lines(lines)
         if not updates:
             return 0
-        from git_exp.sharing.needed import label_for
-        from git_exp.sharing.progress import ProgressLine, format_size
-        from git_exp.sharing.push import send_data
+        from git_exp.sharing.needed import label_for, needed_objects
 
         tips = {}
         for local_ref, local_sha, _, _ in updates:
             tips.setdefault(local_sha, label_for(local_ref))
         remote_has = [sha for _, _, _, sha in updates if set(sha) != {"0"}]
+        needs = needed_objects(repo, tips, remote_has, remote_name)
+        if not needs.objects:
+            return 0  # the common case: two `git` calls, nothing else imported
+        from git_exp.sharing.progress import ProgressLine, format_size
+        from git_exp.sharing.push import upload
+
         progress = ProgressLine(console.stderr, "git-exp: sending data",
                                 enabled=False if console.quiet else None)
         try:
-            result = send_data(repo, remote_name, remote_url or None, tips, remote_has,
-                               progress=progress)
+            result = upload(repo, remote_name, remote_url or None, needs, progress=progress)
         finally:
             progress.close()
     except ExpError as err:

@@ -62,21 +62,24 @@ def send_data(repo, remote: str, url: str | None, tips: dict[str, str], remote_h
               jobs: int = DEFAULT_JOBS, progress: Progress | None = None) -> DataResult:
     """Upload what the commits from TIPS (sha -> label) refer to and the data remote lacks.
 
-    Shared by `git exp push` and the pre-push hook. Makes no data-remote
-    request when the new commits refer to no data (see needed.py).
+    Makes no data-remote request when the new commits refer to no data
+    (see needed.py).
     """
-    from git_exp.data.cache import Cache
     from git_exp.sharing.needed import needed_objects
+    return upload(repo, remote, url, needed_objects(repo, tips, remote_has, remote), jobs, progress)
+
+
+def upload(repo, remote: str, url: str | None, needs, jobs: int = DEFAULT_JOBS,
+           progress: Progress | None = None) -> DataResult:
+    """Send the NEEDS objects the data remote lacks; ExpError, sending nothing, if some are nowhere."""
+    result = DataResult(objects=len(needs.objects))
+    if not needs.objects:
+        return result
+    from git_exp.data.cache import Cache
     from git_exp.sharing.remote import resolve
     from git_exp.sharing.transfer import plan_upload, send
 
     cache = Cache(repo.exp_dir)
-    known = sorted(gitremote.existing_commits(repo.root, sorted(set(remote_has))))
-    tracking = remote if gitremote.is_configured(repo.config, remote) else None
-    needs = needed_objects(repo, cache, tips, known, tracking)
-    result = DataResult(objects=len(needs.objects))
-    if not needs.objects:
-        return result
     data_remote = resolve(repo, remote, url)
     result.location = str(data_remote)
     plan = plan_upload(cache, data_remote, needs.objects)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
 from urllib.parse import unquote, urlsplit
@@ -53,10 +54,28 @@ class ObjectMismatch(ExpError):
         self.actual = actual
 
 
+class TransferCancelled(ExpError):
+    """A transfer was stopped (Ctrl-C, or another object failed) before this object completed."""
+
+    def __init__(self):
+        super().__init__("transfer cancelled")
+
+
 class DataRemote:
-    """The interface every data remote implements; see the module docstring."""
+    """The interface every data remote implements; see the module docstring.
+
+    cancel() is the one shared piece: it asks every transfer in flight to
+    stop at its next chunk (pass self.stop to write_verified), so Ctrl-C
+    does not wait for a multi-gigabyte object to finish copying.
+    """
 
     url: str = ""
+
+    def __init__(self):
+        self.stop = threading.Event()
+
+    def cancel(self) -> None:
+        self.stop.set()
 
     def has_many(self, hashes: Iterable[str]) -> set[str]:
         raise NotImplementedError
@@ -90,11 +109,11 @@ def _chunks(path: str) -> Iterator[bytes]:
 
 
 def write_verified(chunks: Iterable[bytes], dest: str, hash: str, source: str,
-                   replace: bool = False) -> int:
+                   replace: bool = False, stop: threading.Event | None = None) -> int:
     """Write CHUNKS to DEST if they hash to HASH; the bytes written.
 
     The bytes go to a hidden temporary name beside DEST and are checked
-    before DEST exists, so a crash, Ctrl-C or exception leaves no object
+    before DEST exists, so a crash, Ctrl-C, exception or STOP leaves no object
     under its final name (at worst a stray '.*.tmp' file, which nothing
     mistakes for an object). Without REPLACE an object already at DEST is
     never touched: it is published with link(), which refuses to overwrite.
@@ -110,6 +129,8 @@ def write_verified(chunks: Iterable[bytes], dest: str, hash: str, source: str,
     try:
         with open(tmp, "xb") as out:
             for block in chunks:
+                if stop is not None and stop.is_set():
+                    raise TransferCancelled()
                 digest.update(block)
                 out.write(block)
                 size += len(block)
@@ -154,6 +175,7 @@ class DirectoryRemote(DataRemote):
     """
 
     def __init__(self, root: str):
+        super().__init__()
         self.root = os.path.abspath(root)
         self.url = self.root
         self._objects = os.path.join(self.root, "files", "sha256")
@@ -176,12 +198,13 @@ class DirectoryRemote(DataRemote):
         dest = self.object_path(hash)
         if os.path.isfile(dest):
             return 0  # never rewritten: its name is its content
-        return write_verified(_chunks(path), dest, hash, source=path)
+        return write_verified(_chunks(path), dest, hash, source=path, stop=self.stop)
 
     def get(self, hash: str, dest: str) -> int:
         src = self.object_path(hash)
         try:
-            return write_verified(_chunks(src), dest, hash, source=src, replace=True)
+            return write_verified(_chunks(src), dest, hash, source=src, replace=True,
+                                  stop=self.stop)
         except FileNotFoundError as err:
             if err.filename == src:
                 raise ExpError(f"object {hash} is not in the data remote '{self.url}'") from None

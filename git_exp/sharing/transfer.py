@@ -68,12 +68,13 @@ class _Meter:
 
 
 def _run_parallel(items: list[str], work: Callable[[str], int], jobs: int, meter: _Meter,
-                  verb: str) -> Stats:
+                  verb: str, remote) -> Stats:
     """work(item) -> bytes for every item; the first failure stops the rest and is raised."""
     stats = Stats()
     if not items:
         return stats
     pool = ThreadPoolExecutor(max(1, min(jobs, len(items))))
+    finished_cleanly = False
     try:
         pending = {pool.submit(work, item): item for item in items}
         while pending:
@@ -95,9 +96,12 @@ def _run_parallel(items: list[str], work: Callable[[str], int], jobs: int, meter
                 stats.objects += 1
                 stats.bytes += nbytes
                 meter.done(nbytes)
+        finished_cleanly = True
     finally:
-        # Ctrl-C or a failure: drop what has not started; what is running
-        # finishes its one object (or discards its temporary file).
+        if not finished_cleanly:
+            # Ctrl-C or a failure: drop what has not started, and make what
+            # is running stop at its next chunk and discard its temp file.
+            remote.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
     return stats
 
@@ -126,7 +130,7 @@ def send(cache, remote, hashes: Iterable[str], progress: Progress | None = None,
     for phase in ([h for h in hashes if not h.endswith(DIR_SUFFIX)],
                   [h for h in hashes if h.endswith(DIR_SUFFIX)]):
         stats += _run_parallel(phase, lambda h: remote.put(h, cache.object_path(h)), jobs,
-                               meter, "send")
+                               meter, "send", remote)
     return stats
 
 
@@ -163,7 +167,7 @@ def download(cache, remote, hashes: Iterable[str], progress: Progress | None = N
             staged[h] = tmp  # dict writes are atomic under the GIL
             return remote.get(h, tmp)
 
-        stats += _run_parallel(manifests, get_manifest, jobs, meter, "receive")
+        stats += _run_parallel(manifests, get_manifest, jobs, meter, "receive", remote)
         inside: dict[str, set[str]] = {}
         for h in manifests:
             with open(staged[h], "rb") as f:
@@ -184,7 +188,7 @@ def download(cache, remote, hashes: Iterable[str], progress: Progress | None = N
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             return remote.get(h, dest)
 
-        stats += _run_parallel(sorted(files), get_file, jobs, meter, "receive")
+        stats += _run_parallel(sorted(files), get_file, jobs, meter, "receive", remote)
         for h in manifests:
             if inside[h] & lacking:
                 lacking.add(h)  # never a manifest without its files
