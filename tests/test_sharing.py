@@ -349,6 +349,9 @@ def test_data_location_resolution(ml, tmp_path):
     ml.git("remote", "add", "peer", str(plain.path))
     repo = discover(str(ml.path))
     assert resolve(repo, "peer").url == str(plain.path / ".git" / "exp" / "cache")
+    shared = bare(tmp_path, "shared.git")
+    ml.git("remote", "add", "shared", f"file://{shared}")
+    assert resolve(discover(str(ml.path)), "shared").url == str(shared / "exp" / "cache")
     with pytest.raises(ExpError) as err:
         resolve(repo, "web")
     assert "no data remote is configured for Git remote 'web'" in err.value.message
