@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "diff": ("git_exp.commands.diff", "Compare the params and metrics of two experiments or commits"),
     "params": ("git_exp.commands.params", "Compare params between commits and experiments (params diff)"),
     "metrics": ("git_exp.commands.metrics", "Show and compare metrics (metrics show, metrics diff)"),
+    "plots": ("git_exp.commands.plots", "Draw plots of the workspace and experiments in one HTML page"),
     "add": ("git_exp.commands.add", "Track data files or folders with a pointer file instead of Git"),
     "checkout": ("git_exp.commands.checkout", "Put the data the pointers and exp.lock record into the work tree"),
     "status": ("git_exp.commands.status", "Show which stages would run and which data differs from its record"),

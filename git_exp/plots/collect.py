@@ -1,0 +1,472 @@
+"""Which plots, from which revisions: the core of `plots show` and `plots diff`.
+
+The plots are those the revisions' own exp.yaml files declare (stage and
+top-level `plots`), the union by path, the first declaration winning (the
+workspace's when it is compared). Files of commits are read straight from
+Git through one `git cat-file --batch` (show/catfile.py), a level of trees
+at a time for all commits together, and each distinct blob is parsed once.
+A plot kept in the data cache (`cache: true`) is found through the
+commit's exp.lock.
+"""
+from __future__ import annotations
+
+import os
+import posixpath
+from typing import Optional
+
+from git_exp.errors import ExpError
+from git_exp.experiments import refs as exp_refs
+from git_exp.experiments.manage import head_sha, labels_for
+from git_exp.experiments.resolve import resolve
+from git_exp.gitcmd import git
+from git_exp.plots import data as plot_data
+from git_exp.plots.charts import (PlotResult, PlotSpec, Revision, Section, build_section,
+                                  image_section, template_of)
+from git_exp.show.catfile import CatFile, Trees, parse_commit, parse_tree
+
+PIPELINE_FILE = "exp.yaml"
+WORKSPACE = "workspace"
+_FILE_MODES = ("100644", "100755", "100664")
+_DIR_MODE = "40000"
+
+
+def show(repo, targets: list | None = None) -> PlotResult:
+    """The plots of the work tree (only those under TARGETS, when given)."""
+    revisions = [Revision(WORKSPACE, None, "workspace")]
+    return _Collector(repo, revisions).run(_targets(repo, targets or []), strict=True)
+
+
+def diff(repo, specs: list | None = None, targets: list | None = None) -> PlotResult:
+    """The plots of each revision SPECS names, overlaid.
+
+    SPECS are experiments (name, sha prefix, ref), Git revisions or
+    `workspace`. By default: the workspace and HEAD's experiments, newest
+    first, or the workspace and HEAD when HEAD has none.
+    """
+    every = exp_refs.list_refs(repo.root)
+    if specs:
+        revisions = _unique([revision_of(repo, s, every) for s in specs])
+        return _Collector(repo, revisions).run(_targets(repo, targets or []), strict=False)
+    head = head_sha(repo)
+    revisions = [Revision(WORKSPACE, None, "workspace")]
+    mine = [r for r in every if r.baseline == head] if head else []
+    if mine:
+        revisions += [Revision(r.name, r.sha, "experiment") for r in mine]
+    elif head:
+        revisions.append(Revision(labels_for(repo, {head})[head], head, "commit"))
+    collector = _Collector(repo, _unique(revisions))
+    collector.newest_first()
+    return collector.run(_targets(repo, targets or []), strict=False)
+
+
+def revision_of(repo, spec: str, every: list) -> Revision:
+    """What SPEC names: the workspace, an experiment (its name wins over a
+    branch of the same name, as this is about experiments) or a commit."""
+    if spec == WORKSPACE:
+        return Revision(WORKSPACE, None, "workspace")
+    if spec.startswith(exp_refs.PREFIX) or any(r.name == spec for r in every):
+        found = resolve(repo, spec, every)
+        return Revision(found.name, found.sha, "experiment")
+    proc = git(["rev-parse", "--verify", "-q", "--end-of-options", spec + "^{commit}"],
+               cwd=repo.root, check=False)
+    if proc.returncode != 0:
+        try:
+            found = resolve(repo, spec, every)   # a sha prefix of an experiment, or a good error
+        except ExpError as exc:
+            raise ExpError(f"'{spec}' is neither an experiment nor a revision", hint=exc.hint) from None
+        return Revision(found.name, found.sha, "experiment")
+    sha = proc.stdout.decode().strip()
+    ref = next((r for r in every if r.sha == sha), None)
+    if ref is not None:
+        return Revision(ref.name, sha, "experiment")
+    return Revision(spec, sha, "commit")
+
+
+def _unique(revisions: list) -> list:
+    """Each revision once; two experiments of one name get their short sha added."""
+    seen: dict = {}
+    for revision in revisions:
+        seen.setdefault((revision.kind == "workspace", revision.rev), revision)
+    kept = list(seen.values())
+    names = [r.name for r in kept]
+    return [Revision(f"{r.name} ({r.rev[:7]})", r.rev, r.kind)
+            if r.rev and names.count(r.name) > 1 else r for r in kept]
+
+
+def _targets(repo, targets: list) -> list:
+    """TARGETS, given relative to the current directory, as repo-relative paths."""
+    out = []
+    for target in targets:
+        full = os.path.abspath(target)
+        rel = os.path.relpath(full, repo.root).replace(os.sep, "/")
+        if rel == ".." or rel.startswith("../"):
+            raise ExpError(f"'{target}' is outside the repository at {repo.root}")
+        out.append(posixpath.normpath(rel))
+    return out
+
+
+class _Collector:
+    def __init__(self, repo, revisions: list):
+        self.repo = repo
+        self.revisions = revisions
+        self.warnings: list[str] = []
+        self._objects: Optional[CatFile] = None
+        self._trees: Optional[Trees] = None
+        self._roots: dict[str, Optional[str]] = {}   # commit sha -> root tree oid
+        self._times: dict[str, int] = {}
+        self._entries: dict[tuple, object] = {}      # (index, path) -> (mode, oid) | None
+        self._blobs: dict[str, Optional[bytes]] = {}
+        self._tables: dict[tuple, object] = {}
+        self._locks: dict[str, dict] = {}
+        self._cached: dict[str, bool] = {}            # plot path -> kept in the data cache
+        self._declared: set = set()
+        self._read_commits()
+
+    # ------------------------------------------------------------ revisions
+
+    def _read_commits(self) -> None:
+        shas = [r.rev for r in self.revisions if r.rev]
+        if not shas:
+            return
+        self._objects = CatFile(self.repo.root)
+        self._trees = Trees(self._objects)
+        for sha, obj in zip(shas, self._objects.read_many(shas)):
+            if obj is None or obj.type != "commit":
+                self._roots[sha] = None
+                continue
+            info = parse_commit(obj.data)
+            self._roots[sha] = info.tree
+            self._times[sha] = info.committer_time
+
+    def newest_first(self) -> None:
+        """Experiments newest first, as `git exp show` lists them; the workspace stays first."""
+        head = [r for r in self.revisions if r.kind != "experiment"]
+        exps = [r for r in self.revisions if r.kind == "experiment"]
+        exps.sort(key=lambda r: (-self._times.get(r.rev, 0), r.name))
+        self.revisions = head + exps
+
+    def run(self, targets: list, strict: bool) -> PlotResult:
+        try:
+            outputs = self._outputs(strict, need_pipeline=strict and not targets)
+            outputs = self._select(outputs, targets)
+            if not outputs:
+                raise ExpError("no plots to show: exp.yaml declares none",
+                               hint="list plots files under 'plots:' of a stage or at the top level "
+                                    "of exp.yaml, or name a file: git exp plots show logs.csv")
+            self._resolve_all(outputs)
+            # A file declared on its own keeps its own options, not its folder's.
+            self._declared = {o.path for o in outputs}
+            sections = []
+            for output in outputs:
+                sections.extend(self._sections(output))
+            _unique_ids(sections)
+            return PlotResult(self.revisions, sections, self.warnings)
+        finally:
+            if self._objects is not None:
+                self._objects.close()
+
+    # ------------------------------------------------------ plot definitions
+
+    def _outputs(self, strict: bool, need_pipeline: bool) -> list:
+        from git_exp.pipeline.spec import load_pipeline, parse_pipeline
+        found: dict = {}
+        parsed: dict[str, object] = {}   # exp.yaml blob -> Pipeline, when it reads no other file
+        for index, revision in enumerate(self.revisions):
+            try:
+                if revision.rev is None:
+                    if not os.path.exists(self.repo.path(PIPELINE_FILE)):
+                        if need_pipeline:
+                            raise ExpError(f"no {PIPELINE_FILE} in {self.repo.root}",
+                                           hint="run 'git exp init' to create one")
+                        continue
+                    pipeline = load_pipeline(self.repo.root, PIPELINE_FILE)
+                else:
+                    entry = self._entry(index, PIPELINE_FILE)
+                    if not _is_file(entry):
+                        continue
+                    text = self._blob(entry[1])
+                    if text is None:
+                        continue
+                    text = text.decode("utf-8", "replace")
+                    # A templated exp.yaml reads params files of its own commit.
+                    templated = "${" in text or "vars" in text
+                    pipeline = None if templated else parsed.get(entry[1])
+                    if pipeline is None:
+                        pipeline = parse_pipeline(text, self.repo.root, PIPELINE_FILE,
+                                                  self._reader(index))
+                        if not templated:
+                            parsed[entry[1]] = pipeline
+            except ExpError as exc:
+                if strict:
+                    raise
+                self.warnings.append(f"{exc.message} (in {revision.describe()}); its plots are not "
+                                     "declared there")
+                continue
+            for output in pipeline.plots:
+                if output.path not in found:
+                    found[output.path] = output
+                    self._cached[output.path] = bool(output.cache)
+        return list(found.values())
+
+    def _select(self, outputs: list, targets: list) -> list:
+        """The plots TARGETS name; a target declared nowhere is plotted with default options."""
+        if not targets:
+            return outputs
+        from git_exp.pipeline.spec import Output
+        chosen = []
+        for target in targets:
+            hits = []
+            for output in outputs:
+                files = list(output.plot["y"]) if isinstance(output.plot.get("y"), dict) else []
+                if output.path == target or target in files or _under(output.path, target):
+                    hits.append(output)
+                elif _under(target, output.path):   # one file of a plots folder
+                    hits.append(Output(target, "plot", output.cache, False, False, output.plot,
+                                       None, output.location))
+            if not hits:
+                hits = [Output(target, "plot", False, False, False, {}, None, None)]
+            chosen.extend(h for h in hits if h not in chosen)
+        return chosen
+
+    # ----------------------------------------------------------------- files
+
+    def _reader(self, index: int):
+        """READ for parse_pipeline: text of a file of revision INDEX, or None."""
+        def read(path: str) -> Optional[str]:
+            entry = self._entry(index, path)
+            if not _is_file(entry):
+                return None
+            data = self._blob(entry[1])
+            return data.decode("utf-8", "replace") if data is not None else None
+        return read
+
+    def _entry(self, index: int, path: str):
+        key = (index, path)
+        if key not in self._entries:
+            self._resolve_paths([key])
+        return self._entries[key]
+
+    def _resolve_paths(self, keys: list) -> None:
+        """Tree entries of (index, path) KEYS of commits, all in one batch."""
+        asked = [(i, p) for i, p in keys if (i, p) not in self._entries]
+        found = self._trees.resolve([(self._roots.get(self.revisions[i].rev), p) for i, p in asked]) \
+            if asked else []
+        for key, entry in zip(asked, found):
+            self._entries[key] = entry
+
+    def _resolve_all(self, outputs: list) -> None:
+        """Find every plot path in every commit, and read their blobs in one batch."""
+        if self._objects is None:
+            return
+        paths = []
+        for output in outputs:
+            y = output.plot.get("y")
+            paths.extend(y if isinstance(y, dict) else [output.path])
+        keys = [(i, p) for i, r in enumerate(self.revisions) if r.rev for p in paths]
+        self._resolve_paths(keys)
+        oids = [e[1] for e in (self._entries[k] for k in keys) if _is_file(e)]
+        self._fetch(oids)
+
+    def _fetch(self, oids: list) -> None:
+        wanted = list(dict.fromkeys(o for o in oids if o not in self._blobs))
+        for oid, obj in zip(wanted, self._objects.read_many(wanted) if wanted else []):
+            self._blobs[oid] = obj.data if obj is not None and obj.type == "blob" else None
+
+    def _blob(self, oid: str) -> Optional[bytes]:
+        if oid not in self._blobs:
+            self._fetch([oid])
+        return self._blobs[oid]
+
+    def _kind(self, index: int, path: str) -> Optional[str]:
+        """'file', 'dir' or None for PATH in revision INDEX."""
+        if self.revisions[index].rev is None:
+            full = self.repo.path(*path.split("/"))
+            if os.path.isdir(full):
+                return "dir"
+            return "file" if os.path.isfile(full) else None
+        entry = self._entry(index, path)
+        if _is_file(entry):
+            return "file"
+        if entry is not None and entry[0] == _DIR_MODE:
+            return "dir"
+        return "file" if self._from_cache(index, path) is not None else None
+
+    def _files_under(self, index: int, path: str) -> list:
+        if self.revisions[index].rev is None:
+            found = []
+            top = self.repo.path(*path.split("/"))
+            for folder, dirs, files in os.walk(top):
+                dirs.sort()
+                rel = os.path.relpath(folder, self.repo.root).replace(os.sep, "/")
+                found.extend(posixpath.join(rel, f) for f in sorted(files))
+            return found
+        found = []
+        pending = [(self._entry(index, path)[1], path)]
+        while pending:
+            oid, prefix = pending.pop(0)
+            obj = self._objects.read(oid)
+            if obj is None or obj.type != "tree":
+                continue
+            for name, (mode, child) in sorted(parse_tree(obj.data, len(oid) // 2).items()):
+                rel = f"{prefix}/{name}"
+                if mode == _DIR_MODE:
+                    pending.append((child, rel))
+                elif mode in _FILE_MODES:
+                    found.append(rel)
+                    self._entries[(index, rel)] = (mode, child)
+        return found
+
+    def contents(self, index: int, path: str) -> Optional[bytes]:
+        """The bytes of PATH in revision INDEX, or None when it has no such file."""
+        if self.revisions[index].rev is None:
+            try:
+                with open(self.repo.path(*path.split("/")), "rb") as fh:
+                    return fh.read()
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                return None
+            except OSError as exc:
+                raise ExpError(f"cannot read '{path}': {exc.strerror}") from None
+        entry = self._entry(index, path)
+        if _is_file(entry):
+            return self._blob(entry[1])
+        return self._from_cache(index, path)
+
+    def _from_cache(self, index: int, path: str) -> Optional[bytes]:
+        """A plots file the commit keeps in the data cache, through its exp.lock."""
+        owner = next((p for p in self._cached if p == path or _under(path, p)), None)
+        if owner is None or not self._cached[owner]:
+            return None
+        lock = self._entry(index, "exp.lock")
+        if not _is_file(lock):
+            return None
+        if lock[1] not in self._locks:
+            from git_exp.pipeline.lock import parse_lock
+            text = self._blob(lock[1])
+            try:
+                stages = parse_lock(text.decode("utf-8", "replace")) if text else {}
+            except ExpError:
+                stages = {}
+            self._locks[lock[1]] = {p: info for s in stages.values() for p, info in s.outs.items()}
+        info = self._locks[lock[1]].get(path)
+        if info is None or info.is_dir:
+            return None
+        from git_exp.data.cache import Cache
+        try:
+            with open(Cache(self.repo.exp_dir).object_path(info.hash), "rb") as fh:
+                return fh.read()
+        except (OSError, ExpError):
+            return None
+
+    def table_of(self, index: int, path: str, wanted: tuple):
+        if self.revisions[index].rev is None:
+            key: tuple = ("workspace", path, wanted)
+        else:
+            entry = self._entry(index, path)
+            key = (entry[1] if _is_file(entry) else ("cache", index, path), path, wanted)
+        if key not in self._tables:
+            data = self.contents(index, path)
+            self._tables[key] = None if data is None else plot_data.parse_table(data, path, wanted)
+        return self._tables[key]
+
+    # -------------------------------------------------------------- sections
+
+    def _sections(self, output) -> list:
+        where = _where(output.location)
+        options = output.plot
+        template = template_of(options.get("template"), where, output.path)
+        common = dict(title=options.get("title"), template=template, x_label=options.get("x_label"),
+                      y_label=options.get("y_label"), where=where)
+        y, x = options.get("y"), options.get("x")
+        if isinstance(y, dict):
+            files = tuple(y)
+            for f in files:
+                if plot_data.kind_of(f) != "data":
+                    raise ExpError(f"{where + ': ' if where else ''}{f} in 'y' of the plot "
+                                   f"{output.path} is not a data file", hint=plot_data.KINDS_HINT)
+            spec = PlotSpec(output.path, files, {f: _fields(v) for f, v in y.items()},
+                            _x_for(x, files), combined=True, **common)
+            return [build_section(spec, self.revisions, self.table_of)]
+
+        kinds = {i: self._kind(i, output.path) for i in range(len(self.revisions))}
+        if "dir" in kinds.values():
+            files: dict[str, None] = {}
+            for i, kind in kinds.items():
+                if kind == "dir":
+                    files.update(dict.fromkeys(self._files_under(i, output.path)))
+            plottable = [f for f in sorted(files)
+                         if plot_data.kind_of(f) is not None and f not in self._declared]
+            if self._objects is not None:
+                self._fetch([self._entries[(i, f)][1] for i in kinds for f in plottable
+                             if _is_file(self._entries.get((i, f)))])
+        else:
+            plottable = [output.path]
+            if plot_data.kind_of(output.path) is None and "file" in kinds.values():
+                raise ExpError(f"{where + ': ' if where else ''}cannot plot {output.path}: "
+                               f"unknown file type", hint=plot_data.KINDS_HINT)
+        sections = []
+        for path in plottable:
+            if plot_data.kind_of(path) == "image":
+                sections.append(image_section(path, self.revisions, self.contents))
+            elif plot_data.kind_of(path) == "data":
+                spec = PlotSpec(path, (path,), {path: _fields(y)} if y is not None else {},
+                                _x_for(x, (path,)), **common)
+                sections.append(build_section(spec, self.revisions, self.table_of))
+            else:   # declared, found nowhere, and not a file name we know: missing everywhere
+                section = Section(path, "data")
+                section.missing = [_missing(r, f"no {path}") for r in self.revisions]
+                sections.append(section)
+        return sections
+
+
+def _unique_ids(sections: list) -> None:
+    """Chart ids name files and DOM elements: make the rare repeat unique."""
+    seen: set = set()
+    for chart in (c for s in sections for c in s.charts):
+        base, number = chart.id, 1
+        while chart.id in seen:
+            number += 1
+            chart.id = f"{base}#{number}"
+        seen.add(chart.id)
+
+
+def _missing(revision: Revision, reason: str):
+    from git_exp.plots.charts import Missing
+    return Missing(revision.name, revision.rev, reason)
+
+
+def _fields(value) -> tuple:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _x_for(x, files: tuple) -> dict:
+    """x per file: one column for all, or a {file: column} mapping (its only
+    column when a file is not listed: x keys are written relative to wdir)."""
+    if x is None:
+        return {}
+    if isinstance(x, str):
+        return {f: x for f in files}
+    values = list(x.values())
+    out = {}
+    for f in files:
+        column = x.get(f) or next((v for k, v in x.items() if posixpath.normpath(k) == f
+                                   or f.endswith("/" + posixpath.normpath(k))), None)
+        if column is None and len(set(values)) == 1:
+            column = values[0]
+        if column is not None:
+            out[f] = column
+    return out
+
+
+def _under(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip("/") + "/")
+
+
+def _is_file(entry) -> bool:
+    return entry is not None and entry[0] in _FILE_MODES
+
+
+def _where(location) -> str:
+    if not location:
+        return ""
+    file, line, col = location
+    return f"{file}:{line}:{col}"
