@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "branch": ("git_exp.commands.branch", "Create a Git branch from an experiment"),
     "rename": ("git_exp.commands.rename", "Rename an experiment"),
     "remove": ("git_exp.commands.remove", "Delete experiments"),
+    "queue": ("git_exp.commands.queue", "Run queued experiments in the background; status, logs, kill, remove"),
     "push": ("git_exp.commands.push", "Share experiments and their data with a Git remote"),
     "pull": ("git_exp.commands.pull", "Fetch experiments and their data from a Git remote"),
     "show": ("git_exp.commands.show", "Show experiments with their metrics and params as a table"),

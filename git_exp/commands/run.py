@@ -29,6 +29,23 @@ that would enter the commit stops the run before anything is executed.
 Every run that started is recorded, also when a stage fails or the run is
 interrupted, with its status and its log (git exp logs NAME). Stage commands
 see GIT_EXP_NAME, GIT_EXP_BASELINE, GIT_EXP_STAGE and GIT_EXP_ROOT.
+
+-S also takes sweeps: KEY=0.1,0.01 or KEY=choice(a,b,c) list values,
+KEY=range(START,STOP[,STEP]) counts (STOP excluded; floats too). Several
+sweeping -S form a grid, the first varying slowest. With -n NAME the points
+are named NAME-1, NAME-2, ... A sweep describes several experiments, so it
+needs --queue or -j.
+
+--queue stores each point as a Git commit of the work tree with its params
+already set, under refs/exps-queue/, and prints the ids and names; your
+files are not changed. git exp queue start runs them in the background (see
+git-exp-queue(1)); --queue -j N starts N workers at once. -j N without
+--queue runs the points with N workers in the foreground and returns when
+all are done, with a summary. Queued and parallel runs each happen in a
+temporary checkout inside the Git directory, sharing the cache and the run
+cache; their results are experiments like any other, and your work tree,
+index and HEAD are untouched. --temp runs a single experiment that way, in
+the foreground.
 """
 
 EXAMPLES = [
@@ -36,6 +53,9 @@ EXAMPLES = [
     "git exp run -S train.lr=0.05 -n fast-lr",
     "git exp run -S other.yaml:model.units=64 train",
     "git exp run --dry",
+    "git exp run -j 2 -S train.lr=0.1,0.01 -S train.epochs=range(1,4) -n grid",
+    "git exp run --queue -S 'model.kind=choice(cnn,mlp)'",
+    "git exp run --temp -S train.lr=0.2",
 ]
 
 SECTIONS = [("Configuration", """\
@@ -63,6 +83,24 @@ def configure(parser):
                         help="always run stages; never restore their outputs from the run cache")
     parser.add_argument("--dry", action="store_true",
                         help="print which stages would run and why; change nothing")
+    parser.add_argument("--queue", action="store_true",
+                        help="queue the run (each point of a sweep) instead of running it now")
+    parser.add_argument("-j", "--jobs", type=_positive, metavar="N",
+                        help="run the points in N temporary checkouts at a time and wait for them "
+                             "(with --queue: start N background workers)")
+    parser.add_argument("--temp", action="store_true",
+                        help="run in a temporary checkout, leaving the work tree as it is")
+
+
+def _positive(text: str) -> int:
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 class ConsoleEvents:
@@ -105,6 +143,9 @@ def run(args, console) -> int:
     repo = discover()
     if args.dry:
         return _dry(repo, args, console)
+    if args.queue or args.jobs or args.temp:
+        from git_exp.commands.queue import run_isolated  # the queue's own rendering lives there
+        return run_isolated(repo, args, console, ConsoleEvents(console))
     from git_exp.experiments.run import run_experiment
     result = run_experiment(
         repo, overrides=args.set_param, name=args.name, message=args.message,
@@ -133,6 +174,9 @@ def _dry(repo, args, console) -> int:
     from git_exp.errors import ExpError
     from git_exp.pipeline.runner import PipelineRun
     from git_exp.pipeline.spec import load_pipeline
+    if args.queue or args.jobs or args.temp:
+        raise ExpError("--dry cannot be combined with --queue, -j or --temp",
+                       hint="preview with --dry alone, then queue")
     if args.set_param:
         raise ExpError("--dry cannot be combined with -S: it must not change any file",
                        hint="edit the params file by hand to preview, or drop --dry")

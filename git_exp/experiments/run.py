@@ -65,8 +65,10 @@ class _Recorder(Events):
         self.inner.output(data)
 
 
-def check_sizes(repo, limit: int) -> None:
-    big = oversized_files(repo, limit)
+def check_sizes(repo, limit: int, skip: tuple[str, ...] = ()) -> None:
+    """Refuse files over LIMIT that would enter Git; SKIP: paths (and folders) left out."""
+    big = [(p, size) for p, size in oversized_files(repo, limit)
+           if not any(p == s or p.startswith(s.rstrip("/") + "/") for s in skip)]
     if big:
         listing = "\n".join(f"  {p} ({size / 1048576:.1f} MiB)" for p, size in big[:10])
         raise ExpError(f"these files are over exp.maxCommitFileSize ({limit / 1048576:.0f} MiB) "
@@ -112,11 +114,15 @@ def read_metrics(repo, pipeline) -> dict[str, object]:
     return values
 
 
-def _pick_name(repo, name: str | None, force: bool) -> tuple[str, list[refs.ExpRef]]:
+def _pick_name(repo, name: str | None, force: bool,
+               reserved: set[str] = frozenset()) -> tuple[str, list[refs.ExpRef]]:
     existing = refs.list_refs(repo.root)
     if name is None:
-        return exp_names.generate({r.name for r in existing}), []
+        return exp_names.generate({r.name for r in existing} | set(reserved)), []
     exp_names.validate(name)
+    if name in reserved:
+        raise ExpError(f"a queued experiment is already named '{name}'",
+                       hint="pick another name with -n, or drop the entry: git exp queue remove " + name)
     same = [r for r in existing if r.name == name]
     if same and not force:
         raise ExpError(f"an experiment named '{name}' already exists",
@@ -131,13 +137,25 @@ def _sigterm_as_interrupt(signum, frame):
 def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
                    message: str | None = None, force_name: bool = False, force: bool = False,
                    run_cache: bool = True, targets: list[str] | None = None,
-                   downstream: bool = False, events: Events | None = None) -> ExperimentResult:
+                   downstream: bool = False, events: Events | None = None,
+                   baseline: str | None = None, log_file: str | None = None,
+                   reserved: set[str] | None = None,
+                   trailers: dict[str, str] | None = None) -> ExperimentResult:
+    """Run the pipeline in REPO's work tree and record the result.
+
+    BASELINE is the experiment's parent (default: HEAD); a queued run passes
+    the commit it was queued from, since its temporary checkout's HEAD is the
+    queue entry. LOG_FILE is where the log is written while the run goes on
+    (it moves next to the other logs once recorded). RESERVED names count as
+    taken (default: the names of queued entries). TRAILERS go into the
+    experiment's message as they are.
+    """
     from git_exp.params import overrides as ov
     from git_exp.params import sweeps
     from git_exp.params.edit import apply_overrides
 
     events = events or Events()
-    baseline = rec.baseline_of(repo)
+    baseline = baseline or rec.baseline_of(repo)
     pipeline = load_pipeline(repo.root)
     for arg in overrides:
         if sweeps.is_sweep(arg):
@@ -145,7 +163,10 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
                            hint="queue them with 'git exp run --queue -S ...', "
                                 "or run them in parallel with -j N")
     parsed = [ov.parse_override(arg) for arg in overrides]
-    name, replaced = _pick_name(repo, name, force_name)
+    if reserved is None:
+        from git_exp.queue.entries import reserved_names
+        reserved = reserved_names(repo)
+    name, replaced = _pick_name(repo, name, force_name, reserved)
     limit = repo.config.get_int("exp.maxCommitFileSize", DEFAULT_MAX_FILE)
 
     with RunLock(repo.git_dir, name):
@@ -160,13 +181,14 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
             pipeline = load_pipeline(repo.root)  # templating may read the new values
         log_dir = os.path.join(repo.exp_dir, "logs")
         os.makedirs(log_dir, exist_ok=True)
-        temp_log = os.path.join(log_dir, f"run-{os.getpid()}.log")
-        outcome = rec.Outcome(message=message)
+        temp_log = log_file or os.path.join(log_dir, f"run-{os.getpid()}.log")
+        outcome = rec.Outcome(message=message, extra=dict(trailers or {}))
         error: ExpError | None = None
         interrupted = False
         started = time.monotonic()
         previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-        with open(temp_log, "wb") as log:
+        # A caller's own log file may already hold its lines (a queued run's setup): append.
+        with open(temp_log, "ab" if log_file else "wb") as log:
             recorder = _Recorder(events, log)
             runner = PipelineRun(repo, pipeline, force=force, run_cache=run_cache,
                                  env={"GIT_EXP_NAME": name, "GIT_EXP_BASELINE": baseline},

@@ -1,0 +1,326 @@
+"""git exp queue: run queued experiments in the background and look after them."""
+from __future__ import annotations
+
+import sys
+
+DESCRIPTION = """\
+Queued experiments (git exp run --queue) wait under refs/exps-queue/ as Git
+commits of your work tree with their params already set, so the queue
+survives crashes and restarts and `git log refs/exps-queue/<id>` shows an
+entry. Workers take entries one at a time - a claim is an atomic
+compare-and-swap on the refs, so no entry ever runs twice - and run each in
+its own temporary checkout inside the Git directory, with the data its
+exp.lock records put there from the shared cache. Your work tree, index and
+HEAD are never touched: keep working and committing meanwhile.
+
+Each finished entry is an ordinary experiment whose parent is the commit it
+was queued from, succeeded, failed or interrupted, with its log (git exp
+logs NAME). An entry whose run could not even start is recorded as a failed
+experiment of its own files, with the reason in its log.
+
+start starts N background workers (counting those already running) that
+exit when the queue is empty. work runs one worker in the foreground. status
+lists the entries: queued, running, and finished ones until removed. logs
+prints an entry's log, following a running one with -f. kill interrupts
+running entries. stop asks the workers to exit after their current entry
+(--kill: at once, recording it as interrupted). remove drops queued entries
+and the records of finished ones; their experiments stay (git exp remove).
+
+A worker killed with SIGKILL (or a machine that lost power) leaves its entry
+claimed by a process that is gone. The next queue start, queue work or queue
+status notices, removes its temporary checkout, and queues the entry again;
+after 3 such attempts it is recorded as failed instead.
+"""
+
+EXAMPLES = [
+    "git exp run --queue -S train.lr=0.1,0.01,0.001 -n lr",
+    "git exp queue start -j 2",
+    "git exp queue status",
+    "git exp queue logs -f lr-2",
+    "git exp queue kill lr-3",
+    "git exp queue remove --failed",
+]
+
+SECTIONS = [("Files", """\
+<git-common-dir>/exp/queue/ holds a small JSON file per entry (progress and
+outcome), the workers' registrations and their logs (workers/<pid>.log).
+Temporary checkouts live in <git-common-dir>/exp/tmp/ while they run; runs
+write their log to exp/logs/queue-<id>.log until it is recorded.
+""")]
+
+
+def configure(parser):
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    start = actions.add_parser("start", help="start background workers",
+                               description="Start background workers that drain the queue")
+    start.add_argument("-j", "--jobs", type=_positive, default=1, metavar="N",
+                       help="run up to N entries at a time (default 1)")
+    work = actions.add_parser("work", help="run a worker in the foreground until the queue is empty",
+                              description="Run queued entries here, one at a time")
+    work.add_argument("--batch", metavar="TOKEN",
+                      help="only entries queued by one 'run --queue' (the token 'run -j' passes)")
+    actions.add_parser("status", help="list queued, running and finished entries",
+                       description="List the queue's entries")
+    logs = actions.add_parser("logs", help="print an entry's log", description="Print an entry's log")
+    logs.add_argument("entry", metavar="ID", help="an entry id, id prefix or name")
+    logs.add_argument("-f", "--follow", action="store_true",
+                      help="keep printing what a running entry writes until it ends")
+    kill = actions.add_parser("kill", help="interrupt running entries",
+                              description="Interrupt running entries")
+    kill.add_argument("entries", nargs="+", metavar="ID", help="entry ids, id prefixes or names")
+    stop = actions.add_parser("stop", help="let workers finish their entry and exit",
+                              description="Ask every worker to exit")
+    stop.add_argument("--kill", action="store_true",
+                      help="interrupt their current entries instead of waiting for them")
+    remove = actions.add_parser("remove", help="drop queued entries and finished records",
+                                description="Drop entries from the queue")
+    remove.add_argument("entries", nargs="*", metavar="ID", help="entry ids, id prefixes or names")
+    remove.add_argument("--all", action="store_true", help="every entry that is not running")
+    remove.add_argument("--failed", action="store_true", help="every failed or interrupted entry")
+
+
+def _positive(text: str) -> int:
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def run(args, console) -> int:
+    from git_exp.repo import discover
+    repo = discover()
+    return {"start": _start, "work": _work, "status": _status, "logs": _logs, "kill": _kill,
+            "stop": _stop, "remove": _remove}[args.action](repo, args, console)
+
+
+def _start(repo, args, console) -> int:
+    from git_exp.queue.worker import start
+    pids, running, queued = start(repo, args.jobs)
+    if not queued:
+        console.out("The queue is empty: nothing to start.")
+        return 0
+    what = f"Started {len(pids)} worker{'s' if len(pids) != 1 else ''}"
+    if running:
+        what += f" ({running} already running)"
+    console.out(f"{what} for {queued} queued entr{'y' if queued == 1 else 'ies'}.")
+    console.info("Follow them with: git exp queue status")
+    return 0
+
+
+class _PrintingWorker:
+    def __init__(self, console):
+        self.console = console
+
+    def recovered(self, items):
+        for item in items:
+            self.console.info(f"Recovered {item.entry.id} '{item.entry.name}': {item.action}.")
+
+    def entry_started(self, entry):
+        self.console.out(f"{entry.id} {entry.name}: running (attempt {entry.attempt})")
+
+    def entry_finished(self, entry, outcome):
+        sha = f" ({outcome.exp_sha[:7]})" if outcome.exp_sha else ""
+        error = f": {outcome.error.splitlines()[0]}" if outcome.error else ""
+        self.console.out(f"{entry.id} {entry.name}: {outcome.status}{sha} in "
+                         f"{outcome.duration:.1f}s{error}")
+
+
+def _work(repo, args, console) -> int:
+    from git_exp.queue.worker import work
+    done = work(repo, batch=args.batch, events=_PrintingWorker(console))
+    if not done:
+        console.info("The queue is empty.")
+    return 0
+
+
+def format_created(iso: str) -> str:
+    from datetime import datetime
+    try:
+        when = datetime.fromisoformat(iso).astimezone()
+    except ValueError:
+        return iso or "-"
+    return when.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_duration(seconds) -> str:
+    if seconds is None:
+        return "-"
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+STATE_STYLES = {"success": ("green",), "failed": ("red",), "interrupted": ("yellow",),
+                "running": ("bold",), "queued": ()}
+
+
+def render_rows(rows, console, with_params: bool = True) -> str:
+    from git_exp.ui import table
+    columns = [table.Column("ID"), table.Column("Name"), table.Column("State"),
+               table.Column("Created"), table.Column("Duration", "right"),
+               table.Column("Experiment")]
+    if with_params:
+        columns.append(table.Column("Params"))
+    cells = []
+    for r in rows:
+        line = [r.id, r.name, table.Cell(r.state, STATE_STYLES.get(r.state, ())),
+                format_created(r.created), format_duration(r.duration),
+                r.exp_sha[:7] if r.exp_sha else "-"]
+        if with_params:
+            line.append(" ".join(r.params) or "-")
+        cells.append(line)
+    return table.render(cells, columns, color=console.color)
+
+
+def _status(repo, args, console) -> int:
+    from git_exp.queue.control import status
+    found = status(repo)
+    for item in found.recovered:
+        console.info(f"Recovered {item.entry.id} '{item.entry.name}' from a dead worker: {item.action}.")
+    if not found.rows:
+        console.out("The queue is empty.")
+    else:
+        console.page(render_rows(found.rows, console))
+    queued = sum(1 for r in found.rows if r.state == "queued")
+    if found.workers:
+        console.info(f"{found.workers} worker{'s' if found.workers != 1 else ''} running.")
+    elif queued:
+        console.info("No worker is running; start them with: git exp queue start -j N")
+    return 0
+
+
+def _logs(repo, args, console) -> int:
+    from git_exp.queue.control import read_log
+    out = sys.stdout.buffer
+    for chunk in read_log(repo, args.entry, follow=args.follow):
+        out.write(chunk)
+        out.flush()
+    return 0
+
+
+def _kill(repo, args, console) -> int:
+    from git_exp.queue.control import kill
+    for row in kill(repo, args.entries):
+        sha = f" as {row.exp_sha[:7]}" if row.exp_sha else ""
+        console.out(f"Killed {row.id} '{row.name}': recorded{sha} ({row.state}).")
+    return 0
+
+
+def _stop(repo, args, console) -> int:
+    from git_exp.queue.control import stop
+    pids = stop(repo, now=args.kill)
+    if not pids:
+        console.out("No worker is running.")
+    elif args.kill:
+        console.out(f"Interrupted {len(pids)} worker{'s' if len(pids) != 1 else ''}; "
+                    "their entries are recorded as interrupted.")
+    else:
+        console.out(f"Asked {len(pids)} worker{'s' if len(pids) != 1 else ''} to exit "
+                    "after their current entry.")
+    return 0
+
+
+def _remove(repo, args, console) -> int:
+    from git_exp.queue.control import remove
+    removed = remove(repo, args.entries, everything=args.all, failed=args.failed)
+    for row in removed:
+        console.out(f"Removed {row.id} '{row.name}' ({row.state}).")
+    if not removed:
+        console.info("No entry matched.")
+    return 0
+
+
+# -- `git exp run --queue / -j N / --temp` ---------------------------------------
+
+def run_isolated(repo, args, console, events) -> int:
+    """The part of `git exp run` that goes through the queue."""
+    from git_exp.errors import UsageError
+    if args.temp and (args.queue or args.jobs):
+        raise UsageError("--temp runs one experiment now; it cannot be combined with --queue or -j")
+    options = dict(name=args.name, message=args.message, targets=args.stages or None,
+                   downstream=args.downstream, run_cache=not args.no_run_cache, force=args.force)
+    if args.temp:
+        return _run_temp(repo, args, console, events, options)
+    if args.queue:
+        return _run_queue(repo, args, console, options)
+    return _run_jobs(repo, args, console, options)
+
+
+def _run_temp(repo, args, console, events, options) -> int:
+    from git_exp.queue.worker import run_isolated as run_one
+    entry, outcome = run_one(repo, args.set_param, events=events, **options)
+    status = console.paint(outcome.status, *STATE_STYLES.get(outcome.status, ()))
+    sha = f" ({outcome.exp_sha[:7]})" if outcome.exp_sha else ""
+    console.out(f"Experiment {console.paint(entry.name, 'bold')}{sha} recorded from "
+                f"{entry.baseline[:7]} in a temporary checkout: {status}")
+    if outcome.metrics:
+        console.out("  " + "  ".join(f"{k}: {_value(v)}" for k, v in list(outcome.metrics.items())[:6]))
+    if outcome.status == "success":
+        console.out("Your work tree is as it was. To get the results:")
+        console.out(f"  git exp apply {entry.name}")
+        return 0
+    console.out(f"Its log: git exp logs {entry.name}")
+    if outcome.error:
+        console.error(outcome.error, outcome.hint)
+    return 130 if outcome.status == "interrupted" else 1
+
+
+def _value(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _run_queue(repo, args, console, options) -> int:
+    from git_exp.queue.enqueue import enqueue
+    entries = enqueue(repo, args.set_param, **options)
+    count = len(entries)
+    console.out(f"Queued {count} experiment{'s' if count != 1 else ''} from {entries[0].baseline[:7]}:")
+    width = max(len(e.name) for e in entries)
+    for e in entries:
+        params = "  " + " ".join(e.params) if e.params else ""
+        console.out(f"  {e.id}  {e.name.ljust(width)}{params}")
+    if args.jobs:
+        from git_exp.queue.worker import start
+        pids, running, _ = start(repo, args.jobs)
+        console.info(f"Started {len(pids)} worker{'s' if len(pids) != 1 else ''}"
+                     + (f" ({running} already running)" if running else "")
+                     + "; follow them with: git exp queue status")
+    else:
+        console.info("Run them in the background with: git exp queue start -j N")
+    return 0
+
+
+def _run_jobs(repo, args, console, options) -> int:
+    from git_exp.queue.parallel import run_parallel
+
+    def queued(entries):
+        count = len(entries)
+        console.info(f"Running {count} experiment{'s' if count != 1 else ''} from "
+                     f"{entries[0].baseline[:7]} with {min(args.jobs, count)} "
+                     f"worker{'s' if min(args.jobs, count) != 1 else ''}...")
+
+    def finished(row):
+        sha = f" ({row.exp_sha[:7]})" if row.exp_sha else ""
+        console.info(f"  {row.name}{sha}: "
+                     + console.paint(row.state, *STATE_STYLES.get(row.state, ()))
+                     + f" in {format_duration(row.duration)}")
+
+    rows, interrupted = run_parallel(repo, args.set_param, args.jobs, on_queued=queued,
+                                     on_finished=finished, **options)
+    console.out(render_rows(rows, console))
+    failed = [r for r in rows if r.state in ("failed", "interrupted")]
+    left = [r for r in rows if r.state == "queued"]
+    if failed:
+        console.out(f"Logs: git exp logs NAME (e.g. git exp logs {failed[0].name})")
+    if left:
+        console.info(f"{len(left)} entr{'y' if len(left) == 1 else 'ies'} stay queued: "
+                     "git exp queue start, or git exp queue remove --all")
+    if interrupted:
+        return 130
+    return 1 if failed or left else 0

@@ -1,0 +1,122 @@
+"""Temporary checkouts inside the Git dir, where queued runs happen.
+
+`git worktree add --detach <exp_dir>/tmp/<id>-<claim>` checks out the
+entry's commit; it lives under the Git dir so the user's work tree never
+sees it, and a linked worktree shares the repository's objects, refs and
+our cache. Hooks are off for that one command (core.hooksPath=/dev/null):
+`worktree add` would run the user's post-checkout hook in a directory they
+never asked for. Data the entry records (exp.lock outs, pointer files) is
+materialised from the shared cache with the configured link types
+(reflink, then copy, by default), so nothing large is copied where the
+filesystem can clone, and the run can never write through into the cache.
+
+A checkout is named after its claim, so the checkout of a dead worker can
+be removed while the same entry is already running again elsewhere.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import contextmanager
+from typing import Iterator
+
+from git_exp.errors import ExpError
+from git_exp.gitcmd import git
+from git_exp.queue import procs
+
+
+def tmp_root(repo) -> str:
+    return os.path.join(repo.exp_dir, "tmp")
+
+
+def checkout_path(repo, entry) -> str:
+    return os.path.join(tmp_root(repo), f"{entry.id}-{entry.sha[:8]}")
+
+
+@contextmanager
+def temp_checkout(repo, entry) -> Iterator[str]:
+    """A fresh checkout of ENTRY's commit; removed on the way out, whatever happens."""
+    path = checkout_path(repo, entry)
+    create(repo, path, entry.sha)
+    try:
+        yield path
+    finally:
+        remove(repo, path)
+
+
+def create(repo, path: str, sha: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if os.path.exists(path):
+        remove(repo, path)
+    proc = git(["-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "-q", path, sha],
+               cwd=repo.root, check=False)
+    if proc.returncode != 0:
+        remove(repo, path)
+        raise ExpError("cannot create the temporary checkout: "
+                       + proc.stderr.decode(errors="replace").strip().splitlines()[-1])
+
+
+def remove(repo, path: str) -> None:
+    """Remove the checkout and Git's record of it; never fails."""
+    proc = git(["worktree", "remove", "--force", "--force", path], cwd=repo.root, check=False)
+    if proc.returncode != 0 or os.path.lexists(path):
+        shutil.rmtree(path, ignore_errors=True)
+        git(["worktree", "prune"], cwd=repo.root, check=False)
+
+
+def list_checkouts(repo) -> list[str]:
+    try:
+        return sorted(os.listdir(tmp_root(repo)))
+    except FileNotFoundError:
+        return []
+
+
+def remove_orphans(repo, names: list[str], live_claims: set[str]) -> list[str]:
+    """Remove the checkouts in NAMES whose claim is not in LIVE_CLAIMS ("<id>-<sha8>").
+
+    NAMES must be listed before LIVE_CLAIMS is read: a checkout is created
+    after its claim, so any claim live at that time is in LIVE_CLAIMS.
+    Processes still working inside an orphan (a stage of a SIGKILLed
+    worker) are ended first.
+    """
+    removed = []
+    for name in names:
+        if name in live_claims:
+            continue
+        path = os.path.join(tmp_root(repo), name)
+        procs.end_strays(path)
+        remove(repo, path)
+        removed.append(name)
+    return removed
+
+
+# -- data ------------------------------------------------------------------
+
+def materialise(repo, root: str, sha: str) -> tuple[list[str], list[str]]:
+    """Put the data SHA records (exp.lock outs, pointer files) into the checkout at ROOT.
+
+    Returns (paths placed, paths whose data is not in the cache: a stage
+    that makes them will run, one that needs them will fail and say so)."""
+    from git_exp.data.cache import Cache
+    from git_exp.data.hashing import check_relpath
+    from git_exp.data.links import parse_link_types
+    from git_exp.data.state import StateMemo
+    from git_exp.data.tracked import data_at
+
+    data = data_at(repo, sha)
+    if not data:
+        return [], []
+    cache = Cache(repo.exp_dir, parse_link_types(repo.config.get("exp.cache.type")))
+    placed, missing = [], []
+    with StateMemo(repo.exp_dir) as memo:
+        for rel, info in sorted(data.items()):
+            why = check_relpath(rel)
+            if why:
+                raise ExpError(f"refusing the data path {rel!r} recorded in the entry: {why}",
+                               hint="an experiment can never write outside its checkout")
+            if cache.missing(info):
+                missing.append(rel)
+                continue
+            cache.checkout(info, os.path.join(root, *rel.split("/")), memo)
+            placed.append(rel)
+    return placed, missing

@@ -1,0 +1,83 @@
+"""Process identity: is the owner of a claim still the process that made it?
+
+A pid alone is not enough: after a crash the pid can be reused by an
+unrelated process, and an entry would then look "running" forever. On Linux
+the kernel's start time of the process (/proc/PID/stat, field 22) tells the
+two apart; elsewhere we fall back to the pid.
+"""
+from __future__ import annotations
+
+import os
+import signal
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def _stat(pid: int) -> list[bytes]:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return []
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    return data[data.rfind(b")") + 2:].split()
+
+
+def start_time(pid: int) -> str:
+    """An opaque token that changes when PID is reused; "" where unknown."""
+    fields = _stat(pid)
+    return fields[19].decode() if len(fields) > 19 else ""
+
+
+def is_same(pid: int, start: str) -> bool:
+    """PID is alive and (where we can tell) is the process that recorded START."""
+    if not alive(pid):
+        return False
+    fields = _stat(pid)
+    if fields:
+        if fields[0] in (b"Z", b"X"):
+            return False  # killed, waiting for its parent to reap it
+        if start and len(fields) > 19 and fields[19].decode() != start:
+            return False  # the pid was reused
+    return True
+
+
+def end_strays(folder: str) -> list[int]:
+    """End the process groups of processes working inside FOLDER (Linux only).
+
+    A worker killed with SIGKILL cannot end its stage's process group (the
+    stage runs in a session of its own); this finds such orphans by their
+    current directory before their checkout is removed.
+    """
+    folder = os.path.realpath(folder)
+    ended = []
+    try:
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return ended
+    me, my_group = os.getpid(), os.getpgrp()
+    for pid in pids:
+        if pid == me:
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if cwd == folder or cwd.startswith(folder + os.sep):
+            try:
+                group = os.getpgid(pid)
+                if group == my_group:
+                    continue
+                os.killpg(group, signal.SIGKILL)
+                ended.append(pid)
+            except (ProcessLookupError, PermissionError):
+                continue
+    return ended

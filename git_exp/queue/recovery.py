@@ -1,0 +1,84 @@
+"""Recovering entries whose worker died (SIGKILL, power loss, OOM killer).
+
+A running entry whose owner process is gone is, in this order:
+- finished, if its experiment was recorded before the worker died (so it
+  never runs twice);
+- re-queued, with its claim commit kept as the attempt count;
+- after MAX_ATTEMPTS claims, recorded as a failed experiment: an entry
+  that kills its worker every time must not cycle forever.
+Every step is a compare-and-swap on the running ref, so two processes
+recovering at once (say `queue status` and a starting worker) never both
+act. Checkouts no live claim owns are removed, with any stage processes a
+killed worker left behind in them.
+
+`queue start`, `queue work`, `queue status` and `run -j` call recover().
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from git_exp.experiments import record as rec
+
+from git_exp.queue import checkout, claims, state
+from git_exp.queue import entries as ent
+from git_exp.queue.executor import EntryOutcome
+from git_exp.queue.finish import finish, recorded_experiment, write_done
+
+MAX_ATTEMPTS = 3
+
+
+@dataclass
+class Recovered:
+    entry: ent.Entry
+    action: str      # "finished", "requeued" or "failed"
+
+
+def recover(repo, max_attempts: int = MAX_ATTEMPTS) -> list[Recovered]:
+    folders = checkout.list_checkouts(repo)   # before reading the refs: see remove_orphans
+    done: list[Recovered] = []
+    for entry in ent.list_entries(repo, "running"):
+        if claims.owner_alive(entry):
+            continue
+        found = recorded_experiment(repo, entry)
+        if found is not None:
+            ref, sha, status = found
+            _keep_log(repo, entry, sha)
+            write_done(repo, entry, EntryOutcome(status, ref, sha))
+            if claims.release(repo, entry):
+                state.clear_kill(repo, entry.id)
+                done.append(Recovered(entry, "finished"))
+        elif entry.attempt >= max_attempts or state.kill_requested(repo, entry.id):
+            # Take the claim over first, so that only one recovering process records it.
+            mine = claims.take_over(repo, entry, claims.me())
+            if mine is not None:
+                finish(repo, mine, _gave_up(entry, state.kill_requested(repo, entry.id)))
+                done.append(Recovered(mine, "failed"))
+        elif claims.give_back(repo, entry):
+            old = state.read_state(repo, entry.id) or {}
+            if old.get("claim") == entry.sha:
+                state.remove_state(repo, entry.id)   # its progress is void: it starts over
+            done.append(Recovered(entry, "requeued"))
+    live = {f"{e.id}-{e.sha[:8]}" for e in ent.list_entries(repo, "running")}
+    checkout.remove_orphans(repo, folders, live)
+    return done
+
+
+def _gave_up(entry: ent.Entry, killed: bool) -> EntryOutcome:
+    owner = entry.owner
+    who = f"pid {owner.pid} on {owner.host}" if owner else "unknown"
+    if killed:   # `queue kill` asked for it; its worker died before recording that
+        return EntryOutcome("interrupted", exit_code=130, error=f"killed (its worker, {who}, died)")
+    return EntryOutcome("failed", exit_code=1,
+                        error=f"its worker died {entry.attempt} times (last: {who})",
+                        hint="look at its log for where it stopped; queue it again once fixed")
+
+
+def _keep_log(repo, entry: ent.Entry, sha: str) -> None:
+    """The worker died between recording and moving the log: move it now."""
+    target = rec.log_path(repo, sha)
+    if not os.path.exists(target):
+        try:
+            os.replace(ent.log_file(repo, entry.id), target)
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,137 @@
+"""Small JSON files beside the queue refs: progress, outcomes, workers, requests.
+
+The refs say which entries are queued and running and who owns each claim;
+these files add what Git need not keep, all under <exp_dir>/queue/:
+
+    <id>.json          an entry's progress and, once it ended, its outcome
+    <id>.kill          `queue kill` asked the owner to stop this entry
+    workers/<pid>.json a live worker (removed when it exits)
+    workers/<pid>.stop `queue stop` asked this worker to exit after its entry
+    workers/<pid>.log  the worker's own output
+
+Every file is written atomically (temp file + rename), and a reader that
+finds a damaged one treats it as absent: the refs stay the truth.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from git_exp.atomic import write_atomic
+
+DONE_STATES = ("success", "failed", "interrupted")
+
+
+def queue_dir(repo) -> str:
+    return os.path.join(repo.exp_dir, "queue")
+
+
+def workers_dir(repo) -> str:
+    return os.path.join(queue_dir(repo), "workers")
+
+
+def _read_json(path: str) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _unlink(path: str) -> bool:
+    try:
+        os.unlink(path)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+# -- entries -------------------------------------------------------------
+
+def state_path(repo, entry_id: str) -> str:
+    return os.path.join(queue_dir(repo), f"{entry_id}.json")
+
+
+def read_state(repo, entry_id: str) -> dict | None:
+    return _read_json(state_path(repo, entry_id))
+
+
+def write_state(repo, entry_id: str, data: dict) -> None:
+    write_atomic(state_path(repo, entry_id), json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def remove_state(repo, entry_id: str) -> bool:
+    return _unlink(state_path(repo, entry_id))
+
+
+def all_states(repo) -> dict[str, dict]:
+    """id -> state of every entry that has a state file."""
+    found = {}
+    try:
+        names = os.listdir(queue_dir(repo))
+    except FileNotFoundError:
+        return found
+    for name in names:
+        if name.endswith(".json") and not name.startswith("."):
+            data = _read_json(os.path.join(queue_dir(repo), name))
+            if data is not None and data.get("id") == name[:-5]:
+                found[name[:-5]] = data
+    return found
+
+
+def request_kill(repo, entry_id: str) -> None:
+    write_atomic(os.path.join(queue_dir(repo), f"{entry_id}.kill"), "")
+
+
+def kill_requested(repo, entry_id: str) -> bool:
+    return os.path.exists(os.path.join(queue_dir(repo), f"{entry_id}.kill"))
+
+
+def clear_kill(repo, entry_id: str) -> None:
+    _unlink(os.path.join(queue_dir(repo), f"{entry_id}.kill"))
+
+
+def any_kill_requests(repo) -> set[str]:
+    try:
+        return {n[:-5] for n in os.listdir(queue_dir(repo)) if n.endswith(".kill")}
+    except FileNotFoundError:
+        return set()
+
+
+# -- workers -------------------------------------------------------------
+
+def register_worker(repo, pid: int, info: dict) -> None:
+    write_atomic(os.path.join(workers_dir(repo), f"{pid}.json"), json.dumps(info, sort_keys=True) + "\n")
+
+
+def unregister_worker(repo, pid: int) -> None:
+    _unlink(os.path.join(workers_dir(repo), f"{pid}.json"))
+    _unlink(os.path.join(workers_dir(repo), f"{pid}.stop"))
+
+
+def list_workers(repo) -> list[dict]:
+    """Every registered worker's info (alive or not: the caller checks)."""
+    found = []
+    try:
+        names = sorted(os.listdir(workers_dir(repo)))
+    except FileNotFoundError:
+        return found
+    for name in names:
+        if name.endswith(".json") and name[:-5].isdigit():
+            data = _read_json(os.path.join(workers_dir(repo), name))
+            if data is not None and isinstance(data.get("pid"), int):
+                found.append(data)
+    return found
+
+
+def request_stop(repo, pid: int) -> None:
+    write_atomic(os.path.join(workers_dir(repo), f"{pid}.stop"), "")
+
+
+def stop_requested(repo, pid: int) -> bool:
+    return os.path.exists(os.path.join(workers_dir(repo), f"{pid}.stop"))
+
+
+def worker_log(repo, pid: int) -> str:
+    return os.path.join(workers_dir(repo), f"{pid}.log")
