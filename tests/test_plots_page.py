@@ -188,3 +188,17 @@ def test_no_plots_declared(committed):
     committed.gen({"exp.yaml": "stages:\n  s:\n    cmd: 'true'\n"})
     proc = committed.exp("plots", "show", check=False)
     assert proc.returncode == 1 and "error: no plots to show: exp.yaml declares none" in proc.stderr
+
+
+def test_names_cannot_break_out_of_the_page_markup():
+    from git_exp.plots.charts import Chart, PlotResult, Revision, Section, Series
+    from git_exp.plots.page import build_page
+    hostile = 'a</script><!--<script>"&'
+    revisions = [Revision(hostile, None, "workspace")]
+    chart = Chart("c", "logs.csv", hostile, "line", None, hostile, hostile, False,
+                  [Series(0, hostile, hostile, "logs.csv", hostile, [0.0, 1.0], [1.0, 2.0])])
+    html = build_page(PlotResult(revisions, [Section("logs.csv", "data", [chart])]), title=hostile)
+    assert html.count("</script>") == 2          # the data's and the code's own end tags
+    assert "<!--" not in html
+    data = html.split('<script type="application/json" id="plot-data">', 1)[1].split("</script>", 1)[0]
+    assert "<" not in data and json.loads(data)["c0"]["yl"] == hostile

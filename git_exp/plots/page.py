@@ -202,7 +202,9 @@ def build_page(result, title: str = "Plots") -> str:
             f"<p>warning: {escape(w)}</p>" for w in result.warnings) + "</div>"
     many = ' class="many"' if len(revisions) > 24 else ""   # a long legend scrolls in its own box
     summary_text = " \u00b7 ".join(summary)
-    payload = json.dumps(charts_data, separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
+    # No "<" at all inside the script element: neither "</script>" nor "<!--<script"
+    # (which would make the HTML parser miss the real end tag) can appear.
+    payload = json.dumps(charts_data, separators=(",", ":"), ensure_ascii=False).replace("<", "\\u003c")
     return "".join([
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
