@@ -215,6 +215,8 @@ def test_the_queue_survives_a_restart_and_drains_later(ml, tmp_path):
     assert len(queued) == 2 and runs(tmp_path) == []
     status = ml.exp("queue", "status")
     assert status.stdout.count("queued") == 2 and "No worker is running" in status.stderr
+    shown = [l for l in ml.exp("show").stdout.splitlines() if "later-" in l]
+    assert len(shown) == 2 and all("queued" in l for l in shown)
     before = user_state(ml)
     work = ml.exp("queue", "work")
     assert work.stdout.count(": success") == 2

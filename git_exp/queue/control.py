@@ -236,3 +236,17 @@ def remove(repo, specs: list[str] = (), everything: bool = False, failed: bool =
             state.remove_state(repo, row.id)
         removed.append(row)
     return removed
+
+
+def pending_entries(repo) -> list:
+    """Queued and running entries as `show` lists them (show/pending.py); reads only.
+
+    An entry whose worker is gone shows as queued: recovery will queue it again.
+    """
+    from git_exp.show.pending import Pending
+    found = []
+    for e in ent.list_entries(repo):
+        running = e.state == "running" and claims.owner_alive(e)
+        created = e.owner.claimed_at if running and e.owner else e.queued_at
+        found.append(Pending(e.name, "running" if running else "queued", e.baseline, created or None))
+    return found

@@ -58,7 +58,13 @@ def running_here(repo) -> list[Pending]:
                     started if isinstance(started, str) else None)]
 
 
-SOURCES = [running_here]
+def queue_entries(repo) -> list[Pending]:
+    """Entries of the experiment queue (git_exp/queue), queued or running elsewhere."""
+    from git_exp.queue.control import pending_entries
+    return pending_entries(repo)
+
+
+SOURCES = [running_here, queue_entries]
 
 
 def pending(repo) -> list[Pending]:
