@@ -130,6 +130,13 @@ def experiments(repo: str) -> list[dict]:
     return found
 
 
+def failures(found: list[dict]) -> None:
+    reasons = collections.Counter(e.get("Exp-Error", "(see its log)") for e in found
+                                  if e.get("Exp-Status") != "success")
+    for reason, count in reasons.most_common():
+        print(f"    {count} not successful: {reason}")
+
+
 def check_clean(repo: str) -> list[str]:
     problems = []
     worktrees = git(repo, "worktree", "list", "--porcelain").count("worktree ")
@@ -191,6 +198,7 @@ def bench_drain(folder: str, env: dict, n: int, jobs: int, foreground: bool) -> 
     print(f"  pipeline inside the run, median          {pipeline * 1000:7.1f} ms   (Exp-Duration)")
     print(f"  per-run overhead (wall x {jobs} / {n} - stage) {(wall * jobs / n - stage) * 1000:7.1f} ms")
     print(f"  recorded: {len(found)} of {n}: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+    failures(found)
     problems = check_clean(repo)
     print("  clean: " + ("yes (one worktree, no checkout left, fsck --strict clean)"
                          if not problems else "; ".join(problems)))
@@ -245,6 +253,7 @@ def bench_chaos(folder: str, env: dict, n: int, jobs: int, kills: int, seed: int
     print("  attempts per entry: " + ", ".join(f"{k}: {v}" for k, v in sorted(attempts.items())))
     print(f"  recorded: {len(found)} experiments for {len(ids)} entries: "
           + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+    failures(found)
     print(f"  lost: {len(lost)}{' ' + str(lost[:5]) if lost else ''}   recorded twice: {len(twice)}"
           f"{' ' + str(twice[:5]) if twice else ''}   still listed as running: "
           f"{status.count(' running ')}")
