@@ -85,6 +85,6 @@ def test_an_override_prints_as_it_parses():
 def test_malformed_overrides(arg, message, hint):
     with pytest.raises(ExpError) as e:
         parse_override(arg)
-    assert e.value.message.startswith(f"invalid ") and f"'{arg}'" in e.value.message
+    assert e.value.message.startswith("invalid ") and f"'{arg}'" in e.value.message
     assert message in e.value.message
     assert hint in e.value.hint

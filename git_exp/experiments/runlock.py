@@ -11,17 +11,8 @@ import os
 import socket
 import time
 
+from git_exp import procs
 from git_exp.errors import ExpError
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class RunLock:
@@ -68,7 +59,7 @@ class RunLock:
             if young:  # its writer may not have filled it in yet
                 return {"pid": "?", "name": "?"}
         same_host = holder.get("host") in (None, socket.gethostname())
-        if not isinstance(pid, int) or (same_host and not _alive(pid)):
+        if not isinstance(pid, int) or (same_host and not procs.alive(pid)):
             try:
                 os.unlink(self.path)  # stale: its process is gone
             except FileNotFoundError:

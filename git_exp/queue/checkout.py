@@ -23,7 +23,7 @@ from typing import Iterator
 
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
-from git_exp.queue import procs
+from git_exp import procs
 
 
 def tmp_root(repo) -> str:

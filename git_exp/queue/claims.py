@@ -20,7 +20,7 @@ import socket
 from git_exp.experiments.snapshot import commit_tree
 from git_exp.gitcmd import git
 from git_exp.queue import entries as ent
-from git_exp.queue import procs
+from git_exp import procs
 
 
 def me() -> ent.Owner:

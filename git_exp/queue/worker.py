@@ -22,7 +22,8 @@ import threading
 import time
 import traceback
 
-from git_exp.queue import claims, procs, recovery, state
+from git_exp import procs
+from git_exp.queue import claims, recovery, state
 from git_exp.queue import entries as ent
 from git_exp.queue.executor import EntryOutcome, Executor, LocalExecutor
 from git_exp.queue.finish import finish, write_running

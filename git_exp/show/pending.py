@@ -11,10 +11,10 @@ Each source returns Pending entries; the queue adds its own source here.
 from __future__ import annotations
 
 import json
-import os
 import socket
 from dataclasses import dataclass
 
+from git_exp import procs
 from git_exp.experiments.runlock import RunLock
 
 
@@ -24,19 +24,6 @@ class Pending:
     state: str              # "running" or "queued"
     baseline: str | None    # the commit it runs from; None: HEAD of its work tree
     created: str | None     # ISO 8601, when it started or was queued
-
-
-def _alive(pid: int) -> bool:
-    if os.name == "nt":
-        # os.kill(pid, 0) on Windows is not a probe: signal 0 is CTRL_C_EVENT.
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
 
 
 def running_here(repo) -> list[Pending]:
@@ -49,7 +36,7 @@ def running_here(repo) -> list[Pending]:
         return []   # no run, or its writer has not filled the file in yet
     if not isinstance(holder, dict) or not isinstance(holder.get("pid"), int):
         return []
-    if holder.get("host") in (None, socket.gethostname()) and not _alive(holder["pid"]):
+    if holder.get("host") in (None, socket.gethostname()) and not procs.alive(holder["pid"]):
         return []   # stale: the run died without cleaning up
     started = holder.get("started")
     if isinstance(started, str) and len(started) >= 5 and started[-5] in "+-":

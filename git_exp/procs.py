@@ -12,6 +12,10 @@ import signal
 
 
 def alive(pid: int) -> bool:
+    """Whether a process with PID exists (a pid we may not signal still exists)."""
+    if os.name == "nt":
+        # os.kill(pid, 0) on Windows is no probe: signal 0 is CTRL_C_EVENT.
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
