@@ -94,18 +94,7 @@ class Cache:
 
     def iter_objects(self) -> Iterator[str]:
         """Every object hash in the cache (temporary files are skipped)."""
-        try:
-            shards = sorted(os.listdir(self._objects))
-        except FileNotFoundError:
-            return
-        for shard in shards:
-            try:
-                names = sorted(os.listdir(os.path.join(self._objects, shard)))
-            except (NotADirectoryError, FileNotFoundError):
-                continue
-            for name in names:
-                if is_valid_hash(shard + name):
-                    yield shard + name
+        return iter_object_dir(self._objects)
 
     def verify(self, hash: str) -> bool:
         """Re-hash object HASH; False if it is corrupt or missing."""
@@ -434,3 +423,22 @@ def _scan(top: str) -> tuple[dict[str, os.stat_result], dict[str, os.stat_result
                 else:
                     others[rel] = item.stat(follow_symlinks=False)
     return files, others, dirs
+
+
+def iter_object_dir(objects: str) -> Iterator[str]:
+    """Every object hash in a folder laid out as <2 hex>/<rest>, in order.
+
+    The local cache and directory data remotes share this layout; temporary
+    files never form a valid hash, so they are skipped."""
+    try:
+        shards = sorted(os.listdir(objects))
+    except FileNotFoundError:
+        return
+    for shard in shards:
+        try:
+            names = sorted(os.listdir(os.path.join(objects, shard)))
+        except (NotADirectoryError, FileNotFoundError):
+            continue
+        for name in names:
+            if is_valid_hash(shard + name):
+                yield shard + name

@@ -16,12 +16,25 @@ def resolve(repo, spec: str, all_refs: list[refs.ExpRef] | None = None) -> refs.
         if proc.returncode == 0:  # a backup or another ref of ours
             return refs.ExpRef(spec, "", spec.rsplit("/", 1)[-1], proc.stdout.decode().strip())
         raise ExpError(f"no such ref '{spec}'")
+    return find_in(spec, candidates)
+
+
+def find_in(spec: str, candidates: list[refs.ExpRef], where: str = "",
+            lister: str = "git exp list --all-commits") -> refs.ExpRef:
+    """The one experiment among CANDIDATES that SPECS names: a full ref, a
+    name, or a unique sha prefix. WHERE ("on origin") goes into the errors."""
+    place = f" {where}" if where else ""
+    if spec.startswith("refs/"):
+        for r in candidates:
+            if r.ref == spec:
+                return r
+        raise ExpError(f"no experiment ref '{spec}'{place}", hint=f"'{lister}' lists them")
     by_name = [r for r in candidates if r.name == spec]
     if len(by_name) == 1:
         return by_name[0]
     if len(by_name) > 1:
         listing = "\n".join(f"  {r.ref} ({r.sha[:7]})" for r in by_name)
-        raise ExpError(f"'{spec}' names {len(by_name)} experiments:\n{listing}",
+        raise ExpError(f"'{spec}' names {len(by_name)} experiments{place}:\n{listing}",
                        hint="use a sha prefix or the full ref to pick one")
     if len(spec) >= 4 and all(c in "0123456789abcdef" for c in spec.lower()):
         by_sha = [r for r in candidates if r.sha.startswith(spec.lower())]
@@ -29,10 +42,10 @@ def resolve(repo, spec: str, all_refs: list[refs.ExpRef] | None = None) -> refs.
             return by_sha[0]
         if len(by_sha) > 1:
             listing = "\n".join(f"  {r.name} ({r.sha[:12]})" for r in by_sha)
-            raise ExpError(f"sha prefix '{spec}' is ambiguous:\n{listing}",
+            raise ExpError(f"sha prefix '{spec}' is ambiguous{place}:\n{listing}",
                            hint="give more digits")
     import difflib
     close = difflib.get_close_matches(spec, sorted({r.name for r in candidates}), n=3)
-    raise ExpError(f"no experiment named '{spec}'",
+    raise ExpError(f"no experiment named '{spec}'{place}",
                    hint=(f"did you mean {', '.join(close)}? " if close else "")
-                   + "'git exp list --all-commits' lists every experiment")
+                   + f"'{lister}' lists them")

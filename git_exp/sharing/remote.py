@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
 from urllib.parse import unquote, urlsplit
 
+from git_exp.data.cache import iter_object_dir
 from git_exp.data.hashing import CHUNK_SIZE, is_valid_hash
 from git_exp.data.links import current_umask, temp_name
 from git_exp.errors import ExpError
@@ -211,18 +212,7 @@ class DirectoryRemote(DataRemote):
             raise
 
     def list(self) -> Iterator[str]:
-        try:
-            shards = sorted(os.listdir(self._objects))
-        except FileNotFoundError:
-            return
-        for shard in shards:
-            try:
-                names = sorted(os.listdir(os.path.join(self._objects, shard)))
-            except (NotADirectoryError, FileNotFoundError):
-                continue
-            for name in names:
-                if is_valid_hash(shard + name):  # temporary files never match
-                    yield shard + name
+        return iter_object_dir(self._objects)
 
 
 # -- which location a Git remote pairs with ---------------------------------

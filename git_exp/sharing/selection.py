@@ -7,33 +7,8 @@ or a removal on the remote.
 """
 from __future__ import annotations
 
-from git_exp.errors import ExpError
 from git_exp.experiments import refs
-
-
-def _find(spec: str, candidates: list[refs.ExpRef], where: str, lister: str) -> refs.ExpRef:
-    if spec.startswith("refs/"):
-        for r in candidates:
-            if r.ref == spec:
-                return r
-        raise ExpError(f"no experiment ref '{spec}' {where}", hint=f"'{lister}' lists them")
-    by_name = [r for r in candidates if r.name == spec]
-    if len(by_name) == 1:
-        return by_name[0]
-    if len(by_name) > 1:
-        listing = "\n".join(f"  {r.ref} ({r.sha[:7]})" for r in by_name)
-        raise ExpError(f"'{spec}' names {len(by_name)} experiments {where}:\n{listing}",
-                       hint="use a sha prefix or the full ref to pick one")
-    if len(spec) >= 4 and all(c in "0123456789abcdef" for c in spec.lower()):
-        by_sha = [r for r in candidates if r.sha.startswith(spec.lower())]
-        if len(by_sha) == 1:
-            return by_sha[0]
-        if len(by_sha) > 1:
-            raise ExpError(f"sha prefix '{spec}' is ambiguous {where}", hint="give more digits")
-    import difflib
-    close = difflib.get_close_matches(spec, sorted({r.name for r in candidates}), n=3)
-    raise ExpError(f"no experiment named '{spec}' {where}",
-                   hint=(f"did you mean {', '.join(close)}? " if close else "") + f"'{lister}' lists them")
+from git_exp.experiments.resolve import find_in
 
 
 def choose(candidates: list[refs.ExpRef], specs: list[str], head: str | None,
@@ -49,5 +24,5 @@ def choose(candidates: list[refs.ExpRef], specs: list[str], head: str | None,
         chosen += candidates
     elif all_of_head or (default_to_head and not specs):
         chosen += [r for r in candidates if r.baseline == head]
-    chosen += [_find(spec, candidates, where, lister) for spec in specs]
+    chosen += [find_in(spec, candidates, where, lister) for spec in specs]
     return list({r.ref: r for r in chosen}.values())
