@@ -107,6 +107,17 @@ def test_a_second_run_skips_what_is_up_to_date(ml):
     assert len(exp_refs(ml)) == 2
 
 
+def test_an_unnamed_run_that_changes_nothing_is_not_recorded_again(ml):
+    ml.exp("run", "-n", "one")
+    proc = ml.exp("run")
+    assert "Nothing changed since experiment one" in proc.stdout
+    assert list(exp_refs(ml)) == [f"refs/exps/{ml.head()}/one"]
+    assert not list((ml.path / ".git" / "exp" / "logs").glob("run-*.log"))
+    (ml.path / "notes.txt").write_text("a change that is not a dep\n")
+    ml.exp("run")
+    assert len(exp_refs(ml)) == 2
+
+
 def test_run_cache_restores_and_no_run_cache_runs(ml):
     ml.exp("run", "-n", "a")
     ml.exp("run", "-S", "train.lr=0.2", "-n", "b")

@@ -27,7 +27,9 @@ their hashes in exp.lock. A file over exp.maxCommitFileSize (default 10m)
 that would enter the commit stops the run before anything is executed.
 
 Every run that started is recorded, also when a stage fails or the run is
-interrupted, with its status and its log (git exp logs NAME). Stage commands
+interrupted, with its status and its log (git exp logs NAME). An unnamed run
+in which nothing ran and whose work tree equals an experiment of the same
+commit is not recorded again; it names that experiment instead. Stage commands
 see GIT_EXP_NAME, GIT_EXP_BASELINE, GIT_EXP_STAGE and GIT_EXP_ROOT.
 
 -S also takes sweeps: KEY=0.1,0.01 or KEY=choice(a,b,c) list values,
@@ -152,6 +154,11 @@ def run(args, console) -> int:
         force_name=args.force, force=args.force, run_cache=not args.no_run_cache,
         targets=args.stages or None, downstream=args.downstream, events=ConsoleEvents(console))
     ref, outcome = result.ref, result.outcome
+    if result.duplicate_of is not None:
+        console.out(f"Nothing changed since experiment {console.paint(ref.name, 'bold')} "
+                    f"({ref.sha[:7]}): not recorded again.")
+        console.info("Name the run with -n to record it anyway.")
+        return 0
     status = {"success": console.paint("success", "green"),
               "failed": console.paint("failed", "red"),
               "interrupted": console.paint("interrupted", "yellow")}.get(outcome.status, outcome.status)

@@ -81,9 +81,11 @@ def taken_names(repo) -> set[str]:
     return {r.name for r in refs.list_refs(repo.root)}
 
 
-def record(repo, baseline: str, name: str, outcome: Outcome, force: bool = False) -> refs.ExpRef:
-    """Snapshot the work tree and point refs/exps/<baseline>/<name> at it."""
-    tree = snapshot_tree(repo)
+def record(repo, baseline: str, name: str, outcome: Outcome, force: bool = False,
+           tree: str | None = None) -> refs.ExpRef:
+    """Snapshot the work tree (unless TREE is given) and point
+    refs/exps/<baseline>/<name> at a commit of it."""
+    tree = tree or snapshot_tree(repo)
     sha = commit_tree(repo, tree, [baseline], build_message(name, outcome))
     ref = refs.exp_ref(baseline, name)
     refs.create(repo.root, ref, sha, force=force)

@@ -16,7 +16,7 @@ from git_exp.experiments import names as exp_names
 from git_exp.experiments import record as rec
 from git_exp.experiments import refs
 from git_exp.experiments.runlock import RunLock
-from git_exp.experiments.snapshot import oversized_files
+from git_exp.experiments.snapshot import oversized_files, snapshot_tree
 from git_exp.gitcmd import git
 from git_exp.ignore import ensure_ignored
 from git_exp.pipeline.runner import Events, PipelineRun, RunSummary, StageFailed
@@ -32,6 +32,18 @@ class ExperimentResult:
     summary: RunSummary
     metrics: dict[str, object] = field(default_factory=dict)
     error: ExpError | None = None
+    duplicate_of: refs.ExpRef | None = None   # set when nothing changed since that experiment
+
+
+def _same_tree(repo, baseline: str, tree: str) -> refs.ExpRef | None:
+    """An experiment of BASELINE whose commit holds exactly TREE, if any."""
+    out = git(["for-each-ref", "--format=%(tree) %(objectname) %(refname)",
+               refs.exp_ref(baseline, "")], cwd=repo.root).stdout.decode("utf-8", "replace")
+    for line in out.splitlines():
+        found_tree, sha, ref = line.split(" ", 2)
+        if found_tree == tree:
+            return refs.parse_ref(ref, sha)
+    return None
 
 
 class _Recorder(Events):
@@ -166,6 +178,7 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
     if reserved is None:
         from git_exp.queue.entries import reserved_names
         reserved = reserved_names(repo)
+    auto_named = name is None
     name, replaced = _pick_name(repo, name, force_name, reserved)
     limit = repo.config.get_int("exp.maxCommitFileSize", DEFAULT_MAX_FILE)
 
@@ -209,7 +222,17 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
         outcome.duration = time.monotonic() - started
         outcome.changed_params = changed_params(repo, pipeline, baseline)
         check_sizes(repo, limit)  # the run may have written big files of its own
-        ref = rec.record(repo, baseline, name, outcome, force=force_name)
+        tree = snapshot_tree(repo)
+        if auto_named and outcome.status == "success" and not summary.ran and not summary.restored:
+            # Nothing ran and nothing changed: a second identical experiment
+            # would only be noise in `show`. A named run is always recorded.
+            same = _same_tree(repo, baseline, tree)
+            if same is not None:
+                if not log_file:
+                    os.unlink(temp_log)
+                return ExperimentResult(same, outcome, summary, read_metrics(repo, pipeline),
+                                        duplicate_of=same)
+        ref = rec.record(repo, baseline, name, outcome, force=force_name, tree=tree)
         os.replace(temp_log, rec.log_path(repo, ref.sha))
         for old in replaced:
             if old.ref != ref.ref:
