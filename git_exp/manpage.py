@@ -142,7 +142,7 @@ def main_page() -> str:
     parts.append(".SH SYNOPSIS\n.nf\n" + _esc(USAGE.replace("usage: ", "")) + "\n.fi")
     parts.append(".SH DESCRIPTION\n" + _paragraphs(MAIN_DESCRIPTION))
     parts.append(".SH OPTIONS\n" + "\n".join(f".TP\n\\fB{_esc(o)}\\fR\n{_esc(h)}" for o, h in GLOBAL_OPTIONS))
-    commands = [f".TP\n\\fBgit exp {_esc(v)}\\fR\n{_esc(s)} See \\fBgit-exp-{_esc(v)}\\fR(1)."
+    commands = [f".TP\n\\fBgit exp {_esc(v)}\\fR\n{_esc(s)}. See \\fBgit-exp-{_esc(v)}\\fR(1)."
                 for v, (_, s) in COMMANDS.items() if v not in HIDDEN]
     parts.append(".SH COMMANDS\n" + "\n".join(commands))
     parts.append(".SH EXIT STATUS\n" + _paragraphs(EXIT_STATUS))
