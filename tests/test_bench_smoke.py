@@ -28,7 +28,7 @@ def test_bench_run_tiny_writes_a_report(tmp_path):
     assert "stopped" not in text, text  # a workload that died says so in its notes
     cells = [[c.strip() for c in line.split("|")[1:-1]] for line in text.splitlines()
              if line.startswith("|")]
-    mine = [c for c in cells if len(c) == 6 and c[1].startswith("`git-exp ")]
+    mine = [c for c in cells if len(c) == 7 and c[1].startswith("`git-exp ")]
     assert len(mine) >= 10, text
     for row in mine:
         # A figure, or n/a for a git-exp command that does not exist yet; never a failure.

@@ -19,9 +19,10 @@ from compare import projects
 from compare.measure import Step, alternate
 from compare.rows import Context, Entry, Goal, Row, dvc_cell, step_for
 
-# git-exp's stat memo trusts no file younger than this (data/state.py, RACY_NS);
-# DVC's state behaves alike. A no-op checkout right after a write measures
-# re-hashing, not the no-op, so its round waits this long first.
+# git-exp's stat memo does not record a file younger than this (data/state.py,
+# RACY_NS), so the first no-op after a checkout re-hashes everything once. The
+# no-op row measures the steady state: it waits this long and runs one untimed
+# checkout first, for both tools.
 SETTLE_SECONDS = 2.2
 
 
@@ -76,8 +77,11 @@ class _Round:
         return None if got == self.expected else f"restored {got} of {self.expected} files"
 
     def settle(self) -> None:
+        """The steady state a later no-op meets: files older than the racy window,
+        and one untimed checkout that has seen them (and memoised their hashes)."""
         if self.ctx.sizes.settle:
             time.sleep(SETTLE_SECONDS)
+        projects.run(self.tool.argv("checkout"), self.path, self.ctx.env)
 
 
 def _rows_for(ctx: Context, tag: str, source: str, what: str) -> list[Row]:

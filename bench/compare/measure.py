@@ -1,9 +1,10 @@
 """Time and peak memory of one command, and steps run alternately, several times.
 
 Each command runs under a small wrapper process that starts it, waits, and
-reports the wall time and getrusage(RUSAGE_CHILDREN).ru_maxrss: the largest
-resident set of the command or of any descendant it waited for (a stage's
-own process included). A fresh wrapper per command matters because
+reports the wall time, the CPU time (user + system) and
+getrusage(RUSAGE_CHILDREN).ru_maxrss: the largest resident set of the
+command or of any descendant it waited for (a stage's own process included).
+CPU time barely moves when other work shares the machine; wall time does. A fresh wrapper per command matters because
 ru_maxrss is a maximum over the life of the process that asks, never reset.
 The wrapper's own start-up is outside the timed span.
 
@@ -25,7 +26,8 @@ WRAPPER = (
     "                   stderr=subprocess.PIPE)\n"
     "dt = time.perf_counter() - t\n"
     "sys.stderr.buffer.write(p.stderr[-3000:])\n"
-    "print(p.returncode, dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+    "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(p.returncode, dt, ru.ru_maxrss, ru.ru_utime + ru.ru_stime)\n")
 
 # No command of ours should take this long; a hung one must not hang the bench.
 TIMEOUT = 1800
@@ -39,6 +41,7 @@ class StepFailed(Exception):
 class Sample:
     seconds: float
     peak_kib: int
+    cpu: float = 0.0     # user + system seconds of the command and what it waited for
 
 
 def measure(argv: list[str], cwd: str, env: dict[str, str], timeout: float = TIMEOUT) -> Sample:
@@ -52,12 +55,12 @@ def measure(argv: list[str], cwd: str, env: dict[str, str], timeout: float = TIM
     except OSError as exc:
         raise StepFailed(f"cannot start: {exc}") from None
     try:
-        code, seconds, peak = proc.stdout.decode().split()[-3:]
+        code, seconds, peak, cpu = proc.stdout.decode().split()[-4:]
     except ValueError:
         raise StepFailed(f"the wrapper failed: {proc.stderr.decode(errors='replace')[-500:]}") from None
     if int(code) != 0:
         raise StepFailed(f"exit {code}: {last_line(proc.stderr.decode(errors='replace'))}")
-    return Sample(float(seconds), int(peak))
+    return Sample(float(seconds), int(peak), float(cpu))
 
 
 def last_line(text: str) -> str:
@@ -91,6 +94,10 @@ class Figures:
     @property
     def high(self) -> float:
         return max(s.seconds for s in self.samples)
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(s.cpu for s in self.samples)
 
     @property
     def peak_mib(self) -> float:

@@ -55,8 +55,9 @@ def ratio(value: Optional[float]) -> str:
 
 def _cells(fig: Figures) -> list[str]:
     if not fig.samples:
-        return [fig.error or "–", "", "", ""]
-    return [seconds(fig.median), seconds(fig.low), seconds(fig.high), f"{fig.peak_mib:.0f} MiB"]
+        return [fig.error or "–", "", "", "", ""]
+    return [seconds(fig.median), seconds(fig.low), seconds(fig.high), seconds(fig.cpu_median),
+            f"{fig.peak_mib:.0f} MiB"]
 
 
 def _goal(row: Row) -> str:
@@ -95,23 +96,27 @@ def render(rows: list[Row], ctx: Context, versions: list[tuple[str, str]], mode:
     out += ["", "| version | |", "| --- | --- |"]
     out += [f"| {k} | {v} |" for k, v in versions]
     out += ["", "## Ratios", "",
-            "Medians; DVC / git-exp > 1 means git-exp is faster. Goals are those of issue 9.", "",
-            "| workload | git-exp | DVC | DVC / git-exp | goal |", "| --- | --- | --- | --- | --- |"]
+            "Medians of wall time; DVC / git-exp > 1 means git-exp is faster. The CPU column is "
+            "the same ratio of CPU time (user + system), which other work on the machine "
+            "disturbs far less. Goals are those of issue 9, judged on wall time.", "",
+            "| workload | git-exp | DVC | DVC / git-exp | CPU time ratio | goal |",
+            "| --- | --- | --- | --- | --- | --- |"]
     for row in rows:
         g, d = row.entry("git-exp"), row.entry("dvc")
         out.append(f"| {row.workload} | {_median(g.figures if g else None)} | "
-                   f"{_median(d.figures if d else None)} | {ratio(row.ratio())} | {_goal(row)} |")
+                   f"{_median(d.figures if d else None)} | {ratio(row.ratio())} | "
+                   f"{ratio(row.cpu_ratio())} | {_goal(row)} |")
     out += ["", "## Every figure", "",
             "Wall time of each command in a fresh process (median, fastest, slowest of the "
-            "runs) and its peak memory: the largest resident set of the command or any process "
+            "runs), its CPU time (user + system, median) and its peak memory: the largest resident set of the command or any process "
             "it waited for, across the runs. Rows marked *limit* are what the same work costs "
             "with the plainest tool: the floor no tool can beat.", ""]
     for section, title in SECTIONS:
         mine = [r for r in rows if r.section == section]
         if not mine:
             continue
-        out += [f"### {title}", "", "| workload | command | median | min | max | peak memory |",
-                "| --- | --- | --- | --- | --- | --- |"]
+        out += [f"### {title}", "", "| workload | command | median | min | max | CPU | peak memory |",
+                "| --- | --- | --- | --- | --- | --- | --- |"]
         for row in mine:
             for i, e in enumerate(row.entries):
                 label = row.workload if i == 0 else ""
@@ -126,10 +131,13 @@ def render(rows: list[Row], ctx: Context, versions: list[tuple[str, str]], mode:
         out += ["## Notes from this run", "", *[f"- {n}" for n in ctx.notes], ""]
     if ctx.profiles:
         out += ["## Where the import time goes (`python -X importtime`)", "",
-                "| command | imports, total | largest packages (own import time) |",
-                "| --- | --- | --- |"]
+                "Import time of each command beyond what `python -c pass` imports too, and its "
+                "largest top-level imports (cumulative) with the largest imports inside them.", "",
+                "| command | imports | largest |", "| --- | --- | --- |"]
         for p in ctx.profiles:
-            top = ", ".join(f"{name} {ms:.0f} ms" for name, ms in p.top)
+            top = "; ".join(f"{name} {ms:.0f} ms" + (" (" + ", ".join(
+                f"{c} {cms:.0f} ms" for c, cms in kids if cms >= 1) + ")" if any(
+                cms >= 1 for _, cms in kids) else "") for name, ms, kids in p.top)
             out.append(f"| `{p.label}` | {p.total_ms:.0f} ms | {top} |")
         out.append("")
     return "\n".join(out)

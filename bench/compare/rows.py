@@ -78,6 +78,12 @@ class Row:
             return d.figures.median / g.figures.median
         return None
 
+    def cpu_ratio(self) -> Optional[float]:
+        g, d = self.entry("git-exp"), self.entry("dvc")
+        if g and d and g.figures.ok and d.figures.ok and g.figures.cpu_median > 0:
+            return d.figures.cpu_median / g.figures.cpu_median
+        return None
+
     def goal_value(self) -> Optional[float]:
         if not self.goal:
             return None
@@ -116,22 +122,36 @@ def dvc_cell(ctx: Context, figures: Optional[Figures]) -> Figures:
 @dataclass
 class Profile:
     label: str
-    total_ms: float
-    top: list[tuple[str, float]]   # top-level package -> ms of its own imports
+    total_ms: float                                     # imports beyond the interpreter's own
+    top: list[tuple[str, float, list[tuple[str, float]]]]  # module, ms, its largest imports
+
+
+def _importtime(argv: list[str], cwd: str, env: dict[str, str]) -> list[tuple[int, str, float, float]]:
+    """(depth, module, own ms, cumulative ms) per import, in Python's post-order."""
+    proc = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], cwd=cwd, env=env,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    rows = []
+    for line in proc.stderr.decode(errors="replace").splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( +)(\S+)", line)
+        if m:
+            rows.append(((len(m.group(3)) - 1) // 2, m.group(4), int(m.group(1)) / 1000,
+                         int(m.group(2)) / 1000))
+    return rows
 
 
 def import_profile(tool: Tool, args: list[str], cwd: str, label: str, ctx: Context) -> None:
-    """`python -X importtime` on one command: total import time, and by package."""
+    """`python -X importtime` on one command, less what `python -c pass` imports too:
+    the command's own import time, its largest top-level imports and theirs."""
     with open(tool.exe) as fh:
         interpreter = fh.readline()[2:].strip()
-    proc = subprocess.run([interpreter, "-X", "importtime", tool.exe, *args], cwd=cwd,
-                          env=tool.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE)
-    by_package: dict[str, float] = {}
-    for line in proc.stderr.decode(errors="replace").splitlines():
-        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
-        if m:
-            package = m.group(4).split(".")[0]
-            by_package[package] = by_package.get(package, 0.0) + int(m.group(1)) / 1000
-    top = sorted(by_package.items(), key=lambda kv: -kv[1])[:6]
-    ctx.profiles.append(Profile(label, sum(by_package.values()), top))
+    bare = {name for _, name, _, _ in _importtime([interpreter, "-c", "pass"], cwd, tool.env)}
+    rows = [r for r in _importtime([interpreter, tool.exe, *args], cwd, tool.env) if r[1] not in bare]
+    tops, children = [], []
+    for depth, name, _, cumulative in rows:
+        if depth == 1:
+            children.append((name, cumulative))
+        elif depth == 0:
+            tops.append((name, cumulative, sorted(children, key=lambda c: -c[1])[:3]))
+            children = []
+    tops.sort(key=lambda t: -t[1])
+    ctx.profiles.append(Profile(label, sum(r[2] for r in rows), tops[:3]))
