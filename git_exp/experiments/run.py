@@ -97,7 +97,7 @@ def changed_params(repo, pipeline, baseline: str) -> dict[str, str]:
         path = os.path.join(repo.root, relfile)
         if not os.path.exists(path):
             continue
-        new = params_read.flatten(params_read.load(path))
+        new = params_read.flatten(params_read.load(path, relfile))
         proc = git(["cat-file", "blob", f"{baseline}:{relfile}"], cwd=repo.root, check=False)
         old = {}
         if proc.returncode == 0:
@@ -120,7 +120,7 @@ def read_metrics(repo, pipeline) -> dict[str, object]:
         path = os.path.join(repo.root, out.path)
         if os.path.isfile(path):
             try:
-                values.update(params_read.flatten(params_read.load(path)))
+                values.update(params_read.flatten(params_read.load(path, out.path)))
             except ExpError:
                 continue
     return values

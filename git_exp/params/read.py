@@ -53,9 +53,9 @@ def parse(text: str, fmt: str, source: str = "<params>") -> dict:
     return data
 
 
-def load(path: str) -> dict:
-    """Read and parse the params file at PATH."""
-    return parse(read_text(path), fmt_of(path), path)
+def load(path: str, name: str | None = None) -> dict:
+    """Read and parse the params file at PATH; errors call it NAME (say, repo-relative)."""
+    return parse(read_text(path, name), fmt_of(path), name or path)
 
 
 def read_text(path: str, name: str | None = None) -> str:

@@ -97,7 +97,7 @@ class PipelineRun:
             if not os.path.exists(path):
                 raise ExpError(f"params file '{relfile}' does not exist",
                                hint="create it, or remove it from the stage's params in exp.yaml")
-            self._params_cache[relfile] = params_read.flatten(params_read.load(path))
+            self._params_cache[relfile] = params_read.flatten(params_read.load(path, relfile))
         return self._params_cache[relfile]
 
     def params_of(self, stage) -> dict[str, dict[str, object]]:
