@@ -160,6 +160,17 @@ def test_relink_puts_files_back_with_the_configured_link_type(tracked):
     assert model.read_bytes() == b"\x00weights"
 
 
+def test_apply_brings_back_an_experiment_s_pointer_data(tracked):
+    (tracked.path / "model.bin").write_bytes(b"tuned")
+    tracked.exp("add", "model.bin")
+    tracked.exp("save", "-n", "tuned")
+    tracked.git("checkout", "--", "model.bin.exp")
+    tracked.exp("checkout")
+    assert (tracked.path / "model.bin").read_bytes() == b"\x00weights"
+    tracked.exp("apply", "tuned")
+    assert (tracked.path / "model.bin").read_bytes() == b"tuned"
+
+
 # -- untrusted records -----------------------------------------------------------
 
 def test_a_pointer_with_a_bad_hash_is_refused(tracked):

@@ -205,6 +205,16 @@ def test_local_data_edits_carry_over_a_new_branch_like_git_does(hooked):
     assert hooked.read("model.bin") == "work in progress\n"
 
 
+def test_data_added_but_not_committed_stays_across_a_branch_switch(hooked):
+    hooked.gen({"fresh.csv": "new data\n"})
+    hooked.exp("add", "fresh.csv")  # pointer and .gitignore left uncommitted
+    proc = run_git(hooked, "checkout", "-b", "elsewhere")
+    assert proc.returncode == 0, proc.stderr
+    assert hooked.read("fresh.csv") == "new data\n"
+    proc = run_git(hooked, "checkout", "main")
+    assert hooked.read("fresh.csv") == "new data\n"
+
+
 def test_a_file_checkout_and_a_rebase_do_not_sync(hooked):
     (hooked.path / "model.bin").unlink()
     hooked.git("checkout", "--", "README.md")  # flag 0: not a branch checkout

@@ -49,6 +49,10 @@ def run(args, console) -> int:
             console.out(f"Unchanged {item.path} ({describe(item.info)}): {item.pointer} is up to date")
         if item.gitignore:
             to_stage.append(item.gitignore)
-    if to_stage:
-        console.info("To record this in Git: git add " + " ".join(dict.fromkeys(to_stage)))
+    to_stage = list(dict.fromkeys(to_stage))
+    if len(to_stage) > 10:
+        console.info(f"To record this in Git: git add the {len(to_stage)} pointer and .gitignore files "
+                     "listed by 'git status'")
+    elif to_stage:
+        console.info("To record this in Git: git add " + " ".join(to_stage))
     return 0

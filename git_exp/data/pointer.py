@@ -22,6 +22,7 @@ work tree, enter `.git`, or pass through a symlink.
 from __future__ import annotations
 
 import os
+import re
 import stat
 
 from git_exp.data.hashing import HashInfo, check_relpath, is_valid_hash
@@ -73,8 +74,18 @@ def _number(value: str, key: str, where: str, lineno: int) -> int:
     return int(value)
 
 
+# Exactly what format_pointer writes: parsed in one match, since hooks read
+# thousands of pointers. Anything else goes through the line-by-line checks.
+_CANONICAL = re.compile(rb"# git-exp data pointer[^\n]*\nhash: ([0-9a-f]{64})(\.dir)?\n"
+                        rb"size: (0|[1-9][0-9]{0,19})\n(?:nfiles: (0|[1-9][0-9]{0,19})\n)?")
+
+
 def parse_pointer(data: bytes, where: str) -> HashInfo:
     """The HashInfo a pointer's bytes record; ExpError (naming WHERE) if malformed."""
+    m = _CANONICAL.fullmatch(data)
+    if m and bool(m.group(2)) == (m.group(4) is not None):
+        digest = (m.group(1) + (m.group(2) or b"")).decode()
+        return HashInfo(digest, int(m.group(3)), int(m.group(4)) if m.group(4) is not None else None)
     if len(data) > MAX_SIZE:
         raise _error(where, f"pointer file is {len(data)} bytes, more than the {MAX_SIZE} a pointer can be")
     try:
@@ -117,10 +128,11 @@ def parse_pointer(data: bytes, where: str) -> HashInfo:
 def read_pointer_file(root: str, pointer_relpath: str) -> HashInfo | None:
     """The work tree's pointer at POINTER_RELPATH; None if it is gone or not ours.
 
-    The pointer itself must be a regular file reached without symlinks:
-    opening it through a link would read whatever the link points at.
+    The pointer itself must be a regular file, never a symlink (O_NOFOLLOW):
+    reading through a link would read whatever it points at. Its folders
+    are not checked here, for speed: reading is harmless, and the data path
+    (in the same folder) is checked with check_data_path before any write.
     """
-    check_data_path(root, pointer_relpath, allow_final_link=False)
     path = os.path.join(root, *pointer_relpath.split("/"))
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
     try:
@@ -139,7 +151,7 @@ def read_pointer_file(root: str, pointer_relpath: str) -> HashInfo | None:
 
 
 def check_data_path(root: str, relpath: str, cache_root: str | None = None,
-                    allow_final_link: bool = True) -> None:
+                    allow_final_link: bool = True, known_dirs: set | None = None) -> None:
     """Refuse RELPATH unless writing it stays inside the work tree at ROOT.
 
     RELPATH is untrusted (from a pointer name, exp.lock, a trailer): no '..',
@@ -148,6 +160,10 @@ def check_data_path(root: str, relpath: str, cache_root: str | None = None,
     path itself may be a symlink only when it points into CACHE_ROOT (how
     the 'symlink' link type checks data out); any other link is refused,
     never followed and never replaced.
+
+    KNOWN_DIRS, a set the caller keeps for one operation over many paths,
+    remembers the folders already found to be real folders, so each is
+    looked at once rather than once per path inside it.
     """
     problem = check_relpath(relpath)
     if problem:
@@ -157,6 +173,8 @@ def check_data_path(root: str, relpath: str, cache_root: str | None = None,
     current = root
     for i, part in enumerate(parts):
         current = os.path.join(current, part)
+        if known_dirs is not None and i < len(parts) - 1 and current in known_dirs:
+            continue
         try:
             st = os.lstat(current)
         except FileNotFoundError:
@@ -173,6 +191,8 @@ def check_data_path(root: str, relpath: str, cache_root: str | None = None,
                                 "'git exp checkout' again")
         if not last and not stat.S_ISDIR(st.st_mode):
             return
+        if not last and known_dirs is not None:
+            known_dirs.add(current)
 
 
 def _points_into(link: str, folder: str) -> bool:

@@ -53,13 +53,44 @@ def cached_outs_at(repo, sha: str) -> dict[str, HashInfo]:
 
 # -- one commit ---------------------------------------------------------------
 
-def _commit_data(repo, rev: str) -> dict[str, HashInfo]:
+def pointer_blobs(repo, rev: str | None, untracked: bool = True) -> dict[str, bytes | None]:
+    """Pointer path -> blob sha of the candidate pointer files of REV (None: the work tree).
+
+    For the work tree, a tracked pointer that Git sees unmodified maps to its
+    index blob; a modified or (with UNTRACKED) new one maps to None (read the
+    file). Comparing blob shas tells which pointers changed without reading
+    any. Finding untracked files makes Git walk the work tree, which costs
+    far more than the rest when data files are ignored one by one.
+    """
+    if rev is not None:
+        return tree_blobs(repo, rev)[0]
+    out = git(["ls-files", "-s", "-z", "--", "*.exp"], cwd=repo.root).stdout
+    blobs: dict[str, bytes | None] = {}
+    for entry in out.split(b"\0"):
+        if not entry:
+            continue
+        meta, _, name = entry.partition(b"\t")
+        mode, sha, stage = meta.split()
+        path = name.decode("utf-8", "surrogateescape")
+        if mode in _BLOB_MODES and is_pointer_name(path):
+            blobs[path] = sha if stage == b"0" else None
+    which = ["--modified", "--others", "--exclude-standard"] if untracked else ["--modified"]
+    dirty = git(["ls-files", "-z", *which, "--", "*.exp"], cwd=repo.root).stdout
+    for name in dirty.split(b"\0"):
+        path = name.decode("utf-8", "surrogateescape")
+        if path and is_pointer_name(path):
+            blobs[path] = None
+    return blobs
+
+
+def tree_blobs(repo, rev: str) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """(pointer path -> blob sha, {exp.lock, exp.yaml} -> blob sha) of commit REV, one `ls-tree`."""
     proc = git(["ls-tree", "-r", "-l", "-z", "--full-tree", rev], cwd=repo.root, check=False)
     if proc.returncode != 0:
         raise ExpError(f"cannot read the files of '{rev}': "
                        + (proc.stderr.decode(errors="replace").strip().splitlines() or ["not a commit"])[-1])
-    pointers: dict[str, bytes] = {}   # pointer path -> blob sha
-    special: dict[str, bytes] = {}    # exp.lock / exp.yaml -> blob sha
+    pointers: dict[str, bytes] = {}
+    special: dict[str, bytes] = {}
     for entry in proc.stdout.split(b"\0"):
         if not entry:
             continue
@@ -72,19 +103,57 @@ def _commit_data(repo, rev: str) -> dict[str, HashInfo]:
             special[path] = sha
         elif is_pointer_name(path) and int(size) <= MAX_SIZE:
             pointers[path] = sha
-    wanted = [f"{rev}^{{commit}}".encode()] + list(pointers.values()) + list(special.values())
-    blobs = read_objects(repo.root, wanted)
+    return pointers, special
+
+
+def read_pointers(repo, blobs: dict[str, bytes | None], label: str | None = None) -> dict[str, HashInfo]:
+    """Data path -> HashInfo of the pointers in BLOBS (see pointer_blobs).
+
+    Blobs are read with one `cat-file`; None entries from the work tree.
+    Files without the pointer marker are not ours and are skipped.
+    """
+    contents = read_objects(repo.root, [b for b in blobs.values() if b is not None])
+    data: dict[str, HashInfo] = {}
+    for path, sha in blobs.items():
+        where = f"{label}:{path}" if label else path
+        if sha is None:
+            info = read_pointer_file(repo.root, path)
+        else:
+            content = contents.get(sha, b"")
+            info = parse_pointer(content, where) if looks_like_pointer(content) else None
+        if info is not None:
+            data[_safe(data_path_of(path))] = info
+    return data
+
+
+def _commit_data(repo, rev: str) -> dict[str, HashInfo]:
+    pointers, special = tree_blobs(repo, rev)
+    commit = f"{rev}^{{commit}}".encode()
+    objects = read_objects(repo.root, [commit, *special.values(), *pointers.values()])
     data: dict[str, HashInfo] = {}
     if LOCK in special:
-        spec = blobs.get(special[PIPELINE]) if PIPELINE in special else None
-        data.update(_lock_outs(repo, blobs[special[LOCK]], spec,
+        spec = objects.get(special[PIPELINE]) if PIPELINE in special else None
+        data.update(_lock_outs(repo, objects[special[LOCK]], spec,
                                read=lambda rel: _read_at(repo, rev, rel), where=f"commit {rev[:12]}"))
     for path, sha in pointers.items():
-        content = blobs.get(sha, b"")
+        content = objects.get(sha, b"")
         if looks_like_pointer(content):
             data[_safe(data_path_of(path))] = parse_pointer(content, f"{rev}:{path}")
-    message = blobs.get(wanted[0], b"").decode("utf-8", "replace")
-    data.update(trailer_data(message))
+    data.update(trailer_data(objects.get(commit, b"").decode("utf-8", "replace")))
+    return data
+
+
+def lock_data_at(repo, rev: str | None) -> dict[str, HashInfo]:
+    """Only the exp.lock outs (and, for a commit, Exp-Data trailers) of REV or the work tree."""
+    if rev is None:
+        return _worktree_lock(repo)
+    names = [f"{rev}^{{commit}}".encode(), f"{rev}:{LOCK}".encode(), f"{rev}:{PIPELINE}".encode()]
+    objects = read_objects(repo.root, names)
+    data: dict[str, HashInfo] = {}
+    if names[1] in objects:
+        data.update(_lock_outs(repo, objects[names[1]], objects.get(names[2]),
+                               read=lambda rel: _read_at(repo, rev, rel), where=f"commit {rev[:12]}"))
+    data.update(trailer_data(objects.get(names[0], b"").decode("utf-8", "replace")))
     return data
 
 
@@ -96,7 +165,8 @@ def read_objects(root: str, names: Iterable[bytes]) -> dict[bytes, bytes]:
     names = list(dict.fromkeys(names))
     if not names:
         return {}
-    proc = subprocess.run(["git", "cat-file", "--batch"], cwd=root, input=b"\n".join(names) + b"\n",
+    # --buffer: one write for all answers instead of a flush per object.
+    proc = subprocess.run(["git", "cat-file", "--batch", "--buffer"], cwd=root, input=b"\n".join(names) + b"\n",
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = proc.stdout
     found: dict[bytes, bytes] = {}
@@ -180,17 +250,7 @@ def _lock_outs(repo, lock: bytes, spec: bytes | None, read, where: str | None) -
 
 def worktree_pointers(repo) -> dict[str, HashInfo]:
     """Data path -> HashInfo of the pointer files in the work tree (tracked or new)."""
-    out = git(["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "*.exp"],
-              cwd=repo.root).stdout
-    data: dict[str, HashInfo] = {}
-    for name in dict.fromkeys(out.split(b"\0")):
-        path = name.decode("utf-8", "surrogateescape")
-        if not path or not is_pointer_name(path):
-            continue
-        info = read_pointer_file(repo.root, path)
-        if info is not None:
-            data[_safe(data_path_of(path))] = info
-    return data
+    return read_pointers(repo, pointer_blobs(repo, None))
 
 
 def index_pointers(repo) -> dict[str, HashInfo]:
@@ -214,16 +274,19 @@ def index_pointers(repo) -> dict[str, HashInfo]:
     return data
 
 
-def _worktree_data(repo) -> dict[str, HashInfo]:
-    data: dict[str, HashInfo] = {}
+def _worktree_lock(repo) -> dict[str, HashInfo]:
     lock_path = os.path.join(repo.root, LOCK)
-    if os.path.isfile(lock_path):
-        from git_exp.pipeline.spec import work_tree_reader
-        read = work_tree_reader(repo.root)
-        with open(lock_path, "rb") as fh:
-            lock = fh.read()
-        spec = read(PIPELINE)
-        data.update(_lock_outs(repo, lock, spec.encode() if spec is not None else None, None, None))
+    if not os.path.isfile(lock_path):
+        return {}
+    from git_exp.pipeline.spec import work_tree_reader
+    spec = work_tree_reader(repo.root)(PIPELINE)
+    with open(lock_path, "rb") as fh:
+        lock = fh.read()
+    return _lock_outs(repo, lock, spec.encode() if spec is not None else None, None, None)
+
+
+def _worktree_data(repo) -> dict[str, HashInfo]:
+    data = _worktree_lock(repo)
     data.update(worktree_pointers(repo))
     return data
 

@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from git_exp.atomic import write_atomic
 from git_exp.data.hashing import HashInfo
 from git_exp.data.pointer import check_data_path, format_pointer, is_pointer_name, pointer_path_of
-from git_exp.data.tracked import data_at, index_pointers, worktree_pointers
+from git_exp.data.tracked import (LOCK, data_at, index_pointers, lock_data_at, pointer_blobs,
+                                  read_pointers, tree_blobs, worktree_pointers)
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
 
@@ -47,11 +48,7 @@ def open_cache(repo):
 
 
 def _abs(repo, rel: str) -> str:
-    return os.path.join(repo.root, *rel.split("/"))
-
-
-def _overlaps(a: str, b: str) -> bool:
-    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+    return repo.root + os.sep + (rel if os.sep == "/" else rel.replace("/", os.sep))
 
 
 def to_relpath(repo, path: str, cwd: str) -> str:
@@ -117,10 +114,75 @@ def _stage_outs(repo) -> dict[str, str]:
     return {o.path: s.name for s in pipeline.stages.values() for o in s.outs}
 
 
+def _tracked_by_git(repo, rels: list[str]) -> dict[str, str]:
+    """Path of RELS -> a file Git tracks at or under it. One `ls-files` for all."""
+    # Many pathspecs cost Git a match of each against every index entry:
+    # past a few, listing the whole index and looking up parents is faster.
+    spec = ["--", *rels] if len(rels) <= 50 else []
+    out = git(["ls-files", "-z", "--cached", *spec], cwd=repo.root).stdout if rels else b""
+    found: dict[str, str] = {}
+    wanted = set(rels)
+    for name in out.split(b"\0"):
+        path = name.decode("utf-8", "surrogateescape")
+        probe = path
+        while probe:
+            if probe in wanted:
+                found.setdefault(probe, path)
+                break
+            probe = probe.rpartition("/")[0]
+    return found
+
+
+def _first_overlap(rel: str, others: set[str], ordered: list[str]) -> str | None:
+    """A path of OTHERS (sorted as ORDERED) that is REL's folder or inside REL."""
+    import bisect
+    parent = rel.rpartition("/")[0]
+    while parent:
+        if parent in others:
+            return parent
+        parent = parent.rpartition("/")[0]
+    i = bisect.bisect_left(ordered, rel + "/")
+    if i < len(ordered) and ordered[i].startswith(rel + "/"):
+        return ordered[i]
+    return None
+
+
+def _ignore_all(repo, rels: list[str]) -> dict[str, str]:
+    """Add each of RELS to the .gitignore beside it, one write per file; rel -> .gitignore changed."""
+    from git_exp.ignore import ignore_entry
+    by_file: dict[str, list[tuple[str, str]]] = {}
+    for rel in rels:
+        gitignore, line = ignore_entry(rel)
+        by_file.setdefault(gitignore, []).append((rel, line))
+    changed: dict[str, str] = {}
+    for gitignore, entries in by_file.items():
+        path = _abs(repo, gitignore)
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except FileNotFoundError:
+            text = ""
+        present = {line.strip() for line in text.splitlines()}
+        new = []
+        for rel, line in entries:
+            if line not in present and line + "/" not in present:
+                present.add(line)
+                new.append(line)
+                changed[rel] = gitignore
+        if new:
+            if text and not text.endswith("\n"):
+                text += "\n"
+            write_atomic(path, text + "".join(line + "\n" for line in new))
+    return changed
+
+
 def add(repo, paths: list[str], cwd: str) -> list[Added]:
-    """Store each PATH in the cache, write `PATH.exp`, ignore PATH in Git."""
+    """Store each PATH in the cache, write `PATH.exp`, ignore PATH in Git.
+
+    Every path is checked before any is added, with a fixed number of
+    `git` calls however many paths there are.
+    """
     from git_exp.data.state import StateMemo
-    from git_exp.ignore import ensure_ignored, ignore_entry, is_tracked
 
     if not paths:
         raise ExpError("nothing to add", hint="name the files or folders to track: git exp add data/")
@@ -128,7 +190,10 @@ def add(repo, paths: list[str], cwd: str) -> list[Added]:
     existing = worktree_pointers(repo)
     outs = _stage_outs(repo)
     cache = open_cache(repo)
-    for rel in rels:  # every path is checked before any is added
+    in_git = _tracked_by_git(repo, rels)
+    others = set(existing) | set(outs) | set(rels)
+    ordered = sorted(others)
+    for rel in rels:
         check_data_path(repo.root, rel)
         full = _abs(repo, rel)
         if is_pointer_name(rel) and not os.path.isdir(full):
@@ -138,16 +203,16 @@ def add(repo, paths: list[str], cwd: str) -> list[Added]:
         st = os.lstat(full)
         if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
             raise ExpError(f"'{rel}' is neither a regular file nor a folder")
-        if is_tracked(repo.root, rel):
+        if rel in in_git:
             raise ExpError(f"'{rel}' is tracked by Git, so its content is already in Git's objects",
                            hint=f"stop tracking it first: git rm -r --cached '{rel}'")
         if rel in outs:
             raise ExpError(f"'{rel}' is an output of stage '{outs[rel]}', which tracks it in exp.lock",
                            hint="stage outputs are cached by 'git exp run'; add only source data")
-        for other in list(existing) + list(outs) + [r for r in rels if r != rel]:
-            if other != rel and _overlaps(other, rel):
-                raise ExpError(f"'{rel}' overlaps the tracked data path '{other}'",
-                               hint="track a folder or the files in it, not both")
+        other = _first_overlap(rel, others, ordered)
+        if other is not None:
+            raise ExpError(f"'{rel}' overlaps the tracked data path '{other}'",
+                           hint="track a folder or the files in it, not both")
     synced = read_synced(repo)
     added = []
     with StateMemo(repo.exp_dir) as memo:
@@ -157,9 +222,11 @@ def add(repo, paths: list[str], cwd: str) -> list[Added]:
             changed = existing.get(rel) != info
             if changed:
                 write_atomic(_abs(repo, pointer), format_pointer(info))
-            gitignore = ignore_entry(rel)[0] if ensure_ignored(repo.root, rel) else None
             synced[rel] = info.hash
-            added.append(Added(rel, pointer, info, changed, gitignore))
+            added.append(Added(rel, pointer, info, changed, None))
+    ignored = _ignore_all(repo, rels)
+    for item in added:
+        item.gitignore = ignored.get(item.path)
     _write_synced(repo, synced)
     return added
 
@@ -220,35 +287,58 @@ def sync_after_head_change(repo, old_rev: str | None) -> SyncResult:
     """What the post-checkout and post-merge hooks do once HEAD has moved.
 
     OLD_REV is the commit HEAD was at (None or all zeros: unknown, e.g. the
-    checkout of a fresh clone). Returns quickly when there is no data.
+    checkout of a fresh clone). A pointer whose blob is the same at OLD_REV
+    and in the work tree is not even read: its data path only has to exist.
+    So with nothing to do, the cost is a few `git` calls and an lstat per
+    data path, whatever the number of pointers.
     """
-    records = data_at(repo, None)
-    old: dict[str, HashInfo] = {}
+    old_blobs: dict[str, bytes | None] = {}
+    lock_old: dict[str, HashInfo] = {}
     if old_rev and old_rev not in ZERO_SHAS:
         try:
-            old = data_at(repo, old_rev)
+            old_blobs, special = tree_blobs(repo, old_rev)
+            if LOCK in special:
+                lock_old = lock_data_at(repo, old_rev)
         except ExpError:
-            old = {}  # a bad record in the commit we left must not block the one we enter
+            # The commit we left is unreadable or holds a bad record: it must
+            # not block the one we enter, so everything counts as changed.
+            old_rev, old_blobs, lock_old = None, {}, {}
+    # Untracked pointers are not Git's to change: their data stays as it is
+    # (a removal below is skipped for any path whose pointer file exists).
+    new_blobs = pointer_blobs(repo, None, untracked=False)
     synced = read_synced(repo)
-    if not records and not old and not synced:
+    lock_new = lock_data_at(repo, None)
+    if not new_blobs and not old_blobs and not synced and not lock_new and not lock_old:
         return SyncResult()
-    targets = {}
+
     kept = []
-    for path, info in records.items():
-        before = old.get(path)
+    to_read = {}
+    for pointer, blob in new_blobs.items():
+        if blob is not None and old_blobs.get(pointer) == blob \
+                and os.path.lexists(_abs(repo, pointer[:-4])):
+            kept.append(pointer[:-4])  # as Git does: an unchanged record keeps local edits
+        else:
+            to_read[pointer] = blob
+    targets = read_pointers(repo, to_read)
+    for path, info in lock_new.items():
+        before = lock_old.get(path)
         if before is not None and before.hash == info.hash and os.path.lexists(_abs(repo, path)):
-            kept.append(path)  # as Git does: an unchanged record keeps local edits
+            kept.append(path)
         else:
             targets[path] = info
-    removals = sorted((set(old) | set(synced)) - set(records))
-    result = _sync(repo, targets, removals, records)
+    recorded = {p[:-4] for p in new_blobs} | set(lock_new)
+    gone = {p: b for p, b in old_blobs.items() if p not in new_blobs}
+    old_paths = set(read_pointers(repo, gone, old_rev[:12] if old_rev else None)) | set(lock_old)
+    removals = sorted(p for p in (old_paths | set(synced)) - recorded
+                      if not os.path.lexists(_abs(repo, pointer_path_of(p))))
+    result = _sync(repo, targets, removals, recorded)
     result.kept = sorted(kept)
-    _remember(repo, synced, records, result, records)
+    _remember(repo, synced, targets, result, recorded)
     return result
 
 
 def _remember(repo, synced: dict[str, str], targets: dict[str, HashInfo], result: SyncResult,
-              records: dict[str, HashInfo]) -> None:
+              records) -> None:
     after = dict(synced)
     for path in result.removed:
         after.pop(path, None)
@@ -260,16 +350,21 @@ def _remember(repo, synced: dict[str, str], targets: dict[str, HashInfo], result
         _write_synced(repo, after)
 
 
-def _sync(repo, targets: dict[str, HashInfo], removals: list[str], records: dict[str, HashInfo],
+def _sync(repo, targets: dict[str, HashInfo], removals: list[str], records,
           relink: bool = False) -> SyncResult:
+    """Check out TARGETS and remove REMOVALS, except where a path of RECORDS is."""
     result = SyncResult()
     if not targets and not removals:
         return result
     from git_exp.data.state import StateMemo
     cache = open_cache(repo)
+    others = set(records)
+    ordered = sorted(others)
+    known_dirs: set[str] = set()
     with StateMemo(repo.exp_dir) as memo:
+        _preload(memo, repo, targets)
         for path in removals:
-            if any(_overlaps(path, other) for other in records):
+            if path in others or _first_overlap(path, others, ordered) is not None:
                 continue  # its place now belongs to a recorded path
             try:
                 _remove_if_safe(repo, cache, memo, path, result)
@@ -277,21 +372,23 @@ def _sync(repo, targets: dict[str, HashInfo], removals: list[str], records: dict
                 result.errors[path] = err.message
         for path, info in sorted(targets.items()):
             try:
-                _checkout_one(repo, cache, memo, path, info, relink, result)
+                _checkout_one(repo, cache, memo, path, info, relink, result, known_dirs)
             except ExpError as err:
                 result.errors[path] = err.message
     return result
 
 
-def _checkout_one(repo, cache, memo, path: str, info: HashInfo, relink: bool, result: SyncResult) -> None:
-    check_data_path(repo.root, path, cache.root)
+def _checkout_one(repo, cache, memo, path: str, info: HashInfo, relink: bool, result: SyncResult,
+                  known_dirs: set | None = None) -> None:
+    check_data_path(repo.root, path, cache.root, known_dirs=known_dirs)
+    dest = _abs(repo, path)
+    if not relink and _matches(cache, memo, dest, info):
+        result.up_to_date.append(path)
+        return
     missing = cache.missing(info)
     if missing:
         result.missing[path] = missing
         return
-    dest = _abs(repo, path)
-    if info.is_dir and os.path.isdir(dest) and not os.path.islink(dest):
-        memo.preload(dest)  # one query for the whole folder instead of one per file
     done = cache.checkout(info, dest, memo)
     result.saved_first.extend(os.path.relpath(p, repo.root).replace(os.sep, "/") for p in done.saved_first)
     if relink:
@@ -301,6 +398,28 @@ def _checkout_one(repo, cache, memo, path: str, info: HashInfo, relink: bool, re
         result.checked_out.append(path)
     else:
         result.up_to_date.append(path)
+
+
+def _preload(memo, repo, paths) -> None:
+    """With many data paths, one memo query per folder instead of one per file
+    (a tracked folder is preloaded by hash_path itself)."""
+    if len(paths) < 32:
+        return
+    for folder in sorted({os.path.dirname(_abs(repo, p)) for p in paths}):
+        memo.preload(folder)
+
+
+def _matches(cache, memo, dest: str, info: HashInfo) -> bool:
+    """DEST already holds INFO's content: the common case, answered from the
+    stat memo without reading a file or touching the cache."""
+    from git_exp.data.hashing import hash_path
+    if not os.path.lexists(dest):
+        return False
+    try:
+        now, _ = hash_path(dest, memo, cache_root=cache.root)
+    except ExpError:
+        return False  # something odd is there (a socket, a foreign link): checkout deals with it
+    return now.hash == info.hash
 
 
 def _relink(cache, info: HashInfo, dest: str) -> None:
@@ -400,12 +519,14 @@ def status(repo) -> StatusReport:
     from git_exp.data.hashing import hash_path
     from git_exp.data.state import StateMemo
     cache = open_cache(repo)
+    known_dirs: set[str] = set()
     with StateMemo(repo.exp_dir) as memo:
+        _preload(memo, repo, records)
         for path, info in sorted(records.items()):
             entry = DataStatus(path, info, "ok")
             try:
                 entry.missing_objects = cache.missing(info)
-                check_data_path(repo.root, path, cache.root)
+                check_data_path(repo.root, path, cache.root, known_dirs=known_dirs)
                 full = _abs(repo, path)
                 if not os.path.lexists(full):
                     entry.state = "not in work tree"
@@ -464,9 +585,11 @@ def modified_since_pointer(repo, store: bool | None = None) -> PreCommit:
     from git_exp.data.state import StateMemo
     cache = open_cache(repo)
     changed = []
+    known_dirs: set[str] = set()
     with StateMemo(repo.exp_dir) as memo:
+        _preload(memo, repo, staged)
         for path, recorded in sorted(staged.items()):
-            check_data_path(repo.root, path, cache.root)
+            check_data_path(repo.root, path, cache.root, known_dirs=known_dirs)
             full = _abs(repo, path)
             if not os.path.lexists(full):
                 continue
