@@ -76,7 +76,30 @@ def _create(path: str) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
 
 
+# (source device, target device) pairs where a reflink failed for want of
+# support: on ext4, say, every attempt would create and unlink a temp file for
+# nothing, doubling the file creations of an add or checkout of many files.
+_NO_REFLINK: set[tuple[int, int]] = set()
+_UNSUPPORTED = {errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOTTY, errno.ENOSYS}
+
+
+def _devices(src: str, tmp: str) -> tuple[int, int]:
+    return os.stat(src).st_dev, os.stat(os.path.dirname(os.path.abspath(tmp))).st_dev
+
+
 def _reflink(src: str, tmp: str) -> None:
+    devices = _devices(src, tmp)
+    if devices in _NO_REFLINK:
+        raise OSError(errno.EOPNOTSUPP, "reflinks are not supported here")
+    try:
+        _clone(src, tmp)
+    except OSError as err:
+        if err.errno in _UNSUPPORTED:
+            _NO_REFLINK.add(devices)
+        raise
+
+
+def _clone(src: str, tmp: str) -> None:
     if sys.platform == "darwin":
         _clonefile(src, tmp)
         return
