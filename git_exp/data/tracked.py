@@ -189,7 +189,7 @@ def _read_at(repo, rev: str, rel: str) -> str | None:
 
 
 def trailer_data(message: str) -> dict[str, HashInfo]:
-    """`Exp-Data: PATH=HASH:SIZE` trailers of a commit message (backups write them)."""
+    """`Exp-Data: PATH=HASH:SIZE[:NFILES]` trailers of a commit message (backups write them)."""
     paragraphs = message.strip().split("\n\n")
     data: dict[str, HashInfo] = {}
     for line in paragraphs[-1].splitlines() if len(paragraphs) > 1 else []:
@@ -197,8 +197,9 @@ def trailer_data(message: str) -> dict[str, HashInfo]:
         if not sep or key != "Exp-Data":
             continue
         path, _, encoded = value.partition("=")
-        # HASH:SIZE[:NFILES]; a directory without its file count records 0
-        # (the count is informational: its manifest says which files it has).
+        # HASH:SIZE[:NFILES]; a directory written without its file count (by
+        # early versions) records 0: the count is informational, its manifest
+        # says which files it has.
         digest, _, rest = encoded.partition(":")
         size, _, nfiles = rest.partition(":")
         if not size.isdigit() or (nfiles and not nfiles.isdigit()):

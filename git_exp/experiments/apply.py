@@ -60,7 +60,8 @@ def backup(repo, cache) -> tuple[str, str]:
     head = git(["rev-parse", "--verify", "-q", "HEAD^{commit}"], cwd=repo.root, check=False)
     parents = [head.stdout.decode().strip()] if head.returncode == 0 else []
     lines = ["exp: work tree before git exp apply", ""]
-    lines += [f"Exp-Data: {p}={info.hash}:{info.size}" for p, info in sorted(data.items())]
+    lines += [f"Exp-Data: {p}={info.hash}:{info.size}" + (f":{info.nfiles}" if info.is_dir else "")
+              for p, info in sorted(data.items())]
     lines.append("Exp-Backup: true")
     sha = commit_tree(repo, snapshot_tree(repo), parents, "\n".join(lines) + "\n")
     ref = f"{BACKUP_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}-{sha[:7]}"
