@@ -41,9 +41,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fsck": ("git_exp.commands.fsck", "Check the cache for corrupt and missing objects"),
     "install": ("git_exp.commands.install", "Install the Git hooks that keep data in step with Git"),
     "hook": ("git_exp.commands.hook", "Run the logic of an installed Git hook"),
+    "exec-entry": ("git_exp.commands.exec_entry", "Run one queue entry of a shared remote and push its result"),
     "help": ("git_exp.commands.help", "Show the manual page of git-exp or of one of its commands"),
 }
-HIDDEN: set[str] = {"hook"}
+HIDDEN: set[str] = {"hook", "exec-entry"}
 
 USAGE = "usage: git exp [-C <path>] [--color[=<when>]] [--no-pager] [-q] [-v] <command> [<args>]"
 

@@ -30,6 +30,22 @@ A worker killed with SIGKILL (or a machine that lost power) leaves its entry
 claimed by a process that is gone. The next queue start, queue work or queue
 status notices, removes its temporary checkout, and queues the entry again;
 after 3 such attempts it is recorded as failed instead.
+
+With --executor, the entries run on other machines instead: dask://HOST:PORT
+hands them to a Dask distributed scheduler (pip install 'git-exp[dask]';
+dask-jobqueue and dask-kubernetes clusters have one too), slurm submits one
+sbatch --array job whose tasks each run one entry. One background process
+(counted as a worker) pushes the entries to the shared Git remote (--remote,
+default origin) and their data to its data remote, submits one task per
+entry, and fetches each result back (ref and data, as git exp pull does) as
+it completes. Every task runs the same worker command, git exp exec-entry
+(see its manual page), on a machine whose git reaches that remote. The
+remote, not the engine, holds the queue's state, so a restarted client or a
+lost engine loses nothing. Engines run a task at least once: the first
+result pushed wins, a duplicate attempt is reported as such, and a
+workload whose worker died is ended with it. status, logs, kill and stop
+work as for local workers; logs shows a remote entry's output once it has
+ended.
 """
 
 EXAMPLES = [
@@ -39,6 +55,8 @@ EXAMPLES = [
     "git exp queue logs -f lr-2",
     "git exp queue kill lr-3",
     "git exp queue remove --failed",
+    "git exp queue start --executor dask://10.0.0.5:8786 -j 32 --resources GPU=1",
+    "git exp queue start --executor slurm -j 8 --sbatch-arg=--partition=gpu --sbatch-arg=--gres=gpu:1",
 ]
 
 SECTIONS = [("Files", """\
@@ -46,6 +64,20 @@ SECTIONS = [("Files", """\
 outcome), the workers' registrations and their logs (workers/<pid>.log).
 Temporary checkouts live in <git-common-dir>/exp/tmp/ while they run; runs
 write their log to exp/logs/queue-<id>.log until it is recorded.
+exp/queue/remote/<id>.json records which executor holds an entry;
+exp/queue/slurm/ keeps the generated sbatch scripts and their tasks' output.
+"""), ("Slurm", """\
+The Slurm executor needs no Python package: it writes a POSIX sh script and
+submits it with sbatch --array=0-<n-1>%<N> (N from -j; no limit without
+it), your --sbatch-arg arguments added to the sbatch command line. Each
+array task runs git exp exec-entry for its entry, so git-exp and Git must be
+on the compute nodes' PATH, and the script's output files are read back
+when the nodes share the file system of the machine that submitted.
+
+Its tests run against a real single-node cluster only when asked
+(python -m pytest -m slurm): install Debian's slurm-wlm, give slurmctld
+and slurmd a slurm.conf for this host, start munge, slurmctld and slurmd as
+root, and check that sinfo lists the node idle.
 """)]
 
 
@@ -53,12 +85,26 @@ def configure(parser):
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     start = actions.add_parser("start", help="start background workers",
                                description="Start background workers that drain the queue")
-    start.add_argument("-j", "--jobs", type=_positive, default=1, metavar="N",
-                       help="run up to N entries at a time (default 1)")
+    start.add_argument("-j", "--jobs", type=_positive, default=None, metavar="N",
+                       help="run up to N entries at a time (default 1; with an executor, "
+                            "what it can run at once)")
     work = actions.add_parser("work", help="run a worker in the foreground until the queue is empty",
                               description="Run queued entries here, one at a time")
     work.add_argument("--batch", metavar="TOKEN",
                       help="only entries queued by one 'run --queue' (the token 'run -j' passes)")
+    work.add_argument("-j", "--jobs", type=_positive, default=None, metavar="N",
+                      help="with --executor: run up to N entries at a time")
+    for each in (start, work):
+        each.add_argument("--executor", default="local", metavar="WHERE",
+                          help="local (the default), dask://HOST:PORT or slurm")
+        each.add_argument("--remote", default="origin", metavar="NAME",
+                          help="with --executor: the shared Git remote workers fetch entries "
+                               "from and push results to (default origin)")
+        each.add_argument("--resources", action="append", default=[], metavar="NAME=AMOUNT",
+                          help="with a Dask executor: what each entry needs of a worker, e.g. GPU=1")
+        each.add_argument("--sbatch-arg", action="append", default=[], metavar="ARG",
+                          help="with the Slurm executor: add ARG to the sbatch command "
+                               "(write --sbatch-arg=--partition=gpu)")
     actions.add_parser("status", help="list queued, running and finished entries",
                        description="List the queue's entries")
     logs = actions.add_parser("logs", help="print an entry's log", description="Print an entry's log")
@@ -97,9 +143,27 @@ def run(args, console) -> int:
             "stop": _stop, "remove": _remove}[args.action](repo, args, console)
 
 
+def _executor(args):
+    """The parsed --executor, after checking the options that go with it."""
+    from git_exp.distributed.executors import parse_executor, parse_resources
+    from git_exp.errors import UsageError
+    spec = parse_executor(args.executor)
+    if args.resources and spec.kind != "dask":
+        raise UsageError("--resources goes with a Dask executor (--executor dask://HOST:PORT)")
+    if args.sbatch_arg and spec.kind != "slurm":
+        raise UsageError("--sbatch-arg goes with the Slurm executor (--executor slurm)")
+    if spec.kind == "local" and args.remote != "origin":
+        raise UsageError("--remote goes with --executor: local workers use this repository")
+    parse_resources(args.resources)
+    return spec
+
+
 def _start(repo, args, console) -> int:
     from git_exp.queue.worker import start
-    pids, running, queued = start(repo, args.jobs)
+    spec = _executor(args)
+    if spec.kind != "local":
+        return _start_dispatcher(repo, args, console, spec)
+    pids, running, queued = start(repo, args.jobs or 1)
     if not queued:
         console.out("The queue is empty: nothing to start.")
         return 0
@@ -129,9 +193,37 @@ class _PrintingWorker:
                          f"{outcome.duration:.1f}s{error}")
 
 
+def _start_dispatcher(repo, args, console, spec) -> int:
+    from git_exp.distributed.start import start
+    started = start(repo, spec, remote=args.remote, jobs=args.jobs, resources=args.resources,
+                    sbatch_args=args.sbatch_arg)
+    if started.running:
+        console.out(f"A worker for {spec.text} is running already (pid {started.running}); "
+                    "it takes entries queued since.")
+    elif not started.queued:
+        console.out("The queue is empty: nothing to start.")
+    else:
+        console.out(f"Started a worker for {spec.text} (pid {started.pid}) for {started.queued} "
+                    f"queued entr{'y' if started.queued == 1 else 'ies'}, through '{args.remote}'.")
+        console.info("Follow them with: git exp queue status")
+    return 0
+
+
 def _work(repo, args, console) -> int:
     from git_exp.queue.worker import work
-    done = work(repo, batch=args.batch, events=_PrintingWorker(console))
+    spec = _executor(args)
+    if spec.kind != "local":
+        from git_exp.distributed.dispatch import dispatch
+        from git_exp.distributed.executors import parse_resources
+        done = dispatch(repo, spec.text, args.remote, jobs=args.jobs,
+                        resources=parse_resources(args.resources), sbatch_args=args.sbatch_arg,
+                        events=_PrintingWorker(console), batch=args.batch)
+    else:
+        if args.jobs:
+            from git_exp.errors import UsageError
+            raise UsageError("-j goes with --executor here",
+                             hint="start N local workers with: git exp queue start -j N")
+        done = work(repo, batch=args.batch, events=_PrintingWorker(console))
     if not done:
         console.info("The queue is empty.")
     return 0

@@ -1,0 +1,358 @@
+"""The client side: hand queued entries to an engine and bring their results home.
+
+A dispatcher is a queue worker whose entries run elsewhere. Like a local
+worker it claims entries (claims.py: so local workers and other
+dispatchers never take the same one), registers itself (so `queue status`
+counts it and `queue stop` reaches it) and ends each entry with finish.py.
+In between, for each batch of claimed entries it:
+
+1. pushes the entries to the shared Git remote (refs/exps-queue/<id>) and
+   the data they record to the data remote paired with it;
+2. submits one task per entry, each running `git exp exec-entry` (see
+   worker.py), through the engine (Dask, Slurm);
+3. when a task ends, fetches its result with `git exp pull`'s machinery
+   (ref and data), checks it came from this entry (Exp-Queue-Id), keeps
+   the worker's output as the entry's log, finishes the entry, and clears
+   the entry's refs from the remote.
+
+A result already on the remote when an entry is claimed (a dispatcher that
+died, an engine that ran a task twice) is fetched instead of run again.
+An entry that ended without a result is recorded as failed, with the
+engine's reason and the worker's output in its log. `queue kill` reaches a
+running entry through the engine, and the worker publishes the
+interrupted run; `queue stop` submits nothing more and gives entries the
+engine never started back to the queue.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+
+from git_exp.errors import ExpError
+from git_exp.experiments import record as rec
+from git_exp.gitcmd import git_text
+from git_exp.queue import claims, recovery, state
+from git_exp.queue import entries as ent
+from git_exp.queue.executor import EntryOutcome
+from git_exp.queue.finish import finish, write_running
+from git_exp.queue.worker import WorkerEvents
+from git_exp.sharing import gitremote
+
+from git_exp.distributed import records
+from git_exp.distributed.results import read_result, result_ref
+
+POLL_SECONDS = 0.5
+
+
+@dataclass
+class Task:
+    entry: ent.Entry
+    key: str                 # unique per claim: the engine's name for the task
+    argv: list[str]          # the arguments of `git exp exec-entry`
+
+
+@dataclass
+class Ended:
+    entry_id: str
+    output: str = ""         # what the worker command printed, when the engine has it
+    error: str | None = None  # why there may be no result
+    started: bool = True     # False: the engine cancelled it before it ever ran
+
+
+class Engine:
+    """What an engine does for the dispatcher (dask_engine.py, slurm.py)."""
+
+    name = ""
+
+    def slots(self, jobs: int | None, running: int) -> int:
+        """How many more tasks to submit now."""
+        raise NotImplementedError
+
+    def submit(self, tasks: list[Task]) -> dict[str, str]:
+        """Start TASKS; entry id -> where it runs (a task key, a Slurm job), for the records."""
+        raise NotImplementedError
+
+    def wait(self, timeout: float) -> list[Ended]:
+        """Tasks that ended, waiting up to TIMEOUT for one."""
+        raise NotImplementedError
+
+    def kill(self, entry_ids: set[str]) -> None:
+        """Interrupt these tasks; each ends (wait) once its worker published or gave up."""
+        raise NotImplementedError
+
+    def cancel_pending(self) -> list[str]:
+        """Cancel the tasks that have not started; their entry ids (they never end in wait)."""
+        raise NotImplementedError
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Target:
+    """The shared remote as the workers reach it."""
+    name: str                # as the user gave it (a remote's name, a path or a URL)
+    url: str                 # what workers fetch from and push to
+    data: str                # the data remote's location
+
+
+def resolve_target(repo, remote: str) -> Target:
+    from git_exp.sharing.remote import local_path, resolve
+    url = git_text(["ls-remote", "--get-url", remote], cwd=repo.root, check=False) or remote
+    path = local_path(url, repo.root)
+    if path is not None:
+        url = path   # a path relative to this repository means nothing to a worker
+    return Target(remote, url, str(resolve(repo, remote)))
+
+
+def worker_argv(target: Target, entry: ent.Entry, executor: str) -> list[str]:
+    return ["--remote", target.url, "--ref", ent.QUEUE_PREFIX + entry.id,
+            "--data-remote", target.data, "--executor", executor]
+
+
+@dataclass
+class Dispatcher:
+    repo: object
+    engine: Engine
+    target: Target
+    jobs: int | None = None
+    events: WorkerEvents = field(default_factory=WorkerEvents)
+    batch: str | None = None
+
+    def __post_init__(self):
+        self.owner = claims.me()
+        self.running: dict[str, ent.Entry] = {}
+        self.killed: set[str] = set()
+        self.stopping = False
+        self.signalled = False
+        self.memo: dict = {}
+        self.done: list[tuple[ent.Entry, EntryOutcome]] = []
+
+    # -- the loop -----------------------------------------------------------------
+
+    def loop(self) -> list[tuple[ent.Entry, EntryOutcome]]:
+        repo = self.repo
+        state.register_worker(repo, self.owner.pid, {
+            "pid": self.owner.pid, "host": self.owner.host, "start": self.owner.start,
+            "started": time.time(), "batch": self.batch, "current": None,
+            "executor": self.engine.name, "remote": self.target.name})
+        main = threading.current_thread() is threading.main_thread()
+        previous = {sig: signal.signal(sig, self._on_signal)
+                    for sig in (signal.SIGTERM, signal.SIGINT)} if main else {}
+        try:
+            found = recovery.recover(repo)
+            if found:
+                self.events.recovered(found)
+            while True:
+                self._react()
+                if not self.stopping:
+                    self._submit(self._claim(self.engine.slots(self.jobs, len(self.running))))
+                if not self.running:
+                    if self.stopping or not self._queued():
+                        break
+                    continue
+                ended = self.engine.wait(POLL_SECONDS)
+                if ended:
+                    self._collect(ended)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            state.unregister_worker(repo, self.owner.pid)
+            self.engine.close()
+        return self.done
+
+    def _on_signal(self, signum, frame) -> None:
+        self.signalled = True   # acted on in the loop: engines' clients are not signal-safe
+
+    def _queued(self) -> bool:
+        return any(self.batch is None or e.batch == self.batch
+                   for e in ent.list_entries(self.repo, "queued", self.memo))
+
+    def _react(self) -> None:
+        """Kill requests, stop requests and signals, between two looks at the engine."""
+        repo = self.repo
+        if self.signalled:
+            self.signalled = False
+            kills = state.any_kill_requests(repo)
+            mine = kills & set(self.running)
+            if mine:
+                self.killed |= mine
+                self.engine.kill(mine)
+            elif not kills:   # Ctrl-C, `queue stop --kill`, or SIGTERM from anyone: stop now
+                self.stopping = True
+                self._give_back(self.engine.cancel_pending())
+                rest = set(self.running) - self.killed
+                self.killed |= rest
+                if rest:
+                    self.engine.kill(rest)
+        if not self.stopping and state.stop_requested(repo, self.owner.pid):
+            self.stopping = True
+            self._give_back(self.engine.cancel_pending())
+
+    def _claim(self, count: int) -> list[ent.Entry]:
+        claimed: list[ent.Entry] = []
+        while len(claimed) < count:
+            entry = claims.claim_next(self.repo, self.owner, self.batch, self.memo)
+            if entry is None:
+                break
+            claimed.append(entry)
+        return claimed
+
+    def _give_back(self, entry_ids: list[str]) -> None:
+        for entry_id in entry_ids:
+            entry = self.running.pop(entry_id, None)
+            if entry is None:
+                continue
+            if claims.give_back(self.repo, entry):
+                state.remove_state(self.repo, entry.id)
+            records.remove(self.repo, entry.id)
+            _discard(ent.log_file(self.repo, entry.id))
+
+    # -- submitting -----------------------------------------------------------------
+
+    def _submit(self, claimed: list[ent.Entry]) -> None:
+        if not claimed:
+            return
+        repo, target = self.repo, self.target
+        for entry in claimed:
+            write_running(repo, entry)
+            _log(repo, entry, f"queue: entry {entry.id} '{entry.name}', attempt {entry.attempt}, "
+                              f"from {entry.baseline[:7]}, for {self.engine.name}\n", "wb")
+            self.running[entry.id] = entry
+            self.events.entry_started(entry)
+        try:
+            there = gitremote.ls_remote(repo.root, target.url, [result_ref(e) for e in claimed])
+            finished = [Ended(e.id, "queue: its result was on the remote already\n")
+                        for e in claimed if result_ref(e) in there]
+            fresh = [e for e in claimed if result_ref(e) not in there]
+            if fresh:
+                self._push_entries(fresh)
+                tasks = [Task(e, f"git-exp-{e.id}-{e.sha[:8]}",
+                              worker_argv(target, e, self.engine.name)) for e in fresh]
+                where = self.engine.submit(tasks)
+                for task in tasks:
+                    records.write(repo, task.entry.id, {
+                        "executor": self.engine.name, "task": where.get(task.entry.id, task.key),
+                        "remote": target.name, "url": target.url, "data": target.data,
+                        "claim": task.entry.sha, "submitted": time.time()})
+                    _log(repo, task.entry, f"queue: submitted as {where.get(task.entry.id, task.key)}; "
+                                           "its output arrives when it ends\n")
+        except ExpError:
+            self._give_back([e.id for e in claimed])
+            raise
+        if finished:
+            self._collect(finished)
+
+    def _push_entries(self, entries: list[ent.Entry]) -> None:
+        """Entries to the shared remote, with the data they record: what workers fetch."""
+        from git_exp.sharing.push import send_data
+        refs_ = {ent.QUEUE_PREFIX + e.id: e for e in entries}
+        statuses, error = gitremote.push(self.repo.root, self.target.url,
+                                         [f"{e.entry_sha}:{ref}" for ref, e in refs_.items()],
+                                         env={gitremote.DATA_SENT_ENV: "1"})
+        refused = [f"  {ref}: {statuses[ref].summary if ref in statuses else error}"
+                   for ref in refs_ if ref not in statuses or statuses[ref].flag not in ("*", " ", "=")]
+        if refused:
+            raise ExpError(f"cannot push queue entries to '{self.target.name}':\n" + "\n".join(refused))
+        # An entry is checked in full, like an experiment: a worker needs all of its data.
+        send_data(self.repo, self.target.name, None,
+                  {e.entry_sha: f"experiment '{e.name}' (queued)" for e in entries}, [])
+
+    # -- results --------------------------------------------------------------------
+
+    def _collect(self, ended: list[Ended]) -> None:
+        repo = self.repo
+        never = [x.entry_id for x in ended if not x.started and x.entry_id not in self.killed]
+        self._give_back(never)
+        ended = [x for x in ended if x.entry_id in self.running]
+        if not ended:
+            return
+        entries = {x.entry_id: self.running[x.entry_id] for x in ended}
+        fetched = self._fetch_results(list(entries.values()))
+        for x in ended:
+            entry = entries[x.entry_id]
+            found = fetched.get(entry.id)
+            if found is not None:
+                outcome = EntryOutcome(found.status, found.ref, found.sha, found.exit_code,
+                                       found.duration)
+                _log(repo, entry, x.output)
+                os.replace(ent.log_file(repo, entry.id), rec.log_path(repo, found.sha))
+            else:
+                killed = entry.id in self.killed
+                why = x.error or ("killed before it started" if killed
+                                  else "its worker ended without publishing a result")
+                _log(repo, entry, x.output)
+                outcome = EntryOutcome("interrupted" if killed else "failed",
+                                       exit_code=130 if killed else 1, error=why,
+                                       hint=None if killed else
+                                       "the log holds what the worker printed; queue the entry again "
+                                       "once fixed")
+            outcome = finish(repo, entry, outcome)
+            self.running.pop(entry.id, None)
+            self.killed.discard(entry.id)
+            records.remove(repo, entry.id)
+            self.done.append((entry, outcome))
+            self.events.entry_finished(entry, outcome)
+        self._clear_remote(list(entries.values()))
+
+    def _fetch_results(self, entries: list[ent.Entry]) -> dict:
+        """entry id -> Result of the entries whose result is on the remote, fetched with its data."""
+        from git_exp.sharing.pull import pull
+        repo, target = self.repo, self.target
+        there = gitremote.ls_remote(repo.root, target.url, [result_ref(e) for e in entries])
+        wanted = [e for e in entries if result_ref(e) in there]
+        if not wanted:
+            return {}
+        pulled = pull(repo, target.name, [result_ref(e) for e in wanted])
+        fetched = {r.exp.ref: r.exp.sha for r in pulled.refs if r.status != "diverged"}
+        found = {}
+        for entry in wanted:
+            ref = result_ref(entry)
+            if ref in fetched:
+                result = read_result(repo.root, ref, fetched[ref])
+                if result.queue_id == entry.id:
+                    found[entry.id] = result
+        return found
+
+    def _clear_remote(self, entries: list[ent.Entry]) -> None:
+        """The remote's queue and claim refs of finished entries: nothing more will run them."""
+        names = [p + e.id for e in entries for p in (ent.QUEUE_PREFIX, ent.RUNNING_PREFIX)]
+        try:
+            there = gitremote.ls_remote(self.repo.root, self.target.url, names)
+            there = {ref: sha for ref, sha in there.items() if ref in names}
+            if there:
+                gitremote.push(self.repo.root, self.target.url, [f":{ref}" for ref in there],
+                               leases=there, env={gitremote.DATA_SENT_ENV: "1"})
+        except ExpError:
+            pass   # left for the next dispatcher; a worker finding the result there stops at once
+
+
+def _log(repo, entry: ent.Entry, text: str, mode: str = "ab") -> None:
+    path = ent.log_file(repo, entry.id)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, mode) as fh:
+        fh.write(text.encode("utf-8", "replace"))
+
+
+def _discard(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def dispatch(repo, executor: str, remote: str = "origin", *, jobs: int | None = None,
+             resources: dict[str, float] | None = None, sbatch_args: list[str] = (),
+             events: WorkerEvents | None = None,
+             batch: str | None = None) -> list[tuple[ent.Entry, EntryOutcome]]:
+    """Run queued entries on EXECUTOR (see executors.py) until none is left; what ended, in order.
+
+    REMOTE is the shared Git remote (a name, path or URL) the workers use.
+    """
+    from git_exp.distributed.executors import open_engine, parse_executor
+    spec = parse_executor(executor)
+    target = resolve_target(repo, remote)
+    engine = open_engine(repo, spec, resources=resources, sbatch_args=sbatch_args, jobs=jobs)
+    return Dispatcher(repo, engine, target, jobs, events or WorkerEvents(), batch).loop()

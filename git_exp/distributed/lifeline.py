@@ -1,0 +1,52 @@
+"""Dying with the worker: no orphaned training process finishes a second time.
+
+An engine re-runs an entry whose worker died. If the first run's processes
+lived on (the worker was SIGKILLed, its machine's agent restarted), both
+would finish and both would try to publish. So the worker command watches
+the process that started it: once that parent is gone, it ends every
+process working in its checkout (the pipeline's stages run in sessions of
+their own, so a signal to our group would miss them) and exits at once,
+without publishing anything. The engine's new attempt does the work.
+
+The parent is polled (getppid changes when it dies: the orphan is
+re-parented), which works everywhere, unlike Linux's PR_SET_PDEATHSIG that
+fires when the *thread* that forked us ends, and a Dask worker forks from
+pool threads.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+from git_exp import procs
+
+POLL_SECONDS = 0.5
+EXIT_CODE = 137   # as if killed: the attempt produced nothing
+
+
+def watch_parent(folder_of_work, poll: float = POLL_SECONDS) -> threading.Thread | None:
+    """Start a daemon thread that ends our work and exits when our parent dies.
+
+    FOLDER_OF_WORK is a callable returning the checkout (or None before
+    there is one), read when the parent is gone. Nothing is watched when
+    we were started by init (pid 1): there is no parent to follow.
+    """
+    parent = os.getppid()
+    if parent <= 1:
+        return None
+
+    def watch() -> None:
+        stop = threading.Event()
+        while not stop.wait(poll):
+            if os.getppid() != parent:
+                folder = folder_of_work()
+                if folder:
+                    procs.end_strays(folder)
+                if os.getpgrp() == os.getpid():   # our own group: git and helpers we started
+                    os.killpg(os.getpid(), signal.SIGKILL)
+                os._exit(EXIT_CODE)
+
+    thread = threading.Thread(target=watch, name="git-exp-lifeline", daemon=True)
+    thread.start()
+    return thread

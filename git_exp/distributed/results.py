@@ -1,0 +1,49 @@
+"""Results on the shared remote: which entry an experiment came from.
+
+An entry's result is the experiment refs/exps/<baseline>/<name>. The name
+alone does not prove it is this entry's (someone may have pushed another
+experiment of that name), so the Exp-Queue-Id trailer decides; the local
+queue's recovery tells its own results apart the same way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from git_exp.experiments import record as rec
+from git_exp.experiments import refs
+from git_exp.gitcmd import git
+
+
+@dataclass
+class Result:
+    ref: str
+    sha: str
+    queue_id: str
+    status: str          # the experiment's Exp-Status: success, failed, interrupted
+    exit_code: int = 0
+    duration: float = 0.0
+    attempt: int = 0
+
+
+def result_ref(entry) -> str:
+    """Where ENTRY's experiment goes: the name it was queued with, under its baseline."""
+    return refs.exp_ref(entry.baseline, entry.name)
+
+
+def read_result(root: str, ref: str, sha: str) -> Result:
+    """What the experiment commit SHA (present locally) says about itself."""
+    message = git(["log", "-1", "--format=%B", sha], cwd=root).stdout.decode("utf-8", "replace")
+    trailers = rec.parse_trailers(message)
+
+    def one(key: str, default: str = "") -> str:
+        return trailers.get(key, [default])[-1]
+
+    def number(key: str, kind):
+        try:
+            return kind(one(key, "0"))
+        except ValueError:
+            return kind(0)
+
+    return Result(ref, sha, one("Exp-Queue-Id"), one("Exp-Status", "success"),
+                  number("Exp-Exit-Code", int), number("Exp-Duration", float),
+                  number("Exp-Attempt", int))
