@@ -213,6 +213,15 @@ def test_oversized_file_stops_the_run_before_anything_runs(ml):
     ml.exp("run", "-n", "fine")
 
 
+def test_an_error_before_any_stage_runs_records_nothing_and_leaves_no_log(ml):
+    ml.gen({"exp.yaml": PIPELINE.replace("deps: [train.py]", "deps: [missing.py]")})
+    ml.commit("broken dep")
+    proc = ml.exp("run", check=False)
+    assert proc.returncode == 1 and "missing.py" in proc.stderr
+    assert exp_refs(ml) == {}
+    assert not list((ml.path / ".git" / "exp" / "logs").glob("*.log"))
+
+
 def test_baseline_needs_a_commit(project):
     project.gen({"exp.yaml": PIPELINE, "train.py": TRAIN, "params.yaml": PARAMS})
     proc = project.exp("run", check=False)

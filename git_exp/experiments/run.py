@@ -215,7 +215,9 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
                 outcome.status, outcome.exit_code, interrupted = "interrupted", 130, True
             except ExpError as exc:
                 if not recorder.started:
-                    raise  # nothing ran: a plain error, nothing to record
+                    if not log_file:
+                        os.unlink(temp_log)  # nothing ran: no experiment, so no log either
+                    raise  # a plain error, nothing to record
                 outcome.status, outcome.exit_code, error = "failed", 1, exc
             finally:
                 signal.signal(signal.SIGTERM, previous)
