@@ -144,7 +144,10 @@ def run(args, console) -> int:
 
 
 def _executor(args):
-    """The parsed --executor, after checking the options that go with it."""
+    """The parsed --executor (None: local), after checking the options that go with it."""
+    if args.executor == "local" and not (args.resources or args.sbatch_arg
+                                         or args.remote != "origin"):
+        return None   # the default: nothing distributed is imported
     from git_exp.distributed.executors import parse_executor, parse_resources
     from git_exp.errors import UsageError
     spec = parse_executor(args.executor)
@@ -155,13 +158,13 @@ def _executor(args):
     if spec.kind == "local" and args.remote != "origin":
         raise UsageError("--remote goes with --executor: local workers use this repository")
     parse_resources(args.resources)
-    return spec
+    return None if spec.kind == "local" else spec
 
 
 def _start(repo, args, console) -> int:
     from git_exp.queue.worker import start
     spec = _executor(args)
-    if spec.kind != "local":
+    if spec is not None:
         return _start_dispatcher(repo, args, console, spec)
     pids, running, queued = start(repo, args.jobs or 1)
     if not queued:
@@ -212,7 +215,7 @@ def _start_dispatcher(repo, args, console, spec) -> int:
 def _work(repo, args, console) -> int:
     from git_exp.queue.worker import work
     spec = _executor(args)
-    if spec.kind != "local":
+    if spec is not None:
         from git_exp.distributed.dispatch import dispatch
         from git_exp.distributed.executors import parse_resources
         done = dispatch(repo, spec.text, args.remote, jobs=args.jobs,

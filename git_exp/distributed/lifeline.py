@@ -16,6 +16,7 @@ pool threads.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import threading
 
@@ -28,8 +29,8 @@ EXIT_CODE = 137   # as if killed: the attempt produced nothing
 def watch_parent(folder_of_work, poll: float = POLL_SECONDS) -> threading.Thread | None:
     """Start a daemon thread that ends our work and exits when our parent dies.
 
-    FOLDER_OF_WORK is a callable returning the checkout (or None before
-    there is one), read when the parent is gone. Nothing is watched when
+    FOLDER_OF_WORK is a callable returning the folder we work in (or None
+    before there is one), read when the parent is gone; it is removed. Nothing is watched when
     we were started by init (pid 1): there is no parent to follow.
     """
     parent = os.getppid()
@@ -43,6 +44,7 @@ def watch_parent(folder_of_work, poll: float = POLL_SECONDS) -> threading.Thread
                 folder = folder_of_work()
                 if folder:
                     procs.end_strays(folder)
+                    shutil.rmtree(folder, ignore_errors=True)   # nobody else will
                 if os.getpgrp() == os.getpid():   # our own group: git and helpers we started
                     os.killpg(os.getpid(), signal.SIGKILL)
                 os._exit(EXIT_CODE)

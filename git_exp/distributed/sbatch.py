@@ -1,0 +1,77 @@
+"""The text of a Slurm batch script, and reading what squeue says: pure functions.
+
+One script per batch of entries, submitted once as a job array: array
+task i runs the worker command for entry i. The script is POSIX sh with
+every value quoted, so any remote URL or path survives, and it `exec`s the
+worker command, so Slurm's signals (scancel, a time limit) reach it
+directly. Tests check the text exactly.
+"""
+from __future__ import annotations
+
+import shlex
+
+
+def array_spec(count: int, jobs: int | None) -> str:
+    """sbatch's --array value: every index, at most JOBS running at once."""
+    spec = f"0-{count - 1}"
+    return spec + (f"%{jobs}" if jobs else "")
+
+
+def render_script(argvs: list[list[str]], *, job_name: str, output: str, jobs: int | None,
+                  command: list[str] = ("git", "exp", "exec-entry")) -> str:
+    """The batch script: ARGVS[i] are the worker command's arguments for array task i.
+
+    OUTPUT is sbatch's --output pattern (%A the job, %a the array index).
+    """
+    quoted = " ".join(shlex.quote(word) for word in command)
+    lines = [
+        "#!/bin/sh",
+        "# Written by git-exp (git exp queue start --executor slurm): one array task per",
+        "# queue entry, each running the worker command once (see git-exp-exec-entry(1)).",
+        f"#SBATCH --job-name={job_name}",
+        f"#SBATCH --array={array_spec(len(argvs), jobs)}",
+        f"#SBATCH --output={output}",
+        "#SBATCH --open-mode=append",
+        "set -eu",
+        'case "${SLURM_ARRAY_TASK_ID:-}" in',
+    ]
+    for index, argv in enumerate(argvs):
+        lines.append(f"{index}) set -- {' '.join(shlex.quote(a) for a in argv)} ;;")
+    lines += [
+        '*) echo "git-exp: array task \'${SLURM_ARRAY_TASK_ID:-}\' has no queue entry" >&2; exit 2 ;;',
+        "esac",
+        f'exec {quoted} "$@"',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def parse_job_id(stdout: str) -> str:
+    """`sbatch --parsable` prints '<job id>' or '<job id>;<cluster>'."""
+    first = stdout.strip().splitlines()[0] if stdout.strip() else ""
+    job = first.split(";", 1)[0].strip()
+    if not job.isdigit():
+        raise ValueError(f"sbatch printed no job id: {stdout.strip()!r}")
+    return job
+
+
+def parse_squeue(stdout: str, job: str) -> dict[int, str]:
+    """array index -> state, from `squeue -h -r -j JOB -o '%i %T'` lines like '123_4 RUNNING'.
+
+    A pending range that squeue did not expand ('123_[5-9%2]') counts for
+    each index in it.
+    """
+    found: dict[int, str] = {}
+    for line in stdout.splitlines():
+        ident, _, status = line.strip().partition(" ")
+        head, sep, index = ident.partition("_")
+        if head != job or not sep:
+            continue
+        if index.isdigit():
+            found[int(index)] = status.strip()
+        elif index.startswith("["):
+            for part in index.strip("[]").split("%")[0].split(","):
+                low, _, high = part.partition("-")
+                if low.isdigit() and (high or low).isdigit():
+                    for i in range(int(low), int(high or low) + 1):
+                        found[i] = status.strip()
+    return found
