@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import threading
+import time
 
 from git_exp import procs
 
@@ -44,7 +45,7 @@ def watch_parent(folder_of_work, poll: float = POLL_SECONDS) -> threading.Thread
                 folder = folder_of_work()
                 if folder:
                     procs.end_strays(folder)
-                    shutil.rmtree(folder, ignore_errors=True)   # nobody else will
+                    _remove_after_exit(folder)
                 if os.getpgrp() == os.getpid():   # our own group: git and helpers we started
                     os.killpg(os.getpid(), signal.SIGKILL)
                 os._exit(EXIT_CODE)
@@ -52,3 +53,27 @@ def watch_parent(folder_of_work, poll: float = POLL_SECONDS) -> threading.Thread
     thread = threading.Thread(target=watch, name="git-exp-lifeline", daemon=True)
     thread.start()
     return thread
+
+
+def _remove_after_exit(folder: str) -> None:
+    """Remove FOLDER once this process has exited: nobody else will.
+
+    Not from here: the main thread may still be writing into it (the stage
+    it waited on just ended), so a child waits for us to be gone first.
+    """
+    me = os.getpid()
+    ready_r, ready_w = os.pipe()
+    try:
+        child = os.fork()
+    except OSError:
+        return
+    if child == 0:
+        try:
+            os.setsid()   # out of our group, which is killed next
+            os.write(ready_w, b"1")
+            while os.getppid() == me:
+                time.sleep(0.05)
+            shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            os._exit(0)
+    os.read(ready_r, 1)   # not before the child has left the group
