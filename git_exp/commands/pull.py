@@ -1,6 +1,7 @@
 """git exp pull: fetch experiments (refs and data) from a Git remote."""
 from __future__ import annotations
 
+from git_exp.commands.argtypes import positive_int
 from git_exp.commands.push import DATA_REMOTES
 
 DESCRIPTION = """\
@@ -44,7 +45,7 @@ def configure(parser):
                         help="replace your experiments of the same name that differ")
     parser.add_argument("--no-data", dest="data", action="store_false",
                         help="fetch only the refs, not the cached data")
-    parser.add_argument("-j", "--jobs", type=int, metavar="N",
+    parser.add_argument("-j", "--jobs", type=positive_int, metavar="N",
                         help="objects transferred at once (default: 8)")
 
 

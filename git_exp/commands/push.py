@@ -1,6 +1,8 @@
 """git exp push: share experiments (refs and data) with a Git remote."""
 from __future__ import annotations
 
+from git_exp.commands.argtypes import positive_int
+
 DESCRIPTION = """\
 Pushes experiments to REMOTE (a remote's name, a path or a URL): each one's
 ref, under the same name refs/exps/<baseline>/<name>, and the cached data it
@@ -81,7 +83,7 @@ def configure(parser):
                         help="overwrite experiments of the same name that differ on the remote")
     parser.add_argument("--no-data", dest="data", action="store_false",
                         help="push only the refs, not the cached data")
-    parser.add_argument("-j", "--jobs", type=int, metavar="N",
+    parser.add_argument("-j", "--jobs", type=positive_int, metavar="N",
                         help="objects transferred at once (default: 8)")
 
 

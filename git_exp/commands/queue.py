@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sys
 
+from git_exp.commands.argtypes import positive_int
+
 DESCRIPTION = """\
 Queued experiments (git exp run --queue) wait under refs/exps-queue/ as Git
 commits of your work tree with their params already set, so the queue
@@ -85,14 +87,14 @@ def configure(parser):
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     start = actions.add_parser("start", help="start background workers",
                                description="Start background workers that drain the queue")
-    start.add_argument("-j", "--jobs", type=_positive, default=None, metavar="N",
+    start.add_argument("-j", "--jobs", type=positive_int, default=None, metavar="N",
                        help="run up to N entries at a time (default 1; with an executor, "
                             "what it can run at once)")
     work = actions.add_parser("work", help="run a worker in the foreground until the queue is empty",
                               description="Run queued entries here, one at a time")
     work.add_argument("--batch", metavar="TOKEN",
                       help="only entries queued by one 'run --queue' (the token 'run -j' passes)")
-    work.add_argument("-j", "--jobs", type=_positive, default=None, metavar="N",
+    work.add_argument("-j", "--jobs", type=positive_int, default=None, metavar="N",
                       help="with --executor: run up to N entries at a time")
     for each in (start, work):
         each.add_argument("--executor", default="local", metavar="WHERE",
@@ -123,17 +125,6 @@ def configure(parser):
     remove.add_argument("entries", nargs="*", metavar="ID", help="entry ids, id prefixes or names")
     remove.add_argument("--all", action="store_true", help="every entry that is not running")
     remove.add_argument("--failed", action="store_true", help="every failed or interrupted entry")
-
-
-def _positive(text: str) -> int:
-    import argparse
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def run(args, console) -> int:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sys
 
+from git_exp.commands.argtypes import positive_int
+
 DESCRIPTION = """\
 Runs the stages of exp.yaml in dependency order and records the result as an
 experiment: a Git commit whose parent is HEAD, stored under
@@ -87,22 +89,11 @@ def configure(parser):
                         help="print which stages would run and why; change nothing")
     parser.add_argument("--queue", action="store_true",
                         help="queue the run (each point of a sweep) instead of running it now")
-    parser.add_argument("-j", "--jobs", type=_positive, metavar="N",
+    parser.add_argument("-j", "--jobs", type=positive_int, metavar="N",
                         help="run the points in N temporary checkouts at a time and wait for them "
                              "(with --queue: start N background workers)")
     parser.add_argument("--temp", action="store_true",
                         help="run in a temporary checkout, leaving the work tree as it is")
-
-
-def _positive(text: str) -> int:
-    import argparse
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 class ConsoleEvents:
@@ -146,7 +137,9 @@ def run(args, console) -> int:
     if args.dry:
         return _dry(repo, args, console)
     if args.queue or args.jobs or args.temp:
-        from git_exp.commands.queue import run_isolated  # the queue's own rendering lives there
+        from git_exp.commands.queue import (
+            run_isolated,  # the queue's own rendering lives there
+        )
         return run_isolated(repo, args, console, ConsoleEvents(console))
     from git_exp.experiments.run import run_experiment
     result = run_experiment(
