@@ -72,3 +72,55 @@ def test_help_for_unknown_command_is_an_error(project):
     proc = project.exp("help", "nothing", check=False)
     assert proc.returncode == 1
     assert "error: no manual for 'nothing'" in proc.stderr
+
+
+FAULTY_COMMAND = '''
+import sys
+sys.path.insert(0, {root!r})
+import types
+from git_exp import cli
+module = types.ModuleType("faulty")
+module.configure = lambda parser: None
+def run(args, console):
+    if {flood}:
+        for _ in range(100000):
+            sys.stdout.write("x" * 80 + "\\n")
+        return 0
+    raise RuntimeError("a bug")
+module.run = run
+sys.modules["faulty"] = module
+cli.COMMANDS["faulty"] = ("faulty", "fails on purpose")
+sys.exit(cli.main(sys.argv[1:]))
+'''
+
+
+def _faulty(project, *args, flood=False, **kw):
+    import sys
+    from tests.conftest import ROOT
+    code = FAULTY_COMMAND.format(root=str(ROOT), flood=flood)
+    return subprocess.run([sys.executable, "-c", code, "faulty", *args], cwd=project.path,
+                          text=True, capture_output=True, **kw)
+
+
+def test_an_internal_error_exits_3_with_one_line_and_a_log(committed):
+    proc = _faulty(committed)
+    assert proc.returncode == 3
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error: internal error in git-exp (a bug)")
+    logs = list((committed.path / ".git" / "exp" / "logs").glob("crash-*.log"))
+    assert len(logs) == 1 and "RuntimeError: a bug" in logs[0].read_text()
+    verbose = _faulty(committed, "-v")
+    assert verbose.returncode == 3 and "RuntimeError: a bug" in verbose.stderr
+
+
+def test_a_reader_going_away_exits_141_quietly(committed):
+    import sys
+    from tests.conftest import ROOT
+    code = FAULTY_COMMAND.format(root=str(ROOT), flood=True)
+    proc = subprocess.Popen([sys.executable, "-c", code, "faulty"], cwd=committed.path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.read(100)
+    proc.stdout.close()  # as `git exp show | head -1` does
+    stderr = proc.stderr.read().decode()
+    assert proc.wait() == 141
+    assert stderr == ""
