@@ -1,8 +1,8 @@
 """Running the user's own `git` binary.
 
-Network operations, config reads and anything that must behave exactly as
-the user's `git` does (credential helpers, includes, safe.directory) go
-through here. Local object and ref writes use Dulwich (see gitutil).
+Every Git operation goes through here or another call of the real `git`:
+it behaves exactly as the user's own (credential helpers, includes,
+safe.directory, attributes), and README's Architecture says what it cost.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Discovery asks `git rev-parse` once, so GIT_DIR, gitfiles, linked worktrees
 and safe.directory behave exactly as they do for the user's own git. Nothing
-here imports Dulwich: hooks that have nothing to do must start fast.
+here is heavy to import: hooks that have nothing to do must start fast.
 """
 from __future__ import annotations
 
