@@ -13,6 +13,9 @@ from git_exp.errors import ExpError
 from git_exp.gitcmd import git
 
 PREFIX = "refs/exps/"
+# The queue's namespaces: entries waiting, and entries a worker has claimed.
+QUEUE_PREFIX = "refs/exps-queue/"
+RUNNING_PREFIX = "refs/exps-running/"
 ZERO = "0" * 40
 
 

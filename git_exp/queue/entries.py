@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from git_exp.errors import ExpError
+from git_exp.experiments import refs
 from git_exp.gitcmd import git
 
-QUEUE_PREFIX = "refs/exps-queue/"
-RUNNING_PREFIX = "refs/exps-running/"
+QUEUE_PREFIX = refs.QUEUE_PREFIX
+RUNNING_PREFIX = refs.RUNNING_PREFIX
 ID_LENGTH = 8
 
 
