@@ -12,6 +12,7 @@ Benchmarks print figures; nothing here asserts on time.
 """
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -151,6 +152,10 @@ def alternate(groups: list[list[Step]], runs: int, warmup: int = 0,
                 try:
                     if step.prepare:
                         step.prepare()
+                    # Start with no dirty pages: otherwise the write-back of what the
+                    # preparation or the previous command wrote (a 1 GiB copy) is
+                    # charged to whichever command happens to run next.
+                    os.sync()
                     argv = step.argv() if callable(step.argv) else step.argv
                     sample = measure(argv, step.cwd, step.env)
                     note = step.check() if step.check else None

@@ -30,11 +30,11 @@ def machine(path: str) -> list[tuple[str, str]]:
     except (OSError, StopIteration):
         pass
     fs = "?"
-    proc = subprocess.run(["df", "-PT", path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    lines = proc.stdout.decode().splitlines()
-    if len(lines) > 1:
-        fields = lines[1].split()
-        fs = f"{fields[1]} ({fields[0]})"
+    proc = subprocess.run(["findmnt", "-n", "-o", "FSTYPE,SOURCE,OPTIONS", "--target", path],
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    fields = proc.stdout.decode().split()
+    if len(fields) == 3:
+        fs = f"{fields[0]} on {fields[1]}, mounted {fields[2]}"
     return [("CPU", f"{cpu}, {os.cpu_count()} cores"), ("memory", memory),
             ("filesystem of bench/work", fs), ("OS", f"{platform.system()} {platform.release()}")]
 
@@ -170,7 +170,10 @@ def _how(ctx: Context) -> list[str]:
         + (f" and one file of {s.big_mb:,} MiB" if s.big_mb else "") + ", random bytes, copied into a fresh repository before each `add`; "
         "the pointer is then committed and the data deleted before `checkout`. Both tools use "
         "their default link type (reflink, else copy), so on ext4 both copy into the cache and "
-        "out of it. git-exp hashes with SHA-256, DVC with MD5. The data sits in the page cache.",
+        "out of it. git-exp hashes with SHA-256, DVC with MD5. The data sits in the page cache. "
+        "Every measurement starts after a `sync`. The `cp -r` rows show what creating the "
+        "files costs on this filesystem: where that dominates (many small files), every "
+        "figure varies as much as it does.",
         f"Push: {s.push} experiments per tool made by `run -S -n e<k>`, each with its own "
         f"{s.model_kb:,} KiB model in the cache; each round pushes them by name into an empty "
         "bare repository and an empty data folder (configured before the runs) and checks "
