@@ -6,7 +6,6 @@ its own module. Only this file prints errors and picks exit codes.
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
@@ -49,11 +48,18 @@ HIDDEN: set[str] = {"hook", "exec-entry"}
 USAGE = "usage: git exp [-C <path>] [--color[=<when>]] [--no-pager] [-q] [-v] <command> [<args>]"
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse, but failing the way Git does: `error:` and exit 129."""
+def _parser_class():
+    """argparse, but failing the way Git does: `error:` and exit 129.
 
-    def error(self, message):  # noqa: D401 - argparse's API
-        raise UsageError(message, hint=self.format_usage().strip())
+    Made on first use: `git exp --version` and the hooks' fast paths never
+    parse a verb's options, so they never import argparse."""
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message):  # noqa: D401 - argparse's API
+            raise UsageError(message, hint=self.format_usage().strip())
+
+    return Parser
 
 
 def overview() -> str:
@@ -125,8 +131,9 @@ def parse_globals(argv: list[str]) -> tuple[GlobalOptions, list[str], str | None
     return opts, [], None
 
 
-def build_parser(verb: str, module) -> Parser:
-    parser = Parser(prog=f"git exp {verb}", description=COMMANDS[verb][1],
+def build_parser(verb: str, module):
+    import argparse
+    parser = _parser_class()(prog=f"git exp {verb}", description=COMMANDS[verb][1],
                     formatter_class=argparse.RawDescriptionHelpFormatter, add_help=False)
     parser.add_argument("-h", action="help", help="show this help and exit")
     parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,

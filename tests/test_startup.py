@@ -10,7 +10,7 @@ import sys
 
 from tests.conftest import ROOT
 
-HEAVY = ("yaml", "colorama", "dulwich", "sqlite3", "json", "tomllib", "tomli")
+HEAVY = ("yaml", "colorama", "dulwich", "sqlite3", "json", "tomllib", "tomli", "argparse")
 
 
 def loaded_modules(*argv: str) -> set[str]:
