@@ -72,14 +72,26 @@ exp/queue/slurm/ keeps the generated sbatch scripts and their tasks' output.
 The Slurm executor needs no Python package: it writes a POSIX sh script and
 submits it with sbatch --array=0-<n-1>%<N> (N from -j; no limit without
 it), your --sbatch-arg arguments added to the sbatch command line. Each
-array task runs git exp exec-entry for its entry, so git-exp and Git must be
-on the compute nodes' PATH, and the script's output files are read back
-when the nodes share the file system of the machine that submitted.
+array task runs git-exp exec-entry for its entry, so git-exp and Git must be
+on the compute nodes' PATH (or git-exp in Git's exec-path), and the
+script's output files are read back when the nodes share the file system
+of the machine that submitted. queue kill sends SIGTERM to the worker alone
+(scancel --batch --signal=TERM), which stops its stage and publishes the
+interrupted run; the script asks Slurm for the same 60 seconds before a
+time limit (--signal=B:TERM@60).
+queue start first asks sbatch --test-only whether your --sbatch-arg
+arguments would be accepted, so a wrong partition is an error there and
+then. The dispatcher polls squeue every 2 seconds; while the controller
+does not answer (a restart) it waits, up to 10 minutes, as the jobs run
+on. For an entry that ended without a result, its log ends with how Slurm
+saw the task end (FAILED, exit code 1; CANCELLED).
 
 Its tests run against a real single-node cluster only when asked
-(python -m pytest -m slurm): install Debian's slurm-wlm, give slurmctld
-and slurmd a slurm.conf for this host, start munge, slurmctld and slurmd as
-root, and check that sinfo lists the node idle.
+(python -m pytest -m slurm). As root on Debian, sh
+bench/slurm/setup-single-node.sh installs slurm-wlm and munge, writes a
+slurm.conf for this host (unless there is one), starts munged, slurmctld
+and slurmd as plain daemons and checks sinfo and srun; with the argument
+stop it stops them again.
 """)]
 
 

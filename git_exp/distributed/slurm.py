@@ -3,9 +3,16 @@
 Submitting, cancelling and watching go through Slurm's own commands
 (sbatch, scancel, squeue), so whatever the user's cluster needs for them
 works as it does in their shell. An array task that left squeue has ended;
-its result is on the remote or it has none. The scripts and their tasks'
-output files stay under <exp_dir>/queue/slurm/ (the output is read back as
-the entry's log when the compute node shares this file system).
+its result is on the remote or it has none; for one without, what
+`scontrol` still knows of it (FAILED, exit code 1) says why. The scripts
+and their tasks' output files stay under <exp_dir>/queue/slurm/ (the
+output is read back as the entry's log when the compute node shares this
+file system).
+
+A controller that does not answer for a while (it restarts, it is busy)
+is waited for: the jobs run on without it, and ending the dispatcher would
+leave them unwatched while their entries went back to the queue and ran
+again. Only after UNREACHABLE_SECONDS of failures does it give up.
 """
 from __future__ import annotations
 
@@ -21,6 +28,7 @@ from git_exp.distributed import sbatch
 from git_exp.distributed.dispatch import Ended, Engine, Task
 
 POLL_SECONDS = 2.0
+UNREACHABLE_SECONDS = 600.0
 ACTIVE = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED",
           "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING", "SIGNALING", "STAGE_OUT", "STOPPED")
 
@@ -31,6 +39,18 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess:
     except FileNotFoundError:
         raise ExpError(f"{argv[0]} is not on PATH: the Slurm executor needs Slurm's commands",
                        hint="run this on a machine that submits to your Slurm cluster") from None
+
+
+def check_arguments(sbatch_args: list[str]) -> None:
+    """ExpError now if sbatch would refuse SBATCH_ARGS (an unknown partition, a typo)."""
+    # --test-only asks the controller whether the job could be scheduled,
+    # without submitting it: the error the dispatcher would otherwise meet
+    # in the background, where only its log would show it.
+    proc = _run(["sbatch", "--test-only", *sbatch_args, "--wrap=true"])
+    if proc.returncode != 0:
+        lines = [l for l in (proc.stderr or proc.stdout).splitlines() if l.strip()]
+        raise ExpError("sbatch refuses these arguments: " + ("; ".join(lines[:2]) or "no reason given"),
+                       hint="check --sbatch-arg (and sinfo for partitions and limits)")
 
 
 class _Array:
@@ -53,6 +73,7 @@ class SlurmEngine(Engine):
         self.jobs = jobs
         self.arrays: list[_Array] = []
         self.last_poll = 0.0
+        self.failing_since: float | None = None   # when squeue started failing
 
     def slots(self, jobs: int | None, running: int) -> int:
         return 1_000_000 if not running else 0   # one array at a time; -j throttles inside it
@@ -76,12 +97,22 @@ class SlurmEngine(Engine):
         self.arrays.append(_Array(job, [t.entry.id for t in tasks], output))
         return {t.entry.id: f"Slurm job {job}_{i}" for i, t in enumerate(tasks)}
 
-    def _states(self, array: _Array, *extra: str) -> dict[int, str]:
+    def _states(self, array: _Array, *extra: str) -> dict[int, str] | None:
+        """Array index -> state of the tasks squeue lists, or None while it does not answer."""
         proc = _run(["squeue", "-h", "-r", "-j", array.job, "-o", "%i %T", *extra])
         if proc.returncode != 0:
             if "Invalid job id" in proc.stderr:
                 return {}   # the whole job has left the controller's memory
-            raise ExpError("squeue failed: " + proc.stderr.strip())
+            now = time.monotonic()
+            if self.failing_since is None:
+                self.failing_since = now
+            elif now - self.failing_since > UNREACHABLE_SECONDS:
+                raise ExpError(f"squeue has failed for {UNREACHABLE_SECONDS / 60:.0f} minutes: "
+                               + (proc.stderr.strip() or f"exit code {proc.returncode}"),
+                               hint="the jobs may still run; once Slurm answers, `git exp queue "
+                                    "start --executor slurm` fetches their results")
+            return None
+        self.failing_since = None
         return sbatch.parse_squeue(proc.stdout, array.job)
 
     def wait(self, timeout: float) -> list[Ended]:
@@ -92,11 +123,14 @@ class SlurmEngine(Engine):
         ended = []
         for array in self.arrays:
             states = self._states(array)
+            if states is None:
+                continue   # no news is not an end: look again next time
             for index in sorted(array.left):
                 if states.get(index) in ACTIVE:
                     continue
                 array.left.discard(index)
-                ended.append(Ended(array.entries[index], _read(array.output_of(index))))
+                ended.append(Ended(array.entries[index], _read(array.output_of(index)),
+                                   error=_why_ended(f"{array.job}_{index}")))
         self.arrays = [a for a in self.arrays if a.left]
         return ended
 
@@ -104,22 +138,46 @@ class SlurmEngine(Engine):
         return [f"{a.job}_{i}" for a in self.arrays for i in a.left if a.entries[i] in entry_ids]
 
     def kill(self, entry_ids: set[str]) -> None:
-        # SIGTERM first: the worker publishes the interrupted run before
-        # Slurm's KillWait ends in SIGKILL.
-        targets = self._tasks(entry_ids)
-        if targets:
-            _run(["scancel", *targets])
+        # A running task: SIGTERM to the batch step alone, which is the
+        # worker (see sbatch.py); it stops its stage, publishes the
+        # interrupted run and exits. A plain scancel would signal every
+        # process of the job, the worker's git pushes too, and lose the run.
+        # A pending one has nothing to publish: cancelled outright.
+        for array in self.arrays:
+            mine = [i for i in sorted(array.left) if array.entries[i] in entry_ids]
+            if not mine:
+                continue
+            states = self._states(array) or {}
+            pending = [f"{array.job}_{i}" for i in mine if states.get(i) == "PENDING"]
+            running = [f"{array.job}_{i}" for i in mine if states.get(i) != "PENDING"]
+            if running:
+                _run(["scancel", "--batch", "--signal=TERM", *running])
+            if pending:
+                _run(["scancel", *pending])
 
     def cancel_pending(self) -> list[str]:
         cancelled = []
         for array in self.arrays:
-            pending = [i for i, s in self._states(array, "-t", "PENDING").items() if i in array.left]
+            states = self._states(array, "-t", "PENDING") or {}
+            pending = [i for i, s in states.items() if i in array.left]
             if pending and _run(["scancel", *[f"{array.job}_{i}" for i in pending]]).returncode == 0:
                 for i in pending:
                     array.left.discard(i)
                     cancelled.append(array.entries[i])
         self.arrays = [a for a in self.arrays if a.left]
         return cancelled
+
+
+def _why_ended(task: str) -> str | None:
+    """Why a task ended, as Slurm tells it; None if it no longer knows (MinJobAge passed).
+
+    The dispatcher shows it only for an entry whose worker published nothing.
+    """
+    proc = _run(["scontrol", "-o", "show", "job", task])
+    if proc.returncode != 0:
+        return None
+    why = sbatch.describe_end(sbatch.parse_scontrol(proc.stdout))
+    return f"its worker ended without publishing a result: Slurm job {task} {why}" if why else None
 
 
 def _read(path: str) -> str:

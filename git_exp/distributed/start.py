@@ -32,16 +32,20 @@ class Started:
     queued: int
 
 
-def check(repo, spec: ExecutorSpec, remote: str) -> None:
+def check(repo, spec: ExecutorSpec, remote: str, sbatch_args: list[str] = ()) -> None:
     """Fail now, with a hint, on what would make the dispatcher fail at once."""
     from git_exp.distributed.dispatch import resolve_target
     resolve_target(repo, remote)
     if spec.kind == "dask":
         from git_exp.distributed.dask_engine import DaskEngine
         DaskEngine(spec.address, spec.text, {}).close()
-    elif spec.kind == "slurm" and shutil.which("sbatch") is None:
-        raise ExpError("sbatch is not on PATH: the Slurm executor submits jobs with it",
-                       hint="run this on a machine that submits to your Slurm cluster (a login node)")
+    elif spec.kind == "slurm":
+        if shutil.which("sbatch") is None:
+            raise ExpError("sbatch is not on PATH: the Slurm executor submits jobs with it",
+                           hint="run this on a machine that submits to your Slurm cluster "
+                                "(a login node)")
+        from git_exp.distributed.slurm import check_arguments
+        check_arguments(list(sbatch_args))
 
 
 def command(spec: ExecutorSpec, remote: str, jobs: int | None, resources: list[str],
@@ -74,7 +78,7 @@ def start(repo, spec: ExecutorSpec, *, remote: str = "origin", jobs: int | None 
             return Started(None, info["pid"], queued)
     if not queued:
         return Started(None, None, 0)
-    check(repo, spec, remote)
+    check(repo, spec, remote, sbatch_args)
     folder = state.workers_dir(repo)
     os.makedirs(folder, exist_ok=True)
     temp = os.path.join(folder, f".starting-{os.getpid()}-dispatcher.log")
