@@ -18,8 +18,9 @@ CONF=/etc/slurm/slurm.conf
 stop() {
     # The daemons' pid files, never a process name: only what this script started.
     for pidfile in /run/slurmd.pid /run/slurmctld.pid /run/munge/munged.pid; do
-        if [ -s "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null; then
-            echo "stopped $(basename "$pidfile" .pid) ($(cat "$pidfile"))"
+        pid=$(cat "$pidfile" 2>/dev/null || true)   # read first: the daemons remove it as they exit
+        if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
+            echo "stopped $(basename "$pidfile" .pid) ($pid)"
         fi
         rm -f "$pidfile"
     done
