@@ -57,7 +57,18 @@ def _parser_class():
 
     class Parser(argparse.ArgumentParser):
         def error(self, message):  # noqa: D401 - argparse's API
-            raise UsageError(message, hint=self.format_usage().strip())
+            raise UsageError(self._without_optional(message), hint=self.format_usage().strip())
+
+        def _without_optional(self, message: str) -> str:
+            # argparse lists a missing REMOTE together with an optional NAME...
+            # positional; name only what is really required.
+            lead = "the following arguments are required: "
+            if not message.startswith(lead):
+                return message
+            optional = {a.metavar or a.dest for a in self._actions
+                        if not a.option_strings and a.nargs in ("*", "?")}
+            names = [n for n in message[len(lead):].split(", ") if n not in optional]
+            return lead + ", ".join(names) if names else message
 
     return Parser
 

@@ -124,3 +124,9 @@ def test_a_reader_going_away_exits_141_quietly(committed):
     stderr = proc.stderr.read().decode()
     assert proc.wait() == 141
     assert stderr == ""
+
+
+def test_a_missing_argument_names_only_what_is_required(committed):
+    proc = committed.exp("push", check=False)
+    assert proc.returncode == 129
+    assert proc.stderr.startswith("error: the following arguments are required: REMOTE\n")
