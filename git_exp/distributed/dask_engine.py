@@ -10,6 +10,7 @@ is the only one on the client side that imports Dask.
 """
 from __future__ import annotations
 
+import queue
 import time
 
 from git_exp.errors import ExpError
@@ -44,6 +45,9 @@ class DaskEngine(Engine):
                            hint="start one (dask scheduler) or check the address and port") from None
         self.futures: dict[str, object] = {}     # entry id -> Future
         self.keys: dict[str, str] = {}           # entry id -> task key
+        # Entry ids whose futures are done, put by the futures' callbacks:
+        # distributed.wait() needs a default client, which this one is not.
+        self._done: queue.Queue[str] = queue.Queue()
         self._threads = (0.0, 0)
 
     def slots(self, jobs: int | None, running: int) -> int:
@@ -61,20 +65,25 @@ class DaskEngine(Engine):
                 run_entry, task.argv, task.key, key=task.key, pure=False, retries=RETRIES,
                 resources=self.resources or None)
             self.keys[task.entry.id] = task.key
+            self.futures[task.entry.id].add_done_callback(
+                lambda _future, entry_id=task.entry.id: self._done.put(entry_id))
         return {task.entry.id: f"task {task.key} on {self.address}" for task in tasks}
 
     def wait(self, timeout: float) -> list[Ended]:
-        from distributed import wait
         if not self.futures:
             time.sleep(timeout)
             return []
+        ids = []
         try:
-            wait(list(self.futures.values()), timeout=timeout, return_when="FIRST_COMPLETED")
-        except Exception:  # noqa: BLE001 - a timeout's class differs between versions
+            ids.append(self._done.get(timeout=timeout))
+            while True:
+                ids.append(self._done.get_nowait())
+        except queue.Empty:
             pass
         ended = []
-        for entry_id, future in list(self.futures.items()):
-            if future.done():
+        for entry_id in dict.fromkeys(ids):
+            future = self.futures.get(entry_id)
+            if future is not None and future.done():   # not one cancel_pending took back
                 del self.futures[entry_id]
                 ended.append(self._ended(entry_id, future))
         return ended
