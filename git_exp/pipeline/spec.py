@@ -87,18 +87,29 @@ class Pipeline:
     plots: list               # top-level and stage plots (Output), one per path
 
 
-def load_pipeline(root: str, relpath: str = "exp.yaml", read: Reader | None = None) -> Pipeline:
+def load_pipeline(root: str, relpath: str = "exp.yaml", read: Reader | None = None,
+                  check_links: bool | None = None, checked: list | None = None) -> Pipeline:
     """Parse ROOT/RELPATH; READ(repo_relative_path) -> text or None replaces the work tree.
 
     With READ (e.g. files of a Git commit) symlinks in the work tree are not
-    consulted, since they say nothing about that commit.
+    consulted, since they say nothing about that commit, unless CHECK_LINKS
+    (READ then reads the work tree too, say to watch what is read). CHECKED,
+    when given, collects the repo-relative paths whose parent folders were
+    checked for symlinks (None for a path refused before we knew): with the
+    files read, all the result or the error depends on, for callers that
+    remember it (show's workspace row).
     """
     relpath = _clean_relpath(relpath)
     reader = read or work_tree_reader(root)
     text = reader(relpath)
     if text is None:
         raise ExpError(f"no {relpath} in {root}", hint="run 'git exp init' to create one")
-    return parse_pipeline(text, root, relpath, read)
+    if check_links is None:
+        check_links = read is None
+    parser = _Parser(root, relpath, reader, check_links=check_links)
+    if checked is not None:
+        parser.checked = checked
+    return parser.parse(text)
 
 
 def parse_pipeline(text: str, root: str, relpath: str = "exp.yaml",
@@ -145,6 +156,7 @@ class _Parser:
         self.default_params = posixpath.normpath(posixpath.join(self.base, DEFAULT_PARAMS))
         self.context = Context()
         self.stages: dict[str, Stage] = {}
+        self.checked: list | None = None    # paths given to the symlink check, if wanted
 
     # ------------------------------------------------------------- top level
 
@@ -399,8 +411,16 @@ class _Parser:
             of = f" of {owner}" if owner else ""
             raise ExpError(f"{where}: {what}{of} must be a path, got {kind_of(value)}",
                            hint="quote it if it should be text")
-        return normalize(value, wdir, self.root, what, where, check_links=self.check_links,
-                         owner=owner)
+        try:
+            path = normalize(value, wdir, self.root, what, where, check_links=self.check_links,
+                             owner=owner)
+        except ExpError:
+            if self.checked is not None:
+                self.checked.append(None)   # we cannot tell which folders it checked
+            raise
+        if self.checked is not None and self.check_links:
+            self.checked.append(path)
+        return path
 
     def _params(self, values: dict, wdir: str, owner: str, body: YDict) -> dict:
         params: dict = {}

@@ -3,8 +3,9 @@
 Which files hold params and metrics is what each commit's own exp.yaml says
 (plus the default params.yaml), so an old commit shows what it had then.
 Commits are read straight from Git through one `git cat-file --batch`; the
-work tree row reads files on disk. Everything read from a commit goes into
-the memo (memo.py), so only commits never seen before cost anything. Within
+work tree row reads files on disk, remembered while their stat holds
+(workmemo.py). Everything read from a commit goes into the memo (memo.py),
+so only commits never seen before cost anything. Within
 one run each distinct blob - an exp.yaml, a params file - is parsed once,
 however many commits share it: most experiments share their exp.yaml and
 many share params files.
@@ -232,12 +233,25 @@ class CommitReader:
     # ----------------------------------------------------------- work tree
 
     def workspace(self) -> CommitData:
-        """The work tree as it is now: never memoised, it changes under us."""
+        """The work tree as it is now, remembered only while the files it came from keep their stat."""
+        from git_exp.show.workmemo import Watch, WorkspaceMemo
+        memo = WorkspaceMemo(self.repo.exp_dir, self.repo.root)
+        known = memo.get()
+        if known is not None:
+            return CommitData(None, params=known["params"], metrics=known["metrics"],
+                              errors=known["errors"])
+        watch = Watch(self.repo.root)
+        data = self._read_workspace(watch)
+        memo.put(watch, {"params": data.params, "metrics": data.metrics, "errors": data.errors})
+        return data
+
+    def _read_workspace(self, watch) -> CommitData:
         from git_exp.pipeline.spec import load_pipeline, work_tree_reader
         data = CommitData(None)
-        read = work_tree_reader(self.repo.root)
+        read = watch.reader(work_tree_reader(self.repo.root))
         try:
-            layout = layout_of(load_pipeline(self.repo.root, PIPELINE_FILE))
+            layout = layout_of(load_pipeline(self.repo.root, PIPELINE_FILE, read,
+                                             check_links=True, checked=watch.checked))
         except ExpError as exc:
             has_pipeline = _exists(read, PIPELINE_FILE)
             layout = FileLayout(NO_PIPELINE.params_files, (), exc.message if has_pipeline else None)
@@ -245,7 +259,7 @@ class CommitReader:
             data.errors.append(layout.error)
         for kind, paths in (("params", layout.params_files), ("metrics", layout.metrics_files)):
             for path in paths:
-                if os.path.isdir(self.repo.path(path)):
+                if watch.isdir(path):
                     continue  # a metrics folder: nothing we can tabulate, as for commits
                 try:
                     text = read(path)
