@@ -16,7 +16,6 @@ from git_exp.errors import ExpError
 from git_exp.show import columns as cols
 from git_exp.show.collect import PLAIN_STATES, Row, Selection, collect
 from git_exp.show.values import sort_key
-from git_exp.show.where import compile_where
 
 SORT_ORDERS = ("asc", "desc")
 
@@ -53,6 +52,8 @@ def arrange(selection: Selection, *, sort_by: str | None = None, sort_order: str
     every = [c for c in cols.discover(selection.rows()) if c.kind in kinds]
     test = None
     if where is not None:
+        # Only --where needs the expression parser (a regex and a dataclass at import).
+        from git_exp.show.where import compile_where
         test = compile_where(where, lambda name: cols.find(every, name).get, cols.MISSING)
     order = _ordering(cols.find(every, sort_by, "--sort-by") if sort_by else None, sort_order)
 
