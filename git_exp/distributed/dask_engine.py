@@ -11,6 +11,7 @@ is the only one on the client side that imports Dask.
 from __future__ import annotations
 
 import queue
+import threading
 import time
 
 from git_exp.errors import ExpError
@@ -21,6 +22,8 @@ from git_exp.distributed.dispatch import Ended, Engine, Task
 RETRIES = 2              # of a worker command that published nothing (a network hiccup)
 CONNECT_TIMEOUT = "15s"
 _THREADS_TTL = 5.0
+AHEAD = 4                # tasks submitted per task that may run at once
+MIN_AHEAD = 16
 
 
 def _import_distributed():
@@ -33,18 +36,36 @@ def _import_distributed():
 
 
 class DaskEngine(Engine):
-    def __init__(self, address: str, name: str, resources: dict[str, float]):
+    """Entries go to Dask well ahead of the workers; -j N keeps N of them there at a time.
+
+    The dispatcher hands over more tasks than can run (slots()), so a
+    worker that finishes one starts the next at once instead of waiting
+    for the client to collect results and push more entries. Without -j,
+    Dask's scheduler queues them all and runs as many as its workers have
+    threads. With -j N, N are given to Dask and the rest held here; each
+    task that ends hands the next held one to Dask from its done-callback,
+    so "at most N at a time" holds without the client's loop in between.
+    """
+
+    def __init__(self, address: str, name: str, resources: dict[str, float],
+                 jobs: int | None = None):
         distributed = _import_distributed()
         self.name = name
         self.address = address
         self.resources = dict(resources)
+        self.jobs = jobs
         try:
             self.client = distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
         except (OSError, TimeoutError) as exc:
             raise ExpError(f"cannot reach the Dask scheduler at {address}: {exc}",
                            hint="start one (dask scheduler) or check the address and port") from None
-        self.futures: dict[str, object] = {}     # entry id -> Future
+        self.futures: dict[str, object] = {}     # entry id -> Future, until wait() reports it
         self.keys: dict[str, str] = {}           # entry id -> task key
+        self.held: list[Task] = []               # submitted to us, not yet to Dask (-j)
+        self.active: set[str] = set()            # given to Dask, not done yet
+        self.dropped: list[str] = []             # held ones kill() took back: they never ran
+        # Callbacks run on a thread of the client's; this guards the above.
+        self._lock = threading.RLock()
         # Entry ids whose futures are done, put by the futures' callbacks:
         # distributed.wait() needs a default client, which this one is not.
         self._done: queue.Queue[str] = queue.Queue()
@@ -57,20 +78,47 @@ class DaskEngine(Engine):
                 threads = sum(self.client.nthreads().values())
                 self._threads = (time.monotonic(), threads)
             jobs = max(1, threads)
-        return max(0, jobs - running)
+        window = max(AHEAD * jobs, MIN_AHEAD)
+        # Refilled in batches, half a window at a time: one push of many
+        # entries costs about what one push of one entry does.
+        return window - running if running <= window // 2 else 0
 
     def submit(self, tasks: list[Task]) -> dict[str, str]:
-        for task in tasks:
-            self.futures[task.entry.id] = self.client.submit(
-                run_entry, task.argv, task.key, key=task.key, pure=False, retries=RETRIES,
-                resources=self.resources or None)
-            self.keys[task.entry.id] = task.key
-            self.futures[task.entry.id].add_done_callback(
-                lambda _future, entry_id=task.entry.id: self._done.put(entry_id))
+        with self._lock:
+            for task in tasks:
+                self.keys[task.entry.id] = task.key
+            self.held.extend(tasks)
+            self._release()
         return {task.entry.id: f"task {task.key} on {self.address}" for task in tasks}
 
+    def _release(self) -> None:
+        """Hand held tasks to Dask while fewer than -j are there (all of them without -j)."""
+        while self.held and (self.jobs is None or len(self.active) < self.jobs):
+            task = self.held.pop(0)
+            entry_id = task.entry.id
+            future = self.client.submit(
+                run_entry, task.argv, task.key, key=task.key, pure=False, retries=RETRIES,
+                resources=self.resources or None)
+            self.futures[entry_id] = future
+            self.active.add(entry_id)
+            future.add_done_callback(lambda _future, entry_id=entry_id: self._finished(entry_id))
+
+    def _finished(self, entry_id: str) -> None:
+        try:
+            with self._lock:
+                self.active.discard(entry_id)
+                self._release()
+        finally:
+            self._done.put(entry_id)
+
     def wait(self, timeout: float) -> list[Ended]:
-        if not self.futures:
+        with self._lock:
+            dropped, self.dropped = self.dropped, []
+            idle = not self.futures and not self.held
+        ended = [Ended(entry_id, started=False) for entry_id in dropped]
+        if ended:
+            return ended
+        if idle:
             time.sleep(timeout)
             return []
         ids = []
@@ -80,12 +128,12 @@ class DaskEngine(Engine):
                 ids.append(self._done.get_nowait())
         except queue.Empty:
             pass
-        ended = []
-        for entry_id in dict.fromkeys(ids):
-            future = self.futures.get(entry_id)
-            if future is not None and future.done():   # not one cancel_pending took back
-                del self.futures[entry_id]
-                ended.append(self._ended(entry_id, future))
+        with self._lock:
+            for entry_id in dict.fromkeys(ids):
+                future = self.futures.get(entry_id)
+                if future is not None and future.done():   # not one cancel_pending took back
+                    del self.futures[entry_id]
+                    ended.append(self._ended(entry_id, future))
         return ended
 
     def _ended(self, entry_id: str, future) -> Ended:
@@ -110,23 +158,31 @@ class DaskEngine(Engine):
 
     def kill(self, entry_ids: set[str]) -> None:
         from distributed import Event
-        for entry_id in entry_ids:
-            if entry_id in self.keys:
-                Event(kill_event_name(self.keys[entry_id]), client=self.client).set()
+        with self._lock:
+            kept = [t for t in self.held if t.entry.id not in entry_ids]
+            self.dropped += [t.entry.id for t in self.held if t.entry.id in entry_ids]
+            self.held = kept
+            out = [entry_id for entry_id in entry_ids if entry_id in self.futures]
+        for entry_id in out:
+            Event(kill_event_name(self.keys[entry_id]), client=self.client).set()
         processing = self._processing()
-        for entry_id in entry_ids:   # not on a worker yet: it never will be
+        for entry_id in out:   # not on a worker yet: it never will be
             future = self.futures.get(entry_id)
             if future is not None and self.keys[entry_id] not in processing:
                 future.cancel()
 
     def cancel_pending(self) -> list[str]:
+        with self._lock:   # first, so no cancelled task's callback hands a held one to Dask
+            cancelled = [t.entry.id for t in self.held]
+            self.held = []
         processing = self._processing()
-        cancelled = []
-        for entry_id, future in list(self.futures.items()):
-            if not future.done() and self.keys[entry_id] not in processing:
-                future.cancel()
-                del self.futures[entry_id]
-                cancelled.append(entry_id)
+        with self._lock:
+            taken = [(entry_id, self.futures.pop(entry_id))
+                     for entry_id, future in list(self.futures.items())
+                     if not future.done() and self.keys[entry_id] not in processing]
+        for entry_id, future in taken:
+            future.cancel()
+            cancelled.append(entry_id)
         return cancelled
 
     def close(self) -> None:

@@ -57,16 +57,30 @@ def run_entry(argv: list[str], key: str, python: str | None = None) -> dict:
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    killed = False
+    ended = threading.Event()
+    killed = threading.Event()
+
+    def watch() -> None:
+        # On a thread of its own: event.wait() cannot be woken by the
+        # command's end, and waiting for it here cost every task up to
+        # KILL_POLL_SECONDS after its command had ended.
+        while not ended.is_set():
+            if event.wait(KILL_POLL_SECONDS):
+                if not ended.is_set():
+                    killed.set()
+                    _signal_group(proc.pid, signal.SIGTERM)
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     try:
-        while proc.poll() is None:
-            if not killed and event.wait(KILL_POLL_SECONDS):
-                killed = True
-                _signal_group(proc.pid, signal.SIGTERM)
+        proc.wait()
         reader.join()
     finally:
+        ended.set()
         if proc.poll() is None:   # this thread is being torn down: take the workload with it
             _signal_group(proc.pid, signal.SIGKILL)
+    killed = killed.is_set()
     output = b"".join(chunks).decode("utf-8", "replace")
     if proc.returncode != 0 and not killed:
         raise WorkerCommandFailed(f"git exp exec-entry exited with status {proc.returncode} "

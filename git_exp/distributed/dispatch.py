@@ -6,14 +6,17 @@ dispatchers never take the same one), registers itself (so `queue status`
 counts it and `queue stop` reaches it) and ends each entry with finish.py.
 In between, for each batch of claimed entries it:
 
-1. pushes the entries to the shared Git remote (refs/exps-queue/<id>) and
-   the data they record to the data remote paired with it;
+1. pushes the entries to the shared Git remote (refs/exps-queue/<id>) in
+   one `git push`, and the data they record to the data remote paired
+   with it;
 2. submits one task per entry, each running `git exp exec-entry` (see
-   worker.py), through the engine (Dask, Slurm);
-3. when a task ends, fetches its result with `git exp pull`'s machinery
-   (ref and data), checks it came from this entry (Exp-Queue-Id), keeps
-   the worker's output as the entry's log, finishes the entry, and clears
-   the entry's refs from the remote.
+   worker.py), through the engine (Dask, Slurm); the engine says how many
+   to claim ahead (Engine.slots) and keeps -j itself;
+3. for the tasks that ended since it last looked, all at once: one
+   ls-remote, one fetch of their results, one data transfer; checks each
+   came from its entry (Exp-Queue-Id), keeps the worker's output as the
+   entry's log, finishes the entry, and clears the entries' refs from the
+   remote in one push.
 
 A result already on the remote when an entry is claimed (a dispatcher that
 died, an engine that ran a task twice) is fetched instead of run again.
@@ -33,7 +36,7 @@ from dataclasses import dataclass, field
 
 from git_exp.errors import ExpError
 from git_exp.experiments import record as rec
-from git_exp.gitcmd import git_text
+from git_exp.gitcmd import git, git_text
 from git_exp.queue import claims, recovery, state
 from git_exp.queue import entries as ent
 from git_exp.queue.executor import EntryOutcome
@@ -68,7 +71,7 @@ class Engine:
     name = ""
 
     def slots(self, jobs: int | None, running: int) -> int:
-        """How many more tasks to submit now."""
+        """How many more entries to claim and submit now (more than run at once is fine)."""
         raise NotImplementedError
 
     def submit(self, tasks: list[Task]) -> dict[str, str]:
@@ -270,7 +273,7 @@ class Dispatcher:
         if not ended:
             return
         entries = {x.entry_id: self.running[x.entry_id] for x in ended}
-        fetched = self._fetch_results(list(entries.values()))
+        fetched, there = self._fetch_results(list(entries.values()))
         for x in ended:
             entry = entries[x.entry_id]
             found = fetched.get(entry.id)
@@ -295,38 +298,83 @@ class Dispatcher:
             records.remove(repo, entry.id)
             self.done.append((entry, outcome))
             self.events.entry_finished(entry, outcome)
-        self._clear_remote(list(entries.values()))
+        self._clear_remote(list(entries.values()), there)
 
-    def _fetch_results(self, entries: list[ent.Entry]) -> dict:
-        """entry id -> Result of the entries whose result is on the remote, fetched with its data."""
-        from git_exp.sharing.pull import pull
+    def _fetch_results(self, entries: list[ent.Entry]) -> tuple[dict, dict[str, str]]:
+        """(entry id -> Result of those whose result came home with its data, the remote's refs).
+
+        One ls-remote for the whole batch (results, queue and claim refs, so
+        _clear_remote need not ask again), one fetch, one data transfer.
+        Like `git exp pull` without -f, a local experiment of the same name
+        but another commit is left alone: that entry has no result here.
+        """
         repo, target = self.repo, self.target
-        there = gitremote.ls_remote(repo.root, target.url, [result_ref(e) for e in entries])
-        wanted = [e for e in entries if result_ref(e) in there]
+        names = [result_ref(e) for e in entries]
+        names += [p + e.id for e in entries for p in (ent.QUEUE_PREFIX, ent.RUNNING_PREFIX)]
+        there = gitremote.ls_remote(repo.root, target.url, names)
+        there = {ref: sha for ref, sha in there.items() if ref in names}
+        wanted = {result_ref(e): there[result_ref(e)] for e in entries if result_ref(e) in there}
         if not wanted:
-            return {}
-        pulled = pull(repo, target.name, [result_ref(e) for e in wanted])
-        fetched = {r.exp.ref: r.exp.sha for r in pulled.refs if r.status != "diverged"}
+            return {}, there
+        local = _local_shas(repo.root, list(wanted))
+        gitremote.fetch(repo.root, target.url,
+                        [f"{ref}:{ref}" for ref in wanted if ref not in local])
+        fetched = {ref: sha for ref, sha in wanted.items() if local.get(ref, sha) == sha}
+        self._receive_data(fetched)
         found = {}
-        for entry in wanted:
+        for entry in entries:
             ref = result_ref(entry)
             if ref in fetched:
                 result = read_result(repo.root, ref, fetched[ref])
                 if result.queue_id == entry.id:
                     found[entry.id] = result
-        return found
+        return found, there
 
-    def _clear_remote(self, entries: list[ent.Entry]) -> None:
-        """The remote's queue and claim refs of finished entries: nothing more will run them."""
-        names = [p + e.id for e in entries for p in (ent.QUEUE_PREFIX, ent.RUNNING_PREFIX)]
+    def _receive_data(self, results: dict[str, str]) -> None:
+        """The data the results (ref -> sha) record, into the cache, as `git exp pull` does."""
+        from git_exp.data.cache import Cache
+        from git_exp.sharing.needed import read_data
+        from git_exp.sharing.remote import resolve
+        from git_exp.sharing.transfer import download
+
+        cache = Cache(self.repo.exp_dir)
+        wanted: set[str] = set()
+        sizes: dict[str, int] = {}
+        for data in read_data(self.repo, sorted(set(results.values()))).values():
+            for _path, info in sorted(data.items()):
+                for obj in cache.missing(info):
+                    wanted.add(obj)
+                    if not info.is_dir:
+                        sizes[obj] = info.size
+        if wanted:   # what the remote lacks stays missing, as after `git exp pull`
+            download(cache, resolve(self.repo, self.target.name), wanted, sizes=sizes)
+
+    def _clear_remote(self, entries: list[ent.Entry], there: dict[str, str]) -> None:
+        """The remote's queue and claim refs of finished entries: nothing more will run them.
+
+        THERE is what the remote had when the results were fetched; each ref
+        is deleted only if it still points there (a lease).
+        """
+        names = {p + e.id for e in entries for p in (ent.QUEUE_PREFIX, ent.RUNNING_PREFIX)}
+        there = {ref: sha for ref, sha in there.items() if ref in names}
+        if not there:
+            return
         try:
-            there = gitremote.ls_remote(self.repo.root, self.target.url, names)
-            there = {ref: sha for ref, sha in there.items() if ref in names}
-            if there:
-                gitremote.push(self.repo.root, self.target.url, [f":{ref}" for ref in there],
-                               leases=there, env={gitremote.DATA_SENT_ENV: "1"})
+            gitremote.push(self.repo.root, self.target.url, [f":{ref}" for ref in there],
+                           leases=there, env={gitremote.DATA_SENT_ENV: "1"})
         except ExpError:
             pass   # left for the next dispatcher; a worker finding the result there stops at once
+
+
+def _local_shas(root: str, names: list[str]) -> dict[str, str]:
+    """ref -> sha of those of NAMES this repository has."""
+    proc = git(["for-each-ref", "--format=%(refname) %(objectname)", *names], cwd=root)
+    found = {}
+    for line in proc.stdout.decode("utf-8", "surrogateescape").splitlines():
+        ref, _, sha = line.partition(" ")
+        if ref in names:
+            found[ref] = sha
+    return found
 
 
 def _log(repo, entry: ent.Entry, text: str, mode: str = "ab") -> None:

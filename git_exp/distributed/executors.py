@@ -62,7 +62,7 @@ def open_engine(repo, spec: ExecutorSpec, *, resources: dict[str, float] | None 
     """The engine SPEC names (dispatch.Engine); ExpError if it cannot be reached."""
     if spec.kind == "dask":
         from git_exp.distributed.dask_engine import DaskEngine
-        return DaskEngine(spec.address, spec.text, resources or {})
+        return DaskEngine(spec.address, spec.text, resources or {}, jobs)
     if spec.kind == "slurm":
         from git_exp.distributed.slurm import SlurmEngine
         return SlurmEngine(repo, list(sbatch_args), jobs)
