@@ -397,3 +397,19 @@ def test_manifest_entries_sorted_and_sized(cache, ws):
                                               ManifestEntry("b", sha(b"22"), 2, False)]
     assert open(cache.object_path(info.hash), "rb").read() == manifest_bytes(
         cache.load_manifest(info.hash))
+
+
+def test_a_corrupt_large_object_is_caught_by_the_parallel_check(cache, ws):
+    # Over links._PARALLEL_VERIFY the copy and the hash run side by side.
+    from git_exp.data import links
+    good = b"g" * (links._PARALLEL_VERIFY + 1)
+    write(ws, {"big.bin": good})
+    info = cache.save(str(ws / "big.bin"))
+    cache.checkout(info, str(ws / "copy.bin"))
+    assert (ws / "copy.bin").read_bytes() == good
+    corrupt(cache, sha(good), b"e" + good[1:])  # same size: only the hash tells
+    with pytest.raises(ExpError) as exc:
+        cache.checkout(info, str(ws / "out.bin"))
+    assert "corrupt" in exc.value.message
+    assert not (ws / "out.bin").exists()
+    assert not [n for n in os.listdir(ws) if n.endswith(".tmp")]
