@@ -187,23 +187,25 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if action else 1
         if action == "help":
             rest = ["help", *rest]
-        console = _console(opts)
-        verb = rest[0]
-        if verb not in COMMANDS:
-            guess = suggest(verb)
-            raise ExpError(f"'{verb}' is not a git exp command. See 'git exp -h'.",
-                           hint=f"the most similar command is '{guess}'" if guess else None)
-        own_args = rest[1:rest.index("--")] if "--" in rest else rest[1:]
-        if "--help" in own_args:  # Git's convention: --help opens the manual
-            from git_exp.commands.help import show_manual
-            return show_manual(verb, console)
-        module = importlib.import_module(COMMANDS[verb][0])
-        args = build_parser(verb, module).parse_args(rest[1:])
-        if getattr(args, "quiet", False):
-            console.quiet = True
-        if getattr(args, "verbose", False):
-            console.verbose = opts.verbose = True
-        return module.run(args, console) or 0
+        from git_exp.config import read_once
+        with read_once():  # the color decision and the command share one config read
+            console = _console(opts)
+            verb = rest[0]
+            if verb not in COMMANDS:
+                guess = suggest(verb)
+                raise ExpError(f"'{verb}' is not a git exp command. See 'git exp -h'.",
+                               hint=f"the most similar command is '{guess}'" if guess else None)
+            own_args = rest[1:rest.index("--")] if "--" in rest else rest[1:]
+            if "--help" in own_args:  # Git's convention: --help opens the manual
+                from git_exp.commands.help import show_manual
+                return show_manual(verb, console)
+            module = importlib.import_module(COMMANDS[verb][0])
+            args = build_parser(verb, module).parse_args(rest[1:])
+            if getattr(args, "quiet", False):
+                console.quiet = True
+            if getattr(args, "verbose", False):
+                console.verbose = opts.verbose = True
+            return module.run(args, console) or 0
     except ExpError as exc:
         (console or _plain_console()).error(exc.message, exc.hint)
         return exc.exit_code

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from contextlib import contextmanager
 
 from git_exp.errors import ExpError
 
@@ -26,7 +27,32 @@ def _normalize(key: str) -> str:
     return f"{section.lower()}.{rest.lower()}"
 
 
+# Set by read_once(): within one command each source is read once (the CLI's
+# color decision and the command's own settings would each spawn `git config`).
+_ONCE: dict | None = None
+
+
+@contextmanager
+def read_once():
+    """Within this block, each config source is read at most once."""
+    global _ONCE
+    previous, _ONCE = _ONCE, {}
+    try:
+        yield
+    finally:
+        _ONCE = previous
+
+
 def _read(args: list[str], cwd: str | None) -> dict[str, list[str]]:
+    if _ONCE is None:
+        return _read_uncached(args, cwd)
+    key = (tuple(args), os.path.realpath(cwd or os.getcwd()))
+    if key not in _ONCE:
+        _ONCE[key] = _read_uncached(args, cwd)
+    return _ONCE[key]
+
+
+def _read_uncached(args: list[str], cwd: str | None) -> dict[str, list[str]]:
     proc = subprocess.run(["git", "config", "-z", "--list", *args], cwd=cwd,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     values: dict[str, list[str]] = {}

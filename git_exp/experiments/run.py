@@ -222,10 +222,10 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
             finally:
                 signal.signal(signal.SIGTERM, previous)
         outcome.duration = time.monotonic() - started
-        outcome.changed_params = changed_params(repo, pipeline, baseline)
-        check_sizes(repo, limit)  # the run may have written big files of its own
+        if recorder.started:
+            check_sizes(repo, limit)  # the run may have written big files of its own
         tree = snapshot_tree(repo)
-        if auto_named and outcome.status == "success" and not summary.ran and not summary.restored:
+        if auto_named and outcome.status == "success" and not recorder.started:
             # Nothing ran and nothing changed: a second identical experiment
             # would only be noise in `show`. A named run is always recorded.
             same = _same_tree(repo, baseline, tree)
@@ -234,6 +234,7 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
                     os.unlink(temp_log)
                 return ExperimentResult(same, outcome, summary, read_metrics(repo, pipeline),
                                         duplicate_of=same)
+        outcome.changed_params = changed_params(repo, pipeline, baseline)
         ref = rec.record(repo, baseline, name, outcome, force=force_name, tree=tree)
         os.replace(temp_log, rec.log_path(repo, ref.sha))
         for old in replaced:
