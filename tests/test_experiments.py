@@ -320,3 +320,13 @@ def test_gc_keeps_every_experiment(ml):
     for sha in before.values():
         ml.git("cat-file", "-e", sha)
     ml.fsck()
+
+
+def test_save_and_rename_respect_names_held_by_queued_entries(ml):
+    ml.exp("run", "--queue", "-n", "later")
+    proc = ml.exp("save", "-n", "later", check=False)
+    assert proc.returncode == 1 and "a queued experiment is already named 'later'" in proc.stderr
+    ml.exp("save", "-n", "now")
+    proc = ml.exp("rename", "now", "later", check=False)
+    assert proc.returncode == 1 and "a queued experiment is already named 'later'" in proc.stderr
+    assert list(exp_refs(ml)) == [f"refs/exps/{ml.head()}/now"]

@@ -92,6 +92,10 @@ def rename(repo, old: str, new: str) -> tuple[refs.ExpRef, str]:
     if any(r.name == new for r in every):
         raise ExpError(f"an experiment named '{new}' already exists",
                        hint="remove it first, or pick another name")
+    from git_exp.queue.entries import reserved_names
+    if new in reserved_names(repo):
+        raise ExpError(f"a queued experiment is already named '{new}'",
+                       hint="pick another name, or drop the entry: git exp queue remove " + new)
     new_ref = refs.exp_ref(found.baseline, new)
     refs.move(repo.root, found.ref, new_ref, found.sha)
     return found, new_ref
@@ -130,7 +134,8 @@ def save(repo, name: str | None = None, message: str | None = None, force: bool 
     from git_exp.pipeline.spec import load_pipeline
 
     baseline = rec.baseline_of(repo)
-    chosen, replaced = _pick_name(repo, name, force)
+    from git_exp.queue.entries import reserved_names
+    chosen, replaced = _pick_name(repo, name, force, reserved_names(repo))
     try:
         pipeline = load_pipeline(repo.root)
     except ExpError:
