@@ -47,6 +47,28 @@ its output went away; 3 on an internal error, whose traceback is written to a
 log file under the Git directory (exp/logs/).
 """
 
+CONFIGURATION = """\
+Settings are read from Git config (any scope: git config [--global] KEY
+VALUE) and, with lower precedence, from a committed .expconfig file in Git's
+config syntax, for what a team shares.
+
+exp.maxCommitFileSize: the largest file a run may put into its experiment
+commit (bytes, or with k, m, g); default 10m. See git-exp-run(1).
+
+exp.cache.type: link types tried in order to place cached data in the work
+tree: reflink, hardlink, symlink, copy; default reflink,copy. See
+git-exp-checkout(1).
+
+exp.hooks.autoAdd: whether the pre-commit hook stores modified data and
+stages its pointer (true, the default) or refuses the commit. See
+git-exp-install(1).
+
+remote.NAME.expdata, exp.remote: the data remote paired with Git remote
+NAME, or the default one. See git-exp-push(1).
+
+color.ui: as for Git; --color overrides it.
+"""
+
 ENVIRONMENT = """\
 GIT_EXP_DEBUG=1 prints tracebacks of internal errors, like -v.
 NO_COLOR, when set to anything, turns color off unless --color=always is given.
@@ -145,6 +167,7 @@ def main_page() -> str:
     commands = [f".TP\n\\fBgit exp {_esc(v)}\\fR\n{_esc(s)}. See \\fBgit-exp-{_esc(v)}\\fR(1)."
                 for v, (_, s) in COMMANDS.items() if v not in HIDDEN]
     parts.append(".SH COMMANDS\n" + "\n".join(commands))
+    parts.append(".SH CONFIGURATION\n" + _paragraphs(CONFIGURATION))
     parts.append(".SH EXIT STATUS\n" + _paragraphs(EXIT_STATUS))
     parts.append(".SH ENVIRONMENT\n.nf\n" + _esc(ENVIRONMENT.strip()) + "\n.fi")
     see = ", ".join(f"\\fBgit-exp-{_esc(v)}\\fR(1)" for v in COMMANDS)

@@ -59,3 +59,13 @@ def test_pages_render_with_man():
         proc = subprocess.run(["man", "--warnings", "-l", str(page)], capture_output=True, text=True)
         assert proc.returncode == 0 and proc.stderr == "", proc.stderr
         assert "NAME" in proc.stdout
+
+
+def test_every_setting_the_code_reads_is_on_the_main_page():
+    import re
+    page = (MAN / "git-exp.1").read_text().replace("\\-", "-")
+    read = set()
+    for path in (ROOT / "git_exp").rglob("*.py"):
+        read |= set(re.findall(r"config\.get\w*\(\s*\"((?:exp|color)\.[A-Za-z.]+)\"", path.read_text()))
+    assert read, "the scan found no settings: the pattern is stale"
+    assert sorted(k for k in read if k not in page) == []
