@@ -28,16 +28,14 @@ import sys
 import tempfile
 import time
 
+from source_shim import write_shim  # noqa: E402 - bench/ is on sys.path
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def shim(folder: str) -> dict:
     """An environment whose PATH has a git-exp running this source tree."""
-    path = os.path.join(folder, "git-exp")
-    with open(path, "w") as fh:
-        fh.write(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {ROOT!r})\n"
-                 "from git_exp.cli import main\nsys.exit(main())\n")
-    os.chmod(path, 0o755)
+    write_shim(folder)
     env = dict(os.environ, PATH=folder + os.pathsep + os.environ["PATH"],
                GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.com",
                GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.com",

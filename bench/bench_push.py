@@ -23,9 +23,10 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
+
+from source_shim import write_shim  # noqa: E402 - bench/ is on sys.path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -51,13 +52,7 @@ stages:
 
 
 def environment(folder: str) -> dict:
-    bin_dir = os.path.join(folder, "bin")
-    os.makedirs(bin_dir)
-    shim = os.path.join(bin_dir, "git-exp")
-    with open(shim, "w") as fh:
-        fh.write(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {ROOT!r})\n"
-                 "from git_exp.cli import main\nsys.exit(main())\n")
-    os.chmod(shim, 0o755)
+    bin_dir = write_shim(os.path.join(folder, "bin"))
     home = os.path.join(folder, "home")
     os.makedirs(home)
     env = dict(os.environ, HOME=home, GIT_CONFIG_NOSYSTEM="1", GIT_AUTHOR_NAME="Bench",

@@ -24,18 +24,13 @@ import sys
 import tempfile
 import time
 
+from source_shim import write_shim  # noqa: E402 - bench/ is on sys.path
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def shim(folder: str) -> str:
-    bin_dir = os.path.join(folder, "bin")
-    os.makedirs(bin_dir, exist_ok=True)
-    path = os.path.join(bin_dir, "git-exp")
-    with open(path, "w") as fh:
-        fh.write(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {ROOT!r})\n"
-                 "from git_exp.cli import main\nsys.exit(main())\n")
-    os.chmod(path, 0o755)
-    return bin_dir
+    return write_shim(os.path.join(folder, "bin"))
 
 
 def sh(args, cwd, env=None) -> float:

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
+from source_shim import write_shim  # noqa: E402 - bench/ is on sys.path
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -55,13 +57,8 @@ def _make_venv(venv: str) -> None:
 def gitexp(work: str, env: dict[str, str], source: bool, log) -> Tool:
     """git-exp as installed by pip from this tree (re-installed each run: the code moves)."""
     if source:
-        folder = os.path.join(work, "shim")
-        os.makedirs(folder, exist_ok=True)
+        folder = write_shim(os.path.join(work, "shim"))
         exe = os.path.join(folder, "git-exp")
-        with open(exe, "w") as fh:
-            fh.write(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {ROOT!r})\n"
-                     "from git_exp.cli import main\nsys.exit(main())\n")
-        os.chmod(exe, 0o755)
     else:
         venv = os.path.join(work, "gitexp-venv")
         exe = os.path.join(venv, "bin", "git-exp")
