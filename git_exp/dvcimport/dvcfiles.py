@@ -201,6 +201,5 @@ def is_dvc_file(relpath: str) -> bool:
 
 def dvc_owned(relpath: str) -> bool:
     """A file DVC itself keeps in Git (what --remove-dvc takes out)."""
-    name = relpath.rpartition("/")[2]
     return (relpath in (DVC_YAML, DVC_LOCK, ".dvcignore") or relpath.startswith(".dvc/")
             or is_dvc_file(relpath))
