@@ -130,6 +130,17 @@ class Cache:
         self._store_bytes(info.hash, manifest_bytes(entries))
         return info
 
+    def store_file(self, src: str, digest: str, size: int) -> bool:
+        """Put SRC, already hashed to DIGEST by the caller, in the cache (verified as it is
+        copied); True if written. For importers that computed the hash themselves."""
+        return self._store_file(src, digest, size)
+
+    def store_manifest(self, digest: str, data: bytes) -> None:
+        """Store a directory manifest built elsewhere (DATA must hash to DIGEST)."""
+        if manifest_hash(data) != digest:
+            raise ExpError(f"manifest does not hash to {digest}")
+        self._store_bytes(digest, data)
+
     def _store_file(self, src: str, digest: str, size: int, memo=None) -> bool:
         """Put SRC's content in the cache as DIGEST unless it is there; True if written."""
         dst = self.object_path(digest)

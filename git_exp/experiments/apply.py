@@ -65,7 +65,11 @@ def backup(repo, cache) -> tuple[str, str]:
     lines.append("Exp-Backup: true")
     sha = commit_tree(repo, snapshot_tree(repo), parents, "\n".join(lines) + "\n")
     ref = f"{BACKUP_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}-{sha[:7]}"
-    git(["update-ref", ref, sha, ""], cwd=repo.root)
+    # Two applies in one second from the same work tree make the very same
+    # backup commit, so its ref may exist already, naming these same bytes.
+    existing = git(["rev-parse", "--verify", "-q", ref], cwd=repo.root, check=False).stdout.decode().strip()
+    if existing != sha:
+        git(["update-ref", ref, sha, ""], cwd=repo.root)
     return ref, sha
 
 
