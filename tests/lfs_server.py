@@ -1,0 +1,124 @@
+"""A real Git LFS server (giftless, from PyPI) on loopback, for the LFS tests and benchmark.
+
+giftless authenticates with JWTs: a user's token is the password of the user
+`_jwt` (HTTP Basic), signed with USER_KEY and carrying the scopes it grants.
+Its batch answers carry pre-authorized actions signed with a second key.
+FlakyMiddleware (configured through giftless's own MIDDLEWARE setting)
+makes the real server answer some requests 503 first, for the retry tests.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+USER_KEY = "git-exp-test-user-key-0123456789abcdef"
+ACTION_KEY = "git-exp-test-action-key-0123456789abcdef"
+
+CONFIG = """\
+LEGACY_ENDPOINTS: false
+AUTH_PROVIDERS:
+  - factory: giftless.auth.jwt:factory
+    options: {{algorithm: HS256, private_key: "{user_key}"}}
+PRE_AUTHORIZED_ACTION_PROVIDER:
+  factory: giftless.auth.jwt:factory
+  options: {{algorithm: HS256, private_key: "{action_key}", key_id: giftless-internal-jwt-key,
+            default_lifetime: {lifetime}}}
+TRANSFER_ADAPTERS:
+  basic:
+    factory: giftless.transfer.basic_streaming:factory
+    options:
+      storage_class: giftless.storage.local_storage:LocalStorage
+      storage_options: {{path: "{storage}"}}
+      action_lifetime: {lifetime}
+MIDDLEWARE: {middleware}
+"""
+
+SERVE = """\
+import sys
+from werkzeug.serving import make_server
+from giftless.wsgi_entrypoint import app
+server = make_server("127.0.0.1", 0, app, threaded=True)
+print(server.port, flush=True)
+server.serve_forever()
+"""
+
+
+def available() -> bool:
+    try:
+        import giftless  # noqa: F401
+        import jwt  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def token(scopes=("obj:org/*",), key: str = USER_KEY, lifetime: int = 3600) -> str:
+    import jwt
+    return jwt.encode({"sub": "alice", "scopes": list(scopes), "exp": int(time.time()) + lifetime},
+                      key, algorithm="HS256")
+
+
+class FlakyMiddleware:
+    """WSGI middleware: the first request to each path answers 503 with Retry-After: 0."""
+
+    def __init__(self, app, status: str = "503 Service Unavailable"):
+        self.app = app
+        self.status = status
+        self.seen: set[str] = set()
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path not in self.seen:
+            self.seen.add(path)
+            body = b'{"message": "try again"}'
+            start_response(self.status, [("Content-Type", "application/json"),
+                                         ("Retry-After", "0"),
+                                         ("Content-Length", str(len(body)))])
+            return [body]
+        return self.app(environ, start_response)
+
+
+class Giftless:
+    def __init__(self, root: Path, lifetime: int = 900, flaky: bool = False):
+        self.root = root
+        self.storage = root / "storage"
+        self.storage.mkdir(parents=True, exist_ok=True)
+        middleware = "[{class: tests.lfs_server:FlakyMiddleware}]" if flaky else "[]"
+        config = root / "giftless.yaml"
+        config.write_text(CONFIG.format(user_key=USER_KEY, action_key=ACTION_KEY, lifetime=lifetime,
+                                        storage=self.storage, middleware=middleware))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIFTLESS_")}
+        env.update(GIFTLESS_CONFIG_FILE=str(config),
+                   PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+        self.log = open(root / "server.log", "wb")
+        self.proc = subprocess.Popen([sys.executable, "-c", SERVE], cwd=root, env=env,
+                                     stdout=subprocess.PIPE, stderr=self.log)
+        line = self.proc.stdout.readline().decode().strip()
+        if not line.isdigit():
+            self.stop()
+            raise RuntimeError(f"giftless did not start: {(root / 'server.log').read_text()}")
+        self.port = int(line)
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def lfs_url(self, repo: str = "org/repo") -> str:
+        return f"{self.base}/{repo}.git/info/lfs"
+
+    def objects(self, repo: str = "org/repo") -> dict[str, bytes]:
+        folder = self.storage / repo
+        return {f.name: f.read_bytes() for f in folder.rglob("*") if f.is_file()} \
+            if folder.exists() else {}
+
+    def log_text(self) -> str:
+        return (self.root / "server.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
