@@ -55,26 +55,28 @@ def available() -> bool:
     return True
 
 
-def token(scopes=("obj:org/*",), key: str = USER_KEY, lifetime: int = 3600) -> str:
+def token(scopes=("obj:org/*", "obj:team/*"), key: str = USER_KEY, lifetime: int = 3600) -> str:
     import jwt
     return jwt.encode({"sub": "alice", "scopes": list(scopes), "exp": int(time.time()) + lifetime},
                       key, algorithm="HS256")
 
 
 class FlakyMiddleware:
-    """WSGI middleware: the first request to each path answers 503 with Retry-After: 0."""
+    """WSGI middleware: the first request of each method and path is refused, 503 and 429 in turn."""
 
-    def __init__(self, app, status: str = "503 Service Unavailable"):
+    STATUSES = ("503 Service Unavailable", "429 Too Many Requests")
+
+    def __init__(self, app):
         self.app = app
-        self.status = status
-        self.seen: set[str] = set()
+        self.seen: set[tuple[str, str]] = set()
 
     def __call__(self, environ, start_response):
-        path = environ.get("PATH_INFO", "")
-        if path not in self.seen:
-            self.seen.add(path)
+        key = (environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""))
+        if key not in self.seen:
+            self.seen.add(key)
             body = b'{"message": "try again"}'
-            start_response(self.status, [("Content-Type", "application/json"),
+            status = self.STATUSES[len(self.seen) % 2]
+            start_response(status, [("Content-Type", "application/json"),
                                          ("Retry-After", "0"),
                                          ("Content-Length", str(len(body)))])
             return [body]

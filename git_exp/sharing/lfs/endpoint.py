@@ -41,9 +41,10 @@ class Endpoint:
     ssh: SshTarget | None = None  # set for SSH remotes: ask git-lfs-authenticate first
 
 
-# [user@]host:path, where host has no slash (Git's rule for scp-like syntax);
-# [user@][host:port]:path is the bracketed form git-lfs also accepts.
-_SCP = re.compile(r"^(?:(?P<user>[^@/]+)@)?(?:\[(?P<bhost>[^\]/]+)\]|(?P<host>[^:/\[\]]+)):(?P<path>.*)$")
+# [user@]host:path, where host has no slash (Git's rule for scp-like syntax),
+# and the bracketed [user@host:port]:path, the one scp-like form with a port.
+_SCP = re.compile(r"^(?:(?P<user>[^@/:\[\]]+)@)?(?P<host>[^:/\[\]]+):(?P<path>.*)$")
+_SCP_PORT = re.compile(r"^\[(?:(?P<user>[^@\]]+)@)?(?P<host>[^:\]]+)(?::(?P<port>\d+))?\]:(?P<path>.*)$")
 
 
 def _with_info_lfs(url: str) -> str:
@@ -94,15 +95,13 @@ def derive(url: str) -> Endpoint | None:
         return None
     if url.startswith("/") or url.startswith("."):
         return None
-    match = _SCP.match(url)
+    match = _SCP_PORT.match(url) or _SCP.match(url)
     if match is None:
         return None
-    if os.name == "nt" and len(match.group("host") or "") == 1:
-        return None  # C:\path is a drive letter, not a host
     host = match.group("host")
-    port = None
-    if match.group("bhost"):
-        host, _, port = match.group("bhost").partition(":")
+    if os.name == "nt" and len(host) == 1:
+        return None  # C:\path is a drive letter, not a host
+    port = match.groupdict().get("port")
     return _from_ssh(match.group("user"), host, port or None, match.group("path"), url)
 
 

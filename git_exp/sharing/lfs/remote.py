@@ -136,6 +136,7 @@ class LFSRemote(DataRemote):
     def put(self, hash: str, path: str) -> int:
         _check_hash(hash)
         size = os.path.getsize(path)
+        self._sizes.setdefault(hash, size)
         sent = self._send(hash[:64], size, lambda: VerifyingReader(path, hash, size, self.stop),
                           f"upload of {hash[:12]}")
         if hash.endswith(DIR_SUFFIX):
@@ -157,6 +158,9 @@ class LFSRemote(DataRemote):
                 self.session.upload(upload, open_body, size, what)
                 if verify is not None:
                     self.session.verify(verify, oid, size)
+                with self._lock:  # it is there now: a second put sends nothing
+                    self._actions[("upload", oid)] = (None, size, None, None)
+                    self._upload_wanted.pop(oid, None)
                 return size
             except ActionRefused:
                 if attempt == 2:
