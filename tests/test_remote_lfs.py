@@ -12,7 +12,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -314,3 +317,111 @@ def test_expiring_actions_are_asked_for_again(committed, tmp_path):
         assert server.log_text().count("/objects/batch") == batches + 1  # renewed before use
     finally:
         server.stop()
+
+
+# -- ssh: git-lfs-authenticate over a real OpenSSH server ------------------------------------
+
+# The server side of git-lfs-authenticate, as Git hosts implement it (gitlab-shell,
+# gitolite): the key's forced command sees what the client asked for in
+# SSH_ORIGINAL_COMMAND, answers git-lfs-authenticate with an href and a header,
+# and runs Git's own commands (receive-pack, upload-pack) as asked.
+FORCED_COMMAND = """\
+import json, os, shlex, sys
+asked = os.environ.get("SSH_ORIGINAL_COMMAND", "")
+words = shlex.split(asked)
+if words and words[0] == "git-lfs-authenticate":
+    with open({log!r}, "a") as log:
+        log.write(asked + "\\n")
+    print(json.dumps({{"href": {href!r}, "header": {{"Authorization": {auth!r}}},
+                      "expires_in": 3600}}))
+elif words and words[0] in ("git-receive-pack", "git-upload-pack"):
+    os.execvp(words[0], words)
+else:
+    sys.exit("unexpected command: " + asked)
+"""
+
+
+class Sshd:
+    def __init__(self, root: Path, forced: str):
+        import socket
+        root.mkdir(parents=True)
+        for name in ("host_key", "client_key"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / name)],
+                           check=True)
+        script = root / "forced.py"
+        script.write_text(forced)
+        public = (root / "client_key.pub").read_text().strip()
+        (root / "authorized_keys").write_text(
+            f'command="{sys.executable} {script}",no-pty,no-port-forwarding {public}\n')
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        (root / "sshd_config").write_text(
+            f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {root / 'host_key'}\n"
+            f"AuthorizedKeysFile {root / 'authorized_keys'}\nPidFile {root / 'sshd.pid'}\n"
+            "StrictModes no\nUsePAM no\nPasswordAuthentication no\nPermitRootLogin yes\n")
+        os.makedirs("/run/sshd", exist_ok=True)
+        self.proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(root / "sshd_config")],
+                                     stderr=open(root / "sshd.log", "wb"))
+        self.ssh_command = (f"ssh -F /dev/null -i {root / 'client_key'} -o BatchMode=yes "
+                            "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+                            "-o LogLevel=ERROR")
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            probe = subprocess.run(["sh", "-c", f"{self.ssh_command} -p {self.port} "
+                                    f"{self.user}@127.0.0.1 git-upload-pack /nonexistent"],
+                                   capture_output=True, text=True)
+            if "Connection refused" not in probe.stderr:
+                return
+            time.sleep(0.2)
+        raise RuntimeError((root / "sshd.log").read_text())
+
+    @property
+    def user(self) -> str:
+        import pwd
+        return pwd.getpwuid(os.getuid()).pw_name
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+needs_sshd = pytest.mark.skipif(not (os.path.exists("/usr/sbin/sshd") and shutil.which("ssh")
+                                     and os.geteuid() == 0),
+                                reason="needs Debian's openssh-server and root "
+                                       "(.ci/run runs as root; apt-get install openssh-server)")
+
+
+@needs_giftless
+@needs_sshd
+def test_ssh_remote_gets_its_lfs_access_from_git_lfs_authenticate(ml, tmp_path, giftless):  # noqa: F811
+    """An ssh:// Git remote with no data setting at all: refs over ssh, data over the
+    href and header git-lfs-authenticate answered; no credential helper is set."""
+    import base64
+    auth = "Basic " + base64.b64encode(f"_jwt:{lfs_server.token()}".encode()).decode()
+    log = tmp_path / "lfs-authenticate.log"
+    sshd = Sshd(tmp_path / "sshd", FORCED_COMMAND.format(log=str(log), href=giftless.lfs_url(),
+                                                          auth=auth))
+    try:
+        origin = bare(tmp_path)
+        url = f"ssh://{sshd.user}@127.0.0.1:{sshd.port}{origin}"
+        ml.git("remote", "add", "origin", url)
+        env = {"GIT_SSH_COMMAND": sshd.ssh_command, "GIT_TERMINAL_PROMPT": "0"}
+        proc = ml.exp("push", "origin", "first", env=env)
+        assert "Pushed 'first'" in proc.stdout, proc.stdout + proc.stderr
+        asked = log.read_text().splitlines()
+        assert f"git-lfs-authenticate {str(origin)[1:]} download" in asked
+        assert f"git-lfs-authenticate {str(origin)[1:]} upload" in asked
+        assert set(h[:64] for h in model_objects(ml, "first")) <= set(giftless.objects())
+
+        other = tmp_path / "other"
+        subprocess.run(["git", "clone", "-q", url, str(other)], check=True,
+                       env={**os.environ, **env})
+        other = Project(other)
+        # core.sshCommand is honoured as well as GIT_SSH_COMMAND.
+        other.git("config", "core.sshCommand", sshd.ssh_command)
+        other.exp("pull", "origin", "first", env={"GIT_TERMINAL_PROMPT": "0"})
+        other.exp("apply", "first")
+        assert other.read("model.txt") == "weights 0.1\n"
+    finally:
+        sshd.stop()
