@@ -59,6 +59,10 @@ class Action:
     def parse(cls, raw: object) -> "Action | None":
         if not isinstance(raw, dict) or not isinstance(raw.get("href"), str):
             return None
+        if not raw["href"].lower().startswith(("https://", "http://")):
+            # urllib would also open file:// and ftp:// hrefs: a server must not reach those.
+            raise ExpError(f"the LFS server answered an action whose URL is not http(s): "
+                           f"'{raw['href'].split(':', 1)[0]}:...'")
         header = raw.get("header") or {}
         if not isinstance(header, dict):
             header = {}
@@ -139,21 +143,36 @@ class Session:
 
     # -- transfers ------------------------------------------------------------
 
-    def download(self, action: Action, dest: str, hash: str, stop: threading.Event) -> int:
+    def download(self, action: Action, dest: str, hash: str, size: int,
+                 stop: threading.Event) -> int:
         """The object at ACTION into DEST, hashed on arrival; network errors are retried."""
         for attempt in range(1, MAX_TRIES + 1):
             resp = self._open("GET", action.href, None, action.header, api=False,
                               what=f"download of {hash[:12]}")
             try:
                 with resp:
-                    return write_verified(_blocks(resp), dest, hash, source=f"LFS store {self.label}",
-                                          replace=True, stop=stop)
+                    return write_verified(self._blocks(resp, size, hash), dest, hash,
+                                          source=f"LFS store {self.label}", replace=True,
+                                          stop=stop)
             except (OSError, http.client.HTTPException) as err:
                 if attempt == MAX_TRIES:
                     raise ExpError(f"download of object {hash} from the LFS store {self.label} "
                                    f"failed after {attempt} tries: {_reason(err)}") from None
                 self._sleep(_backoff(attempt))
         raise AssertionError("unreachable")
+
+    def _blocks(self, resp, size: int, hash: str):
+        """The response body in blocks; never more than SIZE bytes (a server cannot fill the disk)."""
+        left = size
+        while True:
+            block = resp.read(min(CHUNK_SIZE, left + 1))
+            if not block:
+                return
+            left -= len(block)
+            if left < 0:
+                raise ExpError(f"the LFS store {self.label} sent more than the {size} bytes of "
+                               f"object {hash}: refusing it")
+            yield block
 
     def upload(self, action: Action, open_body, size: int, what: str) -> None:
         """PUT the bytes open_body() reads (called again for each try) to ACTION's href."""
@@ -218,7 +237,8 @@ class Session:
                 raise ActionRefused(f"the LFS store {self.label} refused the {what} ({status}"
                                     f"{': ' + message if message else ''})")
             if status in _RETRY_STATUS and attempt < MAX_TRIES:
-                self._sleep(_retry_after(resp) or _backoff(attempt))
+                wait = _retry_after(resp)
+                self._sleep(_backoff(attempt) if wait is None else wait)
                 continue
             raise self._error(status, message, what, attempt)
 
@@ -281,12 +301,6 @@ class VerifyingReader:
             raise ObjectMismatch(self._hash, actual, self._path)
 
 
-def _blocks(resp):
-    while True:
-        block = resp.read(CHUNK_SIZE)
-        if not block:
-            return
-        yield block
 
 
 def _status(resp) -> int:

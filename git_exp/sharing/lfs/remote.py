@@ -141,11 +141,12 @@ class LFSRemote(DataRemote):
                           f"upload of {hash[:12]}")
         if hash.endswith(DIR_SUFFIX):
             # After the manifest: its beacons are what make it count as present.
-            for bit in range(SIZE_BITS):
-                if size >> bit & 1:
-                    data = beacon(hash[:64], bit)
-                    self._send(_oid(data), len(data), lambda d=data: io.BytesIO(d),
-                               f"upload of a size beacon of {hash[:12]}")
+            beacons = [beacon(hash[:64], bit) for bit in range(SIZE_BITS) if size >> bit & 1]
+            with self._lock:  # so the first one's upload batch asks for all of them
+                self._upload_wanted.update((_oid(data), len(data)) for data in beacons)
+            for data in beacons:
+                self._send(_oid(data), len(data), lambda d=data: io.BytesIO(d),
+                           f"upload of a size beacon of {hash[:12]}")
             self._dir_sizes[hash] = size
         return sent
 
@@ -209,7 +210,7 @@ class LFSRemote(DataRemote):
             if action is None:
                 raise ExpError(f"object {hash} is not in the data remote '{self.url}'")
             try:
-                return self.session.download(action, dest, hash, self.stop)
+                return self.session.download(action, dest, hash, size, self.stop)
             except ActionRefused:
                 if attempt == 2:
                     raise
