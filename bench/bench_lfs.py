@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -73,10 +74,15 @@ def run(args, cwd, env) -> subprocess.CompletedProcess:
     return proc
 
 
-def timed(args, cwd, env) -> tuple[float, str]:
+def timed(args, cwd, env) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds of git-exp and the git it ran (not the server's), last line said."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = run(args, cwd, env)
-    return time.perf_counter() - start, proc.stdout.strip().splitlines()[-1]
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, cpu, proc.stdout.strip().splitlines()[-1]
 
 
 def workload(folder: Path, env: dict, server, name: str, script: str, out: str,
@@ -95,17 +101,18 @@ def workload(folder: Path, env: dict, server, name: str, script: str, out: str,
     run(["git", "push", "-q", "origin", "HEAD:refs/heads/main"], repo, env)
     run(["git", "config", "remote.origin.lfsurl", server.lfs_url(f"org/{name}")], repo, env)
 
-    push, said = timed(["git", "exp", "push", "origin", name], repo, env)
-    again, said_again = timed(["git", "exp", "push", "origin", name], repo, env)
+    push = timed(["git", "exp", "push", "origin", name], repo, env)
+    again = timed(["git", "exp", "push", "origin", name], repo, env)
     clone = folder / f"{name}-clone"
     run(["git", "clone", "-q", str(origin), str(clone)], folder, env)
     run(["git", "config", "remote.origin.lfsurl", server.lfs_url(f"org/{name}")], clone, env)
-    pull, said_pull = timed(["git", "exp", "pull", "origin", name], clone, env)
+    pull = timed(["git", "exp", "pull", "origin", name], clone, env)
     mib = total_bytes / (1 << 20)
     print(f"{name}: {mib:.0f} MiB")
-    print(f"  push (cold)      {push:7.2f} s  {mib / push:7.1f} MiB/s   {said}")
-    print(f"  push (up to date){again:7.2f} s               {said_again}")
-    print(f"  pull (cold)      {pull:7.2f} s  {mib / pull:7.1f} MiB/s   {said_pull}")
+    for label, (wall, cpu, said) in (("push (cold)", push), ("push again", again),
+                                     ("pull (cold)", pull)):
+        print(f"  {label:<12} {wall:7.2f} s wall {mib / wall:7.1f} MiB/s  "
+              f"{cpu:6.2f} s CPU (client)   {said}")
 
 
 def main() -> None:

@@ -36,10 +36,12 @@ TRANSFER_ADAPTERS:
 MIDDLEWARE: {middleware}
 """
 
+# HTTP/1.1, so connections are kept alive as behind any production front end.
 SERVE = """\
 import sys
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from giftless.wsgi_entrypoint import app
+WSGIRequestHandler.protocol_version = "HTTP/1.1"
 server = make_server("127.0.0.1", 0, app, threaded=True)
 print(server.port, flush=True)
 server.serve_forever()

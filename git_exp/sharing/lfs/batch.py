@@ -12,11 +12,10 @@ Every request retries on 429 and 5xx (honouring Retry-After) and on network
 errors, with exponential backoff. An API request answered 401 is repeated
 once with credentials from `git credential fill`; credentials the server
 refuses are `git credential reject`ed and the error names where they came
-from. Action headers are sent as "unredirected" headers, so a redirect to
-another host (an object store) never carries them along.
+from. Headers are never carried along by a redirect to another host.
 
-urllib is used rather than http.client so proxies set in the environment
-(https_proxy, no_proxy) apply as they do for other tools.
+Requests go through connections.py: kept-alive connections per thread and
+host, or urllib when a proxy from the environment applies.
 """
 from __future__ import annotations
 
@@ -26,12 +25,11 @@ import json
 import random
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 
 from git_exp.data.hashing import CHUNK_SIZE
 from git_exp.errors import ExpError
+from git_exp.sharing.lfs import connections
 from git_exp.sharing.lfs.credentials import GitCredentials, expiry, ssh_authenticate
 from git_exp.sharing.lfs.endpoint import Endpoint, strip_userinfo
 from git_exp.sharing.remote import ObjectMismatch, TransferCancelled, write_verified
@@ -196,17 +194,12 @@ class Session:
         attempt = 0
         while True:
             attempt += 1
-            req = urllib.request.Request(_without_userinfo(url), data=body() if body else None,
-                                         method=method)
-            for key, value in headers.items():
-                req.add_unredirected_header(key, value)
+            sent = dict(headers)
             if api and self.credentials.filled:
-                req.add_unredirected_header("Authorization", self.credentials.header())
+                sent["Authorization"] = self.credentials.header()
             try:
-                resp = _OPENER.open(req, timeout=TIMEOUT)
-            except urllib.error.HTTPError as err:
-                resp = err
-            except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+                resp = connections.request(method, _without_userinfo(url), body, sent, TIMEOUT)
+            except (OSError, http.client.HTTPException) as err:
                 if attempt < MAX_TRIES:
                     self._sleep(_backoff(attempt))
                     continue
@@ -257,8 +250,6 @@ class Session:
         return ExpError(text)
 
 
-# Redirects are followed as urllib does; our headers, added "unredirected", stay behind.
-_OPENER = urllib.request.build_opener()
 
 
 class VerifyingReader:
@@ -304,7 +295,7 @@ class VerifyingReader:
 
 
 def _status(resp) -> int:
-    return getattr(resp, "status", None) or resp.getcode()
+    return resp.status
 
 
 def _without_userinfo(url: str) -> str:
