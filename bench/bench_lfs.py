@@ -111,8 +111,8 @@ def workload(folder: Path, env: dict, server, name: str, script: str, out: str,
     print(f"{name}: {mib:.0f} MiB")
     for label, (wall, cpu, said) in (("push (cold)", push), ("push again", again),
                                      ("pull (cold)", pull)):
-        print(f"  {label:<12} {wall:7.2f} s wall {mib / wall:7.1f} MiB/s  "
-              f"{cpu:6.2f} s CPU (client)   {said}")
+        rate = f"{mib / wall:7.1f} MiB/s" if label != "push again" else " " * 13
+        print(f"  {label:<12} {wall:7.2f} s wall {rate}  {cpu:6.2f} s CPU (client)   {said}")
 
 
 def main() -> None:

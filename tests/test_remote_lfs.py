@@ -425,3 +425,34 @@ def test_ssh_remote_gets_its_lfs_access_from_git_lfs_authenticate(ml, tmp_path, 
         assert other.read("model.txt") == "weights 0.1\n"
     finally:
         sshd.stop()
+
+
+@needs_giftless
+def test_a_manifest_counts_as_present_only_with_all_its_size_beacons(committed, tmp_path, giftless):
+    """A directory's manifest has no recorded size; its beacons tell it, and a put cut off
+    before the last beacon leaves the manifest missing, so the next push sends it again."""
+    from git_exp.repo import discover
+    from git_exp.sharing.lfs.remote import beacon
+    from git_exp.sharing.remote import resolve
+    _credentials(committed.path, giftless, lfs_server.token())
+    committed.git("config", "remote.origin.lfsurl", giftless.lfs_url())
+    manifest = b'[{"exec":false,"hash":"' + b"a" * 64 + b'","path":"x","size":7}]'
+    digest = hashlib.sha256(manifest).hexdigest() + ".dir"
+    (tmp_path / "manifest").write_bytes(manifest)
+    repo = discover(str(committed.path))
+    resolve(repo, "origin").put(digest, str(tmp_path / "manifest"))
+    bits = [bit for bit in range(40) if len(manifest) >> bit & 1]
+    stored = giftless.objects()
+    assert all(hashlib.sha256(beacon(digest[:64], b)).hexdigest() in stored for b in bits)
+
+    fresh = resolve(repo, "origin")  # knows nothing: no size told, nothing cached locally
+    assert fresh.has_many([digest]) == {digest}
+    assert fresh.get(digest, str(tmp_path / "back")) == len(manifest)
+    assert (tmp_path / "back").read_bytes() == manifest
+
+    last = hashlib.sha256(beacon(digest[:64], bits[-1])).hexdigest()
+    next(giftless.storage.rglob(last)).unlink()  # as if the put stopped before it
+    again = resolve(repo, "origin")
+    assert again.has_many([digest]) == set()
+    again.put(digest, str(tmp_path / "manifest"))
+    assert resolve(repo, "origin").has_many([digest]) == {digest}

@@ -195,8 +195,9 @@ class Session:
         while True:
             attempt += 1
             sent = dict(headers)
-            if api and self.credentials.filled:
-                sent["Authorization"] = self.credentials.header()
+            used = self.credentials.header() if api else None  # None until filled
+            if used:
+                sent["Authorization"] = used
             try:
                 resp = connections.request(method, _without_userinfo(url), body, sent, TIMEOUT)
             except (OSError, http.client.HTTPException) as err:
@@ -209,13 +210,13 @@ class Session:
                                     "again: it sends only what is still missing") from None
             status = _status(resp)
             if status < 400 or status in accept:
-                if api and self.credentials.filled:
+                if used:
                     self.credentials.approve()
                 return resp
             with resp:
                 message = _message(resp.read(1 << 16))
             if api and status == 401:
-                if not self.credentials.filled:
+                if not used:  # sent without credentials (another thread may have them by now)
                     self.credentials.fill()
                     attempt -= 1  # asking for credentials is not a failed try
                     continue

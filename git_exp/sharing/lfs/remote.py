@@ -31,6 +31,7 @@ import hashlib
 import io
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator
 
 from git_exp.data.hashing import DIR_SUFFIX
@@ -39,6 +40,7 @@ from git_exp.sharing.lfs.batch import BATCH_SIZE, Action, ActionRefused, Session
 from git_exp.sharing.remote import DataRemote, _check_hash
 
 SIZE_BITS = 40  # a manifest up to 1 TiB
+_BATCH_THREADS = 4
 
 
 def beacon(oid: str, bit: int) -> bytes:
@@ -101,11 +103,17 @@ class LFSRemote(DataRemote):
         """The oids of ASKS (oid -> size) the store can serve, one download batch per hundred."""
         found = set()
         items = sorted(asks.items())
-        for start in range(0, len(items), BATCH_SIZE):
-            chunk = items[start:start + BATCH_SIZE]
-            entries = self.session.batch("download", chunk)
+        chunks = [items[i:i + BATCH_SIZE] for i in range(0, len(items), BATCH_SIZE)]
+        answers = [self.session.batch("download", chunk) for chunk in chunks[:1]]
+        if len(chunks) > 1:
+            # The first alone (it may ask for credentials), the rest a few at a time:
+            # one after another, 100 batches cost 100 round trips.
+            with ThreadPoolExecutor(min(_BATCH_THREADS, len(chunks) - 1)) as pool:
+                answers += pool.map(lambda chunk: self.session.batch("download", chunk), chunks[1:])
+        for chunk, entries in zip(chunks, answers):
             for oid, size in chunk:
-                action = Action.parse(((entries.get(oid) or {}).get("actions") or {}).get("download"))
+                actions = (entries.get(oid) or {}).get("actions")
+                action = Action.parse(actions.get("download")) if isinstance(actions, dict) else None
                 if action is None:
                     continue
                 found.add(oid)
