@@ -42,7 +42,8 @@ import sys
 from werkzeug.serving import WSGIRequestHandler, make_server
 from giftless.wsgi_entrypoint import app
 WSGIRequestHandler.protocol_version = "HTTP/1.1"
-server = make_server("127.0.0.1", 0, app, threaded=True)
+tls = tuple(sys.argv[1:3]) or None  # certificate and key files: serve https
+server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=tls)
 print(server.port, flush=True)
 server.serve_forever()
 """
@@ -83,7 +84,7 @@ class FlakyMiddleware:
 
 
 class Giftless:
-    def __init__(self, root: Path, lifetime: int = 900, flaky: bool = False):
+    def __init__(self, root: Path, lifetime: int = 900, flaky: bool = False, tls: bool = False):
         self.root = root
         self.storage = root / "storage"
         self.storage.mkdir(parents=True, exist_ok=True)
@@ -95,14 +96,22 @@ class Giftless:
         env.update(GIFTLESS_CONFIG_FILE=str(config),
                    PYTHONPATH=str(Path(__file__).resolve().parent.parent))
         self.log = open(root / "server.log", "wb")
-        self.proc = subprocess.Popen([sys.executable, "-c", SERVE], cwd=root, env=env,
+        args = []
+        if tls:  # a self-signed certificate for 127.0.0.1, its own CA
+            self.cert, key = root / "cert.pem", root / "key.pem"
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                            "-keyout", str(key), "-out", str(self.cert), "-subj", "/CN=127.0.0.1",
+                            "-addext", "subjectAltName=IP:127.0.0.1"], check=True,
+                           capture_output=True)
+            args = [str(self.cert), str(key)]
+        self.proc = subprocess.Popen([sys.executable, "-c", SERVE, *args], cwd=root, env=env,
                                      stdout=subprocess.PIPE, stderr=self.log)
         line = self.proc.stdout.readline().decode().strip()
         if not line.isdigit():
             self.stop()
             raise RuntimeError(f"giftless did not start: {(root / 'server.log').read_text()}")
         self.port = int(line)
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
 
     def lfs_url(self, repo: str = "org/repo") -> str:
         return f"{self.base}/{repo}.git/info/lfs"

@@ -136,7 +136,7 @@ def giftless(tmp_path):
 def _credentials(project_or_home: Path, server, token: str) -> Path:
     """A `store` credential helper holding TOKEN for SERVER, in the user's global Git config."""
     store = Path(os.environ["HOME"]) / "git-credentials"
-    store.write_text(f"http://_jwt:{token}@127.0.0.1:{server.port}\n")
+    store.write_text(f"{server.base.split(':')[0]}://_jwt:{token}@127.0.0.1:{server.port}\n")
     subprocess.run(["git", "config", "--global", "credential.helper", f"store --file {store}"],
                    check=True)
     return store
@@ -456,3 +456,31 @@ def test_a_manifest_counts_as_present_only_with_all_its_size_beacons(committed, 
     assert again.has_many([digest]) == set()
     again.put(digest, str(tmp_path / "manifest"))
     assert resolve(repo, "origin").has_many([digest]) == {digest}
+
+
+@needs_giftless
+@pytest.mark.skipif(not shutil.which("openssl"), reason="needs the openssl command")
+def test_https_with_a_private_certificate_authority_as_git_does(committed, tmp_path, monkeypatch):
+    from git_exp.errors import ExpError
+    monkeypatch.delenv("GIT_SSL_CAINFO", raising=False)  # it overrides http.sslCAInfo, as in Git
+    monkeypatch.delenv("GIT_SSL_NO_VERIFY", raising=False)
+    from git_exp.repo import discover
+    from git_exp.sharing.remote import resolve
+    server = lfs_server.Giftless(tmp_path / "tls", tls=True)
+    try:
+        _credentials(committed.path, server, lfs_server.token())
+        committed.git("config", "remote.origin.lfsurl", server.lfs_url())
+        data = b"over tls\n" * 1000
+        digest = hashlib.sha256(data).hexdigest()
+        (tmp_path / "blob").write_bytes(data)
+        with pytest.raises(ExpError, match="TLS certificate cannot be trusted") as refused:
+            resolve(discover(str(committed.path)), "origin").put(digest, str(tmp_path / "blob"))
+        assert "http.sslCAInfo" in refused.value.hint
+        committed.git("config", "http.sslCAInfo", str(server.cert))
+        store = resolve(discover(str(committed.path)), "origin")
+        assert store.url.startswith("https://127.0.0.1:")
+        assert store.put(digest, str(tmp_path / "blob")) == len(data)
+        assert store.get(digest, str(tmp_path / "back")) == len(data)
+        assert (tmp_path / "back").read_bytes() == data
+    finally:
+        server.stop()

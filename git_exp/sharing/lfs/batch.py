@@ -22,7 +22,9 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import os
 import random
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -81,6 +83,10 @@ class Session:
         self._ssh: dict[str, dict] = {}
         self._ssh_error: str | None = None
         self._lock = threading.Lock()
+        # Git's own TLS settings, so a host with a private CA works as it does for git push.
+        no_verify = os.environ.get("GIT_SSL_NO_VERIFY") or not config.get_bool("http.sslVerify", True)
+        self._tls = connections.ssl_context(
+            os.environ.get("GIT_SSL_CAINFO") or config.get("http.sslCAInfo"), not no_verify)
 
     # -- the batch API ------------------------------------------------------
 
@@ -199,7 +205,14 @@ class Session:
             if used:
                 sent["Authorization"] = used
             try:
-                resp = connections.request(method, _without_userinfo(url), body, sent, TIMEOUT)
+                resp = connections.request(method, _without_userinfo(url), body, sent, TIMEOUT,
+                                           self._tls)
+            except ssl.SSLCertVerificationError as err:
+                raise ExpError(f"cannot reach the LFS store {self.label}: its TLS certificate "
+                               f"cannot be trusted ({err.verify_message})",
+                               hint="if the host uses a private certificate authority, point Git at "
+                                    "it as for git push: git config http.sslCAInfo /path/ca.pem"
+                               ) from None
             except (OSError, http.client.HTTPException) as err:
                 if attempt < MAX_TRIES:
                     self._sleep(_backoff(attempt))

@@ -26,14 +26,15 @@ _REDIRECTS = {301, 302, 303, 307, 308}
 _MAX_REDIRECTS = 5
 
 _local = threading.local()
-_ssl_context = None
 
 
-def _context() -> ssl.SSLContext:
-    global _ssl_context
-    if _ssl_context is None:
-        _ssl_context = ssl.create_default_context()
-    return _ssl_context
+def ssl_context(ca_file: str | None = None, verify: bool = True) -> ssl.SSLContext:
+    """Git's http.sslCAInfo and http.sslVerify, as an SSL context."""
+    context = ssl.create_default_context(cafile=ca_file or None)
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _uses_proxy(url: str) -> bool:
@@ -87,8 +88,8 @@ def _pool() -> dict:
     return pool
 
 
-def _connection(scheme: str, netloc: str, timeout: float, fresh: bool):
-    key = (scheme, netloc)
+def _connection(scheme: str, netloc: str, timeout: float, fresh: bool, context):
+    key = (scheme, netloc, context)  # the context itself: an id() could be reused
     pool = _pool()
     conn = None if fresh else pool.get(key)
     reused = conn is not None
@@ -97,14 +98,15 @@ def _connection(scheme: str, netloc: str, timeout: float, fresh: bool):
         if old is not None:
             old.close()
         if scheme == "https":
-            conn = http.client.HTTPSConnection(netloc, timeout=timeout, context=_context())
+            conn = http.client.HTTPSConnection(netloc, timeout=timeout, context=context)
         else:
             conn = http.client.HTTPConnection(netloc, timeout=timeout)
         pool[key] = conn
     return conn, key, reused
 
 
-def request(method: str, url: str, body, headers: dict, timeout: float) -> Response:
+def request(method: str, url: str, body, headers: dict, timeout: float,
+            context: ssl.SSLContext) -> Response:
     """Send one request; a response of any status (redirects followed for GET and HEAD).
 
     BODY is None, bytes, or a callable returning a fresh readable (called
@@ -112,7 +114,7 @@ def request(method: str, url: str, body, headers: dict, timeout: float) -> Respo
     failures raise OSError or http.client.HTTPException.
     """
     if _uses_proxy(url):
-        return _via_urllib(method, url, body, headers, timeout)
+        return _via_urllib(method, url, body, headers, timeout, context)
     for _ in range(_MAX_REDIRECTS + 1):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
@@ -121,7 +123,7 @@ def request(method: str, url: str, body, headers: dict, timeout: float) -> Respo
         if parts.query:
             target += "?" + parts.query
         for fresh in (False, True):
-            conn, key, reused = _connection(parts.scheme, parts.netloc, timeout, fresh)
+            conn, key, reused = _connection(parts.scheme, parts.netloc, timeout, fresh, context)
             try:
                 conn.request(method, target, body=body() if callable(body) else body,
                              headers=headers)
@@ -133,6 +135,10 @@ def request(method: str, url: str, body, headers: dict, timeout: float) -> Respo
                 if not reused:
                     raise
                 # The server closed this idle connection: once more on a new one.
+            except BaseException:
+                conn.close()  # in an unknown state: never reused
+                _pool().pop(key, None)
+                raise
         else:
             raise AssertionError("unreachable")
         response = Response(raw, conn, key)
@@ -149,12 +155,12 @@ def request(method: str, url: str, body, headers: dict, timeout: float) -> Respo
     raise http.client.HTTPException(f"more than {_MAX_REDIRECTS} redirects")
 
 
-def _via_urllib(method, url, body, headers, timeout) -> Response:
+def _via_urllib(method, url, body, headers, timeout, context) -> Response:
     req = urllib.request.Request(url, data=body() if callable(body) else body, method=method)
     for key, value in headers.items():
         req.add_unredirected_header(key, value)  # left behind by any redirect
     try:
-        raw = urllib.request.urlopen(req, timeout=timeout)
+        raw = urllib.request.urlopen(req, timeout=timeout, context=context)
     except urllib.error.HTTPError as err:
         raw = err
     return _UrllibResponse(raw)
