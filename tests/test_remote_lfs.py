@@ -329,6 +329,8 @@ FORCED_COMMAND = """\
 import json, os, shlex, sys
 asked = os.environ.get("SSH_ORIGINAL_COMMAND", "")
 words = shlex.split(asked)
+if words and words[0] == "git-lfs-authenticate" and os.path.exists({no_lfs!r}):
+    sys.exit("sh: 1: git-lfs-authenticate: not found")  # a plain SSH server
 if words and words[0] == "git-lfs-authenticate":
     with open({log!r}, "a") as log:
         log.write(asked + "\\n")
@@ -400,8 +402,9 @@ def test_ssh_remote_gets_its_lfs_access_from_git_lfs_authenticate(ml, tmp_path, 
     import base64
     auth = "Basic " + base64.b64encode(f"_jwt:{lfs_server.token()}".encode()).decode()
     log = tmp_path / "lfs-authenticate.log"
+    no_lfs = tmp_path / "no-lfs"
     sshd = Sshd(tmp_path / "sshd", FORCED_COMMAND.format(log=str(log), href=giftless.lfs_url(),
-                                                          auth=auth))
+                                                          auth=auth, no_lfs=str(no_lfs)))
     try:
         origin = bare(tmp_path)
         url = f"ssh://{sshd.user}@127.0.0.1:{sshd.port}{origin}"
@@ -423,6 +426,14 @@ def test_ssh_remote_gets_its_lfs_access_from_git_lfs_authenticate(ml, tmp_path, 
         other.exp("pull", "origin", "first", env={"GIT_TERMINAL_PROMPT": "0"})
         other.exp("apply", "first")
         assert other.read("model.txt") == "weights 0.1\n"
+
+        # A plain SSH server (no git-lfs-authenticate, no https): a prompt, clear error.
+        no_lfs.write_text("")
+        proc = ml.exp("push", "origin", "second", env=env, check=False)
+        assert proc.returncode == 1
+        assert "error: no Git LFS store answers for this SSH remote: 'ssh " in proc.stderr
+        assert "git-lfs-authenticate: not found" in proc.stderr
+        assert "hint: an SSH server without Git LFS needs a data remote" in proc.stderr
     finally:
         sshd.stop()
 

@@ -214,6 +214,14 @@ class Session:
                                     "it as for git push: git config http.sslCAInfo /path/ca.pem"
                                ) from None
             except (OSError, http.client.HTTPException) as err:
+                if api and self._ssh_error:
+                    # A plain SSH server: no git-lfs-authenticate, and no https beside it.
+                    raise ExpError(f"no Git LFS store answers for this SSH remote: "
+                                   f"{self._ssh_error}, and {self.label} cannot be reached "
+                                   f"({_reason(err)})",
+                                   hint="an SSH server without Git LFS needs a data remote of its "
+                                        "own: git config remote.<name>.expdata <location>"
+                                   ) from None
                 if attempt < MAX_TRIES:
                     self._sleep(_backoff(attempt))
                     continue
