@@ -107,7 +107,7 @@ def _connection(scheme: str, netloc: str, timeout: float, fresh: bool, context):
 
 def request(method: str, url: str, body, headers: dict, timeout: float,
             context: ssl.SSLContext) -> Response:
-    """Send one request; a response of any status (redirects followed for GET and HEAD).
+    """Send one request; a response of any status, redirects followed.
 
     BODY is None, bytes, or a callable returning a fresh readable (called
     again if the request must be sent again on a new connection). Network
@@ -143,12 +143,17 @@ def request(method: str, url: str, body, headers: dict, timeout: float,
             raise AssertionError("unreachable")
         response = Response(raw, conn, key)
         location = raw.getheader("Location")
-        if raw.status in _REDIRECTS and location and method in ("GET", "HEAD"):
+        # 307 and 308 keep the method and body; the others turn a request into a GET,
+        # which would be a different request altogether, so only GETs follow them.
+        if location and (raw.status in (307, 308)
+                         or (raw.status in _REDIRECTS and method in ("GET", "HEAD"))):
             response.read()
             response.close()
             new = urljoin(url, location)
             if urlsplit(new).netloc != parts.netloc:
-                headers = {}  # never carry the credentials or tokens to another host
+                # Never carry credentials or tokens to another host: only what describes the body.
+                headers = {k: v for k, v in headers.items()
+                           if k.lower() in ("content-type", "content-length", "accept")}
             url = new
             continue
         return response
