@@ -495,3 +495,15 @@ def test_https_with_a_private_certificate_authority_as_git_does(committed, tmp_p
         assert (tmp_path / "back").read_bytes() == data
     finally:
         server.stop()
+
+
+@needs_giftless
+def test_bench_lfs_still_runs_on_tiny_sizes():
+    """Not a benchmark: bench/bench_lfs.py end to end on the smallest sizes, figures printed."""
+    from tests.conftest import ROOT
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_lfs.py"), "--small", "5",
+                           "--big-mb", "1"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert re.search(r"small: .*\n  push \(cold\) +[\d.]+ s wall", proc.stdout), proc.stdout
+    assert "Received 6 data object(s)" in proc.stdout  # 5 files and their directory's manifest
+    assert "Received 1 data object(s), 1.00 MiB" in proc.stdout
