@@ -29,6 +29,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from git_exp import __version__
 from git_exp.data.hashing import CHUNK_SIZE
 from git_exp.errors import ExpError
 from git_exp.sharing.lfs import connections
@@ -44,6 +45,7 @@ _EARLY = 10               # seconds: an action closer than this to expiring is a
 _RETRY_STATUS = {429, 500, 502, 503, 504}
 _MAX_ANSWER = 64 << 20    # bytes of a batch answer we are willing to parse
 _MAX_WAIT = 120           # seconds: the longest Retry-After we honour
+_USER_AGENT = f"git-exp/{__version__}"
 
 
 @dataclass
@@ -200,7 +202,7 @@ class Session:
         attempt = 0
         while True:
             attempt += 1
-            sent = dict(headers)
+            sent = {"User-Agent": _USER_AGENT, **headers}
             used = self.credentials.header() if api else None  # None until filled
             if used:
                 sent["Authorization"] = used
