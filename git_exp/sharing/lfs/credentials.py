@@ -63,7 +63,9 @@ class GitCredentials:
                     why = proc.stderr.decode("utf-8", "replace").strip().splitlines()
                     raise ExpError(f"no credentials for the LFS store {self.url}: "
                                    f"{why[-1] if why else 'git credential fill gave none'}",
-                                   hint=self.hint())
+                                   hint="store them with a Git credential helper (see 'git help "
+                                        "credentials'), or run the command from a terminal so "
+                                        "Git can ask for them")
                 self._filled = proc.stdout
             return self.header()
 
@@ -92,9 +94,9 @@ class GitCredentials:
         return "git credential (no credential.helper: the terminal prompt)"
 
     def hint(self) -> str:
-        return ("store the right credentials with your Git credential helper (for GitHub and "
-                "most hosts: a personal access token as the password), or check them with "
-                f"'echo url={self.url} | git credential fill'")
+        return ("the refused credentials were removed from your credential helper ('git "
+                "credential reject'); run the command again to give new ones (for GitHub and "
+                "most hosts: a personal access token as the password)")
 
 
 def _helper_name(helper: str) -> str:
