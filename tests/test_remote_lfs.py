@@ -238,6 +238,23 @@ def test_store_derived_from_an_http_git_remote_url(committed, tmp_path, giftless
 
 
 @needs_giftless
+def test_http_extraheader_authenticates_as_it_does_for_git(committed, tmp_path, giftless):
+    """CI systems (GitHub Actions' checkout) give Git a token as http.<url>.extraHeader."""
+    import base64
+    from git_exp.repo import discover
+    from git_exp.sharing.remote import resolve
+    basic = base64.b64encode(f"_jwt:{lfs_server.token()}".encode()).decode()
+    committed.git("config", f"http.{giftless.base}/.extraheader", f"AUTHORIZATION: basic {basic}")
+    committed.git("config", "remote.origin.lfsurl", giftless.lfs_url())
+    data = b"from CI\n"
+    digest = hashlib.sha256(data).hexdigest()
+    (tmp_path / "blob").write_bytes(data)
+    store = resolve(discover(str(committed.path)), "origin")  # no credential helper at all
+    assert store.put(digest, str(tmp_path / "blob")) == len(data)
+    assert giftless.objects()[digest] == data
+
+
+@needs_giftless
 def test_a_corrupt_object_on_the_server_never_enters_the_cache(committed, tmp_path, giftless):
     from git_exp.repo import discover
     from git_exp.sharing.remote import ObjectMismatch, resolve

@@ -49,7 +49,8 @@ Bitbucket, any Git LFS server) keeps the data in its host's Git LFS store,
 found as git-lfs finds it: lfs.url, remote.<name>.lfsurl (Git config, then
 a committed .lfsconfig; these come before the local-path rule), else the
 remote's URL + .git/info/lfs. Credentials come from your Git credential
-helper (https) or from git-lfs-authenticate over your ssh. For any other
+helper (https) or from git-lfs-authenticate over your ssh; Git's
+http.sslCAInfo, http.sslVerify and http.extraHeader apply. For any other
 Git remote, configure a location:
 
   git config remote.origin.expdata /mnt/team/exp-data

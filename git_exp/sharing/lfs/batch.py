@@ -89,6 +89,7 @@ class Session:
         no_verify = os.environ.get("GIT_SSL_NO_VERIFY") or not config.get_bool("http.sslVerify", True)
         self._tls = connections.ssl_context(
             os.environ.get("GIT_SSL_CAINFO") or config.get("http.sslCAInfo"), not no_verify)
+        self._extra = _extra_header(root, endpoint.href)
 
     # -- the batch API ------------------------------------------------------
 
@@ -203,6 +204,8 @@ class Session:
         while True:
             attempt += 1
             sent = {"User-Agent": _USER_AGENT, **headers}
+            if api:
+                sent.update(self._extra)
             used = self.credentials.header() if api else None  # None until filled
             if used:
                 sent["Authorization"] = used
@@ -316,6 +319,14 @@ class VerifyingReader:
             raise ObjectMismatch(self._hash, actual, self._path)
 
 
+
+
+def _extra_header(root: str, url: str) -> dict:
+    """http.<url>.extraHeader, as Git sends it (CI systems put their tokens there)."""
+    from git_exp.gitcmd import git
+    proc = git(["config", "--get-urlmatch", "http.extraheader", url], cwd=root, check=False)
+    name, colon, value = proc.stdout.decode("utf-8", "replace").strip().partition(":")
+    return {name.strip(): value.strip()} if colon and name.strip() else {}
 
 
 def _status(resp) -> int:
