@@ -28,6 +28,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from git_exp import __version__
 from git_exp.data.hashing import CHUNK_SIZE
@@ -209,6 +210,11 @@ class Session:
             used = self.credentials.header() if api else None  # None until filled
             if used:
                 sent["Authorization"] = used
+            elif not api and self._lends_credentials(url, headers):
+                # As git-lfs does: an action on the API's own host that names no
+                # authorization of its own gets the credentials the API took (never
+                # asked for, or rejected, here: a 401 may mean an expired action).
+                sent["Authorization"] = self.credentials.header()
             try:
                 resp = connections.request(method, _without_userinfo(url), body, sent, TIMEOUT,
                                            self._tls)
@@ -261,6 +267,12 @@ class Session:
                 self._sleep(_backoff(attempt) if wait is None else wait)
                 continue
             raise self._error(status, message, what, attempt)
+
+    def _lends_credentials(self, url: str, headers: dict) -> bool:
+        if not self.credentials.filled or any(k.lower() == "authorization" for k in headers):
+            return False
+        host = lambda u: urlsplit(u).netloc.rpartition("@")[2].lower()  # noqa: E731
+        return urlsplit(url).scheme == urlsplit(self.label).scheme and host(url) == host(self.label)
 
     def _error(self, status: int, message: str, what: str, tries: int) -> ExpError:
         text = f"the LFS store {self.label} answered the {what} with {status}" + (
