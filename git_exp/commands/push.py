@@ -44,7 +44,14 @@ file:// URL.
 When nothing is configured and the Git remote itself is a local path or a
 file:// URL (a bare repository on a shared drive, say), the data is kept
 inside that repository, in <its git dir>/exp/cache, so sharing needs no
-setup at all. For any other Git remote, configure a location:
+setup at all. A Git remote over https or ssh (GitHub, GitLab, Gitea,
+Bitbucket, any Git LFS server) keeps the data in its host's Git LFS store,
+found as git-lfs finds it: lfs.url, remote.<name>.lfsurl (Git config, then
+a committed .lfsconfig; these come before the local-path rule), else the
+remote's URL + .git/info/lfs. Credentials come from your Git credential
+helper (https) or from git-lfs-authenticate over your ssh; Git's
+http.sslCAInfo, http.sslVerify and http.extraHeader apply. For any other
+Git remote, configure a location:
 
   git config remote.origin.expdata /mnt/team/exp-data
   git config -f .expconfig remote.origin.expdata /mnt/team/exp-data

@@ -21,7 +21,10 @@ Which location pairs with a Git remote (first match wins):
   3. a Git remote that is a local path or file:// URL keeps the data inside
      that repository, in `<its git dir>/exp/cache`, so a shared drive needs
      no setup at all; it is the same layout as every clone's own cache.
-Anything else is an error that names the config command to run.
+An LFS URL set for the remote (`lfs.url`, `remote.<name>.lfsurl`, `.lfsconfig`)
+comes before 3; after it, a Git remote over http(s) or ssh pairs with its
+host's Git LFS store (sharing/lfs/). Anything else is an error that names
+the config command to run.
 """
 from __future__ import annotations
 
@@ -326,6 +329,10 @@ def resolve(repo, remote: str, url: str | None = None) -> DataRemote:
     found = configured_location(repo.config, remote)
     if found:
         return open_location(found[0], repo.root, found[1])
+    from git_exp.sharing import lfs  # Git LFS stores: see sharing/lfs/__init__.py
+    store = lfs.configured_store(repo, remote)
+    if store is not None:
+        return store
     if not url:
         from git_exp.gitcmd import git_text
         url = git_text(["ls-remote", "--get-url", remote], cwd=repo.root, check=False) or remote
@@ -337,6 +344,9 @@ def resolve(repo, remote: str, url: str | None = None) -> DataRemote:
                            "so it cannot hold the data",
                            hint=f"set the data location: git config remote.{remote}.expdata <dir>")
         return DirectoryRemote(os.path.join(git_dir, "exp", "cache"))
+    store = lfs.derived_store(repo, url)
+    if store is not None:
+        return store
     name = remote if remote != url else "<name>"
     raise ExpError(f"no data remote is configured for Git remote '{remote}' ({url})",
                    hint=f"tell git-exp where the data goes, for you alone:\n"
