@@ -166,7 +166,8 @@ def warn_problems(warnings: list, console, most: int = 5) -> None:
 
 def render_view(view, args, console) -> str:
     if getattr(args, "json", False):
-        return json_rows([row_object(r, view.columns) for r in view.rows])
+        from git_exp.show.records import view_objects
+        return json_rows(view_objects(view))
     if getattr(args, "csv", False):
         return render_csv(view)
     from git_exp.ui import table
@@ -192,19 +193,6 @@ def terminal_width(console) -> int | None:
         return None
     import shutil
     return shutil.get_terminal_size((80, 24)).columns
-
-
-def row_object(row, columns) -> dict:
-    """One row of --json (the schema is in DESCRIPTION's JSON OUTPUT section)."""
-    from git_exp.show.columns import MISSING
-    values: dict = {"params": {}, "metrics": {}}
-    for column in columns:
-        value = column.get(row)
-        if value is not MISSING:
-            values[column.kind].setdefault(column.file, {})[column.key] = value
-    return {"name": row.name, "kind": row.kind, "rev": row.rev, "baseline": row.baseline,
-            "parent": row.parent, "created": row.created, "state": row.state,
-            "params": values["params"], "metrics": values["metrics"]}
 
 
 def experiment_labels(rows) -> list[str]:
