@@ -21,34 +21,47 @@ MAX_BYTES = 1 << 20      # a metrics or params file larger than this is not read
 PIPELINE_FILE = "exp.yaml"
 
 
-def bounded_reader(root: str):
-    """READ(relpath) -> text or None for files under ROOT, never following a symlink."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-
-    def read(relpath: str) -> str | None:
-        parts = relpath.split("/")
-        if any(p in ("", ".", "..") for p in parts):
-            return None
-        folder = root
-        for part in parts[:-1]:     # no folder on the way may be a symlink either
-            folder = os.path.join(folder, part)
-            try:
-                if not stat.S_ISDIR(os.lstat(folder).st_mode):
-                    return None
-            except OSError:
-                return None
+def read_bounded(root: str, relpath: str, limit: int = MAX_BYTES) -> bytes | None:
+    """The bytes of ROOT/RELPATH if it is a regular file of at most LIMIT bytes
+    reached without any symlink; None otherwise (absent, too big, a link...)."""
+    parts = relpath.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        return None
+    folder = root
+    for part in parts[:-1]:     # no folder on the way may be a symlink either
+        folder = os.path.join(folder, part)
         try:
-            fd = os.open(os.path.join(root, *parts), flags)
+            if not stat.S_ISDIR(os.lstat(folder).st_mode):
+                return None
         except OSError:
             return None
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_BYTES:
-                return None
-            data = os.read(fd, MAX_BYTES + 1)
-        finally:
-            os.close(fd)
-        if len(data) > MAX_BYTES:
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(os.path.join(root, *parts), flags)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        chunks, left = [], limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    return data if len(data) <= limit else None
+
+
+def bounded_reader(root: str, limit: int = MAX_BYTES):
+    """READ(relpath) -> UTF-8 text or None for files under ROOT (see read_bounded)."""
+    def read(relpath: str) -> str | None:
+        data = read_bounded(root, relpath, limit)
+        if data is None:
             return None
         try:
             return data.decode("utf-8")
