@@ -24,7 +24,6 @@ from git_exp.errors import ExpError, NotARepositoryError
 __all__ = ["experiments", "dataframe", "params", "metrics", "open", "read",
            "ExpError", "PathNotFoundError", "NotARepositoryError"]
 
-RepoArg = Union[str, "os.PathLike[str]", object]
 WORKSPACE = "workspace"
 
 SUMMARY = "the Python API: experiments, params, metrics and files from notebooks and scripts"
@@ -76,13 +75,16 @@ remote on a local path), verified by its SHA-256, and kept in the cache.
 ]
 
 
+SEE_ALSO_MODULES = ["git_exp.live"]   # documented on the same page
+
+
 class PathNotFoundError(ExpError, FileNotFoundError):
     """The path is neither a file nor data at that revision."""
 
 
 # -- repository and revisions --------------------------------------------------
 
-def _repository(repo: RepoArg):
+def _repository(repo: Union[str, os.PathLike]):
     """A Repository for REPO: one already discovered, or a path inside one."""
     from git_exp.repo import Repository, discover
     if isinstance(repo, Repository):
@@ -121,7 +123,7 @@ def _revs(rev) -> list:
 
 # -- experiments -----------------------------------------------------------------
 
-def experiments(repo: RepoArg = ".", all_commits: bool = False,
+def experiments(repo: Union[str, os.PathLike] = ".", all_commits: bool = False,
                 rev: Union[str, list, None] = None) -> list[dict]:
     """The rows of `git exp show --json` (with -A for ALL_COMMITS, --rev REV).
 
@@ -137,7 +139,7 @@ def experiments(repo: RepoArg = ".", all_commits: bool = False,
     return view_objects(view)
 
 
-def dataframe(repo: RepoArg = ".", all_commits: bool = False, rev: Union[str, list, None] = None):
+def dataframe(repo: Union[str, os.PathLike] = ".", all_commits: bool = False, rev: Union[str, list, None] = None):
     """experiments() as a pandas DataFrame: one row per row of the table.
 
     Columns: name, kind, rev, baseline, parent, created, state, then one per
@@ -161,12 +163,12 @@ def dataframe(repo: RepoArg = ".", all_commits: bool = False, rev: Union[str, li
     return pandas.DataFrame.from_records(records, columns=head + labels)
 
 
-def params(rev: Optional[str] = None, repo: RepoArg = ".") -> dict:
+def params(rev: Optional[str] = None, repo: Union[str, os.PathLike] = ".") -> dict:
     """{file: {flattened key: value}} of the params at REV (None: the work tree)."""
     return _row(_repository(repo), rev).params
 
 
-def metrics(rev: Optional[str] = None, repo: RepoArg = ".") -> dict:
+def metrics(rev: Optional[str] = None, repo: Union[str, os.PathLike] = ".") -> dict:
     """{file: {flattened key: value}} of the metrics at REV (None: the work tree)."""
     return _row(_repository(repo), rev).metrics
 
@@ -174,7 +176,7 @@ def metrics(rev: Optional[str] = None, repo: RepoArg = ".") -> dict:
 # -- files -----------------------------------------------------------------------
 
 @contextmanager
-def open(path: str, rev: Optional[str] = None, repo: RepoArg = ".", mode: str = "r",
+def open(path: str, rev: Optional[str] = None, repo: Union[str, os.PathLike] = ".", mode: str = "r",
          encoding: Optional[str] = None) -> Iterator[IO]:
     """A file of REV (None: the work tree), open for reading, as a context manager.
 
@@ -191,14 +193,14 @@ def open(path: str, rev: Optional[str] = None, repo: RepoArg = ".", mode: str = 
         handle.close()
 
 
-def read(path: str, rev: Optional[str] = None, repo: RepoArg = ".", mode: str = "r",
+def read(path: str, rev: Optional[str] = None, repo: Union[str, os.PathLike] = ".", mode: str = "r",
          encoding: Optional[str] = None) -> Union[str, bytes]:
     """The whole content of PATH at REV, as open() finds it: text, or bytes with mode "rb"."""
     with open(path, rev, repo, mode, encoding) as fh:
         return fh.read()
 
 
-def _open(path: str, rev: Optional[str], repo: RepoArg, mode: str, encoding: Optional[str]) -> IO:
+def _open(path: str, rev: Optional[str], repo: Union[str, os.PathLike], mode: str, encoding: Optional[str]) -> IO:
     from git_exp.data.access import open_file
     if mode not in ("r", "rb", "rt"):
         raise ExpError(f"mode '{mode}' is not supported: files are opened for reading",

@@ -89,6 +89,7 @@ class Live:
         self._write_json("params.json", _nest(self._params))
 
     def log_params(self, values: dict) -> None:
+        """log_param for each item of VALUES, written once."""
         for name, value in values.items():
             _check_name(name)
             self._params[name] = _json_value(value, name)
