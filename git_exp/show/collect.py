@@ -90,6 +90,9 @@ def collect(repo, *, all_commits: bool = False, num: int | None = None,
     if num is not None and num < 1:
         raise ExpError(f"-n must be at least 1, not {num}")
     reader = reader or CommitReader(repo)
+    # Runs in progress before the experiments: a run that ends in between is
+    # then seen twice (its ref wins), never missed.
+    in_progress = pending(repo)
     every = exp_refs.list_refs(repo.root)
     head = head_sha(repo)
     asked = asked_baselines(repo, head, num, list(revs or []))
@@ -107,7 +110,7 @@ def collect(repo, *, all_commits: bool = False, num: int | None = None,
         if hide_failed and state in FAILED_STATES:
             continue
         by_baseline[ref.baseline].append(Row.from_data("experiment", ref.name, ref.baseline, data, state))
-    for row in pending_rows(repo, reader, head, by_baseline):
+    for row in pending_rows(repo, reader, head, by_baseline, in_progress):
         by_baseline[row.baseline].append(row)
 
     labels = labels_for(repo, set(baselines))
@@ -129,7 +132,8 @@ def collect(repo, *, all_commits: bool = False, num: int | None = None,
     return Selection(workspace, groups)
 
 
-def pending_rows(repo, reader: CommitReader, head: str | None, by_baseline: dict) -> list[Row]:
+def pending_rows(repo, reader: CommitReader, head: str | None, by_baseline: dict,
+                 in_progress: list) -> list[Row]:
     """Rows of the runs in progress and the queued entries whose baseline is shown.
 
     A running row holds the params and metrics its work tree has now (the
@@ -137,7 +141,7 @@ def pending_rows(repo, reader: CommitReader, head: str | None, by_baseline: dict
     on this machine: show/running.py); a queued row, the params of its entry.
     """
     chosen = []
-    for entry in pending(repo):
+    for entry in in_progress:
         base = entry.baseline or head
         if base in by_baseline and not any(r.name == entry.name for r in by_baseline[base]):
             if not any(p.name == entry.name and p.baseline == base for p in chosen):
