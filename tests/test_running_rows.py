@@ -183,3 +183,53 @@ def test_a_running_checkout_is_read_with_limits(tmp_path):
     (root / "live").symlink_to(tmp_path / "elsewhere")
     (tmp_path / "elsewhere" / "metrics.json").write_text('{"loss": 0.1}')
     assert read_running(str(root))[1] == {}
+
+
+# -- on other machines: a Dask worker reports back through the shared remote -----------
+
+from tests.test_distributed import dask_cluster, needs_dask, shared  # noqa: E402,F401 (fixtures)
+
+
+@pytest.fixture
+def remote_ml(shared, tmp_path, monkeypatch):
+    """The shared project (bare origin, data remote) training with git_exp.live."""
+    shared.gen({"train.py": TRAIN, "params.yaml": "lr: 0.1\n", "exp.yaml": PIPELINE})
+    shared.commit("train with live")
+    shared.git("push", "-q", "origin", "HEAD:refs/heads/main")
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    monkeypatch.setenv("BARRIER_DIR", str(barrier))   # set before the Dask workers start
+    shared.barrier = barrier
+    return shared
+
+
+@needs_dask
+def test_a_run_on_a_dask_worker_reports_its_steps_back(remote_ml, dask_cluster):
+    ml = remote_ml
+    ml.exp("run", "--queue", "-n", "far-away", "-S", "lr=0.3")
+    dispatcher = subprocess.Popen(["git", "exp", "queue", "work", "--executor",
+                                   dask_cluster["executor"]], cwd=ml.path, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: (ml.barrier / "reached").exists(), "the remote run to reach its barrier")
+
+        def reported():
+            rows = show_json(ml)
+            far = row(rows, "far-away")
+            return rows if far["metrics"] == AT_BARRIER else None
+        rows = wait_for(reported, "the worker's report to reach show")
+        far = row(rows, "far-away")
+        assert (far["state"], far["rev"], far["params"]) == ("running", None, {"params.yaml": {"lr": 0.3}})
+        assert api.experiments(repo=ml.path) == rows
+        assert ml.git("for-each-ref", "--format=%(objecttype)", "refs/exps-progress/") == "blob\n"
+    finally:
+        (ml.barrier / "go").touch()
+        out, err = dispatcher.communicate(timeout=120)
+    assert dispatcher.returncode == 0, out + err
+    done = row(show_json(ml), "far-away")
+    assert done["state"] == "success" and done["metrics"] == {"live/metrics.json": {"loss": 1 / 3, "step": 2}}
+    # Reports are gone once the run ended, here and on the remote.
+    assert ml.git("for-each-ref", "refs/exps-progress/") == ""
+    assert subprocess.run(["git", "-C", str(ml.remote), "for-each-ref", "refs/exps-progress/"],
+                          capture_output=True, text=True, check=True).stdout == ""
+    ml.fsck()

@@ -23,9 +23,16 @@ matches --where itself; the workspace row is shown when it matches --where. Sort
 so with -A, --sort-by and --limit the table is a leaderboard of the whole
 repository.
 
-`show` never waits for a running experiment and takes no lock: a run in this
-work tree appears as a `running` row, and an experiment appears with results
-only once its commit is complete.
+`show` never waits for a running experiment and takes no lock: a run in
+progress appears as a `running` row, with the params and metrics its files
+hold so far - a run in this work tree with the work tree's, a queued run
+with those of the temporary checkout it runs in, and a queued run on
+another machine (queue start --executor) with what its worker last
+reported through the shared remote, every few seconds while it runs. A
+training script that logs with git_exp.live rewrites its metrics file at
+every step, so the row shows its latest step (see `git exp help api`). A
+queued row shows the params it will run with. An experiment appears with
+results only once its commit is complete.
 """
 
 SECTIONS = [

@@ -8,6 +8,7 @@ baseline followed by its experiments, newest first.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from git_exp.errors import ExpError
@@ -156,9 +157,13 @@ def pending_rows(repo, reader: CommitReader, head: str | None, by_baseline: dict
         if entry.state == "running" and entry.root == repo.root:
             data = reader.workspace()
             params, metrics = data.params, data.metrics
-        elif entry.state == "running" and entry.root:
+        elif entry.state == "running" and entry.root and os.path.isdir(entry.root):
             from git_exp.show.running import read_running
             params, metrics = read_running(entry.root)
+        elif entry.state == "running" and entry.entry:
+            # Running elsewhere: what its worker last reported (distributed/progress.py).
+            from git_exp.distributed.progress import read_progress
+            params, metrics = read_progress(repo, entry.entry)
         elif entry.commit in queued:
             params = queued[entry.commit].params   # its metrics are the baseline's: not its own
         rows.append(Row("experiment", entry.name, None, base, base, entry.created, 0,
