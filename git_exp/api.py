@@ -13,7 +13,6 @@ keys may be added, never removed or changed.
 """
 from __future__ import annotations
 
-import builtins
 import io
 import os
 from contextlib import contextmanager
@@ -100,10 +99,19 @@ def _is_workspace(rev: Optional[str]) -> bool:
 
 
 def _row(repo, rev: Optional[str]):
-    """show's Row for REV (see DESCRIPTION), read through show's memo."""
+    """show's Row for REV (see DESCRIPTION), read through show's memo; a run in
+    progress by its name when REV names nothing else."""
     from git_exp.show.commits import CommitReader
     from git_exp.show.diff import target
-    row, _ = target(repo, None if _is_workspace(rev) else _text(rev, "rev"), CommitReader(repo))
+    try:
+        row, _ = target(repo, None if _is_workspace(rev) else _text(rev, "rev"), CommitReader(repo))
+    except ExpError:
+        from git_exp.show.collect import collect
+        running = [r for r in collect(repo, all_commits=True, hide_workspace=True).rows()
+                   if r.kind == "experiment" and r.rev is None and r.name == rev]
+        if not running:
+            raise
+        row = running[0]
     return row
 
 
@@ -164,12 +172,17 @@ def dataframe(repo: Union[str, os.PathLike] = ".", all_commits: bool = False, re
 
 
 def params(rev: Optional[str] = None, repo: Union[str, os.PathLike] = ".") -> dict:
-    """{file: {flattened key: value}} of the params at REV (None: the work tree)."""
+    """{file: {flattened key: value}} of the params at REV (None: the work tree).
+
+    REV may also name a run in progress or a queued run, as `git exp show`
+    lists them: its values so far."""
     return _row(_repository(repo), rev).params
 
 
 def metrics(rev: Optional[str] = None, repo: Union[str, os.PathLike] = ".") -> dict:
-    """{file: {flattened key: value}} of the metrics at REV (None: the work tree)."""
+    """{file: {flattened key: value}} of the metrics at REV (None: the work tree).
+
+    REV may also name a run in progress: its latest metrics (and step)."""
     return _row(_repository(repo), rev).metrics
 
 
@@ -220,6 +233,3 @@ def _commit(repo, rev: str) -> str:
     from git_exp.experiments.resolve import resolve_revision
     return resolve_revision(repo, rev)[0]
 
-
-# builtins.open stays reachable for readers of this module.
-_builtin_open = builtins.open

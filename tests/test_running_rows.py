@@ -95,6 +95,7 @@ def test_a_run_in_the_work_tree_shows_its_steps_so_far(ml):
         assert slow["metrics"] == AT_BARRIER
         assert slow["params"] == {"params.yaml": {"lr": 0.2}}
         assert api.experiments(repo=ml.path) == rows
+        assert api.metrics("slow", repo=ml.path) == AT_BARRIER
         table = ml.exp("show").stdout
         line = next(t for t in table.splitlines() if "[slow]" in t)
         assert "running" in line and "0.5" in line
@@ -135,6 +136,8 @@ def test_a_queued_run_in_a_worker_checkout_shows_its_steps_plots_and_logs(ml):
         assert one["params"] == {"params.yaml": {"lr": 0.3}}
         assert row(rows, "queued-two")["state"] == "queued"
         assert api.experiments(repo=ml.path) == rows
+        assert api.metrics("queued-one", repo=ml.path) == AT_BARRIER
+        assert api.params("queued-two", repo=ml.path) == {"params.yaml": {"lr": 0.4}}
 
         plots = json.loads(ml.exp("plots", "diff", "queued-one", "--json").stdout)
         assert plots["revisions"] == [{"name": "queued-one", "rev": None, "kind": "running"}]
