@@ -62,7 +62,7 @@ class Live:
         self.dir = os.fspath(dir)
         self.step = 0
         self._latest: dict[str, object] = {}          # metric name -> latest value
-        self._history: dict[str, list[str]] = {}      # metric name -> TSV lines (with "\n")
+        self._history: dict[str, bytearray] = {}      # metric name -> the TSV file's bytes
         self._pending: dict[str, object] = {}         # logged since the last step was written
         self._params: dict[str, object] = {}
         self._dirty = False
@@ -148,11 +148,11 @@ class Live:
 
     def _write_step(self) -> None:
         for name, value in self._pending.items():
-            lines = self._history.get(name)
-            if lines is None:
-                lines = self._history[name] = [f"step\t{_column(name)}\n"]
-            lines.append(f"{self.step}\t{_number_text(value)}\n")
-            _write_atomic(self._history_path(name), "".join(lines).encode("utf-8"))
+            content = self._history.get(name)
+            if content is None:
+                content = self._history[name] = bytearray(f"step\t{_column(name)}\n".encode("utf-8"))
+            content += f"{self.step}\t{_number_text(value)}\n".encode("ascii")
+            _write_atomic(self._history_path(name), content)
         self._pending.clear()
         self._write_json("metrics.json", self.summary)
         self._dirty = False
@@ -205,10 +205,10 @@ class Live:
                     continue
                 path = os.path.join(folder, file)
                 name = os.path.relpath(path, top)[:-4].replace(os.sep, "/")
-                with open(path, encoding="utf-8") as fh:
-                    lines = [line for line in fh if line.endswith("\n")]
-                if lines:
-                    self._history[name] = lines
+                with open(path, "rb") as fh:
+                    content = fh.read()
+                if b"\n" in content:   # whole lines only
+                    self._history[name] = bytearray(content[:content.rindex(b"\n") + 1])
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -301,12 +301,16 @@ def _is_temp(filename: str) -> bool:
     return filename.startswith(".") and filename.endswith(".live-tmp")
 
 
-def _write_atomic(path: str, data: bytes) -> None:
+def _write_atomic(path: str, data) -> None:
     """PATH holds DATA whole, or what it held before: a temp file beside it, then rename."""
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.live-tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.live-tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(tmp, flags, 0o666)
+    except FileNotFoundError:   # its folder is new: made once, not checked at every step
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(tmp, flags, 0o666)
     try:
         view = memoryview(data)
         while view:
