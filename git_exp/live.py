@@ -22,9 +22,10 @@ Every file is written whole to a temporary name in the same folder and
 renamed into place, at each step: a reader - `git exp show` listing the
 run in progress, `git exp plots`, a notebook - or a SIGKILL at any moment
 sees either the previous step or the new one, never half a file. The
-history files are rewritten whole, so a step costs time in proportion to
-the history: log a step per epoch or every few hundred batches, not every
-batch of a long run.
+history files are rewritten whole, and on ext4 replacing a file by rename
+writes its data out, so a step costs up to a few milliseconds per metric
+logged in it on a slow disk (bench/bench_live.py): log a step per epoch or
+every few hundred batches, not every batch of a long run.
 
 It works with or without git-exp: a plain `python train.py` writes the same
 files. In exp.yaml, declare them so every experiment records them and
