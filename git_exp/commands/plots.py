@@ -6,9 +6,11 @@ DESCRIPTION = """\
 `plots` of its stages and its top-level `plots`) from the files in the work
 tree. `git exp plots diff [EXP_OR_REV...]` overlays each plot across
 experiments and revisions, one series per revision, labelled by its name:
-by default the workspace and the experiments of HEAD's commit (or HEAD
-itself when it has none). EXP_OR_REV is an experiment's name, a sha prefix
-or ref, any Git revision, or `workspace`.
+by default the workspace, the runs in progress and the experiments of HEAD's
+commit (or HEAD itself when it has none). EXP_OR_REV is an experiment's
+name, a sha prefix or ref, any Git revision, `workspace`, or the name of a
+run in progress, whose curves so far are read from the checkout it runs in
+(a queued run on this machine; a run in this work tree is the workspace).
 
 Both write one self-contained HTML page, index.html, and print its path: the
 charts are drawn as SVG inside the page, images are embedded, and nothing is

@@ -44,7 +44,7 @@ from git_exp.queue.finish import finish, write_running
 from git_exp.queue.worker import WorkerEvents
 from git_exp.sharing import gitremote
 
-from git_exp.distributed import records
+from git_exp.distributed import progress, records
 from git_exp.distributed.results import read_result, result_ref
 
 POLL_SECONDS = 0.5
@@ -132,6 +132,8 @@ class Dispatcher:
         self.signalled = False
         self.memo: dict = {}
         self.done: list[tuple[ent.Entry, EntryOutcome]] = []
+        self.progress_at = 0.0           # when the workers' reports were last fetched
+        self.reported: set[str] = set()  # entries whose reports may be here
 
     # -- the loop -----------------------------------------------------------------
 
@@ -159,12 +161,24 @@ class Dispatcher:
                 ended = self.engine.wait(POLL_SECONDS)
                 if ended:
                     self._collect(ended)
+                self._progress()
         finally:
+            progress.forget(repo, [e for e in self.reported if e not in self.running])
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             state.unregister_worker(repo, self.owner.pid)
             self.engine.close()
         return self.done
+
+    def _progress(self) -> None:
+        """The running entries' latest reports (distributed/progress.py), every INTERVAL."""
+        now = time.monotonic()
+        if not self.running or now - self.progress_at < progress.INTERVAL:
+            return
+        self.progress_at = now
+        progress.forget(self.repo, sorted(self.reported - set(self.running)))
+        progress.receive(self.repo, self.target.url)
+        self.reported = set(self.running)
 
     def _on_signal(self, signum, frame) -> None:
         self.signalled = True   # acted on in the loop: engines' clients are not signal-safe

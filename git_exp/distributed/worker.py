@@ -42,7 +42,7 @@ from git_exp.pipeline.runner import Events
 from git_exp.queue import entries as ent
 from git_exp.sharing import gitremote
 
-from git_exp.distributed import lifeline
+from git_exp.distributed import lifeline, progress
 from git_exp.distributed.results import read_result, result_ref
 
 CLAIM_TRIES = 5
@@ -137,11 +137,13 @@ def _exec(remote, entry_id, root, data_location, executor, events, publishing) -
     if executor:
         trailers["Exp-Executor"] = executor
     try:
-        result = run_experiment(
-            repo, name=entry.name, message=entry.message, force=entry.force,
-            run_cache=entry.run_cache, targets=entry.targets or None,
-            downstream=entry.downstream, events=events, baseline=entry.baseline,
-            log_file=log, reserved=set(), trailers=trailers)
+        # Its metrics so far go to the remote while it runs, for `git exp show` at home.
+        with progress.reporting(repo, remote, entry.id, root, entry.attempt):
+            result = run_experiment(
+                repo, name=entry.name, message=entry.message, force=entry.force,
+                run_cache=entry.run_cache, targets=entry.targets or None,
+                downstream=entry.downstream, events=events, baseline=entry.baseline,
+                log_file=log, reserved=set(), trailers=trailers)
         exp_ref, exp_sha, status = result.ref.ref, result.ref.sha, result.outcome.status
     except ExpError as exc:
         # The entry cannot run (exp.yaml does not load, a params file is

@@ -194,7 +194,7 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
             pipeline = load_pipeline(repo.root)  # templating may read the new values
         log_dir = os.path.join(repo.exp_dir, "logs")
         os.makedirs(log_dir, exist_ok=True)
-        temp_log = log_file or os.path.join(log_dir, f"run-{os.getpid()}.log")
+        temp_log = log_file or rec.running_log_path(repo, os.getpid())
         outcome = rec.Outcome(message=message, extra=dict(trailers or {}))
         error: ExpError | None = None
         interrupted = False

@@ -28,6 +28,7 @@ PIPELINE_FILE = "exp.yaml"
 WORKSPACE = "workspace"
 _FILE_MODES = ("100644", "100755", "100664")
 _DIR_MODE = "40000"
+RUNNING_FILE_LIMIT = 64 << 20    # bytes of one plots file read from a run in progress
 
 
 def show(repo, targets: list | None = None) -> PlotResult:
@@ -49,6 +50,7 @@ def diff(repo, specs: list | None = None, targets: list | None = None) -> PlotRe
         return _Collector(repo, revisions).run(_targets(repo, targets or []), strict=False)
     head = head_sha(repo)
     revisions = [Revision(WORKSPACE, None, "workspace")]
+    revisions += [r for base, r in running_revisions(repo) if base in (None, head)]
     mine = [r for r in every if r.baseline == head] if head else []
     if mine:
         revisions += [Revision(r.name, r.sha, "experiment") for r in mine]
@@ -59,11 +61,27 @@ def diff(repo, specs: list | None = None, targets: list | None = None) -> PlotRe
     return collector.run(_targets(repo, targets or []), strict=False)
 
 
+def running_revisions(repo) -> list:
+    """(baseline or None, Revision) of each run in progress whose files are on this
+    machine: its curves so far are drawn from the work tree it writes them in."""
+    from git_exp.show.pending import pending
+    found = []
+    for entry in pending(repo):
+        if entry.state == "running" and entry.root and os.path.isdir(entry.root):
+            found.append((entry.baseline, Revision(entry.name, None, "running", entry.root)))
+    return found
+
+
 def revision_of(repo, spec: str, every: list) -> Revision:
     """What SPEC names: the workspace, an experiment (its name wins over a
-    branch of the same name, as this is about experiments) or a commit."""
+    branch of the same name, as this is about experiments), a run in
+    progress, or a commit."""
     if spec == WORKSPACE:
         return Revision(WORKSPACE, None, "workspace")
+    if not any(r.name == spec for r in every):
+        running = [r for _, r in running_revisions(repo) if r.name == spec]
+        if running:
+            return running[0]
     if spec.startswith(exp_refs.PREFIX) or any(r.name == spec for r in every):
         found = resolve(repo, spec, every)
         return Revision(found.name, found.sha, "experiment")
@@ -86,10 +104,10 @@ def _unique(revisions: list) -> list:
     """Each revision once; two experiments of one name get their short sha added."""
     seen: dict = {}
     for revision in revisions:
-        seen.setdefault((revision.kind == "workspace", revision.rev), revision)
+        seen.setdefault((revision.kind == "workspace", revision.rev, revision.root), revision)
     kept = list(seen.values())
     names = [r.name for r in kept]
-    return [Revision(f"{r.name} ({r.rev[:7]})", r.rev, r.kind)
+    return [Revision(f"{r.name} ({r.rev[:7]})", r.rev, r.kind, r.root)
             if r.rev and names.count(r.name) > 1 else r for r in kept]
 
 
@@ -123,6 +141,10 @@ class _Collector:
         self._read_commits()
 
     # ------------------------------------------------------------ revisions
+
+    def _root(self, index: int) -> str:
+        """Where the files of a revision without a commit are: the work tree, or a run's."""
+        return self.revisions[index].root or self.repo.root
 
     def _read_commits(self) -> None:
         shas = [r.rev for r in self.revisions if r.rev]
@@ -173,7 +195,11 @@ class _Collector:
         parsed: dict[str, object] = {}   # exp.yaml blob -> Pipeline, when it reads no other file
         for index, revision in enumerate(self.revisions):
             try:
-                if revision.rev is None:
+                if revision.kind == "running":
+                    from git_exp.show.running import bounded_reader
+                    # Written by code that is running now: read with limits, no symlinks.
+                    pipeline = load_pipeline(revision.root, PIPELINE_FILE, bounded_reader(revision.root))
+                elif revision.rev is None:
                     if not os.path.exists(self.repo.path(PIPELINE_FILE)):
                         if need_pipeline:
                             raise ExpError(f"no {PIPELINE_FILE} in {self.repo.root}",
@@ -280,7 +306,7 @@ class _Collector:
     def _kind(self, index: int, path: str) -> Optional[str]:
         """'file', 'dir' or None for PATH in revision INDEX."""
         if self.revisions[index].rev is None:
-            full = self.repo.path(*path.split("/"))
+            full = os.path.join(self._root(index), *path.split("/"))
             if os.path.isdir(full):
                 return "dir"
             return "file" if os.path.isfile(full) else None
@@ -294,10 +320,11 @@ class _Collector:
     def _files_under(self, index: int, path: str) -> list:
         if self.revisions[index].rev is None:
             found = []
-            top = self.repo.path(*path.split("/"))
+            root = self._root(index)
+            top = os.path.join(root, *path.split("/"))
             for folder, dirs, files in os.walk(top):
                 dirs.sort()
-                rel = os.path.relpath(folder, self.repo.root).replace(os.sep, "/")
+                rel = os.path.relpath(folder, root).replace(os.sep, "/")
                 found.extend(posixpath.join(rel, f) for f in sorted(files))
             return found
         found = []
@@ -318,6 +345,9 @@ class _Collector:
 
     def contents(self, index: int, path: str) -> Optional[bytes]:
         """The bytes of PATH in revision INDEX, or None when it has no such file."""
+        if self.revisions[index].kind == "running":
+            from git_exp.show.running import read_bounded
+            return read_bounded(self.revisions[index].root, path, RUNNING_FILE_LIMIT)
         if self.revisions[index].rev is None:
             try:
                 with open(self.repo.path(*path.split("/")), "rb") as fh:
@@ -359,7 +389,7 @@ class _Collector:
 
     def table_of(self, index: int, path: str, wanted: tuple):
         if self.revisions[index].rev is None:
-            key: tuple = ("workspace", path, wanted)
+            key: tuple = (("workspace", self._root(index)), path, wanted)
         else:
             entry = self._entry(index, path)
             key = (entry[1] if _is_file(entry) else ("cache", index, path), path, wanted)
