@@ -316,16 +316,18 @@ def configured_location(config, remote: str) -> tuple[str, str] | None:
     return None
 
 
-def resolve(repo, remote: str, url: str | None = None) -> DataRemote:
-    """The data remote paired with Git remote REMOTE (a name, path or URL).
+def locate(repo, remote: str, url: str | None = None) -> tuple[str, str]:
+    """(the data location paired with Git remote REMOTE, the setting that chose it).
 
-    URL is the Git remote's URL when the caller knows it (the pre-push hook
-    is told); otherwise it is asked of `git ls-remote --get-url`, which
-    applies url.<base>.insteadOf as Git would, without network access.
+    The second part is what `git exp remote` shows: the config key
+    ('remote.origin.expdata', 'exp.remote') or 'local path'. URL is the Git
+    remote's URL when the caller knows it (the pre-push hook is told);
+    otherwise it is asked of `git ls-remote --get-url`, which applies
+    url.<base>.insteadOf as Git would, without network access.
     """
     found = configured_location(repo.config, remote)
     if found:
-        return open_location(found[0], repo.root, found[1])
+        return found
     if not url:
         from git_exp.gitcmd import git_text
         url = git_text(["ls-remote", "--get-url", remote], cwd=repo.root, check=False) or remote
@@ -336,10 +338,16 @@ def resolve(repo, remote: str, url: str | None = None) -> DataRemote:
             raise ExpError(f"Git remote '{remote}' ({path}) is not a Git repository, "
                            "so it cannot hold the data",
                            hint=f"set the data location: git config remote.{remote}.expdata <dir>")
-        return DirectoryRemote(os.path.join(git_dir, "exp", "cache"))
+        return os.path.join(git_dir, "exp", "cache"), "local path"
     name = remote if remote != url else "<name>"
     raise ExpError(f"no data remote is configured for Git remote '{remote}' ({url})",
                    hint=f"tell git-exp where the data goes, for you alone:\n"
                         f"  git config remote.{name}.expdata /shared/drive/exp-data\n"
                         f"or for everyone, committed with the project:\n"
                         f"  git config -f .expconfig remote.{name}.expdata /shared/drive/exp-data")
+
+
+def resolve(repo, remote: str, url: str | None = None) -> DataRemote:
+    """The data remote paired with Git remote REMOTE (a name, path or URL); see locate()."""
+    location, why = locate(repo, remote, url)
+    return open_location(location, repo.root, why)
