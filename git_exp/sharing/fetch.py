@@ -203,6 +203,9 @@ def fetch(repo, remote: str | None = None, all_refs: bool = False, jobs: int = D
     from git_exp.data.cache import Cache
     from git_exp.sharing.needed import read_data
 
+    if remote is not None:
+        from git_exp.sharing.remote import locate
+        locate(repo, remote)  # a remote named by mistake fails even when nothing is missing
     remote = remote or default_remote(repo)
     if remote is None:
         raise _no_remote()
