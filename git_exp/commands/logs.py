@@ -7,7 +7,9 @@ DESCRIPTION = """\
 Prints the combined output (stdout and stderr of every stage, and which
 stages ran, were skipped or restored) that the run of experiment NAME
 produced, failed and interrupted runs included. Logs are kept under the Git
-directory (exp/logs/) of the machine that ran the experiment.
+directory (exp/logs/) of the machine that ran the experiment; `git exp push`
+sends them along (refs/exp-logs/) and `git exp pull` brings them back, so
+they can be read in every clone that pulled the experiment.
 """
 
 EXAMPLES = ["git exp logs bold-otter"]

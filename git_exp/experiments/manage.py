@@ -123,8 +123,8 @@ def read_log(repo, spec: str) -> tuple[refs.ExpRef, bytes]:
             return found, fh.read()
     except FileNotFoundError:
         raise ExpError(f"no log is kept for '{found.name}' ({found.sha[:7]})",
-                       hint="logs stay on the machine that ran the experiment; "
-                            "'git exp save' records no log") from None
+                       hint="a log comes with 'git exp pull' once 'git exp push' sent it from "
+                            "the clone that ran the experiment; 'git exp save' records no log") from None
 
 
 def save(repo, name: str | None = None, message: str | None = None, force: bool = False) -> refs.ExpRef:
