@@ -163,27 +163,51 @@ def fetch_refspecs(repo, shas: list[str], remote_refs: dict[str, str]) -> list[s
             if _SHA.match(s) and log_ref(s) in remote_refs and not os.path.exists(_log_path(repo, s))]
 
 
+def fetch_optional_refspecs(shas: list[str]) -> list[str]:
+    """Refspecs that fetch the log refs of SHAS if the remote has them, in the same `git fetch`.
+
+    A one-star pattern matching nothing is not an error for Git, where a
+    missing exact ref is, so no ls-remote is needed first.
+    """
+    return [f"+{log_ref(s)}*:{log_ref(s)}*" for s in dict.fromkeys(shas) if _SHA.match(s)]
+
+
+def _read_checked(repo, commits: dict[str, str]) -> dict[str, bytes]:
+    """exp sha -> log text for each log commit (COMMITS: exp sha -> commit) that passes the checks.
+
+    The commit's `log` entry must be a blob of at most MAX_BYTES; its size
+    is asked before a byte of it is read.
+    """
+    if not commits:
+        return {}
+    names = [f"{commit}:log" for commit in commits.values()]
+    check = git(["cat-file", "--batch-check=%(objecttype) %(objectsize)"], cwd=repo.root,
+                input=("\n".join(names) + "\n").encode(), check=False).stdout.decode().splitlines()
+    texts = {}
+    for sha, line in zip(commits, check):
+        if not (line.startswith("blob ") and line[5:].isdigit() and int(line[5:]) <= MAX_BYTES):
+            continue
+        proc = git(["cat-file", "blob", f"{commits[sha]}:log"], cwd=repo.root, check=False)
+        if proc.returncode == 0 and len(proc.stdout) <= MAX_BYTES:
+            texts[sha] = proc.stdout
+    return texts
+
+
+def read_fetched(repo, sha: str) -> bytes | None:
+    """The log that arrived as refs/exp-logs/SHA, if there is one that passes the checks."""
+    return _read_checked(repo, _local_refs(repo, [sha] if _SHA.match(sha) else [])).get(sha)
+
+
 def store_fetched(repo, shas: list[str]) -> list[str]:
     """Write the logs of SHAS that arrived as refs (and that have no log file yet); the shas written.
 
-    Each is checked before a byte is written: the ref names a commit whose
-    `log` entry is a blob of at most MAX_BYTES; anything else is skipped.
+    Anything but a single blob of at most MAX_BYTES is skipped (_read_checked).
     """
     refs = _local_refs(repo, [s for s in shas if _SHA.match(s)])
     todo = {s: c for s, c in refs.items() if not os.path.exists(_log_path(repo, s))}
-    if not todo:
-        return []
-    names = [f"{commit}:log" for commit in todo.values()]
-    check = git(["cat-file", "--batch-check=%(objecttype) %(objectsize)"], cwd=repo.root,
-                input=("\n".join(names) + "\n").encode(), check=False).stdout.decode().splitlines()
-    good = [s for s, line in zip(todo, check)
-            if line.startswith("blob ") and line[5:].isdigit() and int(line[5:]) <= MAX_BYTES]
-    written = []
     from git_exp.atomic import write_atomic
-    for sha in good:
-        proc = git(["cat-file", "blob", f"{todo[sha]}:log"], cwd=repo.root, check=False)
-        if proc.returncode != 0 or len(proc.stdout) > MAX_BYTES:
-            continue
-        write_atomic(_log_path(repo, sha), proc.stdout)
+    written = []
+    for sha, text in _read_checked(repo, todo).items():
+        write_atomic(_log_path(repo, sha), text)
         written.append(sha)
     return written
