@@ -167,3 +167,14 @@ def test_a_long_log_is_shared_as_its_tail(ran, tmp_path):
     assert len(arrived) == 8 * 1024 * 1024
     assert arrived.startswith(b"[git-exp: this log had ")
     assert arrived.endswith(b"\nlast line\n") and b"early line" not in arrived
+
+
+def test_removing_an_experiment_removes_its_log_here_and_on_the_remote(ran, tmp_path):
+    good = sha_of(ran, "good")
+    ran.exp("push", "origin", "good", "bad")
+    ran.exp("remove", "-g", "origin", "good")
+    assert set(remote_log_refs(ran.remote)) == {f"refs/exp-logs/{sha_of(ran, 'bad')}"}
+    ran.exp("remove", "good")
+    assert ran.git("for-each-ref", f"refs/exp-logs/{good}") == ""
+    assert not log_file(ran, good).exists()
+    ran.fsck()

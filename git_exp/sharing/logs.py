@@ -163,6 +163,15 @@ def fetch_refspecs(repo, shas: list[str], remote_refs: dict[str, str]) -> list[s
             if _SHA.match(s) and log_ref(s) in remote_refs and not os.path.exists(_log_path(repo, s))]
 
 
+def orphaned_logs(removed, every, listing: dict[str, str]) -> dict[str, str]:
+    """Log ref -> its sha in LISTING for the experiments REMOVED, unless one of EVERY that stays
+    has the same commit (and so the same log)."""
+    gone = {r.ref for r in removed}
+    staying = {r.sha for r in every if r.ref not in gone}
+    return {log_ref(r.sha): listing[log_ref(r.sha)] for r in removed
+            if r.sha not in staying and log_ref(r.sha) in listing}
+
+
 def fetch_optional_refspecs(shas: list[str]) -> list[str]:
     """Refspecs that fetch the log refs of SHAS if the remote has them, in the same `git fetch`.
 
