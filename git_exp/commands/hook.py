@@ -14,7 +14,10 @@ new work tree from the cache: data paths whose record changed since OLD, or
 that are absent, are checked out; a path whose record did not change keeps
 its content, local edits included, as Git keeps edits to tracked files;
 data recorded at OLD and not any more is removed once its content is safe
-in the cache. Missing objects are named; the hook still succeeds.
+in the cache. Objects the cache lacks are fetched first from the data
+remote of the current branch's upstream (else origin) unless exp.fetch.auto
+is false; those still missing are named, and a data remote that cannot be
+reached is a warning with a hint: the hook still succeeds.
 
 post-merge SQUASH: the same after a merge or pull, against ORIG_HEAD.
 
