@@ -116,34 +116,43 @@ def fetch_missing(repo, infos: dict, remote: str | None = None, progress=None,
     return _download(repo, remote, wants, jobs, progress)
 
 
+class NoRemote(ExpError):
+    """There is no Git remote to ask: not an error for an automatic fetch."""
+
+
 def _no_remote() -> ExpError:
-    return ExpError("this repository has no Git remote to fetch data from",
+    return NoRemote("this repository has no Git remote to fetch data from",
                     hint="add one (git remote add origin URL), or name it: git exp fetch REMOTE")
 
 
 def auto_fetch(repo, infos: dict, progress=None) -> FetchReport | None:
-    """What checkout, the hooks and apply call before (or after) using INFOS' data.
+    """fetch_missing for checkout, the hooks and apply, about the data they are about to use.
 
     None when the cache has everything (only stats are made), when
     fetching is off (exp.fetch.auto=false) or when there is no remote to
     ask; otherwise a report, whose `error` says why nothing arrived (never
     raised: a hook must not fail a checkout because the network is down).
     """
-    remote = None
     try:
-        from git_exp.data.cache import Cache
-        wants = _wants(repo, Cache(repo.exp_dir), {"work tree": infos})
-        if not wants.needs.objects or not repo.config.get_bool(AUTO_KEY, True):
+        if not repo.config.get_bool(AUTO_KEY, True):
             return None
-        remote = default_remote(repo)
-        if remote is None:
-            return None
-        return _download(repo, remote, wants, DEFAULT_JOBS, progress)
+        report = fetch_missing(repo, infos, progress=progress)
+        return report if report.wanted else None
+    except NoRemote:
+        return None
     except ExpError as err:
-        return FetchReport(remote=remote, error=err)
+        return FetchReport(remote=_quietly(default_remote, repo), error=err)
     except OSError as err:  # a remote kind that let a network error through
+        remote = _quietly(default_remote, repo)
         return FetchReport(remote=remote, error=ExpError(
             f"cannot fetch data from the data remote of '{remote}': {err.strerror or err}"))
+
+
+def _quietly(func, *args):
+    try:
+        return func(*args)
+    except Exception:  # noqa: BLE001 - only used to name the remote in a warning
+        return None
 
 
 def refill(repo, targets: dict, result) -> list[str]:
