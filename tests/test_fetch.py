@@ -242,3 +242,19 @@ def test_a_hook_with_all_data_present_imports_no_transfer_code(source, tmp_path)
         mods = loaded_modules(clone.path, *argv)
         assert "git_exp.commands.hook" in mods
         assert not {m for m in mods if m.startswith("git_exp.sharing")}, argv
+
+
+def test_fetch_all_skips_a_branch_with_a_malformed_record_and_fetches_the_rest(source, tmp_path):
+    source.git("checkout", "-q", "-b", "broken")
+    source.gen({"junk.exp": "# git-exp data pointer: the data is in the cache (git exp checkout)\n"
+                            "hash: not-a-hash\nsize: -1\n"})
+    source.git("add", "junk.exp")
+    source.git("commit", "-q", "--no-verify", "-m", "a malformed pointer")
+    source.git("push", "-q", "--no-verify", "origin", "broken")
+    clone = fresh_clone(source, tmp_path / "fresh")
+    proc = clone.exp("fetch", "-A")
+    assert "warning: skipped branch 'origin/broken': " in proc.stderr and "junk.exp" in proc.stderr
+    assert "Received" in proc.stdout
+    clone.git("checkout", "-q", "other")   # no hooks here; the data is already in the cache
+    clone.exp("checkout")
+    assert clone.read("data/more.txt") == "more\n"

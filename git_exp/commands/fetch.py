@@ -84,6 +84,8 @@ def run(args, console) -> int:
                        jobs=args.jobs or DEFAULT_JOBS, progress=progress)
     finally:
         progress.close()
+    for why in report.unreadable:
+        console.warn(f"skipped {why}")
     if not quiet:
         if report.objects:
             console.out(f"Received {report.objects} data object(s), {format_size(report.bytes)}, "

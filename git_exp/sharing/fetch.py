@@ -41,6 +41,7 @@ class FetchReport:
     missing_count: int = 0           # objects the data remote lacks
     missing: str = ""                # "  <label>: <path>" lines for them
     error: ExpError | None = None    # auto_fetch only: why nothing could be fetched
+    unreadable: list[str] = field(default_factory=list)  # -A: "<label>: why" of tips skipped
 
 
 @dataclass
@@ -210,7 +211,6 @@ def fetch(repo, remote: str | None = None, all_refs: bool = False, jobs: int = D
           progress=None) -> FetchReport:
     """`git exp fetch`: the data HEAD (or, ALL_REFS, every tip) records, into the cache."""
     from git_exp.data.cache import Cache
-    from git_exp.sharing.needed import read_data
 
     if remote is not None:
         from git_exp.sharing.remote import locate
@@ -219,8 +219,34 @@ def fetch(repo, remote: str | None = None, all_refs: bool = False, jobs: int = D
     if remote is None:
         raise _no_remote()
     tips = _tips(repo, remote, all_refs)
-    records = {tips[sha]: data for sha, data in read_data(repo, list(tips)).items()}
+    records, unreadable = _read_records(repo, tips)
+    if unreadable and not all_refs:
+        raise ExpError(unreadable[0])
     wants = _wants(repo, Cache(repo.exp_dir), records)
     report = _download(repo, remote, wants, jobs, progress)
     report.remote = remote
+    report.unreadable = unreadable
     return report
+
+
+def _read_records(repo, tips: dict[str, str]) -> tuple[dict[str, dict], list[str]]:
+    """(label -> the data each tip records, "<label>: why" for tips whose records are malformed).
+
+    Records come with other people's branches: with -A, one malformed
+    pointer on some branch must not stop the data of all the others.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from git_exp.sharing.needed import data_at
+
+    def read(sha: str):
+        try:
+            return data_at(repo, sha), None
+        except ExpError as err:
+            return None, f"{tips[sha]}: {err.message}"
+
+    repo.config  # loaded once here, not racily from the threads
+    with ThreadPoolExecutor(max(1, min(8, len(tips)))) as pool:
+        answers = list(pool.map(read, list(tips)))
+    records = {tips[sha]: data for sha, (data, _) in zip(tips, answers) if data is not None}
+    return records, [why for _, why in answers if why]
