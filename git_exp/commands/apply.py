@@ -30,7 +30,14 @@ def run(args, console) -> int:
     from git_exp.repo import discover
     repo = discover()
     found = resolve(repo, args.experiment)
-    result = apply_commit(repo, found.sha)
+    from git_exp.sharing.fetch import showing_progress
+    from git_exp.sharing.progress import ProgressLine
+    progress = ProgressLine(console.stderr, "Fetching data", enabled=False if console.quiet else None)
+    try:
+        with showing_progress(progress):   # when missing data is fetched first
+            result = apply_commit(repo, found.sha)
+    finally:
+        progress.close()
     from git_exp.commands.fetch import render_auto
     render_auto(result.fetched, console)
     console.out(f"Applied '{found.name}' ({found.sha[:7]}): {result.written} files"
