@@ -30,11 +30,10 @@ def run(args, console) -> int:
     from git_exp.repo import discover
     repo = discover()
     found = resolve(repo, args.experiment)
-    from git_exp.sharing.fetch import showing_progress
-    from git_exp.sharing.progress import ProgressLine
+    from git_exp.sharing.progress import ProgressLine, showing
     progress = ProgressLine(console.stderr, "Fetching data", enabled=False if console.quiet else None)
     try:
-        with showing_progress(progress):   # when missing data is fetched first
+        with showing(progress):   # when missing data is fetched first
             result = apply_commit(repo, found.sha)
     finally:
         progress.close()

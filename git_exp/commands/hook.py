@@ -83,18 +83,29 @@ def _post_checkout(repo, old: str, flag: str, console) -> int:
     from git_exp.hooks import rebase_in_progress
     if flag != "1" or rebase_in_progress(repo):
         return 0  # a file checkout, or one step of a rebase: not a change of branch
-    from git_exp.data.workspace import sync_after_head_change
     from git_exp.commands.checkout import render
-    return render(sync_after_head_change(repo, old), console, hook=True)
+    return render(_sync(repo, old, console), console, hook=True)
 
 
 def _post_merge(repo, console) -> int:
-    from git_exp.data.workspace import sync_after_head_change
     from git_exp.commands.checkout import render
     from git_exp.gitcmd import git
     proc = git(["rev-parse", "-q", "--verify", "ORIG_HEAD^{commit}"], cwd=repo.root, check=False)
     old = proc.stdout.decode().strip() if proc.returncode == 0 else None
-    return render(sync_after_head_change(repo, old), console, hook=True)
+    return render(_sync(repo, old, console), console, hook=True)
+
+
+def _sync(repo, old, console):
+    """sync_after_head_change, with a progress line on a terminal if missing data is fetched."""
+    from git_exp.data.workspace import sync_after_head_change
+    from git_exp.sharing.progress import ProgressLine, showing
+    progress = ProgressLine(console.stderr, "git-exp: fetching data",
+                            enabled=False if console.quiet else None)
+    try:
+        with showing(progress):
+            return sync_after_head_change(repo, old)
+    finally:
+        progress.close()
 
 
 def _pre_commit(repo, console) -> int:

@@ -23,29 +23,12 @@ caller to show as a warning with a hint.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from git_exp.errors import ExpError
 
 AUTO_KEY = "exp.fetch.auto"
 DEFAULT_JOBS = 8
-
-# The progress callback automatic fetches draw on, set by a command for
-# the length of its core call (showing_progress); None: no progress line.
-_progress = None
-
-
-@contextmanager
-def showing_progress(progress):
-    """Within this block, automatic fetches report to PROGRESS (a transfer.Progress)."""
-    global _progress
-    previous, _progress = _progress, progress
-    try:
-        yield
-    finally:
-        _progress = previous
-
 
 @dataclass
 class FetchReport:
@@ -153,7 +136,8 @@ def auto_fetch(repo, infos: dict, progress=None) -> FetchReport | None:
     try:
         if not repo.config.get_bool(AUTO_KEY, True):
             return None
-        report = fetch_missing(repo, infos, progress=progress or _progress)
+        from git_exp.sharing.progress import current
+        report = fetch_missing(repo, infos, progress=progress or current())
         return report if report.wanted else None
     except NoRemote:
         return None
