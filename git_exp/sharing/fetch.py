@@ -1,18 +1,19 @@
 """Bringing recorded data into the cache from a data remote: `git exp fetch`, and on demand.
 
 A fresh clone has the records (pointers, exp.lock) but not the data. Two
-ways bring it, both through `fetch_missing`, the one place that decides
-what to ask a data remote for:
+ways bring it, both ending in the same step (_download: one has_many, then
+parallel, verified transfers of what the cache lacks):
 
 - `git exp fetch [REMOTE] [-A]`: the data HEAD records (with -A, every
   branch, remote-tracking branch, tag and experiment tip) that the cache
   lacks;
 - on demand, as Git LFS does on checkout: `git exp checkout`, the
   post-checkout and post-merge hooks and `git exp apply` first try the
-  cache; only for the objects it lacks do they call `auto_fetch`, which asks
-  the data remote of the current branch's upstream (else `origin`), unless
-  `exp.fetch.auto` is false. A no-op hook never gets here, so it imports no
-  transfer or network code.
+  cache; only for the objects it lacks do they call `auto_fetch`
+  (`fetch_missing` with those objects), which asks the data remote of the
+  current branch's upstream (else `origin`), unless `exp.fetch.auto` is
+  false. A no-op hook never gets here, so it imports no transfer or
+  network code.
 
 The cache is only ever added to: each object arrives under a temporary name
 and is published once its hash matched (transfer.download), so a fetch that
@@ -29,6 +30,7 @@ from git_exp.errors import ExpError
 
 AUTO_KEY = "exp.fetch.auto"
 DEFAULT_JOBS = 8
+
 
 @dataclass
 class FetchReport:
@@ -76,11 +78,11 @@ def _wants(repo, cache, records: dict[str, dict]) -> _Wants:
 
 
 def _download(repo, remote: str, wants: _Wants, jobs: int, progress) -> FetchReport:
+    from git_exp.data.cache import Cache
     from git_exp.sharing.needed import describe_missing
     from git_exp.sharing.remote import resolve
     from git_exp.sharing.transfer import download
 
-    from git_exp.data.cache import Cache
     report = FetchReport(remote=remote, wanted=len(wants.needs.objects))
     if not wants.needs.objects:
         return report
