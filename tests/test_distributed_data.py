@@ -164,6 +164,8 @@ def test_workers_with_their_own_home_and_tmpdir_bring_back_usable_results(commit
     # Each result's run log went to the Git remote with it.
     logs = remote_refs(p.remote, "refs/exp-logs/")
     assert set(logs) == {f"refs/exp-logs/{sha}" for sha in results.values()}
+    # ... and came home with it: the client holds the same log refs.
+    assert remote_refs(p.path, "refs/exp-logs/") == logs
     for i, lr in enumerate(("0.2", "0.4", "0.6"), start=1):
         name = f"sweep-{i}"
         log = p.exp("logs", name).stdout
