@@ -66,6 +66,12 @@ git-exp-install(1).
 remote.NAME.expdata, exp.remote: the data remote paired with Git remote
 NAME, or the default one. See git-exp-push(1).
 
+exp.fetch.auto: whether checkout, the post-checkout and post-merge hooks and
+apply fetch the data the cache lacks from the data remote of the current
+branch's upstream (else origin), as Git LFS does (true, the default), or
+only report it missing. See git-exp-fetch(1); git exp remote shows which
+data remote each Git remote uses.
+
 color.ui: as for Git; --color overrides it.
 """
 

@@ -21,6 +21,12 @@ left alone and reported; -f replaces yours with the remote's. Only the
 objects your cache lacks are fetched, several at a time, each checked
 against its hash before it appears in the cache. Data the remote lacks is
 listed by experiment and path, and the command fails (the refs are kept).
+
+The run log of each experiment fetched comes along when the remote has it
+(refs/exp-logs/<experiment sha>, sent by `git exp push`), so `git exp logs
+NAME` works here too. A log is written only under .git/exp/logs/, only if
+this clone has none for that experiment, and only when it is a single text
+of at most 8 MiB.
 """
 
 EXAMPLES = [
@@ -64,6 +70,8 @@ def run(args, console) -> int:
     finally:
         progress.close()
     render_refs(result, console, "Fetched", f"from {args.remote}")
+    if result.logs:
+        console.out(f"Received {result.logs} run log(s).")
     if result.skipped_data:
         console.out("Data not fetched (--no-data).")
     elif result.received.objects:

@@ -24,6 +24,12 @@ date, or rejected when the remote has a different commit under that name
 
 The refs go through your own `git push`, so credential helpers, SSH keys
 and config, and proxies work exactly as for any push.
+
+Each experiment's run log (git exp logs NAME, failed and interrupted runs
+too) goes along as the ref refs/exp-logs/<experiment sha>, so `git exp
+logs` works in the clones that pull it. Logs longer than 8 MiB are cut to
+their last 8 MiB, which the log's first line says. A plain `git push` of
+refs/exps/* sends no logs; add 'refs/exp-logs/*:refs/exp-logs/*' for them.
 """
 
 EXAMPLES = [
@@ -135,6 +141,8 @@ def run(args, console) -> int:
     elif any(r.status != "up to date" for r in result.refs):
         console.out("Sent no data: these experiments record no cached data.")
     render_refs(result, console, "Pushed", f"to {args.remote}")
+    if result.logs:
+        console.out(f"Sent {result.logs} run log(s) (refs/exp-logs/).")
     diverged = [r for r in result.failed if r.status == "diverged"]
     if diverged:
         names = " ".join(r.exp.name for r in diverged)

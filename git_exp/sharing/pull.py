@@ -25,6 +25,7 @@ class PullResult:
     missing: str = ""                  # "  experiment 'x': path" lines the remote lacked data for
     missing_count: int = 0
     skipped_data: bool = False
+    logs: int = 0                      # run logs received (refs/exp-logs/, see logs.py)
 
 
 def pull(repo, remote: str, specs: list[str] = (), all_of_head: bool = False,
@@ -33,7 +34,8 @@ def pull(repo, remote: str, specs: list[str] = (), all_of_head: bool = False,
     from git_exp.experiments.manage import head_sha
     from git_exp.sharing.selection import choose
 
-    remote_exps, _ = gitremote.remote_experiments(repo.root, remote)
+    from git_exp.sharing import logs
+    remote_exps, listing = gitremote.remote_experiments(repo.root, remote, [logs.PATTERN])
     chosen = choose(remote_exps, list(specs), head_sha(repo), all_of_head, all_commits,
                     default_to_head=True, where=f"on '{remote}'", lister=f"git exp list {remote} -A")
     if not chosen:
@@ -53,7 +55,9 @@ def pull(repo, remote: str, specs: list[str] = (), all_of_head: bool = False,
             forced = exp.ref in local
             refspecs.append(("+" if forced else "") + f"{exp.ref}:{exp.ref}")
             result.refs.append(RefResult(exp, "forced" if forced else "fetched"))
-    gitremote.fetch(repo.root, remote, refspecs)
+    shas = [r.exp.sha for r in result.refs if r.status != "diverged"]
+    gitremote.fetch(repo.root, remote, refspecs + logs.fetch_refspecs(repo, shas, listing))
+    result.logs = len(logs.store_fetched(repo, shas))
     if with_data:
         _receive_data(repo, remote, [r.exp for r in result.refs if r.status != "diverged"],
                       jobs, progress, result)

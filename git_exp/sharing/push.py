@@ -41,6 +41,7 @@ class PushResult:
     remote: str
     refs: list[RefResult] = field(default_factory=list)
     data: DataResult = field(default_factory=DataResult)
+    logs: int = 0                 # run logs sent (refs/exp-logs/, see logs.py)
 
     @property
     def failed(self) -> list[RefResult]:
@@ -110,8 +111,9 @@ def push(repo, remote: str, specs: list[str] = (), all_of_head: bool = False,
     if not chosen:
         raise ExpError("no experiments to push",
                        hint="HEAD's commit has none; name experiments, or use -A for every commit")
+    from git_exp.sharing import logs
     remote_exps, listing = gitremote.remote_experiments(
-        repo.root, remote, ["refs/heads/*", "refs/tags/*"])
+        repo.root, remote, ["refs/heads/*", "refs/tags/*", logs.PATTERN])
     there = {r.ref: r.sha for r in remote_exps}
     result = PushResult(remote)
     outcomes: dict[str, RefResult] = {}
@@ -125,12 +127,16 @@ def push(repo, remote: str, specs: list[str] = (), all_of_head: bool = False,
         tips = {exp.sha: label_for(exp.ref) for exp in to_push}
         result.data = send_data(repo, remote, None, tips, list(listing.values()), jobs, progress)
     result.data.skipped = not with_data
-    if to_push:
+    log_specs = logs.push_refspecs(repo, [e.sha for e in chosen], listing)
+    if to_push or log_specs:
         prefix = "+" if force else ""
         statuses, error = gitremote.push(
-            repo.root, remote, [f"{prefix}{e.ref}:{e.ref}" for e in to_push],
+            repo.root, remote, [f"{prefix}{e.ref}:{e.ref}" for e in to_push] + log_specs,
             env={gitremote.DATA_SENT_ENV: "1"})
         for exp in to_push:
             outcomes[exp.ref] = _outcome(exp, statuses.get(exp.ref), error)
+        result.logs = sum(1 for spec in log_specs
+                          if statuses.get(spec.rpartition(":")[2], None) is not None
+                          and statuses[spec.rpartition(":")[2]].flag in ("*", " "))
     result.refs = [outcomes[exp.ref] for exp in chosen]
     return result
