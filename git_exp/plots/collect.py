@@ -14,6 +14,7 @@ import os
 import posixpath
 from typing import Optional
 
+from git_exp import bounded
 from git_exp.errors import ExpError
 from git_exp.experiments import refs as exp_refs
 from git_exp.experiments.manage import head_sha, labels_for
@@ -128,7 +129,7 @@ class _Collector:
         shas = [r.rev for r in self.revisions if r.rev]
         if not shas:
             return
-        self._objects = CatFile(self.repo.root)
+        self._objects = CatFile(self.repo.root, max_blob=bounded.MAX_FILE_SIZE)
         self._trees = Trees(self._objects)
         for sha, obj in zip(shas, self._objects.read_many(shas)):
             if obj is None or obj.type != "commit":
@@ -184,7 +185,7 @@ class _Collector:
                     entry = self._entry(index, PIPELINE_FILE)
                     if not _is_file(entry):
                         continue
-                    text = self._blob(entry[1])
+                    text = self._blob(entry[1], PIPELINE_FILE)
                     if text is None:
                         continue
                     text = text.decode("utf-8", "replace")
@@ -236,7 +237,7 @@ class _Collector:
             entry = self._entry(index, path)
             if not _is_file(entry):
                 return None
-            data = self._blob(entry[1])
+            data = self._blob(entry[1], path)
             return data.decode("utf-8", "replace") if data is not None else None
         return read
 
@@ -270,12 +271,16 @@ class _Collector:
     def _fetch(self, oids: list) -> None:
         wanted = list(dict.fromkeys(o for o in oids if o not in self._blobs))
         for oid, obj in zip(wanted, self._objects.read_many(wanted) if wanted else []):
-            self._blobs[oid] = obj.data if obj is not None and obj.type == "blob" else None
+            self._blobs[oid] = obj if obj is not None and obj.too_large else \
+                obj.data if obj is not None and obj.type == "blob" else None
 
-    def _blob(self, oid: str) -> Optional[bytes]:
+    def _blob(self, oid: str, path: str = "") -> Optional[bytes]:
         if oid not in self._blobs:
             self._fetch([oid])
-        return self._blobs[oid]
+        data = self._blobs[oid]
+        if data is not None and not isinstance(data, bytes):   # skipped: over the size limit
+            raise bounded.too_large(path or oid[:7], data.size)
+        return data
 
     def _kind(self, index: int, path: str) -> Optional[str]:
         """'file', 'dir' or None for PATH in revision INDEX."""
@@ -320,15 +325,14 @@ class _Collector:
         """The bytes of PATH in revision INDEX, or None when it has no such file."""
         if self.revisions[index].rev is None:
             try:
-                with open(self.repo.path(*path.split("/")), "rb") as fh:
-                    return fh.read()
+                return bounded.read_file(self.repo.path(*path.split("/")), path)
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 return None
             except OSError as exc:
                 raise ExpError(f"cannot read '{path}': {exc.strerror}") from None
         entry = self._entry(index, path)
         if _is_file(entry):
-            return self._blob(entry[1])
+            return self._blob(entry[1], path)
         return self._from_cache(index, path)
 
     def _from_cache(self, index: int, path: str) -> Optional[bytes]:
@@ -341,8 +345,8 @@ class _Collector:
             return None
         if lock[1] not in self._locks:
             from git_exp.pipeline.lock import parse_lock
-            text = self._blob(lock[1])
             try:
+                text = self._blob(lock[1], "exp.lock")
                 stages = parse_lock(text.decode("utf-8", "replace")) if text else {}
             except ExpError:
                 stages = {}
@@ -352,9 +356,12 @@ class _Collector:
             return None
         from git_exp.data.cache import Cache
         try:
-            with open(Cache(self.repo.exp_dir).object_path(info.hash), "rb") as fh:
-                return fh.read()
-        except (OSError, ExpError):
+            stored = Cache(self.repo.exp_dir).object_path(info.hash)
+        except ExpError:
+            return None
+        try:
+            return bounded.read_file(stored, path)
+        except OSError:
             return None
 
     def table_of(self, index: int, path: str, wanted: tuple):
