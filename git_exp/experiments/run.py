@@ -131,7 +131,7 @@ def _pick_name(repo, name: str | None, force: bool,
     existing = refs.list_refs(repo.root)
     if name is None:
         return exp_names.generate({r.name for r in existing} | set(reserved)), []
-    exp_names.validate(name)
+    exp_names.validate(name, repo.root)
     if name in reserved:
         raise ExpError(f"a queued experiment is already named '{name}'",
                        hint="pick another name with -n, or drop the entry: git exp queue remove " + name)
