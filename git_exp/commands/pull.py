@@ -77,6 +77,10 @@ def run(args, console) -> int:
                       "under the same name",
                       hint=f"to replace yours with the remote's: git exp pull -f {args.remote} {names}")
         status = 1
+    if result.failed:
+        console.error(f"{len(result.failed)} experiment(s) could not be fetched; "
+                      "the others were", hint=None)
+        status = 1
     if result.missing_count:
         console.error(f"{result.missing_count} data object(s) are not on the data remote "
                       f"'{result.location}':\n{result.missing}",
