@@ -142,6 +142,20 @@ def _pick_name(repo, name: str | None, force: bool,
     return name, same
 
 
+def _undo_before_start(log, temp_log: str, log_file: str | None, edited: dict[str, str]) -> None:
+    """A run that failed before any stage started leaves nothing behind:
+    its own log file goes, and the params files -S edited get their text back."""
+    log.close()
+    if not log_file:
+        try:
+            os.unlink(temp_log)
+        except OSError:
+            pass
+    if edited:
+        from git_exp.params.edit import restore_texts
+        restore_texts(edited)
+
+
 def _sigterm_as_interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -189,23 +203,33 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
                 if out.cache:
                     ensure_ignored(repo.root, out.path)
         check_sizes(repo, limit)
-        if parsed:
-            apply_overrides(repo.root, "params.yaml", parsed)
-            pipeline = load_pipeline(repo.root)  # templating may read the new values
+        # Everything that can fail before a stage starts is done before the
+        # -S edit, or undone with it: the log must be writable (a full disk or
+        # a read-only .git/exp fails here), and an error after the edit puts
+        # the params files back as they were.
         log_dir = os.path.join(repo.exp_dir, "logs")
         os.makedirs(log_dir, exist_ok=True)
         temp_log = log_file or os.path.join(log_dir, f"run-{os.getpid()}.log")
+        # A caller's own log file may already hold its lines (a queued run's setup): append.
+        log = open(temp_log, "ab" if log_file else "wb")
+        edited: dict[str, str] = {}   # params file -> its text before -S
+        recorder = _Recorder(events, log)
+        try:
+            if parsed:
+                apply_overrides(repo.root, "params.yaml", parsed, saved=edited)
+                pipeline = load_pipeline(repo.root)  # templating may read the new values
+            runner = PipelineRun(repo, pipeline, force=force, run_cache=run_cache,
+                                 env={"GIT_EXP_NAME": name, "GIT_EXP_BASELINE": baseline},
+                                 events=recorder)
+        except BaseException:
+            _undo_before_start(log, temp_log, log_file, edited)
+            raise
         outcome = rec.Outcome(message=message, extra=dict(trailers or {}))
         error: ExpError | None = None
         interrupted = False
         started = time.monotonic()
         previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-        # A caller's own log file may already hold its lines (a queued run's setup): append.
-        with open(temp_log, "ab" if log_file else "wb") as log:
-            recorder = _Recorder(events, log)
-            runner = PipelineRun(repo, pipeline, force=force, run_cache=run_cache,
-                                 env={"GIT_EXP_NAME": name, "GIT_EXP_BASELINE": baseline},
-                                 events=recorder)
+        with log:
             summary = RunSummary()
             try:
                 summary = runner.run(targets, downstream)
@@ -215,10 +239,14 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
                 outcome.status, outcome.exit_code, interrupted = "interrupted", 130, True
             except ExpError as exc:
                 if not recorder.started:
-                    if not log_file:
-                        os.unlink(temp_log)  # nothing ran: no experiment, so no log either
+                    # Nothing ran: no experiment, so no log either, and no -S edit.
+                    _undo_before_start(log, temp_log, log_file, edited)
                     raise  # a plain error, nothing to record
                 outcome.status, outcome.exit_code, error = "failed", 1, exc
+            except BaseException:
+                if not recorder.started:
+                    _undo_before_start(log, temp_log, log_file, edited)
+                raise
             finally:
                 signal.signal(signal.SIGTERM, previous)
         outcome.duration = time.monotonic() - started
