@@ -107,7 +107,7 @@ def load_yaml(text: str, source: str, loader_class=None):
         check_nodes(node, source)
         return loader.construct_document(node)
     except RecursionError:
-        raise ExpError(f"{source}: nested too deeply", hint=_HINT) from None
+        raise ExpError(f"{source}: nested more than {MAX_DEPTH} levels deep", hint=_HINT) from None
     finally:
         loader.dispose()
 
@@ -181,7 +181,7 @@ def load_json(text: str, source: str):
     try:
         data = json.loads(text)
     except RecursionError:
-        raise ExpError(f"{source}: nested too deeply", hint=_HINT) from None
+        raise ExpError(f"{source}: nested more than {MAX_DEPTH} levels deep", hint=_HINT) from None
     check_depth(data, source)
     return data
 
@@ -192,7 +192,7 @@ def load_toml(text: str, source: str, tomllib):
     try:
         data = tomllib.loads(text)
     except RecursionError:
-        raise ExpError(f"{source}: nested too deeply", hint=_HINT) from None
+        raise ExpError(f"{source}: nested more than {MAX_DEPTH} levels deep", hint=_HINT) from None
     check_depth(data, source)
     return data
 

@@ -111,6 +111,7 @@ class _Collector:
         self.repo = repo
         self.revisions = revisions
         self.warnings: list[str] = []
+        self.unreadable: list[str] = []   # also in warnings; they make the command fail at the end
         self._objects: Optional[CatFile] = None
         self._trees: Optional[Trees] = None
         self._roots: dict[str, Optional[str]] = {}   # commit sha -> root tree oid
@@ -134,6 +135,7 @@ class _Collector:
         for sha, obj in zip(shas, self._objects.read_many(shas)):
             if obj is None or obj.type != "commit":
                 self._roots[sha] = None
+                self._unreadable(f"{sha[:7]} does not name a commit; it has no plots")
                 continue
             info = parse_commit(obj.data)
             self._roots[sha] = info.tree
@@ -161,7 +163,7 @@ class _Collector:
             for output in outputs:
                 sections.extend(self._sections(output))
             _unique_ids(sections)
-            return PlotResult(self.revisions, sections, self.warnings)
+            return PlotResult(self.revisions, sections, self.warnings, self.unreadable)
         finally:
             if self._objects is not None:
                 self._objects.close()
@@ -371,9 +373,22 @@ class _Collector:
             entry = self._entry(index, path)
             key = (entry[1] if _is_file(entry) else ("cache", index, path), path, wanted)
         if key not in self._tables:
-            data = self.contents(index, path)
-            self._tables[key] = None if data is None else plot_data.parse_table(data, path, wanted)
+            try:
+                data = self.contents(index, path)
+                self._tables[key] = None if data is None else plot_data.parse_table(data, path, wanted)
+            except ExpError as exc:
+                if self.revisions[index].rev is None:
+                    raise   # the user's own file: theirs to fix, as before
+                # One experiment's bad file (maybe hostile: an alias bomb, a
+                # huge blob) leaves that experiment out of this plot only.
+                self._unreadable(f"{exc.message} (in {self.revisions[index].describe()}); "
+                                 "left out of the plot")
+                self._tables[key] = None
         return self._tables[key]
+
+    def _unreadable(self, message: str) -> None:
+        self.unreadable.append(message)
+        self.warnings.append(message)
 
     # -------------------------------------------------------------- sections
 
