@@ -29,8 +29,8 @@ MAX_FILE_SIZE = 64 * 1024 * 1024   # bytes
 MAX_DEPTH = 100                    # nested mappings and lists
 MAX_ALIAS_NODES = 100_000          # values YAML aliases may add when expanded
 
-_HINT = ("this file may come from someone else's experiment; "
-         "fix or remove it (limits are described in 'git exp help')")
+_HINT = ("this file may come from someone else's experiment; fix or remove it "
+         "(see LIMITS in 'git exp help')")
 
 
 def too_large(source: str, size: int) -> ExpError:

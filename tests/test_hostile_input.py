@@ -340,3 +340,12 @@ def test_names_git_reads_as_revisions_are_refused(attacker, name, why):
         assert why in proc.stderr
         assert "hint:" in proc.stderr
     assert "refs/exps" not in p.git("for-each-ref", f"refs/exps/*/{name}")
+
+
+def test_man_page_states_the_limits_the_code_applies():
+    from git_exp import bounded
+    from git_exp.manpage import LIMITS
+    text = " ".join(LIMITS.split())
+    assert f"larger than {bounded.MAX_FILE_SIZE // (1024 * 1024)} MiB" in text
+    assert f"more than {bounded.MAX_DEPTH} mappings or lists deep" in text
+    assert f"more than {bounded.MAX_ALIAS_NODES:,} extra values" in text
