@@ -310,9 +310,51 @@ def test_full_disk_is_a_clear_error(attacker):
     assert "No space left on device" in proc.stderr
     assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
     assert "refs/exps" not in p.git("for-each-ref", "--format=%(refname)", "refs/exps/*/full")
-    assert (p.path / "params.yaml").read_bytes() == before or \
-        b"0.7" in (p.path / "params.yaml").read_bytes()   # kept only if the stage ran
+    # The cache (on the full disk) refused the outs before the stage ran: -S is undone.
+    assert (p.path / "params.yaml").read_bytes() == before
     p.fsck()
+
+
+def test_full_disk_during_a_run_loses_no_experiment(tmp_path):
+    """The stage runs, the log and cache cannot be written: the run is still recorded
+    (as failed, naming both problems), never an internal error."""
+    p = Project(tmp_path / "fresh")
+    subprocess.run(["git", "init", "-q", str(p.path)], check=True)
+    p.gen({"train.py": TRAIN, "params.yaml": "lr: 0.1\n", "exp.yaml": PIPELINE, ".git/exp/.keep": ""})
+    p.commit("pipeline", "train.py", "params.yaml", "exp.yaml")
+    proc = _in_mount_namespace(
+        p, "mount -t tmpfs -o size=64k tmpfs .git/exp && "
+           "(dd if=/dev/zero of=.git/exp/filler bs=4k count=64 2>/dev/null || true)",
+        "git exp run -n full -S lr=0.7; echo \"rc=$?\"")
+    assert "rc=1" in proc.stdout, proc.stdout + proc.stderr
+    assert "Experiment full (" in proc.stdout and ": failed" in proc.stdout
+    assert "No space left on device" in proc.stderr
+    assert "its log could not be written to " in proc.stderr
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+    assert p.git("for-each-ref", "--format=%(refname)", "refs/exps/*/full").strip()
+    p.fsck()
+
+
+def test_crash_log_falls_back_to_the_temp_dir_when_exp_dir_is_read_only(attacker, tmp_path):
+    """An internal error's hint names a log that exists, even with .git/exp read-only."""
+    from tests.conftest import ROOT
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    crash = ("import sys; sys.path.insert(0, %r)\n"
+             "from git_exp import cli\n"
+             "try:\n    raise RuntimeError('a bug')\n"
+             "except RuntimeError:\n    sys.exit(cli._report_bug(False, cli._plain_console()))\n"
+             % str(ROOT))
+    (tmp_path / "crash.py").write_text(crash)
+    import sys
+    proc = _in_mount_namespace(
+        attacker.p, "mount --bind .git/exp .git/exp && mount -o remount,ro,bind .git/exp",
+        f"TMPDIR={temp} {sys.executable} {tmp_path / 'crash.py'}; echo \"rc=$?\"")
+    assert "rc=3" in proc.stdout, proc.stdout + proc.stderr
+    assert f"the traceback is in {temp}/crash-" in proc.stderr
+    assert ".git/exp/logs is not writable (Read-only file system)" in proc.stderr
+    logs = list(temp.glob("crash-*.log"))
+    assert len(logs) == 1 and "RuntimeError: a bug" in logs[0].read_text()
 
 
 # ------------------------------------------------------------ 10: names

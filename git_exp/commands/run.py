@@ -163,6 +163,9 @@ def run(args, console) -> int:
         console.out("Its results are in your work tree. To keep them:")
         console.out(f"  git exp branch {ref.name} <branch>    # a branch from this experiment")
         console.out(f"  git exp apply {ref.name}              # bring it back later")
+        if result.error:   # recorded, but its log was lost (a full disk)
+            console.error(result.error.message, result.error.hint)
+            return 1
         return 0
     console.out(f"Its log: git exp logs {ref.name}")
     if result.error:

@@ -53,27 +53,42 @@ class _Recorder(Events):
         self.inner = inner
         self.log = log
         self.started = False
+        self.log_error: OSError | None = None   # the log stopped: a full disk, say
+
+    def _write(self, data: bytes, flush: bool = False) -> None:
+        # A log that cannot be written (ENOSPC in .git/exp) must not kill a
+        # running stage: the output still reaches the terminal, and the run
+        # reports the lost log at the end.
+        if self.log_error is not None:
+            return
+        try:
+            self.log.write(data)
+            if flush:
+                self.log.flush()
+        except OSError as exc:
+            if exc.filename is None:
+                exc.filename = getattr(self.log, "name", None)
+            self.log_error = exc
 
     def stage_skipped(self, stage, reason):
-        self.log.write(f"stage '{stage.name}': {reason}\n".encode())
+        self._write(f"stage '{stage.name}': {reason}\n".encode())
         self.inner.stage_skipped(stage, reason)
 
     def stage_started(self, stage, reasons):
         self.started = True
-        self.log.write(f"stage '{stage.name}': running ({'; '.join(reasons)})\n".encode())
+        self._write(f"stage '{stage.name}': running ({'; '.join(reasons)})\n".encode())
         self.inner.stage_started(stage, reasons)
 
     def stage_restored(self, stage, created):
         self.started = True
-        self.log.write(f"stage '{stage.name}': restored from the run cache\n".encode())
+        self._write(f"stage '{stage.name}': restored from the run cache\n".encode())
         self.inner.stage_restored(stage, created)
 
     def stage_finished(self, stage, seconds):
         self.inner.stage_finished(stage, seconds)
 
     def output(self, data):
-        self.log.write(data)
-        self.log.flush()
+        self._write(data, flush=True)
         self.inner.output(data)
 
 
@@ -211,7 +226,7 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
         os.makedirs(log_dir, exist_ok=True)
         temp_log = log_file or os.path.join(log_dir, f"run-{os.getpid()}.log")
         # A caller's own log file may already hold its lines (a queued run's setup): append.
-        log = open(temp_log, "ab" if log_file else "wb")
+        log = open(temp_log, "ab" if log_file else "wb", buffering=0)   # nothing left to flush on close
         edited: dict[str, str] = {}   # params file -> its text before -S
         recorder = _Recorder(events, log)
         try:
@@ -269,6 +284,15 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
             if old.ref != ref.ref:
                 refs.delete(repo.root, old.ref, old.sha)
     result = ExperimentResult(ref, outcome, summary, read_metrics(repo, pipeline), error)
+    if recorder.log_error is not None:
+        note = (f"its log could not be written to {rec.log_path(repo, ref.sha)}: "
+                f"{recorder.log_error.strerror}")
+        if result.error is None:
+            result.error = ExpError(f"the run was recorded as experiment '{name}', but {note}",
+                                    hint="free some space there (or make it writable); "
+                                         f"'git exp logs {name}' shows what was kept")
+        else:
+            result.error = ExpError(f"{result.error.message}\n(and {note})", result.error.hint)
     if interrupted:
         result.error = ExpError(f"interrupted; the run was recorded as experiment '{name}'")
     return result
