@@ -104,6 +104,17 @@ def load_yaml(text: str, source: str, loader_class=None):
         node = loader.get_single_node()
         if node is None:
             return None
+        if "*" not in text:
+            # No alias can be written without '*': nothing expands, so the
+            # values are built as they are and only their depth is checked
+            # (about three times cheaper than walking the nodes first).
+            try:
+                data = loader.construct_document(node)
+                check_depth(data, source)
+            except (ExpError, RecursionError):
+                check_nodes(node, source)   # the same refusal, with line and column
+                raise
+            return data
         check_nodes(node, source)
         return loader.construct_document(node)
     except RecursionError:
@@ -115,52 +126,73 @@ def load_yaml(text: str, source: str, loader_class=None):
 def check_nodes(root, source: str) -> None:
     """Refuse a node graph nested too deeply, with recursive aliases, or whose
     aliases expand past MAX_ALIAS_NODES. Iterative: the graph may be deep."""
-    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+    from yaml.nodes import ScalarNode, SequenceNode
 
-    def children(node):
+    def kids(node) -> list:
         if isinstance(node, SequenceNode):
-            return list(node.value)
-        if isinstance(node, MappingNode):
-            return [n for pair in node.value for n in pair]
-        return []
+            return node.value
+        return [n for pair in node.value for n in pair]   # a mapping's keys and values
 
+    if isinstance(root, ScalarNode):
+        return
+    # Only collections are walked (scalars, most nodes, count 1 and add no
+    # level), each once: a node reached again through an alias reuses its
+    # numbers, so the walk is linear in the file however far it expands.
     expanded: dict[int, int] = {}   # node id -> values it stands for, aliases expanded
-    height: dict[int, int] = {}     # node id -> levels of nesting below and including it
-    on_path: set[int] = set()
+    height: dict[int, int] = {}     # node id -> levels of mappings/lists, itself included
+    on_path = {id(root)}
     order = []                      # post-order, to find where an expansion first gets too big
-    on_path.add(id(root))
-    # Levels count mappings and lists (a scalar adds none), as check_depth
-    # counts them for JSON and TOML.
-    stack = [(root, 1, iter(children(root)))]
+    stack = [(root, 1, iter(kids(root)))]
     while stack:
         node, depth, todo = stack[-1]
-        child = next(todo, None)
-        if child is not None:
+        for child in todo:
+            if isinstance(child, ScalarNode):
+                continue
             key = id(child)
             if key in on_path:
                 raise ExpError(f"{_where(source, child)}: an alias refers to its own enclosing "
                                "collection", hint="YAML anchors cannot be recursive here")
-            if key in height:   # met before, through an alias: its size is known
+            if key in height:   # met before, through an alias: its numbers are known
                 if depth + height[key] > MAX_DEPTH:
                     _too_deep(source, child)
                 continue
-            if depth + 1 > MAX_DEPTH and not isinstance(child, ScalarNode):
+            if depth + 1 > MAX_DEPTH:
                 _too_deep(source, child)
             on_path.add(key)
-            stack.append((child, depth + 1, iter(children(child))))
-            continue
-        stack.pop()
-        on_path.discard(id(node))
-        kids = children(node)
-        expanded[id(node)] = 1 + sum(expanded[id(k)] for k in kids)
-        height[id(node)] = 0 if isinstance(node, ScalarNode) else \
-            1 + max((height[id(k)] for k in kids), default=0)
-        order.append(node)
-    limit = len(expanded) + MAX_ALIAS_NODES
+            stack.append((child, depth + 1, iter(kids(child))))
+            break
+        else:
+            stack.pop()
+            on_path.discard(id(node))
+            size, levels = 1, 0
+            for k in kids(node):
+                if not isinstance(k, ScalarNode):
+                    size += expanded[id(k)]
+                    levels = max(levels, height[id(k)])
+                else:
+                    size += 1
+            expanded[id(node)] = size
+            height[id(node)] = levels + 1
+            order.append(node)
+    limit = _count(root, kids) + MAX_ALIAS_NODES
     if expanded[id(root)] > limit:
         culprit = next(n for n in order if expanded[id(n)] > limit)
         raise ExpError(f"{_where(source, culprit)}: YAML aliases here expand to more than "
                        f"{limit:,} values", hint=_HINT)
+
+
+def _count(root, kids) -> int:
+    """Distinct nodes in the graph (each anchored node once)."""
+    from yaml.nodes import ScalarNode
+    seen = {id(root)}
+    stack = [root]
+    while stack:
+        for child in kids(stack.pop()):
+            if id(child) not in seen:
+                seen.add(id(child))
+                if not isinstance(child, ScalarNode):
+                    stack.append(child)
+    return len(seen)
 
 
 def _too_deep(source: str, node) -> None:
