@@ -391,3 +391,16 @@ def test_man_page_states_the_limits_the_code_applies():
     assert f"larger than {bounded.MAX_FILE_SIZE // (1024 * 1024)} MiB" in text
     assert f"more than {bounded.MAX_DEPTH} mappings or lists deep" in text
     assert f"more than {bounded.MAX_ALIAS_NODES:,} extra values" in text
+
+
+def test_diff_and_remove_of_a_ref_naming_a_blob(attacker):
+    p = attacker.p
+    blob = attacker.blob(b"junk\n")
+    p.git("update-ref", f"refs/exps/{attacker.baseline}/junk", blob)
+    proc = run(p, "params", "diff", "good", "junk")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"error: 'junk' ({blob[:7]}) does not name a commit")
+    proc = run(p, "show")
+    assert proc.returncode == 1 and "'git exp remove junk' deletes it" in proc.stderr
+    assert run(p, "remove", "junk").returncode == 0
+    assert run(p, "show").returncode == 0

@@ -107,7 +107,7 @@ def collect(repo, *, all_commits: bool = False, num: int | None = None,
             # Its ref names no commit (a blob someone pushed, or a pruned
             # object): say so, and show the others.
             unreadable.append(f"experiment '{ref.name}' ({ref.sha[:7]}): its ref does not name "
-                              "a commit; not shown")
+                              f"a commit; not shown ('git exp remove {ref.name}' deletes it)")
             continue
         state = data.state or "success"
         if hide_failed and state in FAILED_STATES:

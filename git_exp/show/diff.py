@@ -78,7 +78,10 @@ def target(repo, spec: str | None, reader: CommitReader, every: list | None = No
                 kind, name, baseline = "experiment", ref.name, ref.baseline
             else:
                 kind, name, baseline = "baseline", spec, sha
-    data = reader.read([sha]).get(sha) or CommitData(sha)
+    data = reader.read([sha]).get(sha)
+    if data is None:   # a ref someone pointed at a blob, or a pruned commit
+        raise ExpError(f"'{spec}' ({sha[:7]}) does not name a commit: nothing to compare",
+                       hint="'git exp remove' deletes such a ref")
     state = (data.state or "success") if kind == "experiment" else None
     return Row.from_data(kind, name, baseline, data, state), spec
 
