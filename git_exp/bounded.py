@@ -126,12 +126,15 @@ def load_yaml(text: str, source: str, loader_class=None):
 def check_nodes(root, source: str) -> None:
     """Refuse a node graph nested too deeply, with recursive aliases, or whose
     aliases expand past MAX_ALIAS_NODES. Iterative: the graph may be deep."""
-    from yaml.nodes import ScalarNode, SequenceNode
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
     def kids(node) -> list:
         if isinstance(node, SequenceNode):
             return node.value
-        return [n for pair in node.value for n in pair]   # a mapping's keys and values
+        if isinstance(node, MappingNode):
+            return [n for pair in node.value for n in pair]   # keys and values
+        target = getattr(node, "target", None)   # params/edit_yaml's wrapper of an alias use
+        return [target] if target is not None else []
 
     if isinstance(root, ScalarNode):
         return
