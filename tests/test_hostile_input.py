@@ -53,6 +53,11 @@ def alias_bomb(levels: int = 9) -> str:
     return text + "lr: 0.9\n"
 
 
+def nested_bomb() -> str:
+    """The bomb one level down, as an exp.yaml key: still valid YAML."""
+    return "x:\n" + "".join(f"  {line}\n" for line in alias_bomb().splitlines())
+
+
 class Attacker:
     """A clone of the shared remote that plants experiments with Git plumbing."""
 
@@ -166,7 +171,7 @@ def test_alias_bomb_in_one_experiment_is_one_warning(attacker, tmp_path):
 
 
 def test_bombs_in_exp_yaml_lock_and_plots_data(attacker, tmp_path):
-    pipe = attacker.plant("badpipe", {"exp.yaml": "x: " + alias_bomb().replace("\n", "\n  ")})
+    pipe = attacker.plant("badpipe", {"exp.yaml": nested_bomb()})
     lock = attacker.plant("badlock", {"exp.lock": alias_bomb()})
     plot = attacker.plant("badplot", {"logs.csv": "step,loss\n1,0.5\n",
                                       "exp.yaml": PIPELINE.replace("logs.csv", "logs.yaml"),
@@ -182,9 +187,20 @@ def test_bombs_in_exp_yaml_lock_and_plots_data(attacker, tmp_path):
     run(victim, "apply", "good")
     assert (victim.path / "model.bin").read_text() == "weights 0.1\n"
 
+    # Pushing them on: the one whose data cannot be checked stays behind, alone.
+    other = tmp_path / "other.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(other)], check=True)
+    victim.git("push", "-q", str(other), "main")
+    proc = run(victim, "push", str(other), "-A")
+    assert proc.returncode == 1
+    assert f"Failed 'badlock' ({lock[:7]}): its data cannot be read: " in proc.stdout
+    assert "Pushed 'good'" in proc.stdout and "Pushed 'badplot'" in proc.stdout
+    listed = subprocess.run(["git", "ls-remote", str(other)], stdout=subprocess.PIPE, text=True).stdout
+    assert "/good" in listed and "/badlock" not in listed
+
     proc = run(victim, "show", "-A")
     assert proc.returncode == 0 and "[good]" in proc.stdout
-    assert f"exp.yaml:" in proc.stderr and f"(in {pipe[:7]})" in proc.stderr
+    assert f"exp.yaml:7:7: YAML aliases here expand" in proc.stderr and f"(in {pipe[:7]})" in proc.stderr
 
     proc = run(victim, "plots", "diff", "good", "badplot", "badpipe", "-o", str(tmp_path / "page"))
     assert proc.returncode == 1                       # reported, after drawing the rest
@@ -219,6 +235,16 @@ def test_bomb_in_the_work_tree_fails_run_and_save_fast(attacker):
         assert (p.path / "params.yaml").read_bytes() == before
     proc = run(p, "show")
     assert proc.returncode == 0 and "YAML aliases" in proc.stderr
+    p.gen({"params.yaml": "lr: 0.1\n"})
+    for name, text in (("exp.yaml", nested_bomb()),
+                       ("exp.lock", alias_bomb())):
+        keep = (p.path / name).read_bytes()
+        p.gen({name: text})
+        proc = run(p, "run", "-S", "lr=0.3")
+        assert proc.returncode == 1 and f"error: {name}:" in proc.stderr, proc.stderr
+        assert "YAML aliases here expand" in proc.stderr
+        assert (p.path / "params.yaml").read_text() == "lr: 0.1\n"
+        (p.path / name).write_bytes(keep)
 
 
 # ------------------------------------------------- 7: one bad experiment, not all
