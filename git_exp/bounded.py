@@ -86,9 +86,12 @@ def compose_yaml(text: str, source: str, loader_class=None):
     yaml.YAMLError passes through (callers word syntax errors their way);
     a limit broken raises ExpError naming SOURCE:line:col.
     """
+    check_size(len(text), source)
     loader = (loader_class or yaml_loader())(text)
     try:
-        node = loader.get_single_node()
+        node = loader.get_single_node()   # the pure-Python composer recurses per level
+    except RecursionError:
+        raise ExpError(f"{source}: nested more than {MAX_DEPTH} levels deep", hint=_HINT) from None
     finally:
         loader.dispose()
     if node is not None:
