@@ -433,3 +433,18 @@ def test_diff_and_remove_of_a_ref_naming_a_blob(attacker):
     assert proc.returncode == 1 and "'git exp remove junk' deletes it" in proc.stderr
     assert run(p, "remove", "junk").returncode == 0
     assert run(p, "show").returncode == 0
+
+
+def test_s_edit_is_rolled_back_when_the_run_cannot_start(project):
+    """The -S edit is written, then exp.yaml's templating fails: params.yaml gets its bytes back."""
+    project.gen({"exp.yaml": "stages:\n  train:\n    cmd: echo ${lr} > out.txt\n    params: [lr]\n"
+                             "    outs: [out.txt]\n",
+                 "params.yaml": "lr: 0.1   # keep this comment\r\n"})
+    project.commit("templated")
+    before = (project.path / "params.yaml").read_bytes()
+    proc = run(project, "run", "-S", "~lr")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: exp.yaml:3:15: unknown variable 'lr'"), proc.stderr
+    assert (project.path / "params.yaml").read_bytes() == before
+    assert os.listdir(project.path / ".git" / "exp" / "logs") == []   # no stray run log
+    assert project.git("for-each-ref", "refs/exps") == ""
