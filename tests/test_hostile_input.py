@@ -127,6 +127,11 @@ def test_bounded_reader_refuses_bombs_keeps_anchors(tmp_path):
     with pytest.raises(ExpError) as bomb:
         parse(alias_bomb(), "yaml", "params.yaml")
     assert bomb.value.message.startswith("params.yaml:6:5: YAML aliases here expand")
+    merges = "a0: &a0 {" + ", ".join(f"k{i}: {i}" for i in range(9)) + "}\n"
+    for i in range(1, 12):   # the same bomb through `<<` merge keys
+        merges += f"a{i}: &a{i} {{<<: [" + ", ".join([f"*a{i - 1}"] * 9) + f"], x{i}: 1}}\n"
+    with pytest.raises(ExpError, match=r"^m.yaml:5:14: YAML aliases here expand"):
+        parse(merges, "yaml", "m.yaml")
     with pytest.raises(ExpError, match=r"^p.yaml:1:4: an alias refers to its own"):
         parse("a: &a [1, *a]\n", "yaml", "p.yaml")
     with pytest.raises(ExpError, match="nested more than 100 levels"):
