@@ -21,6 +21,12 @@ left alone and reported; -f replaces yours with the remote's. Only the
 objects your cache lacks are fetched, several at a time, each checked
 against its hash before it appears in the cache. Data the remote lacks is
 listed by experiment and path, and the command fails (the refs are kept).
+
+Experiments are untrusted input. A remote ref under refs/exps/ that names
+no commit (a blob, say) is reported and not kept, and an experiment whose
+exp.lock cannot be read (broken, or past the limits of git-exp(1), LIMITS)
+is reported and its data not fetched; the others are fetched, and the
+command exits 1.
 """
 
 EXAMPLES = [
