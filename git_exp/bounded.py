@@ -34,8 +34,8 @@ _HINT = ("this file may come from someone else's experiment; fix or remove it "
 
 
 def too_large(source: str, size: int) -> ExpError:
-    return ExpError(f"{source}: too large to read ({_mib(size)}, the limit is {_mib(MAX_FILE_SIZE)})",
-                    hint=_HINT)
+    return ExpError(f"{source}: too large to read ({size:,} bytes; the limit is "
+                    f"{MAX_FILE_SIZE // (1024 * 1024)} MiB)", hint=_HINT)
 
 
 def check_size(size: int, source: str) -> None:
@@ -249,7 +249,3 @@ def check_depth(value, source: str) -> None:
         if depth > MAX_DEPTH:
             raise ExpError(f"{source}: nested more than {MAX_DEPTH} levels deep", hint=_HINT)
         stack.extend((v, depth + 1) for v in items if isinstance(v, (dict, list)))
-
-
-def _mib(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MiB" if size >= 1024 * 1024 else f"{size} bytes"
