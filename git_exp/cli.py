@@ -316,6 +316,10 @@ def _report_bug(show_traceback: bool, console) -> int:
             break
         except OSError as exc:
             note = f"{folder} is not writable ({exc.strerror})"
+            try:
+                os.unlink(os.path.join(folder, name))   # a full disk may have left it empty
+            except OSError:
+                pass
     if show_traceback:
         sys.stderr.write(text)
     where = f"; the traceback is in {path}" if path else "; no log could be written"
