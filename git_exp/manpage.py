@@ -44,7 +44,12 @@ EXIT_STATUS = """\
 starts with `error:` and is often followed by a `hint:`); 128 outside a Git
 repository; 129 on a usage error; 130 when interrupted; 141 when the reader of
 its output went away; 3 on an internal error, whose traceback is written to a
-log file under the Git directory (exp/logs/).
+log file under the Git directory (exp/logs/), or in the temporary directory
+when that one cannot be written (the message names the file). A full disk or
+a read-only or forbidden folder is no internal error: it exits 1 with an
+`error:` naming the path. Commands that handle many experiments (pull -A,
+push -A, show -A, plots) go on past one that cannot be handled, report it,
+and exit 1 at the end.
 """
 
 CONFIGURATION = """\
@@ -73,6 +78,18 @@ only report it missing. See git-exp-fetch(1); git exp remote shows which
 data remote each Git remote uses.
 
 color.ui: as for Git; --color overrides it.
+"""
+
+LIMITS = """\
+Params, metrics, plots data, exp.yaml and exp.lock may come from someone
+else's experiment (git exp pull), so they are read with fixed limits: a file
+larger than 64 MiB, data nested more than 100 mappings or lists deep, and
+YAML whose anchors and aliases would expand to more than 100,000 extra values
+(a "billion laughs") or refer to themselves are refused with an error naming
+the file, line and column. Ordinary anchors and merge keys (<<: *defaults)
+are unaffected. In show, params diff, metrics and plots such a file is one
+warning for the experiment that holds it, and the others are still shown; in
+run and save, a file of the work tree that breaks a limit is an error.
 """
 
 ENVIRONMENT = """\
@@ -174,6 +191,7 @@ def main_page() -> str:
                 for v, (_, s) in COMMANDS.items() if v not in HIDDEN]
     parts.append(".SH COMMANDS\n" + "\n".join(commands))
     parts.append(".SH CONFIGURATION\n" + _paragraphs(CONFIGURATION))
+    parts.append(".SH LIMITS\n" + _paragraphs(LIMITS))
     parts.append(".SH EXIT STATUS\n" + _paragraphs(EXIT_STATUS))
     parts.append(".SH ENVIRONMENT\n.nf\n" + _esc(ENVIRONMENT.strip()) + "\n.fi")
     see = ", ".join([f"\\fBgit-exp-{_esc(v)}\\fR(1)" for v in COMMANDS]

@@ -27,6 +27,12 @@ The run log of each experiment fetched comes along when the remote has it
 NAME` works here too. A log is written only under .git/exp/logs/, only if
 this clone has none for that experiment, and only when it is a single text
 of at most 8 MiB.
+
+Experiments are untrusted input. A remote ref under refs/exps/ that names
+no commit (a blob, say) is reported and not kept, and an experiment whose
+exp.lock cannot be read (broken, or past the limits of git-exp(1), LIMITS)
+is reported and its data not fetched; the others are fetched, and the
+command exits 1.
 """
 
 EXAMPLES = [
@@ -84,6 +90,10 @@ def run(args, console) -> int:
         console.error(f"{len(diverged)} experiment(s) not fetched: you have a different commit "
                       "under the same name",
                       hint=f"to replace yours with the remote's: git exp pull -f {args.remote} {names}")
+        status = 1
+    if result.failed:
+        console.error(f"{len(result.failed)} experiment(s) could not be fetched; "
+                      "the others were", hint=None)
         status = 1
     if result.missing_count:
         console.error(f"{result.missing_count} data object(s) are not on the data remote "

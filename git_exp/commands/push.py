@@ -20,7 +20,10 @@ NAME is an experiment's name, a unique sha prefix or its full ref. Without
 NAME (or with --all) the experiments of HEAD's commit are pushed; -A pushes
 every experiment. For each experiment the result is printed: pushed, up to
 date, or rejected when the remote has a different commit under that name
-(a diverged experiment), which -f overwrites.
+(a diverged experiment), which -f overwrites. One experiment that cannot
+be pushed - its ref names no commit, or its exp.lock cannot be read - is
+reported as failed and left behind; the others are pushed, and the command
+exits 1.
 
 The refs go through your own `git push`, so credential helpers, SSH keys
 and config, and proxies work exactly as for any push.

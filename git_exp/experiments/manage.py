@@ -90,7 +90,7 @@ def remove(repo, specs: list[str], all_of_head: bool = False, all_commits: bool 
 
 
 def rename(repo, old: str, new: str) -> tuple[refs.ExpRef, str]:
-    exp_names.validate(new)
+    exp_names.validate(new, repo.root)
     every = refs.list_refs(repo.root)
     found = resolve(repo, old, every)
     if any(r.name == new for r in every):
