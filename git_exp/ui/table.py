@@ -121,10 +121,19 @@ def fit_widths(texts, columns, widths: list[int], width: int, keep: int = 1) -> 
             high = cap - 1
     fitted = [max(f, min(w, low)) for f, w in zip(floors, widths)]
     spare = width - _total(fitted)
-    for i in range(len(fitted)):   # what the cap left over, to the row names first
+    for i in range(min(keep, len(fitted))):   # what the cap left over: the row names first,
         extra = min(spare, widths[i] - fitted[i])
         fitted[i] += extra
         spare -= extra
+    growing = [i for i in range(len(fitted)) if fitted[i] < widths[i]]
+    while spare and growing:                 # then a character each, left to right
+        for i in list(growing):
+            if not spare:
+                break
+            fitted[i] += 1
+            spare -= 1
+            if fitted[i] == widths[i]:
+                growing.remove(i)
     return fitted
 
 
