@@ -247,8 +247,8 @@ def hide_constant(view, precision, width: int):
                        if c.get(view.rows[0]) is not MISSING else f"{c.label}=-" for c in constant)
     line = (f"{len(constant)} param{'s' if len(constant) > 1 else ''} hidden, the same in every "
             f"row (--all-columns shows them): {values}")
-    if len(line) > width:
-        line = line[:width - 1] + "…"
+    import textwrap
+    line = "\n".join(textwrap.wrap(line, width, subsequent_indent="  ", break_on_hyphens=False))
     return dataclasses.replace(view, columns=shown), line
 
 
