@@ -60,14 +60,20 @@ rows whose acc is at most 0.9 (SQL's rule for NULL). A number is never
 equal to text and has no order with it. Errors show the expression with a
 caret under the offending token.
 
+`tag` names an experiment's tags (git exp tag) unless a metric or param is
+called that: `tag == 'best'` keeps the experiments tagged best, `tag !=
+'best'` the others; tags have no order. --tag best says the same.
+
   git exp show --where 'acc > 0.9 and train.lr <= 0.01'
+  git exp show --where "tag == 'best' and acc > 0.9"
   git exp show -A --where "optimizer == 'adam' or (loss < 0.2 and not epochs = 3)"
 """),
     ("Values", """\
 --precision N rounds floats to N digits after the decimal point in the table
 and in --md (5 by default) and drops trailing zeros: 0.1, not 0.10000. A
 float that is not zero but would round to zero is shown with N significant
-digits instead (3e-05). --json and --csv carry values exactly. Booleans print
+digits instead (3e-05). --json carries values exactly, and so does --csv
+unless --precision is given. Booleans print
 as true and false, null as null, lists and mappings as JSON.
 """),
     ("JSON output", """\
@@ -89,6 +95,10 @@ has:
             (2024-05-01T12:00:00+02:00); null for the workspace
   state     null for the workspace and baselines; for experiments
             "success", "failed", "interrupted", "running" or "queued"
+  message   an experiment's run -m text, a baseline's subject line; null
+            when there is none
+  note      the experiment's note (git exp note), or null
+  tags      the experiment's tags (git exp tag), sorted; [] when none
   params    {file: {flattened key: value}} of the columns shown
   metrics   {file: {flattened key: value}} of the columns shown
 
@@ -98,7 +108,8 @@ null, lists or objects, exactly as read; dates are ISO 8601 strings.
 """),
     ("CSV output", """\
 --csv prints one line per row: name, rev, kind, baseline, created, state,
-then one column per metric and param (headed as in the table), values exact;
+message, note, tags (space-separated), then one column per metric and
+param (headed as in the table), values exact unless --precision is given;
 a missing value is empty.
 """),
 ]
@@ -109,6 +120,7 @@ EXAMPLES = [
     "git exp show --only-changed --drop '^train\\.' --precision 3",
     "git exp show -n 3 --hide-failed --md",
     "git exp show --json > experiments.json",
+    "git exp show --tag best -a",
 ]
 
 STATE_STYLES = {"failed": ("red",), "interrupted": ("yellow",), "running": ("green",),
@@ -180,8 +192,7 @@ def add_format_options(parser, csv: bool = True, precision: bool = True) -> None
 
         output.add_argument("--precision", type=int, default=DEFAULT_PRECISION, metavar="N",
                             action=Precision,
-                            help=f"digits after the decimal point of floats (default {DEFAULT_PRECISION}"
-                                 + ("; --csv is exact unless given" if csv else "") + ")")
+                            help=f"digits after the decimal point of floats (default {DEFAULT_PRECISION})")
 
 
 def run(args, console) -> int:
