@@ -18,7 +18,10 @@ refs/exp-notes/<sha>` shows who changed what. `git exp push` and `git exp
 pull` carry them with the experiments (pull checks them and merges both
 sides' changes), and so does a plain
 `git push origin 'refs/exps/*:refs/exps/*' 'refs/exp-notes/*:refs/exp-notes/*'`.
-A note has at most 64 KiB of UTF-8 text. `git exp show` shows the first
+A note has at most 64 KiB of UTF-8 text. `git exp remove` leaves an
+experiment's notes and tags in place (they are small, and come back into
+use if the experiment is pulled again); `git update-ref -d
+refs/exp-notes/<sha>` deletes them. `git exp show` shows the first
 line of each note; `--json` the whole note.
 """
 
