@@ -231,18 +231,38 @@ class _Known:
             self._history = {i.hash for i in infos}
         return digest in self._history
 
-    def safe(self, cache, path: str, now: HashInfo) -> bool:
+    def safe(self, cache, path: str, now: HashInfo, entries=None, target: HashInfo | None = None) -> bool:
+        """NOW (with its manifest ENTRIES, for a folder) at PATH may go; TARGET is its new record."""
         old = self.first().get(path)
         if old is not None and old.hash == now.hash:
             pass
         elif (old is None or not self.strict) and self._in_history(now.hash):
             pass
+        elif entries is not None and _subset(cache, entries, old if self.strict else (old, target)):
+            return True  # a recorded folder with files deleted: nothing of the user's in it
         else:
             return False
         try:
             return not cache.missing(now)  # recorded is not enough: the bytes must be here
         except ExpError:
             return False
+
+
+def _subset(cache, entries, references) -> bool:
+    """Every file in ENTRIES is, byte for byte, a file of one REFERENCES folder the cache holds."""
+    if not isinstance(references, tuple):
+        references = (references,)
+    here = {(e.relpath, e.hash) for e in entries}
+    for ref in references:
+        if ref is None or not ref.is_dir or not cache.has(ref.hash):
+            continue
+        try:
+            recorded = {(e.relpath, e.hash) for e in cache.load_manifest(ref.hash)}
+        except ExpError:
+            continue
+        if here <= recorded and all(cache.has(h) for _, h in here):
+            return True
+    return False
 
 
 def _content(path: str, memo, cache):
@@ -348,7 +368,7 @@ def _plan_removal(repo, cache, memo, path: str, known: _Known, result: SyncResul
     except ExpError as err:
         result.edited.append(Edited(path, err.message, True, None))
         return False
-    if known.safe(cache, path, now):
+    if known.safe(cache, path, now, entries):
         return True
     old = known.first().get(path)
     why = _describe(cache, entries, old, path) if old is not None else "no commit records this content"
@@ -380,7 +400,7 @@ def _plan_write(repo, cache, memo, path: str, info: HashInfo, relink: bool, know
     if missing:
         result.missing[path] = missing
         return False
-    if now is None or link or now.hash == info.hash or known.safe(cache, path, now):
+    if now is None or link or now.hash == info.hash or known.safe(cache, path, now, entries, info):
         return True
     old = known.first().get(path)
     reference = old if old is not None else info
