@@ -283,6 +283,7 @@ json.dump({"loss": float(lr)}, open("metrics.json", "w"))
 """
 
 
+@pytest.mark.slow
 def test_gc_in_a_loop_while_two_workers_drain_the_queue(committed):
     p = committed
     p.gen({"train.py": RACE_TRAIN, "params.yaml": "train:\n  lr: 0.1\n",
@@ -313,6 +314,7 @@ def test_gc_in_a_loop_while_two_workers_drain_the_queue(committed):
     for name, commit in found.items():
         digest = lock_out(p, commit, "model.txt")
         lr = re.search(r"lr: ([0-9.]+)", p.git("show", f"{commit}:params.yaml")).group(1)
+        assert obj(p, digest).exists(), f"gc deleted the model of experiment {name}"
         assert obj(p, digest).read_bytes() == f"weights {lr}\n".encode(), name
     assert "all intact" in p.exp("fsck").stdout
     p.fsck()

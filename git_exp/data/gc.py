@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass, field
 
 from git_exp.data.hashing import HashInfo
-from git_exp.data.tracked import data_at, index_pointers, objects_in_history
+from git_exp.data.tracked import data_at, history_roots, index_pointers, objects_in_history
 from git_exp.data.workspace import open_cache
 from git_exp.errors import ExpError, UsageError
 from git_exp.gitcmd import git
@@ -99,9 +99,7 @@ def _worktrees(repo) -> list:
 
 def referenced_infos(repo) -> tuple[set[HashInfo], list[str]]:
     """Every HashInfo something still references, and malformed records met."""
-    has_refs = git(["rev-parse", "--verify", "-q", "HEAD"], cwd=repo.root, check=False).returncode == 0 \
-        or bool(git(["for-each-ref", "--count=1"], cwd=repo.root).stdout.strip())
-    infos, problems = objects_in_history(repo, ["--all"]) if has_refs else (set(), [])
+    infos, problems = objects_in_history(repo, history_roots(repo), stdin=True)
     for tree in _worktrees(repo):
         for source in (lambda: data_at(tree, None), lambda: index_pointers(tree)):
             try:

@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 
 from git_exp.data.hashing import HashInfo
 from git_exp.data.pointer import check_data_path, is_pointer_name, pointer_path_of
-from git_exp.data.tracked import (LOCK, data_at, lock_data_at, objects_in_history, pointer_blobs,
-                                  read_pointers, tree_blobs)
+from git_exp.data.tracked import (LOCK, data_at, history_roots, lock_data_at, objects_in_history,
+                                  pointer_blobs, read_pointers, tree_blobs)
 from git_exp.data.workspace import (_abs, _first_overlap, _preload, _write_synced, open_cache,
                                     read_synced, to_relpath)
 from git_exp.errors import ExpError
@@ -225,7 +225,7 @@ class _Known:
     def _in_history(self, digest: str) -> bool:
         if self._history is None:
             try:
-                infos, _ = objects_in_history(self.repo, ["--all"])
+                infos, _ = objects_in_history(self.repo, history_roots(self.repo), stdin=True)
             except ExpError:
                 infos = set()
             self._history = {i.hash for i in infos}
