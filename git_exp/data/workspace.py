@@ -15,20 +15,17 @@ recorded and the current one does not, even when no hook ran in between.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from dataclasses import dataclass, field
 
 from git_exp.atomic import write_atomic
 from git_exp.data.hashing import HashInfo
 from git_exp.data.pointer import check_data_path, format_pointer, is_pointer_name, pointer_path_of
-from git_exp.data.tracked import (LOCK, data_at, index_pointers, lock_data_at, pointer_blobs,
-                                  read_pointers, tree_blobs, worktree_pointers)
+from git_exp.data.tracked import data_at, index_pointers, worktree_pointers
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
 
 STATE_FILE = "exp-data-synced"
-ZERO_SHAS = ("0" * 40, "0" * 64)
 
 
 def open_cache(repo):
