@@ -5,7 +5,7 @@ removed unless there is a way back that gc keeps.
 
 - Content that matches a record a ref keeps (and that is whole in the
   cache) is safe to replace or remove: checking that record out again
-  brings it back.
+  brings it back (edits.py decides).
 - Anything else is the user's own work - an edited out, a file added
   inside an out directory, data nothing records. The hooks (which run
   after Git has already moved HEAD, so cannot refuse) leave it in place
@@ -34,22 +34,13 @@ from dataclasses import dataclass, field
 
 from git_exp.data.hashing import HashInfo
 from git_exp.data.pointer import check_data_path, is_pointer_name, pointer_path_of
-from git_exp.data.tracked import (LOCK, data_at, history_roots, lock_data_at, objects_in_history,
-                                  pointer_blobs, read_pointers, tree_blobs)
+from git_exp.data.edits import Edited, Known, content_of, describe
+from git_exp.data.tracked import LOCK, data_at, lock_data_at, pointer_blobs, read_pointers, tree_blobs
 from git_exp.data.workspace import (_abs, _first_overlap, _preload, _write_synced, open_cache,
                                     read_synced, to_relpath)
 from git_exp.errors import ExpError
 
 ZERO_SHAS = ("0" * 40, "0" * 64)
-_SHOW_FILES = 3
-
-
-@dataclass
-class Edited:
-    path: str
-    why: str                 # what differs, for the user
-    removal: bool            # nothing records the path any more (else: a new version awaits)
-    now: HashInfo | None     # its content now (None: unreadable)
 
 
 @dataclass
@@ -90,7 +81,7 @@ def checkout(repo, paths: list[str] | None = None, cwd: str | None = None,
     else:
         targets = records
         removals = sorted(set(synced) - set(records))
-    known = _Known(repo, lambda: _head_records(repo))
+    known = Known(repo, lambda: _head_records(repo))
     result = _sync(repo, targets, removals, records, known, relink=relink,
                    hook=False, force=force)
     _remember(repo, synced, targets, result, records)
@@ -151,7 +142,7 @@ def sync_after_head_change(repo, old_rev: str | None) -> SyncResult:
     old_records.update(lock_old)
     removals = sorted(p for p in (set(old_records) | set(synced)) - recorded
                       if not os.path.lexists(_abs(repo, pointer_path_of(p))))
-    known = _Known(repo, lambda: old_records, strict=True)
+    known = Known(repo, lambda: old_records, strict=True)
     result = _sync(repo, targets, removals, recorded, known, hook=True)
     result.kept = sorted(kept)
     _remember(repo, synced, targets, result, recorded)
@@ -197,107 +188,9 @@ def _remember(repo, synced: dict[str, str], targets: dict[str, HashInfo], result
         _write_synced(repo, after)
 
 
-# -- what may be replaced ----------------------------------------------------------
-
-class _Known:
-    """Whether content at a data path may be replaced without a backup.
-
-    It may when a record that gc keeps names exactly that content and the
-    cache holds all of it. FIRST gives the records checked first (the old
-    HEAD's for the hooks, HEAD's for checkout); unless STRICT, any record in
-    the history of any ref counts too (read once, only when needed). The
-    hooks are strict for paths that had an old record: content that differs
-    from it is an edit, as Git sees it, even if some other commit has it.
-    """
-
-    def __init__(self, repo, first, strict: bool = False):
-        self.repo = repo
-        self._first_reader = first
-        self._first: dict[str, HashInfo] | None = None
-        self._history: set[str] | None = None
-        self.strict = strict
-
-    def first(self) -> dict[str, HashInfo]:
-        if self._first is None:
-            self._first = self._first_reader()
-        return self._first
-
-    def _in_history(self, digest: str) -> bool:
-        if self._history is None:
-            try:
-                infos, _ = objects_in_history(self.repo, history_roots(self.repo), stdin=True)
-            except ExpError:
-                infos = set()
-            self._history = {i.hash for i in infos}
-        return digest in self._history
-
-    def safe(self, cache, path: str, now: HashInfo, entries=None, target: HashInfo | None = None) -> bool:
-        """NOW (with its manifest ENTRIES, for a folder) at PATH may go; TARGET is its new record."""
-        old = self.first().get(path)
-        if old is not None and old.hash == now.hash:
-            pass
-        elif (old is None or not self.strict) and self._in_history(now.hash):
-            pass
-        elif entries is not None and _subset(cache, entries, old if self.strict else (old, target)):
-            return True  # a recorded folder with files deleted: nothing of the user's in it
-        else:
-            return False
-        try:
-            return not cache.missing(now)  # recorded is not enough: the bytes must be here
-        except ExpError:
-            return False
-
-
-def _subset(cache, entries, references) -> bool:
-    """Every file in ENTRIES is, byte for byte, a file of one REFERENCES folder the cache holds."""
-    if not isinstance(references, tuple):
-        references = (references,)
-    here = {(e.relpath, e.hash) for e in entries}
-    for ref in references:
-        if ref is None or not ref.is_dir or not cache.has(ref.hash):
-            continue
-        try:
-            recorded = {(e.relpath, e.hash) for e in cache.load_manifest(ref.hash)}
-        except ExpError:
-            continue
-        if here <= recorded and all(cache.has(h) for _, h in here):
-            return True
-    return False
-
-
-def _content(path: str, memo, cache):
-    """(HashInfo, manifest entries or None) of what is at PATH; ExpError when unreadable."""
-    from git_exp.data.hashing import hash_path
-    return hash_path(path, memo, cache_root=cache.root)
-
-
-def _describe(cache, now_entries, reference: HashInfo | None, path: str) -> str:
-    """What makes the content at PATH the user's own, in a few words."""
-    if now_entries is None or reference is None or not reference.is_dir or not cache.has(reference.hash):
-        return "it differs from its record" if reference is not None else "nothing records it"
-    try:
-        recorded = {e.relpath: e.hash for e in cache.load_manifest(reference.hash)}
-    except ExpError:
-        return "it differs from its record"
-    here = {e.relpath: e.hash for e in now_entries}
-    added = sorted(set(here) - set(recorded))
-    changed = sorted(p for p in set(here) & set(recorded) if here[p] != recorded[p])
-    deleted = len(set(recorded) - set(here))
-    parts = []
-    if added:
-        shown = ", ".join(f"{path}/{p}" for p in added[:_SHOW_FILES]) + (", ..." if len(added) > _SHOW_FILES else "")
-        parts.append(f"{len(added)} file(s) not in its record ({shown})")
-    if changed:
-        shown = ", ".join(f"{path}/{p}" for p in changed[:_SHOW_FILES]) + (", ..." if len(changed) > _SHOW_FILES else "")
-        parts.append(f"{len(changed)} modified ({shown})")
-    if deleted:
-        parts.append(f"{deleted} deleted")
-    return "; ".join(parts) or "it differs from its record"
-
-
 # -- doing it ----------------------------------------------------------------------
 
-def _sync(repo, targets: dict[str, HashInfo], removals: list[str], records, known: _Known,
+def _sync(repo, targets: dict[str, HashInfo], removals: list[str], records, known: Known,
           relink: bool = False, hook: bool = False, force: bool = False) -> SyncResult:
     """Check out TARGETS and remove REMOVALS (except where a path of RECORDS is).
 
@@ -352,7 +245,7 @@ def _sync(repo, targets: dict[str, HashInfo], removals: list[str], records, know
     return result
 
 
-def _plan_removal(repo, cache, memo, path: str, known: _Known, result: SyncResult) -> bool:
+def _plan_removal(repo, cache, memo, path: str, known: Known, result: SyncResult) -> bool:
     """True when the data at PATH, which nothing records any more, may simply be removed."""
     from git_exp.ignore import is_tracked
     check_data_path(repo.root, path, cache.root)
@@ -364,19 +257,19 @@ def _plan_removal(repo, cache, memo, path: str, known: _Known, result: SyncResul
     if stat.S_ISLNK(os.lstat(full).st_mode):
         return True  # check_data_path let it through: a link into our cache, no bytes of the user's
     try:
-        now, entries = _content(full, memo, cache)
+        now, entries = content_of(full, memo, cache)
     except ExpError as err:
         result.edited.append(Edited(path, err.message, True, None))
         return False
     if known.safe(cache, path, now, entries):
         return True
     old = known.first().get(path)
-    why = _describe(cache, entries, old, path) if old is not None else "no commit records this content"
+    why = describe(cache, entries, old, path) if old is not None else "no commit records this content"
     result.edited.append(Edited(path, why, True, now))
     return False
 
 
-def _plan_write(repo, cache, memo, path: str, info: HashInfo, relink: bool, known: _Known,
+def _plan_write(repo, cache, memo, path: str, info: HashInfo, relink: bool, known: Known,
                 result: SyncResult, known_dirs: set) -> bool:
     """True when PATH is to be (re)written from the cache."""
     check_data_path(repo.root, path, cache.root, known_dirs=known_dirs)
@@ -388,7 +281,7 @@ def _plan_write(repo, cache, memo, path: str, info: HashInfo, relink: bool, know
         # makes them); it is only followed to see whether it is up to date.
         link = stat.S_ISLNK(os.lstat(dest).st_mode)
         try:
-            now, entries = _content(dest, memo, cache)
+            now, entries = content_of(dest, memo, cache)
         except ExpError as err:
             if os.path.isdir(dest) and not link:  # a folder holding something odd: the user's
                 result.edited.append(Edited(path, err.message, False, None))
@@ -404,7 +297,7 @@ def _plan_write(repo, cache, memo, path: str, info: HashInfo, relink: bool, know
         return True
     old = known.first().get(path)
     reference = old if old is not None else info
-    result.edited.append(Edited(path, _describe(cache, entries, reference, path), False, now))
+    result.edited.append(Edited(path, describe(cache, entries, reference, path), False, now))
     return False
 
 
