@@ -100,7 +100,7 @@ def test_checkout_and_gc_keep_an_edited_out_and_a_file_added_in_an_out_dir(branc
     assert proc.returncode == 0, proc.stderr
     assert "left your version of model.txt in place" in proc.stderr
     assert "left your version of outdir in place" in proc.stderr
-    assert "1 file(s) not in its record (outdir/notes.txt)" in proc.stderr
+    assert "1 file(s) not in the previous HEAD's record (outdir/notes.txt)" in proc.stderr
     assert "git exp checkout --force model.txt outdir" in proc.stderr
     assert "git exp add model.txt outdir" in proc.stderr
     for _ in range(2):
@@ -160,7 +160,7 @@ def test_tracked_folder_with_a_new_file_and_edited_data_nothing_records(committe
     (p.path / "extra.bin").write_text("edited\n")
     proc = run_git(p, "checkout", "v2")
     assert proc.returncode == 0, proc.stderr
-    assert "1 file(s) not in its record (data/mine.csv)" in proc.stderr
+    assert "1 file(s) not in the previous HEAD's record (data/mine.csv)" in proc.stderr
     assert "left extra.bin in place: nothing records it at the new HEAD" in proc.stderr
     p.exp("gc", "--prune=now")
     assert p.read("data/mine.csv") == "my rows\n" and p.read("data/x.csv") == "1\n"

@@ -37,8 +37,9 @@ class Known:
     from it is an edit, as Git sees it, even if some other commit has it.
     """
 
-    def __init__(self, repo, first, strict: bool = False):
+    def __init__(self, repo, first, strict: bool = False, label: str = "its record"):
         self.repo = repo
+        self.label = label  # how the user calls FIRST's records
         self._first_reader = first
         self._first: dict[str, HashInfo] | None = None
         self._history: set[str] | None = None
@@ -98,14 +99,14 @@ def content_of(path: str, memo, cache):
     return hash_path(path, memo, cache_root=cache.root)
 
 
-def describe(cache, now_entries, reference: HashInfo | None, path: str) -> str:
-    """What makes the content at PATH the user's own, in a few words."""
+def describe(cache, now_entries, reference: HashInfo | None, path: str, record: str = "its record") -> str:
+    """What makes the content at PATH the user's own, in a few words; RECORD names REFERENCE."""
     if now_entries is None or reference is None or not reference.is_dir or not cache.has(reference.hash):
-        return "it differs from its record" if reference is not None else "nothing records it"
+        return f"it differs from {record}" if reference is not None else "nothing records it"
     try:
         recorded = {e.relpath: e.hash for e in cache.load_manifest(reference.hash)}
     except ExpError:
-        return "it differs from its record"
+        return f"it differs from {record}"
     here = {e.relpath: e.hash for e in now_entries}
     added = sorted(set(here) - set(recorded))
     changed = sorted(p for p in set(here) & set(recorded) if here[p] != recorded[p])
@@ -113,10 +114,10 @@ def describe(cache, now_entries, reference: HashInfo | None, path: str) -> str:
     parts = []
     if added:
         shown = ", ".join(f"{path}/{p}" for p in added[:_SHOW_FILES]) + (", ..." if len(added) > _SHOW_FILES else "")
-        parts.append(f"{len(added)} file(s) not in its record ({shown})")
+        parts.append(f"{len(added)} file(s) not in {record} ({shown})")
     if changed:
         shown = ", ".join(f"{path}/{p}" for p in changed[:_SHOW_FILES]) + (", ..." if len(changed) > _SHOW_FILES else "")
         parts.append(f"{len(changed)} modified ({shown})")
     if deleted:
         parts.append(f"{deleted} deleted")
-    return "; ".join(parts) or "it differs from its record"
+    return "; ".join(parts) or f"it differs from {record}"

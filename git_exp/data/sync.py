@@ -142,7 +142,7 @@ def sync_after_head_change(repo, old_rev: str | None) -> SyncResult:
     old_records.update(lock_old)
     removals = sorted(p for p in (set(old_records) | set(synced)) - recorded
                       if not os.path.lexists(_abs(repo, pointer_path_of(p))))
-    known = Known(repo, lambda: old_records, strict=True)
+    known = Known(repo, lambda: old_records, strict=True, label="the previous HEAD's record")
     result = _sync(repo, targets, removals, recorded, known, hook=True)
     result.kept = sorted(kept)
     _remember(repo, synced, targets, result, recorded)
@@ -264,7 +264,7 @@ def _plan_removal(repo, cache, memo, path: str, known: Known, result: SyncResult
     if known.safe(cache, path, now, entries):
         return True
     old = known.first().get(path)
-    why = describe(cache, entries, old, path) if old is not None else "no commit records this content"
+    why = describe(cache, entries, old, path, known.label) if old is not None else "no commit records this content"
     result.edited.append(Edited(path, why, True, now))
     return False
 
@@ -297,7 +297,8 @@ def _plan_write(repo, cache, memo, path: str, info: HashInfo, relink: bool, know
         return True
     old = known.first().get(path)
     reference = old if old is not None else info
-    result.edited.append(Edited(path, describe(cache, entries, reference, path), False, now))
+    label = known.label if old is not None else "its record"
+    result.edited.append(Edited(path, describe(cache, entries, reference, path, label), False, now))
     return False
 
 
