@@ -232,17 +232,33 @@ def _sync(repo, targets: dict[str, HashInfo], removals: list[str], records, know
             deletes += [e.path for e in result.edited if e.removal]
             writes += [(e.path, targets[e.path]) for e in result.edited if not e.removal]
             writes.sort()
-        for path in deletes:
-            try:
-                _remove(repo, path, result)
-            except (ExpError, OSError) as err:
-                result.errors[path] = getattr(err, "message", None) or str(err)
-        for path, info in writes:
-            try:
-                _write(repo, cache, memo, path, info, relink, result)
-            except ExpError as err:
-                result.errors[path] = err.message
+        try:
+            _carry_out(repo, cache, memo, deletes, writes, relink, result)
+        except KeyboardInterrupt:
+            if result.backup_ref is None:
+                raise
+            raise Interrupted(f"interrupted; your version of {', '.join(result.backed_up)} is saved",
+                              hint=f"to restore it: git exp apply {result.backup_ref}") from None
     return result
+
+
+class Interrupted(ExpError):
+    """Ctrl-C once a backup exists: exit 130 as for any interruption, naming the way back."""
+
+    exit_code = 130
+
+
+def _carry_out(repo, cache, memo, deletes: list[str], writes: list, relink: bool, result: SyncResult) -> None:
+    for path in deletes:
+        try:
+            _remove(repo, path, result)
+        except (ExpError, OSError) as err:
+            result.errors[path] = getattr(err, "message", None) or str(err)
+    for path, info in writes:
+        try:
+            _write(repo, cache, memo, path, info, relink, result)
+        except ExpError as err:
+            result.errors[path] = err.message
 
 
 def _plan_removal(repo, cache, memo, path: str, known: Known, result: SyncResult) -> bool:
