@@ -20,7 +20,9 @@ and has not created its experiment yet, say. --prune=DATE overrides it;
 --prune=now deletes every unreferenced object. Whatever the date, objects
 written since the oldest run still in progress (in any worktree, queue
 workers included) started are kept, and so are objects written while gc
-works. gc refuses to start while a run is in progress in this work tree.
+works and objects hard-linked into a work tree (exp.cache.type hardlink:
+deleting them would free nothing). gc refuses to start while a run is in
+progress in this work tree.
 
 Reflogs do not keep data alive: after deleting a branch, its data is freed
 once the grace period has passed. The run cache does not either: a stage
