@@ -365,3 +365,30 @@ def test_fsck_names_a_queued_entry_and_an_unreadable_experiment(branches):
     proc = p.exp("fsck", check=False)
     assert proc.returncode == 1 and "unreadable: experiment bad:" in proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_after_the_backup_names_the_way_back(committed):
+    p = committed
+    p.git("config", "exp.cache.type", "copy")
+    p.gen({"data": {f"f{i:04}.txt": f"recorded {i}\n" * 50 for i in range(3000)}})
+    p.exp("add", "data")
+    p.commit("data")
+    for i in range(3000):
+        (p.path / "data" / f"f{i:04}.txt").write_text(f"mine {i}\n" * 50)
+    proc = subprocess.Popen(["git-exp", "checkout", "--force"], cwd=p.path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not p.git("for-each-ref", "refs/exp-backups/").strip():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.005)
+    os.killpg(proc.pid, 2)   # Ctrl-C, as a terminal sends it to the whole process group
+    out, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the checkout finished before Ctrl-C arrived")
+    ref = p.git("for-each-ref", "--format=%(refname)", "refs/exp-backups/").strip()
+    assert proc.returncode == 130, err
+    assert f"hint: to restore it: git exp apply {ref}" in err and "Traceback" not in err
+    saved = dict(re.findall(r"Exp-Data: (\S+?)=(\S+?):", p.git("log", "-1", "--format=%B", ref)))
+    files = manifest(p, saved["data"])
+    assert obj(p, files["f2999.txt"]).read_bytes() == b"mine 2999\n" * 50

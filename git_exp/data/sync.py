@@ -29,7 +29,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import stat
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from git_exp.data.hashing import HashInfo
@@ -224,15 +227,15 @@ def _sync(repo, targets: dict[str, HashInfo], removals: list[str], records, know
                     writes.append((path, info))
             except ExpError as err:
                 result.errors[path] = err.message
-        if result.edited and not hook:
-            if not force:
-                result.refused = True
-                return result
-            _back_up(repo, cache, memo, result)
-            deletes += [e.path for e in result.edited if e.removal]
-            writes += [(e.path, targets[e.path]) for e in result.edited if not e.removal]
-            writes.sort()
+        if result.edited and not hook and not force:
+            result.refused = True
+            return result
         try:
+            if result.edited and not hook:
+                _back_up(repo, cache, memo, result)
+                deletes += [e.path for e in result.edited if e.removal]
+                writes += [(e.path, targets[e.path]) for e in result.edited if not e.removal]
+                writes.sort()
             _carry_out(repo, cache, memo, deletes, writes, relink, result)
         except KeyboardInterrupt:
             if result.backup_ref is None:
@@ -330,9 +333,26 @@ def _back_up(repo, cache, memo, result: SyncResult) -> None:
             raise ExpError(f"cannot back up '{edit.path}', so it was left alone: {err.message}",
                            hint="move it out of the way yourself, then run the command again") from None
     if saved:
-        result.backup_ref, _ = write_backup(repo, saved, "exp: data before git exp checkout --force",
-                                            kind="checkout")
-        result.backed_up = sorted(saved)
+        with _interrupt_afterwards():  # the ref and our note of it exist together, or neither
+            result.backup_ref, _ = write_backup(repo, saved, "exp: data before git exp checkout --force",
+                                                kind="checkout")
+            result.backed_up = sorted(saved)
+
+
+@contextmanager
+def _interrupt_afterwards():
+    """Hold a Ctrl-C that arrives inside the block until it has finished."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _write(repo, cache, memo, path: str, info: HashInfo, relink: bool, result: SyncResult) -> None:
