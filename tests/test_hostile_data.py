@@ -371,10 +371,10 @@ def test_fsck_names_a_queued_entry_and_an_unreadable_experiment(branches):
 def test_ctrl_c_after_the_backup_names_the_way_back(committed):
     p = committed
     p.git("config", "exp.cache.type", "copy")
-    p.gen({"data": {f"f{i:04}.txt": f"recorded {i}\n" * 50 for i in range(3000)}})
+    p.gen({"data": {f"f{i:04}.txt": f"recorded {i}\n" * 50 for i in range(1500)}})
     p.exp("add", "data")
     p.commit("data")
-    for i in range(3000):
+    for i in range(1500):
         (p.path / "data" / f"f{i:04}.txt").write_text(f"mine {i}\n" * 50)
     proc = subprocess.Popen(["git-exp", "checkout", "--force"], cwd=p.path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -391,4 +391,4 @@ def test_ctrl_c_after_the_backup_names_the_way_back(committed):
     assert f"hint: to restore it: git exp apply {ref}" in err and "Traceback" not in err
     saved = dict(re.findall(r"Exp-Data: (\S+?)=(\S+?):", p.git("log", "-1", "--format=%B", ref)))
     files = manifest(p, saved["data"])
-    assert obj(p, files["f2999.txt"]).read_bytes() == b"mine 2999\n" * 50
+    assert obj(p, files["f1499.txt"]).read_bytes() == b"mine 1499\n" * 50
