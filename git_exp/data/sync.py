@@ -13,7 +13,7 @@ removed unless there is a way back that gc keeps.
   checkout. `git exp checkout` refuses to touch it and writes nothing;
   with `force` it first records it in a backup commit under
   refs/exp-backups/ (experiments/backups.py, the format apply uses) and
-  names that ref.
+  names that ref - also when Ctrl-C stops it half-way (exit 130).
 
 After a HEAD change the hooks compare with the OLD record (what HEAD
 recorded before it moved): only content equal to it is replaced. A path
