@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 
 
 def alive(pid: int) -> bool:
@@ -85,3 +86,65 @@ def end_strays(folder: str) -> list[int]:
             except (ProcessLookupError, PermissionError):
                 continue
     return ended
+
+
+# -- a lifeline for a process group ------------------------------------------------
+
+# The watchdog: a shell reading the lifeline pipe. "ok" means the group's
+# work ended normally; end of file without it means whoever held the write
+# end died (SIGKILL, OOM killer), so the group is ended: TERM, then KILL
+# after up to two seconds. A shell costs about a millisecond to start.
+_WATCHDOG = (
+    'read -r word || word=; [ "$word" = ok ] && exit 0; '
+    'kill -TERM "-$1" 2>/dev/null || exit 0; n=0; '
+    'while [ $n -lt 20 ] && kill -0 "-$1" 2>/dev/null; do sleep 0.1; n=$((n+1)); done; '
+    'kill -KILL "-$1" 2>/dev/null; exit 0')
+
+
+class GroupLifeline:
+    """Ends the process group PGID if this process dies before calling release().
+
+    A stage runs in a session of its own, so Ctrl-C at the terminal does not
+    reach it twice and `end_process_group` can end all of it; the price is
+    that a SIGKILL of `git exp run` would leave it running, orphaned. A
+    watchdog process (in a session of its own, so the terminal's signals miss
+    it) holds the read end of a pipe whose write end only this process has:
+    the kernel closes that end when we die, however we die, and the watchdog
+    then ends the group. Linux's PR_SET_PDEATHSIG would only reach the
+    stage's shell, not the processes it starts, and fires when the forking
+    *thread* ends. Where there is no POSIX shell (Windows) nothing is watched.
+    """
+
+    def __init__(self, pgid: int):
+        self.proc = None
+        self._write = None
+        if os.name == "nt":
+            return
+        read, write = os.pipe()   # both ends non-inheritable: the stage never holds one
+        try:
+            self.proc = subprocess.Popen(["/bin/sh", "-c", _WATCHDOG, "git-exp-lifeline", str(pgid)],
+                                         stdin=read, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL, close_fds=True,
+                                         start_new_session=True)
+        except OSError:
+            os.close(write)
+            return
+        finally:
+            os.close(read)
+        self._write = write
+
+    def release(self) -> None:
+        """The group's work ended (or was ended by us): the watchdog exits quietly."""
+        if self._write is None:
+            return
+        try:
+            os.write(self._write, b"ok\n")
+        except OSError:
+            pass
+        os.close(self._write)
+        self._write = None
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:   # never expected: it only reads a line
+            self.proc.kill()
+            self.proc.wait()
