@@ -68,3 +68,147 @@ def test_a_dead_scheduler_gives_the_entries_back_and_the_dispatcher_says_so(shar
     stop = shared.exp("queue", "stop", check=False)
     assert stop.returncode == 0, stop.stderr
     shared.fsck()
+
+
+@needs_dask
+@pytest.mark.parametrize("kill", [False, True])
+def test_queue_stop_works_while_the_scheduler_is_gone(shared, dask_cluster, tmp_path, kill):
+    gate, marker = tmp_path / "gate", tmp_path / "marker"
+    gate.write_text("")
+    shared.exp("run", "--queue", "-S", "train.lr=0.9", "-n", "slow")
+    shared.exp("queue", "start", "--executor", dask_cluster["executor"])
+    dispatcher = None
+    try:
+        wait_for(lambda: marker.exists(), 30, "the run")
+        dispatcher = json.loads(next((shared.path / ".git/exp/queue/workers").glob("*.json"))
+                                .read_text())["pid"]
+        os.killpg(dask_cluster["scheduler"].pid, signal.SIGKILL)
+        time.sleep(1)
+        stop = shared.exp("queue", "stop", *(["--kill"] if kill else []), check=False)
+        assert stop.returncode == 0, stop.stderr
+        assert "Asked 1 worker" in stop.stdout or "Interrupted 1 worker" in stop.stdout
+        wait_for(lambda: not _alive(dispatcher), 25, "the dispatcher to exit")
+    finally:
+        gate.unlink(missing_ok=True)
+        if dispatcher and _alive(dispatcher):
+            os.kill(dispatcher, signal.SIGKILL)
+    status = shared.exp("queue", "status")
+    assert status.returncode == 0
+    assert "failed" not in status.stdout, status.stdout
+    log = (shared.path / f".git/exp/queue/workers/{dispatcher}.log").read_text()
+    assert "Traceback" not in log and "internal error" not in log, log
+    shared.fsck()
+
+
+def test_two_attempts_racing_the_loser_reports_the_winner(shared, tmp_path):
+    """No Dask needed: two `exec-entry` of one entry, both past their claim, finish at once."""
+    from tests.test_distributed import push_entry
+    gate, marker = tmp_path / "gate", tmp_path / "marker"
+    gate.write_text("")
+    shared.exp("run", "--queue", "-S", "train.lr=0.9", "-n", "raced")
+    entry_id = queue_ids(shared)["raced"]
+    push_entry(shared, entry_id)
+    args = ["git", "exp", "exec-entry", "--remote", str(shared.remote), "--ref",
+            f"refs/exps-queue/{entry_id}", "--data-remote", str(shared.data_remote)]
+    attempts = []
+    try:
+        for _ in range(2):
+            attempts.append(subprocess.Popen(args, cwd=shared.path, stdout=subprocess.PIPE,
+                                             stderr=subprocess.PIPE, text=True))
+            wait_for(lambda: marker.exists(), 30, "the attempt's run")
+            marker.unlink()
+        gate.unlink()
+        outputs = [p.communicate(timeout=60) for p in attempts]
+    finally:
+        gate.unlink(missing_ok=True)
+        for p in attempts:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert [p.returncode for p in attempts] == [0, 0], outputs
+    results = remote_refs(shared.remote, "refs/exps/")
+    (winner_sha,) = results.values()
+    lines = sorted(out.splitlines()[-1] for out, _ in outputs)
+    assert lines[0].startswith(f"duplicate: raced {winner_sha[:7]} (success, attempt ")
+    assert lines[1].startswith(f"pushed: raced {winner_sha[:7]} (success, attempt ")
+    loser_err = [err for out, err in outputs if out.splitlines()[-1].startswith("duplicate")][0]
+    assert f"published refs/exps/{shared.head()}/raced first ({winner_sha[:7]}" in loser_err
+    # The winner's log went with its result, and only the winner's.
+    logs = remote_refs(shared.remote, "refs/exps-logs/")
+    assert list(logs) == [f"refs/exps-logs/{entry_id}"]
+    log = subprocess.run(["git", "-C", str(shared.remote), "cat-file", "blob",
+                          logs[f"refs/exps-logs/{entry_id}"]], capture_output=True, text=True,
+                         check=True).stdout
+    winner_attempt = lines[1].rsplit("attempt ", 1)[1].rstrip(")")
+    assert "trained lr=0.9" in log
+    assert f"exec-entry: published refs/exps/{shared.head()}/raced ({winner_sha[:7]}, success), " \
+           f"attempt {winner_attempt} " in log
+    subprocess.run(["git", "-C", str(shared.remote), "fsck", "--strict", "--no-progress"],
+                   check=True)
+
+
+@needs_dask
+def test_an_outage_of_the_client_neither_fails_nor_counts_its_entries(shared, dask_cluster,
+                                                                       tmp_path):
+    """The client killed three times while its tasks run: they publish, it brings them home."""
+    gate, marker = tmp_path / "gate", tmp_path / "marker"
+    gate.write_text("")
+    shared.exp("run", "--queue", "-S", "train.lr=0.9,0.2", "-n", "out")
+    ids = queue_ids(shared)
+    record = shared.path / f".git/exp/queue/remote/{ids['out-1']}.json"
+    dispatchers = []
+    try:
+        for round_ in range(3):
+            shared.exp("queue", "start", "--executor", dask_cluster["executor"])
+            pid = wait_for(lambda: [w for w in _worker_pids(shared) if w not in dispatchers], 20,
+                           "the dispatcher")[0]
+            dispatchers.append(pid)
+            # Its task for the slow entry is with Dask: the client dies, as a laptop closes.
+            wait_for(lambda: record.exists() and json.loads(record.read_text()).get("task"), 30,
+                     "the slow entry to be submitted")
+            time.sleep(0.5)
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: not _alive(pid), 10, "the dispatcher to die")
+        # The tasks run on without their client and publish; a new client brings them home.
+        gate.unlink()
+        shared.exp("queue", "start", "--executor", dask_cluster["executor"])
+        wait_for(lambda: shared.exp("queue", "status").stdout.count("success") == 2, 40,
+                 "both results")
+    finally:
+        gate.unlink(missing_ok=True)
+        for pid in _worker_pids(shared):
+            os.kill(pid, signal.SIGKILL)
+    status = shared.exp("queue", "status").stdout
+    assert "failed" not in status, status
+    for name in ("out-1", "out-2"):
+        info = json.loads((shared.path / f".git/exp/queue/{ids[name]}.json").read_text())
+        assert info["state"] == "success" and info["attempt"] == 1, info   # no attempt consumed
+    baseline = shared.head()
+    remote = remote_refs(shared.remote, "refs/exps/")
+    assert sorted(remote) == [f"refs/exps/{baseline}/out-1", f"refs/exps/{baseline}/out-2"]
+    assert {f"refs/exps/{baseline}/{k}": v for k, v in _exp_refs(shared).items()} == remote
+    assert remote_refs(shared.remote, "refs/exps-running/") == {}
+    assert remote_refs(shared.remote, "refs/exps-queue/") == {}
+    # `pull` sees the same experiments, not diverged ones.
+    pull = shared.exp("pull", "origin", check=False)
+    assert pull.returncode == 0 and "diverged" not in pull.stderr, pull.stderr
+    # The log is the winning attempt's: it ran the stage and published this very commit.
+    sha = remote[f"refs/exps/{baseline}/out-1"]
+    log = shared.exp("logs", "out-1").stdout
+    assert "trained lr=0.9" in log
+    assert f"exec-entry: published refs/exps/{baseline}/out-1 ({sha[:7]}, success), attempt " \
+           f"{trailers(shared, sha)['Exp-Attempt']} " in log
+    shared.fsck()
+
+
+def _worker_pids(project) -> list[int]:
+    folder = project.path / ".git/exp/queue/workers"
+    pids = []
+    for path in folder.glob("*.json") if folder.exists() else []:
+        try:
+            pid = json.loads(path.read_text())["pid"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if _alive(pid):
+            pids.append(pid)
+    return pids
