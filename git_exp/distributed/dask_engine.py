@@ -115,7 +115,12 @@ class DaskEngine(Engine):
             for task in tasks:
                 self.keys[task.entry.id] = task.key
             self.held.extend(tasks)
-            self._release()
+            try:
+                self._release()
+            except Exception as exc:  # noqa: BLE001 - the scheduler went away meanwhile
+                self._lost_since = self._lost_since or time.monotonic()
+                raise EngineLost(f"lost the Dask scheduler at {self.address} while submitting: "
+                                 f"{exc}") from None
         return {task.entry.id: f"task {task.key} on {self.address}" for task in tasks}
 
     def _release(self) -> None:
