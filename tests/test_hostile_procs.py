@@ -283,3 +283,39 @@ def test_the_run_lock_is_not_fooled_by_a_zombie(slow):
         assert not (slow.path / ".git/exp-run.lock").exists()
     finally:
         zombie.wait()
+
+
+@needs_proc
+def test_a_sigkilled_parallel_run_stops_its_workers_and_their_stages(slow):
+    slow.gate.write_text("")
+    # `git-exp` itself (not `git exp`), so the pid we kill is the one that started the workers.
+    proc = subprocess.Popen(["git-exp", "run", "-j", "2", "-S", "n=3,4"], cwd=slow.path,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        stage = int(wait_for(lambda: slow.marker.exists() and slow.marker.read_text(), 30,
+                             "a stage to start"))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        root = os.path.realpath(slow.path)
+
+        def working_here() -> list[int]:
+            found = []
+            for pid in _pids():
+                try:
+                    cwd = os.readlink(f"/proc/{pid}/cwd")
+                except OSError:
+                    continue
+                if alive(pid) and (cwd == root or cwd.startswith(root + os.sep)):
+                    found.append(pid)
+            return found
+
+        wait_for(lambda: not working_here(), 15, "the workers and their stages to end")
+        assert not alive(stage)
+    finally:
+        slow.gate.unlink(missing_ok=True)
+        end_group(proc)
+    status = slow.exp("queue", "status").stdout
+    assert "interrupted" in status and "running" not in status, status
+    assert not list((slow.path / ".git/exp/tmp").iterdir())
+    slow.fsck()
