@@ -52,9 +52,14 @@ def fetch_results(repo, target, entries: list[ent.Entry]) -> Fetched:
     logs = {log_ref(e.id): there[log_ref(e.id)] for e in entries
             if result_ref(e) in wanted and log_ref(e.id) in there}
     local = _local_shas(repo.root, list(wanted))
-    gitremote.fetch(repo.root, target.url,
-                    [f"{ref}:{ref}" for ref in wanted if ref not in local]
-                    + [f"+{ref}:{ref}" for ref in logs])
+    results = [f"{ref}:{ref}" for ref in wanted if ref not in local]
+    try:
+        gitremote.fetch(repo.root, target.url, results + [f"+{ref}:{ref}" for ref in logs])
+    except ExpError:
+        if not logs:
+            raise
+        logs = {}   # a log ref cleared meanwhile must not keep the results away
+        gitremote.fetch(repo.root, target.url, results)
     fetched = {ref: sha for ref, sha in wanted.items() if local.get(ref, sha) == sha}
     receive_data(repo, target, fetched)
     found = Fetched(there=there)
