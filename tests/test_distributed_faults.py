@@ -212,3 +212,70 @@ def _worker_pids(project) -> list[int]:
         if _alive(pid):
             pids.append(pid)
     return pids
+
+
+# -- a dispatcher that died: recovery asks the shared remote (no Dask needed) -------------
+
+def _claim_for_a_dead_dispatcher(project, entry_id: str) -> None:
+    """What a dispatcher leaves when SIGKILLed after submitting: its claim and its record."""
+    from tests.conftest import ROOT
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    code = f"""
+import socket, sys; sys.path.insert(0, {str(ROOT)!r})
+from git_exp.repo import discover
+from git_exp.queue import claims, entries
+from git_exp.distributed import records
+repo = discover()
+(entry,) = [e for e in entries.list_entries(repo, "queued") if e.id == {entry_id!r}]
+owner = entries.Owner({dead.pid}, socket.gethostname(), "1")
+assert claims.claim(repo, entry, owner) is not None
+records.write(repo, entry.id, {{"executor": "dask://gone:1", "task": "t", "remote": "origin",
+              "url": sys.argv[1], "data": sys.argv[2], "claim": "x", "submitted": 0}})
+"""
+    subprocess.run([sys.executable, "-c", code, str(project.remote), str(project.data_remote)],
+                   cwd=project.path, check=True)
+
+
+def test_recovery_brings_home_what_a_dead_dispatchers_task_published(shared, tmp_path):
+    from tests.test_distributed import push_entry
+    shared.exp("run", "--queue", "-S", "train.lr=0.4", "-n", "orphan")
+    entry_id = queue_ids(shared)["orphan"]
+    push_entry(shared, entry_id)
+    _claim_for_a_dead_dispatcher(shared, entry_id)
+    # Its task ran on without it and published.
+    shared.exp("exec-entry", "--remote", str(shared.remote), "--ref", f"refs/exps-queue/{entry_id}",
+               "--data-remote", str(shared.data_remote))
+    (sha,) = remote_refs(shared.remote, "refs/exps/").values()
+    status = shared.exp("queue", "status")
+    assert f"Recovered {entry_id} 'orphan' from a dead worker: finished." in status.stderr
+    assert "success" in status.stdout and "failed" not in status.stdout
+    assert _exp_refs(shared) == {"orphan": sha}
+    assert shared.git("for-each-ref", "refs/exps-queue/", "refs/exps-running/",
+                      "refs/exps-logs/") == ""
+    for prefix in ("refs/exps-queue/", "refs/exps-running/", "refs/exps-logs/"):
+        assert remote_refs(shared.remote, prefix) == {}
+    log = shared.exp("logs", "orphan").stdout
+    assert "trained lr=0.4" in log and f"exec-entry: published refs/exps/{shared.head()}/orphan" in log
+    # Its data came home too: apply needs nothing from the remote.
+    shared.exp("apply", "orphan")
+    assert shared.read("models/model.txt") == "weights 0.4 from 4 rows\n"
+    assert shared.exp("pull", "origin").returncode == 0
+    shared.fsck()
+
+
+def test_recovery_requeues_a_dead_dispatchers_entry_without_counting_it(shared):
+    from tests.test_distributed import push_entry
+    shared.exp("run", "--queue", "-S", "train.lr=0.4", "-n", "later")
+    entry_id = queue_ids(shared)["later"]
+    push_entry(shared, entry_id)
+    for _ in range(4):   # more deaths than an entry's attempts: never failed for them
+        _claim_for_a_dead_dispatcher(shared, entry_id)
+        status = shared.exp("queue", "status")
+        assert f"Recovered {entry_id} 'later' from a dead worker: requeued." in status.stderr
+        assert "queued" in status.stdout and "failed" not in status.stdout
+    attempt = shared.git("log", "-1", "--format=%(trailers:key=Exp-Attempt,valueonly)",
+                         f"refs/exps-queue/{entry_id}").strip()
+    assert attempt == "0"
+    assert not (shared.path / f".git/exp/queue/remote/{entry_id}.json").exists()
+    shared.fsck()

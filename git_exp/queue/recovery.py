@@ -97,6 +97,13 @@ def _recover_dispatched(repo, entry: ent.Entry) -> list[Recovered]:
             records.remove(repo, entry.id)
             return [Recovered(entry, "finished")]
         return []
+    if state.kill_requested(repo, entry.id):   # `queue kill` asked for it: recorded as interrupted
+        mine = claims.take_over(repo, entry, claims.me())
+        if mine is None:
+            return []
+        finish(repo, mine, _gave_up(entry, True))
+        records.remove(repo, entry.id)
+        return [Recovered(mine, "failed")]
     if claims.give_back(repo, entry, count=False):
         old = state.read_state(repo, entry.id) or {}
         if old.get("claim") == entry.sha:
