@@ -268,7 +268,9 @@ def compare(op: str, a, b) -> bool:
     if isinstance(a, Members) or isinstance(b, Members):
         if op not in ("==", "!="):
             return False   # tags have no order
-        found = b in a if isinstance(a, Members) else a in b
+        other = b if isinstance(a, Members) else a
+        tags = a if isinstance(a, Members) else b
+        found = isinstance(other, str) and other in tags
         return found if op == "==" else not found
     if is_number(a) and is_number(b) or isinstance(a, str) and isinstance(b, str):
         pass
