@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from git_exp.errors import ExpError
 from git_exp.experiments import annotations as notes
 from git_exp.gitcmd import git
 
@@ -69,7 +70,11 @@ def accept_fetched(repo, shas: list[str]) -> Arrival:
                 new = commit
             else:
                 new = _merge(root, sha, ours, commit, theirs)
-            notes.move(root, notes.notes_ref(sha), new, ours)
+            try:
+                notes.move(root, notes.notes_ref(sha), new, ours)
+            except ExpError:   # annotated here meanwhile: theirs waits for the next pull
+                arrival.refused.append((sha, "changed here meanwhile; pull again"))
+                continue
             arrival.updated.append(sha)
     finally:
         script = "".join(f"delete {notes.INCOMING}{s} {c}\n" for s, c in incoming.items())
