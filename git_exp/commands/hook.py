@@ -128,4 +128,7 @@ def _pre_push(repo, remote_name: str, remote_url: str, console) -> int:
             # Until it exists, a push uploads nothing and is not held up.
             return 0
         raise
-    return run_pre_push(repo, remote_name, remote_url, lines, console)
+    from git_exp.ui.progress import ProgressLine, format_size
+    progress = ProgressLine(console.stderr, "git-exp: sending data",
+                            enabled=False if console.quiet else None)
+    return run_pre_push(repo, remote_name, remote_url, lines, console, progress, format_size)

@@ -106,7 +106,7 @@ def render_refs(result, console, verb: str, place: str) -> None:
 
 def run(args, console) -> int:
     from git_exp.repo import discover
-    from git_exp.sharing.progress import ProgressLine, format_size
+    from git_exp.ui.progress import ProgressLine, format_size
     from git_exp.sharing.push import push
     from git_exp.sharing.transfer import DEFAULT_JOBS
 
