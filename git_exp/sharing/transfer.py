@@ -96,16 +96,31 @@ class _Meter:
             self.progress(*args)
 
 
-def _batches(items: list[str], size: int, jobs: int) -> list[list[str]]:
-    """ITEMS in groups of at most SIZE, small enough that JOBS threads share the work."""
+def _batches(items: list[str], size: int, jobs: int, sizes: dict[str, int] | None = None,
+             max_bytes: int | None = None) -> list[list[str]]:
+    """ITEMS in groups of at most SIZE objects (and MAX_BYTES, as far as SIZES tell),
+    small enough that JOBS threads share the work."""
     if size <= 1:
         return [[item] for item in items]
     per = max(1, min(size, -(-len(items) // max(1, jobs))))
-    return [items[i:i + per] for i in range(0, len(items), per)]
+    groups: list[list[str]] = []
+    current: list[str] = []
+    weight = 0
+    for item in items:
+        n = (sizes or {}).get(item, 0)
+        if current and (len(current) >= per or (max_bytes and weight + n > max_bytes)):
+            groups.append(current)
+            current, weight = [], 0
+        current.append(item)
+        weight += n
+    if current:
+        groups.append(current)
+    return groups
 
 
 def _run_parallel(items: list[str], work: Callable[[list[str]], int], jobs: int, meter: _Meter,
-                  verb: str, remote, batch_size: int = 1) -> Stats:
+                  verb: str, remote, batch_size: int = 1,
+                  sizes: dict[str, int] | None = None) -> Stats:
     """work(batch) -> bytes for batches of ITEMS; the first failure stops the rest and is raised.
 
     WORK calls meter.done(hash, nbytes) for each object it completes.
@@ -113,7 +128,7 @@ def _run_parallel(items: list[str], work: Callable[[list[str]], int], jobs: int,
     stats = Stats()
     if not items:
         return stats
-    batches = _batches(items, batch_size, jobs)
+    batches = _batches(items, batch_size, jobs, sizes, getattr(remote, "batch_bytes", None))
     pool = ThreadPoolExecutor(max(1, min(jobs, len(batches))))
     finished_cleanly = False
     before = meter.objects, meter.bytes
@@ -220,7 +235,7 @@ def send(cache, remote, hashes: Iterable[str], progress: Progress | None = None,
     batch = getattr(remote, "batch_size", 1)
     for phase in ([h for h in hashes if not h.endswith(DIR_SUFFIX)],
                   [h for h in hashes if h.endswith(DIR_SUFFIX)]):
-        stats += _run_parallel(phase, work, jobs, meter, "send", remote, batch)
+        stats += _run_parallel(phase, work, jobs, meter, "send", remote, batch, sizes)
     return stats
 
 
@@ -281,7 +296,7 @@ def download(cache, remote, hashes: Iterable[str], progress: Progress | None = N
             return dest
 
         stats += _run_parallel(sorted(files), _worker(remote, meter, "get", file_dest), jobs,
-                               meter, "receive", remote, batch)
+                               meter, "receive", remote, batch, sizes)
         for h in manifests:
             if inside[h] & lacking:
                 lacking.add(h)  # never a manifest without its files
