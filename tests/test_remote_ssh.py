@@ -228,3 +228,18 @@ def test_unreachable_and_refusing_servers_are_clear_errors(ml, shared, sshd, tmp
     assert proc.returncode == 1
     assert "refused us" in proc.stderr and "Permission denied" in proc.stderr
     assert "GIT_SSH_COMMAND or core.sshCommand" in proc.stderr
+
+
+def test_locations_that_ssh_would_read_as_options_are_refused(tmp_path):
+    from git_exp.errors import ExpError
+    from git_exp.sharing.remote import open_location
+    from git_exp.sharing.remotes.ssh import parse_url
+    for url in ("ssh://-oProxyCommand=touch%20pwned/x", "-oProxyCommand=touch:x",
+                "ssh://-l@host/x"):
+        with pytest.raises(ExpError) as err:
+            open_location(url, str(tmp_path), "test")
+        assert "could be read as an ssh option" in err.value.message
+    assert parse_url("ssh://me@host:2222/srv/data") == ("me@host", "2222", "/srv/data")
+    assert parse_url("ssh://host/~/data") == ("host", None, "~/data")
+    assert parse_url("me@host:data") == ("me@host", None, "data")
+    assert not (tmp_path / "pwned").exists()

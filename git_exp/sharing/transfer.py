@@ -91,8 +91,7 @@ class _Meter:
         if self.progress:
             with self._lock:
                 moved = self.bytes + sum(self._inflight.values())
-                args = (self.objects, self.total_objects, min(moved, max(self.total_bytes, moved)),
-                        self.total_bytes)
+                args = (self.objects, self.total_objects, moved, self.total_bytes)
             self.progress(*args)
 
 

@@ -179,7 +179,6 @@ class S3Remote(DataRemote):
             shards.setdefault(h[:2], set()).add(h)
         listed = [s for s, hs in shards.items() if len(hs) >= _LIST_SHARD_FROM]
         headed = [h for s, hs in shards.items() if len(hs) < _LIST_SHARD_FROM for h in hs]
-        client = self.client
         with self._errors("ask"), ThreadPoolExecutor(_THREADS) as pool:
             found = set()
             for names in pool.map(lambda s: set(self._list_keys(self._base + s + "/")), listed):
@@ -187,7 +186,6 @@ class S3Remote(DataRemote):
             for h, there in zip(headed, pool.map(self._exists, headed)):
                 if there:
                     found.add(h)
-        del client
         return found
 
     def _exists(self, hash: str) -> bool:

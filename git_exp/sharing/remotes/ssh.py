@@ -38,7 +38,22 @@ _MAX_LINE = 4096   # a header line from the server longer than this is not ours
 
 
 def parse_url(url: str) -> tuple[str, str | None, str]:
-    """(destination '[user@]host', port or None, path) of an ssh:// or scp-like location."""
+    """(destination '[user@]host', port or None, path) of an ssh:// or scp-like location.
+
+    A host or user starting with '-' is refused, as Git refuses it: ssh
+    would read it as an option (-oProxyCommand=... runs a command), and a
+    location can come from a committed .expconfig.
+    """
+    dest, port, path = _split(url)
+    user, _, host = dest.rpartition("@")
+    if host.startswith("-") or user.startswith("-") or any(c.isspace() for c in dest):
+        raise ExpError(f"refusing the ssh location '{url}': its host or user could be read as "
+                       "an ssh option",
+                       hint="check remote.<name>.expdata and exp.remote (and .expconfig)")
+    return dest, port, path
+
+
+def _split(url: str) -> tuple[str, str | None, str]:
     if "://" in url:
         parts = urlsplit(url)
         if parts.scheme not in ("ssh", "git+ssh", "ssh+git") or not parts.hostname:
