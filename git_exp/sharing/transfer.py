@@ -226,7 +226,10 @@ def send(cache, remote, hashes: Iterable[str], progress: Progress | None = None,
         raise ExpError(f"{len(missing)} object(s) to send are not in the cache: {', '.join(missing[:5])}")
     if not hashes:
         return Stats()
-    remote.clean_temp()
+    try:
+        remote.clean_temp()
+    except ExpError:
+        pass  # best effort: a store may not let us list uploads; the transfer itself may work
     meter = _Meter(progress)
     meter.grow(len(hashes), sum(sizes.values()))
     stats = Stats()
