@@ -86,7 +86,7 @@ def origin(ml, tmp_path, s3):
 
 def test_push_and_pull_round_trip_through_s3(ml, origin, s3, tmp_path):
     proc = ml.exp("push", "origin", "first")
-    assert f"Sent 22 data object(s)" in proc.stdout and f"to s3://{BUCKET}/{PREFIX}" in proc.stdout
+    assert "Sent 22 data object(s)" in proc.stdout and f"to s3://{BUCKET}/{PREFIX}" in proc.stdout
     assert "\r" not in proc.stderr  # no progress line on a pipe
     stored = bucket_objects(s3)
     assert len(stored) == 22 and set(stored) <= set(cache_objects(ml))

@@ -47,7 +47,8 @@ def _boto3():
         import boto3
         import botocore  # noqa: F401
     except ModuleNotFoundError as err:
-        raise ExpError(f"s3 data remotes need boto3, which is not installed ({err.name})",
+        missing = "" if err.name == "boto3" else f" (its module {err.name} is missing)"
+        raise ExpError(f"s3 data remotes need boto3, which is not installed{missing}",
                        hint="install the extra: pip install 'git-exp[s3]'") from None
     return boto3
 
