@@ -243,3 +243,33 @@ def test_locations_that_ssh_would_read_as_options_are_refused(tmp_path):
     assert parse_url("ssh://host/~/data") == ("host", None, "~/data")
     assert parse_url("me@host:data") == ("me@host", None, "data")
     assert not (tmp_path / "pwned").exists()
+
+
+def test_a_connection_lost_mid_push_says_what_is_left_and_a_rerun_resumes(ml, shared, sshd, tmp_path):
+    """The server becomes unreachable after the first batch; the rerun sends only the rest."""
+    origin, data = shared
+    closed = free_port()
+    counter = tmp_path / "calls"
+    wrapper = tmp_path / "flaky-ssh"
+    # Real ssh each time: the first two connections reach the server, later ones a closed port.
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"n=$(($(cat {counter} 2>/dev/null || echo 0) + 1)); echo $n > {counter}\n"
+        f'if [ $n -le 2 ]; then exec {sshd.ssh_command()} "$@"; fi\n'
+        f'exec {sshd.ssh_command()} -o ConnectTimeout=5 -p {closed} "$@"\n')
+    wrapper.chmod(0o755)
+    proc = ml.exp("push", "-j", "2", "origin", "first", check=False,
+                  env={"GIT_SSH_COMMAND": str(wrapper)})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "cannot be reached" in proc.stderr
+    import re
+    left = re.search(r"(\d+) of 22 object\(s\) were not sent", proc.stderr)
+    assert left, proc.stderr
+    landed = objects_under(data)
+    assert_whole(landed)
+    assert len(landed) == 22 - int(left.group(1))
+    assert not any((data / "tmp").iterdir())
+
+    proc = ml.exp("push", "origin", "first")
+    assert f"Sent {int(left.group(1))} data object(s)" in proc.stdout
+    assert len(objects_under(data)) == 22

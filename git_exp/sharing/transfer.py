@@ -22,6 +22,7 @@ from typing import Callable, Iterable
 from git_exp.data.hashing import DIR_SUFFIX, parse_manifest
 from git_exp.data.links import temp_name
 from git_exp.errors import ExpError
+from git_exp.sharing.remotes.base import RemoteUnavailable
 
 DEFAULT_JOBS = 8
 
@@ -130,6 +131,7 @@ def _run_parallel(items: list[str], work: Callable[[list[str]], int], jobs: int,
     batches = _batches(items, batch_size, jobs, sizes, getattr(remote, "batch_bytes", None))
     pool = ThreadPoolExecutor(max(1, min(jobs, len(batches))))
     finished_cleanly = False
+    unavailable = None
     before = meter.objects, meter.bytes
     remote.on_bytes(meter.partial)
     try:
@@ -143,6 +145,8 @@ def _run_parallel(items: list[str], work: Callable[[list[str]], int], jobs: int,
                 if error is not None:
                     for other in pending:
                         other.cancel()
+                    if isinstance(error, RemoteUnavailable):
+                        unavailable = error  # told what did not move once the pool is down
                     if isinstance(error, ExpError):
                         raise error
                     if isinstance(error, OSError):
@@ -160,6 +164,12 @@ def _run_parallel(items: list[str], work: Callable[[list[str]], int], jobs: int,
             # is running stop at its next chunk and discard its temp file.
             remote.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+        if unavailable is not None:
+            # Say what did not move (batches under way finished or stopped by
+            # now): the rerun that resumes moves only that.
+            left = meter.total_objects - meter.objects
+            unavailable.message += (f"\n{left} of {meter.total_objects} object(s) were not "
+                                    f"{'sent' if verb == 'send' else 'received'}")
     stats.objects = meter.objects - before[0]
     stats.bytes = meter.bytes - before[1]
     meter.tick()
