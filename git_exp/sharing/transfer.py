@@ -213,10 +213,19 @@ def _worker(remote, meter: _Meter, direction: str, where: Callable[[str], str]):
 
 
 def plan_upload(cache, remote, objects: Iterable[str]) -> UploadPlan:
-    """Ask REMOTE once which OBJECTS it lacks; split them by whether the cache has them."""
+    """Ask REMOTE once which OBJECTS it lacks; split them by whether the cache has them.
+
+    First the remote clears what earlier interrupted uploads left behind
+    (temp files, unfinished multipart uploads), so a later push tidies up
+    even when it has nothing left to send.
+    """
     wanted = set(objects)
     if not wanted:
         return UploadPlan()
+    try:
+        remote.clean_temp()
+    except ExpError:
+        pass  # best effort: a store may not let us list uploads; the transfer itself may work
     lacking = wanted - remote.has_many(wanted)
     local = {h for h in lacking if cache.has(h)}
     return UploadPlan(send=sorted(local), unavailable=lacking - local)
@@ -224,11 +233,7 @@ def plan_upload(cache, remote, objects: Iterable[str]) -> UploadPlan:
 
 def send(cache, remote, hashes: Iterable[str], progress: Progress | None = None,
          jobs: int = DEFAULT_JOBS) -> Stats:
-    """Upload HASHES from the cache: files first, then the manifests that list them.
-
-    Before anything moves, the remote clears what earlier interrupted
-    uploads left behind (temp files, unfinished multipart uploads).
-    """
+    """Upload HASHES from the cache: files first, then the manifests that list them."""
     hashes = sorted(set(hashes))
     sizes = {h: os.path.getsize(cache.object_path(h)) for h in hashes if cache.has(h)}
     missing = [h for h in hashes if h not in sizes]
@@ -236,10 +241,6 @@ def send(cache, remote, hashes: Iterable[str], progress: Progress | None = None,
         raise ExpError(f"{len(missing)} object(s) to send are not in the cache: {', '.join(missing[:5])}")
     if not hashes:
         return Stats()
-    try:
-        remote.clean_temp()
-    except ExpError:
-        pass  # best effort: a store may not let us list uploads; the transfer itself may work
     meter = _Meter(progress)
     meter.grow(len(hashes), sum(sizes.values()))
     stats = Stats()
