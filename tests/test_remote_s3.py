@@ -179,6 +179,11 @@ def test_errors_name_the_remote_and_what_to_do(ml, origin, s3, moto, tmp_path):
     proc = ml.exp("push", "origin", "first", check=False)
     assert proc.returncode == 1
     assert "bucket 'no-such-bucket' does not exist" in proc.stderr and "aws s3 mb" in proc.stderr
+    from git_exp.sharing.remote import RemoteUnavailable, open_location
+    open_location(url, str(tmp_path), "test").probe()
+    with pytest.raises(RemoteUnavailable) as err:
+        open_location("s3://no-such-bucket/x", str(tmp_path), "test").probe()
+    assert "bucket 'no-such-bucket' does not exist" in err.value.message
 
     ml.git("config", "--unset", "remote.origin.expdata")
     closed = f"http://127.0.0.1:{free_port()}"

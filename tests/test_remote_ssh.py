@@ -229,6 +229,12 @@ def test_unreachable_and_refusing_servers_are_clear_errors(ml, shared, sshd, tmp
     assert "refused us" in proc.stderr and "Permission denied" in proc.stderr
     assert "GIT_SSH_COMMAND or core.sshCommand" in proc.stderr
 
+    from git_exp.sharing.remote import RemoteUnavailable, open_location
+    open_location(sshd.url(tmp_path / "probe"), str(tmp_path), "test").probe()
+    with pytest.raises(RemoteUnavailable) as err:
+        open_location(f"ssh://{sshd.user}@127.0.0.1:{closed}/x", str(tmp_path), "test").probe()
+    assert "cannot be reached while trying to contact it" in err.value.message
+
 
 def test_locations_that_ssh_would_read_as_options_are_refused(tmp_path):
     from git_exp.errors import ExpError

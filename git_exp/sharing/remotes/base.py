@@ -108,6 +108,12 @@ class DataRemote:
         """get(hash, dest) for each item; the bytes received."""
         return sum(self.get(h, dest) for h, dest in items)
 
+    def probe(self) -> None:
+        """Contact the remote once; RemoteUnavailable (naming it, with what to do) if that fails.
+
+        For `git exp remote -v` and the like: cheap, reads nothing.
+        """
+
     def clean_temp(self) -> int:
         """Remove temporary files interrupted transfers left; how many. Optional."""
         return 0

@@ -8,8 +8,8 @@ from typing import Iterable, Iterator
 
 from git_exp.data.cache import iter_object_dir
 from git_exp.errors import ExpError
-from git_exp.sharing.remotes.base import (STALE_TEMP_SECONDS, DataRemote, check_hash,
-                                          file_chunks, write_verified)
+from git_exp.sharing.remotes.base import (STALE_TEMP_SECONDS, DataRemote, RemoteUnavailable,
+                                          check_hash, file_chunks, write_verified)
 
 # Above this many hashes, has_many stats them from threads: on NFS a stat is
 # a round trip, and ten thousand of them one after another take seconds.
@@ -64,6 +64,14 @@ class DirectoryRemote(DataRemote):
 
     def list(self) -> Iterator[str]:
         return iter_object_dir(self._objects)
+
+    def probe(self) -> None:
+        parent = self.root
+        while not os.path.exists(parent):  # made by the first push, if its parent is there
+            parent = os.path.dirname(parent)
+        if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
+            raise RemoteUnavailable(f"the data remote '{self.url}' cannot be written ({parent})",
+                                    hint="check that the drive is mounted and yours to write")
 
     def clean_temp(self, max_age: float = STALE_TEMP_SECONDS) -> int:
         """Remove the '.*.tmp' files interrupted puts left beside the objects.

@@ -149,7 +149,7 @@ class S3Remote(DataRemote):
                      "~/.aws/config); rerun the command to send or fetch the rest") from None
         except bx.ClientError as err:
             code = str(err.response.get("Error", {}).get("Code", ""))
-            if code == "NoSuchBucket":
+            if code == "NoSuchBucket" or (code == "404" and doing == "contact"):
                 raise RemoteUnavailable(
                     f"the data remote '{self.url}': bucket '{self.bucket}' does not exist at "
                     f"{self._endpoint()}",
@@ -255,6 +255,10 @@ class S3Remote(DataRemote):
     def list(self) -> Iterator[str]:
         with self._errors("list"):
             yield from self._list_keys(self._base)
+
+    def probe(self) -> None:
+        with self._errors("contact"):
+            self.client.head_bucket(Bucket=self.bucket)
 
     def clean_temp(self, max_age: float = STALE_TEMP_SECONDS) -> int:
         """Abort multipart uploads an interrupted push left (S3 keeps and bills their parts)."""
