@@ -36,6 +36,11 @@ PART_SIZE = 16 * 1024 * 1024
 # has_many: a shard with this many wanted objects is listed (1 request per
 # 1,000 keys) rather than asked object by object (1 HEAD each).
 _LIST_SHARD_FROM = 4
+# ... but first, for more than this many wanted objects, the whole store is
+# listed if that takes at most this many pages (of 1,000 keys): on a new or
+# small prefix one request answers thousands.
+_WHOLE_LISTING_FROM = 64
+_WHOLE_LISTING_PAGES = 5
 _THREADS = 16
 _AUTH_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
                "InvalidToken", "TokenRefreshRequired", "403", "AllAccessDisabled"}
@@ -172,9 +177,23 @@ class S3Remote(DataRemote):
     # -- the interface ---------------------------------------------------------
 
     def has_many(self, hashes: Iterable[str]) -> set[str]:
+        """Which of HASHES are here, in as few requests as the bucket's size allows.
+
+        A small store (or a new prefix) is listed whole: a page of 1,000 keys
+        per request answers everything. A store bigger than a few pages is
+        asked shard by shard instead: a listing of each 2-hex prefix many
+        wanted objects share, a HEAD for the others, 16 at a time.
+        """
         wanted = set(hashes)
         for h in wanted:
             check_hash(h)
+        if not wanted:
+            return set()
+        if len(wanted) > _WHOLE_LISTING_FROM:
+            with self._errors("ask"):
+                whole = self._list_all(_WHOLE_LISTING_PAGES)
+            if whole is not None:
+                return whole & wanted
         shards: dict[str, set[str]] = {}
         for h in wanted:
             shards.setdefault(h[:2], set()).add(h)
@@ -188,6 +207,24 @@ class S3Remote(DataRemote):
                 if there:
                     found.add(h)
         return found
+
+    def _list_all(self, max_pages: int) -> set[str] | None:
+        """Every object here if listing takes at most MAX_PAGES requests, else None."""
+        found: set[str] = set()
+        paginator = self.client.get_paginator("list_objects_v2")
+        for n, page in enumerate(paginator.paginate(Bucket=self.bucket, Prefix=self._base)):
+            if n >= max_pages:
+                return None
+            for item in page.get("Contents", ()):
+                name = self._name(item["Key"])
+                if name:
+                    found.add(name)
+        return found
+
+    def _name(self, key: str) -> str | None:
+        rest = key[len(self._base):]
+        name = rest.replace("/", "", 1)
+        return name if len(rest) > 3 and rest[2] == "/" and is_valid_hash(name) else None
 
     def _exists(self, hash: str) -> bool:
         from botocore.exceptions import ClientError
@@ -203,9 +240,8 @@ class S3Remote(DataRemote):
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for item in page.get("Contents", ()):
-                rest = item["Key"][len(self._base):]
-                name = rest.replace("/", "", 1)
-                if len(rest) > 3 and rest[2] == "/" and is_valid_hash(name):
+                name = self._name(item["Key"])
+                if name:
                     yield name
 
     def put(self, hash: str, path: str) -> int:
