@@ -2,10 +2,16 @@
 
 The remote is asked once, in bulk, which of the objects it lacks; only those
 move, from a thread pool (the work is waiting on disks and networks, which
-releases the GIL). A failed or interrupted transfer leaves no partial object
-anywhere: each object is written under a temporary name and published only
-once complete and verified (remote.write_verified), and the pool stops
+releases the GIL), one object per task, or a batch of them for remotes
+whose batch_size says a call should carry many (SSH: one connection per
+batch). A failed or interrupted transfer leaves no partial object anywhere:
+each object is written under a temporary name and published only once
+complete and verified (remotes.base.write_verified), and the pool stops
 taking new objects at the first failure.
+
+Progress: the remote reports bytes as they stream (report_bytes), and the
+calling thread hands the totals to the Progress callback about ten times a
+second, so a progress line moves while one large object travels.
 
 Directory objects keep the cache's invariant on both sides: a manifest is
 published only after every file it lists is there, so a manifest present
