@@ -25,11 +25,16 @@ from urllib.parse import unquote, urlsplit
 
 from git_exp.errors import ExpError
 from git_exp.sharing.remotes.base import (DataRemote, ObjectMismatch, RemoteUnavailable,
-                                          TransferCancelled, write_verified)
+                                          TransferCancelled, check_hash, file_chunks,
+                                          write_verified)
 from git_exp.sharing.remotes.directory import DirectoryRemote
 
+# The names these had when they lived here, for code written against them.
+_check_hash = check_hash
+_chunks = file_chunks
+
 __all__ = ["DataRemote", "DirectoryRemote", "ObjectMismatch", "RemoteUnavailable",
-           "TransferCancelled", "write_verified", "local_path", "common_git_dir",
+           "TransferCancelled", "write_verified", "check_hash", "file_chunks", "local_path", "common_git_dir",
            "open_location", "register_scheme", "configured_location", "resolve"]
 
 
