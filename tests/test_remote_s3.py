@@ -210,3 +210,45 @@ def test_a_missing_extra_names_the_pip_command(ml, origin, tmp_path):
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "error: s3 data remotes need boto3, which is not installed" in proc.stderr
     assert "hint: install the extra: pip install 'git-exp[s3]'" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def moto_with_auth(tmp_path_factory):
+    """A second server that checks credentials (moto's IAM enforcement from the first request)."""
+    import os
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("moto-auth") / "log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=log, stderr=log,
+                            env=dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="0"))
+    try:
+        wait_for_port(port, proc, 60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(proc)
+        log.close()
+
+
+def test_refused_credentials_name_where_they_came_from(moto_with_auth, sealed_env, tmp_path,
+                                                      monkeypatch):
+    from git_exp.sharing.remote import RemoteUnavailable, open_location
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_with_auth)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWRONG")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
+    with pytest.raises(RemoteUnavailable) as err:
+        open_location(f"s3://{BUCKET}/x", str(tmp_path), "test").has_many(["a" * 64])
+    assert f"the data remote 's3://{BUCKET}/x' refused access" in err.value.message
+    assert "the credentials from the environment (AWS_ACCESS_KEY_ID" in err.value.message
+    assert "~/.aws/credentials" in err.value.hint
+
+    # The same keys from a profile in ~/.aws/credentials: the error says so.
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    (sealed_env / ".aws").mkdir()
+    (sealed_env / ".aws" / "credentials").write_text(
+        "[team]\naws_access_key_id = AKIAWRONG\naws_secret_access_key = wrong\n")
+    monkeypatch.setenv("AWS_PROFILE", "team")
+    with pytest.raises(RemoteUnavailable) as err:
+        open_location(f"s3://{BUCKET}/x", str(tmp_path), "test").probe()
+    assert "the credentials from ~/.aws/credentials (profile 'team')" in err.value.message

@@ -45,6 +45,17 @@ _THREADS = 16
 _AUTH_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
                "InvalidToken", "TokenRefreshRequired", "403", "AllAccessDisabled"}
 _MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
+# botocore's names for where credentials came from, as a user knows them.
+_CREDENTIAL_SOURCES = {
+    "env": "the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)",
+    "shared-credentials-file": "~/.aws/credentials",
+    "config-file": "~/.aws/config",
+    "sso": "AWS SSO (~/.aws/config)",
+    "assume-role": "an assumed role (~/.aws/config)",
+    "custom-process": "credential_process (~/.aws/config)",
+    "iam-role": "the instance's IAM role",
+    "container-role": "the container's IAM role",
+}
 
 
 def _boto3():
@@ -121,8 +132,13 @@ class S3Remote(DataRemote):
             creds = None
         if creds is None:
             return "no credentials were found"
-        method = getattr(creds, "method", "") or "unknown source"
-        return f"credentials from {method}"
+        method = getattr(creds, "method", "") or "an unknown source"
+        profile = self._session.profile_name if self._session else None
+        where = _CREDENTIAL_SOURCES.get(method, method)
+        if method in ("shared-credentials-file", "config-file", "sso", "assume-role",
+                      "custom-process") and profile:
+            where += f" (profile '{profile}')"
+        return f"the credentials from {where}"
 
     def _endpoint(self) -> str:
         try:
