@@ -7,10 +7,15 @@ A data remote is four operations:
     get(hash, dest)  -> bytes received; DEST appears whole and verified, or not at all
     list()           -> every object hash it holds
 
-and two optional ones for kinds where one call per object would cost a
-round trip each (SSH): put_batch / get_batch move many objects in one
-exchange. batch_size says how many a caller should hand over at once; the
-defaults loop over put/get, so a kind only needs the four.
+and optional ones, with defaults, so a kind only needs the four:
+
+    put_batch / get_batch  many objects in one exchange, for kinds where a call
+                           per object costs a round trip each (SSH); batch_size
+                           (and batch_bytes) say how many to hand over at once
+    probe()                contact the remote once, RemoteUnavailable if it fails
+    clean_temp()           remove what interrupted uploads left (temp files,
+                           unfinished multipart uploads); a push calls it first
+    cancel() / stop        stop every transfer in flight at its next chunk
 
 Objects are immutable and named by their SHA-256, so a remote never needs
 to rewrite one: a put of an object that is there does nothing, and two
