@@ -17,6 +17,7 @@ import pytest
 
 from git_exp.errors import ExpError
 from git_exp.params.edit import apply_overrides, edit_text, same
+from git_exp.params.keys import split_key
 from git_exp.params.overrides import parse_override
 from git_exp.params.read import key_text, parse
 
@@ -43,7 +44,7 @@ def _walk(data: dict, parts: list[str], create: bool = False):
 
 
 def _drop(data: dict, dotted: str) -> None:
-    parts = dotted.split(".")
+    parts = split_key(dotted)
     try:
         node, key = _walk(data, parts)
     except (AssertionError, TypeError, AttributeError):
@@ -58,7 +59,7 @@ def assert_only_key_changed(old_text: str, new_text: str, fmt: str, arg: str,
     ov = parse_override(arg)
     old, new = parse(old_text, fmt), parse(new_text, fmt)
     expected = copy.deepcopy(old)
-    node, key = _walk(expected, ov.key.split("."), create=True)
+    node, key = _walk(expected, ov.parts, create=True)
     if ov.op == "delete":
         del node[key]
     else:
@@ -496,7 +497,8 @@ def test_adding_an_existing_key_is_refused():
 @pytest.mark.parametrize("arg,message", [
     ("a.b=1", "no parameter a.b in p.yaml: a is a single value (1)"),
     ("+a.b=1", "cannot add a.b to p.yaml: a is a single value (1), not a mapping"),
-    ("l.0=1", "no parameter l.0 in p.yaml: l is a list"),
+    ("l.x=1", "no parameter l.x in p.yaml: l is a list"),
+    ("l.5=1", "no parameter l.5 in p.yaml: l has no such element"),
     ("~nope", "no parameter nope in p.yaml"),
 ])
 def test_keys_through_values_and_lists(arg, message):

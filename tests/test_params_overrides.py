@@ -53,7 +53,7 @@ def test_operators_and_file_prefixes():
         "p.yml:++a.b=[1]": Override("p.yml", "a.b", "upsert", [1], "[1]"),
         " lr = 0.1 ": Override(None, "lr", "set", 0.1, "0.1"),
         "url=http://x/y?a=b": Override(None, "url", "set", "http://x/y?a=b", "http://x/y?a=b"),
-        "a:b=1": Override(None, "a:b", "set", 1, "1"),      # no params extension: part of the key
+        "a:b=1": Override(None, '"a:b"', "set", 1, "1"),  # no params extension: part of the key, canonically quoted
         "name='a=b'": Override(None, "name", "set", "a=b", "'a=b'"),
         "x=": Override(None, "x", "set", "", ""),
         "odd key=1": Override(None, "odd key", "set", 1, "1"),

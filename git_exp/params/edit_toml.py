@@ -27,6 +27,7 @@ import re
 from git_exp.errors import ExpError
 from git_exp.params.edit import (after_line, bug, line_end, line_start, newline_of, remove_lines,
                                  same, splice)
+from git_exp.params.keys import index_of
 from git_exp.params.overrides import Override
 from git_exp.params.read import toml_module
 
@@ -218,10 +219,17 @@ def edit(text: str, ov: Override, op: str, source: str) -> tuple[str, list[str]]
     except (AttributeError, IndexError, ValueError):
         raise bug(ov.key, source, "the TOML scanner lost its way") from None
     doc = _Doc(text, sections, source)
-    full = tuple(ov.key.split("."))
+    full = tuple(ov.parts)
     if op == "add":
         return doc.add(full, ov), []
+    item = doc.locate_item(full) if op == "set" and ov.has_index else None
+    if item is not None:
+        return splice(text, [(item.start, item.end, doc.render(ov.value, ov, item))]), []
     found = doc.locate(full)
+    if found is None and op == "set" and ov.has_index:
+        raise ExpError(f"cannot set {ov.key} in {source}: -S sets elements of arrays of values, "
+                       "not of arrays of tables ([[...]])",
+                       hint="edit that table in the file by hand")
     if op == "delete":
         return doc.delete(full, found), []
     if found is None:
@@ -254,6 +262,35 @@ class _Doc:
                 found = _descend(e.value, full[len(path):])
                 if found is not None:
                     return found
+        return None
+
+    def locate_item(self, full: tuple) -> _Val | None:
+        """The value FULL names when it goes into an array by index (layers.0), else None.
+
+        Arrays of tables ([[servers]]) are not arrays of values here: None.
+        """
+        for cut in range(1, len(full)):
+            if index_of(full[cut]) is None:
+                continue
+            found = self.locate(full[:cut])
+            if found is None or found[1].value.kind != "array":
+                continue
+            val, rest = found[1].value, full[cut:]
+            while rest:
+                index = index_of(rest[0])
+                if val.kind == "array" and index is not None:
+                    if index >= len(val.items):
+                        return None
+                    val, rest = val.items[index], rest[1:]
+                elif val.kind == "inline":
+                    stop = next((i for i, p in enumerate(rest) if i and index_of(p) is not None), len(rest))
+                    inner = _descend(val, rest[:stop])
+                    if inner is None:
+                        return None
+                    val, rest = inner[1].value, rest[stop:]
+                else:
+                    return None
+            return val
         return None
 
     # -- delete ------------------------------------------------------------------
