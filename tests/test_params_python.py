@@ -231,3 +231,45 @@ def test_edits_keep_crlf_unicode_and_a_missing_final_newline():
 def test_rebinding_by_augmented_assignment_or_import_hides_a_constant():
     flat = flatten(parse("A = 1\nA += 1\nB = 2\nfrom x import B\nC = 3\nC = 4\n", "python", "p.py"))
     assert flat == {"C": 4}
+
+
+def test_self_attributes_of_init_are_class_params_as_dvc_reads_them():
+    text = ("class Train:\n    lr = 0.1\n    def __init__(self):\n        self.wd = 0.01  # decay\n"
+            "        self.name: str = 'x'\n        self.seed = make_seed()\n        other.x = 1\n")
+    assert flatten(parse(text, "python", "p.py")) == {"Train.lr": 0.1, "Train.wd": 0.01, "Train.name": "x"}
+    out = edit_text(text, "python", [parse_override("Train.wd=0.5")], "p.py")
+    assert out == text.replace("self.wd = 0.01  # decay", "self.wd = 0.5  # decay")
+    with pytest.raises(ExpError) as e:
+        edit_text(text, "python", [parse_override("Train.seed=1")], "p.py")
+    assert e.value.message == "p.py:6: Train.seed is not a literal value (a function call)"
+
+
+def _dvc_python() -> str | None:
+    import os
+    import shutil
+    dvc = os.environ.get("GIT_EXP_TEST_DVC") or shutil.which("dvc")
+    if not dvc:
+        return None
+    python = os.path.join(os.path.dirname(os.path.realpath(dvc)), "python")
+    python = python if os.access(python, os.X_OK) else os.path.join(os.path.dirname(dvc), "python")
+    return python if os.access(python, os.X_OK) else None
+
+
+def test_the_keys_and_values_are_those_dvc_reads(tmp_path):
+    """Where DVC and git-exp agree by design (literals only), the flat params are the same."""
+    import subprocess
+    python = _dvc_python()
+    if python is None:
+        pytest.skip("DVC is not installed (.ci/run installs it into its own venv and sets GIT_EXP_TEST_DVC)")
+    text = PARAMS_PY.replace('    "seed": os.getpid(),\n', "").replace('TAG = f"lr={LR}"\n', "")
+    text += "class Opt:\n    def __init__(self):\n        self.wd = 0.01\n"
+    (tmp_path / "params.py").write_text(text)
+    script = ("import json, sys; from dvc.utils.serialize._py import parse_py; "
+              "from dvc.utils.flatten import flatten; "
+              "print(json.dumps(flatten(parse_py(open(sys.argv[1]).read(), 'params.py'))))")
+    out = subprocess.run([python, "-c", script, str(tmp_path / "params.py")], check=True,
+                         capture_output=True, text=True).stdout
+    dvc = json.loads(out)
+    ours = json.loads(json.dumps(flatten(parse(text, "python", "params.py"))))
+    ours = {k.replace('"', ""): v for k, v in ours.items()}   # DVC cannot tell a dot in a key apart
+    assert ours == dvc

@@ -6,9 +6,12 @@ reads such files:
 
     LR = 0.1                          LR
     EPOCHS: int = 10                  EPOCHS
-    TRAIN = {"lr": 0.1, "opt": {...}} TRAIN.lr, TRAIN.opt.* (each entry on its own)
+    TRAIN = {"lr": 0.1, "opt": {...}} TRAIN.lr, TRAIN.opt.* (each entry on its own:
+                                      DVC drops the whole dict if one entry is code)
     class Train:                      Train.lr (nested classes nest further)
         lr = 0.1
+        def __init__(self):
+            self.wd = 0.01            Train.wd
 
 Values must be literals: numbers (a leading minus included), strings,
 True/False/None, and lists, tuples (read as lists) and dicts of those.
@@ -17,7 +20,8 @@ not evaluated. Such a key is silently left out when the file is read, like
 DVC does, so a params.py may hold helper code; a stage that lists the key
 under `params:`, or a -S that sets it, gets an error naming file:line and
 what the value is instead (see `unreadable`). Only module-level and class-level
-assignments to a single name count: assignments inside functions, `if`
+assignments to a single name count (and `self.NAME = ...` at the top of a
+class's __init__, as DVC reads them): other assignments in functions, `if`
 blocks or loops, `a = b = 1` and tuple unpacking are not parameters, and a
 name later rebound by `+=`, `def` or `import` is not a literal any more.
 Reading is bounded: files over MAX_BYTES and nesting deeper than MAX_DEPTH
@@ -97,6 +101,8 @@ def _scope(body: list, node, depth: int) -> Scope:
                 names[stmt.name] = stmt
             else:
                 names[stmt.name] = _scope(stmt.body, stmt, depth + 1)
+        elif isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__" and node is not None:
+            names.update(_self_attributes(stmt))
         elif isinstance(stmt, (ast.AugAssign, ast.FunctionDef, ast.AsyncFunctionDef)):
             name = stmt.target.id if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name) \
                 else getattr(stmt, "name", None)
@@ -105,6 +111,18 @@ def _scope(body: list, node, depth: int) -> Scope:
         elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
             for alias in stmt.names:
                 names[(alias.asname or alias.name).split(".")[0]] = stmt
+    return names
+
+
+def _self_attributes(init: ast.FunctionDef) -> dict:
+    """`self.x = value` at the top of a class's __init__: DVC reads those as class params."""
+    names: dict = {}
+    for stmt in init.body:
+        target = stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else \
+            stmt.target if isinstance(stmt, ast.AnnAssign) and stmt.value is not None else None
+        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) \
+                and target.value.id == "self":
+            names[target.attr] = stmt.value
     return names
 
 
