@@ -273,3 +273,11 @@ def test_the_keys_and_values_are_those_dvc_reads(tmp_path):
     ours = json.loads(json.dumps(flatten(parse(text, "python", "params.py"))))
     ours = {k.replace('"', ""): v for k, v in ours.items()}   # DVC cannot tell a dot in a key apart
     assert ours == dvc
+
+
+def test_sort_by_accepts_any_quoting_of_the_same_key(pyproj):
+    pyproj.exp("run", "-n", "one")
+    for name in ('"TRAIN".lr', 'params.py:"TRAIN"."lr"', '"LR"'):
+        assert pyproj.exp("show", "--json", "--sort-by", name).returncode == 0
+    proc = pyproj.exp("show", "--sort-by", 'TRAIN.opt.b.eta', check=False)
+    assert proc.returncode == 1 and 'TRAIN.opt."b.eta"' in proc.stderr   # did you mean
