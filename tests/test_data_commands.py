@@ -131,7 +131,7 @@ def test_checkout_names_missing_objects_and_hints_to_pull(tracked):
     proc = tracked.exp("checkout", check=False)
     assert proc.returncode == 1
     assert "model.bin: 1 object(s) missing from the cache" in proc.stderr
-    assert "git exp pull" in proc.stderr
+    assert "git exp fetch" in proc.stderr
     assert not (tracked.path / "model.bin").exists()
 
 

@@ -14,7 +14,9 @@ records any more (the branch you switched to does not have them) are
 removed, once their content is safe in the cache - as Git removes the files
 a branch does not track.
 
-Objects missing from the cache are listed with a hint to fetch them. A
+Objects missing from the cache are fetched first from the data remote of
+the current branch's upstream (else origin), unless exp.fetch.auto is false
+(see git-exp-fetch(1)); those still missing are listed. A
 cache object whose size or content does not match its hash is never copied
 out. A record whose path would leave the work tree, enter .git or pass
 through a symlink is refused.
@@ -40,13 +42,16 @@ def render(result, console, hook: bool = False) -> int:
         console.out(f"Removed {path}: nothing records it any more.")
     for path in result.checked_out:
         console.out(f"Checked out {path}.")
+    if result.fetched is not None:
+        from git_exp.commands.fetch import render_auto
+        render_auto(result.fetched, console, hook)
     code = 0
     if result.missing:
         total = len({h for hashes in result.missing.values() for h in hashes})
         for path, hashes in sorted(result.missing.items()):
             console.warn(f"{path}: {len(hashes)} object(s) missing from the cache, not checked out")
         message = f"{total} object(s) of {len(result.missing)} data path(s) are not in the cache"
-        hint = "fetch them with 'git exp pull <remote>', then run 'git exp checkout'"
+        hint = "fetch them with 'git exp fetch [<remote>]', then run 'git exp checkout'"
         if hook:
             console.warn(message + "; " + hint)
         else:
@@ -65,5 +70,11 @@ def run(args, console) -> int:
 
     from git_exp.data.workspace import checkout
     from git_exp.repo import discover
-    result = checkout(discover(), args.paths, os.getcwd(), relink=args.relink)
+    from git_exp.sharing.progress import ProgressLine, showing
+    progress = ProgressLine(console.stderr, "Fetching data", enabled=False if console.quiet else None)
+    try:
+        with showing(progress):   # when missing data is fetched first
+            result = checkout(discover(), args.paths, os.getcwd(), relink=args.relink)
+    finally:
+        progress.close()
     return render(result, console)

@@ -37,7 +37,8 @@ def run(args, console) -> int:
         hints.append("delete each corrupt object under .git/exp/cache/files/sha256/ and fetch it "
                      "again with 'git exp pull <remote>' (or re-add the data)")
     if result.missing:
-        hints.append("fetch missing objects with 'git exp pull <remote>'")
+        hints.append("fetch missing objects with 'git exp fetch -A [<remote>]' "
+                     "(experiments: 'git exp pull <remote> <name>')")
     console.error(f"checked {result.checked} object(s): {len(result.corrupt)} corrupt, "
                   f"{len(result.missing)} data path(s) with missing objects", hint="\n".join(hints))
     return 1

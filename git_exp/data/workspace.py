@@ -242,6 +242,7 @@ class SyncResult:
     saved_first: list[str] = field(default_factory=list)   # files saved to the cache before change
     missing: dict[str, list[str]] = field(default_factory=dict)  # data path -> missing objects
     errors: dict[str, str] = field(default_factory=dict)         # data path -> what went wrong
+    fetched: object = None  # sharing.fetch.FetchReport when missing objects were fetched
 
     @property
     def nothing_done(self) -> bool:
@@ -375,6 +376,13 @@ def _sync(repo, targets: dict[str, HashInfo], removals: list[str], records,
                 _checkout_one(repo, cache, memo, path, info, relink, result, known_dirs)
             except ExpError as err:
                 result.errors[path] = err.message
+        if result.missing:  # fetch what the cache lacks (exp.fetch.auto), then check those out
+            from git_exp.sharing.fetch import refill
+            for path in refill(repo, targets, result):
+                try:
+                    _checkout_one(repo, cache, memo, path, targets[path], relink, result, known_dirs)
+                except ExpError as err:
+                    result.errors[path] = err.message
     return result
 
 
