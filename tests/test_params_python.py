@@ -15,6 +15,7 @@ from git_exp.errors import ExpError
 from git_exp.params.edit import edit_text
 from git_exp.params.overrides import parse_override
 from git_exp.params.read import flatten, parse
+from git_exp.params.read_python import find, line_starts, parse_tree, span
 
 PARAMS_PY = '''\
 """Training parameters."""
@@ -281,3 +282,95 @@ def test_sort_by_accepts_any_quoting_of_the_same_key(pyproj):
         assert pyproj.exp("show", "--json", "--sort-by", name).returncode == 0
     proc = pyproj.exp("show", "--sort-by", 'TRAIN.opt.b.eta', check=False)
     assert proc.returncode == 1 and 'TRAIN.opt."b.eta"' in proc.stderr   # did you mean
+
+
+# --- the round trip on generated files --------------------------------------------------
+
+_NAMES = ["LR", "lr", "Model", "x_y", "k"]
+_PY_SCALARS = [0, 1, -3, 0.5, -1e-05, True, False, None, "adam", "a b", "it's", 'say "x"', "", "é", "a.b"]
+_PY_VALUES = ["1", "0.25", "-2", "1e-3", "true", "null", "adam", "'q'", "[1, x]", "{p: 1}", "a b", "[]", "é"]
+
+
+def _py_value(rng, depth):
+    r = rng.random()
+    if r < 0.2 and depth < 3:
+        return {rng.choice(_NAMES + ["a.b", "0"]): _py_value(rng, depth + 1) for _ in range(rng.randint(0, 3))}
+    if r < 0.35 and depth < 3:
+        return [_py_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    return rng.choice(_PY_SCALARS)
+
+
+def _py_source(value, rng, indent="") -> str:
+    if isinstance(value, dict):
+        if value and rng.random() < 0.4:   # one entry per line, with a comment now and then
+            inner = indent + "    "
+            lines = [f"{inner}{_py_source(k, rng)}: {_py_source(v, rng, inner)},"
+                     + rng.choice(["", "  # note"]) for k, v in value.items()]
+            return "{\n" + "\n".join(lines) + f"\n{indent}}}"
+        return "{" + ", ".join(f"{_py_source(k, rng)}: {_py_source(v, rng, indent)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        items = [_py_source(v, rng, indent) for v in value]
+        if rng.random() < 0.3:
+            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+        return "[" + ", ".join(items) + "]"
+    if isinstance(value, str) and rng.random() < 0.5 and "'" not in value:
+        return "'" + value + "'"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return repr(value)
+
+
+def _py_file(rng) -> str:
+    lines = ['"""generated"""', "import os"]
+    for _ in range(rng.randint(1, 5)):
+        name = rng.choice(_NAMES)
+        if rng.random() < 0.25:
+            lines.append(f"class {name}:")
+            for _ in range(rng.randint(1, 3)):
+                lines.append(f"    {rng.choice(_NAMES)} = {_py_source(_py_value(rng, 1), rng, '    ')}")
+        elif rng.random() < 0.15:
+            lines.append(f"{name} = os.getcwd()  # code")
+        else:
+            ann = rng.choice(["", ": int", ": dict"])
+            lines.append(f"{name}{ann} = {_py_source(_py_value(rng, 0), rng)}" + rng.choice(["", "  # c"]))
+    return "\n".join(lines) + rng.choice(["\n", ""])
+
+
+def _leaf_paths(value, parts):
+    from git_exp.params.keys import join_key
+    from git_exp.params.read import key_text
+    yield join_key(parts)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaf_paths(v, parts + [key_text(k)])
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _leaf_paths(v, parts + [str(i)])
+
+
+def test_random_python_edits_change_exactly_their_key():
+    import random
+
+    from tests.test_params_edit import assert_only_key_changed
+    rng = random.Random(20261204)
+    edits = 0
+    for _ in range(60):
+        text = _py_file(rng)
+        data = parse(text, "python", "p.py")
+        keys = [k for name, v in data.items() for k in _leaf_paths(v, [name])]
+        for _ in range(4):
+            if not keys:
+                break
+            arg = f"{rng.choice(keys)}={rng.choice(_PY_VALUES)}"
+            try:
+                out = edit_text(text, "python", [parse_override(arg)], "p.py")
+            except ExpError as e:   # refusals must be the expected kind, never our own bug
+                assert "report this as a bug" not in (e.hint or ""), (arg, text, e.message)
+                continue
+            assert_only_key_changed(text, out, "python", arg)
+            # only the old value's own source text was replaced
+            node, _ = find(parse_tree(text, "p.py"), parse_override(arg).parts)
+            start, end = span(text, line_starts(text), node)
+            assert out.startswith(text[:start]) and out.endswith(text[end:]), (arg, text, out)
+            edits += 1
+    assert edits > 150, edits
