@@ -201,7 +201,7 @@ def test_a_huge_params_file_is_refused_cleanly(committed):
     committed.commit("huge")
     proc = committed.exp("run", check=False)
     assert proc.returncode == 1
-    assert "error: params.py: the Python params file is larger than 2 MiB" in proc.stderr
+    assert "error: params.py: the Python params file is larger than 512 KiB" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

@@ -35,7 +35,9 @@ import re
 from git_exp.errors import ExpError
 from git_exp.params.keys import index_of, join_key
 
-MAX_BYTES = 2 * 1024 * 1024
+# ast.parse of 512 KiB takes about a second and 100 MB here: far beyond any real
+# params.py, small enough that a hostile one cannot stall show or a hook.
+MAX_BYTES = 512 * 1024
 MAX_DEPTH = 100
 
 _LITERAL_HINT = ("git-exp reads Python params without running them: write the value as a literal "
@@ -58,8 +60,8 @@ class NotLiteral(Exception):
 
 def parse_tree(text: str, source: str) -> Scope:
     """The module's names: ExpError names SOURCE:line for a syntax error or an oversized file."""
-    if len(text) > MAX_BYTES:
-        raise ExpError(f"{source}: the Python params file is larger than {MAX_BYTES // (1024 * 1024)} MiB",
+    if len(text) > MAX_BYTES or len(text.encode("utf-8", "replace")) > MAX_BYTES:
+        raise ExpError(f"{source}: the Python params file is larger than {MAX_BYTES // 1024} KiB",
                        hint="keep parameters in a small file of their own")
     import warnings
     try:
