@@ -725,6 +725,10 @@ def test_random_edits_change_exactly_their_key(fmt):
     ("toml", "x = [[1, 2], {a = 3}]\n", "x.1.a=4", "x = [[1, 2], {a = 4}]\n"),
     ("toml", '[server]\n"http.conf" = "a"\n', 'server."http.conf"=b', '[server]\n"http.conf" = "b"\n'),
     ("toml", "[a]\n", '+a."b.c"=1', '[a]\n"b.c" = 1\n'),
+    ("toml", "[[s]]\nn = 1\n\n[[s]]\nn = 2  # two\nv = {w = [1, 2]}\n", "s.1.n=3",
+     "[[s]]\nn = 1\n\n[[s]]\nn = 3  # two\nv = {w = [1, 2]}\n"),
+    ("toml", "[[s]]\nn = 1\n\n[[s]]\nn = 2\nv = {w = [1, 2]}\n", "s.1.v.w.0=9",
+     "[[s]]\nn = 1\n\n[[s]]\nn = 2\nv = {w = [9, 2]}\n"),
     ("yaml", "a: {}\n", '+a."b.c"=1', "a: {b.c: 1}\n"),
     ("json", '{"a": {}}', '+a."b.c"=1', '{"a": {"b.c": 1}}'),
 ])
@@ -738,7 +742,8 @@ def test_list_elements_and_quoted_keys_in_every_format(fmt, text, arg, expected)
     ("yaml", "l: [1, 2]\n", "+l.2=3", "cannot add l.2 in p: l is a list, and -S only sets list elements"),
     ("json", '{"l": [1, 2]}', "~l.0", "cannot delete l.0 in p: l is a list"),
     ("toml", "l = [1]\n", "l.1=3", "no parameter l.1 in p: l has no such element"),
-    ("toml", "[[s]]\nn = 1\n", "s.0.n=2", "cannot set s.0.n in p: -S sets elements of arrays of values"),
+    ("toml", "[[s]]\nn = 1\n", "s.0=2", "cannot set s.0 in p: -S sets values inside a [[table]] element"),
+    ("toml", "[[s]]\nn = 1\n[s.sub]\nk = 1\n", "s.0.sub.k=2", "cannot set s.0.sub.k in p: -S sets values"),
     ("yaml", "l:\n  - a: 1\n", "l.0=2", "cannot set l.0 in p: the list element is a block mapping or list"),
     ("yaml", "a: 1\n", 'a."b=1', "invalid parameter override"),
 ])
