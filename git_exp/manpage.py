@@ -68,6 +68,12 @@ exp.hooks.autoAdd: whether the pre-commit hook stores modified data and
 stages its pointer (true, the default) or refuses the commit. See
 git-exp-install(1).
 
+exp.gc.pruneExpire: how long git exp gc keeps a cache object that nothing
+references, since someone may be about to record it (a queue worker, an
+apply): a Git date such as 2.weeks.ago (the default), 3.days.ago,
+2026-01-31, now or never, as for gc.pruneExpire. Objects written by a run
+still in progress are kept whatever it says. See git-exp-gc(1).
+
 remote.NAME.expdata, exp.remote: the data remote paired with Git remote
 NAME, or the default one. See git-exp-push(1).
 
