@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from git_exp.atomic import write_atomic
+from git_exp.worktree_writes import WorkTree
 from git_exp.data.hashing import HashInfo
 from git_exp.errors import ExpError
 
@@ -108,4 +108,4 @@ def dump_lock(entries: dict[str, StageLock], order: list[str]) -> str:
 
 
 def write_lock(root: str, entries: dict[str, StageLock], order: list[str]) -> None:
-    write_atomic(os.path.join(root, LOCK_FILE), dump_lock(entries, order))
+    WorkTree(root).write(LOCK_FILE, dump_lock(entries, order))
