@@ -157,8 +157,16 @@ def _plan(repo, sha: str) -> _Plan:
         if problem:
             raise ExpError(f"refusing to apply {sha[:7]}: its tree holds the path {path!r} ({problem})",
                            hint="this commit was not made by Git or git-exp; do not apply it")
-    data = data_at(repo, sha)
     links = {p for p, (mode, _) in files.items() if mode == _LINK}
+    for path in files:  # a tree Git would not write (fsck: duplicateEntries)
+        parent = path.rpartition("/")[0]
+        while parent:
+            if parent in files:
+                raise ExpError(f"refusing to apply {sha[:7]}: its tree holds '{path}' inside "
+                               f"'{parent}', which is {'a symlink' if parent in links else 'a file'} too",
+                               hint="this commit was not made by Git or git-exp; do not apply it")
+            parent = parent.rpartition("/")[0]
+    data = data_at(repo, sha)
     for rel in data:
         parts = rel.split("/")
         for depth in range(1, len(parts) + 1):
@@ -240,19 +248,27 @@ def _recorded_by_experiments(repo, blobs: dict[str, str]) -> set[str]:
     return {path for (path, _), answer in zip(asks, found) if answer.strip() == blobs[path]}
 
 
-def _find_data_in_way(repo, plan: _Plan, tree: WorkTree) -> list[str]:
-    """Target data paths present locally that no local record names, with other
-    content; a symlink there (which checkout would refuse) goes to plan.in_way."""
+def _find_data_in_way(repo, plan: _Plan, tree: WorkTree) -> tuple[list[str], list[str]]:
+    """(target data paths present locally that no local record names, with other
+    content; target data paths present locally). A symlink at one (which
+    checkout would refuse) goes to plan.in_way."""
     from git_exp.data.hashing import hash_path
     records = data_at(repo, None)
-    in_way = []
+    in_way, present = [], []
     for rel, info in sorted(plan.data.items()):
         full = os.path.join(repo.root, rel)
+        try:
+            tree.path(rel, "data path", replace_link=True)
+        except ExpError:
+            continue  # a link on the way: _find_in_way named it, nothing is read through it
         if os.path.islink(full) and not tree.into_cache(full):
             plan.in_way.append(rel)
             plan.ignored_in_way.append(rel)  # so `git add -f` puts the link in the backup
             continue
-        if rel in records or not os.path.lexists(full):
+        if not os.path.lexists(full):
+            continue
+        present.append(rel)
+        if rel in records:
             continue
         try:
             now, _ = hash_path(full, None, cache_root=tree.cache_root)
@@ -261,7 +277,7 @@ def _find_data_in_way(repo, plan: _Plan, tree: WorkTree) -> list[str]:
             continue
         if now.hash != info.hash:
             in_way.append(rel)
-    return in_way
+    return in_way, present
 
 
 # -- 2. backup -------------------------------------------------------------------
@@ -321,7 +337,7 @@ def apply_commit(repo, sha: str, make_backup: bool = True, force: bool = False,
     snap = snapshot_tree(repo)
     snapshot = _ls_tree(repo, snap)
     _find_in_way(repo, plan, snapshot)
-    data_in_way = _find_data_in_way(repo, plan, tree)
+    data_in_way, data_present = _find_data_in_way(repo, plan, tree)
     in_way = sorted(set(plan.in_way) | set(data_in_way))
     if in_way and not force:
         raise ApplyConflict(name or sha[:7], in_way)
@@ -329,8 +345,7 @@ def apply_commit(repo, sha: str, make_backup: bool = True, force: bool = False,
         snap = snapshot_tree(repo, also=sorted(plan.ignored_in_way))
     backup_ref = None
     if make_backup:
-        backup_ref, _ = backup(repo, cache, snap, [p for p in plan.data
-                                                   if os.path.lexists(os.path.join(repo.root, p))])
+        backup_ref, _ = backup(repo, cache, snap, data_present)
     if on_backup is not None:
         on_backup(backup_ref)
     result = ApplyResult(sha, backup_ref, forced=in_way)
@@ -374,6 +389,11 @@ def _blob_now(repo, rel: str, snapshot: dict) -> str | None:
     return _hash_local(repo, [rel]).get(rel)
 
 
+# Files rendered by one `checkout-index` before they are placed: bounds the
+# staging folder's size, and a process per 256 files costs little.
+_BATCH = 256
+
+
 def _write_files(repo, tree: WorkTree, sha: str, modes: dict[str, str]) -> int:
     """Write the files of commit SHA named in MODES (path -> mode) through TREE."""
     if not modes:
@@ -385,27 +405,28 @@ def _write_files(repo, tree: WorkTree, sha: str, modes: dict[str, str]) -> int:
     # The staging folder as the work tree: Git renders each file (filters,
     # attributes, eol) there, and the door alone puts it in the real one.
     env = dict(os.environ, GIT_INDEX_FILE=index, GIT_WORK_TREE=stage, GIT_DIR=repo.git_dir)
+    paths = list(modes)
     written = 0
     try:
         _run(["read-tree", sha], stage, env, sha)
-        listed = "".join(p + "\0" for p in modes).encode("utf-8", "surrogateescape")
-        out = _run(["checkout-index", "--temp", "-z", "--stdin"], stage, env, sha, listed)
-        fields = out.split(b"\0")
-        for item in fields:
-            if not item:
-                continue
-            temp, _, name = item.partition(b"\t")
-            rel = name.decode("utf-8", "surrogateescape")
-            staged = os.path.join(stage, temp.decode("utf-8", "surrogateescape"))
-            if modes[rel] == _LINK:
-                with open(staged, "rb") as fh:
-                    target = fh.read().decode("utf-8", "surrogateescape")
-                tree.symlink(rel, target)  # as Git does; the door never writes through it
-                os.unlink(staged)
-            else:
-                os.chmod(staged, (0o777 if modes[rel] == "100755" else 0o666) & ~current_umask())
-                tree.place(staged, rel)
-            written += 1
+        for start in range(0, len(paths), _BATCH):
+            listed = "".join(p + "\0" for p in paths[start:start + _BATCH]).encode("utf-8", "surrogateescape")
+            out = _run(["checkout-index", "--temp", "-z", "--stdin"], stage, env, sha, listed)
+            for item in out.split(b"\0"):
+                if not item:
+                    continue
+                temp, _, name = item.partition(b"\t")
+                rel = name.decode("utf-8", "surrogateescape")
+                staged = os.path.join(stage, temp.decode("utf-8", "surrogateescape"))
+                if modes[rel] == _LINK:
+                    with open(staged, "rb") as fh:
+                        target = fh.read().decode("utf-8", "surrogateescape")
+                    tree.symlink(rel, target)  # as Git does; the door never writes through it
+                    os.unlink(staged)
+                else:
+                    os.chmod(staged, (0o777 if modes[rel] == "100755" else 0o666) & ~current_umask())
+                    tree.place(staged, rel)
+                written += 1
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return written
