@@ -130,7 +130,7 @@ _WHERE = {
         "git_exp.data.cache:Cache.remove", "git_exp.data.cache:_discard",
         "git_exp.data.runcache:RunCache.record", "git_exp.data.state:StateMemo.__init__",
         "git_exp.data.state:StateMemo._delete_files", "git_exp.data.workspace:_write_synced",
-        "git_exp.experiments.apply:_write_applied", "git_exp.experiments.manage:remove",
+        "git_exp.experiments.apply_plan:write_applied", "git_exp.experiments.manage:remove",
         "git_exp.experiments.run:run_experiment", "git_exp.experiments.runlock:RunLock.__enter__",
         "git_exp.experiments.runlock:RunLock.__exit__", "git_exp.experiments.runlock:RunLock._holder",
         "git_exp.experiments.snapshot:_temp_index", "git_exp.experiments.snapshot:snapshot_tree",
@@ -205,17 +205,18 @@ def writers() -> dict[str, set[str]]:
             continue  # the example project's own scripts
         module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
 
-        def visit(node, stack):
-            for child in ast.iter_child_nodes(node):
-                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    visit(child, stack + [child.name])
-                    continue
-                if isinstance(child, ast.Call) and _writes(child):
-                    found.setdefault(f"{module}:{'.'.join(stack) or '<module>'}", set()).add(_writes(child))
-                visit(child, stack)
-
-        visit(ast.parse(path.read_text(encoding="utf-8")), [])
+        _visit(ast.parse(path.read_text(encoding="utf-8")), module, [], found)
     return found
+
+
+def _visit(node, module: str, stack: list[str], found: dict) -> None:
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            _visit(child, module, stack + [child.name], found)
+            continue
+        if isinstance(child, ast.Call) and _writes(child):
+            found.setdefault(f"{module}:{'.'.join(stack) or '<module>'}", set()).add(_writes(child))
+        _visit(child, module, stack, found)
 
 
 def _allowed(writer: str) -> str | None:
