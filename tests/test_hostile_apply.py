@@ -182,6 +182,30 @@ def test_data_through_a_symlink_the_victim_has_is_refused(world):
     world.victim.fsck()
 
 
+def test_symlinks_in_the_tree_are_restored_as_links_and_nothing_is_written_through_them(world):
+    world.experiment("links", {"lnk": ("120000", str(world.outside).encode()),
+                               "docs": ("120000", b"README.md")})
+    before = snapshot(world.outside)
+    world.exp("pull", "origin", "links")
+    world.exp("apply", "links")
+    assert os.readlink(world.victim.path / "lnk") == str(world.outside)  # as Git does
+    assert os.readlink(world.victim.path / "docs") == "README.md"
+    assert snapshot(world.outside) == before
+    world.victim.fsck()
+
+
+def test_data_through_a_link_inside_the_repository_is_refused_too(world):
+    """Not only links that leave: data is never written through any symlink."""
+    evil = b"data\n"
+    world.experiment("evil", {"sub": {"keep.txt": b"x\n"}, "lnk": ("120000", b"sub"),
+                              "exp.lock": lock([("lnk/data.bin", sha(evil), len(evil), None)])},
+                     {sha(evil): evil})
+    world.exp("pull", "origin", "evil")
+    proc = world.exp("apply", "evil", check=False)
+    assert proc.returncode == 1 and "goes through 'lnk'" in proc.stderr
+    assert not (world.victim.path / "sub").exists()
+
+
 def test_a_tree_with_a_file_beneath_its_own_symlink_is_refused(world):
     """mktree happily writes `lnk` twice (a link and a folder); Git would never check it out."""
     link = world.blob(str(world.outside).encode())
