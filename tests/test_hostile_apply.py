@@ -379,8 +379,11 @@ def test_ctrl_c_mid_apply_exits_130_with_the_restore_command_and_no_half_file(wo
     assert any(world.victim.read(n) == f"mine {n}\n" for n in names)  # really interrupted midway
     assert not (world.victim.path / "zzz.bin").exists()
     assert not [p for p in after if p.endswith(".tmp") and not p.startswith(".git")]
+    assert not list((world.victim.path / ".git").glob("exp-apply.*"))  # staging folder cleared
+    (world.victim.path / ".git" / "exp-apply.4194999").mkdir()  # as a SIGKILLed apply leaves it
     world.victim.git("config", "--unset", "filter.slow.smudge")
     world.exp("apply", backup)
+    assert not list((world.victim.path / ".git").glob("exp-apply.*"))
     restored = snapshot(world.victim.path)
     assert {p: v for p, v in restored.items() if not p.startswith(".git")} == \
            {p: v for p, v in before.items() if not p.startswith(".git")}

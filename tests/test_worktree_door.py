@@ -148,8 +148,8 @@ _WHERE = {
         "git_exp.sharing.transfer:_discard", "git_exp.sharing.transfer:download",
         "git_exp.sharing.transfer:download.get_file", "git_exp.show.memo:Memo.save",
         "git_exp.show.workmemo:WorkspaceMemo.put"),
-    "apply's staging folder under .git/exp/tmp; the files reach the work tree through WorkTree.place": (
-        "git_exp.experiments.apply:_write_files",),
+    "apply's staging folder <git dir>/exp-apply.<pid>; the files reach the work tree through WorkTree.place": (
+        "git_exp.experiments.apply:_write_files", "git_exp.experiments.apply:_staging_folder"),
     "a temporary checkout or clone of git-exp's own (git worktree add, mkdtemp), removed whole": (
         "git_exp.queue.checkout:remove", "git_exp.distributed.worker:exec_entry",
         "git_exp.distributed.lifeline:_remove_after_exit"),

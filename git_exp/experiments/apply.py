@@ -183,13 +183,14 @@ def _write_files(repo, tree: WorkTree, sha: str, modes: dict[str, str]) -> int:
     if not modes:
         return 0
     from git_exp.data.links import current_umask
-    stage = os.path.join(repo.exp_dir, "tmp", f"apply-{os.getpid()}")
-    os.makedirs(stage, exist_ok=True)
+    stage = _staging_folder(repo)
     index = os.path.join(stage, "index")
     # The staging folder as the work tree: Git renders each file (filters,
     # attributes, eol) there, and the door alone puts it in the real one.
     env = dict(os.environ, GIT_INDEX_FILE=index, GIT_WORK_TREE=stage, GIT_DIR=repo.git_dir)
     paths = list(modes)
+    # As Git: with core.symlinks=false a link is checked out as a file holding its target.
+    symlinks = repo.config.get_bool("core.symlinks", True)
     written = 0
     try:
         _run(["read-tree", sha], stage, env, sha)
@@ -202,18 +203,47 @@ def _write_files(repo, tree: WorkTree, sha: str, modes: dict[str, str]) -> int:
                 temp, _, name = item.partition(b"\t")
                 rel = name.decode("utf-8", "surrogateescape")
                 staged = os.path.join(stage, temp.decode("utf-8", "surrogateescape"))
-                if modes[rel] == ap.LINK:
+                if modes[rel] == ap.LINK and symlinks:
                     with open(staged, "rb") as fh:
                         target = fh.read().decode("utf-8", "surrogateescape")
                     tree.symlink(rel, target)  # as Git does; the door never writes through it
                     os.unlink(staged)
                 else:
-                    os.chmod(staged, (0o777 if modes[rel] == "100755" else 0o666) & ~current_umask())
+                    executable = modes[rel] == "100755"
+                    os.chmod(staged, (0o777 if executable else 0o666) & ~current_umask())
                     tree.place(staged, rel)
                 written += 1
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return written
+
+
+_STAGE_PREFIX = "exp-apply."
+
+
+def _staging_folder(repo) -> str:
+    """A fresh <git dir>/exp-apply.<pid>/ (beside the work tree, so a rename
+    moves a file into it); those of applies that were killed are removed.
+    Not under .git/exp/tmp: queue recovery owns that folder's entries."""
+    for name in os.listdir(repo.git_dir):
+        pid = name[len(_STAGE_PREFIX):]
+        if name.startswith(_STAGE_PREFIX) and pid.isdigit() and int(pid) != os.getpid() \
+                and not _alive(int(pid)):
+            shutil.rmtree(os.path.join(repo.git_dir, name), ignore_errors=True)
+    stage = os.path.join(repo.git_dir, f"{_STAGE_PREFIX}{os.getpid()}")
+    shutil.rmtree(stage, ignore_errors=True)
+    os.mkdir(stage)
+    return stage
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process: leave its folder alone
+    return True
 
 
 def _run(args: list[str], cwd: str, env: dict, sha: str, stdin: bytes | None = None) -> bytes:
