@@ -5,8 +5,8 @@ data are checked against the work-tree door's rule and against each other
 (a data path through a symlink of the experiment's own tree is refused);
 local untracked or ignored files the experiment would overwrite with other
 bytes are found, except those an earlier apply wrote (<git dir>/exp-applied)
-or an experiment of HEAD records at the same path (the results `git exp run`
-left in the work tree are not the user's unsaved bytes).
+or a recent experiment or backup records at the same path (the results
+`git exp run` left in the work tree are not the user's unsaved bytes).
 """
 from __future__ import annotations
 
@@ -165,26 +165,24 @@ def find_in_way(repo, plan: Plan, snapshot: dict[str, tuple[str, str]]) -> None:
     plan.ignored_in_way = [p for p in plan.ignored_in_way if p not in recorded]
 
 
-# Experiments of the current commit looked at for a file's bytes: the
-# newest ones; more would make apply slow in a repository with thousands.
+# Experiments and backups looked at for a file's bytes: the newest ones;
+# more would make apply slow in a repository with thousands.
 _RECENT = 200
 
 
 def _recorded_by_experiments(repo, blobs: dict[str, str]) -> set[str]:
-    """Paths of BLOBS whose bytes an experiment of HEAD records at that path.
+    """Paths of BLOBS whose bytes a recent experiment or backup records at that path.
 
     After `git exp run` the work tree holds the run's results (exp.lock,
     metrics), untracked by the branch but recorded by the experiment, so
     replacing them loses nothing: they are not the user's unsaved bytes.
     """
+    from git_exp.experiments.refs import PREFIX
+    blobs = {p: b for p, b in blobs.items() if "\n" not in p}  # one question per line below
     if not blobs:
         return set()
-    head = git(["rev-parse", "--verify", "-q", "HEAD^{commit}"], cwd=repo.root, check=False)
-    if head.returncode != 0:
-        return set()
-    from git_exp.experiments.refs import PREFIX
     refs = git(["for-each-ref", f"--count={_RECENT}", "--sort=-committerdate", "--format=%(objectname)",
-                f"{PREFIX}{head.stdout.decode().strip()}/"], cwd=repo.root).stdout.decode().split()
+                PREFIX, "refs/exp-backups/"], cwd=repo.root).stdout.decode().split()
     if not refs:
         return set()
     asks = [(path, f"{ref}:{path}") for path in blobs for ref in refs]
