@@ -9,7 +9,8 @@ run): one baseline commit and N experiment commits under refs/exps/, each
 with its own params.yaml and metrics.json, refs packed as `git gc` leaves
 them. Then `git exp show` and `git exp show --json` are timed cold (memo
 deleted) and warm, each in a fresh process, as a user runs them; output goes
-to /dev/null. Peak memory is the largest resident set of that process and
+to /dev/null; then `git_exp.api.experiments()` the same way (it returns
+the rows of show --json, through the same memo). Peak memory is the largest resident set of that process and
 its children (getrusage of children, measured in a wrapper process).
 
 Goals (issue 5): 10,000 warm under 1 s; 1,000 cold under 2 s.
@@ -105,6 +106,13 @@ def measure(cmd: list[str], cwd: str) -> tuple[float, float]:
     return float(out[0]), int(out[1]) / 1024
 
 
+def _second_call(cmd: list[str], cwd: str) -> float:
+    env = dict(os.environ, **ENV, PYTHONPATH=ROOT)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE)
+    return float(proc.stderr.decode().strip().splitlines()[-1])
+
+
 def bench_size(n: int, repeat: int, folder: str) -> None:
     path = os.path.join(folder, f"repo-{n}")
     t = time.perf_counter()
@@ -125,6 +133,24 @@ def bench_size(n: int, repeat: int, folder: str) -> None:
             peaks.append(peak)
         print(f"  {label:<12} cold {min(colds):6.3f} s   warm {min(warms):6.3f} s   "
               f"peak {max(peaks):6.1f} MiB")
+    # git_exp.api.experiments() returns the rows of show --json through the same
+    # memo: timed the same way (a fresh process), then called again in that
+    # process, as a notebook does.
+    api = [sys.executable, "-c", "import git_exp.api as api; api.experiments()"]
+    twice = [sys.executable, "-c", "import sys, time; import git_exp.api as api; api.experiments(); "
+             "t = time.perf_counter(); api.experiments(); "
+             "sys.stderr.write(f'{time.perf_counter() - t}')"]
+    colds, warms, again, peaks = [], [], [], []
+    for _ in range(repeat):
+        shutil.rmtree(memo, ignore_errors=True)
+        for into in (colds, warms):
+            seconds, peak = measure(api, path)
+            into.append(seconds)
+            peaks.append(peak)
+        again.append(_second_call(twice, path))
+    print(f"  {'experiments()':<12} cold {min(colds):6.3f} s   warm {min(warms):6.3f} s   "
+          f"peak {max(peaks):6.1f} MiB   (git_exp.api; called again in one process: "
+          f"{min(again):.3f} s)")
     seconds, _ = measure(["git", "for-each-ref", "refs/exps/"], path)
     print(f"  (git for-each-ref of the refs alone: {seconds:.3f} s)")
 

@@ -44,7 +44,12 @@ EXIT_STATUS = """\
 starts with `error:` and is often followed by a `hint:`); 128 outside a Git
 repository; 129 on a usage error; 130 when interrupted; 141 when the reader of
 its output went away; 3 on an internal error, whose traceback is written to a
-log file under the Git directory (exp/logs/).
+log file under the Git directory (exp/logs/), or in the temporary directory
+when that one cannot be written (the message names the file). A full disk or
+a read-only or forbidden folder is no internal error: it exits 1 with an
+`error:` naming the path. Commands that handle many experiments (pull -A,
+push -A, show -A, plots) go on past one that cannot be handled, report it,
+and exit 1 at the end.
 """
 
 CONFIGURATION = """\
@@ -63,10 +68,34 @@ exp.hooks.autoAdd: whether the pre-commit hook stores modified data and
 stages its pointer (true, the default) or refuses the commit. See
 git-exp-install(1).
 
+exp.gc.pruneExpire: how long git exp gc keeps a cache object that nothing
+references, since someone may be about to record it (a queue worker, an
+apply): a Git date such as 2.weeks.ago (the default), 3.days.ago,
+2026-01-31, now or never, as for gc.pruneExpire. Objects written by a run
+still in progress are kept whatever it says. See git-exp-gc(1).
+
 remote.NAME.expdata, exp.remote: the data remote paired with Git remote
 NAME, or the default one. See git-exp-push(1).
 
+exp.fetch.auto: whether checkout, the post-checkout and post-merge hooks and
+apply fetch the data the cache lacks from the data remote of the current
+branch's upstream (else origin), as Git LFS does (true, the default), or
+only report it missing. See git-exp-fetch(1); git exp remote shows which
+data remote each Git remote uses.
+
 color.ui: as for Git; --color overrides it.
+"""
+
+LIMITS = """\
+Params, metrics, plots data, exp.yaml and exp.lock may come from someone
+else's experiment (git exp pull), so they are read with fixed limits: a file
+larger than 64 MiB, data nested more than 100 mappings or lists deep, and
+YAML whose anchors and aliases would expand to more than 100,000 extra values
+(a "billion laughs") or refer to themselves are refused with an error naming
+the file, line and column. Ordinary anchors and merge keys (<<: *defaults)
+are unaffected. In show, params diff, metrics and plots such a file is one
+warning for the experiment that holds it, and the others are still shown; in
+run and save, a file of the work tree that breaks a limit is an error.
 """
 
 ENVIRONMENT = """\
@@ -168,16 +197,112 @@ def main_page() -> str:
                 for v, (_, s) in COMMANDS.items() if v not in HIDDEN]
     parts.append(".SH COMMANDS\n" + "\n".join(commands))
     parts.append(".SH CONFIGURATION\n" + _paragraphs(CONFIGURATION))
+    parts.append(".SH LIMITS\n" + _paragraphs(LIMITS))
     parts.append(".SH EXIT STATUS\n" + _paragraphs(EXIT_STATUS))
     parts.append(".SH ENVIRONMENT\n.nf\n" + _esc(ENVIRONMENT.strip()) + "\n.fi")
-    see = ", ".join(f"\\fBgit-exp-{_esc(v)}\\fR(1)" for v in COMMANDS)
+    see = ", ".join([f"\\fBgit-exp-{_esc(v)}\\fR(1)" for v in COMMANDS]
+                    + [f"\\fBgitexp-{_esc(g)}\\fR(7)" for g in GUIDES])
     parts.append(".SH SEE ALSO\n\\fBgit\\fR(1), " + see)
     return "\n".join(parts) + "\n"
+
+
+# Guides: pages about something other than one command, in section 7 as
+# Git's own (gitcli(7)). `git exp help NAME` and `git help exp-NAME` open them.
+GUIDES = {"api": "git_exp.api"}
+
+
+def _signature(function) -> str:
+    """NAME(arg=default, ...) -> RETURN, annotations as written in the source."""
+    import inspect
+    sig = inspect.signature(function)
+    args = []
+    for param in sig.parameters.values():
+        text = param.name
+        if param.annotation is not inspect.Parameter.empty:
+            text += f": {param.annotation}"
+        if param.default is not inspect.Parameter.empty:
+            text += f" = {param.default!r}"
+        args.append(text)
+    ret = sig.return_annotation
+    tail = "" if ret is inspect.Signature.empty else f" -> {ret}"
+    return f"{function.__name__}({', '.join(args)}){tail}"
+
+
+def _doc(thing) -> str:
+    """THING's own docstring (never one inherited from object), cleaned."""
+    import inspect
+    return inspect.cleandoc(thing.__doc__) if thing.__doc__ else ""
+
+
+def _method_signature(cls, name: str, function) -> str:
+    """Live(dir: str = 'live') for __init__, Live.log_metric(name, value) for a method."""
+    text = _signature(function)
+    args = text[text.index("(") + 1:]
+    args = args[len("self, "):] if args.startswith("self, ") else args[len("self"):]
+    return (cls.__name__ if name == "__init__" else f"{cls.__name__}.{name}") + "(" + args
+
+
+def guide_blocks(name: str) -> tuple[str, list]:
+    """(summary, [(title, text or [(signature, doc)])]) of guide NAME, from its module."""
+    import inspect
+    module = importlib.import_module(GUIDES[name])
+    blocks: list = [("Description", module.DESCRIPTION)]
+    functions = [getattr(module, n) for n in module.__all__ if inspect.isfunction(getattr(module, n))]
+    blocks.append(("Functions", [(_signature(f), _doc(f)) for f in functions]))
+    blocks.extend(getattr(module, "SECTIONS", []))
+    for extra in getattr(module, "SEE_ALSO_MODULES", []):
+        other = importlib.import_module(extra)
+        blocks.append((f"{extra}", _doc(other)))
+        for cls in [getattr(other, n) for n in other.__all__ if inspect.isclass(getattr(other, n))]:
+            methods = [(_method_signature(cls, n, f), _doc(cls if n == "__init__" else f))
+                       for n, f in vars(cls).items()
+                       if inspect.isfunction(f) and (not n.startswith("_") or n == "__init__")]
+            blocks.append((f"{cls.__name__} methods", methods))
+    return module.SUMMARY, blocks
+
+
+def guide_page(name: str) -> str:
+    summary, blocks = guide_blocks(name)
+    page = f"gitexp-{name}"
+    parts = [f'.TH "{page.upper()}" "7" "" "git-exp {__version__}" "git-exp manual"\n'
+             f".SH NAME\n{_esc(page)} \\- {_esc(summary)}"]
+    for title, body in blocks:
+        if isinstance(body, str):
+            parts.append(f".SH {_esc(title.upper())}\n" + _paragraphs(body))
+            continue
+        # Paragraphs after the first stay indented under their signature.
+        items = [f".TP\n\\fB{_esc(sig)}\\fR\n"
+                 + _paragraphs(doc).replace(".PP\n", "", 1).replace(".PP\n", ".IP\n")
+                 for sig, doc in body]
+        parts.append(f".SH {_esc(title.upper())}\n" + "\n".join(items))
+    parts.append(".SH SEE ALSO\n\\fBgit-exp\\fR(1), \\fBgit-exp-show\\fR(1)")
+    return "\n".join(parts) + "\n"
+
+
+def guide_text(name: str) -> str:
+    """The guide as plain text, for `git exp help NAME` where man is missing."""
+    summary, blocks = guide_blocks(name)
+    out = [f"gitexp-{name} - {summary}"]
+    for title, body in blocks:
+        out.append("\n" + title.upper())
+        if isinstance(body, str):
+            out.append(_indent(body))
+        else:
+            for sig, doc in body:
+                out.append("  " + sig)
+                out.append(_indent(doc, "      "))
+    return "\n".join(out) + "\n"
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line if line.strip() else "" for line in text.strip("\n").splitlines())
 
 
 def render_all() -> dict[str, str]:
     from git_exp.cli import COMMANDS
     pages = {"git-exp.1": main_page()}
+    for name in GUIDES:
+        pages[f"gitexp-{name}.7"] = guide_page(name)
     for verb in COMMANDS:
         pages[f"git-exp-{verb}.1"] = command_page(verb)
         # `git help exp-VERB` asks man for "gitexp-VERB": Git only adds the
@@ -190,7 +315,7 @@ def write_all(folder: str) -> list[str]:
     pages = render_all()
     os.makedirs(folder, exist_ok=True)
     for name in os.listdir(folder):
-        if name.endswith(".1") and name not in pages:
+        if name.endswith((".1", ".7")) and name not in pages:
             os.unlink(os.path.join(folder, name))
     for name, text in pages.items():
         with open(os.path.join(folder, name), "w") as fh:

@@ -52,6 +52,10 @@ def sealed_env(tmp_path_factory, monkeypatch, shim_dir):
     monkeypatch.setenv("TERM", "dumb")
     monkeypatch.setenv("LC_ALL", "C.UTF-8")
     monkeypatch.setenv("PATH", f"{shim_dir}{os.pathsep}{os.environ['PATH']}")
+    # Stages that log with git_exp.live (the example's train.py) import this
+    # source tree's, as they would import the installed git-exp's.
+    rest = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT) + (os.pathsep + rest if rest else ""))
     # Written directly: spawning `git config` for every test costs ~12 ms each.
     (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
     yield home

@@ -56,7 +56,7 @@ def script(path, name):
 
 
 def metrics(path):
-    return json.loads((path / "metrics.json").read_text())
+    return json.loads((path / "live" / "metrics.json").read_text())
 
 
 def test_example_is_a_clean_repository_with_one_commit(tmp_path):
@@ -87,8 +87,8 @@ def test_example_pipeline_declares_the_two_stages(tmp_path):
         "deps": ["src/train.py", "src/params.py", "data/prepared"],
         "params": ["train"],
         "outs": ["models"],
-        "metrics": [{"metrics.json": {"cache": False}}],
-        "plots": [{"logs.csv": {"cache": False, "x": "epoch", "y": ["loss", "accuracy"]}}]}
+        "metrics": [{"live/metrics.json": {"cache": False}}],
+        "plots": [{"live/plots/metrics": {"cache": False, "x": "step"}}]}
     params = yaml.safe_load((path / "params.yaml").read_text())
     assert set(params["prepare"]) == {"split", "seed"}
     assert set(params["train"]) >= {"lr", "epochs", "hidden", "seed"}
@@ -102,13 +102,17 @@ def test_example_learns_and_its_params_matter(tmp_path):
 
     script(path, "train")
     first = metrics(path)
-    assert set(first) == {"accuracy", "loss"}
+    assert set(first) == {"accuracy", "loss", "step"}
     assert first["accuracy"] > 0.85  # chance is 0.5; a straight line gets about 0.85
     epochs = yaml.safe_load((path / "params.yaml").read_text())["train"]["epochs"]
-    with open(path / "logs.csv") as fh:
-        rows = list(csv.DictReader(fh))
-    assert [int(r["epoch"]) for r in rows] == list(range(1, epochs + 1))
-    assert (float(rows[-1]["accuracy"]), float(rows[-1]["loss"])) == (first["accuracy"], first["loss"])
+    assert first["step"] == epochs - 1   # epoch 1 is step 0
+    history = {}
+    for name in ("loss", "accuracy"):
+        with open(path / "live" / "plots" / "metrics" / f"{name}.tsv", newline="") as fh:
+            rows = list(csv.DictReader(fh, delimiter="\t"))
+        assert [int(r["step"]) for r in rows] == list(range(epochs))
+        history[name] = float(rows[-1][name])
+    assert history == {"accuracy": first["accuracy"], "loss": first["loss"]}
     model = json.loads((path / "models" / "model.json").read_text())
     assert len(model["w1"]) == model["hidden"]
 

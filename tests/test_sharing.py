@@ -352,10 +352,14 @@ def test_data_location_resolution(ml, tmp_path):
     shared = bare(tmp_path, "shared.git")
     ml.git("remote", "add", "shared", f"file://{shared}")
     assert resolve(discover(str(ml.path)), "shared").url == str(shared / "exp" / "cache")
+    # An https Git remote pairs with its host's LFS store (tests/test_remote_lfs.py);
+    # a remote helper's URL has none.
+    assert resolve(repo, "web").url == "https://example.com/x.git/info/lfs"
+    ml.git("remote", "add", "exotic", "hg::https://example.com/x")
     with pytest.raises(ExpError) as err:
-        resolve(repo, "web")
-    assert "no data remote is configured for Git remote 'web'" in err.value.message
-    assert "git config remote.web.expdata" in err.value.hint
+        resolve(discover(str(ml.path)), "exotic")
+    assert "no data remote is configured for Git remote 'exotic'" in err.value.message
+    assert "git config remote.exotic.expdata" in err.value.hint
     (ml.path / ".expconfig").write_text("[exp]\n\tremote = ../team\n")
     assert resolve(discover(str(ml.path)), "web").url == str(ml.path.parent / "team")
     ml.git("config", "remote.web.expdata", str(tmp_path / "mine"))

@@ -449,11 +449,13 @@ def test_show_is_not_blocked_by_a_running_experiment(ml):
         proc = show(ml, timeout=20)
         out = lines(proc.stdout)
         assert out[0].split()[:3] == ["Experiment", "Created", "State"]
-        assert out[4].split() == ["├──", "-------", "[busy-bee]", "2024-01-02", "11:00", "running",
-                                  "-", "-", "-", "-"]
+        # A run in the work tree shows what the work tree holds so far.
+        assert out[4].split()[:6] == ["├──", "-------", "[busy-bee]", "2024-01-02", "11:00", "running"]
+        assert out[4].split()[6:] == out[2].split()[-4:]   # the workspace row
         rows = json.loads(show(ml, "--json").stdout)
         running = [r for r in rows if r["name"] == "busy-bee"][0]
         assert running["state"] == "running" and running["rev"] is None
+        assert (running["params"], running["metrics"]) == (rows[0]["params"], rows[0]["metrics"])
         assert running["created"] == "2024-01-02T11:00:00+00:00"
         assert lock.exists()  # readers never touch the lock
     finally:

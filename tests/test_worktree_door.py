@@ -127,7 +127,10 @@ _WHERE = {
         "git_exp.worktree_writes", "git_exp.data.links", "git_exp.atomic:write_atomic"),
     "inside .git (the repository's own state: cache, memos, logs, locks, queue), never the work tree": (
         "git_exp.data.cache:Cache._store_bytes", "git_exp.data.cache:Cache._store_file",
-        "git_exp.data.cache:Cache.remove", "git_exp.data.cache:_discard",
+        "git_exp.data.cache:Cache.remove", "git_exp.data.cache:_discard", "git_exp.data.cache:_freshen",
+        "git_exp.data.access:_manifest", "git_exp.dvcimport.experiments:_tree",
+        "git_exp.experiments.run:_undo_before_start", "git_exp.sharing.logs:_bounded_copy",
+        "git_exp.sharing.logs:publish_local", "git_exp.sharing.logs:store_fetched",
         "git_exp.data.runcache:RunCache.record", "git_exp.data.state:StateMemo.__init__",
         "git_exp.data.state:StateMemo._delete_files", "git_exp.data.workspace:_write_synced",
         "git_exp.experiments.apply_plan:write_applied", "git_exp.experiments.manage:remove",
@@ -155,6 +158,10 @@ _WHERE = {
         "git_exp.distributed.lifeline:_remove_after_exit"),
     "a directory data remote: another repository's cache, not a work tree": (
         "git_exp.sharing.remote:_publish", "git_exp.sharing.remote:write_verified"),
+    "the user's own stage writing its outputs: git_exp.live is a library their training script calls": (
+        "git_exp.live:Live.__init__", "git_exp.live:_remove_file", "git_exp.live:_write_atomic"),
+    "not a write: git_exp.api's own open(), which refuses every mode but reading": (
+        "git_exp.api:read",),
     "what the user named on the command line, by commands that exist to write it": (
         "git_exp.cli:_silence_stdout",            # /dev/null
         "git_exp.hooks:install", "git_exp.hooks:uninstall",  # the hooks folder, `git exp install`

@@ -27,7 +27,9 @@ paths would leave the work tree, enter .git, or pass through a symlink
 (symlinks in the experiment's files are restored as symlinks, as Git does,
 but no data is ever written through one).
 
-Data missing from the cache is listed with a hint to pull it.
+Data missing from the cache is fetched first from the data remote of the
+current branch's upstream (else origin), unless exp.fetch.auto is false;
+what is still missing is listed with a hint to pull it.
 """
 
 EXAMPLES = ["git exp apply bold-otter", "git exp apply --force bold-otter",
@@ -55,13 +57,20 @@ def run(args, console) -> int:
             backup.append(ref)
             console.info(f"Your work tree is saved; to restore it: git exp apply {ref}")
 
+    from git_exp.sharing.progress import ProgressLine, showing
+    progress = ProgressLine(console.stderr, "Fetching data", enabled=False if console.quiet else None)
     try:
-        result = apply_commit(repo, found.sha, force=args.force, name=found.name, on_backup=announce)
+        with showing(progress):   # when missing data is fetched first
+            result = apply_commit(repo, found.sha, force=args.force, name=found.name, on_backup=announce)
     except KeyboardInterrupt:
         if backup:
             console.error("interrupted: the work tree is partly applied",
                           hint=f"restore it with: git exp apply {backup[0]}")
         raise
+    finally:
+        progress.close()
+    from git_exp.commands.fetch import render_auto
+    render_auto(result.fetched, console)
     console.out(f"Applied '{found.name}' ({found.sha[:7]}): {result.written} files"
                 + (f", {len(result.data)} data paths" if result.data else "")
                 + (f", removed {len(result.removed)} files" if result.removed else "") + ".")
@@ -73,6 +82,6 @@ def run(args, console) -> int:
         console.out(f"Your previous work tree is saved; to restore it: git exp apply {result.backup_ref}")
     if result.missing:
         console.warn("data not in the local cache: " + ", ".join(result.missing))
-        console.error("some data could not be restored", hint="fetch it with 'git exp pull <remote>'")
+        console.error("some data could not be restored", hint="fetch it: git exp pull <remote> <name>")
         return 1
     return 0

@@ -6,9 +6,11 @@ DESCRIPTION = """\
 `plots` of its stages and its top-level `plots`) from the files in the work
 tree. `git exp plots diff [EXP_OR_REV...]` overlays each plot across
 experiments and revisions, one series per revision, labelled by its name:
-by default the workspace and the experiments of HEAD's commit (or HEAD
-itself when it has none). EXP_OR_REV is an experiment's name, a sha prefix
-or ref, any Git revision, or `workspace`.
+by default the workspace, the runs in progress and the experiments of HEAD's
+commit (or HEAD itself when it has none). EXP_OR_REV is an experiment's
+name, a sha prefix or ref, any Git revision, `workspace`, or the name of a
+run in progress, whose curves so far are read from the checkout it runs in
+(a queued run on this machine; a run in this work tree is the workspace).
 
 Both write one self-contained HTML page, index.html, and print its path: the
 charts are drawn as SVG inside the page, images are embedded, and nothing is
@@ -115,7 +117,7 @@ def run(args, console) -> int:
         from git_exp.plots import vega
         images = output.write_images(repo, result, args.output) if _has_images(result) else {}
         console.page(vega.dumps(vega.to_json(result, images)))
-        return 0
+        return 1 if result.unreadable else 0
     if args.md:
         from git_exp.plots import markdown, svg
         svgs = {chart.id: svg.render(chart, f"c{n}", legend_limit=40).svg
@@ -123,7 +125,7 @@ def run(args, console) -> int:
         charts = output.write_charts(repo, svgs, args.output)
         images = output.write_images(repo, result, args.output) if _has_images(result) else {}
         console.page(markdown.render(result, charts, images))
-        return 0
+        return 1 if result.unreadable else 0
 
     from git_exp.plots.page import build_page
     path = output.write_page(repo, build_page(result, title), args.output)
@@ -136,7 +138,7 @@ def run(args, console) -> int:
         import webbrowser
         if not webbrowser.open(pathlib.Path(path).as_uri()):
             console.warn("no web browser found to open the page")
-    return 0
+    return 1 if result.unreadable else 0   # the page holds the rest; still report the failure
 
 
 def _has_images(result) -> bool:

@@ -20,10 +20,19 @@ NAME is an experiment's name, a unique sha prefix or its full ref. Without
 NAME (or with --all) the experiments of HEAD's commit are pushed; -A pushes
 every experiment. For each experiment the result is printed: pushed, up to
 date, or rejected when the remote has a different commit under that name
-(a diverged experiment), which -f overwrites.
+(a diverged experiment), which -f overwrites. One experiment that cannot
+be pushed - its ref names no commit, or its exp.lock cannot be read - is
+reported as failed and left behind; the others are pushed, and the command
+exits 1.
 
 The refs go through your own `git push`, so credential helpers, SSH keys
 and config, and proxies work exactly as for any push.
+
+Each experiment's run log (git exp logs NAME, failed and interrupted runs
+too) goes along as the ref refs/exp-logs/<experiment sha>, so `git exp
+logs` works in the clones that pull it. Logs longer than 8 MiB are cut to
+their last 8 MiB, which the log's first line says. A plain `git push` of
+refs/exps/* sends no logs; add 'refs/exp-logs/*:refs/exp-logs/*' for them.
 """
 
 EXAMPLES = [
@@ -44,7 +53,14 @@ file:// URL.
 When nothing is configured and the Git remote itself is a local path or a
 file:// URL (a bare repository on a shared drive, say), the data is kept
 inside that repository, in <its git dir>/exp/cache, so sharing needs no
-setup at all. For any other Git remote, configure a location:
+setup at all. A Git remote over https or ssh (GitHub, GitLab, Gitea,
+Bitbucket, any Git LFS server) keeps the data in its host's Git LFS store,
+found as git-lfs finds it: lfs.url, remote.<name>.lfsurl (Git config, then
+a committed .lfsconfig; these come before the local-path rule), else the
+remote's URL + .git/info/lfs. Credentials come from your Git credential
+helper (https) or from git-lfs-authenticate over your ssh; Git's
+http.sslCAInfo, http.sslVerify and http.extraHeader apply. For any other
+Git remote, configure a location:
 
   git config remote.origin.expdata /mnt/team/exp-data
   git config -f .expconfig remote.origin.expdata /mnt/team/exp-data
@@ -128,6 +144,8 @@ def run(args, console) -> int:
     elif any(r.status != "up to date" for r in result.refs):
         console.out("Sent no data: these experiments record no cached data.")
     render_refs(result, console, "Pushed", f"to {args.remote}")
+    if result.logs:
+        console.out(f"Sent {result.logs} run log(s) (refs/exp-logs/).")
     diverged = [r for r in result.failed if r.status == "diverged"]
     if diverged:
         names = " ".join(r.exp.name for r in diverged)

@@ -23,9 +23,16 @@ matches --where itself; the workspace row is shown when it matches --where. Sort
 so with -A, --sort-by and --limit the table is a leaderboard of the whole
 repository.
 
-`show` never waits for a running experiment and takes no lock: a run in this
-work tree appears as a `running` row, and an experiment appears with results
-only once its commit is complete.
+`show` never waits for a running experiment and takes no lock: a run in
+progress appears as a `running` row, with the params and metrics its files
+hold so far - a run in this work tree with the work tree's, a queued run
+with those of the temporary checkout it runs in, and a queued run on
+another machine (queue start --executor) with what its worker last
+reported through the shared remote, every few seconds while it runs. A
+training script that logs with git_exp.live rewrites its metrics file at
+every step, so the row shows its latest step (see `git exp help api`). A
+queued row shows the params it will run with. An experiment appears with
+results only once its commit is complete.
 """
 
 SECTIONS = [
@@ -152,7 +159,7 @@ def run(args, console) -> int:
                 limit=args.limit, only_changed=args.only_changed, drop=args.drop, keep=args.keep)
     warn_problems(view.warnings, console)
     console.page(render_view(view, args, console))
-    return 0
+    return 1 if view.unreadable else 0   # an experiment left out: shown the rest, still a failure
 
 
 def warn_problems(warnings: list, console, most: int = 5) -> None:
@@ -166,7 +173,8 @@ def warn_problems(warnings: list, console, most: int = 5) -> None:
 
 def render_view(view, args, console) -> str:
     if getattr(args, "json", False):
-        return json_rows([row_object(r, view.columns) for r in view.rows])
+        from git_exp.show.records import view_objects
+        return json_rows(view_objects(view))
     if getattr(args, "csv", False):
         return render_csv(view)
     from git_exp.ui import table
@@ -192,19 +200,6 @@ def terminal_width(console) -> int | None:
         return None
     import shutil
     return shutil.get_terminal_size((80, 24)).columns
-
-
-def row_object(row, columns) -> dict:
-    """One row of --json (the schema is in DESCRIPTION's JSON OUTPUT section)."""
-    from git_exp.show.columns import MISSING
-    values: dict = {"params": {}, "metrics": {}}
-    for column in columns:
-        value = column.get(row)
-        if value is not MISSING:
-            values[column.kind].setdefault(column.file, {})[column.key] = value
-    return {"name": row.name, "kind": row.kind, "rev": row.rev, "baseline": row.baseline,
-            "parent": row.parent, "created": row.created, "state": row.state,
-            "params": values["params"], "metrics": values["metrics"]}
 
 
 def experiment_labels(rows) -> list[str]:

@@ -130,10 +130,22 @@ class Cache:
         self._store_bytes(info.hash, manifest_bytes(entries))
         return info
 
+    def store_file(self, src: str, digest: str, size: int) -> bool:
+        """Put SRC, already hashed to DIGEST by the caller, in the cache (verified as it is
+        copied); True if written. For importers that computed the hash themselves."""
+        return self._store_file(src, digest, size)
+
+    def store_manifest(self, digest: str, data: bytes) -> None:
+        """Store a directory manifest built elsewhere (DATA must hash to DIGEST)."""
+        if manifest_hash(data) != digest:
+            raise ExpError(f"manifest does not hash to {digest}")
+        self._store_bytes(digest, data)
+
     def _store_file(self, src: str, digest: str, size: int, memo=None) -> bool:
         """Put SRC's content in the cache as DIGEST unless it is there; True if written."""
         dst = self.object_path(digest)
         if self._has_intact(digest, size):
+            _freshen(dst)
             return False  # dedup (a wrong-sized object, say truncated, is replaced)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         try:
@@ -162,6 +174,7 @@ class Cache:
     def _store_bytes(self, digest: str, data: bytes) -> None:
         dst = self.object_path(digest)
         if self._has_intact(digest, len(data)):
+            _freshen(dst)
             return
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         tmp = temp_name(dst)
@@ -392,6 +405,19 @@ class Cache:
                     result.changed.append(tree.abs(rel))
                 continue
             self._put(e.hash, tree, rel, e.executable, memo, result)
+
+
+def _freshen(path: str) -> None:
+    """Mark an object just saved again as young, as Git freshens a loose object
+    it would have written: gc's grace period (gc.py) then protects it until
+    whoever saved it has recorded it. A hard-linked object is left alone:
+    its time is also a work-tree file's (the stat memo would re-hash it),
+    and gc never deletes a linked object anyway."""
+    try:
+        if os.stat(path).st_nlink == 1:
+            os.utime(path)
+    except OSError:
+        pass  # another user's shared cache: gc's run-lock rule still applies
 
 
 def _scan(top: str) -> tuple[dict[str, os.stat_result], dict[str, os.stat_result], list[str]]:

@@ -56,6 +56,7 @@ class ApplyResult:
     missing: list[str] = field(default_factory=list)
     saved_first: list[str] = field(default_factory=list)
     forced: list[str] = field(default_factory=list)   # local files overwritten with --force
+    fetched: object = None   # sharing.fetch.FetchReport when missing data was fetched
 
 
 class ApplyConflict(ExpError):
@@ -106,7 +107,11 @@ def backup(repo, cache, tree: str | None = None, also_data=()) -> tuple[str, str
     lines.append("Exp-Backup: true")
     sha = commit_tree(repo, tree or snapshot_tree(repo), parents, "\n".join(lines) + "\n")
     ref = f"{BACKUP_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}-{sha[:7]}"
-    git(["update-ref", ref, sha, ""], cwd=repo.root)
+    # Two applies in one second from the same work tree make the very same
+    # backup commit, so its ref may exist already, naming these same bytes.
+    existing = git(["rev-parse", "--verify", "-q", ref], cwd=repo.root, check=False).stdout.decode().strip()
+    if existing != sha:
+        git(["update-ref", ref, sha, ""], cwd=repo.root)
     return ref, sha
 
 
@@ -123,7 +128,7 @@ def apply_commit(repo, sha: str, make_backup: bool = True, force: bool = False,
 
     cache = Cache(repo.exp_dir, parse_link_types(repo.config.get("exp.cache.type")))
     tree = WorkTree(repo.root, cache.root)
-    plan = ap.plan(repo, sha)
+    plan = ap.plan(repo, sha)  # validates everything before anything is touched
     snap = snapshot_tree(repo)
     snapshot = ap.ls_tree(repo, snap)
     ap.find_in_way(repo, plan, snapshot)
@@ -131,6 +136,8 @@ def apply_commit(repo, sha: str, make_backup: bool = True, force: bool = False,
     in_way = sorted(set(plan.in_way) | set(data_in_way))
     if in_way and not force:
         raise ApplyConflict(name or sha[:7], in_way)
+    from git_exp.sharing.fetch import auto_fetch
+    fetched = auto_fetch(repo, plan.data)  # what the cache lacks, from the upstream's data remote
     if plan.ignored_in_way:
         snap = snapshot_tree(repo, also=sorted(plan.ignored_in_way))
     backup_ref = None
@@ -138,7 +145,7 @@ def apply_commit(repo, sha: str, make_backup: bool = True, force: bool = False,
         backup_ref, _ = backup(repo, cache, snap, data_present)
     if on_backup is not None:
         on_backup(backup_ref)
-    result = ApplyResult(sha, backup_ref, forced=in_way)
+    result = ApplyResult(sha, backup_ref, forced=in_way, fetched=fetched)
 
     # Ours to remove: files the index tracks, or an earlier apply wrote and
     # nobody changed since, that the experiment does not have.

@@ -94,3 +94,9 @@ def record(repo, baseline: str, name: str, outcome: Outcome, force: bool = False
 
 def log_path(repo, sha: str) -> str:
     return os.path.join(repo.exp_dir, "logs", f"{sha}.log")
+
+
+def running_log_path(repo, pid: int) -> str:
+    """Where `git exp run` in a work tree (process PID) writes its log while it
+    runs; the log moves to log_path once the experiment is recorded."""
+    return os.path.join(repo.exp_dir, "logs", f"run-{pid}.log")

@@ -49,3 +49,26 @@ def find_in(spec: str, candidates: list[refs.ExpRef], where: str = "",
     raise ExpError(f"no experiment named '{spec}'{place}",
                    hint=(f"did you mean {', '.join(close)}? " if close else "")
                    + f"'{lister}' lists them")
+
+
+def resolve_revision(repo, spec: str, all_refs: list[refs.ExpRef] | None = None
+                     ) -> tuple[str, refs.ExpRef | None]:
+    """The commit SPEC names for diff, metrics, plots and the Python API, and
+    its experiment (None for a plain commit): an experiment's name wins over a
+    branch of the same name, then any Git revision, then an experiment's sha
+    prefix. The error names both kinds of thing SPEC could have been."""
+    every = refs.list_refs(repo.root) if all_refs is None else all_refs
+    if spec.startswith(refs.PREFIX) or any(r.name == spec for r in every):
+        found = resolve(repo, spec, every)
+        return found.sha, found
+    proc = git(["rev-parse", "--verify", "-q", "--end-of-options", spec + "^{commit}"],
+               cwd=repo.root, check=False)
+    if proc.returncode != 0:
+        try:
+            found = resolve(repo, spec, every)   # a sha prefix of an experiment, or a good error
+        except ExpError as exc:
+            raise ExpError(f"'{spec}' is neither an experiment nor a revision",
+                           hint=exc.hint) from None
+        return found.sha, found
+    sha = proc.stdout.decode().strip()
+    return sha, next((r for r in every if r.sha == sha), None)

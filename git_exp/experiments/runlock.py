@@ -15,9 +15,30 @@ from git_exp import procs
 from git_exp.errors import ExpError
 
 
+def lock_path(git_dir: str) -> str:
+    return os.path.join(git_dir, "exp-run.lock")
+
+
+def live_holder(git_dir: str) -> dict | None:
+    """The running holder of GIT_DIR's run lock ({pid, host, name, started}), or None.
+
+    For readers (show, logs): reads only, never clears a stale lock. A holder
+    on another host (a shared file system) is taken as alive."""
+    try:
+        with open(lock_path(git_dir)) as fh:
+            holder = json.load(fh)
+    except (OSError, ValueError):
+        return None   # no run, or its writer has not filled the file in yet
+    if not isinstance(holder, dict) or not isinstance(holder.get("pid"), int):
+        return None
+    if holder.get("host") in (None, socket.gethostname()) and not procs.alive(holder["pid"]):
+        return None   # stale: the run died without cleaning up
+    return holder
+
+
 class RunLock:
     def __init__(self, git_dir: str, name: str):
-        self.path = os.path.join(git_dir, "exp-run.lock")
+        self.path = lock_path(git_dir)
         self.name = name
         self.held = False
 

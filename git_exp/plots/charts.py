@@ -29,11 +29,14 @@ INDEX_LABEL = "row"
 class Revision:
     name: str            # as shown: "workspace", an experiment's name, a branch or the revision typed
     rev: Optional[str]   # full sha; None for the workspace
-    kind: str            # "workspace", "experiment" or "commit"
+    kind: str            # "workspace", "experiment", "commit" or "running"
+    root: Optional[str] = None   # a run in progress: the work tree it writes its files in
 
     def describe(self) -> str:
         if self.kind == "workspace":
             return "the workspace"
+        if self.kind == "running":
+            return f"running experiment {self.name}"
         if self.kind == "experiment":
             return f"experiment {self.name}"
         return f"revision {self.name}"
@@ -111,6 +114,7 @@ class PlotResult:
     revisions: list               # Revision, in legend order
     sections: list                # Section, in declaration order
     warnings: list = field(default_factory=list)
+    unreadable: list = field(default_factory=list)   # files or revisions left out as unreadable
 
     @property
     def charts(self) -> list:

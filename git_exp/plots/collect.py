@@ -14,6 +14,7 @@ import os
 import posixpath
 from typing import Optional
 
+from git_exp import bounded
 from git_exp.errors import ExpError
 from git_exp.experiments import refs as exp_refs
 from git_exp.experiments.manage import head_sha, labels_for
@@ -28,6 +29,7 @@ PIPELINE_FILE = "exp.yaml"
 WORKSPACE = "workspace"
 _FILE_MODES = ("100644", "100755", "100664")
 _DIR_MODE = "40000"
+RUNNING_FILE_LIMIT = 64 << 20    # bytes of one plots file read from a run in progress
 
 
 def show(repo, targets: list | None = None) -> PlotResult:
@@ -49,6 +51,7 @@ def diff(repo, specs: list | None = None, targets: list | None = None) -> PlotRe
         return _Collector(repo, revisions).run(_targets(repo, targets or []), strict=False)
     head = head_sha(repo)
     revisions = [Revision(WORKSPACE, None, "workspace")]
+    revisions += [r for base, r in running_revisions(repo) if base in (None, head)]
     mine = [r for r in every if r.baseline == head] if head else []
     if mine:
         revisions += [Revision(r.name, r.sha, "experiment") for r in mine]
@@ -59,11 +62,27 @@ def diff(repo, specs: list | None = None, targets: list | None = None) -> PlotRe
     return collector.run(_targets(repo, targets or []), strict=False)
 
 
+def running_revisions(repo) -> list:
+    """(baseline or None, Revision) of each run in progress whose files are on this
+    machine: its curves so far are drawn from the work tree it writes them in."""
+    from git_exp.show.pending import pending
+    found = []
+    for entry in pending(repo):
+        if entry.state == "running" and entry.root and os.path.isdir(entry.root):
+            found.append((entry.baseline, Revision(entry.name, None, "running", entry.root)))
+    return found
+
+
 def revision_of(repo, spec: str, every: list) -> Revision:
     """What SPEC names: the workspace, an experiment (its name wins over a
-    branch of the same name, as this is about experiments) or a commit."""
+    branch of the same name, as this is about experiments), a run in
+    progress, or a commit."""
     if spec == WORKSPACE:
         return Revision(WORKSPACE, None, "workspace")
+    if not any(r.name == spec for r in every):
+        running = [r for _, r in running_revisions(repo) if r.name == spec]
+        if running:
+            return running[0]
     if spec.startswith(exp_refs.PREFIX) or any(r.name == spec for r in every):
         found = resolve(repo, spec, every)
         return Revision(found.name, found.sha, "experiment")
@@ -86,10 +105,10 @@ def _unique(revisions: list) -> list:
     """Each revision once; two experiments of one name get their short sha added."""
     seen: dict = {}
     for revision in revisions:
-        seen.setdefault((revision.kind == "workspace", revision.rev), revision)
+        seen.setdefault((revision.kind == "workspace", revision.rev, revision.root), revision)
     kept = list(seen.values())
     names = [r.name for r in kept]
-    return [Revision(f"{r.name} ({r.rev[:7]})", r.rev, r.kind)
+    return [Revision(f"{r.name} ({r.rev[:7]})", r.rev, r.kind, r.root)
             if r.rev and names.count(r.name) > 1 else r for r in kept]
 
 
@@ -110,6 +129,7 @@ class _Collector:
         self.repo = repo
         self.revisions = revisions
         self.warnings: list[str] = []
+        self.unreadable: list[str] = []   # also in warnings; they make the command fail at the end
         self._objects: Optional[CatFile] = None
         self._trees: Optional[Trees] = None
         self._roots: dict[str, Optional[str]] = {}   # commit sha -> root tree oid
@@ -124,15 +144,20 @@ class _Collector:
 
     # ------------------------------------------------------------ revisions
 
+    def _root(self, index: int) -> str:
+        """Where the files of a revision without a commit are: the work tree, or a run's."""
+        return self.revisions[index].root or self.repo.root
+
     def _read_commits(self) -> None:
         shas = [r.rev for r in self.revisions if r.rev]
         if not shas:
             return
-        self._objects = CatFile(self.repo.root)
+        self._objects = CatFile(self.repo.root, max_blob=bounded.MAX_FILE_SIZE)
         self._trees = Trees(self._objects)
         for sha, obj in zip(shas, self._objects.read_many(shas)):
             if obj is None or obj.type != "commit":
                 self._roots[sha] = None
+                self._unreadable(f"{sha[:7]} does not name a commit; it has no plots")
                 continue
             info = parse_commit(obj.data)
             self._roots[sha] = info.tree
@@ -160,7 +185,7 @@ class _Collector:
             for output in outputs:
                 sections.extend(self._sections(output))
             _unique_ids(sections)
-            return PlotResult(self.revisions, sections, self.warnings)
+            return PlotResult(self.revisions, sections, self.warnings, self.unreadable)
         finally:
             if self._objects is not None:
                 self._objects.close()
@@ -173,7 +198,11 @@ class _Collector:
         parsed: dict[str, object] = {}   # exp.yaml blob -> Pipeline, when it reads no other file
         for index, revision in enumerate(self.revisions):
             try:
-                if revision.rev is None:
+                if revision.kind == "running":
+                    from git_exp.show.running import bounded_reader
+                    # Written by code that is running now: read with limits, no symlinks.
+                    pipeline = load_pipeline(revision.root, PIPELINE_FILE, bounded_reader(revision.root))
+                elif revision.rev is None:
                     if not os.path.exists(self.repo.path(PIPELINE_FILE)):
                         if need_pipeline:
                             raise ExpError(f"no {PIPELINE_FILE} in {self.repo.root}",
@@ -184,7 +213,7 @@ class _Collector:
                     entry = self._entry(index, PIPELINE_FILE)
                     if not _is_file(entry):
                         continue
-                    text = self._blob(entry[1])
+                    text = self._blob(entry[1], PIPELINE_FILE)
                     if text is None:
                         continue
                     text = text.decode("utf-8", "replace")
@@ -236,7 +265,7 @@ class _Collector:
             entry = self._entry(index, path)
             if not _is_file(entry):
                 return None
-            data = self._blob(entry[1])
+            data = self._blob(entry[1], path)
             return data.decode("utf-8", "replace") if data is not None else None
         return read
 
@@ -270,17 +299,21 @@ class _Collector:
     def _fetch(self, oids: list) -> None:
         wanted = list(dict.fromkeys(o for o in oids if o not in self._blobs))
         for oid, obj in zip(wanted, self._objects.read_many(wanted) if wanted else []):
-            self._blobs[oid] = obj.data if obj is not None and obj.type == "blob" else None
+            self._blobs[oid] = obj if obj is not None and obj.too_large else \
+                obj.data if obj is not None and obj.type == "blob" else None
 
-    def _blob(self, oid: str) -> Optional[bytes]:
+    def _blob(self, oid: str, path: str = "") -> Optional[bytes]:
         if oid not in self._blobs:
             self._fetch([oid])
-        return self._blobs[oid]
+        data = self._blobs[oid]
+        if data is not None and not isinstance(data, bytes):   # skipped: over the size limit
+            raise bounded.too_large(path or oid[:7], data.size)
+        return data
 
     def _kind(self, index: int, path: str) -> Optional[str]:
         """'file', 'dir' or None for PATH in revision INDEX."""
         if self.revisions[index].rev is None:
-            full = self.repo.path(*path.split("/"))
+            full = os.path.join(self._root(index), *path.split("/"))
             if os.path.isdir(full):
                 return "dir"
             return "file" if os.path.isfile(full) else None
@@ -294,10 +327,11 @@ class _Collector:
     def _files_under(self, index: int, path: str) -> list:
         if self.revisions[index].rev is None:
             found = []
-            top = self.repo.path(*path.split("/"))
+            root = self._root(index)
+            top = os.path.join(root, *path.split("/"))
             for folder, dirs, files in os.walk(top):
                 dirs.sort()
-                rel = os.path.relpath(folder, self.repo.root).replace(os.sep, "/")
+                rel = os.path.relpath(folder, root).replace(os.sep, "/")
                 found.extend(posixpath.join(rel, f) for f in sorted(files))
             return found
         found = []
@@ -318,17 +352,19 @@ class _Collector:
 
     def contents(self, index: int, path: str) -> Optional[bytes]:
         """The bytes of PATH in revision INDEX, or None when it has no such file."""
+        if self.revisions[index].kind == "running":
+            from git_exp.show.running import read_bounded
+            return read_bounded(self.revisions[index].root, path, RUNNING_FILE_LIMIT)
         if self.revisions[index].rev is None:
             try:
-                with open(self.repo.path(*path.split("/")), "rb") as fh:
-                    return fh.read()
+                return bounded.read_file(self.repo.path(*path.split("/")), path)
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 return None
             except OSError as exc:
                 raise ExpError(f"cannot read '{path}': {exc.strerror}") from None
         entry = self._entry(index, path)
         if _is_file(entry):
-            return self._blob(entry[1])
+            return self._blob(entry[1], path)
         return self._from_cache(index, path)
 
     def _from_cache(self, index: int, path: str) -> Optional[bytes]:
@@ -341,8 +377,8 @@ class _Collector:
             return None
         if lock[1] not in self._locks:
             from git_exp.pipeline.lock import parse_lock
-            text = self._blob(lock[1])
             try:
+                text = self._blob(lock[1], "exp.lock")
                 stages = parse_lock(text.decode("utf-8", "replace")) if text else {}
             except ExpError:
                 stages = {}
@@ -352,21 +388,37 @@ class _Collector:
             return None
         from git_exp.data.cache import Cache
         try:
-            with open(Cache(self.repo.exp_dir).object_path(info.hash), "rb") as fh:
-                return fh.read()
-        except (OSError, ExpError):
+            stored = Cache(self.repo.exp_dir).object_path(info.hash)
+        except ExpError:
+            return None
+        try:
+            return bounded.read_file(stored, path)
+        except OSError:
             return None
 
     def table_of(self, index: int, path: str, wanted: tuple):
         if self.revisions[index].rev is None:
-            key: tuple = ("workspace", path, wanted)
+            key: tuple = (("workspace", self._root(index)), path, wanted)
         else:
             entry = self._entry(index, path)
             key = (entry[1] if _is_file(entry) else ("cache", index, path), path, wanted)
         if key not in self._tables:
-            data = self.contents(index, path)
-            self._tables[key] = None if data is None else plot_data.parse_table(data, path, wanted)
+            try:
+                data = self.contents(index, path)
+                self._tables[key] = None if data is None else plot_data.parse_table(data, path, wanted)
+            except ExpError as exc:
+                if self.revisions[index].rev is None:
+                    raise   # the user's own file: theirs to fix, as before
+                # One experiment's bad file (maybe hostile: an alias bomb, a
+                # huge blob) leaves that experiment out of this plot only.
+                self._unreadable(f"{exc.message} (in {self.revisions[index].describe()}); "
+                                 "left out of the plot")
+                self._tables[key] = None
         return self._tables[key]
+
+    def _unreadable(self, message: str) -> None:
+        self.unreadable.append(message)
+        self.warnings.append(message)
 
     # -------------------------------------------------------------- sections
 

@@ -153,6 +153,9 @@ def download(cache, remote, hashes: Iterable[str], progress: Progress | None = N
     wanted = {h for h in hashes if not cache.has(h)}
     if not wanted:
         return Stats(), set()
+    # Remotes that must name an object's size to ask for it (LFS) are told what we know.
+    expect_sizes = getattr(remote, "expect_sizes", lambda sizes: None)
+    expect_sizes(sizes)
     present = remote.has_many(wanted)
     lacking = wanted - present
     manifests = sorted(h for h in present if h.endswith(DIR_SUFFIX))
@@ -177,6 +180,7 @@ def download(cache, remote, hashes: Iterable[str], progress: Progress | None = N
                 sizes.setdefault(e.hash, e.size)
         more = set().union(*inside.values()) - files if inside else set()
         more = {h for h in more if not cache.has(h)}
+        expect_sizes(sizes)
         if more:
             found = remote.has_many(more)
             lacking |= more - found

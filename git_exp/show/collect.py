@@ -8,6 +8,7 @@ baseline followed by its experiments, newest first.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from git_exp.errors import ExpError
@@ -52,6 +53,7 @@ class Group:
 class Selection:
     workspace: Row | None
     groups: list            # [Group], in display order
+    unreadable: list = field(default_factory=list)   # messages: experiments that could not be shown
 
     def rows(self) -> list:
         out = [self.workspace] if self.workspace is not None else []
@@ -90,6 +92,9 @@ def collect(repo, *, all_commits: bool = False, num: int | None = None,
     if num is not None and num < 1:
         raise ExpError(f"-n must be at least 1, not {num}")
     reader = reader or CommitReader(repo)
+    # Runs in progress before the experiments: a run that ends in between is
+    # then seen twice (its ref wins), never missed.
+    in_progress = pending(repo)
     every = exp_refs.list_refs(repo.root)
     head = head_sha(repo)
     asked = asked_baselines(repo, head, num, list(revs or []))
@@ -99,19 +104,21 @@ def collect(repo, *, all_commits: bool = False, num: int | None = None,
     datas = reader.read(baselines + [r.sha for r in mine])
 
     by_baseline: dict[str, list] = {b: [] for b in baselines}
+    unreadable = []
     for ref in mine:
         data = datas.get(ref.sha)
         if data is None:
-            continue  # its commit is gone (pruned): nothing to show
+            # Its ref names no commit (a blob someone pushed, or a pruned
+            # object): say so, and show the others.
+            unreadable.append(f"experiment '{ref.name}' ({ref.sha[:7]}): its ref does not name "
+                              f"a commit; not shown ('git exp remove {ref.name}' deletes it)")
+            continue
         state = data.state or "success"
         if hide_failed and state in FAILED_STATES:
             continue
         by_baseline[ref.baseline].append(Row.from_data("experiment", ref.name, ref.baseline, data, state))
-    for entry in pending(repo):
-        base = entry.baseline or head
-        if base in by_baseline and not any(r.name == entry.name for r in by_baseline[base]):
-            by_baseline[base].append(Row("experiment", entry.name, None, base, base, entry.created,
-                                         0, entry.state))
+    for row in pending_rows(repo, reader, head, by_baseline, in_progress):
+        by_baseline[row.baseline].append(row)
 
     labels = labels_for(repo, set(baselines))
     groups = []
@@ -129,7 +136,45 @@ def collect(repo, *, all_commits: bool = False, num: int | None = None,
         data = reader.workspace()
         workspace = Row("workspace", "workspace", None, head, head, None, 0, None,
                         data.params, data.metrics, data.errors)
-    return Selection(workspace, groups)
+    return Selection(workspace, groups, unreadable)
+
+
+def pending_rows(repo, reader: CommitReader, head: str | None, by_baseline: dict,
+                 in_progress: list) -> list[Row]:
+    """Rows of the runs in progress and the queued entries whose baseline is shown.
+
+    A running row holds the params and metrics its work tree has now (the
+    work tree's for a run there, the temporary checkout's for a queued run
+    on this machine: show/running.py); a queued row, the params of its entry.
+    """
+    chosen = []
+    for entry in in_progress:
+        base = entry.baseline or head
+        if base in by_baseline and not any(r.name == entry.name for r in by_baseline[base]):
+            if not any(p.name == entry.name and p.baseline == base for p in chosen):
+                chosen.append(entry)
+    queued = reader.read([p.commit for p in chosen if p.commit and p.state == "queued"]) \
+        if any(p.commit and p.state == "queued" for p in chosen) else {}
+    rows = []
+    for entry in chosen:
+        base = entry.baseline or head
+        params: dict = {}
+        metrics: dict = {}
+        if entry.state == "running" and entry.root == repo.root:
+            data = reader.workspace()
+            params, metrics = data.params, data.metrics
+        elif entry.state == "running" and entry.root and os.path.isdir(entry.root):
+            from git_exp.show.running import read_running
+            params, metrics = read_running(entry.root)
+        elif entry.state == "running" and entry.entry:
+            # Running elsewhere: what its worker last reported (distributed/progress.py).
+            from git_exp.distributed.progress import read_progress
+            params, metrics = read_progress(repo, entry.entry)
+        elif entry.commit in queued:
+            params = queued[entry.commit].params   # its metrics are the baseline's: not its own
+        rows.append(Row("experiment", entry.name, None, base, base, entry.created, 0,
+                        entry.state, params, metrics))
+    return rows
 
 
 def _newest_first(row: Row):

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from git_exp.errors import ExpError
 from git_exp.experiments import refs as exp_refs
 from git_exp.experiments.manage import head_sha
-from git_exp.experiments.resolve import resolve
-from git_exp.gitcmd import git
+from git_exp.experiments.resolve import resolve_revision
 from git_exp.show.collect import Row
 from git_exp.show.columns import KINDS, MISSING
-from git_exp.show.commits import CommitData, CommitReader
+from git_exp.show.commits import CommitReader
 from git_exp.show.values import difference
 
 WORKSPACE = "workspace"
@@ -56,29 +55,15 @@ def target(repo, spec: str | None, reader: CommitReader, every: list | None = No
         head = head_sha(repo)
         return Row("workspace", WORKSPACE, None, head, head, None, 0, None,
                    data.params, data.metrics, data.errors), WORKSPACE
-    every = exp_refs.list_refs(repo.root) if every is None else every
-    found = None
-    if spec.startswith(exp_refs.PREFIX) or any(r.name == spec for r in every):
-        found = resolve(repo, spec, every)
-        sha, kind, name, baseline = found.sha, "experiment", found.name, found.baseline or None
+    sha, found = resolve_revision(repo, spec, every)
+    if found is not None:
+        kind, name, baseline = "experiment", found.name, found.baseline or None
     else:
-        proc = git(["rev-parse", "--verify", "-q", "--end-of-options", spec + "^{commit}"],
-                   cwd=repo.root, check=False)
-        if proc.returncode != 0:
-            try:
-                found = resolve(repo, spec, every)   # a sha prefix of an experiment, or a good error
-            except ExpError as exc:
-                raise ExpError(f"'{spec}' is neither an experiment nor a revision",
-                               hint=exc.hint) from None
-            sha, kind, name, baseline = found.sha, "experiment", found.name, found.baseline or None
-        else:
-            sha = proc.stdout.decode().strip()
-            ref = next((r for r in every if r.sha == sha), None)
-            if ref is not None:
-                kind, name, baseline = "experiment", ref.name, ref.baseline
-            else:
-                kind, name, baseline = "baseline", spec, sha
-    data = reader.read([sha]).get(sha) or CommitData(sha)
+        kind, name, baseline = "baseline", spec, sha
+    data = reader.read([sha]).get(sha)
+    if data is None:   # a ref someone pointed at a blob, or a pruned commit
+        raise ExpError(f"'{spec}' ({sha[:7]}) does not name a commit: nothing to compare",
+                       hint="'git exp remove' deletes such a ref")
     state = (data.state or "success") if kind == "experiment" else None
     return Row.from_data(kind, name, baseline, data, state), spec
 

@@ -1,21 +1,21 @@
-"""Experiments that have no commit yet: running now (and, later, queued).
+"""Experiments that have no commit yet: running now, and queued.
 
 These rows come from outside refs/exps/, so a half-written experiment is
-never shown as if it were finished: an experiment appears with results
-only once its ref exists, and its ref is created after its commit is
-complete. The run in this work tree is known from its lock file, which
-we only read: readers never take, clear or wait for locks.
+never shown as if it were finished: an experiment appears as a result only
+once its ref exists, and its ref is created after its commit is complete.
+The run in this work tree is known from its lock file, which we only read:
+readers never take, clear or wait for locks. Queue entries come from the
+queue's refs (queue/control.py); an entry running on this machine names the
+temporary checkout it runs in, where its metrics so far can be read
+(show/running.py).
 
-Each source returns Pending entries; the queue adds its own source here.
+Each source returns Pending entries.
 """
 from __future__ import annotations
 
-import json
-import socket
 from dataclasses import dataclass
 
-from git_exp import procs
-from git_exp.experiments.runlock import RunLock
+from git_exp.experiments.runlock import live_holder
 
 
 @dataclass(frozen=True)
@@ -24,25 +24,23 @@ class Pending:
     state: str              # "running" or "queued"
     baseline: str | None    # the commit it runs from; None: HEAD of its work tree
     created: str | None     # ISO 8601, when it started or was queued
+    root: str | None = None     # the work tree it runs in, when on this machine
+    commit: str | None = None   # a commit holding its params (a queue entry's), if any
+    entry: str | None = None    # its queue entry's id; None for a run in a work tree
+    pid: int | None = None      # the process running it in a work tree
 
 
 def running_here(repo) -> list[Pending]:
     """The run holding this work tree's run lock, if its process is still alive."""
-    path = RunLock(repo.git_dir, "").path
-    try:
-        with open(path) as fh:
-            holder = json.load(fh)
-    except (OSError, ValueError):
-        return []   # no run, or its writer has not filled the file in yet
-    if not isinstance(holder, dict) or not isinstance(holder.get("pid"), int):
+    holder = live_holder(repo.git_dir)
+    if holder is None:
         return []
-    if holder.get("host") in (None, socket.gethostname()) and not procs.alive(holder["pid"]):
-        return []   # stale: the run died without cleaning up
     started = holder.get("started")
     if isinstance(started, str) and len(started) >= 5 and started[-5] in "+-":
         started = started[:-2] + ":" + started[-2:]   # +0100 -> +01:00, as ISO 8601 writes it
     return [Pending(str(holder.get("name") or "?"), "running", None,
-                    started if isinstance(started, str) else None)]
+                    started if isinstance(started, str) else None, root=repo.root,
+                    pid=holder["pid"])]
 
 
 def queue_entries(repo) -> list[Pending]:

@@ -3,16 +3,25 @@ tell the two half-moons of data/prepared/ apart.
 
 One hidden layer of tanh units and a sigmoid output, trained by mini-batch
 stochastic gradient descent on the log loss. Writes models/model.json (the
-weights), metrics.json (test accuracy and loss) and logs.csv (one row per
-epoch, measured on the test set).
+weights) and, through git-exp's logger git_exp.live, after every epoch:
+live/metrics.json (the test accuracy and loss so far, and the epoch as
+"step") and live/plots/metrics/*.tsv (one row per epoch, measured on the
+test set). `git exp show` lists a run in progress with those values.
 """
 import csv
 import json
 import math
 import os
 import random
+import sys
 
 from params import ROOT, load_params
+
+try:
+    from git_exp.live import Live
+except ImportError:
+    sys.exit("src/train.py logs with git_exp.live, which comes with git-exp: run it with the "
+             "Python where git-exp is installed (pip install git-exp)")
 
 
 def read_csv(name):
@@ -86,30 +95,24 @@ def main():
     rng = random.Random(params["seed"])
     net = Network(params["hidden"], rng)
     order = list(range(len(train_x)))
-    log = []
-    for epoch in range(1, params["epochs"] + 1):
-        rng.shuffle(order)
-        for start in range(0, len(order), params["batch"]):
-            batch = order[start:start + params["batch"]]
-            net.step([(train_x[i], train_y[i]) for i in batch], params["lr"])
-        loss, accuracy = net.evaluate(test_x, test_y)
-        log.append((epoch, round(loss, 4), round(accuracy, 4)))
-        if epoch % 10 == 0 or epoch == params["epochs"]:
-            print(f"epoch {epoch:3d}  loss {loss:.4f}  accuracy {accuracy:.4f}")
+    with Live(os.path.join(ROOT, "live")) as live:
+        for epoch in range(1, params["epochs"] + 1):
+            rng.shuffle(order)
+            for start in range(0, len(order), params["batch"]):
+                batch = order[start:start + params["batch"]]
+                net.step([(train_x[i], train_y[i]) for i in batch], params["lr"])
+            loss, accuracy = net.evaluate(test_x, test_y)
+            live.log_metric("loss", round(loss, 4))
+            live.log_metric("accuracy", round(accuracy, 4))
+            live.next_step()   # step 0 is epoch 1
+            if epoch % 10 == 0 or epoch == params["epochs"]:
+                print(f"epoch {epoch:3d}  loss {loss:.4f}  accuracy {accuracy:.4f}", flush=True)
 
     os.makedirs(os.path.join(ROOT, "models"), exist_ok=True)
     with open(os.path.join(ROOT, "models", "model.json"), "w") as fh:
         json.dump({"hidden": params["hidden"], "mean": mean, "std": std,
                    "w1": net.w1, "b1": net.b1, "w2": net.w2, "b2": net.b2}, fh)
         fh.write("\n")
-    with open(os.path.join(ROOT, "metrics.json"), "w") as fh:
-        json.dump({"accuracy": log[-1][2], "loss": log[-1][1]}, fh, indent=2)
-        fh.write("\n")
-    with open(os.path.join(ROOT, "logs.csv"), "w", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(["epoch", "loss", "accuracy"])
-        writer.writerows(log)
-
 
 if __name__ == "__main__":
     main()
