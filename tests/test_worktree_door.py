@@ -148,6 +148,7 @@ _WHERE = {
         "git_exp.distributed.dispatch:_log", "git_exp.distributed.records:remove",
         "git_exp.distributed.records:write", "git_exp.distributed.slurm:SlurmEngine.submit",
         "git_exp.distributed.start:start", "git_exp.distributed.worker:_exec",
+        "git_exp.distributed.home:keep_log", "git_exp.distributed.worker:_log_blob",
         "git_exp.sharing.transfer:_discard", "git_exp.sharing.transfer:download",
         "git_exp.sharing.transfer:download.get_file", "git_exp.show.memo:Memo.save",
         "git_exp.show.workmemo:WorkspaceMemo.put"),

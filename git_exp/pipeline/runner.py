@@ -22,6 +22,7 @@ from git_exp.ignore import ensure_ignored
 from git_exp.params import read as params_read
 from git_exp.pipeline import lock as lockfile
 from git_exp.pipeline.graph import stage_order
+from git_exp.procs import guard_group, unguard_group
 from git_exp.worktree_writes import WorkTree
 
 
@@ -303,12 +304,14 @@ class PipelineRun:
 def run_command(command: str, cwd: str, env: dict, sink) -> int:
     """Run COMMAND through the shell in its own process group, streaming output.
 
-    On Ctrl-C (or SIGTERM turned into KeyboardInterrupt) the whole group is
-    ended - SIGINT, then SIGTERM, then SIGKILL - before the interrupt goes on.
+    The group dies with us even on SIGKILL (procs.guard_group). On Ctrl-C
+    (or SIGTERM turned into KeyboardInterrupt) the whole group is ended -
+    SIGINT, then SIGTERM, then SIGKILL - before the interrupt goes on.
     """
     proc = subprocess.Popen(command, shell=True, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
+    guard_group(proc.pid)
     try:
         fd = proc.stdout.fileno()
         while True:
@@ -321,6 +324,7 @@ def run_command(command: str, cwd: str, env: dict, sink) -> int:
         end_process_group(proc)
         raise
     finally:
+        unguard_group()
         proc.stdout.close()
 
 
