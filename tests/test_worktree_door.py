@@ -144,7 +144,7 @@ _WHERE = {
         "git_exp.queue.state:_unlink", "git_exp.queue.state:register_worker", "git_exp.queue.state:request_kill",
         "git_exp.queue.state:request_stop", "git_exp.queue.state:write_state",
         "git_exp.queue.worker:_prune_worker_logs", "git_exp.queue.worker:spawn",
-        "git_exp.distributed.dispatch:Dispatcher._collect", "git_exp.distributed.dispatch:_discard",
+        "git_exp.distributed.dispatch:_discard",
         "git_exp.distributed.dispatch:_log", "git_exp.distributed.records:remove",
         "git_exp.distributed.records:write", "git_exp.distributed.slurm:SlurmEngine.submit",
         "git_exp.distributed.start:start", "git_exp.distributed.worker:_exec",
