@@ -33,13 +33,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass, field
 
 from git_exp.errors import ExpError
 from git_exp.experiments import apply_plan as ap
-from git_exp.experiments.snapshot import commit_tree, snapshot_tree
-from git_exp.gitcmd import git
+from git_exp.experiments.snapshot import snapshot_tree
 from git_exp.worktree_writes import WorkTree
 
 BACKUP_PREFIX = "refs/exp-backups/"
