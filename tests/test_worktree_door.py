@@ -150,7 +150,8 @@ _WHERE = {
         "git_exp.distributed.start:start", "git_exp.distributed.worker:_exec",
         "git_exp.distributed.home:keep_log", "git_exp.distributed.worker:_log_blob",
         "git_exp.sharing.transfer:_discard", "git_exp.sharing.transfer:download",
-        "git_exp.sharing.transfer:download.get_file", "git_exp.show.memo:Memo.save",
+        "git_exp.sharing.transfer:download.file_dest",
+        "git_exp.show.memo:Memo.save",
         "git_exp.show.workmemo:WorkspaceMemo.put"),
     "apply's staging folder <git dir>/exp-apply.<pid>; the files reach the work tree through WorkTree.place": (
         "git_exp.experiments.apply:_write_files", "git_exp.experiments.apply:_staging_folder"),
@@ -158,7 +159,8 @@ _WHERE = {
         "git_exp.queue.checkout:remove", "git_exp.distributed.worker:exec_entry",
         "git_exp.distributed.lifeline:_remove_after_exit"),
     "a directory data remote: another repository's cache, not a work tree": (
-        "git_exp.sharing.remote:_publish", "git_exp.sharing.remote:write_verified"),
+        "git_exp.sharing.remotes.base:_publish", "git_exp.sharing.remotes.base:write_verified",
+        "git_exp.sharing.remotes.directory:DirectoryRemote.clean_temp"),
     "the user's own stage writing its outputs: git_exp.live is a library their training script calls": (
         "git_exp.live:Live.__init__", "git_exp.live:_remove_file", "git_exp.live:_write_atomic"),
     "not a write: git_exp.api's own open(), which refuses every mode but reading": (
