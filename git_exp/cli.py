@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("git_exp.commands.status", "Show which stages would run and which data differs from its record"),
     "gc": ("git_exp.commands.gc", "Delete cached data that no commit, ref or work tree references"),
     "fsck": ("git_exp.commands.fsck", "Check the cache for corrupt and missing objects"),
+    "ui": ("git_exp.commands.ui", "Browse, compare and manage experiments in a local web app"),
     "install": ("git_exp.commands.install", "Install the Git hooks that keep data in step with Git"),
     "hook": ("git_exp.commands.hook", "Run the logic of an installed Git hook"),
     "exec-entry": ("git_exp.commands.exec_entry", "Run one queue entry of a shared remote and push its result"),
