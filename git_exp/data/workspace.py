@@ -25,7 +25,6 @@ recorded and the current one does not, even when no hook ran in between.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from dataclasses import dataclass, field
 
@@ -36,6 +35,7 @@ from git_exp.data.tracked import (LOCK, data_at, index_pointers, lock_data_at, p
                                   read_pointers, tree_blobs, worktree_pointers)
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.worktree_writes import WorkTree
 
 STATE_FILE = "exp-data-synced"
 ZERO_SHAS = ("0" * 40, "0" * 64)
@@ -172,7 +172,7 @@ def _ignore_all(repo, rels: list[str]) -> dict[str, str]:
         if new:
             if text and not text.endswith("\n"):
                 text += "\n"
-            write_atomic(path, text + "".join(line + "\n" for line in new))
+            WorkTree(repo.root).write(gitignore, text + "".join(line + "\n" for line in new))
     return changed
 
 
@@ -221,7 +221,7 @@ def add(repo, paths: list[str], cwd: str) -> list[Added]:
             pointer = pointer_path_of(rel)
             changed = existing.get(rel) != info
             if changed:
-                write_atomic(_abs(repo, pointer), format_pointer(info))
+                WorkTree(repo.root).write(pointer, format_pointer(info))
             synced[rel] = info.hash
             added.append(Added(rel, pointer, info, changed, None))
     ignored = _ignore_all(repo, rels)
@@ -389,10 +389,10 @@ def _checkout_one(repo, cache, memo, path: str, info: HashInfo, relink: bool, re
     if missing:
         result.missing[path] = missing
         return
-    done = cache.checkout(info, dest, memo)
+    done = cache.checkout(info, WorkTree(repo.root, cache.root, known_dirs), path, memo)
     result.saved_first.extend(os.path.relpath(p, repo.root).replace(os.sep, "/") for p in done.saved_first)
     if relink:
-        _relink(cache, info, dest)
+        _relink(WorkTree(repo.root, cache.root), cache, info, path)
         result.checked_out.append(path)
     elif done.changed:
         result.checked_out.append(path)
@@ -422,20 +422,20 @@ def _matches(cache, memo, dest: str, info: HashInfo) -> bool:
     return now.hash == info.hash
 
 
-def _relink(cache, info: HashInfo, dest: str) -> None:
-    """Put every file of DEST (already matching INFO) back with the configured link type."""
-    from git_exp.data.links import ContentMismatch, materialize
+def _relink(tree, cache, info: HashInfo, rel: str) -> None:
+    """Put every file of REL (already matching INFO) back with the configured link type."""
+    from git_exp.data.links import ContentMismatch
     if info.is_dir:
-        files = [(os.path.join(dest, *e.relpath.split("/")), e.hash, e.executable)
-                 for e in cache.load_manifest(info.hash)]
+        files = [(f"{rel}/{e.relpath}", e.hash, e.executable) for e in cache.load_manifest(info.hash)]
     else:
-        files = [(dest, info.hash, bool(os.stat(dest).st_mode & stat.S_IXUSR))]
+        files = [(rel, info.hash, bool(os.stat(tree.abs(rel)).st_mode & stat.S_IXUSR))]
     for path, digest, executable in files:
         kinds = cache.link_types
         if executable:  # links share the object's mode, which is never executable
             kinds = [k for k in kinds if k not in ("hardlink", "symlink")] or ["copy"]
         try:
-            materialize(cache.object_path(digest), path, kinds, executable=executable, expected_hash=digest)
+            tree.link_from_cache(cache.object_path(digest), path, kinds, executable=executable,
+                                 expected_hash=digest)
         except ContentMismatch as err:
             raise ExpError(f"cache object {digest} is corrupt: its content hashes to {err.actual}",
                            hint=f"delete '{cache.object_path(digest)}' and fetch it again with 'git exp pull'") \
@@ -446,32 +446,21 @@ def _remove_if_safe(repo, cache, memo, path: str, result: SyncResult) -> None:
     """Remove the data at PATH, which nothing records any more, once it is safe in the cache."""
     from git_exp.data.hashing import hash_path
     from git_exp.ignore import is_tracked
-    check_data_path(repo.root, path, cache.root)
-    full = _abs(repo, path)
+    tree = WorkTree(repo.root, cache.root)
+    full = tree.path(path, "data path")
     if not os.path.lexists(full):
         return
     if is_tracked(repo.root, path):
         return  # Git tracks it now: it is Git's to manage
     st = os.lstat(full)
-    if stat.S_ISLNK(st.st_mode):
-        os.unlink(full)  # check_data_path let it through: a link into our cache
-    else:
+    if not stat.S_ISLNK(st.st_mode):  # a link tree.path let through points into our cache
         info, _ = hash_path(full, memo, cache_root=cache.root)
         if cache.missing(info):
             cache.save(full, memo)
             result.saved_first.append(path)
-        if stat.S_ISDIR(st.st_mode):
-            shutil.rmtree(full)  # unlinks symlinks, never follows them
-        else:
-            os.unlink(full)
+    tree.remove(path, "data path")  # a folder's symlinks are unlinked, never followed
     result.removed.append(path)
-    parent = os.path.dirname(full)
-    while parent != repo.root and parent.startswith(repo.root + os.sep):
-        try:
-            os.rmdir(parent)  # only ever succeeds on an empty folder
-        except OSError:
-            break
-        parent = os.path.dirname(parent)
+    tree.remove_empty_parents(path)
 
 
 # -- status ----------------------------------------------------------------------
@@ -606,7 +595,7 @@ def modified_since_pointer(repo, store: bool | None = None) -> PreCommit:
             return PreCommit(changed, False)
         for update in changed:
             update.new = cache.save(_abs(repo, update.path), memo)
-            write_atomic(_abs(repo, update.pointer), format_pointer(update.new))
+            WorkTree(repo.root).write(update.pointer, format_pointer(update.new))
     nothing_else = git(["diff-index", "--cached", "--quiet", "HEAD", "--"], cwd=repo.root,
                        check=False).returncode == 0
     git(["add", "--", *[u.pointer for u in changed]], cwd=repo.root)
