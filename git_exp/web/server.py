@@ -54,6 +54,7 @@ class App:
         self.action_lock = threading.Lock()
         self._cache: dict = {}
         self._cache_lock = threading.Lock()
+        self._computing: dict = {}
         self.watched: list[str] = []
 
     # -- entry ---------------------------------------------------------------------
@@ -93,10 +94,7 @@ class App:
         if path == "/api/state":
             return _json(200, {"key": self.key(), "read_only": self.read_only})
         if path == "/api/experiments":
-            data = self._cached(("experiments", one("all") == "1", one("where") or ""),
-                                lambda: reads.experiments(self.repo, one("all") == "1", one("where")))
-            self.watched = sorted({c["file"] for c in data["columns"]})
-            return _json(200, data)
+            return Reply(200, self.experiments(one("all") == "1", one("where") or ""))
         if path == "/api/experiment":
             return _json(200, self._cached(("experiment", one("rev")),
                                            lambda: reads.experiment(self.repo, one("rev") or "workspace")))
@@ -114,22 +112,43 @@ class App:
             return Reply(200, html.encode("utf-8"), "text/html; charset=utf-8", PLOTS_POLICY)
         return _error(404, f"no such page: {path}")
 
+    def experiments(self, all_commits: bool = False, where: str = "") -> bytes:
+        """The table as JSON bytes: serialising 10,000 rows costs more than the poll, so the
+        bytes are what is cached."""
+        def compute():
+            data = reads.experiments(self.repo, all_commits, where)
+            self.watched = sorted({c["file"] for c in data["columns"]})
+            return json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
+        return self._cached(("experiments", all_commits, where), compute)
+
+    def warm_up(self) -> None:
+        """Read the default table before the browser asks, so its first paint does not wait."""
+        try:
+            self.experiments()
+        except Exception:  # noqa: BLE001 - the page will ask again and show the error
+            pass
+
     def key(self) -> str:
         return changes.state_key(self.repo, self.watched)
 
     def _cached(self, what: tuple, compute):
-        """COMPUTE's answer, reused while the change key stays the same."""
-        key = self.key()
+        """COMPUTE's answer, reused while the change key stays the same; two requests for
+        the same thing at once compute it once (the second waits for the first)."""
         with self._cache_lock:
-            hit = self._cache.get(what)
-            if hit and hit[0] == key:
-                return hit[1]
-        value = compute()
-        with self._cache_lock:
-            if len(self._cache) > 256:
-                self._cache.clear()
-            self._cache[what] = (key, value)
-        return value
+            busy = self._computing.setdefault(what, threading.Lock())
+        with busy:
+            key = self.key()
+            with self._cache_lock:
+                hit = self._cache.get(what)
+                if hit and hit[0] == key:
+                    return hit[1]
+            value = compute()
+            with self._cache_lock:
+                if len(self._cache) > 256:
+                    self._cache.clear()
+                    self._computing = {what: busy}
+                self._cache[what] = (key, value)
+            return value
 
     # -- actions ---------------------------------------------------------------------
 
@@ -221,6 +240,7 @@ def make_server(repo, host: str = "127.0.0.1", port: int = 0, read_only: bool = 
         raise ExpError(f"cannot listen on {host}:{port}: {err.strerror}",
                        hint="pick another port with --port N (0 for any free one)") from None
     httpd.app = App(repo, host, httpd.server_address[1], read_only)
+    threading.Thread(target=httpd.app.warm_up, daemon=True).start()
     return httpd
 
 
