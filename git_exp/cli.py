@@ -41,6 +41,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gc": ("git_exp.commands.gc", "Delete cached data that no commit, ref or work tree references"),
     "fsck": ("git_exp.commands.fsck", "Check the cache for corrupt and missing objects"),
     "import-dvc": ("git_exp.commands.import_dvc", "Convert a DVC project, its cache and experiments to git-exp"),
+
+    "ui": ("git_exp.commands.ui", "Browse, compare and manage experiments in a local web app"),
     "install": ("git_exp.commands.install", "Install the Git hooks that keep data in step with Git"),
     "hook": ("git_exp.commands.hook", "Run the logic of an installed Git hook"),
     "exec-entry": ("git_exp.commands.exec_entry", "Run one queue entry of a shared remote and push its result"),
