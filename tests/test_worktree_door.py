@@ -137,7 +137,7 @@ _WHERE = {
         "git_exp.experiments.run:run_experiment", "git_exp.experiments.runlock:RunLock.__enter__",
         "git_exp.experiments.runlock:RunLock.__exit__", "git_exp.experiments.runlock:RunLock._holder",
         "git_exp.experiments.snapshot:_temp_index", "git_exp.experiments.snapshot:snapshot_tree",
-        "git_exp.cli:_report_bug", "git_exp.queue.checkout:_worktrees_locked",
+        "git_exp.crashlog:write", "git_exp.queue.checkout:_worktrees_locked",
         "git_exp.queue.checkout:create", "git_exp.queue.enqueue:_commits", "git_exp.queue.enqueue:_write_blobs",
         "git_exp.queue.enqueue:enqueue", "git_exp.queue.executor:LocalExecutor.execute",
         "git_exp.queue.finish:_append", "git_exp.queue.finish:record_unrun", "git_exp.queue.recovery:_keep_log",

@@ -176,20 +176,11 @@ class App:
 
 
 def _log_bug(repo) -> str:
-    import time
     import traceback
-    folder = os.path.join(repo.exp_dir, "logs")
-    path = os.path.join(folder, f"crash-ui-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log")
-    try:
-        os.makedirs(folder, exist_ok=True)
-        with open(path, "w") as fh:
-            fh.write(traceback.format_exc())
-    except OSError:
-        import tempfile
-        path = os.path.join(tempfile.gettempdir(), os.path.basename(path))
-        with open(path, "w") as fh:
-            fh.write(traceback.format_exc())
-    return path
+
+    from git_exp import crashlog
+    path, _ = crashlog.write(traceback.format_exc(), repo.exp_dir, prefix="crash-ui")
+    return path or "no log (nothing writable)"
 
 
 def make_server(repo, host: str = "127.0.0.1", port: int = 0, read_only: bool = False):
