@@ -169,7 +169,7 @@ def command_page(verb: str) -> str:
     parts = [_header(f"git-exp-{verb}", summary)]
     parts.append(".SH SYNOPSIS\n.nf\n" + _esc(parser.format_usage().replace("usage: ", "").strip()) + "\n.fi")
     subs = list(_subcommands(parser))
-    for name, _, sub in subs:
+    for _name, _, sub in subs:
         parts.append(".nf\n" + _esc(sub.format_usage().replace("usage: ", "").strip()) + "\n.fi")
     parts.append(".SH DESCRIPTION\n" + _paragraphs(getattr(module, "DESCRIPTION", summary)))
     options = _actions_section(parser)

@@ -101,7 +101,7 @@ def test_clone_install_checkout_brings_the_data(source, tmp_path):
     assert (clone.path / "big.bin").read_bytes() == b"\x00big\x01" * 100
     assert clone.read("models/weights.bin") == "weights 0.1 from ['1', '2', '3']\n"
     assert "Checked out data." in proc.stdout and "Checked out models." in proc.stdout
-    assert f"fetched 5 data object(s)" in proc.stderr and str(source.remote) in proc.stderr
+    assert "fetched 5 data object(s)" in proc.stderr and str(source.remote) in proc.stderr
     clone.fsck()
     assert clone.exp("status").returncode == 0
     again = clone.exp("checkout")

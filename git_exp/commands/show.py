@@ -30,7 +30,8 @@ experiments prints instantly. Deleting that folder is harmless.
 
 By default the experiments of HEAD's commit are shown. Experiments filtered
 out by --where or --limit take their baseline row with them unless it
-matches --where itself; the workspace row is shown when it matches --where. Sorting orders the experiments of each baseline;
+matches --where itself; the workspace row is shown when it matches --where.
+Sorting orders the experiments of each baseline;
 --limit keeps the first N experiments across all baselines in that order,
 so with -A, --sort-by and --limit the table is a leaderboard of the whole
 repository.

@@ -101,7 +101,7 @@ def referenced_infos(repo) -> tuple[set[HashInfo], list[str]]:
     """Every HashInfo something still references, and malformed records met."""
     infos, problems = objects_in_history(repo, history_roots(repo), stdin=True)
     for tree in _worktrees(repo):
-        for source in (lambda: data_at(tree, None), lambda: index_pointers(tree)):
+        for source in (lambda tree=tree: data_at(tree, None), lambda tree=tree: index_pointers(tree)):
             try:
                 infos.update(source().values())
             except (ExpError, OSError) as err:

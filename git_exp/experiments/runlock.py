@@ -61,7 +61,7 @@ class RunLock:
                     f"another 'git exp run' is running in this work tree "
                     f"(experiment '{holder.get('name', '?')}', pid {holder.get('pid')}, "
                     f"started {holder.get('started', '?')})",
-                    hint="wait for it to finish, or queue this run with --queue")
+                    hint="wait for it to finish, or queue this run with --queue") from None
             with os.fdopen(fd, "w") as fh:
                 json.dump(info, fh)
             self.held = True

@@ -138,7 +138,7 @@ def read_data(repo, shas: list[str], errors: dict | None = None) -> dict[str, di
     if len(shas) <= 2:
         results = [one(sha) for sha in shas]
     else:
-        repo.config  # load once here, not racily from the threads
+        _ = repo.config  # load once here, not racily from the threads
         with ThreadPoolExecutor(min(_READ_THREADS, len(shas))) as pool:
             results = list(pool.map(one, shas))
     found = {}
