@@ -58,8 +58,9 @@ USAGE = "usage: git exp [-C <path>] [--color[=<when>]] [--no-pager] [-q] [-v] <c
 def _parser_class():
     """argparse, but failing the way Git does: `error:` and exit 129.
 
-    Made on first use: `git exp --version` and the hooks' fast paths never
-    parse a verb's options, so they never import argparse."""
+    Made on first use, so `git exp --version` and the `git exp -h` overview
+    never import argparse. Every verb does, `git exp hook NAME` included: the
+    hooks parse their arguments like any other command."""
     import argparse
 
     class Parser(argparse.ArgumentParser):

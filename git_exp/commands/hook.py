@@ -141,15 +141,9 @@ def _pre_commit(repo, console) -> int:
 
 def _pre_push(repo, remote_name: str, remote_url: str, console) -> int:
     lines = sys.stdin.read().splitlines()
-    try:
-        from git_exp.sharing.prepush import run_pre_push
-    except ModuleNotFoundError as err:
-        if err.name in ("git_exp.sharing", "git_exp.sharing.prepush"):
-            # The one placeholder allowed here: uploading data belongs to the
-            # sharing module (git_exp/sharing/prepush.py), not written yet.
-            # Until it exists, a push uploads nothing and is not held up.
-            return 0
-        raise
+    # Imported plainly: were it missing, the hook must fail (and hold the push
+    # up) rather than let `git push` send commits without their data.
+    from git_exp.sharing.prepush import run_pre_push
     from git_exp.ui.progress import ProgressLine, format_size
     progress = ProgressLine(console.stderr, "git-exp: sending data",
                             enabled=False if console.quiet else None)
