@@ -262,8 +262,8 @@ def test_a_ref_naming_a_blob_does_not_stop_pull_push_show(attacker, tmp_path):
     proc = run(victim, "pull", "origin", "-A")
     assert proc.returncode == 1
     assert f"Failed 'evil' ({blob[:7]}): the remote's ref names a blob, not a commit" in proc.stdout
-    assert "Fetched 'good'" in proc.stdout and "Received 1 data object(s)" in proc.stdout
-    assert "error: 1 experiment(s) could not be fetched" in proc.stderr
+    assert "Fetched 'good'" in proc.stdout and "Received 1 data object" in proc.stdout
+    assert "error: 1 experiment could not be fetched" in proc.stderr
     assert "refs/exps/" not in victim.git("for-each-ref", "--format=%(refname)",
                                           f"refs/exps/{attacker.baseline}/evil")
     victim.fsck()

@@ -45,7 +45,7 @@ def configure(parser):
 def run(args, console) -> int:
     from git_exp.data.gc import collect_garbage
     from git_exp.repo import discover
-    from git_exp.ui.sizes import human_size
+    from git_exp.ui.format import format_size as human_size
     result = collect_garbage(discover(), dry_run=args.dry_run, prune=args.prune)
     for problem in result.problems:
         console.warn(f"skipped a malformed record: {problem}")

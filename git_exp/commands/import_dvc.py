@@ -45,7 +45,7 @@ def run(args, console) -> int:
 
 
 def render(result, console) -> None:
-    from git_exp.ui.sizes import human_size
+    from git_exp.ui.format import format_size, plural
     would = result.dry_run
     if result.changes_nothing:
         console.out("Nothing to import: the DVC project was imported already." if result.files
@@ -57,8 +57,8 @@ def render(result, console) -> None:
         console.out(f"{'Would add' if would else 'Added'} {line} to {gitignore}")
     report = result.objects
     if report.imported:
-        console.out(f"{'Would import' if would else 'Imported'} {report.imported} object(s), "
-                    f"{human_size(report.imported_bytes)}, from {result.dvc_cache}"
+        console.out(f"{'Would import' if would else 'Imported'} {plural(report.imported, 'object')}, "
+                    f"{format_size(report.imported_bytes)}, from {result.dvc_cache}"
                     + (f" ({report.present} already in the cache)" if report.present else ""))
     for plan in result.experiments:
         exp = plan.source

@@ -43,6 +43,7 @@ def run(args, console) -> int:
     if lines:
         console.page("\n".join(lines))
     if hidden:
-        console.info(f"{hidden} more experiment(s) of other commits on {args.remote}; "
+        from git_exp.ui.format import plural
+        console.info(f"{plural(hidden, 'more experiment')} of other commits on {args.remote}; "
                      "-A lists them too.")
     return 0
