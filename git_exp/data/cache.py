@@ -17,18 +17,25 @@ verify() re-hashes on demand.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from git_exp.data.hashing import (DIR_SUFFIX, HashInfo, ManifestEntry, hash_file,
                                   hash_file_with_memo, hash_path, is_valid_hash,
-                                  manifest_bytes, manifest_hash, parse_manifest)
+                                  hash_checked, manifest_bytes, manifest_hash, parse_manifest,
+                                  same_version, walk_files)
 from git_exp.data.links import (DEFAULT_LINK_TYPES, LINK_TYPES, ContentMismatch, current_umask,
                                 link_to_temp, materialize, temp_name)
+from git_exp.data.parallel import run_all
 from git_exp.errors import ExpError
+
+# The progress callback add and checkout report to:
+# (files done, files in all, bytes done, bytes in all). See sharing/progress.py.
+Progress = Callable[[int, int, int, int], None]
 
 # Into the cache we only ever clone or copy: a hardlink or symlink would make
 # the object the user's own file, and (as root) their next edit would change
@@ -37,6 +44,16 @@ SAVE_KINDS = ("reflink", "copy")
 # Kinds that share the object's inode, so cannot give a file its own exec bit.
 _SHARED = ("hardlink", "symlink")
 _SHOW_MISSING = 10
+# Files up to this size are read whole, once: hashed and written from the same
+# bytes (add), or read, checked and written (checkout). Beyond it, streamed.
+SMALL_FILE = 1 << 20
+# Objects from this size on get a verification stamp (state.py) and, while it
+# holds, are copied out without being hashed again. Smaller ones are hashed
+# as they are copied: read once anyway, their hash costs next to nothing.
+# Measured on one 1 GiB object, page cache warm: a checkout hashing alongside
+# the kernel copy took 0.70 s, the copy alone 0.28 s (cp: 0.28 s).
+STAMPED = 16 << 20
+_O_BINARY = getattr(os, "O_BINARY", 0)
 PULL_HINT = "run 'git exp pull' to fetch them from the data remote"
 
 
@@ -119,16 +136,93 @@ class Cache:
 
     # -- saving -----------------------------------------------------------
 
-    def save(self, path: str, memo=None) -> HashInfo:
+    def save(self, path: str, memo=None, progress: Progress | None = None) -> HashInfo:
         """Store the file or directory at PATH in the cache; its HashInfo."""
-        info, entries = hash_path(path, memo, cache_root=self.root)
-        if entries is None:
-            self._store_file(path, info.hash, info.size, memo)
-            return info
-        for e in entries:
-            self._store_file(os.path.join(path, *e.relpath.split("/")), e.hash, e.size, memo)
-        self._store_bytes(info.hash, manifest_bytes(entries))
+        try:
+            is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+        except OSError:
+            is_dir = False  # hash_path says what is wrong
+        if is_dir:
+            return self._save_dir(path, memo, progress)
+        info, _ = hash_path(path, memo, cache_root=self.root)
+        self._store_file(path, info.hash, info.size, memo)
+        if progress is not None:
+            progress(1, 1, info.size, info.size)
         return info
+
+    def _save_dir(self, path: str, memo, progress: Progress | None) -> HashInfo:
+        """Hash and store every file of a folder, a few at a time (parallel.py);
+        a small file is read once, its object written from the bytes hashed."""
+        top = os.path.abspath(path)
+        if memo is not None:
+            memo.preload(top)
+        files = list(walk_files(top, path, self.root))
+        total_bytes = sum(st.st_size for _, _, st in files)
+        known = {full: memo.get(full, st) for _, full, st in files} if memo is not None else {}
+        entries: list[ManifestEntry] = []
+        done = [0, 0]
+
+        def save_one(item) -> tuple[str, os.stat_result | None]:
+            _, full, st = item
+            return self._save_file(full, st, known.get(full), memo)
+
+        def saved(item, result) -> None:
+            rel, full, st = item
+            digest, after = result
+            if memo is not None and after is not None:
+                memo.put(full, after, digest)
+            entries.append(ManifestEntry(rel, digest, st.st_size, bool(st.st_mode & stat.S_IXUSR)))
+            done[0] += 1
+            done[1] += st.st_size
+            if progress is not None:
+                progress(done[0], len(files), done[1], total_bytes)
+
+        run_all(save_one, files, saved)
+        data = manifest_bytes(entries)
+        info = HashInfo(manifest_hash(data), total_bytes, len(entries))
+        self._store_bytes(info.hash, data)
+        return info
+
+    def _save_file(self, full: str, st: os.stat_result, known: str | None,
+                   memo) -> tuple[str, os.stat_result | None]:
+        """Store one file of a folder being saved; (its hash, its stat to memoise or None)."""
+        if known is not None and self._has_intact(known, st.st_size):
+            _freshen(self.object_path(known))
+            return known, None
+        if st.st_size > SMALL_FILE:
+            after = None
+            if known is None:
+                known, _, after = hash_checked(full, st)
+            self._store_file(full, known, st.st_size, memo)
+            return known, after
+        data, after = _read_whole(full, st)
+        digest = hashlib.sha256(data).hexdigest()
+        if not self._has_intact(digest, len(data)):
+            self._write_object(digest, data)
+        else:
+            _freshen(self.object_path(digest))
+        return digest, after
+
+    def _write_object(self, digest: str, data: bytes) -> None:
+        """Write object DIGEST from DATA, which the caller has just hashed."""
+        dst = self.object_path(digest)
+        tmp = temp_name(dst)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o444)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o444)
+        try:
+            try:
+                _write_all(fd, data)
+                if current_umask() & 0o444:
+                    os.fchmod(fd, 0o444)  # objects are readable by all who share the cache
+            finally:
+                os.close(fd)
+            os.replace(tmp, dst)
+        except BaseException:
+            _discard(tmp)
+            raise
 
     def store_file(self, src: str, digest: str, size: int) -> bool:
         """Put SRC, already hashed to DIGEST by the caller, in the cache (verified as it is
@@ -162,6 +256,8 @@ class Cache:
         except BaseException:
             _discard(tmp)
             raise
+        if memo is not None and size >= STAMPED:
+            memo.stamp(digest, os.stat(dst))  # written from bytes just checked
         return True
 
     @staticmethod
@@ -244,13 +340,14 @@ class Cache:
 
     # -- checkout ---------------------------------------------------------
 
-    def checkout(self, info: HashInfo, dest: str, memo=None) -> CheckoutResult:
+    def checkout(self, info: HashInfo, dest: str, memo=None,
+                 progress: Progress | None = None) -> CheckoutResult:
         """Make DEST hold exactly INFO's content, saving anything unsaved first."""
         result = CheckoutResult()
         if info.is_dir:
-            self._checkout_dir(info, dest, memo, result)
+            self._checkout_dir(info, dest, memo, result, progress)
         else:
-            self._checkout_file(info, dest, memo, result)
+            self._checkout_file(info, dest, memo, result, progress)
         result.changed.sort()
         return result
 
@@ -284,18 +381,80 @@ class Cache:
         return [k for k in self.link_types if k not in _SHARED] or ["copy"]
 
     def _put(self, digest: str, size: int, path: str, executable: bool, memo,
-             result: CheckoutResult) -> None:
+             result: CheckoutResult, progress: Progress | None = None) -> None:
+        result.link_kind = self._put_file(digest, size, path, path, executable, memo)
+        result.changed.append(path)
+        if progress is not None:
+            progress(1, 1, size, size)
+
+    def _put_file(self, digest: str, size: int, path: str, final: str, executable: bool,
+                  memo, fresh: bool = False) -> str:
+        """Write object DIGEST at PATH (to be FINAL once its folder is renamed); the kind used.
+
+        Never copies out a corrupt object: a small one is read whole and hashed
+        before a byte is written; a big one is hashed while the kernel copies it,
+        unless its verification stamp (state.py) shows it unchanged since it was
+        last checked - then the copy alone (sendfile, or a reflink) is all the
+        work, as for `cp`. FRESH: PATH is inside a folder nobody sees yet, so the
+        file is written in place, without a temporary name of its own.
+        """
+        kinds = self._kinds_for(executable)
+        obj = self.object_path(digest)
+        if size <= SMALL_FILE and kinds[0] in SAVE_KINDS and "copy" in kinds:
+            # Read once, checked, written once: for small files the system calls
+            # are the cost, and a clone of a few KiB saves nothing over a copy.
+            data = _read_object(obj)
+            if len(data) != size:
+                raise self._corrupt(digest, f"expected {size} bytes, found {len(data)}")
+            actual = hashlib.sha256(data).hexdigest()
+            if actual != digest:
+                raise self._corrupt(digest, f"its content hashes to {actual}")
+            _write_new(path, data, executable, fresh)
+            return "copy"
+        before = None
+        trusted = False
+        if memo is not None and size >= STAMPED:
+            before = os.stat(obj)
+            trusted = memo.is_verified(digest, before)
         try:
-            kind = materialize(self.object_path(digest), path, self._kinds_for(executable),
-                               executable=executable, expected_hash=digest)
+            kind = materialize(obj, path, kinds, executable=executable,
+                               expected_hash=None if trusted else digest)
         except ContentMismatch as err:
             raise self._corrupt(digest, f"its content hashes to {err.actual}") from None
-        result.link_kind = kind
-        result.changed.append(path)
-        if memo is not None:
-            memo.put(path, os.stat(path), digest)
+        if before is not None and not trusted and kind == "copy":
+            after = os.stat(obj)
+            if same_version(before, after) and before.st_ctime_ns == after.st_ctime_ns:
+                memo.stamp(digest, after)  # just hashed whole while copied
+        if memo is not None and kind in _SHARED:
+            # A link keeps the object's (old) mtime, so the memo can vouch for it;
+            # a copy's mtime is now, too fresh to record (state.py, RACY_NS).
+            memo.put(final, os.stat(path), digest)
+        return kind
 
-    def _checkout_file(self, info: HashInfo, dest: str, memo, result: CheckoutResult) -> None:
+    def _put_many(self, items: list[tuple[str, str, ManifestEntry]], memo, result: CheckoutResult,
+                  progress: Progress | None, fresh: bool = False) -> None:
+        """Write each (path, final path, entry) on a few threads (parallel.py)."""
+        for parent in sorted({os.path.dirname(path) for path, _, _ in items}):
+            os.makedirs(parent, exist_ok=True)
+        total_bytes = sum(e.size for _, _, e in items)
+        done = [0, 0]
+
+        def put(item) -> str:
+            path, final, e = item
+            return self._put_file(e.hash, e.size, path, final, e.executable, memo, fresh)
+
+        def finished(item, kind: str) -> None:
+            result.link_kind = kind
+            result.changed.append(item[1])
+            done[0] += 1
+            done[1] += item[2].size
+            if progress is not None:
+                progress(done[0], len(items), done[1], total_bytes)
+
+        run_all(put, items, finished)
+
+    def _checkout_file(self, info: HashInfo, dest: str, memo, result: CheckoutResult,
+                       progress: Progress | None = None) -> None:
         self._check_objects({info.hash: info.size}, dest)
         try:
             st = os.lstat(dest)
@@ -319,7 +478,7 @@ class Cache:
         parent = os.path.dirname(dest)
         if parent:
             os.makedirs(parent, exist_ok=True)
-        self._put(info.hash, info.size, dest, executable, memo, result)
+        self._put(info.hash, info.size, dest, executable, memo, result, progress)
 
     def _save_tree(self, top: str, result: CheckoutResult, memo) -> None:
         """Save every regular file under TOP (no symlinks followed) that the cache lacks."""
@@ -327,7 +486,8 @@ class Cache:
         for rel, st in files.items():
             self._save_if_needed(os.path.join(top, *rel.split("/")), st, result, memo)
 
-    def _checkout_dir(self, info: HashInfo, dest: str, memo, result: CheckoutResult) -> None:
+    def _checkout_dir(self, info: HashInfo, dest: str, memo, result: CheckoutResult,
+                      progress: Progress | None = None) -> None:
         entries = self.load_manifest(info.hash)
         self._check_objects({e.hash: e.size for e in entries}, dest)
         wanted = {e.relpath: e for e in entries}
@@ -374,7 +534,10 @@ class Cache:
                 keep.add(rel)
 
         # Phase 2: remove what does not belong, then write what is missing.
-        if top is not None and not stat.S_ISDIR(top.st_mode):
+        if top is None:
+            self._write_fresh_dir(dest, entries, memo, result, progress)
+            return
+        if not stat.S_ISDIR(top.st_mode):
             os.unlink(dest)  # a file (saved above), a symlink (never followed), a FIFO...
             result.changed.append(dest)
         os.makedirs(dest, exist_ok=True)
@@ -392,6 +555,7 @@ class Cache:
                 except OSError as err:
                     raise ExpError(f"cannot remove directory '{path}': {err.strerror}",
                                    hint="something is writing into it; run the command again") from None
+        to_write = []
         for e in entries:
             path = os.path.join(dest, *e.relpath.split("/"))
             if e.relpath in keep:
@@ -401,9 +565,30 @@ class Cache:
                     _set_exec(path, st, e.executable)
                     result.changed.append(path)
                 continue
-            parent = os.path.dirname(path)
+            to_write.append((path, path, e))
+        self._put_many(to_write, memo, result, progress)
+
+    def _write_fresh_dir(self, dest: str, entries: list[ManifestEntry], memo, result: CheckoutResult,
+                         progress: Progress | None) -> None:
+        """DEST does not exist: build it under a temporary name beside it and
+        rename it into place once whole. Its files need no temporary names of
+        their own (one rename, not one per file: a third of the file system
+        work for small files), and after a crash or Ctrl-C there is no half
+        folder at DEST, only a '.*.tmp' one beside it - removed at once when
+        we get the chance."""
+        parent = os.path.dirname(dest)
+        if parent:
             os.makedirs(parent, exist_ok=True)
-            self._put(e.hash, e.size, path, e.executable, memo, result)
+        building = temp_name(dest)
+        os.mkdir(building)
+        try:
+            items = [(os.path.join(building, *e.relpath.split("/")),
+                      os.path.join(dest, *e.relpath.split("/")), e) for e in entries]
+            self._put_many(items, memo, result, progress, fresh=True)
+            os.rename(building, dest)
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
 
 
 def _freshen(path: str) -> None:
@@ -417,6 +602,59 @@ def _freshen(path: str) -> None:
             os.utime(path)
     except OSError:
         pass  # another user's shared cache: gc's run-lock rule still applies
+
+
+def _read_object(path: str) -> bytes:
+    with open(path, "rb", buffering=0) as f:
+        return f.read()
+
+
+def _write_new(path: str, data: bytes, executable: bool, fresh: bool) -> None:
+    """A new file at PATH holding DATA, mode from the umask (exec bits if EXECUTABLE);
+    through a temporary name and a rename unless FRESH (see _write_fresh_dir)."""
+    target = path if fresh else temp_name(path)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o777 if executable else 0o666)
+    try:
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+        if not fresh:
+            os.replace(target, path)
+    except BaseException:
+        _discard(target)
+        raise
+
+
+def _read_whole(path: str, st: os.stat_result) -> tuple[bytes, os.stat_result]:
+    """The bytes of a small file, checked to be the version ST describes."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_BINARY)
+    except OSError as err:
+        raise ExpError(f"cannot read '{path}': {err.strerror or err}") from None
+    try:
+        chunks = []
+        left = st.st_size + 1  # one byte more: a file that grew shows here
+        while left > 0:
+            chunk = os.read(fd, left)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        after = os.fstat(fd)
+    finally:
+        os.close(fd)
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    if not same_version(st, after) or len(data) != after.st_size:
+        raise ExpError(f"'{path}' changed while it was being hashed",
+                       hint="run the command again once whatever writes the file has finished")
+    return data, after
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _set_exec(path: str, st: os.stat_result, executable: bool) -> None:
