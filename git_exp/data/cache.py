@@ -37,6 +37,31 @@ from git_exp.errors import ExpError
 # (files done, files in all, bytes done, bytes in all). See sharing/progress.py.
 Progress = Callable[[int, int, int, int], None]
 
+
+class Tally:
+    """One progress line over several saves or checkouts: each part() is a
+    callback for one of them, counted after the parts before it. TOTAL and
+    TOTAL_BYTES, when known beforehand, are the whole operation's."""
+
+    def __init__(self, progress: Progress | None, total: int = 0, total_bytes: int = 0):
+        self.progress = progress
+        self.total, self.total_bytes = total, total_bytes
+        self._base = [0, 0]
+        self._last = [0, 0]
+
+    def part(self) -> Progress | None:
+        if self.progress is None:
+            return None
+        self._base = [self._base[0] + self._last[0], self._base[1] + self._last[1]]
+        self._last = [0, 0]
+        base_done, base_bytes = self._base
+
+        def report(done: int, total: int, done_bytes: int, total_bytes: int) -> None:
+            self._last = [done, done_bytes]
+            self.progress(base_done + done, max(self.total, base_done + total),
+                          base_bytes + done_bytes, max(self.total_bytes, base_bytes + total_bytes))
+        return report
+
 # Into the cache we only ever clone or copy: a hardlink or symlink would make
 # the object the user's own file, and (as root) their next edit would change
 # the object under its hash. See links.py.
@@ -113,16 +138,24 @@ class Cache:
         """Every object hash in the cache (temporary files are skipped)."""
         return iter_object_dir(self._objects)
 
-    def verify(self, hash: str) -> bool:
-        """Re-hash object HASH; False if it is corrupt or missing."""
+    def verify(self, hash: str, memo=None) -> bool:
+        """Re-hash object HASH; False if it is corrupt or missing. With MEMO,
+        a big intact object gets a verification stamp (see STAMPED)."""
         path = self.object_path(hash)
         try:
             if hash.endswith(DIR_SUFFIX):
                 with open(path, "rb") as f:
                     return manifest_hash(f.read()) == hash
-            return hash_file(path) == hash
+            before = os.stat(path)
+            if hash_file(path) != hash:
+                return False
         except FileNotFoundError:
             return False
+        if memo is not None and before.st_size >= STAMPED:
+            after = os.stat(path)
+            if same_version(before, after) and before.st_ctime_ns == after.st_ctime_ns:
+                memo.stamp(hash, after)
+        return True
 
     def remove(self, hash: str) -> int:
         """Delete object HASH; the bytes freed (0 if other links still hold it)."""

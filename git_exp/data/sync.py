@@ -69,12 +69,13 @@ class SyncResult:
 # -- entry points ----------------------------------------------------------------
 
 def checkout(repo, paths: list[str] | None = None, cwd: str | None = None,
-             relink: bool = False, force: bool = False) -> SyncResult:
+             relink: bool = False, force: bool = False, progress=None) -> SyncResult:
     """Make the data paths (all, or those under PATHS) match their records.
 
     With no PATHS, data paths synced earlier that nothing records any more
     are removed. Content no ref keeps (edits) stops everything unless FORCE,
-    which first saves it under a backup ref.
+    which first saves it under a backup ref. PROGRESS (cache.Progress) hears
+    of every file written.
     """
     records = data_at(repo, None)
     synced = read_synced(repo)
@@ -87,7 +88,7 @@ def checkout(repo, paths: list[str] | None = None, cwd: str | None = None,
         removals = sorted(set(synced) - set(records))
     known = Known(repo, lambda: _head_records(repo))
     result = _sync(repo, targets, removals, records, known, relink=relink,
-                   hook=False, force=force)
+                   hook=False, force=force, progress=progress)
     _remember(repo, synced, targets, result, records)
     return result
 
@@ -195,7 +196,7 @@ def _remember(repo, synced: dict[str, str], targets: dict[str, HashInfo], result
 # -- doing it ----------------------------------------------------------------------
 
 def _sync(repo, targets: dict[str, HashInfo], removals: list[str], records, known: Known,
-          relink: bool = False, hook: bool = False, force: bool = False) -> SyncResult:
+          relink: bool = False, hook: bool = False, force: bool = False, progress=None) -> SyncResult:
     """Check out TARGETS and remove REMOVALS (except where a path of RECORDS is).
 
     First every path is looked at and nothing is written; the user's own
@@ -246,7 +247,7 @@ def _sync(repo, targets: dict[str, HashInfo], removals: list[str], records, know
                 deletes += [e.path for e in result.edited if e.removal]
                 writes += [(e.path, targets[e.path]) for e in result.edited if not e.removal]
                 writes.sort()
-            _carry_out(repo, cache, memo, deletes, writes, relink, result)
+            _carry_out(repo, cache, memo, deletes, writes, relink, result, progress)
         except KeyboardInterrupt:
             if result.backup_ref is None:
                 raise
@@ -261,7 +262,10 @@ class Interrupted(ExpError):
     exit_code = 130
 
 
-def _carry_out(repo, cache, memo, deletes: list[str], writes: list, relink: bool, result: SyncResult) -> None:
+def _carry_out(repo, cache, memo, deletes: list[str], writes: list, relink: bool, result: SyncResult,
+               progress=None) -> None:
+    from git_exp.data.cache import Tally
+    tally = Tally(progress, sum(info.nfiles or 1 for _, info in writes), sum(info.size for _, info in writes))
     for path in deletes:
         try:
             _remove(repo, path, result)
@@ -269,7 +273,7 @@ def _carry_out(repo, cache, memo, deletes: list[str], writes: list, relink: bool
             result.errors[path] = getattr(err, "message", None) or str(err)
     for path, info in writes:
         try:
-            _write(repo, cache, memo, path, info, relink, result)
+            _write(repo, cache, memo, path, info, relink, result, tally.part())
         except ExpError as err:
             result.errors[path] = err.message
 
@@ -365,9 +369,10 @@ def _interrupt_afterwards():
         raise KeyboardInterrupt
 
 
-def _write(repo, cache, memo, path: str, info: HashInfo, relink: bool, result: SyncResult) -> None:
+def _write(repo, cache, memo, path: str, info: HashInfo, relink: bool, result: SyncResult,
+           progress=None) -> None:
     dest = _abs(repo, path)
-    done = cache.checkout(info, dest, memo)
+    done = cache.checkout(info, dest, memo, progress)
     result.saved_first.extend(os.path.relpath(p, repo.root).replace(os.sep, "/") for p in done.saved_first)
     if relink:
         _relink(cache, info, dest)

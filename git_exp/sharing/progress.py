@@ -6,8 +6,21 @@ always from the thread that runs the transfer.
 """
 from __future__ import annotations
 
+import os
 import time
 from contextlib import contextmanager
+
+# Operations that are usually quick (add, checkout, gc, fsck) draw their line
+# only once they have taken this long, as Git's delayed progress does (and
+# with Git's variable to change it: GIT_PROGRESS_DELAY=0 draws at once).
+DEFAULT_DELAY = 1.0
+
+
+def progress_delay() -> float:
+    try:
+        return max(0.0, float(os.environ.get("GIT_PROGRESS_DELAY", DEFAULT_DELAY)))
+    except ValueError:
+        return DEFAULT_DELAY
 
 _UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB")
 
@@ -23,10 +36,17 @@ def format_size(n: int) -> str:
 
 
 class ProgressLine:
-    """A Progress callback: 'Sending data:  40% (2/5), 1.20 MiB'."""
+    """A Progress callback: 'Sending data:  40% (2/5), 1.20 MiB | 3.10 MiB/s'.
 
-    def __init__(self, stream, label: str, enabled: bool | None = None, interval: float = 0.1):
+    The callback every long operation reports to (add, checkout, fetch, push,
+    pull, gc, apply, fsck): (objects done, objects in all, bytes done, bytes
+    in all). The rate appears once there is a second's worth of it to show.
+    """
+
+    def __init__(self, stream, label: str, enabled: bool | None = None, interval: float = 0.1,
+                 delay: float = 0.0):
         self.stream = stream
+        self.delay = delay
         self.label = label
         if enabled is None:
             isatty = getattr(stream, "isatty", None)
@@ -34,19 +54,29 @@ class ProgressLine:
         self.enabled = enabled
         self.interval = interval
         self._last = 0.0
+        self._start: float | None = time.monotonic() if delay else None
         self._drawn = False
         self._text = ""
 
     def __call__(self, done: int, total: int, done_bytes: int, total_bytes: int) -> None:
         if not self.enabled:
             return
-        percent = 100 * done // total if total else 100
-        self._text = f"{self.label}: {percent:3d}% ({done}/{total}), {format_size(done_bytes)}"
         now = time.monotonic()
-        if done < total and now - self._last < self.interval:
-            return
+        if self._start is None:
+            self._start = now
+        if done < total and (now - self._last < self.interval or now - self._start < self.delay):
+            return  # at most ten lines a second: drawing is not free either
+        if not self._drawn and now - self._start < self.delay:
+            return  # finished before anyone waited
+        percent = 100 * done // total if total else 100
+        text = f"{self.label}: {percent:3d}% ({done}/{total}), {format_size(done_bytes)}"
+        elapsed = now - self._start
+        if elapsed >= 0.5 and done_bytes:
+            text += f" | {format_size(int(done_bytes / elapsed))}/s"
+        pad = " " * max(0, len(self._text) - len(text))  # a shorter line over a longer one
+        self._text = text
         self._last = now
-        self.stream.write("\r" + self._text)
+        self.stream.write("\r" + self._text + pad)
         self.stream.flush()
         self._drawn = True
 
