@@ -114,6 +114,9 @@ class Cache:
         self.root = os.path.join(exp_dir, "cache")
         self.link_types = list(link_types) or list(DEFAULT_LINK_TYPES)
         self._objects = os.path.join(self.root, "files", "sha256")
+        # Manifests read and checked already: a checkout reads one three times
+        # (missing, size check, write), and parsing 10,000 entries is not free.
+        self._manifests: dict[str, list[ManifestEntry]] = {}
 
     # -- objects ----------------------------------------------------------
 
@@ -324,6 +327,9 @@ class Cache:
         """The entries of directory object HASH, checked against its name."""
         if not hash.endswith(DIR_SUFFIX):
             raise ExpError(f"{hash} is not a directory hash")
+        known = self._manifests.get(hash)
+        if known is not None:
+            return list(known)
         path = self.object_path(hash)
         try:
             with open(path, "rb") as f:
@@ -333,9 +339,11 @@ class Cache:
         if manifest_hash(data) != hash:
             raise self._corrupt(hash, "its content does not match its hash")
         try:
-            return parse_manifest(data)
+            entries = parse_manifest(data)
         except ExpError as err:
             raise ExpError(f"{err.message} (object {hash})", hint=err.hint) from None
+        self._manifests[hash] = entries
+        return list(entries)
 
     def objects_of(self, info: HashInfo) -> set[str]:
         """Every object INFO needs; for a directory whose manifest is not
