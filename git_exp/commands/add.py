@@ -39,7 +39,7 @@ def run(args, console) -> int:
 
     from git_exp.data.workspace import add
     from git_exp.repo import discover
-    from git_exp.sharing.progress import ProgressLine, progress_delay
+    from git_exp.ui.progress import ProgressLine, progress_delay
     progress = ProgressLine(console.stderr, "Adding data", enabled=False if console.quiet else None,
                             delay=progress_delay())
     try:

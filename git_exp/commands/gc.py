@@ -46,7 +46,7 @@ def run(args, console) -> int:
     from git_exp.data.gc import collect_garbage
     from git_exp.repo import discover
     from git_exp.ui.sizes import human_size
-    from git_exp.sharing.progress import ProgressLine, progress_delay
+    from git_exp.ui.progress import ProgressLine, progress_delay
     progress = ProgressLine(console.stderr, "Removing objects" if not args.dry_run else "Looking at objects",
                             enabled=False if console.quiet else None, delay=progress_delay())
     try:

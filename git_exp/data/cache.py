@@ -34,7 +34,7 @@ from git_exp.data.parallel import run_all
 from git_exp.errors import ExpError
 
 # The progress callback add and checkout report to:
-# (files done, files in all, bytes done, bytes in all). See sharing/progress.py.
+# (files done, files in all, bytes done, bytes in all). Drawn by ui/progress.py.
 Progress = Callable[[int, int, int, int], None]
 
 
