@@ -23,7 +23,8 @@ as Git keeps an edited tracked file across `git checkout -b`.
 Untrusted records never write outside the work tree: every data path goes
 through pointer.check_data_path first, and a refused path is reported.
 A corrupt cache object is never copied out: Cache checks sizes before and
-hashes while it copies.
+hashes while it copies (a big object re-checked since it was last written
+is trusted: cache.STAMPED).
 """
 from __future__ import annotations
 
