@@ -172,6 +172,7 @@ class Cache:
     def remove(self, hash: str) -> int:
         """Delete object HASH; the bytes freed (0 if other links still hold it)."""
         path = self.object_path(hash)
+        self._manifests.pop(hash, None)
         try:
             st = os.lstat(path)
             os.unlink(path)
