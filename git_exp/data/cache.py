@@ -8,7 +8,9 @@ Invariants:
   manifest in the cache means its files were there when it was written;
 - nothing the user wrote is ever lost: checkout saves any work-tree content
   the cache lacks before it replaces or deletes it, and save only ever
-  copies (or clones) from the work tree, it never moves the user's file.
+  copies (or clones) from the work tree, it never moves the user's file;
+- checkout writes into a work tree only through worktree_writes.WorkTree,
+  so a data path never leads out of it, into .git or through a symlink.
 
 Objects are not fsync'ed one by one (that costs milliseconds per file and
 a data directory has thousands). A power loss can leave a truncated object;
@@ -88,6 +90,7 @@ SMALL_FILE = 1 << 20
 # the kernel copy took 0.70 s, the copy alone 0.28 s (cp: 0.28 s).
 STAMPED = 16 << 20
 _O_BINARY = getattr(os, "O_BINARY", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 PULL_HINT = "run 'git exp pull' to fetch them from the data remote"
 
 
@@ -391,14 +394,22 @@ class Cache:
 
     # -- checkout ---------------------------------------------------------
 
-    def checkout(self, info: HashInfo, dest: str, memo=None,
+    def checkout(self, info: HashInfo, tree, rel: str, memo=None,
                  progress: Progress | None = None) -> CheckoutResult:
-        """Make DEST hold exactly INFO's content, saving anything unsaved first."""
+        """Make REL under the work tree TREE (a worktree_writes.WorkTree) hold
+        exactly INFO's content, saving anything unsaved first.
+
+        Every write and removal goes through TREE, which refuses a path
+        through a symlink, out of the work tree or into .git; a foreign
+        symlink at REL itself is refused, never followed or replaced.
+        PROGRESS hears of every file written.
+        """
         result = CheckoutResult()
+        dest = tree.path(rel, "data path")
         if info.is_dir:
-            self._checkout_dir(info, dest, memo, result, progress)
+            self._checkout_dir(info, tree, rel, dest, memo, result, progress)
         else:
-            self._checkout_file(info, dest, memo, result, progress)
+            self._checkout_file(info, tree, rel, dest, memo, result, progress)
         result.changed.sort()
         return result
 
@@ -431,23 +442,24 @@ class Cache:
             return self.link_types
         return [k for k in self.link_types if k not in _SHARED] or ["copy"]
 
-    def _put(self, digest: str, size: int, path: str, executable: bool, memo,
+    def _put(self, digest: str, size: int, tree, rel: str, executable: bool, memo,
              result: CheckoutResult, progress: Progress | None = None) -> None:
-        result.link_kind = self._put_file(digest, size, path, path, executable, memo)
-        result.changed.append(path)
+        result.link_kind = self._put_file(digest, size, tree, rel, executable, memo)
+        result.changed.append(tree.abs(rel))
         if progress is not None:
             progress(1, 1, size, size)
 
-    def _put_file(self, digest: str, size: int, path: str, final: str, executable: bool,
-                  memo, fresh: bool = False) -> str:
-        """Write object DIGEST at PATH (to be FINAL once its folder is renamed); the kind used.
+    def _put_file(self, digest: str, size: int, tree, rel: str, executable: bool, memo,
+                  fresh: str | None = None) -> str:
+        """Write object DIGEST at REL through TREE; the kind used.
 
         Never copies out a corrupt object: a small one is read whole and hashed
         before a byte is written; a big one is hashed while the kernel copies it,
         unless its verification stamp (state.py) shows it unchanged since it was
         last checked - then the copy alone (sendfile, or a reflink) is all the
-        work, as for `cp`. FRESH: PATH is inside a folder nobody sees yet, so the
-        file is written in place, without a temporary name of its own.
+        work, as for `cp`. FRESH: instead, the path inside a folder that nobody
+        sees yet (see _write_fresh_dir), written in place without a temporary
+        name of its own.
         """
         kinds = self._kinds_for(executable)
         obj = self.object_path(digest)
@@ -460,16 +472,28 @@ class Cache:
             actual = hashlib.sha256(data).hexdigest()
             if actual != digest:
                 raise self._corrupt(digest, f"its content hashes to {actual}")
-            _write_new(path, data, executable, fresh)
+            if fresh is not None:
+                _write_new(fresh, data, executable)
+            else:
+                temp = temp_name(tree.make_parents(rel, "data path"))
+                _write_new(temp, data, executable)
+                try:
+                    tree.place(temp, rel, "data path")
+                except BaseException:
+                    _discard(temp)
+                    raise
             return "copy"
         before = None
         trusted = False
         if memo is not None and size >= STAMPED:
             before = os.stat(obj)
             trusted = memo.is_verified(digest, before)
+        expected = None if trusted else digest
         try:
-            kind = materialize(obj, path, kinds, executable=executable,
-                               expected_hash=None if trusted else digest)
+            if fresh is not None:
+                kind = materialize(obj, fresh, kinds, executable=executable, expected_hash=expected)
+            else:
+                kind = tree.link_from_cache(obj, rel, kinds, executable=executable, expected_hash=expected)
         except ContentMismatch as err:
             raise self._corrupt(digest, f"its content hashes to {err.actual}") from None
         if before is not None and not trusted and kind == "copy":
@@ -479,33 +503,40 @@ class Cache:
         if memo is not None and kind in _SHARED:
             # A link keeps the object's (old) mtime, so the memo can vouch for it;
             # a copy's mtime is now, too fresh to record (state.py, RACY_NS).
-            memo.put(final, os.stat(path), digest)
+            path = fresh or tree.abs(rel)
+            memo.put(tree.abs(rel), os.stat(path), digest)
         return kind
 
-    def _put_many(self, items: list[tuple[str, str, ManifestEntry]], memo, result: CheckoutResult,
-                  progress: Progress | None, fresh: bool = False) -> None:
-        """Write each (path, final path, entry) on a few threads (parallel.py)."""
-        for parent in sorted({os.path.dirname(path) for path, _, _ in items}):
-            os.makedirs(parent, exist_ok=True)
-        total_bytes = sum(e.size for _, _, e in items)
+    def _put_many(self, items: list[tuple[str, ManifestEntry]], tree, memo, result: CheckoutResult,
+                  progress: Progress | None, building: str | None = None) -> None:
+        """Write each (work-tree rel, entry) on a few threads (parallel.py); with
+        BUILDING, into that fresh folder instead, at the entry's relpath."""
+        if building is None:
+            for rel in {rel.rpartition("/")[0]: rel for rel, _ in items}.values():
+                tree.make_parents(rel, "data path")  # checked once per folder, before the threads
+        else:
+            for parent in sorted({e.relpath.rpartition("/")[0] for _, e in items} - {""}):
+                os.makedirs(os.path.join(building, *parent.split("/")), exist_ok=True)
+        total_bytes = sum(e.size for _, e in items)
         done = [0, 0]
 
         def put(item) -> str:
-            path, final, e = item
-            return self._put_file(e.hash, e.size, path, final, e.executable, memo, fresh)
+            rel, e = item
+            fresh = os.path.join(building, *e.relpath.split("/")) if building is not None else None
+            return self._put_file(e.hash, e.size, tree, rel, e.executable, memo, fresh)
 
         def finished(item, kind: str) -> None:
             result.link_kind = kind
-            result.changed.append(item[1])
+            result.changed.append(tree.abs(item[0]))
             done[0] += 1
-            done[1] += item[2].size
+            done[1] += item[1].size
             if progress is not None:
                 progress(done[0], len(items), done[1], total_bytes)
 
         run_all(put, items, finished)
 
-    def _checkout_file(self, info: HashInfo, dest: str, memo, result: CheckoutResult,
-                       progress: Progress | None = None) -> None:
+    def _checkout_file(self, info: HashInfo, tree, rel: str, dest: str, memo,
+                       result: CheckoutResult, progress: Progress | None = None) -> None:
         self._check_objects({info.hash: info.size}, dest)
         try:
             st = os.lstat(dest)
@@ -523,13 +554,10 @@ class Cache:
                 self._save_if_needed(dest, st, result, memo, digest)
             elif stat.S_ISDIR(st.st_mode):
                 self._save_tree(dest, result, memo)
-                shutil.rmtree(dest)  # never follows symlinks: it unlinks them
-            # A symlink (never followed) or a FIFO holds no content of the user's:
-            # os.replace in _put swaps it for the file atomically.
-        parent = os.path.dirname(dest)
-        if parent:
-            os.makedirs(parent, exist_ok=True)
-        self._put(info.hash, info.size, dest, executable, memo, result, progress)
+                tree.remove(rel, "data path")
+            # A link into the cache (the only kind tree.path lets through) or
+            # a FIFO holds no content of the user's: the rename in _put swaps it.
+        self._put(info.hash, info.size, tree, rel, executable, memo, result, progress)
 
     def _save_tree(self, top: str, result: CheckoutResult, memo) -> None:
         """Save every regular file under TOP (no symlinks followed) that the cache lacks."""
@@ -537,8 +565,8 @@ class Cache:
         for rel, st in files.items():
             self._save_if_needed(os.path.join(top, *rel.split("/")), st, result, memo)
 
-    def _checkout_dir(self, info: HashInfo, dest: str, memo, result: CheckoutResult,
-                      progress: Progress | None = None) -> None:
+    def _checkout_dir(self, info: HashInfo, tree, top_rel: str, dest: str, memo,
+                      result: CheckoutResult, progress: Progress | None = None) -> None:
         entries = self.load_manifest(info.hash)
         self._check_objects({e.hash: e.size for e in entries}, dest)
         wanted = {e.relpath: e for e in entries}
@@ -585,57 +613,53 @@ class Cache:
                 keep.add(rel)
 
         # Phase 2: remove what does not belong, then write what is missing.
+        # Symlinks inside DEST that do not belong are unlinked here, before
+        # any file is written under their names, so nothing goes through one.
         if top is None:
-            self._write_fresh_dir(dest, entries, memo, result, progress)
+            self._write_fresh_dir(tree, top_rel, dest, entries, memo, result, progress)
             return
         if not stat.S_ISDIR(top.st_mode):
-            os.unlink(dest)  # a file (saved above), a symlink (never followed), a FIFO...
+            tree.remove(top_rel, "data path")  # a file (saved above), a link into the cache, a FIFO...
             result.changed.append(dest)
-        os.makedirs(dest, exist_ok=True)
+        tree.mkdir(top_rel)
         for rel in list(files) + list(others):
             if rel in keep or rel in wanted:
-                continue  # kept, or replaced atomically below
-            path = os.path.join(dest, *rel.split("/"))
-            os.unlink(path)
-            result.changed.append(path)
+                continue  # kept, or replaced atomically below (a link swapped, never followed)
+            tree.remove(f"{top_rel}/{rel}", "data path")
+            result.changed.append(os.path.join(dest, *rel.split("/")))
         for rel in sorted(dirs, key=lambda r: r.count("/"), reverse=True):
-            if rel not in wanted_dirs:
-                path = os.path.join(dest, *rel.split("/"))
-                try:
-                    os.rmdir(path)
-                except OSError as err:
-                    raise ExpError(f"cannot remove directory '{path}': {err.strerror}",
-                                   hint="something is writing into it; run the command again") from None
+            if rel not in wanted_dirs and not tree.rmdir(f"{top_rel}/{rel}"):
+                raise ExpError(f"cannot remove directory '{os.path.join(dest, *rel.split('/'))}'",
+                               hint="something is writing into it; run the command again")
         to_write = []
         for e in entries:
-            path = os.path.join(dest, *e.relpath.split("/"))
+            rel = f"{top_rel}/{e.relpath}"
             if e.relpath in keep:
                 st = files.get(e.relpath)
                 if st is not None and bool(st.st_mode & stat.S_IXUSR) != e.executable \
-                        and not self._is_our_link(path, st, e.hash):
-                    _set_exec(path, st, e.executable)
-                    result.changed.append(path)
+                        and not self._is_our_link(tree.abs(rel), st, e.hash):
+                    tree.set_executable(rel, e.executable)
+                    result.changed.append(tree.abs(rel))
                 continue
-            to_write.append((path, path, e))
-        self._put_many(to_write, memo, result, progress)
+            to_write.append((rel, e))
+        self._put_many(to_write, tree, memo, result, progress)
 
-    def _write_fresh_dir(self, dest: str, entries: list[ManifestEntry], memo, result: CheckoutResult,
-                         progress: Progress | None) -> None:
+    def _write_fresh_dir(self, tree, top_rel: str, dest: str, entries: list[ManifestEntry], memo,
+                         result: CheckoutResult, progress: Progress | None) -> None:
         """DEST does not exist: build it under a temporary name beside it and
         rename it into place once whole. Its files need no temporary names of
         their own (one rename, not one per file: a third of the file system
         work for small files), and after a crash or Ctrl-C there is no half
         folder at DEST, only a '.*.tmp' one beside it - removed at once when
-        we get the chance."""
-        parent = os.path.dirname(dest)
-        if parent:
-            os.makedirs(parent, exist_ok=True)
+        we get the chance. The manifest's paths were checked when it was
+        read (hashing.check_relpath), and the folder is our own, new, with
+        no link in it."""
+        tree.make_parents(top_rel, "data path")
         building = temp_name(dest)
         os.mkdir(building)
         try:
-            items = [(os.path.join(building, *e.relpath.split("/")),
-                      os.path.join(dest, *e.relpath.split("/")), e) for e in entries]
-            self._put_many(items, memo, result, progress, fresh=True)
+            self._put_many([(f"{top_rel}/{e.relpath}", e) for e in entries], tree, memo, result,
+                           progress, building=building)
             os.rename(building, dest)
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)
@@ -660,20 +684,18 @@ def _read_object(path: str) -> bytes:
         return f.read()
 
 
-def _write_new(path: str, data: bytes, executable: bool, fresh: bool) -> None:
-    """A new file at PATH holding DATA, mode from the umask (exec bits if EXECUTABLE);
-    through a temporary name and a rename unless FRESH (see _write_fresh_dir)."""
-    target = path if fresh else temp_name(path)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o777 if executable else 0o666)
+def _write_new(path: str, data: bytes, executable: bool) -> None:
+    """A new file at PATH (never through a link) holding DATA, its mode from
+    the umask, plus exec bits if EXECUTABLE; removed again if writing fails."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_BINARY,
+                 0o777 if executable else 0o666)
     try:
         try:
             _write_all(fd, data)
         finally:
             os.close(fd)
-        if not fresh:
-            os.replace(target, path)
     except BaseException:
-        _discard(target)
+        _discard(path)
         raise
 
 
@@ -706,15 +728,6 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
-
-
-def _set_exec(path: str, st: os.stat_result, executable: bool) -> None:
-    mode = stat.S_IMODE(st.st_mode)
-    if executable:
-        mode |= 0o111 & ~current_umask()
-    else:
-        mode &= ~0o111
-    os.chmod(path, mode)
 
 
 def _scan(top: str) -> tuple[dict[str, os.stat_result], dict[str, os.stat_result], list[str]]:
