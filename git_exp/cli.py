@@ -18,6 +18,8 @@ from git_exp.errors import ExpError, UsageError
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("git_exp.commands.init", "Create exp.yaml with one stage, or the example project"),
     "run": ("git_exp.commands.run", "Run the pipeline and record the result as an experiment"),
+    "repro": ("git_exp.commands.repro", "Run the pipeline in the work tree and update exp.lock, recording no experiment"),
+    "dag": ("git_exp.commands.dag", "Show the stage graph: as text, Graphviz dot, Mermaid or JSON"),
     "save": ("git_exp.commands.save", "Record the work tree as an experiment without running"),
     "list": ("git_exp.commands.list", "List experiments grouped by the commit they ran from"),
     "logs": ("git_exp.commands.logs", "Print the output of an experiment's run"),

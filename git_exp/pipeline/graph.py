@@ -94,6 +94,25 @@ def build_graph(pipeline) -> dict[str, set[str]]:
     return graph
 
 
+def edges(pipeline) -> dict[tuple[str, str], list[str]]:
+    """(producer, consumer) -> the paths that connect them, in file order.
+
+    A path is the dep when it is the out or lies inside it, else the out
+    (a dep `data` that contains the out `data/prepared` is fed by that out).
+    """
+    build_graph(pipeline)   # the same checks: overlapping outs, a stage reading its outs
+    index = _OutIndex(pipeline)
+    found: dict[tuple[str, str], list[str]] = {}
+    for name, stage in pipeline.stages.items():
+        for dep in stage.deps:
+            for producer, out in index.overlapping(dep):
+                path = dep if _inside(_parts(dep), _parts(out.path)) else out.path
+                paths = found.setdefault((producer, name), [])
+                if path not in paths:
+                    paths.append(path)
+    return found
+
+
 def stage_order(pipeline, targets: list[str] | None = None, downstream: bool = False,
                 single: bool = False) -> list:
     """The stages to run, in a stable topological order.
