@@ -24,7 +24,7 @@ from git_exp.experiments.run import _Recorder, _sigterm_as_interrupt, read_metri
 from git_exp.experiments.runlock import RunLock
 from git_exp.ignore import ensure_ignored
 from git_exp.pipeline.graph import stage_order
-from git_exp.pipeline.runner import Events, PipelineRun, RunSummary
+from git_exp.pipeline.runner import Events, PipelineRun, RunSummary, StageFailed
 from git_exp.pipeline.spec import load_pipeline
 
 LOCK_NAME = "repro"   # what `show` and `logs` call the run holding the work tree's lock
@@ -48,7 +48,7 @@ def reproduce(repo, targets: list[str] | None = None, *, single: bool = False,
               pull: bool = False, events: Events | None = None) -> ReproResult:
     """Run the selected stages in REPO's work tree; exp.lock is updated stage by stage.
 
-    A failing stage raises StageFailed, Ctrl-C (or SIGTERM) KeyboardInterrupt;
+    A failing stage raises ExpError, Ctrl-C (or SIGTERM) KeyboardInterrupt;
     exp.lock then holds every stage that finished before it.
     """
     events = events or Events()
@@ -70,6 +70,9 @@ def reproduce(repo, targets: list[str] | None = None, *, single: bool = False,
                 runner = PipelineRun(repo, pipeline, force=force, run_cache=run_cache,
                                      events=_Recorder(events, log))
                 summary = runner.run(targets, downstream, single)
+        except StageFailed as exc:
+            # The stage's own status is no exit code of ours (a signal is negative).
+            raise ExpError(exc.message, hint=exc.hint) from None
         finally:
             signal.signal(signal.SIGTERM, previous)
             try:
