@@ -35,11 +35,15 @@ def configure(parser):
 def render(result, console, hook: bool = False) -> int:
     """Print what a sync did; the exit code (missing data fails only outside hooks)."""
     for path in result.saved_first:
-        console.out(f"Saved your version of {path} to the cache first.")
+        console.detail(f"Saved your version of {path} to the cache first.")
     for path in result.removed:
-        console.out(f"Removed {path}: nothing records it any more.")
+        console.detail(f"Removed {path}: nothing records it any more.")
     for path in result.checked_out:
-        console.out(f"Checked out {path}.")
+        console.detail(f"Checked out {path}.")
+    if console.quiet and (result.checked_out or result.removed):
+        console.out(f"Checked out {len(result.checked_out)}, removed {len(result.removed)} "
+                    f"data path(s)" + (f"; {len(result.saved_first)} of yours saved to the cache first."
+                                       if result.saved_first else "."))
     code = 0
     if result.missing:
         total = len({h for hashes in result.missing.values() for h in hashes})

@@ -65,9 +65,9 @@ def run(args, console) -> int:
         progress.close()
     render_refs(result, console, "Fetched", f"from {args.remote}")
     if result.skipped_data:
-        console.out("Data not fetched (--no-data).")
+        console.detail("Data not fetched (--no-data).")
     elif result.received.objects:
-        console.out(f"Received {result.received.objects} data object(s), "
+        console.detail(f"Received {result.received.objects} data object(s), "
                     f"{format_size(result.received.bytes)}, from {result.location}.")
     status = 0
     diverged = [r for r in result.refs if r.status == "diverged"]

@@ -95,7 +95,12 @@ def configure(parser):
 
 
 def render_refs(result, console, verb: str, place: str) -> None:
-    """One line per experiment; shared with pull."""
+    """One line per experiment (-q: one line for all); shared with pull."""
+    if console.quiet:
+        done = sum(1 for r in result.refs if r.status in ("pushed", "fetched", "forced"))
+        console.out(f"{verb} {done} experiment{'s' if done != 1 else ''} {place}"
+                    + (f", {len(result.refs) - done} not." if done < len(result.refs) else "."))
+        return
     for r in result.refs:
         name = f"'{r.exp.name}' ({r.exp.sha[:7]})"
         if r.status in ("pushed", "fetched"):
@@ -126,14 +131,14 @@ def run(args, console) -> int:
         progress.close()
     data = result.data
     if data.skipped:
-        console.out("Data not sent (--no-data).")
+        console.detail("Data not sent (--no-data).")
     elif data.sent.objects:
-        console.out(f"Sent {data.sent.objects} data object(s), {format_size(data.sent.bytes)}, "
+        console.detail(f"Sent {data.sent.objects} data object(s), {format_size(data.sent.bytes)}, "
                     f"to {data.location}.")
     elif data.location:
-        console.out(f"Sent no data: {data.location} already has all {data.objects} object(s).")
+        console.detail(f"Sent no data: {data.location} already has all {data.objects} object(s).")
     elif any(r.status != "up to date" for r in result.refs):
-        console.out("Sent no data: these experiments record no cached data.")
+        console.detail("Sent no data: these experiments record no cached data.")
     render_refs(result, console, "Pushed", f"to {args.remote}")
     diverged = [r for r in result.failed if r.status == "diverged"]
     if diverged:

@@ -190,12 +190,12 @@ class _PrintingWorker:
             self.console.info(f"Recovered {item.entry.id} '{item.entry.name}': {item.action}.")
 
     def entry_started(self, entry):
-        self.console.out(f"{entry.id} {entry.name}: running (attempt {entry.attempt})")
+        self.console.detail(f"{entry.id} {entry.name}: running (attempt {entry.attempt})")
 
     def entry_finished(self, entry, outcome):
         sha = f" ({outcome.exp_sha[:7]})" if outcome.exp_sha else ""
         error = f": {outcome.error.splitlines()[0]}" if outcome.error else ""
-        self.console.out(f"{entry.id} {entry.name}: {outcome.status}{sha} in "
+        self.console.detail(f"{entry.id} {entry.name}: {outcome.status}{sha} in "
                          f"{outcome.duration:.1f}s{error}")
 
 
@@ -232,6 +232,8 @@ def _work(repo, args, console) -> int:
         done = work(repo, batch=args.batch, events=_PrintingWorker(console))
     if not done:
         console.info("The queue is empty.")
+    elif console.quiet:
+        console.out(f"Ran {len(done)} entr{'y' if len(done) == 1 else 'ies'}.")
     return 0
 
 
@@ -349,9 +351,12 @@ def _logs(repo, args, console) -> int:
 
 def _kill(repo, args, console) -> int:
     from git_exp.queue.control import kill
-    for row in kill(repo, args.entries):
+    killed = kill(repo, args.entries)
+    for row in killed:
         sha = f" as {row.exp_sha[:7]}" if row.exp_sha else ""
-        console.out(f"Killed {row.id} '{row.name}': recorded{sha} ({row.state}).")
+        console.detail(f"Killed {row.id} '{row.name}': recorded{sha} ({row.state}).")
+    if console.quiet and killed:
+        console.out(f"Killed {len(killed)} entr{'y' if len(killed) == 1 else 'ies'}.")
     return 0
 
 
@@ -373,7 +378,9 @@ def _remove(repo, args, console) -> int:
     from git_exp.queue.control import remove
     removed = remove(repo, args.entries, everything=args.all, failed=args.failed)
     for row in removed:
-        console.out(f"Removed {row.id} '{row.name}' ({row.state}).")
+        console.detail(f"Removed {row.id} '{row.name}' ({row.state}).")
+    if console.quiet and removed:
+        console.out(f"Removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'}.")
     if not removed:
         console.info("No entry matched.")
     return 0
@@ -400,6 +407,11 @@ def _run_temp(repo, args, console, events, options) -> int:
     entry, outcome = run_one(repo, args.set_param, events=events, **options)
     status = console.paint(outcome.status, *STATE_STYLES.get(outcome.status, ()))
     sha = f" ({outcome.exp_sha[:7]})" if outcome.exp_sha else ""
+    if console.quiet:   # one line, as run -q
+        console.out(f"{entry.name} {(outcome.exp_sha or '-')[:7]} {outcome.status}")
+        if outcome.error and outcome.status != "interrupted":
+            console.error(outcome.error, outcome.hint)
+        return 0 if outcome.status == "success" else 130 if outcome.status == "interrupted" else 1
     console.out(f"Experiment {console.paint(entry.name, 'bold')}{sha} recorded from "
                 f"{entry.baseline[:7]} in a temporary checkout: {status}")
     if outcome.metrics:
@@ -422,11 +434,12 @@ def _run_queue(repo, args, console, options) -> int:
     from git_exp.queue.enqueue import enqueue
     entries = enqueue(repo, args.set_param, **options)
     count = len(entries)
-    console.out(f"Queued {count} experiment{'s' if count != 1 else ''} from {entries[0].baseline[:7]}:")
+    console.out(f"Queued {count} experiment{'s' if count != 1 else ''} from {entries[0].baseline[:7]}"
+                + ("." if console.quiet else ":"))
     width = max(len(e.name) for e in entries)
     for e in entries:
         params = "  " + " ".join(e.params) if e.params else ""
-        console.out(f"  {e.id}  {e.name.ljust(width)}{params}")
+        console.detail(f"  {e.id}  {e.name.ljust(width)}{params}")
     if args.jobs:
         from git_exp.queue.worker import start
         pids, running, _ = start(repo, args.jobs)
@@ -465,7 +478,7 @@ def _run_jobs(repo, args, console, options) -> int:
     failed = [r for r in rows if r.state in ("failed", "interrupted")]
     left = [r for r in rows if r.state == "queued"]
     if failed:
-        console.out(f"Logs: git exp logs NAME (e.g. git exp logs {failed[0].name})")
+        console.detail(f"Logs: git exp logs NAME (e.g. git exp logs {failed[0].name})")
     if left:
         console.info(f"{len(left)} entr{'y' if len(left) == 1 else 'ies'} stay queued: "
                      "git exp queue start, or git exp queue remove --all")
