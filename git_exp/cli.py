@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "queue": ("git_exp.commands.queue", "Run queued experiments in the background; status, logs, kill, remove"),
     "push": ("git_exp.commands.push", "Share experiments and their data with a Git remote"),
     "pull": ("git_exp.commands.pull", "Fetch experiments and their data from a Git remote"),
+    "fetch": ("git_exp.commands.fetch", "Download the data HEAD (or every branch) records into the cache"),
+    "remote": ("git_exp.commands.remote", "List the Git remotes with the data remote each one uses"),
     "show": ("git_exp.commands.show", "Show experiments with their metrics and params as a table"),
     "diff": ("git_exp.commands.diff", "Compare the params and metrics of two experiments or commits"),
     "params": ("git_exp.commands.params", "Compare params between commits and experiments (params diff)"),
@@ -216,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
                 guess = suggest(verb)
                 raise ExpError(f"'{verb}' is not a git exp command. See 'git exp -h'.",
                                hint=f"the most similar command is '{guess}'" if guess else None)
+            if verb not in _RAW_ARGS:
+                _refuse_undecodable(rest[1:])
             own_args = rest[1:rest.index("--")] if "--" in rest else rest[1:]
             if "--help" in own_args:  # Git's convention: --help opens the manual
                 from git_exp.commands.help import show_manual
@@ -237,11 +241,61 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (`git exp show | head`): quietly, as Git does.
         _silence_stdout()
         return 141
+    except OSError as exc:
+        if exc.errno not in _ENVIRONMENT_ERRNOS:
+            return _report_bug(opts.verbose or bool(os.environ.get("GIT_EXP_DEBUG")),
+                               console or _plain_console())
+        message, hint = _environment_error(exc)
+        (console or _plain_console()).error(message, hint)
+        return 1
     except SystemExit as exc:  # argparse's -h
         return exc.code if isinstance(exc.code, int) else 0
     except Exception:  # noqa: BLE001 - anything else is a bug in git-exp
         return _report_bug(opts.verbose or bool(os.environ.get("GIT_EXP_DEBUG")),
                            console or _plain_console())
+
+
+# Verbs whose arguments come from Git itself (paths, refs), not from a user.
+_RAW_ARGS = ("hook",)
+
+
+def _refuse_undecodable(args: list[str]) -> None:
+    """A usage error for an argument that is not UTF-8 (Python hands such bytes
+    over as lone surrogates, which nothing further on can encode)."""
+    for index, arg in enumerate(args, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise UsageError(f"argument {index} is not valid UTF-8: '{shown}'",
+                             hint="names, paths and values are taken as UTF-8 text; "
+                                  "check the shell's locale or retype the argument") from None
+
+
+def _environment_errnos() -> tuple:
+    import errno
+    return tuple(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM")
+                 if hasattr(errno, name))
+
+
+# Failures of the machine, not of git-exp: a full disk, a read-only or
+# forbidden folder. They deserve a clear `error:` naming the path, not exit 3.
+_ENVIRONMENT_ERRNOS = _environment_errnos()
+
+
+def _environment_error(exc: OSError) -> tuple[str, str]:
+    import errno
+    path = exc.filename
+    verb = "write" if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1), errno.EROFS) \
+        else "access"
+    what = f"cannot {verb} '{path}'" if path is not None else f"cannot {verb} a file"
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        hint = "free some space on that file system (or raise the quota), then run the command again"
+    elif exc.errno == errno.EROFS:
+        hint = "that file system is mounted read-only; remount it read-write or work in a writable clone"
+    else:
+        hint = "check the permissions of that path (and of the .git/exp folder), then run the command again"
+    return f"{what}: {exc.strerror}", hint
 
 
 def _plain_console():
@@ -264,22 +318,37 @@ def _report_bug(show_traceback: bool, console) -> int:
     import traceback
 
     text = traceback.format_exc()
-    log_dir = tempfile.gettempdir()
+    name = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    folders = []
     try:
         from git_exp.repo import discover
-        log_dir = os.path.join(discover().exp_dir, "logs")
-        os.makedirs(log_dir, exist_ok=True)
-    except Exception:  # noqa: BLE001 - no repository: fall back to the temp dir
+        folders.append(os.path.join(discover().exp_dir, "logs"))
+    except Exception:  # noqa: BLE001 - no repository: the temp dir only
         pass
-    path = os.path.join(log_dir, f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log")
-    try:
-        with open(path, "w") as fh:
-            fh.write(f"git-exp {__version__}\nargv: {sys.argv!r}\n\n{text}")
-    except OSError:
-        path = None
+    # A full disk or a read-only .git/exp must not leave the hint naming a
+    # log that was never written: fall back to the temp dir, and say so.
+    folders.append(tempfile.gettempdir())
+    path = note = None
+    for folder in folders:
+        try:
+            os.makedirs(folder, exist_ok=True)
+            candidate = os.path.join(folder, name)
+            with open(candidate, "w", encoding="utf-8", errors="backslashreplace") as fh:
+                fh.write(f"git-exp {__version__}\nargv: {sys.argv!r}\n\n{text}")
+            path = candidate
+            break
+        except OSError as exc:
+            note = f"{folder} is not writable ({exc.strerror})"
+            try:
+                os.unlink(os.path.join(folder, name))   # a full disk may have left it empty
+            except OSError:
+                pass
     if show_traceback:
         sys.stderr.write(text)
-    where = f"; the traceback is in {path}" if path else ""
+    where = f"; the traceback is in {path}" if path else "; no log could be written"
+    if path and note and not path.startswith(folders[0]):
+        where += f" ({note})"
     console.error(f"internal error in git-exp (a bug){where}",
-                  hint="run again with -v to see it, and report it with that file")
+                  hint="run again with -v to see it, and report it with that file" if path
+                  else "run again with -v to see the traceback, and report it")
     return 3

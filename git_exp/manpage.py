@@ -47,7 +47,12 @@ EXIT_STATUS = """\
 starts with `error:` and is often followed by a `hint:`); 128 outside a Git
 repository; 129 on a usage error; 130 when interrupted; 141 when the reader of
 its output went away; 3 on an internal error, whose traceback is written to a
-log file under the Git directory (exp/logs/).
+log file under the Git directory (exp/logs/), or in the temporary directory
+when that one cannot be written (the message names the file). A full disk or
+a read-only or forbidden folder is no internal error: it exits 1 with an
+`error:` naming the path. Commands that handle many experiments (pull -A,
+push -A, show -A, plots) go on past one that cannot be handled, report it,
+and exit 1 at the end.
 """
 
 CONFIGURATION = """\
@@ -66,10 +71,34 @@ exp.hooks.autoAdd: whether the pre-commit hook stores modified data and
 stages its pointer (true, the default) or refuses the commit. See
 git-exp-install(1).
 
+exp.gc.pruneExpire: how long git exp gc keeps a cache object that nothing
+references, since someone may be about to record it (a queue worker, an
+apply): a Git date such as 2.weeks.ago (the default), 3.days.ago,
+2026-01-31, now or never, as for gc.pruneExpire. Objects written by a run
+still in progress are kept whatever it says. See git-exp-gc(1).
+
 remote.NAME.expdata, exp.remote: the data remote paired with Git remote
 NAME, or the default one. See git-exp-push(1).
 
+exp.fetch.auto: whether checkout, the post-checkout and post-merge hooks and
+apply fetch the data the cache lacks from the data remote of the current
+branch's upstream (else origin), as Git LFS does (true, the default), or
+only report it missing. See git-exp-fetch(1); git exp remote shows which
+data remote each Git remote uses.
+
 color.ui: as for Git; --color overrides it.
+"""
+
+LIMITS = """\
+Params, metrics, plots data, exp.yaml and exp.lock may come from someone
+else's experiment (git exp pull), so they are read with fixed limits: a file
+larger than 64 MiB, data nested more than 100 mappings or lists deep, and
+YAML whose anchors and aliases would expand to more than 100,000 extra values
+(a "billion laughs") or refer to themselves are refused with an error naming
+the file, line and column. Ordinary anchors and merge keys (<<: *defaults)
+are unaffected. In show, params diff, metrics and plots such a file is one
+warning for the experiment that holds it, and the others are still shown; in
+run and save, a file of the work tree that breaks a limit is an error.
 """
 
 ENVIRONMENT = """\
@@ -171,6 +200,7 @@ def main_page() -> str:
                 for v, (_, s) in COMMANDS.items() if v not in HIDDEN]
     parts.append(".SH COMMANDS\n" + "\n".join(commands))
     parts.append(".SH CONFIGURATION\n" + _paragraphs(CONFIGURATION))
+    parts.append(".SH LIMITS\n" + _paragraphs(LIMITS))
     parts.append(".SH EXIT STATUS\n" + _paragraphs(EXIT_STATUS))
     parts.append(".SH ENVIRONMENT\n.nf\n" + _esc(ENVIRONMENT.strip()) + "\n.fi")
     see = ", ".join([f"\\fBgit-exp-{_esc(v)}\\fR(1)" for v in COMMANDS]

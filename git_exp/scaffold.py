@@ -118,8 +118,9 @@ def params_keys(root: str, params_file: str) -> list[str] | None:
 
 
 def _safe_load(text: str, shown: str):
+    from git_exp.bounded import load_yaml   # size, nesting and alias limits
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text, shown)
     except yaml.MarkedYAMLError as exc:
         raise ExpError(_yaml_message(exc, shown)) from None
     except yaml.YAMLError as exc:
@@ -214,8 +215,9 @@ def _read(path: str) -> str | None:
 
 
 def _compose(text: str):
+    from git_exp.bounded import compose_yaml   # size, nesting and alias limits
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        return compose_yaml(text, PIPELINE_FILE, yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         raise ExpError(_yaml_message(exc, PIPELINE_FILE),
                        hint=f"fix {PIPELINE_FILE}, then run init again") from None

@@ -111,12 +111,25 @@ def test_checkout_restores_deleted_data(tracked):
     assert "Data is up to date." in tracked.exp("checkout").stderr
 
 
-def test_checkout_saves_local_edits_before_replacing_them(tracked):
+def test_checkout_refuses_local_edits_and_force_keeps_them_in_a_backup(tracked):
     (tracked.path / "data" / "a.txt").write_text("my precious edit\n")
-    proc = tracked.exp("checkout", "data")
-    assert "Saved your version of data/a.txt to the cache first." in proc.stdout
+    proc = tracked.exp("checkout", "data", check=False)
+    assert proc.returncode == 1
+    assert "data: edited (1 modified (data/a.txt))" in proc.stderr
+    assert "git exp checkout --force data" in proc.stderr
+    assert (tracked.path / "data" / "a.txt").read_text() == "my precious edit\n"
+    proc = tracked.exp("checkout", "--force", "data")
     assert (tracked.path / "data" / "a.txt").read_text() == "alpha\n"
+    ref = tracked.git("for-each-ref", "--format=%(refname)", "refs/exp-backups/").strip()
+    assert ref.startswith("refs/exp-backups/checkout-")
+    assert f"to restore it: git exp apply {ref}" in proc.stdout
+    message = tracked.git("log", "-1", "--format=%B", ref)
+    assert "Exp-Data: data=" in message and "Exp-Backup: true" in message
     assert obj(tracked, sha(b"my precious edit\n")).read_bytes() == b"my precious edit\n"
+    tracked.exp("gc", "--prune=now")
+    tracked.exp("apply", ref)
+    assert (tracked.path / "data" / "a.txt").read_text() == "my precious edit\n"
+    tracked.fsck()
 
 
 def test_checkout_of_an_unknown_path_is_an_error(tracked):
@@ -131,7 +144,7 @@ def test_checkout_names_missing_objects_and_hints_to_pull(tracked):
     proc = tracked.exp("checkout", check=False)
     assert proc.returncode == 1
     assert "model.bin: 1 object(s) missing from the cache" in proc.stderr
-    assert "git exp pull" in proc.stderr
+    assert "git exp fetch" in proc.stderr
     assert not (tracked.path / "model.bin").exists()
 
 
@@ -147,8 +160,12 @@ def test_checkout_removes_data_nothing_records_any_more(tracked):
     tracked.exp("checkout")
     (tracked.path / "model.bin").write_bytes(b"retrained")
     tracked.git("rm", "-q", "-f", "model.bin.exp")
-    proc = tracked.exp("checkout")
-    assert "Saved your version of model.bin" in proc.stdout
+    proc = tracked.exp("checkout", check=False)  # an edited copy nothing records: the user's
+    assert proc.returncode == 1 and "model.bin: nothing records it" in proc.stderr
+    assert (tracked.path / "model.bin").read_bytes() == b"retrained"
+    proc = tracked.exp("checkout", "--force")
+    assert "Removed model.bin" in proc.stdout and "refs/exp-backups/checkout-" in proc.stdout
+    tracked.exp("gc", "--prune=now")
     assert obj(tracked, sha(b"retrained")).read_bytes() == b"retrained"
 
 
@@ -268,7 +285,8 @@ def test_a_corrupt_object_is_detected_at_checkout_and_by_fsck(tracked):
 def test_fsck_lists_missing_objects(tracked):
     os.unlink(obj(tracked, sha(b"beta\n")))
     proc = tracked.exp("fsck", check=False)
-    assert proc.returncode == 1 and "missing: data (1 object(s)" in proc.stdout
+    assert proc.returncode == 1
+    assert f"missing: {sha(b'beta' + bytes([10]))} (needed by data in HEAD, data in the index" in proc.stdout
 
 
 # -- status ------------------------------------------------------------------------
@@ -326,15 +344,18 @@ def test_gc_frees_only_unreferenced_objects(tracked):
     kept["manifest file"] = sha(b"beta\n")
 
     proc = tracked.exp("gc", "--dry-run")
+    assert "Would remove 0 object(s)" in proc.stdout  # young: the grace period keeps it
+    assert "Kept 1 unreferenced object(s) younger than 2.weeks.ago" in proc.stderr
+    proc = tracked.exp("gc", "--dry-run", "--prune=now")
     assert f"Would remove {freed}" in proc.stdout
     assert "Would remove 1 object(s)" in proc.stdout
     assert obj(tracked, freed).exists()
-    proc = tracked.exp("gc")
+    proc = tracked.exp("gc", "--prune=now")
     assert "Removed 1 object(s), freed 6 B" in proc.stdout
     assert not obj(tracked, freed).exists()
     for why, digest in kept.items():
         assert obj(tracked, digest).exists(), why
-    assert "Removed 0 object(s)" in tracked.exp("gc").stdout
+    assert "Removed 0 object(s)" in tracked.exp("gc", "--prune=now").stdout
 
 
 def test_gc_keeps_data_recorded_in_a_pipeline_lock(committed):
@@ -346,7 +367,7 @@ def test_gc_keeps_data_recorded_in_a_pipeline_lock(committed):
     committed.gen({"exp.lock": "schema: '1'\nstages:\n  s:\n    cmd: x\n    outs:\n"
                                f"    - path: model.pt\n      hash: {info.hash}\n      size: 5\n"})
     committed.commit("lock")
-    committed.exp("gc")
+    committed.exp("gc", "--prune=now")
     assert obj(committed, digest).exists()
 
 

@@ -237,7 +237,7 @@ def test_post_checkout_names_missing_data_and_still_succeeds(hooked):
     proc = run_git(hooked, "checkout", "other")
     assert proc.returncode == 0
     assert "model.bin: 1 object(s) missing from the cache" in proc.stderr
-    assert "git exp pull" in proc.stderr
+    assert "git exp fetch" in proc.stderr
 
 
 def test_a_malicious_pointer_on_a_branch_is_refused_by_the_hook(hooked, tmp_path):

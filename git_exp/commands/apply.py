@@ -12,7 +12,9 @@ tracked and untracked files, and the data of cached outputs - is recorded as
 a backup under refs/exp-backups/, and apply prints the one command that
 brings it back (itself an apply of that backup).
 
-Data missing from the cache is listed with a hint to pull it.
+Data missing from the cache is fetched first from the data remote of the
+current branch's upstream (else origin), unless exp.fetch.auto is false;
+what is still missing is listed with a hint to pull it.
 """
 
 EXAMPLES = ["git exp apply bold-otter", "git exp apply refs/exp-backups/20261126-101500-1a2b3c4"]
@@ -28,7 +30,15 @@ def run(args, console) -> int:
     from git_exp.repo import discover
     repo = discover()
     found = resolve(repo, args.experiment)
-    result = apply_commit(repo, found.sha)
+    from git_exp.sharing.progress import ProgressLine, showing
+    progress = ProgressLine(console.stderr, "Fetching data", enabled=False if console.quiet else None)
+    try:
+        with showing(progress):   # when missing data is fetched first
+            result = apply_commit(repo, found.sha)
+    finally:
+        progress.close()
+    from git_exp.commands.fetch import render_auto
+    render_auto(result.fetched, console)
     line = (f"Applied '{found.name}' ({found.sha[:7]}): {result.written} files"
             + (f", {len(result.data)} data paths" if result.data else "")
             + (f", removed {len(result.removed)} files" if result.removed else "") + ".")
@@ -41,6 +51,6 @@ def run(args, console) -> int:
         console.out(f"Your previous work tree is saved; to restore it: git exp apply {result.backup_ref}")
     if result.missing:
         console.warn("data not in the local cache: " + ", ".join(result.missing))
-        console.error("some data could not be restored", hint="fetch it with 'git exp pull <remote>'")
+        console.error("some data could not be restored", hint="fetch it: git exp pull <remote> <name>")
         return 1
     return 0

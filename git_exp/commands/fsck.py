@@ -1,18 +1,29 @@
-"""git exp fsck: check the cache for corrupt and missing objects."""
+"""git exp fsck: check that every object experiments, backups, the queue and HEAD need is intact."""
 from __future__ import annotations
 
 DESCRIPTION = """\
-Re-hashes every object in the cache and reports the ones whose content does
-not match their hash (or, for a folder, whose manifest cannot be read), then
-lists the objects that the work tree's data records need and the cache does
-not have. Exits with status 1 when it finds either.
+Checks that the data everything you may reach for is whole: for every
+experiment (refs/exps/), backup (refs/exp-backups/), queued or running entry
+(refs/exps-queue/, refs/exps-running/), HEAD, the index and the work tree,
+each object its pointers, exp.lock outs and backup trailers name - for a
+folder, its manifest and every file in it - must be in the cache and hash to
+its name. Every other object in the cache is re-hashed too.
+
+Each missing or corrupt object is printed with what needs it (the data path
+and the experiment, backup, entry or HEAD), so you know what is lost and
+where to look for it. A record that cannot be read (a malformed pointer or
+exp.lock in an experiment) is reported as well. Exits with status 1 when it
+finds any of these, 0 when all is intact.
 
 A corrupt object is never copied into the work tree by checkout; delete it
 and fetch it again from a data remote (git exp pull), or re-add the data if
-you still have it.
+you still have it. Missing objects come back with git exp pull REMOTE; an
+experiment whose data is lost everywhere can be removed (git exp remove).
 """
 
 EXAMPLES = ["git exp fsck", "git exp fsck -j 4"]
+
+_SHOWN = 4
 
 
 def configure(parser):
@@ -20,24 +31,39 @@ def configure(parser):
                         help="hash N objects at a time (default: the number of CPUs, at most 8)")
 
 
+def _who(needers: list[str]) -> str:
+    if not needers:
+        return "needed by nothing"
+    more = f", and {len(needers) - _SHOWN} more" if len(needers) > _SHOWN else ""
+    return "needed by " + ", ".join(needers[:_SHOWN]) + more
+
+
 def run(args, console) -> int:
     from git_exp.data.fsck import check_cache
     from git_exp.repo import discover
     result = check_cache(discover(), jobs=args.jobs)
     for digest in result.corrupt:
-        console.out(f"corrupt: {digest}")
-    for path, hashes in sorted(result.missing.items()):
-        console.out(f"missing: {path} ({len(hashes)} object(s): {', '.join(h[:12] for h in hashes[:3])}"
-                    f"{', ...' if len(hashes) > 3 else ''})")
+        console.out(f"corrupt: {digest} ({_who(sorted(set(result.needed_by.get(digest, []))))})")
+    for digest, needers in sorted(result.missing.items()):
+        console.out(f"missing: {digest} ({_who(needers)})")
+    for problem in result.problems:
+        console.out(f"unreadable: {problem}")
     if result.ok:
-        console.out(f"Checked {result.checked} object(s): all intact, none missing.")
+        console.out(f"Checked {result.checked} object(s) and the data of {result.owners} "
+                    "ref(s) and trees: all intact, none missing.")
         return 0
     hints = []
     if result.corrupt:
         hints.append("delete each corrupt object under .git/exp/cache/files/sha256/ and fetch it "
                      "again with 'git exp pull <remote>' (or re-add the data)")
     if result.missing:
-        hints.append("fetch missing objects with 'git exp pull <remote>'")
+        hints.append("fetch missing objects with 'git exp fetch -A [<remote>]' "
+                     "(experiments: 'git exp pull <remote> <name>'); an experiment whose data "
+                     "is lost can be removed with 'git exp remove NAME'")
+    if result.problems:
+        hints.append("an experiment with unreadable records was not written by git-exp: "
+                     "remove it with 'git exp remove NAME'")
     console.error(f"checked {result.checked} object(s): {len(result.corrupt)} corrupt, "
-                  f"{len(result.missing)} data path(s) with missing objects", hint="\n".join(hints))
+                  f"{len(result.missing)} missing, {len(result.problems)} unreadable record(s)",
+                  hint="\n".join(hints))
     return 1

@@ -13,8 +13,18 @@ checkout) and no rebase is in progress, checks out the data recorded by the
 new work tree from the cache: data paths whose record changed since OLD, or
 that are absent, are checked out; a path whose record did not change keeps
 its content, local edits included, as Git keeps edits to tracked files;
-data recorded at OLD and not any more is removed once its content is safe
-in the cache. Missing objects are named; the hook still succeeds.
+data recorded at OLD and not any more is removed.
+
+Only content equal to what OLD recorded is ever replaced or removed. Data
+that differs from its OLD record - an edited file, a file added inside a
+tracked folder or output directory - is left in place, as Git carries local
+edits across a checkout, and the hook names each such path and how to
+resolve it: git exp checkout --force PATH takes the new version (yours is
+kept under a backup ref), git exp add PATH records yours. Objects the cache
+lacks are fetched first from the data remote of the current branch's
+upstream (else origin) unless exp.fetch.auto is false; those still missing
+are named, and a data remote that cannot be reached is a warning with a
+hint: the hook still succeeds.
 
 post-merge SQUASH: the same after a merge or pull, against ORIG_HEAD.
 
@@ -80,18 +90,29 @@ def _post_checkout(repo, old: str, flag: str, console) -> int:
     from git_exp.hooks import rebase_in_progress
     if flag != "1" or rebase_in_progress(repo):
         return 0  # a file checkout, or one step of a rebase: not a change of branch
-    from git_exp.data.workspace import sync_after_head_change
     from git_exp.commands.checkout import render
-    return render(sync_after_head_change(repo, old), console, hook=True)
+    return render(_sync(repo, old, console), console, hook=True)
 
 
 def _post_merge(repo, console) -> int:
-    from git_exp.data.workspace import sync_after_head_change
     from git_exp.commands.checkout import render
     from git_exp.gitcmd import git
     proc = git(["rev-parse", "-q", "--verify", "ORIG_HEAD^{commit}"], cwd=repo.root, check=False)
     old = proc.stdout.decode().strip() if proc.returncode == 0 else None
-    return render(sync_after_head_change(repo, old), console, hook=True)
+    return render(_sync(repo, old, console), console, hook=True)
+
+
+def _sync(repo, old, console):
+    """sync_after_head_change, with a progress line on a terminal if missing data is fetched."""
+    from git_exp.data.sync import sync_after_head_change
+    from git_exp.sharing.progress import ProgressLine, showing
+    progress = ProgressLine(console.stderr, "git-exp: fetching data",
+                            enabled=False if console.quiet else None)
+    try:
+        with showing(progress):
+            return sync_after_head_change(repo, old)
+    finally:
+        progress.close()
 
 
 def _pre_commit(repo, console) -> int:

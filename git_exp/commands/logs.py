@@ -7,7 +7,9 @@ DESCRIPTION = """\
 Prints the combined output (stdout and stderr of every stage, and which
 stages ran, were skipped or restored) that the run of experiment NAME
 produced, failed and interrupted runs included. Logs are kept under the Git
-directory (exp/logs/) of the machine that ran the experiment.
+directory (exp/logs/) of the machine that ran the experiment; `git exp push`
+sends them along (refs/exp-logs/) and `git exp pull` brings them back, so
+they can be read in every clone that pulled the experiment.
 
 NAME may also be a run in progress: one in this work tree (by the name
 `git exp show` lists it under), or a queued one running in a worker of this

@@ -117,7 +117,7 @@ def run(args, console) -> int:
         from git_exp.plots import vega
         images = output.write_images(repo, result, args.output) if _has_images(result) else {}
         console.page(vega.dumps(vega.to_json(result, images)))
-        return 0
+        return 1 if result.unreadable else 0
     if args.md:
         from git_exp.plots import markdown, svg
         svgs = {chart.id: svg.render(chart, f"c{n}", legend_limit=40).svg
@@ -125,7 +125,7 @@ def run(args, console) -> int:
         charts = output.write_charts(repo, svgs, args.output)
         images = output.write_images(repo, result, args.output) if _has_images(result) else {}
         console.page(markdown.render(result, charts, images))
-        return 0
+        return 1 if result.unreadable else 0
 
     from git_exp.plots.page import build_page
     path = output.write_page(repo, build_page(result, title), args.output)
@@ -138,7 +138,7 @@ def run(args, console) -> int:
         import webbrowser
         if not webbrowser.open(pathlib.Path(path).as_uri()):
             console.warn("no web browser found to open the page")
-    return 0
+    return 1 if result.unreadable else 0   # the page holds the rest; still report the failure
 
 
 def _has_images(result) -> bool:

@@ -21,6 +21,18 @@ left alone and reported; -f replaces yours with the remote's. Only the
 objects your cache lacks are fetched, several at a time, each checked
 against its hash before it appears in the cache. Data the remote lacks is
 listed by experiment and path, and the command fails (the refs are kept).
+
+The run log of each experiment fetched comes along when the remote has it
+(refs/exp-logs/<experiment sha>, sent by `git exp push`), so `git exp logs
+NAME` works here too. A log is written only under .git/exp/logs/, only if
+this clone has none for that experiment, and only when it is a single text
+of at most 8 MiB.
+
+Experiments are untrusted input. A remote ref under refs/exps/ that names
+no commit (a blob, say) is reported and not kept, and an experiment whose
+exp.lock cannot be read (broken, or past the limits of git-exp(1), LIMITS)
+is reported and its data not fetched; the others are fetched, and the
+command exits 1.
 """
 
 EXAMPLES = [
@@ -64,6 +76,8 @@ def run(args, console) -> int:
     finally:
         progress.close()
     render_refs(result, console, "Fetched", f"from {args.remote}")
+    if result.logs:
+        console.out(f"Received {result.logs} run log(s).")
     if result.skipped_data:
         console.detail("Data not fetched (--no-data).")
     elif result.received.objects:
@@ -76,6 +90,10 @@ def run(args, console) -> int:
         console.error(f"{len(diverged)} experiment(s) not fetched: you have a different commit "
                       "under the same name",
                       hint=f"to replace yours with the remote's: git exp pull -f {args.remote} {names}")
+        status = 1
+    if result.failed:
+        console.error(f"{len(result.failed)} experiment(s) could not be fetched; "
+                      "the others were", hint=None)
         status = 1
     if result.missing_count:
         console.error(f"{result.missing_count} data object(s) are not on the data remote "

@@ -20,10 +20,19 @@ NAME is an experiment's name, a unique sha prefix or its full ref. Without
 NAME (or with --all) the experiments of HEAD's commit are pushed; -A pushes
 every experiment. For each experiment the result is printed: pushed, up to
 date, or rejected when the remote has a different commit under that name
-(a diverged experiment), which -f overwrites.
+(a diverged experiment), which -f overwrites. One experiment that cannot
+be pushed - its ref names no commit, or its exp.lock cannot be read - is
+reported as failed and left behind; the others are pushed, and the command
+exits 1.
 
 The refs go through your own `git push`, so credential helpers, SSH keys
 and config, and proxies work exactly as for any push.
+
+Each experiment's run log (git exp logs NAME, failed and interrupted runs
+too) goes along as the ref refs/exp-logs/<experiment sha>, so `git exp
+logs` works in the clones that pull it. Logs longer than 8 MiB are cut to
+their last 8 MiB, which the log's first line says. A plain `git push` of
+refs/exps/* sends no logs; add 'refs/exp-logs/*:refs/exp-logs/*' for them.
 """
 
 EXAMPLES = [
@@ -140,6 +149,8 @@ def run(args, console) -> int:
     elif any(r.status != "up to date" for r in result.refs):
         console.detail("Sent no data: these experiments record no cached data.")
     render_refs(result, console, "Pushed", f"to {args.remote}")
+    if result.logs:
+        console.out(f"Sent {result.logs} run log(s) (refs/exp-logs/).")
     diverged = [r for r in result.failed if r.status == "diverged"]
     if diverged:
         names = " ".join(r.exp.name for r in diverged)

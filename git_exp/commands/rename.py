@@ -4,6 +4,13 @@ from __future__ import annotations
 DESCRIPTION = """\
 Renames experiment OLD to NEW in one ref transaction. NEW must be unique in
 the repository and follow Git's ref-name rules, without '/'.
+
+Names that Git would also read as a revision are refused, here as for
+run -n, save -n and queued runs: HEAD, FETCH_HEAD and the other *HEAD refs,
+'@', the name of an existing branch, tag or remote, 4 or more hex digits
+(an abbreviated commit), and names ending in -g<hex> (git describe's form).
+Wherever an experiment name is taken a revision is too (git exp diff A B),
+so such a name would have two meanings.
 """
 
 EXAMPLES = ["git exp rename bold-otter best-so-far"]

@@ -78,15 +78,24 @@ def run(args, console) -> int:
                          force=args.force, run_cache=not args.no_run_cache), console)
         return 0
     from git_exp.experiments.repro import reproduce
-    result = reproduce(repo, args.stages or None, single=args.single_item,
-                       downstream=args.downstream, force=args.force,
-                       run_cache=not args.no_run_cache, pull=args.pull,
-                       events=ConsoleEvents(console))
+    from git_exp.sharing.progress import ProgressLine, format_size
+    progress = ProgressLine(console.stderr, "Fetching data", enabled=False if console.quiet else None)
+    try:
+        result = reproduce(repo, args.stages or None, single=args.single_item,
+                           downstream=args.downstream, force=args.force,
+                           run_cache=not args.no_run_cache, pull=args.pull,
+                           events=ConsoleEvents(console), progress=progress)
+    finally:
+        progress.close()
     if result.pulled is not None:
         pulled = result.pulled
-        console.info(f"Fetched {pulled.objects} object(s) from the data remote; checked out "
-                     f"{len(pulled.checked_out)} data path(s)."
-                     if pulled.objects or pulled.checked_out else "Nothing to fetch: all data is here.")
+        if pulled.objects:
+            console.info(f"Fetched {pulled.objects} data object(s), {format_size(pulled.bytes)}, "
+                         f"from {pulled.location}.")
+        if pulled.checked_out:
+            console.info(f"Checked out {len(pulled.checked_out)} data path(s).")
+        if not (pulled.objects or pulled.checked_out):
+            console.info("Nothing to fetch: the data is here.")
     summary = result.summary
     counts = [(len(summary.ran), "ran"), (len(summary.restored), "restored from the run cache"),
               (len(summary.skipped), "up to date or frozen")]

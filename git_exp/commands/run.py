@@ -85,7 +85,8 @@ def configure(parser):
     parser.add_argument("-S", "--set-param", action="append", default=[], metavar="[FILE:]KEY=VALUE",
                         help="set a param before running (repeatable); +KEY=V adds, ++KEY=V adds "
                              "or sets, ~KEY deletes")
-    parser.add_argument("-n", "--name", help="name the experiment (default: a generated adjective-noun)")
+    parser.add_argument("-n", "--name", help="name the experiment (default: a generated adjective-noun); names Git "
+                             "reads as a revision (HEAD, a branch or tag, 4+ hex digits) are refused")
     parser.add_argument("-m", "--message", help="a message to keep with the experiment")
     parser.add_argument("-f", "--force", action="store_true",
                         help="run every stage even if up to date, never restoring from the run "
@@ -180,6 +181,9 @@ def run(args, console) -> int:
         console.out("Its results are in your work tree. To keep them:")
         console.out(f"  git exp branch {ref.name} <branch>    # a branch from this experiment")
         console.out(f"  git exp apply {ref.name}              # bring it back later")
+        if result.error:   # recorded, but its log was lost (a full disk)
+            console.error(result.error.message, result.error.hint)
+            return 1
         return 0
     console.out(f"Its log: git exp logs {ref.name}")
     if result.error:

@@ -16,7 +16,8 @@ EXAMPLES = ["git exp save -n manual-tweak -m 'hand-tuned thresholds'"]
 
 
 def configure(parser):
-    parser.add_argument("-n", "--name", help="name the experiment (default: a generated one)")
+    parser.add_argument("-n", "--name", help="name the experiment (default: a generated one); names Git reads as a "
+                             "revision (HEAD, a branch or tag, 4+ hex digits) are refused")
     parser.add_argument("-m", "--message", help="a message to keep with the experiment")
     parser.add_argument("-f", "--force", action="store_true", help="replace an experiment of the same name")
 

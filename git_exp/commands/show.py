@@ -159,7 +159,7 @@ def run(args, console) -> int:
                 limit=args.limit, only_changed=args.only_changed, drop=args.drop, keep=args.keep)
     warn_problems(view.warnings, console)
     console.page(render_view(view, args, console))
-    return 0
+    return 1 if view.unreadable else 0   # an experiment left out: shown the rest, still a failure
 
 
 def warn_problems(warnings: list, console, most: int = 5) -> None:

@@ -145,6 +145,7 @@ class Cache:
         """Put SRC's content in the cache as DIGEST unless it is there; True if written."""
         dst = self.object_path(digest)
         if self._has_intact(digest, size):
+            _freshen(dst)
             return False  # dedup (a wrong-sized object, say truncated, is replaced)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         try:
@@ -173,6 +174,7 @@ class Cache:
     def _store_bytes(self, digest: str, data: bytes) -> None:
         dst = self.object_path(digest)
         if self._has_intact(digest, len(data)):
+            _freshen(dst)
             return
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         tmp = temp_name(dst)
@@ -402,6 +404,19 @@ class Cache:
             parent = os.path.dirname(path)
             os.makedirs(parent, exist_ok=True)
             self._put(e.hash, e.size, path, e.executable, memo, result)
+
+
+def _freshen(path: str) -> None:
+    """Mark an object just saved again as young, as Git freshens a loose object
+    it would have written: gc's grace period (gc.py) then protects it until
+    whoever saved it has recorded it. A hard-linked object is left alone:
+    its time is also a work-tree file's (the stat memo would re-hash it),
+    and gc never deletes a linked object anyway."""
+    try:
+        if os.stat(path).st_nlink == 1:
+            os.utime(path)
+    except OSError:
+        pass  # another user's shared cache: gc's run-lock rule still applies
 
 
 def _set_exec(path: str, st: os.stat_result, executable: bool) -> None:

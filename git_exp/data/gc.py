@@ -2,43 +2,84 @@
 
 Referenced means recorded (by a pointer, exp.lock or an Exp-Data trailer)
 in any commit reachable from any ref - branches, tags, remote-tracking
-branches, experiments (refs/exps/), backups (refs/exp-backups/), queued
-entries (refs/exps-queue/), the stash - or from the HEAD of any worktree,
-or by the index or work tree of any worktree. Reflogs do not count: a
+branches, experiments (refs/exps/), backups (refs/exp-backups/), queued and
+running entries (refs/exps-queue/, refs/exps-running/), the stash - or from
+the HEAD of any worktree, or by the index or work tree of any worktree
+(queue workers' temporary checkouts included). Reflogs do not count: a
 branch that was deleted frees its data, as `git branch -D` means it to.
 The run cache does not count either: it only remembers facts, and a run
 whose outs are gone simply runs again.
 
-Safety: gc takes this work tree's run lock, so no `git exp run` saves
-objects while it decides, and objects written after it started are kept.
+The race with writers is answered as Git answers it for loose objects: a
+grace period. An unreferenced object younger than exp.gc.pruneExpire
+(default two weeks; `--prune=DATE` overrides it) is kept, because someone
+may be about to record it: a worker that saved its outs and has not created
+its experiment's ref yet, an apply that has not written its backup ref.
+Saving content the cache already has refreshes the object's time
+(cache.py), so a reused object counts as young too. On top of that, while
+any run holds a run lock in any worktree, every object written since the
+oldest such run started is kept, whatever the grace period - so even
+`--prune=now` never deletes a running worker's outputs. And gc takes this
+work tree's run lock, so no `git exp run` here saves objects while it decides.
+
 A directory object that is referenced but unreadable stops gc before it
-deletes anything: its files would look unreferenced.
+deletes anything: its files would look unreferenced. A worktree that
+disappears while gc looks at it (a worker finishing) is skipped: what it
+recorded is either in a ref by now or young.
 """
 from __future__ import annotations
 
+import glob
+import json
+import math
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 
 from git_exp.data.hashing import HashInfo
-from git_exp.data.tracked import data_at, index_pointers, objects_in_history
+from git_exp.data.tracked import data_at, history_roots, index_pointers, objects_in_history
 from git_exp.data.workspace import open_cache
-from git_exp.errors import ExpError
+from git_exp.errors import ExpError, UsageError
 from git_exp.gitcmd import git
 
 # File times come from the kernel's coarse clock, a few ms behind time.time().
 _CLOCK_SLACK = 0.02
+DEFAULT_PRUNE_EXPIRE = "2.weeks.ago"
+EXPIRE_KEY = "exp.gc.pruneExpire"
 
 
 @dataclass
 class GcResult:
     removed: list[tuple[str, int]] = field(default_factory=list)   # (hash, bytes) freed or to free
-    kept: int = 0
+    kept: int = 0                                                   # referenced objects
+    recent: int = 0             # unreferenced, kept: younger than the grace period or a live run
+    linked: int = 0             # unreferenced, kept: hard-linked into a work tree (frees nothing)
+    expire: str = DEFAULT_PRUNE_EXPIRE                              # the grace period used
     problems: list[str] = field(default_factory=list)              # malformed records skipped
 
     @property
     def freed(self) -> int:
         return sum(size for _, size in self.removed)
+
+
+def parse_expiry(repo, value: str, where: str) -> float:
+    """Git's expiry date VALUE (`2.weeks.ago`, `now`, `never`, `2026-01-01`) as a Unix time.
+
+    Objects older than it may be deleted: `now` is +inf, `never` is 0.
+    Git itself parses it (`git config --type=expiry-date`), so every form
+    `git gc --prune` takes is accepted here too.
+    """
+    text = value.strip()
+    if text == "now":
+        return math.inf
+    proc = git(["-c", f"exp.gc.parse={text}", "config", "--type=expiry-date", "exp.gc.parse"],
+               cwd=repo.root, check=False)
+    if proc.returncode != 0 or not text:
+        raise UsageError(f"{where}: '{value}' is not a date Git understands",
+                         hint="use e.g. 2.weeks.ago, 3.days.ago, 2026-01-31, now or never")
+    stamp = int(proc.stdout.strip() or 0)
+    return math.inf if stamp >= 2 ** 63 else float(stamp)
 
 
 def _worktrees(repo) -> list:
@@ -48,25 +89,25 @@ def _worktrees(repo) -> list:
     for field_ in out.decode("utf-8", "surrogateescape").split("\0"):
         if field_.startswith("worktree "):
             path = field_[len("worktree "):]
-            if os.path.isdir(path):
-                try:
+            try:
+                if os.path.isdir(path):
                     found.append(discover(path))
-                except ExpError:
-                    continue  # a bare main repository or a worktree being removed
+            except (ExpError, OSError):
+                continue  # a bare main repository, or a worktree being removed right now
     return found or [repo]
 
 
 def referenced_infos(repo) -> tuple[set[HashInfo], list[str]]:
     """Every HashInfo something still references, and malformed records met."""
-    has_refs = git(["rev-parse", "--verify", "-q", "HEAD"], cwd=repo.root, check=False).returncode == 0 \
-        or bool(git(["for-each-ref", "--count=1"], cwd=repo.root).stdout.strip())
-    infos, problems = objects_in_history(repo, ["--all"]) if has_refs else (set(), [])
+    infos, problems = objects_in_history(repo, history_roots(repo), stdin=True)
     for tree in _worktrees(repo):
         for source in (lambda: data_at(tree, None), lambda: index_pointers(tree)):
             try:
                 infos.update(source().values())
-            except ExpError as err:
-                problems.append(f"{tree.root}: {err.message}")
+            except (ExpError, OSError) as err:
+                if not os.path.isdir(tree.root):
+                    break  # a worker's checkout, removed as we looked: its run is over
+                problems.append(f"{tree.root}: {getattr(err, 'message', err)}")
     return infos, problems
 
 
@@ -85,11 +126,43 @@ def referenced_objects(repo, cache) -> tuple[set[str], list[str]]:
     return keep, problems
 
 
-def collect_garbage(repo, dry_run: bool = False) -> GcResult:
+def _live_run_starts(repo, own_lock: str) -> list[float]:
+    """When each run holding a run lock in any worktree of this repository started."""
+    from git_exp import procs
+    starts = []
+    locks = [os.path.join(repo.common_dir, "exp-run.lock"),
+             *glob.glob(os.path.join(glob.escape(repo.common_dir), "worktrees", "*", "exp-run.lock"))]
+    for path in locks:
+        if os.path.abspath(path) == os.path.abspath(own_lock):
+            continue
+        try:
+            st = os.stat(path)
+            with open(path) as fh:
+                holder = json.load(fh)
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError):
+            holder = {}  # being written: count it as alive
+        pid = holder.get("pid") if isinstance(holder, dict) else None
+        here = not isinstance(holder, dict) or holder.get("host") in (None, socket.gethostname())
+        if isinstance(pid, int) and here and not procs.alive(pid):
+            continue  # stale: its run died
+        starts.append(st.st_mtime)
+    return starts
+
+
+def collect_garbage(repo, dry_run: bool = False, prune: str | None = None) -> GcResult:
+    """Delete unreferenced objects older than PRUNE (default: exp.gc.pruneExpire, two weeks)."""
     from git_exp.experiments.runlock import RunLock
+    if prune is None:
+        expire = repo.config.get(EXPIRE_KEY) or DEFAULT_PRUNE_EXPIRE
+        cutoff = parse_expiry(repo, expire, f"config {EXPIRE_KEY}")
+    else:
+        expire = prune
+        cutoff = parse_expiry(repo, prune, "--prune")
     cache = open_cache(repo)
     started = time.time()
-    result = GcResult()
+    result = GcResult(expire=expire)
     lock = RunLock(repo.git_dir, "git exp gc")
     try:
         lock.__enter__()
@@ -98,6 +171,9 @@ def collect_garbage(repo, dry_run: bool = False) -> GcResult:
                        hint="a run saves objects it has not recorded yet; try again when it has finished") \
             from None
     try:
+        # Looked at before the refs: a run that starts later writes only
+        # objects younger than `started`, which are kept anyway.
+        cutoff = min([cutoff, started, *_live_run_starts(repo, lock.path)]) - _CLOCK_SLACK
         keep, result.problems = referenced_objects(repo, cache)
         for digest in cache.iter_objects():
             if digest in keep:
@@ -108,8 +184,11 @@ def collect_garbage(repo, dry_run: bool = False) -> GcResult:
                 st = os.lstat(path)
             except FileNotFoundError:
                 continue
-            if st.st_mtime >= started - _CLOCK_SLACK:
-                result.kept += 1  # written while we looked: someone is about to record it
+            if st.st_mtime >= cutoff:
+                result.recent += 1  # young: someone may be about to record it
+                continue
+            if st.st_nlink > 1:
+                result.linked += 1  # a work tree's hard link: deleting it would free nothing
                 continue
             if dry_run:
                 result.removed.append((digest, st.st_size))

@@ -225,6 +225,8 @@ def parse_manifest(data: bytes) -> list[ManifestEntry]:
         rows = json.loads(data.decode("ascii"))
     except (UnicodeDecodeError, ValueError) as err:
         raise ExpError(f"corrupt directory manifest: {err}") from None
+    except RecursionError:   # manifests come from remotes: absurd nesting is an error, not a crash
+        raise ExpError("corrupt directory manifest: nested too deeply") from None
     if not isinstance(rows, list):
         raise ExpError("corrupt directory manifest: not a JSON list")
     entries = []

@@ -294,7 +294,28 @@ def _worktree_data(repo) -> dict[str, HashInfo]:
 
 # -- many commits ---------------------------------------------------------------
 
-def objects_in_history(repo, revs: list[str]) -> tuple[set[HashInfo], list[str]]:
+def history_roots(repo) -> list[str]:
+    """The commits every ref and every worktree's HEAD point at (tags peeled).
+
+    What `git log --all` starts from, listed so that a worktree being added
+    or removed right now (a queue worker's), or a ref naming a blob, is
+    skipped instead of failing the walk ("fatal: bad object
+    worktrees/X/HEAD"): gc and checkout must not fail because of either.
+    """
+    refs = git(["for-each-ref", "--format=%(objectname) %(*objectname)"], cwd=repo.root).stdout
+    candidates = {line.split()[-1] for line in refs.decode().splitlines() if line.strip()}
+    trees = git(["worktree", "list", "--porcelain", "-z"], cwd=repo.root, check=False).stdout
+    candidates |= {f[5:] for f in trees.decode("utf-8", "surrogateescape").split("\0") if f.startswith("HEAD ")}
+    candidates = sorted(c for c in candidates if c.strip("0"))
+    if not candidates:
+        return []
+    proc = subprocess.run(["git", "cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=repo.root,
+                          input="\n".join(candidates).encode() + b"\n", stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE)
+    return [line.split()[0] for line in proc.stdout.decode().splitlines() if line.endswith(" commit")]
+
+
+def objects_in_history(repo, revs: list[str], stdin: bool = False) -> tuple[set[HashInfo], list[str]]:
     """Every HashInfo recorded by any commit `git log REVS` walks, and problems met.
 
     For gc (REVS = ['--all']) and for push (e.g. [new, '^old']). Instead of
@@ -308,8 +329,10 @@ def objects_in_history(repo, revs: list[str]) -> tuple[set[HashInfo], list[str]]
     """
     if not revs:
         return set(), []
+    # STDIN: many revs (history_roots) go through `--stdin`, not the command line.
+    given, feed = (["--stdin"], ("\n".join(revs) + "\n").encode()) if stdin else (list(revs), None)
     proc = git(["log", "--format=%x01", "--raw", "-z", "--no-abbrev", "-m", "--no-renames",
-                "--diff-filter=AMT", *revs, "--", "*.exp", LOCK], cwd=repo.root)
+                "--diff-filter=AMT", *given, "--", "*.exp", LOCK], cwd=repo.root, input=feed)
     candidates: dict[bytes, str] = {}
     fields = proc.stdout.split(b"\0")
     i = 0
@@ -339,7 +362,7 @@ def objects_in_history(repo, revs: list[str]) -> tuple[set[HashInfo], list[str]]
                 infos.add(parse_pointer(content, where))
         except ExpError as err:
             problems.append(f"{where}: {err.message}")
-    messages = git(["log", "--format=%B%x00", "--grep=^Exp-Data: ", *revs], cwd=repo.root).stdout
+    messages = git(["log", "--format=%B%x00", "--grep=^Exp-Data: ", *given], cwd=repo.root, input=feed).stdout
     for message in messages.decode("utf-8", "replace").split("\0"):
         try:
             infos.update(trailer_data(message).values())

@@ -1,22 +1,12 @@
-"""Keeping the work tree's data and its records in step: add, checkout, status.
+"""The work tree's data and its records: add, status, the pre-commit hook.
 
 The records are pointers (`PATH.exp`) and cached outs in exp.lock (see
-tracked.py). Three promises hold throughout:
+tracked.py). Putting recorded data into the work tree (`git exp checkout`,
+the post-checkout and post-merge hooks) is sync.py's job; this module holds
+what both share: the paths, the cache, and the memory of synced paths.
 
-- nothing the user wrote is lost: content about to be replaced or removed
-  is saved to the cache first (Cache.checkout does it for replacements,
-  `_remove_if_safe` for removals) and named in the result;
-- untrusted records never write outside the work tree: every data path is
-  checked with pointer.check_data_path before anything is touched, and a
-  refused path is reported, not followed;
-- a corrupt cache object is never copied out: Cache checks sizes before and
-  hashes while it copies, and the error is reported per path.
-
-`git exp checkout` makes every data path match its record. The hooks use
-`sync_after_head_change`, which does what Git does with tracked files: a
-path whose record did not change between the old and the new HEAD keeps
-its work-tree content (local edits carry over a `git checkout -b`), while
-paths whose record changed, or that are absent, are checked out.
+Untrusted records never write outside the work tree: every data path is
+checked with pointer.check_data_path before anything is touched.
 
 The work tree's synced paths are remembered in `<git dir>/exp-data-synced`
 (per worktree), so a later checkout can remove data that a previous HEAD
@@ -25,20 +15,17 @@ recorded and the current one does not, even when no hook ran in between.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from dataclasses import dataclass, field
 
 from git_exp.atomic import write_atomic
 from git_exp.data.hashing import HashInfo
 from git_exp.data.pointer import check_data_path, format_pointer, is_pointer_name, pointer_path_of
-from git_exp.data.tracked import (LOCK, data_at, index_pointers, lock_data_at, pointer_blobs,
-                                  read_pointers, tree_blobs, worktree_pointers)
+from git_exp.data.tracked import data_at, index_pointers, worktree_pointers
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
 
 STATE_FILE = "exp-data-synced"
-ZERO_SHAS = ("0" * 40, "0" * 64)
 
 
 def open_cache(repo):
@@ -231,175 +218,6 @@ def add(repo, paths: list[str], cwd: str) -> list[Added]:
     return added
 
 
-# -- checkout and sync -----------------------------------------------------------
-
-@dataclass
-class SyncResult:
-    checked_out: list[str] = field(default_factory=list)   # data paths written or changed
-    up_to_date: list[str] = field(default_factory=list)    # already matching their record
-    kept: list[str] = field(default_factory=list)          # record unchanged: work-tree content kept
-    removed: list[str] = field(default_factory=list)       # no longer recorded: removed
-    saved_first: list[str] = field(default_factory=list)   # files saved to the cache before change
-    missing: dict[str, list[str]] = field(default_factory=dict)  # data path -> missing objects
-    errors: dict[str, str] = field(default_factory=dict)         # data path -> what went wrong
-
-    @property
-    def nothing_done(self) -> bool:
-        return not (self.checked_out or self.removed or self.missing or self.errors)
-
-
-def checkout(repo, paths: list[str] | None = None, cwd: str | None = None,
-             relink: bool = False) -> SyncResult:
-    """Make the data paths (all, or those under PATHS) match their records.
-
-    With no PATHS, data paths synced earlier that nothing records any more
-    are removed (after saving their content to the cache).
-    """
-    records = data_at(repo, None)
-    synced = read_synced(repo)
-    if paths:
-        wanted = _select(repo, records, paths, cwd or os.getcwd())
-        targets = {p: records[p] for p in wanted}
-        removals: list[str] = []
-    else:
-        targets = records
-        removals = sorted(set(synced) - set(records))
-    result = _sync(repo, targets, removals, records, relink=relink)
-    _remember(repo, synced, targets, result, records)
-    return result
-
-
-def _select(repo, records: dict[str, HashInfo], paths: list[str], cwd: str) -> list[str]:
-    chosen: list[str] = []
-    for path in paths:
-        rel = to_relpath(repo, path, cwd)
-        if is_pointer_name(rel) and rel[:-4] in records:
-            rel = rel[:-4]
-        found = [p for p in records if p == rel or p.startswith(rel + "/")]
-        if not found:
-            raise ExpError(f"'{path}' is not a tracked data path",
-                           hint="track it with 'git exp add', or see 'git exp status'")
-        chosen.extend(found)
-    return sorted(set(chosen))
-
-
-def sync_after_head_change(repo, old_rev: str | None) -> SyncResult:
-    """What the post-checkout and post-merge hooks do once HEAD has moved.
-
-    OLD_REV is the commit HEAD was at (None or all zeros: unknown, e.g. the
-    checkout of a fresh clone). A pointer whose blob is the same at OLD_REV
-    and in the work tree is not even read: its data path only has to exist.
-    So with nothing to do, the cost is a few `git` calls and an lstat per
-    data path, whatever the number of pointers.
-    """
-    old_blobs: dict[str, bytes | None] = {}
-    lock_old: dict[str, HashInfo] = {}
-    if old_rev and old_rev not in ZERO_SHAS:
-        try:
-            old_blobs, special = tree_blobs(repo, old_rev)
-            if LOCK in special:
-                lock_old = lock_data_at(repo, old_rev)
-        except ExpError:
-            # The commit we left is unreadable or holds a bad record: it must
-            # not block the one we enter, so everything counts as changed.
-            old_rev, old_blobs, lock_old = None, {}, {}
-    # Untracked pointers are not Git's to change: their data stays as it is
-    # (a removal below is skipped for any path whose pointer file exists).
-    new_blobs = pointer_blobs(repo, None, untracked=False)
-    synced = read_synced(repo)
-    lock_new = lock_data_at(repo, None)
-    if not new_blobs and not old_blobs and not synced and not lock_new and not lock_old:
-        return SyncResult()
-
-    kept = []
-    to_read = {}
-    for pointer, blob in new_blobs.items():
-        if blob is not None and old_blobs.get(pointer) == blob \
-                and os.path.lexists(_abs(repo, pointer[:-4])):
-            kept.append(pointer[:-4])  # as Git does: an unchanged record keeps local edits
-        else:
-            to_read[pointer] = blob
-    targets = read_pointers(repo, to_read)
-    for path, info in lock_new.items():
-        before = lock_old.get(path)
-        if before is not None and before.hash == info.hash and os.path.lexists(_abs(repo, path)):
-            kept.append(path)
-        else:
-            targets[path] = info
-    recorded = {p[:-4] for p in new_blobs} | set(lock_new)
-    gone = {p: b for p, b in old_blobs.items() if p not in new_blobs}
-    old_paths = set(read_pointers(repo, gone, old_rev[:12] if old_rev else None)) | set(lock_old)
-    removals = sorted(p for p in (old_paths | set(synced)) - recorded
-                      if not os.path.lexists(_abs(repo, pointer_path_of(p))))
-    result = _sync(repo, targets, removals, recorded)
-    result.kept = sorted(kept)
-    _remember(repo, synced, targets, result, recorded)
-    return result
-
-
-def _remember(repo, synced: dict[str, str], targets: dict[str, HashInfo], result: SyncResult,
-              records) -> None:
-    after = dict(synced)
-    for path in result.removed:
-        after.pop(path, None)
-    for path, info in targets.items():
-        if path not in result.errors and path not in result.missing:
-            after[path] = info.hash
-    after = {p: h for p, h in after.items() if p in records or p in synced}
-    if after != synced:
-        _write_synced(repo, after)
-
-
-def _sync(repo, targets: dict[str, HashInfo], removals: list[str], records,
-          relink: bool = False) -> SyncResult:
-    """Check out TARGETS and remove REMOVALS, except where a path of RECORDS is."""
-    result = SyncResult()
-    if not targets and not removals:
-        return result
-    from git_exp.data.state import StateMemo
-    cache = open_cache(repo)
-    others = set(records)
-    ordered = sorted(others)
-    known_dirs: set[str] = set()
-    with StateMemo(repo.exp_dir) as memo:
-        _preload(memo, repo, targets)
-        for path in removals:
-            if path in others or _first_overlap(path, others, ordered) is not None:
-                continue  # its place now belongs to a recorded path
-            try:
-                _remove_if_safe(repo, cache, memo, path, result)
-            except ExpError as err:
-                result.errors[path] = err.message
-        for path, info in sorted(targets.items()):
-            try:
-                _checkout_one(repo, cache, memo, path, info, relink, result, known_dirs)
-            except ExpError as err:
-                result.errors[path] = err.message
-    return result
-
-
-def _checkout_one(repo, cache, memo, path: str, info: HashInfo, relink: bool, result: SyncResult,
-                  known_dirs: set | None = None) -> None:
-    check_data_path(repo.root, path, cache.root, known_dirs=known_dirs)
-    dest = _abs(repo, path)
-    if not relink and _matches(cache, memo, dest, info):
-        result.up_to_date.append(path)
-        return
-    missing = cache.missing(info)
-    if missing:
-        result.missing[path] = missing
-        return
-    done = cache.checkout(info, dest, memo)
-    result.saved_first.extend(os.path.relpath(p, repo.root).replace(os.sep, "/") for p in done.saved_first)
-    if relink:
-        _relink(cache, info, dest)
-        result.checked_out.append(path)
-    elif done.changed:
-        result.checked_out.append(path)
-    else:
-        result.up_to_date.append(path)
-
-
 def _preload(memo, repo, paths) -> None:
     """With many data paths, one memo query per folder instead of one per file
     (a tracked folder is preloaded by hash_path itself)."""
@@ -407,71 +225,6 @@ def _preload(memo, repo, paths) -> None:
         return
     for folder in sorted({os.path.dirname(_abs(repo, p)) for p in paths}):
         memo.preload(folder)
-
-
-def _matches(cache, memo, dest: str, info: HashInfo) -> bool:
-    """DEST already holds INFO's content: the common case, answered from the
-    stat memo without reading a file or touching the cache."""
-    from git_exp.data.hashing import hash_path
-    if not os.path.lexists(dest):
-        return False
-    try:
-        now, _ = hash_path(dest, memo, cache_root=cache.root)
-    except ExpError:
-        return False  # something odd is there (a socket, a foreign link): checkout deals with it
-    return now.hash == info.hash
-
-
-def _relink(cache, info: HashInfo, dest: str) -> None:
-    """Put every file of DEST (already matching INFO) back with the configured link type."""
-    from git_exp.data.links import ContentMismatch, materialize
-    if info.is_dir:
-        files = [(os.path.join(dest, *e.relpath.split("/")), e.hash, e.executable)
-                 for e in cache.load_manifest(info.hash)]
-    else:
-        files = [(dest, info.hash, bool(os.stat(dest).st_mode & stat.S_IXUSR))]
-    for path, digest, executable in files:
-        kinds = cache.link_types
-        if executable:  # links share the object's mode, which is never executable
-            kinds = [k for k in kinds if k not in ("hardlink", "symlink")] or ["copy"]
-        try:
-            materialize(cache.object_path(digest), path, kinds, executable=executable, expected_hash=digest)
-        except ContentMismatch as err:
-            raise ExpError(f"cache object {digest} is corrupt: its content hashes to {err.actual}",
-                           hint=f"delete '{cache.object_path(digest)}' and fetch it again with 'git exp pull'") \
-                from None
-
-
-def _remove_if_safe(repo, cache, memo, path: str, result: SyncResult) -> None:
-    """Remove the data at PATH, which nothing records any more, once it is safe in the cache."""
-    from git_exp.data.hashing import hash_path
-    from git_exp.ignore import is_tracked
-    check_data_path(repo.root, path, cache.root)
-    full = _abs(repo, path)
-    if not os.path.lexists(full):
-        return
-    if is_tracked(repo.root, path):
-        return  # Git tracks it now: it is Git's to manage
-    st = os.lstat(full)
-    if stat.S_ISLNK(st.st_mode):
-        os.unlink(full)  # check_data_path let it through: a link into our cache
-    else:
-        info, _ = hash_path(full, memo, cache_root=cache.root)
-        if cache.missing(info):
-            cache.save(full, memo)
-            result.saved_first.append(path)
-        if stat.S_ISDIR(st.st_mode):
-            shutil.rmtree(full)  # unlinks symlinks, never follows them
-        else:
-            os.unlink(full)
-    result.removed.append(path)
-    parent = os.path.dirname(full)
-    while parent != repo.root and parent.startswith(repo.root + os.sep):
-        try:
-            os.rmdir(parent)  # only ever succeeds on an empty folder
-        except OSError:
-            break
-        parent = os.path.dirname(parent)
 
 
 # -- status ----------------------------------------------------------------------

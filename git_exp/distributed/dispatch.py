@@ -135,6 +135,8 @@ class Dispatcher:
         self.progress_at = 0.0           # when the workers' reports were last fetched
         self.reported: set[str] = set()  # entries whose reports may be here
 
+        self.unconfirmed: dict[str, tuple[str, str]] = {}  # entry id -> (error, hint): data missing
+
     # -- the loop -----------------------------------------------------------------
 
     def loop(self) -> list[tuple[ent.Entry, EntryOutcome]]:
@@ -294,18 +296,19 @@ class Dispatcher:
             if found is not None:
                 outcome = EntryOutcome(found.status, found.ref, found.sha, found.exit_code,
                                        found.duration)
-                _log(repo, entry, x.output)
+                _log(repo, entry, x.output or _worker_log(repo, found.sha))
                 os.replace(ent.log_file(repo, entry.id), rec.log_path(repo, found.sha))
             else:
                 killed = entry.id in self.killed
                 why = x.error or ("killed before it started" if killed
                                   else "its worker ended without publishing a result")
+                hint = None if killed else ("the log holds what the worker printed; queue the entry "
+                                            "again once fixed")
+                if entry.id in self.unconfirmed:   # a result without its data: never a success
+                    why, hint = self.unconfirmed.pop(entry.id)
                 _log(repo, entry, x.output)
                 outcome = EntryOutcome("interrupted" if killed else "failed",
-                                       exit_code=130 if killed else 1, error=why,
-                                       hint=None if killed else
-                                       "the log holds what the worker printed; queue the entry again "
-                                       "once fixed")
+                                       exit_code=130 if killed else 1, error=why, hint=hint)
             outcome = finish(repo, entry, outcome)
             self.running.pop(entry.id, None)
             self.killed.discard(entry.id)
@@ -331,37 +334,33 @@ class Dispatcher:
         if not wanted:
             return {}, there
         local = _local_shas(repo.root, list(wanted))
+        from git_exp.sharing.logs import fetch_optional_refspecs
         gitremote.fetch(repo.root, target.url,
-                        [f"{ref}:{ref}" for ref in wanted if ref not in local])
+                        [f"{ref}:{ref}" for ref in wanted if ref not in local]
+                        + fetch_optional_refspecs(list(wanted.values())))   # the workers' run logs
         fetched = {ref: sha for ref, sha in wanted.items() if local.get(ref, sha) == sha}
-        self._receive_data(fetched)
+        missing, location = self._receive_data(fetched)
         found = {}
         for entry in entries:
             ref = result_ref(entry)
             if ref in fetched:
                 result = read_result(repo.root, ref, fetched[ref])
                 if result.queue_id == entry.id:
+                    if result.sha in missing:
+                        from git_exp.distributed import arrival
+                        self.unconfirmed[entry.id] = arrival.reason(missing[result.sha], location)
+                        arrival.forget(repo, ref, result.sha)
+                        continue
                     found[entry.id] = result
         return found, there
 
-    def _receive_data(self, results: dict[str, str]) -> None:
-        """The data the results (ref -> sha) record, into the cache, as `git exp pull` does."""
-        from git_exp.data.cache import Cache
-        from git_exp.sharing.needed import read_data
-        from git_exp.sharing.remote import resolve
-        from git_exp.sharing.transfer import download
-
-        cache = Cache(self.repo.exp_dir)
-        wanted: set[str] = set()
-        sizes: dict[str, int] = {}
-        for data in read_data(self.repo, sorted(set(results.values()))).values():
-            for _path, info in sorted(data.items()):
-                for obj in cache.missing(info):
-                    wanted.add(obj)
-                    if not info.is_dir:
-                        sizes[obj] = info.size
-        if wanted:   # what the remote lacks stays missing, as after `git exp pull`
-            download(cache, resolve(self.repo, self.target.name), wanted, sizes=sizes)
+    def _receive_data(self, results: dict[str, str]) -> tuple[dict[str, list[str]], str | None]:
+        """The data the results (ref -> sha) record, into the cache; (sha -> paths still missing,
+        the data remote). A result whose data is missing is not a success (arrival.py)."""
+        if not results:
+            return {}, None
+        from git_exp.distributed.arrival import receive
+        return receive(self.repo, self.target.name, results)
 
     def _clear_remote(self, entries: list[ent.Entry], there: dict[str, str]) -> None:
         """The remote's queue and claim refs of finished entries: nothing more will run them.
@@ -396,6 +395,13 @@ def _log(repo, entry: ent.Entry, text: str, mode: str = "ab") -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, mode) as fh:
         fh.write(text.encode("utf-8", "replace"))
+
+
+def _worker_log(repo, sha: str) -> str:
+    """The run log the worker published with its result, when the engine kept no output."""
+    from git_exp.sharing.logs import read_fetched
+    text = read_fetched(repo, sha)
+    return text.decode("utf-8", "replace") if text else ""
 
 
 def _discard(path: str) -> None:

@@ -159,7 +159,9 @@ def _exec(remote, entry_id, root, data_location, executor, events, publishing) -
     sent = _push_data(repo, data_remote, exp_sha, entry)
     if sent:
         events.step(f"sent {sent} data object{'s' if sent != 1 else ''} to {data_remote}")
-    publication = _publish(repo, remote, entry, exp_ref, exp_sha)
+    from git_exp.sharing.logs import push_refspecs
+    task_log = push_refspecs(repo, [exp_sha], {})   # the run's log travels with its result
+    publication = _publish(repo, remote, entry, exp_ref, exp_sha, task_log)
     events.step(f"{publication}: {exp_ref}")
     return ExecResult(entry.id, entry.name, publication, status, exp_ref, exp_sha, entry.attempt)
 
@@ -315,9 +317,14 @@ def _push_data(repo, data_remote, sha: str, entry: ent.Entry) -> int:
     return send(cache, data_remote, plan.send).objects
 
 
-def _publish(repo, remote: str, entry: ent.Entry, ref: str, sha: str) -> str:
-    """Push the result without force: "pushed", or "duplicate" if this entry's result won already."""
-    statuses, error = gitremote.push(repo.root, remote, [f"{sha}:{ref}"],
+def _publish(repo, remote: str, entry: ent.Entry, ref: str, sha: str,
+             extra: list[str] = ()) -> str:
+    """Push the result without force: "pushed", or "duplicate" if this entry's result won already.
+
+    EXTRA refspecs (the run log's ref) go in the same push; their outcome
+    does not change the result's.
+    """
+    statuses, error = gitremote.push(repo.root, remote, [*extra, f"{sha}:{ref}"],
                                      env={gitremote.DATA_SENT_ENV: "1"})
     status = statuses.get(ref)
     if status is not None and status.flag in ("*", " ", "="):

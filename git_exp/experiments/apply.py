@@ -30,6 +30,7 @@ class ApplyResult:
     data: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     saved_first: list[str] = field(default_factory=list)
+    fetched: object = None   # sharing.fetch.FetchReport when missing data was fetched
 
 
 def _current_data(repo, cache) -> dict:
@@ -79,8 +80,10 @@ def apply_commit(repo, sha: str, make_backup: bool = True) -> ApplyResult:
 
     cache = Cache(repo.exp_dir, parse_link_types(repo.config.get("exp.cache.type")))
     target_data = data_at(repo, sha)  # validate before touching anything
+    from git_exp.sharing.fetch import auto_fetch
+    fetched = auto_fetch(repo, target_data)  # what the cache lacks, from the upstream's data remote
     backup_ref, backup_sha = backup(repo, cache) if make_backup else (None, None)
-    result = ApplyResult(sha, backup_ref)
+    result = ApplyResult(sha, backup_ref, fetched=fetched)
     current_tree = (git(["rev-parse", f"{backup_sha}^{{tree}}"], cwd=repo.root).stdout.decode().strip()
                     if backup_sha else snapshot_tree(repo))
     # Files the work tree has and the experiment does not: remove them (they are in the backup).

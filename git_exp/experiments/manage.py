@@ -77,16 +77,20 @@ def remove(repo, specs: list[str], all_of_head: bool = False, all_commits: bool 
     if not chosen and not (all_commits or all_of_head or failed):
         raise ExpError("nothing to remove", hint="name experiments, or use --all, -A or --failed")
     unique = {r.ref: r for r in chosen if r.ref.startswith(refs.PREFIX)}
+    staying = {r.sha for r in every if r.ref not in unique}
     for r in unique.values():
         refs.delete(repo.root, r.ref, r.sha)
+        if r.sha in staying:
+            continue  # another name for the same commit keeps its log
         log = rec.log_path(repo, r.sha)
         if os.path.exists(log):
             os.unlink(log)
+        git(["update-ref", "-d", f"refs/exp-logs/{r.sha}"], cwd=repo.root, check=False)
     return list(unique.values())
 
 
 def rename(repo, old: str, new: str) -> tuple[refs.ExpRef, str]:
-    exp_names.validate(new)
+    exp_names.validate(new, repo.root)
     every = refs.list_refs(repo.root)
     found = resolve(repo, old, every)
     if any(r.name == new for r in every):
@@ -123,8 +127,8 @@ def read_log(repo, spec: str) -> tuple[refs.ExpRef, bytes]:
             return found, fh.read()
     except FileNotFoundError:
         raise ExpError(f"no log is kept for '{found.name}' ({found.sha[:7]})",
-                       hint="logs stay on the machine that ran the experiment; "
-                            "'git exp save' records no log") from None
+                       hint="a log comes with 'git exp pull' once 'git exp push' sent it from "
+                            "the clone that ran the experiment; 'git exp save' records no log") from None
 
 
 def save(repo, name: str | None = None, message: str | None = None,

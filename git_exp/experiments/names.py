@@ -61,15 +61,79 @@ def generate(taken: set[str], rng: random.Random | None = None) -> str:
     return f"{base}-{n}"
 
 
-def validate(name: str) -> str:
-    """Names become one ref component: Git's ref rules, and no '/'."""
+# What Git would read as a revision rather than as our name: pseudo-refs
+# (HEAD, FETCH_HEAD, ORIG_HEAD, ...), "@", an abbreviated object id (Git
+# accepts 4 hex digits or more, either case) and `git describe` output
+# (NAME-g<hex>), which resolves to the commit whatever NAME is.
+_PSEUDO = re.compile(r"^(?:[A-Z_]*HEAD|@)$")
+_HEX = re.compile(r"^[0-9a-fA-F]{4,}$")
+_DESCRIBE = re.compile(r"-g[0-9a-fA-F]{4,}$")
+_REVISION_HINT = ("experiment names are used wherever a revision is taken (git exp apply NAME, "
+                  "git exp diff A B); pick a name Git cannot read as something else")
+
+
+def validate(name: str, root: str | None = None) -> str:
+    """Names become one ref component: Git's ref rules, and no '/'.
+
+    With ROOT (the repository), a name that already means a branch, tag,
+    remote or other ref there is refused too: `git exp apply main` must not
+    have two meanings.
+    """
+    validate_all([name], root)
+    return name
+
+
+def validate_all(names: list[str], root: str | None = None) -> None:
+    """validate() for many names with one `git` call for the refs they could clash with."""
+    for name in names:
+        _check_form(name)
+    if root is not None and names:
+        clashes = _ref_clashes(root, names)
+        if clashes:
+            name, ref = clashes[0]
+            raise ExpError(f"invalid experiment name '{name}': it is also the name of {_kind_of(ref)}",
+                           hint=_REVISION_HINT)
+
+
+def _check_form(name: str) -> None:
     bad = (not _VALID.match(name) or ".." in name or name.endswith((".", ".lock"))
            or "@{" in name or len(name) > 200)
     if bad:
         raise ExpError(f"invalid experiment name '{name}'",
                        hint="use letters, digits, '-', '_', '.' and '+'; no '/', no '..', "
                             "and not ending in '.lock'")
-    if len(name) == 40 and all(c in "0123456789abcdef" for c in name):
-        raise ExpError(f"invalid experiment name '{name}': it looks like a commit sha",
-                       hint="pick a name that is not 40 hex digits")
-    return name
+    if _HEX.match(name):
+        raise ExpError(f"invalid experiment name '{name}': it looks like a commit sha "
+                       "(4 or more hex digits)", hint=_REVISION_HINT)
+    if _PSEUDO.match(name):
+        raise ExpError(f"invalid experiment name '{name}': Git reads it as a ref of its own",
+                       hint=_REVISION_HINT)
+    if _DESCRIBE.search(name):
+        raise ExpError(f"invalid experiment name '{name}': Git reads '-g<hex>' at the end as a "
+                       "commit (git describe's form)", hint=_REVISION_HINT)
+
+
+def _ref_clashes(root: str, names: list[str]) -> list[tuple[str, str]]:
+    """(name, ref) for each name Git's revision lookup would find as an existing ref."""
+    from git_exp.gitcmd import git
+    patterns = [f"refs/{where}{name}" for name in names
+                for where in ("", "tags/", "heads/", "remotes/")]
+    proc = git(["for-each-ref", "--format=%(refname)", *patterns], cwd=root, check=False)
+    every = set(proc.stdout.decode("utf-8", "surrogateescape").split()) if proc.returncode == 0 else set()
+    found = []
+    for name in names:
+        # The places `git rev-parse NAME` looks, in its order (gitrevisions(7)).
+        for ref in (f"refs/{name}", f"refs/tags/{name}", f"refs/heads/{name}",
+                    f"refs/remotes/{name}", f"refs/remotes/{name}/HEAD"):
+            if ref in every:
+                found.append((name, ref))
+                break
+    return found
+
+
+def _kind_of(ref: str) -> str:
+    for prefix, kind in (("refs/heads/", "the branch"), ("refs/tags/", "the tag"),
+                         ("refs/remotes/", "the remote-tracking ref")):
+        if ref.startswith(prefix):
+            return f"{kind} '{ref[len(prefix):]}'"
+    return f"the ref '{ref}'"

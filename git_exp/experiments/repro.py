@@ -33,6 +33,8 @@ LOCK_NAME = "repro"   # what `show` and `logs` call the run holding the work tre
 @dataclass
 class Pulled:
     objects: int = 0                                   # objects fetched into the cache
+    bytes: int = 0
+    location: str | None = None                        # the data remote asked
     checked_out: list[str] = field(default_factory=list)   # data paths put in the work tree
 
 
@@ -45,7 +47,7 @@ class ReproResult:
 
 def reproduce(repo, targets: list[str] | None = None, *, single: bool = False,
               downstream: bool = False, force: bool = False, run_cache: bool = True,
-              pull: bool = False, events: Events | None = None) -> ReproResult:
+              pull: bool = False, events: Events | None = None, progress=None) -> ReproResult:
     """Run the selected stages in REPO's work tree; exp.lock is updated stage by stage.
 
     A failing stage raises ExpError, Ctrl-C (or SIGTERM) KeyboardInterrupt;
@@ -61,7 +63,8 @@ def reproduce(repo, targets: list[str] | None = None, *, single: bool = False,
             for out in stage.outs:
                 if out.cache:
                     ensure_ignored(repo.root, out.path)
-        pulled = pull_missing(repo, pipeline, targets, downstream, single) if pull else None
+        pulled = (pull_missing(repo, pipeline, targets, downstream, single, progress)
+                  if pull else None)
         os.makedirs(os.path.join(repo.exp_dir, "logs"), exist_ok=True)
         log_path = rec.running_log_path(repo, os.getpid())
         previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
@@ -86,14 +89,15 @@ def _overlaps(a: str, b: str) -> bool:
     return a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/")
 
 
-def pull_missing(repo, pipeline, targets, downstream: bool, single: bool) -> Pulled:
+def pull_missing(repo, pipeline, targets, downstream: bool, single: bool,
+                 progress=None) -> Pulled:
     """Fetch the recorded data of the selected stages' deps and outs that the cache
-    lacks, and check out those the work tree lacks. Raises ExpError when the data
-    remote does not have them either."""
-    from git_exp.data.access import fetch_objects
-    from git_exp.data.cache import Cache
+    lacks (sharing.fetch.fetch_missing: the data remote of the branch's upstream,
+    else origin), and check out those the work tree lacks. ExpError when the data
+    remote lacks some of it, naming each path."""
+    from git_exp.data.sync import checkout
     from git_exp.data.tracked import data_at
-    from git_exp.data.workspace import checkout
+    from git_exp.sharing.fetch import fetch_missing
 
     paths = set()
     for stage in stage_order(pipeline, targets, downstream, single):
@@ -101,22 +105,23 @@ def pull_missing(repo, pipeline, targets, downstream: bool, single: bool) -> Pul
         paths.update(out.path for out in stage.outs)
     records = {rel: info for rel, info in data_at(repo).items()
                if any(_overlaps(rel, p) for p in paths)}
-    cache = Cache(repo.exp_dir)
-    wanted = {h for info in records.values() for h in cache.missing(info)}
     pulled = Pulled()
-    if wanted:
-        fetch_objects(repo, wanted)
-        # A directory's manifest names its files only once it is here.
-        more = {h for info in records.values() for h in cache.missing(info)}
-        if more:
-            fetch_objects(repo, more)
-        pulled.objects = len(wanted | more)
+    if records:
+        report = fetch_missing(repo, records, progress=progress, label="exp.lock and pointers")
+        if report.missing_count:
+            raise ExpError(f"{report.missing_count} data object(s) are neither in the cache nor on "
+                           f"the data remote '{report.location}':\n{report.missing}",
+                           hint="push them from the clone that has them: git exp push <remote>")
+        pulled.objects, pulled.bytes, pulled.location = report.objects, report.bytes, report.location
     absent = sorted(rel for rel in records
                     if not os.path.lexists(os.path.join(repo.root, *rel.split("/"))))
     if absent:
         result = checkout(repo, absent, cwd=repo.root)
-        if result.errors:
-            path, message = sorted(result.errors.items())[0]
+        problems = dict(result.errors)
+        problems.update({p: f"{len(h)} object(s) missing from the cache"
+                         for p, h in result.missing.items()})
+        if problems:
+            path, message = sorted(problems.items())[0]
             raise ExpError(f"cannot check out {path}: {message}")
         pulled.checked_out = result.checked_out
     return pulled

@@ -53,27 +53,42 @@ class _Recorder(Events):
         self.inner = inner
         self.log = log
         self.started = False
+        self.log_error: OSError | None = None   # the log stopped: a full disk, say
+
+    def _write(self, data: bytes, flush: bool = False) -> None:
+        # A log that cannot be written (ENOSPC in .git/exp) must not kill a
+        # running stage: the output still reaches the terminal, and the run
+        # reports the lost log at the end.
+        if self.log_error is not None:
+            return
+        try:
+            self.log.write(data)
+            if flush:
+                self.log.flush()
+        except OSError as exc:
+            if exc.filename is None:
+                exc.filename = getattr(self.log, "name", None)
+            self.log_error = exc
 
     def stage_skipped(self, stage, reason):
-        self.log.write(f"stage '{stage.name}': {reason}\n".encode())
+        self._write(f"stage '{stage.name}': {reason}\n".encode())
         self.inner.stage_skipped(stage, reason)
 
     def stage_started(self, stage, reasons):
         self.started = True
-        self.log.write(f"stage '{stage.name}': running ({'; '.join(reasons)})\n".encode())
+        self._write(f"stage '{stage.name}': running ({'; '.join(reasons)})\n".encode())
         self.inner.stage_started(stage, reasons)
 
     def stage_restored(self, stage, created):
         self.started = True
-        self.log.write(f"stage '{stage.name}': restored from the run cache\n".encode())
+        self._write(f"stage '{stage.name}': restored from the run cache\n".encode())
         self.inner.stage_restored(stage, created)
 
     def stage_finished(self, stage, seconds):
         self.inner.stage_finished(stage, seconds)
 
     def output(self, data):
-        self.log.write(data)
-        self.log.flush()
+        self._write(data, flush=True)
         self.inner.output(data)
 
 
@@ -131,7 +146,7 @@ def _pick_name(repo, name: str | None, force: bool,
     existing = refs.list_refs(repo.root)
     if name is None:
         return exp_names.generate({r.name for r in existing} | set(reserved)), []
-    exp_names.validate(name)
+    exp_names.validate(name, repo.root)
     if name in reserved:
         raise ExpError(f"a queued experiment is already named '{name}'",
                        hint="pick another name with -n, or drop the entry: git exp queue remove " + name)
@@ -140,6 +155,20 @@ def _pick_name(repo, name: str | None, force: bool,
         raise ExpError(f"an experiment named '{name}' already exists",
                        hint="pick another name with -n, or replace it with -f")
     return name, same
+
+
+def _undo_before_start(log, temp_log: str, log_file: str | None, edited: dict[str, str]) -> None:
+    """A run that failed before any stage started leaves nothing behind:
+    its own log file goes, and the params files -S edited get their text back."""
+    log.close()
+    if not log_file:
+        try:
+            os.unlink(temp_log)
+        except OSError:
+            pass
+    if edited:
+        from git_exp.params.edit import restore_texts
+        restore_texts(edited)
 
 
 def _sigterm_as_interrupt(signum, frame):
@@ -189,23 +218,33 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
                 if out.cache:
                     ensure_ignored(repo.root, out.path)
         check_sizes(repo, limit)
-        if parsed:
-            apply_overrides(repo.root, "params.yaml", parsed)
-            pipeline = load_pipeline(repo.root)  # templating may read the new values
+        # Everything that can fail before a stage starts is done before the
+        # -S edit, or undone with it: the log must be writable (a full disk or
+        # a read-only .git/exp fails here), and an error after the edit puts
+        # the params files back as they were.
         log_dir = os.path.join(repo.exp_dir, "logs")
         os.makedirs(log_dir, exist_ok=True)
         temp_log = log_file or rec.running_log_path(repo, os.getpid())
+        # A caller's own log file may already hold its lines (a queued run's setup): append.
+        log = open(temp_log, "ab" if log_file else "wb", buffering=0)   # nothing left to flush on close
+        edited: dict[str, str] = {}   # params file -> its text before -S
+        recorder = _Recorder(events, log)
+        try:
+            if parsed:
+                apply_overrides(repo.root, "params.yaml", parsed, saved=edited)
+                pipeline = load_pipeline(repo.root)  # templating may read the new values
+            runner = PipelineRun(repo, pipeline, force=force, run_cache=run_cache,
+                                 env={"GIT_EXP_NAME": name, "GIT_EXP_BASELINE": baseline},
+                                 events=recorder)
+        except BaseException:
+            _undo_before_start(log, temp_log, log_file, edited)
+            raise
         outcome = rec.Outcome(message=message, extra=dict(trailers or {}))
         error: ExpError | None = None
         interrupted = False
         started = time.monotonic()
         previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-        # A caller's own log file may already hold its lines (a queued run's setup): append.
-        with open(temp_log, "ab" if log_file else "wb") as log:
-            recorder = _Recorder(events, log)
-            runner = PipelineRun(repo, pipeline, force=force, run_cache=run_cache,
-                                 env={"GIT_EXP_NAME": name, "GIT_EXP_BASELINE": baseline},
-                                 events=recorder)
+        with log:
             summary = RunSummary()
             try:
                 summary = runner.run(targets, downstream)
@@ -215,10 +254,14 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
                 outcome.status, outcome.exit_code, interrupted = "interrupted", 130, True
             except ExpError as exc:
                 if not recorder.started:
-                    if not log_file:
-                        os.unlink(temp_log)  # nothing ran: no experiment, so no log either
+                    # Nothing ran: no experiment, so no log either, and no -S edit.
+                    _undo_before_start(log, temp_log, log_file, edited)
                     raise  # a plain error, nothing to record
                 outcome.status, outcome.exit_code, error = "failed", 1, exc
+            except BaseException:
+                if not recorder.started:
+                    _undo_before_start(log, temp_log, log_file, edited)
+                raise
             finally:
                 signal.signal(signal.SIGTERM, previous)
         outcome.duration = time.monotonic() - started
@@ -241,6 +284,15 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
             if old.ref != ref.ref:
                 refs.delete(repo.root, old.ref, old.sha)
     result = ExperimentResult(ref, outcome, summary, read_metrics(repo, pipeline), error)
+    if recorder.log_error is not None:
+        note = (f"its log could not be written to {rec.log_path(repo, ref.sha)}: "
+                f"{recorder.log_error.strerror}")
+        if result.error is None:
+            result.error = ExpError(f"the run was recorded as experiment '{name}', but {note}",
+                                    hint="free some space there (or make it writable); "
+                                         f"'git exp logs {name}' shows what was kept")
+        else:
+            result.error = ExpError(f"{result.error.message}\n(and {note})", result.error.hint)
     if interrupted:
         result.error = ExpError(f"interrupted; the run was recorded as experiment '{name}'")
     return result

@@ -36,13 +36,15 @@ def edit_text(text: str, fmt: str, overrides: list[Override], source: str = "<pa
     return bom + body
 
 
-def apply_overrides(root: str, default_file: str, overrides: list[Override]) -> dict[str, list[str]]:
+def apply_overrides(root: str, default_file: str, overrides: list[Override],
+                    saved: dict | None = None) -> dict[str, list[str]]:
     """Edit the params files under ROOT; all files or none are written.
 
     Overrides without a file go to DEFAULT_FILE. Every new text is computed
     before anything is written, so one bad override changes no file at all.
     Returns {file: [keys whose value changed]} for every file named; a file
-    whose text ends up unchanged is not rewritten.
+    whose text ends up unchanged is not rewritten. SAVED, when given,
+    receives {path: old text} of each file written, for restore_texts.
     """
     groups: dict[str, list[Override]] = {}
     for ov in overrides:
@@ -65,7 +67,14 @@ def apply_overrides(root: str, default_file: str, overrides: list[Override]) -> 
             changed = []
         plans.append((rel, target, old, new, changed))
     _write_all([(target, new) for _, target, old, new, _ in plans if new != old])
+    if saved is not None:
+        saved.update({target: old for _, target, old, new, _ in plans if new != old})
     return {rel: changed for rel, _, _, _, changed in plans}
+
+
+def restore_texts(saved: dict[str, str]) -> None:
+    """Put back the texts apply_overrides replaced (a run that could not start)."""
+    _write_all(list(saved.items()))
 
 
 # --- shared by the format editors -------------------------------------------------

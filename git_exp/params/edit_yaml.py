@@ -79,10 +79,13 @@ class _Step:
 
 def edit(text: str, ov: Override, op: str, source: str) -> tuple[str, list[str]]:
     """TEXT with OV applied (OP is set, add or delete), and the keys that follow it."""
+    from git_exp.bounded import compose_yaml
     try:
-        root = yaml.compose(text, Loader=_Composer)
+        root = compose_yaml(text, source, _Composer)   # nesting and size bounded
     except yaml.YAMLError as e:
         raise yaml_error(e, source, text) from None
+    except RecursionError:
+        raise ExpError(f"{source}: nested too deeply") from None
     doc = _Doc(text, root, source)
     parts = ov.key.split(".")
     steps = doc.locate(parts)

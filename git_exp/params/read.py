@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 
+from git_exp import bounded
 from git_exp.errors import ExpError
 
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
@@ -62,8 +63,7 @@ def read_text(path: str, name: str | None = None) -> str:
     """The file's text exactly as stored (CRLF kept), or an ExpError naming NAME (or PATH)."""
     shown = name or path
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = bounded.read_file(path, shown)
     except FileNotFoundError:
         raise ExpError(f"params file {shown} does not exist",
                        hint="create it, or fix the file name in exp.yaml") from None
@@ -125,8 +125,7 @@ def _kind(value: object) -> str:
 
 def yaml_loader():
     """The fastest safe loader available (libyaml's when PyYAML was built with it)."""
-    import yaml
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return bounded.yaml_loader()
 
 
 def yaml_error(e, source: str, text: str | None = None) -> ExpError:
@@ -154,10 +153,13 @@ def _tab_at(text: str | None, mark) -> bool:
     return mark.line < len(lines) and "\t" in lines[mark.line][:mark.column + 1]
 
 
+# Params and metrics files come with other people's experiments: every parse
+# goes through git_exp.bounded (size, nesting and YAML alias limits).
+
 def _parse_yaml(text: str, source: str):
     import yaml
     try:
-        return yaml.load(text, Loader=yaml_loader())
+        return bounded.load_yaml(text, source)
     except yaml.YAMLError as e:
         raise yaml_error(e, source, text) from None
     except RecursionError:
@@ -167,7 +169,7 @@ def _parse_yaml(text: str, source: str):
 def _parse_json(text: str, source: str):
     import json
     try:
-        return json.loads(text)
+        return bounded.load_json(text, source)
     except json.JSONDecodeError as e:
         msg = e.msg[:1].lower() + e.msg[1:]
         raise ExpError(f"{source}:{e.lineno}:{e.colno}: {msg}") from None
@@ -186,7 +188,7 @@ def toml_module():
 def _parse_toml(text: str, source: str):
     tomllib = toml_module()
     try:
-        return tomllib.loads(text)
+        return bounded.load_toml(text, source, tomllib)
     except tomllib.TOMLDecodeError as e:
         raise toml_error(e, text, source) from None
     except RecursionError:

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from git_exp.atomic import write_atomic
+from git_exp.bounded import load_yaml, read_file
 from git_exp.data.hashing import HashInfo
 from git_exp.errors import ExpError
 
@@ -61,7 +62,7 @@ def _infos(items, where: str) -> dict[str, HashInfo]:
 def parse_lock(text: str) -> dict[str, StageLock]:
     import yaml
     try:
-        data = yaml.safe_load(text) or {}
+        data = load_yaml(text, LOCK_FILE) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
@@ -93,11 +94,12 @@ def parse_lock(text: str) -> dict[str, StageLock]:
 def read_lock(root: str) -> dict[str, StageLock]:
     path = os.path.join(root, LOCK_FILE)
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        raw = read_file(path, LOCK_FILE)
     except FileNotFoundError:
         return {}
-    return parse_lock(text)
+    except OSError as exc:
+        raise ExpError(f"cannot read {LOCK_FILE}: {exc.strerror}") from None
+    return parse_lock(raw.decode("utf-8", "replace"))
 
 
 def dump_lock(entries: dict[str, StageLock], order: list[str]) -> str:

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from git_exp import bounded
 from git_exp.errors import ExpError
 from git_exp.pipeline.paths import normalize
 from git_exp.pipeline.template import Context, Resolver, kind_of, parse_data_file, scalar_text
@@ -124,8 +125,10 @@ def work_tree_reader(root: str) -> Reader:
     def read(path: str) -> str | None:
         full = os.path.join(root, *path.split("/"))
         try:
-            with open(full, encoding="utf-8") as fh:
-                return fh.read()
+            # Size-capped (the file may come from someone else's experiment);
+            # newlines translated as text mode did.
+            text = bounded.read_file(full, path).decode("utf-8")
+            return text.replace("\r\n", "\n").replace("\r", "\n")
         except (FileNotFoundError, NotADirectoryError):
             return None
         except IsADirectoryError:

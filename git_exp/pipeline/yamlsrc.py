@@ -14,10 +14,11 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from git_exp import bounded
 from git_exp.errors import ExpError
 from git_exp.params.read import yaml_error
 
-_Loader = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
+_Loader = bounded.yaml_loader()
 _STR_TAG = "tag:yaml.org,2002:str"
 
 
@@ -109,8 +110,11 @@ def load(text: str, filename: str):
     Mappings come back as YDict, sequences as YList, scalars as the plain
     values PyYAML's safe loader gives (str, int, float, bool, None, dates).
     """
+    # exp.yaml, params and plots files may come from someone else's
+    # experiment: bounded refuses huge files, deep nesting and alias bombs.
+    bounded.check_size(len(text), filename)
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = bounded.compose_yaml(text, filename, _Loader)
     except yaml.YAMLError as exc:
         error = yaml_error(exc, filename)
         error.hint = error.hint or _hint(exc, text)

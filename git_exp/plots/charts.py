@@ -114,6 +114,7 @@ class PlotResult:
     revisions: list               # Revision, in legend order
     sections: list                # Section, in declaration order
     warnings: list = field(default_factory=list)
+    unreadable: list = field(default_factory=list)   # files or revisions left out as unreadable
 
     @property
     def charts(self) -> list:

@@ -14,6 +14,7 @@ import os
 import posixpath
 from typing import Optional
 
+from git_exp import bounded
 from git_exp.errors import ExpError
 from git_exp.experiments import refs as exp_refs
 from git_exp.experiments.manage import head_sha, labels_for
@@ -128,6 +129,7 @@ class _Collector:
         self.repo = repo
         self.revisions = revisions
         self.warnings: list[str] = []
+        self.unreadable: list[str] = []   # also in warnings; they make the command fail at the end
         self._objects: Optional[CatFile] = None
         self._trees: Optional[Trees] = None
         self._roots: dict[str, Optional[str]] = {}   # commit sha -> root tree oid
@@ -150,11 +152,12 @@ class _Collector:
         shas = [r.rev for r in self.revisions if r.rev]
         if not shas:
             return
-        self._objects = CatFile(self.repo.root)
+        self._objects = CatFile(self.repo.root, max_blob=bounded.MAX_FILE_SIZE)
         self._trees = Trees(self._objects)
         for sha, obj in zip(shas, self._objects.read_many(shas)):
             if obj is None or obj.type != "commit":
                 self._roots[sha] = None
+                self._unreadable(f"{sha[:7]} does not name a commit; it has no plots")
                 continue
             info = parse_commit(obj.data)
             self._roots[sha] = info.tree
@@ -182,7 +185,7 @@ class _Collector:
             for output in outputs:
                 sections.extend(self._sections(output))
             _unique_ids(sections)
-            return PlotResult(self.revisions, sections, self.warnings)
+            return PlotResult(self.revisions, sections, self.warnings, self.unreadable)
         finally:
             if self._objects is not None:
                 self._objects.close()
@@ -210,7 +213,7 @@ class _Collector:
                     entry = self._entry(index, PIPELINE_FILE)
                     if not _is_file(entry):
                         continue
-                    text = self._blob(entry[1])
+                    text = self._blob(entry[1], PIPELINE_FILE)
                     if text is None:
                         continue
                     text = text.decode("utf-8", "replace")
@@ -262,7 +265,7 @@ class _Collector:
             entry = self._entry(index, path)
             if not _is_file(entry):
                 return None
-            data = self._blob(entry[1])
+            data = self._blob(entry[1], path)
             return data.decode("utf-8", "replace") if data is not None else None
         return read
 
@@ -296,12 +299,16 @@ class _Collector:
     def _fetch(self, oids: list) -> None:
         wanted = list(dict.fromkeys(o for o in oids if o not in self._blobs))
         for oid, obj in zip(wanted, self._objects.read_many(wanted) if wanted else []):
-            self._blobs[oid] = obj.data if obj is not None and obj.type == "blob" else None
+            self._blobs[oid] = obj if obj is not None and obj.too_large else \
+                obj.data if obj is not None and obj.type == "blob" else None
 
-    def _blob(self, oid: str) -> Optional[bytes]:
+    def _blob(self, oid: str, path: str = "") -> Optional[bytes]:
         if oid not in self._blobs:
             self._fetch([oid])
-        return self._blobs[oid]
+        data = self._blobs[oid]
+        if data is not None and not isinstance(data, bytes):   # skipped: over the size limit
+            raise bounded.too_large(path or oid[:7], data.size)
+        return data
 
     def _kind(self, index: int, path: str) -> Optional[str]:
         """'file', 'dir' or None for PATH in revision INDEX."""
@@ -350,15 +357,14 @@ class _Collector:
             return read_bounded(self.revisions[index].root, path, RUNNING_FILE_LIMIT)
         if self.revisions[index].rev is None:
             try:
-                with open(self.repo.path(*path.split("/")), "rb") as fh:
-                    return fh.read()
+                return bounded.read_file(self.repo.path(*path.split("/")), path)
             except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
                 return None
             except OSError as exc:
                 raise ExpError(f"cannot read '{path}': {exc.strerror}") from None
         entry = self._entry(index, path)
         if _is_file(entry):
-            return self._blob(entry[1])
+            return self._blob(entry[1], path)
         return self._from_cache(index, path)
 
     def _from_cache(self, index: int, path: str) -> Optional[bytes]:
@@ -371,8 +377,8 @@ class _Collector:
             return None
         if lock[1] not in self._locks:
             from git_exp.pipeline.lock import parse_lock
-            text = self._blob(lock[1])
             try:
+                text = self._blob(lock[1], "exp.lock")
                 stages = parse_lock(text.decode("utf-8", "replace")) if text else {}
             except ExpError:
                 stages = {}
@@ -382,9 +388,12 @@ class _Collector:
             return None
         from git_exp.data.cache import Cache
         try:
-            with open(Cache(self.repo.exp_dir).object_path(info.hash), "rb") as fh:
-                return fh.read()
-        except (OSError, ExpError):
+            stored = Cache(self.repo.exp_dir).object_path(info.hash)
+        except ExpError:
+            return None
+        try:
+            return bounded.read_file(stored, path)
+        except OSError:
             return None
 
     def table_of(self, index: int, path: str, wanted: tuple):
@@ -394,9 +403,22 @@ class _Collector:
             entry = self._entry(index, path)
             key = (entry[1] if _is_file(entry) else ("cache", index, path), path, wanted)
         if key not in self._tables:
-            data = self.contents(index, path)
-            self._tables[key] = None if data is None else plot_data.parse_table(data, path, wanted)
+            try:
+                data = self.contents(index, path)
+                self._tables[key] = None if data is None else plot_data.parse_table(data, path, wanted)
+            except ExpError as exc:
+                if self.revisions[index].rev is None:
+                    raise   # the user's own file: theirs to fix, as before
+                # One experiment's bad file (maybe hostile: an alias bomb, a
+                # huge blob) leaves that experiment out of this plot only.
+                self._unreadable(f"{exc.message} (in {self.revisions[index].describe()}); "
+                                 "left out of the plot")
+                self._tables[key] = None
         return self._tables[key]
+
+    def _unreadable(self, message: str) -> None:
+        self.unreadable.append(message)
+        self.warnings.append(message)
 
     # -------------------------------------------------------------- sections
 

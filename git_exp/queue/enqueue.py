@@ -115,8 +115,8 @@ def _names(repo, name: str | None, count: int, queued: set[str], force: bool) ->
         return chosen
     exp_names.validate(name)
     chosen = [name] if count == 1 else [f"{name}-{i}" for i in range(1, count + 1)]
+    exp_names.validate_all(chosen, repo.root)   # one `git` call, however many names
     for each in chosen:
-        exp_names.validate(each)
         if each in queued:
             raise ExpError(f"a queued experiment is already named '{each}'",
                            hint="pick another name with -n, or drop that entry: "

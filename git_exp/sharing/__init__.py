@@ -5,4 +5,7 @@ transfer.py  bulk "which objects are missing", parallel send/receive, never a pa
 gitremote.py ls-remote, push and fetch through the user's `git`, with their output parsed
 needed.py    which cached objects the commits being pushed refer to, found cheaply
 push.py, pull.py, listing.py, prepush.py: the operations the commands and the hook call
+fetch.py     git exp fetch, and what checkout, the hooks and apply fetch on their own
+logs.py      run logs as refs/exp-logs/<sha>, sent by push and brought by pull
+pairing.py   git exp remote: each Git remote's data remote and the setting that chose it
 """

@@ -52,13 +52,16 @@ def remove_remote(repo, remote: str, specs: list[str], all_of_head: bool = False
 
     if not (specs or all_of_head or all_commits):
         raise ExpError("nothing to remove", hint=f"name experiments on '{remote}', or use --all or -A")
-    exps, _ = gitremote.remote_experiments(repo.root, remote)
+    from git_exp.sharing.logs import PATTERN, orphaned_logs
+    exps, listing = gitremote.remote_experiments(repo.root, remote, [PATTERN])
     chosen = choose(exps, list(specs), head_sha(repo), all_of_head, all_commits,
                     where=f"on '{remote}'", lister=f"git exp list {remote} -A")
     if not chosen:
         return []
-    statuses, error = gitremote.push(repo.root, remote, [f":{r.ref}" for r in chosen],
-                                     leases={r.ref: r.sha for r in chosen},
+    logs = orphaned_logs(chosen, exps, listing)   # their run logs go too, unless another uses them
+    statuses, error = gitremote.push(repo.root, remote,
+                                     [f":{r.ref}" for r in chosen] + [f":{ref}" for ref in logs],
+                                     leases={**{r.ref: r.sha for r in chosen}, **logs},
                                      env={gitremote.DATA_SENT_ENV: "1"})
     removed = [r for r in chosen if statuses.get(r.ref) and statuses[r.ref].flag == "-"]
     failed = [r for r in chosen if r not in removed]

@@ -19,6 +19,7 @@ import importlib.util
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from git_exp.errors import ExpError
 from git_exp.gitcmd import git
 
 DATA_FILES = ("exp.lock", "exp.yaml")
@@ -119,21 +120,62 @@ def touching_data(root: str, commits: list[Commit]) -> set[str]:
     return changed
 
 
-def read_data(repo, shas: list[str]) -> dict[str, dict]:
-    """sha -> data_at(sha), read from a few threads (each read is `git` calls)."""
+def read_data(repo, shas: list[str], errors: dict | None = None) -> dict[str, dict]:
+    """sha -> data_at(sha), read from a few threads (each read is `git` calls).
+
+    With ERRORS, a commit whose data cannot be read (a hostile or broken
+    exp.lock, say) is left out and its ExpError put there, so one bad
+    experiment does not stop the others; without, the first error is raised.
+    """
+    def one(sha: str):
+        try:
+            return data_at(repo, sha)
+        except ExpError as exc:
+            if errors is None:
+                raise
+            return exc
+
     if len(shas) <= 2:
-        return {sha: data_at(repo, sha) for sha in shas}
-    repo.config  # load once here, not racily from the threads
-    with ThreadPoolExecutor(min(_READ_THREADS, len(shas))) as pool:
-        return dict(zip(shas, pool.map(lambda sha: data_at(repo, sha), shas)))
+        results = [one(sha) for sha in shas]
+    else:
+        repo.config  # load once here, not racily from the threads
+        with ThreadPoolExecutor(min(_READ_THREADS, len(shas))) as pool:
+            results = list(pool.map(one, shas))
+    found = {}
+    for sha, data in zip(shas, results):
+        if isinstance(data, ExpError):
+            errors[sha] = data
+        else:
+            found[sha] = data
+    return found
+
+
+def object_types(root: str, shas: list[str]) -> dict[str, str]:
+    """sha -> its object type ("commit", "blob", ...; "missing"), in one `git` call.
+
+    A ref under refs/exps/ that someone pointed at a blob or tree is not an
+    experiment: callers report it and go on with the others.
+    """
+    wanted = list(dict.fromkeys(shas))
+    if not wanted:
+        return {}
+    out = git(["cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=root,
+              input=("\n".join(wanted) + "\n").encode()).stdout.decode("utf-8", "replace")
+    types = {}
+    for sha, line in zip(wanted, out.splitlines()):
+        parts = line.split()
+        types[sha] = parts[1] if len(parts) == 2 else "missing"
+    return types
 
 
 def needed_objects(repo, tips: dict[str, str], remote_has: list[str],
-                   remote_name: str | None, cache=None) -> Needs:
+                   remote_name: str | None, cache=None, errors: dict | None = None) -> Needs:
     """Objects the commits from TIPS (sha -> label) that the remote lacks refer to.
 
     REMOTE_HAS are commits the remote has (ones we lack are ignored), and
-    REMOTE_NAME's tracking refs count as on the remote too.
+    REMOTE_NAME's tracking refs count as on the remote too. With ERRORS, a
+    tip whose data cannot be read goes there (sha -> ExpError) instead of
+    failing the whole call.
     """
     commits = new_commits(repo.root, list(tips), remote_has, remote_name)
     if not commits:
@@ -147,7 +189,14 @@ def needed_objects(repo, tips: dict[str, str], remote_has: list[str],
     if cache is None:
         from git_exp.data.cache import Cache
         cache = Cache(repo.exp_dir)
-    for sha, data in read_data(repo, ordered).items():
+    found = read_data(repo, ordered, errors)
+    if errors is not None:
+        # Only an experiment's own commit can fail alone; a shared ancestor
+        # that cannot be read concerns every tip above it.
+        stray = [sha for sha in errors if sha not in tips]
+        if stray:
+            raise errors[stray[0]]
+    for sha, data in found.items():
         label = tips.get(sha) or f"commit {sha[:7]}"
         for path, info in sorted(data.items()):
             for obj in cache.objects_of(info):

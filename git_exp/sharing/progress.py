@@ -7,6 +7,7 @@ always from the thread that runs the transfer.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 _UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB")
 
@@ -55,3 +56,23 @@ class ProgressLine:
             self.stream.write("\r" + self._text + ", done.\n")
             self.stream.flush()
             self._drawn = False
+
+
+# The progress line automatic fetches (checkout, the hooks, apply) draw on,
+# set by the command for the length of its core call; None: none is drawn.
+_current = None
+
+
+@contextmanager
+def showing(progress):
+    """Within this block, automatic fetches report to PROGRESS (see sharing/fetch.py)."""
+    global _current
+    previous, _current = _current, progress
+    try:
+        yield
+    finally:
+        _current = previous
+
+
+def current():
+    return _current

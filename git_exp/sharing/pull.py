@@ -25,6 +25,12 @@ class PullResult:
     missing: str = ""                  # "  experiment 'x': path" lines the remote lacked data for
     missing_count: int = 0
     skipped_data: bool = False
+    logs: int = 0                      # run logs received (refs/exp-logs/, see logs.py)
+
+    @property
+    def failed(self) -> list[RefResult]:
+        """Experiments refused or whose data could not be read; the others were fetched."""
+        return [r for r in self.refs if r.status == "failed"]
 
 
 def pull(repo, remote: str, specs: list[str] = (), all_of_head: bool = False,
@@ -33,7 +39,8 @@ def pull(repo, remote: str, specs: list[str] = (), all_of_head: bool = False,
     from git_exp.experiments.manage import head_sha
     from git_exp.sharing.selection import choose
 
-    remote_exps, _ = gitremote.remote_experiments(repo.root, remote)
+    from git_exp.sharing import logs
+    remote_exps, listing = gitremote.remote_experiments(repo.root, remote, [logs.PATTERN])
     chosen = choose(remote_exps, list(specs), head_sha(repo), all_of_head, all_commits,
                     default_to_head=True, where=f"on '{remote}'", lister=f"git exp list {remote} -A")
     if not chosen:
@@ -53,11 +60,39 @@ def pull(repo, remote: str, specs: list[str] = (), all_of_head: bool = False,
             forced = exp.ref in local
             refspecs.append(("+" if forced else "") + f"{exp.ref}:{exp.ref}")
             result.refs.append(RefResult(exp, "forced" if forced else "fetched"))
-    gitremote.fetch(repo.root, remote, refspecs)
+    shas = [r.exp.sha for r in result.refs if r.status != "diverged"]
+    gitremote.fetch(repo.root, remote, refspecs + logs.fetch_refspecs(repo, shas, listing))
+    _drop_non_commits(repo, result, local)
+    # Logs only of what was kept: a ref dropped as no commit brings no log either.
+    result.logs = len(logs.store_fetched(repo, [r.exp.sha for r in result.refs
+                                                if r.status not in ("diverged", "failed")]))
     if with_data:
-        _receive_data(repo, remote, [r.exp for r in result.refs if r.status != "diverged"],
+        _receive_data(repo, remote, [r.exp for r in result.refs
+                                     if r.status not in ("diverged", "failed")],
                       jobs, progress, result)
     return result
+
+
+def _drop_non_commits(repo, result: PullResult, local: dict[str, str]) -> None:
+    """Undo the refs just fetched that do not name a commit (a blob, a tree):
+    they are no experiments, and reading them would fail every other one."""
+    from git_exp.gitcmd import git
+    from git_exp.sharing.needed import object_types
+
+    fetched = [r for r in result.refs if r.status in ("fetched", "forced")]
+    types = object_types(repo.root, [r.exp.sha for r in fetched])
+    script = []
+    for r in fetched:
+        kind = types.get(r.exp.sha, "missing")
+        if kind == "commit":
+            continue
+        if r.exp.ref in local:   # -f replaced ours: put ours back
+            script.append(f"update {r.exp.ref} {local[r.exp.ref]} {r.exp.sha}")
+        else:
+            script.append(f"delete {r.exp.ref} {r.exp.sha}")
+        r.status, r.detail = "failed", f"the remote's ref names a {kind}, not a commit; not kept"
+    if script:
+        git(["update-ref", "--stdin"], cwd=repo.root, input=("\n".join(script) + "\n").encode())
 
 
 def _receive_data(repo, remote: str, exps: list[refs.ExpRef], jobs: int,
@@ -71,7 +106,12 @@ def _receive_data(repo, remote: str, exps: list[refs.ExpRef], jobs: int,
     needs = Needs()
     sizes: dict[str, int] = {}
     labels = {exp.sha: label_for(exp.ref) for exp in exps}
-    for sha, data in read_data(repo, list(labels)).items():
+    errors: dict[str, ExpError] = {}
+    found = read_data(repo, list(labels), errors)
+    for r in result.refs:
+        if r.exp.sha in errors and r.status != "failed":
+            r.status, r.detail = "failed", f"its data cannot be read: {errors[r.exp.sha].message}"
+    for sha, data in found.items():
         for path, info in sorted(data.items()):
             for obj in cache.missing(info):  # stats only: no request when all is here
                 needs.add(obj, labels[sha], path)

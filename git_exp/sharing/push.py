@@ -41,6 +41,7 @@ class PushResult:
     remote: str
     refs: list[RefResult] = field(default_factory=list)
     data: DataResult = field(default_factory=DataResult)
+    logs: int = 0                 # run logs sent (refs/exp-logs/, see logs.py)
 
     @property
     def failed(self) -> list[RefResult]:
@@ -59,14 +60,17 @@ def missing_error(needs, unavailable: set[str], location: str) -> ExpError:
 
 
 def send_data(repo, remote: str, url: str | None, tips: dict[str, str], remote_has: list[str],
-              jobs: int = DEFAULT_JOBS, progress: Progress | None = None) -> DataResult:
+              jobs: int = DEFAULT_JOBS, progress: Progress | None = None,
+              errors: dict | None = None) -> DataResult:
     """Upload what the commits from TIPS (sha -> label) refer to and the data remote lacks.
 
     Makes no data-remote request when the new commits refer to no data
-    (see needed.py).
+    (see needed.py). With ERRORS, a tip whose data cannot be read is put
+    there (sha -> ExpError) and its data left out, instead of failing all.
     """
     from git_exp.sharing.needed import needed_objects
-    return upload(repo, remote, url, needed_objects(repo, tips, remote_has, remote), jobs, progress)
+    return upload(repo, remote, url, needed_objects(repo, tips, remote_has, remote, errors=errors),
+                  jobs, progress)
 
 
 def upload(repo, remote: str, url: str | None, needs, jobs: int = DEFAULT_JOBS,
@@ -102,7 +106,7 @@ def push(repo, remote: str, specs: list[str] = (), all_of_head: bool = False,
          all_commits: bool = False, force: bool = False, with_data: bool = True,
          jobs: int = DEFAULT_JOBS, progress: Progress | None = None) -> PushResult:
     from git_exp.experiments.manage import head_sha
-    from git_exp.sharing.needed import label_for
+    from git_exp.sharing.needed import label_for, object_types
     from git_exp.sharing.selection import choose
 
     chosen = choose(refs.list_refs(repo.root), list(specs), head_sha(repo), all_of_head,
@@ -110,27 +114,45 @@ def push(repo, remote: str, specs: list[str] = (), all_of_head: bool = False,
     if not chosen:
         raise ExpError("no experiments to push",
                        hint="HEAD's commit has none; name experiments, or use -A for every commit")
+    from git_exp.sharing import logs
     remote_exps, listing = gitremote.remote_experiments(
-        repo.root, remote, ["refs/heads/*", "refs/tags/*"])
+        repo.root, remote, ["refs/heads/*", "refs/tags/*", logs.PATTERN])
     there = {r.ref: r.sha for r in remote_exps}
     result = PushResult(remote)
     outcomes: dict[str, RefResult] = {}
     to_push = []
+    types = object_types(repo.root, [exp.sha for exp in chosen])
     for exp in chosen:
-        if there.get(exp.ref) == exp.sha:
+        if types.get(exp.sha) != "commit":
+            # Not an experiment (say, a pulled ref that names a blob): report
+            # it, push the others.
+            outcomes[exp.ref] = RefResult(exp, "failed", f"the ref names a "
+                                          f"{types.get(exp.sha, 'missing object')}, not a commit")
+        elif there.get(exp.ref) == exp.sha:
             outcomes[exp.ref] = RefResult(exp, "up to date")
         else:
             to_push.append(exp)
     if to_push and with_data:
         tips = {exp.sha: label_for(exp.ref) for exp in to_push}
-        result.data = send_data(repo, remote, None, tips, list(listing.values()), jobs, progress)
+        errors: dict[str, ExpError] = {}
+        result.data = send_data(repo, remote, None, tips, list(listing.values()), jobs, progress,
+                                errors)
+        for exp in [e for e in to_push if e.sha in errors]:
+            # Its data was not checked: its ref must not reach the remote.
+            outcomes[exp.ref] = RefResult(exp, "failed", "its data cannot be read: "
+                                          + errors[exp.sha].message)
+            to_push.remove(exp)
     result.data.skipped = not with_data
-    if to_push:
+    log_specs = logs.push_refspecs(repo, [e.sha for e in chosen], listing)
+    if to_push or log_specs:
         prefix = "+" if force else ""
         statuses, error = gitremote.push(
-            repo.root, remote, [f"{prefix}{e.ref}:{e.ref}" for e in to_push],
+            repo.root, remote, [f"{prefix}{e.ref}:{e.ref}" for e in to_push] + log_specs,
             env={gitremote.DATA_SENT_ENV: "1"})
         for exp in to_push:
             outcomes[exp.ref] = _outcome(exp, statuses.get(exp.ref), error)
+        result.logs = sum(1 for spec in log_specs
+                          if statuses.get(spec.rpartition(":")[2], None) is not None
+                          and statuses[spec.rpartition(":")[2]].flag in ("*", " "))
     result.refs = [outcomes[exp.ref] for exp in chosen]
     return result

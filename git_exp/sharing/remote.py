@@ -319,20 +319,26 @@ def configured_location(config, remote: str) -> tuple[str, str] | None:
     return None
 
 
-def resolve(repo, remote: str, url: str | None = None) -> DataRemote:
-    """The data remote paired with Git remote REMOTE (a name, path or URL).
+def locate(repo, remote: str, url: str | None = None) -> tuple:
+    """(the data location paired with Git remote REMOTE, the setting that chose it).
 
-    URL is the Git remote's URL when the caller knows it (the pre-push hook
-    is told); otherwise it is asked of `git ls-remote --get-url`, which
-    applies url.<base>.insteadOf as Git would, without network access.
+    The location is a path or URL, or for a Git host's LFS store its
+    sharing.lfs.endpoint.Endpoint.
+
+    The second part is what `git exp remote` shows: the config key
+    ('remote.origin.expdata', 'exp.remote') or 'local path'. URL is the Git
+    remote's URL when the caller knows it (the pre-push hook is told);
+    otherwise it is asked of `git ls-remote --get-url`, which applies
+    url.<base>.insteadOf as Git would, without network access.
     """
     found = configured_location(repo.config, remote)
     if found:
-        return open_location(found[0], repo.root, found[1])
-    from git_exp.sharing import lfs  # Git LFS stores: see sharing/lfs/__init__.py
-    store = lfs.configured_store(repo, remote)
-    if store is not None:
-        return store
+        return found
+    # Git LFS stores (sharing/lfs/): set explicitly, or derived from the URL below.
+    from git_exp.sharing.lfs.endpoint import configured, derive
+    endpoint = configured(repo.config, repo.root, remote)
+    if endpoint is not None:
+        return endpoint, f"LFS store {endpoint.href} ({endpoint.source})"
     if not url:
         from git_exp.gitcmd import git_text
         url = git_text(["ls-remote", "--get-url", remote], cwd=repo.root, check=False) or remote
@@ -343,13 +349,27 @@ def resolve(repo, remote: str, url: str | None = None) -> DataRemote:
             raise ExpError(f"Git remote '{remote}' ({path}) is not a Git repository, "
                            "so it cannot hold the data",
                            hint=f"set the data location: git config remote.{remote}.expdata <dir>")
-        return DirectoryRemote(os.path.join(git_dir, "exp", "cache"))
-    store = lfs.derived_store(repo, url)
-    if store is not None:
-        return store
+        return os.path.join(git_dir, "exp", "cache"), "local path"
+    endpoint = derive(url)
+    if endpoint is not None:
+        return endpoint, f"LFS store of {url}"
     name = remote if remote != url else "<name>"
     raise ExpError(f"no data remote is configured for Git remote '{remote}' ({url})",
                    hint=f"tell git-exp where the data goes, for you alone:\n"
                         f"  git config remote.{name}.expdata /shared/drive/exp-data\n"
                         f"or for everyone, committed with the project:\n"
                         f"  git config -f .expconfig remote.{name}.expdata /shared/drive/exp-data")
+
+
+def resolve(repo, remote: str, url: str | None = None) -> DataRemote:
+    """The data remote paired with Git remote REMOTE (a name, path or URL); see locate()."""
+    location, why = locate(repo, remote, url)
+    return open_located(repo, location, why)
+
+
+def open_located(repo, location, why: str) -> DataRemote:
+    """The data remote for what locate() returned."""
+    if not isinstance(location, str):   # an LFS endpoint
+        from git_exp.sharing.lfs import open_store
+        return open_store(repo, location)
+    return open_location(location, repo.root, why)

@@ -23,14 +23,20 @@ _CHUNK_BYTES = 32 * 1024   # well under Linux's 64 KiB pipe buffer
 class GitObject:
     oid: str
     type: str      # "blob", "commit", "tree" or "tag"
-    data: bytes
+    data: bytes    # empty when `too_large`
+    size: int = 0
+    too_large: bool = False   # a blob over CatFile's max_blob: its bytes were skipped
 
 
 class CatFile:
     """`with CatFile(root) as objects: objects.read_many([...])`."""
 
-    def __init__(self, root: str):
+    def __init__(self, root: str, max_blob: int | None = None):
+        """MAX_BLOB: blobs larger than this many bytes come back `too_large`,
+        their bytes skipped, never held in memory (they may come from a
+        hostile experiment)."""
         self.root = root
+        self.max_blob = max_blob
         self._proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "CatFile":
@@ -83,13 +89,13 @@ class CatFile:
                 proc.stdin.flush()
             except BrokenPipeError:
                 raise ExpError("git cat-file stopped unexpectedly") from None
-            answers = iter([self._answer(proc.stdout) for _ in asked])
+            answers = iter([self._answer(proc.stdout, self.max_blob) for _ in asked])
             results.extend(None if "\n" in s else next(answers) for s in chunk)
             start = end
         return results
 
     @staticmethod
-    def _answer(out) -> GitObject | None:
+    def _answer(out, max_blob: int | None = None) -> GitObject | None:
         header = out.readline()
         if not header:
             raise ExpError("git cat-file stopped unexpectedly")
@@ -97,8 +103,17 @@ class CatFile:
         if len(parts) != 3 or parts[-1] in (b"missing", b"ambiguous"):
             return None  # "<spec> missing" / "<spec> ambiguous"
         oid, kind, size = parts
-        data = out.read(int(size) + 1)[:-1]  # the contents, then a newline
-        return GitObject(oid.decode(), kind.decode(), data)
+        size = int(size)
+        if max_blob is not None and kind == b"blob" and size > max_blob:
+            left = size + 1
+            while left:   # skip the contents (and the newline) a megabyte at a time
+                chunk = out.read(min(left, 1 << 20))
+                if not chunk:
+                    raise ExpError("git cat-file stopped unexpectedly")
+                left -= len(chunk)
+            return GitObject(oid.decode(), kind.decode(), b"", size, True)
+        data = out.read(size + 1)[:-1]  # the contents, then a newline
+        return GitObject(oid.decode(), kind.decode(), data, size)
 
 
 class Trees:

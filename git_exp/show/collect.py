@@ -53,6 +53,7 @@ class Group:
 class Selection:
     workspace: Row | None
     groups: list            # [Group], in display order
+    unreadable: list = field(default_factory=list)   # messages: experiments that could not be shown
 
     def rows(self) -> list:
         out = [self.workspace] if self.workspace is not None else []
@@ -103,10 +104,15 @@ def collect(repo, *, all_commits: bool = False, num: int | None = None,
     datas = reader.read(baselines + [r.sha for r in mine])
 
     by_baseline: dict[str, list] = {b: [] for b in baselines}
+    unreadable = []
     for ref in mine:
         data = datas.get(ref.sha)
         if data is None:
-            continue  # its commit is gone (pruned): nothing to show
+            # Its ref names no commit (a blob someone pushed, or a pruned
+            # object): say so, and show the others.
+            unreadable.append(f"experiment '{ref.name}' ({ref.sha[:7]}): its ref does not name "
+                              f"a commit; not shown ('git exp remove {ref.name}' deletes it)")
+            continue
         state = data.state or "success"
         if hide_failed and state in FAILED_STATES:
             continue
@@ -130,7 +136,7 @@ def collect(repo, *, all_commits: bool = False, num: int | None = None,
         data = reader.workspace()
         workspace = Row("workspace", "workspace", None, head, head, None, 0, None,
                         data.params, data.metrics, data.errors)
-    return Selection(workspace, groups)
+    return Selection(workspace, groups, unreadable)
 
 
 def pending_rows(repo, reader: CommitReader, head: str | None, by_baseline: dict,

@@ -17,6 +17,7 @@ import os
 import posixpath
 from dataclasses import dataclass, field
 
+from git_exp import bounded
 from git_exp.errors import ExpError
 from git_exp.experiments.record import parse_trailers
 from git_exp.params import read as params_read
@@ -130,7 +131,7 @@ class CommitReader:
             else:
                 found[sha] = data
         if missing:
-            with CatFile(self.repo.root) as objects:
+            with CatFile(self.repo.root, max_blob=bounded.MAX_FILE_SIZE) as objects:
                 for sha, data in self._read_from_git(objects, missing).items():
                     found[sha] = data
                     self.memo.put(sha, data.to_entry())
@@ -180,7 +181,8 @@ class CommitReader:
         """Read the blobs not seen yet in one batch; their text waits in _texts."""
         oids = list(dict.fromkeys(o for o in oids if o not in self._texts))
         for oid, obj in zip(oids, objects.read_many(oids)):
-            self._texts[oid] = obj.data if obj is not None else None
+            self._texts[oid] = obj if obj is not None and obj.too_large else \
+                obj.data if obj is not None else None
 
     def _blob_values(self, oid: str, path: str):
         """Flat values of a blob, parsed once per blob id (an error message if it is no data file)."""
@@ -188,6 +190,9 @@ class CommitReader:
             data = self._texts.pop(oid, None)
             if data is None:
                 return f"{path}: cannot read blob {oid[:7]}"
+            if not isinstance(data, bytes):   # a GitObject too large to read
+                self._values[oid] = bounded.too_large(path, data.size).message
+                return self._values[oid]
             try:
                 self._values[oid] = parse_values(data.decode("utf-8"), path)
             except UnicodeDecodeError:
@@ -216,6 +221,8 @@ class CommitReader:
                 return None
             self._fetch([found[1]], objects)
             data = self._texts.get(found[1])
+            if data is not None and not isinstance(data, bytes):
+                raise bounded.too_large(relpath, data.size)
             return data.decode("utf-8", "replace") if data is not None else None
 
         from git_exp.pipeline.spec import parse_pipeline
@@ -223,6 +230,8 @@ class CommitReader:
         try:
             if text is None:
                 raise ExpError(f"{PIPELINE_FILE}: cannot read blob {oid[:7]}")
+            if not isinstance(text, bytes):
+                raise bounded.too_large(PIPELINE_FILE, text.size)
             layout = layout_of(parse_pipeline(text.decode("utf-8", "replace"),
                                               self.repo.root, PIPELINE_FILE, read))
         except ExpError as exc:

@@ -16,7 +16,7 @@ from git_exp.experiments.manage import head_sha
 from git_exp.experiments.resolve import resolve_revision
 from git_exp.show.collect import Row
 from git_exp.show.columns import KINDS, MISSING
-from git_exp.show.commits import CommitData, CommitReader
+from git_exp.show.commits import CommitReader
 from git_exp.show.values import difference
 
 WORKSPACE = "workspace"
@@ -60,7 +60,10 @@ def target(repo, spec: str | None, reader: CommitReader, every: list | None = No
         kind, name, baseline = "experiment", found.name, found.baseline or None
     else:
         kind, name, baseline = "baseline", spec, sha
-    data = reader.read([sha]).get(sha) or CommitData(sha)
+    data = reader.read([sha]).get(sha)
+    if data is None:   # a ref someone pointed at a blob, or a pruned commit
+        raise ExpError(f"'{spec}' ({sha[:7]}) does not name a commit: nothing to compare",
+                       hint="'git exp remove' deletes such a ref")
     state = (data.state or "success") if kind == "experiment" else None
     return Row.from_data(kind, name, baseline, data, state), spec
 

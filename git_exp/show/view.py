@@ -27,6 +27,7 @@ class View:
     show_created: bool = True
     show_state: bool = False
     warnings: list = field(default_factory=list)   # one message per problem, naming the commits
+    unreadable: list = field(default_factory=list)  # experiments that could not be shown at all
 
 
 def show(repo, *, all_commits: bool = False, num: int | None = None, revs: list | None = None,
@@ -87,7 +88,7 @@ def arrange(selection: Selection, *, sort_by: str | None = None, sort_order: str
     return View(rows, shown,
                 show_created=meta("Created"),
                 show_state=any(r.state not in PLAIN_STATES for r in rows) and meta("State"),
-                warnings=problems(rows))
+                warnings=selection.unreadable + problems(rows), unreadable=selection.unreadable)
 
 
 def _ordering(column, sort_order: str):

@@ -1,0 +1,108 @@
+"""`git exp remote`: each Git remote, the data remote paired with it, and why.
+
+The pairing itself is remote.locate()'s, the same function push, pull,
+fetch and the hooks use, so what this shows is what they will do. The one
+thing added here is where a setting was read from (`git config
+--show-origin`, or the committed .expconfig), asked only when listing.
+
+The reachability probe (-v) asks each data remote whether it holds one
+made-up object: one real request for every kind of remote, bounded by a
+timeout, from a thread, so a remote that never answers does not hang the
+listing.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+
+from git_exp.errors import ExpError
+from git_exp.gitcmd import git, git_text
+
+PROBE_TIMEOUT = 10.0
+_PROBE_HASH = "0" * 64
+
+
+@dataclass
+class Pairing:
+    name: str                         # the Git remote
+    url: str                          # its URL (after insteadOf)
+    location: str | None = None       # the data remote, or None when there is none
+    reason: str = ""                  # the setting that chose it
+    error: str | None = None          # why there is no data remote
+    hint: str | None = None
+    reachable: bool | None = None     # -v only
+    probe: str = ""                   # -v only: what the probe found
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "url": self.url, "data_remote": self.location,
+                "reason": self.reason or None, "error": self.error,
+                "reachable": self.reachable, "probe": self.probe or None}
+
+
+def _origin_of(repo, key: str) -> str:
+    """Where KEY was set: a Git config file (as `--show-origin` names it) or .expconfig."""
+    proc = git(["config", "--show-origin", "--get", key], cwd=repo.root, check=False)
+    if proc.returncode == 0:
+        origin = proc.stdout.decode("utf-8", "replace").split("\t", 1)[0]
+        origin = origin[len("file:"):] if origin.startswith("file:") else origin
+        home = os.path.expanduser("~")
+        if home and origin.startswith(home + os.sep):
+            origin = "~" + origin[len(home):]
+        return origin
+    return ".expconfig"
+
+
+def _reason(repo, why: str) -> str:
+    if why.startswith(("remote.", "exp.")):
+        return f"{why} ({_origin_of(repo, why)})"
+    return why
+
+
+def pairings(repo, probe: bool = False, timeout: float = PROBE_TIMEOUT) -> list[Pairing]:
+    """Every Git remote of REPO, in `git remote` order, with its data remote."""
+    from git_exp.sharing.remote import locate, open_located
+    names = [n for n in git_text(["remote"], cwd=repo.root).splitlines() if n]
+    found = []
+    for name in names:
+        url = git_text(["ls-remote", "--get-url", name], cwd=repo.root, check=False) or name
+        pairing = Pairing(name, url)
+        try:
+            location, why = locate(repo, name, url)
+            pairing.location = location if isinstance(location, str) else location.href
+            pairing.reason = _reason(repo, why)
+            if probe:
+                data_remote = open_located(repo, location, why)
+                pairing.location = str(data_remote)
+                pairing.reachable, pairing.probe = probe_remote(data_remote, timeout)
+        except ExpError as err:
+            pairing.error, pairing.hint = err.message, err.hint
+        found.append(pairing)
+    return found
+
+
+def probe_remote(data_remote, timeout: float = PROBE_TIMEOUT) -> tuple[bool, str]:
+    """(reachable, what was found) after one has_many request, or the timeout."""
+    outcome: dict = {}
+
+    def ask():
+        try:
+            data_remote.has_many([_PROBE_HASH])
+            outcome["ok"] = True
+        except ExpError as err:
+            outcome["error"] = err.message
+        except Exception as err:  # noqa: BLE001 - any failure is the answer: unreachable
+            outcome["error"] = str(err) or type(err).__name__
+
+    thread = threading.Thread(target=ask, name="git-exp-probe", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        data_remote.cancel()
+        return False, f"no answer within {timeout:g} s"
+    if "error" in outcome:
+        return False, outcome["error"]
+    root = getattr(data_remote, "root", None)
+    if root is not None and not os.path.isdir(root):
+        return True, "reachable (empty: the directory does not exist yet)"
+    return True, "reachable"
