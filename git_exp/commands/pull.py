@@ -77,7 +77,7 @@ def run(args, console) -> int:
         progress.close()
     render_refs(result, console, "Fetched", f"from {args.remote}")
     if result.logs:
-        console.out(f"Received {result.logs} run log(s).")
+        console.detail(f"Received {result.logs} run log(s).")
     if result.skipped_data:
         console.detail("Data not fetched (--no-data).")
     elif result.received.objects:

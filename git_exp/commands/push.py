@@ -150,7 +150,7 @@ def run(args, console) -> int:
         console.detail("Sent no data: these experiments record no cached data.")
     render_refs(result, console, "Pushed", f"to {args.remote}")
     if result.logs:
-        console.out(f"Sent {result.logs} run log(s) (refs/exp-logs/).")
+        console.detail(f"Sent {result.logs} run log(s) (refs/exp-logs/).")
     diverged = [r for r in result.failed if r.status == "diverged"]
     if diverged:
         names = " ".join(r.exp.name for r in diverged)
