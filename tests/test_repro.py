@@ -168,3 +168,18 @@ def test_repro_pull_names_what_the_data_remote_lacks(pipe, tmp_path):
     assert "neither in the cache nor on the data remote" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (clone.path / "exp.lock").exists()
+
+
+def test_repro_and_run_share_the_work_trees_run_lock(pipe):
+    import json
+    import os
+    lock = pipe.path / ".git" / "exp-run.lock"
+    lock.write_text(json.dumps({"pid": os.getpid(), "name": "busy-bee", "started": "now"}))
+    proc = pipe.exp("repro", check=False)
+    assert proc.returncode == 1 and "another 'git exp run' (experiment 'busy-bee'" in proc.stderr
+    lock.write_text(json.dumps({"pid": os.getpid(), "name": "repro", "started": "now"}))
+    proc = pipe.exp("run", check=False)
+    assert proc.returncode == 1 and "another 'git exp repro' (pid " in proc.stderr
+    lock.unlink()
+    pipe.exp("repro")
+    assert not lock.exists()
