@@ -7,8 +7,6 @@ file of the user's is written, not even temporarily.
 """
 from __future__ import annotations
 
-import os
-
 from git_exp.errors import ExpError
 
 DEFAULT_PARAMS = "params.yaml"
@@ -18,7 +16,8 @@ def overridden_texts(root: str, overrides: list[str]) -> dict[str, str]:
     """Repo-relative params file -> its text with OVERRIDES (-S arguments) applied."""
     from git_exp.params import overrides as ov
     from git_exp.params import sweeps
-    from git_exp.params.edit import edit_text
+    # The same path rules as run's -S (./params.yaml is params.yaml; nothing outside the repo).
+    from git_exp.params.edit import _inside, _relative, edit_text
     from git_exp.params.read import fmt_of, read_text
 
     groups: dict[str, list] = {}
@@ -33,20 +32,6 @@ def overridden_texts(root: str, overrides: list[str]) -> dict[str, str]:
         path = _inside(root, rel)
         texts[rel] = edit_text(read_text(path, rel), fmt_of(rel), parsed, rel)
     return texts
-
-
-def _relative(root: str, name: str) -> str:
-    rel = os.path.relpath(os.path.normpath(os.path.join(root, name)), root).replace(os.sep, "/")
-    return name if rel.startswith("../") else rel
-
-
-def _inside(root: str, rel: str) -> str:
-    real_root = os.path.realpath(root)
-    target = os.path.realpath(os.path.join(root, rel))
-    if os.path.commonpath([real_root, target]) != real_root:
-        raise ExpError(f"params file {rel} is outside the repository",
-                       hint=f"params files must be inside {root}")
-    return target
 
 
 def plan(repo, overrides: list[str] = (), targets: list[str] | None = None,
