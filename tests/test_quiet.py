@@ -86,10 +86,12 @@ def test_data_and_hook_commands_print_one_line(two, tmp_path):
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
     two.git("remote", "add", "origin", str(remote))
-    assert quiet(two, "push", "-q", "origin", "one") == "Pushed 1 experiment to origin.\n"
+    assert quiet(two, "push", "-q", "origin", "one").startswith(
+        "Pushed 1 experiment to origin. Sent 3 data object(s), ")
     clone = Project(tmp_path / "clone")
     subprocess.run(["git", "clone", "-q", str(remote), str(clone.path)], check=True)
-    assert quiet(clone, "pull", "-q", "origin", "-A") == "Fetched 1 experiment from origin.\n"
+    assert quiet(clone, "pull", "-q", "origin", "-A").startswith(
+        "Fetched 1 experiment from origin. Received 3 data object(s), ")
     assert quiet(two, "remove", "-q", "one") == "Removed 1 experiment.\n"
     assert quiet(two, "install", "--uninstall", "-q").startswith("Removed ")
     assert quiet(two, "repro", "-q", "-f").startswith("Reproduced: 2 ran.")

@@ -58,11 +58,11 @@ class RunLock:
                 if holder is None:
                     continue  # vanished or stale and cleared: try once more
                 name = holder.get("name", "?")   # "repro": experiments/repro.py holds it
-                who = ("'git exp repro' (" if name == "repro"
-                       else f"'git exp run' (experiment '{name}', ")
+                who = "'git exp repro'" if name == "repro" else "'git exp run'"
+                what = "" if name == "repro" else f"experiment '{name}', "
                 raise ExpError(
-                    f"another {who}pid {holder.get('pid')}, started {holder.get('started', '?')}) "
-                    "is running in this work tree",
+                    f"another {who} is running in this work tree "
+                    f"({what}pid {holder.get('pid')}, started {holder.get('started', '?')})",
                     hint="wait for it to finish, or queue this run with --queue")
             with os.fdopen(fd, "w") as fh:
                 json.dump(info, fh)
