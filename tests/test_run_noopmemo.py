@@ -1,0 +1,117 @@
+"""The no-op `run`'s memo: replayed while nothing it depended on changed, never stale."""
+from __future__ import annotations
+
+import os
+import time
+
+PIPELINE = """\
+stages:
+  train:
+    cmd: python3 -c "import sys; open('out.txt','w').write(open('params.yaml').read())"
+    deps: [data.txt]
+    params: [lr]
+    outs: [out.txt]
+"""
+
+
+def settle(project) -> None:
+    """Date every work-tree file and the Git config files back, past the racy
+    window (ctime cannot be set: only mtime)."""
+    old = time.time_ns() - 10_000_000_000
+    for config in (project.path / ".git" / "config",
+                   os.path.join(os.path.expanduser("~"), ".gitconfig")):
+        if os.path.exists(config):
+            os.utime(config, ns=(old, old))
+    for folder, dirs, files in os.walk(project.path):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        for name in files:
+            os.utime(os.path.join(folder, name), ns=(old, old))
+
+
+def run(project, tmp_path, *args):
+    """`git exp run`, and whether it took the long way (snapshotted the work tree with Git)."""
+    trace = tmp_path / f"trace-{time.monotonic_ns()}"
+    proc = project.exp("run", *args, env={"GIT_TRACE": str(trace)})
+    long_way = "write-tree" in trace.read_text()
+    return proc, long_way
+
+
+def remembered(committed, tmp_path):
+    """A project whose no-op run is remembered: run, settle, no-op once (stores), ready."""
+    committed.gen({"exp.yaml": PIPELINE, "params.yaml": "lr: 0.1\n", "data.txt": "x\n"})
+    committed.commit("pipeline")
+    first, _ = run(committed, tmp_path)
+    assert "Running stage 'train'" in first.stderr + first.stdout
+    settle(committed)
+    stored, long_way = run(committed, tmp_path)
+    assert long_way and "Nothing changed since experiment" in stored.stdout
+    return stored
+
+
+def test_a_settled_noop_is_replayed_with_the_same_words(committed, tmp_path):
+    stored = remembered(committed, tmp_path)
+    replayed, long_way = run(committed, tmp_path)
+    assert not long_way
+    assert (replayed.stdout, replayed.stderr) == (stored.stdout, stored.stderr)
+    assert "Stage 'train' skipped: up to date." in replayed.stderr
+    assert len(committed.git("for-each-ref", "refs/exps/").splitlines()) == 1
+
+
+def test_a_params_rewrite_keeping_size_and_mtime_runs_the_stage(committed, tmp_path):
+    remembered(committed, tmp_path)
+    before = os.stat(committed.path / "params.yaml")
+    (committed.path / "params.yaml").write_text("lr: 0.2\n")   # same size, same second
+    os.utime(committed.path / "params.yaml", ns=(before.st_atime_ns, before.st_mtime_ns))
+    proc, long_way = run(committed, tmp_path)
+    assert long_way and "Running stage 'train'" in proc.stderr + proc.stdout
+    assert committed.read("out.txt") == "lr: 0.2\n"
+    assert len(committed.git("for-each-ref", "refs/exps/").splitlines()) == 2
+
+
+def test_an_edited_lock_is_seen(committed, tmp_path):
+    remembered(committed, tmp_path)
+    lock = committed.path / "exp.lock"
+    before = os.stat(lock)
+    lock.write_text(lock.read_text().replace("lr: 0.1", "lr: 0.3"))
+    os.utime(lock, ns=(before.st_atime_ns, before.st_mtime_ns))
+    proc, long_way = run(committed, tmp_path)
+    assert long_way and "skipped" not in proc.stderr   # run, or restored from the run cache
+    assert "Nothing changed" not in proc.stdout
+
+
+def test_an_edited_pipeline_is_seen(committed, tmp_path):
+    remembered(committed, tmp_path)
+    path = committed.path / "exp.yaml"
+    path.write_text(PIPELINE.replace("params.yaml').read())", "params.yaml').read()*2)"))
+    proc, long_way = run(committed, tmp_path)
+    assert long_way and "Running stage 'train'" in proc.stderr + proc.stdout
+    assert committed.read("out.txt") == "lr: 0.1\n" * 2
+
+
+def test_a_deleted_ignored_out_and_a_changed_data_dep_are_seen(committed, tmp_path):
+    remembered(committed, tmp_path)
+    os.unlink(committed.path / "out.txt")            # ignored by Git: only our stat sees it
+    proc, long_way = run(committed, tmp_path)
+    assert long_way and "Nothing changed" not in proc.stdout
+    assert committed.read("out.txt") == "lr: 0.1\n"
+    settle(committed)
+    run(committed, tmp_path)                          # remembered again
+    (committed.path / "data.txt").write_text("y\n")  # a dep
+    proc, long_way = run(committed, tmp_path)
+    assert long_way and "Running stage 'train'" in proc.stderr + proc.stdout
+
+
+def test_a_removed_experiment_and_a_new_untracked_file_are_seen(committed, tmp_path):
+    remembered(committed, tmp_path)
+    (committed.path / "notes.txt").write_text("new\n")
+    proc, long_way = run(committed, tmp_path)
+    assert long_way and "recorded" in proc.stdout     # a different tree: a new experiment
+    settle(committed)
+    run(committed, tmp_path)                          # remembered, matching the new one
+    ref = committed.git("for-each-ref", "--sort=-creatordate", "--format=%(refname)",
+                        "refs/exps/").splitlines()
+    for name in ref:
+        committed.git("update-ref", "-d", name)
+    proc, long_way = run(committed, tmp_path)
+    assert long_way and "recorded" in proc.stdout
+    committed.fsck()
