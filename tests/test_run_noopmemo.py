@@ -14,20 +14,6 @@ stages:
 """
 
 
-def settle(project) -> None:
-    """Date every work-tree file and the Git config files back, past the racy
-    window (ctime cannot be set: only mtime)."""
-    old = time.time_ns() - 10_000_000_000
-    for config in (project.path / ".git" / "config",
-                   os.path.join(os.path.expanduser("~"), ".gitconfig")):
-        if os.path.exists(config):
-            os.utime(config, ns=(old, old))
-    for folder, dirs, files in os.walk(project.path):
-        dirs[:] = [d for d in dirs if d != ".git"]
-        for name in files:
-            os.utime(os.path.join(folder, name), ns=(old, old))
-
-
 def run(project, tmp_path, *args):
     """`git exp run`, and whether it took the long way (snapshotted the work tree with Git)."""
     trace = tmp_path / f"trace-{time.monotonic_ns()}"
@@ -37,18 +23,17 @@ def run(project, tmp_path, *args):
 
 
 def remembered(committed, tmp_path):
-    """A project whose no-op run is remembered: run, settle, no-op once (stores), ready."""
+    """A project whose no-op run is remembered: run, then a no-op right away (it stores)."""
     committed.gen({"exp.yaml": PIPELINE, "params.yaml": "lr: 0.1\n", "data.txt": "x\n"})
     committed.commit("pipeline")
     first, _ = run(committed, tmp_path)
     assert "Running stage 'train'" in first.stderr + first.stdout
-    settle(committed)
     stored, long_way = run(committed, tmp_path)
     assert long_way and "Nothing changed since experiment" in stored.stdout
     return stored
 
 
-def test_a_settled_noop_is_replayed_with_the_same_words(committed, tmp_path):
+def test_a_noop_right_after_a_noop_is_replayed_with_the_same_words(committed, tmp_path):
     stored = remembered(committed, tmp_path)
     replayed, long_way = run(committed, tmp_path)
     assert not long_way
@@ -66,6 +51,16 @@ def test_a_params_rewrite_keeping_size_and_mtime_runs_the_stage(committed, tmp_p
     assert long_way and "Running stage 'train'" in proc.stderr + proc.stdout
     assert committed.read("out.txt") == "lr: 0.2\n"
     assert len(committed.git("for-each-ref", "refs/exps/").splitlines()) == 2
+
+
+def test_a_same_second_rewrite_right_after_the_run_that_stored_is_seen(committed, tmp_path):
+    remembered(committed, tmp_path)       # the files are fresh: same second as the memo
+    data = committed.path / "data.txt"
+    before = os.stat(data)
+    data.write_text("z\n")
+    os.utime(data, ns=(before.st_atime_ns, before.st_mtime_ns))
+    proc, long_way = run(committed, tmp_path)
+    assert long_way and "Running stage 'train'" in proc.stderr + proc.stdout
 
 
 def test_an_edited_lock_is_seen(committed, tmp_path):
@@ -94,7 +89,6 @@ def test_a_deleted_ignored_out_and_a_changed_data_dep_are_seen(committed, tmp_pa
     proc, long_way = run(committed, tmp_path)
     assert long_way and "Nothing changed" not in proc.stdout
     assert committed.read("out.txt") == "lr: 0.1\n"
-    settle(committed)
     run(committed, tmp_path)                          # remembered again
     (committed.path / "data.txt").write_text("y\n")  # a dep
     proc, long_way = run(committed, tmp_path)
@@ -106,7 +100,6 @@ def test_a_removed_experiment_and_a_new_untracked_file_are_seen(committed, tmp_p
     (committed.path / "notes.txt").write_text("new\n")
     proc, long_way = run(committed, tmp_path)
     assert long_way and "recorded" in proc.stdout     # a different tree: a new experiment
-    settle(committed)
     run(committed, tmp_path)                          # remembered, matching the new one
     ref = committed.git("for-each-ref", "--sort=-creatordate", "--format=%(refname)",
                         "refs/exps/").splitlines()

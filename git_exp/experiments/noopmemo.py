@@ -21,22 +21,27 @@ depended on and replay it while all of that still matches:
   ref is a miss).
 
 The key is taken after the pipeline is loaded and before any dep is read,
-and taken again when the run ends: the answer is stored only if both match
-and every file is at least RACY_NS old, so a file edited during the run, or
-within the filesystem's mtime granularity, is never vouched for. Any doubt
-is a miss and the run goes the long way.
+and taken again when the run ends: the answer is stored only if both match.
+The racy-git rule (git_exp/data/state.py) is applied as Git applies it to its
+index, against the filesystem's own clock: before anything is read, the run
+touches a stamp file under <exp_dir>/memo/ and notes its mtime; only files
+whose mtime and ctime are strictly older than that stamp are vouched for. A
+file rewritten (or re-dated) after we read it gets a ctime at or past the
+stamp - never its old one - whatever the filesystem's granularity, so a
+same-second rewrite is always seen; yet a no-op run right after a run can already be remembered
+(show's workspace memo waits RACY_NS for want of such a stamp). Any doubt is
+a miss and the run goes the long way.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import time
 
 from git_exp import __version__
 from git_exp.atomic import write_atomic
 from git_exp.gitcmd import git
-from git_exp.show.workmemo import RACY_NS, Watch, _file_key  # one stat key, one racy rule
+from git_exp.show.workmemo import Watch, _file_key  # one stat key, one file shape
 
 VERSION = 1
 MAX_ROOTS = 32          # work trees remembered; the oldest entry goes first
@@ -173,6 +178,19 @@ def replay(repo) -> dict | None:
     return answer
 
 
+def _stamp(repo) -> int | None:
+    """Touch the stamp file and return its mtime: "now" on the filesystem's clock."""
+    path = os.path.join(repo.exp_dir, "memo", "noop.stamp")
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(b"stamp\n")
+        os.utime(path, None)
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None     # a read-only Git dir: no memo
+
+
 class Guard:
     """Takes the key before a plain run reads anything, and stores its no-op answer after."""
 
@@ -180,6 +198,7 @@ class Guard:
         self.repo = repo
         self.watch = watch
         self.before = None
+        self.stamp = _stamp(repo)   # before anything is stat'ed or read
 
     def start(self, pipeline, lock_file: str) -> None:
         """Call after the pipeline is loaded (through self.watch) and before any stage is looked at."""
@@ -208,7 +227,7 @@ class Guard:
 
     def remember(self, ref, skipped: list) -> None:
         """The run was a no-op matching REF: store it if nothing moved since start()."""
-        if self.before is None:
+        if self.before is None or self.stamp is None:
             return
         rel, status_key, stats = self.before
         status = _status(self.repo)
@@ -216,9 +235,8 @@ class Guard:
             return
         if _stats(self.repo, rel, _config_files(self.repo)) != stats:
             return
-        settled = time.time_ns() - RACY_NS
-        if any(key is not None and key[4] > settled for key in stats.values()):
-            return      # written in the last two seconds: its stat may not tell a rewrite
+        if any(key is not None and max(key[4], key[5]) >= self.stamp for key in stats.values()):
+            return      # changed since the stamp (ctime too: utime cannot set it back)
         if _read_ref(self.repo, ref.ref) != ref.sha:
             return
         path = _memo_path(self.repo)
