@@ -28,8 +28,8 @@ def remembered(committed, tmp_path):
     committed.commit("pipeline")
     first, _ = run(committed, tmp_path)
     assert "Running stage 'train'" in first.stderr + first.stdout
-    stored, long_way = run(committed, tmp_path)
-    assert long_way and "Nothing changed since experiment" in stored.stdout
+    stored, _ = run(committed, tmp_path)   # answered ahead by the first run, or the long way
+    assert "Nothing changed since experiment" in stored.stdout
     return stored
 
 
@@ -108,3 +108,25 @@ def test_a_removed_experiment_and_a_new_untracked_file_are_seen(committed, tmp_p
     proc, long_way = run(committed, tmp_path)
     assert long_way and "recorded" in proc.stdout
     committed.fsck()
+
+
+def test_the_noop_after_a_run_that_ran_is_answered_ahead_and_right(committed, tmp_path):
+    committed.gen({"exp.yaml": PIPELINE, "params.yaml": "lr: 0.1\n", "data.txt": "x\n"})
+    committed.commit("pipeline")
+    run(committed, tmp_path)
+    ran, _ = run(committed, tmp_path, "-S", "lr=0.2")
+    recorded = ran.stdout.split("Experiment ", 1)[1].split(" recorded")[0]   # "name (sha7)"
+    replayed, long_way = run(committed, tmp_path)
+    assert not long_way                         # remembered by the -S run itself
+    assert f"Nothing changed since experiment {recorded}: not recorded again" in replayed.stdout
+    assert "Stage 'train' skipped: up to date." in replayed.stderr
+
+
+def test_a_stage_that_changes_its_own_dep_is_never_answered_ahead(committed, tmp_path):
+    pipeline = PIPELINE.replace(
+        "open('params.yaml').read())", "open('params.yaml').read()); open('data.txt','a').write('+')")
+    committed.gen({"exp.yaml": pipeline, "params.yaml": "lr: 0.1\n", "data.txt": "x\n"})
+    committed.commit("pipeline")
+    for _ in range(3):
+        proc, long_way = run(committed, tmp_path)
+        assert long_way and "Running stage 'train'" in proc.stderr + proc.stdout

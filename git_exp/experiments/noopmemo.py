@@ -191,6 +191,32 @@ def _stamp(repo) -> int | None:
         return None     # a read-only Git dir: no memo
 
 
+def answer_ahead(repo) -> "Guard | None":
+    """After a run that ran stages: what a plain run would answer next, if it
+    is a no-op - keyed now, before the experiment's snapshot, and stored by
+    Guard.remember once recorded (still only if nothing moved meanwhile)."""
+    from git_exp.errors import ExpError
+    from git_exp.pipeline.lock import LOCK_FILE
+    from git_exp.pipeline.runner import PipelineRun
+    from git_exp.pipeline.spec import load_pipeline, work_tree_reader
+    guard = Guard(repo, Watch(repo.root))
+    if guard.stamp is None:
+        return None
+    try:
+        pipeline = load_pipeline(repo.root, read=guard.watch.reader(work_tree_reader(repo.root)),
+                                 check_links=True, checked=guard.watch.checked)
+        guard.start(pipeline, LOCK_FILE)
+        if guard.before is None:
+            return None
+        plans = PipelineRun(repo, pipeline).plan()
+    except (ExpError, OSError):
+        return None
+    if any(plan.reasons for plan in plans):
+        return None     # the next run would run something: nothing to remember
+    guard.skipped = [(plan.stage.name, plan.skip or "up to date") for plan in plans]
+    return guard
+
+
 class Guard:
     """Takes the key before a plain run reads anything, and stores its no-op answer after."""
 
@@ -198,6 +224,7 @@ class Guard:
         self.repo = repo
         self.watch = watch
         self.before = None
+        self.skipped: list = []
         self.stamp = _stamp(repo)   # before anything is stat'ed or read
 
     def start(self, pipeline, lock_file: str) -> None:

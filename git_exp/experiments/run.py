@@ -210,6 +210,7 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
                                  check_links=True, checked=guard.watch.checked)
     else:
         pipeline = load_pipeline(repo.root)
+    own_tree = baseline is None and log_file is None and not trailers  # not a queued checkout
     baseline = baseline or rec.baseline_of(repo)
     for arg in overrides:
         if sweeps.is_sweep(arg):
@@ -283,6 +284,11 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
         outcome.duration = time.monotonic() - started
         if recorder.started:
             check_sizes(repo, limit)  # the run may have written big files of its own
+        ahead = None
+        if own_tree and recorder.started and outcome.status == "success" and not targets:
+            # Keyed before the snapshot: the next plain run, if nothing changes, replays this.
+            from git_exp.experiments.noopmemo import answer_ahead
+            ahead = answer_ahead(repo)
         tree = snapshot_tree(repo)
         if auto_named and outcome.status == "success" and not recorder.started:
             # Nothing ran and nothing changed: a second identical experiment
@@ -298,6 +304,8 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
         outcome.changed_params = changed_params(repo, pipeline, baseline)
         ref = rec.record(repo, baseline, name, outcome, force=force_name, tree=tree)
         os.replace(temp_log, rec.log_path(repo, ref.sha))
+        if ahead is not None:
+            ahead.remember(ref, ahead.skipped)
         for old in replaced:
             if old.ref != ref.ref:
                 refs.delete(repo.root, old.ref, old.sha)
