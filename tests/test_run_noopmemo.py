@@ -130,3 +130,4 @@ def test_a_stage_that_changes_its_own_dep_is_never_answered_ahead(committed, tmp
     for _ in range(3):
         proc, long_way = run(committed, tmp_path)
         assert long_way and "Running stage 'train'" in proc.stderr + proc.stdout
+

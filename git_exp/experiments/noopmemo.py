@@ -89,13 +89,19 @@ def _status(repo) -> tuple[str, str, list[str]] | None:
 
 
 def _walk(root: str, relpath: str, into: list[str]) -> bool:
-    """Add RELPATH and, for a folder, everything under it to INTO; False when too many."""
+    """Add RELPATH and, for a folder, everything under it to INTO; False when too
+    many, or when a folder on the way is a symlink."""
     into.append(relpath)
     full = os.path.join(root, *relpath.split("/"))
-    if os.path.islink(full) or not os.path.isdir(full):
+    if not os.path.isdir(full):
         return True
+    if os.path.islink(full):
+        return False    # a linked folder: what is in it changes no stat here
     for folder, dirs, files in os.walk(full):
         rel = os.path.relpath(folder, root).replace(os.sep, "/")
+        for name in dirs:
+            if os.path.islink(os.path.join(folder, name)):
+                return False
         for name in dirs + files:
             into.append(f"{rel}/{name}")
         if len(into) > MAX_FILES:
