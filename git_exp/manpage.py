@@ -33,7 +33,10 @@ GLOBAL_OPTIONS = [
      "never with NO_COLOR set or TERM=dumb, and as `color.ui` says), always or never."),
     ("--no-color", "The same as --color=never."),
     ("-P, --no-pager", "Do not pipe long output into the pager."),
-    ("-q, --quiet", "Print only results and errors."),
+    ("-q, --quiet", "Print only results and errors: a command that acts (run, repro, save, "
+     "add, checkout, apply, push, pull, install, queue ...) prints one line or none; listings "
+     "(show, list, status, dag ...) print their result. Also accepted after the command and "
+     "its sub-command (`git exp queue start -q`)."),
     ("-v, --verbose", "Say more; print the traceback of an internal error."),
     ("--version", "Print the version of git-exp."),
     ("-h", "List the commands with a one-line summary each."),
@@ -102,6 +105,8 @@ ENVIRONMENT = """\
 GIT_EXP_DEBUG=1 prints tracebacks of internal errors, like -v.
 NO_COLOR, when set to anything, turns color off unless --color=always is given.
 GIT_PAGER and PAGER choose the pager, as for Git.
+GIT_PROGRESS_DELAY, as for Git: seconds before add, checkout, fsck and gc
+draw a progress line on a terminal (default 1; 0 draws it at once).
 """
 
 

@@ -127,6 +127,7 @@ _WHERE = {
         "git_exp.worktree_writes", "git_exp.data.links", "git_exp.atomic:write_atomic"),
     "inside .git (the repository's own state: cache, memos, logs, locks, queue), never the work tree": (
         "git_exp.data.cache:Cache._store_bytes", "git_exp.data.cache:Cache._store_file",
+        "git_exp.data.cache:Cache._write_object",
         "git_exp.data.cache:Cache.remove", "git_exp.data.cache:_discard", "git_exp.data.cache:_freshen",
         "git_exp.data.access:_manifest", "git_exp.dvcimport.experiments:_tree",
         "git_exp.experiments.run:_undo_before_start", "git_exp.sharing.logs:_bounded_copy",
@@ -135,6 +136,7 @@ _WHERE = {
         "git_exp.data.state:StateMemo._delete_files", "git_exp.data.workspace:_write_synced",
         "git_exp.experiments.apply_plan:write_applied", "git_exp.experiments.manage:remove",
         "git_exp.experiments.run:run_experiment", "git_exp.experiments.runlock:RunLock.__enter__",
+        "git_exp.experiments.repro:reproduce",   # its running log, <exp_dir>/logs/run-<pid>.log
         "git_exp.experiments.runlock:RunLock.__exit__", "git_exp.experiments.runlock:RunLock._holder",
         "git_exp.experiments.snapshot:_temp_index", "git_exp.experiments.snapshot:snapshot_tree",
         "git_exp.crashlog:write", "git_exp.queue.checkout:_worktrees_locked",
@@ -157,6 +159,11 @@ _WHERE = {
         "git_exp.ui.editor:edit_text"),   # <exp_dir>/NOTE_EDITMSG, as `git commit` edits COMMIT_EDITMSG
     "apply's staging folder <git dir>/exp-apply.<pid>; the files reach the work tree through WorkTree.place": (
         "git_exp.experiments.apply:_write_files", "git_exp.experiments.apply:_staging_folder"),
+    "checkout's own new folder '.<data path>.<random>.tmp', beside a data path that WorkTree.make_parents "
+    "checked, filled (manifest paths checked by hashing.check_relpath) and renamed into place whole; "
+    "a file replaced in place is written under a temporary name there and moved by WorkTree.place": (
+        "git_exp.data.cache:Cache._write_fresh_dir", "git_exp.data.cache:Cache._put_many",
+        "git_exp.data.cache:Cache._put_file", "git_exp.data.cache:_write_new"),
     "a temporary checkout or clone of git-exp's own (git worktree add, mkdtemp), removed whole": (
         "git_exp.queue.checkout:remove", "git_exp.distributed.worker:exec_entry",
         "git_exp.distributed.lifeline:_remove_after_exit"),

@@ -89,11 +89,15 @@ def render(result, console, hook: bool = False) -> int:
         console.out(f"Saved your version of {', '.join(result.backed_up)} under {result.backup_ref}; "
                     f"to restore it: git exp apply {result.backup_ref}")
     for path in result.saved_first:
-        console.out(f"Saved your version of {path} to the cache first.")
+        console.detail(f"Saved your version of {path} to the cache first.")
     for path in result.removed:
-        console.out(f"Removed {path}: nothing records it any more.")
+        console.detail(f"Removed {path}: nothing records it any more.")
     for path in result.checked_out:
-        console.out(f"Checked out {path}.")
+        console.detail(f"Checked out {path}.")
+    if console.quiet and (result.checked_out or result.removed):
+        console.out(f"Checked out {len(result.checked_out)}, removed {len(result.removed)} "
+                    f"data path(s)" + (f"; {len(result.saved_first)} of yours saved to the cache first."
+                                       if result.saved_first else "."))
     if result.fetched is not None:
         from git_exp.commands.fetch import render_auto
         render_auto(result.fetched, console, hook)
@@ -125,11 +129,15 @@ def run(args, console) -> int:
     from git_exp.data.sync import checkout
     from git_exp.repo import discover
     from git_exp.sharing.progress import showing
-    from git_exp.ui.progress import ProgressLine
-    progress = ProgressLine(console.stderr, "Fetching data", enabled=False if console.quiet else None)
+    from git_exp.ui.progress import ProgressLine, progress_delay
+    enabled = False if console.quiet else None
+    progress = ProgressLine(console.stderr, "Fetching data", enabled=enabled)
+    writing = ProgressLine(console.stderr, "Checking out data", enabled=enabled, delay=progress_delay())
     try:
         with showing(progress):   # when missing data is fetched first
-            result = checkout(discover(), args.paths, os.getcwd(), relink=args.relink, force=args.force)
+            result = checkout(discover(), args.paths, os.getcwd(), relink=args.relink, force=args.force,
+                              progress=writing)
     finally:
         progress.close()
+        writing.close()
     return render(result, console)

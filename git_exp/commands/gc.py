@@ -46,7 +46,13 @@ def run(args, console) -> int:
     from git_exp.data.gc import collect_garbage
     from git_exp.repo import discover
     from git_exp.ui.sizes import human_size
-    result = collect_garbage(discover(), dry_run=args.dry_run, prune=args.prune)
+    from git_exp.ui.progress import ProgressLine, progress_delay
+    progress = ProgressLine(console.stderr, "Removing objects" if not args.dry_run else "Looking at objects",
+                            enabled=False if console.quiet else None, delay=progress_delay())
+    try:
+        result = collect_garbage(discover(), dry_run=args.dry_run, prune=args.prune, progress=progress)
+    finally:
+        progress.close()
     for problem in result.problems:
         console.warn(f"skipped a malformed record: {problem}")
     verb = "Would remove" if args.dry_run else "Removed"
