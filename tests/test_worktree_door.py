@@ -155,6 +155,7 @@ _WHERE = {
         "git_exp.sharing.transfer:download.file_dest",
         "git_exp.show.memo:Memo.save",
         "git_exp.show.workmemo:WorkspaceMemo.put",
+        "git_exp.experiments.noopmemo:Guard.remember", "git_exp.experiments.noopmemo:_stamp",
         "git_exp.ui.editor:edit_text"),   # <exp_dir>/NOTE_EDITMSG, as `git commit` edits COMMIT_EDITMSG
     "apply's staging folder <git dir>/exp-apply.<pid>; the files reach the work tree through WorkTree.place": (
         "git_exp.experiments.apply:_write_files", "git_exp.experiments.apply:_staging_folder"),
