@@ -128,6 +128,11 @@ def read_pointers(repo, blobs: dict[str, bytes | None], label: str | None = None
 
 def _commit_data(repo, rev: str) -> dict[str, HashInfo]:
     pointers, special = tree_blobs(repo, rev)
+    return commit_records(repo, rev, pointers, special)
+
+
+def commit_records(repo, rev: str, pointers: dict[str, bytes], special: dict[str, bytes]) -> dict[str, HashInfo]:
+    """data_at for commit REV from the blobs tree_blobs found (or a caller listed, sizes checked)."""
     commit = f"{rev}^{{commit}}".encode()
     objects = read_objects(repo.root, [commit, *special.values(), *pointers.values()])
     data: dict[str, HashInfo] = {}
