@@ -130,11 +130,18 @@ def test_a_running_worker_s_objects_survive_any_scope(history):
     p.exp("add", "scratch.bin")
     (p.path / "scratch.bin.exp").unlink()
     (p.path / "scratch.bin").unlink()
+    # ... and an experiment it recorded since: a ref names it, -w leaves it out, it is young.
+    recorded = _version(p, b"recorded by the worker", "worker's result")
+    p.git("update-ref", "refs/exps/%s/worker-exp" % p.head(), "HEAD")
+    p.git("reset", "-q", "--hard", "HEAD~1")
+    (p.path / "model.bin").unlink()
+    p.exp("checkout")
     p.exp("gc", "-w", "-f", "--prune=now")
-    assert obj(p, digest).exists()
+    assert obj(p, digest).exists() and obj(p, recorded).exists()
+    assert obj(p, v["main-tip"]).exists() and not obj(p, v["side-tip"]).exists()
     lock.unlink()
     p.exp("gc", "-w", "-f", "--prune=now")
-    assert not obj(p, digest).exists()
+    assert not obj(p, digest).exists() and not obj(p, recorded).exists()
 
 
 def test_expired_backups_are_pruned_and_listed(history):

@@ -125,10 +125,11 @@ def _date_window(repo, date: str, roots: list[str], kept: Kept) -> None:
     if not roots:
         return
     since = f"--since={date}"
-    infos, problems = objects_in_history(repo, [since, *roots])
+    infos, problems = objects_in_history(repo, roots, stdin=True, options=(since,))
     kept.infos |= infos
     kept.problems += problems
-    out = git(["rev-list", "--parents", since, *roots], cwd=repo.root).stdout.decode()
+    out = git(["rev-list", "--parents", since, "--stdin"], cwd=repo.root,
+              input=("\n".join(roots) + "\n").encode()).stdout.decode()
     rows = [line.split() for line in out.splitlines() if line.strip()]
     inside = {row[0] for row in rows}
     edge = {row[0]: f"commit {row[0][:7]}" for row in rows

@@ -320,7 +320,8 @@ def history_roots(repo) -> list[str]:
     return [line.split()[0] for line in proc.stdout.decode().splitlines() if line.endswith(" commit")]
 
 
-def objects_in_history(repo, revs: list[str], stdin: bool = False) -> tuple[set[HashInfo], list[str]]:
+def objects_in_history(repo, revs: list[str], stdin: bool = False,
+                       options: tuple[str, ...] = ()) -> tuple[set[HashInfo], list[str]]:
     """Every HashInfo recorded by any commit `git log REVS` walks, and problems met.
 
     For gc (REVS = ['--all']) and for push (e.g. [new, '^old']). Instead of
@@ -335,7 +336,9 @@ def objects_in_history(repo, revs: list[str], stdin: bool = False) -> tuple[set[
     if not revs:
         return set(), []
     # STDIN: many revs (history_roots) go through `--stdin`, not the command line.
+    # OPTIONS (such as --since) stay on the command line: `--stdin` takes revisions only.
     given, feed = (["--stdin"], ("\n".join(revs) + "\n").encode()) if stdin else (list(revs), None)
+    given = [*options, *given]
     proc = git(["log", "--format=%x01", "--raw", "-z", "--no-abbrev", "-m", "--no-renames",
                 "--diff-filter=AMT", *given, "--", "*.exp", LOCK], cwd=repo.root, input=feed)
     candidates: dict[bytes, str] = {}

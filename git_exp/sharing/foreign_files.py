@@ -249,6 +249,7 @@ def get(url: str, path: str, out: str | None = None, rev: str | None = None, for
         kind, files = resolve(foreign, index, rel)
         result = GetResult(url, foreign.sha, target)
         sources = _fetch_data(foreign, [f for f in files if f.data], jobs, progress, result)
+        foreign.prefetch(f.hash for f in files if not f.data and f.kind == "file")  # one request
         base = rel if kind == "dir" else rel.rpartition("/")[0]
         stage = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.git-exp-get.{os.getpid()}")
         try:
@@ -265,6 +266,10 @@ def get(url: str, path: str, out: str | None = None, rev: str | None = None, for
                     os.makedirs(os.path.dirname(dest), exist_ok=True)
                     _write(foreign, entry, dest, sources, result)
             _publish(stage, target, force)
+        except (FileExistsError, NotADirectoryError, IsADirectoryError) as err:
+            # Two paths of the commit collide (a file where a folder should go).
+            raise ExpError(f"cannot write '{rel}' of {url}: a file and a folder of the same name "
+                           f"({err.filename})", hint="get the paths inside it one by one") from None
         finally:
             _remove(stage)
     return result
