@@ -84,11 +84,25 @@ def _url(bare) -> str:
     return f"file://{bare}"
 
 
-def test_get_a_pointer_tracked_file(bare, here):
+def test_get_a_pointer_tracked_file(bare, here, sealed_env):
     proc = here.exp("get", _url(bare), "data/x", "-o", "out")
     assert (here.path / "out").read_text() == "the x data, version 2\n"
     assert "Wrote" in proc.stderr
     assert not [n for n in os.listdir(here.path) if n != "out"]   # nothing else left behind
+    temp = sealed_env / ".cache" / "git-exp"                      # where the clone went...
+    assert temp.is_dir() and not list(temp.iterdir())             # ...and is gone
+
+
+def test_an_unsafe_record_is_refused_before_anything_is_written(bare, here, tmp_path):
+    evil = Project(tmp_path / "evil")
+    subprocess.run(["git", "clone", "-q", str(bare), str(evil.path)], check=True)
+    evil.gen({"exp.lock": "schema: '1'\nstages:\n  s:\n    cmd: x\n    outs:\n"
+                          f"    - path: ../../escape\n      hash: {'a' * 64}\n      size: 5\n"})
+    evil.commit("evil lock")
+    for args in (["ls", evil.path.as_uri()], ["get", evil.path.as_uri(), "README.md"]):
+        proc = here.exp(*args, check=False)
+        assert proc.returncode == 1 and "unsafe" in proc.stderr and "'../../escape'" in proc.stderr
+    assert not list(here.path.iterdir()) and not (tmp_path / "escape").exists()
 
 
 def test_get_defaults_to_the_basename_and_refuses_to_overwrite(bare, here):
