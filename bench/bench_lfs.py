@@ -12,7 +12,7 @@ alone. For each workload an experiment is recorded with `git exp run`, then:
 
 Workloads: 2,000 files of 4 KiB in one output directory, and one 256 MiB
 file (--small N, --small-kb, --big-mb change them). The server is giftless
-0.6.2 on Werkzeug's threaded server (pip install '.[test-lfs]').
+0.6.2 on Werkzeug's threaded server (pip install '.[test]').
 """
 from __future__ import annotations
 
@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--big-mb", type=int, default=256)
     args = parser.parse_args()
     if not lfs_server.available():
-        raise SystemExit("giftless is not installed: pip install '.[test-lfs]'")
+        raise SystemExit("giftless is not installed: pip install '.[test]'")
     folder = Path(tempfile.mkdtemp(prefix="bench-lfs-"))
     env = environment(folder)
     server = lfs_server.Giftless(folder / "giftless")

@@ -244,13 +244,16 @@ def dask_cluster(tmp_path):
         return proc
 
     try:
-        launch("scheduler", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-               "--scheduler-file", str(folder / "scheduler.json"))
+        scheduler = launch("scheduler", "scheduler", "--host", "127.0.0.1", "--port", "0",
+                           "--no-dashboard", "--scheduler-file", str(folder / "scheduler.json"))
         deadline = time.monotonic() + 30
-        while not (folder / "scheduler.json").exists():
-            assert time.monotonic() < deadline, (folder / "scheduler.log").read_text()
-            time.sleep(0.05)
-        address = json.loads((folder / "scheduler.json").read_text())["address"]
+        while True:   # the file appears before its contents do
+            try:
+                address = json.loads((folder / "scheduler.json").read_text())["address"]
+                break
+            except (OSError, ValueError, KeyError):
+                assert time.monotonic() < deadline, (folder / "scheduler.log").read_text()
+                time.sleep(0.05)
         workers = [launch(f"worker-{i}", "worker", address, "--nthreads", "1", "--no-nanny",
                           "--no-dashboard", "--host", "127.0.0.1", "--name", f"w{i}",
                           "--local-directory", str(folder))
@@ -259,6 +262,7 @@ def dask_cluster(tmp_path):
         with Client(address, timeout="30s") as client:
             client.wait_for_workers(2, timeout=30)
         yield {"executor": "dask://" + address[len("tcp://"):], "workers": workers,
+               "scheduler": scheduler, "address": address,
                "scratch": scratch, "folder": folder}
     finally:
         for proc in started:

@@ -303,11 +303,11 @@ def test_a_sigkilled_worker_entry_is_recovered_and_runs_again(ml, tmp_path):
     assert trailer(ml, claimed, "Exp-Claim-Pid") == str(worker.pid)
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait()
-    assert alive(stage)   # the stage runs in a session of its own: an orphan now
+    # The stage runs in a session of its own, yet dies with its worker (its lifeline).
+    wait_for(lambda: not alive(stage), "the orphaned stage to be ended")
     proc = ml.exp("queue", "status")
     assert "Recovered" in proc.stderr and "requeued" in proc.stderr
     assert "queued" in proc.stdout and "running" not in proc.stdout
-    wait_for(lambda: not alive(stage), "the orphaned stage to be ended")
     assert refs_under(ml, "refs/exps-running/") == {}
     assert not list((ml.path / ".git" / "exp" / "tmp").glob("*"))
     # The claim commit keeps the count: the next claim is attempt 2.

@@ -31,8 +31,9 @@ def test_each_remote_with_its_data_remote_and_why(committed, tmp_path, sealed_en
     assert blocks["team"] == ("team\thttps://git.example.com/team/project.git",
                               f"\tdata: {tmp_path / 'team-data'}\t(remote.team.expdata (.git/config))")
     assert blocks["mirror"][0] == "mirror\tgit@example.com:team/project.git"
-    assert blocks["mirror"][1].startswith(
-        "\tdata: none - no data remote is configured for Git remote 'mirror'")
+    # An ssh remote with nothing configured pairs with its host's Git LFS store.
+    assert blocks["mirror"][1] == ("\tdata: https://example.com/team/project.git/info/lfs\t"
+                                   "(LFS store of git@example.com:team/project.git)")
     assert blocks["shared"] == (f"shared\t{tmp_path / 'shared.git'}",
                                 f"\tdata: {tmp_path / 'from-expconfig'}\t"
                                 "(remote.shared.expdata (.expconfig))")

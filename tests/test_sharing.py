@@ -486,7 +486,7 @@ def test_a_corrupt_object_on_the_remote_never_enters_the_cache(ml, origin, tmp_p
 
 
 def test_progress_line_is_drawn_only_on_request():
-    from git_exp.sharing.progress import ProgressLine, format_size
+    from git_exp.ui.progress import ProgressLine, format_size
     out = io.StringIO()
     line = ProgressLine(out, "Sending data", enabled=True)
     line(1, 2, 1024, 3072)

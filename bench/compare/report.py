@@ -12,7 +12,7 @@ from compare.measure import Figures
 from compare.rows import Context, Row
 
 SECTIONS = [("start-up", "Start-up"), ("run", "Running the pipeline"),
-            ("show", "Comparing experiments"), ("data", "Data"), ("push", "Sharing")]
+            ("show", "Comparing experiments"), ("data", "Data"), ("push", "Sharing"), ("s3", "Sharing through S3")]
 
 
 def machine(path: str) -> list[tuple[str, str]]:

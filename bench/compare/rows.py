@@ -21,6 +21,8 @@ class Sizes:
     push: int                     # experiments pushed
     model_kb: int                 # each pushed experiment's model
     settle: bool = True           # wait out the hash memo's racy window before no-op rows
+    s3_files: int = 0             # small files pushed to and pulled from S3 (0: no s3 rows)
+    s3_big_mb: int = 0            # the one big file of the s3 rows
 
 
 @dataclass

@@ -124,7 +124,8 @@ def run(args, console) -> int:
 
     from git_exp.data.sync import checkout
     from git_exp.repo import discover
-    from git_exp.sharing.progress import ProgressLine, showing
+    from git_exp.sharing.progress import showing
+    from git_exp.ui.progress import ProgressLine
     progress = ProgressLine(console.stderr, "Fetching data", enabled=False if console.quiet else None)
     try:
         with showing(progress):   # when missing data is fetched first

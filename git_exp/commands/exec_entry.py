@@ -19,7 +19,10 @@ plain push. The temporary clone is removed afterwards.
 Engines run a task at least once, so running an entry twice is harmless:
 the first result pushed wins. If the remote already has this entry's
 result, nothing runs and the command reports a duplicate; a push rejected
-because another attempt's result got there first is reported the same way.
+because another attempt's result got there first is reported the same way,
+naming that attempt's commit (this run's own is dropped). The result is
+pushed atomically with the run's log, as a blob under refs/exps-logs/<id>,
+so the log that comes home with a result is always its own attempt's.
 A failed or interrupted run is a result too and is published like a
 successful one. The experiment records the attempt (Exp-Attempt) and the
 executor (Exp-Executor) in its trailers.

@@ -53,7 +53,7 @@ def _hint(console, text: str) -> None:
 
 def render_auto(report, console, hook: bool = False) -> None:
     """What an automatic fetch (checkout, hooks, apply) did, on stderr; never fails the caller."""
-    from git_exp.sharing.progress import format_size
+    from git_exp.ui.progress import format_size
     if report is None:
         return
     prefix = "git-exp: " if hook else ""
@@ -75,7 +75,7 @@ def render_auto(report, console, hook: bool = False) -> None:
 def run(args, console) -> int:
     from git_exp.repo import discover
     from git_exp.sharing.fetch import DEFAULT_JOBS, fetch
-    from git_exp.sharing.progress import ProgressLine, format_size
+    from git_exp.ui.progress import ProgressLine, format_size
 
     quiet = console.quiet   # -q, which every command takes
     progress = ProgressLine(console.stderr, "Receiving data", enabled=False if quiet else None)

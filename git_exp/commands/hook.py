@@ -105,7 +105,8 @@ def _post_merge(repo, console) -> int:
 def _sync(repo, old, console):
     """sync_after_head_change, with a progress line on a terminal if missing data is fetched."""
     from git_exp.data.sync import sync_after_head_change
-    from git_exp.sharing.progress import ProgressLine, showing
+    from git_exp.sharing.progress import showing
+    from git_exp.ui.progress import ProgressLine
     progress = ProgressLine(console.stderr, "git-exp: fetching data",
                             enabled=False if console.quiet else None)
     try:
@@ -149,4 +150,7 @@ def _pre_push(repo, remote_name: str, remote_url: str, console) -> int:
             # Until it exists, a push uploads nothing and is not held up.
             return 0
         raise
-    return run_pre_push(repo, remote_name, remote_url, lines, console)
+    from git_exp.ui.progress import ProgressLine, format_size
+    progress = ProgressLine(console.stderr, "git-exp: sending data",
+                            enabled=False if console.quiet else None)
+    return run_pre_push(repo, remote_name, remote_url, lines, console, progress, format_size)

@@ -64,7 +64,7 @@ def configure(parser):
 def run(args, console) -> int:
     from git_exp.commands.push import render_refs
     from git_exp.repo import discover
-    from git_exp.sharing.progress import ProgressLine, format_size
+    from git_exp.ui.progress import ProgressLine, format_size
     from git_exp.sharing.pull import pull
     from git_exp.sharing.transfer import DEFAULT_JOBS
 

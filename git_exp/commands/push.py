@@ -47,8 +47,16 @@ DATA_REMOTES = """\
 Each Git remote is paired with a data location, found in this order:
 remote.<name>.expdata, then exp.remote (in your Git config, then in the
 committed .expconfig, which is the place for what a whole team shares).
-A data location is a directory: a local disk, NFS or a mounted share, or a
-file:// URL.
+A data location is one of:
+
+  a directory (local disk, NFS, a mounted share) or a file:// URL
+  s3://BUCKET/PREFIX    S3 or an S3-compatible store (pip install
+                        'git-exp[s3]'); credentials, profile, region and
+                        endpoint from the AWS variables (AWS_PROFILE,
+                        AWS_ENDPOINT_URL, ...) and ~/.aws/config, credentials
+  ssh://[user@]host[:port]/path or [user@]host:path
+                        any machine with a POSIX shell, through your own ssh
+                        (GIT_SSH_COMMAND, core.sshCommand, ~/.ssh/config)
 
 When nothing is configured and the Git remote itself is a local path or a
 file:// URL (a bare repository on a shared drive, say), the data is kept
@@ -65,9 +73,13 @@ Git remote, configure a location:
   git config remote.origin.expdata /mnt/team/exp-data
   git config -f .expconfig remote.origin.expdata /mnt/team/exp-data
 
-A directory data remote has the layout of the cache
-(files/sha256/<2 hex>/<62 hex>). Objects are written to a temporary name and
-renamed into place, and an object already there is never rewritten.
+Every kind has the layout of the cache (files/sha256/<2 hex>/<62 hex>, under
+PREFIX or path). Objects are hashed on arrival and appear under their final
+name only when whole: a temporary name renamed into place, an S3 PUT or a
+completed multipart upload, an SSH batch moved into place after its last
+object checked. An object already there is never rewritten, so a rerun after
+an interruption sends only what is missing; what an interrupted push left on
+the remote (temporary files, unfinished uploads) a later push removes.
 """
 
 SECTIONS = [
@@ -122,7 +134,7 @@ def render_refs(result, console, verb: str, place: str) -> None:
 
 def run(args, console) -> int:
     from git_exp.repo import discover
-    from git_exp.sharing.progress import ProgressLine, format_size
+    from git_exp.ui.progress import ProgressLine, format_size
     from git_exp.sharing.push import push
     from git_exp.sharing.transfer import DEFAULT_JOBS
 

@@ -30,8 +30,9 @@ and the records of finished ones; their experiments stay (git exp remove).
 
 A worker killed with SIGKILL (or a machine that lost power) leaves its entry
 claimed by a process that is gone. The next queue start, queue work or queue
-status notices, removes its temporary checkout, and queues the entry again;
-after 3 such attempts it is recorded as failed instead.
+status notices, ends the stage processes it left, removes its temporary
+checkout (also what a killed git worktree add left half-made), and queues
+the entry again; after 3 such attempts it is recorded as failed instead.
 
 With --executor, the entries run on other machines instead: dask://HOST:PORT
 hands them to a Dask distributed scheduler (pip install 'git-exp[dask]';
@@ -47,7 +48,15 @@ lost engine loses nothing. Engines run a task at least once: the first
 result pushed wins, a duplicate attempt is reported as such, and a
 workload whose worker died is ended with it. status, logs, kill and stop
 work as for local workers; logs shows a remote entry's output once it has
-ended.
+ended: the output of the attempt that published its result.
+
+If the scheduler goes away for longer than 15 seconds, the background
+process gives its unfinished entries back to the queue (none is recorded
+as failed) and exits with an error in its log; its tasks may run on and
+publish. When that process dies (killed, a closed laptop), the next queue
+start, work or status first asks the shared remote for results its tasks
+published and brings them home; the other entries go back to the queue.
+Neither counts as one of an entry's 3 attempts.
 """
 
 EXAMPLES = [

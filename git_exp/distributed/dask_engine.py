@@ -17,10 +17,11 @@ import time
 from git_exp.errors import ExpError
 
 from git_exp.distributed.dask_task import kill_event_name, run_entry
-from git_exp.distributed.dispatch import Ended, Engine, Task
+from git_exp.distributed.dispatch import Ended, Engine, EngineLost, Task
 
 RETRIES = 2              # of a worker command that published nothing (a network hiccup)
 CONNECT_TIMEOUT = "15s"
+LOST_SECONDS = 15.0      # without the scheduler this long (the client's own reconnect timeout): lost
 _THREADS_TTL = 5.0
 AHEAD = 4                # tasks submitted per task that may run at once
 MIN_AHEAD = 16
@@ -70,8 +71,34 @@ class DaskEngine(Engine):
         # distributed.wait() needs a default client, which this one is not.
         self._done: queue.Queue[str] = queue.Queue()
         self._threads = (0.0, 0)
+        self._lost_since: float | None = None
+
+    def _connected(self) -> bool:
+        """Whether the client talks to its scheduler now; EngineLost once it has not for too long.
+
+        When the scheduler dies the client cancels every future at once and
+        tries to reconnect for its timeout, then closes. A cancelled future
+        then says nothing about its task (it may still run on a worker and
+        publish), so nothing is collected while the client is not running.
+        """
+        status = getattr(self.client, "status", "closed")
+        if status == "running":
+            self._lost_since = None
+            return True
+        now = time.monotonic()
+        if self._lost_since is None:
+            self._lost_since = now
+        if status in ("closing", "closed", "failed") or now - self._lost_since > LOST_SECONDS:
+            raise EngineLost(f"lost the Dask scheduler at {self.address}: no answer for "
+                             f"{now - self._lost_since:.0f}s",
+                             hint="start the scheduler again (or check the network between "
+                                  "here and it), then: git exp queue start --executor "
+                                  f"{self.name}")
+        return False
 
     def slots(self, jobs: int | None, running: int) -> int:
+        if not self._connected():
+            return 0   # claim nothing while the scheduler is away
         if jobs is None:   # as many as the cluster has threads now (it may grow)
             stamp, threads = self._threads
             if time.monotonic() - stamp > _THREADS_TTL:
@@ -88,7 +115,12 @@ class DaskEngine(Engine):
             for task in tasks:
                 self.keys[task.entry.id] = task.key
             self.held.extend(tasks)
-            self._release()
+            try:
+                self._release()
+            except Exception as exc:  # noqa: BLE001 - the scheduler went away meanwhile
+                self._lost_since = self._lost_since or time.monotonic()
+                raise EngineLost(f"lost the Dask scheduler at {self.address} while submitting: "
+                                 f"{exc}") from None
         return {task.entry.id: f"task {task.key} on {self.address}" for task in tasks}
 
     def _release(self) -> None:
@@ -118,6 +150,9 @@ class DaskEngine(Engine):
         ended = [Ended(entry_id, started=False) for entry_id in dropped]
         if ended:
             return ended
+        if not self._connected():
+            time.sleep(timeout)
+            return []
         if idle:
             time.sleep(timeout)
             return []
@@ -151,9 +186,15 @@ class DaskEngine(Engine):
         return Ended(entry_id, str(error) if "\n" in str(error) else "", error=why)
 
     def _processing(self) -> set[str]:
+        """The keys of the tasks on a worker now; without the scheduler, all of ours
+        (none is taken back as never started: it may be running)."""
         keys: set[str] = set()
-        for worker_keys in self.client.processing().values():
-            keys.update(str(k) for k in worker_keys)
+        try:
+            for worker_keys in self.client.processing().values():
+                keys.update(str(k) for k in worker_keys)
+        except Exception:  # noqa: BLE001 - the scheduler went away: distributed raises many kinds
+            with self._lock:
+                return set(self.keys.values())
         return keys
 
     def kill(self, entry_ids: set[str]) -> None:
@@ -163,8 +204,11 @@ class DaskEngine(Engine):
             self.dropped += [t.entry.id for t in self.held if t.entry.id in entry_ids]
             self.held = kept
             out = [entry_id for entry_id in entry_ids if entry_id in self.futures]
-        for entry_id in out:
-            Event(kill_event_name(self.keys[entry_id]), client=self.client).set()
+        for entry_id in out if self.client.status == "running" else ():
+            try:
+                Event(kill_event_name(self.keys[entry_id]), client=self.client).set()
+            except Exception:  # noqa: BLE001 - no scheduler to tell: the entry goes back when lost
+                continue
         processing = self._processing()
         for entry_id in out:   # not on a worker yet: it never will be
             future = self.futures.get(entry_id)

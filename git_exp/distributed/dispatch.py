@@ -35,8 +35,7 @@ import time
 from dataclasses import dataclass, field
 
 from git_exp.errors import ExpError
-from git_exp.experiments import record as rec
-from git_exp.gitcmd import git, git_text
+from git_exp.gitcmd import git_text
 from git_exp.queue import claims, recovery, state
 from git_exp.queue import entries as ent
 from git_exp.queue.executor import EntryOutcome
@@ -44,8 +43,8 @@ from git_exp.queue.finish import finish, write_running
 from git_exp.queue.worker import WorkerEvents
 from git_exp.sharing import gitremote
 
-from git_exp.distributed import progress, records
-from git_exp.distributed.results import read_result, result_ref
+from git_exp.distributed import home, progress, records
+from git_exp.distributed.results import result_ref
 
 POLL_SECONDS = 0.5
 
@@ -63,6 +62,14 @@ class Ended:
     output: str = ""         # what the worker command printed, when the engine has it
     error: str | None = None  # why there may be no result
     started: bool = True     # False: the engine cancelled it before it ever ran
+
+
+class EngineLost(ExpError):
+    """The engine cannot be reached any more (its scheduler died, the network is down).
+
+    Its tasks may still run and publish; the dispatcher gives their entries
+    back to the queue, uncounted, and the next one finds what they published.
+    """
 
 
 class Engine:
@@ -135,7 +142,6 @@ class Dispatcher:
         self.progress_at = 0.0           # when the workers' reports were last fetched
         self.reported: set[str] = set()  # entries whose reports may be here
 
-        self.unconfirmed: dict[str, tuple[str, str]] = {}  # entry id -> (error, hint): data missing
 
     # -- the loop -----------------------------------------------------------------
 
@@ -154,16 +160,26 @@ class Dispatcher:
                 self.events.recovered(found)
             while True:
                 self._react()
+                claimed: list[ent.Entry] = []
                 if not self.stopping:
-                    self._submit(self._claim(self.engine.slots(self.jobs, len(self.running))))
+                    claimed = self._claim(self.engine.slots(self.jobs, len(self.running)))
+                    self._submit(claimed)
                 if not self.running:
                     if self.stopping or not self._queued():
                         break
+                    if not claimed:   # the engine takes none now (away, or full): look again soon
+                        self.engine.wait(POLL_SECONDS)
                     continue
                 ended = self.engine.wait(POLL_SECONDS)
                 if ended:
                     self._collect(ended)
                 self._progress()
+        except EngineLost as exc:
+            self._lost()
+            queued = len(ent.list_entries(repo, "queued"))
+            exc.message += (f"; its unfinished entries went back to the queue ({queued} queued "
+                            "now), none was recorded as failed")
+            raise
         finally:
             progress.forget(repo, [e for e in self.reported if e not in self.running])
             for sig, handler in previous.items():
@@ -220,14 +236,30 @@ class Dispatcher:
         return claimed
 
     def _give_back(self, entry_ids: list[str]) -> None:
+        """Back to the queue, the claim not counted as an attempt: the entry did not fail."""
         for entry_id in entry_ids:
             entry = self.running.pop(entry_id, None)
             if entry is None:
                 continue
-            if claims.give_back(self.repo, entry):
+            if claims.give_back(self.repo, entry, count=False):
                 state.remove_state(self.repo, entry.id)
             records.remove(self.repo, entry.id)
             _discard(ent.log_file(self.repo, entry.id))
+
+    def _lost(self) -> None:
+        """The engine is gone: keep the results already published, give the rest back.
+
+        Tasks may go on running (and publish) without their scheduler, so
+        nothing is recorded as failed; the next dispatcher fetches what
+        they published.
+        """
+        if not self.running:
+            return
+        try:
+            self._collect([Ended(entry_id) for entry_id in list(self.running)], only_results=True)
+        except ExpError:
+            pass   # the remote is unreachable too: everything goes back
+        self._give_back(list(self.running))
 
     # -- submitting -----------------------------------------------------------------
 
@@ -247,6 +279,11 @@ class Dispatcher:
                         for e in claimed if result_ref(e) in there]
             fresh = [e for e in claimed if result_ref(e) not in there]
             if fresh:
+                for entry in fresh:   # before anything can run: recovery then asks the remote
+                    records.write(repo, entry.id, {
+                        "executor": self.engine.name, "task": None, "remote": target.name,
+                        "url": target.url, "data": target.data, "claim": entry.sha,
+                        "submitted": None})
                 self._push_entries(fresh)
                 tasks = [Task(e, f"git-exp-{e.id}-{e.sha[:8]}",
                               worker_argv(target, e, self.engine.name)) for e in fresh]
@@ -281,7 +318,8 @@ class Dispatcher:
 
     # -- results --------------------------------------------------------------------
 
-    def _collect(self, ended: list[Ended]) -> None:
+    def _collect(self, ended: list[Ended], only_results: bool = False) -> None:
+        """Finish the entries of tasks that ended; ONLY_RESULTS: those that published only."""
         repo = self.repo
         never = [x.entry_id for x in ended if not x.started and x.entry_id not in self.killed]
         self._give_back(never)
@@ -289,23 +327,25 @@ class Dispatcher:
         if not ended:
             return
         entries = {x.entry_id: self.running[x.entry_id] for x in ended}
-        fetched, there = self._fetch_results(list(entries.values()))
+        fetched = home.fetch_results(repo, self.target, list(entries.values()))
+        if only_results:
+            ended = [x for x in ended if x.entry_id in fetched.results]
+            entries = {x.entry_id: entries[x.entry_id] for x in ended}
         for x in ended:
             entry = entries[x.entry_id]
-            found = fetched.get(entry.id)
+            found = fetched.results.get(entry.id)
             if found is not None:
                 outcome = EntryOutcome(found.status, found.ref, found.sha, found.exit_code,
                                        found.duration)
-                _log(repo, entry, x.output or _worker_log(repo, found.sha))
-                os.replace(ent.log_file(repo, entry.id), rec.log_path(repo, found.sha))
+                home.keep_log(repo, entry, found, x.output, fetched.logs.get(entry.id))
             else:
                 killed = entry.id in self.killed
                 why = x.error or ("killed before it started" if killed
                                   else "its worker ended without publishing a result")
                 hint = None if killed else ("the log holds what the worker printed; queue the entry "
                                             "again once fixed")
-                if entry.id in self.unconfirmed:   # a result without its data: never a success
-                    why, hint = self.unconfirmed.pop(entry.id)
+                if entry.id in fetched.unconfirmed:   # a result without its data: never a success
+                    why, hint = fetched.unconfirmed[entry.id]
                 _log(repo, entry, x.output)
                 outcome = EntryOutcome("interrupted" if killed else "failed",
                                        exit_code=130 if killed else 1, error=why, hint=hint)
@@ -315,79 +355,7 @@ class Dispatcher:
             records.remove(repo, entry.id)
             self.done.append((entry, outcome))
             self.events.entry_finished(entry, outcome)
-        self._clear_remote(list(entries.values()), there)
-
-    def _fetch_results(self, entries: list[ent.Entry]) -> tuple[dict, dict[str, str]]:
-        """(entry id -> Result of those whose result came home with its data, the remote's refs).
-
-        One ls-remote for the whole batch (results, queue and claim refs, so
-        _clear_remote need not ask again), one fetch, one data transfer.
-        Like `git exp pull` without -f, a local experiment of the same name
-        but another commit is left alone: that entry has no result here.
-        """
-        repo, target = self.repo, self.target
-        names = [result_ref(e) for e in entries]
-        names += [p + e.id for e in entries for p in (ent.QUEUE_PREFIX, ent.RUNNING_PREFIX)]
-        there = gitremote.ls_remote(repo.root, target.url, names)
-        there = {ref: sha for ref, sha in there.items() if ref in names}
-        wanted = {result_ref(e): there[result_ref(e)] for e in entries if result_ref(e) in there}
-        if not wanted:
-            return {}, there
-        local = _local_shas(repo.root, list(wanted))
-        from git_exp.sharing.logs import fetch_optional_refspecs
-        gitremote.fetch(repo.root, target.url,
-                        [f"{ref}:{ref}" for ref in wanted if ref not in local]
-                        + fetch_optional_refspecs(list(wanted.values())))   # the workers' run logs
-        fetched = {ref: sha for ref, sha in wanted.items() if local.get(ref, sha) == sha}
-        missing, location = self._receive_data(fetched)
-        found = {}
-        for entry in entries:
-            ref = result_ref(entry)
-            if ref in fetched:
-                result = read_result(repo.root, ref, fetched[ref])
-                if result.queue_id == entry.id:
-                    if result.sha in missing:
-                        from git_exp.distributed import arrival
-                        self.unconfirmed[entry.id] = arrival.reason(missing[result.sha], location)
-                        arrival.forget(repo, ref, result.sha)
-                        continue
-                    found[entry.id] = result
-        return found, there
-
-    def _receive_data(self, results: dict[str, str]) -> tuple[dict[str, list[str]], str | None]:
-        """The data the results (ref -> sha) record, into the cache; (sha -> paths still missing,
-        the data remote). A result whose data is missing is not a success (arrival.py)."""
-        if not results:
-            return {}, None
-        from git_exp.distributed.arrival import receive
-        return receive(self.repo, self.target.name, results)
-
-    def _clear_remote(self, entries: list[ent.Entry], there: dict[str, str]) -> None:
-        """The remote's queue and claim refs of finished entries: nothing more will run them.
-
-        THERE is what the remote had when the results were fetched; each ref
-        is deleted only if it still points there (a lease).
-        """
-        names = {p + e.id for e in entries for p in (ent.QUEUE_PREFIX, ent.RUNNING_PREFIX)}
-        there = {ref: sha for ref, sha in there.items() if ref in names}
-        if not there:
-            return
-        try:
-            gitremote.push(self.repo.root, self.target.url, [f":{ref}" for ref in there],
-                           leases=there, env={gitremote.DATA_SENT_ENV: "1"})
-        except ExpError:
-            pass   # left for the next dispatcher; a worker finding the result there stops at once
-
-
-def _local_shas(root: str, names: list[str]) -> dict[str, str]:
-    """ref -> sha of those of NAMES this repository has."""
-    proc = git(["for-each-ref", "--format=%(refname) %(objectname)", *names], cwd=root)
-    found = {}
-    for line in proc.stdout.decode("utf-8", "surrogateescape").splitlines():
-        ref, _, sha = line.partition(" ")
-        if ref in names:
-            found[ref] = sha
-    return found
+        home.clear_remote(repo, self.target, list(entries.values()), fetched.there)
 
 
 def _log(repo, entry: ent.Entry, text: str, mode: str = "ab") -> None:
@@ -395,13 +363,6 @@ def _log(repo, entry: ent.Entry, text: str, mode: str = "ab") -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, mode) as fh:
         fh.write(text.encode("utf-8", "replace"))
-
-
-def _worker_log(repo, sha: str) -> str:
-    """The run log the worker published with its result, when the engine kept no output."""
-    from git_exp.sharing.logs import read_fetched
-    text = read_fetched(repo, sha)
-    return text.decode("utf-8", "replace") if text else ""
 
 
 def _discard(path: str) -> None:

@@ -25,9 +25,22 @@ class Result:
     attempt: int = 0
 
 
+LOG_PREFIX = "refs/exps-logs/"
+LOG_LIMIT = 4 * 1024 * 1024   # bytes of a published log kept (its end, if longer)
+
+
 def result_ref(entry) -> str:
     """Where ENTRY's experiment goes: the name it was queued with, under its baseline."""
     return refs.exp_ref(entry.baseline, entry.name)
+
+
+def log_ref(entry_id: str) -> str:
+    """Where the attempt that published ENTRY's result puts its log (a blob), beside it.
+
+    Pushed in one atomic push with the result, so it is always the winning
+    attempt's: an attempt that lost the race publishes neither.
+    """
+    return LOG_PREFIX + entry_id
 
 
 def read_result(root: str, ref: str, sha: str) -> Result:

@@ -12,9 +12,11 @@ the shared remote and which can open the data remote:
    two attempts racing for the same number cannot both win it;
 4. check the entry out, pull the data its exp.lock and pointers record from
    the data remote, run the pipeline (experiments/run.py, as every run);
-5. push the outputs' data first, then the result ref with a plain push:
-   the first result pushed wins, and a rejected push of this entry's own
-   result (another attempt got there first) is a duplicate, not an error.
+5. push the outputs' data first, then the result ref with a plain push
+   (atomic with its log, refs/exps-logs/<id>, a blob): the first result
+   pushed wins, and a rejected push of this entry's own result (another
+   attempt got there first) is a duplicate, not an error; the duplicate
+   reports the winner's commit, never its own (which exists only here).
 
 Failures of the entry itself (a stage fails, exp.yaml does not load) are
 results: a failed experiment is published like a successful one. Failures
@@ -159,11 +161,20 @@ def _exec(remote, entry_id, root, data_location, executor, events, publishing) -
     sent = _push_data(repo, data_remote, exp_sha, entry)
     if sent:
         events.step(f"sent {sent} data object{'s' if sent != 1 else ''} to {data_remote}")
+    log_blob = _log_blob(repo, exp_sha, f"exec-entry: published {exp_ref} ({exp_sha[:7]}, {status}), "
+                                        f"attempt {entry.attempt} on {socket.gethostname()}\n")
     from git_exp.sharing.logs import push_refspecs
-    task_log = push_refspecs(repo, [exp_sha], {})   # the run's log travels with its result
-    publication = _publish(repo, remote, entry, exp_ref, exp_sha, task_log)
-    events.step(f"{publication}: {exp_ref}")
-    return ExecResult(entry.id, entry.name, publication, status, exp_ref, exp_sha, entry.attempt)
+    public_log = push_refspecs(repo, [exp_sha], {})   # the run's log travels with its result (git exp pull)
+    winner = _publish(repo, remote, entry, exp_ref, exp_sha, log_blob, public_log)
+    if winner is None:
+        events.step(f"pushed: {exp_ref}")
+        return ExecResult(entry.id, entry.name, "pushed", status, exp_ref, exp_sha, entry.attempt)
+    # Another attempt's result got there first: that one is the entry's result,
+    # and this run's commit (which exists only here) is not mentioned as one.
+    events.step(f"duplicate: attempt {winner.attempt or '?'} published {exp_ref} first "
+                f"({winner.sha[:7]}, {winner.status}); this attempt's run is dropped")
+    return ExecResult(entry.id, entry.name, "duplicate", winner.status, winner.ref, winner.sha,
+                      winner.attempt)
 
 
 @contextmanager
@@ -317,20 +328,53 @@ def _push_data(repo, data_remote, sha: str, entry: ent.Entry) -> int:
     return send(cache, data_remote, plan.send).objects
 
 
-def _publish(repo, remote: str, entry: ent.Entry, ref: str, sha: str,
-             extra: list[str] = ()) -> str:
-    """Push the result without force: "pushed", or "duplicate" if this entry's result won already.
+def _log_blob(repo, sha: str, last_line: str) -> str | None:
+    """The run's log (its end, if long) as a blob, to publish with the result."""
+    from git_exp.experiments import record as rec
+    from git_exp.distributed.results import LOG_LIMIT
+    path = rec.log_path(repo, sha)
+    try:
+        with open(path, "ab") as fh:
+            fh.write(last_line.encode("utf-8", "replace"))
+        with open(path, "rb") as fh:
+            fh.seek(max(0, os.path.getsize(path) - LOG_LIMIT))
+            data = fh.read()
+    except OSError:
+        return None
+    proc = git(["hash-object", "-w", "--stdin"], cwd=repo.root, input=data, check=False)
+    return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
-    EXTRA refspecs (the run log's ref) go in the same push; their outcome
-    does not change the result's.
+
+def _publish(repo, remote: str, entry: ent.Entry, ref: str, sha: str, log_blob: str | None,
+             extra: list[str] = ()):
+    """Push the result (and its log) without force; None, or the winning Result if
+    another attempt's result for this entry is there already.
+
+    One atomic push: the log refs (the entry's, and EXTRA: the experiment's
+    refs/exp-logs/ ref) never name a run whose result lost.
     """
-    statuses, error = gitremote.push(repo.root, remote, [*extra, f"{sha}:{ref}"],
-                                     env={gitremote.DATA_SENT_ENV: "1"})
+    from git_exp.distributed.results import log_ref
+    specs = ([f"{sha}:{ref}"] + ([f"{log_blob}:{log_ref(entry.id)}"] if log_blob else [])
+             + list(extra))
+    statuses, error = gitremote.push(repo.root, remote, specs, env={gitremote.DATA_SENT_ENV: "1"},
+                                     atomic=True)
     status = statuses.get(ref)
     if status is not None and status.flag in ("*", " ", "="):
-        return "pushed"
+        return None
     if status is not None and status.flag == "!":
-        if _remote_result(repo, remote, entry) is not None:
-            return "duplicate"
+        winner = _remote_result(repo, remote, entry)
+        if winner is not None:
+            return winner
+        if log_blob:   # refused for a stale log ref alone (a result removed since): the result first
+            statuses, error = gitremote.push(repo.root, remote, [f"{sha}:{ref}"],
+                                             env={gitremote.DATA_SENT_ENV: "1"})
+            status = statuses.get(ref)
+            if status is not None and status.flag in ("*", " ", "="):
+                gitremote.push(repo.root, remote, [f"+{log_blob}:{log_ref(entry.id)}", *extra],
+                               env={gitremote.DATA_SENT_ENV: "1"})
+                return None
+            winner = _remote_result(repo, remote, entry)
+            if winner is not None:
+                return winner
     raise ExpError(f"cannot push {ref} to '{remote}': "
                    + (status.summary if status else error or "git push said nothing"))

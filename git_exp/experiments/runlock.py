@@ -1,8 +1,12 @@
-"""One run per work tree: a lock file holding the runner's pid.
+"""One run per work tree: a lock file holding the runner's pid and start time.
 
 Only writers take it, and only `run` holds it for long; readers (show, list,
 logs, diff) never look at it. A lock whose process is gone is stale and is
-cleared, so a crash or SIGKILL never blocks the next run.
+cleared, so a crash or SIGKILL never blocks the next run. "Gone" includes a
+zombie (killed, not yet reaped by its parent) and a pid the kernel has
+since given to another process: the lock keeps the holder's start time
+(procs.start_time, from /proc on Linux) and a live pid with another start
+time is not the holder. Where the start time is unknown, the pid decides.
 """
 from __future__ import annotations
 
@@ -43,7 +47,8 @@ class RunLock:
         self.held = False
 
     def __enter__(self) -> "RunLock":
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "name": self.name,
+        info = {"pid": os.getpid(), "start": procs.start_time(os.getpid()),
+                "host": socket.gethostname(), "name": self.name,
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         for _ in range(2):
             try:
@@ -64,12 +69,16 @@ class RunLock:
         raise ExpError(f"cannot take the run lock {self.path}")
 
     def _holder(self) -> dict | None:
+        inode = None
         try:
             with open(self.path) as fh:
+                inode = os.fstat(fh.fileno()).st_ino
                 holder = json.load(fh)
         except FileNotFoundError:
             return None
         except (OSError, ValueError):
+            holder = {}
+        if not isinstance(holder, dict):
             holder = {}
         pid = holder.get("pid")
         if not isinstance(pid, int):
@@ -80,9 +89,12 @@ class RunLock:
             if young:  # its writer may not have filled it in yet
                 return {"pid": "?", "name": "?"}
         same_host = holder.get("host") in (None, socket.gethostname())
-        if not isinstance(pid, int) or (same_host and not procs.alive(pid)):
+        start = holder.get("start") if isinstance(holder.get("start"), str) else ""
+        if not isinstance(pid, int) or (same_host and not procs.is_same(pid, start)):
             try:
-                os.unlink(self.path)  # stale: its process is gone
+                # Not a lock another process cleared and took meanwhile: the one we read.
+                if inode is None or os.stat(self.path).st_ino == inode:
+                    os.unlink(self.path)  # stale: its process is gone (or a zombie, or a new one)
             except FileNotFoundError:
                 pass
             return None

@@ -23,6 +23,7 @@ from git_exp.ignore import ensure_ignored
 from git_exp.params import read as params_read
 from git_exp.pipeline import lock as lockfile
 from git_exp.pipeline.graph import stage_order
+from git_exp.procs import guard_group, unguard_group
 
 
 class Events:
@@ -309,12 +310,14 @@ def _remove(path: str) -> None:
 def run_command(command: str, cwd: str, env: dict, sink) -> int:
     """Run COMMAND through the shell in its own process group, streaming output.
 
-    On Ctrl-C (or SIGTERM turned into KeyboardInterrupt) the whole group is
-    ended - SIGINT, then SIGTERM, then SIGKILL - before the interrupt goes on.
+    The group dies with us even on SIGKILL (procs.guard_group). On Ctrl-C
+    (or SIGTERM turned into KeyboardInterrupt) the whole group is ended -
+    SIGINT, then SIGTERM, then SIGKILL - before the interrupt goes on.
     """
     proc = subprocess.Popen(command, shell=True, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
+    guard_group(proc.pid)
     try:
         fd = proc.stdout.fileno()
         while True:
@@ -327,6 +330,7 @@ def run_command(command: str, cwd: str, env: dict, sink) -> int:
         end_process_group(proc)
         raise
     finally:
+        unguard_group()
         proc.stdout.close()
 
 

@@ -16,6 +16,7 @@ be removed while the same entry is already running again elsewhere.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from contextlib import contextmanager
@@ -87,14 +88,63 @@ def remove(repo, path: str) -> None:
         proc = git(["worktree", "remove", "--force", "--force", path], cwd=repo.root, check=False)
         if proc.returncode != 0 or os.path.lexists(path):
             shutil.rmtree(path, ignore_errors=True)
+            # What a killed `git worktree add` leaves is locked ("initializing"),
+            # often without HEAD or .git file: `worktree remove` refuses it,
+            # `worktree prune` skips it, and `git fsck` fails on it from then
+            # on. Under our lock no `worktree add` of ours is half-way, so an
+            # admin dir for this path is junk: remove it as prune would.
+            name = os.path.basename(path)
+            for admin, owner in _admin_dirs(repo):
+                if owner == name:
+                    shutil.rmtree(admin, ignore_errors=True)
             git(["worktree", "prune"], cwd=repo.root, check=False)
 
 
-def list_checkouts(repo) -> list[str]:
+# A checkout's name, "<entry id>-<sha8>"; Git may append a counter to its admin dir's name.
+_NAME = re.compile(r"^([0-9a-z]{4,64}-[0-9a-f]{8})[0-9]*$")
+
+
+def _admin_dirs(repo) -> list[tuple[str, str]]:
+    """(admin dir under <common>/worktrees, checkout name) of the worktrees in tmp_root.
+
+    The gitdir file says where a worktree is; a `worktree add` killed before
+    writing it left only the admin dir (empty, or holding `locked`), named
+    after the checkout.
+    """
+    base = os.path.join(repo.common_dir, "worktrees")
+    ours = os.path.realpath(tmp_root(repo))
+    found = []
     try:
-        return sorted(os.listdir(tmp_root(repo)))
+        names = os.listdir(base)
+    except OSError:
+        return found
+    for admin_name in names:
+        admin = os.path.join(base, admin_name)
+        try:
+            with open(os.path.join(admin, "gitdir"), encoding="utf-8", errors="replace") as fh:
+                gitdir = fh.read(4096).strip()
+        except FileNotFoundError:
+            match = _NAME.match(admin_name)
+            if match:
+                found.append((admin, match.group(1)))
+            continue
+        except OSError:
+            continue
+        checkout_dir = os.path.dirname(os.path.realpath(gitdir)) if gitdir else ""
+        if os.path.dirname(checkout_dir) == ours:
+            found.append((admin, os.path.basename(checkout_dir)))
+    return found
+
+
+def list_checkouts(repo) -> list[str]:
+    """The names of our temporary checkouts: folders in tmp_root, and worktrees Git
+    still registers there (whose folder may be gone)."""
+    try:
+        names = set(os.listdir(tmp_root(repo)))
     except FileNotFoundError:
-        return []
+        names = set()
+    names.update(owner for _admin, owner in _admin_dirs(repo))
+    return sorted(names)
 
 
 def remove_orphans(repo, names: list[str], live_claims: set[str]) -> list[str]:

@@ -83,10 +83,22 @@ def release(repo, entry: ent.Entry) -> bool:
     return _transaction(repo, [f"delete {entry.ref} {entry.sha}"])
 
 
-def give_back(repo, entry: ent.Entry) -> bool:
-    """Re-queue a claimed entry (its claim commit keeps the attempt count)."""
+def give_back(repo, entry: ent.Entry, count: bool = True) -> bool:
+    """Re-queue a claimed entry (its claim commit keeps the attempt count).
+
+    With COUNT false the claim does not count as an attempt: the entry goes
+    back with the count it had before (a commit on top of the claim says so).
+    That is for claims that ended through no fault of the entry, such as a
+    dispatcher that lost its scheduler or was killed while the engine ran it.
+    """
+    target = entry.sha
+    if not count and entry.attempt > 0:
+        uncounted = copy.copy(entry)
+        uncounted.attempt -= 1
+        claim_commit(repo, uncounted, me(), new_attempt=False)
+        target = uncounted.sha
     return _transaction(repo, [f"delete {entry.ref} {entry.sha}",
-                               f"create {ent.QUEUE_PREFIX}{entry.id} {entry.sha}"])
+                               f"create {ent.QUEUE_PREFIX}{entry.id} {target}"])
 
 
 def drop(repo, entry: ent.Entry) -> bool:

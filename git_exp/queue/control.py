@@ -172,7 +172,7 @@ def kill(repo, specs: list[str], timeout: float = 30.0) -> list[Row]:
         state.request_kill(repo, entry.id)
         try:
             os.kill(entry.owner.pid, signal.SIGTERM)
-        except ProcessLookupError:
+        except OSError:   # gone meanwhile, or (a pid reused by another user) not ours to signal
             pass
     deadline = time.monotonic() + timeout
     pending = {e.id: e.sha for e in targets}
@@ -199,7 +199,7 @@ def stop(repo, now: bool = False) -> list[int]:
         if now and info.get("host") in (None, claims.me().host):
             try:
                 os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
+            except OSError:   # gone meanwhile, or not ours to signal: stop never fails
                 continue
         pids.append(pid)
     return pids

@@ -4,6 +4,8 @@ The workers are the same `git exp queue work` processes `queue start`
 runs, limited to this batch, but attached: in our process group, so a
 Ctrl-C in the terminal reaches them and each records its entry as
 interrupted. Entries not started by then stay queued for `queue start`.
+If we are SIGKILLed, each worker notices its parent is gone and stops the
+same way (worker._follow_parent).
 """
 from __future__ import annotations
 

@@ -6,6 +6,10 @@ A running entry whose owner process is gone is, in this order:
 - re-queued, with its claim commit kept as the attempt count;
 - after MAX_ATTEMPTS claims, recorded as a failed experiment: an entry
   that kills its worker every time must not cycle forever.
+An entry a dispatcher handed to an engine (Dask, Slurm) is different: its
+task may run on without the dispatcher and publish. The shared remote is
+asked first, and a published result comes home; otherwise it is re-queued
+without counting the claim, since a dead client is no fault of the entry.
 Every step is a compare-and-swap on the running ref, so two processes
 recovering at once (say `queue status` and a starting worker) never both
 act. Checkouts no live claim owns are removed, with any stage processes a
@@ -48,6 +52,8 @@ def recover(repo, max_attempts: int = MAX_ATTEMPTS) -> list[Recovered]:
             if claims.release(repo, entry):
                 state.clear_kill(repo, entry.id)
                 done.append(Recovered(entry, "finished"))
+        elif _dispatched(repo, entry):
+            done.extend(_recover_dispatched(repo, entry))
         elif entry.attempt >= max_attempts or state.kill_requested(repo, entry.id):
             # Take the claim over first, so that only one recovering process records it.
             mine = claims.take_over(repo, entry, claims.me())
@@ -62,6 +68,49 @@ def recover(repo, max_attempts: int = MAX_ATTEMPTS) -> list[Recovered]:
     live = {f"{e.id}-{e.sha[:8]}" for e in ent.list_entries(repo, "running")}
     checkout.remove_orphans(repo, folders, live)
     return done
+
+
+def _dispatched(repo, entry: ent.Entry) -> bool:
+    """Whether a dispatcher handed ENTRY to an engine (distributed/records.py).
+
+    Looked up by file, so the local queue never imports git_exp.distributed.
+    """
+    return os.path.exists(os.path.join(repo.exp_dir, "queue", "remote", f"{entry.id}.json"))
+
+
+def _recover_dispatched(repo, entry: ent.Entry) -> list[Recovered]:
+    """An entry whose dispatcher died: its task may have run on and published.
+
+    The shared remote is asked first: a published result comes home as the
+    experiment it is (and the entry's refs there are cleared). Otherwise the
+    entry goes back to the queue without counting the claim: the dispatcher
+    dying (a client killed, a laptop closed) is no fault of the entry, so an
+    outage never makes it fail.
+    """
+    from git_exp.distributed import home, records
+    record = records.read(repo, entry.id) or {}
+    outcome = home.settle(repo, entry, record)
+    if outcome is not None:
+        write_done(repo, entry, outcome)
+        if claims.release(repo, entry):
+            state.clear_kill(repo, entry.id)
+            records.remove(repo, entry.id)
+            return [Recovered(entry, "finished")]
+        return []
+    if state.kill_requested(repo, entry.id):   # `queue kill` asked for it: recorded as interrupted
+        mine = claims.take_over(repo, entry, claims.me())
+        if mine is None:
+            return []
+        finish(repo, mine, _gave_up(entry, True))
+        records.remove(repo, entry.id)
+        return [Recovered(mine, "failed")]
+    if claims.give_back(repo, entry, count=False):
+        old = state.read_state(repo, entry.id) or {}
+        if old.get("claim") == entry.sha:
+            state.remove_state(repo, entry.id)
+        records.remove(repo, entry.id)
+        return [Recovered(entry, "requeued")]
+    return []
 
 
 def _gave_up(entry: ent.Entry, killed: bool) -> EntryOutcome:

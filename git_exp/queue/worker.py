@@ -73,6 +73,8 @@ class _Worker:
         main = threading.current_thread() is threading.main_thread()
         previous = {sig: signal.signal(sig, self._on_signal)
                     for sig in (signal.SIGTERM, signal.SIGINT)} if main else {}
+        if main:
+            _follow_parent()
         try:
             found = recovery.recover(self.repo)
             if found:
@@ -162,6 +164,28 @@ def live_workers(repo) -> list[dict]:
     return alive
 
 
+PARENT_ENV = "GIT_EXP_WORKER_PARENT"
+
+
+def _follow_parent(poll: float = 0.5) -> None:
+    """An attached worker (`run -j`) is interrupted, as by Ctrl-C, when its parent dies.
+
+    Whoever SIGKILLs `git exp run -j` means the sweep to stop: the worker
+    records its entry as interrupted and exits, instead of draining the
+    batch unseen. Detached workers (`queue start`) have no parent to follow.
+    """
+    parent = os.environ.pop(PARENT_ENV, "")
+    if not parent.isdigit() or int(parent) != os.getppid():
+        return
+
+    def watch() -> None:
+        while os.getppid() == int(parent):
+            time.sleep(poll)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=watch, name="git-exp-parent", daemon=True).start()
+
+
 def _python_path() -> str:
     here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     rest = os.environ.get("PYTHONPATH")
@@ -176,6 +200,8 @@ def spawn(repo, count: int, *, batch: str | None = None, detached: bool = True) 
     if batch:
         command += ["--batch", batch]
     env = dict(os.environ, PYTHONPATH=_python_path(), PYTHONUNBUFFERED="1")
+    if not detached:
+        env[PARENT_ENV] = str(os.getpid())
     started = []
     for _ in range(count):
         temp = os.path.join(folder, f".starting-{os.getpid()}-{len(started)}.log")

@@ -1,6 +1,8 @@
 """Sharing experiments: refs through the user's own `git`, data through a data remote.
 
-remote.py    the data-remote interface, DirectoryRemote, and which location a Git remote pairs with
+remote.py    which data remote a location names and which one a Git remote pairs with;
+             re-exports the interface (DataRemote, DirectoryRemote, write_verified, errors)
+remotes/     one module per kind of data remote: base (the interface), directory, s3, ssh
 transfer.py  bulk "which objects are missing", parallel send/receive, never a partial object
 gitremote.py ls-remote, push and fetch through the user's `git`, with their output parsed
 needed.py    which cached objects the commits being pushed refer to, found cheaply

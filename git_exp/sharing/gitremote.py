@@ -57,7 +57,7 @@ class RefStatus:
 
 
 def push(root: str, remote: str, refspecs: list[str], leases: dict[str, str] | None = None,
-         env: dict | None = None) -> tuple[dict[str, RefStatus], str]:
+         env: dict | None = None, atomic: bool = False) -> tuple[dict[str, RefStatus], str]:
     """Run `git push --porcelain`; (remote ref -> status, Git's error text).
 
     LEASES (remote ref -> the sha it must still have) become
@@ -72,7 +72,7 @@ def push(root: str, remote: str, refspecs: list[str], leases: dict[str, str] | N
         targets = [spec.rpartition(":")[2] for spec in batch]
         options = [f"--force-with-lease={ref}:{(leases or {})[ref]}"
                    for ref in targets if ref in (leases or {})]
-        proc = git(["push", "--porcelain", *options, remote, *batch], cwd=root,
+        proc = git(["push", "--porcelain", *(["--atomic"] * atomic), *options, remote, *batch], cwd=root,
                    check=False, env=env)
         found = _parse_porcelain(proc.stdout)
         if proc.returncode != 0:

@@ -32,8 +32,13 @@ def parse_lines(lines: list[str]) -> list[tuple[str, str, str, str]]:
     return updates
 
 
-def run_pre_push(repo, remote_name: str, remote_url: str, lines: list[str], console) -> int:
-    """Upload what the pushed commits need; 0 to let Git push, 1 to stop it (reason printed)."""
+def run_pre_push(repo, remote_name: str, remote_url: str, lines: list[str], console,
+                 progress=None, format_size=lambda n: f"{n} bytes") -> int:
+    """Upload what the pushed commits need; 0 to let Git push, 1 to stop it (reason printed).
+
+    PROGRESS is the transfer's Progress callback (the hook command passes a
+    terminal line from ui/progress.py, with a close() to end it).
+    """
     from git_exp.sharing.gitremote import DATA_SENT_ENV
     if os.environ.get(DATA_SENT_ENV):
         return 0  # `git exp push` sent the data itself just before (or was told not to)
@@ -50,15 +55,13 @@ def run_pre_push(repo, remote_name: str, remote_url: str, lines: list[str], cons
         needs = needed_objects(repo, tips, remote_has, remote_name)
         if not needs.objects:
             return 0  # the common case: two `git` calls, nothing else imported
-        from git_exp.sharing.progress import ProgressLine, format_size
         from git_exp.sharing.push import upload
 
-        progress = ProgressLine(console.stderr, "git-exp: sending data",
-                                enabled=False if console.quiet else None)
         try:
             result = upload(repo, remote_name, remote_url or None, needs, progress=progress)
         finally:
-            progress.close()
+            if progress is not None and hasattr(progress, "close"):
+                progress.close()
     except ExpError as err:
         console.error(f"pre-push: {err.message}", err.hint)
         return 1

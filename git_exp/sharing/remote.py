@@ -1,19 +1,13 @@
-"""Data remotes: where cached objects are shared, and which one a Git remote pairs with.
+"""Which data remote a location names, and which location pairs with a Git remote.
 
-A data remote is four operations, so SSH or S3-compatible remotes can be
-added beside DirectoryRemote (one entry in _SCHEMES) without a caller
-changing:
+The kinds of data remote live in sharing/remotes/ (one module each, behind
+the interface in remotes/base.py); the names other code imports are
+re-exported here, so callers say `from git_exp.sharing.remote import ...`.
 
-    has_many(hashes) -> the subset it holds, asked in bulk
-    put(hash, path)  -> bytes sent (0 when it already had the object)
-    get(hash, dest)  -> bytes received; DEST appears whole and verified, or not at all
-    list()           -> every object hash it holds
-
-Objects are immutable and named by their SHA-256, so a remote never needs
-to rewrite one: a put of an object that is there does nothing, and two
-people putting the same object at once both succeed with the same bytes.
-Every object is hashed as it arrives, in both directions, and published
-under its final name only after the hash matched.
+A location is a directory path or file:// URL (DirectoryRemote), or a URL
+whose scheme is in _SCHEMES: s3://BUCKET/PREFIX, ssh://[user@]host[:port]/path
+and the scp-like [user@]host:path. Each kind's module is imported only when
+a location of that kind is opened (boto3 alone costs a quarter second).
 
 Which location pairs with a Git remote (first match wins):
   1. `remote.<name>.expdata` (the user's Git config, then the committed .expconfig)
@@ -28,194 +22,23 @@ the config command to run.
 """
 from __future__ import annotations
 
-import errno
-import hashlib
 import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable, Iterator
+from typing import Callable
 from urllib.parse import unquote, urlsplit
 
-from git_exp.data.cache import iter_object_dir
-from git_exp.data.hashing import CHUNK_SIZE, is_valid_hash
-from git_exp.data.links import current_umask, temp_name
 from git_exp.errors import ExpError
+from git_exp.sharing.remotes.base import (DataRemote, ObjectMismatch, RemoteUnavailable,
+                                          TransferCancelled, check_hash, file_chunks,
+                                          write_verified)
+from git_exp.sharing.remotes.directory import DirectoryRemote
 
-# Above this many hashes, has_many stats them from threads: on NFS a stat is
-# a round trip, and ten thousand of them one after another take seconds.
-_PARALLEL_STAT = 64
-_STAT_THREADS = 16
+# The names these had when they lived here, for code written against them.
+_check_hash = check_hash
+_chunks = file_chunks
 
-
-class ObjectMismatch(ExpError):
-    """Bytes that arrived do not hash to the name they were sent under."""
-
-    def __init__(self, hash: str, actual: str, source: str):
-        super().__init__(f"object {hash} from '{source}' hashes to {actual}: refusing it",
-                         hint="the copy at the source is corrupt; delete it and send it again "
-                              "from a clone that has a good copy")
-        self.hash = hash
-        self.actual = actual
-
-
-class TransferCancelled(ExpError):
-    """A transfer was stopped (Ctrl-C, or another object failed) before this object completed."""
-
-    def __init__(self):
-        super().__init__("transfer cancelled")
-
-
-class DataRemote:
-    """The interface every data remote implements; see the module docstring.
-
-    cancel() is the one shared piece: it asks every transfer in flight to
-    stop at its next chunk (pass self.stop to write_verified), so Ctrl-C
-    does not wait for a multi-gigabyte object to finish copying.
-    """
-
-    url: str = ""
-
-    def __init__(self):
-        self.stop = threading.Event()
-
-    def cancel(self) -> None:
-        self.stop.set()
-
-    def has_many(self, hashes: Iterable[str]) -> set[str]:
-        raise NotImplementedError
-
-    def put(self, hash: str, path: str) -> int:
-        raise NotImplementedError
-
-    def get(self, hash: str, dest: str) -> int:
-        raise NotImplementedError
-
-    def list(self) -> Iterator[str]:
-        raise NotImplementedError
-
-    def __str__(self) -> str:
-        return self.url
-
-
-def _check_hash(hash: str) -> None:
-    if not is_valid_hash(hash):
-        raise ExpError(f"malformed object hash '{hash}'",
-                       hint="expected 64 lowercase hex digits, optionally followed by .dir")
-
-
-def _chunks(path: str) -> Iterator[bytes]:
-    with open(path, "rb", buffering=0) as f:
-        while True:
-            block = f.read(CHUNK_SIZE)
-            if not block:
-                return
-            yield block
-
-
-def write_verified(chunks: Iterable[bytes], dest: str, hash: str, source: str,
-                   replace: bool = False, stop: threading.Event | None = None) -> int:
-    """Write CHUNKS to DEST if they hash to HASH; the bytes written.
-
-    The bytes go to a hidden temporary name beside DEST and are checked
-    before DEST exists, so a crash, Ctrl-C, exception or STOP leaves no object
-    under its final name (at worst a stray '.*.tmp' file, which nothing
-    mistakes for an object). Without REPLACE an object already at DEST is
-    never touched: it is published with link(), which refuses to overwrite.
-    Remotes other than directories use this too, so every arrival is checked
-    the same way. A directory object's name is the SHA-256 of its manifest
-    followed by '.dir', so the first 64 characters are what the bytes hash to.
-    """
-    _check_hash(hash)
-    os.makedirs(os.path.dirname(dest), exist_ok=True)
-    tmp = temp_name(dest)
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        with open(tmp, "xb") as out:
-            for block in chunks:
-                if stop is not None and stop.is_set():
-                    raise TransferCancelled()
-                digest.update(block)
-                out.write(block)
-                size += len(block)
-        actual = digest.hexdigest()
-        if actual != hash[:64]:
-            raise ObjectMismatch(hash, actual, source)
-        os.chmod(tmp, 0o444 & ~current_umask())
-        _publish(tmp, dest, replace)
-    finally:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-    return size
-
-
-def _publish(tmp: str, dest: str, replace: bool) -> None:
-    if replace:
-        os.replace(tmp, dest)
-        return
-    try:
-        os.link(tmp, dest)  # atomic, and fails rather than overwrite
-    except FileExistsError:
-        pass  # someone else published the same object: same name, same bytes
-    except OSError as err:
-        # Some shared filesystems (SMB, FAT, a few NFS setups) have no hard
-        # links. Rename instead: if another writer wins the race in between,
-        # its object and ours are the same bytes.
-        if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV,
-                             errno.EMLINK, errno.ENOSYS):
-            raise
-        if not os.path.exists(dest):
-            os.replace(tmp, dest)
-
-
-class DirectoryRemote(DataRemote):
-    """Objects in a directory (local disk, NFS, a mounted share), laid out like the cache.
-
-    <root>/files/sha256/<2 hex>/<rest>: the same layout as every clone's
-    `.git/exp/cache`, so a repository's own cache can serve as the remote of
-    others, and a directory remote can be read as a cache.
-    """
-
-    def __init__(self, root: str):
-        super().__init__()
-        self.root = os.path.abspath(root)
-        self.url = self.root
-        self._objects = os.path.join(self.root, "files", "sha256")
-
-    def object_path(self, hash: str) -> str:
-        _check_hash(hash)
-        return os.path.join(self._objects, hash[:2], hash[2:])
-
-    def has_many(self, hashes: Iterable[str]) -> set[str]:
-        wanted = sorted(set(hashes))
-        paths = [self.object_path(h) for h in wanted]
-        if len(paths) > _PARALLEL_STAT:
-            with ThreadPoolExecutor(_STAT_THREADS) as pool:
-                present = list(pool.map(os.path.isfile, paths))
-        else:
-            present = [os.path.isfile(p) for p in paths]
-        return {h for h, there in zip(wanted, present) if there}
-
-    def put(self, hash: str, path: str) -> int:
-        dest = self.object_path(hash)
-        if os.path.isfile(dest):
-            return 0  # never rewritten: its name is its content
-        return write_verified(_chunks(path), dest, hash, source=path, stop=self.stop)
-
-    def get(self, hash: str, dest: str) -> int:
-        src = self.object_path(hash)
-        try:
-            return write_verified(_chunks(src), dest, hash, source=src, replace=True,
-                                  stop=self.stop)
-        except FileNotFoundError as err:
-            if err.filename == src:
-                raise ExpError(f"object {hash} is not in the data remote '{self.url}'") from None
-            raise
-
-    def list(self) -> Iterator[str]:
-        return iter_object_dir(self._objects)
+__all__ = ["DataRemote", "DirectoryRemote", "ObjectMismatch", "RemoteUnavailable",
+           "TransferCancelled", "write_verified", "check_hash", "file_chunks", "local_path", "common_git_dir",
+           "open_location", "register_scheme", "configured_location", "resolve"]
 
 
 # -- which location a Git remote pairs with ---------------------------------
@@ -302,12 +125,37 @@ def open_location(location: str, base: str, where: str) -> DataRemote:
     if opener is None:
         raise ExpError(f"data remote '{location}' (from {where}) is not supported: "
                        f"no {scheme} data remotes yet",
-                       hint="use a directory (local disk, NFS or a mounted share) "
-                            "or a file:// URL")
+                       hint="use a directory (local disk, NFS or a mounted share), a file:// "
+                            "URL, s3://BUCKET/PREFIX or ssh://[user@]host[:port]/path")
     return opener(location)
 
 
 _SCHEMES: dict = {}  # scheme -> factory(url); SSH and S3 remotes register here
+
+
+def register_scheme(scheme: str, factory: Callable[[str], DataRemote]) -> None:
+    """Have open_location call FACTORY(url) for locations 'SCHEME://...'.
+
+    The factory should import its module itself, so a kind costs nothing
+    until a location of that kind is used.
+    """
+    _SCHEMES[scheme] = factory
+
+
+def _open_s3(url: str) -> DataRemote:
+    from git_exp.sharing.remotes.s3 import S3Remote
+    return S3Remote(url)
+
+
+def _open_ssh(url: str) -> DataRemote:
+    from git_exp.sharing.remotes.ssh import SSHRemote
+    return SSHRemote(url)
+
+
+register_scheme("s3", _open_s3)
+register_scheme("ssh", _open_ssh)      # also the scp-like host:path, see open_location
+register_scheme("git+ssh", _open_ssh)
+register_scheme("ssh+git", _open_ssh)
 
 
 def configured_location(config, remote: str) -> tuple[str, str] | None:

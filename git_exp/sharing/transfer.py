@@ -2,10 +2,16 @@
 
 The remote is asked once, in bulk, which of the objects it lacks; only those
 move, from a thread pool (the work is waiting on disks and networks, which
-releases the GIL). A failed or interrupted transfer leaves no partial object
-anywhere: each object is written under a temporary name and published only
-once complete and verified (remote.write_verified), and the pool stops
+releases the GIL), one object per task, or a batch of them for remotes
+whose batch_size says a call should carry many (SSH: one connection per
+batch). A failed or interrupted transfer leaves no partial object anywhere:
+each object is written under a temporary name and published only once
+complete and verified (remotes.base.write_verified), and the pool stops
 taking new objects at the first failure.
+
+Progress: the remote reports bytes as they stream (report_bytes), and the
+calling thread hands the totals to the Progress callback about ten times a
+second, so a progress line moves while one large object travels.
 
 Directory objects keep the cache's invariant on both sides: a manifest is
 published only after every file it lists is there, so a manifest present
@@ -14,6 +20,7 @@ anywhere means its files are too.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -21,6 +28,7 @@ from typing import Callable, Iterable
 from git_exp.data.hashing import DIR_SUFFIX, parse_manifest
 from git_exp.data.links import temp_name
 from git_exp.errors import ExpError
+from git_exp.sharing.remotes.base import RemoteUnavailable
 
 DEFAULT_JOBS = 8
 
@@ -48,69 +56,182 @@ class UploadPlan:
 
 
 class _Meter:
+    """Counts objects and bytes; bytes of objects still in flight come from the remote.
+
+    Worker threads (and a remote's own threads) call partial() and done();
+    only the calling thread calls tick(), which hands the progress callback
+    the totals at most every TICK seconds while objects are in flight.
+    """
+
+    TICK = 0.1
+
     def __init__(self, progress: Progress | None):
         self.progress = progress
         self.objects = self.bytes = self.total_objects = self.total_bytes = 0
+        self._inflight: dict[str, int] = {}
+        self._lock = threading.Lock()
 
     def grow(self, objects: int, nbytes: int) -> None:
-        self.total_objects += objects
-        self.total_bytes += nbytes
+        with self._lock:
+            self.total_objects += objects
+            self.total_bytes += nbytes
         self.tick()
 
-    def done(self, nbytes: int) -> None:
-        self.objects += 1
-        self.bytes += nbytes
-        self.tick()
+    def partial(self, hash: str, nbytes: int) -> None:
+        with self._lock:
+            self._inflight[hash] = self._inflight.get(hash, 0) + nbytes
+
+    def done(self, hash: str, nbytes: int) -> None:
+        with self._lock:
+            self._inflight.pop(hash, None)
+            self.objects += 1
+            self.bytes += nbytes
+
+    def done_many(self, hashes: list[str], nbytes: int) -> None:
+        with self._lock:
+            for h in hashes:
+                self._inflight.pop(h, None)
+            self.objects += len(hashes)
+            self.bytes += nbytes
 
     def tick(self) -> None:
         if self.progress:
-            self.progress(self.objects, self.total_objects, self.bytes, self.total_bytes)
+            with self._lock:
+                moved = self.bytes + sum(self._inflight.values())
+                args = (self.objects, self.total_objects, moved, self.total_bytes)
+            self.progress(*args)
 
 
-def _run_parallel(items: list[str], work: Callable[[str], int], jobs: int, meter: _Meter,
-                  verb: str, remote) -> Stats:
-    """work(item) -> bytes for every item; the first failure stops the rest and is raised."""
+def _batches(items: list[str], size: int, jobs: int, sizes: dict[str, int] | None = None,
+             max_bytes: int | None = None) -> list[list[str]]:
+    """ITEMS in groups of at most SIZE objects (and MAX_BYTES, as far as SIZES tell),
+    small enough that JOBS threads share the work."""
+    if size <= 1:
+        return [[item] for item in items]
+    per = max(1, min(size, -(-len(items) // max(1, jobs))))
+    groups: list[list[str]] = []
+    current: list[str] = []
+    weight = 0
+    for item in items:
+        n = (sizes or {}).get(item, 0)
+        if current and (len(current) >= per or (max_bytes and weight + n > max_bytes)):
+            groups.append(current)
+            current, weight = [], 0
+        current.append(item)
+        weight += n
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _run_parallel(items: list[str], work: Callable[[list[str]], int], jobs: int, meter: _Meter,
+                  verb: str, remote, batch_size: int = 1,
+                  sizes: dict[str, int] | None = None) -> Stats:
+    """work(batch) -> bytes for batches of ITEMS; the first failure stops the rest and is raised.
+
+    WORK calls meter.done(hash, nbytes) for each object it completes.
+    """
     stats = Stats()
     if not items:
         return stats
-    pool = ThreadPoolExecutor(max(1, min(jobs, len(items))))
+    batches = _batches(items, batch_size, jobs, sizes, getattr(remote, "batch_bytes", None))
+    pool = ThreadPoolExecutor(max(1, min(jobs, len(batches))))
     finished_cleanly = False
+    unavailable = None
+    before = meter.objects, meter.bytes
+    remote.on_bytes(meter.partial)
     try:
-        pending = {pool.submit(work, item): item for item in items}
+        pending = {pool.submit(work, batch): batch for batch in batches}
         while pending:
-            finished, _ = wait(pending, return_when=FIRST_EXCEPTION)
+            finished, _ = wait(pending, timeout=meter.TICK, return_when=FIRST_EXCEPTION)
+            meter.tick()  # bytes of large objects move between completions
             for future in finished:
-                item = pending.pop(future)
+                batch = pending.pop(future)
                 error = future.exception()
                 if error is not None:
                     for other in pending:
                         other.cancel()
+                    if isinstance(error, RemoteUnavailable):
+                        unavailable = error  # told what did not move once the pool is down
                     if isinstance(error, ExpError):
                         raise error
                     if isinstance(error, OSError):
+                        item = batch[0] if len(batch) == 1 else f"{batch[0]} (or one of {len(batch)})"
                         raise ExpError(f"cannot {verb} object {item}: "
                                        f"{error.strerror or error}"
                                        + (f" ('{error.filename}')" if error.filename else "")) from error
                     raise error
-                nbytes = future.result()
-                stats.objects += 1
-                stats.bytes += nbytes
-                meter.done(nbytes)
+                future.result()
         finished_cleanly = True
     finally:
+        remote.on_bytes(None)
         if not finished_cleanly:
             # Ctrl-C or a failure: drop what has not started, and make what
             # is running stop at its next chunk and discard its temp file.
             remote.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+        if unavailable is not None:
+            # Say what did not move (batches under way finished or stopped by
+            # now): the rerun that resumes moves only that.
+            left = meter.total_objects - meter.objects
+            unavailable.message += (f"\n{left} of {meter.total_objects} object(s) were not "
+                                    f"{'sent' if verb == 'send' else 'received'}")
+    stats.objects = meter.objects - before[0]
+    stats.bytes = meter.bytes - before[1]
+    meter.tick()
     return stats
 
 
+def _per_object(meter: _Meter, one: Callable[[str], int]) -> Callable[[list[str]], int]:
+    """WORK for _run_parallel from ONE(hash) -> bytes."""
+    def work(batch: list[str]) -> int:
+        total = 0
+        for h in batch:
+            n = one(h)
+            meter.done(h, n)
+            total += n
+        return total
+    return work
+
+
+def _batched(meter: _Meter, many: Callable[[list[tuple[str, str]]], int],
+             where: Callable[[str], str]) -> Callable[[list[str]], int]:
+    """WORK for _run_parallel from a remote's put_batch/get_batch.
+
+    A batch call reports nothing per object, so its objects are counted
+    done, with the bytes it moved, when it returns (its bytes moved along
+    the way through report_bytes).
+    """
+    def work(batch: list[str]) -> int:
+        n = many([(h, where(h)) for h in batch])
+        meter.done_many(batch, n)
+        return n
+    return work
+
+
+def _worker(remote, meter: _Meter, direction: str, where: Callable[[str], str]):
+    """The per-batch work for sending or receiving with REMOTE."""
+    if getattr(remote, "batch_size", 1) > 1:
+        many = remote.put_batch if direction == "put" else remote.get_batch
+        return _batched(meter, many, where)
+    one = remote.put if direction == "put" else remote.get
+    return _per_object(meter, lambda h: one(h, where(h)))
+
+
 def plan_upload(cache, remote, objects: Iterable[str]) -> UploadPlan:
-    """Ask REMOTE once which OBJECTS it lacks; split them by whether the cache has them."""
+    """Ask REMOTE once which OBJECTS it lacks; split them by whether the cache has them.
+
+    First the remote clears what earlier interrupted uploads left behind
+    (temp files, unfinished multipart uploads), so a later push tidies up
+    even when it has nothing left to send.
+    """
     wanted = set(objects)
     if not wanted:
         return UploadPlan()
+    try:
+        remote.clean_temp()
+    except ExpError:
+        pass  # best effort: a store may not let us list uploads; the transfer itself may work
     lacking = wanted - remote.has_many(wanted)
     local = {h for h in lacking if cache.has(h)}
     return UploadPlan(send=sorted(local), unavailable=lacking - local)
@@ -124,13 +245,16 @@ def send(cache, remote, hashes: Iterable[str], progress: Progress | None = None,
     missing = [h for h in hashes if h not in sizes]
     if missing:
         raise ExpError(f"{len(missing)} object(s) to send are not in the cache: {', '.join(missing[:5])}")
+    if not hashes:
+        return Stats()
     meter = _Meter(progress)
     meter.grow(len(hashes), sum(sizes.values()))
     stats = Stats()
+    work = _worker(remote, meter, "put", cache.object_path)
+    batch = getattr(remote, "batch_size", 1)
     for phase in ([h for h in hashes if not h.endswith(DIR_SUFFIX)],
                   [h for h in hashes if h.endswith(DIR_SUFFIX)]):
-        stats += _run_parallel(phase, lambda h: remote.put(h, cache.object_path(h)), jobs,
-                               meter, "send", remote)
+        stats += _run_parallel(phase, work, jobs, meter, "send", remote, batch, sizes)
     return stats
 
 
@@ -165,12 +289,14 @@ def download(cache, remote, hashes: Iterable[str], progress: Progress | None = N
     stats = Stats()
     staged: dict[str, str] = {}
     try:
-        def get_manifest(h: str) -> int:
+        def manifest_dest(h: str) -> str:
             tmp = temp_name(cache.object_path(h))
             staged[h] = tmp  # dict writes are atomic under the GIL
-            return remote.get(h, tmp)
+            return tmp
 
-        stats += _run_parallel(manifests, get_manifest, jobs, meter, "receive", remote)
+        batch = getattr(remote, "batch_size", 1)
+        stats += _run_parallel(manifests, _worker(remote, meter, "get", manifest_dest), jobs,
+                               meter, "receive", remote, batch)
         inside: dict[str, set[str]] = {}
         for h in manifests:
             with open(staged[h], "rb") as f:
@@ -187,12 +313,13 @@ def download(cache, remote, hashes: Iterable[str], progress: Progress | None = N
             meter.grow(len(found), sum(sizes.get(h, 0) for h in found))
             files |= found
 
-        def get_file(h: str) -> int:
+        def file_dest(h: str) -> str:
             dest = cache.object_path(h)
             os.makedirs(os.path.dirname(dest), exist_ok=True)
-            return remote.get(h, dest)
+            return dest
 
-        stats += _run_parallel(sorted(files), get_file, jobs, meter, "receive", remote)
+        stats += _run_parallel(sorted(files), _worker(remote, meter, "get", file_dest), jobs,
+                               meter, "receive", remote, batch, sizes)
         for h in manifests:
             if inside[h] & lacking:
                 lacking.add(h)  # never a manifest without its files

@@ -1,0 +1,287 @@
+"""Distributed faults, for real: a Dask scheduler killed mid-sweep, the client
+killed while its tasks run, two attempts of one entry racing.
+
+The same cluster as tests/test_distributed.py (a real `dask scheduler` and
+two workers on 127.0.0.1, a bare repository as the shared remote); every
+process a test starts is ended in its teardown.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.test_distributed import (  # noqa: F401 - fixtures
+    _alive, dask_cluster, needs_dask, queue_ids, remote_refs, runs, shared, trailers, wait_for)
+
+
+def _dispatcher(project, executor: str) -> subprocess.Popen:
+    return subprocess.Popen(["git", "exp", "queue", "work", "--executor", executor],
+                            cwd=project.path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _end(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)
+
+
+def _exp_refs(project) -> dict[str, str]:
+    out = project.git("for-each-ref", "--format=%(refname:lstrip=3) %(objectname)", "refs/exps/")
+    return dict(line.split() for line in out.splitlines())
+
+
+@needs_dask
+def test_a_dead_scheduler_gives_the_entries_back_and_the_dispatcher_says_so(shared, dask_cluster,
+                                                                          tmp_path):
+    gate, marker = tmp_path / "gate", tmp_path / "marker"
+    gate.write_text("")
+    shared.exp("run", "--queue", "-S", "train.lr=0.9,0.2", "-n", "sweep")
+    dispatcher = _dispatcher(shared, dask_cluster["executor"])
+    try:
+        wait_for(lambda: marker.exists(), 30, "the first run")
+        scheduler = dask_cluster["scheduler"]
+        os.killpg(scheduler.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        out, err = dispatcher.communicate(timeout=40)
+        took = time.monotonic() - killed_at
+    finally:
+        gate.unlink(missing_ok=True)
+        _end(dispatcher)
+    assert dispatcher.returncode == 1, out + err
+    assert "error: lost the Dask scheduler at " in err
+    assert "its unfinished entries went back to the queue" in err
+    assert "hint: start the scheduler again" in err
+    assert took < 30, took   # its timeout is 15 s
+    assert "Traceback" not in err
+    # Nothing failed: both entries are queued again, no experiment was recorded as failed.
+    status = shared.exp("queue", "status").stdout
+    assert "failed" not in status
+    assert "sweep-1" in queue_ids(shared)   # the one held at the gate is queued again ...
+    for name, entry_id in queue_ids(shared).items():   # ... and its claim was not counted
+        attempt = shared.git("log", "-1", "--format=%(trailers:key=Exp-Attempt,valueonly)",
+                             f"refs/exps-queue/{entry_id}").strip()
+        assert attempt in ("", "0"), (name, attempt)
+    assert shared.git("for-each-ref", "refs/exps-running/") == ""
+    stop = shared.exp("queue", "stop", check=False)
+    assert stop.returncode == 0, stop.stderr
+    shared.fsck()
+
+
+@needs_dask
+@pytest.mark.parametrize("kill", [False, True])
+def test_queue_stop_works_while_the_scheduler_is_gone(shared, dask_cluster, tmp_path, kill):
+    gate, marker = tmp_path / "gate", tmp_path / "marker"
+    gate.write_text("")
+    shared.exp("run", "--queue", "-S", "train.lr=0.9", "-n", "slow")
+    shared.exp("queue", "start", "--executor", dask_cluster["executor"])
+    dispatcher = None
+    try:
+        wait_for(lambda: marker.exists(), 30, "the run")
+        dispatcher = json.loads(next((shared.path / ".git/exp/queue/workers").glob("*.json"))
+                                .read_text())["pid"]
+        os.killpg(dask_cluster["scheduler"].pid, signal.SIGKILL)
+        time.sleep(1)
+        stop = shared.exp("queue", "stop", *(["--kill"] if kill else []), check=False)
+        assert stop.returncode == 0, stop.stderr
+        assert "Asked 1 worker" in stop.stdout or "Interrupted 1 worker" in stop.stdout
+        wait_for(lambda: not _alive(dispatcher), 25, "the dispatcher to exit")
+    finally:
+        gate.unlink(missing_ok=True)
+        if dispatcher and _alive(dispatcher):
+            os.kill(dispatcher, signal.SIGKILL)
+    status = shared.exp("queue", "status")
+    assert status.returncode == 0
+    assert "failed" not in status.stdout, status.stdout
+    log = (shared.path / f".git/exp/queue/workers/{dispatcher}.log").read_text()
+    assert "Traceback" not in log and "internal error" not in log, log
+    shared.fsck()
+
+
+def test_two_attempts_racing_the_loser_reports_the_winner(shared, tmp_path):
+    """No Dask needed: two `exec-entry` of one entry, both past their claim, finish at once."""
+    from tests.test_distributed import push_entry
+    gate, marker = tmp_path / "gate", tmp_path / "marker"
+    gate.write_text("")
+    shared.exp("run", "--queue", "-S", "train.lr=0.9", "-n", "raced")
+    entry_id = queue_ids(shared)["raced"]
+    push_entry(shared, entry_id)
+    args = ["git", "exp", "exec-entry", "--remote", str(shared.remote), "--ref",
+            f"refs/exps-queue/{entry_id}", "--data-remote", str(shared.data_remote)]
+    attempts = []
+    try:
+        for _ in range(2):
+            attempts.append(subprocess.Popen(args, cwd=shared.path, stdout=subprocess.PIPE,
+                                             stderr=subprocess.PIPE, text=True))
+            wait_for(lambda: marker.exists(), 30, "the attempt's run")
+            marker.unlink()
+        gate.unlink()
+        outputs = [p.communicate(timeout=60) for p in attempts]
+    finally:
+        gate.unlink(missing_ok=True)
+        for p in attempts:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert [p.returncode for p in attempts] == [0, 0], outputs
+    results = remote_refs(shared.remote, "refs/exps/")
+    (winner_sha,) = results.values()
+    lines = sorted(out.splitlines()[-1] for out, _ in outputs)
+    assert lines[0].startswith(f"duplicate: raced {winner_sha[:7]} (success, attempt ")
+    assert lines[1].startswith(f"pushed: raced {winner_sha[:7]} (success, attempt ")
+    loser_err = [err for out, err in outputs if out.splitlines()[-1].startswith("duplicate")][0]
+    assert f"published refs/exps/{shared.head()}/raced first ({winner_sha[:7]}" in loser_err
+    # The winner's log went with its result, and only the winner's.
+    logs = remote_refs(shared.remote, "refs/exps-logs/")
+    assert list(logs) == [f"refs/exps-logs/{entry_id}"]
+    log = subprocess.run(["git", "-C", str(shared.remote), "cat-file", "blob",
+                          logs[f"refs/exps-logs/{entry_id}"]], capture_output=True, text=True,
+                         check=True).stdout
+    winner_attempt = lines[1].rsplit("attempt ", 1)[1].rstrip(")")
+    assert "trained lr=0.9" in log
+    assert f"exec-entry: published refs/exps/{shared.head()}/raced ({winner_sha[:7]}, success), " \
+           f"attempt {winner_attempt} " in log
+    subprocess.run(["git", "-C", str(shared.remote), "fsck", "--strict", "--no-progress"],
+                   check=True)
+
+
+@needs_dask
+def test_an_outage_of_the_client_neither_fails_nor_counts_its_entries(shared, dask_cluster,
+                                                                       tmp_path):
+    """The client killed three times while its tasks run: they publish, it brings them home."""
+    gate, marker = tmp_path / "gate", tmp_path / "marker"
+    gate.write_text("")
+    shared.exp("run", "--queue", "-S", "train.lr=0.9,0.2", "-n", "out")
+    ids = queue_ids(shared)
+    record = shared.path / f".git/exp/queue/remote/{ids['out-1']}.json"
+    dispatchers = []
+    try:
+        for round_ in range(3):
+            shared.exp("queue", "start", "--executor", dask_cluster["executor"])
+            pid = wait_for(lambda: [w for w in _worker_pids(shared) if w not in dispatchers], 20,
+                           "the dispatcher")[0]
+            dispatchers.append(pid)
+            # Its task for the slow entry is with Dask: the client dies, as a laptop closes.
+            wait_for(lambda: record.exists() and json.loads(record.read_text()).get("task"), 30,
+                     "the slow entry to be submitted")
+            time.sleep(0.5)
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: not _alive(pid), 10, "the dispatcher to die")
+        # The tasks run on without their client and publish; a new client brings them home.
+        gate.unlink()
+        shared.exp("queue", "start", "--executor", dask_cluster["executor"])
+        wait_for(lambda: shared.exp("queue", "status").stdout.count("success") == 2, 40,
+                 "both results")
+    finally:
+        gate.unlink(missing_ok=True)
+        for pid in _worker_pids(shared):
+            os.kill(pid, signal.SIGKILL)
+    status = shared.exp("queue", "status").stdout
+    assert "failed" not in status, status
+    for name in ("out-1", "out-2"):
+        info = json.loads((shared.path / f".git/exp/queue/{ids[name]}.json").read_text())
+        assert info["state"] == "success" and info["attempt"] == 1, info   # no attempt consumed
+    baseline = shared.head()
+    remote = remote_refs(shared.remote, "refs/exps/")
+    assert sorted(remote) == [f"refs/exps/{baseline}/out-1", f"refs/exps/{baseline}/out-2"]
+    assert {f"refs/exps/{baseline}/{k}": v for k, v in _exp_refs(shared).items()} == remote
+    assert remote_refs(shared.remote, "refs/exps-running/") == {}
+    assert remote_refs(shared.remote, "refs/exps-queue/") == {}
+    # `pull` sees the same experiments, not diverged ones.
+    pull = shared.exp("pull", "origin", check=False)
+    assert pull.returncode == 0 and "diverged" not in pull.stderr, pull.stderr
+    # The log is the winning attempt's: it ran the stage and published this very commit.
+    sha = remote[f"refs/exps/{baseline}/out-1"]
+    log = shared.exp("logs", "out-1").stdout
+    assert "trained lr=0.9" in log
+    assert f"exec-entry: published refs/exps/{baseline}/out-1 ({sha[:7]}, success), attempt " \
+           f"{trailers(shared, sha)['Exp-Attempt']} " in log
+    shared.fsck()
+
+
+def _worker_pids(project) -> list[int]:
+    folder = project.path / ".git/exp/queue/workers"
+    pids = []
+    for path in folder.glob("*.json") if folder.exists() else []:
+        try:
+            pid = json.loads(path.read_text())["pid"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if _alive(pid):
+            pids.append(pid)
+    return pids
+
+
+# -- a dispatcher that died: recovery asks the shared remote (no Dask needed) -------------
+
+def _claim_for_a_dead_dispatcher(project, entry_id: str) -> None:
+    """What a dispatcher leaves when SIGKILLed after submitting: its claim and its record."""
+    from tests.conftest import ROOT
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    code = f"""
+import socket, sys; sys.path.insert(0, {str(ROOT)!r})
+from git_exp.repo import discover
+from git_exp.queue import claims, entries
+from git_exp.distributed import records
+repo = discover()
+(entry,) = [e for e in entries.list_entries(repo, "queued") if e.id == {entry_id!r}]
+owner = entries.Owner({dead.pid}, socket.gethostname(), "1")
+assert claims.claim(repo, entry, owner) is not None
+records.write(repo, entry.id, {{"executor": "dask://gone:1", "task": "t", "remote": "origin",
+              "url": sys.argv[1], "data": sys.argv[2], "claim": "x", "submitted": 0}})
+"""
+    subprocess.run([sys.executable, "-c", code, str(project.remote), str(project.data_remote)],
+                   cwd=project.path, check=True)
+
+
+def test_recovery_brings_home_what_a_dead_dispatchers_task_published(shared, tmp_path):
+    from tests.test_distributed import push_entry
+    shared.exp("run", "--queue", "-S", "train.lr=0.4", "-n", "orphan")
+    entry_id = queue_ids(shared)["orphan"]
+    push_entry(shared, entry_id)
+    _claim_for_a_dead_dispatcher(shared, entry_id)
+    # Its task ran on without it and published.
+    shared.exp("exec-entry", "--remote", str(shared.remote), "--ref", f"refs/exps-queue/{entry_id}",
+               "--data-remote", str(shared.data_remote))
+    (sha,) = remote_refs(shared.remote, "refs/exps/").values()
+    status = shared.exp("queue", "status")
+    assert f"Recovered {entry_id} 'orphan' from a dead worker: finished." in status.stderr
+    assert "success" in status.stdout and "failed" not in status.stdout
+    assert _exp_refs(shared) == {"orphan": sha}
+    assert shared.git("for-each-ref", "refs/exps-queue/", "refs/exps-running/",
+                      "refs/exps-logs/") == ""
+    for prefix in ("refs/exps-queue/", "refs/exps-running/", "refs/exps-logs/"):
+        assert remote_refs(shared.remote, prefix) == {}
+    log = shared.exp("logs", "orphan").stdout
+    assert "trained lr=0.4" in log and f"exec-entry: published refs/exps/{shared.head()}/orphan" in log
+    # Its data came home too: apply needs nothing from the remote.
+    shared.exp("apply", "orphan")
+    assert shared.read("models/model.txt") == "weights 0.4 from 4 rows\n"
+    assert shared.exp("pull", "origin").returncode == 0
+    shared.fsck()
+
+
+def test_recovery_requeues_a_dead_dispatchers_entry_without_counting_it(shared):
+    from tests.test_distributed import push_entry
+    shared.exp("run", "--queue", "-S", "train.lr=0.4", "-n", "later")
+    entry_id = queue_ids(shared)["later"]
+    push_entry(shared, entry_id)
+    for _ in range(4):   # more deaths than an entry's attempts: never failed for them
+        _claim_for_a_dead_dispatcher(shared, entry_id)
+        status = shared.exp("queue", "status")
+        assert f"Recovered {entry_id} 'later' from a dead worker: requeued." in status.stderr
+        assert "queued" in status.stdout and "failed" not in status.stdout
+    attempt = shared.git("log", "-1", "--format=%(trailers:key=Exp-Attempt,valueonly)",
+                         f"refs/exps-queue/{entry_id}").strip()
+    assert attempt == "0"
+    assert not (shared.path / f".git/exp/queue/remote/{entry_id}.json").exists()
+    shared.fsck()
