@@ -49,7 +49,7 @@ def configure(parser):
 
 def run(args, console) -> int:
     from git_exp.sharing.foreign_files import get
-    from git_exp.sharing.progress import ProgressLine, format_size
+    from git_exp.ui.progress import ProgressLine, format_size
     progress = ProgressLine(console.stderr, "Receiving data", enabled=False if console.quiet else None)
     try:
         result = get(args.url, args.path, out=args.out, rev=args.rev, force=args.force,
