@@ -170,6 +170,37 @@ class Foreign:
                 found[parts[0]] = int(parts[1])
         return found
 
+    def blobs_to(self, items: list[tuple[str, str]]) -> None:
+        """Write each blob OID to its new file DEST, through one `git cat-file --batch`.
+
+        One process for a folder of thousands of files: a `git cat-file` each
+        costs milliseconds apiece. The bytes are streamed, never held whole.
+        """
+        if not items:
+            return
+        proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.tmp, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            for oid, dest in items:
+                proc.stdin.write(oid.encode() + b"\n")
+                proc.stdin.flush()
+                header = proc.stdout.readline().split()
+                if len(header) != 3 or header[1] != b"blob":
+                    raise ExpError(f"cannot read a file of {self.url}: object {oid} is missing")
+                left = int(header[2])
+                with open(dest, "xb") as fh:
+                    while left:
+                        block = proc.stdout.read(min(left, 1 << 20))
+                        if not block:
+                            raise ExpError(f"cannot read a file of {self.url}: git stopped answering")
+                        fh.write(block)
+                        left -= len(block)
+                proc.stdout.read(1)   # the newline after the contents
+        finally:
+            proc.stdin.close()
+            proc.stdout.close()
+            proc.wait()
+
     def blob_to(self, oid: str, dest: str) -> None:
         """Write blob OID to the new file DEST (fetched now if it is not here)."""
         with open(dest, "xb") as fh:

@@ -257,6 +257,7 @@ def get(url: str, path: str, out: str | None = None, rev: str | None = None, for
                 _write(foreign, files[0], stage, sources, result)
             else:
                 os.mkdir(stage)
+                blobs: list[tuple[Entry, str]] = []
                 for entry in files:
                     inner = entry.path[len(base) + 1:] if base else entry.path
                     if entry.kind == "link" or check_relpath(inner):
@@ -264,7 +265,13 @@ def get(url: str, path: str, out: str | None = None, rev: str | None = None, for
                         continue
                     dest = os.path.join(stage, *inner.split("/"))
                     os.makedirs(os.path.dirname(dest), exist_ok=True)
-                    _write(foreign, entry, dest, sources, result)
+                    if entry.data:
+                        _write(foreign, entry, dest, sources, result)
+                    else:
+                        blobs.append((entry, dest))
+                foreign.blobs_to([(entry.hash, dest) for entry, dest in blobs])
+                for entry, dest in blobs:
+                    _finish(entry, dest, os.path.getsize(dest), result)
             _publish(stage, target, force)
         except (FileExistsError, NotADirectoryError, IsADirectoryError) as err:
             # Two paths of the commit collide (a file where a folder should go).
@@ -312,6 +319,10 @@ def _write(foreign, entry: Entry, dest: str, sources: dict[str, str], result: Ge
     else:
         foreign.blob_to(entry.hash, dest)
         size = os.path.getsize(dest)
+    _finish(entry, dest, size, result)
+
+
+def _finish(entry: Entry, dest: str, size: int, result: GetResult) -> None:
     mask = os.umask(0)
     os.umask(mask)
     os.chmod(dest, (0o777 if entry.exec else 0o666) & ~mask)
