@@ -43,6 +43,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gc": ("git_exp.commands.gc", "Delete cached data that no commit, ref or work tree references"),
     "fsck": ("git_exp.commands.fsck", "Check the cache for corrupt and missing objects"),
     "import-dvc": ("git_exp.commands.import_dvc", "Convert a DVC project, its cache and experiments to git-exp"),
+
+    "ui": ("git_exp.commands.ui", "Browse, compare and manage experiments in a local web app"),
     "install": ("git_exp.commands.install", "Install the Git hooks that keep data in step with Git"),
     "hook": ("git_exp.commands.hook", "Run the logic of an installed Git hook"),
     "exec-entry": ("git_exp.commands.exec_entry", "Run one queue entry of a shared remote and push its result"),
@@ -295,40 +297,21 @@ def _silence_stdout() -> None:
 
 def _report_bug(show_traceback: bool, console) -> int:
     """Exit 3 with one line; the traceback goes to a log (and the screen with -v)."""
-    import tempfile
-    import time
     import traceback
 
+    from git_exp import crashlog
     text = traceback.format_exc()
-    name = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-    folders = []
+    exp_dir = None
     try:
         from git_exp.repo import discover
-        folders.append(os.path.join(discover().exp_dir, "logs"))
+        exp_dir = discover().exp_dir
     except Exception:  # noqa: BLE001 - no repository: the temp dir only
         pass
-    # A full disk or a read-only .git/exp must not leave the hint naming a
-    # log that was never written: fall back to the temp dir, and say so.
-    folders.append(tempfile.gettempdir())
-    path = note = None
-    for folder in folders:
-        try:
-            os.makedirs(folder, exist_ok=True)
-            candidate = os.path.join(folder, name)
-            with open(candidate, "w", encoding="utf-8", errors="backslashreplace") as fh:
-                fh.write(f"git-exp {__version__}\nargv: {sys.argv!r}\n\n{text}")
-            path = candidate
-            break
-        except OSError as exc:
-            note = f"{folder} is not writable ({exc.strerror})"
-            try:
-                os.unlink(os.path.join(folder, name))   # a full disk may have left it empty
-            except OSError:
-                pass
+    path, note = crashlog.write(text, exp_dir)
     if show_traceback:
         sys.stderr.write(text)
     where = f"; the traceback is in {path}" if path else "; no log could be written"
-    if path and note and not path.startswith(folders[0]):
+    if path and note:
         where += f" ({note})"
     console.error(f"internal error in git-exp (a bug){where}",
                   hint="run again with -v to see it, and report it with that file" if path

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 
-from git_exp.atomic import write_atomic
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.worktree_writes import WorkTree
 
 
 def ignore_entry(relpath: str) -> tuple[str, str]:
@@ -43,5 +43,5 @@ def ensure_ignored(root: str, relpath: str) -> bool:
         return False
     if text and not text.endswith("\n"):
         text += "\n"
-    write_atomic(path, text + line + "\n")
+    WorkTree(root).write(gitignore, text + line + "\n")
     return True

@@ -12,10 +12,19 @@ from git_exp.data.cache import Cache
 from git_exp.data.hashing import HashInfo, ManifestEntry, hash_path, manifest_bytes
 from git_exp.data.state import StateMemo
 from git_exp.errors import ExpError
+from git_exp.worktree_writes import WorkTree
 
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def at(path) -> tuple:
+    """(door, relative path) for checking out to PATH: the door at its nearest existing folder."""
+    root = path.parent
+    while not root.exists():
+        root = root.parent
+    return WorkTree(str(root)), path.relative_to(root).as_posix()
 
 
 def write(root, files: dict) -> None:
@@ -180,30 +189,30 @@ def test_checkout_a_file(cache, ws):
     write(ws, {"f": b"v1"})
     info = cache.save(str(ws / "f"))
     dest = ws / "out" / "f"
-    result = cache.checkout(info, str(dest))
+    result = cache.checkout(info, *at(dest))
     assert dest.read_bytes() == b"v1" and result.changed == [str(dest)]
     assert result.link_kind in ("reflink", "copy") and result.saved_first == []
-    assert cache.checkout(info, str(dest)).changed == []  # already right: untouched
+    assert cache.checkout(info, *at(dest)).changed == []  # already right: untouched
 
 
 def test_checkout_saves_unsaved_work_before_replacing_it(cache, ws):
     write(ws, {"f": b"v1"})
     info = cache.save(str(ws / "f"))
     (ws / "f").write_bytes(b"precious edit, never saved")
-    result = cache.checkout(info, str(ws / "f"))
+    result = cache.checkout(info, *at(ws / "f"))
     assert (ws / "f").read_bytes() == b"v1"
     assert result.saved_first == [str(ws / "f")]
     saved = result.saved_hashes[str(ws / "f")]
     assert open(cache.object_path(saved), "rb").read() == b"precious edit, never saved"
     # Content the cache already has is not reported as saved.
-    cache.checkout(HashInfo(saved, 26), str(ws / "f"))
-    assert cache.checkout(info, str(ws / "f")).saved_first == []
+    cache.checkout(HashInfo(saved, 26), *at(ws / "f"))
+    assert cache.checkout(info, *at(ws / "f")).saved_first == []
 
 
 def test_checkout_a_file_over_a_directory_saves_the_directory(cache, ws):
     write(ws, {"f": b"v1", "in-the-way": {"deep": {"note": b"mine"}}})
     info = cache.save(str(ws / "f"))
-    result = cache.checkout(info, str(ws / "in-the-way"))
+    result = cache.checkout(info, *at(ws / "in-the-way"))
     assert (ws / "in-the-way").read_bytes() == b"v1"
     assert result.saved_first == [str(ws / "in-the-way" / "deep" / "note")]
     assert cache.has(sha(b"mine"))
@@ -232,7 +241,7 @@ def test_checkout_a_directory_makes_it_match_and_loses_nothing(cache, ws, tmp_pa
     (dest / "swap").unlink()
     write(dest, {"swap": {"inner.txt": b"a directory where a file goes"}})
 
-    result = cache.checkout(info, str(dest))
+    result = cache.checkout(info, *at(dest))
 
     assert hash_path(str(dest))[0] == info
     assert tree(dest) == {"keep": b"same", "edit": b"original", "sub/x": b"x", "run.sh": b"#!",
@@ -248,7 +257,7 @@ def test_checkout_a_directory_makes_it_match_and_loses_nothing(cache, ws, tmp_pa
                          (os.path.join("newdir", "deep.txt"), b"unsaved deep file")):
         assert saved[rel] == sha(content) and cache.verify(saved[rel])
     assert str(dest / "keep") not in result.changed
-    assert cache.checkout(info, str(dest)).changed == []
+    assert cache.checkout(info, *at(dest)).changed == []
 
 
 def test_checkout_a_directory_over_a_symlink_or_a_file(cache, ws, tmp_path):
@@ -257,11 +266,15 @@ def test_checkout_a_directory_over_a_symlink_or_a_file(cache, ws, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
     (ws / "link").symlink_to(outside)
-    cache.checkout(info, str(ws / "link"))
-    assert not (ws / "link").is_symlink() and tree(ws / "link") == {"a": b"A"}
-    assert os.listdir(outside) == []
+    # The work-tree door: a foreign symlink is neither followed nor replaced.
+    with pytest.raises(ExpError, match="refusing to follow the symlink 'link'"):
+        cache.checkout(info, *at(ws / "link"))
+    assert (ws / "link").is_symlink() and os.listdir(outside) == []
+    (ws / "link").unlink()
+    cache.checkout(info, *at(ws / "link"))
+    assert tree(ws / "link") == {"a": b"A"}
     (ws / "plain").write_bytes(b"a file where the directory goes")
-    result = cache.checkout(info, str(ws / "plain"))
+    result = cache.checkout(info, *at(ws / "plain"))
     assert tree(ws / "plain") == {"a": b"A"}
     assert result.saved_first == [str(ws / "plain")]
 
@@ -275,7 +288,7 @@ def test_checkout_refuses_a_manifest_that_escapes(cache, ws, tmp_path):
     with open(cache.object_path(digest), "wb") as f:
         f.write(rows)
     with pytest.raises(ExpError) as exc:
-        cache.checkout(HashInfo(digest, 4, 1), str(ws / "dest"))
+        cache.checkout(HashInfo(digest, 4, 1), *at(ws / "dest"))
     assert "'..' in path" in exc.value.message and digest in exc.value.message
     assert not (ws / "escaped").exists() and not (ws / "dest").exists()
 
@@ -286,12 +299,12 @@ def test_checkout_hardlinks_when_asked_and_copies_executables(tmp_path, ws):
     os.chmod(ws / "d" / "tool", 0o755)
     info = cache.save(str(ws / "d"))
     dest = tmp_path / "out"
-    result = cache.checkout(info, str(dest))
+    result = cache.checkout(info, *at(dest))
     assert os.path.samestat(os.stat(dest / "data"), os.stat(cache.object_path(sha(b"big"))))
     assert not os.path.samestat(os.stat(dest / "tool"), os.stat(cache.object_path(sha(b"#!"))))
     assert os.stat(dest / "tool").st_mode & 0o100
     assert result.link_kind in ("hardlink", "copy")
-    assert cache.checkout(info, str(dest)).changed == []
+    assert cache.checkout(info, *at(dest)).changed == []
 
 
 def test_checkout_symlinks_when_asked_and_the_result_hashes_the_same(tmp_path, ws):
@@ -299,12 +312,12 @@ def test_checkout_symlinks_when_asked_and_the_result_hashes_the_same(tmp_path, w
     write(ws, {"d": {"a": b"A", "sub": {"b": b"B"}}})
     info = cache.save(str(ws / "d"))
     dest = tmp_path / "out"
-    result = cache.checkout(info, str(dest))
+    result = cache.checkout(info, *at(dest))
     assert result.link_kind == "symlink"
     assert os.readlink(dest / "sub" / "b") == cache.object_path(sha(b"B"))
     assert hash_path(str(dest), cache_root=cache.root)[0] == info
     assert cache.save(str(dest)) == info
-    assert cache.checkout(info, str(dest)).changed == []
+    assert cache.checkout(info, *at(dest)).changed == []
 
 
 # -- corrupt and missing objects --------------------------------------------
@@ -322,7 +335,7 @@ def test_a_corrupt_object_is_never_checked_out(cache, ws):
     corrupt(cache, sha(b"good data"), b"evil data")  # same size: only the hash tells
     assert not cache.verify(sha(b"good data"))
     with pytest.raises(ExpError) as exc:
-        cache.checkout(info, str(ws / "out"))
+        cache.checkout(info, *at(ws / "out"))
     assert sha(b"good data") in exc.value.message and "corrupt" in exc.value.message
     assert cache.object_path(sha(b"good data")) in exc.value.hint
     assert not (ws / "out" / "a").exists()
@@ -335,7 +348,7 @@ def test_a_wrong_sized_object_is_refused_before_anything_changes(cache, ws):
     (ws / "d" / "a").write_bytes(b"local edit")
     corrupt(cache, sha(b"two"), b"truncated!!")
     with pytest.raises(ExpError, match="expected 3 bytes, found 11"):
-        cache.checkout(info, str(ws / "d"))
+        cache.checkout(info, *at(ws / "d"))
     assert (ws / "d" / "a").read_bytes() == b"local edit"
 
 
@@ -345,7 +358,7 @@ def test_a_corrupt_manifest_is_detected(cache, ws):
     corrupt(cache, info.hash, b"[]")
     assert not cache.verify(info.hash)
     with pytest.raises(ExpError, match="does not match its hash"):
-        cache.checkout(info, str(ws / "out"))
+        cache.checkout(info, *at(ws / "out"))
 
 
 def test_missing_objects_are_listed_with_a_hint_to_pull(cache, ws):
@@ -355,7 +368,7 @@ def test_missing_objects_are_listed_with_a_hint_to_pull(cache, ws):
     assert freed == 2 and cache.remove(sha(b"A")) == 0
     assert cache.missing(info) == sorted([sha(b"A"), sha(b"C")])
     with pytest.raises(ExpError) as exc:
-        cache.checkout(info, str(ws / "out"))
+        cache.checkout(info, *at(ws / "out"))
     assert exc.value.message.startswith("2 object(s) missing from the cache")
     assert sha(b"A") in exc.value.message and sha(b"C") in exc.value.message
     assert "git exp pull" in exc.value.hint
@@ -363,14 +376,14 @@ def test_missing_objects_are_listed_with_a_hint_to_pull(cache, ws):
     cache.remove(info.hash)
     assert cache.missing(info) == [info.hash]
     with pytest.raises(ExpError, match=info.hash.replace(".", r"\.")):
-        cache.checkout(info, str(ws / "out"))
+        cache.checkout(info, *at(ws / "out"))
 
 
 def test_remove_frees_nothing_while_a_hardlink_holds_the_object(tmp_path, ws):
     cache = Cache(str(tmp_path / "exp"), ["hardlink"])
     write(ws, {"f": b"12345"})
     info = cache.save(str(ws / "f"))
-    cache.checkout(info, str(tmp_path / "linked"))
+    cache.checkout(info, *at(tmp_path / "linked"))
     assert cache.remove(info.hash) == 0
     assert (tmp_path / "linked").read_bytes() == b"12345"
 
@@ -388,8 +401,8 @@ def test_checkout_uses_the_memo_for_files_already_in_place(cache, ws, tmp_path):
     (ws / "d" / "a").write_bytes(b"BBBB")
     os.utime(ws / "d" / "a", ns=(st.st_atime_ns, st.st_mtime_ns))
     with StateMemo(exp) as memo:
-        assert cache.checkout(info, str(ws / "d"), memo).changed == []
-    assert cache.checkout(info, str(ws / "d")).changed == [str(ws / "d" / "a")]
+        assert cache.checkout(info, *at(ws / "d"), memo).changed == []
+    assert cache.checkout(info, *at(ws / "d")).changed == [str(ws / "d" / "a")]
 
 
 def test_manifest_entries_sorted_and_sized(cache, ws):
@@ -407,11 +420,11 @@ def test_a_corrupt_large_object_is_caught_by_the_parallel_check(cache, ws):
     good = b"g" * (links._PARALLEL_VERIFY + 1)
     write(ws, {"big.bin": good})
     info = cache.save(str(ws / "big.bin"))
-    cache.checkout(info, str(ws / "copy.bin"))
+    cache.checkout(info, *at(ws / "copy.bin"))
     assert (ws / "copy.bin").read_bytes() == good
     corrupt(cache, sha(good), b"e" + good[1:])  # same size: only the hash tells
     with pytest.raises(ExpError) as exc:
-        cache.checkout(info, str(ws / "out.bin"))
+        cache.checkout(info, *at(ws / "out.bin"))
     assert "corrupt" in exc.value.message
     assert not (ws / "out.bin").exists()
     assert not [n for n in os.listdir(ws) if n.endswith(".tmp")]

@@ -245,7 +245,7 @@ def test_apply_brings_back_files_and_data_and_keeps_local_edits(ml):
     assert "lr: 0.1 " in ml.read("params.yaml")
     assert ml.read("train.py") == TRAIN
     assert (ml.path / "model.txt").read_text() == "weights 0.30000000000000004\n"
-    assert not (ml.path / "notes.txt").exists()
+    assert ml.read("notes.txt") == "my untracked notes\n"  # as git checkout: not the experiment's
     restore = [l for l in proc.stdout.splitlines() if "git exp apply refs/exp-backups/" in l]
     assert restore
     ml.exp("apply", restore[0].split("git exp apply ")[1].strip())

@@ -107,7 +107,6 @@ KILLED = """\
 import sys
 from git_exp.live import Live
 live = Live("live")
-print("ready", flush=True)
 step = 0
 while True:
     for i in range(8):
@@ -115,6 +114,8 @@ while True:
     live.log_metric("group/loss", 1.0 / (step + 1))
     live.next_step()
     step += 1
+    if step == 2:   # two whole steps are on disk: from here on every kill is mid-stream
+        print("ready", flush=True)
 """
 
 

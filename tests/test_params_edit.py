@@ -17,6 +17,7 @@ import pytest
 
 from git_exp.errors import ExpError
 from git_exp.params.edit import apply_overrides, edit_text, same
+from git_exp.params.keys import split_key
 from git_exp.params.overrides import parse_override
 from git_exp.params.read import key_text, parse
 
@@ -29,21 +30,25 @@ def corpus(name: str) -> str:
 
 # --- helpers -----------------------------------------------------------------------
 
+def _keys(node) -> list:
+    return list(range(len(node))) if isinstance(node, list) else list(node)
+
+
 def _walk(data: dict, parts: list[str], create: bool = False):
     node = data
     for part in parts[:-1]:
-        match = [k for k in node if key_text(k) == part]
+        match = [k for k in _keys(node) if key_text(k) == part]
         if not match:
             assert create
             node[part] = {}
             match = [part]
         node = node[match[0]]
-    match = [k for k in node if key_text(k) == parts[-1]]
+    match = [k for k in _keys(node) if key_text(k) == parts[-1]]
     return node, match[0] if match else parts[-1]
 
 
 def _drop(data: dict, dotted: str) -> None:
-    parts = dotted.split(".")
+    parts = split_key(dotted)
     try:
         node, key = _walk(data, parts)
     except (AssertionError, TypeError, AttributeError):
@@ -58,7 +63,7 @@ def assert_only_key_changed(old_text: str, new_text: str, fmt: str, arg: str,
     ov = parse_override(arg)
     old, new = parse(old_text, fmt), parse(new_text, fmt)
     expected = copy.deepcopy(old)
-    node, key = _walk(expected, ov.key.split("."), create=True)
+    node, key = _walk(expected, ov.parts, create=True)
     if ov.op == "delete":
         del node[key]
     else:
@@ -496,7 +501,8 @@ def test_adding_an_existing_key_is_refused():
 @pytest.mark.parametrize("arg,message", [
     ("a.b=1", "no parameter a.b in p.yaml: a is a single value (1)"),
     ("+a.b=1", "cannot add a.b to p.yaml: a is a single value (1), not a mapping"),
-    ("l.0=1", "no parameter l.0 in p.yaml: l is a list"),
+    ("l.x=1", "no parameter l.x in p.yaml: l is a list"),
+    ("l.5=1", "no parameter l.5 in p.yaml: l has no such element"),
     ("~nope", "no parameter nope in p.yaml"),
 ])
 def test_keys_through_values_and_lists(arg, message):
@@ -699,3 +705,89 @@ def test_random_edits_change_exactly_their_key(fmt):
             assert_only_key_changed(text, out, fmt, arg.replace("++", "", 1) if op == "++" else arg)
             edits += 1
     assert edits > 100, edits
+
+
+# --- list elements (layers.0) and keys that hold a dot (server."http.conf") ------------------
+
+@pytest.mark.parametrize("fmt, text, arg, expected", [
+    ("yaml", "m:\n  layers: [8, 16]  # widths\n", "m.layers.1=32", "m:\n  layers: [8, 32]  # widths\n"),
+    ("yaml", "layers:\n  - 8   # first\n  - 16\n", "layers.0=4", "layers:\n  - 4   # first\n  - 16\n"),
+    ("yaml", "l:\n  - a: 1\n  - a: 2\n", "l.1.a=3", "l:\n  - a: 1\n  - a: 3\n"),
+    ("yaml", "server:\n  http.conf: a  # c\n", 'server."http.conf"=b', "server:\n  http.conf: b  # c\n"),
+    ("yaml", "'a:b': 1\n", '"a:b"=2', "'a:b': 2\n"),
+    ("json", '{"m": {"layers": [8, 16]}}\n', "m.layers.0=32", '{"m": {"layers": [32, 16]}}\n'),
+    ("json", '{\n  "l": [\n    {"a": 1}\n  ]\n}\n', "l.0.a=2", '{\n  "l": [\n    {"a": 2}\n  ]\n}\n'),
+    ("json", '{"http.conf": {"x.y": 1, "a\\"b": 2}}', '"http.conf"."x.y"=3',
+     '{"http.conf": {"x.y": 3, "a\\"b": 2}}'),
+    ("json", '{"a\\"b": 2}', '"a\\"b"=5', '{"a\\"b": 5}'),
+    ("toml", "layers = [8, 16]  # widths\n", "layers.1=32", "layers = [8, 32]  # widths\n"),
+    ("toml", "x = [[1, 2], {a = 3}]\n", "x.0.1=5", "x = [[1, 5], {a = 3}]\n"),
+    ("toml", "x = [[1, 2], {a = 3}]\n", "x.1.a=4", "x = [[1, 2], {a = 4}]\n"),
+    ("toml", '[server]\n"http.conf" = "a"\n', 'server."http.conf"=b', '[server]\n"http.conf" = "b"\n'),
+    ("toml", "[a]\n", '+a."b.c"=1', '[a]\n"b.c" = 1\n'),
+    ("toml", "[[s]]\nn = 1\n\n[[s]]\nn = 2  # two\nv = {w = [1, 2]}\n", "s.1.n=3",
+     "[[s]]\nn = 1\n\n[[s]]\nn = 3  # two\nv = {w = [1, 2]}\n"),
+    ("toml", "[[s]]\nn = 1\n\n[[s]]\nn = 2\nv = {w = [1, 2]}\n", "s.1.v.w.0=9",
+     "[[s]]\nn = 1\n\n[[s]]\nn = 2\nv = {w = [9, 2]}\n"),
+    ("yaml", "a: {}\n", '+a."b.c"=1', "a: {b.c: 1}\n"),
+    ("json", '{"a": {}}', '+a."b.c"=1', '{"a": {"b.c": 1}}'),
+])
+def test_list_elements_and_quoted_keys_in_every_format(fmt, text, arg, expected):
+    out = edit_text(text, fmt, [parse_override(arg)], f"p.{fmt}")
+    assert out == expected
+    assert_only_key_changed(text, out, fmt, arg.lstrip("+"))
+
+
+@pytest.mark.parametrize("fmt, text, arg, message", [
+    ("yaml", "l: [1, 2]\n", "+l.2=3", "cannot add l.2 in p: l is a list, and -S only sets list elements"),
+    ("json", '{"l": [1, 2]}', "~l.0", "cannot delete l.0 in p: l is a list"),
+    ("toml", "l = [1]\n", "l.1=3", "no parameter l.1 in p: l has no such element"),
+    ("toml", "[[s]]\nn = 1\n", "s.0=2", "cannot set s.0 in p: -S sets values inside a [[table]] element"),
+    ("toml", "[[s]]\nn = 1\n[s.sub]\nk = 1\n", "s.0.sub.k=2", "cannot set s.0.sub.k in p: -S sets values"),
+    ("yaml", "l:\n  - a: 1\n", "l.0=2", "cannot set l.0 in p: the list element is a block mapping or list"),
+    ("yaml", "a: 1\n", 'a."b=1', "invalid parameter override"),
+])
+def test_list_element_refusals(fmt, text, arg, message):
+    with pytest.raises(ExpError) as e:
+        edit_text(text, fmt, [parse_override(arg)], "p")
+    assert e.value.message.startswith(message), e.value.message
+    assert e.value.hint
+
+
+LISTS_PIPELINE = """\
+stages:
+  s:
+    cmd: echo ok > out.txt
+    params:
+      - m.layers
+      - 'server."http.conf"'
+      - params.json: ['"http.conf".port', l]
+      - params.toml: [layers, 'srv."a.b"']
+    outs: [out.txt]
+"""
+
+
+def test_run_sets_list_elements_and_dotted_keys_as_one_line_diffs(committed):
+    committed.gen({
+        "exp.yaml": LISTS_PIPELINE,
+        "params.yaml": "m:\n  layers: [8, 16]  # widths\nserver:\n  http.conf: a\n",
+        "params.json": '{\n  "http.conf": {"port": 80},\n  "l": [1, 2]\n}\n',
+        "params.toml": 'layers = [8, 16]\n\n[srv]\n"a.b" = 1  # note\n'})
+    committed.commit("params")
+    committed.exp("run", "-S", "m.layers.1=32", "-S", 'server."http.conf"=b',
+                  "-S", "params.json:l.0=5", "-S", "params.toml:layers.0=4",
+                  "-S", 'params.toml:srv."a.b"=2', "-n", "lists")
+    numstat = sorted(committed.git("diff", "--numstat", "HEAD").splitlines())
+    assert numstat == ["1\t1\tparams.json", "2\t2\tparams.toml", "2\t2\tparams.yaml"]
+    diff = committed.git("diff", "-U0", "--no-color", "HEAD")
+    changed = [l for l in diff.splitlines() if l[:1] in "+-" and l[:3] not in ("+++", "---")]
+    assert changed == ['-  "l": [1, 2]', '+  "l": [5, 2]',
+                       "-layers = [8, 16]", "+layers = [4, 16]", '-"a.b" = 1  # note', '+"a.b" = 2  # note',
+                       "-  layers: [8, 16]  # widths", "+  layers: [8, 32]  # widths",
+                       "-  http.conf: a", "+  http.conf: b"]
+    import json
+    rows = {r["name"]: r for r in json.loads(committed.exp("show", "--json").stdout)}
+    assert rows["lists"]["params"]["params.yaml"]['server."http.conf"'] == "b"
+    assert rows["lists"]["params"]["params.toml"]['srv."a.b"'] == 2
+    assert rows["lists"]["params"]["params.json"]['"http.conf".port'] == 80
+    committed.fsck()

@@ -53,7 +53,7 @@ def test_operators_and_file_prefixes():
         "p.yml:++a.b=[1]": Override("p.yml", "a.b", "upsert", [1], "[1]"),
         " lr = 0.1 ": Override(None, "lr", "set", 0.1, "0.1"),
         "url=http://x/y?a=b": Override(None, "url", "set", "http://x/y?a=b", "http://x/y?a=b"),
-        "a:b=1": Override(None, "a:b", "set", 1, "1"),      # no params extension: part of the key
+        "a:b=1": Override(None, '"a:b"', "set", 1, "1"),  # no params extension: part of the key, canonically quoted
         "name='a=b'": Override(None, "name", "set", "a=b", "'a=b'"),
         "x=": Override(None, "x", "set", "", ""),
         "odd key=1": Override(None, "odd key", "set", 1, "1"),
@@ -88,3 +88,65 @@ def test_malformed_overrides(arg, message, hint):
     assert e.value.message.startswith("invalid ") and f"'{arg}'" in e.value.message
     assert message in e.value.message
     assert hint in e.value.hint
+
+
+# --- key paths: list elements and quoted parts ----------------------------------------
+
+from git_exp.params.keys import index_of, join_key, quote_part, split_key  # noqa: E402
+
+
+@pytest.mark.parametrize("key, parts", [
+    ("train.lr", ["train", "lr"]),
+    ("layers.0", ["layers", "0"]),
+    ('server."http.conf"', ["server", "http.conf"]),
+    ('"a.b"."c.d".e', ["a.b", "c.d", "e"]),
+    ('"train".lr', ["train", "lr"]),                  # quoting a plain part changes nothing
+    ('x."say \\"hi\\""', ["x", 'say "hi"']),
+    ('x."back\\\\slash"', ["x", "back\\slash"]),
+    ('"a=b"', ["a=b"]),
+    ('"a:b"', ["a:b"]),
+    ('""', [""]),
+])
+def test_split_key_and_join_key_round_trip(key, parts):
+    assert split_key(key) == parts
+    assert split_key(join_key(parts)) == parts
+    assert join_key(split_key(join_key(parts))) == join_key(parts)
+
+
+@pytest.mark.parametrize("key, problem", [
+    ('a."b', "unterminated quote in key"),
+    ('a."b"c', "text after the closing quote"),
+    ('a.b"c', "a quote inside"),
+    ("a..b", "empty part in key"),
+])
+def test_bad_key_paths_are_errors_with_hints(key, problem):
+    with pytest.raises(ExpError) as e:
+        split_key(key)
+    assert problem in e.value.message and e.value.hint
+
+
+def test_only_parts_that_need_it_are_quoted_and_indices_are_plain_numbers():
+    assert [quote_part(p) for p in ("lr", "k-1", "a b", "a.b", "", " x", 'q"')] == \
+        ["lr", "k-1", "a b", '"a.b"', '""', '" x"', '"q\\""']
+    assert [index_of(p) for p in ("0", "12", "01", "-1", "x", "²")] == [0, 12, None, None, None, None]
+
+
+@pytest.mark.parametrize("arg, file, key, text", [
+    ('server."http.conf"=x', None, 'server."http.conf"', "x"),
+    ('server."a=b"=1', None, 'server."a=b"', "1"),
+    ('p.yaml:"a:b"=1', "p.yaml", '"a:b"', "1"),
+    ('p.json:+"x.y".z=1', "p.json", '"x.y".z', "1"),
+    ("params.py:LR=0.02", "params.py", "LR", "0.02"),
+    ("conf/p.py:~Train.lr", "conf/p.py", "Train.lr", ""),
+    ('"train".lr=1', None, "train.lr", "1"),
+    ("layers.0=32", None, "layers.0", "32"),
+])
+def test_overrides_with_quoted_keys_python_files_and_indices(arg, file, key, text):
+    ov = parse_override(arg)
+    assert (ov.file, ov.key, ov.text) == (file, key, text)
+    assert parse_override(str(ov)) == ov
+
+
+def test_a_sweep_over_a_quoted_key_keeps_the_key():
+    from git_exp.params.sweeps import expand
+    assert expand(['s."a=b"=1,2']) == [['s."a=b"=1'], ['s."a=b"=2']]

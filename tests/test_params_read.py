@@ -14,7 +14,7 @@ def test_fmt_of_knows_the_extensions():
     with pytest.raises(ExpError) as e:
         fmt_of("params.ini")
     assert e.value.message == "params.ini: unsupported params file type '.ini'"
-    assert e.value.hint == "params files must end in .yaml, .yml, .json or .toml"
+    assert e.value.hint == "params files must end in .yaml, .yml, .json, .toml or .py"
     with pytest.raises(ExpError):
         fmt_of("Makefile")
 

@@ -7,21 +7,40 @@ prefix or a full ref) and the data of its cached outputs. HEAD, the current
 branch and the index do not move, so `git status` and `git diff` show what
 the experiment changed against your commit.
 
-Nothing you wrote is lost: before anything changes, the whole work tree -
-tracked and untracked files, and the data of cached outputs - is recorded as
-a backup under refs/exp-backups/, and apply prints the one command that
-brings it back (itself an apply of that backup).
+Like `git checkout`, apply leaves alone what the experiment does not know:
+untracked and ignored files that are not in the experiment stay as they
+are. Tracked files the experiment changes or deletes are replaced or
+removed. A local untracked or ignored file that the experiment would
+overwrite with different content is refused, naming it; --force goes ahead
+and keeps your version of each in the backup.
+
+Nothing you wrote is lost: before anything changes, the work tree - tracked
+and untracked files, the ignored files --force overwrites, and the data of
+cached outputs - is recorded as a backup under refs/exp-backups/, and apply
+prints the one command that brings it back (itself an apply of that backup)
+before it writes the first file, and again if it is interrupted. Each file is
+written under a temporary name and renamed into place, so after Ctrl-C
+(exit 130) every file is either yours or the experiment's, never half of one.
+
+An experiment is untrusted input: apply refuses one whose files or data
+paths would leave the work tree, enter .git, or pass through a symlink
+(symlinks in the experiment's files are restored as symlinks, as Git does,
+but no data is ever written through one).
 
 Data missing from the cache is fetched first from the data remote of the
 current branch's upstream (else origin), unless exp.fetch.auto is false;
 what is still missing is listed with a hint to pull it.
 """
 
-EXAMPLES = ["git exp apply bold-otter", "git exp apply refs/exp-backups/20261126-101500-1a2b3c4"]
+EXAMPLES = ["git exp apply bold-otter", "git exp apply --force bold-otter",
+            "git exp apply refs/exp-backups/20261126-101500-1a2b3c4"]
 
 
 def configure(parser):
     parser.add_argument("experiment", metavar="NAME", help="the experiment (name, sha prefix or ref)")
+    parser.add_argument("-f", "--force", action="store_true",
+                        help="overwrite untracked or ignored files the experiment also has "
+                             "(the backup keeps them)")
 
 
 def run(args, console) -> int:
@@ -30,12 +49,25 @@ def run(args, console) -> int:
     from git_exp.repo import discover
     repo = discover()
     found = resolve(repo, args.experiment)
+    backup = []
+
+    def announce(ref):
+        # Printed before the first write, so even a crash leaves the way back on screen.
+        if ref:
+            backup.append(ref)
+            console.info(f"Your work tree is saved; to restore it: git exp apply {ref}")
+
     from git_exp.sharing.progress import showing
     from git_exp.ui.progress import ProgressLine
     progress = ProgressLine(console.stderr, "Fetching data", enabled=False if console.quiet else None)
     try:
         with showing(progress):   # when missing data is fetched first
-            result = apply_commit(repo, found.sha)
+            result = apply_commit(repo, found.sha, force=args.force, name=found.name, on_backup=announce)
+    except KeyboardInterrupt:
+        if backup:
+            console.error("interrupted: the work tree is partly applied",
+                          hint=f"restore it with: git exp apply {backup[0]}")
+        raise
     finally:
         progress.close()
     from git_exp.commands.fetch import render_auto
@@ -43,6 +75,8 @@ def run(args, console) -> int:
     console.out(f"Applied '{found.name}' ({found.sha[:7]}): {result.written} files"
                 + (f", {len(result.data)} data paths" if result.data else "")
                 + (f", removed {len(result.removed)} files" if result.removed else "") + ".")
+    for path in result.forced:
+        console.info(f"Overwrote your untracked {path} (kept in the backup).")
     for path in result.saved_first:
         console.info(f"Saved your version of {path} to the cache first.")
     if result.backup_ref:

@@ -20,7 +20,11 @@ cache instead of running, and says so; --no-run-cache always runs it.
 the value: comments, quotes, layout and key order stay as written. VALUE is
 typed like a YAML scalar (32, 0.01, true, null, 'a b', [1, 2]). KEY must
 exist; +KEY=VALUE adds a key, ++KEY=VALUE adds or sets one, ~KEY deletes one.
-FILE: picks another params file than params.yaml.
+FILE: picks another params file than params.yaml: .yaml, .json, .toml or a
+Python file (params.py:LR=0.02 sets a constant, a dict entry or a class
+attribute; adding and deleting code is refused). KEY parts are joined by
+dots; a whole number picks a list element (layers.0=32); a part holding a
+dot goes in double quotes (-S 'server."http.conf"=x'). See git-exp-params(1).
 
 The experiment commit holds the whole work tree as the run left it: tracked
 files and untracked files Git does not ignore, params, exp.lock, metrics and

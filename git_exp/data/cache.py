@@ -8,7 +8,9 @@ Invariants:
   manifest in the cache means its files were there when it was written;
 - nothing the user wrote is ever lost: checkout saves any work-tree content
   the cache lacks before it replaces or deletes it, and save only ever
-  copies (or clones) from the work tree, it never moves the user's file.
+  copies (or clones) from the work tree, it never moves the user's file;
+- checkout writes into a work tree only through worktree_writes.WorkTree,
+  so a data path never leads out of it, into .git or through a symlink.
 
 Objects are not fsync'ed one by one (that costs milliseconds per file and
 a data directory has thousands). A power loss can leave a truncated object;
@@ -18,7 +20,6 @@ verify() re-hashes on demand.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
@@ -26,8 +27,7 @@ from typing import Iterator, Sequence
 from git_exp.data.hashing import (DIR_SUFFIX, HashInfo, ManifestEntry, hash_file,
                                   hash_file_with_memo, hash_path, is_valid_hash,
                                   manifest_bytes, manifest_hash, parse_manifest)
-from git_exp.data.links import (DEFAULT_LINK_TYPES, LINK_TYPES, ContentMismatch, current_umask,
-                                link_to_temp, materialize, temp_name)
+from git_exp.data.links import DEFAULT_LINK_TYPES, LINK_TYPES, ContentMismatch, link_to_temp, temp_name
 from git_exp.errors import ExpError
 
 # Into the cache we only ever clone or copy: a hardlink or symlink would make
@@ -244,13 +244,20 @@ class Cache:
 
     # -- checkout ---------------------------------------------------------
 
-    def checkout(self, info: HashInfo, dest: str, memo=None) -> CheckoutResult:
-        """Make DEST hold exactly INFO's content, saving anything unsaved first."""
+    def checkout(self, info: HashInfo, tree, rel: str, memo=None) -> CheckoutResult:
+        """Make REL under the work tree TREE (a worktree_writes.WorkTree) hold
+        exactly INFO's content, saving anything unsaved first.
+
+        Every write and removal goes through TREE, which refuses a path
+        through a symlink, out of the work tree or into .git; a foreign
+        symlink at REL itself is refused, never followed or replaced.
+        """
         result = CheckoutResult()
+        dest = tree.path(rel, "data path")
         if info.is_dir:
-            self._checkout_dir(info, dest, memo, result)
+            self._checkout_dir(info, tree, rel, dest, memo, result)
         else:
-            self._checkout_file(info, dest, memo, result)
+            self._checkout_file(info, tree, rel, dest, memo, result)
         result.changed.sort()
         return result
 
@@ -283,19 +290,20 @@ class Cache:
             return self.link_types
         return [k for k in self.link_types if k not in _SHARED] or ["copy"]
 
-    def _put(self, digest: str, size: int, path: str, executable: bool, memo,
-             result: CheckoutResult) -> None:
+    def _put(self, digest: str, tree, rel: str, executable: bool, memo, result: CheckoutResult) -> None:
         try:
-            kind = materialize(self.object_path(digest), path, self._kinds_for(executable),
-                               executable=executable, expected_hash=digest)
+            kind = tree.link_from_cache(self.object_path(digest), rel, self._kinds_for(executable),
+                                        executable=executable, expected_hash=digest)
         except ContentMismatch as err:
             raise self._corrupt(digest, f"its content hashes to {err.actual}") from None
+        path = tree.abs(rel)
         result.link_kind = kind
         result.changed.append(path)
         if memo is not None:
             memo.put(path, os.stat(path), digest)
 
-    def _checkout_file(self, info: HashInfo, dest: str, memo, result: CheckoutResult) -> None:
+    def _checkout_file(self, info: HashInfo, tree, rel: str, dest: str, memo,
+                       result: CheckoutResult) -> None:
         self._check_objects({info.hash: info.size}, dest)
         try:
             st = os.lstat(dest)
@@ -313,13 +321,10 @@ class Cache:
                 self._save_if_needed(dest, st, result, memo, digest)
             elif stat.S_ISDIR(st.st_mode):
                 self._save_tree(dest, result, memo)
-                shutil.rmtree(dest)  # never follows symlinks: it unlinks them
-            # A symlink (never followed) or a FIFO holds no content of the user's:
-            # os.replace in _put swaps it for the file atomically.
-        parent = os.path.dirname(dest)
-        if parent:
-            os.makedirs(parent, exist_ok=True)
-        self._put(info.hash, info.size, dest, executable, memo, result)
+                tree.remove(rel, "data path")
+            # A link into the cache (the only kind tree.path lets through) or
+            # a FIFO holds no content of the user's: the rename in _put swaps it.
+        self._put(info.hash, tree, rel, executable, memo, result)
 
     def _save_tree(self, top: str, result: CheckoutResult, memo) -> None:
         """Save every regular file under TOP (no symlinks followed) that the cache lacks."""
@@ -327,7 +332,8 @@ class Cache:
         for rel, st in files.items():
             self._save_if_needed(os.path.join(top, *rel.split("/")), st, result, memo)
 
-    def _checkout_dir(self, info: HashInfo, dest: str, memo, result: CheckoutResult) -> None:
+    def _checkout_dir(self, info: HashInfo, tree, top_rel: str, dest: str, memo,
+                      result: CheckoutResult) -> None:
         entries = self.load_manifest(info.hash)
         self._check_objects({e.hash: e.size for e in entries}, dest)
         wanted = {e.relpath: e for e in entries}
@@ -374,36 +380,31 @@ class Cache:
                 keep.add(rel)
 
         # Phase 2: remove what does not belong, then write what is missing.
+        # Symlinks inside DEST that do not belong are unlinked here, before
+        # any file is written under their names, so nothing goes through one.
         if top is not None and not stat.S_ISDIR(top.st_mode):
-            os.unlink(dest)  # a file (saved above), a symlink (never followed), a FIFO...
+            tree.remove(top_rel, "data path")  # a file (saved above), a link into the cache, a FIFO...
             result.changed.append(dest)
-        os.makedirs(dest, exist_ok=True)
+        tree.mkdir(top_rel)
         for rel in list(files) + list(others):
             if rel in keep or rel in wanted:
-                continue  # kept, or replaced atomically below
-            path = os.path.join(dest, *rel.split("/"))
-            os.unlink(path)
-            result.changed.append(path)
+                continue  # kept, or replaced atomically below (a link swapped, never followed)
+            tree.remove(f"{top_rel}/{rel}", "data path")
+            result.changed.append(os.path.join(dest, *rel.split("/")))
         for rel in sorted(dirs, key=lambda r: r.count("/"), reverse=True):
-            if rel not in wanted_dirs:
-                path = os.path.join(dest, *rel.split("/"))
-                try:
-                    os.rmdir(path)
-                except OSError as err:
-                    raise ExpError(f"cannot remove directory '{path}': {err.strerror}",
-                                   hint="something is writing into it; run the command again") from None
+            if rel not in wanted_dirs and not tree.rmdir(f"{top_rel}/{rel}"):
+                raise ExpError(f"cannot remove directory '{os.path.join(dest, *rel.split('/'))}'",
+                               hint="something is writing into it; run the command again")
         for e in entries:
-            path = os.path.join(dest, *e.relpath.split("/"))
+            rel = f"{top_rel}/{e.relpath}"
             if e.relpath in keep:
                 st = files.get(e.relpath)
                 if st is not None and bool(st.st_mode & stat.S_IXUSR) != e.executable \
-                        and not self._is_our_link(path, st, e.hash):
-                    _set_exec(path, st, e.executable)
-                    result.changed.append(path)
+                        and not self._is_our_link(tree.abs(rel), st, e.hash):
+                    tree.set_executable(rel, e.executable)
+                    result.changed.append(tree.abs(rel))
                 continue
-            parent = os.path.dirname(path)
-            os.makedirs(parent, exist_ok=True)
-            self._put(e.hash, e.size, path, e.executable, memo, result)
+            self._put(e.hash, tree, rel, e.executable, memo, result)
 
 
 def _freshen(path: str) -> None:
@@ -417,15 +418,6 @@ def _freshen(path: str) -> None:
             os.utime(path)
     except OSError:
         pass  # another user's shared cache: gc's run-lock rule still applies
-
-
-def _set_exec(path: str, st: os.stat_result, executable: bool) -> None:
-    mode = stat.S_IMODE(st.st_mode)
-    if executable:
-        mode |= 0o111 & ~current_umask()
-    else:
-        mode &= ~0o111
-    os.chmod(path, mode)
 
 
 def _scan(top: str) -> tuple[dict[str, os.stat_result], dict[str, os.stat_result], list[str]]:

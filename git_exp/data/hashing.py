@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
 from git_exp.errors import ExpError
+from git_exp.worktree_writes import path_problem
 
 if TYPE_CHECKING:
     from git_exp.data.state import StateMemo
@@ -196,26 +197,10 @@ def manifest_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest() + DIR_SUFFIX
 
 
-def check_relpath(relpath: object) -> str | None:
-    """Why RELPATH may not be written under a directory, or None if it may.
-
-    Manifests can arrive from a remote, so each path must stay inside the
-    directory it is checked out to. '.git' parts are refused for the same
-    reason Git refuses them in trees (CVE-2014-9390): data must never be able
-    to plant hooks or config in a nested repository.
-    """
-    if not isinstance(relpath, str) or not relpath:
-        return "empty path"
-    if "\0" in relpath:
-        return "NUL byte in path"
-    if relpath.startswith("/") or (os.sep != "/" and (os.sep in relpath or ":" in relpath)):
-        return "absolute path"
-    for part in relpath.split("/"):
-        if part in ("", ".", ".."):
-            return f"'{part or '//'}' in path"
-        if part.lower() == ".git":
-            return "'.git' in path"
-    return None
+# Why a path may not be written under a directory, or None: manifests arrive
+# from remotes, so each path must stay inside the directory it is checked out
+# to. The rule is the work-tree door's, '.git' parts included (CVE-2014-9390).
+check_relpath = path_problem
 
 
 def parse_manifest(data: bytes) -> list[ManifestEntry]:

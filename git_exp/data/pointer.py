@@ -25,7 +25,7 @@ import os
 import re
 import stat
 
-from git_exp.data.hashing import HashInfo, check_relpath, is_valid_hash
+from git_exp.data.hashing import HashInfo, is_valid_hash
 from git_exp.errors import ExpError
 
 SUFFIX = ".exp"
@@ -154,52 +154,14 @@ def check_data_path(root: str, relpath: str, cache_root: str | None = None,
                     allow_final_link: bool = True, known_dirs: set | None = None) -> None:
     """Refuse RELPATH unless writing it stays inside the work tree at ROOT.
 
-    RELPATH is untrusted (from a pointer name, exp.lock, a trailer): no '..',
-    no absolute path, no '.git' part, and no symlink on the way there, since
-    writing through a symlink could put data (or delete it) anywhere. The
-    path itself may be a symlink only when it points into CACHE_ROOT (how
-    the 'symlink' link type checks data out); any other link is refused,
-    never followed and never replaced.
-
-    KNOWN_DIRS, a set the caller keeps for one operation over many paths,
-    remembers the folders already found to be real folders, so each is
-    looked at once rather than once per path inside it.
+    The work-tree door's check (worktree_writes.WorkTree.path): RELPATH is
+    untrusted (a pointer name, exp.lock, a trailer), so no '..', no absolute
+    path, no '.git' part, and no symlink on the way there. The path itself
+    may be a symlink only when it points into CACHE_ROOT (how the 'symlink'
+    link type checks data out); any other link is refused, never followed
+    and never replaced. KNOWN_DIRS, a set the caller keeps for one operation
+    over many paths, remembers the folders already found to be real.
     """
-    problem = check_relpath(relpath)
-    if problem:
-        raise ExpError(f"refusing the data path {relpath!r}: {problem}",
-                       hint="data paths must stay inside the work tree; fix the pointer or exp.lock entry")
-    parts = relpath.split("/")
-    current = root
-    for i, part in enumerate(parts):
-        current = os.path.join(current, part)
-        if known_dirs is not None and i < len(parts) - 1 and current in known_dirs:
-            continue
-        try:
-            st = os.lstat(current)
-        except FileNotFoundError:
-            return  # nothing further down exists yet, so no link can be in the way
-        except NotADirectoryError:
-            return  # a file where a folder should be: checkout will report it
-        last = i == len(parts) - 1
-        if stat.S_ISLNK(st.st_mode):
-            if last and allow_final_link and cache_root and _points_into(current, cache_root):
-                return
-            where = "/".join(parts[:i + 1])
-            raise ExpError(f"refusing to follow the symlink '{where}' on the way to data path '{relpath}'",
-                           hint=f"remove the link '{where}' (or replace it with a real folder), then run "
-                                "'git exp checkout' again")
-        if not last and not stat.S_ISDIR(st.st_mode):
-            return
-        if not last and known_dirs is not None:
-            known_dirs.add(current)
-
-
-def _points_into(link: str, folder: str) -> bool:
-    try:
-        target = os.readlink(link)
-    except OSError:
-        return False
-    target = os.path.normpath(os.path.join(os.path.dirname(link), target))
-    base = os.path.normpath(folder)
-    return target.startswith(base + os.sep)
+    from git_exp.worktree_writes import WorkTree
+    tree = WorkTree(root, cache_root if allow_final_link else None, known_dirs)
+    tree.path(relpath, "data path")

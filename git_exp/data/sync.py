@@ -21,14 +21,14 @@ whose record did not change keeps its content, edits included, exactly
 as Git keeps an edited tracked file across `git checkout -b`.
 
 Untrusted records never write outside the work tree: every data path goes
-through pointer.check_data_path first, and a refused path is reported.
+through pointer.check_data_path first, and a refused path is reported; every
+write and removal goes through the work-tree door (worktree_writes.WorkTree).
 A corrupt cache object is never copied out: Cache checks sizes before and
 hashes while it copies.
 """
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import stat
 import threading
@@ -42,6 +42,7 @@ from git_exp.data.tracked import LOCK, data_at, lock_data_at, pointer_blobs, rea
 from git_exp.data.workspace import (_abs, _first_overlap, _preload, _write_synced, open_cache,
                                     read_synced, to_relpath)
 from git_exp.errors import ExpError
+from git_exp.worktree_writes import WorkTree
 
 ZERO_SHAS = ("0" * 40, "0" * 64)
 
@@ -366,11 +367,11 @@ def _interrupt_afterwards():
 
 
 def _write(repo, cache, memo, path: str, info: HashInfo, relink: bool, result: SyncResult) -> None:
-    dest = _abs(repo, path)
-    done = cache.checkout(info, dest, memo)
+    tree = WorkTree(repo.root, cache.root)  # the work-tree door: no link followed, nothing outside
+    done = cache.checkout(info, tree, path, memo)
     result.saved_first.extend(os.path.relpath(p, repo.root).replace(os.sep, "/") for p in done.saved_first)
     if relink:
-        _relink(cache, info, dest)
+        _relink(tree, cache, info, path)
         result.checked_out.append(path)
     elif done.changed:
         result.checked_out.append(path)
@@ -378,20 +379,20 @@ def _write(repo, cache, memo, path: str, info: HashInfo, relink: bool, result: S
         result.up_to_date.append(path)
 
 
-def _relink(cache, info: HashInfo, dest: str) -> None:
-    """Put every file of DEST (already matching INFO) back with the configured link type."""
-    from git_exp.data.links import ContentMismatch, materialize
+def _relink(tree, cache, info: HashInfo, rel: str) -> None:
+    """Put every file of REL (already matching INFO) back with the configured link type."""
+    from git_exp.data.links import ContentMismatch
     if info.is_dir:
-        files = [(os.path.join(dest, *e.relpath.split("/")), e.hash, e.executable)
-                 for e in cache.load_manifest(info.hash)]
+        files = [(f"{rel}/{e.relpath}", e.hash, e.executable) for e in cache.load_manifest(info.hash)]
     else:
-        files = [(dest, info.hash, bool(os.stat(dest).st_mode & stat.S_IXUSR))]
+        files = [(rel, info.hash, bool(os.stat(tree.abs(rel)).st_mode & stat.S_IXUSR))]
     for path, digest, executable in files:
         kinds = cache.link_types
         if executable:  # links share the object's mode, which is never executable
             kinds = [k for k in kinds if k not in ("hardlink", "symlink")] or ["copy"]
         try:
-            materialize(cache.object_path(digest), path, kinds, executable=executable, expected_hash=digest)
+            tree.link_from_cache(cache.object_path(digest), path, kinds, executable=executable,
+                                 expected_hash=digest)
         except ContentMismatch as err:
             raise ExpError(f"cache object {digest} is corrupt: its content hashes to {err.actual}",
                            hint=f"delete '{cache.object_path(digest)}' and fetch it again with 'git exp pull'") \
@@ -400,18 +401,8 @@ def _relink(cache, info: HashInfo, dest: str) -> None:
 
 def _remove(repo, path: str, result: SyncResult) -> None:
     """Remove the data at PATH: planned as safe (recorded and in the cache) or backed up."""
-    full = _abs(repo, path)
-    if not os.path.lexists(full):
+    tree = WorkTree(repo.root)  # the work-tree door: a link is unlinked, never followed
+    if not tree.remove(path, "data path"):
         return
-    if os.path.isdir(full) and not os.path.islink(full):
-        shutil.rmtree(full)  # unlinks symlinks, never follows them
-    else:
-        os.unlink(full)
     result.removed.append(path)
-    parent = os.path.dirname(full)
-    while parent != repo.root and parent.startswith(repo.root + os.sep):
-        try:
-            os.rmdir(parent)  # only ever succeeds on an empty folder
-        except OSError:
-            break
-        parent = os.path.dirname(parent)
+    tree.remove_empty_parents(path)

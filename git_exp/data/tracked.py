@@ -26,6 +26,7 @@ from git_exp.data.pointer import (MAX_SIZE, data_path_of, is_pointer_name, looks
                                   parse_pointer, read_pointer_file)
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.worktree_writes import refuse_unsafe
 
 LOCK = "exp.lock"
 PIPELINE = "exp.yaml"
@@ -219,11 +220,8 @@ def trailer_data(message: str) -> dict[str, HashInfo]:
 
 
 def _safe(path: str) -> str:
-    if not path or path.startswith("/") or "\\" in path \
-            or any(p in ("..", ".", "") or p.lower() == ".git" for p in path.split("/")):
-        raise ExpError(f"refusing the unsafe data path {path!r}",
-                       hint="data can never be written outside the work tree or into .git")
-    return path
+    # The work-tree door's rule, checked as soon as a record is read.
+    return refuse_unsafe(path, "data path")
 
 
 def _lock_outs(repo, lock: bytes, spec: bytes | None, read, where: str | None) -> dict[str, HashInfo]:

@@ -24,6 +24,7 @@ from git_exp.data.pointer import check_data_path, format_pointer, is_pointer_nam
 from git_exp.data.tracked import data_at, index_pointers, worktree_pointers
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.worktree_writes import WorkTree
 
 STATE_FILE = "exp-data-synced"
 
@@ -159,7 +160,7 @@ def _ignore_all(repo, rels: list[str]) -> dict[str, str]:
         if new:
             if text and not text.endswith("\n"):
                 text += "\n"
-            write_atomic(path, text + "".join(line + "\n" for line in new))
+            WorkTree(repo.root).write(gitignore, text + "".join(line + "\n" for line in new))
     return changed
 
 
@@ -208,7 +209,7 @@ def add(repo, paths: list[str], cwd: str) -> list[Added]:
             pointer = pointer_path_of(rel)
             changed = existing.get(rel) != info
             if changed:
-                write_atomic(_abs(repo, pointer), format_pointer(info))
+                WorkTree(repo.root).write(pointer, format_pointer(info))
             synced[rel] = info.hash
             added.append(Added(rel, pointer, info, changed, None))
     ignored = _ignore_all(repo, rels)
@@ -359,7 +360,7 @@ def modified_since_pointer(repo, store: bool | None = None) -> PreCommit:
             return PreCommit(changed, False)
         for update in changed:
             update.new = cache.save(_abs(repo, update.path), memo)
-            write_atomic(_abs(repo, update.pointer), format_pointer(update.new))
+            WorkTree(repo.root).write(update.pointer, format_pointer(update.new))
     nothing_else = git(["diff-index", "--cached", "--quiet", "HEAD", "--"], cwd=repo.root,
                        check=False).returncode == 0
     git(["add", "--", *[u.pointer for u in changed]], cwd=repo.root)

@@ -133,13 +133,14 @@ def _changed_since_head(root: str, paths: list[str]) -> set[str]:
 
 
 def _carry_out(repo, result: ImportResult, files: dict[str, bytes], remove_dvc: bool) -> None:
-    from git_exp.atomic import write_atomic
     from git_exp.ignore import ensure_ignored
+    from git_exp.worktree_writes import WorkTree
     root = repo.root
+    tree = WorkTree(root)  # the work-tree door: paths from DVC files never leave the work tree
     staged = []
     for relpath, action in result.files:
         if action == "create":
-            write_atomic(os.path.join(root, *relpath.split("/")), files[relpath])
+            tree.write(relpath, files[relpath])
         staged.append(relpath)
     for gitignore, line in result.ignores:
         ensure_ignored(root, gitignore.rpartition(".gitignore")[0] + line[1:])

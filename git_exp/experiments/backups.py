@@ -48,8 +48,12 @@ def write_backup(repo, data: dict[str, HashInfo], subject: str, kind: str = "",
     lines.append("Exp-Backup: true")
     sha = commit_tree(repo, tree or snapshot_tree(repo), parents, "\n".join(lines) + "\n")
     ref = f"{PREFIX}{kind + '-' if kind else ''}{time.strftime('%Y%m%d-%H%M%S')}-{sha[:7]}"
-    # "" as the old value: create only, never move someone else's backup.
-    git(["update-ref", "-m", subject, ref, sha, ""], cwd=repo.root)
+    # "" as the old value: create only, never move someone else's backup. Two
+    # backups in one second of the same work tree are the very same commit, so
+    # the ref may exist already, naming these same bytes.
+    existing = git(["rev-parse", "--verify", "-q", ref], cwd=repo.root, check=False).stdout.decode().strip()
+    if existing != sha:
+        git(["update-ref", "-m", subject, ref, sha, ""], cwd=repo.root)
     return ref, sha
 
 

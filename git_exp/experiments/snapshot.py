@@ -25,12 +25,20 @@ def _temp_index(repo) -> str:
     return path
 
 
-def snapshot_tree(repo) -> str:
-    """Write the whole work tree as a Git tree object and return its sha."""
+def snapshot_tree(repo, also: list[str] | None = None) -> str:
+    """Write the whole work tree as a Git tree object and return its sha.
+
+    ALSO names paths to take even though Git ignores them (`git add -f`):
+    apply's backup holds the ignored files it is told to overwrite.
+    """
     index = _temp_index(repo)
     env = {"GIT_INDEX_FILE": index}
     try:
         proc = git(["add", "-A", "--", ":/"], cwd=repo.root, env=env, check=False)
+        if proc.returncode == 0 and also:
+            proc = git(["add", "-f", "--pathspec-from-file=-", "--pathspec-file-nul"], cwd=repo.root,
+                       env=dict(env, GIT_LITERAL_PATHSPECS="1"), check=False, input=b"".join(p.encode("utf-8", "surrogateescape") + b"\0"
+                                                            for p in also))
         if proc.returncode != 0:
             raise ExpError("cannot snapshot the work tree: "
                            + proc.stderr.decode(errors="replace").strip().splitlines()[-1])

@@ -20,6 +20,7 @@ import os
 import stat
 
 from git_exp.errors import ExpError
+from git_exp.params.keys import index_of, join_key, split_key
 from git_exp.params.overrides import Override
 from git_exp.params.read import flatten, fmt_of, key_text, parse, read_text
 
@@ -154,8 +155,10 @@ def _editor(fmt: str):
         from git_exp.params import edit_json as module
     elif fmt == "toml":
         from git_exp.params import edit_toml as module
+    elif fmt == "python":
+        from git_exp.params import edit_python as module
     else:
-        raise ExpError(f"unknown params format '{fmt}'", hint="use yaml, json or toml")
+        raise ExpError(f"unknown params format '{fmt}'", hint="use yaml, json, toml or python")
     return module
 
 
@@ -168,21 +171,33 @@ def _edit_one(text: str, data: dict, fmt: str, ov: Override, source: str) -> tup
 
 
 def _edit(text: str, data: dict, fmt: str, ov: Override, source: str) -> tuple[str, dict]:
-    parts = ov.key.split(".")
+    parts = ov.parts
     found, blocker = _probe(data, parts)
     op = ov.op
     if op == "upsert":
         op = "set" if found else "add"
+    if not found and fmt == "python" and op != "add":
+        from git_exp.params.read_python import unreadable
+        why = unreadable(text, source, parts)
+        if why is not None:
+            raise why
     if op in ("set", "delete") and not found:
         raise _unknown(data, ov, source, blocker)
+    in_list = _list_step(data, parts)
+    if in_list is not None and op != "set":
+        verb = "delete" if op == "delete" else "add"
+        raise ExpError(f"cannot {verb} {ov.key} in {source}: {in_list} is a list, and -S only sets "
+                       "list elements that exist",
+                       hint=f"set the whole list instead, such as {in_list}=[...]")
     if op == "add" and found:
         raise ExpError(f"{ov.key} already exists in {source}",
                        hint=f"use {ov.key}={ov.text} to change it, or ++{ov.key}={ov.text} "
                             "to set it whether or not it exists")
     if op == "add" and blocker is not None:
         where, value = blocker
+        depth = len(split_key(where)) if where else 0
         raise ExpError(f"cannot add {ov.key} to {source}: {where} is {_describe(value)}, not a mapping",
-                       hint=f"set {where} itself, such as ++{where}={{{parts[len(where.split('.'))]}: ...}}")
+                       hint=f"set {where} itself, such as ++{where}={{{parts[depth]}: ...}}")
     new_text, followers = _editor(fmt).edit(text, ov, op, source)
     if new_text == text:
         return text, data
@@ -199,11 +214,11 @@ def _edit(text: str, data: dict, fmt: str, ov: Override, source: str) -> tuple[s
 
 
 def _probe(data: dict, parts: list[str]):
-    """(found, blocker): blocker is (path, value) when a prefix is not a mapping."""
+    """(found, blocker): blocker is (path, value) when a prefix is not a mapping (or list)."""
     node: object = data
     for i, part in enumerate(parts):
-        if not isinstance(node, dict):
-            return False, (".".join(parts[:i]), node)
+        if not isinstance(node, (dict, list)) or (isinstance(node, list) and index_of(part) is None):
+            return False, (join_key(parts[:i]), node)
         match = _child_key(node, part)
         if match is _MISSING:
             return False, None
@@ -211,10 +226,28 @@ def _probe(data: dict, parts: list[str]):
     return True, None
 
 
+def _list_step(data: dict, parts: list[str]) -> str | None:
+    """The key of the first list PARTS goes into by index (layers in layers.0.units), or None."""
+    node: object = data
+    for i, part in enumerate(parts):
+        if isinstance(node, list):
+            return join_key(parts[:i])
+        if not isinstance(node, dict):
+            return None
+        match = _child_key(node, part)
+        if match is _MISSING:
+            return None
+        node = node[match]
+    return None
+
+
 _MISSING = object()
 
 
-def _child_key(mapping: dict, part: str):
+def _child_key(mapping, part: str):
+    if isinstance(mapping, list):   # layers.0: an element that exists
+        index = index_of(part)
+        return index if index is not None and index < len(mapping) else _MISSING
     if part in mapping:
         return part
     for key in mapping:   # YAML keys need not be strings: 1, true, null
@@ -228,7 +261,7 @@ def _apply(data: dict, parts: list[str], op: str, value: object) -> dict:
     node = result
     for part in parts[:-1]:
         match = _child_key(node, part)
-        if match is _MISSING:
+        if match is _MISSING:   # only a mapping gets new keys: lists are refused before
             node[part] = {}
             match = part
         node = node[match]
@@ -265,6 +298,10 @@ def _unknown(data: dict, ov: Override, source: str, blocker) -> ExpError:
         where, value = blocker
         return ExpError(f"no parameter {ov.key} in {source}: {where} is {_describe(value)}",
                         hint=f"set {where} itself" if ov.op != "delete" else f"delete {where} itself: ~{where}")
+    in_list = _list_step(data, ov.parts)
+    if in_list is not None:
+        return ExpError(f"no parameter {ov.key} in {source}: {in_list} has no such element",
+                        hint=f"count from 0, or set the whole list: {in_list}=[...]")
     import difflib
     close = difflib.get_close_matches(ov.key, list(flat), n=3, cutoff=0.8)
     guess = f"did you mean {' or '.join(close)}? " if close else ""

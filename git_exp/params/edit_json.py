@@ -22,6 +22,7 @@ import re
 
 from git_exp.errors import ExpError
 from git_exp.params.edit import bug, line_start, nested, newline_of, same, splice
+from git_exp.params.keys import index_of
 from git_exp.params.overrides import Override
 
 _WS = " \t\r\n"
@@ -100,7 +101,7 @@ def edit(text: str, ov: Override, op: str, source: str) -> tuple[str, list[str]]
     except (StopIteration, IndexError, AttributeError, ValueError):
         raise bug(ov.key, source, "the JSON scanner lost its way") from None
     doc = _Doc(text, root, source)
-    parts = ov.key.split(".")
+    parts = ov.parts
     chain = doc.locate(parts)
     if op == "add":
         return doc.add(chain, parts, ov), []
@@ -125,6 +126,13 @@ class _Doc:
     def locate(self, parts: list[str]) -> list[tuple[_Node, _Member]]:
         chain, node = [], self.root
         for part in parts:
+            if node.kind == "array":   # layers.0: the element, as a member without a key
+                index = index_of(part)
+                if index is None or index >= len(node.items):
+                    break
+                chain.append((node, _Member(part, -1, -1, node.items[index])))
+                node = node.items[index]
+                continue
             if node.kind != "object":
                 break
             found = [m for m in node.members if m.name == part]

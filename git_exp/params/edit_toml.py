@@ -16,8 +16,13 @@ after tomllib has accepted the text, so it can trust the syntax.
 - delete: the key's line(s); deleting a table removes its header, its keys
   and its sub-tables, and the blank lines after them.
 
+- list elements (set only): layers.0 is an element of an array of values,
+  at any depth through arrays and inline tables; runs.1.lr is a key on the
+  lines of the second [[runs]] table (not in its sub-tables).
+
 A table cannot be set as a whole (set its keys one by one), arrays of tables
-([[runs]]) can only be deleted, and TOML has no null: ~key deletes instead.
+([[runs]]) can only be deleted as a whole, and TOML has no null: ~key
+deletes instead.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ import re
 from git_exp.errors import ExpError
 from git_exp.params.edit import (after_line, bug, line_end, line_start, newline_of, remove_lines,
                                  same, splice)
+from git_exp.params.keys import index_of
 from git_exp.params.overrides import Override
 from git_exp.params.read import toml_module
 
@@ -218,10 +224,17 @@ def edit(text: str, ov: Override, op: str, source: str) -> tuple[str, list[str]]
     except (AttributeError, IndexError, ValueError):
         raise bug(ov.key, source, "the TOML scanner lost its way") from None
     doc = _Doc(text, sections, source)
-    full = tuple(ov.key.split("."))
+    full = tuple(ov.parts)
     if op == "add":
         return doc.add(full, ov), []
+    item = doc.locate_item(full) if op == "set" and ov.has_index else None
+    if item is not None:
+        return splice(text, [(item.start, item.end, doc.render(ov.value, ov, item))]), []
     found = doc.locate(full)
+    if found is None and op == "set" and ov.has_index:
+        raise ExpError(f"cannot set {ov.key} in {source}: -S sets values inside a [[table]] "
+                       "element, on its own lines, not the element itself or its sub-tables",
+                       hint="set a key inside it (NAME.0.KEY=VALUE), or edit the file by hand")
     if op == "delete":
         return doc.delete(full, found), []
     if found is None:
@@ -254,6 +267,30 @@ class _Doc:
                 found = _descend(e.value, full[len(path):])
                 if found is not None:
                     return found
+        return None
+
+    def locate_item(self, full: tuple) -> _Val | None:
+        """The value FULL names when it goes into an array by index, else None.
+
+        layers.0 is an element of an array of values; servers.0.port a key of
+        the first [[servers]] table (its own lines, not its sub-tables).
+        """
+        for cut in range(1, len(full)):
+            index = index_of(full[cut])
+            if index is None:
+                continue
+            tables = [sec for sec in self.sections if sec.kind == "array" and sec.path == full[:cut]]
+            if tables:
+                if index >= len(tables):
+                    return None
+                rest = full[cut + 1:]
+                for e in tables[index].entries:
+                    if rest[:len(e.keys)] == e.keys and rest:
+                        return _walk_value(e.value, rest[len(e.keys):])
+                return None
+            found = self.locate(full[:cut])
+            if found is not None and found[1].value.kind == "array":
+                return _walk_value(found[1].value, full[cut:])
         return None
 
     # -- delete ------------------------------------------------------------------
@@ -438,6 +475,25 @@ def _has(data: dict, path: tuple) -> bool:
             return False
         data = data[part]
     return True
+
+
+def _walk_value(val: _Val, rest: tuple) -> _Val | None:
+    """The value REST names inside VAL, through arrays (by index) and inline tables."""
+    while rest:
+        index = index_of(rest[0])
+        if val.kind == "array" and index is not None:
+            if index >= len(val.items):
+                return None
+            val, rest = val.items[index], rest[1:]
+        elif val.kind == "inline":
+            stop = next((i for i, p in enumerate(rest) if i and index_of(p) is not None), len(rest))
+            inner = _descend(val, rest[:stop])
+            if inner is None:
+                return None
+            val, rest = inner[1].value, rest[stop:]
+        else:
+            return None
+    return val
 
 
 def _descend(owner: _Val, rest: tuple):

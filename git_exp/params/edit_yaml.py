@@ -38,6 +38,7 @@ import yaml
 from git_exp.errors import ExpError
 from git_exp.params.edit import (bug, line_end, line_start, nested, newline_of,
                                  remove_lines, same, splice)
+from git_exp.params.keys import index_of, join_key
 from git_exp.params.overrides import Override
 from git_exp.params.read import key_text, yaml_error, yaml_loader
 
@@ -87,7 +88,7 @@ def edit(text: str, ov: Override, op: str, source: str) -> tuple[str, list[str]]
     except RecursionError:
         raise ExpError(f"{source}: nested too deeply") from None
     doc = _Doc(text, root, source)
-    parts = ov.key.split(".")
+    parts = ov.parts
     steps = doc.locate(parts)
     if op == "add" or (ov.op == "upsert" and len(steps) == len(parts) and steps[-1].merged):
         # ++key over a merged value adds an explicit key beside the merge.
@@ -102,7 +103,7 @@ def edit(text: str, ov: Override, op: str, source: str) -> tuple[str, list[str]]
         doc.check_anchors(target, parts, ov, include_self=(op == "delete"))
         merging = doc.merged_into.get(id(target))
         if op == "set" and merging and not isinstance(ov.value, dict):
-            where = ".".join(merging[0])
+            where = join_key(merging[0])
             raise ExpError(f"cannot replace {ov.key} in {source}: {where} merges it (<<), "
                            "and only a mapping can be merged",
                            hint=f"set keys inside it instead, such as {ov.key}.KEY=VALUE")
@@ -181,6 +182,14 @@ class _Doc:
         node = self.root
         for part in parts:
             real = _real(node)
+            if isinstance(real, yaml.SequenceNode):   # layers.0: a step with no key node
+                index = index_of(part)
+                if index is None or index >= len(real.value):
+                    break
+                v = real.value[index]
+                steps.append(_Step(real, None, v, False, node if isinstance(node, _Alias) else None))
+                node = v
+                continue
             if not isinstance(real, yaml.MappingNode):
                 break
             entry = self.pairs(real).get(part)
@@ -195,15 +204,15 @@ class _Doc:
         """Refuse edits that would reach through an alias or into a merged map."""
         for i, step in enumerate(steps):
             if step.via_alias is not None:
-                where = ".".join(parts[:i])
+                where = join_key(parts[:i])
                 anchor = self.path_of(step.via_alias.target)
-                instead = f"edit {anchor}.{'.'.join(parts[i:])} instead (every alias follows it), or "\
+                instead = f"edit {anchor}.{join_key(parts[i:])} instead (every alias follows it), or "\
                     if anchor else ""
                 raise ExpError(f"cannot edit {ov.key} in {self.source}: {where} is an alias "
                                f"(*{step.via_alias.name})",
                                hint=f"{instead}replace the alias with a mapping of its own")
             if step.merged:
-                where = ".".join(parts[:i + 1])
+                where = join_key(parts[:i + 1])
                 if ov.op == "delete":
                     hint = "remove it from the merged mapping, or override it with ++KEY=VALUE"
                 else:
@@ -217,7 +226,7 @@ class _Doc:
         for n in _subtree(node, include_self):
             if getattr(n, "anchor_name", None) is None:
                 continue
-            users = [".".join(p) for p in self.paths.get(id(n), []) if p[:len(own)] != own]
+            users = [join_key(p) for p in self.paths.get(id(n), []) if p[:len(own)] != own]
             if users:
                 verb = "delete" if ov.op == "delete" else "replace"
                 raise ExpError(f"cannot {verb} {ov.key} in {self.source}: it holds the anchor "
@@ -226,12 +235,12 @@ class _Doc:
 
     def path_of(self, node) -> str | None:
         paths = self.paths.get(id(node))
-        return ".".join(paths[0]) if paths and paths[0] else None
+        return join_key(paths[0]) if paths and paths[0] else None
 
     def others(self, node, parts: list[str], rest: tuple[str, ...] = ()) -> list[str]:
         """Other keys that show NODE: its aliases and the maps merging it."""
         own = tuple(parts)
-        return [".".join(p + rest) for p in self.paths.get(id(node), []) if p != own]
+        return [join_key(p + rest) for p in self.paths.get(id(node), []) if p != own]
 
     def _indent_unit(self) -> str:
         # the step between a block mapping's keys and its nested mapping's keys
@@ -279,6 +288,10 @@ class _Doc:
         anchor = f"&{v.anchor_name} " if v.anchor_name else ""
         block = (isinstance(v, yaml.ScalarNode) and v.style in ("|", ">")) or (
             isinstance(v, (yaml.MappingNode, yaml.SequenceNode)) and not v.flow_style)
+        if block and step.key is None:
+            raise ExpError(f"cannot set {ov.key} in {self.source}: the list element is a block "
+                           f"{'scalar' if isinstance(v, yaml.ScalarNode) else 'mapping or list'}",
+                           hint=f"set the keys inside it ({ov.key}.KEY=VALUE), or the whole list")
         if not block:
             start, end = v.start_mark.index, v.end_mark.index
             new = anchor + self.flow(ov.value, ov, v)
@@ -349,7 +362,7 @@ class _Doc:
         parent = steps[-1].value if steps else self.root
         if isinstance(parent, _Alias):
             anchor = self.path_of(parent.target)
-            raise ExpError(f"cannot add {key} to {self.source}: {'.'.join(parts[:depth])} is an alias "
+            raise ExpError(f"cannot add {key} to {self.source}: {join_key(parts[:depth])} is an alias "
                            f"(*{parent.name})",
                            hint=(f"add to {anchor} instead (every alias follows it), or " if anchor
                                  else "") + "replace the alias with a mapping of its own")

@@ -5,6 +5,13 @@
     ++train.wd=0.1           set or add
     ~train.dropout           delete
     other.yaml:train.lr=0.1  the same, in another params file
+    params.py:TRAIN.lr=0.1   a Python params file: constants, dict entries, class attributes
+    layers.0=32              the first element of a list (set only)
+    server."http.conf"=x     a key that contains a dot, in double quotes
+
+Key paths are spelled as git_exp.params.keys describes: dots between parts,
+a whole number for a list element, double quotes around a part that holds a
+dot, quote, '=' or ':'.
 
 Values are typed like YAML 1.2 scalars, the way Hydra does it: 32 is an int,
 0.01 and 1e-3 are floats, true/false are booleans, null is None, and anything
@@ -20,6 +27,7 @@ import re
 from dataclasses import dataclass
 
 from git_exp.errors import ExpError
+from git_exp.params.keys import find_outside_quotes, index_of, join_key, split_key
 
 OPS = ("set", "add", "upsert", "delete")
 
@@ -33,13 +41,13 @@ _FLOAT = re.compile(
 _INF = re.compile(r"([-+]?)\.?inf$", re.IGNORECASE)
 _NAN = re.compile(r"\.?nan$", re.IGNORECASE)
 _NULL = {"null", "Null", "NULL", "~"}
-_FILE_EXTS = (".yaml", ".yml", ".json", ".toml")
+_FILE_EXTS = (".yaml", ".yml", ".json", ".toml", ".py")
 
 
 @dataclass(frozen=True)
 class Override:
     file: str | None   # "other.yaml" when given as other.yaml:key=value, else None
-    key: str           # dot path "train.lr"
+    key: str           # dot path "train.lr", canonical (keys.join_key of its parts)
     op: str            # "set", "add" (+key), "upsert" (++key) or "delete" (~key)
     value: object      # the typed value (None for delete)
     text: str          # the value text as the user gave it, surrounding blanks removed
@@ -50,15 +58,27 @@ class Override:
         tail = "" if self.op == "delete" else f"={self.text}"
         return f"{prefix}{sign}{self.key}{tail}"
 
+    @property
+    def parts(self) -> list[str]:
+        """The key's parts: `server."http.conf"` is ['server', 'http.conf']."""
+        return split_key(self.key)
+
+    @property
+    def has_index(self) -> bool:
+        """Whether a part may name a list element (a whole number)."""
+        return any(index_of(p) is not None for p in self.parts)
+
 
 def split_override(arg: str) -> tuple[str | None, str, str, str | None]:
     """ARG as (file or None, operator sign, key, value text or None)."""
-    left, eq, value = arg.partition("=")
-    value_text = value if eq else None
+    # '=' and ':' inside a quoted key part (server."a=b") are part of the key
+    eq = find_outside_quotes(arg, "=")
+    left, value_text = (arg, None) if eq < 0 else (arg[:eq], arg[eq + 1:])
     sign, left = _take_sign(left)
     file = None
-    head, colon, rest = left.rpartition(":")
-    if colon and head.strip().lower().endswith(_FILE_EXTS):
+    colon = find_outside_quotes(left, ":", last=True)
+    head, rest = left[:max(colon, 0)], left[colon + 1:]
+    if colon >= 0 and head.strip().lower().endswith(_FILE_EXTS):
         file = head.strip()
         sign2, left = _take_sign(rest)
         if sign and sign2:
@@ -81,6 +101,10 @@ def parse_override(arg: str) -> Override:
     file, sign, key, value_text = split_override(arg)
     op = {"": "set", "+": "add", "++": "upsert", "~": "delete"}[sign]
     _check_key(arg, key)
+    try:
+        key = join_key(split_key(key))
+    except ExpError as e:
+        raise ExpError(f"invalid parameter override '{arg}': {e.message}", hint=e.hint) from None
     if op == "delete":
         if value_text is not None:
             raise ExpError(f"invalid parameter override '{arg}': ~ deletes a key and takes no value",
@@ -101,10 +125,6 @@ def _check_key(arg: str, key: str) -> None:
     if not key:
         raise ExpError(f"invalid parameter override '{arg}': empty key",
                        hint="write key=value, such as train.lr=0.01")
-    parts = key.split(".")
-    if any(not p.strip() for p in parts):
-        raise ExpError(f"invalid parameter override '{arg}': empty part in key '{key}'",
-                       hint="separate nested keys with single dots, such as train.lr")
     if key[0] in "+~" or any(c in key for c in "\n\r"):
         raise ExpError(f"invalid parameter override '{arg}': bad character in key '{key}'",
                        hint="write key=value, +key=value, ++key=value or ~key")

@@ -1,4 +1,4 @@
-"""Reading parameter files (YAML, JSON, TOML) into nested dicts and flat keys.
+"""Reading parameter files (YAML, JSON, TOML, Python) into nested dicts and flat keys.
 
 Every syntax error becomes an ExpError that says `file:line:col: problem`,
 never a traceback. Parsers are imported inside the functions that need one:
@@ -7,8 +7,11 @@ a JSON-only project never pays for importing YAML.
 Flat keys join nested mapping keys with dots: {"model": {"units": 32}} is
 {"model.units": 32}. Lists and scalars are leaves. An empty mapping is a leaf
 too, with the value {}, so `train: {}` still shows up (and diffs) as a key
-instead of silently vanishing. A key that itself contains a dot cannot be
-told apart from nesting; params files in practice never do that.
+instead of silently vanishing. A key that itself contains a dot (or a quote,
+'=' or ':') is written in double quotes: {"server": {"http.conf": 1}} is
+{'server."http.conf"': 1}, the spelling -S, --where and --sort-by accept
+(git_exp.params.keys). Python params files are read by read_python, with
+the ast module, never run.
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ from git_exp import bounded
 from git_exp.errors import ExpError
 
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
+# Python files hold parameters but are no data format (template vars, plots).
+PARAMS_FORMATS = {**FORMATS, ".py": "python"}
 
 # The TOML parsers put the position at the end of the message.
 _TOML_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
@@ -26,12 +31,12 @@ _TOML_END = re.compile(r"\s*\(at end of document\)\s*$")
 
 
 def fmt_of(path: str) -> str:
-    """The format of a params file, from its extension: yaml, json or toml."""
+    """The format of a params file, from its extension: yaml, json, toml or python."""
     ext = os.path.splitext(path)[1].lower()
-    if ext not in FORMATS:
+    if ext not in PARAMS_FORMATS:
         raise ExpError(f"{path}: unsupported params file type '{ext or '(none)'}'",
-                       hint="params files must end in .yaml, .yml, .json or .toml")
-    return FORMATS[ext]
+                       hint="params files must end in .yaml, .yml, .json, .toml or .py")
+    return PARAMS_FORMATS[ext]
 
 
 def parse(text: str, fmt: str, source: str = "<params>") -> dict:
@@ -44,8 +49,11 @@ def parse(text: str, fmt: str, source: str = "<params>") -> dict:
         data = _parse_json(text, source)
     elif fmt == "toml":
         data = _parse_toml(text, source)
+    elif fmt == "python":
+        from git_exp.params import read_python
+        return read_python.parse(text, source)
     else:
-        raise ExpError(f"unknown params format '{fmt}'", hint="use yaml, json or toml")
+        raise ExpError(f"unknown params format '{fmt}'", hint="use yaml, json, toml or python")
     if data is None and fmt == "yaml":   # empty file, or only comments
         return {}
     if not isinstance(data, dict):
@@ -81,9 +89,10 @@ def read_text(path: str, name: str | None = None) -> str:
 
 def flatten(data: dict, prefix: str = "") -> dict[str, object]:
     """Dot-joined keys to leaf values, in file order; {} stays a leaf."""
+    from git_exp.params.keys import quote_part
     flat: dict[str, object] = {}
     for key, value in data.items():
-        name = f"{prefix}{key_text(key)}"
+        name = f"{prefix}{quote_part(key_text(key))}"
         if isinstance(value, dict) and value:
             flat.update(flatten(value, name + "."))
         else:
@@ -102,6 +111,18 @@ def select(flat: dict[str, object], keys: list[str] | None) -> dict[str, object]
     wanted = set(keys)
     prefixes = tuple(k + "." for k in keys)
     return {k: v for k, v in flat.items() if k in wanted or k.startswith(prefixes)}
+
+
+def why_missing(path: str, name: str, key: str) -> ExpError | None:
+    """For a Python params file, the error naming file:line when a non-literal hides KEY."""
+    if fmt_of(path) != "python":
+        return None
+    from git_exp.params import read_python
+    from git_exp.params.keys import split_key
+    try:
+        return read_python.unreadable(read_text(path, name), name, split_key(key))
+    except ExpError as e:
+        return e
 
 
 def key_text(key: object) -> str:

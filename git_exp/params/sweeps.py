@@ -17,6 +17,7 @@ import re
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
 from git_exp.errors import ExpError
+from git_exp.params.keys import find_outside_quotes
 from git_exp.params.overrides import parse_override, plain_value, split_override
 
 # A guard against a typo such as range(0,1000000) filling the queue.
@@ -44,7 +45,7 @@ def expand(args: list[str]) -> list[list[str]]:
         if not is_sweep(arg):
             axes.append([arg])
             continue
-        head = arg[:arg.index("=") + 1]
+        head = arg[:find_outside_quotes(arg, "=") + 1]   # server."a=b"=1,2
         axes.append([head + item for item in _values(arg)])
     total = 1
     for axis in axes:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from git_exp.atomic import write_atomic
 from git_exp.bounded import load_yaml, read_file
 from git_exp.data.hashing import HashInfo
 from git_exp.errors import ExpError
+from git_exp.worktree_writes import WorkTree, path_problem
 
 LOCK_FILE = "exp.lock"
 SCHEMA = "1"
@@ -40,9 +40,9 @@ class StageLock:
 
 
 def _safe_path(path, where: str) -> str:
-    if (not isinstance(path, str) or not path or path.startswith("/") or "\\" in path
-            or any(part in ("..", ".git") for part in path.split("/"))):
-        raise ExpError(f"{LOCK_FILE}: refusing unsafe path {path!r} in {where}",
+    problem = path_problem(path)  # the work-tree door's rule
+    if problem:
+        raise ExpError(f"{LOCK_FILE}: refusing unsafe path {path!r} in {where} ({problem})",
                        hint="exp.lock may come from someone else's commit; fix or delete the entry")
     return path
 
@@ -110,4 +110,4 @@ def dump_lock(entries: dict[str, StageLock], order: list[str]) -> str:
 
 
 def write_lock(root: str, entries: dict[str, StageLock], order: list[str]) -> None:
-    write_atomic(os.path.join(root, LOCK_FILE), dump_lock(entries, order))
+    WorkTree(root).write(LOCK_FILE, dump_lock(entries, order))

@@ -4,8 +4,10 @@ A stage's deps and outs are written relative to its `wdir`; everything else
 in git-exp (the lock file, the cache, `.gitignore` entries, the graph)
 speaks repo-relative POSIX paths, so this is the one place that converts.
 It also refuses paths the runner must never write to or read from: above
-the repository, absolute, inside `.git`, or reached through a symlink that
-leaves the repository (an output written there would land outside it).
+the repository, absolute, inside `.git` (the rule of worktree_writes, the
+door every git-exp write into the work tree goes through), or reached
+through a symlink that leaves the repository (an output written there by
+the stage would land outside it).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import re
 import stat
 
 from git_exp.errors import ExpError
+from git_exp.worktree_writes import path_problem
 
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
@@ -52,8 +55,8 @@ def normalize(path: str, wdir: str, root: str, what: str, where: tuple,
     if parts[0] == "..":
         raise ExpError(f"{loc}: {what} '{path}'{of} is outside the repository",
                        hint="git-exp tracks only files inside the repository")
-    # Case-insensitively: on macOS and Windows '.GIT' is the same folder.
-    if any(part.lower() == ".git" for part in parts):
+    # The work-tree door's rule (case-insensitive: on macOS and Windows '.GIT' is the same folder).
+    if joined != "." and path_problem(joined) == "'.git' in path":
         raise ExpError(f"{loc}: {what} '{path}'{of} is inside a .git folder",
                        hint="Git's own files cannot be deps or outs of a stage")
     if check_links and joined != ".":

@@ -8,7 +8,6 @@ ran before is restored from the run cache instead of running.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -24,6 +23,7 @@ from git_exp.params import read as params_read
 from git_exp.pipeline import lock as lockfile
 from git_exp.pipeline.graph import stage_order
 from git_exp.procs import guard_group, unguard_group
+from git_exp.worktree_writes import WorkTree
 
 
 class Events:
@@ -108,7 +108,8 @@ class PipelineRun:
             chosen = params_read.select(flat, keys)
             for key in keys or []:
                 if not any(k == key or k.startswith(key + ".") for k in chosen):
-                    raise ExpError(f"stage '{stage.name}' tracks param '{key}', but {relfile} has no such key",
+                    # params.py: a key bound to code is refused with file:line
+                    raise params_read.why_missing(self._abs(relfile), relfile, key) or ExpError(f"stage '{stage.name}' tracks param '{key}', but {relfile} has no such key",
                                    hint=f"add '{key}' to {relfile}, or remove it from the stage in exp.yaml")
             values[relfile] = chosen
         return values
@@ -280,7 +281,7 @@ class PipelineRun:
             if os.path.lexists(path):
                 if not os.path.islink(path):
                     self.cache.save(path, memo)
-                _remove(path)
+                WorkTree(self.root).remove(out.path, "out")
 
     def _restore(self, stage, hit: dict, memo) -> bool:
         try:
@@ -291,20 +292,14 @@ class PipelineRun:
             return False
         if any(self.cache.missing(info) for info in outs.values()):
             return False
+        tree = WorkTree(self.root, self.cache.root)
         for path, info in outs.items():
-            self.cache.checkout(info, self._abs(path), memo)
+            self.cache.checkout(info, tree, path, memo)
         return True
 
     def _commit_lock(self, stage, deps, params, outs) -> None:
         self.locks[stage.name] = lockfile.StageLock(list(stage.cmd), deps, params, outs)
         lockfile.write_lock(self.root, self.locks, list(self.pipeline.stages))
-
-
-def _remove(path: str) -> None:
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path)
-    else:
-        os.unlink(path)
 
 
 def run_command(command: str, cwd: str, env: dict, sink) -> int:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import re
 
-from git_exp.atomic import write_atomic
 from git_exp.errors import ExpError
+from git_exp.worktree_writes import WorkTree
 
 DEFAULT_DIR = (".git-exp", "plots")
 PAGE = "index.html"
@@ -26,16 +26,18 @@ def folder_for(repo, out: str | None) -> tuple:
     return repo.path(*DEFAULT_DIR), True
 
 
-def prepare(folder: str, ours: bool) -> None:
+def prepare(repo, folder: str, ours: bool) -> None:
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise ExpError(f"'{folder}' is a file, not a folder",
                        hint="name another output folder with -o DIR")
     try:
-        os.makedirs(folder, exist_ok=True)
         if ours:
-            ignore = os.path.join(folder, ".gitignore")
-            if not os.path.exists(ignore):
-                write_atomic(ignore, "# written by git-exp: keeps its plots out of Git\n*\n")
+            # Inside the work tree: through the door, so no link on the way is followed.
+            WorkTree(repo.root).mkdir("/".join(DEFAULT_DIR))
+            if not os.path.exists(os.path.join(folder, ".gitignore")):
+                WorkTree(folder).write(".gitignore", "# written by git-exp: keeps its plots out of Git\n*\n")
+        else:
+            os.makedirs(folder, exist_ok=True)  # the folder the user named with -o
     except OSError as exc:
         raise ExpError(f"cannot create '{folder}': {exc.strerror}") from None
 
@@ -43,36 +45,31 @@ def prepare(folder: str, ours: bool) -> None:
 def write_page(repo, html: str, out: str | None = None) -> str:
     """Write HTML as the page in OUT (default: .git-exp/plots/); its path."""
     folder, ours = folder_for(repo, out)
-    prepare(folder, ours)
-    path = os.path.join(folder, PAGE)
-    _write(path, html)
-    return path
+    prepare(repo, folder, ours)
+    return _write(folder, PAGE, html)
 
 
 def write_images(repo, result, out: str | None = None) -> dict:
     """Every image of RESULT as a file under OUT/images/; {(section id, revision index): path}."""
     folder, ours = folder_for(repo, out)
-    prepare(folder, ours)
+    prepare(repo, folder, ours)
     paths = {}
     for section in result.sections:
         for image in section.images:
             name = f"{image.revision:03d}-{safe_name(image.name)}"
-            path = os.path.join(folder, "images", name, *image.path.split("/"))
-            _write(path, image.data)
-            paths[(section.id, image.revision)] = path
+            # image.path comes from an experiment: the door refuses '..', '.git' and links.
+            paths[(section.id, image.revision)] = _write(folder, f"images/{name}/{image.path}", image.data)
     return paths
 
 
 def write_charts(repo, svgs: dict, out: str | None = None) -> dict:
     """SVGS {chart id: markup} as files under OUT/charts/; {chart id: path}."""
     folder, ours = folder_for(repo, out)
-    prepare(folder, ours)
+    prepare(repo, folder, ours)
     paths = {}
     for number, (chart_id, markup) in enumerate(svgs.items()):
         # The number keeps two ids that differ only in odd characters apart.
-        path = os.path.join(folder, "charts", f"{number:02d}-{safe_name(chart_id)}.svg")
-        _write(path, markup)
-        paths[chart_id] = path
+        paths[chart_id] = _write(folder, f"charts/{number:02d}-{safe_name(chart_id)}.svg", markup)
     return paths
 
 
@@ -80,8 +77,8 @@ def safe_name(text: str) -> str:
     return _UNSAFE.sub("_", text).strip("._") or "_"
 
 
-def _write(path: str, data) -> None:
+def _write(folder: str, rel: str, data) -> str:
     try:
-        write_atomic(path, data)
+        return WorkTree(folder).write(rel, data)
     except OSError as exc:
-        raise ExpError(f"cannot write '{path}': {exc.strerror}") from None
+        raise ExpError(f"cannot write '{os.path.join(folder, rel)}': {exc.strerror}") from None

@@ -174,25 +174,23 @@ def materialise(repo, root: str, sha: str) -> tuple[list[str], list[str]]:
     Returns (paths placed, paths whose data is not in the cache: a stage
     that makes them will run, one that needs them will fail and say so)."""
     from git_exp.data.cache import Cache
-    from git_exp.data.hashing import check_relpath
     from git_exp.data.links import parse_link_types
     from git_exp.data.state import StateMemo
     from git_exp.data.tracked import data_at
+    from git_exp.worktree_writes import WorkTree
 
     data = data_at(repo, sha)
     if not data:
         return [], []
     cache = Cache(repo.exp_dir, parse_link_types(repo.config.get("exp.cache.type")))
     placed, missing = [], []
+    tree = WorkTree(root, cache.root)  # refuses '..', '.git' and symlinks on the way
     with StateMemo(repo.exp_dir) as memo:
         for rel, info in sorted(data.items()):
-            why = check_relpath(rel)
-            if why:
-                raise ExpError(f"refusing the data path {rel!r} recorded in the entry: {why}",
-                               hint="an experiment can never write outside its checkout")
+            tree.path(rel, "data path")
             if cache.missing(info):
                 missing.append(rel)
                 continue
-            cache.checkout(info, os.path.join(root, *rel.split("/")), memo)
+            cache.checkout(info, tree, rel, memo)
             placed.append(rel)
     return placed, missing

@@ -73,7 +73,12 @@ def discover(rows) -> list[Column]:
 
 
 def find(columns: list[Column], name: str, what: str = "column") -> Column:
-    """The column NAME means: a label, `file:key`, or a key only one file has."""
+    """The column NAME means: a label, `file:key`, or a key only one file has.
+
+    Keys are compared in their canonical spelling, so '"train".lr' finds
+    train.lr and a key holding a dot is found as server."http.conf".
+    """
+    name = _canonical(name)
     for column in columns:
         if name == column.label or name == column.full:
             return column
@@ -91,6 +96,18 @@ def find(columns: list[Column], name: str, what: str = "column") -> Column:
                    else ("the columns are: " + ", ".join(labels[:12])
                          + (", ..." if len(labels) > 12 else "")) if labels
                    else "these rows have no metrics or params")
+
+
+def _canonical(name: str) -> str:
+    if '"' not in name:
+        return name
+    from git_exp.params.keys import find_outside_quotes, join_key, split_key
+    colon = find_outside_quotes(name, ":", last=True)
+    head, key = (name[:colon + 1], name[colon + 1:]) if colon >= 0 else ("", name)
+    try:
+        return head + join_key(split_key(key))
+    except ExpError:
+        return name   # not a key path: the lookup below says what is there
 
 
 def compile_patterns(patterns: list[str] | None, option: str) -> list:

@@ -7,8 +7,8 @@
     operand    := KEY | NUMBER | 'text' | "text" | true | false | null
 
 A KEY is a metric or param as its column is named (`acc`, `train.lr`,
-`metrics.json:acc`); a key with spaces or other odd characters goes in
-backticks. A bare word that names no column is an error rather than text,
+`metrics.json:acc`, `server."http.conf"` for a key that holds a dot); a
+key with spaces or other odd characters goes in backticks. A bare word that names no column is an error rather than text,
 so a typo never silently filters everything out: quote text.
 
 A comparison with a missing value is unknown, whatever the operator, and
@@ -35,7 +35,7 @@ _TOKEN = re.compile(r"""
   | (?P<quoted>`[^`]*`)
   | (?P<op><=|>=|==|!=|<|>|=)
   | (?P<paren>[()])
-  | (?P<word>[A-Za-z_][\w.\-/:@]*)
+  | (?P<word>[A-Za-z_](?:[\w.\-/:@]|(?<=\.)"(?:[^"\\]|\\.)*")*)
 """, re.VERBOSE)
 
 KEYWORDS = {"and", "or", "not", "true", "false", "null"}

@@ -1,0 +1,68 @@
+"""git exp ui: the local web app."""
+from __future__ import annotations
+
+DESCRIPTION = """\
+Starts a web server on this machine and opens its page in your browser: the
+table of experiments (grouped by baseline, every column of 'git exp show',
+sort by any column, filter by text or by a --where expression, choose
+columns, select rows), their plots (the charts of 'git exp plots diff'), a
+comparison of two or more experiments (params and metrics with deltas, the
+changed files and their diffs), one experiment's message, params, metrics,
+files, plots and run log, and the queue with a live tail of a running
+entry's log. While runs progress the page follows within about two seconds.
+
+From the page you can apply, branch, rename and remove experiments, queue
+runs with -S values (sweeps too), start and stop queue workers and kill an
+entry, through the same code as the commands: apply keeps its backup and its
+refusals. Destructive actions ask first; --read-only hides them all.
+
+Security: the server listens on 127.0.0.1 unless --host says otherwise, and
+answers only requests that carry the secret token of the URL it prints and
+name it by that address (no other web page can use it). Anyone who can reach
+the address and knows the URL can act on the repository: with --host on
+another interface, a warning says so. Ctrl-C stops the server.
+"""
+
+EXAMPLES = ["git exp ui", "git exp ui --no-browser --port 8765", "git exp ui --read-only"]
+
+DEFAULT_PORT = 8765
+
+
+def configure(parser):
+    parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None,
+                        help=f"the port (default: {DEFAULT_PORT}, or a free one if it is taken; 0: any free one)")
+    parser.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
+    parser.add_argument("--read-only", action="store_true", help="hide every action that changes anything")
+
+
+def run(args, console) -> int:
+    from git_exp.errors import ExpError
+    from git_exp.repo import discover
+    from git_exp.web.security import is_loopback
+    from git_exp.web.server import make_server, url_of
+    repo = discover()
+    try:
+        httpd = make_server(repo, args.host, DEFAULT_PORT if args.port is None else args.port, args.read_only)
+    except ExpError:
+        if args.port is not None:
+            raise
+        httpd = make_server(repo, args.host, 0, args.read_only)
+    url = url_of(httpd, args.host)
+    if not is_loopback(args.host):
+        console.warn(f"listening on {args.host}: anyone who can reach it and has the URL "
+                     "can change this repository")
+    console.out(f"git exp ui is serving {repo.root} at {url}" + (" (read-only)" if args.read_only else ""))
+    console.info("Press Ctrl-C to stop.")
+    console.stdout.flush()
+    if not args.no_browser:
+        import webbrowser
+        if not webbrowser.open(url):
+            console.warn("no web browser found; open the URL above yourself")
+    try:
+        httpd.serve_forever(poll_interval=0.25)
+    except KeyboardInterrupt:
+        console.info("Stopped.")
+    finally:
+        httpd.server_close()
+    return 0
