@@ -138,8 +138,9 @@ def experiments(repo: Union[str, os.PathLike] = ".", all_commits: bool = False,
     One dict per row, in table order: the workspace, then each baseline
     followed by its experiments (running and queued ones first, then newest
     first). Keys: name, kind ("workspace", "baseline", "experiment"), rev,
-    baseline, parent, created, state, params and metrics ({file: {key:
-    value}}); see JSON OUTPUT in git-exp-show(1).
+    baseline, parent, created, state, message (run -m), note and tags (git
+    exp note, git exp tag), params and metrics ({file: {key: value}}); see
+    JSON OUTPUT in git-exp-show(1).
     """
     from git_exp.show.records import view_objects
     from git_exp.show.view import show

@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "branch": ("git_exp.commands.branch", "Create a Git branch from an experiment"),
     "rename": ("git_exp.commands.rename", "Rename an experiment"),
     "remove": ("git_exp.commands.remove", "Delete experiments"),
+    "note": ("git_exp.commands.note", "Add, edit or remove an experiment's note"),
+    "tag": ("git_exp.commands.tag", "Add, remove or list an experiment's tags"),
     "queue": ("git_exp.commands.queue", "Run queued experiments in the background; status, logs, kill, remove"),
     "push": ("git_exp.commands.push", "Share experiments and their data with a Git remote"),
     "pull": ("git_exp.commands.pull", "Fetch experiments and their data from a Git remote"),

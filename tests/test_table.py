@@ -38,7 +38,7 @@ def test_a_styled_cell_overrides_its_column():
 def test_wide_tables_split_into_blocks_repeating_the_first_column():
     columns = [Column("Experiment")] + [Column(f"metric{i}", "right") for i in range(4)]
     rows = [["workspace", "1", "2", "3", "4"], ["main", "5", "6", "7", "8"]]
-    text = render(rows, columns, width=37)
+    text = render(rows, columns, width=37, fit=False)   # blocks: what --all-columns gives
     assert text == (
         "Experiment  metric0  metric1  metric2\n"
         "──────────  ───────  ───────  ───────\n"
@@ -50,9 +50,30 @@ def test_wide_tables_split_into_blocks_repeating_the_first_column():
         "workspace         4\n"
         "main              8")
     assert all(len(line) <= 37 for line in text.splitlines())
-    assert render(rows, columns, width=200) == render(rows, columns)
+    assert render(rows, columns, width=200, fit=False) == render(rows, columns)
     # Even a terminal too narrow for one column gets every column, one per block.
     assert render(rows, columns, width=5).count("Experiment") == 4
+    # Fitting comes first: number headers are cut, the numbers never.
+    assert render(rows, columns, width=37) == (
+        "Experiment  metr…  metr…  metr…  met…\n"
+        "──────────  ─────  ─────  ─────  ────\n"
+        "workspace       1      2      3     4\n"
+        "main            5      6      7     8")
+
+
+def test_text_columns_are_narrowed_together_with_an_ellipsis():
+    columns = [Column("Experiment"), Column("acc", "right"), Column("optimizer"), Column("Notes")]
+    rows = [["└── abc1234 [a-rather-long-experiment-name]", "0.123456",
+             "adam-with-warmup-and-decay", "#best lr too high: diverges after epoch 3"]]
+    assert render(rows, columns, width=80) == (
+        "Experiment                       acc  optimizer             Notes\n"
+        "──────────────────────────  ────────  ────────────────────  ────────────────────\n"
+        "└── abc1234 [a-rather-lon…  0.123456  adam-with-warmup-an…  #best lr too high: …")
+    text = render(rows, columns, width=80)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    narrow = render(rows, columns, width=60)
+    assert max(len(line) for line in narrow.splitlines()) <= 60
+    assert "0.123456" in narrow and "…" in narrow and narrow.count("\n") == 2
 
 
 def test_markdown_escapes_pipes_and_aligns_numbers_right():

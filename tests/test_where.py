@@ -124,3 +124,24 @@ def test_ambiguous_key_names_both_files():
     assert info.value.hint == "name the file too: m.json:acc or e.json:acc"
     test = compile_where("e.json:acc > 1", lambda name: cols.find(columns, name).get, cols.MISSING)
     assert test(rows[0])
+
+
+def test_tag_is_a_membership_pseudo_key():
+    from git_exp.show.where import key_resolver
+    rows = {"a": SimpleNamespace(metrics={}, params={"p.yaml": {"l": [1]}}, tags=("best", "x")),
+            "b": SimpleNamespace(metrics={}, params={"p.yaml": {"l": [1]}}, tags=())}
+    columns = cols.discover(list(rows.values()))
+
+    def chosen(expr: str) -> list[str]:
+        test = compile_where(expr, key_resolver(lambda n: cols.find(columns, n).get), cols.MISSING)
+        return [name for name, r in rows.items() if test(r)]
+    assert chosen("tag == 'best'") == ["a"]
+    assert chosen("'x' == tag") == ["a"]
+    assert chosen("tag != 'best'") == ["b"]
+    assert chosen("tag > 'a'") == []               # tags have no order
+    assert chosen("tag == l") == []                # a list is never a tag
+    assert chosen("not tag == 'best'") == ["b"]
+    # A real column called tag wins over the pseudo-key.
+    rows["a"].params["p.yaml"]["tag"] = "best"
+    columns = cols.discover(list(rows.values()))
+    assert chosen("tag == 'best'") == ["a"] and chosen("tag == 'x'") == []

@@ -28,6 +28,12 @@ NAME` works here too. A log is written only under .git/exp/logs/, only if
 this clone has none for that experiment, and only when it is a single text
 of at most 8 MiB.
 
+Notes and tags (refs/exp-notes/<experiment sha>, see git exp note) come
+too, checked before they are kept: only a note of at most 64 KiB of UTF-8
+and at most 64 valid tags; anything else is refused and named. When both
+sides changed them, they are merged: tags as sets, a note changed on both
+sides kept as both, yours first.
+
 Experiments are untrusted input. A remote ref under refs/exps/ that names
 no commit (a blob, say) is reported and not kept, and an experiment whose
 exp.lock cannot be read (broken, or past the limits of git-exp(1), LIMITS)
@@ -78,6 +84,10 @@ def run(args, console) -> int:
     render_refs(result, console, "Fetched", f"from {args.remote}")
     if result.logs:
         console.out(f"Received {result.logs} run log(s).")
+    if result.notes:
+        console.out(f"Received the notes and tags of {result.notes} experiment(s).")
+    for sha, why in result.notes_refused:
+        console.warn(f"the notes and tags of experiment {sha[:7]} on '{args.remote}' were refused: {why}")
     if result.skipped_data:
         console.out("Data not fetched (--no-data).")
     elif result.received.objects:

@@ -33,6 +33,11 @@ too) goes along as the ref refs/exp-logs/<experiment sha>, so `git exp
 logs` works in the clones that pull it. Logs longer than 8 MiB are cut to
 their last 8 MiB, which the log's first line says. A plain `git push` of
 refs/exps/* sends no logs; add 'refs/exp-logs/*:refs/exp-logs/*' for them.
+
+Notes and tags (git exp note, git exp tag) go along as the ref
+refs/exp-notes/<experiment sha>, as a fast-forward: when the remote's
+changed too, they are not sent and `git exp pull` merges them first. A
+plain `git push origin 'refs/exp-notes/*:refs/exp-notes/*'` sends them too.
 """
 
 EXAMPLES = [
@@ -158,6 +163,12 @@ def run(args, console) -> int:
     render_refs(result, console, "Pushed", f"to {args.remote}")
     if result.logs:
         console.out(f"Sent {result.logs} run log(s) (refs/exp-logs/).")
+    if result.notes:
+        console.out(f"Sent the notes and tags of {result.notes} experiment(s) (refs/exp-notes/).")
+    if result.notes_diverged:
+        console.warn(f"the notes and tags of {len(result.notes_diverged)} experiment(s) changed on "
+                     f"'{args.remote}' too, so they were not sent; 'git exp pull {args.remote}' "
+                     "merges them, then push again")
     diverged = [r for r in result.failed if r.status == "diverged"]
     if diverged:
         names = " ".join(r.exp.name for r in diverged)

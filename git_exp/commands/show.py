@@ -5,10 +5,22 @@ DESCRIPTION = """\
 Prints a table of experiments: the workspace, each baseline commit (named by
 its branch or tag, else its short sha) and the experiments run from it as a
 tree, each shown as `<short sha> [<name>]`. The columns are Experiment,
-Created, State (only when some row is not a plain success: failed,
-interrupted, queued or running), then every metric and every param,
-flattened to dotted keys (train.lr). A key is prefixed with its file
-(params.yaml:lr) only where two files share it. A missing value is `-`.
+Rev (with --sha), Created, State (only when some row is not a plain
+success: failed, interrupted, queued or running), then every metric and
+every param, flattened to dotted keys (train.lr), then Notes (only when
+some experiment has tags, a note or a run -m message: its tags as #best,
+then the first line of its note, else of its message). A key is prefixed
+with its file (params.yaml:lr) only where two files share it. A missing
+value is `-`. Created is the time alone when every row is from the same
+day, else the date (Dec 04 in the current year).
+
+The table fits the terminal: when it is wider, the params whose value is
+the same in every row are left out, with a line below the table naming
+them and their values; then the widest text columns and headers are
+narrowed together, cut cells ending in `…` (numbers are never cut). Only
+a table that cannot fit even so is split into blocks of columns, one under
+the other. --all-columns shows every column in full, in blocks if needed.
+Output to a pipe or a file is never narrowed.
 
 Metrics and params are read from each commit's own files, as its exp.yaml
 names them (params.yaml is always read), and the workspace row from the work
@@ -48,14 +60,20 @@ rows whose acc is at most 0.9 (SQL's rule for NULL). A number is never
 equal to text and has no order with it. Errors show the expression with a
 caret under the offending token.
 
+`tag` names an experiment's tags (git exp tag) unless a metric or param is
+called that: `tag == 'best'` keeps the experiments tagged best, `tag !=
+'best'` the others; tags have no order. --tag best says the same.
+
   git exp show --where 'acc > 0.9 and train.lr <= 0.01'
+  git exp show --where "tag == 'best' and acc > 0.9"
   git exp show -A --where "optimizer == 'adam' or (loss < 0.2 and not epochs = 3)"
 """),
     ("Values", """\
 --precision N rounds floats to N digits after the decimal point in the table
 and in --md (5 by default) and drops trailing zeros: 0.1, not 0.10000. A
 float that is not zero but would round to zero is shown with N significant
-digits instead (3e-05). --json and --csv carry values exactly. Booleans print
+digits instead (3e-05). --json carries values exactly, and so does --csv
+unless --precision is given. Booleans print
 as true and false, null as null, lists and mappings as JSON.
 """),
     ("JSON output", """\
@@ -77,6 +95,10 @@ has:
             (2024-05-01T12:00:00+02:00); null for the workspace
   state     null for the workspace and baselines; for experiments
             "success", "failed", "interrupted", "running" or "queued"
+  message   an experiment's run -m text, a baseline's subject line; null
+            when there is none
+  note      the experiment's note (git exp note), or null
+  tags      the experiment's tags (git exp tag), sorted; [] when none
   params    {file: {flattened key: value}} of the columns shown
   metrics   {file: {flattened key: value}} of the columns shown
 
@@ -86,7 +108,8 @@ null, lists or objects, exactly as read; dates are ISO 8601 strings.
 """),
     ("CSV output", """\
 --csv prints one line per row: name, rev, kind, baseline, created, state,
-then one column per metric and param (headed as in the table), values exact;
+message, note, tags (space-separated), then one column per metric and
+param (headed as in the table), values exact unless --precision is given;
 a missing value is empty.
 """),
 ]
@@ -97,6 +120,7 @@ EXAMPLES = [
     "git exp show --only-changed --drop '^train\\.' --precision 3",
     "git exp show -n 3 --hide-failed --md",
     "git exp show --json > experiments.json",
+    "git exp show --tag best -a",
 ]
 
 STATE_STYLES = {"failed": ("red",), "interrupted": ("yellow",), "running": ("green",),
@@ -116,8 +140,16 @@ def configure(parser):
     select.add_argument("--hide-failed", action="store_true",
                         help="leave out failed and interrupted experiments")
     select.add_argument("--hide-workspace", action="store_true", help="leave out the workspace row")
+    select.add_argument("--hide-queued", action="store_true",
+                        help="leave out experiments waiting in the queue")
+    select.add_argument("-a", "--all-branches", action="store_true",
+                        help="show the experiments of every branch head too")
+    select.add_argument("-T", "--all-tags", action="store_true",
+                        help="show the experiments of every tagged commit too")
+    select.add_argument("--tag", action="append", default=[], metavar="TAG",
+                        help="keep the experiments tagged TAG (git exp tag; repeatable: any of them)")
     select.add_argument("--where", metavar="EXPR",
-                        help="keep the rows whose metrics and params satisfy EXPR "
+                        help="keep the rows whose metrics, params and tags satisfy EXPR "
                              "(see FILTERING WITH --WHERE)")
     select.add_argument("--sort-by", metavar="[FILE:]KEY",
                         help="order each baseline's experiments by this metric or param; "
@@ -134,6 +166,10 @@ def configure(parser):
     columns.add_argument("--keep", action="append", default=[], metavar="REGEX",
                          help="always show columns whose name matches REGEX, "
                               "overriding --drop and --only-changed (repeatable)")
+    columns.add_argument("--sha", action="store_true",
+                         help="add a Rev column with each row's short commit sha")
+    columns.add_argument("--all-columns", action="store_true",
+                         help="on a terminal, show every column in full instead of fitting its width")
     add_format_options(parser, csv=True)
 
 
@@ -145,7 +181,17 @@ def add_format_options(parser, csv: bool = True, precision: bool = True) -> None
         formats.add_argument("--csv", action="store_true", help="print comma-separated values")
     formats.add_argument("--md", action="store_true", help="print a Markdown table")
     if precision:
+        import argparse
+
+        class Precision(argparse.Action):
+            """Stores N and notes that it was given: --csv rounds only then."""
+
+            def __call__(self, parser, namespace, values, option_string=None):
+                setattr(namespace, self.dest, values)
+                namespace.precision_given = True
+
         output.add_argument("--precision", type=int, default=DEFAULT_PRECISION, metavar="N",
+                            action=Precision,
                             help=f"digits after the decimal point of floats (default {DEFAULT_PRECISION})")
 
 
@@ -156,7 +202,9 @@ def run(args, console) -> int:
     view = show(discover(), all_commits=args.all_commits, num=args.num, revs=args.rev,
                 hide_failed=args.hide_failed, hide_workspace=args.hide_workspace,
                 sort_by=args.sort_by, sort_order=args.sort_order, where=args.where,
-                limit=args.limit, only_changed=args.only_changed, drop=args.drop, keep=args.keep)
+                limit=args.limit, only_changed=args.only_changed, drop=args.drop, keep=args.keep,
+                tags=args.tag, hide_queued=args.hide_queued, all_branches=args.all_branches,
+                all_tags=args.all_tags)
     warn_problems(view.warnings, console)
     console.page(render_view(view, args, console))
     return 1 if view.unreadable else 0   # an experiment left out: shown the rest, still a failure
@@ -176,13 +224,43 @@ def render_view(view, args, console) -> str:
         from git_exp.show.records import view_objects
         return json_rows(view_objects(view))
     if getattr(args, "csv", False):
-        return render_csv(view)
+        return render_csv(view, args.precision if getattr(args, "precision_given", False) else None)
     from git_exp.ui import table
-    columns, cells, styles = table_cells(view, args.precision)
+    sha = getattr(args, "sha", False)
     if getattr(args, "md", False):
+        columns, cells, _ = table_cells(view, args.precision, sha)
         return table.render_markdown(cells, columns)
-    return table.render(cells, columns, color=console.color, width=terminal_width(console),
-                        row_styles=styles)
+    width = terminal_width(console)
+    every = getattr(args, "all_columns", False)
+    columns, cells, styles = table_cells(view, args.precision, sha)
+    footer = ""
+    if width is not None and not every and table.natural_width(cells, columns) > width:
+        view, footer = hide_constant(view, args.precision, width)
+        columns, cells, styles = table_cells(view, args.precision, sha)
+    text = table.render(cells, columns, color=console.color, width=width, row_styles=styles,
+                        fit=not every)
+    return text + ("\n" + footer if footer else "")
+
+
+def hide_constant(view, precision, width: int):
+    """VIEW without the params equal in every row, and the line that says so."""
+    import dataclasses
+
+    from git_exp.show.columns import MISSING, changes
+    from git_exp.show.values import format_value
+    if len(view.rows) < 2:
+        return view, ""
+    constant = [c for c in view.columns if c.kind == "params" and not changes(c, view.rows)]
+    if not constant:
+        return view, ""
+    shown = [c for c in view.columns if c not in constant]
+    values = ", ".join(f"{c.label}={format_value(c.get(view.rows[0]), precision)}"
+                       if c.get(view.rows[0]) is not MISSING else f"{c.label}=-" for c in constant)
+    line = (f"{len(constant)} param{'s' if len(constant) > 1 else ''} hidden, the same in every "
+            f"row (--all-columns shows them): {values}")
+    import textwrap
+    line = "\n".join(textwrap.wrap(line, width, subsequent_indent="  ", break_on_hyphens=False))
+    return dataclasses.replace(view, columns=shown), line
 
 
 def json_rows(objects: list) -> str:
@@ -215,11 +293,32 @@ def experiment_labels(rows) -> list[str]:
     return labels
 
 
-def created_text(iso: str | None) -> str:
-    return iso[:16].replace("T", " ") if iso else "-"
+_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
 
-def table_cells(view, precision: int | None):
+def created_texts(rows, this_year: str | None = None) -> list[str]:
+    """The Created column: HH:MM when every row is from the same day, else the
+    date (`Dec 04` when every row is from this year, else 2024-12-04)."""
+    dates = {row.created[:10] for row in rows if row.created}
+    if len(dates) == 1:
+        return [row.created[11:16] if row.created else "-" for row in rows]
+    if this_year is None:
+        import time
+        this_year = time.strftime("%Y")
+    if all(d[:4] == this_year for d in dates):
+        return [f"{_MONTHS[int(row.created[5:7]) - 1]} {row.created[8:10]}" if row.created else "-"
+                for row in rows]
+    return [row.created[:10] if row.created else "-" for row in rows]
+
+
+def notes_text(row) -> str:
+    """The Notes column: #tags, then the note's first line, else the run -m message's."""
+    text = (row.note or (row.message if row.kind == "experiment" else "") or "").strip()
+    first = text.splitlines()[0] if text else ""
+    return " ".join(["#" + t for t in row.tags] + ([first] if first else []))
+
+
+def table_cells(view, precision: int | None, sha: bool = False):
     """Columns, cells and row styles of the table (and of --md)."""
     from git_exp.show.columns import MISSING, values
     from git_exp.show.values import format_value, is_number
@@ -227,6 +326,8 @@ def table_cells(view, precision: int | None):
 
     grid = values(view.columns, view.rows)
     columns = [Column("Experiment")]
+    if sha:
+        columns.append(Column("Rev"))
     if view.show_created:
         columns.append(Column("Created"))
     if view.show_state:
@@ -234,6 +335,11 @@ def table_cells(view, precision: int | None):
     for i, col in enumerate(view.columns):
         numeric = all(is_number(line[i]) for line in grid if line[i] is not MISSING)
         columns.append(Column(col.label, "right" if numeric else "left", KIND_STYLES[col.kind]))
+    notes = [notes_text(row) for row in view.rows]
+    with_notes = any(notes)
+    if with_notes:
+        columns.append(Column("Notes"))
+    created = created_texts(view.rows) if view.show_created else []
     texts: dict = {}   # (type, value) -> text: most values repeat down a column
 
     def text(value) -> str:
@@ -248,25 +354,35 @@ def table_cells(view, precision: int | None):
         return found
 
     cells = []
-    for row, label, line in zip(view.rows, experiment_labels(view.rows), grid):
+    for i, (row, label, line) in enumerate(zip(view.rows, experiment_labels(view.rows), grid)):
         head = [label]
+        if sha:
+            head.append(row.rev[:7] if row.rev else "-")
         if view.show_created:
-            head.append(created_text(row.created))
+            head.append(created[i])
         if view.show_state:
             head.append(Cell(row.state or "-", STATE_STYLES.get(row.state, ())))
-        cells.append(head + [text(v) for v in line])
+        cells.append(head + [text(v) for v in line] + ([notes[i]] if with_notes else []))
     styles = [("bold",) if row.kind == "baseline" else () for row in view.rows]
     return columns, cells, styles
 
 
-def render_csv(view) -> str:
+def render_csv(view, precision: int | None = None) -> str:
+    """Values exact, unless PRECISION (an explicit --precision) rounds floats as the table does."""
     from git_exp.show.columns import MISSING, values
-    from git_exp.show.values import plain_text
+    from git_exp.show.values import format_value, plain_text
     from git_exp.ui.table import render_csv as csv_text
 
-    headers = ["name", "rev", "kind", "baseline", "created", "state"] + [c.label for c in view.columns]
+    def text(v) -> str:
+        if precision is not None and isinstance(v, float):
+            return format_value(v, precision)
+        return plain_text(v)
+
+    headers = ["name", "rev", "kind", "baseline", "created", "state", "message", "note", "tags"] \
+        + [c.label for c in view.columns]
     cells = []
     for row, line in zip(view.rows, values(view.columns, view.rows)):
         cells.append([row.name, row.rev or "", row.kind, row.baseline or "", row.created or "",
-                      row.state or ""] + ["" if v is MISSING else plain_text(v) for v in line])
+                      row.state or "", row.message or "", row.note, " ".join(row.tags)]
+                     + ["" if v is MISSING else text(v) for v in line])
     return csv_text(cells, headers)

@@ -9,5 +9,6 @@ needed.py    which cached objects the commits being pushed refer to, found cheap
 push.py, pull.py, listing.py, prepush.py: the operations the commands and the hook call
 fetch.py     git exp fetch, and what checkout, the hooks and apply fetch on their own
 logs.py      run logs as refs/exp-logs/<sha>, sent by push and brought by pull
+notes.py     notes and tags (refs/exp-notes/<sha>): sent by push, checked and merged by pull
 pairing.py   git exp remote: each Git remote's data remote and the setting that chose it
 """

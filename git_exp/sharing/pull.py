@@ -26,6 +26,8 @@ class PullResult:
     missing_count: int = 0
     skipped_data: bool = False
     logs: int = 0                      # run logs received (refs/exp-logs/, see logs.py)
+    notes: int = 0                     # experiments whose notes and tags changed (notes.py)
+    notes_refused: list = field(default_factory=list)   # (experiment sha, why)
 
     @property
     def failed(self) -> list[RefResult]:
@@ -39,8 +41,10 @@ def pull(repo, remote: str, specs: list[str] = (), all_of_head: bool = False,
     from git_exp.experiments.manage import head_sha
     from git_exp.sharing.selection import choose
 
-    from git_exp.sharing import logs
-    remote_exps, listing = gitremote.remote_experiments(repo.root, remote, [logs.PATTERN])
+    from git_exp.experiments import annotations
+    from git_exp.sharing import logs, notes
+    remote_exps, listing = gitremote.remote_experiments(repo.root, remote,
+                                                        [logs.PATTERN, annotations.PATTERN])
     chosen = choose(remote_exps, list(specs), head_sha(repo), all_of_head, all_commits,
                     default_to_head=True, where=f"on '{remote}'", lister=f"git exp list {remote} -A")
     if not chosen:
@@ -61,8 +65,14 @@ def pull(repo, remote: str, specs: list[str] = (), all_of_head: bool = False,
             refspecs.append(("+" if forced else "") + f"{exp.ref}:{exp.ref}")
             result.refs.append(RefResult(exp, "forced" if forced else "fetched"))
     shas = [r.exp.sha for r in result.refs if r.status != "diverged"]
-    gitremote.fetch(repo.root, remote, refspecs + logs.fetch_refspecs(repo, shas, listing))
+    note_specs = notes.fetch_refspecs(repo, shas, listing)
+    gitremote.fetch(repo.root, remote,
+                    refspecs + logs.fetch_refspecs(repo, shas, listing) + note_specs)
     _drop_non_commits(repo, result, local)
+    if note_specs:
+        arrival = notes.accept_fetched(repo, [r.exp.sha for r in result.refs
+                                              if r.status not in ("diverged", "failed")])
+        result.notes, result.notes_refused = len(arrival.updated), arrival.refused
     # Logs only of what was kept: a ref dropped as no commit brings no log either.
     result.logs = len(logs.store_fetched(repo, [r.exp.sha for r in result.refs
                                                 if r.status not in ("diverged", "failed")]))

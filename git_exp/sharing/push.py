@@ -42,6 +42,8 @@ class PushResult:
     refs: list[RefResult] = field(default_factory=list)
     data: DataResult = field(default_factory=DataResult)
     logs: int = 0                 # run logs sent (refs/exp-logs/, see logs.py)
+    notes: int = 0                # annotations sent (refs/exp-notes/, see notes.py)
+    notes_diverged: list = field(default_factory=list)   # experiment shas: pull first
 
     @property
     def failed(self) -> list[RefResult]:
@@ -114,9 +116,10 @@ def push(repo, remote: str, specs: list[str] = (), all_of_head: bool = False,
     if not chosen:
         raise ExpError("no experiments to push",
                        hint="HEAD's commit has none; name experiments, or use -A for every commit")
-    from git_exp.sharing import logs
+    from git_exp.experiments import annotations
+    from git_exp.sharing import logs, notes
     remote_exps, listing = gitremote.remote_experiments(
-        repo.root, remote, ["refs/heads/*", "refs/tags/*", logs.PATTERN])
+        repo.root, remote, ["refs/heads/*", "refs/tags/*", logs.PATTERN, annotations.PATTERN])
     there = {r.ref: r.sha for r in remote_exps}
     result = PushResult(remote)
     outcomes: dict[str, RefResult] = {}
@@ -144,6 +147,11 @@ def push(repo, remote: str, specs: list[str] = (), all_of_head: bool = False,
             to_push.remove(exp)
     result.data.skipped = not with_data
     log_specs = logs.push_refspecs(repo, [e.sha for e in chosen], listing)
+    # Annotations of experiments that are (or are about to be) on the remote.
+    failed = {exp.ref for exp, r in ((e, outcomes.get(e.ref)) for e in chosen)
+              if r is not None and r.status == "failed"}
+    note_specs = notes.push_refspecs(repo, [e.sha for e in chosen if e.ref not in failed], listing)
+    log_specs = log_specs + note_specs
     if to_push or log_specs:
         prefix = "+" if force else ""
         statuses, error = gitremote.push(
@@ -153,6 +161,14 @@ def push(repo, remote: str, specs: list[str] = (), all_of_head: bool = False,
             outcomes[exp.ref] = _outcome(exp, statuses.get(exp.ref), error)
         result.logs = sum(1 for spec in log_specs
                           if statuses.get(spec.rpartition(":")[2], None) is not None
-                          and statuses[spec.rpartition(":")[2]].flag in ("*", " "))
+                          and statuses[spec.rpartition(":")[2]].flag in ("*", " ")
+                          and spec not in note_specs)
+        for spec in note_specs:
+            ref = spec.rpartition(":")[2]
+            status = statuses.get(ref)
+            if status is not None and status.flag in ("*", " ", "+"):
+                result.notes += 1
+            elif status is not None and status.flag == "!":
+                result.notes_diverged.append(ref[len(annotations.PREFIX):])
     result.refs = [outcomes[exp.ref] for exp in chosen]
     return result

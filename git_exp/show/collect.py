@@ -35,12 +35,15 @@ class Row:
     params: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     errors: list = field(default_factory=list)
+    message: str | None = None  # run -m (an experiment), the subject (a baseline)
+    note: str = ""              # git exp note (experiments/annotations.py)
+    tags: tuple = ()            # git exp tag
 
     @classmethod
     def from_data(cls, kind: str, name: str, baseline: str | None, data: CommitData,
                   state: str | None = None) -> "Row":
         return cls(kind, name, data.sha, baseline, data.parent, data.created, data.timestamp,
-                   state, data.params, data.metrics, data.errors)
+                   state, data.params, data.metrics, data.errors, data.message)
 
 
 @dataclass
@@ -86,9 +89,18 @@ def asked_baselines(repo, head: str | None, num: int | None, revs: list[str]) ->
     return list(dict.fromkeys(chosen))
 
 
+def tips(repo, namespace: str) -> list[str]:
+    """The commits the branch heads (refs/heads/) or tags (refs/tags/) name, newest first."""
+    out = git(["for-each-ref", "--sort=-committerdate", "--format=%(if)%(*objectname)%(then)%(*objectname)%(else)%(objectname)%(end)",
+               namespace], cwd=repo.root, check=False).stdout.decode()
+    return list(dict.fromkeys(out.split()))
+
+
 def collect(repo, *, all_commits: bool = False, num: int | None = None,
             revs: list[str] | None = None, hide_failed: bool = False,
-            hide_workspace: bool = False, reader: CommitReader | None = None) -> Selection:
+            hide_workspace: bool = False, reader: CommitReader | None = None,
+            hide_queued: bool = False, all_branches: bool = False,
+            all_tags: bool = False) -> Selection:
     if num is not None and num < 1:
         raise ExpError(f"-n must be at least 1, not {num}")
     reader = reader or CommitReader(repo)
@@ -98,6 +110,10 @@ def collect(repo, *, all_commits: bool = False, num: int | None = None,
     every = exp_refs.list_refs(repo.root)
     head = head_sha(repo)
     asked = asked_baselines(repo, head, num, list(revs or []))
+    if all_branches:
+        asked = list(dict.fromkeys(asked + tips(repo, "refs/heads/")))
+    if all_tags:
+        asked = list(dict.fromkeys(asked + tips(repo, "refs/tags/")))
     baselines = list(dict.fromkeys(asked + ([r.baseline for r in every] if all_commits else [])))
     wanted = set(baselines)
     mine = [r for r in every if r.baseline in wanted]
@@ -117,8 +133,10 @@ def collect(repo, *, all_commits: bool = False, num: int | None = None,
         if hide_failed and state in FAILED_STATES:
             continue
         by_baseline[ref.baseline].append(Row.from_data("experiment", ref.name, ref.baseline, data, state))
+    _annotate(repo, [row for rows in by_baseline.values() for row in rows])
     for row in pending_rows(repo, reader, head, by_baseline, in_progress):
-        by_baseline[row.baseline].append(row)
+        if not (hide_queued and row.state == "queued"):
+            by_baseline[row.baseline].append(row)
 
     labels = labels_for(repo, set(baselines))
     groups = []
@@ -137,6 +155,18 @@ def collect(repo, *, all_commits: bool = False, num: int | None = None,
         workspace = Row("workspace", "workspace", None, head, head, None, 0, None,
                         data.params, data.metrics, data.errors)
     return Selection(workspace, groups, unreadable)
+
+
+def _annotate(repo, rows: list) -> None:
+    """Notes and tags onto ROWS: one for-each-ref, and one cat-file only when there are any."""
+    from git_exp.experiments.annotations import read_all
+    found = read_all(repo.root)
+    if not found:
+        return
+    for row in rows:
+        annotation = found.get(row.rev)
+        if annotation is not None:
+            row.note, row.tags = annotation.note, annotation.tags
 
 
 def pending_rows(repo, reader: CommitReader, head: str | None, by_baseline: dict,

@@ -38,26 +38,44 @@ class CommitData:
     params: dict = field(default_factory=dict)    # file -> {flat key: value}
     metrics: dict = field(default_factory=dict)   # file -> {flat key: value}
     errors: list = field(default_factory=list)    # problems met reading it, as messages
+    message: str | None = None          # the user's words: an experiment's -m, a commit's subject
 
     def to_entry(self) -> dict:
         return {"parent": self.parent, "created": self.created, "timestamp": self.timestamp,
                 "state": self.state, "params": self.params, "metrics": self.metrics,
-                "errors": self.errors}
+                "errors": self.errors, "message": self.message}
 
     @classmethod
     def from_entry(cls, sha: str, entry: dict) -> "CommitData | None":
         """A memo entry back as data, or None when it is not one we wrote."""
         try:
+            # An entry without "message" was written before messages were
+            # shown: KeyError, so the commit is read again once.
             data = cls(sha, entry["parent"], entry["created"], int(entry["timestamp"]),
-                       entry["state"], entry["params"], entry["metrics"], entry["errors"])
+                       entry["state"], entry["params"], entry["metrics"], entry["errors"],
+                       entry["message"])
         except (KeyError, TypeError, ValueError):
             return None
         if not (isinstance(data.params, dict) and isinstance(data.metrics, dict)
                 and isinstance(data.errors, list)
+                and (data.message is None or isinstance(data.message, str))
                 and all(isinstance(v, dict) for v in data.params.values())
                 and all(isinstance(v, dict) for v in data.metrics.values())):
             return None
         return data
+
+
+def user_message(message: str, ours: bool) -> str | None:
+    """What the user wrote: for an experiment (OURS: it has our trailers) the
+    paragraphs between our subject and the trailers (run -m), else None; for
+    any other commit its subject line."""
+    paragraphs = [p for p in message.strip().split("\n\n") if p.strip()]
+    if not paragraphs:
+        return None
+    if not ours:
+        return paragraphs[0].splitlines()[0].strip()[:200] or None
+    middle = "\n\n".join(p.strip() for p in paragraphs[1:-1])
+    return middle[:4096] or None
 
 
 def iso_date(timestamp: int, tz: str) -> str:
@@ -150,7 +168,8 @@ class CommitReader:
             datas[sha] = CommitData(
                 sha, info.parents[0] if info.parents else None,
                 iso_date(info.committer_time, info.committer_tz), info.committer_time,
-                (trailers.get("Exp-Status") or [None])[0])
+                (trailers.get("Exp-Status") or [None])[0],
+                message=user_message(info.message, bool(trailers)))
             roots[sha] = info.tree
 
         commits = list(datas)

@@ -8,7 +8,8 @@ from git_exp.show.columns import MISSING
 
 
 def row_object(row, columns) -> dict:
-    """One row: name, kind, rev, baseline, parent, created, state, params, metrics."""
+    """One row: name, kind, rev, baseline, parent, created, state, message, note, tags,
+    params, metrics."""
     values: dict = {"params": {}, "metrics": {}}
     for column in columns:
         value = column.get(row, MISSING)
@@ -16,6 +17,7 @@ def row_object(row, columns) -> dict:
             values[column.kind].setdefault(column.file, {})[column.key] = value
     return {"name": row.name, "kind": row.kind, "rev": row.rev, "baseline": row.baseline,
             "parent": row.parent, "created": row.created, "state": row.state,
+            "message": row.message, "note": row.note or None, "tags": list(row.tags),
             "params": values["params"], "metrics": values["metrics"]}
 
 

@@ -34,28 +34,35 @@ def show(repo, *, all_commits: bool = False, num: int | None = None, revs: list 
          hide_failed: bool = False, hide_workspace: bool = False, sort_by: str | None = None,
          sort_order: str = "asc", where: str | None = None, limit: int | None = None,
          only_changed: bool = False, drop: list | None = None, keep: list | None = None,
-         kinds: tuple = cols.KINDS) -> View:
+         kinds: tuple = cols.KINDS, tags: list | None = None, hide_queued: bool = False,
+         all_branches: bool = False, all_tags: bool = False) -> View:
     if sort_order not in SORT_ORDERS:
         raise ExpError(f"unknown sort order '{sort_order}'", hint="use asc or desc")
     if limit is not None and limit < 0:
         raise ExpError(f"--limit must not be negative, not {limit}")
     selection = collect(repo, all_commits=all_commits, num=num, revs=revs,
-                        hide_failed=hide_failed, hide_workspace=hide_workspace)
+                        hide_failed=hide_failed, hide_workspace=hide_workspace,
+                        hide_queued=hide_queued, all_branches=all_branches, all_tags=all_tags)
     return arrange(selection, sort_by=sort_by, sort_order=sort_order, where=where, limit=limit,
-                   only_changed=only_changed, drop=drop, keep=keep, kinds=kinds)
+                   only_changed=only_changed, drop=drop, keep=keep, kinds=kinds, tags=tags)
 
 
 def arrange(selection: Selection, *, sort_by: str | None = None, sort_order: str = "asc",
             where: str | None = None, limit: int | None = None, only_changed: bool = False,
             drop: list | None = None, keep: list | None = None,
-            kinds: tuple = cols.KINDS) -> View:
+            kinds: tuple = cols.KINDS, tags: list | None = None) -> View:
     """The pure part of `show`: everything after the rows are read."""
     every = [c for c in cols.discover(selection.rows()) if c.kind in kinds]
     test = None
     if where is not None:
         # Only --where needs the expression parser (a regex and a dataclass at import).
-        from git_exp.show.where import compile_where
-        test = compile_where(where, lambda name: cols.find(every, name).get, cols.MISSING)
+        from git_exp.show.where import compile_where, key_resolver
+        test = compile_where(where, key_resolver(lambda name: cols.find(every, name).get),
+                             cols.MISSING)
+    if tags:
+        wanted = set(tags)
+        where_test = test
+        test = (lambda row: bool(wanted & set(row.tags)) and (where_test is None or where_test(row)))
     order = _ordering(cols.find(every, sort_by, "--sort-by") if sort_by else None, sort_order)
 
     groups = []

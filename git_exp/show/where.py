@@ -11,6 +11,10 @@ A KEY is a metric or param as its column is named (`acc`, `train.lr`,
 key with spaces or other odd characters goes in backticks. A bare word that names no column is an error rather than text,
 so a typo never silently filters everything out: quote text.
 
+`tag` names an experiment's tags (git exp tag), unless a metric or param
+is called `tag`: `tag == 'best'` is true when 'best' is one of them, `tag
+!= 'best'` when it is not; tags have no order.
+
 A comparison with a missing value is unknown, whatever the operator, and
 stays unknown under `not` (SQL's three-valued logic): `not acc > 0.9` keeps
 rows whose acc is at most 0.9, never rows without an acc. `unknown and
@@ -97,6 +101,25 @@ def tokenize(expr: str) -> list[Token]:
 
 Getter = Callable[[object], object]          # row -> value, or MISSING
 Resolver = Callable[[str], Getter]           # key name -> getter; raises ExpError
+
+
+class Members(frozenset):
+    """A set of values compared by membership: `tag == 'best'` when 'best' is one."""
+
+
+TAG_KEY = "tag"
+
+
+def key_resolver(columns: Resolver) -> Resolver:
+    """COLUMNS' resolver, plus the `tag` pseudo-key when no column is called that."""
+    def resolve(name: str) -> Getter:
+        try:
+            return columns(name)
+        except ExpError:
+            if name != TAG_KEY:
+                raise
+        return lambda row: Members(getattr(row, "tags", ()))
+    return resolve
 
 
 def compile_where(expr: str, resolve: Resolver, missing=_MISSING) -> Callable[[object], bool]:
@@ -242,6 +265,13 @@ def _comparator(op: str, left, right, missing):
 
 
 def compare(op: str, a, b) -> bool:
+    if isinstance(a, Members) or isinstance(b, Members):
+        if op not in ("==", "!="):
+            return False   # tags have no order
+        other = b if isinstance(a, Members) else a
+        tags = a if isinstance(a, Members) else b
+        found = isinstance(other, str) and other in tags
+        return found if op == "==" else not found
     if is_number(a) and is_number(b) or isinstance(a, str) and isinstance(b, str):
         pass
     elif op in ("==", "!="):
