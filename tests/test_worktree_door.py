@@ -152,7 +152,8 @@ _WHERE = {
         "git_exp.sharing.transfer:_discard", "git_exp.sharing.transfer:download",
         "git_exp.sharing.transfer:download.file_dest",
         "git_exp.show.memo:Memo.save",
-        "git_exp.show.workmemo:WorkspaceMemo.put"),
+        "git_exp.show.workmemo:WorkspaceMemo.put",
+        "git_exp.ui.editor:edit_text"),   # <exp_dir>/NOTE_EDITMSG, as `git commit` edits COMMIT_EDITMSG
     "apply's staging folder <git dir>/exp-apply.<pid>; the files reach the work tree through WorkTree.place": (
         "git_exp.experiments.apply:_write_files", "git_exp.experiments.apply:_staging_folder"),
     "a temporary checkout or clone of git-exp's own (git worktree add, mkdtemp), removed whole": (
