@@ -108,6 +108,8 @@ ENVIRONMENT = """\
 GIT_EXP_DEBUG=1 prints tracebacks of internal errors, like -v.
 NO_COLOR, when set to anything, turns color off unless --color=always is given.
 GIT_PAGER and PAGER choose the pager, as for Git.
+GIT_PROGRESS_DELAY, as for Git: seconds before add, checkout, fsck and gc
+draw a progress line on a terminal (default 1; 0 draws it at once).
 """
 
 

@@ -123,10 +123,34 @@ def test_a_truncated_object_is_replaced_on_save(cache, ws):
     assert open(obj, "rb").read() == b"full content"
 
 
-def test_a_file_changing_during_save_leaves_no_trace(cache, ws, tmp_path):
-    # The memo vouches for an old hash (same size and mtime): the copy into the
-    # cache is hashed as it is written, the mismatch is caught mid-save, and
-    # nothing is left under a wrong name or half written.
+def test_a_stale_memo_entry_never_reaches_the_cache(cache, ws, tmp_path):
+    # The memo vouches for an old hash (same size and mtime). A small file is
+    # read whole and hashed from the bytes written to the cache, so what is
+    # recorded is what was read, never the stale hash, and the memo is corrected.
+    write(ws, {"d": {"a": b"aaaa", "b": b"bbbb", "c": b"cccc"}})
+    for name in "abc":
+        age(ws / "d" / name)
+    exp = str(tmp_path / "exp")
+    with StateMemo(exp) as memo:
+        hash_path(str(ws / "d"), memo)
+    st = os.stat(ws / "d" / "b")
+    (ws / "d" / "b").write_bytes(b"BBBB")
+    os.utime(ws / "d" / "b", ns=(st.st_atime_ns, st.st_mtime_ns))
+    with StateMemo(exp) as memo:
+        info = cache.save(str(ws / "d"), memo)
+    assert {e.hash for e in cache.load_manifest(info.hash)} == {sha(b"aaaa"), sha(b"BBBB"), sha(b"cccc")}
+    assert sha(b"bbbb") not in set(cache.iter_objects())
+    assert stray_files(cache) == []
+    assert all(cache.verify(h) for h in cache.iter_objects())
+    with StateMemo(exp) as memo:
+        assert memo.get(str(ws / "d" / "b"), os.stat(ws / "d" / "b")) == sha(b"BBBB")
+
+
+def test_a_big_file_with_a_stale_memo_entry_is_refused_mid_save(cache, ws, tmp_path, monkeypatch):
+    # Above SMALL_FILE the file is streamed: the copy into the cache is hashed
+    # as it is written, the mismatch is caught, nothing is left half written.
+    import git_exp.data.cache as cache_mod
+    monkeypatch.setattr(cache_mod, "SMALL_FILE", 2)
     write(ws, {"d": {"a": b"aaaa", "b": b"bbbb", "c": b"cccc"}})
     for name in "abc":
         age(ws / "d" / name)
@@ -338,8 +362,43 @@ def test_a_corrupt_object_is_never_checked_out(cache, ws):
         cache.checkout(info, *at(ws / "out"))
     assert sha(b"good data") in exc.value.message and "corrupt" in exc.value.message
     assert cache.object_path(sha(b"good data")) in exc.value.hint
-    assert not (ws / "out" / "a").exists()
-    assert not [n for n in os.listdir(ws / "out") if n.endswith(".tmp")]
+    assert not (ws / "out").exists()  # built aside and renamed only when whole
+    assert not [n for n in os.listdir(ws) if n.endswith(".tmp")]
+    # Into an existing folder, file by file: still nothing half written.
+    os.mkdir(ws / "out")
+    with pytest.raises(ExpError):
+        cache.checkout(info, *at(ws / "out"))
+    assert os.listdir(ws / "out") == []
+
+
+def test_a_big_object_is_copied_out_unhashed_only_while_its_stamp_holds(cache, ws, tmp_path, monkeypatch):
+    import git_exp.data.cache as cache_mod
+    import git_exp.data.links as links_mod
+    monkeypatch.setattr(cache_mod, "STAMPED", 4)
+    monkeypatch.setattr(cache_mod, "SMALL_FILE", 2)
+    hashed = []
+    real = links_mod._copy
+
+    def spy(src, tmp, expected_hash):
+        hashed.append(expected_hash is not None)
+        return real(src, tmp, expected_hash)
+    monkeypatch.setattr(links_mod, "_copy", spy)
+    write(ws, {"big": b"good data"})
+    age(ws / "big")
+    exp = str(tmp_path / "exp")
+    with StateMemo(exp) as memo:
+        info = cache.save(str(ws / "big"), memo)  # written from checked bytes: stamped
+    with StateMemo(exp) as memo:
+        cache.checkout(info, *at(ws / "out1"), memo)
+    assert hashed == [True, False] and (ws / "out1").read_bytes() == b"good data"
+    # Any write to the object (root ignores its read-only bits) moves its
+    # ctime: the stamp no longer holds, the copy is hashed and refused.
+    corrupt(cache, sha(b"good data"), b"evil data")
+    with StateMemo(exp) as memo:
+        with pytest.raises(ExpError) as exc:
+            cache.checkout(info, *at(ws / "out2"), memo)
+    assert "corrupt" in exc.value.message and not (ws / "out2").exists()
+    assert hashed[-1] is True
 
 
 def test_a_wrong_sized_object_is_refused_before_anything_changes(cache, ws):

@@ -127,6 +127,7 @@ _WHERE = {
         "git_exp.worktree_writes", "git_exp.data.links", "git_exp.atomic:write_atomic"),
     "inside .git (the repository's own state: cache, memos, logs, locks, queue), never the work tree": (
         "git_exp.data.cache:Cache._store_bytes", "git_exp.data.cache:Cache._store_file",
+        "git_exp.data.cache:Cache._write_object",
         "git_exp.data.cache:Cache.remove", "git_exp.data.cache:_discard", "git_exp.data.cache:_freshen",
         "git_exp.data.access:_manifest", "git_exp.dvcimport.experiments:_tree",
         "git_exp.experiments.run:_undo_before_start", "git_exp.sharing.logs:_bounded_copy",
@@ -156,6 +157,11 @@ _WHERE = {
         "git_exp.ui.editor:edit_text"),   # <exp_dir>/NOTE_EDITMSG, as `git commit` edits COMMIT_EDITMSG
     "apply's staging folder <git dir>/exp-apply.<pid>; the files reach the work tree through WorkTree.place": (
         "git_exp.experiments.apply:_write_files", "git_exp.experiments.apply:_staging_folder"),
+    "checkout's own new folder '.<data path>.<random>.tmp', beside a data path that WorkTree.make_parents "
+    "checked, filled (manifest paths checked by hashing.check_relpath) and renamed into place whole; "
+    "a file replaced in place is written under a temporary name there and moved by WorkTree.place": (
+        "git_exp.data.cache:Cache._write_fresh_dir", "git_exp.data.cache:Cache._put_many",
+        "git_exp.data.cache:Cache._put_file", "git_exp.data.cache:_write_new"),
     "a temporary checkout or clone of git-exp's own (git worktree add, mkdtemp), removed whole": (
         "git_exp.queue.checkout:remove", "git_exp.distributed.worker:exec_entry",
         "git_exp.distributed.lifeline:_remove_after_exit",

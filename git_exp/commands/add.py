@@ -39,7 +39,13 @@ def run(args, console) -> int:
 
     from git_exp.data.workspace import add
     from git_exp.repo import discover
-    added = add(discover(), args.paths, os.getcwd())
+    from git_exp.ui.progress import ProgressLine, progress_delay
+    progress = ProgressLine(console.stderr, "Adding data", enabled=False if console.quiet else None,
+                            delay=progress_delay())
+    try:
+        added = add(discover(), args.paths, os.getcwd(), progress)
+    finally:
+        progress.close()
     to_stage = []
     for item in added:
         if item.pointer_changed:

@@ -41,7 +41,13 @@ def _who(needers: list[str]) -> str:
 def run(args, console) -> int:
     from git_exp.data.fsck import check_cache
     from git_exp.repo import discover
-    result = check_cache(discover(), jobs=args.jobs)
+    from git_exp.ui.progress import ProgressLine, progress_delay
+    progress = ProgressLine(console.stderr, "Checking objects", enabled=False if console.quiet else None,
+                            delay=progress_delay())
+    try:
+        result = check_cache(discover(), jobs=args.jobs, progress=progress)
+    finally:
+        progress.close()
     for digest in result.corrupt:
         console.out(f"corrupt: {digest} ({_who(sorted(set(result.needed_by.get(digest, []))))})")
     for digest, needers in sorted(result.missing.items()):

@@ -103,11 +103,18 @@ def run(args, console) -> int:
     from git_exp.data.gcscope import Scope
     from git_exp.repo import discover
     from git_exp.ui.sizes import human_size
+    from git_exp.ui.progress import ProgressLine, progress_delay
     scope = Scope(workspace=args.workspace, all_branches=args.all_branches, all_tags=args.all_tags,
                   all_commits=args.all_commits, all_experiments=args.all_experiments, date=args.date)
     confirm = _confirm(args, console)
-    result = collect_garbage(discover(), dry_run=args.dry_run, prune=args.prune, scope=scope,
-                             confirm=confirm)
+    progress = ProgressLine(console.stderr, "Removing objects" if not args.dry_run else "Looking at objects",
+                            enabled=False if console.quiet else None, delay=progress_delay())
+    try:
+        result = collect_garbage(discover(), dry_run=args.dry_run, prune=args.prune, scope=scope,
+                                 confirm=lambda dropped: (progress.close(), confirm(dropped))[1],
+                                 progress=progress)
+    finally:
+        progress.close()
     for problem in result.problems:
         console.warn(f"skipped a malformed record: {problem}")
     if args.dry_run and result.dropped:

@@ -46,8 +46,8 @@ class FsckResult:
         return not self.corrupt and not self.missing and not self.problems
 
 
-def _intact(cache, digest: str) -> bool:
-    if not cache.verify(digest):
+def _intact(cache, digest: str, memo=None) -> bool:
+    if not cache.verify(digest, memo):
         return False
     if digest.endswith(".dir"):
         try:
@@ -55,6 +55,13 @@ def _intact(cache, digest: str) -> bool:
         except ExpError:
             return False
     return True
+
+
+def _size(cache, digest: str) -> int:
+    try:
+        return os.stat(cache.object_path(digest)).st_size
+    except OSError:
+        return 0
 
 
 def _owner_label(ref: str) -> str:
@@ -96,16 +103,24 @@ def _read_all(sources, workers: int) -> list[tuple[str, dict[str, HashInfo] | Ex
         return list(pool.map(read, sources))
 
 
-def check_cache(repo, jobs: int | None = None) -> FsckResult:
+def check_cache(repo, jobs: int | None = None, progress=None) -> FsckResult:
+    """PROGRESS (data/cache.Progress) hears of every object re-hashed.
+    Each intact object gets a verification stamp (state.py), so the next
+    checkout copies it without hashing it again."""
+    from git_exp.data.state import StateMemo
     cache = open_cache(repo)
     result = FsckResult()
     workers = max(1, jobs or min(8, os.cpu_count() or 1))
     objects = list(cache.iter_objects())
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for digest, intact in zip(objects, pool.map(lambda d: _intact(cache, d), objects)):
+    hashed = 0
+    with StateMemo(repo.exp_dir) as memo, ThreadPoolExecutor(max_workers=workers) as pool:
+        for digest, intact in zip(objects, pool.map(lambda d: _intact(cache, d, memo), objects)):
             result.checked += 1
             if not intact:
                 result.corrupt.append(digest)
+            if progress is not None:
+                hashed += _size(cache, digest)
+                progress(result.checked, len(objects), hashed, 0)
     bad = set(result.corrupt)
 
     sources = _needers(repo)

@@ -181,14 +181,15 @@ def _live_run_starts(repo, own_lock: str) -> list[float]:
 
 
 def collect_garbage(repo, dry_run: bool = False, prune: str | None = None, scope=None,
-                    confirm=None) -> GcResult:
+                    confirm=None, progress=None) -> GcResult:
     """Delete unreferenced objects older than PRUNE (default: exp.gc.pruneExpire, two weeks).
 
     SCOPE (gcscope.Scope) keeps less than every ref needs; the objects a ref
     still names that it would delete are passed to CONFIRM([(hash, bytes,
     who)]) before anything is deleted, and without CONFIRM or when it
     answers False, gc refuses (ExpError) and deletes nothing. Expired
-    backups lose their refs (not with DRY_RUN).
+    backups lose their refs (not with DRY_RUN). PROGRESS (data/cache.Progress)
+    hears of every object looked at, and the bytes freed.
     """
     from git_exp.data import gcscope
     from git_exp.experiments.backups import expired_backups, prune_backups
@@ -231,7 +232,10 @@ def collect_garbage(repo, dry_run: bool = False, prune: str | None = None, scope
             scoped = expand(cache, kept.infos)
             result.problems = list(dict.fromkeys(result.problems + kept.problems))
         named: list[tuple[str, int]] = []
-        for digest in cache.iter_objects():
+        objects = list(cache.iter_objects())
+        for n, digest in enumerate(objects):
+            if progress is not None:
+                progress(n, len(objects), 0, 0)
             if digest in scoped:
                 result.kept += 1
                 continue
@@ -260,7 +264,15 @@ def collect_garbage(repo, dry_run: bool = False, prune: str | None = None, scope
             # Backup refs are created once and never moved: deleting them
             # (compare-and-swap) after the plan cannot free what another names.
             result.backups = prune_backups(repo, expired)
-            result.removed = [(digest, cache.remove(digest)) for digest, _ in result.removed]
+            removed, freed = [], 0
+            for digest, _ in result.removed:
+                removed.append((digest, cache.remove(digest)))
+                freed += removed[-1][1]
+                if progress is not None:
+                    progress(len(objects), len(objects), freed, 0)
+            result.removed = removed
+        if progress is not None:
+            progress(len(objects), len(objects), result.freed, 0)
     finally:
         lock.__exit__(None, None, None)
     return result

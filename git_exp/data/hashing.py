@@ -75,7 +75,7 @@ def hash_file(path: str) -> str:
         return _hash_stream(f)[0]
 
 
-def _same_version(a: os.stat_result, b: os.stat_result) -> bool:
+def same_version(a: os.stat_result, b: os.stat_result) -> bool:
     return (a.st_ino, a.st_dev, a.st_size, a.st_mtime_ns) == (b.st_ino, b.st_dev, b.st_size, b.st_mtime_ns)
 
 
@@ -92,13 +92,13 @@ def hash_file_with_memo(path: str, memo: "StateMemo | None" = None,
         known = memo.get(path, st)
         if known is not None:
             return known, st.st_size
-    digest, size, after = _hash_checked(path, st)
+    digest, size, after = hash_checked(path, st)
     if memo is not None:
         memo.put(path, after, digest)
     return digest, size
 
 
-def _hash_checked(path: str, st: os.stat_result | None) -> tuple[str, int, os.stat_result]:
+def hash_checked(path: str, st: os.stat_result | None) -> tuple[str, int, os.stat_result]:
     """Hash PATH and make sure it did not change meanwhile: (hash, size, stat).
 
     The file is stat'ed through the open descriptor after reading and
@@ -113,7 +113,7 @@ def _hash_checked(path: str, st: os.stat_result | None) -> tuple[str, int, os.st
             after = os.fstat(f.fileno())
     except OSError as err:
         raise ExpError(f"cannot read '{path}': {err.strerror or err}") from None
-    if not _same_version(before, after) or size != after.st_size:
+    if not same_version(before, after) or size != after.st_size:
         raise ExpError(f"'{path}' changed while it was being hashed",
                        hint="run the command again once whatever writes the file has finished")
     return digest, size, after
@@ -277,7 +277,7 @@ def hash_path(path: str, memo: "StateMemo | None" = None, *,
     entries = []
     # Files are read one after another: a thread pool was measured here and,
     # with the GIL, made 10,000 small files 20% slower.
-    for rel, full, st in _walk(top, path, cache_root):
+    for rel, full, st in walk_files(top, path, cache_root):
         digest, size = hash_file_with_memo(full, memo, st)
         entries.append(ManifestEntry(rel, digest, size, bool(st.st_mode & stat.S_IXUSR)))
     entries.sort(key=lambda e: e.relpath)
@@ -286,7 +286,7 @@ def hash_path(path: str, memo: "StateMemo | None" = None, *,
     return info, entries
 
 
-def _walk(top: str, shown: str, cache_root: str | None):
+def walk_files(top: str, shown: str, cache_root: str | None):
     """(relpath, path, stat) of every file to hash under TOP."""
     cache_real = os.path.realpath(cache_root) if cache_root else None
     stack = [("", top)]

@@ -5,6 +5,17 @@ had when hashed and the hash. A file whose stat still matches is trusted.
 ctime is deliberately not part of the key: it changes on chmod and on
 hardlinking, which would make the memo useless for linked checkouts.
 
+A second table holds verification stamps of cache objects: object hash ->
+the (inode, size, mtime_ns, ctime_ns) it had when its bytes were last
+checked against its name (when it was written from bytes just hashed, or
+re-hashed on a checkout or by fsck). Objects are read-only and only ever
+replaced by a rename (a new inode), and any write or chmod moves ctime,
+which no user call can set back; so a stamp that still matches vouches for
+the bytes, and checkout copies a big object out without hashing it again
+(cache.py). ctime belongs in this key, unlike the one above: a hardlinked
+checkout shares the object's inode, and whatever touched it must void the
+stamp.
+
 The memo is only an optimisation, so it must never make a command fail:
 a corrupt database is deleted and recreated, a locked one behaves as a miss
 (reads) or drops the batch (writes), and one that cannot be opened at all
@@ -14,6 +25,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 
 from git_exp.data.hashing import is_valid_hash
@@ -37,6 +49,13 @@ RACY_NS = 2_000_000_000
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS state ("
            "path TEXT PRIMARY KEY, inode INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, "
            "size INTEGER NOT NULL, hash TEXT NOT NULL) WITHOUT ROWID")
+_STAMPS = ("CREATE TABLE IF NOT EXISTS verified ("
+           "hash TEXT PRIMARY KEY, inode INTEGER NOT NULL, size INTEGER NOT NULL, "
+           "mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL) WITHOUT ROWID")
+
+
+def _stamp_of(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _key(path: str) -> str:
@@ -57,9 +76,13 @@ class StateMemo:
     def __init__(self, exp_dir: str):
         self.path = os.path.join(exp_dir, DB_NAME)
         self._pending: dict[str, tuple[int, int, int, str]] = {}
+        self._stamps: dict[str, tuple[int, int, int, int]] = {}
         self._loaded: dict[str, tuple[int, int, int, str]] = {}
         self._prefixes: list[str] = []
         self._db: sqlite3.Connection | None = None
+        # add and checkout call get/put/stamp from a few threads (parallel.py):
+        # one lock around the connection and the pending batches.
+        self._lock = threading.RLock()
         try:
             os.makedirs(exp_dir, exist_ok=True)
         except OSError:
@@ -72,10 +95,12 @@ class StateMemo:
         for _ in range(2):
             db = None
             try:
-                db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+                db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None,
+                                     check_same_thread=False)
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
                 db.execute(_SCHEMA)
+                db.execute(_STAMPS)
                 db.execute("SELECT hash FROM state LIMIT 1").fetchall()
                 return db
             except sqlite3.Error as err:
@@ -105,7 +130,7 @@ class StateMemo:
 
     # -- the memo ---------------------------------------------------------
 
-    def preload(self, folder: str) -> None:
+    def _preload_unlocked(self, folder: str) -> None:
         """Read every entry under FOLDER in one query, for a directory walk:
         one range scan costs far less than a query per file."""
         if self._db is None:
@@ -122,7 +147,7 @@ class StateMemo:
             self._loaded[path] = tuple(values)
         self._prefixes.append(prefix)
 
-    def get(self, path: str, st: os.stat_result) -> str | None:
+    def _get_unlocked(self, path: str, st: os.stat_result) -> str | None:
         """The recorded hash of PATH if its stat still matches ST, else None."""
         key = _key(path)
         row = self._pending.get(key) or self._loaded.get(key)
@@ -144,7 +169,7 @@ class StateMemo:
             return None
         return digest
 
-    def put(self, path: str, st: os.stat_result, hash: str) -> None:
+    def _put_unlocked(self, path: str, st: os.stat_result, hash: str) -> None:
         """Remember HASH for PATH at stat ST; written in batches (see flush)."""
         if time.time_ns() - st.st_mtime_ns < RACY_NS:
             return  # too fresh to trust later, see RACY_NS
@@ -156,9 +181,9 @@ class StateMemo:
         self._pending[key] = (st.st_ino, st.st_mtime_ns, st.st_size, hash)
         self._loaded.pop(key, None)
         if len(self._pending) >= BATCH:
-            self.flush()
+            self._flush_unlocked()
 
-    def forget(self, path: str) -> None:
+    def _forget_unlocked(self, path: str) -> None:
         """Drop what we know about PATH (its recorded hash proved wrong)."""
         key = _key(path)
         self._pending.pop(key, None)
@@ -170,12 +195,32 @@ class StateMemo:
         except (sqlite3.Error, UnicodeEncodeError) as err:
             self._recover(err)
 
-    def flush(self) -> None:
-        """Write pending entries; if the database is busy, drop them."""
-        if not self._pending:
+    # -- verification stamps of cache objects (see the module docstring) ---
+
+    def _is_verified_unlocked(self, digest: str, st: os.stat_result) -> bool:
+        """Object DIGEST, now at stat ST, has not changed since its bytes were checked."""
+        row = self._stamps.get(digest)
+        if row is None and self._db is not None:
+            try:
+                row = self._db.execute("SELECT inode, size, mtime_ns, ctime_ns FROM verified WHERE hash = ?",
+                                       (digest,)).fetchone()
+            except sqlite3.Error as err:
+                self._recover(err)
+                return False
+        return row is not None and tuple(row) == _stamp_of(st)
+
+    def _stamp_unlocked(self, digest: str, st: os.stat_result) -> None:
+        """Object DIGEST at stat ST was just checked (or written from checked bytes)."""
+        self._stamps[digest] = _stamp_of(st)
+
+    def _flush_unlocked(self) -> None:
+        """Write pending entries, all in one transaction; if the database is busy, drop them."""
+        if not self._pending and not self._stamps:
             return
         rows = [(path, *values) for path, values in self._pending.items()]
+        stamps = [(digest, *values) for digest, values in self._stamps.items()]
         self._pending.clear()
+        self._stamps.clear()
         if self._db is None:
             return
         try:
@@ -184,6 +229,9 @@ class StateMemo:
                 self._db.executemany(
                     "INSERT OR REPLACE INTO state (path, inode, mtime_ns, size, hash) VALUES (?, ?, ?, ?, ?)",
                     rows)
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO verified (hash, inode, size, mtime_ns, ctime_ns) VALUES (?, ?, ?, ?, ?)",
+                    stamps)
                 self._db.execute("COMMIT")
             except BaseException:
                 try:
@@ -193,6 +241,42 @@ class StateMemo:
                 raise
         except sqlite3.Error as err:
             self._recover(err)
+
+    def preload(self, folder: str) -> None:
+        """Read every entry under FOLDER in one query, for a directory walk:
+        one range scan costs far less than a query per file."""
+        with self._lock:
+            self._preload_unlocked(folder)
+
+    def get(self, path: str, st: os.stat_result) -> str | None:
+        """The recorded hash of PATH if its stat still matches ST, else None."""
+        with self._lock:
+            return self._get_unlocked(path, st)
+
+    def put(self, path: str, st: os.stat_result, hash: str) -> None:
+        """Remember HASH for PATH at stat ST; written in batches (see flush)."""
+        with self._lock:
+            self._put_unlocked(path, st, hash)
+
+    def forget(self, path: str) -> None:
+        """Drop what we know about PATH (its recorded hash proved wrong)."""
+        with self._lock:
+            self._forget_unlocked(path)
+
+    def is_verified(self, digest: str, st: os.stat_result) -> bool:
+        """Object DIGEST, now at stat ST, has not changed since its bytes were checked."""
+        with self._lock:
+            return self._is_verified_unlocked(digest, st)
+
+    def stamp(self, digest: str, st: os.stat_result) -> None:
+        """Object DIGEST at stat ST was just checked (or written from checked bytes)."""
+        with self._lock:
+            self._stamp_unlocked(digest, st)
+
+    def flush(self) -> None:
+        """Write pending entries, all in one transaction; if the database is busy, drop them."""
+        with self._lock:
+            self._flush_unlocked()
 
     commit = flush
 

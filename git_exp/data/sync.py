@@ -24,7 +24,8 @@ Untrusted records never write outside the work tree: every data path goes
 through pointer.check_data_path first, and a refused path is reported; every
 write and removal goes through the work-tree door (worktree_writes.WorkTree).
 A corrupt cache object is never copied out: Cache checks sizes before and
-hashes while it copies.
+hashes while it copies (a big object re-checked since it was last written
+is trusted: cache.STAMPED).
 """
 from __future__ import annotations
 
@@ -70,12 +71,13 @@ class SyncResult:
 # -- entry points ----------------------------------------------------------------
 
 def checkout(repo, paths: list[str] | None = None, cwd: str | None = None,
-             relink: bool = False, force: bool = False) -> SyncResult:
+             relink: bool = False, force: bool = False, progress=None) -> SyncResult:
     """Make the data paths (all, or those under PATHS) match their records.
 
     With no PATHS, data paths synced earlier that nothing records any more
     are removed. Content no ref keeps (edits) stops everything unless FORCE,
-    which first saves it under a backup ref.
+    which first saves it under a backup ref. PROGRESS (cache.Progress) hears
+    of every file written.
     """
     records = data_at(repo, None)
     synced = read_synced(repo)
@@ -88,7 +90,7 @@ def checkout(repo, paths: list[str] | None = None, cwd: str | None = None,
         removals = sorted(set(synced) - set(records))
     known = Known(repo, lambda: _head_records(repo))
     result = _sync(repo, targets, removals, records, known, relink=relink,
-                   hook=False, force=force)
+                   hook=False, force=force, progress=progress)
     _remember(repo, synced, targets, result, records)
     return result
 
@@ -196,7 +198,7 @@ def _remember(repo, synced: dict[str, str], targets: dict[str, HashInfo], result
 # -- doing it ----------------------------------------------------------------------
 
 def _sync(repo, targets: dict[str, HashInfo], removals: list[str], records, known: Known,
-          relink: bool = False, hook: bool = False, force: bool = False) -> SyncResult:
+          relink: bool = False, hook: bool = False, force: bool = False, progress=None) -> SyncResult:
     """Check out TARGETS and remove REMOVALS (except where a path of RECORDS is).
 
     First every path is looked at and nothing is written; the user's own
@@ -247,7 +249,7 @@ def _sync(repo, targets: dict[str, HashInfo], removals: list[str], records, know
                 deletes += [e.path for e in result.edited if e.removal]
                 writes += [(e.path, targets[e.path]) for e in result.edited if not e.removal]
                 writes.sort()
-            _carry_out(repo, cache, memo, deletes, writes, relink, result)
+            _carry_out(repo, cache, memo, deletes, writes, relink, result, progress)
         except KeyboardInterrupt:
             if result.backup_ref is None:
                 raise
@@ -262,7 +264,10 @@ class Interrupted(ExpError):
     exit_code = 130
 
 
-def _carry_out(repo, cache, memo, deletes: list[str], writes: list, relink: bool, result: SyncResult) -> None:
+def _carry_out(repo, cache, memo, deletes: list[str], writes: list, relink: bool, result: SyncResult,
+               progress=None) -> None:
+    from git_exp.data.cache import Tally
+    tally = Tally(progress, sum(info.nfiles or 1 for _, info in writes), sum(info.size for _, info in writes))
     for path in deletes:
         try:
             _remove(repo, path, result)
@@ -270,7 +275,7 @@ def _carry_out(repo, cache, memo, deletes: list[str], writes: list, relink: bool
             result.errors[path] = getattr(err, "message", None) or str(err)
     for path, info in writes:
         try:
-            _write(repo, cache, memo, path, info, relink, result)
+            _write(repo, cache, memo, path, info, relink, result, tally.part())
         except ExpError as err:
             result.errors[path] = err.message
 
@@ -366,9 +371,10 @@ def _interrupt_afterwards():
         raise KeyboardInterrupt
 
 
-def _write(repo, cache, memo, path: str, info: HashInfo, relink: bool, result: SyncResult) -> None:
+def _write(repo, cache, memo, path: str, info: HashInfo, relink: bool, result: SyncResult,
+           progress=None) -> None:
     tree = WorkTree(repo.root, cache.root)  # the work-tree door: no link followed, nothing outside
-    done = cache.checkout(info, tree, path, memo)
+    done = cache.checkout(info, tree, path, memo, progress)
     result.saved_first.extend(os.path.relpath(p, repo.root).replace(os.sep, "/") for p in done.saved_first)
     if relink:
         _relink(tree, cache, info, path)

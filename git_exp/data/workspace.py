@@ -164,12 +164,14 @@ def _ignore_all(repo, rels: list[str]) -> dict[str, str]:
     return changed
 
 
-def add(repo, paths: list[str], cwd: str) -> list[Added]:
+def add(repo, paths: list[str], cwd: str, progress=None) -> list[Added]:
     """Store each PATH in the cache, write `PATH.exp`, ignore PATH in Git.
 
     Every path is checked before any is added, with a fixed number of
-    `git` calls however many paths there are.
+    `git` calls however many paths there are. PROGRESS (cache.Progress)
+    hears of every file stored.
     """
+    from git_exp.data.cache import Tally
     from git_exp.data.state import StateMemo
 
     if not paths:
@@ -203,9 +205,10 @@ def add(repo, paths: list[str], cwd: str) -> list[Added]:
                            hint="track a folder or the files in it, not both")
     synced = read_synced(repo)
     added = []
+    tally = Tally(progress)
     with StateMemo(repo.exp_dir) as memo:
         for rel in rels:
-            info = cache.save(_abs(repo, rel), memo)
+            info = cache.save(_abs(repo, rel), memo, tally.part())
             pointer = pointer_path_of(rel)
             changed = existing.get(rel) != info
             if changed:

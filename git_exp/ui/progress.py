@@ -9,7 +9,22 @@ second, and always from the thread that runs the transfer.
 """
 from __future__ import annotations
 
+import os
 import time
+
+# Operations that are usually quick (add, checkout, fsck, gc) draw their line
+# only once they have taken this long, as Git's delayed progress does, and
+# with Git's variable to change it (GIT_PROGRESS_DELAY=0 draws at once).
+DEFAULT_DELAY = 1.0
+
+
+def progress_delay() -> float:
+    """Seconds before a delayed progress line appears: GIT_PROGRESS_DELAY, else DEFAULT_DELAY."""
+    try:
+        return max(0.0, float(os.environ.get("GIT_PROGRESS_DELAY", DEFAULT_DELAY)))
+    except ValueError:
+        return DEFAULT_DELAY
+
 
 _UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB")
 
@@ -32,7 +47,7 @@ class ProgressLine:
     """
 
     def __init__(self, stream, label: str, enabled: bool | None = None, interval: float = 0.1,
-                 clock=time.monotonic):
+                 clock=time.monotonic, delay: float = 0.0):
         self.stream = stream
         self.label = label
         if enabled is None:
@@ -41,7 +56,8 @@ class ProgressLine:
         self.enabled = enabled
         self.interval = interval
         self.clock = clock
-        self._start = None
+        self.delay = delay  # nothing is drawn before DELAY seconds from now
+        self._start = clock() if delay else None
         self._last = 0.0
         self._drawn = False
         self._text = ""
@@ -63,6 +79,9 @@ class ProgressLine:
         if elapsed > 0.5 and done_bytes:
             text += f" | {format_size(int(done_bytes / elapsed))}/s"
         finished = done >= total and done_bytes >= total_bytes
+        if not self._drawn and now - self._start < self.delay:
+            self._text = text
+            return  # not worth a line yet; perhaps done before anyone waits
         if self._drawn and not finished and now - self._last < self.interval:
             self._text = text
             return
