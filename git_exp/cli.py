@@ -18,6 +18,8 @@ from git_exp.errors import ExpError, UsageError
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("git_exp.commands.init", "Create exp.yaml with one stage, or the example project"),
     "run": ("git_exp.commands.run", "Run the pipeline and record the result as an experiment"),
+    "repro": ("git_exp.commands.repro", "Run the pipeline in the work tree and update exp.lock, recording no experiment"),
+    "dag": ("git_exp.commands.dag", "Show the stage graph: as text, Graphviz dot, Mermaid or JSON"),
     "save": ("git_exp.commands.save", "Record the work tree as an experiment without running"),
     "list": ("git_exp.commands.list", "List experiments grouped by the commit they ran from"),
     "logs": ("git_exp.commands.logs", "Print the output of an experiment's run"),
@@ -156,12 +158,30 @@ def build_parser(verb: str, module):
     parser = _parser_class()(prog=f"git exp {verb}", description=COMMANDS[verb][1],
                     formatter_class=argparse.RawDescriptionHelpFormatter, add_help=False)
     parser.add_argument("-h", action="help", help="show this help and exit")
+    _add_common(parser)
+    module.configure(parser)
+    _add_common_to_subcommands(parser)
+    return parser
+
+
+def _add_common(parser) -> None:
+    import argparse
     parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                         help="print only results and errors")
     parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                         help="say more; show tracebacks of internal errors")
-    module.configure(parser)
-    return parser
+
+
+def _add_common_to_subcommands(parser) -> None:
+    """-q and -v after a sub-command too (`plots diff -q`, `queue start -q`), as
+    help shows them; SUPPRESS keeps one given before it from being reset."""
+    import argparse
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in set(action.choices.values()):
+                if "-q" not in sub._option_string_actions:
+                    _add_common(sub)
+                _add_common_to_subcommands(sub)
 
 
 def _console(opts: GlobalOptions):

@@ -33,7 +33,10 @@ GLOBAL_OPTIONS = [
      "never with NO_COLOR set or TERM=dumb, and as `color.ui` says), always or never."),
     ("--no-color", "The same as --color=never."),
     ("-P, --no-pager", "Do not pipe long output into the pager."),
-    ("-q, --quiet", "Print only results and errors."),
+    ("-q, --quiet", "Print only results and errors: a command that acts (run, repro, save, "
+     "add, checkout, apply, push, pull, install, queue ...) prints one line or none; listings "
+     "(show, list, status, dag ...) print their result. Also accepted after the command and "
+     "its sub-command (`git exp queue start -q`)."),
     ("-v, --verbose", "Say more; print the traceback of an internal error."),
     ("--version", "Print the version of git-exp."),
     ("-h", "List the commands with a one-line summary each."),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,10 @@ def ran(committed, tmp_path) -> Project:
     p.gen({"train.py": TRAIN, "params.yaml": "train:\n  lr: 0.1\n", "exp.yaml": PIPELINE})
     p.commit("pipeline")
     p.exp("run", "-q", "-n", "good", "-m", "first try")
-    p.exp("run", "-q", "-S", "train.lr=0.5", "-n", "meh")
+    # A minute later, so newest-first order does not hang on two runs in one second.
+    later = f"@{int(time.time()) + 60} +0000"
+    p.exp("run", "-q", "-S", "train.lr=0.5", "-n", "meh",
+          env={"GIT_AUTHOR_DATE": later, "GIT_COMMITTER_DATE": later})
     remote = tmp_path / "origin.git"
     subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
     p.git("remote", "add", "origin", str(remote))

@@ -136,6 +136,7 @@ _WHERE = {
         "git_exp.data.state:StateMemo._delete_files", "git_exp.data.workspace:_write_synced",
         "git_exp.experiments.apply_plan:write_applied", "git_exp.experiments.manage:remove",
         "git_exp.experiments.run:run_experiment", "git_exp.experiments.runlock:RunLock.__enter__",
+        "git_exp.experiments.repro:reproduce",   # its running log, <exp_dir>/logs/run-<pid>.log
         "git_exp.experiments.runlock:RunLock.__exit__", "git_exp.experiments.runlock:RunLock._holder",
         "git_exp.experiments.snapshot:_temp_index", "git_exp.experiments.snapshot:snapshot_tree",
         "git_exp.crashlog:write", "git_exp.queue.checkout:_worktrees_locked",

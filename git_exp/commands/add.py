@@ -49,13 +49,17 @@ def run(args, console) -> int:
     to_stage = []
     for item in added:
         if item.pointer_changed:
-            console.out(f"Added {item.path} ({describe(item.info)}) -> {item.pointer}")
+            console.detail(f"Added {item.path} ({describe(item.info)}) -> {item.pointer}")
             to_stage.append(item.pointer)
         else:
-            console.out(f"Unchanged {item.path} ({describe(item.info)}): {item.pointer} is up to date")
+            console.detail(f"Unchanged {item.path} ({describe(item.info)}): {item.pointer} is up to date")
         if item.gitignore:
             to_stage.append(item.gitignore)
     to_stage = list(dict.fromkeys(to_stage))
+    if console.quiet:
+        changed = sum(1 for item in added if item.pointer_changed)
+        console.out(f"Added {changed} path{'s' if changed != 1 else ''}"
+                    + (f", {len(added) - changed} unchanged." if changed < len(added) else "."))
     if len(to_stage) > 10:
         console.info(f"To record this in Git: git add the {len(to_stage)} pointer and .gitignore files "
                      "listed by 'git status'")

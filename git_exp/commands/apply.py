@@ -72,14 +72,17 @@ def run(args, console) -> int:
         progress.close()
     from git_exp.commands.fetch import render_auto
     render_auto(result.fetched, console)
-    console.out(f"Applied '{found.name}' ({found.sha[:7]}): {result.written} files"
-                + (f", {len(result.data)} data paths" if result.data else "")
-                + (f", removed {len(result.removed)} files" if result.removed else "") + ".")
+    line = (f"Applied '{found.name}' ({found.sha[:7]}): {result.written} files"
+            + (f", {len(result.data)} data paths" if result.data else "")
+            + (f", removed {len(result.removed)} files" if result.removed else "") + ".")
+    if console.quiet and result.backup_ref:   # -q: one line, still naming the backup
+        line += f" Backup: {result.backup_ref}"
+    console.out(line)
     for path in result.forced:
         console.info(f"Overwrote your untracked {path} (kept in the backup).")
     for path in result.saved_first:
         console.info(f"Saved your version of {path} to the cache first.")
-    if result.backup_ref:
+    if result.backup_ref and not console.quiet:
         console.out(f"Your previous work tree is saved; to restore it: git exp apply {result.backup_ref}")
     if result.missing:
         console.warn("data not in the local cache: " + ", ".join(result.missing))

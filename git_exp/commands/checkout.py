@@ -89,11 +89,15 @@ def render(result, console, hook: bool = False) -> int:
         console.out(f"Saved your version of {', '.join(result.backed_up)} under {result.backup_ref}; "
                     f"to restore it: git exp apply {result.backup_ref}")
     for path in result.saved_first:
-        console.out(f"Saved your version of {path} to the cache first.")
+        console.detail(f"Saved your version of {path} to the cache first.")
     for path in result.removed:
-        console.out(f"Removed {path}: nothing records it any more.")
+        console.detail(f"Removed {path}: nothing records it any more.")
     for path in result.checked_out:
-        console.out(f"Checked out {path}.")
+        console.detail(f"Checked out {path}.")
+    if console.quiet and (result.checked_out or result.removed):
+        console.out(f"Checked out {len(result.checked_out)}, removed {len(result.removed)} "
+                    f"data path(s)" + (f"; {len(result.saved_first)} of yours saved to the cache first."
+                                       if result.saved_first else "."))
     if result.fetched is not None:
         from git_exp.commands.fetch import render_auto
         render_auto(result.fetched, console, hook)

@@ -47,23 +47,28 @@ def run(args, console) -> int:
 def render(result, console) -> None:
     from git_exp.ui.sizes import human_size
     would = result.dry_run
+    if console.quiet and not result.changes_nothing:   # one line; warnings still follow
+        files = sum(1 for _, action in result.files if action != "unchanged")
+        exps = sum(1 for plan in result.experiments if plan.action == "import")
+        console.out(f"{'Would import' if would else 'Imported'}: {files} file(s), "
+                    f"{result.objects.imported} object(s), {exps} experiment(s).")
     if result.changes_nothing:
         console.out("Nothing to import: the DVC project was imported already." if result.files
                     or result.experiments else "Nothing to import.")
     for path, action in result.files:
         if action != "unchanged":
-            console.out(f"{'Would write' if would else 'Wrote'} {path}")
+            console.detail(f"{'Would write' if would else 'Wrote'} {path}")
     for gitignore, line in result.ignores:
-        console.out(f"{'Would add' if would else 'Added'} {line} to {gitignore}")
+        console.detail(f"{'Would add' if would else 'Added'} {line} to {gitignore}")
     report = result.objects
     if report.imported:
-        console.out(f"{'Would import' if would else 'Imported'} {report.imported} object(s), "
+        console.detail(f"{'Would import' if would else 'Imported'} {report.imported} object(s), "
                     f"{human_size(report.imported_bytes)}, from {result.dvc_cache}"
                     + (f" ({report.present} already in the cache)" if report.present else ""))
     for plan in result.experiments:
         exp = plan.source
         if plan.action == "import":
-            console.out(f"{'Would import' if would else 'Imported'} experiment {exp.name} "
+            console.detail(f"{'Would import' if would else 'Imported'} experiment {exp.name} "
                         f"(baseline {exp.baseline[:7]})")
         elif plan.action == "name taken":
             console.warn(f"experiment {exp.name} of {exp.baseline[:7]}: that name is taken by an "
@@ -71,9 +76,9 @@ def render(result, console) -> None:
         elif plan.action == "name refused":
             console.warn(f"experiment {exp.name}: not a valid git-exp name; skipped")
     for key, value in result.settings:
-        console.out(f"{'Would set' if would else 'Set'} {key} = {value} in .expconfig")
+        console.detail(f"{'Would set' if would else 'Set'} {key} = {value} in .expconfig")
     for path in result.removed:
-        console.out(f"{'Would remove' if would else 'Removed'} {path}")
+        console.detail(f"{'Would remove' if would else 'Removed'} {path}")
     for path in result.kept:
         console.warn(f"{path} has changes Git does not have: kept (remove it yourself once reviewed)")
     for md5, path in sorted(report.missing.items(), key=lambda item: item[1]):

@@ -49,21 +49,26 @@ def run(args, console) -> int:
         folder, changes = uninstall(repo)
         for c in changes:
             if c.action == "removed":
-                console.out(f"Removed the {c.name} hook" + (f"; restored your own from {c.name}.legacy."
-                                                            if c.legacy else "."))
+                console.detail(f"Removed the {c.name} hook" + (f"; restored your own from {c.name}.legacy."
+                                                               if c.legacy else "."))
             elif c.action == "not ours":
                 console.info(f"Left {c.name} alone: it is not git-exp's.")
-        if not any(c.action == "removed" for c in changes):
+        removed = sum(1 for c in changes if c.action == "removed")
+        if not removed:
             console.out(f"No git-exp hooks in {folder}.")
+        elif console.quiet:
+            console.out(f"Removed {removed} git-exp hook{'s' if removed != 1 else ''} from {folder}.")
         return 0
     folder, changes = install(repo, force=args.force)
     for c in changes:
         if c.legacy:
-            console.out(f"Installed the {c.name} hook; your own hook is now {c.name}.legacy and still runs first.")
+            console.detail(f"Installed the {c.name} hook; your own hook is now {c.name}.legacy and still runs first.")
         elif c.action != "unchanged":
-            console.out(f"{c.action.capitalize()} the {c.name} hook.")
+            console.detail(f"{c.action.capitalize()} the {c.name} hook.")
     if all(c.action == "unchanged" for c in changes):
         console.out(f"The git-exp hooks are already installed in {folder}.")
+    elif console.quiet:
+        console.out(f"Installed the git-exp hooks in {folder}.")
     else:
         console.info(f"Hooks folder: {folder}")
     return 0

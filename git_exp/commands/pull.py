@@ -81,18 +81,21 @@ def run(args, console) -> int:
                       jobs=args.jobs or DEFAULT_JOBS, progress=progress)
     finally:
         progress.close()
-    render_refs(result, console, "Fetched", f"from {args.remote}")
+    data_line = None
+    if result.skipped_data:
+        data_line = "Data not fetched (--no-data)."
+    elif result.received.objects:
+        data_line = (f"Received {result.received.objects} data object(s), "
+                     f"{format_size(result.received.bytes)}, from {result.location}.")
+    render_refs(result, console, "Fetched", f"from {args.remote}", data_line)
     if result.logs:
-        console.out(f"Received {result.logs} run log(s).")
+        console.detail(f"Received {result.logs} run log(s).")
     if result.notes:
-        console.out(f"Received the notes and tags of {result.notes} experiment(s).")
+        console.detail(f"Received the notes and tags of {result.notes} experiment(s).")
     for sha, why in result.notes_refused:
         console.warn(f"the notes and tags of experiment {sha[:7]} on '{args.remote}' were refused: {why}")
-    if result.skipped_data:
-        console.out("Data not fetched (--no-data).")
-    elif result.received.objects:
-        console.out(f"Received {result.received.objects} data object(s), "
-                    f"{format_size(result.received.bytes)}, from {result.location}.")
+    if data_line:
+        console.detail(data_line)
     status = 0
     diverged = [r for r in result.refs if r.status == "diverged"]
     if diverged:

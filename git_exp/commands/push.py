@@ -120,8 +120,15 @@ def configure(parser):
                         help="objects transferred at once (default: 8)")
 
 
-def render_refs(result, console, verb: str, place: str) -> None:
-    """One line per experiment; shared with pull."""
+def render_refs(result, console, verb: str, place: str, data_line: str | None = None) -> None:
+    """One line per experiment; shared with pull. -q: one line for all, with
+    DATA_LINE (what data went where) on it."""
+    if console.quiet:
+        done = sum(1 for r in result.refs if r.status in ("pushed", "fetched", "forced"))
+        console.out(f"{verb} {done} experiment{'s' if done != 1 else ''} {place}"
+                    + (f", {len(result.refs) - done} not." if done < len(result.refs) else ".")
+                    + (f" {data_line}" if data_line else ""))
+        return
     for r in result.refs:
         name = f"'{r.exp.name}' ({r.exp.sha[:7]})"
         if r.status in ("pushed", "fetched"):
@@ -151,20 +158,23 @@ def run(args, console) -> int:
     finally:
         progress.close()
     data = result.data
+    data_line = None
     if data.skipped:
-        console.out("Data not sent (--no-data).")
+        data_line = "Data not sent (--no-data)."
     elif data.sent.objects:
-        console.out(f"Sent {data.sent.objects} data object(s), {format_size(data.sent.bytes)}, "
-                    f"to {data.location}.")
+        data_line = (f"Sent {data.sent.objects} data object(s), {format_size(data.sent.bytes)}, "
+                     f"to {data.location}.")
     elif data.location:
-        console.out(f"Sent no data: {data.location} already has all {data.objects} object(s).")
+        data_line = f"Sent no data: {data.location} already has all {data.objects} object(s)."
     elif any(r.status != "up to date" for r in result.refs):
-        console.out("Sent no data: these experiments record no cached data.")
-    render_refs(result, console, "Pushed", f"to {args.remote}")
+        data_line = "Sent no data: these experiments record no cached data."
+    if data_line:
+        console.detail(data_line)
+    render_refs(result, console, "Pushed", f"to {args.remote}", data_line)
     if result.logs:
-        console.out(f"Sent {result.logs} run log(s) (refs/exp-logs/).")
+        console.detail(f"Sent {result.logs} run log(s) (refs/exp-logs/).")
     if result.notes:
-        console.out(f"Sent the notes and tags of {result.notes} experiment(s) (refs/exp-notes/).")
+        console.detail(f"Sent the notes and tags of {result.notes} experiment(s) (refs/exp-notes/).")
     if result.notes_diverged:
         console.warn(f"the notes and tags of {len(result.notes_diverged)} experiment(s) changed on "
                      f"'{args.remote}' too, so they were not sent; 'git exp pull {args.remote}' "

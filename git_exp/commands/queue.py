@@ -199,12 +199,12 @@ class _PrintingWorker:
             self.console.info(f"Recovered {item.entry.id} '{item.entry.name}': {item.action}.")
 
     def entry_started(self, entry):
-        self.console.out(f"{entry.id} {entry.name}: running (attempt {entry.attempt})")
+        self.console.detail(f"{entry.id} {entry.name}: running (attempt {entry.attempt})")
 
     def entry_finished(self, entry, outcome):
         sha = f" ({outcome.exp_sha[:7]})" if outcome.exp_sha else ""
         error = f": {outcome.error.splitlines()[0]}" if outcome.error else ""
-        self.console.out(f"{entry.id} {entry.name}: {outcome.status}{sha} in "
+        self.console.detail(f"{entry.id} {entry.name}: {outcome.status}{sha} in "
                          f"{outcome.duration:.1f}s{error}")
 
 
@@ -241,6 +241,8 @@ def _work(repo, args, console) -> int:
         done = work(repo, batch=args.batch, events=_PrintingWorker(console))
     if not done:
         console.info("The queue is empty.")
+    elif console.quiet:
+        console.out(f"Ran {len(done)} entr{'y' if len(done) == 1 else 'ies'}.")
     return 0
 
 
@@ -286,6 +288,50 @@ def render_rows(rows, console, with_params: bool = True) -> str:
     return table.render(cells, columns, color=console.color)
 
 
+def _metrics_of(repo, sha: str) -> dict[str, object]:
+    """The experiment's metrics, flat; a key in several files keeps its file's name."""
+    from git_exp.api import metrics
+    from git_exp.errors import ExpError
+    try:
+        by_file = metrics(sha, repo=repo)
+    except ExpError:
+        return {}
+    counts: dict[str, int] = {}
+    for values in by_file.values():
+        for key in values:
+            counts[key] = counts.get(key, 0) + 1
+    return {(key if counts[key] == 1 else f"{file}:{key}"): value
+            for file, values in by_file.items() for key, value in values.items()}
+
+
+MAX_METRICS = 6   # the summary is for a glance; git exp show has them all
+
+
+def render_summary(repo, rows, console) -> str:
+    """run -j's closing table: each point with the params it changed and its metrics."""
+    from git_exp.ui import table
+    params = [dict(p.partition("=")[::2] for p in r.params) for r in rows]
+    param_keys = list(dict.fromkeys(k for p in params for k in p))
+    metrics = [_metrics_of(repo, r.exp_sha) if r.exp_sha else {} for r in rows]
+    metric_keys = [k for k in dict.fromkeys(k for m in metrics for k in m)
+                   if not any(isinstance(m.get(k), (dict, list)) for m in metrics)][:MAX_METRICS]
+    columns = ([table.Column("Name"), table.Column("State"), table.Column("Duration", "right"),
+                table.Column("Experiment")]
+               + [table.Column(k) for k in param_keys]
+               + [table.Column(k, "right") for k in metric_keys])
+    cells = []
+    for r, p, m in zip(rows, params, metrics):
+        cells.append([r.name, table.Cell(r.state, STATE_STYLES.get(r.state, ())),
+                      format_duration(r.duration), r.exp_sha[:7] if r.exp_sha else "-"]
+                     + [p.get(k, "-") for k in param_keys]
+                     + [_value(m[k]) if k in m else "-" for k in metric_keys])
+    width = None
+    if hasattr(console.stdout, "isatty") and console.stdout.isatty():
+        import shutil
+        width = shutil.get_terminal_size((80, 24)).columns
+    return table.render(cells, columns, color=console.color, width=width)
+
+
 def _status(repo, args, console) -> int:
     from git_exp.queue.control import status
     found = status(repo)
@@ -314,9 +360,12 @@ def _logs(repo, args, console) -> int:
 
 def _kill(repo, args, console) -> int:
     from git_exp.queue.control import kill
-    for row in kill(repo, args.entries):
+    killed = kill(repo, args.entries)
+    for row in killed:
         sha = f" as {row.exp_sha[:7]}" if row.exp_sha else ""
-        console.out(f"Killed {row.id} '{row.name}': recorded{sha} ({row.state}).")
+        console.detail(f"Killed {row.id} '{row.name}': recorded{sha} ({row.state}).")
+    if console.quiet and killed:
+        console.out(f"Killed {len(killed)} entr{'y' if len(killed) == 1 else 'ies'}.")
     return 0
 
 
@@ -338,7 +387,9 @@ def _remove(repo, args, console) -> int:
     from git_exp.queue.control import remove
     removed = remove(repo, args.entries, everything=args.all, failed=args.failed)
     for row in removed:
-        console.out(f"Removed {row.id} '{row.name}' ({row.state}).")
+        console.detail(f"Removed {row.id} '{row.name}' ({row.state}).")
+    if console.quiet and removed:
+        console.out(f"Removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'}.")
     if not removed:
         console.info("No entry matched.")
     return 0
@@ -365,6 +416,11 @@ def _run_temp(repo, args, console, events, options) -> int:
     entry, outcome = run_one(repo, args.set_param, events=events, **options)
     status = console.paint(outcome.status, *STATE_STYLES.get(outcome.status, ()))
     sha = f" ({outcome.exp_sha[:7]})" if outcome.exp_sha else ""
+    if console.quiet:   # one line, as run -q
+        console.out(f"{entry.name} {(outcome.exp_sha or '-')[:7]} {outcome.status}")
+        if outcome.error and outcome.status != "interrupted":
+            console.error(outcome.error, outcome.hint)
+        return 0 if outcome.status == "success" else 130 if outcome.status == "interrupted" else 1
     console.out(f"Experiment {console.paint(entry.name, 'bold')}{sha} recorded from "
                 f"{entry.baseline[:7]} in a temporary checkout: {status}")
     if outcome.metrics:
@@ -387,11 +443,12 @@ def _run_queue(repo, args, console, options) -> int:
     from git_exp.queue.enqueue import enqueue
     entries = enqueue(repo, args.set_param, **options)
     count = len(entries)
-    console.out(f"Queued {count} experiment{'s' if count != 1 else ''} from {entries[0].baseline[:7]}:")
+    console.out(f"Queued {count} experiment{'s' if count != 1 else ''} from {entries[0].baseline[:7]}"
+                + ("." if console.quiet else ":"))
     width = max(len(e.name) for e in entries)
     for e in entries:
         params = "  " + " ".join(e.params) if e.params else ""
-        console.out(f"  {e.id}  {e.name.ljust(width)}{params}")
+        console.detail(f"  {e.id}  {e.name.ljust(width)}{params}")
     if args.jobs:
         from git_exp.queue.worker import start
         pids, running, _ = start(repo, args.jobs)
@@ -420,11 +477,17 @@ def _run_jobs(repo, args, console, options) -> int:
 
     rows, interrupted = run_parallel(repo, args.set_param, args.jobs, on_queued=queued,
                                      on_finished=finished, **options)
-    console.out(render_rows(rows, console))
+    if console.quiet:   # one line: how the points went
+        states = {}
+        for r in rows:
+            states[r.state] = states.get(r.state, 0) + 1
+        console.out(", ".join(f"{n} {state}" for state, n in states.items()))
+    else:
+        console.out(render_summary(repo, rows, console))
     failed = [r for r in rows if r.state in ("failed", "interrupted")]
     left = [r for r in rows if r.state == "queued"]
     if failed:
-        console.out(f"Logs: git exp logs NAME (e.g. git exp logs {failed[0].name})")
+        console.detail(f"Logs: git exp logs NAME (e.g. git exp logs {failed[0].name})")
     if left:
         console.info(f"{len(left)} entr{'y' if len(left) == 1 else 'ies'} stay queued: "
                      "git exp queue start, or git exp queue remove --all")

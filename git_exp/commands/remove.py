@@ -36,7 +36,9 @@ def run(args, console) -> int:
     removed = remove(discover(), args.experiments, all_of_head=args.all,
                      all_commits=args.all_commits, failed=args.failed)
     for r in removed:
-        console.out(f"Removed '{r.name}' ({r.sha[:7]}).")
+        console.detail(f"Removed '{r.name}' ({r.sha[:7]}).")
+    if removed and console.quiet:
+        console.out(f"Removed {len(removed)} experiment{'s' if len(removed) != 1 else ''}.")
     if not removed:
         console.info("No experiment matched.")
     return 0
@@ -53,7 +55,10 @@ def _run_remote(args, console) -> int:
     removed = remove_remote(discover(), args.git_remote, args.experiments, all_of_head=args.all,
                             all_commits=args.all_commits)
     for r in removed:
-        console.out(f"Removed '{r.name}' ({r.sha[:7]}) from {args.git_remote}.")
+        console.detail(f"Removed '{r.name}' ({r.sha[:7]}) from {args.git_remote}.")
+    if removed and console.quiet:
+        console.out(f"Removed {len(removed)} experiment{'s' if len(removed) != 1 else ''} "
+                    f"from {args.git_remote}.")
     if not removed:
         console.info(f"No experiment matched on {args.git_remote}.")
     return 0

@@ -14,7 +14,15 @@ move; the results stay in the work tree.
 A stage is skipped when its command, the content of every dep and the values
 of its tracked params are those recorded in exp.lock and its outs are present
 and unchanged. A stage whose exact inputs ran before is restored from the run
-cache instead of running, and says so; --no-run-cache always runs it.
+cache instead of running, and says so; --no-run-cache always runs it. -f
+runs every selected stage, up to date or not, and never restores one from
+the run cache (its fresh result still goes there).
+
+--dry prints which stages would run and why, and changes nothing: with -S
+the new values are applied in memory only, so it says what would run with
+them while params files, exp.lock and every other file stay as they are.
+-q prints one line: the experiment and its status (stage output and
+progress stay in its log: git exp logs NAME).
 
 -S edits a params file in place before the run, changing only the bytes of
 the value: comments, quotes, layout and key order stay as written. VALUE is
@@ -85,13 +93,15 @@ def configure(parser):
                              "reads as a revision (HEAD, a branch or tag, 4+ hex digits) are refused")
     parser.add_argument("-m", "--message", help="a message to keep with the experiment")
     parser.add_argument("-f", "--force", action="store_true",
-                        help="run every stage even if up to date, and replace an experiment of the same name")
+                        help="run every stage even if up to date, never restoring from the run "
+                             "cache; replace an experiment of the same name")
     parser.add_argument("--downstream", action="store_true",
                         help="with STAGE: run the stages that depend on it instead of those it depends on")
     parser.add_argument("--no-run-cache", action="store_true",
                         help="always run stages; never restore their outputs from the run cache")
     parser.add_argument("--dry", action="store_true",
-                        help="print which stages would run and why; change nothing")
+                        help="print which stages would run and why (with -S: with those values); "
+                             "change nothing")
     parser.add_argument("--queue", action="store_true",
                         help="queue the run (each point of a sweep) instead of running it now")
     parser.add_argument("-j", "--jobs", type=positive_int, metavar="N",
@@ -122,6 +132,8 @@ class ConsoleEvents:
         self.console.info(f"Stage '{stage.name}' finished in {seconds:.1f}s.")
 
     def output(self, data):
+        if self.console.quiet:
+            return   # -q: the output is in the experiment's log
         out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
         if out is None:
             self.console.stdout.write(data.decode("utf-8", "replace"))
@@ -157,6 +169,11 @@ def run(args, console) -> int:
                     f"({ref.sha[:7]}): not recorded again.")
         console.info("Name the run with -n to record it anyway.")
         return 0
+    if console.quiet:   # one line: what was recorded, and how it went
+        console.out(f"{ref.name} {ref.sha[:7]} {outcome.status}")
+        if result.error and outcome.status != "interrupted":
+            console.error(result.error.message, result.error.hint)
+        return 0 if outcome.status == "success" else 130 if outcome.status == "interrupted" else 1
     status = {"success": console.paint("success", "green"),
               "failed": console.paint("failed", "red"),
               "interrupted": console.paint("interrupted", "yellow")}.get(outcome.status, outcome.status)
@@ -180,17 +197,20 @@ def run(args, console) -> int:
 
 def _dry(repo, args, console) -> int:
     from git_exp.errors import ExpError
-    from git_exp.pipeline.runner import PipelineRun
-    from git_exp.pipeline.spec import load_pipeline
+    from git_exp.pipeline.dryrun import plan
     if args.queue or args.jobs or args.temp:
         raise ExpError("--dry cannot be combined with --queue, -j or --temp",
                        hint="preview with --dry alone, then queue")
-    if args.set_param:
-        raise ExpError("--dry cannot be combined with -S: it must not change any file",
-                       hint="edit the params file by hand to preview, or drop --dry")
-    pipeline = load_pipeline(repo.root)
-    runner = PipelineRun(repo, pipeline, force=args.force, run_cache=not args.no_run_cache)
-    for plan in runner.plan(args.stages or None, args.downstream):
+    plans = plan(repo, args.set_param, args.stages or None, args.downstream,
+                 single=getattr(args, "single_item", False), force=args.force,
+                 run_cache=not args.no_run_cache)
+    render_plan(plans, console)
+    return 0
+
+
+def render_plan(plans, console) -> None:
+    """--dry's answer, one stage a line with its reasons below (run and repro)."""
+    for plan in plans:
         if plan.skip:
             console.out(f"{plan.stage.name}: skipped ({plan.skip})")
         elif plan.reasons:
@@ -199,4 +219,3 @@ def _dry(repo, args, console) -> int:
                 console.out(f"  - {reason}")
         else:
             console.out(f"{plan.stage.name}: up to date")
-    return 0

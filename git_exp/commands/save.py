@@ -6,6 +6,10 @@ Records the current work tree as an experiment of HEAD's commit, exactly as
 `git exp run` would record it but without running any stage: tracked and
 untracked files Git does not ignore, and the data of cached outputs, which is
 stored in the cache. HEAD and the index do not move.
+
+A save without -n of a work tree that equals an experiment of the same
+commit (nothing changed since that run or save) records no twin: it names
+that experiment instead. Give -n NAME to record it anyway.
 """
 
 EXAMPLES = ["git exp save -n manual-tweak -m 'hand-tuned thresholds'"]
@@ -21,7 +25,12 @@ def configure(parser):
 def run(args, console) -> int:
     from git_exp.experiments.manage import save
     from git_exp.repo import discover
-    ref = save(discover(), name=args.name, message=args.message, force=args.force)
+    ref, existing = save(discover(), name=args.name, message=args.message, force=args.force)
+    if existing:
+        console.out(f"Nothing changed since experiment {console.paint(ref.name, 'bold')} "
+                    f"({ref.sha[:7]}): not saved again.")
+        console.info("Name it with -n to save it anyway.")
+        return 0
     console.out(f"Experiment {console.paint(ref.name, 'bold')} ({ref.sha[:7]}) saved "
                 f"from {ref.baseline[:7]}.")
     return 0

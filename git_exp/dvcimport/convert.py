@@ -165,13 +165,29 @@ def _lock(tree: Tree, pipeline, data: bytes, objects: DvcObjects, result: Conver
         outs = _infos([o.path for o in stage.outs], recorded.outs, tree, objects, name, result)
         params = {}
         for relfile, keys in stage.params.items():
-            values = select(flatten(recorded.params.get(relfile) or {}), keys)
+            values = select(flatten(_nested(recorded.params.get(relfile) or {})), keys)
             if values:
                 params[relfile] = values
         cmd = recorded.cmd if recorded.cmd is not None else stage.cmd
         entries[name] = StageLock(cmd=[cmd] if isinstance(cmd, str) else list(cmd),
                                   deps=deps, params=params, outs=outs)
     return dump_lock(entries, list(pipeline.stages))
+
+
+def _nested(values: dict) -> dict:
+    """dvc.lock's params as a params file holds them: DVC writes each tracked key as
+    its dotted path (`prepare.scale: 2`), which is a path, not a key with a dot."""
+    nested: dict = {}
+    for key, value in values.items():
+        parts = str(key).split(".")
+        where = nested
+        for part in parts[:-1]:
+            child = where.get(part)
+            if not isinstance(child, dict):
+                child = where[part] = {}
+            where = child
+        where[parts[-1]] = value
+    return nested
 
 
 def _infos(paths, recorded: dict, tree: Tree, objects: DvcObjects, stage: str, result: Converted) -> dict:

@@ -131,9 +131,17 @@ def read_log(repo, spec: str) -> tuple[refs.ExpRef, bytes]:
                             "the clone that ran the experiment; 'git exp save' records no log") from None
 
 
-def save(repo, name: str | None = None, message: str | None = None, force: bool = False) -> refs.ExpRef:
-    """Record the work tree as it is, without running anything."""
-    from git_exp.experiments.run import DEFAULT_MAX_FILE, _pick_name, changed_params, check_sizes
+def save(repo, name: str | None = None, message: str | None = None,
+         force: bool = False) -> tuple[refs.ExpRef, bool]:
+    """Record the work tree as it is, without running anything.
+
+    Returns (the experiment, whether it was there already): an unnamed save
+    of a work tree that equals an experiment of the same commit records no
+    twin and returns that experiment, as `run` does. A named save always records.
+    """
+    from git_exp.experiments.run import (DEFAULT_MAX_FILE, _pick_name, _same_tree, changed_params,
+                                         check_sizes)
+    from git_exp.experiments.snapshot import snapshot_tree
     from git_exp.ignore import ensure_ignored
     from git_exp.pipeline.spec import load_pipeline
 
@@ -157,10 +165,15 @@ def save(repo, name: str | None = None, message: str | None = None, force: bool 
                         cache.save(path)
         changed = changed_params(repo, pipeline, baseline)
     check_sizes(repo, repo.config.get_int("exp.maxCommitFileSize", DEFAULT_MAX_FILE))
+    tree = snapshot_tree(repo)
+    if name is None:
+        same = _same_tree(repo, baseline, tree)
+        if same is not None:
+            return same, True
     outcome = rec.Outcome(status="success", changed_params=changed, message=message,
                           extra={"Exp-Mode": "save"})
-    ref = rec.record(repo, baseline, chosen, outcome, force=force)
+    ref = rec.record(repo, baseline, chosen, outcome, force=force, tree=tree)
     for old in replaced:
         if old.ref != ref.ref:
             refs.delete(repo.root, old.ref, old.sha)
-    return ref
+    return ref, False

@@ -57,10 +57,12 @@ class RunLock:
                 holder = self._holder()
                 if holder is None:
                     continue  # vanished or stale and cleared: try once more
+                name = holder.get("name", "?")   # "repro": experiments/repro.py holds it
+                who = "'git exp repro'" if name == "repro" else "'git exp run'"
+                what = "" if name == "repro" else f"experiment '{name}', "
                 raise ExpError(
-                    f"another 'git exp run' is running in this work tree "
-                    f"(experiment '{holder.get('name', '?')}', pid {holder.get('pid')}, "
-                    f"started {holder.get('started', '?')})",
+                    f"another {who} is running in this work tree "
+                    f"({what}pid {holder.get('pid')}, started {holder.get('started', '?')})",
                     hint="wait for it to finish, or queue this run with --queue")
             with os.fdopen(fd, "w") as fh:
                 json.dump(info, fh)

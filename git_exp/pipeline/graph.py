@@ -94,17 +94,38 @@ def build_graph(pipeline) -> dict[str, set[str]]:
     return graph
 
 
-def stage_order(pipeline, targets: list[str] | None = None, downstream: bool = False) -> list:
+def edges(pipeline) -> dict[tuple[str, str], list[str]]:
+    """(producer, consumer) -> the paths that connect them, in file order.
+
+    A path is the dep when it is the out or lies inside it, else the out
+    (a dep `data` that contains the out `data/prepared` is fed by that out).
+    """
+    build_graph(pipeline)   # the same checks: overlapping outs, a stage reading its outs
+    index = _OutIndex(pipeline)
+    found: dict[tuple[str, str], list[str]] = {}
+    for name, stage in pipeline.stages.items():
+        for dep in stage.deps:
+            for producer, out in index.overlapping(dep):
+                path = dep if _inside(_parts(dep), _parts(out.path)) else out.path
+                paths = found.setdefault((producer, name), [])
+                if path not in paths:
+                    paths.append(path)
+    return found
+
+
+def stage_order(pipeline, targets: list[str] | None = None, downstream: bool = False,
+                single: bool = False) -> list:
     """The stages to run, in a stable topological order.
 
     TARGETS (stage names, or a foreach/matrix group's name for all its
     stages) limit it to those stages and what they depend on, or with
-    DOWNSTREAM to those stages and everything that depends on them.
+    DOWNSTREAM to those stages and everything that depends on them, or with
+    SINGLE to those stages alone (DVC's --single-item).
     """
     graph = build_graph(pipeline)
     names = list(pipeline.stages)
     if targets:
-        chosen = _select(pipeline, graph, targets, downstream)
+        chosen = _select(pipeline, graph, targets, downstream, single)
         names = [n for n in names if n in chosen]
     position = {name: i for i, name in enumerate(names)}
     waiting = {name: sum(1 for need in graph[name] if need in position) for name in names}
@@ -129,7 +150,8 @@ def stage_order(pipeline, targets: list[str] | None = None, downstream: bool = F
     return order
 
 
-def _select(pipeline, graph: dict, targets: list[str], downstream: bool) -> set[str]:
+def _select(pipeline, graph: dict, targets: list[str], downstream: bool,
+            single: bool = False) -> set[str]:
     start: set[str] = set()
     for target in targets:
         if target in pipeline.stages:
@@ -146,6 +168,8 @@ def _select(pipeline, graph: dict, targets: list[str], downstream: bool) -> set[
         raise ExpError(f"unknown stage '{target}'",
                        hint=hint + (f"stages in {pipeline.path}: {shown}" if known
                                     else f"{pipeline.path} has no stages"))
+    if single:
+        return start
     edges = graph
     if downstream:
         edges = {name: set() for name in graph}

@@ -3,7 +3,9 @@
 A stage is skipped when its command, the content hash of every dep, and the
 values of its tracked params equal exp.lock, and its outs are present with
 the recorded hashes. A stage whose fingerprint (cmd, deps, params, out paths)
-ran before is restored from the run cache instead of running.
+ran before is restored from the run cache instead of running, unless the
+run is forced (-f): then every stage runs, as DVC's -f does, and its result
+still goes into the run cache for later runs.
 """
 from __future__ import annotations
 
@@ -73,7 +75,10 @@ class PipelineRun:
     """One run of (part of) a pipeline in a work tree."""
 
     def __init__(self, repo, pipeline, *, force: bool = False, run_cache: bool = True,
-                 env: dict | None = None, events: Events | None = None, root: str | None = None):
+                 env: dict | None = None, events: Events | None = None, root: str | None = None,
+                 params_texts: dict[str, str] | None = None):
+        """PARAMS_TEXTS: repo-relative params file -> text to read instead of the
+        file (a --dry preview of -S values, which must not write the file)."""
         from git_exp.data.links import parse_link_types
         self.repo = repo
         self.root = root or repo.root
@@ -86,6 +91,7 @@ class PipelineRun:
         self.run_cache = RunCache(repo.exp_dir)
         self.locks = lockfile.read_lock(self.root)
         self._params_cache: dict[str, dict] = {}
+        self.params_texts = dict(params_texts or {})
 
     # -- inputs --------------------------------------------------------
 
@@ -93,6 +99,9 @@ class PipelineRun:
         return os.path.join(self.root, *rel.split("/"))
 
     def _flat_params(self, relfile: str) -> dict:
+        if relfile not in self._params_cache and relfile in self.params_texts:
+            parsed = params_read.parse(self.params_texts[relfile], params_read.fmt_of(relfile), relfile)
+            self._params_cache[relfile] = params_read.flatten(parsed)
         if relfile not in self._params_cache:
             path = self._abs(relfile)
             if not os.path.exists(path):
@@ -181,11 +190,11 @@ class PipelineRun:
                 why.append(f"out {out.path} changed")
         return why
 
-    def plan(self, targets=None, downstream: bool = False) -> list[StagePlan]:
+    def plan(self, targets=None, downstream: bool = False, single: bool = False) -> list[StagePlan]:
         plans = []
         will_run: set[str] = set()
         with StateMemo(self.repo.exp_dir) as memo:
-            for stage in stage_order(self.pipeline, targets, downstream):
+            for stage in stage_order(self.pipeline, targets, downstream, single):
                 if stage.frozen:
                     plans.append(StagePlan(stage, [], "frozen"))
                     continue
@@ -205,10 +214,10 @@ class PipelineRun:
 
     # -- running ---------------------------------------------------------
 
-    def run(self, targets=None, downstream: bool = False) -> RunSummary:
+    def run(self, targets=None, downstream: bool = False, single: bool = False) -> RunSummary:
         summary = RunSummary()
         with StateMemo(self.repo.exp_dir) as memo:
-            for stage in stage_order(self.pipeline, targets, downstream):
+            for stage in stage_order(self.pipeline, targets, downstream, single):
                 if stage.frozen:
                     self.events.stage_skipped(stage, "frozen")
                     summary.skipped.append(stage.name)
@@ -234,7 +243,8 @@ class PipelineRun:
             if out.cache:
                 ensure_ignored(self.root, out.path)
         fingerprint = self._fingerprint(stage, deps, params)
-        hit = self.run_cache.lookup(fingerprint) if fingerprint else None
+        # Forced: run it, do not restore; the fresh result still updates the run cache.
+        hit = self.run_cache.lookup(fingerprint) if fingerprint and not self.force else None
         if hit and self._restore(stage, hit, memo):
             outs = {p: HashInfo.from_dict(d) for p, d in hit["outs"].items()}
             self._commit_lock(stage, deps, params, outs)

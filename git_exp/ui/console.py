@@ -25,6 +25,12 @@ class Console:
         self.stdout.write(text + "\n")
         self.stdout.flush()
 
+    def detail(self, text: str = "") -> None:
+        """One item of a result (each path, each hook), to stdout; -q leaves it
+        out, and the command prints its one-line summary instead."""
+        if not self.quiet:
+            self.out(text)
+
     def info(self, text: str = "") -> None:
         """Progress and chatter: to stderr as Git does, silenced by -q."""
         if not self.quiet:
