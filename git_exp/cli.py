@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "push": ("git_exp.commands.push", "Share experiments and their data with a Git remote"),
     "pull": ("git_exp.commands.pull", "Fetch experiments and their data from a Git remote"),
     "fetch": ("git_exp.commands.fetch", "Download the data HEAD (or every branch) records into the cache"),
+    "get": ("git_exp.commands.get", "Download a file or folder, data included, from another git-exp repository"),
+    "ls": ("git_exp.commands.ls", "List the files and data of another git-exp repository"),
     "remote": ("git_exp.commands.remote", "List the Git remotes with the data remote each one uses"),
     "show": ("git_exp.commands.show", "Show experiments with their metrics and params as a table"),
     "diff": ("git_exp.commands.diff", "Compare the params and metrics of two experiments or commits"),
