@@ -77,6 +77,12 @@ apply): a Git date such as 2.weeks.ago (the default), 3.days.ago,
 2026-01-31, now or never, as for gc.pruneExpire. Objects written by a run
 still in progress are kept whatever it says. See git-exp-gc(1).
 
+exp.backups.expire: how long backups (refs/exp-backups/, written by apply
+and checkout --force) are kept: git exp gc deletes the refs of backups
+written before this Git date (default 30.days.ago; never keeps them, now
+deletes them all), and their data is then freed like any unreferenced data.
+git exp list --backups shows them. See git-exp-gc(1).
+
 remote.NAME.expdata, exp.remote: the data remote paired with Git remote
 NAME, or the default one. See git-exp-push(1).
 

@@ -8,17 +8,32 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass, field
 
 from git_exp.errors import ExpError, NotARepositoryError
 
 
-@dataclass
 class Repository:
-    root: str          # top of the work tree
-    git_dir: str       # this worktree's git dir (.git, or .git/worktrees/X)
-    common_dir: str    # shared by linked worktrees: refs, objects, our cache
-    _config: object = field(default=None, repr=False)
+    # A plain class, not a dataclass: importing dataclasses (and inspect) is a
+    # good part of the replayed no-op `run` and of every hook's start-up.
+    __slots__ = ("root", "git_dir", "common_dir", "_config")
+
+    def __init__(self, root: str, git_dir: str, common_dir: str, _config: object = None):
+        self.root = root                # top of the work tree
+        self.git_dir = git_dir          # this worktree's git dir (.git, or .git/worktrees/X)
+        self.common_dir = common_dir    # shared by linked worktrees: refs, objects, our cache
+        self._config = _config
+
+    def __repr__(self) -> str:
+        return (f"Repository(root={self.root!r}, git_dir={self.git_dir!r}, "
+                f"common_dir={self.common_dir!r})")
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Repository):
+            return NotImplemented
+        return (self.root, self.git_dir, self.common_dir) == (other.root, other.git_dir,
+                                                              other.common_dir)
+
+    __hash__ = None  # type: ignore[assignment]  # as the dataclass: mutable, so unhashable
 
     @property
     def exp_dir(self) -> str:

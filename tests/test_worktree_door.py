@@ -155,6 +155,7 @@ _WHERE = {
         "git_exp.sharing.transfer:download.file_dest",
         "git_exp.show.memo:Memo.save",
         "git_exp.show.workmemo:WorkspaceMemo.put",
+        "git_exp.experiments.noopmemo:Guard.remember", "git_exp.experiments.noopmemo:_stamp",
         "git_exp.ui.editor:edit_text"),   # <exp_dir>/NOTE_EDITMSG, as `git commit` edits COMMIT_EDITMSG
     "apply's staging folder <git dir>/exp-apply.<pid>; the files reach the work tree through WorkTree.place": (
         "git_exp.experiments.apply:_write_files", "git_exp.experiments.apply:_staging_folder"),
@@ -165,7 +166,10 @@ _WHERE = {
         "git_exp.data.cache:Cache._put_file", "git_exp.data.cache:_write_new"),
     "a temporary checkout or clone of git-exp's own (git worktree add, mkdtemp), removed whole": (
         "git_exp.queue.checkout:remove", "git_exp.distributed.worker:exec_entry",
-        "git_exp.distributed.lifeline:_remove_after_exit"),
+        "git_exp.distributed.lifeline:_remove_after_exit",
+        # `git exp get/ls`: a bare partial clone under ~/.cache/git-exp (or TMPDIR)
+        "git_exp.sharing.foreign:temp_base", "git_exp.sharing.foreign:Foreign.__enter__",
+        "git_exp.sharing.foreign:Foreign.close"),
     "a directory data remote: another repository's cache, not a work tree": (
         "git_exp.sharing.remotes.base:_publish", "git_exp.sharing.remotes.base:write_verified",
         "git_exp.sharing.remotes.directory:DirectoryRemote.clean_temp"),
@@ -180,7 +184,13 @@ _WHERE = {
         "git_exp.params.edit:_write_all",         # -S edits of the user's params files (_inside)
         "git_exp.plots.output:prepare",           # the -o folder; the files in it go through WorkTree
         "git_exp.scaffold:apply_plan",            # `git exp init`: exp.yaml of the user's repository
-        "git_exp.scaffold:_copy_example", "git_exp.scaffold:create_example"),  # a new example folder
+        "git_exp.scaffold:_copy_example", "git_exp.scaffold:create_example",  # a new example folder
+        # `git exp get -o OUT`: a fresh hidden staging name beside OUT, renamed into place; the
+        # paths inside come from another repository, checked (check_relpath), symlinks never made
+        "git_exp.sharing.foreign_files:get", "git_exp.sharing.foreign_files:_publish",
+        "git_exp.sharing.foreign_files:_remove", "git_exp.sharing.foreign_files:_write",
+        "git_exp.sharing.foreign_files:_finish", "git_exp.sharing.foreign:Foreign.blob_to",
+        "git_exp.sharing.foreign:Foreign.blobs_to"),
 }
 WRITERS = {name: why for why, names in _WHERE.items() for name in names}
 

@@ -158,6 +158,15 @@ def run(args, console) -> int:
             run_isolated,  # the queue's own rendering lives there
         )
         return run_isolated(repo, args, console, ConsoleEvents(console))
+    from git_exp.experiments import noopmemo
+    if noopmemo.plain_run(args.name, args.set_param, args.message, args.force,
+                          not args.no_run_cache, args.stages, args.downstream):
+        known = noopmemo.replay(repo)   # nothing changed since the last no-op: no YAML, no runner
+        if known is not None:
+            for stage, reason in known["skipped"]:
+                console.info(f"Stage '{stage}' skipped: {reason}.")
+            _say_duplicate(console, known["name"], known["sha"])
+            return 0
     from git_exp.experiments.run import run_experiment
     result = run_experiment(
         repo, overrides=args.set_param, name=args.name, message=args.message,
@@ -165,9 +174,7 @@ def run(args, console) -> int:
         targets=args.stages or None, downstream=args.downstream, events=ConsoleEvents(console))
     ref, outcome = result.ref, result.outcome
     if result.duplicate_of is not None:
-        console.out(f"Nothing changed since experiment {console.paint(ref.name, 'bold')} "
-                    f"({ref.sha[:7]}): not recorded again.")
-        console.info("Name the run with -n to record it anyway.")
+        _say_duplicate(console, ref.name, ref.sha)
         return 0
     if console.quiet:   # one line: what was recorded, and how it went
         console.out(f"{ref.name} {ref.sha[:7]} {outcome.status}")
@@ -193,6 +200,12 @@ def run(args, console) -> int:
     if result.error:
         console.error(result.error.message, result.error.hint)
     return 130 if outcome.status == "interrupted" else 1
+
+
+def _say_duplicate(console, name: str, sha: str) -> None:
+    console.out(f"Nothing changed since experiment {console.paint(name, 'bold')} "
+                f"({sha[:7]}): not recorded again.")
+    console.info("Name the run with -n to record it anyway.")
 
 
 def _dry(repo, args, console) -> int:

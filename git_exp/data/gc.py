@@ -22,6 +22,14 @@ oldest such run started is kept, whatever the grace period - so even
 `--prune=now` never deletes a running worker's outputs. And gc takes this
 work tree's run lock, so no `git exp run` here saves objects while it decides.
 
+Scopes (data/gcscope.py) keep less than every ref needs, as DVC's `gc -w`
+does. Data a ref still names but the scope leaves out is deleted only once
+the caller confirms (`confirm`, the command's -f or its question), and the
+grace period does not protect it - it is recorded, no one is about to
+record it - but a live run and gc's own start still do. Expired backups
+(experiments/backups.py) lose their refs first, so their data becomes
+unreferenced and ages out under the grace period like any other.
+
 A directory object that is referenced but unreadable stops gc before it
 deletes anything: its files would look unreferenced. A worktree that
 disappears while gc looks at it (a worker finishing) is skipped: what it
@@ -57,6 +65,10 @@ class GcResult:
     linked: int = 0             # unreferenced, kept: hard-linked into a work tree (frees nothing)
     expire: str = DEFAULT_PRUNE_EXPIRE                              # the grace period used
     problems: list[str] = field(default_factory=list)              # malformed records skipped
+    scope: str = "the default scope"
+    dropped: list[tuple[str, int, str]] = field(default_factory=list)  # (hash, bytes, who names it)
+    backups: list = field(default_factory=list)     # backups.Backup whose refs expired (and went)
+    backup_expire: str = ""
 
     @property
     def freed(self) -> int:
@@ -97,9 +109,21 @@ def _worktrees(repo) -> list:
     return found or [repo]
 
 
-def referenced_infos(repo) -> tuple[set[HashInfo], list[str]]:
-    """Every HashInfo something still references, and malformed records met."""
-    infos, problems = objects_in_history(repo, history_roots(repo), stdin=True)
+def referenced_infos(repo, exclude: set[str] = frozenset()) -> tuple[set[HashInfo], list[str]]:
+    """Every HashInfo something still references, and malformed records met.
+
+    EXCLUDE: commits whose refs are about to go (expired backups) and that no
+    other ref or HEAD names.
+    """
+    roots = [r for r in history_roots(repo) if r not in exclude]
+    infos, problems = objects_in_history(repo, roots, stdin=True)
+    infos |= workspace_infos(repo, problems)
+    return infos, problems
+
+
+def workspace_infos(repo, problems: list[str]) -> set[HashInfo]:
+    """The data the index and work tree of every worktree record."""
+    infos: set[HashInfo] = set()
     for tree in _worktrees(repo):
         for source in (lambda tree=tree: data_at(tree, None), lambda tree=tree: index_pointers(tree)):
             try:
@@ -108,12 +132,17 @@ def referenced_infos(repo) -> tuple[set[HashInfo], list[str]]:
                 if not os.path.isdir(tree.root):
                     break  # a worker's checkout, removed as we looked: its run is over
                 problems.append(f"{tree.root}: {getattr(err, 'message', err)}")
-    return infos, problems
+    return infos
 
 
-def referenced_objects(repo, cache) -> tuple[set[str], list[str]]:
+def referenced_objects(repo, cache, exclude: set[str] = frozenset()) -> tuple[set[str], list[str]]:
     """Object hashes to keep: each referenced file, directory manifest and its files."""
-    infos, problems = referenced_infos(repo)
+    infos, problems = referenced_infos(repo, exclude)
+    return expand(cache, infos), problems
+
+
+def expand(cache, infos) -> set[str]:
+    """The object hashes of INFOS: each file, each directory's manifest and its files."""
     keep: set[str] = set()
     for info in infos:
         keep.add(info.hash)
@@ -123,7 +152,7 @@ def referenced_objects(repo, cache) -> tuple[set[str], list[str]]:
             except ExpError as err:
                 raise ExpError(f"cannot collect garbage: referenced {err.message}",
                                hint="run 'git exp fsck', remove the corrupt object and fetch it again") from None
-    return keep, problems
+    return keep
 
 
 def _live_run_starts(repo, own_lock: str) -> list[float]:
@@ -151,9 +180,19 @@ def _live_run_starts(repo, own_lock: str) -> list[float]:
     return starts
 
 
-def collect_garbage(repo, dry_run: bool = False, prune: str | None = None, progress=None) -> GcResult:
+def collect_garbage(repo, dry_run: bool = False, prune: str | None = None, scope=None,
+                    confirm=None, progress=None) -> GcResult:
     """Delete unreferenced objects older than PRUNE (default: exp.gc.pruneExpire, two weeks).
-    PROGRESS (data/cache.Progress) hears of every object looked at, and the bytes freed."""
+
+    SCOPE (gcscope.Scope) keeps less than every ref needs; the objects a ref
+    still names that it would delete are passed to CONFIRM([(hash, bytes,
+    who)]) before anything is deleted, and without CONFIRM or when it
+    answers False, gc refuses (ExpError) and deletes nothing. Expired
+    backups lose their refs (not with DRY_RUN). PROGRESS (data/cache.Progress)
+    hears of every object looked at, and the bytes freed.
+    """
+    from git_exp.data import gcscope
+    from git_exp.experiments.backups import expired_backups, prune_backups
     from git_exp.experiments.runlock import RunLock
     if prune is None:
         expire = repo.config.get(EXPIRE_KEY) or DEFAULT_PRUNE_EXPIRE
@@ -161,9 +200,12 @@ def collect_garbage(repo, dry_run: bool = False, prune: str | None = None, progr
     else:
         expire = prune
         cutoff = parse_expiry(repo, prune, "--prune")
+    if scope is not None and scope.date is not None:
+        parse_expiry(repo, scope.date, "--date")
+    narrow = scope is not None and scope.narrow
     cache = open_cache(repo)
     started = time.time()
-    result = GcResult(expire=expire)
+    result = GcResult(expire=expire, scope=scope.describe() if narrow else "the default scope")
     lock = RunLock(repo.git_dir, "git exp gc")
     try:
         lock.__enter__()
@@ -174,14 +216,27 @@ def collect_garbage(repo, dry_run: bool = False, prune: str | None = None, progr
     try:
         # Looked at before the refs: a run that starts later writes only
         # objects younger than `started`, which are kept anyway.
-        cutoff = min([cutoff, started, *_live_run_starts(repo, lock.path)]) - _CLOCK_SLACK
-        keep, result.problems = referenced_objects(repo, cache)
+        hard = min([started, *_live_run_starts(repo, lock.path)]) - _CLOCK_SLACK
+        cutoff = min(cutoff, hard)
+        result.backup_expire, expired = expired_backups(repo)
+        result.backups = expired
+        tips = gcscope.ref_tips(repo)
+        gone = {b.ref for b in expired}
+        # A commit stays a root while any other ref still names it.
+        exclude = {b.sha for b in expired} - {t.sha for t in tips if t.ref not in gone}
+        keep, result.problems = referenced_objects(repo, cache, exclude)
+        scoped = keep
+        if narrow:
+            kept = gcscope.scoped_keep(repo, scope, tips, gone)
+            kept.infos |= workspace_infos(repo, kept.problems)
+            scoped = expand(cache, kept.infos)
+            result.problems = list(dict.fromkeys(result.problems + kept.problems))
+        named: list[tuple[str, int]] = []
         objects = list(cache.iter_objects())
-        freed = 0
         for n, digest in enumerate(objects):
             if progress is not None:
-                progress(n, len(objects), freed, 0)
-            if digest in keep:
+                progress(n, len(objects), 0, 0)
+            if digest in scoped:
                 result.kept += 1
                 continue
             path = cache.object_path(digest)
@@ -189,19 +244,55 @@ def collect_garbage(repo, dry_run: bool = False, prune: str | None = None, progr
                 st = os.lstat(path)
             except FileNotFoundError:
                 continue
-            if st.st_mtime >= cutoff:
+            if st.st_mtime >= (hard if digest in keep else cutoff):
                 result.recent += 1  # young: someone may be about to record it
                 continue
             if st.st_nlink > 1:
                 result.linked += 1  # a work tree's hard link: deleting it would free nothing
                 continue
-            if dry_run:
-                result.removed.append((digest, st.st_size))
-            else:
-                result.removed.append((digest, cache.remove(digest)))
-            freed += result.removed[-1][1]
+            if digest in keep:
+                named.append((digest, st.st_size))
+            result.removed.append((digest, st.st_size))
+        if named:
+            result.dropped = _who_names(repo, cache, tips, gone, named)
+            if not dry_run and (confirm is None or not confirm(result.dropped)):
+                raise ExpError(f"gc {result.scope} would delete {len(named)} object(s) that refs still "
+                               "name (listed above)",
+                               hint="delete them with -f (--force); see them with --dry-run; "
+                                    "without a scope gc keeps everything refs name")
+        if not dry_run:
+            # Backup refs are created once and never moved: deleting them
+            # (compare-and-swap) after the plan cannot free what another names.
+            result.backups = prune_backups(repo, expired)
+            removed, freed = [], 0
+            for digest, _ in result.removed:
+                removed.append((digest, cache.remove(digest)))
+                freed += removed[-1][1]
+                if progress is not None:
+                    progress(len(objects), len(objects), freed, 0)
+            result.removed = removed
         if progress is not None:
-            progress(len(objects), len(objects), freed, 0)
+            progress(len(objects), len(objects), result.freed, 0)
     finally:
         lock.__exit__(None, None, None)
     return result
+
+
+def _who_names(repo, cache, tips, gone, named) -> list[tuple[str, int, str]]:
+    """(hash, bytes, "branch 'x': path") for each object of NAMED, as well as tips can tell."""
+    from git_exp.data import gcscope
+    labels = gcscope.label_named(repo, tips, gone, {h for h, _ in named} | {
+        h for h in cache.iter_objects() if h.endswith(".dir")})
+    inner: dict[str, tuple[str, str]] = {}
+    for digest, (who, path) in labels.items():
+        if digest.endswith(".dir") and cache.has(digest):
+            try:
+                for entry in cache.load_manifest(digest):
+                    inner.setdefault(entry.hash, (who, f"{path}/{entry.relpath}"))
+            except ExpError:
+                continue
+    out = []
+    for digest, size in named:
+        who, path = labels.get(digest) or inner.get(digest) or ("older commits", "")
+        out.append((digest, size, f"{who}: {path}" if path else who))
+    return out

@@ -129,6 +129,11 @@ def read_pointers(repo, blobs: dict[str, bytes | None], label: str | None = None
 
 def _commit_data(repo, rev: str) -> dict[str, HashInfo]:
     pointers, special = tree_blobs(repo, rev)
+    return commit_records(repo, rev, pointers, special)
+
+
+def commit_records(repo, rev: str, pointers: dict[str, bytes], special: dict[str, bytes]) -> dict[str, HashInfo]:
+    """data_at for commit REV from the blobs tree_blobs found (or a caller listed, sizes checked)."""
     commit = f"{rev}^{{commit}}".encode()
     objects = read_objects(repo.root, [commit, *special.values(), *pointers.values()])
     data: dict[str, HashInfo] = {}
@@ -313,7 +318,8 @@ def history_roots(repo) -> list[str]:
     return [line.split()[0] for line in proc.stdout.decode().splitlines() if line.endswith(" commit")]
 
 
-def objects_in_history(repo, revs: list[str], stdin: bool = False) -> tuple[set[HashInfo], list[str]]:
+def objects_in_history(repo, revs: list[str], stdin: bool = False,
+                       options: tuple[str, ...] = ()) -> tuple[set[HashInfo], list[str]]:
     """Every HashInfo recorded by any commit `git log REVS` walks, and problems met.
 
     For gc (REVS = ['--all']) and for push (e.g. [new, '^old']). Instead of
@@ -328,7 +334,9 @@ def objects_in_history(repo, revs: list[str], stdin: bool = False) -> tuple[set[
     if not revs:
         return set(), []
     # STDIN: many revs (history_roots) go through `--stdin`, not the command line.
+    # OPTIONS (such as --since) stay on the command line: `--stdin` takes revisions only.
     given, feed = (["--stdin"], ("\n".join(revs) + "\n").encode()) if stdin else (list(revs), None)
+    given = [*options, *given]
     proc = git(["log", "--format=%x01", "--raw", "-z", "--no-abbrev", "-m", "--no-renames",
                 "--diff-filter=AMT", *given, "--", "*.exp", LOCK], cwd=repo.root, input=feed)
     candidates: dict[bytes, str] = {}

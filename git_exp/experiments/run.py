@@ -54,6 +54,7 @@ class _Recorder(Events):
         self.log = log
         self.started = False
         self.log_error: OSError | None = None   # the log stopped: a full disk, say
+        self.skipped: list[tuple[str, str]] = []  # (stage, reason), for the no-op memo
 
     def _write(self, data: bytes, flush: bool = False) -> None:
         # A log that cannot be written (ENOSPC in .git/exp) must not kill a
@@ -72,6 +73,7 @@ class _Recorder(Events):
 
     def stage_skipped(self, stage, reason):
         self._write(f"stage '{stage.name}': {reason}\n".encode())
+        self.skipped.append((stage.name, reason))
         self.inner.stage_skipped(stage, reason)
 
     def stage_started(self, stage, reasons):
@@ -196,8 +198,20 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
     from git_exp.params.edit import apply_overrides
 
     events = events or Events()
+    from git_exp.experiments.noopmemo import plain_run
+    guard = None
+    if plain_run(name, overrides, message, force, run_cache, targets, downstream) \
+            and baseline is None and log_file is None and not trailers:
+        # The answer of a plain run that turns out a no-op is remembered (noopmemo.py).
+        from git_exp.experiments.noopmemo import Guard, Watch
+        from git_exp.pipeline.spec import work_tree_reader
+        guard = Guard(repo, Watch(repo.root))
+        pipeline = load_pipeline(repo.root, read=guard.watch.reader(work_tree_reader(repo.root)),
+                                 check_links=True, checked=guard.watch.checked)
+    else:
+        pipeline = load_pipeline(repo.root)
+    own_tree = baseline is None and log_file is None and not trailers  # not a queued checkout
     baseline = baseline or rec.baseline_of(repo)
-    pipeline = load_pipeline(repo.root)
     for arg in overrides:
         if sweeps.is_sweep(arg):
             raise ExpError(f"'{arg}' is a sweep: it describes several experiments",
@@ -229,6 +243,9 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
         log = open(temp_log, "ab" if log_file else "wb", buffering=0)   # nothing left to flush on close
         edited: dict[str, str] = {}   # params file -> its text before -S
         recorder = _Recorder(events, log)
+        if guard is not None:
+            from git_exp.pipeline.lock import LOCK_FILE
+            guard.start(pipeline, LOCK_FILE)
         try:
             if parsed:
                 apply_overrides(repo.root, "params.yaml", parsed, saved=edited)
@@ -267,6 +284,11 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
         outcome.duration = time.monotonic() - started
         if recorder.started:
             check_sizes(repo, limit)  # the run may have written big files of its own
+        ahead = None
+        if own_tree and recorder.started and outcome.status == "success" and not targets:
+            # Keyed before the snapshot: the next plain run, if nothing changes, replays this.
+            from git_exp.experiments.noopmemo import answer_ahead
+            ahead = answer_ahead(repo)
         tree = snapshot_tree(repo)
         if auto_named and outcome.status == "success" and not recorder.started:
             # Nothing ran and nothing changed: a second identical experiment
@@ -275,11 +297,15 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
             if same is not None:
                 if not log_file:
                     os.unlink(temp_log)
+                if guard is not None:
+                    guard.remember(same, recorder.skipped)
                 return ExperimentResult(same, outcome, summary, read_metrics(repo, pipeline),
                                         duplicate_of=same)
         outcome.changed_params = changed_params(repo, pipeline, baseline)
         ref = rec.record(repo, baseline, name, outcome, force=force_name, tree=tree)
         os.replace(temp_log, rec.log_path(repo, ref.sha))
+        if ahead is not None:
+            ahead.remember(ref, ahead.skipped)
         for old in replaced:
             if old.ref != ref.ref:
                 refs.delete(repo.root, old.ref, old.sha)
