@@ -72,6 +72,10 @@ GIT_SPAWNERS = {
     "experiments/refs.move": "`update-ref --stdin` transaction whose failure becomes a rename error",
     "experiments/snapshot.commit_tree": "`commit-tree` whose failure explains a missing user identity",
     "dvcimport/experiments._commit": "`commit-tree` with DVC's author and dates in the environment",
+    "data/gcscope._commits_only": "`cat-file --batch-check` fed on stdin (a third copy of the idiom)",
+    "sharing/foreign.Foreign.sizes": "`cat-file --batch-check` in the temporary clone of another repository",
+    "sharing/foreign.Foreign.blobs_to": "a `cat-file --batch` reader streaming blobs into files",
+    "sharing/foreign.Foreign.blob_to": "`cat-file blob` with stdout straight into the destination file",
 }
 
 _SPAWN = {"run", "Popen", "call", "check_call", "check_output"}
