@@ -82,7 +82,7 @@ def start_cluster(folder: str, jobs: int, env: dict) -> tuple[str, list[subproce
         time.sleep(0.05)
     with open(scheduler_file) as fh:
         address = json.load(fh)["address"]
-    for i in range(jobs):
+    for _i in range(jobs):
         launch("worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
                "--host", "127.0.0.1", "--local-directory", folder)
     from distributed import Client
@@ -154,7 +154,7 @@ def main() -> None:
     try:
         import distributed  # noqa: F401
     except ImportError:
-        raise SystemExit("needs distributed: pip install '.[dask]'")
+        raise SystemExit("needs distributed: pip install '.[dask]'") from None
     folder = tempfile.mkdtemp(prefix="bench-dask-")
     procs: list[subprocess.Popen] = []
     try:

@@ -170,11 +170,11 @@ class Live:
         for relname in ("metrics.json", "params.json"):
             _remove_file(os.path.join(self.dir, relname))
         for sub, suffix in (("metrics", ".tsv"), ("images", ".png")):
-            for folder, dirs, files in os.walk(os.path.join(self.dir, "plots", sub)):
+            for folder, _dirs, files in os.walk(os.path.join(self.dir, "plots", sub)):
                 for name in files:
                     if name.endswith(suffix) or _is_temp(name):
                         _remove_file(os.path.join(folder, name))
-        for folder, dirs, files in os.walk(self.dir):
+        for folder, _dirs, files in os.walk(self.dir):
             for name in files:
                 if _is_temp(name):
                     _remove_file(os.path.join(folder, name))
@@ -200,7 +200,7 @@ class Live:
         except (OSError, ValueError):
             pass
         top = os.path.join(self.dir, "plots", "metrics")
-        for folder, dirs, files in os.walk(top):
+        for folder, _dirs, files in os.walk(top):
             for file in files:
                 if not file.endswith(".tsv") or _is_temp(file):
                     continue

@@ -173,14 +173,14 @@ def _subcommands(parser: argparse.ArgumentParser):
 
 
 def command_page(verb: str) -> str:
-    from git_exp.cli import COMMANDS, build_parser
+    from git_exp.commands import COMMANDS, build_parser
     module_name, summary = COMMANDS[verb]
     module = importlib.import_module(module_name)
     parser = build_parser(verb, module)
     parts = [_header(f"git-exp-{verb}", summary)]
     parts.append(".SH SYNOPSIS\n.nf\n" + _esc(parser.format_usage().replace("usage: ", "").strip()) + "\n.fi")
     subs = list(_subcommands(parser))
-    for name, _, sub in subs:
+    for _name, _, sub in subs:
         parts.append(".nf\n" + _esc(sub.format_usage().replace("usage: ", "").strip()) + "\n.fi")
     parts.append(".SH DESCRIPTION\n" + _paragraphs(getattr(module, "DESCRIPTION", summary)))
     options = _actions_section(parser)
@@ -199,7 +199,7 @@ def command_page(verb: str) -> str:
 
 
 def main_page() -> str:
-    from git_exp.cli import COMMANDS, HIDDEN, USAGE
+    from git_exp.commands import COMMANDS, HIDDEN, USAGE
     parts = [_header("git-exp", "version machine-learning experiments as Git commits")]
     parts.append(".SH SYNOPSIS\n.nf\n" + _esc(USAGE.replace("usage: ", "")) + "\n.fi")
     parts.append(".SH DESCRIPTION\n" + _paragraphs(MAIN_DESCRIPTION))
@@ -310,7 +310,7 @@ def _indent(text: str, prefix: str = "    ") -> str:
 
 
 def render_all() -> dict[str, str]:
-    from git_exp.cli import COMMANDS
+    from git_exp.commands import COMMANDS
     pages = {"git-exp.1": main_page()}
     for name in GUIDES:
         pages[f"gitexp-{name}.7"] = guide_page(name)

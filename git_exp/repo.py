@@ -33,7 +33,7 @@ class Repository:
         return (self.root, self.git_dir, self.common_dir) == (other.root, other.git_dir,
                                                               other.common_dir)
 
-    __hash__ = None     # as the dataclass: mutable, so unhashable
+    __hash__ = None  # type: ignore[assignment]  # as the dataclass: mutable, so unhashable
 
     @property
     def exp_dir(self) -> str:

@@ -50,3 +50,145 @@ def test_core_never_prints():
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print":
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+# -- one door to Git -----------------------------------------------------------------------
+#
+# Git runs through git_exp/gitcmd.py. The functions below start `git` themselves;
+# each says why. The list is the debt issue 15 pays off (a git/ package as the only
+# door): it may shrink, and a new `git` spawned elsewhere fails the test until it
+# goes through gitcmd or is added here with its reason.
+
+GIT_SPAWNERS = {
+    "gitcmd.git": "the door itself",
+    "config._read_uncached": "reads `git config -z --list` on every start-up path, hooks included; "
+                             "a missing or broken config is its own error, not a GitCommandError",
+    "repo.discover": "turns rev-parse's failure into 'not a git repository' with its own hint",
+    "ui/pager.pager_command": "asks `git var GIT_PAGER` and ignores any failure (no pager then)",
+    "show/catfile.CatFile._start": "the long-lived `cat-file --batch` reader show keeps open",
+    "data/tracked.read_objects": "a second `cat-file --batch --buffer` reader (one batch, read whole)",
+    "data/tracked.history_roots": "`cat-file --batch-check` fed on stdin, with its own error handling",
+    "experiments/apply._run": "git with a private index (env) and a message naming the experiment",
+    "experiments/refs.move": "`update-ref --stdin` transaction whose failure becomes a rename error",
+    "experiments/snapshot.commit_tree": "`commit-tree` whose failure explains a missing user identity",
+    "dvcimport/experiments._commit": "`commit-tree` with DVC's author and dates in the environment",
+    "data/gcscope._commits_only": "`cat-file --batch-check` fed on stdin (a third copy of the idiom)",
+    "sharing/foreign.Foreign.sizes": "`cat-file --batch-check` in the temporary clone of another repository",
+    "sharing/foreign.Foreign.blobs_to": "a `cat-file --batch` reader streaming blobs into files",
+    "sharing/foreign.Foreign.blob_to": "`cat-file blob` with stdout straight into the destination file",
+}
+
+_SPAWN = {"run", "Popen", "call", "check_call", "check_output"}
+
+
+def _spawns_git(call: ast.Call) -> bool:
+    """subprocess.run(["git", ...]) and the like: an argv whose first word is "git"."""
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    if name not in _SPAWN or not call.args:
+        return False
+    argv = call.args[0]
+    return (isinstance(argv, (ast.List, ast.Tuple)) and bool(argv.elts)
+            and isinstance(argv.elts[0], ast.Constant) and argv.elts[0].value == "git")
+
+
+def _spawners_in(source: str, module: str) -> set[str]:
+    found: set[str] = set()
+
+    def visit(node, names):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                visit(child, [*names, child.name])
+                continue
+            if isinstance(child, ast.Call) and _spawns_git(child):
+                found.add(".".join([module, *names]))
+            visit(child, names)
+
+    visit(ast.parse(source), [])
+    return found
+
+
+def git_spawners() -> set[str]:
+    found: set[str] = set()
+    for path in (ROOT / "git_exp").rglob("*.py"):
+        rel = path.relative_to(ROOT / "git_exp").with_suffix("")
+        if rel.parts[0] == "example":
+            continue
+        found |= _spawners_in(path.read_text(encoding="utf-8"), "/".join(rel.parts))
+    return found
+
+
+def test_git_is_spawned_only_through_the_door():
+    found = git_spawners()
+    new = sorted(found - set(GIT_SPAWNERS))
+    assert not new, (f"these start `git` themselves: {new}; run it through git_exp.gitcmd.git "
+                     "(or name the function in GIT_SPAWNERS in tests/test_architecture.py with why)")
+    stale = sorted(set(GIT_SPAWNERS) - found)
+    assert not stale, f"GIT_SPAWNERS names functions that no longer start git: {stale}"
+
+
+def test_the_git_census_sees_what_it_must():
+    source = ("import subprocess\n"
+              "def a(x):\n    subprocess.run(['git', 'status'])\n"
+              "class B:\n    def c(self):\n        return subprocess.Popen(('git', *self.args))\n"
+              "def d():\n    subprocess.run(['gitk'])\n    subprocess.run(['ls', 'git'])\n")
+    assert _spawners_in(source, "m") == {"m.a", "m.B.c"}
+
+
+# -- no console in the core ------------------------------------------------------------------
+#
+# Only cli.py, commands/, ui/ and web/ talk to the user. The core returns data and
+# raises ExpError: it imports no git_exp.ui.console, takes no `console` argument and
+# writes to no sys.stdout/sys.stderr (print() is test_core_never_prints' job). The
+# modules below still do, each with why. New ones fail the test.
+
+PRESENTATION = ("cli.py", "manpage.py", "__main__.py", "commands/", "ui/", "web/", "example/")
+
+CONSOLE_IN_CORE = {
+    "sharing/prepush.py": "the pre-push hook's upload takes the console, prints what it sent and "
+                          "returns an exit code (issue 15: its rendering moves to commands/hook.py)",
+}
+
+
+def _console_uses(path) -> list[str]:
+    uses = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            if isinstance(node, ast.ImportFrom) and node.module == "git_exp.ui":
+                names += [f"git_exp.ui.{a.name}" for a in node.names]
+            if any(n == "git_exp.ui.console" for n in names):
+                uses.append(f"{node.lineno}: imports git_exp.ui.console")
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            params = node.args.args + node.args.kwonlyargs
+            if any(a.arg == "console" for a in params):
+                uses.append(f"{node.lineno}: {node.name}() takes a console")
+        elif (isinstance(node, ast.Attribute) and node.attr in ("stdout", "stderr")
+              and isinstance(node.value, ast.Name) and node.value.id == "sys"):
+            uses.append(f"{node.lineno}: sys.{node.attr}")
+    return uses
+
+
+def test_no_console_in_the_core():
+    package = ROOT / "git_exp"
+    found = {}
+    for path in package.rglob("*.py"):
+        rel = path.relative_to(package).as_posix()
+        if rel.startswith(PRESENTATION):
+            continue
+        uses = _console_uses(path)
+        if uses:
+            found[rel] = uses
+    new = {rel: uses for rel, uses in found.items() if rel not in CONSOLE_IN_CORE}
+    assert not new, (f"the core talks to the user here: {new}; return data or raise ExpError and "
+                     "let commands/ render it (or name the module in CONSOLE_IN_CORE with why)")
+    stale = sorted(set(CONSOLE_IN_CORE) - set(found))
+    assert not stale, f"CONSOLE_IN_CORE names modules that no longer use the console: {stale}"
+
+
+def test_the_console_census_sees_what_it_must(tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text("import sys\nfrom git_exp.ui import console\n"
+                    "def f(repo, console=None):\n    sys.stderr.write('x')\n"
+                    "def g(repo):\n    return sys.stdin.read()\n")
+    assert _console_uses(path) == ["2: imports git_exp.ui.console", "3: f() takes a console", "4: sys.stderr"]

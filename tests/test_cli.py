@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 
 from git_exp import __version__
-from git_exp.cli import COMMANDS, HIDDEN
+from git_exp.commands import COMMANDS, HIDDEN
 
 
 def test_version_through_git_dispatch(project):
@@ -89,7 +89,8 @@ def run(args, console):
     raise RuntimeError("a bug")
 module.run = run
 sys.modules["faulty"] = module
-cli.COMMANDS["faulty"] = ("faulty", "fails on purpose")
+from git_exp.commands import COMMANDS
+COMMANDS["faulty"] = ("faulty", "fails on purpose")
 sys.exit(cli.main(sys.argv[1:]))
 '''
 

@@ -36,7 +36,7 @@ def tracked(committed):
 def test_add_writes_a_pointer_an_ignore_entry_and_the_cache(committed):
     committed.gen({"data": {"a.txt": "alpha\n", "b.txt": "beta\n"}})
     proc = committed.exp("add", "data")
-    assert "Added data (2 files, 11 B) -> data.exp" in proc.stdout
+    assert "Added data (2 files, 11 bytes) -> data.exp" in proc.stdout
     assert "git add data.exp .gitignore" in proc.stderr
     text = committed.read("data.exp")
     assert text.startswith("# git-exp data pointer")
@@ -66,7 +66,7 @@ def test_re_adding_changed_data_updates_the_pointer(tracked):
 def test_add_from_a_subfolder_and_of_a_single_file(committed):
     committed.gen({"sub": {"weights.bin": b"123"}})
     proc = subprocess_exp(committed, "sub", "add", "weights.bin")
-    assert "Added sub/weights.bin (3 B) -> sub/weights.bin.exp" in proc.stdout
+    assert "Added sub/weights.bin (3 bytes) -> sub/weights.bin.exp" in proc.stdout
     assert (committed.path / "sub" / "weights.bin.exp").is_file()
     assert committed.read("sub/.gitignore") == "/weights.bin\n"
 
@@ -351,7 +351,7 @@ def test_gc_frees_only_unreferenced_objects(tracked):
     assert "Would remove 1 object(s)" in proc.stdout
     assert obj(tracked, freed).exists()
     proc = tracked.exp("gc", "--prune=now")
-    assert "Removed 1 object(s), freed 6 B" in proc.stdout
+    assert "Removed 1 object(s), freed 6 bytes" in proc.stdout
     assert not obj(tracked, freed).exists()
     for why, digest in kept.items():
         assert obj(tracked, digest).exists(), why

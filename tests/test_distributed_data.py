@@ -182,7 +182,7 @@ def test_workers_with_their_own_home_and_tmpdir_bring_back_usable_results(commit
     subprocess.run(["git", "clone", "-q", str(p.remote), str(other.path)], check=True)
     other.git("config", "remote.origin.expdata", str(p.data_remote))
     proc = other.exp("pull", "-A", "origin")
-    assert "Received 3 run log(s)" in proc.stdout
+    assert "Received 3 run logs" in proc.stdout
     assert "trained lr=0.4" in other.exp("logs", "sweep-2").stdout
     other.exp("apply", "sweep-3")
     assert other.read("models/model.txt") == "weights 0.6 from 4 rows\n"

@@ -157,14 +157,14 @@ def test_two_attempts_racing_the_loser_reports_the_winner(shared, tmp_path):
 def test_an_outage_of_the_client_neither_fails_nor_counts_its_entries(shared, dask_cluster,
                                                                        tmp_path):
     """The client killed three times while its tasks run: they publish, it brings them home."""
-    gate, marker = tmp_path / "gate", tmp_path / "marker"
+    gate = tmp_path / "gate"
     gate.write_text("")
     shared.exp("run", "--queue", "-S", "train.lr=0.9,0.2", "-n", "out")
     ids = queue_ids(shared)
     record = shared.path / f".git/exp/queue/remote/{ids['out-1']}.json"
     dispatchers = []
     try:
-        for round_ in range(3):
+        for _round in range(3):
             shared.exp("queue", "start", "--executor", dask_cluster["executor"])
             pid = wait_for(lambda: [w for w in _worker_pids(shared) if w not in dispatchers], 20,
                            "the dispatcher")[0]
@@ -174,7 +174,7 @@ def test_an_outage_of_the_client_neither_fails_nor_counts_its_entries(shared, da
                      "the slow entry to be submitted")
             time.sleep(0.5)
             os.kill(pid, signal.SIGKILL)
-            wait_for(lambda: not _alive(pid), 10, "the dispatcher to die")
+            wait_for(lambda pid=pid: not _alive(pid), 10, "the dispatcher to die")
         # The tasks run on without their client and publish; a new client brings them home.
         gate.unlink()
         shared.exp("queue", "start", "--executor", dask_cluster["executor"])

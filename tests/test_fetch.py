@@ -101,7 +101,7 @@ def test_clone_install_checkout_brings_the_data(source, tmp_path):
     assert (clone.path / "big.bin").read_bytes() == b"\x00big\x01" * 100
     assert clone.read("models/weights.bin") == "weights 0.1 from ['1', '2', '3']\n"
     assert "Checked out data." in proc.stdout and "Checked out models." in proc.stdout
-    assert f"fetched 5 data object(s)" in proc.stderr and str(source.remote) in proc.stderr
+    assert "fetched 5 data objects" in proc.stderr and str(source.remote) in proc.stderr
     clone.fsck()
     assert clone.exp("status").returncode == 0
     again = clone.exp("checkout")
@@ -126,7 +126,7 @@ def test_git_exp_fetch_head_then_all(source, tmp_path):
     source.exp("push", "origin", "half")
     clone = fresh_clone(source, tmp_path / "fresh")
     proc = clone.exp("fetch")
-    assert "Received 5 data object(s)" in proc.stdout
+    assert "Received 5 data objects" in proc.stdout
     main_objects = cache_objects(clone)
     assert len(main_objects) == 5
     assert not (clone.path / "data").exists()   # the work tree is not touched
@@ -153,7 +153,7 @@ def test_fetch_names_what_the_data_remote_lacks(source, tmp_path):
     (data_dir / digest[:2] / digest[2:]).unlink()
     proc = clone.exp("fetch", check=False)
     assert proc.returncode == 1
-    assert "1 data object(s) are not on the data remote" in proc.stderr
+    assert "1 data object is not on the data remote" in proc.stderr
     assert "HEAD: big.bin" in proc.stderr
     assert (clone.path / ".git" / "exp" / "cache").exists() and len(cache_objects(clone)) == 4
 
@@ -205,7 +205,7 @@ def test_fetch_follows_the_branch_upstream(source, tmp_path):
     clone.git("remote", "rename", "origin", "upstream")
     assert clone.git("config", "branch.main.remote").strip() == "upstream"
     proc = clone.exp("fetch")
-    assert "Received 5 data object(s)" in proc.stdout
+    assert "Received 5 data objects" in proc.stdout
     proc = clone.exp("fetch", "nowhere", check=False)
     assert proc.returncode == 1 and "error:" in proc.stderr and "Traceback" not in proc.stderr
 

@@ -154,8 +154,8 @@ def test_ls_lists_files_and_data_with_sizes(bare, here):
         ("data/.gitignore", False, None), ("data/x", True, 22), ("data/x.exp", False, 148)]
     assert inside[1]["hash"] == hashlib.sha256(b"the x data, version 2\n").hexdigest()
     text = here.exp("ls", _url(bare), "-R").stdout
-    assert "data        6 B  images/sub/b.png\n" in text
-    assert "data       11 B  images/  (2 files)\n" in text
+    assert "data    6 bytes  images/sub/b.png\n" in text
+    assert "data   11 bytes  images/  (2 files)\n" in text
     assert "src/util.py" in text
     assert [e["path"] for e in json.loads(here.exp("ls", _url(bare), "images", "--json").stdout)] == [
         "images/a.png", "images/sub"]

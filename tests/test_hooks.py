@@ -133,7 +133,7 @@ def test_a_hooks_path_outside_the_repository_needs_force(committed, tmp_path):
 
 def test_hook_arguments_are_validated(committed):
     proc = committed.exp("hook", "post-checkout", "abc", check=False)
-    assert proc.returncode == 129 and "takes 3 argument(s)" in proc.stderr
+    assert proc.returncode == 129 and "takes 3 arguments" in proc.stderr
     proc = committed.exp("hook", "post-checkout", "a" * 40, "b" * 40, "2", check=False)
     assert proc.returncode == 129
     listed = [line.split()[0] for line in committed.exp("-h").stdout.split("commands:")[1].splitlines()
@@ -149,7 +149,7 @@ def test_pre_commit_stores_modified_data_and_stages_its_pointer(hooked):
     hooked.git("add", "notes.txt")
     proc = run_git(hooked, "commit", "-m", "retrain")
     assert proc.returncode == 0, proc.stderr
-    assert "git-exp: model.bin changed (3 B): stored it in the cache and staged model.bin.exp" in proc.stderr
+    assert "git-exp: model.bin changed (3 bytes): stored it in the cache and staged model.bin.exp" in proc.stderr
     assert sha(b"v2\n") in hooked.git("show", "HEAD:model.bin.exp")
     assert obj(hooked, sha(b"v2\n")).read_bytes() == b"v2\n"
     assert hooked.git("status", "--porcelain") == ""

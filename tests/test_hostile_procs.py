@@ -276,7 +276,7 @@ def test_the_run_lock_is_not_fooled_by_a_recycled_pid(slow):
         _write_lock(slow, other.pid, start_time(other.pid))
         proc = slow.exp("run", "-n", "blocked", "--force", check=False)
         assert proc.returncode == 1
-        assert f"another 'git exp run' is running in this work tree" in proc.stderr
+        assert "another 'git exp run' is running in this work tree" in proc.stderr
         assert f"pid {other.pid}" in proc.stderr
         # A lock from before start times were kept: the pid alone decides.
         _write_lock(slow, other.pid, None)

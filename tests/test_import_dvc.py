@@ -8,6 +8,7 @@ user builds it (dvc init, dvc add, a two-stage dvc.yaml, dvc repro, three
 """
 from __future__ import annotations
 
+import re
 import hashlib
 import json
 import os
@@ -165,7 +166,7 @@ def test_dry_run_prints_the_whole_plan_and_changes_nothing(dvc_project):
     assert "Would write exp.yaml" in out and "Would write exp.lock" in out and "Would write data/raw.exp" in out
     for name in dvc_experiments(shown):
         assert f"Would import experiment {name}" in out
-    assert "Would import" in out and "object(s)" in out
+    assert re.search(r"Would import \d+ objects?, ", out)
     assert (project.git("status", "--porcelain"), refs(project)) == before
     assert not (project.path / ".git" / "exp" / "cache").exists()
 

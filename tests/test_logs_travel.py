@@ -74,7 +74,7 @@ def clone_of(p: Project, dest: Path) -> Project:
 def test_logs_of_successful_and_failed_runs_travel(ran, tmp_path):
     good, bad = sha_of(ran, "good"), sha_of(ran, "bad")
     proc = ran.exp("push", "origin", "good", "bad")
-    assert "Sent 2 run log(s)" in proc.stdout
+    assert "Sent 2 run logs" in proc.stdout
     refs = remote_log_refs(ran.remote)
     assert set(refs) == {f"refs/exp-logs/{good}", f"refs/exp-logs/{bad}"}
     subprocess.run(["git", "-C", str(ran.remote), "fsck", "--strict", "--no-progress"], check=True)
@@ -85,7 +85,7 @@ def test_logs_of_successful_and_failed_runs_travel(ran, tmp_path):
 
     other = clone_of(ran, tmp_path / "other")
     proc = other.exp("pull", "origin", "good", "bad", check=False)
-    assert "Received 2 run log(s)" in proc.stdout, proc.stdout + proc.stderr
+    assert "Received 2 run logs" in proc.stdout, proc.stdout + proc.stderr
     assert other.exp("logs", "good").stdout.encode() == log_file(ran, good).read_bytes()
     bad_log = other.exp("logs", "bad").stdout
     assert "training with lr=0.9" in bad_log and "diverged: loss is nan" in bad_log
@@ -109,7 +109,7 @@ def test_an_experiment_pushed_before_its_log_gets_the_log_on_the_next_push(ran, 
     ran.git("push", "-q", "origin", "refs/exps/*:refs/exps/*")   # plain git: no logs
     assert remote_log_refs(ran.remote) == {}
     proc = ran.exp("push", "origin", "good")
-    assert "Up to date: 'good'" in proc.stdout and "Sent 1 run log(s)" in proc.stdout
+    assert "Up to date: 'good'" in proc.stdout and "Sent 1 run log" in proc.stdout
 
 
 def test_a_log_already_here_is_never_replaced(ran, tmp_path):

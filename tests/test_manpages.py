@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from git_exp import manpage
-from git_exp.cli import COMMANDS, build_parser
+from git_exp.commands import COMMANDS, build_parser
 from tests.conftest import ROOT
 
 MAN = ROOT / "man"

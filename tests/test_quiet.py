@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from git_exp import cli
+from git_exp import commands as registry
 from tests.conftest import Project
 from tests.test_run_flags import PARAMS, PIPELINE, PREPARE, TRAIN
 
@@ -22,8 +22,8 @@ def _parsers(parser, path=()):
 
 def test_every_command_and_sub_command_takes_q_and_shows_it_in_help():
     missing = []
-    for verb, (module, _) in cli.COMMANDS.items():
-        parser = cli.build_parser(verb, importlib.import_module(module))
+    for verb, (module, _) in registry.COMMANDS.items():
+        parser = registry.build_parser(verb, importlib.import_module(module))
         for path, each in _parsers(parser):
             if "-q" not in each._option_string_actions or "-q" not in each.format_help():
                 missing.append(" ".join((verb,) + path))
@@ -87,11 +87,11 @@ def test_data_and_hook_commands_print_one_line(two, tmp_path):
     subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
     two.git("remote", "add", "origin", str(remote))
     assert quiet(two, "push", "-q", "origin", "one").startswith(
-        "Pushed 1 experiment to origin. Sent 3 data object(s), ")
+        "Pushed 1 experiment to origin. Sent 3 data objects, ")
     clone = Project(tmp_path / "clone")
     subprocess.run(["git", "clone", "-q", str(remote), str(clone.path)], check=True)
     assert quiet(clone, "pull", "-q", "origin", "-A").startswith(
-        "Fetched 1 experiment from origin. Received 3 data object(s), ")
+        "Fetched 1 experiment from origin. Received 3 data objects, ")
     assert quiet(two, "remove", "-q", "one") == "Removed 1 experiment.\n"
     assert quiet(two, "install", "--uninstall", "-q").startswith("Removed ")
     assert quiet(two, "repro", "-q", "-f").startswith("Reproduced: 2 ran.")

@@ -29,7 +29,7 @@ def test_a_later_push_removes_stale_temp_files_and_keeps_fresh_ones(ml, tmp_path
     live.write_bytes(b"being written")
 
     proc = ml.exp("push", "origin", "first", "second")
-    assert "Sent 7 data object(s)" in proc.stdout
+    assert "Sent 7 data objects" in proc.stdout
     assert not stale.exists() and live.exists()
     live.unlink()
     assert_whole(objects_under(origin / "exp" / "cache"))

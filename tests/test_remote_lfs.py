@@ -155,7 +155,7 @@ def test_push_pull_apply_through_an_lfs_server(ml, tmp_path, giftless):  # noqa:
     _use_lfs(ml, giftless)
 
     proc = ml.exp("push", "origin", "first", "second", env={"GIT_TERMINAL_PROMPT": "0"})
-    assert "Pushed 'first'" in proc.stdout and "Sent 7 data object(s)" in proc.stdout
+    assert "Pushed 'first'" in proc.stdout and "Sent 7 data objects" in proc.stdout
     stored = giftless.objects()
     wanted = model_objects(ml, "first") | model_objects(ml, "second")
     for h in wanted:  # every object under its LFS oid, whole
@@ -170,7 +170,7 @@ def test_push_pull_apply_through_an_lfs_server(ml, tmp_path, giftless):  # noqa:
     other = clone(origin, tmp_path / "other")
     _use_lfs(other, giftless)
     pulled = other.exp("pull", "origin", "first", "second", env={"GIT_TERMINAL_PROMPT": "0"})
-    assert "Received 7 data object(s)" in pulled.stdout, pulled.stdout
+    assert "Received 7 data objects" in pulled.stdout, pulled.stdout
     other.exp("apply", "second")
     assert other.read("model.txt") == "weights 0.2\n"
     assert (other.path / "models" / "a.bin").read_text() == "layer a 0.2\n"
@@ -522,5 +522,5 @@ def test_bench_lfs_still_runs_on_tiny_sizes():
                            "--big-mb", "1"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert re.search(r"small: .*\n  push \(cold\) +[\d.]+ s wall", proc.stdout), proc.stdout
-    assert "Received 6 data object(s)" in proc.stdout  # 5 files and their directory's manifest
-    assert "Received 1 data object(s), 1.00 MiB" in proc.stdout
+    assert "Received 6 data objects" in proc.stdout  # 5 files and their directory's manifest
+    assert "Received 1 data object, 1.00 MiB" in proc.stdout

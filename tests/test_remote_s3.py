@@ -86,7 +86,7 @@ def origin(ml, tmp_path, s3):
 
 def test_push_and_pull_round_trip_through_s3(ml, origin, s3, tmp_path):
     proc = ml.exp("push", "origin", "first")
-    assert "Sent 22 data object(s)" in proc.stdout and f"to s3://{BUCKET}/{PREFIX}" in proc.stdout
+    assert "Sent 22 data objects" in proc.stdout and f"to s3://{BUCKET}/{PREFIX}" in proc.stdout
     assert "\r" not in proc.stderr  # no progress line on a pipe
     stored = bucket_objects(s3)
     assert len(stored) == 22 and set(stored) <= set(cache_objects(ml))
@@ -94,13 +94,13 @@ def test_push_and_pull_round_trip_through_s3(ml, origin, s3, tmp_path):
 
     work = clone(origin, tmp_path / "clone")
     proc = work.exp("pull", "origin", "first")
-    assert "Received 22 data object(s)" in proc.stdout
+    assert "Received 22 data objects" in proc.stdout
 
     # A rerun sends only what is missing: 'second' shares 15 parts with 'first'.
     proc = ml.exp("push", "-q", "origin", "second")
-    assert "Sent 7 data object(s)" in proc.stdout and proc.stderr == ""
+    assert "Sent 7 data objects" in proc.stdout and proc.stderr == ""
     proc = work.exp("pull", "-j", "2", "origin", "second")
-    assert "Received 7 data object(s)" in proc.stdout
+    assert "Received 7 data objects" in proc.stdout
 
     work.exp("apply", "first")
     assert work.read("model.txt") == "weights 0.1\n"

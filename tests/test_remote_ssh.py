@@ -87,7 +87,7 @@ def shared(ml, tmp_path, env):
 def test_push_and_pull_round_trip_over_ssh(ml, shared, tmp_path):
     origin, data = shared
     proc = ml.exp("push", "origin", "first")
-    assert "Sent 22 data object(s)" in proc.stdout, proc.stdout
+    assert "Sent 22 data objects" in proc.stdout, proc.stdout
     assert "\r" not in proc.stderr  # no progress line on a pipe
     on_server = objects_under(data)
     assert set(on_server) <= set(cache_objects(ml)) and len(on_server) == 22
@@ -96,7 +96,7 @@ def test_push_and_pull_round_trip_over_ssh(ml, shared, tmp_path):
 
     work = clone(origin, tmp_path / "clone")
     proc = work.exp("pull", "origin", "first")
-    assert "Received 22 data object(s)" in proc.stdout
+    assert "Received 22 data objects" in proc.stdout
     work.exp("apply", "first")
     assert work.read("model.txt") == "weights 0.1\n"
     assert work.read("models/part3.bin") == "layer 3 0.1\n"
@@ -104,7 +104,7 @@ def test_push_and_pull_round_trip_over_ssh(ml, shared, tmp_path):
 
     # A rerun moves only what is missing: 'second' shares part objects with 'first'.
     proc = ml.exp("push", "-q", "origin", "second")
-    assert "Sent 7 data object(s)" in proc.stdout and proc.stderr == ""  # model, 5 parts, manifest
+    assert "Sent 7 data objects" in proc.stdout and proc.stderr == ""  # model, 5 parts, manifest
 
 
 def test_scp_like_location_and_core_ssh_command(ml, sshd, tmp_path, monkeypatch):
@@ -277,7 +277,7 @@ def test_a_connection_lost_mid_push_says_what_is_left_and_a_rerun_resumes(ml, sh
     assert not any((data / "tmp").iterdir())
 
     proc = ml.exp("push", "origin", "first")
-    assert f"Sent {int(left.group(1))} data object(s)" in proc.stdout
+    assert f"Sent {int(left.group(1))} data object" in proc.stdout
     assert len(objects_under(data)) == 22
 
 

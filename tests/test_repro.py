@@ -176,7 +176,8 @@ def test_repro_and_run_share_the_work_trees_run_lock(pipe):
     lock = pipe.path / ".git" / "exp-run.lock"
     lock.write_text(json.dumps({"pid": os.getpid(), "name": "busy-bee", "started": "now"}))
     proc = pipe.exp("repro", check=False)
-    assert proc.returncode == 1 and "another 'git exp run' is running in this work tree (experiment 'busy-bee'" in proc.stderr
+    assert proc.returncode == 1
+    assert "another 'git exp run' is running in this work tree (experiment 'busy-bee'" in proc.stderr
     lock.write_text(json.dumps({"pid": os.getpid(), "name": "repro", "started": "now"}))
     proc = pipe.exp("run", check=False)
     assert proc.returncode == 1 and "another 'git exp repro' is running in this work tree (pid " in proc.stderr

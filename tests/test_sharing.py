@@ -132,7 +132,7 @@ def test_push_clone_pull_apply_reproduces_the_model(ml, origin, tmp_path):
     proc = ml.exp("push", "origin", "first", "second")
     assert "Pushed 'first'" in proc.stdout and "Pushed 'second'" in proc.stdout
     # model.txt twice, the models/ manifest twice, a.bin twice and b.bin once.
-    assert "Sent 7 data object(s)" in proc.stdout
+    assert "Sent 7 data objects" in proc.stdout
     refs = remote_refs(origin)
     assert refs == {f"refs/exps/{ml.head()}/first": exp_sha(ml, "first"),
                     f"refs/exps/{ml.head()}/second": exp_sha(ml, "second")}
@@ -142,7 +142,7 @@ def test_push_clone_pull_apply_reproduces_the_model(ml, origin, tmp_path):
 
     work = clone(origin, tmp_path / "clone")
     proc = work.exp("pull", "origin", "second")
-    assert "Fetched 'second'" in proc.stdout and "Received 4 data object(s)" in proc.stdout
+    assert "Fetched 'second'" in proc.stdout and "Received 4 data objects" in proc.stdout
     assert not (work.path / "model.txt").exists()  # into the cache, not the work tree
     work.exp("apply", "second")
     assert work.read("model.txt") == "weights 0.2\n"
@@ -242,7 +242,7 @@ def test_list_remote_groups_by_baseline_without_fetching(ml, origin):
     # Your main moved on; the remote's main is still the first baseline.
     assert "origin/main:\n\tfirst (" in everything and "\tsecond (" in everything
     assert ml.exp("list", "origin", "-A", "--name-only").stdout.split() == ["third", "first", "second"]
-    assert "2 more experiment(s)" in ml.exp("list", "origin").stderr
+    assert "2 more experiments" in ml.exp("list", "origin").stderr
     # Listing fetched nothing: the deleted local ref stays deleted.
     assert "first" not in ml.exp("list", "-A", "--name-only").stdout.split()
 

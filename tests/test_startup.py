@@ -30,6 +30,8 @@ def loaded_modules(*argv: str) -> set[str]:
 def test_version_imports_nothing_heavy():
     mods = loaded_modules("--version")
     assert not {m for m in mods if m.split(".")[0] in HEAVY}
+    # Not even the command registry: the answer needs only the version.
+    assert {m for m in mods if m.startswith("git_exp")} == {"git_exp", "git_exp.cli", "git_exp.errors"}
 
 
 def test_overview_imports_no_command_module():

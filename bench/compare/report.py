@@ -108,7 +108,8 @@ def render(rows: list[Row], ctx: Context, versions: list[tuple[str, str]], mode:
                    f"{ratio(row.cpu_ratio())} | {_goal(row)} |")
     out += ["", "## Every figure", "",
             "Wall time of each command in a fresh process (median, fastest, slowest of the "
-            "runs), its CPU time (user + system, median) and its peak memory: the largest resident set of the command or any process "
+            "runs), its CPU time (user + system, median) and its peak memory: the largest "
+            "resident set of the command or any process "
             "it waited for, across the runs. Rows marked *limit* are what the same work costs "
             "with the plainest tool: the floor no tool can beat.", ""]
     for section, title in SECTIONS:
@@ -167,7 +168,8 @@ def _how(ctx: Context) -> list[str]:
         "`run -S` in the push workload, show whether the generated ones are representative. "
         "DVC's table has a column per dependency hash too (from dvc.lock), git-exp's does not.",
         f"Data: {s.files:,} files of {s.file_kb} KiB in {min(100, s.files)} folders"
-        + (f" and one file of {s.big_mb:,} MiB" if s.big_mb else "") + ", random bytes, copied into a fresh repository before each `add`; "
+        + (f" and one file of {s.big_mb:,} MiB" if s.big_mb else "")
+        + ", random bytes, copied into a fresh repository before each `add`; "
         "the pointer is then committed and the data deleted before `checkout`. Both tools use "
         "their default link type (reflink, else copy), so on ext4 both copy into the cache and "
         "out of it. git-exp hashes with SHA-256, DVC with MD5. The data sits in the page cache. "

@@ -89,7 +89,7 @@ class Moto:
                 break
             except OSError:
                 if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("moto did not start")
+                    raise RuntimeError("moto did not start") from None
                 time.sleep(0.1)
         self.keys("bucket", BUCKET)
 

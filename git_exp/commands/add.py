@@ -29,7 +29,7 @@ def configure(parser):
 
 
 def describe(info) -> str:
-    from git_exp.ui.sizes import human_size
+    from git_exp.ui.format import format_size as human_size
     files = f"{info.nfiles} file{'s' if info.nfiles != 1 else ''}, " if info.is_dir else ""
     return f"{files}{human_size(info.size)}"
 

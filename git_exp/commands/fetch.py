@@ -53,7 +53,7 @@ def _hint(console, text: str) -> None:
 
 def render_auto(report, console, hook: bool = False) -> None:
     """What an automatic fetch (checkout, hooks, apply) did, on stderr; never fails the caller."""
-    from git_exp.ui.progress import format_size
+    from git_exp.ui.format import format_size, plural
     if report is None:
         return
     prefix = "git-exp: " if hook else ""
@@ -65,17 +65,19 @@ def render_auto(report, console, hook: bool = False) -> None:
               + "once it is reachable: git exp checkout (or set exp.fetch.auto false)")
         return
     if report.objects:
-        console.info(f"{prefix}fetched {report.objects} data object(s), "
+        console.info(f"{prefix}fetched {plural(report.objects, 'data object')}, "
                      f"{format_size(report.bytes)}, from {report.location}")
     if report.missing_count:
-        console.warn(f"{prefix}{report.missing_count} data object(s) are not on the data remote "
+        missing = plural(report.missing_count, 'data object is', 'data objects are')
+        console.warn(f"{prefix}{missing} not on the data remote "
                      f"'{report.location}':\n{report.missing}")
 
 
 def run(args, console) -> int:
     from git_exp.repo import discover
     from git_exp.sharing.fetch import DEFAULT_JOBS, fetch
-    from git_exp.ui.progress import ProgressLine, format_size
+    from git_exp.ui.format import format_size, plural
+    from git_exp.ui.progress import ProgressLine
 
     quiet = console.quiet   # -q, which every command takes
     progress = ProgressLine(console.stderr, "Receiving data", enabled=False if quiet else None)
@@ -88,13 +90,13 @@ def run(args, console) -> int:
         console.warn(f"skipped {why}")
     if not quiet:
         if report.objects:
-            console.out(f"Received {report.objects} data object(s), {format_size(report.bytes)}, "
+            console.out(f"Received {plural(report.objects, 'data object')}, {format_size(report.bytes)}, "
                         f"from {report.location}.")
         elif not report.wanted:
             console.out("Data is up to date: the cache has everything "
                         + ("they record." if args.all_refs else "HEAD records."))
     if report.missing_count:
-        console.error(f"{report.missing_count} data object(s) are not on the data remote "
+        console.error(f"{plural(report.missing_count, 'data object is', 'data objects are')} not on the data remote "
                       f"'{report.location}':\n{report.missing}",
                       hint=f"push them from a clone that has them: git push {report.remote} "
                            f"(with the hooks installed), or git exp push {report.remote} <name>")

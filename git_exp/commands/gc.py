@@ -82,7 +82,7 @@ def _confirm(args, console):
     """List what a scope drops; ask on a terminal unless -f."""
     import sys
 
-    from git_exp.ui.sizes import human_size
+    from git_exp.ui.format import format_size as human_size
 
     def confirm(dropped) -> bool:
         console.out(f"{len(dropped)} object(s) that refs still name are outside the scope:")
@@ -102,7 +102,7 @@ def run(args, console) -> int:
     from git_exp.data.gc import collect_garbage
     from git_exp.data.gcscope import Scope
     from git_exp.repo import discover
-    from git_exp.ui.sizes import human_size
+    from git_exp.ui.format import format_size as human_size
     from git_exp.ui.progress import ProgressLine, progress_delay
     scope = Scope(workspace=args.workspace, all_branches=args.all_branches, all_tags=args.all_tags,
                   all_commits=args.all_commits, all_experiments=args.all_experiments, date=args.date)

@@ -42,7 +42,7 @@ def manual_path(page: str, section: str = "1") -> str | None:
 
 
 def show_manual(verb: str | None, console) -> int:
-    from git_exp.cli import COMMANDS, build_parser, overview
+    from git_exp.commands import COMMANDS, build_parser, overview
     from git_exp.errors import ExpError
     from git_exp.manpage import GUIDES
     import importlib

@@ -63,7 +63,8 @@ def _check(name: str, argv: list[str]) -> None:
     from git_exp.errors import UsageError
     bad = None
     if len(argv) != _ARITY[name]:
-        bad = f"the {name} hook takes {_ARITY[name]} argument(s), got {len(argv)}"
+        from git_exp.ui.format import plural
+        bad = f"the {name} hook takes {plural(_ARITY[name], 'argument')}, got {len(argv)}"
     elif name == "post-checkout" and not (_is_sha(argv[0]) and _is_sha(argv[1]) and argv[2] in ("0", "1")):
         bad = "post-checkout needs OLD and NEW commit ids and FLAG 0 or 1"
     elif name == "post-merge" and argv[0] not in ("0", "1"):
@@ -118,12 +119,12 @@ def _sync(repo, old, console):
 
 def _pre_commit(repo, console) -> int:
     from git_exp.data.workspace import modified_since_pointer
-    from git_exp.ui.sizes import human_size
+    from git_exp.ui.format import format_size
     found = modified_since_pointer(repo)
     updates = found.updates
     if found.stored:
         for u in updates:
-            console.out(f"git-exp: {u.path} changed ({human_size(u.new.size)}): stored it in the cache "
+            console.out(f"git-exp: {u.path} changed ({format_size(u.new.size)}): stored it in the cache "
                         f"and staged {u.pointer}")
         if found.only_pointers:
             console.out("git-exp: if Git now says 'nothing to commit', run the same commit again: Git "
@@ -141,16 +142,11 @@ def _pre_commit(repo, console) -> int:
 
 def _pre_push(repo, remote_name: str, remote_url: str, console) -> int:
     lines = sys.stdin.read().splitlines()
-    try:
-        from git_exp.sharing.prepush import run_pre_push
-    except ModuleNotFoundError as err:
-        if err.name in ("git_exp.sharing", "git_exp.sharing.prepush"):
-            # The one placeholder allowed here: uploading data belongs to the
-            # sharing module (git_exp/sharing/prepush.py), not written yet.
-            # Until it exists, a push uploads nothing and is not held up.
-            return 0
-        raise
-    from git_exp.ui.progress import ProgressLine, format_size
+    # Imported plainly: were it missing, the hook must fail (and hold the push
+    # up) rather than let `git push` send commits without their data.
+    from git_exp.sharing.prepush import run_pre_push
+    from git_exp.ui.format import format_size
+    from git_exp.ui.progress import ProgressLine
     progress = ProgressLine(console.stderr, "git-exp: sending data",
                             enabled=False if console.quiet else None)
     return run_pre_push(repo, remote_name, remote_url, lines, console, progress, format_size)

@@ -45,13 +45,13 @@ def run(args, console) -> int:
 
 
 def render(result, console) -> None:
-    from git_exp.ui.sizes import human_size
+    from git_exp.ui.format import format_size, plural
     would = result.dry_run
     if console.quiet and not result.changes_nothing:   # one line; warnings still follow
         files = sum(1 for _, action in result.files if action != "unchanged")
         exps = sum(1 for plan in result.experiments if plan.action == "import")
-        console.out(f"{'Would import' if would else 'Imported'}: {files} file(s), "
-                    f"{result.objects.imported} object(s), {exps} experiment(s).")
+        console.out(f"{'Would import' if would else 'Imported'}: {plural(files, 'file')}, "
+                    f"{plural(result.objects.imported, 'object')}, {plural(exps, 'experiment')}.")
     if result.changes_nothing:
         console.out("Nothing to import: the DVC project was imported already." if result.files
                     or result.experiments else "Nothing to import.")
@@ -62,8 +62,8 @@ def render(result, console) -> None:
         console.detail(f"{'Would add' if would else 'Added'} {line} to {gitignore}")
     report = result.objects
     if report.imported:
-        console.detail(f"{'Would import' if would else 'Imported'} {report.imported} object(s), "
-                    f"{human_size(report.imported_bytes)}, from {result.dvc_cache}"
+        console.detail(f"{'Would import' if would else 'Imported'} {plural(report.imported, 'object')}, "
+                    f"{format_size(report.imported_bytes)}, from {result.dvc_cache}"
                     + (f" ({report.present} already in the cache)" if report.present else ""))
     for plan in result.experiments:
         exp = plan.source

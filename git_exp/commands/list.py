@@ -40,7 +40,7 @@ def _backups(args, console) -> int:
 
     from git_exp.experiments.backups import list_backups
     from git_exp.repo import discover
-    from git_exp.ui.sizes import human_size
+    from git_exp.ui.format import format_size as human_size
     backups = list_backups(discover())
     if args.json:
         import json
@@ -99,6 +99,7 @@ def run(args, console) -> int:
     if lines:
         console.page("\n".join(lines))
     if hidden:
-        console.info(f"{hidden} more experiment(s) of other commits on {args.remote}; "
+        from git_exp.ui.format import plural
+        console.info(f"{plural(hidden, 'more experiment')} of other commits on {args.remote}; "
                      "-A lists them too.")
     return 0

@@ -34,7 +34,7 @@ def configure(parser):
 
 def run(args, console) -> int:
     from git_exp.sharing.foreign_files import ls
-    from git_exp.ui.sizes import human_size
+    from git_exp.ui.format import format_size as human_size
     listing = ls(args.url, args.path, rev=args.rev, recursive=args.recursive,
                  data_location=args.data_remote)
     for warning in listing.warnings:

@@ -130,8 +130,10 @@ def run(args, console) -> int:
     from git_exp.plots.page import build_page
     path = output.write_page(repo, build_page(result, title), args.output)
     missing = sum(len(s.missing) + sum(len(c.missing) for c in s.charts) for s in result.sections)
-    console.info(f"{len(result.charts)} chart(s) of {len(result.revisions)} revision(s)"
-                 + (f"; {missing} missing file(s) or column(s), listed on the page" if missing else ""))
+    from git_exp.ui.format import plural
+    console.info(f"{plural(len(result.charts), 'chart')} of {plural(len(result.revisions), 'revision')}"
+                 + (f"; {plural(missing, 'missing file or column', 'missing files or columns')}, "
+                    "listed on the page" if missing else ""))
     console.out(_shown(path))
     if args.open:
         import pathlib

@@ -70,7 +70,8 @@ def configure(parser):
 def run(args, console) -> int:
     from git_exp.commands.push import render_refs
     from git_exp.repo import discover
-    from git_exp.ui.progress import ProgressLine, format_size
+    from git_exp.ui.format import format_size, plural
+    from git_exp.ui.progress import ProgressLine
     from git_exp.sharing.pull import pull
     from git_exp.sharing.transfer import DEFAULT_JOBS
 
@@ -85,13 +86,13 @@ def run(args, console) -> int:
     if result.skipped_data:
         data_line = "Data not fetched (--no-data)."
     elif result.received.objects:
-        data_line = (f"Received {result.received.objects} data object(s), "
+        data_line = (f"Received {plural(result.received.objects, 'data object')}, "
                      f"{format_size(result.received.bytes)}, from {result.location}.")
     render_refs(result, console, "Fetched", f"from {args.remote}", data_line)
     if result.logs:
-        console.detail(f"Received {result.logs} run log(s).")
+        console.detail(f"Received {plural(result.logs, 'run log')}.")
     if result.notes:
-        console.detail(f"Received the notes and tags of {result.notes} experiment(s).")
+        console.detail(f"Received the notes and tags of {plural(result.notes, 'experiment')}.")
     for sha, why in result.notes_refused:
         console.warn(f"the notes and tags of experiment {sha[:7]} on '{args.remote}' were refused: {why}")
     if data_line:
@@ -100,16 +101,16 @@ def run(args, console) -> int:
     diverged = [r for r in result.refs if r.status == "diverged"]
     if diverged:
         names = " ".join(r.exp.name for r in diverged)
-        console.error(f"{len(diverged)} experiment(s) not fetched: you have a different commit "
+        console.error(f"{plural(len(diverged), 'experiment')} not fetched: you have a different commit "
                       "under the same name",
                       hint=f"to replace yours with the remote's: git exp pull -f {args.remote} {names}")
         status = 1
     if result.failed:
-        console.error(f"{len(result.failed)} experiment(s) could not be fetched; "
+        console.error(f"{plural(len(result.failed), 'experiment')} could not be fetched; "
                       "the others were", hint=None)
         status = 1
     if result.missing_count:
-        console.error(f"{result.missing_count} data object(s) are not on the data remote "
+        console.error(f"{plural(result.missing_count, 'data object is', 'data objects are')} not on the data remote "
                       f"'{result.location}':\n{result.missing}",
                       hint="push them from a clone that has them: git exp push "
                            f"{args.remote} <name>")

@@ -146,7 +146,8 @@ def render_refs(result, console, verb: str, place: str, data_line: str | None = 
 
 def run(args, console) -> int:
     from git_exp.repo import discover
-    from git_exp.ui.progress import ProgressLine, format_size
+    from git_exp.ui.format import format_size, plural
+    from git_exp.ui.progress import ProgressLine
     from git_exp.sharing.push import push
     from git_exp.sharing.transfer import DEFAULT_JOBS
 
@@ -162,29 +163,29 @@ def run(args, console) -> int:
     if data.skipped:
         data_line = "Data not sent (--no-data)."
     elif data.sent.objects:
-        data_line = (f"Sent {data.sent.objects} data object(s), {format_size(data.sent.bytes)}, "
+        data_line = (f"Sent {plural(data.sent.objects, 'data object')}, {format_size(data.sent.bytes)}, "
                      f"to {data.location}.")
     elif data.location:
-        data_line = f"Sent no data: {data.location} already has all {data.objects} object(s)."
+        data_line = f"Sent no data: {data.location} already has all {plural(data.objects, 'object')}."
     elif any(r.status != "up to date" for r in result.refs):
         data_line = "Sent no data: these experiments record no cached data."
     if data_line:
         console.detail(data_line)
     render_refs(result, console, "Pushed", f"to {args.remote}", data_line)
     if result.logs:
-        console.detail(f"Sent {result.logs} run log(s) (refs/exp-logs/).")
+        console.detail(f"Sent {plural(result.logs, 'run log')} (refs/exp-logs/).")
     if result.notes:
-        console.detail(f"Sent the notes and tags of {result.notes} experiment(s) (refs/exp-notes/).")
+        console.detail(f"Sent the notes and tags of {plural(result.notes, 'experiment')} (refs/exp-notes/).")
     if result.notes_diverged:
-        console.warn(f"the notes and tags of {len(result.notes_diverged)} experiment(s) changed on "
+        console.warn(f"the notes and tags of {plural(len(result.notes_diverged), 'experiment')} changed on "
                      f"'{args.remote}' too, so they were not sent; 'git exp pull {args.remote}' "
                      "merges them, then push again")
     diverged = [r for r in result.failed if r.status == "diverged"]
     if diverged:
         names = " ".join(r.exp.name for r in diverged)
-        console.error(f"{len(diverged)} experiment(s) rejected: '{args.remote}' has a different "
+        console.error(f"{plural(len(diverged), 'experiment')} rejected: '{args.remote}' has a different "
                       "commit under the same name",
                       hint=f"to replace the remote's version: git exp push -f {args.remote} {names}")
     elif result.failed:
-        console.error(f"{len(result.failed)} experiment(s) could not be pushed")
+        console.error(f"{plural(len(result.failed), 'experiment')} could not be pushed")
     return 1 if result.failed else 0

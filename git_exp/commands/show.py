@@ -30,7 +30,8 @@ experiments prints instantly. Deleting that folder is harmless.
 
 By default the experiments of HEAD's commit are shown. Experiments filtered
 out by --where or --limit take their baseline row with them unless it
-matches --where itself; the workspace row is shown when it matches --where. Sorting orders the experiments of each baseline;
+matches --where itself; the workspace row is shown when it matches --where.
+Sorting orders the experiments of each baseline;
 --limit keeps the first N experiments across all baselines in that order,
 so with -A, --sort-by and --limit the table is a leaderboard of the whole
 repository.
@@ -256,7 +257,8 @@ def hide_constant(view, precision, width: int):
     shown = [c for c in view.columns if c not in constant]
     values = ", ".join(f"{c.label}={format_value(c.get(view.rows[0]), precision)}"
                        if c.get(view.rows[0]) is not MISSING else f"{c.label}=-" for c in constant)
-    line = (f"{len(constant)} param{'s' if len(constant) > 1 else ''} hidden, the same in every "
+    from git_exp.ui.format import plural
+    line = (f"{plural(len(constant), 'param')} hidden, the same in every "
             f"row (--all-columns shows them): {values}")
     import textwrap
     line = "\n".join(textwrap.wrap(line, width, subsequent_indent="  ", break_on_hyphens=False))
@@ -297,18 +299,23 @@ _MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
 
 def created_texts(rows, this_year: str | None = None) -> list[str]:
-    """The Created column: HH:MM when every row is from the same day, else the
-    date (`Dec 04` when every row is from this year, else 2024-12-04)."""
-    dates = {row.created[:10] for row in rows if row.created}
+    """The Created column, in local time (ui/format.py's rule): HH:MM when every
+    row is from the same day, else the date (`Dec 04` when every row is from this
+    year, else 2024-12-04)."""
+    from git_exp.ui.format import local_time
+    stamps = []
+    for row in rows:
+        when = local_time(row.created) if row.created else None
+        stamps.append(when.isoformat() if when is not None else (row.created or ""))
+    dates = {c[:10] for c in stamps if c}
     if len(dates) == 1:
-        return [row.created[11:16] if row.created else "-" for row in rows]
+        return [c[11:16] if c else "-" for c in stamps]
     if this_year is None:
         import time
         this_year = time.strftime("%Y")
     if all(d[:4] == this_year for d in dates):
-        return [f"{_MONTHS[int(row.created[5:7]) - 1]} {row.created[8:10]}" if row.created else "-"
-                for row in rows]
-    return [row.created[:10] if row.created else "-" for row in rows]
+        return [f"{_MONTHS[int(c[5:7]) - 1]} {c[8:10]}" if c else "-" for c in stamps]
+    return [c[:10] if c else "-" for c in stamps]
 
 
 def notes_text(row) -> str:

@@ -61,8 +61,9 @@ def run(args, console) -> int:
                 detail = f" ({d.error})" if d.error else ""
                 console.out(f"  {console.paint(f'{d.state}:'.ljust(18), 'red')}{d.path}{detail}")
             if d.missing_objects:
+                from git_exp.ui.format import plural
                 console.out(f"  {console.paint('not in cache:'.ljust(18), 'red')}{d.path} "
-                            f"({len(d.missing_objects)} object(s); fetch with 'git exp fetch')")
+                            f"({plural(len(d.missing_objects), 'object')}; fetch with 'git exp fetch')")
     if not changed and not differ and not report.stages_error:
         what = " and ".join(w for w, has in (("stages", report.stages), ("data", report.data)) if has)
         console.out(f"Everything is up to date{' (' + what + ')' if what else ''}.")

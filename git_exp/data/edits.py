@@ -116,7 +116,8 @@ def describe(cache, now_entries, reference: HashInfo | None, path: str, record: 
         shown = ", ".join(f"{path}/{p}" for p in added[:_SHOW_FILES]) + (", ..." if len(added) > _SHOW_FILES else "")
         parts.append(f"{len(added)} file(s) not in {record} ({shown})")
     if changed:
-        shown = ", ".join(f"{path}/{p}" for p in changed[:_SHOW_FILES]) + (", ..." if len(changed) > _SHOW_FILES else "")
+        shown = ", ".join(f"{path}/{p}" for p in changed[:_SHOW_FILES])
+        shown += ", ..." if len(changed) > _SHOW_FILES else ""
         parts.append(f"{len(changed)} modified ({shown})")
     if deleted:
         parts.append(f"{deleted} deleted")

@@ -86,7 +86,8 @@ def _needers(repo) -> list:
         sources.append((_owner_label(ref), lambda sha=sha: data_at(repo, sha)))
     head = git(["rev-parse", "-q", "--verify", "HEAD^{commit}"], cwd=repo.root, check=False)
     if head.returncode == 0:
-        sources.append(("HEAD", lambda sha=head.stdout.decode().strip(): data_at(repo, sha)))
+        head_sha = head.stdout.decode().strip()
+        sources.append(("HEAD", lambda sha=head_sha: data_at(repo, sha)))
     sources.append(("the index", lambda: index_pointers(repo)))
     sources.append(("the work tree", lambda: data_at(repo, None)))
     return sources

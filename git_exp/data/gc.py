@@ -125,7 +125,7 @@ def workspace_infos(repo, problems: list[str]) -> set[HashInfo]:
     """The data the index and work tree of every worktree record."""
     infos: set[HashInfo] = set()
     for tree in _worktrees(repo):
-        for source in (lambda: data_at(tree, None), lambda: index_pointers(tree)):
+        for source in (lambda tree=tree: data_at(tree, None), lambda tree=tree: index_pointers(tree)):
             try:
                 infos.update(source().values())
             except (ExpError, OSError) as err:

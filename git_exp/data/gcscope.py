@@ -108,7 +108,7 @@ def read_tips(repo, tips: dict[str, str], kept: Kept) -> None:
 
     if not tips:
         return
-    repo.config  # loaded once here, not racily from the threads
+    _ = repo.config  # loaded once here, not racily from the threads
     with ThreadPoolExecutor(max(1, min(8, len(tips)))) as pool:
         answers = list(pool.map(read, list(tips)))
     for sha, (data, problem) in zip(tips, answers):

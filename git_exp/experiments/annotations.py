@@ -134,11 +134,11 @@ def read_commits(root: str, commits: dict[str, str]) -> dict[str, tuple[Annotati
     with CatFile(root, max_blob=MAX_NOTE + 1) as objects:
         heads = objects.read_many([f"{commits[k]}^{{tree}}" for k in keys])
         wanted = []
-        for key, tree in zip(keys, heads):
+        for tree in heads:
             entries = parse_tree(tree.data, len(tree.oid) // 2) if tree and tree.type == "tree" else None
             wanted.append(entries)
         specs = []
-        for key, entries in zip(keys, wanted):
+        for entries in wanted:
             for name in ("note", "tags"):
                 entry = (entries or {}).get(name)
                 specs.append(entry[1] if entry and entry[0].startswith("100") else "")

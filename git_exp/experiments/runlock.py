@@ -63,7 +63,7 @@ class RunLock:
                 raise ExpError(
                     f"another {who} is running in this work tree "
                     f"({what}pid {holder.get('pid')}, started {holder.get('started', '?')})",
-                    hint="wait for it to finish, or queue this run with --queue")
+                    hint="wait for it to finish, or queue this run with --queue") from None
             with os.fdopen(fd, "w") as fh:
                 json.dump(info, fh)
             self.held = True

@@ -37,8 +37,8 @@ def snapshot_tree(repo, also: list[str] | None = None) -> str:
         proc = git(["add", "-A", "--", ":/"], cwd=repo.root, env=env, check=False)
         if proc.returncode == 0 and also:
             proc = git(["add", "-f", "--pathspec-from-file=-", "--pathspec-file-nul"], cwd=repo.root,
-                       env=dict(env, GIT_LITERAL_PATHSPECS="1"), check=False, input=b"".join(p.encode("utf-8", "surrogateescape") + b"\0"
-                                                            for p in also))
+                       env=dict(env, GIT_LITERAL_PATHSPECS="1"), check=False,
+                       input=b"".join(p.encode("utf-8", "surrogateescape") + b"\0" for p in also))
         if proc.returncode != 0:
             raise ExpError("cannot snapshot the work tree: "
                            + proc.stderr.decode(errors="replace").strip().splitlines()[-1])

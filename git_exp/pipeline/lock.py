@@ -67,7 +67,7 @@ def parse_lock(text: str) -> dict[str, StageLock]:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         raise ExpError(f"{LOCK_FILE}{where}: not valid YAML",
-                       hint="restore it with 'git checkout -- exp.lock' or delete it to rerun every stage")
+                       hint="restore it with 'git checkout -- exp.lock' or delete it to rerun every stage") from None
     if not isinstance(data, dict):
         raise ExpError(f"{LOCK_FILE}: expected a mapping at the top")
     stages = data.get("stages") or {}

@@ -118,8 +118,9 @@ class PipelineRun:
             for key in keys or []:
                 if not any(k == key or k.startswith(key + ".") for k in chosen):
                     # params.py: a key bound to code is refused with file:line
-                    raise params_read.why_missing(self._abs(relfile), relfile, key) or ExpError(f"stage '{stage.name}' tracks param '{key}', but {relfile} has no such key",
-                                   hint=f"add '{key}' to {relfile}, or remove it from the stage in exp.yaml")
+                    raise params_read.why_missing(self._abs(relfile), relfile, key) or ExpError(
+                        f"stage '{stage.name}' tracks param '{key}', but {relfile} has no such key",
+                        hint=f"add '{key}' to {relfile}, or remove it from the stage in exp.yaml")
             values[relfile] = chosen
         return values
 

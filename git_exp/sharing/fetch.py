@@ -247,7 +247,7 @@ def _read_records(repo, tips: dict[str, str]) -> tuple[dict[str, dict], list[str
         except ExpError as err:
             return None, f"{tips[sha]}: {err.message}"
 
-    repo.config  # loaded once here, not racily from the threads
+    _ = repo.config  # loaded once here, not racily from the threads
     with ThreadPoolExecutor(max(1, min(8, len(tips)))) as pool:
         answers = list(pool.map(read, list(tips)))
     records = {tips[sha]: data for sha, (data, _) in zip(tips, answers) if data is not None}

@@ -254,7 +254,7 @@ class Foreign:
 
     def locate(self) -> tuple:
         """(location, why) of the repository's data remote; see the module docstring."""
-        from git_exp.sharing.remote import common_git_dir, local_path
+        from git_exp.sharing.remote import common_git_dir
         if self.data_location:
             return self._absolute(self.data_location, "--data-remote"), "--data-remote"
         self.records()   # fetches the settings files too

@@ -15,7 +15,6 @@ remote cannot leave the experiment unreproducible there.
 """
 from __future__ import annotations
 
-import importlib.util
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -51,13 +50,9 @@ class Needs:
 def data_at(repo, sha: str) -> dict:
     """path -> HashInfo of the cached data commit SHA records.
 
-    data/tracked.py is the one place that knows (pointer files and exp.lock
-    outs); until it exists, apply's reader of exp.lock and Exp-Data is.
+    data/tracked.py is the one place that knows (pointer files and exp.lock outs).
     """
-    if importlib.util.find_spec("git_exp.data.tracked") is not None:
-        from git_exp.data.tracked import data_at as read
-    else:
-        from git_exp.experiments.apply import cached_outs_at as read
+    from git_exp.data.tracked import data_at as read
     return read(repo, sha)
 
 
@@ -138,7 +133,7 @@ def read_data(repo, shas: list[str], errors: dict | None = None) -> dict[str, di
     if len(shas) <= 2:
         results = [one(sha) for sha in shas]
     else:
-        repo.config  # load once here, not racily from the threads
+        _ = repo.config  # load once here, not racily from the threads
         with ThreadPoolExecutor(min(_READ_THREADS, len(shas))) as pool:
             results = list(pool.map(one, shas))
     found = {}

@@ -91,8 +91,10 @@ def asked_baselines(repo, head: str | None, num: int | None, revs: list[str]) ->
 
 def tips(repo, namespace: str) -> list[str]:
     """The commits the branch heads (refs/heads/) or tags (refs/tags/) name, newest first."""
-    out = git(["for-each-ref", "--sort=-committerdate", "--format=%(if)%(*objectname)%(then)%(*objectname)%(else)%(objectname)%(end)",
-               namespace], cwd=repo.root, check=False).stdout.decode()
+    # A tag's commit (peeled) when it is annotated, else the object itself.
+    peeled = "%(if)%(*objectname)%(then)%(*objectname)%(else)%(objectname)%(end)"
+    out = git(["for-each-ref", "--sort=-committerdate", f"--format={peeled}", namespace],
+              cwd=repo.root, check=False).stdout.decode()
     return list(dict.fromkeys(out.split()))
 
 

@@ -13,7 +13,6 @@ many share params files.
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import posixpath
 from dataclasses import dataclass, field
 

@@ -62,7 +62,8 @@ def arrange(selection: Selection, *, sort_by: str | None = None, sort_order: str
     if tags:
         wanted = set(tags)
         where_test = test
-        test = (lambda row: bool(wanted & set(row.tags)) and (where_test is None or where_test(row)))
+        def test(row):
+            return bool(wanted & set(row.tags)) and (where_test is None or where_test(row))
     order = _ordering(cols.find(every, sort_by, "--sort-by") if sort_by else None, sort_order)
 
     groups = []

@@ -8,7 +8,8 @@
 
 A KEY is a metric or param as its column is named (`acc`, `train.lr`,
 `metrics.json:acc`, `server."http.conf"` for a key that holds a dot); a
-key with spaces or other odd characters goes in backticks. A bare word that names no column is an error rather than text,
+key with spaces or other odd characters goes in backticks. A bare word that
+names no column is an error rather than text,
 so a typo never silently filters everything out: quote text.
 
 `tag` names an experiment's tags (git exp tag), unless a metric or param

@@ -26,17 +26,8 @@ def progress_delay() -> float:
         return DEFAULT_DELAY
 
 
-_UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB")
-
-
-def format_size(n: int) -> str:
-    """1536 -> '1.50 KiB', as Git prints sizes."""
-    value = float(n)
-    for unit in _UNITS:
-        if value < 1024 or unit == _UNITS[-1]:
-            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.2f} {unit}"
-        value /= 1024
-    return f"{n} bytes"  # not reached
+# Re-exported: callers that draw a progress line print the summary's sizes too.
+from git_exp.ui.format import format_size  # noqa: E402
 
 
 class ProgressLine:

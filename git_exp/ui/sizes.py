@@ -1,13 +1,5 @@
-"""Byte counts for people: 1536 -> '1.5 KiB'."""
+"""Kept only as an alias while branches written against it land: sizes are
+rendered by git_exp.ui.format.format_size (Git's style, '1.50 KiB')."""
 from __future__ import annotations
 
-
-def human_size(n: int) -> str:
-    if n < 1024:
-        return f"{n} B"
-    value = float(n)
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        value /= 1024
-        if value < 1024 or unit == "TiB":
-            return f"{value:.1f} {unit}"
-    return f"{n} B"  # unreachable
+from git_exp.ui.format import format_size as human_size  # noqa: F401
