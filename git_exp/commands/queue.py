@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from git_exp.commands.argtypes import positive_int
+from git_exp.ui.format import format_duration, format_timestamp
 
 DESCRIPTION = """\
 Queued experiments (git exp run --queue) wait under refs/exps-queue/ as Git
@@ -246,26 +247,6 @@ def _work(repo, args, console) -> int:
     return 0
 
 
-def format_created(iso: str) -> str:
-    from datetime import datetime
-    try:
-        when = datetime.fromisoformat(iso).astimezone()
-    except ValueError:
-        return iso or "-"
-    return when.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def format_duration(seconds) -> str:
-    if seconds is None:
-        return "-"
-    seconds = float(seconds)
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
-
-
 STATE_STYLES = {"success": ("green",), "failed": ("red",), "interrupted": ("yellow",),
                 "running": ("bold",), "queued": ()}
 
@@ -280,7 +261,7 @@ def render_rows(rows, console, with_params: bool = True) -> str:
     cells = []
     for r in rows:
         line = [r.id, r.name, table.Cell(r.state, STATE_STYLES.get(r.state, ())),
-                format_created(r.created), format_duration(r.duration),
+                format_timestamp(r.created), format_duration(r.duration),
                 r.exp_sha[:7] if r.exp_sha else "-"]
         if with_params:
             line.append(" ".join(r.params) or "-")
