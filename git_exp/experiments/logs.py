@@ -55,17 +55,6 @@ def _follow_run(repo, holder: dict, follow: bool, poll: float) -> Iterator[bytes
                 raise ExpError(f"'{name}' has not written any output yet",
                                hint=f"follow it as it runs: git exp logs -f {name}") from None
             time.sleep(poll)
+    from git_exp.logtail import tail
     with fh:
-        while True:
-            data = fh.read(65536)
-            if data:
-                yield data
-                continue
-            if not follow:
-                return
-            if not _still_running(repo, pid):
-                rest = fh.read()   # the file may have moved; this handle still reads it
-                if rest:
-                    yield rest
-                return
-            time.sleep(poll)
+        yield from tail(fh, follow, lambda: _still_running(repo, pid), poll)

@@ -120,24 +120,10 @@ def read_log(repo, spec: str, follow: bool = False, poll: float = 0.2) -> Iterat
                            hint="start workers: git exp queue start")
         yield from _finished_log(repo, row)
         return
+    from git_exp.logtail import tail
     with fh:
-        last_check = 0.0
-        while True:
-            data = fh.read(65536)
-            if data:
-                yield data
-                continue
-            if not follow:
-                return
-            now = time.monotonic()
-            if now - last_check >= poll * 2:
-                last_check = now
-                if claim is None or _running_claim(repo, row.id) != claim:
-                    rest = fh.read()   # the file may have moved; this handle still reads it
-                    if rest:
-                        yield rest
-                    return
-            time.sleep(poll)
+        yield from tail(fh, follow, lambda: claim is not None and _running_claim(repo, row.id) == claim,
+                        poll, check_every=poll * 2)
 
 
 def _finished_log(repo, row: Row) -> Iterator[bytes]:
