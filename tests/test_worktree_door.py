@@ -133,8 +133,8 @@ _WHERE = {
         "git_exp.experiments.run:_undo_before_start", "git_exp.sharing.logs:_bounded_copy",
         "git_exp.sharing.logs:publish_local", "git_exp.sharing.logs:store_fetched",
         "git_exp.data.runcache:RunCache.record", "git_exp.data.state:StateMemo.__init__",
-        "git_exp.data.state:StateMemo._delete_files", "git_exp.data.workspace:_write_synced",
-        "git_exp.experiments.apply_plan:write_applied", "git_exp.experiments.manage:remove",
+        "git_exp.data.state:StateMemo._delete_files", "git_exp.pathmap:write",
+        "git_exp.experiments.manage:remove",
         "git_exp.experiments.run:run_experiment", "git_exp.experiments.runlock:RunLock.__enter__",
         "git_exp.experiments.repro:reproduce",   # its running log, <exp_dir>/logs/run-<pid>.log
         "git_exp.experiments.runlock:RunLock.__exit__", "git_exp.experiments.runlock:RunLock._holder",

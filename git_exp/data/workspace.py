@@ -18,7 +18,6 @@ import os
 import stat
 from dataclasses import dataclass, field
 
-from git_exp.atomic import write_atomic
 from git_exp.data.hashing import HashInfo
 from git_exp.data.pointer import check_data_path, format_pointer, is_pointer_name, pointer_path_of
 from git_exp.data.tracked import data_at, index_pointers, worktree_pointers
@@ -60,23 +59,13 @@ def _state_path(repo) -> str:
 
 def read_synced(repo) -> dict[str, str]:
     """Data path -> hash of what the last checkout/add left in this work tree."""
-    try:
-        with open(_state_path(repo), encoding="utf-8", errors="surrogateescape") as fh:
-            lines = fh.read().splitlines()
-    except FileNotFoundError:
-        return {}
-    synced = {}
-    for line in lines:
-        digest, sep, path = line.partition("\t")
-        if sep and path:
-            synced[path] = digest
-    return synced
+    from git_exp import pathmap
+    return pathmap.read(_state_path(repo))
 
 
 def _write_synced(repo, synced: dict[str, str]) -> None:
-    text = "".join(f"{h}\t{p}\n" for p, h in sorted(synced.items()))
-    if synced or os.path.exists(_state_path(repo)):
-        write_atomic(_state_path(repo), text.encode("utf-8", "surrogateescape"))
+    from git_exp import pathmap
+    pathmap.write(_state_path(repo), synced, create_empty=False)
 
 
 # -- add -----------------------------------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from git_exp.atomic import write_atomic
 from git_exp.data.tracked import data_at
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
@@ -63,17 +62,13 @@ def _applied_path(repo) -> str:
 
 
 def read_applied(repo) -> dict[str, str]:
-    try:
-        with open(_applied_path(repo), encoding="utf-8", errors="surrogateescape") as fh:
-            lines = fh.read().splitlines()
-    except FileNotFoundError:
-        return {}
-    return {p: b for b, _, p in (line.partition("\t") for line in lines) if p}
+    from git_exp import pathmap
+    return pathmap.read(_applied_path(repo))
 
 
 def write_applied(repo, applied: dict[str, str]) -> None:
-    text = "".join(f"{b}\t{p}\n" for p, b in sorted(applied.items()))
-    write_atomic(_applied_path(repo), text.encode("utf-8", "surrogateescape"))
+    from git_exp import pathmap
+    pathmap.write(_applied_path(repo), applied)
 
 
 def hash_local(repo, paths: list[str]) -> dict[str, str | None]:
