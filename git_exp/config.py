@@ -8,10 +8,14 @@ behave exactly as the user expects.
 from __future__ import annotations
 
 import os
-import subprocess
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator
 
 from git_exp.errors import ExpError
+from git_exp.git.run import git
+
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
 
 _UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
 _TRUE = {"true", "yes", "on", "1", ""}
@@ -33,7 +37,7 @@ _ONCE: dict | None = None
 
 
 @contextmanager
-def read_once():
+def read_once() -> Iterator[None]:
     """Within this block, each config source is read at most once."""
     global _ONCE
     previous, _ONCE = _ONCE, {}
@@ -53,8 +57,9 @@ def _read(args: list[str], cwd: str | None) -> dict[str, list[str]]:
 
 
 def _read_uncached(args: list[str], cwd: str | None) -> dict[str, list[str]]:
-    proc = subprocess.run(["git", "config", "-z", "--list", *args], cwd=cwd,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Not check=True: a config file git cannot parse (a broken .expconfig)
+    # gives no settings from it, rather than stopping every command and hook.
+    proc = git(["config", "-z", "--list", *args], cwd=cwd, check=False)
     values: dict[str, list[str]] = {}
     if proc.returncode != 0:
         return values
@@ -73,7 +78,7 @@ class Config:
         self._values = values
 
     @classmethod
-    def load(cls, repo=None) -> "Config":
+    def load(cls, repo: Repository | None = None) -> "Config":
         values: dict[str, list[str]] = {}
         cwd = repo.root if repo is not None else None
         if repo is not None:

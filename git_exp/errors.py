@@ -33,14 +33,3 @@ class NotARepositoryError(ExpError):
 
     def __init__(self, message: str = "not a git repository (or any parent)", hint: str | None = None):
         super().__init__(message, hint)
-
-
-class GitCommandError(ExpError):
-    """A `git` subprocess we rely on failed."""
-
-    def __init__(self, args, returncode: int, stderr: str):
-        detail = stderr.strip().splitlines()
-        text = detail[-1] if detail else f"exit status {returncode}"
-        super().__init__(f"git {' '.join(args)} failed: {text}")
-        self.returncode = returncode
-        self.stderr = stderr

@@ -7,9 +7,13 @@ here is heavy to import: hooks that have nothing to do must start fast.
 from __future__ import annotations
 
 import os
-import subprocess
+from typing import TYPE_CHECKING
 
 from git_exp.errors import ExpError, NotARepositoryError
+from git_exp.git.run import git, reason
+
+if TYPE_CHECKING:
+    from git_exp.config import Config
 
 
 class Repository:
@@ -27,7 +31,7 @@ class Repository:
         return (f"Repository(root={self.root!r}, git_dir={self.git_dir!r}, "
                 f"common_dir={self.common_dir!r})")
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, Repository):
             return NotImplemented
         return (self.root, self.git_dir, self.common_dir) == (other.root, other.git_dir,
@@ -44,30 +48,24 @@ class Repository:
         return os.path.join(self.root, *parts)
 
     @property
-    def config(self):
+    def config(self) -> Config:
         if self._config is None:
             from git_exp.config import Config
             self._config = Config.load(self)
-        return self._config
+        return self._config  # type: ignore[return-value]  # set just above, or given by the caller
 
 
 def discover(start: str | None = None) -> Repository:
     """Find the repository containing START (default: the current directory)."""
     cwd = start or os.getcwd()
-    try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "--path-format=absolute", "--is-bare-repository",
-             "--absolute-git-dir", "--git-common-dir", "--show-toplevel"],
-            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    except FileNotFoundError:
-        raise ExpError("git is not installed or not on PATH",
-                       hint="install Git, then run this command again") from None
+    proc = git(["rev-parse", "--path-format=absolute", "--is-bare-repository",
+                "--absolute-git-dir", "--git-common-dir", "--show-toplevel"], cwd=cwd, check=False)
     lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
     if proc.returncode != 0 or not lines:
         stderr = proc.stderr.decode("utf-8", "replace")
         if "not a git repository" in stderr or not lines:
             raise NotARepositoryError()
-        raise ExpError(stderr.strip().splitlines()[-1].removeprefix("fatal: "))
+        raise ExpError(reason(stderr, proc.returncode))
     if lines[0] == "true" or len(lines) < 4:
         raise NotARepositoryError("this operation must be run in a work tree",
                                   hint="git-exp needs a repository with a work tree, not a bare one")

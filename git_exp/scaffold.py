@@ -21,8 +21,9 @@ from dataclasses import dataclass, field, replace
 import yaml
 
 from git_exp.atomic import write_atomic
-from git_exp.errors import ExpError, GitCommandError
+from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.git.run import GitCommandError
 
 PIPELINE_FILE = "exp.yaml"
 
@@ -418,7 +419,7 @@ def _commit(folder: str) -> None:
         git(["commit", "-q", "-m", EXAMPLE_MESSAGE], cwd=folder)
     except GitCommandError as exc:
         # Git's own wording for a missing user.name/user.email.
-        if "tell me who you are" in exc.stderr or "empty ident name" in exc.stderr:
+        if exc.missing_identity:
             raise ExpError("cannot commit the example project: Git does not know your name and email",
                            hint=_IDENTITY_HINT) from None
         raise

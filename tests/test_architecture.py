@@ -54,28 +54,14 @@ def test_core_never_prints():
 
 # -- one door to Git -----------------------------------------------------------------------
 #
-# Git runs through git_exp/gitcmd.py. The functions below start `git` themselves;
-# each says why. The list is the debt issue 15 pays off (a git/ package as the only
-# door): it may shrink, and a new `git` spawned elsewhere fails the test until it
-# goes through gitcmd or is added here with its reason.
+# Only git_exp/git/ starts `git`; everything else calls its functions (run.git for one
+# command, catfile for reading objects, commits for commit-tree and ref transactions).
+# GIT_SPAWNERS names the door's two primitives that really start the process; a `git`
+# started anywhere else fails the test, and a name here that no longer starts git is stale.
 
 GIT_SPAWNERS = {
-    "gitcmd.git": "the door itself",
-    "config._read_uncached": "reads `git config -z --list` on every start-up path, hooks included; "
-                             "a missing or broken config is its own error, not a GitCommandError",
-    "repo.discover": "turns rev-parse's failure into 'not a git repository' with its own hint",
-    "ui/pager.pager_command": "asks `git var GIT_PAGER` and ignores any failure (no pager then)",
-    "show/catfile.CatFile._start": "the long-lived `cat-file --batch` reader show keeps open",
-    "data/tracked.read_objects": "a second `cat-file --batch --buffer` reader (one batch, read whole)",
-    "data/tracked.history_roots": "`cat-file --batch-check` fed on stdin, with its own error handling",
-    "experiments/apply._run": "git with a private index (env) and a message naming the experiment",
-    "experiments/refs.move": "`update-ref --stdin` transaction whose failure becomes a rename error",
-    "experiments/snapshot.commit_tree": "`commit-tree` whose failure explains a missing user identity",
-    "dvcimport/experiments._commit": "`commit-tree` with DVC's author and dates in the environment",
-    "data/gcscope._commits_only": "`cat-file --batch-check` fed on stdin (a third copy of the idiom)",
-    "sharing/foreign.Foreign.sizes": "`cat-file --batch-check` in the temporary clone of another repository",
-    "sharing/foreign.Foreign.blobs_to": "a `cat-file --batch` reader streaming blobs into files",
-    "sharing/foreign.Foreign.blob_to": "`cat-file blob` with stdout straight into the destination file",
+    "git/run.git": "the door: one `git` command, output captured (or streamed into a file)",
+    "git/run.git_process": "the door: a long-lived `git` talking through pipes (cat-file --batch)",
 }
 
 _SPAWN = {"run", "Popen", "call", "check_call", "check_output"}
@@ -121,8 +107,8 @@ def git_spawners() -> set[str]:
 def test_git_is_spawned_only_through_the_door():
     found = git_spawners()
     new = sorted(found - set(GIT_SPAWNERS))
-    assert not new, (f"these start `git` themselves: {new}; run it through git_exp.gitcmd.git "
-                     "(or name the function in GIT_SPAWNERS in tests/test_architecture.py with why)")
+    assert not new, (f"these start `git` themselves: {new}; run it through git_exp.git "
+                     "(the door to Git: git.run.git, git.catfile, git.commits)")
     stale = sorted(set(GIT_SPAWNERS) - found)
     assert not stale, f"GIT_SPAWNERS names functions that no longer start git: {stale}"
 

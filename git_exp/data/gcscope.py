@@ -164,11 +164,8 @@ def _commits_only(repo, tips: dict[str, str]) -> dict[str, str]:
     """TIPS without the shas that are not commits here (a worktree's HEAD being removed)."""
     if not tips:
         return tips
-    import subprocess
-    proc = subprocess.run(["git", "cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=repo.root,
-                          input="\n".join(tips).encode() + b"\n", stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE)
-    ok = {line.split()[0] for line in proc.stdout.decode().splitlines() if line.endswith(" commit")}
+    from git_exp.git.catfile import commits_among
+    ok = set(commits_among(repo.root, tips))
     return {sha: who for sha, who in tips.items() if sha in ok}
 
 

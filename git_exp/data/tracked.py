@@ -18,13 +18,12 @@ Without a pipeline, no YAML parser is imported, so hooks stay light.
 from __future__ import annotations
 
 import os
-import subprocess
-from typing import Iterable
 
 from git_exp.data.hashing import HashInfo
 from git_exp.data.pointer import (MAX_SIZE, data_path_of, is_pointer_name, looks_like_pointer,
                                   parse_pointer, read_pointer_file)
 from git_exp.errors import ExpError
+from git_exp.git.catfile import commits_among, read_objects
 from git_exp.gitcmd import git
 from git_exp.worktree_writes import refuse_unsafe
 
@@ -163,32 +162,6 @@ def lock_data_at(repo, rev: str | None) -> dict[str, HashInfo]:
     return data
 
 
-def read_objects(root: str, names: Iterable[bytes]) -> dict[bytes, bytes]:
-    """Contents of Git objects by name (sha or rev:path), through one `cat-file --batch`.
-
-    Missing objects are left out of the answer.
-    """
-    names = list(dict.fromkeys(names))
-    if not names:
-        return {}
-    # --buffer: one write for all answers instead of a flush per object.
-    proc = subprocess.run(["git", "cat-file", "--batch", "--buffer"], cwd=root, input=b"\n".join(names) + b"\n",
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = proc.stdout
-    found: dict[bytes, bytes] = {}
-    pos = 0
-    for name in names:
-        end = out.index(b"\n", pos)
-        header = out[pos:end].split()
-        pos = end + 1
-        if len(header) != 3 or header[1] == b"missing":
-            continue
-        size = int(header[2])
-        found[name] = out[pos:pos + size]
-        pos += size + 1
-    return found
-
-
 def _read_at(repo, rev: str, rel: str) -> str | None:
     proc = git(["cat-file", "blob", f"{rev}:{rel}"], cwd=repo.root, check=False)
     return proc.stdout.decode("utf-8", "replace") if proc.returncode == 0 else None
@@ -312,10 +285,7 @@ def history_roots(repo) -> list[str]:
     candidates = sorted(c for c in candidates if c.strip("0"))
     if not candidates:
         return []
-    proc = subprocess.run(["git", "cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=repo.root,
-                          input="\n".join(candidates).encode() + b"\n", stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE)
-    return [line.split()[0] for line in proc.stdout.decode().splitlines() if line.endswith(" commit")]
+    return commits_among(repo.root, candidates)
 
 
 def objects_in_history(repo, revs: list[str], stdin: bool = False,

@@ -40,6 +40,7 @@ from typing import Iterator
 
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.git.run import reason
 from git_exp.pipeline.runner import Events
 from git_exp.queue import entries as ent
 from git_exp.sharing import gitremote
@@ -207,12 +208,7 @@ def _fetch(repo, remote: str, refspecs: list[str], depth: int) -> None:
                 *refspecs], cwd=repo.root, check=False)
     if proc.returncode != 0:
         raise ExpError(f"git fetch from '{remote}' failed: "
-                       + _last_line(proc.stderr), hint="check that this machine's git reaches it")
-
-
-def _last_line(stderr: bytes) -> str:
-    lines = [l for l in stderr.decode("utf-8", "replace").splitlines() if l.strip()]
-    return lines[-1].removeprefix("fatal: ") if lines else "no output"
+                       + reason(proc.stderr, proc.returncode), hint="check that this machine's git reaches it")
 
 
 def _fetch_entry(repo, remote: str, entry_id: str) -> ent.Entry:

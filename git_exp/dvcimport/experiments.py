@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 
 from git_exp.dvcimport import dvcfiles
 from git_exp.dvcimport.convert import CommitTree, Converted, convert_tree
 from git_exp.errors import ExpError
+from git_exp.git.commits import commit_tree
+from git_exp.git.run import GitCommandError
 from git_exp.gitcmd import git
 
 _DVC_REF = re.compile(r"refs/exps/([0-9a-f]{2})/([0-9a-f]{38})/([^/]+)\Z")
@@ -120,14 +121,12 @@ def _commit(root: str, source: str, tree: str, parent: str, message: str) -> str
     """commit-tree with DVC's author, committer and dates, so the same source gives the same commit."""
     fields = git(["log", "-1", "--format=%an%x00%ae%x00%ad%x00%cn%x00%ce%x00%cd", "--date=raw", source],
                  cwd=root).stdout.decode("utf-8", "surrogateescape").rstrip("\n").split("\0")
-    env = dict(os.environ, GIT_AUTHOR_NAME=fields[0], GIT_AUTHOR_EMAIL=fields[1], GIT_AUTHOR_DATE=fields[2],
+    env = dict(GIT_AUTHOR_NAME=fields[0], GIT_AUTHOR_EMAIL=fields[1], GIT_AUTHOR_DATE=fields[2],
                GIT_COMMITTER_NAME=fields[3], GIT_COMMITTER_EMAIL=fields[4], GIT_COMMITTER_DATE=fields[5])
-    proc = subprocess.run(["git", "commit-tree", tree, "-p", parent], cwd=root, env=env,
-                          input=message.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if proc.returncode != 0:
-        lines = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise ExpError("cannot write the imported experiment commit: " + (lines[-1] if lines else "git failed"))
-    return proc.stdout.decode().strip()
+    try:
+        return commit_tree(root, tree, [parent], message, env=env)
+    except GitCommandError as exc:
+        raise ExpError(f"cannot write the imported experiment commit: {exc.reason}") from None
 
 
 def _changed_params(root: str, exp: DvcExperiment) -> dict[str, str]:

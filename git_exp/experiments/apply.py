@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 
 from git_exp.errors import ExpError
 from git_exp.experiments import apply_plan as ap
 from git_exp.experiments.snapshot import snapshot_tree
+from git_exp.git.run import GitCommandError, git
 from git_exp.worktree_writes import WorkTree
 
 BACKUP_PREFIX = "refs/exp-backups/"
@@ -240,9 +240,7 @@ def _alive(pid: int) -> bool:
 
 
 def _run(args: list[str], cwd: str, env: dict, sha: str, stdin: bytes | None = None) -> bytes:
-    proc = subprocess.run(["git", *args], cwd=cwd, env=env, input=stdin,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if proc.returncode != 0:
-        lines = proc.stderr.decode(errors="replace").strip().splitlines() or ["git failed"]
-        raise ExpError(f"cannot apply {sha[:7]}: {lines[-1]}")
-    return proc.stdout
+    try:
+        return git(args, cwd=cwd, env=env, input=stdin).stdout
+    except GitCommandError as exc:
+        raise ExpError(f"cannot apply {sha[:7]}: {exc.reason}") from None

@@ -6,10 +6,11 @@ silently overwrite each other, and Git keeps packed and loose refs consistent.
 """
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 
 from git_exp.errors import ExpError
+from git_exp.git.commits import update_refs
+from git_exp.git.run import GitCommandError
 from git_exp.gitcmd import git
 
 PREFIX = "refs/exps/"
@@ -75,9 +76,7 @@ def delete(root: str, ref: str, old_sha: str) -> None:
 
 def move(root: str, old_ref: str, new_ref: str, sha: str) -> None:
     """Rename atomically: one transaction creates the new ref and deletes the old."""
-    script = (f"start\ncreate {new_ref} {sha}\ndelete {old_ref} {sha}\nprepare\ncommit\n").encode()
-    proc = subprocess.run(["git", "update-ref", "--stdin"], cwd=root, input=script,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if proc.returncode != 0:
-        raise ExpError(f"cannot rename {old_ref}: "
-                       + proc.stderr.decode(errors="replace").strip().removeprefix("fatal: "))
+    try:
+        update_refs(root, [f"create {new_ref} {sha}", f"delete {old_ref} {sha}"])
+    except GitCommandError as exc:
+        raise ExpError(f"cannot rename {old_ref}: {exc.reason}") from None

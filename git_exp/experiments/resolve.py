@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from git_exp.errors import ExpError
 from git_exp.experiments import refs
-from git_exp.gitcmd import git
+from git_exp.git.commits import commit_of
 
 
 def resolve(repo, spec: str, all_refs: list[refs.ExpRef] | None = None) -> refs.ExpRef:
@@ -12,9 +12,9 @@ def resolve(repo, spec: str, all_refs: list[refs.ExpRef] | None = None) -> refs.
         for r in candidates:
             if r.ref == spec:
                 return r
-        proc = git(["rev-parse", "--verify", "-q", spec + "^{commit}"], cwd=repo.root, check=False)
-        if proc.returncode == 0:  # a backup or another ref of ours
-            return refs.ExpRef(spec, "", spec.rsplit("/", 1)[-1], proc.stdout.decode().strip())
+        sha = commit_of(repo.root, spec)
+        if sha is not None:  # a backup or another ref of ours
+            return refs.ExpRef(spec, "", spec.rsplit("/", 1)[-1], sha)
         raise ExpError(f"no such ref '{spec}'")
     return find_in(spec, candidates)
 
@@ -53,7 +53,7 @@ def find_in(spec: str, candidates: list[refs.ExpRef], where: str = "",
 
 def resolve_revision(repo, spec: str, all_refs: list[refs.ExpRef] | None = None
                      ) -> tuple[str, refs.ExpRef | None]:
-    """The commit SPEC names for diff, metrics, plots and the Python API, and
+    """The commit SPEC names for show diff, metrics, plots and the Python API, and
     its experiment (None for a plain commit): an experiment's name wins over a
     branch of the same name, then any Git revision, then an experiment's sha
     prefix. The error names both kinds of thing SPEC could have been."""
@@ -61,14 +61,12 @@ def resolve_revision(repo, spec: str, all_refs: list[refs.ExpRef] | None = None
     if spec.startswith(refs.PREFIX) or any(r.name == spec for r in every):
         found = resolve(repo, spec, every)
         return found.sha, found
-    proc = git(["rev-parse", "--verify", "-q", "--end-of-options", spec + "^{commit}"],
-               cwd=repo.root, check=False)
-    if proc.returncode != 0:
+    sha = commit_of(repo.root, spec)
+    if sha is None:
         try:
             found = resolve(repo, spec, every)   # a sha prefix of an experiment, or a good error
         except ExpError as exc:
             raise ExpError(f"'{spec}' is neither an experiment nor a revision",
                            hint=exc.hint) from None
         return found.sha, found
-    sha = proc.stdout.decode().strip()
     return sha, next((r for r in every if r.sha == sha), None)

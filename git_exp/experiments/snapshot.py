@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 
 from git_exp.errors import ExpError
+from git_exp.git import commits
+from git_exp.git.run import GitCommandError, reason
 from git_exp.gitcmd import git
 
 
@@ -40,8 +41,7 @@ def snapshot_tree(repo, also: list[str] | None = None) -> str:
                        env=dict(env, GIT_LITERAL_PATHSPECS="1"), check=False,
                        input=b"".join(p.encode("utf-8", "surrogateescape") + b"\0" for p in also))
         if proc.returncode != 0:
-            raise ExpError("cannot snapshot the work tree: "
-                           + proc.stderr.decode(errors="replace").strip().splitlines()[-1])
+            raise ExpError("cannot snapshot the work tree: " + reason(proc.stderr, proc.returncode))
         return git(["write-tree"], cwd=repo.root, env=env).stdout.decode().strip()
     finally:
         for leftover in (index, index + ".lock"):
@@ -74,16 +74,11 @@ def oversized_files(repo, limit: int) -> list[tuple[str, int]]:
 
 def commit_tree(repo, tree: str, parents: list[str], message: str) -> str:
     """A commit object with the user's identity; no ref moves, no hook runs."""
-    args = ["commit-tree", tree]
-    for parent in parents:
-        args += ["-p", parent]
-    proc = subprocess.run(["git", *args], cwd=repo.root, input=message.encode(),
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace")
-        if "tell me who you are" in err or "empty ident" in err:
+    try:
+        return commits.commit_tree(repo.root, tree, parents, message)
+    except GitCommandError as exc:
+        if exc.missing_identity:
             raise ExpError("Git does not know who you are, so it cannot write the experiment commit",
                            hint='run: git config --global user.name "Your Name"\n'
-                                '     git config --global user.email you@example.com')
-        raise ExpError("cannot write the experiment commit: " + err.strip().splitlines()[-1])
-    return proc.stdout.decode().strip()
+                                '     git config --global user.email you@example.com') from None
+        raise ExpError(f"cannot write the experiment commit: {exc.reason}") from None

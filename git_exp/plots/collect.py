@@ -18,8 +18,7 @@ from git_exp import bounded
 from git_exp.errors import ExpError
 from git_exp.experiments import refs as exp_refs
 from git_exp.experiments.manage import head_sha, labels_for
-from git_exp.experiments.resolve import resolve
-from git_exp.gitcmd import git
+from git_exp.experiments.resolve import resolve_revision
 from git_exp.plots import data as plot_data
 from git_exp.plots.charts import (PlotResult, PlotSpec, Revision, Section, build_section,
                                   image_section, template_of)
@@ -83,21 +82,9 @@ def revision_of(repo, spec: str, every: list) -> Revision:
         running = [r for _, r in running_revisions(repo) if r.name == spec]
         if running:
             return running[0]
-    if spec.startswith(exp_refs.PREFIX) or any(r.name == spec for r in every):
-        found = resolve(repo, spec, every)
-        return Revision(found.name, found.sha, "experiment")
-    proc = git(["rev-parse", "--verify", "-q", "--end-of-options", spec + "^{commit}"],
-               cwd=repo.root, check=False)
-    if proc.returncode != 0:
-        try:
-            found = resolve(repo, spec, every)   # a sha prefix of an experiment, or a good error
-        except ExpError as exc:
-            raise ExpError(f"'{spec}' is neither an experiment nor a revision", hint=exc.hint) from None
-        return Revision(found.name, found.sha, "experiment")
-    sha = proc.stdout.decode().strip()
-    ref = next((r for r in every if r.sha == sha), None)
-    if ref is not None:
-        return Revision(ref.name, sha, "experiment")
+    sha, found = resolve_revision(repo, spec, every)
+    if found is not None:
+        return Revision(found.name, sha, "experiment")
     return Revision(spec, sha, "commit")
 
 

@@ -24,6 +24,7 @@ from typing import Iterator
 
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.git.run import reason
 from git_exp import procs
 
 
@@ -79,7 +80,7 @@ def create(repo, path: str, sha: str) -> None:
         remove(repo, path)
         time.sleep(0.1 * (attempt + 1))
     raise ExpError("cannot create the temporary checkout: "
-                   + proc.stderr.decode(errors="replace").strip().splitlines()[-1])
+                   + reason(proc.stderr, proc.returncode))
 
 
 def remove(repo, path: str) -> None:

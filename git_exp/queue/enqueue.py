@@ -27,6 +27,7 @@ from git_exp.experiments import record as rec
 from git_exp.experiments import refs
 from git_exp.experiments.snapshot import snapshot_tree
 from git_exp.gitcmd import git
+from git_exp.git.run import reason
 from git_exp.queue import entries as ent
 from git_exp.queue import state
 
@@ -101,7 +102,7 @@ def enqueue(repo, overrides: list[str] = (), *, name: str | None = None, message
                input=script.encode(), check=False)
     if proc.returncode != 0:
         raise ExpError("cannot write the queue refs: "
-                       + proc.stderr.decode(errors="replace").strip().splitlines()[-1])
+                       + reason(proc.stderr, proc.returncode))
     return created
 
 

@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 
 from git_exp.data.hashing import HashInfo
 from git_exp.errors import ExpError, UsageError
 from git_exp.gitcmd import git
+from git_exp.git.run import GitCommandError, reason
 from git_exp.repo import Repository
 
 MAX_SETTINGS = 64 * 1024
@@ -54,8 +54,7 @@ def temp_base() -> str:
 
 
 def _git_error(proc) -> str:
-    from git_exp.sharing.gitremote import _last_error
-    return _last_error(proc.stderr)
+    return reason(proc.stderr, proc.returncode)
 
 
 class Foreign:
@@ -160,12 +159,9 @@ class Foreign:
         present = sorted(set(oids) - self.missing())
         if not present:
             return {}
-        proc = subprocess.run(["git", "cat-file", "--batch-check=%(objectname) %(objectsize)"], cwd=self.tmp,
-                              input=("\n".join(present) + "\n").encode(), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)
+        from git_exp.git.catfile import check_objects
         found = {}
-        for line in proc.stdout.decode().splitlines():
-            parts = line.split()
+        for parts in check_objects(self.tmp, present, "%(objectname) %(objectsize)"):
             if len(parts) == 2 and parts[1].isdigit():
                 found[parts[0]] = int(parts[1])
         return found
@@ -178,36 +174,24 @@ class Foreign:
         """
         if not items:
             return
-        proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.tmp, stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        try:
+        from git_exp.git.catfile import CatFile
+        with CatFile(self.tmp) as objects:
             for oid, dest in items:
-                proc.stdin.write(oid.encode() + b"\n")
-                proc.stdin.flush()
-                header = proc.stdout.readline().split()
-                if len(header) != 3 or header[1] != b"blob":
+                try:
+                    copied = objects.copy_blob(oid, dest)
+                except ExpError as exc:
+                    raise ExpError(f"cannot read a file of {self.url}: {exc}") from None
+                if not copied:
                     raise ExpError(f"cannot read a file of {self.url}: object {oid} is missing")
-                left = int(header[2])
-                with open(dest, "xb") as fh:
-                    while left:
-                        block = proc.stdout.read(min(left, 1 << 20))
-                        if not block:
-                            raise ExpError(f"cannot read a file of {self.url}: git stopped answering")
-                        fh.write(block)
-                        left -= len(block)
-                proc.stdout.read(1)   # the newline after the contents
-        finally:
-            proc.stdin.close()
-            proc.stdout.close()
-            proc.wait()
 
     def blob_to(self, oid: str, dest: str) -> None:
         """Write blob OID to the new file DEST (fetched now if it is not here)."""
+        from git_exp.git.catfile import blob_to_file
         with open(dest, "xb") as fh:
-            proc = subprocess.run(["git", "cat-file", "blob", oid], cwd=self.tmp, stdout=fh,
-                                  stderr=subprocess.PIPE)
-        if proc.returncode != 0:
-            raise ExpError(f"cannot read a file of {self.url}: {_git_error(proc)}")
+            try:
+                blob_to_file(self.tmp, oid, fh)
+            except GitCommandError as exc:
+                raise ExpError(f"cannot read a file of {self.url}: {exc.reason}") from None
 
     # -- records ---------------------------------------------------------------------------
 

@@ -12,25 +12,18 @@ from dataclasses import dataclass
 from git_exp.errors import ExpError
 from git_exp.experiments import refs
 from git_exp.gitcmd import git
+from git_exp.git.run import reason
 
 # Set for the `git push` that `git exp push` runs after it sent the data
 # itself, so our pre-push hook does not look for the same data again.
 DATA_SENT_ENV = "GIT_EXP_DATA_SENT"
 
 
-def _last_error(stderr: bytes) -> str:
-    lines = [l.strip() for l in stderr.decode("utf-8", "replace").splitlines() if l.strip()]
-    for line in reversed(lines):
-        if line.startswith(("fatal:", "error:")):
-            return line.split(":", 1)[1].strip()
-    return lines[-1] if lines else "no output"
-
-
 def ls_remote(root: str, remote: str, patterns: list[str]) -> dict[str, str]:
     """ref -> sha of the remote's refs matching PATTERNS (tags peeled), one request."""
     proc = git(["ls-remote", remote, *patterns], cwd=root, check=False)
     if proc.returncode != 0:
-        raise ExpError(f"cannot list the refs of '{remote}': {_last_error(proc.stderr)}",
+        raise ExpError(f"cannot list the refs of '{remote}': {reason(proc.stderr, proc.returncode)}",
                        hint="check the remote's name or URL with 'git remote -v'")
     found: dict[str, str] = {}
     for line in proc.stdout.decode("utf-8", "surrogateescape").splitlines():
@@ -77,8 +70,8 @@ def push(root: str, remote: str, refspecs: list[str], leases: dict[str, str] | N
         found = _parse_porcelain(proc.stdout)
         if proc.returncode != 0:
             if not found:
-                raise ExpError(f"git push to '{remote}' failed: {_last_error(proc.stderr)}")
-            errors.append(_last_error(proc.stderr))
+                raise ExpError(f"git push to '{remote}' failed: {reason(proc.stderr, proc.returncode)}")
+            errors.append(reason(proc.stderr, proc.returncode))
         statuses.update(found)
     return statuses, "; ".join(dict.fromkeys(errors))
 
@@ -106,4 +99,4 @@ def fetch(root: str, remote: str, refspecs: list[str]) -> None:
     proc = git(["fetch", "--no-tags", "--no-write-fetch-head", "--stdin", remote], cwd=root,
                check=False, input=("\n".join(refspecs) + "\n").encode())
     if proc.returncode != 0:
-        raise ExpError(f"git fetch from '{remote}' failed: {_last_error(proc.stderr)}")
+        raise ExpError(f"git fetch from '{remote}' failed: {reason(proc.stderr, proc.returncode)}")

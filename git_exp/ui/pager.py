@@ -9,12 +9,13 @@ import os
 import shutil
 import subprocess
 
+from git_exp.git.run import GitNotFoundError, git
+
 
 def pager_command(cwd: str | None = None) -> str | None:
     try:
-        proc = subprocess.run(["git", "var", "GIT_PAGER"], cwd=cwd,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    except FileNotFoundError:
+        proc = git(["var", "GIT_PAGER"], cwd=cwd, check=False, stderr=subprocess.DEVNULL)
+    except GitNotFoundError:
         return None
     cmd = proc.stdout.decode().strip() if proc.returncode == 0 else "less"
     if not cmd or cmd == "cat":
