@@ -115,7 +115,12 @@ class CatFile:
                 _skip(proc.stdout, int(header[2]) + 1)   # a tree or commit: not ours to write
             return False
         left = int(header[2])
-        with open(dest, "xb") as fh:
+        try:
+            fh = open(dest, "xb")
+        except OSError:
+            _skip(proc.stdout, left + 1)   # stay in step for the next request
+            raise
+        with fh:
             while left:
                 block = proc.stdout.read(min(left, 1 << 20))
                 if not block:
