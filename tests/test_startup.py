@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
-from tests.conftest import ROOT
+import pytest
+
+from tests.conftest import ROOT, Project
 
 HEAVY = ("yaml", "colorama", "dulwich", "sqlite3", "json", "tomllib", "tomli", "argparse")
 
 
-def loaded_modules(*argv: str) -> set[str]:
+def loaded_modules(*argv: str, cwd: Path | None = None, stdin: str = "") -> set[str]:
     code = (
         "import sys\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
@@ -21,10 +24,14 @@ def loaded_modules(*argv: str) -> set[str]:
         "from git_exp.cli import main\n"
         "import io, contextlib\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    main()\n"
+        "    code = main()\n"
+        "print(code)\n"
         "print('\\n'.join(sorted(sys.modules)))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return set(out.stdout.split())
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=cwd, input=stdin)
+    status, *mods = out.stdout.split()
+    assert status in ("0", "None"), out.stderr   # the command did its job: not an error path
+    return set(mods)
 
 
 def test_version_imports_nothing_heavy():
@@ -38,3 +45,63 @@ def test_overview_imports_no_command_module():
     mods = loaded_modules("-h")
     assert not {m for m in mods if m.startswith("git_exp.commands.")}
     assert not {m for m in mods if m.split(".")[0] in HEAVY}
+
+
+# -- the hooks: Git runs them on every commit, checkout, merge and push -----------------------
+
+# The hook command still parses its arguments with argparse (issue 15 lists it).
+HOOK_HEAVY = tuple(m for m in HEAVY if m != "argparse")
+# What no hook with nothing (or only code) to do needs: running pipelines,
+# reading experiments for show, the queue, and the Git door's commit writers.
+HOOK_NEVER = ("git_exp.pipeline", "git_exp.show", "git_exp.queue", "git_exp.distributed",
+              "git_exp.plots", "git_exp.params", "git_exp.web", "git_exp.dvcimport")
+
+
+@pytest.fixture
+def hooked(committed: Project, tmp_path: Path) -> Project:
+    """Hooks installed, data tracked and pushed to origin's data remote, then a code-only commit."""
+    committed.exp("install")
+    (tmp_path / "data-remote").mkdir()
+    subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "origin.git")], check=True)
+    committed.git("remote", "add", "origin", str(tmp_path / "origin.git"))
+    committed.git("config", "remote.origin.expdata", str(tmp_path / "data-remote"))
+    committed.gen({"data.txt": "data\n"})
+    committed.exp("add", "data.txt")
+    committed.commit("data")
+    committed.git("push", "-q", "origin", "main")     # the pre-push hook sends data.txt
+    committed.gen({"README.md": "more\n"})
+    committed.commit("code only")
+    return committed
+
+
+def _light(mods: set[str], allowed: tuple = ()) -> list[str]:
+    heavy = {m for m in mods if m.split(".")[0] in HOOK_HEAVY and m.split(".")[0] not in allowed}
+    never = {m for m in mods if m.startswith(HOOK_NEVER)}
+    return sorted(heavy | never)
+
+
+def test_post_checkout_and_post_merge_import_nothing_heavy(hooked):
+    old, new = hooked.git("rev-parse", "HEAD~1", "HEAD").split()
+    mods = loaded_modules("hook", "post-checkout", old, new, "1", cwd=hooked.path)
+    assert _light(mods) == []
+    assert "git_exp.git.commits" not in mods and "git_exp.sharing.transfer" not in mods
+    hooked.git("update-ref", "ORIG_HEAD", old)
+    assert _light(loaded_modules("hook", "post-merge", "0", cwd=hooked.path)) == []
+
+
+def test_pre_commit_imports_nothing_heavy(hooked):
+    hooked.gen({"README.md": "staged\n"})
+    hooked.git("add", "README.md")
+    mods = loaded_modules("hook", "pre-commit", cwd=hooked.path)
+    # sqlite3: the stat memo (data/state.py) tells an unchanged data file
+    # from an edited one without hashing it.
+    assert _light(mods, allowed=("sqlite3",)) == []
+    assert not {m for m in mods if m.startswith(("git_exp.sharing", "git_exp.experiments"))}
+
+
+def test_pre_push_of_code_only_imports_nothing_heavy(hooked):
+    old = hooked.git("rev-parse", "origin/main").strip()
+    new = hooked.head()
+    mods = loaded_modules("hook", "pre-push", "origin", str(hooked.path.parent / "origin.git"),
+                          cwd=hooked.path, stdin=f"refs/heads/main {new} refs/heads/main {old}\n")
+    assert _light(mods) == []
