@@ -29,6 +29,7 @@ from git_exp.data.hashing import HashInfo
 from git_exp.data.tracked import data_at, objects_in_history
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.repo import Repository
 
 BACKUPS = "refs/exp-backups/"
 PROTECTED = ("refs/exps-queue/", "refs/exps-running/", "refs/stash")
@@ -160,7 +161,7 @@ def scoped_keep(repo, scope: Scope, tips: list[RefTip], expired: set[str]) -> Ke
     return kept
 
 
-def _commits_only(repo, tips: dict[str, str]) -> dict[str, str]:
+def _commits_only(repo: Repository, tips: dict[str, str]) -> dict[str, str]:
     """TIPS without the shas that are not commits here (a worktree's HEAD being removed)."""
     if not tips:
         return tips

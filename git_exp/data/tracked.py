@@ -25,6 +25,7 @@ from git_exp.data.pointer import (MAX_SIZE, data_path_of, is_pointer_name, looks
 from git_exp.errors import ExpError
 from git_exp.git.catfile import commits_among, read_objects
 from git_exp.gitcmd import git
+from git_exp.repo import Repository
 from git_exp.worktree_writes import refuse_unsafe
 
 LOCK = "exp.lock"
@@ -270,7 +271,7 @@ def _worktree_data(repo) -> dict[str, HashInfo]:
 
 # -- many commits ---------------------------------------------------------------
 
-def history_roots(repo) -> list[str]:
+def history_roots(repo: Repository) -> list[str]:
     """The commits every ref and every worktree's HEAD point at (tags peeled).
 
     What `git log --all` starts from, listed so that a worktree being added

@@ -16,6 +16,7 @@ from git_exp.errors import ExpError
 from git_exp.git import commits
 from git_exp.git.run import GitCommandError, reason
 from git_exp.gitcmd import git
+from git_exp.repo import Repository
 
 
 def _temp_index(repo) -> str:
@@ -72,7 +73,7 @@ def oversized_files(repo, limit: int) -> list[tuple[str, int]]:
     return big
 
 
-def commit_tree(repo, tree: str, parents: list[str], message: str) -> str:
+def commit_tree(repo: Repository, tree: str, parents: list[str], message: str) -> str:
     """A commit object with the user's identity; no ref moves, no hook runs."""
     try:
         return commits.commit_tree(repo.root, tree, parents, message)

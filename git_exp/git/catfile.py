@@ -50,22 +50,26 @@ class CatFile:
     def __enter__(self) -> "CatFile":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _start(self) -> subprocess.Popen:
+    def _pipes(self) -> tuple[IO[bytes], IO[bytes]]:
+        """(requests, answers) of the `cat-file --batch`, started on first use."""
         if self._proc is None:
             self._proc = git_process(["cat-file", "--batch"], cwd=self.root)
-        return self._proc
+        assert self._proc.stdin is not None and self._proc.stdout is not None   # both are pipes
+        return self._proc.stdin, self._proc.stdout
 
     def close(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
             try:
-                proc.stdin.close()
+                if proc.stdin is not None:
+                    proc.stdin.close()
             except OSError:
                 pass
-            proc.stdout.close()
+            if proc.stdout is not None:
+                proc.stdout.close()
             proc.wait()
 
     def read(self, spec: str) -> GitObject | None:
@@ -77,7 +81,7 @@ class CatFile:
         A spec holding a newline cannot be asked for in this protocol; it
         is answered None, as no path in a commit we wrote contains one.
         """
-        proc = self._start()
+        requests, answers_out = self._pipes()
         results: list[GitObject | None] = []
         start = 0
         while start < len(specs):
@@ -88,11 +92,11 @@ class CatFile:
             chunk = specs[start:end]
             asked = [s for s in chunk if "\n" not in s]
             try:
-                proc.stdin.write("".join(s + "\n" for s in asked).encode("utf-8", "surrogateescape"))
-                proc.stdin.flush()
+                requests.write("".join(s + "\n" for s in asked).encode("utf-8", "surrogateescape"))
+                requests.flush()
             except BrokenPipeError:
                 raise ExpError("git cat-file stopped unexpectedly") from None
-            answers = iter([self._answer(proc.stdout, self.max_blob) for _ in asked])
+            answers = iter([self._answer(answers_out, self.max_blob) for _ in asked])
             results.extend(None if "\n" in s else next(answers) for s in chunk)
             start = end
         return results
@@ -100,46 +104,44 @@ class CatFile:
     def copy_blob(self, oid: str, dest: str) -> bool:
         """Stream blob OID into the new file DEST (created only once Git has
         answered); False, with no file made, when OID is not a blob here."""
-        proc = self._start()
-        assert proc.stdin is not None and proc.stdout is not None
+        requests, out = self._pipes()
         try:
-            proc.stdin.write(oid.encode() + b"\n")
-            proc.stdin.flush()
+            requests.write(oid.encode() + b"\n")
+            requests.flush()
         except BrokenPipeError:
             raise ExpError("git cat-file stopped unexpectedly") from None
-        header = proc.stdout.readline().split()
+        header = out.readline().split()
         if not header:
             raise ExpError("git cat-file stopped unexpectedly")
         if len(header) != 3 or header[1] != b"blob":
             if len(header) == 3 and header[2].isdigit():
-                _skip(proc.stdout, int(header[2]) + 1)   # a tree or commit: not ours to write
+                _skip(out, int(header[2]) + 1)   # a tree or commit: not ours to write
             return False
         left = int(header[2])
         try:
             fh = open(dest, "xb")
         except OSError:
-            _skip(proc.stdout, left + 1)   # stay in step for the next request
+            _skip(out, left + 1)   # stay in step for the next request
             raise
         with fh:
             while left:
-                block = proc.stdout.read(min(left, 1 << 20))
+                block = out.read(min(left, 1 << 20))
                 if not block:
                     raise ExpError("git cat-file stopped unexpectedly")
                 fh.write(block)
                 left -= len(block)
-        proc.stdout.read(1)   # the newline after the contents
+        out.read(1)   # the newline after the contents
         return True
 
     @staticmethod
-    def _answer(out, max_blob: int | None = None) -> GitObject | None:
+    def _answer(out: IO[bytes], max_blob: int | None = None) -> GitObject | None:
         header = out.readline()
         if not header:
             raise ExpError("git cat-file stopped unexpectedly")
         parts = header.split()
         if len(parts) != 3 or parts[-1] in (b"missing", b"ambiguous"):
             return None  # "<spec> missing" / "<spec> ambiguous"
-        oid, kind, size = parts
-        size = int(size)
+        oid, kind, size = parts[0], parts[1], int(parts[2])
         if max_blob is not None and kind == b"blob" and size > max_blob:
             _skip(out, size + 1)   # the contents and the newline
             return GitObject(oid.decode(), kind.decode(), b"", size, True)
@@ -237,8 +239,8 @@ class Trees:
         while pending:
             unknown = list(dict.fromkeys(t for _, t, _ in pending if t not in self._trees))
             for oid, obj in zip(unknown, self.objects.read_many(unknown)):
-                found = obj is not None and obj.type == "tree"
-                self._trees[oid] = parse_tree(obj.data, len(oid) // 2) if found else {}
+                is_tree = obj is not None and obj.type == "tree"
+                self._trees[oid] = parse_tree(obj.data, len(oid) // 2) if obj and is_tree else {}
             deeper = []
             for index, tree, parts in pending:
                 entry = self._trees[tree].get(parts[0])

@@ -83,9 +83,11 @@ def git(args: Sequence[str], cwd: str | None = None, check: bool = True,
     return proc
 
 
-def git_text(args: Sequence[str], cwd: str | None = None, **kw) -> str:
+def git_text(args: Sequence[str], cwd: str | None = None, check: bool = True,
+             input: bytes | None = None, env: Mapping[str, str] | None = None) -> str:
     """Run git and return its stdout decoded, without the trailing newline."""
-    return git(args, cwd=cwd, **kw).stdout.decode("utf-8", errors="surrogateescape").rstrip("\n")
+    out = git(args, cwd=cwd, check=check, input=input, env=env).stdout
+    return out.decode("utf-8", errors="surrogateescape").rstrip("\n")
 
 
 def git_process(args: Sequence[str], cwd: str | None = None,

@@ -22,6 +22,7 @@ from git_exp.experiments.resolve import resolve_revision
 from git_exp.plots import data as plot_data
 from git_exp.plots.charts import (PlotResult, PlotSpec, Revision, Section, build_section,
                                   image_section, template_of)
+from git_exp.repo import Repository
 from git_exp.show.catfile import CatFile, Trees, parse_commit, parse_tree
 
 PIPELINE_FILE = "exp.yaml"
@@ -72,7 +73,7 @@ def running_revisions(repo) -> list:
     return found
 
 
-def revision_of(repo, spec: str, every: list) -> Revision:
+def revision_of(repo: Repository, spec: str, every: list) -> Revision:
     """What SPEC names: the workspace, an experiment (its name wins over a
     branch of the same name, as this is about experiments), a run in
     progress, or a commit."""
