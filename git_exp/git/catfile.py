@@ -18,7 +18,6 @@ so a chunk larger than the pipe could deadlock both processes.
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass
 from typing import IO, Iterable
 
 from git_exp.errors import ExpError
@@ -27,13 +26,23 @@ from git_exp.git.run import git, git_process
 _CHUNK_BYTES = 32 * 1024   # well under Linux's 64 KiB pipe buffer
 
 
-@dataclass(frozen=True)
+# Plain classes, not dataclasses: hooks import this module (data/tracked reads
+# objects through it), and creating a dataclass costs a millisecond at import.
+
 class GitObject:
-    oid: str
-    type: str      # "blob", "commit", "tree" or "tag"
-    data: bytes    # empty when `too_large`
-    size: int = 0
-    too_large: bool = False   # a blob over CatFile's max_blob: its bytes were skipped
+    """One object CatFile read."""
+
+    __slots__ = ("oid", "type", "data", "size", "too_large")
+
+    def __init__(self, oid: str, type: str, data: bytes, size: int = 0, too_large: bool = False):
+        self.oid = oid
+        self.type = type            # "blob", "commit", "tree" or "tag"
+        self.data = data            # empty when `too_large`
+        self.size = size
+        self.too_large = too_large  # a blob over CatFile's max_blob: its bytes were skipped
+
+    def __repr__(self) -> str:
+        return f"GitObject({self.oid!r}, {self.type!r}, size={self.size}, too_large={self.too_large})"
 
 
 class CatFile:
@@ -268,13 +277,21 @@ def parse_tree(data: bytes, id_len: int = 20) -> dict:
     return entries
 
 
-@dataclass(frozen=True)
 class CommitInfo:
-    tree: str
-    parents: list
-    committer_time: int
-    committer_tz: str      # "+0100"
-    message: str
+    """The fields of a commit that show and plots use."""
+
+    __slots__ = ("tree", "parents", "committer_time", "committer_tz", "message")
+
+    def __init__(self, tree: str, parents: list[str], committer_time: int, committer_tz: str,
+                 message: str):
+        self.tree = tree
+        self.parents = parents
+        self.committer_time = committer_time
+        self.committer_tz = committer_tz    # "+0100"
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"CommitInfo(tree={self.tree!r}, parents={self.parents!r}, time={self.committer_time})"
 
 
 def parse_commit(data: bytes) -> CommitInfo:
