@@ -24,6 +24,7 @@ from git_exp.data.pointer import (MAX_SIZE, data_path_of, is_pointer_name, looks
                                   parse_pointer, read_pointer_file)
 from git_exp.errors import ExpError
 from git_exp.git.catfile import commits_among, read_objects
+from git_exp.git.run import reason
 from git_exp.gitcmd import git
 from git_exp.repo import Repository
 from git_exp.worktree_writes import refuse_unsafe
@@ -88,8 +89,7 @@ def tree_blobs(repo, rev: str) -> tuple[dict[str, bytes], dict[str, bytes]]:
     """(pointer path -> blob sha, {exp.lock, exp.yaml} -> blob sha) of commit REV, one `ls-tree`."""
     proc = git(["ls-tree", "-r", "-l", "-z", "--full-tree", rev], cwd=repo.root, check=False)
     if proc.returncode != 0:
-        raise ExpError(f"cannot read the files of '{rev}': "
-                       + (proc.stderr.decode(errors="replace").strip().splitlines() or ["not a commit"])[-1])
+        raise ExpError(f"cannot read the files of '{rev}': {reason(proc.stderr, proc.returncode)}")
     pointers: dict[str, bytes] = {}
     special: dict[str, bytes] = {}
     for entry in proc.stdout.split(b"\0"):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from git_exp.errors import ExpError
 from git_exp.git.commits import update_refs
-from git_exp.git.run import GitCommandError
+from git_exp.git.run import GitCommandError, reason
 from git_exp.gitcmd import git
 
 PREFIX = "refs/exps/"
@@ -63,7 +63,7 @@ def create(root: str, ref: str, sha: str, force: bool = False) -> None:
     proc = git(args, cwd=root, check=False)
     if proc.returncode != 0:
         raise ExpError(f"cannot create {ref}: "
-                       + proc.stderr.decode(errors="replace").strip().removeprefix("fatal: "))
+                       + reason(proc.stderr, proc.returncode))
 
 
 def delete(root: str, ref: str, old_sha: str) -> None:
@@ -71,7 +71,7 @@ def delete(root: str, ref: str, old_sha: str) -> None:
     proc = git(["update-ref", "-d", ref, old_sha], cwd=root, check=False)
     if proc.returncode != 0:
         raise ExpError(f"cannot delete {ref}: "
-                       + proc.stderr.decode(errors="replace").strip().removeprefix("fatal: "))
+                       + reason(proc.stderr, proc.returncode))
 
 
 def move(root: str, old_ref: str, new_ref: str, sha: str) -> None:

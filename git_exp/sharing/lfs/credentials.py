@@ -26,6 +26,7 @@ import time
 
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.git.run import reason
 
 _MAX_SSH_ANSWER = 1 << 16
 _SAFE_PATH = re.compile(r"[A-Za-z0-9._/~+-]*")
@@ -60,9 +61,8 @@ class GitCredentials:
                 proc = git(["credential", "fill"], cwd=self.root, check=False,
                            input=f"url={self.url}\n\n".encode())
                 if proc.returncode != 0 or b"password=" not in proc.stdout:
-                    why = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-                    raise ExpError(f"no credentials for the LFS store {self.url}: "
-                                   f"{why[-1] if why else 'git credential fill gave none'}",
+                    why = reason(proc.stderr) if proc.stderr.strip() else "git credential fill gave none"
+                    raise ExpError(f"no credentials for the LFS store {self.url}: {why}",
                                    hint="store them with a Git credential helper (see 'git help "
                                         "credentials'), or run the command from a terminal so "
                                         "Git can ask for them")
