@@ -3,7 +3,7 @@
 The plots are those the revisions' own exp.yaml files declare (stage and
 top-level `plots`), the union by path, the first declaration winning (the
 workspace's when it is compared). Files of commits are read straight from
-Git through one `git cat-file --batch` (show/catfile.py), a level of trees
+Git through one `git cat-file --batch` (git/catfile.py), a level of trees
 at a time for all commits together, and each distinct blob is parsed once.
 A plot kept in the data cache (`cache: true`) is found through the
 commit's exp.lock.

@@ -2,7 +2,7 @@
 
 https: `git credential fill` asks the user's credential helpers (or the
 terminal, as `git push` would), `approve` stores what worked, `reject`
-forgets what the server refused. It runs through gitcmd, with the
+forgets what the server refused. It runs through git_exp.git, with the
 repository's own config, so `credential.helper`, `credential.useHttpPath`
 and per-URL helpers apply.
 
