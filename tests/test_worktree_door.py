@@ -190,7 +190,7 @@ _WHERE = {
         "git_exp.sharing.foreign_files:get", "git_exp.sharing.foreign_files:_publish",
         "git_exp.sharing.foreign_files:_remove", "git_exp.sharing.foreign_files:_write",
         "git_exp.sharing.foreign_files:_finish", "git_exp.sharing.foreign:Foreign.blob_to",
-        "git_exp.sharing.foreign:Foreign.blobs_to"),
+        "git_exp.git.catfile:CatFile.copy_blob"),   # the new file Foreign.blobs_to names (as above)
 }
 WRITERS = {name: why for why, names in _WHERE.items() for name in names}
 
