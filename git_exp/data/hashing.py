@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
 from git_exp.errors import ExpError
-from git_exp.worktree_writes import path_problem
+from git_exp.relpaths import path_problem
 
 if TYPE_CHECKING:
     from git_exp.data.state import StateMemo
