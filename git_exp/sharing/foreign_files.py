@@ -63,7 +63,7 @@ class GetResult:
 def _clean(path: str | None) -> str:
     if path in (None, "", ".", "/"):
         return ""
-    from git_exp.data.access import clean_path
+    from git_exp.worktree.access import clean_path
     return clean_path(path.rstrip("/"))
 
 

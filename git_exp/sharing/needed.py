@@ -50,9 +50,9 @@ class Needs:
 def data_at(repo, sha: str) -> dict:
     """path -> HashInfo of the cached data commit SHA records.
 
-    data/tracked.py is the one place that knows (pointer files and exp.lock outs).
+    worktree/records.py is the one place that knows (pointer files and exp.lock outs).
     """
-    from git_exp.data.tracked import data_at as read
+    from git_exp.worktree.records import data_at as read
     return read(repo, sha)
 
 
