@@ -160,7 +160,7 @@ def _info_error(where: str | None, text: str) -> ExpError:
 
 
 def _check_info(h: object, size: object, nfiles: object, where: str | None) -> None:
-    if not is_valid_hash(h):
+    if not isinstance(h, str) or not is_valid_hash(h):
         raise _info_error(where, f"'{h}' is not a sha256 hash (64 lowercase hex digits, optionally .dir)")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise _info_error(where, f"size '{size}' is not a non-negative integer")

@@ -17,11 +17,11 @@ hashes, so large files hash in parallel at the disk's pace.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Callable
 
 from git_exp.data.hashing import HashInfo
 from git_exp.worktree.paths import open_cache
@@ -85,14 +85,14 @@ def _needers(repo: Repository) -> list:
     """(label, records reader) for every ref and tree whose data must be whole."""
     out = git(["for-each-ref", "--format=%(objectname) %(refname)",
                *(p for p, _ in NEEDING_REFS)], cwd=repo.root).stdout
-    sources = []
+    sources: list[tuple[str, Callable[[], dict[str, HashInfo]]]] = []
     for line in out.decode("utf-8", "surrogateescape").splitlines():
         sha, _, ref = line.partition(" ")
-        sources.append((_owner_label(ref), lambda sha=sha: data_at(repo, sha)))
+        sources.append((_owner_label(ref), partial(data_at, repo, sha)))
     head = git(["rev-parse", "-q", "--verify", "HEAD^{commit}"], cwd=repo.root, check=False)
     if head.returncode == 0:
         head_sha = head.stdout.decode().strip()
-        sources.append(("HEAD", lambda sha=head_sha: data_at(repo, sha)))
+        sources.append(("HEAD", partial(data_at, repo, head_sha)))
     sources.append(("the index", lambda: index_pointers(repo)))
     sources.append(("the work tree", lambda: data_at(repo, None)))
     return sources

@@ -37,21 +37,20 @@ recorded is either in a ref by now or young.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import glob
 import json
 import os
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import AbstractSet, TYPE_CHECKING
 
 from git_exp.data.hashing import HashInfo
 from git_exp.errors import ExpError
+from git_exp.gitcmd import git
 from git_exp.worktree.backups import parse_expiry
 from git_exp.worktree.paths import open_cache
 from git_exp.worktree.records import data_at, history_roots, index_pointers, objects_in_history
-from git_exp.gitcmd import git
 
 if TYPE_CHECKING:
     from git_exp.repo import Repository
@@ -95,7 +94,7 @@ def _worktrees(repo: Repository) -> list:
     return found or [repo]
 
 
-def referenced_infos(repo: Repository, exclude: set[str] = frozenset()) -> tuple[set[HashInfo], list[str]]:
+def referenced_infos(repo: Repository, exclude: AbstractSet[str] = frozenset()) -> tuple[set[HashInfo], list[str]]:
     """Every HashInfo something still references, and malformed records met.
 
     EXCLUDE: commits whose refs are about to go (expired backups) and that no
@@ -121,7 +120,7 @@ def workspace_infos(repo: Repository, problems: list[str]) -> set[HashInfo]:
     return infos
 
 
-def referenced_objects(repo: Repository, cache, exclude: set[str] = frozenset()) -> tuple[set[str], list[str]]:
+def referenced_objects(repo: Repository, cache, exclude: AbstractSet[str] = frozenset()) -> tuple[set[str], list[str]]:
     """Object hashes to keep: each referenced file, directory manifest and its files."""
     infos, problems = referenced_infos(repo, exclude)
     return expand(cache, infos), problems

@@ -22,10 +22,9 @@ commits at the window's edge are read whole as tips are.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from git_exp.data.hashing import HashInfo
 from git_exp.worktree.records import data_at, objects_in_history

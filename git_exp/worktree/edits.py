@@ -9,9 +9,8 @@ edit: sync.py leaves it in place (hooks), refuses (checkout) or backs it up
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from git_exp.data.hashing import HashInfo
 from git_exp.worktree.records import history_roots, objects_in_history

@@ -66,7 +66,7 @@ def pointer_blobs(repo: Repository, rev: str | None, untracked: bool = True) -> 
     far more than the rest when data files are ignored one by one.
     """
     if rev is not None:
-        return tree_blobs(repo, rev)[0]
+        return dict(tree_blobs(repo, rev)[0])
     out = git(["ls-files", "-s", "-z", "--", "*.exp"], cwd=repo.root).stdout
     blobs: dict[str, bytes | None] = {}
     for entry in out.split(b"\0"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from git_exp.data.hashing import HashInfo
 from git_exp.errors import ExpError
@@ -17,6 +17,7 @@ from git_exp.worktree.paths import abs_path, check_data_path, open_cache, preloa
 from git_exp.worktree.records import data_at
 
 if TYPE_CHECKING:
+    from git_exp.pipeline.spec import Stage
     from git_exp.repo import Repository
 
 
@@ -88,4 +89,4 @@ def _stage_status(repo: Repository) -> list[StageStatus]:
     from git_exp.pipeline.runner import PipelineRun
     from git_exp.pipeline.spec import load_pipeline
     plans = PipelineRun(repo, load_pipeline(repo.root)).plan()
-    return [StageStatus(p.stage.name, list(p.reasons), p.skip == "frozen") for p in plans]
+    return [StageStatus(cast("Stage", p.stage).name, list(p.reasons), p.skip == "frozen") for p in plans]

@@ -29,11 +29,10 @@ is trusted: cache.STAMPED).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import os
 import stat
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from git_exp.data.hashing import HashInfo
 from git_exp.data.pointer import is_pointer_name, pointer_path_of
@@ -111,7 +110,8 @@ def sync_after_head_change(repo: Repository, old_rev: str | None) -> SyncResult:
     lock_old: dict[str, HashInfo] = {}
     if old_rev and old_rev not in ZERO_SHAS:
         try:
-            old_blobs, special = tree_blobs(repo, old_rev)
+            found, special = tree_blobs(repo, old_rev)
+            old_blobs = dict(found)
             if LOCK in special:
                 lock_old = lock_data_at(repo, old_rev)
         except ExpError:
