@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.names import LOCK_FILE, PIPELINE_FILE
 
-DATA_FILES = ("exp.lock", "exp.yaml")
+DATA_FILES = (LOCK_FILE, PIPELINE_FILE)
 POINTER_SUFFIX = ".exp"
 _MARK = "\x01"
 _READ_THREADS = 8
