@@ -24,10 +24,10 @@ from functools import partial
 from typing import TYPE_CHECKING, Callable
 
 from git_exp.data.hashing import HashInfo
-from git_exp.worktree.paths import open_cache
-from git_exp.worktree.records import data_at, index_pointers
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.worktree.paths import open_cache
+from git_exp.worktree.records import data_at, index_pointers
 
 if TYPE_CHECKING:
     from git_exp.repo import Repository

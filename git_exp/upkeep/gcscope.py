@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from git_exp.data.hashing import HashInfo
-from git_exp.worktree.records import data_at, objects_in_history
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.worktree.records import data_at, objects_in_history
 
 if TYPE_CHECKING:
     from git_exp.repo import Repository
@@ -164,7 +164,7 @@ def scoped_keep(repo: Repository, scope: Scope, tips: list[RefTip], expired: set
     return kept
 
 
-def _commits_only(repo: Repository, tips: dict[str, str]) -> dict[str, str]:
+def _commits_only(repo, tips: dict[str, str]) -> dict[str, str]:
     """TIPS without the shas that are not commits here (a worktree's HEAD being removed)."""
     if not tips:
         return tips

@@ -21,9 +21,9 @@ import os
 import posixpath
 from typing import IO, TYPE_CHECKING
 
-from git_exp.relpaths import path_problem
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.relpaths import path_problem
 
 if TYPE_CHECKING:
     from git_exp.repo import Repository

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from git_exp.data.hashing import HashInfo
-from git_exp.worktree.records import history_roots, objects_in_history
 from git_exp.errors import ExpError
+from git_exp.worktree.records import history_roots, objects_in_history
 
 if TYPE_CHECKING:
     from git_exp.repo import Repository

@@ -300,7 +300,7 @@ def _worktree_data(repo: Repository) -> dict[str, HashInfo]:
 
 # -- many commits ---------------------------------------------------------------
 
-def history_roots(repo: Repository) -> list[str]:
+def history_roots(repo) -> list[str]:
     """The commits every ref and every worktree's HEAD point at (tags peeled).
 
     What `git log --all` starts from, listed so that a worktree being added
