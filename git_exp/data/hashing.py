@@ -197,12 +197,6 @@ def manifest_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest() + DIR_SUFFIX
 
 
-# Why a path may not be written under a directory, or None: manifests arrive
-# from remotes, so each path must stay inside the directory it is checked out
-# to. The rule is the work-tree door's, '.git' parts included (CVE-2014-9390).
-check_relpath = path_problem
-
-
 def parse_manifest(data: bytes) -> list[ManifestEntry]:
     """Entries of a manifest, every one validated; ExpError on anything odd."""
     import json
@@ -221,7 +215,9 @@ def parse_manifest(data: bytes) -> list[ManifestEntry]:
         if not isinstance(row, dict) or set(row) != _MANIFEST_KEYS:
             raise ExpError(f"{where}: expected keys {', '.join(sorted(_MANIFEST_KEYS))}")
         relpath, h, size, ex = row["path"], row["hash"], row["size"], row["exec"]
-        problem = check_relpath(relpath)
+        # Manifests arrive from remotes: each path must stay inside the directory it is
+        # checked out to. The rule is the work-tree door's, '.git' parts included (CVE-2014-9390).
+        problem = path_problem(relpath)
         if problem:
             raise ExpError(f"{where}: refusing path {relpath!r}: {problem}")
         if not is_valid_hash(h) or h.endswith(DIR_SUFFIX):
