@@ -161,7 +161,7 @@ _WHERE = {
     "apply's staging folder <git dir>/exp-apply.<pid>; the files reach the work tree through WorkTree.place": (
         "git_exp.experiments.apply:_write_files", "git_exp.experiments.apply:_staging_folder"),
     "checkout's own new folder '.<data path>.<random>.tmp', beside a data path that WorkTree.make_parents "
-    "checked, filled (manifest paths checked by hashing.check_relpath) and renamed into place whole; "
+    "checked, filled (manifest paths checked by relpaths.path_problem) and renamed into place whole; "
     "a file replaced in place is written under a temporary name there and moved by WorkTree.place": (
         "git_exp.data.cache:Cache._write_fresh_dir", "git_exp.data.cache:Cache._put_many",
         "git_exp.data.cache:Cache._put_file", "git_exp.data.cache:_write_new"),

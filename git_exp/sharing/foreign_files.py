@@ -19,7 +19,7 @@ import shutil
 import stat
 from dataclasses import dataclass, field
 
-from git_exp.data.hashing import check_relpath
+from git_exp.relpaths import path_problem as check_relpath
 from git_exp.errors import ExpError
 
 MAX_MANIFEST = 256 * 1024 * 1024
