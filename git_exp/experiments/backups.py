@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 
 from git_exp.data.hashing import HashInfo
-from git_exp.errors import ExpError
+from git_exp.errors import ExpError, UsageError
 from git_exp.gitcmd import git
 
 PREFIX = "refs/exp-backups/"
@@ -83,9 +83,27 @@ class Backup:
                 "changed_files": self.files, "expires": self.expires, "restore": self.restore}
 
 
+def parse_expiry(repo, value: str, where: str) -> float:
+    """Git's expiry date VALUE (`2.weeks.ago`, `now`, `never`, `2026-01-01`) as a Unix time.
+
+    Objects older than it may be deleted: `now` is +inf, `never` is 0.
+    Git itself parses it (`git config --type=expiry-date`), so every form
+    `git gc --prune` takes is accepted here too.
+    """
+    text = value.strip()
+    if text == "now":
+        return math.inf
+    proc = git(["-c", f"exp.gc.parse={text}", "config", "--type=expiry-date", "exp.gc.parse"],
+               cwd=repo.root, check=False)
+    if proc.returncode != 0 or not text:
+        raise UsageError(f"{where}: '{value}' is not a date Git understands",
+                         hint="use e.g. 2.weeks.ago, 3.days.ago, 2026-01-31, now or never")
+    stamp = int(proc.stdout.strip() or 0)
+    return math.inf if stamp >= 2 ** 63 else float(stamp)
+
+
 def expiry_cutoff(repo, expire: str | None = None) -> tuple[str, float]:
     """(the setting's text, the Unix time before which a backup has expired)."""
-    from git_exp.data.gc import parse_expiry
     text = expire or repo.config.get(EXPIRE_KEY) or DEFAULT_EXPIRE
     return text, parse_expiry(repo, text, f"config {EXPIRE_KEY}")
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Collection
 
 from git_exp.errors import ExpError
 from git_exp.experiments import names as exp_names
@@ -89,15 +90,16 @@ def remove(repo, specs: list[str], all_of_head: bool = False, all_commits: bool 
     return list(unique.values())
 
 
-def rename(repo, old: str, new: str) -> tuple[refs.ExpRef, str]:
+def rename(repo, old: str, new: str, reserved: Collection[str]) -> tuple[refs.ExpRef, str]:
+    """Rename experiment OLD to NEW; RESERVED names (the queue's: queue.entries.reserved_names)
+    count as taken."""
     exp_names.validate(new, repo.root)
     every = refs.list_refs(repo.root)
     found = resolve(repo, old, every)
     if any(r.name == new for r in every):
         raise ExpError(f"an experiment named '{new}' already exists",
                        hint="remove it first, or pick another name")
-    from git_exp.queue.entries import reserved_names
-    if new in reserved_names(repo):
+    if new in reserved:
         raise ExpError(f"a queued experiment is already named '{new}'",
                        hint="pick another name, or drop the entry: git exp queue remove " + new)
     new_ref = refs.exp_ref(found.baseline, new)
@@ -131,13 +133,14 @@ def read_log(repo, spec: str) -> tuple[refs.ExpRef, bytes]:
                             "the clone that ran the experiment; 'git exp save' records no log") from None
 
 
-def save(repo, name: str | None = None, message: str | None = None,
+def save(repo, reserved: Collection[str], name: str | None = None, message: str | None = None,
          force: bool = False) -> tuple[refs.ExpRef, bool]:
     """Record the work tree as it is, without running anything.
 
     Returns (the experiment, whether it was there already): an unnamed save
     of a work tree that equals an experiment of the same commit records no
     twin and returns that experiment, as `run` does. A named save always records.
+    RESERVED names (the queue's: queue.entries.reserved_names) count as taken.
     """
     from git_exp.experiments.run import (DEFAULT_MAX_FILE, _pick_name, _same_tree, changed_params,
                                          check_sizes)
@@ -146,8 +149,7 @@ def save(repo, name: str | None = None, message: str | None = None,
     from git_exp.pipeline.spec import load_pipeline
 
     baseline = rec.baseline_of(repo)
-    from git_exp.queue.entries import reserved_names
-    chosen, replaced = _pick_name(repo, name, force, reserved_names(repo))
+    chosen, replaced = _pick_name(repo, name, force, reserved)
     try:
         pipeline = load_pipeline(repo.root)
     except ExpError:

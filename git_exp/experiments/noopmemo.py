@@ -41,7 +41,7 @@ import os
 from git_exp import __version__
 from git_exp.atomic import write_atomic
 from git_exp.gitcmd import git
-from git_exp.show.workmemo import Watch, _file_key  # one stat key, one file shape
+from git_exp.filewatch import Watch, file_key  # one stat key, as show/workmemo.py
 
 VERSION = 1
 MAX_ROOTS = 32          # work trees remembered; the oldest entry goes first
@@ -121,9 +121,9 @@ def _stats(repo, relpaths, absolute) -> dict | None:
     out: dict[str, list | None] = {}
     try:
         for rel in relpaths:
-            out[rel] = _file_key(os.path.join(repo.root, *rel.split("/")))
+            out[rel] = file_key(os.path.join(repo.root, *rel.split("/")))
         for full in absolute:
-            out["//" + full] = _file_key(full)
+            out["//" + full] = file_key(full)
     except OSError:
         return None
     return out
@@ -174,7 +174,7 @@ def replay(repo) -> dict | None:
             return None
         for key, stored in entry["files"].items():
             full = key[2:] if key.startswith("//") else os.path.join(repo.root, *key.split("/"))
-            if _file_key(full) != stored:
+            if file_key(full) != stored:
                 return None
         answer = entry["answer"]
         if not (isinstance(answer["skipped"], list) and isinstance(answer["name"], str)):

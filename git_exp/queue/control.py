@@ -222,21 +222,3 @@ def remove(repo, specs: list[str] = (), everything: bool = False, failed: bool =
             state.remove_state(repo, row.id)
         removed.append(row)
     return removed
-
-
-def pending_entries(repo) -> list:
-    """Queued and running entries as `show` lists them (show/pending.py); reads only.
-
-    An entry whose worker is gone shows as queued: recovery will queue it again.
-    """
-    from git_exp.queue.checkout import checkout_path
-    from git_exp.show.pending import Pending
-    found = []
-    for e in ent.list_entries(repo):
-        running = e.state == "running" and claims.owner_alive(e)
-        created = e.owner.claimed_at if running and e.owner else e.queued_at
-        # A local worker runs it in a temporary checkout named after its claim.
-        root = checkout_path(repo, e) if running and e.owner and e.owner.here() else None
-        found.append(Pending(e.name, "running" if running else "queued", e.baseline,
-                             created or None, root=root, commit=e.entry_sha, entry=e.id))
-    return found

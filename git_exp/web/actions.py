@@ -42,7 +42,8 @@ def branch(repo, body: dict) -> dict:
 
 def rename(repo, body: dict) -> dict:
     from git_exp.experiments.manage import rename as rename_exp
-    found, _ = rename_exp(repo, _text(body, "rev"), _text(body, "name"))
+    from git_exp.queue.entries import reserved_names
+    found, _ = rename_exp(repo, _text(body, "rev"), _text(body, "name"), reserved_names(repo))
     return {"message": f"Renamed '{found.name}' to '{body['name']}'."}
 
 
