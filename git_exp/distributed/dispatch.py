@@ -40,11 +40,13 @@ from git_exp.queue import claims, recovery, state
 from git_exp.queue import entries as ent
 from git_exp.queue.executor import EntryOutcome
 from git_exp.queue.finish import finish, write_running
+from git_exp.queue import home, records
+from git_exp.queue.home import Target
+from git_exp.queue.results import result_ref
 from git_exp.queue.worker import WorkerEvents
 from git_exp.sharing import gitremote
 
-from git_exp.distributed import home, progress, records
-from git_exp.distributed.results import result_ref
+from git_exp.distributed import progress
 
 POLL_SECONDS = 0.5
 
@@ -98,14 +100,6 @@ class Engine:
         raise NotImplementedError
 
     def close(self) -> None: ...
-
-
-@dataclass
-class Target:
-    """The shared remote as the workers reach it."""
-    name: str                # as the user gave it (a remote's name, a path or a URL)
-    url: str                 # what workers fetch from and push to
-    data: str                # the data remote's location
 
 
 def resolve_target(repo, remote: str) -> Target:

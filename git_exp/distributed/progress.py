@@ -1,8 +1,8 @@
 """Progress of entries running on other machines, reported back through the shared remote.
 
 A worker (`git exp exec-entry`) reads its run's params and metrics as the
-running code writes them (show/running.py: the same bounded reads as for a
-local queue checkout) every INTERVAL seconds and, when they changed, pushes
+running code writes them (show/running.py, passed in by the command: the
+same bounded reads as for a local queue checkout) every INTERVAL seconds and, when they changed, pushes
 them as one small JSON blob to `refs/exps-progress/<id>` of the shared
 remote, forced: only the latest report matters. The ref points at the blob
 itself, so no commit, identity or history is involved, and the worker
@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 from git_exp.gitcmd import git
 
@@ -58,9 +58,10 @@ def withdraw(repo, remote: str, entry_id: str) -> None:
 
 @contextmanager
 def reporting(repo, remote: str, entry_id: str, root: str, attempt: int,
+              read_running: Callable[[str], tuple[dict, dict]],
               interval: float = INTERVAL) -> Iterator[None]:
-    """While the body runs, report the run's files at ROOT every INTERVAL seconds when they changed."""
-    from git_exp.show.running import read_running
+    """While the body runs, report the run's files at ROOT every INTERVAL seconds when they changed
+    (READ_RUNNING(root) -> (params, metrics): show/running.read_running)."""
     stop = threading.Event()
     last: list = [None]
 

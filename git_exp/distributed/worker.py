@@ -36,7 +36,7 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
@@ -45,7 +45,7 @@ from git_exp.queue import entries as ent
 from git_exp.sharing import gitremote
 
 from git_exp.distributed import lifeline, progress
-from git_exp.distributed.results import read_result, result_ref
+from git_exp.queue.results import read_result, result_ref
 
 CLAIM_TRIES = 5
 _ID = re.compile(r"^[0-9a-z]{4,64}$")
@@ -77,7 +77,8 @@ def entry_id_of(ref: str) -> str:
     return entry_id
 
 
-def exec_entry(remote: str, ref: str, *, data_remote: str | None = None, executor: str = "",
+def exec_entry(remote: str, ref: str, *, read_running: Callable[[str], tuple[dict, dict]],
+               data_remote: str | None = None, executor: str = "",
                workdir: str | None = None, keep: bool = False,
                events: ExecEvents | None = None) -> ExecResult:
     """Run the entry REF of the Git remote REMOTE (a URL or path) and publish its result there.
@@ -85,7 +86,9 @@ def exec_entry(remote: str, ref: str, *, data_remote: str | None = None, executo
     DATA_REMOTE is where the data lives (default: what the remote pairs
     with, see sharing/remote.py). EXECUTOR is recorded in the experiment.
     The temporary clone goes in WORKDIR (default: the system's temp dir)
-    and is removed afterwards unless KEEP.
+    and is removed afterwards unless KEEP. READ_RUNNING(root) reads the
+    run's (params, metrics) as it writes them, for the progress reports
+    (show/running.read_running, which the caller passes: show is above us).
     """
     events = events or ExecEvents()
     entry_id = entry_id_of(ref)
@@ -93,7 +96,8 @@ def exec_entry(remote: str, ref: str, *, data_remote: str | None = None, executo
     lifeline.watch_parent(lambda: root)
     try:
         with _interruptible() as publishing:
-            return _exec(remote, entry_id, root, data_remote, executor, events, publishing)
+            return _exec(remote, entry_id, root, data_remote, executor, events, publishing,
+                         read_running)
     finally:
         if keep:
             events.step(f"kept the temporary clone: {root}")
@@ -101,7 +105,8 @@ def exec_entry(remote: str, ref: str, *, data_remote: str | None = None, executo
             shutil.rmtree(root, ignore_errors=True)
 
 
-def _exec(remote, entry_id, root, data_location, executor, events, publishing) -> ExecResult:
+def _exec(remote, entry_id, root, data_location, executor, events, publishing,
+          read_running) -> ExecResult:
     from git_exp.experiments.run import run_experiment
     from git_exp.queue.checkout import materialise
     from git_exp.queue.executor import queue_trailers
@@ -140,7 +145,7 @@ def _exec(remote, entry_id, root, data_location, executor, events, publishing) -
         trailers["Exp-Executor"] = executor
     try:
         # Its metrics so far go to the remote while it runs, for `git exp show` at home.
-        with progress.reporting(repo, remote, entry.id, root, entry.attempt):
+        with progress.reporting(repo, remote, entry.id, root, entry.attempt, read_running):
             result = run_experiment(
                 repo, name=entry.name, message=entry.message, force=entry.force,
                 run_cache=entry.run_cache, targets=entry.targets or None,
@@ -331,7 +336,7 @@ def _push_data(repo, data_remote, sha: str, entry: ent.Entry) -> int:
 def _log_blob(repo, sha: str, last_line: str) -> str | None:
     """The run's log (its end, if long) as a blob, to publish with the result."""
     from git_exp.experiments import record as rec
-    from git_exp.distributed.results import LOG_LIMIT
+    from git_exp.queue.results import LOG_LIMIT
     path = rec.log_path(repo, sha)
     try:
         with open(path, "ab") as fh:
@@ -353,7 +358,7 @@ def _publish(repo, remote: str, entry: ent.Entry, ref: str, sha: str, log_blob: 
     One atomic push: the log refs (the entry's, and EXTRA: the experiment's
     refs/exp-logs/ ref) never name a run whose result lost.
     """
-    from git_exp.distributed.results import log_ref
+    from git_exp.queue.results import log_ref
     specs = ([f"{sha}:{ref}"] + ([f"{log_blob}:{log_ref(entry.id)}"] if log_blob else [])
              + list(extra))
     statuses, error = gitremote.push(repo.root, remote, specs, env={gitremote.DATA_SENT_ENV: "1"},

@@ -71,9 +71,9 @@ def recover(repo, max_attempts: int = MAX_ATTEMPTS) -> list[Recovered]:
 
 
 def _dispatched(repo, entry: ent.Entry) -> bool:
-    """Whether a dispatcher handed ENTRY to an engine (distributed/records.py).
+    """Whether a dispatcher handed ENTRY to an engine (queue/records.py).
 
-    Looked up by file, so the local queue never imports git_exp.distributed.
+    Looked up by file: most entries are not, and records/home are imported only for those.
     """
     return os.path.exists(os.path.join(repo.exp_dir, "queue", "remote", f"{entry.id}.json"))
 
@@ -87,7 +87,7 @@ def _recover_dispatched(repo, entry: ent.Entry) -> list[Recovered]:
     dying (a client killed, a laptop closed) is no fault of the entry, so an
     outage never makes it fail.
     """
-    from git_exp.distributed import home, records
+    from git_exp.queue import home, records
     record = records.read(repo, entry.id) or {}
     outcome = home.settle(repo, entry, record)
     if outcome is not None:

@@ -1,7 +1,8 @@
 """The client's side of a result: its data must be here before it counts as a success.
 
 A worker sends the outputs' data to the data remote before it pushes the
-result ref (worker.py). But a worker whose "data remote" is a directory
+result ref (distributed/worker.py). But a worker whose "data remote" is a
+directory
 only it can see (a path that exists on every machine yet is not shared, a
 mount missing on one node) uploads successfully into nowhere, and an old
 worker may not upload at all. So the dispatcher never trusts a result ref

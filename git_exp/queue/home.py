@@ -1,10 +1,12 @@
 """Bringing results home from the shared remote: the result, its data, the winning log.
 
-The dispatcher does this for the tasks that ended (dispatch.py), and
-recovery does it for the running entries of a dispatcher that died
+The dispatcher does this for the tasks that ended (distributed/dispatch.py),
+and recovery does it for the running entries of a dispatcher that died
 (settle): its tasks may have run on and published while it was gone, and
 such an entry must come home as the experiment it is, not be run again or
-recorded as failed.
+recorded as failed. It lives in the queue, with results.py, arrival.py and
+records.py, because the queue's own recovery (any `queue status`) needs it
+and the queue never imports git_exp.distributed.
 
 Per batch: one ls-remote (results, queue, claim and log refs), one fetch,
 one data transfer, and one push that clears the finished entries' refs
@@ -19,9 +21,16 @@ from git_exp.errors import ExpError
 from git_exp.experiments import record as rec
 from git_exp.gitcmd import git
 from git_exp.queue import entries as ent
+from git_exp.queue.results import LOG_LIMIT, Result, log_ref, read_result, result_ref
 from git_exp.sharing import gitremote
 
-from git_exp.distributed.results import LOG_LIMIT, Result, log_ref, read_result, result_ref
+
+@dataclass
+class Target:
+    """The shared remote as the workers reach it."""
+    name: str                # as the user gave it (a remote's name, a path or a URL)
+    url: str                 # what workers fetch from and push to
+    data: str                # the data remote's location
 
 
 @dataclass
@@ -67,7 +76,7 @@ def fetch_results(repo, target, entries: list[ent.Entry]) -> Fetched:
         logs = {}   # a log ref cleared meanwhile must not keep the results away
         gitremote.fetch(repo.root, target.url, results)
     fetched = {ref: sha for ref, sha in wanted.items() if local.get(ref, sha) == sha}
-    from git_exp.distributed import arrival
+    from git_exp.queue import arrival
     missing, location = arrival.receive(repo, target.name, fetched) if fetched else ({}, None)
     found = Fetched(there=there)
     for entry in entries:
@@ -137,7 +146,6 @@ def settle(repo, entry: ent.Entry, record: dict):
     """ENTRY's published result fetched home from the remote RECORD names, its refs there
     cleared, its log kept: an EntryOutcome, or None when there is none (or no answer)."""
     from git_exp.queue.executor import EntryOutcome
-    from git_exp.distributed.dispatch import Target
     try:
         target = Target(str(record["remote"]), str(record["url"]), str(record["data"]))
     except KeyError:
