@@ -14,17 +14,18 @@ from typing import Iterator
 from git_exp.errors import ExpError
 from git_exp.experiments import record as rec
 from git_exp.experiments.runlock import live_holder
+from git_exp.repo import Repository
 
 POLL_SECONDS = 0.2
 
 
-def runs_here(repo, spec: str) -> bool:
+def runs_here(repo: Repository, spec: str) -> bool:
     """Whether SPEC is the name of the run in progress in this work tree."""
     holder = live_holder(repo.git_dir)
     return holder is not None and holder.get("name") == spec
 
 
-def stream_log(repo, spec: str, follow: bool = False, poll: float = POLL_SECONDS) -> Iterator[bytes]:
+def stream_log(repo: Repository, spec: str, follow: bool = False, poll: float = POLL_SECONDS) -> Iterator[bytes]:
     """The log of SPEC (an experiment, or the run in progress here by its name) as chunks;
     with FOLLOW, more as a run in progress writes it, until it ends. Queued
     runs are the queue's (queue/logs.py asks it first)."""
@@ -36,12 +37,12 @@ def stream_log(repo, spec: str, follow: bool = False, poll: float = POLL_SECONDS
     yield read_log(repo, spec)[1]
 
 
-def _still_running(repo, pid: int) -> bool:
+def _still_running(repo: Repository, pid: int) -> bool:
     holder = live_holder(repo.git_dir)
     return holder is not None and holder.get("pid") == pid
 
 
-def _follow_run(repo, holder: dict, follow: bool, poll: float) -> Iterator[bytes]:
+def _follow_run(repo: Repository, holder: dict, follow: bool, poll: float) -> Iterator[bytes]:
     pid, name = holder["pid"], str(holder.get("name"))
     path = rec.running_log_path(repo, pid)
     fh = None

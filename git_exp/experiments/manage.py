@@ -11,14 +11,15 @@ from git_exp.experiments import record as rec
 from git_exp.experiments import refs
 from git_exp.experiments.resolve import resolve
 from git_exp.gitcmd import git
+from git_exp.repo import Repository
 
 
-def head_sha(repo) -> str | None:
+def head_sha(repo: Repository) -> str | None:
     proc = git(["rev-parse", "--verify", "-q", "HEAD^{commit}"], cwd=repo.root, check=False)
     return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
 
-def commit_states(repo, shas: list[str]) -> dict[str, str]:
+def commit_states(repo: Repository, shas: list[str]) -> dict[str, str]:
     """sha -> Exp-Status, read in one `git log --no-walk` call."""
     if not shas:
         return {}
@@ -39,7 +40,7 @@ class Group:
     experiments: list[refs.ExpRef]
 
 
-def labels_for(repo, shas: set[str]) -> dict[str, str]:
+def labels_for(repo: Repository, shas: set[str]) -> dict[str, str]:
     out = git(["for-each-ref", "--format=%(objectname) %(*objectname) %(refname:short)",
                "refs/heads", "refs/tags"], cwd=repo.root).stdout.decode("utf-8", "replace")
     found: dict[str, list[str]] = {}
@@ -51,7 +52,7 @@ def labels_for(repo, shas: set[str]) -> dict[str, str]:
     return {sha: ", ".join(found.get(sha, [])) or sha[:7] for sha in shas}
 
 
-def list_groups(repo, all_commits: bool = False) -> list[Group]:
+def list_groups(repo: Repository, all_commits: bool = False) -> list[Group]:
     every = refs.list_refs(repo.root)
     head = head_sha(repo)
     if not all_commits:
@@ -61,7 +62,7 @@ def list_groups(repo, all_commits: bool = False) -> list[Group]:
     return [Group(b, labels[b], [r for r in every if r.baseline == b]) for b in baselines]
 
 
-def remove(repo, specs: list[str], all_of_head: bool = False, all_commits: bool = False,
+def remove(repo: Repository, specs: list[str], all_of_head: bool = False, all_commits: bool = False,
            failed: bool = False) -> list[refs.ExpRef]:
     every = refs.list_refs(repo.root)
     if all_commits:
@@ -90,7 +91,7 @@ def remove(repo, specs: list[str], all_of_head: bool = False, all_commits: bool 
     return list(unique.values())
 
 
-def rename(repo, old: str, new: str, reserved: Collection[str]) -> tuple[refs.ExpRef, str]:
+def rename(repo: Repository, old: str, new: str, reserved: Collection[str]) -> tuple[refs.ExpRef, str]:
     """Rename experiment OLD to NEW; RESERVED names (the queue's: queue.entries.reserved_names)
     count as taken."""
     exp_names.validate(new, repo.root)
@@ -107,7 +108,7 @@ def rename(repo, old: str, new: str, reserved: Collection[str]) -> tuple[refs.Ex
     return found, new_ref
 
 
-def branch(repo, spec: str, branch_name: str | None) -> tuple[refs.ExpRef, str]:
+def branch(repo: Repository, spec: str, branch_name: str | None) -> tuple[refs.ExpRef, str]:
     found = resolve(repo, spec)
     name = branch_name or found.name
     proc = git(["check-ref-format", "--branch", name], cwd=repo.root, check=False)
@@ -121,7 +122,7 @@ def branch(repo, spec: str, branch_name: str | None) -> tuple[refs.ExpRef, str]:
     return found, name
 
 
-def read_log(repo, spec: str) -> tuple[refs.ExpRef, bytes]:
+def read_log(repo: Repository, spec: str) -> tuple[refs.ExpRef, bytes]:
     found = resolve(repo, spec)
     path = rec.log_path(repo, found.sha)
     try:
@@ -133,7 +134,7 @@ def read_log(repo, spec: str) -> tuple[refs.ExpRef, bytes]:
                             "the clone that ran the experiment; 'git exp save' records no log") from None
 
 
-def save(repo, reserved: Collection[str], name: str | None = None, message: str | None = None,
+def save(repo: Repository, reserved: Collection[str], name: str | None = None, message: str | None = None,
          force: bool = False) -> tuple[refs.ExpRef, bool]:
     """Record the work tree as it is, without running anything.
 

@@ -16,11 +16,12 @@ remote, so the user never meets "data not in the local cache" later in
 from __future__ import annotations
 
 from git_exp.gitcmd import git
+from git_exp.repo import Repository
 
 _SHOWN = 5
 
 
-def receive(repo, remote: str, results: dict[str, str]) -> tuple[dict[str, list[str]], str | None]:
+def receive(repo: Repository, remote: str, results: dict[str, str]) -> tuple[dict[str, list[str]], str | None]:
     """Fetch the data RESULTS (ref -> sha) record into the cache.
 
     Returns (sha -> the data paths still missing, for the results that lack
@@ -63,6 +64,6 @@ def reason(paths: list[str], location: str | None) -> tuple[str, str]:
             "access to it (git exp remote -v shows it), then queue the entry again")
 
 
-def forget(repo, ref: str, sha: str) -> None:
+def forget(repo: Repository, ref: str, sha: str) -> None:
     """Drop the result ref fetched for an entry whose data is missing (only if it is still SHA)."""
     git(["update-ref", "-d", ref, sha], cwd=repo.root, check=False)

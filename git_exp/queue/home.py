@@ -22,6 +22,7 @@ from git_exp.experiments import record as rec
 from git_exp.gitcmd import git
 from git_exp.queue import entries as ent
 from git_exp.queue.results import LOG_LIMIT, Result, log_ref, read_result, result_ref
+from git_exp.repo import Repository
 from git_exp.sharing import gitremote
 
 
@@ -48,7 +49,7 @@ def _entry_refs(entries: list[ent.Entry]) -> list[str]:
                         log_ref(e.id))]
 
 
-def fetch_results(repo, target, entries: list[ent.Entry]) -> Fetched:
+def fetch_results(repo: Repository, target, entries: list[ent.Entry]) -> Fetched:
     """The results of ENTRIES on TARGET's remote that came home with their data.
 
     Like `git exp pull` without -f, a local experiment of the same name but
@@ -102,7 +103,7 @@ def _read_blob(root: str, sha: str) -> bytes:
     return proc.stdout[-LOG_LIMIT:] if proc.returncode == 0 else b""
 
 
-def clear_remote(repo, target, entries: list[ent.Entry], there: dict[str, str]) -> None:
+def clear_remote(repo: Repository, target, entries: list[ent.Entry], there: dict[str, str]) -> None:
     """The remote's queue, claim and log refs of finished entries: nothing more will run them.
 
     THERE is what the remote had when the results were fetched; each ref
@@ -119,7 +120,7 @@ def clear_remote(repo, target, entries: list[ent.Entry], there: dict[str, str]) 
         pass   # left for the next dispatcher; a worker finding the result there stops at once
 
 
-def keep_log(repo, entry: ent.Entry, result: Result, output: str, log: bytes | None) -> None:
+def keep_log(repo: Repository, entry: ent.Entry, result: Result, output: str, log: bytes | None) -> None:
     """The entry's log becomes the result's: what the attempt that published it printed.
 
     OUTPUT is what the attempt that ended here printed; when it was not the
@@ -142,7 +143,7 @@ def keep_log(repo, entry: ent.Entry, result: Result, output: str, log: bytes | N
     os.replace(path, rec.log_path(repo, result.sha))
 
 
-def settle(repo, entry: ent.Entry, record: dict):
+def settle(repo: Repository, entry: ent.Entry, record: dict):
     """ENTRY's published result fetched home from the remote RECORD names, its refs there
     cleared, its log kept: an EntryOutcome, or None when there is none (or no answer)."""
     from git_exp.queue.executor import EntryOutcome

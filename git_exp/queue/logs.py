@@ -10,9 +10,10 @@ from typing import Iterator
 
 from git_exp.experiments import logs as exp_logs
 from git_exp.queue import entries as ent
+from git_exp.repo import Repository
 
 
-def stream_log(repo, spec: str, follow: bool = False,
+def stream_log(repo: Repository, spec: str, follow: bool = False,
                poll: float = exp_logs.POLL_SECONDS) -> Iterator[bytes]:
     """The log of SPEC as chunks; with FOLLOW, more as a run in progress writes it."""
     if not exp_logs.runs_here(repo, spec) and any(spec in (e.name, e.id) for e in ent.list_entries(repo)):

@@ -9,6 +9,7 @@ show asks for them on every call and the queue is mostly empty.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from git_exp.repo import Repository
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Pending:
     pid: int | None = None      # the process running it in a work tree
 
 
-def pending_entries(repo) -> list[Pending]:
+def pending_entries(repo: Repository) -> list[Pending]:
     """Queued and running entries as `show` lists them (show/pending.py); reads only.
 
     An entry whose worker is gone shows as queued: recovery will queue it again.

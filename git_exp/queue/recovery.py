@@ -28,6 +28,7 @@ from git_exp.queue import checkout, claims, state
 from git_exp.queue import entries as ent
 from git_exp.queue.executor import EntryOutcome
 from git_exp.queue.finish import finish, recorded_experiment, write_done
+from git_exp.repo import Repository
 
 MAX_ATTEMPTS = 3
 
@@ -38,7 +39,7 @@ class Recovered:
     action: str      # "finished", "requeued" or "failed"
 
 
-def recover(repo, max_attempts: int = MAX_ATTEMPTS) -> list[Recovered]:
+def recover(repo: Repository, max_attempts: int = MAX_ATTEMPTS) -> list[Recovered]:
     folders = checkout.list_checkouts(repo)   # before reading the refs: see remove_orphans
     done: list[Recovered] = []
     for entry in ent.list_entries(repo, "running"):
@@ -70,7 +71,7 @@ def recover(repo, max_attempts: int = MAX_ATTEMPTS) -> list[Recovered]:
     return done
 
 
-def _dispatched(repo, entry: ent.Entry) -> bool:
+def _dispatched(repo: Repository, entry: ent.Entry) -> bool:
     """Whether a dispatcher handed ENTRY to an engine (queue/records.py).
 
     Looked up by file: most entries are not, and records/home are imported only for those.
@@ -78,7 +79,7 @@ def _dispatched(repo, entry: ent.Entry) -> bool:
     return os.path.exists(os.path.join(repo.exp_dir, "queue", "remote", f"{entry.id}.json"))
 
 
-def _recover_dispatched(repo, entry: ent.Entry) -> list[Recovered]:
+def _recover_dispatched(repo: Repository, entry: ent.Entry) -> list[Recovered]:
     """An entry whose dispatcher died: its task may have run on and published.
 
     The shared remote is asked first: a published result comes home as the
@@ -123,7 +124,7 @@ def _gave_up(entry: ent.Entry, killed: bool) -> EntryOutcome:
                         hint="look at its log for where it stopped; queue it again once fixed")
 
 
-def _keep_log(repo, entry: ent.Entry, sha: str) -> None:
+def _keep_log(repo: Repository, entry: ent.Entry, sha: str) -> None:
     """The worker died between recording and moving the log: move it now."""
     target = rec.log_path(repo, sha)
     if not os.path.exists(target):
