@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 import socket
 import time
@@ -47,8 +48,7 @@ from dataclasses import dataclass, field
 from git_exp.data.hashing import HashInfo
 from git_exp.data.tracked import data_at, history_roots, index_pointers, objects_in_history
 from git_exp.data.workspace import open_cache
-from git_exp.errors import ExpError
-from git_exp.experiments.backups import parse_expiry
+from git_exp.errors import ExpError, UsageError
 from git_exp.gitcmd import git
 
 # File times come from the kernel's coarse clock, a few ms behind time.time().
@@ -73,6 +73,25 @@ class GcResult:
     @property
     def freed(self) -> int:
         return sum(size for _, size in self.removed)
+
+
+def parse_expiry(repo, value: str, where: str) -> float:
+    """Git's expiry date VALUE (`2.weeks.ago`, `now`, `never`, `2026-01-01`) as a Unix time.
+
+    Objects older than it may be deleted: `now` is +inf, `never` is 0.
+    Git itself parses it (`git config --type=expiry-date`), so every form
+    `git gc --prune` takes is accepted here too.
+    """
+    text = value.strip()
+    if text == "now":
+        return math.inf
+    proc = git(["-c", f"exp.gc.parse={text}", "config", "--type=expiry-date", "exp.gc.parse"],
+               cwd=repo.root, check=False)
+    if proc.returncode != 0 or not text:
+        raise UsageError(f"{where}: '{value}' is not a date Git understands",
+                         hint="use e.g. 2.weeks.ago, 3.days.ago, 2026-01-31, now or never")
+    stamp = int(proc.stdout.strip() or 0)
+    return math.inf if stamp >= 2 ** 63 else float(stamp)
 
 
 def _worktrees(repo) -> list:

@@ -23,9 +23,8 @@ import time
 from dataclasses import dataclass, field
 
 from git_exp.data.hashing import HashInfo
-from git_exp.errors import ExpError, UsageError
+from git_exp.errors import ExpError
 from git_exp.gitcmd import git
-from git_exp.repo import Repository
 
 PREFIX = "refs/exp-backups/"
 
@@ -34,7 +33,7 @@ def data_trailer(path: str, info: HashInfo) -> str:
     return f"Exp-Data: {path}={info.hash}:{info.size}" + (f":{info.nfiles}" if info.is_dir else "")
 
 
-def write_backup(repo: Repository, data: dict[str, HashInfo], subject: str, kind: str = "",
+def write_backup(repo, data: dict[str, HashInfo], subject: str, kind: str = "",
                  tree: str | None = None) -> tuple[str, str]:
     """Record DATA (already saved in the cache) and the work tree's files; return (ref, sha).
 
@@ -84,32 +83,14 @@ class Backup:
                 "changed_files": self.files, "expires": self.expires, "restore": self.restore}
 
 
-def parse_expiry(repo: Repository, value: str, where: str) -> float:
-    """Git's expiry date VALUE (`2.weeks.ago`, `now`, `never`, `2026-01-01`) as a Unix time.
-
-    Objects older than it may be deleted: `now` is +inf, `never` is 0.
-    Git itself parses it (`git config --type=expiry-date`), so every form
-    `git gc --prune` takes is accepted here too.
-    """
-    text = value.strip()
-    if text == "now":
-        return math.inf
-    proc = git(["-c", f"exp.gc.parse={text}", "config", "--type=expiry-date", "exp.gc.parse"],
-               cwd=repo.root, check=False)
-    if proc.returncode != 0 or not text:
-        raise UsageError(f"{where}: '{value}' is not a date Git understands",
-                         hint="use e.g. 2.weeks.ago, 3.days.ago, 2026-01-31, now or never")
-    stamp = int(proc.stdout.strip() or 0)
-    return math.inf if stamp >= 2 ** 63 else float(stamp)
-
-
-def expiry_cutoff(repo: Repository, expire: str | None = None) -> tuple[str, float]:
+def expiry_cutoff(repo, expire: str | None = None) -> tuple[str, float]:
     """(the setting's text, the Unix time before which a backup has expired)."""
+    from git_exp.data.gc import parse_expiry
     text = expire or repo.config.get(EXPIRE_KEY) or DEFAULT_EXPIRE
     return text, parse_expiry(repo, text, f"config {EXPIRE_KEY}")
 
 
-def list_backups(repo: Repository, details: bool = True) -> list[Backup]:
+def list_backups(repo, details: bool = True) -> list[Backup]:
     """Every backup ref, newest first, with what it holds (DETAILS) and when it expires."""
     from git_exp.data.tracked import trailer_data
     out = git(["for-each-ref", "--sort=-committerdate",
@@ -140,14 +121,14 @@ def list_backups(repo: Repository, details: bool = True) -> list[Backup]:
     return found
 
 
-def expired_backups(repo: Repository, expire: str | None = None) -> tuple[str, list[Backup]]:
+def expired_backups(repo, expire: str | None = None) -> tuple[str, list[Backup]]:
     """(the expiry used, the backups written before it), oldest first."""
     text, cutoff = expiry_cutoff(repo, expire)
     old = [b for b in list_backups(repo, details=False) if b.time < cutoff]
     return text, sorted(old, key=lambda b: b.time)
 
 
-def prune_backups(repo: Repository, backups: list[Backup]) -> list[Backup]:
+def prune_backups(repo, backups: list[Backup]) -> list[Backup]:
     """Delete the refs of BACKUPS, each only if it still names the same commit; the ones deleted."""
     done = []
     for backup in backups:
