@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from git_exp.commands.argtypes import positive_int
-from git_exp.ui.format import format_duration, format_timestamp, plural
+from git_exp.ui.format import format_duration, format_timestamp
 
 DESCRIPTION = """\
 Queued experiments (git exp run --queue) wait under refs/exps-queue/ as Git
@@ -183,10 +183,10 @@ def _start(repo, args, console) -> int:
     if not queued:
         console.out("The queue is empty: nothing to start.")
         return 0
-    what = f"Started {plural(len(pids), 'worker')}"
+    what = f"Started {len(pids)} worker{'s' if len(pids) != 1 else ''}"
     if running:
         what += f" ({running} already running)"
-    console.out(f"{what} for {plural(queued, 'queued entry', 'queued entries')}.")
+    console.out(f"{what} for {queued} queued entr{'y' if queued == 1 else 'ies'}.")
     console.info("Follow them with: git exp queue status")
     return 0
 
@@ -219,8 +219,8 @@ def _start_dispatcher(repo, args, console, spec) -> int:
     elif not started.queued:
         console.out("The queue is empty: nothing to start.")
     else:
-        console.out(f"Started a worker for {spec.text} (pid {started.pid}) for "
-                    f"{plural(started.queued, 'queued entry', 'queued entries')}, through '{args.remote}'.")
+        console.out(f"Started a worker for {spec.text} (pid {started.pid}) for {started.queued} "
+                    f"queued entr{'y' if started.queued == 1 else 'ies'}, through '{args.remote}'.")
         console.info("Follow them with: git exp queue status")
     return 0
 
@@ -243,7 +243,7 @@ def _work(repo, args, console) -> int:
     if not done:
         console.info("The queue is empty.")
     elif console.quiet:
-        console.out(f"Ran {plural(len(done), 'entry', 'entries')}.")
+        console.out(f"Ran {len(done)} entr{'y' if len(done) == 1 else 'ies'}.")
     return 0
 
 
@@ -324,7 +324,7 @@ def _status(repo, args, console) -> int:
         console.page(render_rows(found.rows, console))
     queued = sum(1 for r in found.rows if r.state == "queued")
     if found.workers:
-        console.info(f"{plural(found.workers, 'worker')} running.")
+        console.info(f"{found.workers} worker{'s' if found.workers != 1 else ''} running.")
     elif queued:
         console.info("No worker is running; start them with: git exp queue start -j N")
     return 0
@@ -346,7 +346,7 @@ def _kill(repo, args, console) -> int:
         sha = f" as {row.exp_sha[:7]}" if row.exp_sha else ""
         console.detail(f"Killed {row.id} '{row.name}': recorded{sha} ({row.state}).")
     if console.quiet and killed:
-        console.out(f"Killed {plural(len(killed), 'entry', 'entries')}.")
+        console.out(f"Killed {len(killed)} entr{'y' if len(killed) == 1 else 'ies'}.")
     return 0
 
 
@@ -356,10 +356,10 @@ def _stop(repo, args, console) -> int:
     if not pids:
         console.out("No worker is running.")
     elif args.kill:
-        console.out(f"Interrupted {plural(len(pids), 'worker')}; "
+        console.out(f"Interrupted {len(pids)} worker{'s' if len(pids) != 1 else ''}; "
                     "their entries are recorded as interrupted.")
     else:
-        console.out(f"Asked {plural(len(pids), 'worker')} to exit "
+        console.out(f"Asked {len(pids)} worker{'s' if len(pids) != 1 else ''} to exit "
                     "after their current entry.")
     return 0
 
@@ -370,7 +370,7 @@ def _remove(repo, args, console) -> int:
     for row in removed:
         console.detail(f"Removed {row.id} '{row.name}' ({row.state}).")
     if console.quiet and removed:
-        console.out(f"Removed {plural(len(removed), 'entry', 'entries')}.")
+        console.out(f"Removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'}.")
     if not removed:
         console.info("No entry matched.")
     return 0
@@ -424,7 +424,7 @@ def _run_queue(repo, args, console, options) -> int:
     from git_exp.queue.enqueue import enqueue
     entries = enqueue(repo, args.set_param, **options)
     count = len(entries)
-    console.out(f"Queued {plural(count, 'experiment')} from {entries[0].baseline[:7]}"
+    console.out(f"Queued {count} experiment{'s' if count != 1 else ''} from {entries[0].baseline[:7]}"
                 + ("." if console.quiet else ":"))
     width = max(len(e.name) for e in entries)
     for e in entries:
@@ -433,7 +433,7 @@ def _run_queue(repo, args, console, options) -> int:
     if args.jobs:
         from git_exp.queue.worker import start
         pids, running, _ = start(repo, args.jobs)
-        console.info(f"Started {plural(len(pids), 'worker')}"
+        console.info(f"Started {len(pids)} worker{'s' if len(pids) != 1 else ''}"
                      + (f" ({running} already running)" if running else "")
                      + "; follow them with: git exp queue status")
     else:
@@ -446,8 +446,9 @@ def _run_jobs(repo, args, console, options) -> int:
 
     def queued(entries):
         count = len(entries)
-        console.info(f"Running {plural(count, 'experiment')} from "
-                     f"{entries[0].baseline[:7]} with {plural(min(args.jobs, count), 'worker')}...")
+        console.info(f"Running {count} experiment{'s' if count != 1 else ''} from "
+                     f"{entries[0].baseline[:7]} with {min(args.jobs, count)} "
+                     f"worker{'s' if min(args.jobs, count) != 1 else ''}...")
 
     def finished(row):
         sha = f" ({row.exp_sha[:7]})" if row.exp_sha else ""
@@ -469,7 +470,7 @@ def _run_jobs(repo, args, console, options) -> int:
     if failed:
         console.detail(f"Logs: git exp logs NAME (e.g. git exp logs {failed[0].name})")
     if left:
-        console.info(f"{plural(len(left), 'entry', 'entries')} stay queued: "
+        console.info(f"{len(left)} entr{'y' if len(left) == 1 else 'ies'} stay queued: "
                      "git exp queue start, or git exp queue remove --all")
     if interrupted:
         return 130
