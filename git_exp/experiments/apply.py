@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from git_exp.errors import ExpError
 from git_exp.experiments import apply_plan as ap
 from git_exp.experiments.snapshot import snapshot_tree
-from git_exp.repo import Repository
 from git_exp.worktree_writes import WorkTree
 
 BACKUP_PREFIX = "refs/exp-backups/"
@@ -72,7 +71,7 @@ class ApplyConflict(ExpError):
 
 # -- 2. backup -------------------------------------------------------------------
 
-def _current_data(repo: Repository, cache, also=()) -> dict:
+def _current_data(repo, cache, also=()) -> dict:
     """The data present in the work tree now (cached outs, pointer-tracked
     paths, and the paths of ALSO), saved into the cache."""
     from git_exp.data.tracked import worktree_pointers
@@ -95,7 +94,7 @@ def _current_data(repo: Repository, cache, also=()) -> dict:
     return data
 
 
-def backup(repo: Repository, cache, tree: str | None = None, also_data=()) -> tuple[str, str]:
+def backup(repo, cache, tree: str | None = None, also_data=()) -> tuple[str, str]:
     """Record the work tree (files and data) as a restorable commit; return (ref, sha)."""
     from git_exp.experiments.backups import write_backup
     return write_backup(repo, _current_data(repo, cache, also_data), "exp: work tree before git exp apply",
@@ -104,7 +103,7 @@ def backup(repo: Repository, cache, tree: str | None = None, also_data=()) -> tu
 
 # -- 3. write --------------------------------------------------------------------
 
-def apply_commit(repo: Repository, sha: str, make_backup: bool = True, force: bool = False,
+def apply_commit(repo, sha: str, make_backup: bool = True, force: bool = False,
                  name: str | None = None, on_backup=None) -> ApplyResult:
     """Make the work tree hold commit SHA's files and data; see the module doc.
 
@@ -172,7 +171,7 @@ def apply_commit(repo: Repository, sha: str, make_backup: bool = True, force: bo
 _BATCH = 256
 
 
-def _write_files(repo: Repository, tree: WorkTree, sha: str, modes: dict[str, str]) -> int:
+def _write_files(repo, tree: WorkTree, sha: str, modes: dict[str, str]) -> int:
     """Write the files of commit SHA named in MODES (path -> mode) through TREE."""
     if not modes:
         return 0
@@ -215,7 +214,7 @@ def _write_files(repo: Repository, tree: WorkTree, sha: str, modes: dict[str, st
 _STAGE_PREFIX = "exp-apply."
 
 
-def _staging_folder(repo: Repository) -> str:
+def _staging_folder(repo) -> str:
     """A fresh <git dir>/exp-apply.<pid>/ (beside the work tree, so a rename
     moves a file into it); those of applies that were killed are removed.
     Not under .git/exp/tmp: queue recovery owns that folder's entries."""

@@ -43,7 +43,6 @@ from git_exp import __version__
 from git_exp.atomic import write_atomic
 from git_exp.gitcmd import git
 from git_exp.filewatch import Watch, file_key  # one stat key, as show/workmemo.py
-from git_exp.repo import Repository
 
 VERSION = 1
 MAX_ROOTS = 32          # work trees remembered; the oldest entry goes first
@@ -56,11 +55,11 @@ def plain_run(name, overrides, message, force, run_cache, targets, downstream) -
             and not targets and not downstream)
 
 
-def _memo_path(repo: Repository) -> str:
+def _memo_path(repo) -> str:
     return os.path.join(repo.exp_dir, "memo", f"noop-v{VERSION}.json")
 
 
-def _status(repo: Repository) -> tuple[str, str, list[str]] | None:
+def _status(repo) -> tuple[str, str, list[str]] | None:
     """(HEAD commit, digest of the status, paths it names), or None when unusable."""
     proc = git(["--no-optional-locks", "status", "--porcelain=v2", "-z", "--branch",
                 "--no-ahead-behind", "--untracked-files=all", "--ignore-submodules=none"],
@@ -111,7 +110,7 @@ def _walk(root: str, relpath: str, into: list[str]) -> bool:
     return True
 
 
-def _config_files(repo: Repository) -> list[str]:
+def _config_files(repo) -> list[str]:
     home = os.path.expanduser("~")
     xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
     return [os.path.join(repo.git_dir, "config"), os.path.join(repo.common_dir, "config"),
@@ -119,7 +118,7 @@ def _config_files(repo: Repository) -> list[str]:
             "/etc/gitconfig"]
 
 
-def _stats(repo: Repository, relpaths, absolute) -> dict | None:
+def _stats(repo, relpaths, absolute) -> dict | None:
     out: dict[str, list | None] = {}
     try:
         for rel in relpaths:
@@ -131,11 +130,11 @@ def _stats(repo: Repository, relpaths, absolute) -> dict | None:
     return out
 
 
-def _ref_file(repo: Repository, ref: str) -> str:
+def _ref_file(repo, ref: str) -> str:
     return os.path.join(repo.common_dir, *ref.split("/"))
 
 
-def _read_ref(repo: Repository, ref: str) -> str | None:
+def _read_ref(repo, ref: str) -> str | None:
     try:
         with open(_ref_file(repo, ref), "rb") as fh:
             return fh.read(200).decode("ascii", "replace").strip()
@@ -160,10 +159,10 @@ def _load(path: str) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def replay(repo: Repository) -> dict | None:
+def replay(repo) -> dict | None:
     """The remembered no-op answer {skipped: [[stage, reason]], name, sha}, if still true."""
     from git_exp.experiments.runlock import live_holder
-    entry: Any = _load(_memo_path(repo)).get(repo.root)   # checked below: any doubt is a miss
+    entry: Any = _load(_memo_path(repo)).get(repo.root)   # any doubt below is a miss
     try:
         if entry["version"] != __version__ or entry["env"] != _env_key():
             return None
@@ -186,7 +185,7 @@ def replay(repo: Repository) -> dict | None:
     return answer
 
 
-def _stamp(repo: Repository) -> int | None:
+def _stamp(repo) -> int | None:
     """Touch the stamp file and return its mtime: "now" on the filesystem's clock."""
     path = os.path.join(repo.exp_dir, "memo", "noop.stamp")
     try:
@@ -199,7 +198,7 @@ def _stamp(repo: Repository) -> int | None:
         return None     # a read-only Git dir: no memo
 
 
-def answer_ahead(repo: Repository) -> "Guard | None":
+def answer_ahead(repo) -> "Guard | None":
     """After a run that ran stages: what a plain run would answer next, if it
     is a no-op - keyed now, before the experiment's snapshot, and stored by
     Guard.remember once recorded (still only if nothing moved meanwhile)."""
@@ -221,18 +220,18 @@ def answer_ahead(repo: Repository) -> "Guard | None":
         return None
     if any(plan.reasons for plan in plans):
         return None     # the next run would run something: nothing to remember
-    guard.skipped = [(plan.stage.name, plan.skip or "up to date")  # type: ignore[attr-defined]
-                     for plan in plans]   # (StagePlan.stage is typed `object` in pipeline/runner.py)
+    guard.skipped = [(plan.stage.name, plan.skip or "up to date") for plan in plans]
     return guard
 
 
 class Guard:
     """Takes the key before a plain run reads anything, and stores its no-op answer after."""
+    before: tuple | None    # (files, status, stats) once start() took the key
 
-    def __init__(self, repo: Repository, watch: Watch):
+    def __init__(self, repo, watch: Watch):
         self.repo = repo
         self.watch = watch
-        self.before: tuple | None = None
+        self.before = None
         self.skipped: list = []
         self.stamp = _stamp(repo)   # before anything is stat'ed or read
 

@@ -20,7 +20,6 @@ from git_exp.errors import ExpError
 from git_exp.experiments import refs
 from git_exp.experiments.snapshot import commit_tree, snapshot_tree
 from git_exp.gitcmd import git
-from git_exp.repo import Repository
 
 STATES = ("success", "failed", "interrupted", "saved")
 
@@ -69,7 +68,7 @@ def parse_trailers(message: str) -> dict[str, list[str]]:
     return found
 
 
-def baseline_of(repo: Repository) -> str:
+def baseline_of(repo) -> str:
     """The commit HEAD points at; experiments need one to hang from."""
     proc = git(["rev-parse", "--verify", "-q", "HEAD^{commit}"], cwd=repo.root, check=False)
     if proc.returncode != 0:
@@ -78,11 +77,11 @@ def baseline_of(repo: Repository) -> str:
     return proc.stdout.decode().strip()
 
 
-def taken_names(repo: Repository) -> set[str]:
+def taken_names(repo) -> set[str]:
     return {r.name for r in refs.list_refs(repo.root)}
 
 
-def record(repo: Repository, baseline: str, name: str, outcome: Outcome, force: bool = False,
+def record(repo, baseline: str, name: str, outcome: Outcome, force: bool = False,
            tree: str | None = None) -> refs.ExpRef:
     """Snapshot the work tree (unless TREE is given) and point
     refs/exps/<baseline>/<name> at a commit of it."""
@@ -93,11 +92,11 @@ def record(repo: Repository, baseline: str, name: str, outcome: Outcome, force: 
     return refs.ExpRef(ref, baseline, name, sha)
 
 
-def log_path(repo: Repository, sha: str) -> str:
+def log_path(repo, sha: str) -> str:
     return os.path.join(repo.exp_dir, "logs", f"{sha}.log")
 
 
-def running_log_path(repo: Repository, pid: int) -> str:
+def running_log_path(repo, pid: int) -> str:
     """Where `git exp run` in a work tree (process PID) writes its log while it
     runs; the log moves to log_path once the experiment is recorded."""
     return os.path.join(repo.exp_dir, "logs", f"run-{pid}.log")

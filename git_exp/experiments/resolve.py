@@ -4,10 +4,9 @@ from __future__ import annotations
 from git_exp.errors import ExpError
 from git_exp.experiments import refs
 from git_exp.gitcmd import git
-from git_exp.repo import Repository
 
 
-def resolve(repo: Repository, spec: str, all_refs: list[refs.ExpRef] | None = None) -> refs.ExpRef:
+def resolve(repo, spec: str, all_refs: list[refs.ExpRef] | None = None) -> refs.ExpRef:
     candidates = all_refs if all_refs is not None else refs.list_refs(repo.root)
     if spec.startswith("refs/"):
         for r in candidates:
@@ -52,7 +51,7 @@ def find_in(spec: str, candidates: list[refs.ExpRef], where: str = "",
                    + f"'{lister}' lists them")
 
 
-def resolve_revision(repo: Repository, spec: str, all_refs: list[refs.ExpRef] | None = None
+def resolve_revision(repo, spec: str, all_refs: list[refs.ExpRef] | None = None
                      ) -> tuple[str, refs.ExpRef | None]:
     """The commit SPEC names for diff, metrics, plots and the Python API, and
     its experiment (None for a plain commit): an experiment's name wins over a

@@ -22,7 +22,6 @@ from git_exp.gitcmd import git
 from git_exp.ignore import ensure_ignored
 from git_exp.pipeline.runner import Events, PipelineRun, RunSummary, StageFailed
 from git_exp.pipeline.spec import load_pipeline
-from git_exp.repo import Repository
 
 DEFAULT_MAX_FILE = 10 * 1024 * 1024
 
@@ -37,7 +36,7 @@ class ExperimentResult:
     duplicate_of: refs.ExpRef | None = None   # set when nothing changed since that experiment
 
 
-def _same_tree(repo: Repository, baseline: str, tree: str) -> refs.ExpRef | None:
+def _same_tree(repo, baseline: str, tree: str) -> refs.ExpRef | None:
     """An experiment of BASELINE whose commit holds exactly TREE, if any."""
     out = git(["for-each-ref", "--format=%(tree) %(objectname) %(refname)",
                refs.exp_ref(baseline, "")], cwd=repo.root).stdout.decode("utf-8", "replace")
@@ -96,7 +95,7 @@ class _Recorder(Events):
         self.inner.output(data)
 
 
-def check_sizes(repo: Repository, limit: int, skip: tuple[str, ...] = ()) -> None:
+def check_sizes(repo, limit: int, skip: tuple[str, ...] = ()) -> None:
     """Refuse files over LIMIT that would enter Git; SKIP: paths (and folders) left out."""
     big = [(p, size) for p, size in oversized_files(repo, limit)
            if not any(p == s or p.startswith(s.rstrip("/") + "/") for s in skip)]
@@ -108,7 +107,7 @@ def check_sizes(repo: Repository, limit: int, skip: tuple[str, ...] = ()) -> Non
                             "or raise the limit: git config exp.maxCommitFileSize 100m")
 
 
-def changed_params(repo: Repository, pipeline, baseline: str) -> dict[str, str]:
+def changed_params(repo, pipeline, baseline: str) -> dict[str, str]:
     """Tracked params whose values differ from the baseline commit."""
     from git_exp.params import read as params_read
     changed: dict[str, str] = {}
@@ -126,13 +125,13 @@ def changed_params(repo: Repository, pipeline, baseline: str) -> dict[str, str]:
             except ExpError:
                 old = {}
         prefix = "" if os.path.basename(relfile) == "params.yaml" and "/" not in relfile else f"{relfile}:"
-        for key, value in new.items():
-            if key not in old or old[key] != value:
-                changed[prefix + key] = value if isinstance(value, str) else json.dumps(value)
+        for key in new:
+            if key not in old or old[key] != new[key]:
+                changed[prefix + key] = json.dumps(new[key]) if not isinstance(new[key], str) else str(new[key])
     return changed
 
 
-def read_metrics(repo: Repository, pipeline) -> dict[str, object]:
+def read_metrics(repo, pipeline) -> dict[str, object]:
     from git_exp.params import read as params_read
     values: dict[str, object] = {}
     for out in pipeline.metrics:
@@ -145,7 +144,7 @@ def read_metrics(repo: Repository, pipeline) -> dict[str, object]:
     return values
 
 
-def _pick_name(repo: Repository, name: str | None, force: bool,
+def _pick_name(repo, name: str | None, force: bool,
                reserved: Collection[str] = ()) -> tuple[str, list[refs.ExpRef]]:
     existing = refs.list_refs(repo.root)
     if name is None:
@@ -179,7 +178,7 @@ def _sigterm_as_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def run_experiment(repo: Repository, *, overrides: Sequence[str] = (), name: str | None = None,
+def run_experiment(repo, *, overrides: Sequence[str] = (), name: str | None = None,
                    message: str | None = None, force_name: bool = False, force: bool = False,
                    run_cache: bool = True, targets: list[str] | None = None,
                    downstream: bool = False, events: Events | None = None,

@@ -15,10 +15,9 @@ import subprocess
 
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
-from git_exp.repo import Repository
 
 
-def _temp_index(repo: Repository) -> str:
+def _temp_index(repo) -> str:
     path = os.path.join(repo.git_dir, f"exp-index.{os.getpid()}")
     real = os.path.join(repo.git_dir, "index")
     if os.path.exists(real):
@@ -26,7 +25,7 @@ def _temp_index(repo: Repository) -> str:
     return path
 
 
-def snapshot_tree(repo: Repository, also: list[str] | None = None) -> str:
+def snapshot_tree(repo, also: list[str] | None = None) -> str:
     """Write the whole work tree as a Git tree object and return its sha.
 
     ALSO names paths to take even though Git ignores them (`git add -f`):
@@ -52,7 +51,7 @@ def snapshot_tree(repo: Repository, also: list[str] | None = None) -> str:
                 pass
 
 
-def changed_files(repo: Repository) -> list[str]:
+def changed_files(repo) -> list[str]:
     """Paths (repo-relative) that a snapshot would take from the work tree
     rather than from HEAD: modified tracked files and untracked, unignored ones."""
     out = git(["ls-files", "-z", "--modified", "--others", "--exclude-standard", "--", ":/"],
@@ -60,7 +59,7 @@ def changed_files(repo: Repository) -> list[str]:
     return sorted({p for p in out.split("\0") if p})
 
 
-def oversized_files(repo: Repository, limit: int) -> list[tuple[str, int]]:
+def oversized_files(repo, limit: int) -> list[tuple[str, int]]:
     """Files over LIMIT bytes that the next snapshot would put into Git."""
     big = []
     for rel in changed_files(repo):
@@ -73,7 +72,7 @@ def oversized_files(repo: Repository, limit: int) -> list[tuple[str, int]]:
     return big
 
 
-def commit_tree(repo: Repository, tree: str, parents: list[str], message: str) -> str:
+def commit_tree(repo, tree: str, parents: list[str], message: str) -> str:
     """A commit object with the user's identity; no ref moves, no hook runs."""
     args = ["commit-tree", tree]
     for parent in parents:

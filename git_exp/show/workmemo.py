@@ -28,9 +28,9 @@ import json
 import os
 import time
 
+from git_exp.filewatch import Watch, file_key, folder_kind
 from git_exp import __version__
 from git_exp.atomic import write_atomic
-from git_exp.filewatch import Watch, file_key, folder_kind
 
 VERSION = 1
 RACY_NS = 2_000_000_000     # as git_exp/data/state.py, for the same reason
