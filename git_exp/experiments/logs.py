@@ -2,9 +2,9 @@
 
 A run in the work tree writes its log under exp/logs/run-<pid>.log until
 it is recorded; a queued run writes exp/logs/queue-<id>.log (the queue
-follows those itself: queue/control.py, and queue/logs.py puts the two together). Both logs move next to the other
-experiments' logs once recorded, so a reader that opened one keeps reading
-the same file to its end.
+follows those itself: queue/control.py; queue/logs.py puts the two
+together). Both logs move next to the other experiments' logs once
+recorded, so a reader that opened one keeps reading the same file to its end.
 """
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def runs_here(repo: Repository, spec: str) -> bool:
     return holder is not None and holder.get("name") == spec
 
 
-def stream_log(repo: Repository, spec: str, follow: bool = False, poll: float = POLL_SECONDS) -> Iterator[bytes]:
+def stream_log(repo: Repository, spec: str, follow: bool = False,
+               poll: float = POLL_SECONDS) -> Iterator[bytes]:
     """The log of SPEC (an experiment, or the run in progress here by its name) as chunks;
     with FOLLOW, more as a run in progress writes it, until it ends. Queued
     runs are the queue's (queue/logs.py asks it first)."""
