@@ -207,11 +207,12 @@ def test_the_console_census_sees_what_it_must(tmp_path):
 
 RANKS = {
     # 0 foundation: tiny, pure, imported everywhere
-    "__init__": 0, "errors": 0, "bounded": 0, "atomic": 0, "procs": 0, "config": 0,
+    "__init__": 0, "errors": 0, "bounded": 0, "atomic": 0, "procs": 0,
     "crashlog": 0, "logtail": 0, "pathmap": 0, "live": 0, "filewatch": 0, "names": 0,
     "relpaths": 0,
-    # 1 the door to Git: git/ (today gitcmd.py), and the repository
-    "git": 1, "gitcmd": 1, "repo": 1,
+    # 1 the door to Git: git/ (today gitcmd.py), the repository, and its config
+    # (read with `git config`, so above the door rather than in the foundation)
+    "git": 1, "gitcmd": 1, "repo": 1, "config": 1,
     # 2 params files
     "params": 2,
     # 3 data: pure storage (hashing, cache, links, stat memo, pointer format, run cache)
