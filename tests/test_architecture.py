@@ -66,13 +66,13 @@ GIT_SPAWNERS = {
     "repo.discover": "turns rev-parse's failure into 'not a git repository' with its own hint",
     "ui/pager.pager_command": "asks `git var GIT_PAGER` and ignores any failure (no pager then)",
     "show/catfile.CatFile._start": "the long-lived `cat-file --batch` reader show keeps open",
-    "data/tracked.read_objects": "a second `cat-file --batch --buffer` reader (one batch, read whole)",
-    "data/tracked.history_roots": "`cat-file --batch-check` fed on stdin, with its own error handling",
+    "worktree/records.read_objects": "a second `cat-file --batch --buffer` reader (one batch, read whole)",
+    "worktree/records.history_roots": "`cat-file --batch-check` fed on stdin, with its own error handling",
     "experiments/apply._run": "git with a private index (env) and a message naming the experiment",
     "experiments/refs.move": "`update-ref --stdin` transaction whose failure becomes a rename error",
     "experiments/snapshot.commit_tree": "`commit-tree` whose failure explains a missing user identity",
     "dvcimport/experiments._commit": "`commit-tree` with DVC's author and dates in the environment",
-    "data/gcscope._commits_only": "`cat-file --batch-check` fed on stdin (a third copy of the idiom)",
+    "upkeep/gcscope._commits_only": "`cat-file --batch-check` fed on stdin (a third copy of the idiom)",
     "sharing/foreign.Foreign.sizes": "`cat-file --batch-check` in the temporary clone of another repository",
     "sharing/foreign.Foreign.blobs_to": "a `cat-file --batch` reader streaming blobs into files",
     "sharing/foreign.Foreign.blob_to": "`cat-file blob` with stdout straight into the destination file",
@@ -224,13 +224,12 @@ RANKS = {
     "worktree_writes": 5, "ignore": 5,
     # 6 the pipeline
     "pipeline": 6,
-    # 7 worktree/: records, add, status, sync, checkout (today in data/)
-    "worktree": 7, "data/tracked": 7, "data/workspace": 7, "data/sync": 7, "data/edits": 7,
-    "data/access": 7,
+    # 7 worktree/: records, add, status, sync, checkout, backups
+    "worktree": 7,
     # 8-12 the core packages above it
     "experiments": 8, "sharing": 9, "queue": 10, "distributed": 11, "show": 12,
-    # 13 upkeep: gc, gcscope, fsck (today in data/), plots
-    "upkeep": 13, "data/gc": 13, "data/gcscope": 13, "data/fsck": 13, "plots": 13,
+    # 13 upkeep: gc, gcscope, fsck; plots
+    "upkeep": 13, "plots": 13,
     # 14 applications built on the core
     "api": 14, "dvcimport": 14, "scaffold": 14, "scaffold_example": 14, "scaffold_text": 14,
     "hooks": 14,
@@ -243,14 +242,12 @@ RANKS = {
 # -> who removes it. The test fails on a new back edge and on an entry here that no
 # longer happens, so this list only shrinks as the branches land.
 KNOWN_BACK_EDGES = {
-    "data/hashing -> worktree_writes": "helper 'worktree': path_problem moves to relpaths.py (rank 0)",
-    "data/pointer -> worktree_writes": "helper 'worktree': the data layer's path check leaves the door",
-    "data/sync -> sharing/fetch": "helper 'remotes': the on-demand fetch moves into remotes/",
+    "worktree/sync -> sharing/fetch": "helper 'remotes': the on-demand fetch (refill) moves into remotes/",
     "experiments/apply -> sharing/fetch": "helper 'remotes': auto_fetch moves into remotes/",
     "experiments/repro -> sharing/fetch": "helper 'remotes': fetch_missing moves into remotes/",
-    "data/sync -> experiments/backups": "helper 'worktree': backups.py moves into worktree/",
-    "experiments/backups -> data/gc": "helper 'worktree': parse_expiry moves into worktree/backups.py",
     "experiments/annotations -> show/catfile": "helper 'gitdoor': the cat-file reader moves into git/",
+    "worktree/backups -> experiments/snapshot": "open: snapshot_tree and commit_tree go below worktree/ "
+                                                "(git/ or worktree/) once 'gitdoor' and 'runfast' land",
 }
 
 
@@ -355,6 +352,6 @@ def test_the_rank_check_sees_a_planted_back_edge(tmp_path):
               "    from . import cache\n    from git_exp import __version__\n")
     assert imports_of(source, "data/hashing", package) == {
         "errors": 3, "show/pending": 5, "queue/entries": 6, "data/cache": 7, "__init__": 9}
-    assert [rank_of(m) for m in ("data/hashing", "show/pending", "data/gc", "sharing/lfs/batch")] \
+    assert [rank_of(m) for m in ("data/hashing", "show/pending", "upkeep/gc", "sharing/lfs/batch")] \
         == [3, 12, 13, 4]
     assert rank_of("newpackage/module") is None

@@ -30,9 +30,8 @@ from git_exp.experiments.snapshot import snapshot_tree
 from git_exp.gitcmd import git
 from git_exp.queue import entries as ent
 from git_exp.queue import state
+from git_exp.names import PARAMS_FILE as DEFAULT_PARAMS
 from git_exp.repo import Repository
-
-DEFAULT_PARAMS = "params.yaml"
 
 
 def enqueue(repo: Repository, overrides: Sequence[str] = (), *, name: str | None = None, message: str | None = None,
