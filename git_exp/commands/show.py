@@ -198,17 +198,34 @@ def add_format_options(parser, csv: bool = True, precision: bool = True) -> None
 
 def run(args, console) -> int:
     from git_exp.repo import discover
-    from git_exp.show.view import show
+    from git_exp.show.outmemo import OutputMemo, state_key
+    from git_exp.show.refstate import read_state
 
-    view = show(discover(), all_commits=args.all_commits, num=args.num, revs=args.rev,
-                hide_failed=args.hide_failed, hide_workspace=args.hide_workspace,
-                sort_by=args.sort_by, sort_order=args.sort_order, where=args.where,
-                limit=args.limit, only_changed=args.only_changed, drop=args.drop, keep=args.keep,
-                tags=args.tag, hide_queued=args.hide_queued, all_branches=args.all_branches,
-                all_tags=args.all_tags)
-    warn_problems(view.warnings, console)
-    console.page(render_view(view, args, console))
-    return 1 if view.unreadable else 0   # an experiment left out: shown the rest, still a failure
+    repo = discover()
+    listing = read_state(repo)
+    # Everything of this invocation that shapes the text (show/outmemo.py keys on it).
+    request = repr((sorted(vars(args).items()), console.color, terminal_width(console)))
+    memo = OutputMemo(repo.exp_dir, request, repo.root)
+    key = state_key(repo, request, listing, workspace=not args.hide_workspace)
+    found = memo.get(key) if key is not None else None
+    if found is not None:
+        text, warnings, status = found
+    else:
+        from git_exp.show.view import show
+        view = show(repo, all_commits=args.all_commits, num=args.num, revs=args.rev,
+                    hide_failed=args.hide_failed, hide_workspace=args.hide_workspace,
+                    sort_by=args.sort_by, sort_order=args.sort_order, where=args.where,
+                    limit=args.limit, only_changed=args.only_changed, drop=args.drop,
+                    keep=args.keep, tags=args.tag, hide_queued=args.hide_queued,
+                    all_branches=args.all_branches, all_tags=args.all_tags, listing=listing)
+        text, warnings = render_view(view, args, console), view.warnings
+        status = 1 if view.unreadable else 0   # an experiment left out: shown the rest, still a failure
+        # Stored only when nothing changed while it was read: the key again, equal.
+        if key is not None and state_key(repo, request, listing, not args.hide_workspace) == key:
+            memo.put(key, text, warnings, status)
+    warn_problems(warnings, console)
+    console.page(text)
+    return status
 
 
 def warn_problems(warnings: list, console, most: int = 5) -> None:
