@@ -206,7 +206,8 @@ def run(args, console) -> int:
     # Everything of this invocation that shapes the text (show/outmemo.py keys on it).
     request = repr((sorted(vars(args).items()), console.color, terminal_width(console)))
     memo = OutputMemo(repo.exp_dir, request, repo.root)
-    key = state_key(repo, request, listing, workspace=not args.hide_workspace)
+    # --rev can name any ref (origin/main, a reflog entry) outside the listing: no memo.
+    key = None if args.rev else state_key(repo, request, listing, workspace=not args.hide_workspace)
     found = memo.get(key) if key is not None else None
     if found is not None:
         text, warnings, status = found

@@ -15,7 +15,7 @@ from git_exp.errors import ExpError
 from git_exp.experiments.manage import head_sha, labels_for
 from git_exp.gitcmd import git
 from git_exp.show.commits import CommitData, CommitReader
-from git_exp.show.pending import queue_entries, running_here
+from git_exp.show.pending import pending
 from git_exp.show.refstate import RefState, read_state
 
 PLAIN_STATES = (None, "success", "saved")
@@ -108,13 +108,10 @@ def collect(repo, *, all_commits: bool = False, num: int | None = None,
         raise ExpError(f"-n must be at least 1, not {num}")
     reader = reader or CommitReader(repo)
     # Runs in progress before the experiments: a run that ends in between is
-    # then seen twice (its ref wins), never missed. (The queue's modules are
-    # imported only when the listing has queue refs: most of the time it is empty.)
-    in_progress = running_here(repo)
+    # then seen twice (its ref wins), never missed.
+    in_progress = pending(repo)
     if listing is None:
         listing = read_state(repo)
-    if listing.has_queue:
-        in_progress += queue_entries(repo)
     every = listing.exp_refs()
     head = listing.head_branch_sha() or head_sha(repo)
     asked = asked_baselines(repo, head, num, list(revs or []))
