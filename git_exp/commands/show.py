@@ -380,7 +380,7 @@ def table_cells(view, precision: int | None, sha: bool = False):
 
     cells = []
     for i, (row, label, line) in enumerate(zip(view.rows, experiment_labels(view.rows), grid)):
-        head = [label]
+        head: list = [label]
         if sha:
             head.append(row.rev[:7] if row.rev else "-")
         if view.show_created:

@@ -140,7 +140,7 @@ def collect(repo, *, all_commits: bool = False, num: int | None = None,
         by_baseline[ref.baseline].append(Row.from_data("experiment", ref.name, ref.baseline, data, state))
     _annotate(repo, [row for rows in by_baseline.values() for row in rows], listing.notes())
     for row in pending_rows(repo, reader, head, by_baseline, in_progress):
-        if not (hide_queued and row.state == "queued"):
+        if row.baseline is not None and not (hide_queued and row.state == "queued"):
             by_baseline[row.baseline].append(row)
 
     labels = labels_for(repo, set(baselines))
@@ -184,7 +184,7 @@ def pending_rows(repo, reader: CommitReader, head: str | None, by_baseline: dict
     work tree's for a run there, the temporary checkout's for a queued run
     on this machine: show/running.py); a queued row, the params of its entry.
     """
-    chosen = []
+    chosen: list = []
     for entry in in_progress:
         base = entry.baseline or head
         if base in by_baseline and not any(r.name == entry.name for r in by_baseline[base]):

@@ -46,7 +46,7 @@ _SHAPERS = ("show", os.path.join("commands", "show.py"), "ui")
 
 
 def _code_stamp() -> str:
-    stamps = []
+    stamps: list[str] = []
     for name in _SHAPERS:
         path = os.path.join(_PACKAGE, name)
         try:

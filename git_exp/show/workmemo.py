@@ -125,6 +125,8 @@ class WorkspaceMemo:
     def get(self) -> dict | None:
         """The remembered {params, metrics, errors} when nothing it came from changed."""
         entry = self._load().get(self.root)
+        if not isinstance(entry, dict):
+            return None
         try:
             if entry["version"] != __version__:
                 return None
