@@ -200,3 +200,22 @@ def test_a_ref_outside_the_listing_named_by_rev_is_followed(warm):
     warm.git("reset", "-q", "--hard", base)
     out = show(warm, "--rev", "origin/main").stdout
     assert "bold-otter" not in out   # origin/main moved to a commit without experiments
+
+
+def test_the_first_show_over_settled_files_stores_its_text(warm):
+    import shutil
+    shutil.rmtree(warm.path / ".git" / "exp" / "memo")
+    show(warm)
+    plant(warm)
+    assert MARK in show(warm).stdout
+
+
+def test_files_written_just_now_are_not_vouched_for(warm):
+    (warm.path / "params.yaml").write_text(params(0.4))   # inside the racy window
+    show(warm)
+    assert memo_files(warm) and not any(MARK in open(p, errors="replace").read()
+                                        for p in memo_files(warm))
+    before = {p: os.stat(p).st_mtime_ns for p in memo_files(warm)}
+    assert "0.4" in show(warm).stdout.splitlines()[2].split()
+    # Nothing stored for the table over a racy file: the stored texts are the old ones.
+    assert {p: os.stat(p).st_mtime_ns for p in memo_files(warm)} == before

@@ -217,18 +217,26 @@ def run(args, console) -> int:
         # quarter of a 10,000-row show); refcounting still frees what can go.
         import gc
         gc.disable()
+        from git_exp.show.commits import CommitReader
         from git_exp.show.view import show
+        reader = CommitReader(repo)
         view = show(repo, all_commits=args.all_commits, num=args.num, revs=args.rev,
                     hide_failed=args.hide_failed, hide_workspace=args.hide_workspace,
                     sort_by=args.sort_by, sort_order=args.sort_order, where=args.where,
                     limit=args.limit, only_changed=args.only_changed, drop=args.drop,
                     keep=args.keep, tags=args.tag, hide_queued=args.hide_queued,
-                    all_branches=args.all_branches, all_tags=args.all_tags, listing=listing)
+                    all_branches=args.all_branches, all_tags=args.all_tags, listing=listing,
+                    reader=reader)
         text, warnings = render_view(view, args, console), view.warnings
         status = 1 if view.unreadable else 0   # an experiment left out: shown the rest, still a failure
-        # Stored only when nothing changed while it was read: the key again, equal.
-        if key is not None and state_key(repo, request, listing, not args.hide_workspace) == key:
-            memo.put(key, text, warnings, status)
+        # Stored under the key of now, if that key vouches for the workspace row shown.
+        seen = reader.seen_workspace
+        if not args.rev and (args.hide_workspace or seen is not None):
+            shown = None if seen is None else \
+                {"params": seen.params, "metrics": seen.metrics, "errors": seen.errors}
+            after = state_key(repo, request, listing, not args.hide_workspace, shown)
+            if after is not None:
+                memo.put(after, text, warnings, status)
     warn_problems(warnings, console)
     console.page(text)
     return status

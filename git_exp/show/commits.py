@@ -134,6 +134,7 @@ class CommitReader:
         self._texts: dict[str, bytes | GitObject | None] = {}  # blob oid -> contents, read but not parsed yet
         self._values: dict[str, object] = {}     # blob oid -> flat dict, or an error message
         self._layouts: dict[str, list] = {}      # exp.yaml oid -> [(deps, FileLayout)]
+        self.seen_workspace: CommitData | None = None   # the workspace row last read
 
     # ------------------------------------------------------------- commits
 
@@ -267,11 +268,13 @@ class CommitReader:
         memo = WorkspaceMemo(self.repo.exp_dir, self.repo.root)
         known = memo.get()
         if known is not None:
-            return CommitData(None, params=known["params"], metrics=known["metrics"],
+            data = CommitData(None, params=known["params"], metrics=known["metrics"],
                               errors=known["errors"])
-        watch = Watch(self.repo.root)
-        data = self._read_workspace(watch)
-        memo.put(watch, {"params": data.params, "metrics": data.metrics, "errors": data.errors})
+        else:
+            watch = Watch(self.repo.root)
+            data = self._read_workspace(watch)
+            memo.put(watch, {"params": data.params, "metrics": data.metrics, "errors": data.errors})
+        self.seen_workspace = data
         return data
 
     def _read_workspace(self, watch) -> CommitData:

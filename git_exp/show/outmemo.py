@@ -19,9 +19,10 @@ commit, parsing a value or building a row. The key is, byte for byte:
 
 No key either while a run holds this work tree's lock or the queue has
 entries: running rows change without any ref changing. Commit contents
-never change, so nothing else can. Text is stored only when the key taken
-before reading equals the one taken after, so nothing read while a file or
-ref changed is vouched for.
+never change, so nothing else can. A text is stored under the key taken
+after it was made, and only when that key vouches for the very workspace
+row the text shows (and all refs come from the one listing both share): a
+file changed while it was read is never vouched for.
 
 Files are written whole and renamed into place; a file that is too large,
 foreign, truncated or corrupt is a miss, never an error. At most MAX_FILES
@@ -67,8 +68,12 @@ def _lock_path(repo) -> str:
     return os.path.join(repo.git_dir, "exp-run.lock")
 
 
-def state_key(repo, request: str, listing, workspace: bool) -> bytes | None:
-    """The key of REQUEST now, or None when its output cannot be vouched for."""
+def state_key(repo, request: str, listing, workspace: bool,
+              shown: dict | None = None) -> bytes | None:
+    """The key of REQUEST now, or None when its output cannot be vouched for.
+
+    SHOWN, when given, is the workspace row a text was made with: the key is
+    None unless the workspace memo vouches for that very row now."""
     if listing.has_queue or os.path.lexists(_lock_path(repo)):
         return None     # running and queued rows change without a ref changing
     if listing.detached and not _is_sha_file(listing.head_file):
@@ -77,7 +82,7 @@ def state_key(repo, request: str, listing, workspace: bool) -> bytes | None:
     if workspace:
         from git_exp.show.workmemo import WorkspaceMemo
         data = WorkspaceMemo(repo.exp_dir, repo.root).get()
-        if data is None:
+        if data is None or (shown is not None and data != shown):
             return None
         import json
         work = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
