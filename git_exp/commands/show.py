@@ -26,7 +26,9 @@ Metrics and params are read from each commit's own files, as its exp.yaml
 names them (params.yaml is always read), and the workspace row from the work
 tree. What is read from a commit is remembered in the Git directory
 (exp/memo/), so each experiment is parsed once, ever: a table of thousands of
-experiments prints instantly. Deleting that folder is harmless.
+experiments prints instantly. So is the table itself, until a ref, a note
+or tag, HEAD, the work tree's exp.yaml or params and metrics files, or the
+options change. Deleting that folder is harmless.
 
 By default the experiments of HEAD's commit are shown. Experiments filtered
 out by --where or --limit take their baseline row with them unless it
