@@ -87,7 +87,8 @@ class _Events:
 
 def run(args, console) -> int:
     from git_exp.distributed.worker import exec_entry
-    result = exec_entry(args.remote, args.ref, data_remote=args.data_remote,
+    from git_exp.show.running import read_running
+    result = exec_entry(args.remote, args.ref, read_running=read_running, data_remote=args.data_remote,
                         executor=args.executor, workdir=args.workdir, keep=args.keep,
                         events=_Events(console))
     console.out(f"{result.publication}: {result.name} {result.sha[:7]} ({result.status}, "

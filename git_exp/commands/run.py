@@ -168,10 +168,12 @@ def run(args, console) -> int:
             _say_duplicate(console, known["name"], known["sha"])
             return 0
     from git_exp.experiments.run import run_experiment
+    from git_exp.queue.entries import reserved_names
     result = run_experiment(
         repo, overrides=args.set_param, name=args.name, message=args.message,
         force_name=args.force, force=args.force, run_cache=not args.no_run_cache,
-        targets=args.stages or None, downstream=args.downstream, events=ConsoleEvents(console))
+        targets=args.stages or None, downstream=args.downstream, events=ConsoleEvents(console),
+        reserved=reserved_names(repo))
     ref, outcome = result.ref, result.outcome
     if result.duplicate_of is not None:
         _say_duplicate(console, ref.name, ref.sha)

@@ -37,11 +37,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from typing import Any
 
 from git_exp import __version__
 from git_exp.atomic import write_atomic
 from git_exp.gitcmd import git
-from git_exp.show.workmemo import Watch, _file_key  # one stat key, one file shape
+from git_exp.filewatch import Watch, file_key  # one stat key, as show/workmemo.py
 
 VERSION = 1
 MAX_ROOTS = 32          # work trees remembered; the oldest entry goes first
@@ -121,9 +122,9 @@ def _stats(repo, relpaths, absolute) -> dict | None:
     out: dict[str, list | None] = {}
     try:
         for rel in relpaths:
-            out[rel] = _file_key(os.path.join(repo.root, *rel.split("/")))
+            out[rel] = file_key(os.path.join(repo.root, *rel.split("/")))
         for full in absolute:
-            out["//" + full] = _file_key(full)
+            out["//" + full] = file_key(full)
     except OSError:
         return None
     return out
@@ -161,7 +162,7 @@ def _load(path: str) -> dict:
 def replay(repo) -> dict | None:
     """The remembered no-op answer {skipped: [[stage, reason]], name, sha}, if still true."""
     from git_exp.experiments.runlock import live_holder
-    entry = _load(_memo_path(repo)).get(repo.root)
+    entry: Any = _load(_memo_path(repo)).get(repo.root)   # any doubt below is a miss
     try:
         if entry["version"] != __version__ or entry["env"] != _env_key():
             return None
@@ -174,7 +175,7 @@ def replay(repo) -> dict | None:
             return None
         for key, stored in entry["files"].items():
             full = key[2:] if key.startswith("//") else os.path.join(repo.root, *key.split("/"))
-            if _file_key(full) != stored:
+            if file_key(full) != stored:
                 return None
         answer = entry["answer"]
         if not (isinstance(answer["skipped"], list) and isinstance(answer["name"], str)):
@@ -225,6 +226,7 @@ def answer_ahead(repo) -> "Guard | None":
 
 class Guard:
     """Takes the key before a plain run reads anything, and stores its no-op answer after."""
+    before: tuple | None    # (files, status, stats) once start() took the key
 
     def __init__(self, repo, watch: Watch):
         self.repo = repo

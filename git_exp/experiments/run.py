@@ -10,6 +10,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass, field
+from typing import Collection, Sequence
 
 from git_exp.errors import ExpError
 from git_exp.experiments import names as exp_names
@@ -126,7 +127,7 @@ def changed_params(repo, pipeline, baseline: str) -> dict[str, str]:
         prefix = "" if os.path.basename(relfile) == "params.yaml" and "/" not in relfile else f"{relfile}:"
         for key in new:
             if key not in old or old[key] != new[key]:
-                changed[prefix + key] = json.dumps(new[key]) if not isinstance(new[key], str) else new[key]
+                changed[prefix + key] = json.dumps(new[key]) if not isinstance(new[key], str) else str(new[key])
     return changed
 
 
@@ -144,7 +145,7 @@ def read_metrics(repo, pipeline) -> dict[str, object]:
 
 
 def _pick_name(repo, name: str | None, force: bool,
-               reserved: set[str] = frozenset()) -> tuple[str, list[refs.ExpRef]]:
+               reserved: Collection[str] = ()) -> tuple[str, list[refs.ExpRef]]:
     existing = refs.list_refs(repo.root)
     if name is None:
         return exp_names.generate({r.name for r in existing} | set(reserved)), []
@@ -177,12 +178,12 @@ def _sigterm_as_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
+def run_experiment(repo, *, overrides: Sequence[str] = (), name: str | None = None,
                    message: str | None = None, force_name: bool = False, force: bool = False,
                    run_cache: bool = True, targets: list[str] | None = None,
                    downstream: bool = False, events: Events | None = None,
                    baseline: str | None = None, log_file: str | None = None,
-                   reserved: set[str] | None = None,
+                   reserved: Collection[str],
                    trailers: dict[str, str] | None = None) -> ExperimentResult:
     """Run the pipeline in REPO's work tree and record the result.
 
@@ -190,7 +191,8 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
     the commit it was queued from, since its temporary checkout's HEAD is the
     queue entry. LOG_FILE is where the log is written while the run goes on
     (it moves next to the other logs once recorded). RESERVED names count as
-    taken (default: the names of queued entries). TRAILERS go into the
+    taken: the caller passes the names of queued entries (queue.entries.
+    reserved_names), or none for a queued run itself. TRAILERS go into the
     experiment's message as they are.
     """
     from git_exp.params import overrides as ov
@@ -218,9 +220,6 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
                            hint="queue them with 'git exp run --queue -S ...', "
                                 "or run them in parallel with -j N")
     parsed = [ov.parse_override(arg) for arg in overrides]
-    if reserved is None:
-        from git_exp.queue.entries import reserved_names
-        reserved = reserved_names(repo)
     auto_named = name is None
     name, replaced = _pick_name(repo, name, force_name, reserved)
     limit = repo.config.get_int("exp.maxCommitFileSize", DEFAULT_MAX_FILE)

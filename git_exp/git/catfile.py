@@ -18,7 +18,8 @@ so a chunk larger than the pipe could deadlock both processes.
 from __future__ import annotations
 
 import subprocess
-from typing import IO, Iterable
+from collections.abc import Iterable
+from typing import IO
 
 from git_exp.errors import ExpError
 from git_exp.git.run import git, git_process

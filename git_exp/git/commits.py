@@ -5,7 +5,7 @@ refuses, so the caller can say what it was doing in its own words.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from git_exp.git.run import git
 

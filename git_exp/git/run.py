@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import os
 import subprocess
-from typing import IO, Mapping, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from git_exp.errors import ExpError
 
-# What `stdout=`/`stderr=` of subprocess accept: PIPE, DEVNULL, a file or a descriptor.
-Stream = Union[int, IO, None]
+if TYPE_CHECKING:   # typing's IO/Union only for the checker: no cost at start-up
+    from typing import IO, Union
+
+    # What `stdout=`/`stderr=` of subprocess accept: PIPE, DEVNULL, a file or a descriptor.
+    Stream = Union[int, IO, None]
 
 _NO_GIT_HINT = "install Git, then run this command again"
 

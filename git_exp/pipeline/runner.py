@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from git_exp.data.cache import Cache
 from git_exp.data.hashing import HashInfo, hash_path
@@ -26,6 +27,9 @@ from git_exp.pipeline import lock as lockfile
 from git_exp.pipeline.graph import stage_order
 from git_exp.procs import guard_group, unguard_group
 from git_exp.worktree_writes import WorkTree
+
+if TYPE_CHECKING:
+    from git_exp.pipeline.spec import Stage
 
 
 class Events:
@@ -49,7 +53,7 @@ class StageFailed(ExpError):
 
 @dataclass
 class StagePlan:
-    stage: object
+    stage: Stage
     reasons: list[str]          # why it must run; empty when up to date
     skip: str | None = None     # "frozen" when it never runs
 
