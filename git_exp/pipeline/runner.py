@@ -92,6 +92,9 @@ class PipelineRun:
         self.locks = lockfile.read_lock(self.root)
         self._params_cache: dict[str, dict] = {}
         self.params_texts = dict(params_texts or {})
+        # Cached outs this process has already made sure Git ignores (each check
+        # asks Git whether the path is tracked): `run` checks every one up front.
+        self.ignored: set[str] = set()
 
     # -- inputs --------------------------------------------------------
 
@@ -241,8 +244,9 @@ class PipelineRun:
         deps = self.deps_of(stage, memo)
         params = self.params_of(stage)
         for out in stage.outs:
-            if out.cache:
+            if out.cache and out.path not in self.ignored:
                 ensure_ignored(self.root, out.path)
+                self.ignored.add(out.path)
         fingerprint = self._fingerprint(stage, deps, params)
         # Forced: run it, do not restore; the fresh result still updates the run cache.
         hit = self.run_cache.lookup(fingerprint) if fingerprint and not self.force else None
