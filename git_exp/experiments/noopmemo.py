@@ -173,7 +173,7 @@ def _load(path: str) -> dict:
 def replay(repo) -> dict | None:
     """The remembered no-op answer {skipped: [[stage, reason]], name, sha}, if still true."""
     from git_exp.experiments.runlock import live_holder
-    entry = _load(_memo_path(repo)).get(repo.root)
+    entry = _load(_memo_path(repo)).get(repo.root) or {}
     try:
         if entry["version"] != __version__ or entry["env"] != _env_key():
             return None
@@ -244,7 +244,7 @@ class Guard:
     def __init__(self, repo, watch: Watch):
         self.repo = repo
         self.watch = watch
-        self.before = None
+        self.before: tuple[list[str], list[str], dict] | None = None
         self.worktree_changed: list[str] | None = None   # start()'s status, see _status
         self.skipped: list = []
         self.stamp = _stamp(repo)   # before anything is stat'ed or read

@@ -10,6 +10,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass, field
+from typing import AbstractSet, Sequence
 
 from git_exp.errors import ExpError
 from git_exp.experiments import names as exp_names
@@ -134,9 +135,9 @@ def changed_params(repo, pipeline, baseline: str,
             except ExpError:
                 old = {}
         prefix = "" if os.path.basename(relfile) == "params.yaml" and "/" not in relfile else f"{relfile}:"
-        for key in new:
-            if key not in old or old[key] != new[key]:
-                changed[prefix + key] = json.dumps(new[key]) if not isinstance(new[key], str) else new[key]
+        for key, value in new.items():
+            if key not in old or old[key] != value:
+                changed[prefix + key] = value if isinstance(value, str) else json.dumps(value)
     return changed
 
 
@@ -154,7 +155,7 @@ def read_metrics(repo, pipeline) -> dict[str, object]:
 
 
 def _pick_name(repo, name: str | None, force: bool,
-               reserved: set[str] = frozenset()) -> tuple[str, list[refs.ExpRef]]:
+               reserved: AbstractSet[str] = frozenset()) -> tuple[str, list[refs.ExpRef]]:
     existing = refs.list_refs(repo.root)
     if name is None:
         return exp_names.generate({r.name for r in existing} | set(reserved)), []
@@ -187,7 +188,7 @@ def _sigterm_as_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
+def run_experiment(repo, *, overrides: Sequence[str] = (), name: str | None = None,
                    message: str | None = None, force_name: bool = False, force: bool = False,
                    run_cache: bool = True, targets: list[str] | None = None,
                    downstream: bool = False, events: Events | None = None,

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from git_exp.data.cache import Cache
 from git_exp.data.hashing import HashInfo, hash_path
@@ -49,7 +50,7 @@ class StageFailed(ExpError):
 
 @dataclass
 class StagePlan:
-    stage: object
+    stage: Any                  # a spec.Stage
     reasons: list[str]          # why it must run; empty when up to date
     skip: str | None = None     # "frozen" when it never runs
 
@@ -168,10 +169,12 @@ class PipelineRun:
                 why.append(f"dep {dep} added")
             elif dep not in deps:
                 why.append(f"dep {dep} removed")
-            elif deps[dep] is None:
-                why.append(f"dep {dep} missing")
-            elif deps[dep].hash != old.deps[dep].hash:
-                why.append(f"dep {dep} changed")
+            else:
+                info = deps[dep]
+                if info is None:
+                    why.append(f"dep {dep} missing")
+                elif info.hash != old.deps[dep].hash:
+                    why.append(f"dep {dep} changed")
         params = self.params_of(stage)
         for relfile in sorted(set(params) | set(old.params)):
             new_values = params.get(relfile, {})
@@ -328,8 +331,10 @@ def run_command(command: str, cwd: str, env: dict, sink) -> int:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     guard_group(proc.pid)
+    out = proc.stdout
+    assert out is not None   # stdout=PIPE
     try:
-        fd = proc.stdout.fileno()
+        fd = out.fileno()
         while True:
             data = os.read(fd, 65536)
             if not data:
@@ -341,7 +346,7 @@ def run_command(command: str, cwd: str, env: dict, sink) -> int:
         raise
     finally:
         unguard_group()
-        proc.stdout.close()
+        out.close()
 
 
 def end_process_group(proc: subprocess.Popen, grace: float = 3.0) -> None:
