@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import queue
 import threading
 from typing import Callable, Sequence, TypeVar
 
@@ -61,6 +60,7 @@ def run_all(fn: Callable[[T], R], items: Sequence[T], on_done: Callable[[T, R], 
             if on_done is not None:
                 on_done(item, result)
         return
+    import queue   # only when threads run: not on every path that imports the cache
     size = _chunk_size(len(items), workers)
     chunks = (len(items) + size - 1) // size
     counter = itertools.count()   # next() on a count is atomic under the GIL
