@@ -93,8 +93,10 @@ class PipelineRun:
         self.locks = lockfile.read_lock(self.root)
         self._params_cache: dict[str, dict] = {}
         self.params_texts = dict(params_texts or {})
-        # Cached outs this process has already made sure Git ignores (each check
-        # asks Git whether the path is tracked): `run` checks every one up front.
+        # Cached outs already found untracked and ignored since the last stage
+        # command ran (each check asks Git whether the path is tracked): `run`
+        # checks every one just before the first stage, which need not ask again.
+        # A command may `git add` anything, so after one runs every out is asked anew.
         self.ignored: set[str] = set()
 
     # -- inputs --------------------------------------------------------
@@ -264,6 +266,7 @@ class PipelineRun:
         started = time.monotonic()
         env = self._env(stage)
         cwd = self._abs(stage.wdir) if stage.wdir not in (".", "") else self.root
+        self.ignored.clear()
         for command in stage.cmd:
             code = run_command(command, cwd, env, self.events.output)
             if code != 0:
