@@ -128,7 +128,7 @@ _WHERE = {
     "inside .git (the repository's own state: cache, memos, logs, locks, queue), never the work tree": (
         "git_exp.data.cache:Cache._store_bytes", "git_exp.data.cache:Cache._store_file",
         "git_exp.data.cache:Cache._write_object",
-        "git_exp.data.cache:Cache.remove", "git_exp.data.cache:_discard", "git_exp.data.cache:_freshen",
+        "git_exp.data.cache:Cache.remove", "git_exp.data.cachefiles:discard", "git_exp.data.cachefiles:freshen",
         "git_exp.data.access:_manifest", "git_exp.dvcimport.experiments:_tree",
         "git_exp.experiments.run:_undo_before_start", "git_exp.sharing.logs:_bounded_copy",
         "git_exp.sharing.logs:publish_local", "git_exp.sharing.logs:store_fetched",
@@ -162,8 +162,8 @@ _WHERE = {
     "checkout's own new folder '.<data path>.<random>.tmp', beside a data path that WorkTree.make_parents "
     "checked, filled (manifest paths checked by hashing.check_relpath) and renamed into place whole; "
     "a file replaced in place is written under a temporary name there and moved by WorkTree.place": (
-        "git_exp.data.cache:Cache._write_fresh_dir", "git_exp.data.cache:Cache._put_many",
-        "git_exp.data.cache:Cache._put_file", "git_exp.data.cache:_write_new"),
+        "git_exp.data.cache_checkout:Checkout._write_fresh_dir", "git_exp.data.cache_checkout:Checkout._put_many",
+        "git_exp.data.cache_checkout:Checkout._put_file", "git_exp.data.cachefiles:write_new"),
     "a temporary checkout or clone of git-exp's own (git worktree add, mkdtemp), removed whole": (
         "git_exp.queue.checkout:remove", "git_exp.distributed.worker:exec_entry",
         "git_exp.distributed.lifeline:_remove_after_exit",
