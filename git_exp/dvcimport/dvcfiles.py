@@ -156,7 +156,7 @@ def convert_pipeline(data: bytes, where: str = DVC_YAML) -> tuple[bytes, list[st
     """exp.yaml's bytes for dvc.yaml DATA, and what was left out (file:line:col: what).
 
     When nothing is left out the bytes are DATA itself, comments and all."""
-    from git_exp.pipeline.spec import OUT_OPTIONS, PLOT_PROPS, STAGE_KEYS, TOP_KEYS
+    from git_exp.pipeline.records import OUT_OPTIONS, PLOT_PROPS, STAGE_KEYS, TOP_KEYS
     doc = load_yaml(data, where)
     if not isinstance(doc, dict):
         raise ExpError(f"{where}: expected a mapping with 'stages'")

@@ -241,7 +241,7 @@ class _Collector:
         """The plots TARGETS name; a target declared nowhere is plotted with default options."""
         if not targets:
             return outputs
-        from git_exp.pipeline.spec import Output
+        from git_exp.pipeline.records import Output
         chosen = []
         for target in targets:
             hits = []
