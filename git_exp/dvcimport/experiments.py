@@ -133,7 +133,7 @@ def _commit(root: str, source: str, tree: str, parent: str, message: str) -> str
 def _changed_params(root: str, exp: DvcExperiment) -> dict[str, str]:
     """The params that differ from the baseline's, for the message (as `run -S` records them)."""
     from git_exp.params.read import flatten, fmt_of, parse
-    from git_exp.pipeline.template import scalar_text
+    from git_exp.pipeline.template_vars import scalar_text
     changed = {}
     new, old = CommitTree(root, exp.sha), CommitTree(root, exp.baseline)
     for relpath in ("params.yaml", "params.json", "params.toml"):
