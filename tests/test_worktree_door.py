@@ -184,7 +184,7 @@ _WHERE = {
         "git_exp.params.edit:_write_all",         # -S edits of the user's params files (_inside)
         "git_exp.plots.output:prepare",           # the -o folder; the files in it go through WorkTree
         "git_exp.scaffold:apply_plan",            # `git exp init`: exp.yaml of the user's repository
-        "git_exp.scaffold:_copy_example", "git_exp.scaffold:create_example",  # a new example folder
+        "git_exp.scaffold_example:_copy_example", "git_exp.scaffold_example:create_example",  # a new example folder
         # `git exp get -o OUT`: a fresh hidden staging name beside OUT, renamed into place; the
         # paths inside come from another repository, checked (check_relpath), symlinks never made
         "git_exp.sharing.foreign_files:get", "git_exp.sharing.foreign_files:_publish",
