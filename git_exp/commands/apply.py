@@ -1,6 +1,8 @@
 """git exp apply: put an experiment's files and data into the work tree."""
 from __future__ import annotations
 
+from git_exp.errors import ExpError
+
 DESCRIPTION = """\
 Makes the work tree hold the files of experiment NAME (a name, a unique sha
 prefix or a full ref) and the data of its cached outputs. HEAD, the current
@@ -86,6 +88,6 @@ def run(args, console) -> int:
         console.out(f"Your previous work tree is saved; to restore it: git exp apply {result.backup_ref}")
     if result.missing:
         console.warn("data not in the local cache: " + ", ".join(result.missing))
-        console.error("some data could not be restored", hint="fetch it: git exp pull <remote> <name>")
-        return 1
+        # Said by cli.py, as every error: the result above is printed first.
+        raise ExpError("some data could not be restored", hint="fetch it: git exp pull <remote> <name>")
     return 0

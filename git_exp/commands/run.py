@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sys
 
+from git_exp.errors import ExpError
+
 from git_exp.commands.argtypes import positive_int
 
 DESCRIPTION = """\
@@ -154,9 +156,7 @@ def run(args, console) -> int:
     if args.dry:
         return _dry(repo, args, console)
     if args.queue or args.jobs or args.temp:
-        from git_exp.commands.queue import (
-            run_isolated,  # the queue's own rendering lives there
-        )
+        from git_exp.commands.run_queued import run_isolated
         return run_isolated(repo, args, console, ConsoleEvents(console))
     from git_exp.experiments import noopmemo
     if noopmemo.plain_run(args.name, args.set_param, args.message, args.force,
@@ -192,9 +192,8 @@ def run(args, console) -> int:
         console.out("Its results are in your work tree. To keep them:")
         console.out(f"  git exp branch {ref.name} <branch>    # a branch from this experiment")
         console.out(f"  git exp apply {ref.name}              # bring it back later")
-        if result.error:   # recorded, but its log was lost (a full disk)
-            console.error(result.error.message, result.error.hint)
-            return 1
+        if result.error:   # recorded, but its log was lost (a full disk): said by cli.py
+            raise ExpError(result.error.message, hint=result.error.hint)
         return 0
     console.out(f"Its log: git exp logs {ref.name}")
     if result.error:
@@ -209,7 +208,6 @@ def _say_duplicate(console, name: str, sha: str) -> None:
 
 
 def _dry(repo, args, console) -> int:
-    from git_exp.errors import ExpError
     from git_exp.pipeline.dryrun import plan
     if args.queue or args.jobs or args.temp:
         raise ExpError("--dry cannot be combined with --queue, -j or --temp",
