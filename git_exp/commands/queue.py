@@ -1,12 +1,17 @@
 """git exp queue: run queued experiments in the background and look after them."""
 from __future__ import annotations
 
-from git_exp.ui.format import plural
-
 import sys
+from typing import TYPE_CHECKING
 
 from git_exp.commands.argtypes import positive_int
 from git_exp.commands.queue_view import render_rows
+from git_exp.ui.format import plural
+
+if TYPE_CHECKING:   # the worker's base class, for the type checker only (no queue import on start-up)
+    from git_exp.queue.worker import WorkerEvents
+else:
+    WorkerEvents = object
 
 DESCRIPTION = """\
 Queued experiments (git exp run --queue) wait under refs/exps-queue/ as Git
@@ -193,7 +198,9 @@ def _start(repo, args, console) -> int:
     return 0
 
 
-class _PrintingWorker:
+class _PrintingWorker(WorkerEvents):
+    """What a worker does, as lines on the console."""
+
     def __init__(self, console):
         self.console = console
 

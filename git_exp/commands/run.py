@@ -2,8 +2,15 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from git_exp.errors import ExpError
+
+if TYPE_CHECKING:   # the runner's base class, for the type checker only: importing it
+    # at run time would load the pipeline runner on `run`'s no-op path
+    from git_exp.pipeline.runner import Events as _RunEvents
+else:
+    _RunEvents = object
 
 from git_exp.commands.argtypes import positive_int
 
@@ -113,7 +120,9 @@ def configure(parser):
                         help="run in a temporary checkout, leaving the work tree as it is")
 
 
-class ConsoleEvents:
+class ConsoleEvents(_RunEvents):
+    """A run's events as lines on the console."""
+
     def __init__(self, console):
         self.console = console
 

@@ -86,7 +86,7 @@ def _run_jobs(repo, args, console, options) -> int:
     rows, interrupted = run_parallel(repo, args.set_param, args.jobs, on_queued=queued,
                                      on_finished=finished, **options)
     if console.quiet:   # one line: how the points went
-        states = {}
+        states: dict[str, int] = {}
         for r in rows:
             states[r.state] = states.get(r.state, 0) + 1
         console.out(", ".join(f"{n} {state}" for state, n in states.items()))

@@ -12,6 +12,7 @@ import difflib
 import itertools
 import posixpath
 import re
+from typing import cast
 
 from git_exp.errors import ExpError
 from git_exp.pipeline.paths import normalize
@@ -82,8 +83,9 @@ class PipelineParser:
             raise ExpError(f"{doc.value_mark('stages')}: 'stages' must be a mapping of stage names "
                            f"to stages, got {kind_of(stages)}",
                            hint="write 'stages:' then each stage name indented below it")
-        for name, body in (stages or {}).items():
-            self._stage_entry(name, body, stages)
+        if stages is not None:
+            for name, body in stages.items():
+                self._stage_entry(name, body, stages)
 
         for stage in self.stages.values():
             params_files.extend(stage.params)
@@ -183,7 +185,9 @@ class PipelineParser:
         axes = []
         for axis, values in matrix.items():
             if not isinstance(values, list):
-                raise ExpError(f"{matrix.value_mark(axis)}: '{axis}' in the matrix of stage '{name}' "
+                # A matrix from ${...} is a plain mapping: no marks of its own.
+                at = matrix.value_mark(axis) if isinstance(matrix, YDict) else where
+                raise ExpError(f"{at}: '{axis}' in the matrix of stage '{name}' "
                                f"must be a list of values, got {kind_of(values)}",
                                hint=f"for example: {axis}: [a, b]")
             axes.append((axis, values))
@@ -274,7 +278,8 @@ class PipelineParser:
         value = values.get(key)
         if value is None:
             return []
-        where = (marks if marks is not None else values).value_mark(key)
+        # VALUES has its own marks when MARKS is not given.
+        where = (marks if marks is not None else cast(YDict, values)).value_mark(key)
         if not isinstance(value, list):
             raise ExpError(f"{where}: '{key}' in {owner} must be a list of {of}, got {kind_of(value)}",
                            hint=f"write '{key}: [a, b]' or one '- item' per line")
@@ -340,7 +345,8 @@ class PipelineParser:
 
     def _output(self, entry, where: Mark, kind: str, wdir: str, owner: str) -> Output:
         section = {"out": "outs", "metric": "metrics", "plot": "plots"}[kind]
-        options, raw = {}, entry
+        options: dict = {}
+        raw = entry
         options_where = where
         if isinstance(entry, dict):
             if len(entry) != 1:

@@ -15,6 +15,7 @@ from git_exp.experiments import refs as exp_refs
 from git_exp.experiments.manage import head_sha, labels_for
 from git_exp.experiments.resolve import resolve
 from git_exp.gitcmd import git
+from git_exp.pipeline.records import Output, Pipeline
 from git_exp.plots import data as plot_data
 from git_exp.plots.charts import (PlotResult, PlotSpec, Revision, Section, build_section,
                                   image_section, template_of)
@@ -155,7 +156,7 @@ class _Collector(RevisionFiles):
     def _outputs(self, strict: bool, need_pipeline: bool) -> list:
         from git_exp.pipeline.spec import load_pipeline, parse_pipeline
         found: dict = {}
-        parsed: dict[str, object] = {}   # exp.yaml blob -> Pipeline, when it reads no other file
+        parsed: dict[str, Pipeline] = {}   # exp.yaml blob -> Pipeline, when it reads no other file
         for index, revision in enumerate(self.revisions):
             try:
                 if revision.kind == "running":
@@ -173,14 +174,16 @@ class _Collector(RevisionFiles):
                     entry = self._entry(index, PIPELINE_FILE)
                     if not is_file_entry(entry):
                         continue
-                    text = self._blob(entry[1], PIPELINE_FILE)
-                    if text is None:
+                    blob = self._blob(entry[1], PIPELINE_FILE)
+                    if blob is None:
                         continue
-                    text = text.decode("utf-8", "replace")
+                    text = blob.decode("utf-8", "replace")
                     # A templated exp.yaml reads params files of its own commit.
                     templated = "${" in text or "vars" in text
-                    pipeline = None if templated else parsed.get(entry[1])
-                    if pipeline is None:
+                    known = None if templated else parsed.get(entry[1])
+                    if known is not None:
+                        pipeline = known
+                    else:
                         pipeline = parse_pipeline(text, self.repo.root, PIPELINE_FILE,
                                                   self._reader(index))
                         if not templated:
@@ -201,8 +204,7 @@ class _Collector(RevisionFiles):
         """The plots TARGETS name; a target declared nowhere is plotted with default options."""
         if not targets:
             return outputs
-        from git_exp.pipeline.records import Output
-        chosen = []
+        chosen: list[Output] = []
         for target in targets:
             hits = []
             for output in outputs:
@@ -237,11 +239,11 @@ class _Collector(RevisionFiles):
 
         kinds = {i: self._kind(i, output.path) for i in range(len(self.revisions))}
         if "dir" in kinds.values():
-            files: dict[str, None] = {}
+            in_folders: dict[str, None] = {}
             for i, kind in kinds.items():
                 if kind == "dir":
-                    files.update(dict.fromkeys(self._files_under(i, output.path)))
-            plottable = [f for f in sorted(files)
+                    in_folders.update(dict.fromkeys(self._files_under(i, output.path)))
+            plottable = [f for f in sorted(in_folders)
                          if plot_data.kind_of(f) is not None and f not in self._declared]
             if self._objects is not None:
                 self._fetch([self._entries[(i, f)][1] for i in kinds for f in plottable

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import os
 import posixpath
-from typing import Optional
+from typing import Any, Optional
 
 from git_exp import bounded
 from git_exp.errors import ExpError
 from git_exp.plots import data as plot_data
-from git_exp.show.catfile import CatFile, Trees, parse_commit, parse_tree
+from git_exp.show.catfile import CatFile, GitObject, Trees, parse_commit, parse_tree
 
 _FILE_MODES = ("100644", "100755", "100664")
 _DIR_MODE = "40000"
@@ -36,8 +36,8 @@ class RevisionFiles:
         self._trees: Optional[Trees] = None
         self._roots: dict[str, Optional[str]] = {}   # commit sha -> root tree oid
         self._times: dict[str, int] = {}
-        self._entries: dict[tuple, object] = {}      # (index, path) -> (mode, oid) | None
-        self._blobs: dict[str, Optional[bytes]] = {}
+        self._entries: dict[tuple, Any] = {}      # (index, path) -> (mode, oid) | None
+        self._blobs: dict[str, bytes | GitObject | None] = {}   # a GitObject: over the size limit
         self._tables: dict[tuple, object] = {}
         self._locks: dict[str, dict] = {}
         self._cached: dict[str, bool] = {}            # plot path -> kept in the data cache
@@ -84,8 +84,10 @@ class RevisionFiles:
     def _resolve_paths(self, keys: list) -> None:
         """Tree entries of (index, path) KEYS of commits, all in one batch."""
         asked = [(i, p) for i, p in keys if (i, p) not in self._entries]
-        found = self._trees.resolve([(self._roots.get(self.revisions[i].rev), p) for i, p in asked]) \
-            if asked else []
+        if not asked:
+            return
+        assert self._trees is not None   # only commits have tree entries, and they opened the reader
+        found = self._trees.resolve([(self._roots.get(self.revisions[i].rev), p) for i, p in asked])
         for key, entry in zip(asked, found):
             self._entries[key] = entry
 
@@ -93,7 +95,7 @@ class RevisionFiles:
         """Find every plot path in every commit, and read their blobs in one batch."""
         if self._objects is None:
             return
-        paths = []
+        paths: list[str] = []
         for output in outputs:
             y = output.plot.get("y")
             paths.extend(y if isinstance(y, dict) else [output.path])
@@ -104,7 +106,10 @@ class RevisionFiles:
 
     def _fetch(self, oids: list) -> None:
         wanted = list(dict.fromkeys(o for o in oids if o not in self._blobs))
-        for oid, obj in zip(wanted, self._objects.read_many(wanted) if wanted else []):
+        if not wanted:
+            return
+        assert self._objects is not None   # blobs are of commits, which opened the reader
+        for oid, obj in zip(wanted, self._objects.read_many(wanted)):
             self._blobs[oid] = obj if obj is not None and obj.too_large else \
                 obj.data if obj is not None and obj.type == "blob" else None
 
@@ -132,7 +137,7 @@ class RevisionFiles:
 
     def _files_under(self, index: int, path: str) -> list:
         if self.revisions[index].rev is None:
-            found = []
+            found: list[str] = []
             root = self._root(index)
             top = os.path.join(root, *path.split("/"))
             for folder, dirs, files in os.walk(top):
@@ -141,6 +146,7 @@ class RevisionFiles:
                 found.extend(posixpath.join(rel, f) for f in sorted(files))
             return found
         found = []
+        assert self._objects is not None   # a commit's folder: its reader is open
         pending = [(self._entry(index, path)[1], path)]
         while pending:
             oid, prefix = pending.pop(0)

@@ -203,7 +203,8 @@ def _legend(entries: list, width: int, top: float, template: str = "line") -> tu
         return "", 0
     sources = list(dict.fromkeys((e[2], e[3]) for e in entries if e[0] != "more"))
     parts = ['<g class="legend">']
-    x, y = LEFT, top
+    x: float = LEFT
+    y = top
     for entry in entries:
         if entry[0] == "more":
             text = f"and {entry[1]} more (see the legend at the top of the page)"

@@ -17,8 +17,10 @@ def decimate(points: list, plot_w: float, sx) -> list:
     """
     if len(points) <= plot_w:
         return points
-    kept = []
-    bucket, low, high = None, None, None
+    kept: list = []
+    bucket: int | None = None
+    low: tuple = ()
+    high: tuple = ()
     for point in points:
         key = int(sx(point[0]) // BUCKET_PX)
         if key != bucket:
@@ -43,7 +45,8 @@ def _ordered(low, high) -> list:
 
 def _runs(points: list) -> list:
     """Stretches without missing values: a line breaks where the data has a gap."""
-    runs, run = [], []
+    runs: list[list] = []
+    run: list = []
     for x, y in points:
         if y is None:
             if run:
