@@ -22,6 +22,7 @@ deletes instead.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from git_exp.errors import ExpError
 from git_exp.params.edit import (after_line, bug, line_start, newline_of, remove_lines,
@@ -189,7 +190,8 @@ class _Doc:
     # -- add -----------------------------------------------------------------------
 
     def add(self, full: tuple, ov: Override) -> str:
-        best_depth, best = -1, None
+        best_depth = -1
+        best: Any = None   # ("inline", owner), ("after", section, entry) or ("section", section)
         for sec, e, path in self.entries():
             if e.value.kind == "inline" and len(path) < len(full) and full[:len(path)] == path:
                 owner, used = _deepest_inline(e.value, full[len(path):])

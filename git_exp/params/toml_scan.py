@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from git_exp.params.edit import line_end, line_start
+from git_exp.params.edit import line_end, line_start, matched
 from git_exp.params.read import toml_module
 
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -85,14 +85,14 @@ class Scanner:
     def segment(self) -> str:
         text, p = self.text, self.pos
         if text[p] == '"':
-            m = _BASIC.match(text, p)
+            m = matched(_BASIC, text, p)
             self.pos = m.end()
             return toml_module().loads(f"k = {m.group(0)}")["k"]
         if text[p] == "'":
             end = text.index("'", p + 1)
             self.pos = end + 1
             return text[p + 1:end]
-        m = BARE_KEY.match(text, p)
+        m = matched(BARE_KEY, text, p)
         self.pos = m.end()
         return m.group(0)
 
@@ -107,7 +107,7 @@ class Scanner:
         c = text[p]
         if c == '"':
             node = Val("scalar", p, '"')
-            self.pos = _BASIC.match(text, p).end()
+            self.pos = matched(_BASIC, text, p).end()
         elif c == "'":
             node = Val("scalar", p, "'")
             self.pos = text.index("'", p + 1) + 1
@@ -141,7 +141,7 @@ class Scanner:
             self.pos += 1
         else:
             node = Val("scalar", p)
-            m = _DATETIME.match(text, p) or _BARE_VALUE.match(text, p)
+            m = _DATETIME.match(text, p) or matched(_BARE_VALUE, text, p)
             self.pos = m.end()
         node.end = self.pos
         return node
