@@ -84,6 +84,7 @@ def write_experiment(repo, plan: ExperimentPlan, remove_dvc: bool) -> str:
     from git_exp.experiments import refs
     from git_exp.experiments.record import Outcome, build_message
     exp = plan.source
+    assert plan.converted is not None   # only a plan to import is written
     tree = _tree(repo, exp.sha, plan.converted.files, remove_dvc)
     outcome = Outcome(status="success", changed_params=_changed_params(repo.root, exp),
                       extra={IMPORTED_TRAILER: f"dvc {exp.sha}"})
