@@ -10,6 +10,7 @@ from git_exp.ui.format import plural
 
 if TYPE_CHECKING:   # the worker's base class, for the type checker only (no queue import on start-up)
     from git_exp.queue.worker import WorkerEvents
+    from git_exp.repo import Repository
 else:
     WorkerEvents = object
 
@@ -181,7 +182,7 @@ def _executor(args):
     return None if spec.kind == "local" else spec
 
 
-def _start(repo, args, console) -> int:
+def _start(repo: Repository, args, console) -> int:
     from git_exp.queue.worker import start
     spec = _executor(args)
     if spec is not None:
@@ -218,7 +219,7 @@ class _PrintingWorker(WorkerEvents):
                          f"{outcome.duration:.1f}s{error}")
 
 
-def _start_dispatcher(repo, args, console, spec) -> int:
+def _start_dispatcher(repo: Repository, args, console, spec) -> int:
     from git_exp.distributed.start import start
     started = start(repo, spec, remote=args.remote, jobs=args.jobs, resources=args.resources,
                     sbatch_args=args.sbatch_arg)
@@ -234,7 +235,7 @@ def _start_dispatcher(repo, args, console, spec) -> int:
     return 0
 
 
-def _work(repo, args, console) -> int:
+def _work(repo: Repository, args, console) -> int:
     from git_exp.queue.worker import work
     spec = _executor(args)
     if spec is not None:
@@ -256,7 +257,7 @@ def _work(repo, args, console) -> int:
     return 0
 
 
-def _status(repo, args, console) -> int:
+def _status(repo: Repository, args, console) -> int:
     from git_exp.queue.control import status
     found = status(repo)
     for item in found.recovered:
@@ -273,7 +274,7 @@ def _status(repo, args, console) -> int:
     return 0
 
 
-def _logs(repo, args, console) -> int:
+def _logs(repo: Repository, args, console) -> int:
     from git_exp.queue.control import read_log
     out = sys.stdout.buffer
     for chunk in read_log(repo, args.entry, follow=args.follow):
@@ -282,7 +283,7 @@ def _logs(repo, args, console) -> int:
     return 0
 
 
-def _kill(repo, args, console) -> int:
+def _kill(repo: Repository, args, console) -> int:
     from git_exp.queue.control import kill
     killed = kill(repo, args.entries)
     for row in killed:
@@ -293,7 +294,7 @@ def _kill(repo, args, console) -> int:
     return 0
 
 
-def _stop(repo, args, console) -> int:
+def _stop(repo: Repository, args, console) -> int:
     from git_exp.queue.control import stop
     pids = stop(repo, now=args.kill)
     if not pids:
@@ -307,7 +308,7 @@ def _stop(repo, args, console) -> int:
     return 0
 
 
-def _remove(repo, args, console) -> int:
+def _remove(repo: Repository, args, console) -> int:
     from git_exp.queue.control import remove
     removed = remove(repo, args.entries, everything=args.all, failed=args.failed)
     for row in removed:

@@ -5,7 +5,12 @@ so a state is painted and a duration written the same way in both.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from git_exp.ui.format import format_duration, format_timestamp
+
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
 
 STATE_STYLES = {"success": ("green",), "failed": ("red",), "interrupted": ("yellow",),
                 "running": ("bold",), "queued": ()}
@@ -29,12 +34,13 @@ def render_rows(rows, console, with_params: bool = True) -> str:
     return table.render(cells, columns, color=console.color)
 
 
-def _metrics_of(repo, sha: str) -> dict[str, object]:
+def _metrics_of(repo: Repository, sha: str) -> dict[str, object]:
     """The experiment's metrics, flat; a key in several files keeps its file's name."""
     from git_exp.api import metrics
     from git_exp.errors import ExpError
     try:
-        by_file = metrics(sha, repo=repo)
+        # api.metrics takes an open Repository too (api._repository), though its type says a path.
+        by_file = metrics(sha, repo=repo)  # type: ignore[arg-type]
     except ExpError:
         return {}
     counts: dict[str, int] = {}
@@ -48,7 +54,7 @@ def _metrics_of(repo, sha: str) -> dict[str, object]:
 MAX_METRICS = 6   # the summary is for a glance; git exp show has them all
 
 
-def render_summary(repo, rows, console) -> str:
+def render_summary(repo: Repository, rows, console) -> str:
     """run -j's closing table: each point with the params it changed and its metrics."""
     from git_exp.ui import table
     params = [dict(p.partition("=")[::2] for p in r.params) for r in rows]

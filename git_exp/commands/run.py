@@ -4,15 +4,15 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from git_exp.commands.argtypes import positive_int
 from git_exp.errors import ExpError
 
 if TYPE_CHECKING:   # the runner's base class, for the type checker only: importing it
     # at run time would load the pipeline runner on `run`'s no-op path
     from git_exp.pipeline.runner import Events as _RunEvents
+    from git_exp.repo import Repository
 else:
     _RunEvents = object
-
-from git_exp.commands.argtypes import positive_int
 
 DESCRIPTION = """\
 Runs the stages of exp.yaml in dependency order and records the result as an
@@ -216,7 +216,7 @@ def _say_duplicate(console, name: str, sha: str) -> None:
     console.info("Name the run with -n to record it anyway.")
 
 
-def _dry(repo, args, console) -> int:
+def _dry(repo: Repository, args, console) -> int:
     from git_exp.pipeline.dryrun import plan
     if args.queue or args.jobs or args.temp:
         raise ExpError("--dry cannot be combined with --queue, -j or --temp",

@@ -6,11 +6,16 @@ work, this module only says what happened, with the queue's vocabulary
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from git_exp.commands.queue_view import STATE_STYLES, render_summary, value_text
 from git_exp.ui.format import format_duration, plural
 
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
 
-def run_isolated(repo, args, console, events) -> int:
+
+def run_isolated(repo: Repository, args, console, events) -> int:
     """The part of `git exp run` that goes through the queue."""
     from git_exp.errors import UsageError
     if args.temp and (args.queue or args.jobs):
@@ -24,7 +29,7 @@ def run_isolated(repo, args, console, events) -> int:
     return _run_jobs(repo, args, console, options)
 
 
-def _run_temp(repo, args, console, events, options) -> int:
+def _run_temp(repo: Repository, args, console, events, options) -> int:
     from git_exp.queue.worker import run_isolated as run_one
     entry, outcome = run_one(repo, args.set_param, events=events, **options)
     status = console.paint(outcome.status, *STATE_STYLES.get(outcome.status, ()))
@@ -48,7 +53,7 @@ def _run_temp(repo, args, console, events, options) -> int:
     return 130 if outcome.status == "interrupted" else 1
 
 
-def _run_queue(repo, args, console, options) -> int:
+def _run_queue(repo: Repository, args, console, options) -> int:
     from git_exp.queue.enqueue import enqueue
     entries = enqueue(repo, args.set_param, **options)
     count = len(entries)
@@ -69,7 +74,7 @@ def _run_queue(repo, args, console, options) -> int:
     return 0
 
 
-def _run_jobs(repo, args, console, options) -> int:
+def _run_jobs(repo: Repository, args, console, options) -> int:
     from git_exp.queue.parallel import run_parallel
 
     def queued(entries):

@@ -11,6 +11,8 @@ the second run finds nothing to do.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 import re
 import subprocess
@@ -20,6 +22,9 @@ from git_exp.dvcimport import dvcfiles
 from git_exp.dvcimport.convert import CommitTree, Converted, convert_tree
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
 
 _DVC_REF = re.compile(r"refs/exps/([0-9a-f]{2})/([0-9a-f]{38})/([^/]+)\Z")
 IMPORTED_TRAILER = "Exp-Imported-From"
@@ -79,7 +84,7 @@ def plan_experiment(root: str, exp: DvcExperiment, objects) -> ExperimentPlan:
     return ExperimentPlan(exp, "import", convert_tree(CommitTree(root, exp.sha), objects))
 
 
-def write_experiment(repo, plan: ExperimentPlan, remove_dvc: bool) -> str:
+def write_experiment(repo: Repository, plan: ExperimentPlan, remove_dvc: bool) -> str:
     """Write the converted commit and its ref; the new commit's sha."""
     from git_exp.experiments import refs
     from git_exp.experiments.record import Outcome, build_message
@@ -93,7 +98,7 @@ def write_experiment(repo, plan: ExperimentPlan, remove_dvc: bool) -> str:
     return sha
 
 
-def _tree(repo, sha: str, files: dict[str, bytes], remove_dvc: bool) -> str:
+def _tree(repo: Repository, sha: str, files: dict[str, bytes], remove_dvc: bool) -> str:
     index = os.path.join(repo.git_dir, f"exp-import-index.{os.getpid()}")
     env = {"GIT_INDEX_FILE": index}
     try:

@@ -7,9 +7,12 @@ file of the user's is written, not even temporarily.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Sequence, TYPE_CHECKING
 
 from git_exp.errors import ExpError
+
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
 
 DEFAULT_PARAMS = "params.yaml"
 
@@ -36,7 +39,7 @@ def overridden_texts(root: str, overrides: list[str]) -> dict[str, str]:
     return texts
 
 
-def plan(repo, overrides: Sequence[str] = (), targets: list[str] | None = None,
+def plan(repo: Repository, overrides: Sequence[str] = (), targets: list[str] | None = None,
          downstream: bool = False, single: bool = False, force: bool = False,
          run_cache: bool = True) -> list:
     """The StagePlan of every selected stage, as if OVERRIDES had been set."""

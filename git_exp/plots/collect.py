@@ -7,6 +7,8 @@ revfiles.py; the charts are built by charts.py.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 import posixpath
 
@@ -21,17 +23,20 @@ from git_exp.plots.charts import (PlotResult, PlotSpec, Revision, Section, build
                                   image_section, template_of)
 from git_exp.plots.revfiles import RevisionFiles, is_file_entry, under
 
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
+
 PIPELINE_FILE = "exp.yaml"
 WORKSPACE = "workspace"
 
 
-def show(repo, targets: list | None = None) -> PlotResult:
+def show(repo: Repository, targets: list | None = None) -> PlotResult:
     """The plots of the work tree (only those under TARGETS, when given)."""
     revisions = [Revision(WORKSPACE, None, "workspace")]
     return _Collector(repo, revisions).run(_targets(repo, targets or []), strict=True)
 
 
-def diff(repo, specs: list | None = None, targets: list | None = None) -> PlotResult:
+def diff(repo: Repository, specs: list | None = None, targets: list | None = None) -> PlotResult:
     """The plots of each revision SPECS names, overlaid.
 
     SPECS are experiments (name, sha prefix, ref), Git revisions or
@@ -55,7 +60,7 @@ def diff(repo, specs: list | None = None, targets: list | None = None) -> PlotRe
     return collector.run(_targets(repo, targets or []), strict=False)
 
 
-def running_revisions(repo) -> list:
+def running_revisions(repo: Repository) -> list:
     """(baseline or None, Revision) of each run in progress whose files are on this
     machine: its curves so far are drawn from the work tree it writes them in."""
     from git_exp.show.pending import pending
@@ -66,7 +71,7 @@ def running_revisions(repo) -> list:
     return found
 
 
-def revision_of(repo, spec: str, every: list) -> Revision:
+def revision_of(repo: Repository, spec: str, every: list) -> Revision:
     """What SPEC names: the workspace, an experiment (its name wins over a
     branch of the same name, as this is about experiments), a run in
     progress, or a commit."""
@@ -105,7 +110,7 @@ def _unique(revisions: list) -> list:
             if r.rev and names.count(r.name) > 1 else r for r in kept]
 
 
-def _targets(repo, targets: list) -> list:
+def _targets(repo: Repository, targets: list) -> list:
     """TARGETS, given relative to the current directory, as repo-relative paths."""
     out = []
     for target in targets:
@@ -120,7 +125,7 @@ def _targets(repo, targets: list) -> list:
 class _Collector(RevisionFiles):
     """Which plots the revisions declare, and their sections (charts.py builds them)."""
 
-    def __init__(self, repo, revisions: list):
+    def __init__(self, repo: Repository, revisions: list):
         super().__init__(repo, revisions)
         self._declared: set = set()   # paths declared on their own, keeping their own options
 

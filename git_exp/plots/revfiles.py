@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import os
 import posixpath
-from typing import Any, Optional
+from typing import Any, Optional, TYPE_CHECKING
 
 from git_exp import bounded
 from git_exp.errors import ExpError
 from git_exp.plots import data as plot_data
 from git_exp.show.catfile import CatFile, GitObject, Trees, parse_commit, parse_tree
+
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
 
 _FILE_MODES = ("100644", "100755", "100664")
 _DIR_MODE = "40000"
@@ -27,7 +30,7 @@ RUNNING_FILE_LIMIT = 64 << 20    # bytes of one plots file read from a run in pr
 class RevisionFiles:
     """Reads the files of REVISIONS (a list of charts.Revision) of REPO by index."""
 
-    def __init__(self, repo, revisions: list):
+    def __init__(self, repo: Repository, revisions: list):
         self.repo = repo
         self.revisions = revisions
         self.warnings: list[str] = []
