@@ -181,7 +181,9 @@ _WHERE = {
         "git_exp.cli:_silence_stdout",            # /dev/null
         "git_exp.hooks:install", "git_exp.hooks:uninstall",  # the hooks folder, `git exp install`
         "git_exp.manpage:write_all",              # man/ of the source tree, a developer tool
-        "git_exp.params.edit:_write_all",         # -S edits of the user's params files (_inside)
+        # -S edits of the user's params files (_inside): every file or none, so all the temp
+        # files are written before the first rename - atomic.write_atomic does one file at a time
+        "git_exp.params.edit:_write_all",
         "git_exp.plots.output:prepare",           # the -o folder; the files in it go through WorkTree
         "git_exp.scaffold:apply_plan",            # `git exp init`: exp.yaml of the user's repository
         "git_exp.scaffold_example:_copy_example", "git_exp.scaffold_example:create_example",  # a new example folder
