@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from git_exp.errors import ExpError
+from git_exp.ui.format import plural
 
 DESCRIPTION = """\
 Makes the work tree hold the files of experiment NAME (a name, a unique sha
@@ -74,9 +75,9 @@ def run(args, console) -> int:
         progress.close()
     from git_exp.commands.fetch import render_auto
     render_auto(result.fetched, console)
-    line = (f"Applied '{found.name}' ({found.sha[:7]}): {result.written} files"
-            + (f", {len(result.data)} data paths" if result.data else "")
-            + (f", removed {len(result.removed)} files" if result.removed else "") + ".")
+    line = (f"Applied '{found.name}' ({found.sha[:7]}): {plural(result.written, 'file')}"
+            + (f", {plural(len(result.data), 'data path')}" if result.data else "")
+            + (f", removed {plural(len(result.removed), 'file')}" if result.removed else "") + ".")
     if console.quiet and result.backup_ref:   # -q: one line, still naming the backup
         line += f" Backup: {result.backup_ref}"
     console.out(line)

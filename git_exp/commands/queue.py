@@ -229,8 +229,8 @@ def _start_dispatcher(repo: Repository, args, console, spec) -> int:
     elif not started.queued:
         console.out("The queue is empty: nothing to start.")
     else:
-        console.out(f"Started a worker for {spec.text} (pid {started.pid}) for {started.queued} "
-                    f"queued entr{'y' if started.queued == 1 else 'ies'}, through '{args.remote}'.")
+        console.out(f"Started a worker for {spec.text} (pid {started.pid}) for "
+                    f"{plural(started.queued, 'queued entry', 'queued entries')}, through '{args.remote}'.")
         console.info("Follow them with: git exp queue status")
     return 0
 
