@@ -16,7 +16,8 @@ import yaml
 
 from git_exp.atomic import write_atomic
 from git_exp.errors import ExpError
-from git_exp.scaffold_text import (DEFAULTS, PIPELINE_FILE, StageRequest,
+from git_exp.names import PIPELINE_FILE
+from git_exp.scaffold_text import (DEFAULTS, StageRequest,
                                    exists_error, existing_stages, merge_stage, pipeline_path,
                                    read_pipeline, render_stage, safe_load, stage_content)
 

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 import yaml
 
 from git_exp.errors import ExpError
+from git_exp.names import PIPELINE_FILE
+# The file whose keys a stage may list bare (`- lr`); any other params file
+# is named (`- other.yaml: [lr]`), as in DVC's dvc.yaml.
+from git_exp.names import PARAMS_FILE as DEFAULT_PARAMS_FILE
 
-PIPELINE_FILE = "exp.yaml"
 
 # Entry -> the path a stage uses when the user does not say otherwise.
 DEFAULTS: dict[str, str] = {
@@ -26,10 +29,6 @@ DEFAULTS: dict[str, str] = {
     "metrics": "metrics.json",
     "plots": "plots",
 }
-
-# The file whose keys a stage may list bare (`- lr`); any other params file
-# is named (`- other.yaml: [lr]`), as in DVC's dvc.yaml.
-DEFAULT_PARAMS_FILE = "params.yaml"
 
 
 @dataclass

@@ -180,6 +180,7 @@ def confirm(dialogue: _Dialogue, question: str) -> bool:
 
 def run(args, console) -> int:
     from git_exp import scaffold, scaffold_example, scaffold_text
+    from git_exp.names import PIPELINE_FILE
 
     if args.example is not None:
         if args.command or args.interactive:
@@ -207,8 +208,8 @@ def run(args, console) -> int:
         dialogue.say("\n" + plan.preview)
         for note in plan.notes:
             dialogue.say(f"note: {note}")
-        if not confirm(dialogue, f"Do you want to add the above contents to {scaffold_text.PIPELINE_FILE}?"):
-            console.info(f"Nothing written: {scaffold_text.PIPELINE_FILE} is unchanged.")
+        if not confirm(dialogue, f"Do you want to add the above contents to {PIPELINE_FILE}?"):
+            console.info(f"Nothing written: {PIPELINE_FILE} is unchanged.")
             return 1
         scaffold.apply_plan(plan)
     else:
@@ -219,8 +220,8 @@ def run(args, console) -> int:
                                   args.force)
         for note in plan.notes:
             console.info(f"note: {note}")
-    what = {"created": f"Created {scaffold_text.PIPELINE_FILE} with stage '{args.name}'",
-            "added": f"Added stage '{args.name}' to {scaffold_text.PIPELINE_FILE}",
-            "replaced": f"Replaced stage '{args.name}' in {scaffold_text.PIPELINE_FILE}"}[plan.action]
+    what = {"created": f"Created {PIPELINE_FILE} with stage '{args.name}'",
+            "added": f"Added stage '{args.name}' to {PIPELINE_FILE}",
+            "replaced": f"Replaced stage '{args.name}' in {PIPELINE_FILE}"}[plan.action]
     console.info(f"{what}. Run it with 'git exp run'.")
     return 0

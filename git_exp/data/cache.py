@@ -60,7 +60,8 @@ class Tally:
         self._last = [0, 0]
 
     def part(self) -> Progress | None:
-        if self.progress is None:
+        progress = self.progress
+        if progress is None:
             return None
         self._base = [self._base[0] + self._last[0], self._base[1] + self._last[1]]
         self._last = [0, 0]
@@ -68,7 +69,7 @@ class Tally:
 
         def report(done: int, total: int, done_bytes: int, total_bytes: int) -> None:
             self._last = [done, done_bytes]
-            self.progress(base_done + done, max(self.total, base_done + total),
+            progress(base_done + done, max(self.total, base_done + total),
                           base_bytes + done_bytes, max(self.total_bytes, base_bytes + total_bytes))
         return report
 

@@ -306,9 +306,9 @@ class Checkout:
         for e in entries:
             rel = f"{top_rel}/{e.relpath}"
             if e.relpath in keep:
-                st = files.get(e.relpath)
-                if st is not None and bool(st.st_mode & stat.S_IXUSR) != e.executable \
-                        and not self._is_our_link(tree.abs(rel), st, e.hash):
+                kept = files.get(e.relpath)
+                if kept is not None and bool(kept.st_mode & stat.S_IXUSR) != e.executable \
+                        and not self._is_our_link(tree.abs(rel), kept, e.hash):
                     tree.set_executable(rel, e.executable)
                     result.changed.append(tree.abs(rel))
                 continue

@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import Sequence, TYPE_CHECKING
 
 from git_exp.errors import ExpError
+from git_exp.names import PARAMS_FILE as DEFAULT_PARAMS
 
 if TYPE_CHECKING:
     from git_exp.repo import Repository
-
-DEFAULT_PARAMS = "params.yaml"
 
 
 def overridden_texts(root: str, overrides: list[str]) -> dict[str, str]:

@@ -16,8 +16,9 @@ from typing import cast
 
 from git_exp.errors import ExpError
 from git_exp.pipeline.paths import normalize
-from git_exp.pipeline.records import (DEFAULT_PARAMS, OUT_OPTIONS, PLOT_PROPS, STAGE_KEYS, TOP_KEYS,
-                                      Output, Pipeline, Reader, Stage)
+from git_exp.names import PARAMS_FILE as DEFAULT_PARAMS
+from git_exp.pipeline.records import (OUT_OPTIONS, PLOT_PROPS, STAGE_KEYS, TOP_KEYS, Output, Pipeline, Reader,
+                                      Stage)
 from git_exp.pipeline.template import Resolver
 from git_exp.pipeline.template_vars import Context, kind_of, parse_data_file, scalar_text
 from git_exp.pipeline.yamlsrc import Mark, YDict, load as load_yaml, mark_of

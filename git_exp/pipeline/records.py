@@ -17,7 +17,6 @@ STAGE_KEYS = ("cmd", "wdir", "deps", "params", "outs", "metrics", "plots",
               "frozen", "always_changed", "desc", "vars", "meta")
 OUT_OPTIONS = ("cache", "persist", "desc")
 PLOT_PROPS = ("x", "y", "title", "template", "x_label", "y_label")
-DEFAULT_PARAMS = "params.yaml"
 
 
 @dataclass(frozen=True)

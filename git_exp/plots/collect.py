@@ -17,6 +17,7 @@ from git_exp.experiments import refs as exp_refs
 from git_exp.experiments.manage import head_sha, labels_for
 from git_exp.experiments.resolve import resolve
 from git_exp.gitcmd import git
+from git_exp.names import PIPELINE_FILE
 from git_exp.pipeline.records import Output, Pipeline
 from git_exp.plots import data as plot_data
 from git_exp.plots.charts import (PlotResult, PlotSpec, Revision, Section, build_section,
@@ -26,7 +27,6 @@ from git_exp.plots.revfiles import RevisionFiles, is_file_entry, under
 if TYPE_CHECKING:
     from git_exp.repo import Repository
 
-PIPELINE_FILE = "exp.yaml"
 WORKSPACE = "workspace"
 
 

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.names import LOCK_FILE, PIPELINE_FILE
 
-DATA_FILES = ("exp.lock", "exp.yaml")
+DATA_FILES = (LOCK_FILE, PIPELINE_FILE)
 POINTER_SUFFIX = ".exp"
 _MARK = "\x01"
 _READ_THREADS = 8
@@ -50,9 +51,9 @@ class Needs:
 def data_at(repo, sha: str) -> dict:
     """path -> HashInfo of the cached data commit SHA records.
 
-    data/tracked.py is the one place that knows (pointer files and exp.lock outs).
+    worktree/records.py is the one place that knows (pointer files and exp.lock outs).
     """
-    from git_exp.data.tracked import data_at as read
+    from git_exp.worktree.records import data_at as read
     return read(repo, sha)
 
 

@@ -22,9 +22,8 @@ from git_exp.experiments.record import parse_trailers
 from git_exp.params import read as params_read
 from git_exp.show.catfile import CatFile, Trees, parse_commit
 from git_exp.show.memo import Memo
-
-PIPELINE_FILE = "exp.yaml"
-DEFAULT_PARAMS = "params.yaml"
+from git_exp.names import PIPELINE_FILE
+from git_exp.names import PARAMS_FILE as DEFAULT_PARAMS
 
 
 @dataclass
