@@ -155,6 +155,7 @@ _WHERE = {
         "git_exp.sharing.transfer:_discard", "git_exp.sharing.transfer:download",
         "git_exp.sharing.transfer:download.file_dest",
         "git_exp.show.memo:Memo.save",
+        "git_exp.show.outmemo:OutputMemo._prune", "git_exp.show.outmemo:OutputMemo.put",
         "git_exp.show.workmemo:WorkspaceMemo.put",
         "git_exp.experiments.noopmemo:Guard.remember", "git_exp.experiments.noopmemo:_stamp",
         "git_exp.ui.editor:edit_text"),   # <exp_dir>/NOTE_EDITMSG, as `git commit` edits COMMIT_EDITMSG
