@@ -29,7 +29,7 @@ from git_exp.procs import guard_group, unguard_group
 from git_exp.worktree_writes import WorkTree
 
 if TYPE_CHECKING:
-    from git_exp.pipeline.spec import Stage
+    from git_exp.pipeline.records import Stage
 
 
 class Events:
