@@ -232,6 +232,7 @@ KNOWN_BACK_EDGES = {
     "experiments/apply -> sharing/fetch": "helper 'remotes': auto_fetch moves into remotes/",
     "experiments/repro -> sharing/fetch": "helper 'remotes': fetch_missing moves into remotes/",
     "experiments/annotations -> show/catfile": "helper 'gitdoor': the cat-file reader moves into git/",
+    "experiments/record -> show/catfile": "helper 'gitdoor': the cat-file reader moves into git/",
     "worktree/backups -> experiments/snapshot": "open: snapshot_tree and commit_tree go below worktree/ "
                                                 "(git/ or worktree/) once 'gitdoor' and 'runfast' land",
 }

@@ -59,8 +59,13 @@ def _memo_path(repo) -> str:
     return os.path.join(repo.exp_dir, "memo", f"noop-v{VERSION}.json")
 
 
-def _status(repo) -> tuple[str, str, list[str]] | None:
-    """(HEAD commit, digest of the status, paths it names), or None when unusable."""
+def _status(repo) -> tuple[str, str, list[str], list[str]] | None:
+    """(HEAD commit, digest of the status, paths it names, the subset that differs
+    in the work tree), or None when unusable.
+
+    The subset - entries whose work-tree column is not '.', unmerged and
+    untracked ones - is what `git ls-files --modified --others --exclude-standard`
+    lists: run.py checks it for oversized files instead of asking Git again."""
     proc = git(["--no-optional-locks", "status", "--porcelain=v2", "-z", "--branch",
                 "--no-ahead-behind", "--untracked-files=all", "--ignore-submodules=none"],
                cwd=repo.root, check=False)
@@ -68,6 +73,7 @@ def _status(repo) -> tuple[str, str, list[str]] | None:
         return None
     head = None
     paths: list[str] = []
+    worktree: list[str] = []
     fields = proc.stdout.split(b"\0")
     i = 0
     while i < len(fields):
@@ -77,16 +83,22 @@ def _status(repo) -> tuple[str, str, list[str]] | None:
             head = entry[len("# branch.oid "):]
         elif entry.startswith("1 "):
             paths.append(entry.split(" ", 8)[8])
+            if entry[3:4] != ".":
+                worktree.append(paths[-1])
         elif entry.startswith("2 "):
             paths.append(entry.split(" ", 9)[9])
+            if entry[3:4] != ".":
+                worktree.append(paths[-1])
             i += 1          # the original path follows; its absence is in the digest
         elif entry.startswith("u "):
             paths.append(entry.split(" ", 10)[10])
+            worktree.append(paths[-1])
         elif entry.startswith("? "):
             paths.append(entry[2:])
+            worktree.append(paths[-1])
     if head is None or len(head) < 40:
         return None         # no commit yet ("(initial)"): not a no-op anyway
-    return head, hashlib.sha256(proc.stdout).hexdigest(), paths
+    return head, hashlib.sha256(proc.stdout).hexdigest(), paths, worktree
 
 
 def _walk(root: str, relpath: str, into: list[str]) -> bool:
@@ -198,30 +210,33 @@ def _stamp(repo) -> int | None:
         return None     # a read-only Git dir: no memo
 
 
-def answer_ahead(repo) -> "Guard | None":
+def answer_ahead(repo) -> tuple["Guard | None", list[str] | None]:
     """After a run that ran stages: what a plain run would answer next, if it
     is a no-op - keyed now, before the experiment's snapshot, and stored by
-    Guard.remember once recorded (still only if nothing moved meanwhile)."""
+    Guard.remember once recorded (still only if nothing moved meanwhile).
+
+    Also returns the work-tree changes the status taken on the way lists
+    (Guard.worktree_changed: None when none was taken), answer or not."""
     from git_exp.errors import ExpError
     from git_exp.pipeline.lock import LOCK_FILE
     from git_exp.pipeline.runner import PipelineRun
     from git_exp.pipeline.spec import load_pipeline, work_tree_reader
     guard = Guard(repo, Watch(repo.root))
     if guard.stamp is None:
-        return None
+        return None, None
     try:
         pipeline = load_pipeline(repo.root, read=guard.watch.reader(work_tree_reader(repo.root)),
                                  check_links=True, checked=guard.watch.checked)
         guard.start(pipeline, LOCK_FILE)
         if guard.before is None:
-            return None
+            return None, guard.worktree_changed
         plans = PipelineRun(repo, pipeline).plan()
     except (ExpError, OSError):
-        return None
+        return None, guard.worktree_changed
     if any(plan.reasons for plan in plans):
-        return None     # the next run would run something: nothing to remember
+        return None, guard.worktree_changed  # the next run would run something: nothing to remember
     guard.skipped = [(plan.stage.name, plan.skip or "up to date") for plan in plans]
-    return guard
+    return guard, guard.worktree_changed
 
 
 class Guard:
@@ -231,7 +246,8 @@ class Guard:
     def __init__(self, repo, watch: Watch):
         self.repo = repo
         self.watch = watch
-        self.before = None
+        self.before: tuple[list[str], list[str], dict] | None = None
+        self.worktree_changed: list[str] | None = None   # start()'s status, see _status
         self.skipped: list = []
         self.stamp = _stamp(repo)   # before anything is stat'ed or read
 
@@ -248,6 +264,7 @@ class Guard:
         status = _status(self.repo)
         if status is None:
             return
+        self.worktree_changed = status[3]
         rel = list(dict.fromkeys(rel + status[2]))
         # Stats after status: a file changed in between is either in the status
         # or changes its stat later than this - both seen by the second key.

@@ -95,9 +95,11 @@ class _Recorder(Events):
         self.inner.output(data)
 
 
-def check_sizes(repo, limit: int, skip: tuple[str, ...] = ()) -> None:
-    """Refuse files over LIMIT that would enter Git; SKIP: paths (and folders) left out."""
-    big = [(p, size) for p, size in oversized_files(repo, limit)
+def check_sizes(repo, limit: int, skip: tuple[str, ...] = (),
+                changed: list[str] | None = None) -> None:
+    """Refuse files over LIMIT that would enter Git; SKIP: paths (and folders) left out.
+    CHANGED: snapshot.changed_files(repo), when the caller has it already."""
+    big = [(p, size) for p, size in oversized_files(repo, limit, changed)
            if not any(p == s or p.startswith(s.rstrip("/") + "/") for s in skip)]
     if big:
         listing = "\n".join(f"  {p} ({size / 1048576:.1f} MiB)" for p, size in big[:10])
@@ -107,8 +109,12 @@ def check_sizes(repo, limit: int, skip: tuple[str, ...] = ()) -> None:
                             "or raise the limit: git config exp.maxCommitFileSize 100m")
 
 
-def changed_params(repo, pipeline, baseline: str) -> dict[str, str]:
-    """Tracked params whose values differ from the baseline commit."""
+def changed_params(repo, pipeline, baseline: str,
+                   at_baseline: dict[str, bytes | None] | None = None) -> dict[str, str]:
+    """Tracked params whose values differ from the baseline commit.
+
+    AT_BASELINE: params file -> its bytes in BASELINE (None: not there), as
+    record.baseline_and_blobs read them; a file it lacks is read here."""
     from git_exp.params import read as params_read
     changed: dict[str, str] = {}
     for relfile in pipeline.params_files:
@@ -116,18 +122,22 @@ def changed_params(repo, pipeline, baseline: str) -> dict[str, str]:
         if not os.path.exists(path):
             continue
         new = params_read.flatten(params_read.load(path, relfile))
-        proc = git(["cat-file", "blob", f"{baseline}:{relfile}"], cwd=repo.root, check=False)
+        if at_baseline is not None and relfile in at_baseline:
+            blob = at_baseline[relfile]
+        else:
+            proc = git(["cat-file", "blob", f"{baseline}:{relfile}"], cwd=repo.root, check=False)
+            blob = proc.stdout if proc.returncode == 0 else None
         old = {}
-        if proc.returncode == 0:
+        if blob is not None:
             try:
                 old = params_read.flatten(params_read.parse(
-                    proc.stdout.decode("utf-8", "replace"), params_read.fmt_of(relfile), relfile))
+                    blob.decode("utf-8", "replace"), params_read.fmt_of(relfile), relfile))
             except ExpError:
                 old = {}
         prefix = "" if os.path.basename(relfile) == "params.yaml" and "/" not in relfile else f"{relfile}:"
-        for key in new:
-            if key not in old or old[key] != new[key]:
-                changed[prefix + key] = json.dumps(new[key]) if not isinstance(new[key], str) else str(new[key])
+        for key, value in new.items():
+            if key not in old or old[key] != value:
+                changed[prefix + key] = value if isinstance(value, str) else json.dumps(value)
     return changed
 
 
@@ -213,7 +223,9 @@ def run_experiment(repo, *, overrides: Sequence[str] = (), name: str | None = No
     else:
         pipeline = load_pipeline(repo.root)
     own_tree = baseline is None and log_file is None and not trailers  # not a queued checkout
-    baseline = baseline or rec.baseline_of(repo)
+    # The baseline and its params files in one Git call; its objects never change,
+    # so reading them now equals reading them when the run is recorded.
+    baseline, at_baseline = rec.baseline_and_blobs(repo, list(pipeline.params_files), baseline)
     for arg in overrides:
         if sweeps.is_sweep(arg):
             raise ExpError(f"'{arg}' is a sweep: it describes several experiments",
@@ -226,10 +238,12 @@ def run_experiment(repo, *, overrides: Sequence[str] = (), name: str | None = No
 
     with RunLock(repo.git_dir, name):
         # Cached outs must be ignored before sizes are checked: they never enter Git.
+        ignored: set[str] = set()
         for stage in pipeline.stages.values():
             for out in stage.outs:
-                if out.cache:
+                if out.cache and out.path not in ignored:
                     ensure_ignored(repo.root, out.path)
+                    ignored.add(out.path)
         check_sizes(repo, limit)
         # Everything that can fail before a stage starts is done before the
         # -S edit, or undone with it: the log must be writable (a full disk or
@@ -252,6 +266,7 @@ def run_experiment(repo, *, overrides: Sequence[str] = (), name: str | None = No
             runner = PipelineRun(repo, pipeline, force=force, run_cache=run_cache,
                                  env={"GIT_EXP_NAME": name, "GIT_EXP_BASELINE": baseline},
                                  events=recorder)
+            runner.ignored |= ignored   # by path: an out -S templated anew is checked there
         except BaseException:
             _undo_before_start(log, temp_log, log_file, edited)
             raise
@@ -281,13 +296,15 @@ def run_experiment(repo, *, overrides: Sequence[str] = (), name: str | None = No
             finally:
                 signal.signal(signal.SIGTERM, previous)
         outcome.duration = time.monotonic() - started
-        if recorder.started:
-            check_sizes(repo, limit)  # the run may have written big files of its own
-        ahead = None
+        ahead, changed = None, None
         if own_tree and recorder.started and outcome.status == "success" and not targets:
             # Keyed before the snapshot: the next plain run, if nothing changes, replays this.
             from git_exp.experiments.noopmemo import answer_ahead
-            ahead = answer_ahead(repo)
+            ahead, changed = answer_ahead(repo)
+        if recorder.started:
+            # The run may have written big files of its own. The status answer_ahead
+            # took just now lists the files Git would take (else Git is asked).
+            check_sizes(repo, limit, changed=changed)
         tree = snapshot_tree(repo)
         if auto_named and outcome.status == "success" and not recorder.started:
             # Nothing ran and nothing changed: a second identical experiment
@@ -300,7 +317,7 @@ def run_experiment(repo, *, overrides: Sequence[str] = (), name: str | None = No
                     guard.remember(same, recorder.skipped)
                 return ExperimentResult(same, outcome, summary, read_metrics(repo, pipeline),
                                         duplicate_of=same)
-        outcome.changed_params = changed_params(repo, pipeline, baseline)
+        outcome.changed_params = changed_params(repo, pipeline, baseline, at_baseline)
         ref = rec.record(repo, baseline, name, outcome, force=force_name, tree=tree)
         os.replace(temp_log, rec.log_path(repo, ref.sha))
         if ahead is not None:
