@@ -144,10 +144,7 @@ def test_the_git_census_sees_what_it_must():
 
 PRESENTATION = ("cli.py", "manpage.py", "__main__.py", "commands/", "ui/", "web/", "example/")
 
-CONSOLE_IN_CORE = {
-    "sharing/prepush.py": "the pre-push hook's upload takes the console, prints what it sent and "
-                          "returns an exit code (issue 15: its rendering moves to commands/hook.py)",
-}
+CONSOLE_IN_CORE: dict[str, str] = {}
 
 
 def _console_uses(path) -> list[str]:

@@ -263,17 +263,9 @@ def test_remove_on_the_remote_keeps_local_experiments(ml, origin):
 # -- plain git push and the pre-push hook ---------------------------------------------
 
 def _pre_push(project: Project, remote: str, url: str, lines: list[str]) -> tuple[int, str]:
-    from git_exp.repo import discover
-    from git_exp.sharing.prepush import run_pre_push
-    from git_exp.ui.console import Console
-    err = io.StringIO()
-    cwd = os.getcwd()
-    os.chdir(project.path)  # Git runs hooks from the top of the work tree
-    try:
-        code = run_pre_push(discover(), remote, url, lines, Console(out=io.StringIO(), err=err))
-    finally:
-        os.chdir(cwd)
-    return code, err.getvalue()
+    """What Git's pre-push hook runs, from the top of the work tree as Git does; (exit code, stderr)."""
+    proc = project.exp("hook", "pre-push", remote, url, input="".join(lines), check=False)
+    return proc.returncode, proc.stderr
 
 
 def _lines_for_all_experiments(project: Project) -> list[str]:
@@ -336,7 +328,7 @@ def test_pre_push_through_the_installed_hook(ml, origin, tmp_path):
 def test_data_location_resolution(ml, tmp_path):
     from git_exp.errors import ExpError
     from git_exp.repo import discover
-    from git_exp.sharing.remote import local_path, resolve
+    from git_exp.remotes.location import local_path, resolve
 
     assert local_path("file:///srv/x.git", "/base") == "/srv/x.git"
     assert local_path("../up/x.git", "/base/repo") == "/base/up/x.git"
@@ -367,7 +359,7 @@ def test_data_location_resolution(ml, tmp_path):
 
 
 def test_directory_remote_never_rewrites_and_answers_in_bulk(tmp_path):
-    from git_exp.sharing.remote import DirectoryRemote
+    from git_exp.remotes.directory import DirectoryRemote
     remote = DirectoryRemote(str(tmp_path / "data"))
     hashes = []
     for i in range(100):
@@ -387,7 +379,7 @@ def test_directory_remote_never_rewrites_and_answers_in_bulk(tmp_path):
 # -- interrupted and corrupt transfers ------------------------------------------------
 
 def test_a_put_interrupted_mid_copy_leaves_nothing(tmp_path):
-    from git_exp.sharing.remote import TransferCancelled, write_verified
+    from git_exp.remotes.base import TransferCancelled, write_verified
     dest = tmp_path / "data" / "files" / "sha256" / "ab" / ("c" * 62)
 
     def chunks():
@@ -426,8 +418,8 @@ def test_a_source_that_changes_mid_transfer_is_refused(ml, origin):
 def test_a_failing_send_stops_and_leaves_only_whole_objects(ml, tmp_path):
     from git_exp.data.cache import Cache
     from git_exp.errors import ExpError
-    from git_exp.sharing.remote import DirectoryRemote
-    from git_exp.sharing.transfer import send
+    from git_exp.remotes.directory import DirectoryRemote
+    from git_exp.remotes.transfer import send
 
     class DiskFull(DirectoryRemote):
         """A real directory remote whose disk fills up after two objects."""
@@ -453,8 +445,8 @@ def test_a_failing_send_stops_and_leaves_only_whole_objects(ml, tmp_path):
 def test_a_source_object_that_vanishes_mid_transfer_fails_cleanly(ml, tmp_path):
     from git_exp.data.cache import Cache
     from git_exp.errors import ExpError
-    from git_exp.sharing.remote import DirectoryRemote
-    from git_exp.sharing.transfer import plan_upload, send
+    from git_exp.remotes.directory import DirectoryRemote
+    from git_exp.remotes.transfer import plan_upload, send
 
     class Vanishing(DirectoryRemote):
         """Someone runs `git exp gc` while the push is under way."""

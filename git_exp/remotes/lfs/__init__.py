@@ -12,26 +12,27 @@ Nothing here is imported until a command talks to such a remote.
 from __future__ import annotations
 
 import os
+from git_exp.repo import Repository
 
 
-def configured_store(repo, remote: str):
+def configured_store(repo: Repository, remote: str):
     """The LFS store set explicitly for REMOTE (lfs.url, remote.<name>.lfsurl, .lfsconfig), or None."""
-    from git_exp.sharing.lfs.endpoint import configured
+    from git_exp.remotes.lfs.endpoint import configured
     endpoint = configured(repo.config, repo.root, remote)
     return open_store(repo, endpoint) if endpoint else None
 
 
-def derived_store(repo, url: str):
+def derived_store(repo: Repository, url: str):
     """The LFS store the spec derives from Git remote URL (http(s), ssh, scp-like), or None."""
-    from git_exp.sharing.lfs.endpoint import derive
+    from git_exp.remotes.lfs.endpoint import derive
     endpoint = derive(url)
     return open_store(repo, endpoint) if endpoint else None
 
 
-def open_store(repo, endpoint):
+def open_store(repo: Repository, endpoint):
     from git_exp.data.cache import Cache
-    from git_exp.sharing.lfs.batch import Session
-    from git_exp.sharing.lfs.remote import LFSRemote
+    from git_exp.remotes.lfs.batch import Session
+    from git_exp.remotes.lfs.remote import LFSRemote
 
     cache = Cache(repo.exp_dir)
 
