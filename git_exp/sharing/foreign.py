@@ -11,7 +11,7 @@ file only when `get` asks for it. A server that ignores the filter sends
 every blob of that one commit, which works the same.
 
 The data comes from that repository's data remote, found as
-sharing/remote.py's locate() would pair it for a Git remote with this URL,
+remotes/location.py's locate() would pair it for a Git remote with this URL,
 reading the repository's own committed settings instead of the user's:
 `--data-remote LOCATION` if given, else `remote.origin.expdata` or
 `exp.remote` in its .expconfig, else an LFS URL in its .lfsconfig, else -
