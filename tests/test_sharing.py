@@ -464,6 +464,77 @@ def test_a_source_object_that_vanishes_mid_transfer_fails_cleanly(ml, tmp_path):
     assert objects_in(tmp_path / "data") == {}
 
 
+def _remote_with_objects(ml, tmp_path, name: str):
+    from git_exp.data.cache import Cache
+    from git_exp.remotes.directory import DirectoryRemote
+    from git_exp.remotes.transfer import send
+    remote = DirectoryRemote(str(tmp_path / "data"))
+    objects = model_objects(ml, name)
+    send(Cache(str(ml.path / ".git" / "exp")), remote, objects, jobs=1)
+    return remote, objects
+
+
+@pytest.mark.parametrize("batch", [1, 8])
+def test_a_failing_download_keeps_the_objects_that_arrived_whole(ml, tmp_path, batch):
+    """The objects received before the failure are in the cache, whole; nothing else is."""
+    from git_exp.data.cache import Cache
+    from git_exp.errors import ExpError
+    from git_exp.remotes.directory import DirectoryRemote
+    from git_exp.remotes.transfer import download
+    _, objects = _remote_with_objects(ml, tmp_path, "second")   # models/: a folder of files
+
+    class Flaky(DirectoryRemote):
+        """Real files from a real directory: the manifest and two of the three files arrive,
+        then the disk fails (with BATCH 8, inside one batch of those three files)."""
+        batch_size = batch
+        gets = 0
+
+        def get(self, hash, dest):
+            Flaky.gets += 1
+            if Flaky.gets > 3:
+                raise OSError(5, "Input/output error")
+            return super().get(hash, dest)
+
+    target = Cache(str(tmp_path / "clone-exp"))
+    with pytest.raises(ExpError) as err:
+        download(target, Flaky(str(tmp_path / "data")), objects, jobs=1)
+    assert "Input/output error" in err.value.message
+    landed = objects_in(tmp_path / "clone-exp" / "cache")
+    assert_all_intact(tmp_path / "clone-exp" / "cache")
+    assert len(landed) == 2 and set(landed) < objects
+    assert not any(h.endswith(".dir") for h in landed)   # never a manifest without its files
+    for h in landed:
+        assert os.stat(target.object_path(h)).st_mode & 0o222 == 0   # read-only, as the cache's own
+    stats, lacking = download(target, DirectoryRemote(str(tmp_path / "data")), objects, jobs=1)
+    assert (stats.objects, lacking) == (len(objects) - 2, set())   # the rerun moves only the rest
+    assert set(objects_in(tmp_path / "clone-exp" / "cache")) == objects
+
+
+def test_the_cache_adopts_only_bytes_that_hash_to_their_name(tmp_path):
+    from git_exp.data.cache import Cache
+    from git_exp.data.hashing import manifest_hash
+    from git_exp.errors import ExpError
+    cache = Cache(str(tmp_path))
+    good = hashlib.sha256(b"good\n").hexdigest()
+    tmp = cache.incoming(good)
+    Path(tmp).write_bytes(b"evil\n")
+    with pytest.raises(ExpError, match="hashes to"):
+        cache.adopt(tmp, good)
+    assert not os.path.exists(tmp) and not cache.has(good)
+    tmp = cache.incoming(good)
+    Path(tmp).write_bytes(b"good\n")
+    cache.adopt(tmp, good)
+    assert cache.has(good) and cache.verify(good) and not os.path.exists(tmp)
+    manifest = b'[{"relpath": "a", "md5": "x"}]'
+    digest = manifest_hash(manifest)
+    tmp = cache.incoming(digest)
+    Path(tmp).write_bytes(manifest + b" ")
+    with pytest.raises(ExpError, match="hashes to"):
+        cache.adopt(tmp, digest)
+    assert not cache.has(digest)
+    assert_all_intact(tmp_path / "cache")
+
+
 def test_a_corrupt_object_on_the_remote_never_enters_the_cache(ml, origin, tmp_path):
     ml.exp("push", "origin", "first")
     model = hashlib.sha256(b"weights 0.1\n").hexdigest()
