@@ -215,7 +215,7 @@ def read(path: str, rev: Optional[str] = None, repo: Union[str, os.PathLike] = "
 
 
 def _open(path: str, rev: Optional[str], repo: Union[str, os.PathLike], mode: str, encoding: Optional[str]) -> IO:
-    from git_exp.data.access import open_file
+    from git_exp.worktree.access import open_file
     if mode not in ("r", "rb", "rt"):
         raise ExpError(f"mode '{mode}' is not supported: files are opened for reading",
                        hint="use mode='r' for text or mode='rb' for bytes")

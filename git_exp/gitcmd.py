@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from typing import Sequence
+from collections.abc import Sequence
 
 from git_exp.errors import GitCommandError
 

@@ -1,7 +1,7 @@
 """Small state files under the Git dir that map work-tree paths to hashes.
 
 One line per path, `<hash>\\t<path>`, sorted, written whole (atomic.py):
-what the last checkout left in the work tree (data/workspace.py) and what
+what the last checkout left in the work tree (worktree/add.py) and what
 the last apply wrote (experiments/apply_plan.py). Paths keep any bytes the
 filesystem allows (surrogate escapes).
 """

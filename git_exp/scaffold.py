@@ -23,8 +23,11 @@ import yaml
 from git_exp.atomic import write_atomic
 from git_exp.errors import ExpError, GitCommandError
 from git_exp.gitcmd import git
+from git_exp.names import PIPELINE_FILE
+# The file whose keys a stage may list bare (`- lr`); any other params file
+# is named (`- other.yaml: [lr]`), as in DVC's dvc.yaml.
+from git_exp.names import PARAMS_FILE as DEFAULT_PARAMS_FILE
 
-PIPELINE_FILE = "exp.yaml"
 
 # Entry -> the path a stage uses when the user does not say otherwise.
 DEFAULTS: dict[str, str] = {
@@ -36,9 +39,6 @@ DEFAULTS: dict[str, str] = {
     "plots": "plots",
 }
 
-# The file whose keys a stage may list bare (`- lr`); any other params file
-# is named (`- other.yaml: [lr]`), as in DVC's dvc.yaml.
-DEFAULT_PARAMS_FILE = "params.yaml"
 
 _STAGE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 

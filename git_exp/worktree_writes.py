@@ -29,27 +29,9 @@ import shutil
 import stat
 
 from git_exp.errors import ExpError
+from git_exp.relpaths import path_problem
 
 _HINT = "an experiment or record can never write outside the work tree, into .git or through a symlink"
-
-
-def path_problem(relpath: object) -> str | None:
-    """Why RELPATH (repo-relative, '/'-separated) may never be written, or None.
-
-    Only the text is looked at; WorkTree.path also looks at the filesystem.
-    """
-    if not isinstance(relpath, str) or not relpath:
-        return "empty path"
-    if "\0" in relpath:
-        return "NUL byte in path"
-    if relpath.startswith("/") or (os.sep != "/" and (os.sep in relpath or ":" in relpath)):
-        return "absolute path"
-    for part in relpath.split("/"):
-        if part in ("", ".", ".."):
-            return f"'{part or '//'}' in path"
-        if part.lower() == ".git":
-            return "'.git' in path"
-    return None
 
 
 def refuse_unsafe(relpath: str, what: str = "data path") -> str:

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from git_exp.errors import ExpError
-from git_exp.worktree_writes import WorkTree, path_problem, refuse_unsafe
+from git_exp.relpaths import path_problem
+from git_exp.worktree_writes import WorkTree, refuse_unsafe
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,7 +131,7 @@ _WHERE = {
         "git_exp.data.cache:Cache._write_object", "git_exp.data.cache:Cache.incoming",
         "git_exp.data.cache:Cache.adopt",   # objects a transfer brought (remotes/transfer.py)
         "git_exp.data.cache:Cache.remove", "git_exp.data.cache:_discard", "git_exp.data.cache:_freshen",
-        "git_exp.data.access:_manifest", "git_exp.dvcimport.experiments:_tree",
+        "git_exp.worktree.access:_manifest", "git_exp.dvcimport.experiments:_tree",
         "git_exp.experiments.run:_undo_before_start", "git_exp.sharing.logs:_bounded_copy",
         "git_exp.sharing.logs:publish_local", "git_exp.sharing.logs:store_fetched",
         "git_exp.data.runcache:RunCache.record", "git_exp.data.state:StateMemo.__init__",
@@ -154,13 +155,14 @@ _WHERE = {
         "git_exp.distributed.home:keep_log", "git_exp.distributed.worker:_log_blob",
         "git_exp.remotes.transfer:_discard",
         "git_exp.show.memo:Memo.save",
+        "git_exp.show.outmemo:OutputMemo._prune", "git_exp.show.outmemo:OutputMemo.put",
         "git_exp.show.workmemo:WorkspaceMemo.put",
         "git_exp.experiments.noopmemo:Guard.remember", "git_exp.experiments.noopmemo:_stamp",
         "git_exp.ui.editor:edit_text"),   # <exp_dir>/NOTE_EDITMSG, as `git commit` edits COMMIT_EDITMSG
     "apply's staging folder <git dir>/exp-apply.<pid>; the files reach the work tree through WorkTree.place": (
         "git_exp.experiments.apply:_write_files", "git_exp.experiments.apply:_staging_folder"),
     "checkout's own new folder '.<data path>.<random>.tmp', beside a data path that WorkTree.make_parents "
-    "checked, filled (manifest paths checked by hashing.check_relpath) and renamed into place whole; "
+    "checked, filled (manifest paths checked by relpaths.path_problem) and renamed into place whole; "
     "a file replaced in place is written under a temporary name there and moved by WorkTree.place": (
         "git_exp.data.cache:Cache._write_fresh_dir", "git_exp.data.cache:Cache._put_many",
         "git_exp.data.cache:Cache._put_file", "git_exp.data.cache:_write_new"),

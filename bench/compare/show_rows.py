@@ -74,6 +74,9 @@ def show(ctx: Context) -> list[Row]:
         rows += _rows(ctx, res, "experiments (warm)", "warm", n, gx_only)
         if n == largest:
             rows += _cold(ctx, paths, n)
+            # The cold rows deleted the memos: one run first, so the profile is of a warm show.
+            subprocess.run(show_argv(ctx.gitexp, False), cwd=paths["git-exp"], env=ctx.gitexp.env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             import_profile(ctx.gitexp, ["--no-pager", "show"], paths["git-exp"],
                            f"git-exp show ({n} experiments)", ctx)
         shutil.rmtree(folder, ignore_errors=True)

@@ -37,7 +37,7 @@ def describe(info) -> str:
 def run(args, console) -> int:
     import os
 
-    from git_exp.data.workspace import add
+    from git_exp.worktree.add import add
     from git_exp.repo import discover
     from git_exp.ui.progress import ProgressLine, progress_delay
     progress = ProgressLine(console.stderr, "Adding data", enabled=False if console.quiet else None,

@@ -126,7 +126,7 @@ def render(result, console, hook: bool = False) -> int:
 def run(args, console) -> int:
     import os
 
-    from git_exp.data.sync import checkout
+    from git_exp.worktree.sync import checkout
     from git_exp.repo import discover
     from git_exp.ui.progress import ProgressLine, progress_delay
     enabled = False if console.quiet else None

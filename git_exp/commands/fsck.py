@@ -39,7 +39,7 @@ def _who(needers: list[str]) -> str:
 
 
 def run(args, console) -> int:
-    from git_exp.data.fsck import check_cache
+    from git_exp.upkeep.fsck import check_cache
     from git_exp.repo import discover
     from git_exp.ui.progress import ProgressLine, progress_delay
     progress = ProgressLine(console.stderr, "Checking objects", enabled=False if console.quiet else None,

@@ -99,8 +99,8 @@ def _confirm(args, console):
 
 
 def run(args, console) -> int:
-    from git_exp.data.gc import collect_garbage
-    from git_exp.data.gcscope import Scope
+    from git_exp.upkeep.gc import collect_garbage
+    from git_exp.upkeep.gcscope import Scope
     from git_exp.repo import discover
     from git_exp.ui.format import format_size as human_size
     from git_exp.ui.progress import ProgressLine, progress_delay

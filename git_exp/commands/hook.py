@@ -105,7 +105,7 @@ def _post_merge(repo, console) -> int:
 
 def _sync(repo, old, console):
     """sync_after_head_change, with a progress line on a terminal if missing data is fetched."""
-    from git_exp.data.sync import sync_after_head_change
+    from git_exp.worktree.sync import sync_after_head_change
     from git_exp.ui.progress import ProgressLine
     progress = ProgressLine(console.stderr, "git-exp: fetching data",
                             enabled=False if console.quiet else None)
@@ -116,7 +116,7 @@ def _sync(repo, old, console):
 
 
 def _pre_commit(repo, console) -> int:
-    from git_exp.data.workspace import modified_since_pointer
+    from git_exp.worktree.precommit import modified_since_pointer
     from git_exp.ui.format import format_size
     found = modified_since_pointer(repo)
     updates = found.updates

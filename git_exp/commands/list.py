@@ -38,7 +38,7 @@ def configure(parser):
 def _backups(args, console) -> int:
     import time
 
-    from git_exp.experiments.backups import list_backups
+    from git_exp.worktree.backups import list_backups
     from git_exp.repo import discover
     from git_exp.ui.format import format_size as human_size
     backups = list_backups(discover())

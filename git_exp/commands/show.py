@@ -26,7 +26,9 @@ Metrics and params are read from each commit's own files, as its exp.yaml
 names them (params.yaml is always read), and the workspace row from the work
 tree. What is read from a commit is remembered in the Git directory
 (exp/memo/), so each experiment is parsed once, ever: a table of thousands of
-experiments prints instantly. Deleting that folder is harmless.
+experiments prints instantly. So is the table itself, until a ref, a note
+or tag, HEAD, the work tree's exp.yaml or params and metrics files, or the
+options change. Deleting that folder is harmless.
 
 By default the experiments of HEAD's commit are shown. Experiments filtered
 out by --where or --limit take their baseline row with them unless it
@@ -198,17 +200,48 @@ def add_format_options(parser, csv: bool = True, precision: bool = True) -> None
 
 def run(args, console) -> int:
     from git_exp.repo import discover
-    from git_exp.show.view import show
+    from git_exp.show.outmemo import OutputMemo, state_key
+    from git_exp.show.refstate import read_state
 
-    view = show(discover(), all_commits=args.all_commits, num=args.num, revs=args.rev,
-                hide_failed=args.hide_failed, hide_workspace=args.hide_workspace,
-                sort_by=args.sort_by, sort_order=args.sort_order, where=args.where,
-                limit=args.limit, only_changed=args.only_changed, drop=args.drop, keep=args.keep,
-                tags=args.tag, hide_queued=args.hide_queued, all_branches=args.all_branches,
-                all_tags=args.all_tags)
-    warn_problems(view.warnings, console)
-    console.page(render_view(view, args, console))
-    return 1 if view.unreadable else 0   # an experiment left out: shown the rest, still a failure
+    repo = discover()
+    listing = read_state(repo)
+    # Everything of this invocation that shapes the text (show/outmemo.py keys on it).
+    request = repr((sorted(vars(args).items()), console.color, terminal_width(console)))
+    memo = OutputMemo(repo.exp_dir, request, repo.root)
+    # --rev can name any ref (origin/main, a reflog entry) outside the listing: no memo.
+    key = None if args.rev else state_key(repo, request, listing, workspace=not args.hide_workspace)
+    found = memo.get(key) if key is not None else None
+    if found is not None:
+        text, warnings, status = found
+    else:
+        # This process ends after the table: the cycle collector, run again and
+        # again over the rows and the memo's values, would only slow it (a
+        # quarter of a 10,000-row show); refcounting still frees what can go.
+        import gc
+        gc.disable()
+        from git_exp.show.commits import CommitReader
+        from git_exp.show.view import show
+        reader = CommitReader(repo)
+        view = show(repo, all_commits=args.all_commits, num=args.num, revs=args.rev,
+                    hide_failed=args.hide_failed, hide_workspace=args.hide_workspace,
+                    sort_by=args.sort_by, sort_order=args.sort_order, where=args.where,
+                    limit=args.limit, only_changed=args.only_changed, drop=args.drop,
+                    keep=args.keep, tags=args.tag, hide_queued=args.hide_queued,
+                    all_branches=args.all_branches, all_tags=args.all_tags, listing=listing,
+                    reader=reader)
+        text, warnings = render_view(view, args, console), view.warnings
+        status = 1 if view.unreadable else 0   # an experiment left out: shown the rest, still a failure
+        # Stored under the key of now, if that key vouches for the workspace row shown.
+        seen = reader.seen_workspace
+        if not args.rev and (args.hide_workspace or seen is not None):
+            shown = None if seen is None else \
+                {"params": seen.params, "metrics": seen.metrics, "errors": seen.errors}
+            after = state_key(repo, request, listing, not args.hide_workspace, shown)
+            if after is not None:
+                memo.put(after, text, warnings, status)
+    warn_problems(warnings, console)
+    console.page(text)
+    return status
 
 
 def warn_problems(warnings: list, console, most: int = 5) -> None:
@@ -362,7 +395,7 @@ def table_cells(view, precision: int | None, sha: bool = False):
 
     cells = []
     for i, (row, label, line) in enumerate(zip(view.rows, experiment_labels(view.rows), grid)):
-        head = [label]
+        head: list = [label]
         if sha:
             head.append(row.rev[:7] if row.rev else "-")
         if view.show_created:

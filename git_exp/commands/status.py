@@ -40,7 +40,7 @@ def as_json(report) -> str:
 
 
 def run(args, console) -> int:
-    from git_exp.data.workspace import status
+    from git_exp.worktree.status import status
     from git_exp.repo import discover
     report = status(discover())
     if args.json:

@@ -1,10 +1,14 @@
-"""The content-addressed data layer: hashing, the stat memo, links, the cache.
+"""Pure storage: the content-addressed cache and what it is made of.
 
     hashing   sha256 of files (streamed) and directory manifests
     state     (path, inode, mtime, size) -> hash memo in SQLite
     links     put a cache object in the work tree: reflink, hardlink, symlink, copy
     cache     objects by hash under <exp_dir>/cache; save, checkout, verify
     runcache  stage fingerprint -> outs, to restore results without running
+    pointer   the `PATH.exp` format (read and checked; worktree/ writes them)
+    parallel  a small thread pool for hashing and copying many files
+
+What the work tree records and holds is worktree/'s; gc and fsck are upkeep/'s.
 
 Nothing is imported here on purpose: hooks import single modules of this
 package and must not pay for SQLite or JSON when they have nothing to do.

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
 from git_exp.errors import ExpError
-from git_exp.worktree_writes import path_problem
+from git_exp.relpaths import path_problem
 
 if TYPE_CHECKING:
     from git_exp.data.state import StateMemo
@@ -160,7 +160,7 @@ def _info_error(where: str | None, text: str) -> ExpError:
 
 
 def _check_info(h: object, size: object, nfiles: object, where: str | None) -> None:
-    if not is_valid_hash(h):
+    if not isinstance(h, str) or not is_valid_hash(h):
         raise _info_error(where, f"'{h}' is not a sha256 hash (64 lowercase hex digits, optionally .dir)")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise _info_error(where, f"size '{size}' is not a non-negative integer")
@@ -197,12 +197,6 @@ def manifest_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest() + DIR_SUFFIX
 
 
-# Why a path may not be written under a directory, or None: manifests arrive
-# from remotes, so each path must stay inside the directory it is checked out
-# to. The rule is the work-tree door's, '.git' parts included (CVE-2014-9390).
-check_relpath = path_problem
-
-
 def parse_manifest(data: bytes) -> list[ManifestEntry]:
     """Entries of a manifest, every one validated; ExpError on anything odd."""
     import json
@@ -221,7 +215,9 @@ def parse_manifest(data: bytes) -> list[ManifestEntry]:
         if not isinstance(row, dict) or set(row) != _MANIFEST_KEYS:
             raise ExpError(f"{where}: expected keys {', '.join(sorted(_MANIFEST_KEYS))}")
         relpath, h, size, ex = row["path"], row["hash"], row["size"], row["exec"]
-        problem = check_relpath(relpath)
+        # Manifests arrive from remotes: each path must stay inside the directory it is
+        # checked out to. The rule is the work-tree door's, '.git' parts included (CVE-2014-9390).
+        problem = path_problem(relpath)
         if problem:
             raise ExpError(f"{where}: refusing path {relpath!r}: {problem}")
         if not is_valid_hash(h) or h.endswith(DIR_SUFFIX):

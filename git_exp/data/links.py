@@ -19,7 +19,7 @@ import hashlib
 import os
 import shutil
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 from git_exp.errors import ExpError
 
@@ -161,7 +161,7 @@ def _copy_hashing_alongside(src: str, tmp: str, expected_hash: str) -> None:
     import threading
     from git_exp.data.hashing import hash_file
 
-    found: dict[str, object] = {}
+    found: dict[str, Any] = {}
 
     def hash_source() -> None:
         try:

@@ -16,7 +16,7 @@ only, each once, a sha256 hash, decimal sizes, `nfiles` exactly when the
 hash names a directory. Anything else is refused, never guessed at.
 
 The data path is the pointer's own path minus `.exp`, so a pointer cannot
-name a path elsewhere; `check_data_path` refuses a path that would leave the
+name a path elsewhere; worktree.paths.check_data_path refuses a path that would leave the
 work tree, enter `.git`, or pass through a symlink.
 """
 from __future__ import annotations
@@ -131,7 +131,7 @@ def read_pointer_file(root: str, pointer_relpath: str) -> HashInfo | None:
     The pointer itself must be a regular file, never a symlink (O_NOFOLLOW):
     reading through a link would read whatever it points at. Its folders
     are not checked here, for speed: reading is harmless, and the data path
-    (in the same folder) is checked with check_data_path before any write.
+    (in the same folder) is checked with worktree.paths.check_data_path before any write.
     """
     path = os.path.join(root, *pointer_relpath.split("/"))
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
@@ -148,20 +148,3 @@ def read_pointer_file(root: str, pointer_relpath: str) -> HashInfo | None:
     if not looks_like_pointer(data):
         return None
     return parse_pointer(data, pointer_relpath)
-
-
-def check_data_path(root: str, relpath: str, cache_root: str | None = None,
-                    allow_final_link: bool = True, known_dirs: set | None = None) -> None:
-    """Refuse RELPATH unless writing it stays inside the work tree at ROOT.
-
-    The work-tree door's check (worktree_writes.WorkTree.path): RELPATH is
-    untrusted (a pointer name, exp.lock, a trailer), so no '..', no absolute
-    path, no '.git' part, and no symlink on the way there. The path itself
-    may be a symlink only when it points into CACHE_ROOT (how the 'symlink'
-    link type checks data out); any other link is refused, never followed
-    and never replaced. KNOWN_DIRS, a set the caller keeps for one operation
-    over many paths, remembers the folders already found to be real.
-    """
-    from git_exp.worktree_writes import WorkTree
-    tree = WorkTree(root, cache_root if allow_final_link else None, known_dirs)
-    tree.path(relpath, "data path")

@@ -293,7 +293,7 @@ def _open_data_remote(repo, remote: str, location: str | None):
 def _pull_inputs(repo, entry: ent.Entry, data_remote, events: ExecEvents) -> None:
     """Bring the data the entry records into the clone's cache (materialise places it)."""
     from git_exp.data.cache import Cache
-    from git_exp.data.tracked import data_at
+    from git_exp.worktree.records import data_at
     from git_exp.sharing.transfer import download
 
     cache = Cache(repo.exp_dir)

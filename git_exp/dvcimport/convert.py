@@ -19,8 +19,7 @@ from git_exp.dvcimport import dvcfiles
 from git_exp.dvcimport.objects import DvcObjects
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
-
-EXP_YAML = "exp.yaml"
+from git_exp.names import PIPELINE_FILE as EXP_YAML
 
 
 class Tree:

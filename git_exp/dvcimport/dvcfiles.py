@@ -17,7 +17,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from git_exp.data.hashing import check_relpath
+from git_exp.relpaths import path_problem as check_relpath
 from git_exp.errors import ExpError
 
 DVC_YAML = "dvc.yaml"

@@ -20,7 +20,8 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from git_exp.data.hashing import CHUNK_SIZE, HashInfo, ManifestEntry, check_relpath, manifest_bytes, manifest_hash
+from git_exp.data.hashing import CHUNK_SIZE, HashInfo, ManifestEntry, manifest_bytes, manifest_hash
+from git_exp.relpaths import path_problem as check_relpath
 from git_exp.dvcimport.dvcfiles import DvcOut
 from git_exp.errors import ExpError
 

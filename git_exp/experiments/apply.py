@@ -74,7 +74,7 @@ class ApplyConflict(ExpError):
 def _current_data(repo, cache, also=()) -> dict:
     """The data present in the work tree now (cached outs, pointer-tracked
     paths, and the paths of ALSO), saved into the cache."""
-    from git_exp.data.tracked import worktree_pointers
+    from git_exp.worktree.records import worktree_pointers
     from git_exp.pipeline.spec import load_pipeline
     wanted = set(worktree_pointers(repo)) | set(also)
     try:
@@ -96,7 +96,7 @@ def _current_data(repo, cache, also=()) -> dict:
 
 def backup(repo, cache, tree: str | None = None, also_data=()) -> tuple[str, str]:
     """Record the work tree (files and data) as a restorable commit; return (ref, sha)."""
-    from git_exp.experiments.backups import write_backup
+    from git_exp.worktree.backups import write_backup
     return write_backup(repo, _current_data(repo, cache, also_data), "exp: work tree before git exp apply",
                         tree=tree)
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from git_exp.data.tracked import data_at
+from git_exp.worktree.records import data_at
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
-from git_exp.worktree_writes import WorkTree, path_problem
+from git_exp.relpaths import path_problem
+from git_exp.worktree_writes import WorkTree
 
 APPLIED_FILE = "exp-applied"
 LINK = "120000"

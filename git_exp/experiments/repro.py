@@ -95,8 +95,8 @@ def pull_missing(repo, pipeline, targets, downstream: bool, single: bool,
     lacks (sharing.fetch.fetch_missing: the data remote of the branch's upstream,
     else origin), and check out those the work tree lacks. ExpError when the data
     remote lacks some of it, naming each path."""
-    from git_exp.data.sync import checkout
-    from git_exp.data.tracked import data_at
+    from git_exp.worktree.sync import checkout
+    from git_exp.worktree.records import data_at
     from git_exp.sharing.fetch import fetch_missing
 
     paths = set()

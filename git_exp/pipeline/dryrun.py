@@ -8,8 +8,7 @@ file of the user's is written, not even temporarily.
 from __future__ import annotations
 
 from git_exp.errors import ExpError
-
-DEFAULT_PARAMS = "params.yaml"
+from git_exp.names import PARAMS_FILE as DEFAULT_PARAMS
 
 
 def overridden_texts(root: str, overrides: list[str]) -> dict[str, str]:

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from git_exp.bounded import load_yaml, read_file
 from git_exp.data.hashing import HashInfo
 from git_exp.errors import ExpError
-from git_exp.worktree_writes import WorkTree, path_problem
+from git_exp.relpaths import path_problem
+from git_exp.worktree_writes import WorkTree
+from git_exp.names import LOCK_FILE
 
-LOCK_FILE = "exp.lock"
 SCHEMA = "1"
 
 

@@ -17,7 +17,7 @@ import re
 import stat
 
 from git_exp.errors import ExpError
-from git_exp.worktree_writes import path_problem
+from git_exp.relpaths import path_problem
 
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 

@@ -25,6 +25,7 @@ from git_exp.errors import ExpError
 from git_exp.pipeline.paths import normalize
 from git_exp.pipeline.template import Context, Resolver, kind_of, parse_data_file, scalar_text
 from git_exp.pipeline.yamlsrc import Mark, YDict, load as load_yaml, mark_of
+from git_exp.names import PARAMS_FILE as DEFAULT_PARAMS
 
 Reader = Callable[[str], Optional[str]]
 
@@ -33,7 +34,6 @@ STAGE_KEYS = ("cmd", "wdir", "deps", "params", "outs", "metrics", "plots",
               "frozen", "always_changed", "desc", "vars", "meta")
 OUT_OPTIONS = ("cache", "persist", "desc")
 PLOT_PROPS = ("x", "y", "title", "template", "x_label", "y_label")
-DEFAULT_PARAMS = "params.yaml"
 _NAME = re.compile(r"[A-Za-z0-9_-]+\Z")
 # Output kinds by the stage key that declares them; only plain outs are cached by default,
 # so metrics and plots stay in Git where `git diff` and `exp show` can read them.

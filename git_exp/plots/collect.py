@@ -24,8 +24,8 @@ from git_exp.plots import data as plot_data
 from git_exp.plots.charts import (PlotResult, PlotSpec, Revision, Section, build_section,
                                   image_section, template_of)
 from git_exp.show.catfile import CatFile, Trees, parse_commit, parse_tree
+from git_exp.names import PIPELINE_FILE
 
-PIPELINE_FILE = "exp.yaml"
 WORKSPACE = "workspace"
 _FILE_MODES = ("100644", "100755", "100664")
 _DIR_MODE = "40000"

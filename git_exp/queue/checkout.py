@@ -176,7 +176,7 @@ def materialise(repo, root: str, sha: str) -> tuple[list[str], list[str]]:
     from git_exp.data.cache import Cache
     from git_exp.data.links import parse_link_types
     from git_exp.data.state import StateMemo
-    from git_exp.data.tracked import data_at
+    from git_exp.worktree.records import data_at
     from git_exp.worktree_writes import WorkTree
 
     data = data_at(repo, sha)

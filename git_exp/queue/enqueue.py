@@ -29,8 +29,7 @@ from git_exp.experiments.snapshot import snapshot_tree
 from git_exp.gitcmd import git
 from git_exp.queue import entries as ent
 from git_exp.queue import state
-
-DEFAULT_PARAMS = "params.yaml"
+from git_exp.names import PARAMS_FILE as DEFAULT_PARAMS
 
 
 def enqueue(repo, overrides: list[str] = (), *, name: str | None = None, message: str | None = None,

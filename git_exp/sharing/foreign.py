@@ -216,7 +216,7 @@ class Foreign:
         if self._records is not None:
             return self._records
         from git_exp.data.pointer import MAX_SIZE, is_pointer_name
-        from git_exp.data.tracked import LOCK, PIPELINE, commit_records
+        from git_exp.worktree.records import LOCK, PIPELINE, commit_records
         blobs = {p: oid for p, (mode, oid) in self.tree.items() if mode in ("100644", "100755")}
         pointers = {p: oid for p, oid in blobs.items() if is_pointer_name(p)}
         special = {p: blobs[p] for p in (LOCK, PIPELINE) if p in blobs}

@@ -20,7 +20,7 @@ import stat
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from git_exp.data.hashing import check_relpath
+from git_exp.relpaths import path_problem as check_relpath
 from git_exp.errors import ExpError
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class GetResult:
 def _clean(path: str | None) -> str:
     if path in (None, "", ".", "/"):
         return ""
-    from git_exp.data.access import clean_path
+    from git_exp.worktree.access import clean_path
     return clean_path(path.rstrip("/"))
 
 

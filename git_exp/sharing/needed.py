@@ -20,10 +20,11 @@ from dataclasses import dataclass
 
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.names import LOCK_FILE, PIPELINE_FILE
 from git_exp.remotes.needs import Needs
 from git_exp.repo import Repository
 
-DATA_FILES = ("exp.lock", "exp.yaml")
+DATA_FILES = (LOCK_FILE, PIPELINE_FILE)
 POINTER_SUFFIX = ".exp"
 _MARK = "\x01"
 _READ_THREADS = 8
@@ -39,9 +40,9 @@ class Commit:
 def data_at(repo: Repository, sha: str) -> dict:
     """path -> HashInfo of the cached data commit SHA records.
 
-    data/tracked.py is the one place that knows (pointer files and exp.lock outs).
+    worktree/records.py is the one place that knows (pointer files and exp.lock outs).
     """
-    from git_exp.data.tracked import data_at as read
+    from git_exp.worktree.records import data_at as read
     return read(repo, sha)
 
 

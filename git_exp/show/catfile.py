@@ -58,6 +58,7 @@ class CatFile:
     def close(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
+            assert proc.stdin is not None and proc.stdout is not None   # PIPEs (_start)
             try:
                 proc.stdin.close()
             except OSError:
@@ -75,6 +76,7 @@ class CatFile:
         is answered None, as no path in a commit we wrote contains one.
         """
         proc = self._start()
+        assert proc.stdin is not None and proc.stdout is not None   # PIPEs (_start)
         results: list[GitObject | None] = []
         start = 0
         while start < len(specs):
@@ -145,8 +147,8 @@ class Trees:
         while pending:
             unknown = list(dict.fromkeys(t for _, t, _ in pending if t not in self._trees))
             for oid, obj in zip(unknown, self.objects.read_many(unknown)):
-                found = obj is not None and obj.type == "tree"
-                self._trees[oid] = parse_tree(obj.data, len(oid) // 2) if found else {}
+                self._trees[oid] = parse_tree(obj.data, len(oid) // 2) \
+                    if obj is not None and obj.type == "tree" else {}
             deeper = []
             for index, tree, parts in pending:
                 entry = self._trees[tree].get(parts[0])

@@ -12,11 +12,11 @@ import os
 from dataclasses import dataclass, field
 
 from git_exp.errors import ExpError
-from git_exp.experiments import refs as exp_refs
 from git_exp.experiments.manage import head_sha, labels_for
 from git_exp.gitcmd import git
 from git_exp.show.commits import CommitData, CommitReader
 from git_exp.show.pending import pending
+from git_exp.show.refstate import RefState, read_state
 
 PLAIN_STATES = (None, "success", "saved")
 FAILED_STATES = ("failed", "interrupted")
@@ -102,15 +102,18 @@ def collect(repo, *, all_commits: bool = False, num: int | None = None,
             revs: list[str] | None = None, hide_failed: bool = False,
             hide_workspace: bool = False, reader: CommitReader | None = None,
             hide_queued: bool = False, all_branches: bool = False,
-            all_tags: bool = False) -> Selection:
+            all_tags: bool = False, listing: RefState | None = None) -> Selection:
+    """The rows; LISTING is the refs to read them from (read now when not given)."""
     if num is not None and num < 1:
         raise ExpError(f"-n must be at least 1, not {num}")
     reader = reader or CommitReader(repo)
     # Runs in progress before the experiments: a run that ends in between is
     # then seen twice (its ref wins), never missed.
     in_progress = pending(repo)
-    every = exp_refs.list_refs(repo.root)
-    head = head_sha(repo)
+    if listing is None:
+        listing = read_state(repo)
+    every = listing.exp_refs()
+    head = listing.head_branch_sha() or head_sha(repo)
     asked = asked_baselines(repo, head, num, list(revs or []))
     if all_branches:
         asked = list(dict.fromkeys(asked + tips(repo, "refs/heads/")))
@@ -135,9 +138,9 @@ def collect(repo, *, all_commits: bool = False, num: int | None = None,
         if hide_failed and state in FAILED_STATES:
             continue
         by_baseline[ref.baseline].append(Row.from_data("experiment", ref.name, ref.baseline, data, state))
-    _annotate(repo, [row for rows in by_baseline.values() for row in rows])
+    _annotate(repo, [row for rows in by_baseline.values() for row in rows], listing.notes())
     for row in pending_rows(repo, reader, head, by_baseline, in_progress):
-        if not (hide_queued and row.state == "queued"):
+        if row.baseline is not None and not (hide_queued and row.state == "queued"):
             by_baseline[row.baseline].append(row)
 
     labels = labels_for(repo, set(baselines))
@@ -159,12 +162,14 @@ def collect(repo, *, all_commits: bool = False, num: int | None = None,
     return Selection(workspace, groups, unreadable)
 
 
-def _annotate(repo, rows: list) -> None:
-    """Notes and tags onto ROWS: one for-each-ref, and one cat-file only when there are any."""
-    from git_exp.experiments.annotations import read_all
-    found = read_all(repo.root)
-    if not found:
+def _annotate(repo, rows: list, notes: dict[str, str]) -> None:
+    """Notes and tags onto ROWS from the annotation commits NOTES (experiment sha -> commit):
+    one cat-file, only when some experiment has any."""
+    wanted = {row.rev: notes[row.rev] for row in rows if row.rev in notes}
+    if not wanted:
         return
+    from git_exp.experiments.annotations import read_commits
+    found = {sha: a for sha, (a, _) in read_commits(repo.root, wanted).items() if not a.empty}
     for row in rows:
         annotation = found.get(row.rev)
         if annotation is not None:
@@ -179,7 +184,7 @@ def pending_rows(repo, reader: CommitReader, head: str | None, by_baseline: dict
     work tree's for a run there, the temporary checkout's for a queued run
     on this machine: show/running.py); a queued row, the params of its entry.
     """
-    chosen = []
+    chosen: list = []
     for entry in in_progress:
         base = entry.baseline or head
         if base in by_baseline and not any(r.name == entry.name for r in by_baseline[base]):

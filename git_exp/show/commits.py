@@ -20,11 +20,10 @@ from git_exp import bounded
 from git_exp.errors import ExpError
 from git_exp.experiments.record import parse_trailers
 from git_exp.params import read as params_read
-from git_exp.show.catfile import CatFile, Trees, parse_commit
+from git_exp.show.catfile import CatFile, GitObject, Trees, parse_commit
 from git_exp.show.memo import Memo
-
-PIPELINE_FILE = "exp.yaml"
-DEFAULT_PARAMS = "params.yaml"
+from git_exp.names import PIPELINE_FILE
+from git_exp.names import PARAMS_FILE as DEFAULT_PARAMS
 
 
 @dataclass
@@ -131,9 +130,10 @@ class CommitReader:
     def __init__(self, repo):
         self.repo = repo
         self.memo = Memo(repo.exp_dir)
-        self._texts: dict[str, bytes | None] = {}  # blob oid -> contents, read but not parsed yet
+        self._texts: dict[str, bytes | GitObject | None] = {}  # blob oid -> contents, read but not parsed yet
         self._values: dict[str, object] = {}     # blob oid -> flat dict, or an error message
         self._layouts: dict[str, list] = {}      # exp.yaml oid -> [(deps, FileLayout)]
+        self.seen_workspace: CommitData | None = None   # the workspace row last read
 
     # ------------------------------------------------------------- commits
 
@@ -167,13 +167,14 @@ class CommitReader:
             datas[sha] = CommitData(
                 sha, info.parents[0] if info.parents else None,
                 iso_date(info.committer_time, info.committer_tz), info.committer_time,
-                (trailers.get("Exp-Status") or [None])[0],
+                next(iter(trailers.get("Exp-Status") or []), None),
                 message=user_message(info.message, bool(trailers)))
             roots[sha] = info.tree
 
         commits = list(datas)
         pipes = trees.resolve([(roots[sha], PIPELINE_FILE) for sha in commits])
-        self._fetch([e[1] for e in pipes if _is_blob(e) and e[1] not in self._texts], objects)
+        self._fetch([e[1] for e in pipes if e is not None and _is_blob(e) and e[1] not in self._texts],
+                    objects)
         layouts: dict[str, FileLayout] = {}
         for sha, entry in zip(commits, pipes):
             layouts[sha] = self._layout(objects, trees, roots[sha], entry)
@@ -184,9 +185,10 @@ class CommitReader:
                   for kind, paths in (("params", layout.params_files), ("metrics", layout.metrics_files))
                   for path in paths]
         entries = trees.resolve([(roots[sha], path) for sha, _, path in wanted])
-        self._fetch([e[1] for e in entries if _is_blob(e) and e[1] not in self._values], objects)
+        self._fetch([e[1] for e in entries if e is not None and _is_blob(e) and e[1] not in self._values],
+                    objects)
         for (sha, kind, path), entry in zip(wanted, entries):
-            if not _is_blob(entry):
+            if entry is None or not _is_blob(entry):
                 continue  # not in this commit (or a folder): nothing to show, not an error
             values = self._blob_values(entry[1], path)
             if isinstance(values, str):
@@ -221,21 +223,21 @@ class CommitReader:
 
     def _layout(self, objects: CatFile, trees: Trees, root: str, entry) -> FileLayout:
         """The files exp.yaml names, parsed once per distinct exp.yaml (and what it read)."""
-        if not _is_blob(entry):
+        if entry is None or not _is_blob(entry):
             return NO_PIPELINE
         oid = entry[1]
-        for deps, layout in self._layouts.get(oid, []):
+        for known, layout in self._layouts.get(oid, []):
             # A templated exp.yaml also read params.yaml or vars files: reuse
             # the parse only where those files are the same blobs too.
-            found = trees.resolve([(root, p) for p in deps])
-            if [e[1] if e else None for e in found] == list(deps.values()):
+            found = trees.resolve([(root, p) for p in known])
+            if [e[1] if e else None for e in found] == list(known.values()):
                 return layout
         deps: dict[str, str | None] = {}
 
         def read(relpath: str) -> str | None:
             (found,) = trees.resolve([(root, relpath)])
             deps[relpath] = found[1] if found else None
-            if not _is_blob(found):
+            if found is None or not _is_blob(found):
                 return None
             self._fetch([found[1]], objects)
             data = self._texts.get(found[1])
@@ -265,11 +267,13 @@ class CommitReader:
         memo = WorkspaceMemo(self.repo.exp_dir, self.repo.root)
         known = memo.get()
         if known is not None:
-            return CommitData(None, params=known["params"], metrics=known["metrics"],
+            data = CommitData(None, params=known["params"], metrics=known["metrics"],
                               errors=known["errors"])
-        watch = Watch(self.repo.root)
-        data = self._read_workspace(watch)
-        memo.put(watch, {"params": data.params, "metrics": data.metrics, "errors": data.errors})
+        else:
+            watch = Watch(self.repo.root)
+            data = self._read_workspace(watch)
+            memo.put(watch, {"params": data.params, "metrics": data.metrics, "errors": data.errors})
+        self.seen_workspace = data
         return data
 
     def _read_workspace(self, watch) -> CommitData:

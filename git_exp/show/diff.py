@@ -51,10 +51,10 @@ class Comparison:
 def target(repo, spec: str | None, reader: CommitReader, every: list | None = None) -> tuple[Row, str]:
     """The row SPEC names, and the label to show for it."""
     if spec is None or spec == WORKSPACE:
-        data = reader.workspace()
+        work = reader.workspace()
         head = head_sha(repo)
         return Row("workspace", WORKSPACE, None, head, head, None, 0, None,
-                   data.params, data.metrics, data.errors), WORKSPACE
+                   work.params, work.metrics, work.errors), WORKSPACE
     sha, found = resolve_revision(repo, spec, every)
     if found is not None:
         kind, name, baseline = "experiment", found.name, found.baseline or None

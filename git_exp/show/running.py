@@ -16,9 +16,9 @@ import os
 import stat
 
 from git_exp.errors import ExpError
+from git_exp.names import PIPELINE_FILE
 
 MAX_BYTES = 1 << 20      # a metrics or params file larger than this is not read
-PIPELINE_FILE = "exp.yaml"
 
 
 def read_bounded(root: str, relpath: str, limit: int = MAX_BYTES) -> bytes | None:

@@ -35,14 +35,16 @@ def show(repo, *, all_commits: bool = False, num: int | None = None, revs: list 
          sort_order: str = "asc", where: str | None = None, limit: int | None = None,
          only_changed: bool = False, drop: list | None = None, keep: list | None = None,
          kinds: tuple = cols.KINDS, tags: list | None = None, hide_queued: bool = False,
-         all_branches: bool = False, all_tags: bool = False) -> View:
+         all_branches: bool = False, all_tags: bool = False, listing=None,
+         reader=None) -> View:
     if sort_order not in SORT_ORDERS:
         raise ExpError(f"unknown sort order '{sort_order}'", hint="use asc or desc")
     if limit is not None and limit < 0:
         raise ExpError(f"--limit must not be negative, not {limit}")
     selection = collect(repo, all_commits=all_commits, num=num, revs=revs,
                         hide_failed=hide_failed, hide_workspace=hide_workspace,
-                        hide_queued=hide_queued, all_branches=all_branches, all_tags=all_tags)
+                        hide_queued=hide_queued, all_branches=all_branches, all_tags=all_tags,
+                        listing=listing, reader=reader)
     return arrange(selection, sort_by=sort_by, sort_order=sort_order, where=where, limit=limit,
                    only_changed=only_changed, drop=drop, keep=keep, kinds=kinds, tags=tags)
 

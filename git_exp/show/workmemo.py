@@ -30,7 +30,6 @@ import stat
 import time
 
 from git_exp import __version__
-from git_exp.atomic import write_atomic
 
 VERSION = 1
 RACY_NS = 2_000_000_000     # as git_exp/data/state.py, for the same reason
@@ -126,6 +125,8 @@ class WorkspaceMemo:
     def get(self) -> dict | None:
         """The remembered {params, metrics, errors} when nothing it came from changed."""
         entry = self._load().get(self.root)
+        if not isinstance(entry, dict):
+            return None
         try:
             if entry["version"] != __version__:
                 return None
@@ -166,6 +167,7 @@ class WorkspaceMemo:
         memo[self.root] = entry
         while len(memo) > MAX_ROOTS:
             memo.pop(next(iter(memo)))
+        from git_exp.atomic import write_atomic   # (tempfile: only when there is something to write)
         try:
             write_atomic(self.path, json.dumps(memo, separators=(",", ":")))
         except (OSError, TypeError, ValueError):

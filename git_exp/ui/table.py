@@ -145,7 +145,9 @@ def _blocks(widths: list[int], width: int | None, keep: int) -> list[list[int]]:
         return [everything]
     fixed = list(range(keep))
     used = sum(widths[:keep]) + len(GAP) * max(keep - 1, 0)
-    blocks, current, size = [], [], used
+    blocks: list[list[int]] = []
+    current: list[int] = []
+    size = used
     for i in range(keep, len(widths)):
         extra = len(GAP) + widths[i]
         if current and size + extra > width:

@@ -15,8 +15,8 @@ branch), -T (every tag), --all-experiments (every experiment's commit),
 --date (every commit, on any ref, made on or after that date) and
 --all-commits (every commit reachable from any ref: the default).
 
-Tips are read one commit each (tracked.data_at); histories by the one
-`git log` walk of tracked.objects_in_history. A date-limited walk misses
+Tips are read one commit each (records.data_at); histories by the one
+`git log` walk of records.objects_in_history. A date-limited walk misses
 what its oldest commits inherited unchanged from older parents, so the
 commits at the window's edge are read whole as tips are.
 """
@@ -24,11 +24,15 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from git_exp.data.hashing import HashInfo
-from git_exp.data.tracked import data_at, objects_in_history
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.worktree.records import data_at, objects_in_history
+
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
 
 BACKUPS = "refs/exp-backups/"
 PROTECTED = ("refs/exps-queue/", "refs/exps-running/", "refs/stash")
@@ -74,7 +78,7 @@ class Kept:
     problems: list[str] = field(default_factory=list)
 
 
-def ref_tips(repo) -> list[RefTip]:
+def ref_tips(repo: Repository) -> list[RefTip]:
     """Every ref naming a commit (annotated tags peeled), with the commit's time."""
     out = git(["for-each-ref", "--format=%(refname)%00%(objecttype)%00%(objectname)%00%(*objectname)"
                "%00%(committerdate:unix)%00%(*committerdate:unix)"], cwd=repo.root).stdout
@@ -98,7 +102,7 @@ def label(ref: str) -> str:
     return label_for(ref)
 
 
-def read_tips(repo, tips: dict[str, str], kept: Kept) -> None:
+def read_tips(repo: Repository, tips: dict[str, str], kept: Kept) -> None:
     """Add the data each commit of TIPS (sha -> label) records to KEPT; malformed ones are problems."""
     def read(sha: str):
         try:
@@ -120,7 +124,7 @@ def read_tips(repo, tips: dict[str, str], kept: Kept) -> None:
             kept.labels.setdefault(info.hash, (tips[sha], path))
 
 
-def _date_window(repo, date: str, roots: list[str], kept: Kept) -> None:
+def _date_window(repo: Repository, date: str, roots: list[str], kept: Kept) -> None:
     """Data of every commit reachable from ROOTS and made on or after DATE."""
     if not roots:
         return
@@ -137,7 +141,7 @@ def _date_window(repo, date: str, roots: list[str], kept: Kept) -> None:
     read_tips(repo, edge, kept)
 
 
-def scoped_keep(repo, scope: Scope, tips: list[RefTip], expired: set[str]) -> Kept:
+def scoped_keep(repo: Repository, scope: Scope, tips: list[RefTip], expired: set[str]) -> Kept:
     """What SCOPE keeps of the refs (the workspace is added by the caller)."""
     kept = Kept()
     chosen: dict[str, str] = {}
@@ -172,7 +176,8 @@ def _commits_only(repo, tips: dict[str, str]) -> dict[str, str]:
     return {sha: who for sha, who in tips.items() if sha in ok}
 
 
-def label_named(repo, tips: list[RefTip], expired: set[str], hashes: set[str]) -> dict[str, tuple[str, str]]:
+def label_named(repo: Repository, tips: list[RefTip], expired: set[str],
+                hashes: set[str]) -> dict[str, tuple[str, str]]:
     """(who, path) for the objects HASHES that some ref's tip records, to say what a scope drops."""
     kept = Kept()
     read_tips(repo, {t.sha: label(t.ref) for t in reversed(tips) if t.ref not in expired}, kept)

@@ -19,11 +19,14 @@ from __future__ import annotations
 import io
 import os
 import posixpath
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from git_exp.data.hashing import check_relpath
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.relpaths import path_problem
+
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
 
 _BLOB_MODES = ("100644", "100755", "100664")
 
@@ -31,14 +34,14 @@ _BLOB_MODES = ("100644", "100755", "100664")
 def clean_path(path: str) -> str:
     """PATH as a repo-relative posix path; ExpError when it leaves the repository."""
     rel = posixpath.normpath(path.replace(os.sep, "/")) if path else ""
-    why = check_relpath(rel) if rel not in ("", ".") else "empty path"
+    why = path_problem(rel) if rel not in ("", ".") else "empty path"
     if why:
         raise ExpError(f"cannot open '{path}': {why}",
                        hint="give a path relative to the top of the repository")
     return rel
 
 
-def open_file(repo, path: str, sha: str | None, not_found=ExpError) -> IO[bytes]:
+def open_file(repo: Repository, path: str, sha: str | None, not_found=ExpError) -> IO[bytes]:
     """A binary file object with PATH's content at commit SHA (None: the work tree).
 
     NOT_FOUND is the ExpError subclass raised when there is no such file.
@@ -61,7 +64,7 @@ def open_file(repo, path: str, sha: str | None, not_found=ExpError) -> IO[bytes]
     return _cache_file(repo, digest)
 
 
-def _work_tree_file(repo, rel: str) -> IO[bytes] | None:
+def _work_tree_file(repo: Repository, rel: str) -> IO[bytes] | None:
     full = os.path.join(repo.root, *rel.split("/"))
     if not os.path.lexists(full):
         return None
@@ -75,7 +78,7 @@ def _work_tree_file(repo, rel: str) -> IO[bytes] | None:
     return open(real, "rb")
 
 
-def _git_blob(repo, sha: str, rel: str, where: str) -> bytes | None:
+def _git_blob(repo: Repository, sha: str, rel: str, where: str) -> bytes | None:
     out = git(["--literal-pathspecs", "ls-tree", "-z", sha, "--", rel], cwd=repo.root).stdout
     for record in out.split(b"\0"):
         head, _, name = record.partition(b"\t")
@@ -90,10 +93,10 @@ def _git_blob(repo, sha: str, rel: str, where: str) -> bytes | None:
     return None
 
 
-def _data_object(repo, sha: str | None, rel: str, where: str) -> str | None:
+def _data_object(repo: Repository, sha: str | None, rel: str, where: str) -> str | None:
     """The cache object holding REL at SHA, or None when nothing records it."""
     from git_exp.data.cache import Cache
-    from git_exp.data.tracked import data_at
+    from git_exp.worktree.records import data_at
     records = data_at(repo, sha)
     info = records.get(rel)
     if info is not None:
@@ -114,7 +117,7 @@ def _data_object(repo, sha: str | None, rel: str, where: str) -> str | None:
     return None
 
 
-def _manifest(repo, cache, digest: str) -> list:
+def _manifest(repo: Repository, cache, digest: str) -> list:
     if cache.has(digest):
         return cache.load_manifest(digest)
     from git_exp.data.hashing import parse_manifest
@@ -135,7 +138,7 @@ def _manifest(repo, cache, digest: str) -> list:
             pass
 
 
-def _cache_file(repo, digest: str) -> IO[bytes]:
+def _cache_file(repo: Repository, digest: str) -> IO[bytes]:
     from git_exp.data.cache import Cache
     cache = Cache(repo.exp_dir)
     if not cache.has(digest):
@@ -145,7 +148,7 @@ def _cache_file(repo, digest: str) -> IO[bytes]:
 
 # -- the data remote ---------------------------------------------------------------
 
-def default_remote(repo) -> str:
+def default_remote(repo: Repository) -> str:
     """The Git remote whose data remote we read: the current branch's upstream, else origin,
     else the only remote there is."""
     branch = git(["symbolic-ref", "-q", "--short", "HEAD"], cwd=repo.root, check=False)
@@ -163,12 +166,12 @@ def default_remote(repo) -> str:
     return remotes[0]
 
 
-def data_remote(repo):
+def data_remote(repo: Repository):
     from git_exp.sharing.remote import resolve
     return resolve(repo, default_remote(repo))
 
 
-def fetch_objects(repo, hashes: set[str]) -> None:
+def fetch_objects(repo: Repository, hashes: set[str]) -> None:
     """Bring the objects HASHES into the cache from the data remote, or raise ExpError.
 
     Kept to this one function so it can hand over to sharing/fetch.py's

@@ -10,10 +10,14 @@ edit: sync.py leaves it in place (hooks), refuses (checkout) or backs it up
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from git_exp.data.hashing import HashInfo
-from git_exp.data.tracked import history_roots, objects_in_history
 from git_exp.errors import ExpError
+from git_exp.worktree.records import history_roots, objects_in_history
+
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
 
 _SHOW_FILES = 3
 
@@ -37,7 +41,7 @@ class Known:
     from it is an edit, as Git sees it, even if some other commit has it.
     """
 
-    def __init__(self, repo, first, strict: bool = False, label: str = "its record"):
+    def __init__(self, repo: Repository, first, strict: bool = False, label: str = "its record"):
         self.repo = repo
         self.label = label  # how the user calls FIRST's records
         self._first_reader = first

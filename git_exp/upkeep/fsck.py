@@ -20,12 +20,17 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Callable
 
 from git_exp.data.hashing import HashInfo
-from git_exp.data.tracked import data_at, index_pointers
-from git_exp.data.workspace import open_cache
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.worktree.paths import open_cache
+from git_exp.worktree.records import data_at, index_pointers
+
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
 
 # Namespaces whose commits' data must be whole, and how a user calls them.
 NEEDING_REFS = (("refs/exps/", "experiment"), ("refs/exp-backups/", "backup"),
@@ -76,18 +81,18 @@ def _owner_label(ref: str) -> str:
     return ref
 
 
-def _needers(repo) -> list:
+def _needers(repo: Repository) -> list:
     """(label, records reader) for every ref and tree whose data must be whole."""
     out = git(["for-each-ref", "--format=%(objectname) %(refname)",
                *(p for p, _ in NEEDING_REFS)], cwd=repo.root).stdout
-    sources = []
+    sources: list[tuple[str, Callable[[], dict[str, HashInfo]]]] = []
     for line in out.decode("utf-8", "surrogateescape").splitlines():
         sha, _, ref = line.partition(" ")
-        sources.append((_owner_label(ref), lambda sha=sha: data_at(repo, sha)))
+        sources.append((_owner_label(ref), partial(data_at, repo, sha)))
     head = git(["rev-parse", "-q", "--verify", "HEAD^{commit}"], cwd=repo.root, check=False)
     if head.returncode == 0:
         head_sha = head.stdout.decode().strip()
-        sources.append(("HEAD", lambda sha=head_sha: data_at(repo, sha)))
+        sources.append(("HEAD", partial(data_at, repo, head_sha)))
     sources.append(("the index", lambda: index_pointers(repo)))
     sources.append(("the work tree", lambda: data_at(repo, None)))
     return sources
@@ -104,7 +109,7 @@ def _read_all(sources, workers: int) -> list[tuple[str, dict[str, HashInfo] | Ex
         return list(pool.map(read, sources))
 
 
-def check_cache(repo, jobs: int | None = None, progress=None) -> FsckResult:
+def check_cache(repo: Repository, jobs: int | None = None, progress=None) -> FsckResult:
     """PROGRESS (data/cache.Progress) hears of every object re-hashed.
     Each intact object gets a verification stamp (state.py), so the next
     checkout copies it without hashing it again."""

@@ -7,7 +7,7 @@ parent is HEAD, and whose message ends with trailers
     Exp-Data: PATH=HASH:SIZE[:NFILES]     data saved in the cache
     Exp-Backup: true
 
-tracked.trailer_data reads the Exp-Data trailers back, so gc keeps the data
+records.trailer_data reads the Exp-Data trailers back, so gc keeps the data
 a backup names (the ref is reachable, its message is walked) and fsck
 checks it; `git exp apply REF` restores the files and the data.
 
@@ -19,12 +19,23 @@ and then their data is freed like any other unreferenced data.
 from __future__ import annotations
 
 import math
+import os
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator
 
 from git_exp.data.hashing import HashInfo
-from git_exp.errors import ExpError
+from git_exp.errors import ExpError, UsageError
 from git_exp.gitcmd import git
+
+if TYPE_CHECKING:
+    from git_exp.data.cache import Cache
+    from git_exp.data.state import StateMemo
+    from git_exp.repo import Repository
+    from git_exp.worktree.sync import SyncResult
 
 PREFIX = "refs/exp-backups/"
 
@@ -33,7 +44,7 @@ def data_trailer(path: str, info: HashInfo) -> str:
     return f"Exp-Data: {path}={info.hash}:{info.size}" + (f":{info.nfiles}" if info.is_dir else "")
 
 
-def write_backup(repo, data: dict[str, HashInfo], subject: str, kind: str = "",
+def write_backup(repo: Repository, data: dict[str, HashInfo], subject: str, kind: str = "",
                  tree: str | None = None) -> tuple[str, str]:
     """Record DATA (already saved in the cache) and the work tree's files; return (ref, sha).
 
@@ -55,6 +66,39 @@ def write_backup(repo, data: dict[str, HashInfo], subject: str, kind: str = "",
     if existing != sha:
         git(["update-ref", "-m", subject, ref, sha, ""], cwd=repo.root)
     return ref, sha
+
+
+def back_up_edits(repo: Repository, cache: Cache, memo: StateMemo, result: SyncResult) -> None:
+    """Save every edited path's content in the cache and name it in a backup ref (checkout --force)."""
+    saved = {}
+    for edit in result.edited:
+        full = repo.root + os.sep + edit.path.replace("/", os.sep)
+        try:
+            saved[edit.path] = cache.save(full, memo)
+        except ExpError as err:
+            raise ExpError(f"cannot back up '{edit.path}', so it was left alone: {err.message}",
+                           hint="move it out of the way yourself, then run the command again") from None
+    if saved:
+        with _interrupt_afterwards():  # the ref and our note of it exist together, or neither
+            result.backup_ref, _ = write_backup(repo, saved, "exp: data before git exp checkout --force",
+                                                kind="checkout")
+            result.backed_up = sorted(saved)
+
+
+@contextmanager
+def _interrupt_afterwards() -> Iterator[None]:
+    """Hold a Ctrl-C that arrives inside the block until it has finished."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 # -- expiry and listing --------------------------------------------------------------
@@ -83,16 +127,34 @@ class Backup:
                 "changed_files": self.files, "expires": self.expires, "restore": self.restore}
 
 
-def expiry_cutoff(repo, expire: str | None = None) -> tuple[str, float]:
+def parse_expiry(repo: Repository, value: str, where: str) -> float:
+    """Git's expiry date VALUE (`2.weeks.ago`, `now`, `never`, `2026-01-01`) as a Unix time.
+
+    Objects older than it may be deleted: `now` is +inf, `never` is 0.
+    Git itself parses it (`git config --type=expiry-date`), so every form
+    `git gc --prune` takes is accepted here too.
+    """
+    text = value.strip()
+    if text == "now":
+        return math.inf
+    proc = git(["-c", f"exp.gc.parse={text}", "config", "--type=expiry-date", "exp.gc.parse"],
+               cwd=repo.root, check=False)
+    if proc.returncode != 0 or not text:
+        raise UsageError(f"{where}: '{value}' is not a date Git understands",
+                         hint="use e.g. 2.weeks.ago, 3.days.ago, 2026-01-31, now or never")
+    stamp = int(proc.stdout.strip() or 0)
+    return math.inf if stamp >= 2 ** 63 else float(stamp)
+
+
+def expiry_cutoff(repo: Repository, expire: str | None = None) -> tuple[str, float]:
     """(the setting's text, the Unix time before which a backup has expired)."""
-    from git_exp.data.gc import parse_expiry
     text = expire or repo.config.get(EXPIRE_KEY) or DEFAULT_EXPIRE
     return text, parse_expiry(repo, text, f"config {EXPIRE_KEY}")
 
 
-def list_backups(repo, details: bool = True) -> list[Backup]:
+def list_backups(repo: Repository, details: bool = True) -> list[Backup]:
     """Every backup ref, newest first, with what it holds (DETAILS) and when it expires."""
-    from git_exp.data.tracked import trailer_data
+    from git_exp.worktree.records import trailer_data
     out = git(["for-each-ref", "--sort=-committerdate",
                "--format=%(refname)%00%(objectname)%00%(committerdate:unix)%00%(subject)%00%(objecttype)",
                PREFIX], cwd=repo.root).stdout.decode("utf-8", "surrogateescape")
@@ -121,14 +183,14 @@ def list_backups(repo, details: bool = True) -> list[Backup]:
     return found
 
 
-def expired_backups(repo, expire: str | None = None) -> tuple[str, list[Backup]]:
+def expired_backups(repo: Repository, expire: str | None = None) -> tuple[str, list[Backup]]:
     """(the expiry used, the backups written before it), oldest first."""
     text, cutoff = expiry_cutoff(repo, expire)
     old = [b for b in list_backups(repo, details=False) if b.time < cutoff]
     return text, sorted(old, key=lambda b: b.time)
 
 
-def prune_backups(repo, backups: list[Backup]) -> list[Backup]:
+def prune_backups(repo: Repository, backups: list[Backup]) -> list[Backup]:
     """Delete the refs of BACKUPS, each only if it still names the same commit; the ones deleted."""
     done = []
     for backup in backups:

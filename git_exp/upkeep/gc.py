@@ -22,12 +22,12 @@ oldest such run started is kept, whatever the grace period - so even
 `--prune=now` never deletes a running worker's outputs. And gc takes this
 work tree's run lock, so no `git exp run` here saves objects while it decides.
 
-Scopes (data/gcscope.py) keep less than every ref needs, as DVC's `gc -w`
+Scopes (gcscope.py) keep less than every ref needs, as DVC's `gc -w`
 does. Data a ref still names but the scope leaves out is deleted only once
 the caller confirms (`confirm`, the command's -f or its question), and the
 grace period does not protect it - it is recorded, no one is about to
 record it - but a live run and gc's own start still do. Expired backups
-(experiments/backups.py) lose their refs first, so their data becomes
+(worktree/backups.py) lose their refs first, so their data becomes
 unreferenced and ages out under the grace period like any other.
 
 A directory object that is referenced but unreadable stops gc before it
@@ -39,17 +39,21 @@ from __future__ import annotations
 
 import glob
 import json
-import math
 import os
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import AbstractSet, TYPE_CHECKING
 
 from git_exp.data.hashing import HashInfo
-from git_exp.data.tracked import data_at, history_roots, index_pointers, objects_in_history
-from git_exp.data.workspace import open_cache
-from git_exp.errors import ExpError, UsageError
+from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.worktree.backups import parse_expiry
+from git_exp.worktree.paths import open_cache
+from git_exp.worktree.records import data_at, history_roots, index_pointers, objects_in_history
+
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
 
 # File times come from the kernel's coarse clock, a few ms behind time.time().
 _CLOCK_SLACK = 0.02
@@ -75,26 +79,7 @@ class GcResult:
         return sum(size for _, size in self.removed)
 
 
-def parse_expiry(repo, value: str, where: str) -> float:
-    """Git's expiry date VALUE (`2.weeks.ago`, `now`, `never`, `2026-01-01`) as a Unix time.
-
-    Objects older than it may be deleted: `now` is +inf, `never` is 0.
-    Git itself parses it (`git config --type=expiry-date`), so every form
-    `git gc --prune` takes is accepted here too.
-    """
-    text = value.strip()
-    if text == "now":
-        return math.inf
-    proc = git(["-c", f"exp.gc.parse={text}", "config", "--type=expiry-date", "exp.gc.parse"],
-               cwd=repo.root, check=False)
-    if proc.returncode != 0 or not text:
-        raise UsageError(f"{where}: '{value}' is not a date Git understands",
-                         hint="use e.g. 2.weeks.ago, 3.days.ago, 2026-01-31, now or never")
-    stamp = int(proc.stdout.strip() or 0)
-    return math.inf if stamp >= 2 ** 63 else float(stamp)
-
-
-def _worktrees(repo) -> list:
+def _worktrees(repo: Repository) -> list:
     from git_exp.repo import discover
     out = git(["worktree", "list", "--porcelain", "-z"], cwd=repo.root, check=False).stdout
     found = []
@@ -109,7 +94,7 @@ def _worktrees(repo) -> list:
     return found or [repo]
 
 
-def referenced_infos(repo, exclude: set[str] = frozenset()) -> tuple[set[HashInfo], list[str]]:
+def referenced_infos(repo: Repository, exclude: AbstractSet[str] = frozenset()) -> tuple[set[HashInfo], list[str]]:
     """Every HashInfo something still references, and malformed records met.
 
     EXCLUDE: commits whose refs are about to go (expired backups) and that no
@@ -121,7 +106,7 @@ def referenced_infos(repo, exclude: set[str] = frozenset()) -> tuple[set[HashInf
     return infos, problems
 
 
-def workspace_infos(repo, problems: list[str]) -> set[HashInfo]:
+def workspace_infos(repo: Repository, problems: list[str]) -> set[HashInfo]:
     """The data the index and work tree of every worktree record."""
     infos: set[HashInfo] = set()
     for tree in _worktrees(repo):
@@ -135,7 +120,7 @@ def workspace_infos(repo, problems: list[str]) -> set[HashInfo]:
     return infos
 
 
-def referenced_objects(repo, cache, exclude: set[str] = frozenset()) -> tuple[set[str], list[str]]:
+def referenced_objects(repo: Repository, cache, exclude: AbstractSet[str] = frozenset()) -> tuple[set[str], list[str]]:
     """Object hashes to keep: each referenced file, directory manifest and its files."""
     infos, problems = referenced_infos(repo, exclude)
     return expand(cache, infos), problems
@@ -155,7 +140,7 @@ def expand(cache, infos) -> set[str]:
     return keep
 
 
-def _live_run_starts(repo, own_lock: str) -> list[float]:
+def _live_run_starts(repo: Repository, own_lock: str) -> list[float]:
     """When each run holding a run lock in any worktree of this repository started."""
     from git_exp import procs
     starts = []
@@ -180,7 +165,7 @@ def _live_run_starts(repo, own_lock: str) -> list[float]:
     return starts
 
 
-def collect_garbage(repo, dry_run: bool = False, prune: str | None = None, scope=None,
+def collect_garbage(repo: Repository, dry_run: bool = False, prune: str | None = None, scope=None,
                     confirm=None, progress=None) -> GcResult:
     """Delete unreferenced objects older than PRUNE (default: exp.gc.pruneExpire, two weeks).
 
@@ -191,8 +176,8 @@ def collect_garbage(repo, dry_run: bool = False, prune: str | None = None, scope
     backups lose their refs (not with DRY_RUN). PROGRESS (data/cache.Progress)
     hears of every object looked at, and the bytes freed.
     """
-    from git_exp.data import gcscope
-    from git_exp.experiments.backups import expired_backups, prune_backups
+    from git_exp.upkeep import gcscope
+    from git_exp.worktree.backups import expired_backups, prune_backups
     from git_exp.experiments.runlock import RunLock
     if prune is None:
         expire = repo.config.get(EXPIRE_KEY) or DEFAULT_PRUNE_EXPIRE
@@ -278,9 +263,9 @@ def collect_garbage(repo, dry_run: bool = False, prune: str | None = None, scope
     return result
 
 
-def _who_names(repo, cache, tips, gone, named) -> list[tuple[str, int, str]]:
+def _who_names(repo: Repository, cache, tips, gone, named) -> list[tuple[str, int, str]]:
     """(hash, bytes, "branch 'x': path") for each object of NAMED, as well as tips can tell."""
-    from git_exp.data import gcscope
+    from git_exp.upkeep import gcscope
     labels = gcscope.label_named(repo, tips, gone, {h for h, _ in named} | {
         h for h in cache.iter_objects() if h.endswith(".dir")})
     inner: dict[str, tuple[str, str]] = {}

@@ -19,42 +19,44 @@ from __future__ import annotations
 
 import os
 import subprocess
-from typing import Iterable
+from typing import Iterable, TYPE_CHECKING
 
 from git_exp.data.hashing import HashInfo
 from git_exp.data.pointer import (MAX_SIZE, data_path_of, is_pointer_name, looks_like_pointer,
                                   parse_pointer, read_pointer_file)
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.names import LOCK_FILE as LOCK
+from git_exp.names import PIPELINE_FILE as PIPELINE
 from git_exp.worktree_writes import refuse_unsafe
 
-LOCK = "exp.lock"
-PIPELINE = "exp.yaml"
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
 _BLOB_MODES = (b"100644", b"100755")
 
 
-def data_at(repo, rev: str | None = None) -> dict[str, HashInfo]:
+def data_at(repo: Repository, rev: str | None = None) -> dict[str, HashInfo]:
     """Repo-relative posix data path -> HashInfo, for commit REV or (None) the work tree.
 
     The work tree's records are its pointer files (tracked, or new and not
     ignored) and its exp.lock/exp.yaml as they are on disk. A malformed
     pointer or lock entry raises ExpError naming the file; a path that would
     leave the work tree is refused. Paths are not checked against the
-    filesystem here (see pointer.check_data_path, done before writing).
+    filesystem here (see paths.check_data_path, done before writing).
     """
     if rev is None:
         return _worktree_data(repo)
     return _commit_data(repo, rev)
 
 
-def cached_outs_at(repo, sha: str) -> dict[str, HashInfo]:
+def cached_outs_at(repo: Repository, sha: str) -> dict[str, HashInfo]:
     """The data commit SHA records (the name `git exp apply` first used)."""
     return data_at(repo, sha)
 
 
 # -- one commit ---------------------------------------------------------------
 
-def pointer_blobs(repo, rev: str | None, untracked: bool = True) -> dict[str, bytes | None]:
+def pointer_blobs(repo: Repository, rev: str | None, untracked: bool = True) -> dict[str, bytes | None]:
     """Pointer path -> blob sha of the candidate pointer files of REV (None: the work tree).
 
     For the work tree, a tracked pointer that Git sees unmodified maps to its
@@ -64,7 +66,7 @@ def pointer_blobs(repo, rev: str | None, untracked: bool = True) -> dict[str, by
     far more than the rest when data files are ignored one by one.
     """
     if rev is not None:
-        return tree_blobs(repo, rev)[0]
+        return dict(tree_blobs(repo, rev)[0])
     out = git(["ls-files", "-s", "-z", "--", "*.exp"], cwd=repo.root).stdout
     blobs: dict[str, bytes | None] = {}
     for entry in out.split(b"\0"):
@@ -84,7 +86,7 @@ def pointer_blobs(repo, rev: str | None, untracked: bool = True) -> dict[str, by
     return blobs
 
 
-def tree_blobs(repo, rev: str) -> tuple[dict[str, bytes], dict[str, bytes]]:
+def tree_blobs(repo: Repository, rev: str) -> tuple[dict[str, bytes], dict[str, bytes]]:
     """(pointer path -> blob sha, {exp.lock, exp.yaml} -> blob sha) of commit REV, one `ls-tree`."""
     proc = git(["ls-tree", "-r", "-l", "-z", "--full-tree", rev], cwd=repo.root, check=False)
     if proc.returncode != 0:
@@ -107,7 +109,7 @@ def tree_blobs(repo, rev: str) -> tuple[dict[str, bytes], dict[str, bytes]]:
     return pointers, special
 
 
-def read_pointers(repo, blobs: dict[str, bytes | None], label: str | None = None) -> dict[str, HashInfo]:
+def read_pointers(repo: Repository, blobs: dict[str, bytes | None], label: str | None = None) -> dict[str, HashInfo]:
     """Data path -> HashInfo of the pointers in BLOBS (see pointer_blobs).
 
     Blobs are read with one `cat-file`; None entries from the work tree.
@@ -127,12 +129,13 @@ def read_pointers(repo, blobs: dict[str, bytes | None], label: str | None = None
     return data
 
 
-def _commit_data(repo, rev: str) -> dict[str, HashInfo]:
+def _commit_data(repo: Repository, rev: str) -> dict[str, HashInfo]:
     pointers, special = tree_blobs(repo, rev)
     return commit_records(repo, rev, pointers, special)
 
 
-def commit_records(repo, rev: str, pointers: dict[str, bytes], special: dict[str, bytes]) -> dict[str, HashInfo]:
+def commit_records(repo: Repository, rev: str, pointers: dict[str, bytes],
+                   special: dict[str, bytes]) -> dict[str, HashInfo]:
     """data_at for commit REV from the blobs tree_blobs found (or a caller listed, sizes checked)."""
     commit = f"{rev}^{{commit}}".encode()
     objects = read_objects(repo.root, [commit, *special.values(), *pointers.values()])
@@ -149,7 +152,7 @@ def commit_records(repo, rev: str, pointers: dict[str, bytes], special: dict[str
     return data
 
 
-def lock_data_at(repo, rev: str | None) -> dict[str, HashInfo]:
+def lock_data_at(repo: Repository, rev: str | None) -> dict[str, HashInfo]:
     """Only the exp.lock outs (and, for a commit, Exp-Data trailers) of REV or the work tree."""
     if rev is None:
         return _worktree_lock(repo)
@@ -189,7 +192,7 @@ def read_objects(root: str, names: Iterable[bytes]) -> dict[bytes, bytes]:
     return found
 
 
-def _read_at(repo, rev: str, rel: str) -> str | None:
+def _read_at(repo: Repository, rev: str, rel: str) -> str | None:
     proc = git(["cat-file", "blob", f"{rev}:{rel}"], cwd=repo.root, check=False)
     return proc.stdout.decode("utf-8", "replace") if proc.returncode == 0 else None
 
@@ -224,7 +227,7 @@ def _safe(path: str) -> str:
     return refuse_unsafe(path, "data path")
 
 
-def _lock_outs(repo, lock: bytes, spec: bytes | None, read, where: str | None) -> dict[str, HashInfo]:
+def _lock_outs(repo: Repository, lock: bytes, spec: bytes | None, read, where: str | None) -> dict[str, HashInfo]:
     """The cached outs in LOCK, filtered by the pipeline SPEC when it parses."""
     from git_exp.pipeline.lock import parse_lock
     from git_exp.pipeline.spec import parse_pipeline
@@ -252,12 +255,12 @@ def _lock_outs(repo, lock: bytes, spec: bytes | None, read, where: str | None) -
 
 # -- the work tree ------------------------------------------------------------
 
-def worktree_pointers(repo) -> dict[str, HashInfo]:
+def worktree_pointers(repo: Repository) -> dict[str, HashInfo]:
     """Data path -> HashInfo of the pointer files in the work tree (tracked or new)."""
     return read_pointers(repo, pointer_blobs(repo, None))
 
 
-def index_pointers(repo) -> dict[str, HashInfo]:
+def index_pointers(repo: Repository) -> dict[str, HashInfo]:
     """Data path -> HashInfo of the pointers staged in the index (what a commit records)."""
     out = git(["ls-files", "-s", "-z", "--", "*.exp"], cwd=repo.root).stdout
     staged: dict[str, bytes] = {}
@@ -278,7 +281,7 @@ def index_pointers(repo) -> dict[str, HashInfo]:
     return data
 
 
-def _worktree_lock(repo) -> dict[str, HashInfo]:
+def _worktree_lock(repo: Repository) -> dict[str, HashInfo]:
     lock_path = os.path.join(repo.root, LOCK)
     if not os.path.isfile(lock_path):
         return {}
@@ -289,7 +292,7 @@ def _worktree_lock(repo) -> dict[str, HashInfo]:
     return _lock_outs(repo, lock, spec.encode() if spec is not None else None, None, None)
 
 
-def _worktree_data(repo) -> dict[str, HashInfo]:
+def _worktree_data(repo: Repository) -> dict[str, HashInfo]:
     data = _worktree_lock(repo)
     data.update(worktree_pointers(repo))
     return data
@@ -318,7 +321,7 @@ def history_roots(repo) -> list[str]:
     return [line.split()[0] for line in proc.stdout.decode().splitlines() if line.endswith(" commit")]
 
 
-def objects_in_history(repo, revs: list[str], stdin: bool = False,
+def objects_in_history(repo: Repository, revs: list[str], stdin: bool = False,
                        options: tuple[str, ...] = ()) -> tuple[set[HashInfo], list[str]]:
     """Every HashInfo recorded by any commit `git log REVS` walks, and problems met.
 

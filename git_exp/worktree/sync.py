@@ -12,7 +12,7 @@ removed unless there is a way back that gc keeps.
   and say how to resolve it, as Git carries local edits across a
   checkout. `git exp checkout` refuses to touch it and writes nothing;
   with `force` it first records it in a backup commit under
-  refs/exp-backups/ (experiments/backups.py, the format apply uses) and
+  refs/exp-backups/ (backups.py, the format apply uses) and
   names that ref - also when Ctrl-C stops it half-way (exit 130).
 
 After a HEAD change the hooks compare with the OLD record (what HEAD
@@ -21,7 +21,7 @@ whose record did not change keeps its content, edits included, exactly
 as Git keeps an edited tracked file across `git checkout -b`.
 
 Untrusted records never write outside the work tree: every data path goes
-through pointer.check_data_path first, and a refused path is reported; every
+through paths.check_data_path first, and a refused path is reported; every
 write and removal goes through the work-tree door (worktree_writes.WorkTree).
 A corrupt cache object is never copied out: Cache checks sizes before and
 hashes while it copies (a big object re-checked since it was last written
@@ -30,20 +30,22 @@ is trusted: cache.STAMPED).
 from __future__ import annotations
 
 import os
-import signal
 import stat
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from git_exp.data.hashing import HashInfo
-from git_exp.data.pointer import check_data_path, is_pointer_name, pointer_path_of
-from git_exp.data.edits import Edited, Known, content_of, describe
-from git_exp.data.tracked import LOCK, data_at, lock_data_at, pointer_blobs, read_pointers, tree_blobs
-from git_exp.data.workspace import (_abs, _first_overlap, _preload, _write_synced, open_cache,
-                                    read_synced, to_relpath)
+from git_exp.data.pointer import is_pointer_name, pointer_path_of
 from git_exp.errors import ExpError
+from git_exp.worktree.backups import back_up_edits
+from git_exp.worktree.edits import Edited, Known, content_of, describe
+from git_exp.worktree.paths import abs_path, check_data_path, first_overlap, open_cache, preload, to_relpath
+from git_exp.worktree.records import LOCK, data_at, lock_data_at, pointer_blobs, read_pointers, tree_blobs
+from git_exp.worktree.synced import read_synced, write_synced
 from git_exp.worktree_writes import WorkTree
+
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
 
 ZERO_SHAS = ("0" * 40, "0" * 64)
 
@@ -70,7 +72,7 @@ class SyncResult:
 
 # -- entry points ----------------------------------------------------------------
 
-def checkout(repo, paths: list[str] | None = None, cwd: str | None = None,
+def checkout(repo: Repository, paths: list[str] | None = None, cwd: str | None = None,
              relink: bool = False, force: bool = False, progress=None, fetch_progress=None) -> SyncResult:
     """Make the data paths (all, or those under PATHS) match their records.
 
@@ -95,7 +97,7 @@ def checkout(repo, paths: list[str] | None = None, cwd: str | None = None,
     return result
 
 
-def sync_after_head_change(repo, old_rev: str | None, fetch_progress=None) -> SyncResult:
+def sync_after_head_change(repo: Repository, old_rev: str | None, fetch_progress=None) -> SyncResult:
     """What the post-checkout and post-merge hooks do once HEAD has moved.
 
     OLD_REV is the commit HEAD was at (None or all zeros: unknown, e.g. the
@@ -108,7 +110,8 @@ def sync_after_head_change(repo, old_rev: str | None, fetch_progress=None) -> Sy
     lock_old: dict[str, HashInfo] = {}
     if old_rev and old_rev not in ZERO_SHAS:
         try:
-            old_blobs, special = tree_blobs(repo, old_rev)
+            found, special = tree_blobs(repo, old_rev)
+            old_blobs = dict(found)
             if LOCK in special:
                 lock_old = lock_data_at(repo, old_rev)
         except ExpError:
@@ -128,14 +131,14 @@ def sync_after_head_change(repo, old_rev: str | None, fetch_progress=None) -> Sy
     to_read = {}
     for pointer, blob in new_blobs.items():
         if blob is not None and old_blobs.get(pointer) == blob \
-                and os.path.lexists(_abs(repo, pointer[:-4])):
+                and os.path.lexists(abs_path(repo, pointer[:-4])):
             kept.append(pointer[:-4])  # as Git does: an unchanged record keeps local edits
         else:
             to_read[pointer] = blob
     targets = read_pointers(repo, to_read)
     for path, info in lock_new.items():
         before = lock_old.get(path)
-        if before is not None and before.hash == info.hash and os.path.lexists(_abs(repo, path)):
+        if before is not None and before.hash == info.hash and os.path.lexists(abs_path(repo, path)):
             kept.append(path)
         else:
             targets[path] = info
@@ -148,7 +151,7 @@ def sync_after_head_change(repo, old_rev: str | None, fetch_progress=None) -> Sy
         old_records = {}
     old_records.update(lock_old)
     removals = sorted(p for p in (set(old_records) | set(synced)) - recorded
-                      if not os.path.lexists(_abs(repo, pointer_path_of(p))))
+                      if not os.path.lexists(abs_path(repo, pointer_path_of(p))))
     known = Known(repo, lambda: old_records, strict=True, label="the previous HEAD's record")
     result = _sync(repo, targets, removals, recorded, known, hook=True, fetch_progress=fetch_progress)
     result.kept = sorted(kept)
@@ -156,7 +159,7 @@ def sync_after_head_change(repo, old_rev: str | None, fetch_progress=None) -> Sy
     return result
 
 
-def _select(repo, records: dict[str, HashInfo], paths: list[str], cwd: str) -> list[str]:
+def _select(repo: Repository, records: dict[str, HashInfo], paths: list[str], cwd: str) -> list[str]:
     chosen: list[str] = []
     for path in paths:
         rel = to_relpath(repo, path, cwd)
@@ -170,7 +173,7 @@ def _select(repo, records: dict[str, HashInfo], paths: list[str], cwd: str) -> l
     return sorted(set(chosen))
 
 
-def _head_records(repo) -> dict[str, HashInfo]:
+def _head_records(repo: Repository) -> dict[str, HashInfo]:
     from git_exp.gitcmd import git
     head = git(["rev-parse", "-q", "--verify", "HEAD^{commit}"], cwd=repo.root, check=False)
     if head.returncode != 0:
@@ -181,7 +184,7 @@ def _head_records(repo) -> dict[str, HashInfo]:
         return {}
 
 
-def _remember(repo, synced: dict[str, str], targets: dict[str, HashInfo], result: SyncResult,
+def _remember(repo: Repository, synced: dict[str, str], targets: dict[str, HashInfo], result: SyncResult,
               records) -> None:
     after = dict(synced)
     for path in result.removed:
@@ -192,12 +195,12 @@ def _remember(repo, synced: dict[str, str], targets: dict[str, HashInfo], result
             after[path] = info.hash
     after = {p: h for p, h in after.items() if p in records or p in synced}
     if after != synced:
-        _write_synced(repo, after)
+        write_synced(repo, after)
 
 
 # -- doing it ----------------------------------------------------------------------
 
-def _sync(repo, targets: dict[str, HashInfo], removals: list[str], records, known: Known,
+def _sync(repo: Repository, targets: dict[str, HashInfo], removals: list[str], records, known: Known,
           relink: bool = False, hook: bool = False, force: bool = False, progress=None,
           fetch_progress=None) -> SyncResult:
     """Check out TARGETS and remove REMOVALS (except where a path of RECORDS is).
@@ -217,9 +220,9 @@ def _sync(repo, targets: dict[str, HashInfo], removals: list[str], records, know
     writes: list[tuple[str, HashInfo]] = []
     deletes: list[str] = []
     with StateMemo(repo.exp_dir) as memo:
-        _preload(memo, repo, targets)
+        preload(memo, repo, targets)
         for path in removals:
-            if path in others or _first_overlap(path, others, ordered) is not None:
+            if path in others or first_overlap(path, others, ordered) is not None:
                 continue  # its place now belongs to a recorded path
             try:
                 if _plan_removal(repo, cache, memo, path, known, result):
@@ -246,7 +249,7 @@ def _sync(repo, targets: dict[str, HashInfo], removals: list[str], records, know
             return result
         try:
             if result.edited and not hook:
-                _back_up(repo, cache, memo, result)
+                back_up_edits(repo, cache, memo, result)
                 deletes += [e.path for e in result.edited if e.removal]
                 writes += [(e.path, targets[e.path]) for e in result.edited if not e.removal]
                 writes.sort()
@@ -265,7 +268,7 @@ class Interrupted(ExpError):
     exit_code = 130
 
 
-def _carry_out(repo, cache, memo, deletes: list[str], writes: list, relink: bool, result: SyncResult,
+def _carry_out(repo: Repository, cache, memo, deletes: list[str], writes: list, relink: bool, result: SyncResult,
                progress=None) -> None:
     from git_exp.data.cache import Tally
     tally = Tally(progress, sum(info.nfiles or 1 for _, info in writes), sum(info.size for _, info in writes))
@@ -281,11 +284,11 @@ def _carry_out(repo, cache, memo, deletes: list[str], writes: list, relink: bool
             result.errors[path] = err.message
 
 
-def _plan_removal(repo, cache, memo, path: str, known: Known, result: SyncResult) -> bool:
+def _plan_removal(repo: Repository, cache, memo, path: str, known: Known, result: SyncResult) -> bool:
     """True when the data at PATH, which nothing records any more, may simply be removed."""
     from git_exp.ignore import is_tracked
     check_data_path(repo.root, path, cache.root)
-    full = _abs(repo, path)
+    full = abs_path(repo, path)
     if not os.path.lexists(full):
         return False
     if is_tracked(repo.root, path):
@@ -305,11 +308,11 @@ def _plan_removal(repo, cache, memo, path: str, known: Known, result: SyncResult
     return False
 
 
-def _plan_write(repo, cache, memo, path: str, info: HashInfo, relink: bool, known: Known,
+def _plan_write(repo: Repository, cache, memo, path: str, info: HashInfo, relink: bool, known: Known,
                 result: SyncResult, known_dirs: set) -> bool:
     """True when PATH is to be (re)written from the cache."""
     check_data_path(repo.root, path, cache.root, known_dirs=known_dirs)
-    dest = _abs(repo, path)
+    dest = abs_path(repo, path)
     now = entries = None
     link = False
     if os.path.lexists(dest):
@@ -338,41 +341,7 @@ def _plan_write(repo, cache, memo, path: str, info: HashInfo, relink: bool, know
     return False
 
 
-def _back_up(repo, cache, memo, result: SyncResult) -> None:
-    """Save every edited path's content in the cache and name it in a backup ref."""
-    from git_exp.experiments.backups import write_backup
-    saved = {}
-    for edit in result.edited:
-        full = _abs(repo, edit.path)
-        try:
-            saved[edit.path] = cache.save(full, memo)
-        except ExpError as err:
-            raise ExpError(f"cannot back up '{edit.path}', so it was left alone: {err.message}",
-                           hint="move it out of the way yourself, then run the command again") from None
-    if saved:
-        with _interrupt_afterwards():  # the ref and our note of it exist together, or neither
-            result.backup_ref, _ = write_backup(repo, saved, "exp: data before git exp checkout --force",
-                                                kind="checkout")
-            result.backed_up = sorted(saved)
-
-
-@contextmanager
-def _interrupt_afterwards():
-    """Hold a Ctrl-C that arrives inside the block until it has finished."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught = []
-    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
-
-
-def _write(repo, cache, memo, path: str, info: HashInfo, relink: bool, result: SyncResult,
+def _write(repo: Repository, cache, memo, path: str, info: HashInfo, relink: bool, result: SyncResult,
            progress=None) -> None:
     tree = WorkTree(repo.root, cache.root)  # the work-tree door: no link followed, nothing outside
     done = cache.checkout(info, tree, path, memo, progress)
@@ -406,7 +375,7 @@ def _relink(tree, cache, info: HashInfo, rel: str) -> None:
                 from None
 
 
-def _remove(repo, path: str, result: SyncResult) -> None:
+def _remove(repo: Repository, path: str, result: SyncResult) -> None:
     """Remove the data at PATH: planned as safe (recorded and in the cache) or backed up."""
     tree = WorkTree(repo.root)  # the work-tree door: a link is unlinked, never followed
     if not tree.remove(path, "data path"):

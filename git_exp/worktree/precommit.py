@@ -1,0 +1,89 @@
+"""The pre-commit hook's job: staged pointers whose data changed in the work tree.
+
+With exp.hooks.autoAdd (the default) the new content is stored and the
+pointer rewritten and staged, so the commit records what the work tree
+holds; otherwise the caller refuses the commit and says why.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from git_exp.data.hashing import HashInfo
+from git_exp.data.pointer import format_pointer, pointer_path_of
+from git_exp.gitcmd import git
+from git_exp.worktree.paths import abs_path, check_data_path, open_cache, preload
+from git_exp.worktree.records import index_pointers
+from git_exp.worktree.synced import read_synced, write_synced
+from git_exp.worktree_writes import WorkTree
+
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
+
+
+@dataclass
+class PointerUpdate:
+    path: str           # data path
+    pointer: str
+    old: HashInfo
+    new: HashInfo
+
+
+@dataclass
+class PreCommit:
+    updates: list[PointerUpdate] = field(default_factory=list)
+    stored: bool = False          # saved and staged (else: a refusal, exp.hooks.autoAdd=false)
+    only_pointers: bool = False   # nothing else was staged (see modified_since_pointer)
+
+
+def modified_since_pointer(repo: Repository, store: bool | None = None) -> PreCommit:
+    """Staged pointers whose data changed in the work tree, and whether they were stored.
+
+    When storing (STORE, or by default config exp.hooks.autoAdd, true unless
+    set), the new content goes to the cache and each pointer is rewritten
+    and staged. Data absent from the work tree is left alone: it was never
+    checked out (missing from the cache), not deleted on purpose.
+
+    Git decides whether there is anything to commit before it runs the
+    pre-commit hook, so a commit in which only data changed stops with
+    "nothing to commit" even though the pointer is now staged (`git commit
+    -a` even drops what the hook staged). `only_pointers` tells the caller
+    to say so: the same commit command run again records the data.
+    """
+    staged = index_pointers(repo)
+    if not staged:
+        return PreCommit()
+    from git_exp.data.hashing import hash_path
+    from git_exp.data.state import StateMemo
+    cache = open_cache(repo)
+    changed = []
+    known_dirs: set[str] = set()
+    with StateMemo(repo.exp_dir) as memo:
+        preload(memo, repo, staged)
+        for path, recorded in sorted(staged.items()):
+            check_data_path(repo.root, path, cache.root, known_dirs=known_dirs)
+            full = abs_path(repo, path)
+            if not os.path.lexists(full):
+                continue
+            if os.path.isdir(full) and not os.path.islink(full):
+                memo.preload(full)
+            now, _ = hash_path(full, memo, cache_root=cache.root)
+            if now.hash != recorded.hash:
+                changed.append(PointerUpdate(path, pointer_path_of(path), recorded, now))
+        if not changed:
+            return PreCommit()
+        if store is None:
+            store = repo.config.get_bool("exp.hooks.autoAdd", True)
+        if not store:
+            return PreCommit(changed, False)
+        for update in changed:
+            update.new = cache.save(abs_path(repo, update.path), memo)
+            WorkTree(repo.root).write(update.pointer, format_pointer(update.new))
+    nothing_else = git(["diff-index", "--cached", "--quiet", "HEAD", "--"], cwd=repo.root,
+                       check=False).returncode == 0
+    git(["add", "--", *[u.pointer for u in changed]], cwd=repo.root)
+    synced = read_synced(repo)
+    synced.update({u.path: u.new.hash for u in changed})
+    write_synced(repo, synced)
+    return PreCommit(changed, True, nothing_else)
