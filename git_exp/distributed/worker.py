@@ -83,7 +83,7 @@ def exec_entry(remote: str, ref: str, *, data_remote: str | None = None, executo
     """Run the entry REF of the Git remote REMOTE (a URL or path) and publish its result there.
 
     DATA_REMOTE is where the data lives (default: what the remote pairs
-    with, see sharing/remote.py). EXECUTOR is recorded in the experiment.
+    with, see remotes/location.py). EXECUTOR is recorded in the experiment.
     The temporary clone goes in WORKDIR (default: the system's temp dir)
     and is removed afterwards unless KEEP.
     """
@@ -284,7 +284,7 @@ def _claim(repo, remote: str, entry: ent.Entry) -> ent.Entry:
 
 
 def _open_data_remote(repo, remote: str, location: str | None):
-    from git_exp.sharing.remote import open_location, resolve
+    from git_exp.remotes.location import open_location, resolve
     if location:
         return open_location(location, repo.root, "--data-remote")
     return resolve(repo, remote, remote)
@@ -294,7 +294,7 @@ def _pull_inputs(repo, entry: ent.Entry, data_remote, events: ExecEvents) -> Non
     """Bring the data the entry records into the clone's cache (materialise places it)."""
     from git_exp.data.cache import Cache
     from git_exp.worktree.records import data_at
-    from git_exp.sharing.transfer import download
+    from git_exp.remotes.transfer import download
 
     cache = Cache(repo.exp_dir)
     wanted: set[str] = set()
@@ -316,7 +316,7 @@ def _push_data(repo, data_remote, sha: str, entry: ent.Entry) -> int:
     from git_exp.data.cache import Cache
     from git_exp.sharing.needed import needed_objects
     from git_exp.sharing.push import missing_error
-    from git_exp.sharing.transfer import plan_upload, send
+    from git_exp.remotes.transfer import plan_upload, send
 
     needs = needed_objects(repo, {sha: f"experiment '{entry.name}'"}, [entry.baseline], None)
     if not needs.objects:

@@ -54,7 +54,7 @@ class ApplyResult:
     missing: list[str] = field(default_factory=list)
     saved_first: list[str] = field(default_factory=list)
     forced: list[str] = field(default_factory=list)   # local files overwritten with --force
-    fetched: object = None   # sharing.fetch.FetchReport when missing data was fetched
+    fetched: object = None   # remotes.fetch.FetchReport when missing data was fetched
 
 
 class ApplyConflict(ExpError):
@@ -123,7 +123,7 @@ def apply_commit(repo, sha: str, make_backup: bool = True, force: bool = False,
     in_way = sorted(set(plan.in_way) | set(data_in_way))
     if in_way and not force:
         raise ApplyConflict(name or sha[:7], in_way)
-    from git_exp.sharing.fetch import auto_fetch
+    from git_exp.remotes.fetch import auto_fetch
     fetched = auto_fetch(repo, plan.data, fetch_progress)  # what the cache lacks, from the upstream's data remote
     if plan.ignored_in_way:
         snap = snapshot_tree(repo, also=sorted(plan.ignored_in_way))

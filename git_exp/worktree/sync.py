@@ -63,7 +63,7 @@ class SyncResult:
     refused: bool = False                                  # ...and so nothing was done (checkout)
     backup_ref: str | None = None                          # where --force kept what it replaced
     backed_up: list[str] = field(default_factory=list)     # the paths that backup holds
-    fetched: object = None  # sharing.fetch.FetchReport when missing objects were fetched
+    fetched: object = None  # remotes.fetch.FetchReport when missing objects were fetched
 
     @property
     def nothing_done(self) -> bool:
@@ -236,7 +236,7 @@ def _sync(repo: Repository, targets: dict[str, HashInfo], removals: list[str], r
             except ExpError as err:
                 result.errors[path] = err.message
         if result.missing:  # fetch what the cache lacks (exp.fetch.auto), then plan those again
-            from git_exp.sharing.fetch import refill
+            from git_exp.remotes.fetch import refill
             for path in refill(repo, targets, result, fetch_progress):
                 try:
                     if _plan_write(repo, cache, memo, path, targets[path], relink, known, result, known_dirs):
