@@ -224,6 +224,7 @@ class Foreign:
         self.prefetch([*pointers.values(), *special.values(), *settings.values()])
         sizes = self.sizes(pointers.values())
         small = {p: oid.encode() for p, oid in pointers.items() if sizes.get(oid, MAX_SIZE + 1) <= MAX_SIZE}
+        assert self.repo is not None  # set on entering the clone's context
         try:
             self._records = commit_records(self.repo, self.sha, small,
                                            {p: oid.encode() for p, oid in special.items()})
