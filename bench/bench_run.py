@@ -50,6 +50,25 @@ def commit(path: str) -> None:
     subprocess.run(["git", "commit", "-qm", "baseline"], cwd=path, check=True)
 
 
+def git_calls(args, cwd, env) -> int:
+    """How many times `git-exp ARGS...` starts `git`: one untimed run with a
+    counting `git` first on PATH (git-exp itself, not through `git exp`: Git's
+    dispatch puts its own exec-path first)."""
+    real = shutil.which("git", path=env["PATH"])
+    folder = tempfile.mkdtemp(prefix="git-count-")
+    log = os.path.join(folder, "calls")
+    with open(os.path.join(folder, "git"), "w") as fh:
+        fh.write(f"#!/bin/sh\necho >> '{log}'\nexec '{real}' \"$@\"\n")
+    os.chmod(os.path.join(folder, "git"), 0o755)
+    try:
+        subprocess.run(args, cwd=cwd, env=dict(env, PATH=folder + os.pathsep + env["PATH"]),
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(log) as fh:
+            return len(fh.readlines())
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def median_of(fn, repeat: int) -> tuple[float, float, float]:
     runs = [fn(i) for i in range(repeat)]
     return statistics.median(runs), min(runs), max(runs)
@@ -82,6 +101,9 @@ def bench_trivial(folder: str, env: dict, repeat: int, files: int) -> None:
     line("`git exp run -S lr=...` (the stage runs)",
          median_of(lambda i: sh(["git", "exp", "run", "-S", f"lr=0.{i + 2}", "-n", f"set-{i}"],
                                 repo, env), repeat))
+    print(f"{'  git calls: no-op run, run -S (auto-named)':<58} "
+          f"{git_calls(['git-exp', 'run'], repo, env)}, "
+          f"{git_calls(['git-exp', 'run', '-S', 'lr=0.95'], repo, env)}")
 
 
 def bench_example(folder: str, env: dict, repeat: int) -> None:

@@ -149,7 +149,7 @@ def test_a_stale_memo_entry_never_reaches_the_cache(cache, ws, tmp_path):
 def test_a_big_file_with_a_stale_memo_entry_is_refused_mid_save(cache, ws, tmp_path, monkeypatch):
     # Above SMALL_FILE the file is streamed: the copy into the cache is hashed
     # as it is written, the mismatch is caught, nothing is left half written.
-    import git_exp.data.cache as cache_mod
+    import git_exp.data.cachefiles as cache_mod
     monkeypatch.setattr(cache_mod, "SMALL_FILE", 2)
     write(ws, {"d": {"a": b"aaaa", "b": b"bbbb", "c": b"cccc"}})
     for name in "abc":
@@ -372,7 +372,7 @@ def test_a_corrupt_object_is_never_checked_out(cache, ws):
 
 
 def test_a_big_object_is_copied_out_unhashed_only_while_its_stamp_holds(cache, ws, tmp_path, monkeypatch):
-    import git_exp.data.cache as cache_mod
+    import git_exp.data.cachefiles as cache_mod
     import git_exp.data.links as links_mod
     monkeypatch.setattr(cache_mod, "STAMPED", 4)
     monkeypatch.setattr(cache_mod, "SMALL_FILE", 2)

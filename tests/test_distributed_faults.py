@@ -231,7 +231,7 @@ def _claim_for_a_dead_dispatcher(project, entry_id: str) -> None:
 import socket, sys; sys.path.insert(0, {str(ROOT)!r})
 from git_exp.repo import discover
 from git_exp.queue import claims, entries
-from git_exp.distributed import records
+from git_exp.queue import records
 repo = discover()
 (entry,) = [e for e in entries.list_entries(repo, "queued") if e.id == {entry_id!r}]
 owner = entries.Owner({dead.pid}, socket.gethostname(), "1")

@@ -15,7 +15,7 @@ import sys
 
 import yaml
 
-from git_exp.scaffold import EXAMPLE_DIR
+from git_exp.scaffold_example import EXAMPLE_DIR
 
 
 def two_moons_csv(n: int = 600, noise: float = 0.25, seed: int = 2024) -> str:

@@ -330,3 +330,18 @@ def test_save_and_rename_respect_names_held_by_queued_entries(ml):
     proc = ml.exp("rename", "now", "later", check=False)
     assert proc.returncode == 1 and "a queued experiment is already named 'later'" in proc.stderr
     assert list(exp_refs(ml)) == [f"refs/exps/{ml.head()}/now"]
+
+
+def test_a_stage_writing_an_oversized_file_is_refused_after_it_ran(ml):
+    # The check after the stage reads the status the no-op memo takes anyway
+    # (noopmemo._status): it must list what `ls-files -m -o` would, no more.
+    ml.git("config", "exp.maxCommitFileSize", "1m")
+    (ml.path / "staged.bin").write_bytes(b"\1" * (2 * 1024 * 1024))
+    ml.git("add", "staged.bin")   # staged, unchanged since: Git has it already, not refused
+    ml.exp("run", "-n", "fine")
+    ml.gen({"exp.yaml": PIPELINE.replace(
+        "cmd: python3 train.py",
+        "cmd: python3 train.py && python3 -c \"open('big.out', 'wb').write(bytes(2 << 20))\"")})
+    proc = ml.exp("run", check=False)
+    assert proc.returncode == 1
+    assert "big.out" in proc.stderr and "staged.bin" not in proc.stderr

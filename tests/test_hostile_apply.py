@@ -283,7 +283,7 @@ def test_tracked_files_the_experiment_deletes_are_removed_and_restored(world):
     git_in(world.attacker, "push", "-q", str(world.bare), f"{ref}:{ref}")
     world.exp("pull", "origin", "slim")
     proc = world.exp("apply", "slim")
-    assert not (world.victim.path / "train.py").exists() and "removed 1 files" in proc.stdout
+    assert not (world.victim.path / "train.py").exists() and "removed 1 file." in proc.stdout
     backup = proc.stdout.split("git exp apply ")[-1].strip()
     world.exp("apply", backup)
     assert world.victim.read("train.py") == "print('train')\n"

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 import yaml
 
-from git_exp import scaffold
+from git_exp import scaffold_text
 
 PARAMS = "# learning\ntrain:\n  lr: 0.1\n  epochs: 3\nprepare:\n  split: 0.2\n"
 
@@ -266,9 +266,9 @@ def test_usage_errors(project, tmp_path):
 # The merge on texts that are awkward to build through the command line.
 
 def _merge(text):
-    request = scaffold.StageRequest(cmd="run", name="new", code=None, data=None, models=None,
+    request = scaffold_text.StageRequest(cmd="run", name="new", code=None, data=None, models=None,
                                     params=None, metrics=None, plots=None)
-    return scaffold.merge_stage(text, request, None, force=False)[0]
+    return scaffold_text.merge_stage(text, request, None, force=False)[0]
 
 
 @pytest.mark.parametrize("before, after", [

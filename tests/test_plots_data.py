@@ -6,7 +6,7 @@ import json
 import pytest
 
 from git_exp.errors import ExpError
-from git_exp.plots import svg, vega
+from git_exp.plots import scales, svg, svgpaths, vega
 from git_exp.plots.charts import PlotSpec, Revision, build_section, template_of
 from git_exp.plots.data import kind_of, parse_table
 
@@ -254,20 +254,20 @@ def test_templates_and_their_dvc_names():
 def test_decimation_keeps_each_buckets_extremes_so_a_spike_survives():
     points = [(float(i), 0.0) for i in range(5000)]
     points[3210] = (3210.0, 99.0)
-    kept = svg.decimate(points, 400, lambda x: x / 5000 * 400)
+    kept = svgpaths.decimate(points, 400, lambda x: x / 5000 * 400)
     assert len(kept) <= 400
     assert (3210.0, 99.0) in kept
     assert [p[0] for p in kept] == sorted(p[0] for p in kept)
     short = points[:300]
-    assert svg.decimate(short, 400, lambda x: x) == short
+    assert svgpaths.decimate(short, 400, lambda x: x) == short
 
 
 def test_nice_domain_and_tick_labels():
-    low, high, ticks = svg.nice_domain(0.013, 0.98, 6)
+    low, high, ticks = scales.nice_domain(0.013, 0.98, 6)
     assert (low, high) == (0.0, 1.0)
     assert [label for _, label in ticks] == ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]
-    assert [label for _, label in svg.nice_domain(0.5, 0.75, 6)[2]][:2] == ["0.50", "0.55"]
-    assert svg.nice_domain(5, 5, 6)[:2] == (4.4, pytest.approx(5.6))
+    assert [label for _, label in scales.nice_domain(0.5, 0.75, 6)[2]][:2] == ["0.50", "0.55"]
+    assert scales.nice_domain(5, 5, 6)[:2] == (4.4, pytest.approx(5.6))
 
 
 def test_colours_repeat_with_another_dash_after_the_palette():

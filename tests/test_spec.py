@@ -8,7 +8,8 @@ import yaml
 
 from git_exp.errors import ExpError
 from git_exp.pipeline import yamlsrc
-from git_exp.pipeline.spec import Output, load_pipeline, parse_pipeline
+from git_exp.pipeline.spec import load_pipeline, parse_pipeline
+from git_exp.pipeline.records import Output
 
 
 def parse(text: str, files: dict | None = None, relpath: str = "exp.yaml"):

@@ -130,7 +130,7 @@ _WHERE = {
         "git_exp.data.cache:Cache._store_bytes", "git_exp.data.cache:Cache._store_file",
         "git_exp.data.cache:Cache._write_object", "git_exp.data.cache:Cache.incoming",
         "git_exp.data.cache:Cache.adopt",   # objects a transfer brought (remotes/transfer.py)
-        "git_exp.data.cache:Cache.remove", "git_exp.data.cache:_discard", "git_exp.data.cache:_freshen",
+        "git_exp.data.cache:Cache.remove", "git_exp.data.cachefiles:discard", "git_exp.data.cachefiles:freshen",
         "git_exp.worktree.access:_manifest", "git_exp.dvcimport.experiments:_tree",
         "git_exp.experiments.run:_undo_before_start", "git_exp.sharing.logs:_bounded_copy",
         "git_exp.sharing.logs:publish_local", "git_exp.sharing.logs:store_fetched",
@@ -149,10 +149,10 @@ _WHERE = {
         "git_exp.queue.state:request_stop", "git_exp.queue.state:write_state",
         "git_exp.queue.worker:_prune_worker_logs", "git_exp.queue.worker:spawn",
         "git_exp.distributed.dispatch:_discard",
-        "git_exp.distributed.dispatch:_log", "git_exp.distributed.records:remove",
-        "git_exp.distributed.records:write", "git_exp.distributed.slurm:SlurmEngine.submit",
+        "git_exp.distributed.dispatch:_log", "git_exp.queue.records:remove",
+        "git_exp.queue.records:write", "git_exp.distributed.slurm:SlurmEngine.submit",
         "git_exp.distributed.start:start", "git_exp.distributed.worker:_exec",
-        "git_exp.distributed.home:keep_log", "git_exp.distributed.worker:_log_blob",
+        "git_exp.queue.home:keep_log", "git_exp.distributed.worker:_log_blob",
         "git_exp.remotes.transfer:_discard",
         "git_exp.show.memo:Memo.save",
         "git_exp.show.outmemo:OutputMemo._prune", "git_exp.show.outmemo:OutputMemo.put",
@@ -164,8 +164,8 @@ _WHERE = {
     "checkout's own new folder '.<data path>.<random>.tmp', beside a data path that WorkTree.make_parents "
     "checked, filled (manifest paths checked by relpaths.path_problem) and renamed into place whole; "
     "a file replaced in place is written under a temporary name there and moved by WorkTree.place": (
-        "git_exp.data.cache:Cache._write_fresh_dir", "git_exp.data.cache:Cache._put_many",
-        "git_exp.data.cache:Cache._put_file", "git_exp.data.cache:_write_new"),
+        "git_exp.data.cache_checkout:Checkout._write_fresh_dir", "git_exp.data.cache_checkout:Checkout._put_many",
+        "git_exp.data.cache_checkout:Checkout._put_file", "git_exp.data.cachefiles:write_new"),
     "a temporary checkout or clone of git-exp's own (git worktree add, mkdtemp), removed whole": (
         "git_exp.queue.checkout:remove", "git_exp.distributed.worker:exec_entry",
         "git_exp.distributed.lifeline:_remove_after_exit",
@@ -183,10 +183,12 @@ _WHERE = {
         "git_exp.cli:_silence_stdout",            # /dev/null
         "git_exp.hooks:install", "git_exp.hooks:uninstall",  # the hooks folder, `git exp install`
         "git_exp.manpage:write_all",              # man/ of the source tree, a developer tool
-        "git_exp.params.edit:_write_all",         # -S edits of the user's params files (_inside)
+        # -S edits of the user's params files (_inside): every file or none, so all the temp
+        # files are written before the first rename - atomic.write_atomic does one file at a time
+        "git_exp.params.edit:_write_all",
         "git_exp.plots.output:prepare",           # the -o folder; the files in it go through WorkTree
         "git_exp.scaffold:apply_plan",            # `git exp init`: exp.yaml of the user's repository
-        "git_exp.scaffold:_copy_example", "git_exp.scaffold:create_example",  # a new example folder
+        "git_exp.scaffold_example:_copy_example", "git_exp.scaffold_example:create_example",  # a new example folder
         # `git exp get -o OUT`: a fresh hidden staging name beside OUT, renamed into place; the
         # paths inside come from another repository, checked (check_relpath), symlinks never made
         "git_exp.sharing.foreign_files:get", "git_exp.sharing.foreign_files:_publish",

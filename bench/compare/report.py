@@ -98,7 +98,7 @@ def render(rows: list[Row], ctx: Context, versions: list[tuple[str, str]], mode:
     out += ["", "## Ratios", "",
             "Medians of wall time; DVC / git-exp > 1 means git-exp is faster. The CPU column is "
             "the same ratio of CPU time (user + system), which other work on the machine "
-            "disturbs far less. Goals are those of issue 9, judged on wall time.", "",
+            "disturbs far less. Goals are those of issue 20, judged on wall time.", "",
             "| workload | git-exp | DVC | DVC / git-exp | CPU time ratio | goal |",
             "| --- | --- | --- | --- | --- | --- |"]
     for row in rows:

@@ -37,7 +37,8 @@ def _steps(tool, path: str, tag: str) -> list[Step]:
 def _rows(ctx: Context, res: dict, what: str, tag: str, n: int, gx_only: bool = False) -> list[Row]:
     rows = []
     for fmt, flag in (("table", ""), ("json", " --json")):
-        goal = Goal("≥ 20×", 20.0) if n == GOAL_SIZE and fmt == "table" and not gx_only else None
+        goal = (Goal("≥ 25×", 25.0) if n == GOAL_SIZE and fmt == "table" and tag == "warm" and not gx_only
+                else None)
         dvc = absent("not measured (git-exp only size)") if gx_only else \
             dvc_cell(ctx, res.get(f"dvc:{tag}:{fmt}"))
         entries = [Entry("git-exp", f"git-exp show{flag}", res[f"git-exp:{tag}:{fmt}"]),

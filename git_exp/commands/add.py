@@ -1,6 +1,8 @@
 """git exp add: track data with a pointer file instead of Git."""
 from __future__ import annotations
 
+from git_exp.ui.format import plural
+
 DESCRIPTION = """\
 Stores the content of each PATH (a file or a folder) in the cache under
 .git/exp/cache, writes a small pointer file PATH.exp next to it (the content's
@@ -30,7 +32,7 @@ def configure(parser):
 
 def describe(info) -> str:
     from git_exp.ui.format import format_size as human_size
-    files = f"{info.nfiles} file{'s' if info.nfiles != 1 else ''}, " if info.is_dir else ""
+    files = f"{plural(info.nfiles, 'file')}, " if info.is_dir else ""
     return f"{files}{human_size(info.size)}"
 
 
@@ -58,7 +60,7 @@ def run(args, console) -> int:
     to_stage = list(dict.fromkeys(to_stage))
     if console.quiet:
         changed = sum(1 for item in added if item.pointer_changed)
-        console.out(f"Added {changed} path{'s' if changed != 1 else ''}"
+        console.out(f"Added {plural(changed, 'path')}"
                     + (f", {len(added) - changed} unchanged." if changed < len(added) else "."))
     if len(to_stage) > 10:
         console.info(f"To record this in Git: git add the {len(to_stage)} pointer and .gitignore files "

@@ -1,6 +1,9 @@
 """git exp apply: put an experiment's files and data into the work tree."""
 from __future__ import annotations
 
+from git_exp.errors import ExpError
+from git_exp.ui.format import plural
+
 DESCRIPTION = """\
 Makes the work tree hold the files of experiment NAME (a name, a unique sha
 prefix or a full ref) and the data of its cached outputs. HEAD, the current
@@ -71,9 +74,9 @@ def run(args, console) -> int:
         progress.close()
     from git_exp.commands.fetch import render_auto
     render_auto(result.fetched, console)
-    line = (f"Applied '{found.name}' ({found.sha[:7]}): {result.written} files"
-            + (f", {len(result.data)} data paths" if result.data else "")
-            + (f", removed {len(result.removed)} files" if result.removed else "") + ".")
+    line = (f"Applied '{found.name}' ({found.sha[:7]}): {plural(result.written, 'file')}"
+            + (f", {plural(len(result.data), 'data path')}" if result.data else "")
+            + (f", removed {plural(len(result.removed), 'file')}" if result.removed else "") + ".")
     if console.quiet and result.backup_ref:   # -q: one line, still naming the backup
         line += f" Backup: {result.backup_ref}"
     console.out(line)
@@ -85,6 +88,6 @@ def run(args, console) -> int:
         console.out(f"Your previous work tree is saved; to restore it: git exp apply {result.backup_ref}")
     if result.missing:
         console.warn("data not in the local cache: " + ", ".join(result.missing))
-        console.error("some data could not be restored", hint="fetch it: git exp pull <remote> <name>")
-        return 1
+        # Said by cli.py, as every error: the result above is printed first.
+        raise ExpError("some data could not be restored", hint="fetch it: git exp pull <remote> <name>")
     return 0

@@ -1,6 +1,13 @@
 """git exp exec-entry: the worker command every distributed executor runs, once per entry."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:   # the base class, for the type checker only (no import on start-up)
+    from git_exp.distributed.worker import ExecEvents
+else:
+    ExecEvents = object
+
 DESCRIPTION = """\
 Runs one queue entry of a shared Git remote and publishes its result there.
 This is the one command that `git exp queue start --executor dask://...`
@@ -70,7 +77,7 @@ def configure(parser):
                         help="keep the temporary clone, to look at it afterwards")
 
 
-class _Events:
+class _Events(ExecEvents):
     """Stage output to stdout (the run's log), everything else to stderr."""
 
     def __init__(self, console):
@@ -87,7 +94,8 @@ class _Events:
 
 def run(args, console) -> int:
     from git_exp.distributed.worker import exec_entry
-    result = exec_entry(args.remote, args.ref, data_remote=args.data_remote,
+    from git_exp.show.running import read_running
+    result = exec_entry(args.remote, args.ref, read_running=read_running, data_remote=args.data_remote,
                         executor=args.executor, workdir=args.workdir, keep=args.keep,
                         events=_Events(console))
     console.out(f"{result.publication}: {result.name} {result.sha[:7]} ({result.status}, "

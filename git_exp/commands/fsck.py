@@ -1,6 +1,8 @@
 """git exp fsck: check that every object experiments, backups, the queue and HEAD need is intact."""
 from __future__ import annotations
 
+from git_exp.errors import ExpError
+
 DESCRIPTION = """\
 Checks that the data everything you may reach for is whole: for every
 experiment (refs/exps/), backup (refs/exp-backups/), queued or running entry
@@ -69,7 +71,7 @@ def run(args, console) -> int:
     if result.problems:
         hints.append("an experiment with unreadable records was not written by git-exp: "
                      "remove it with 'git exp remove NAME'")
-    console.error(f"checked {result.checked} object(s): {len(result.corrupt)} corrupt, "
-                  f"{len(result.missing)} missing, {len(result.problems)} unreadable record(s)",
-                  hint="\n".join(hints))
-    return 1
+    # Said by cli.py, as every error, after the findings printed above.
+    raise ExpError(f"checked {result.checked} object(s): {len(result.corrupt)} corrupt, "
+                   f"{len(result.missing)} missing, {len(result.problems)} unreadable record(s)",
+                   hint="\n".join(hints))

@@ -111,7 +111,7 @@ def run(args, console) -> int:
                             enabled=False if console.quiet else None, delay=progress_delay())
     try:
         result = collect_garbage(discover(), dry_run=args.dry_run, prune=args.prune, scope=scope,
-                                 confirm=lambda dropped: (progress.close(), confirm(dropped))[1],
+                                 confirm=lambda dropped: _after(progress.close, confirm, dropped),
                                  progress=progress)
     finally:
         progress.close()
@@ -140,3 +140,9 @@ def run(args, console) -> int:
     if result.linked:
         console.info(f"Kept {result.linked} unreferenced object(s) hard-linked into a work tree.")
     return 0
+
+
+def _after(first, then, arg):
+    """FIRST(), then THEN(ARG)'s answer: the progress line is closed before a question."""
+    first()
+    return then(arg)

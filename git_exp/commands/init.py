@@ -90,7 +90,7 @@ OMIT = "n"  # the answer that leaves an entry out
 
 
 def configure(parser):
-    from git_exp.scaffold import DEFAULTS
+    from git_exp.scaffold_text import DEFAULTS
 
     parser.add_argument("-i", "--interactive", action="store_true",
                         help="ask for the command and each path, then confirm before writing")
@@ -150,7 +150,7 @@ class _Dialogue:
 
 def ask_stage(dialogue: _Dialogue, cmd: str, paths: dict, name: str):
     """The interactive questions; returns a StageRequest."""
-    from git_exp.scaffold import StageRequest
+    from git_exp.scaffold_text import StageRequest
 
     dialogue.say("This command adds a stage to exp.yaml. Press Enter to accept the default\n"
                   f"in brackets, or type '{OMIT}' to leave an entry out. Paths are relative to\n"
@@ -179,13 +179,14 @@ def confirm(dialogue: _Dialogue, question: str) -> bool:
 
 
 def run(args, console) -> int:
-    from git_exp import scaffold
+    from git_exp import scaffold, scaffold_example, scaffold_text
+    from git_exp.names import PIPELINE_FILE
 
     if args.example is not None:
         if args.command or args.interactive:
             raise UsageError("--example takes no command and no -i",
                              hint="git exp init --example DIR")
-        scaffold.create_example(args.example)
+        scaffold_example.create_example(args.example)
         where = shlex.quote(args.example)
         console.info(f"Created the example project in {args.example}: a Git repository with one commit.\n"
                      f"Next:\n  cd {where}\n  git exp run\n  git exp run -S train.lr=0.05\n  git exp show")
@@ -197,7 +198,7 @@ def run(args, console) -> int:
     cmd = _join(args.command)
     given = {entry: getattr(args, entry) for entry, *_ in ENTRIES}
     # None: not given, so the default; "": left out (--no-X or an empty value).
-    paths = {e: (scaffold.DEFAULTS[e] if v is None else (v or None)) for e, v in given.items()}
+    paths = {e: (scaffold_text.DEFAULTS[e] if v is None else (v or None)) for e, v in given.items()}
 
     if args.interactive:
         scaffold.check_stage_free(repo.root, args.name, args.force)
@@ -207,20 +208,20 @@ def run(args, console) -> int:
         dialogue.say("\n" + plan.preview)
         for note in plan.notes:
             dialogue.say(f"note: {note}")
-        if not confirm(dialogue, f"Do you want to add the above contents to {scaffold.PIPELINE_FILE}?"):
-            console.info(f"Nothing written: {scaffold.PIPELINE_FILE} is unchanged.")
+        if not confirm(dialogue, f"Do you want to add the above contents to {PIPELINE_FILE}?"):
+            console.info(f"Nothing written: {PIPELINE_FILE} is unchanged.")
             return 1
         scaffold.apply_plan(plan)
     else:
         if not cmd:
             raise UsageError("no command to execute",
                              hint="git exp init [options] CMD..., or git exp init -i to be asked")
-        plan = scaffold.add_stage(repo.root, scaffold.StageRequest(cmd=cmd, name=args.name, **paths),
+        plan = scaffold.add_stage(repo.root, scaffold_text.StageRequest(cmd=cmd, name=args.name, **paths),
                                   args.force)
         for note in plan.notes:
             console.info(f"note: {note}")
-    what = {"created": f"Created {scaffold.PIPELINE_FILE} with stage '{args.name}'",
-            "added": f"Added stage '{args.name}' to {scaffold.PIPELINE_FILE}",
-            "replaced": f"Replaced stage '{args.name}' in {scaffold.PIPELINE_FILE}"}[plan.action]
+    what = {"created": f"Created {PIPELINE_FILE} with stage '{args.name}'",
+            "added": f"Added stage '{args.name}' to {PIPELINE_FILE}",
+            "replaced": f"Replaced stage '{args.name}' in {PIPELINE_FILE}"}[plan.action]
     console.info(f"{what}. Run it with 'git exp run'.")
     return 0

@@ -1,6 +1,8 @@
 """git exp install: the Git hooks that keep data and work tree in step."""
 from __future__ import annotations
 
+from git_exp.ui.format import plural
+
 DESCRIPTION = """\
 Installs four Git hooks into the folder Git runs hooks from (core.hooksPath
 if set, else the hooks folder of the repository's common Git dir, also when
@@ -57,7 +59,7 @@ def run(args, console) -> int:
         if not removed:
             console.out(f"No git-exp hooks in {folder}.")
         elif console.quiet:
-            console.out(f"Removed {removed} git-exp hook{'s' if removed != 1 else ''} from {folder}.")
+            console.out(f"Removed {plural(removed, 'git-exp hook')} from {folder}.")
         return 0
     folder, changes = install(repo, force=args.force)
     for c in changes:

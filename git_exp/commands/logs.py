@@ -27,7 +27,7 @@ def configure(parser):
 
 
 def run(args, console) -> int:
-    from git_exp.experiments.logs import stream_log
+    from git_exp.queue.logs import stream_log
     from git_exp.repo import discover
     chunks = stream_log(discover(), args.experiment, follow=args.follow)
     if not args.follow and console.use_pager and console.stdout.isatty():

@@ -2,9 +2,17 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from git_exp.commands.argtypes import positive_int
-from git_exp.ui.format import format_duration, format_timestamp
+from git_exp.commands.queue_view import render_rows
+from git_exp.ui.format import plural
+
+if TYPE_CHECKING:   # the worker's base class, for the type checker only (no queue import on start-up)
+    from git_exp.queue.worker import WorkerEvents
+    from git_exp.repo import Repository
+else:
+    WorkerEvents = object
 
 DESCRIPTION = """\
 Queued experiments (git exp run --queue) wait under refs/exps-queue/ as Git
@@ -174,7 +182,7 @@ def _executor(args):
     return None if spec.kind == "local" else spec
 
 
-def _start(repo, args, console) -> int:
+def _start(repo: Repository, args, console) -> int:
     from git_exp.queue.worker import start
     spec = _executor(args)
     if spec is not None:
@@ -183,15 +191,17 @@ def _start(repo, args, console) -> int:
     if not queued:
         console.out("The queue is empty: nothing to start.")
         return 0
-    what = f"Started {len(pids)} worker{'s' if len(pids) != 1 else ''}"
+    what = f"Started {plural(len(pids), 'worker')}"
     if running:
         what += f" ({running} already running)"
-    console.out(f"{what} for {queued} queued entr{'y' if queued == 1 else 'ies'}.")
+    console.out(f"{what} for {plural(queued, 'queued entry', 'queued entries')}.")
     console.info("Follow them with: git exp queue status")
     return 0
 
 
-class _PrintingWorker:
+class _PrintingWorker(WorkerEvents):
+    """What a worker does, as lines on the console."""
+
     def __init__(self, console):
         self.console = console
 
@@ -209,7 +219,7 @@ class _PrintingWorker:
                          f"{outcome.duration:.1f}s{error}")
 
 
-def _start_dispatcher(repo, args, console, spec) -> int:
+def _start_dispatcher(repo: Repository, args, console, spec) -> int:
     from git_exp.distributed.start import start
     started = start(repo, spec, remote=args.remote, jobs=args.jobs, resources=args.resources,
                     sbatch_args=args.sbatch_arg)
@@ -219,13 +229,13 @@ def _start_dispatcher(repo, args, console, spec) -> int:
     elif not started.queued:
         console.out("The queue is empty: nothing to start.")
     else:
-        console.out(f"Started a worker for {spec.text} (pid {started.pid}) for {started.queued} "
-                    f"queued entr{'y' if started.queued == 1 else 'ies'}, through '{args.remote}'.")
+        console.out(f"Started a worker for {spec.text} (pid {started.pid}) for "
+                    f"{plural(started.queued, 'queued entry', 'queued entries')}, through '{args.remote}'.")
         console.info("Follow them with: git exp queue status")
     return 0
 
 
-def _work(repo, args, console) -> int:
+def _work(repo: Repository, args, console) -> int:
     from git_exp.queue.worker import work
     spec = _executor(args)
     if spec is not None:
@@ -243,77 +253,11 @@ def _work(repo, args, console) -> int:
     if not done:
         console.info("The queue is empty.")
     elif console.quiet:
-        console.out(f"Ran {len(done)} entr{'y' if len(done) == 1 else 'ies'}.")
+        console.out(f"Ran {plural(len(done), 'entry', 'entries')}.")
     return 0
 
 
-STATE_STYLES = {"success": ("green",), "failed": ("red",), "interrupted": ("yellow",),
-                "running": ("bold",), "queued": ()}
-
-
-def render_rows(rows, console, with_params: bool = True) -> str:
-    from git_exp.ui import table
-    columns = [table.Column("ID"), table.Column("Name"), table.Column("State"),
-               table.Column("Created"), table.Column("Duration", "right"),
-               table.Column("Experiment")]
-    if with_params:
-        columns.append(table.Column("Params"))
-    cells = []
-    for r in rows:
-        line = [r.id, r.name, table.Cell(r.state, STATE_STYLES.get(r.state, ())),
-                format_timestamp(r.created), format_duration(r.duration),
-                r.exp_sha[:7] if r.exp_sha else "-"]
-        if with_params:
-            line.append(" ".join(r.params) or "-")
-        cells.append(line)
-    return table.render(cells, columns, color=console.color)
-
-
-def _metrics_of(repo, sha: str) -> dict[str, object]:
-    """The experiment's metrics, flat; a key in several files keeps its file's name."""
-    from git_exp.api import metrics
-    from git_exp.errors import ExpError
-    try:
-        by_file = metrics(sha, repo=repo)
-    except ExpError:
-        return {}
-    counts: dict[str, int] = {}
-    for values in by_file.values():
-        for key in values:
-            counts[key] = counts.get(key, 0) + 1
-    return {(key if counts[key] == 1 else f"{file}:{key}"): value
-            for file, values in by_file.items() for key, value in values.items()}
-
-
-MAX_METRICS = 6   # the summary is for a glance; git exp show has them all
-
-
-def render_summary(repo, rows, console) -> str:
-    """run -j's closing table: each point with the params it changed and its metrics."""
-    from git_exp.ui import table
-    params = [dict(p.partition("=")[::2] for p in r.params) for r in rows]
-    param_keys = list(dict.fromkeys(k for p in params for k in p))
-    metrics = [_metrics_of(repo, r.exp_sha) if r.exp_sha else {} for r in rows]
-    metric_keys = [k for k in dict.fromkeys(k for m in metrics for k in m)
-                   if not any(isinstance(m.get(k), (dict, list)) for m in metrics)][:MAX_METRICS]
-    columns = ([table.Column("Name"), table.Column("State"), table.Column("Duration", "right"),
-                table.Column("Experiment")]
-               + [table.Column(k) for k in param_keys]
-               + [table.Column(k, "right") for k in metric_keys])
-    cells = []
-    for r, p, m in zip(rows, params, metrics):
-        cells.append([r.name, table.Cell(r.state, STATE_STYLES.get(r.state, ())),
-                      format_duration(r.duration), r.exp_sha[:7] if r.exp_sha else "-"]
-                     + [p.get(k, "-") for k in param_keys]
-                     + [_value(m[k]) if k in m else "-" for k in metric_keys])
-    width = None
-    if hasattr(console.stdout, "isatty") and console.stdout.isatty():
-        import shutil
-        width = shutil.get_terminal_size((80, 24)).columns
-    return table.render(cells, columns, color=console.color, width=width)
-
-
-def _status(repo, args, console) -> int:
+def _status(repo: Repository, args, console) -> int:
     from git_exp.queue.control import status
     found = status(repo)
     for item in found.recovered:
@@ -324,13 +268,13 @@ def _status(repo, args, console) -> int:
         console.page(render_rows(found.rows, console))
     queued = sum(1 for r in found.rows if r.state == "queued")
     if found.workers:
-        console.info(f"{found.workers} worker{'s' if found.workers != 1 else ''} running.")
+        console.info(f"{plural(found.workers, 'worker')} running.")
     elif queued:
         console.info("No worker is running; start them with: git exp queue start -j N")
     return 0
 
 
-def _logs(repo, args, console) -> int:
+def _logs(repo: Repository, args, console) -> int:
     from git_exp.queue.control import read_log
     out = sys.stdout.buffer
     for chunk in read_log(repo, args.entry, follow=args.follow):
@@ -339,139 +283,38 @@ def _logs(repo, args, console) -> int:
     return 0
 
 
-def _kill(repo, args, console) -> int:
+def _kill(repo: Repository, args, console) -> int:
     from git_exp.queue.control import kill
     killed = kill(repo, args.entries)
     for row in killed:
         sha = f" as {row.exp_sha[:7]}" if row.exp_sha else ""
         console.detail(f"Killed {row.id} '{row.name}': recorded{sha} ({row.state}).")
     if console.quiet and killed:
-        console.out(f"Killed {len(killed)} entr{'y' if len(killed) == 1 else 'ies'}.")
+        console.out(f"Killed {plural(len(killed), 'entry', 'entries')}.")
     return 0
 
 
-def _stop(repo, args, console) -> int:
+def _stop(repo: Repository, args, console) -> int:
     from git_exp.queue.control import stop
     pids = stop(repo, now=args.kill)
     if not pids:
         console.out("No worker is running.")
     elif args.kill:
-        console.out(f"Interrupted {len(pids)} worker{'s' if len(pids) != 1 else ''}; "
+        console.out(f"Interrupted {plural(len(pids), 'worker')}; "
                     "their entries are recorded as interrupted.")
     else:
-        console.out(f"Asked {len(pids)} worker{'s' if len(pids) != 1 else ''} to exit "
+        console.out(f"Asked {plural(len(pids), 'worker')} to exit "
                     "after their current entry.")
     return 0
 
 
-def _remove(repo, args, console) -> int:
+def _remove(repo: Repository, args, console) -> int:
     from git_exp.queue.control import remove
     removed = remove(repo, args.entries, everything=args.all, failed=args.failed)
     for row in removed:
         console.detail(f"Removed {row.id} '{row.name}' ({row.state}).")
     if console.quiet and removed:
-        console.out(f"Removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'}.")
+        console.out(f"Removed {plural(len(removed), 'entry', 'entries')}.")
     if not removed:
         console.info("No entry matched.")
     return 0
-
-
-# -- `git exp run --queue / -j N / --temp` ---------------------------------------
-
-def run_isolated(repo, args, console, events) -> int:
-    """The part of `git exp run` that goes through the queue."""
-    from git_exp.errors import UsageError
-    if args.temp and (args.queue or args.jobs):
-        raise UsageError("--temp runs one experiment now; it cannot be combined with --queue or -j")
-    options = dict(name=args.name, message=args.message, targets=args.stages or None,
-                   downstream=args.downstream, run_cache=not args.no_run_cache, force=args.force)
-    if args.temp:
-        return _run_temp(repo, args, console, events, options)
-    if args.queue:
-        return _run_queue(repo, args, console, options)
-    return _run_jobs(repo, args, console, options)
-
-
-def _run_temp(repo, args, console, events, options) -> int:
-    from git_exp.queue.worker import run_isolated as run_one
-    entry, outcome = run_one(repo, args.set_param, events=events, **options)
-    status = console.paint(outcome.status, *STATE_STYLES.get(outcome.status, ()))
-    sha = f" ({outcome.exp_sha[:7]})" if outcome.exp_sha else ""
-    if console.quiet:   # one line, as run -q
-        console.out(f"{entry.name} {(outcome.exp_sha or '-')[:7]} {outcome.status}")
-        if outcome.error and outcome.status != "interrupted":
-            console.error(outcome.error, outcome.hint)
-        return 0 if outcome.status == "success" else 130 if outcome.status == "interrupted" else 1
-    console.out(f"Experiment {console.paint(entry.name, 'bold')}{sha} recorded from "
-                f"{entry.baseline[:7]} in a temporary checkout: {status}")
-    if outcome.metrics:
-        console.out("  " + "  ".join(f"{k}: {_value(v)}" for k, v in list(outcome.metrics.items())[:6]))
-    if outcome.status == "success":
-        console.out("Your work tree is as it was. To get the results:")
-        console.out(f"  git exp apply {entry.name}")
-        return 0
-    console.out(f"Its log: git exp logs {entry.name}")
-    if outcome.error:
-        console.error(outcome.error, outcome.hint)
-    return 130 if outcome.status == "interrupted" else 1
-
-
-def _value(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _run_queue(repo, args, console, options) -> int:
-    from git_exp.queue.enqueue import enqueue
-    entries = enqueue(repo, args.set_param, **options)
-    count = len(entries)
-    console.out(f"Queued {count} experiment{'s' if count != 1 else ''} from {entries[0].baseline[:7]}"
-                + ("." if console.quiet else ":"))
-    width = max(len(e.name) for e in entries)
-    for e in entries:
-        params = "  " + " ".join(e.params) if e.params else ""
-        console.detail(f"  {e.id}  {e.name.ljust(width)}{params}")
-    if args.jobs:
-        from git_exp.queue.worker import start
-        pids, running, _ = start(repo, args.jobs)
-        console.info(f"Started {len(pids)} worker{'s' if len(pids) != 1 else ''}"
-                     + (f" ({running} already running)" if running else "")
-                     + "; follow them with: git exp queue status")
-    else:
-        console.info("Run them in the background with: git exp queue start -j N")
-    return 0
-
-
-def _run_jobs(repo, args, console, options) -> int:
-    from git_exp.queue.parallel import run_parallel
-
-    def queued(entries):
-        count = len(entries)
-        console.info(f"Running {count} experiment{'s' if count != 1 else ''} from "
-                     f"{entries[0].baseline[:7]} with {min(args.jobs, count)} "
-                     f"worker{'s' if min(args.jobs, count) != 1 else ''}...")
-
-    def finished(row):
-        sha = f" ({row.exp_sha[:7]})" if row.exp_sha else ""
-        console.info(f"  {row.name}{sha}: "
-                     + console.paint(row.state, *STATE_STYLES.get(row.state, ()))
-                     + f" in {format_duration(row.duration)}")
-
-    rows, interrupted = run_parallel(repo, args.set_param, args.jobs, on_queued=queued,
-                                     on_finished=finished, **options)
-    if console.quiet:   # one line: how the points went
-        states = {}
-        for r in rows:
-            states[r.state] = states.get(r.state, 0) + 1
-        console.out(", ".join(f"{n} {state}" for state, n in states.items()))
-    else:
-        console.out(render_summary(repo, rows, console))
-    failed = [r for r in rows if r.state in ("failed", "interrupted")]
-    left = [r for r in rows if r.state == "queued"]
-    if failed:
-        console.detail(f"Logs: git exp logs NAME (e.g. git exp logs {failed[0].name})")
-    if left:
-        console.info(f"{len(left)} entr{'y' if len(left) == 1 else 'ies'} stay queued: "
-                     "git exp queue start, or git exp queue remove --all")
-    if interrupted:
-        return 130
-    return 1 if failed or left else 0

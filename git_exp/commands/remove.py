@@ -1,6 +1,8 @@
 """git exp remove: delete experiments."""
 from __future__ import annotations
 
+from git_exp.ui.format import plural
+
 DESCRIPTION = """\
 Deletes the refs of the named experiments (names, sha prefixes or refs) and
 their logs. --all removes every experiment of HEAD's commit, --all-commits
@@ -38,7 +40,7 @@ def run(args, console) -> int:
     for r in removed:
         console.detail(f"Removed '{r.name}' ({r.sha[:7]}).")
     if removed and console.quiet:
-        console.out(f"Removed {len(removed)} experiment{'s' if len(removed) != 1 else ''}.")
+        console.out(f"Removed {plural(len(removed), 'experiment')}.")
     if not removed:
         console.info("No experiment matched.")
     return 0
@@ -57,7 +59,7 @@ def _run_remote(args, console) -> int:
     for r in removed:
         console.detail(f"Removed '{r.name}' ({r.sha[:7]}) from {args.git_remote}.")
     if removed and console.quiet:
-        console.out(f"Removed {len(removed)} experiment{'s' if len(removed) != 1 else ''} "
+        console.out(f"Removed {plural(len(removed), 'experiment')} "
                     f"from {args.git_remote}.")
     if not removed:
         console.info(f"No experiment matched on {args.git_remote}.")

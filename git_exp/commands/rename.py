@@ -23,7 +23,9 @@ def configure(parser):
 
 def run(args, console) -> int:
     from git_exp.experiments.manage import rename
+    from git_exp.queue.entries import reserved_names
     from git_exp.repo import discover
-    found, _ = rename(discover(), args.old, args.new)
+    repo = discover()
+    found, _ = rename(repo, args.old, args.new, reserved_names(repo))
     console.out(f"Renamed '{found.name}' to '{args.new}'.")
     return 0

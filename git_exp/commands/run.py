@@ -2,8 +2,17 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from git_exp.commands.argtypes import positive_int
+from git_exp.errors import ExpError
+
+if TYPE_CHECKING:   # the runner's base class, for the type checker only: importing it
+    # at run time would load the pipeline runner on `run`'s no-op path
+    from git_exp.pipeline.runner import Events as _RunEvents
+    from git_exp.repo import Repository
+else:
+    _RunEvents = object
 
 DESCRIPTION = """\
 Runs the stages of exp.yaml in dependency order and records the result as an
@@ -111,7 +120,9 @@ def configure(parser):
                         help="run in a temporary checkout, leaving the work tree as it is")
 
 
-class ConsoleEvents:
+class ConsoleEvents(_RunEvents):
+    """A run's events as lines on the console."""
+
     def __init__(self, console):
         self.console = console
 
@@ -154,9 +165,7 @@ def run(args, console) -> int:
     if args.dry:
         return _dry(repo, args, console)
     if args.queue or args.jobs or args.temp:
-        from git_exp.commands.queue import (
-            run_isolated,  # the queue's own rendering lives there
-        )
+        from git_exp.commands.run_queued import run_isolated
         return run_isolated(repo, args, console, ConsoleEvents(console))
     from git_exp.experiments import noopmemo
     if noopmemo.plain_run(args.name, args.set_param, args.message, args.force,
@@ -168,10 +177,12 @@ def run(args, console) -> int:
             _say_duplicate(console, known["name"], known["sha"])
             return 0
     from git_exp.experiments.run import run_experiment
+    from git_exp.queue.entries import reserved_names
     result = run_experiment(
         repo, overrides=args.set_param, name=args.name, message=args.message,
         force_name=args.force, force=args.force, run_cache=not args.no_run_cache,
-        targets=args.stages or None, downstream=args.downstream, events=ConsoleEvents(console))
+        targets=args.stages or None, downstream=args.downstream, events=ConsoleEvents(console),
+        reserved=reserved_names(repo))
     ref, outcome = result.ref, result.outcome
     if result.duplicate_of is not None:
         _say_duplicate(console, ref.name, ref.sha)
@@ -192,9 +203,8 @@ def run(args, console) -> int:
         console.out("Its results are in your work tree. To keep them:")
         console.out(f"  git exp branch {ref.name} <branch>    # a branch from this experiment")
         console.out(f"  git exp apply {ref.name}              # bring it back later")
-        if result.error:   # recorded, but its log was lost (a full disk)
-            console.error(result.error.message, result.error.hint)
-            return 1
+        if result.error:   # recorded, but its log was lost (a full disk): said by cli.py
+            raise ExpError(result.error.message, hint=result.error.hint)
         return 0
     console.out(f"Its log: git exp logs {ref.name}")
     if result.error:
@@ -208,8 +218,7 @@ def _say_duplicate(console, name: str, sha: str) -> None:
     console.info("Name the run with -n to record it anyway.")
 
 
-def _dry(repo, args, console) -> int:
-    from git_exp.errors import ExpError
+def _dry(repo: Repository, args, console) -> int:
     from git_exp.pipeline.dryrun import plan
     if args.queue or args.jobs or args.temp:
         raise ExpError("--dry cannot be combined with --queue, -j or --temp",

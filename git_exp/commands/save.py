@@ -24,8 +24,11 @@ def configure(parser):
 
 def run(args, console) -> int:
     from git_exp.experiments.manage import save
+    from git_exp.queue.entries import reserved_names
     from git_exp.repo import discover
-    ref, existing = save(discover(), name=args.name, message=args.message, force=args.force)
+    repo = discover()
+    ref, existing = save(repo, reserved_names(repo), name=args.name, message=args.message,
+                         force=args.force)
     if existing:
         console.out(f"Nothing changed since experiment {console.paint(ref.name, 'bold')} "
                     f"({ref.sha[:7]}): not saved again.")

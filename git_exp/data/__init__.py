@@ -4,6 +4,7 @@
     state     (path, inode, mtime, size) -> hash memo in SQLite
     links     put a cache object in the work tree: reflink, hardlink, symlink, copy
     cache     objects by hash under <exp_dir>/cache; save, checkout, verify
+              (cache_checkout: writing objects out; cachefiles: the file primitives)
     runcache  stage fingerprint -> outs, to restore results without running
     pointer   the `PATH.exp` format (read and checked; worktree/ writes them)
     parallel  a small thread pool for hashing and copying many files

@@ -30,17 +30,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import stat
-from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
-from git_exp.data.hashing import (DIR_SUFFIX, HashInfo, ManifestEntry, hash_file,
-                                  hash_file_with_memo, hash_path, is_valid_hash,
-                                  hash_checked, manifest_bytes, manifest_hash, parse_manifest,
-                                  same_version, walk_files)
+from git_exp.data import cachefiles
+from git_exp.data.cache_checkout import Checkout, CheckoutResult
+from git_exp.data.hashing import (DIR_SUFFIX, HashInfo, ManifestEntry, hash_file, hash_path,
+                                  is_valid_hash, hash_checked, manifest_bytes, manifest_hash,
+                                  parse_manifest, same_version, walk_files)
 from git_exp.data.links import (DEFAULT_LINK_TYPES, LINK_TYPES, ContentMismatch, current_umask,
-                                link_to_temp, materialize, temp_name)
+                                link_to_temp, temp_name)
 from git_exp.data.parallel import run_all
 from git_exp.errors import ExpError
 
@@ -61,7 +60,8 @@ class Tally:
         self._last = [0, 0]
 
     def part(self) -> Progress | None:
-        if self.progress is None:
+        progress = self.progress
+        if progress is None:
             return None
         self._base = [self._base[0] + self._last[0], self._base[1] + self._last[1]]
         self._last = [0, 0]
@@ -69,56 +69,15 @@ class Tally:
 
         def report(done: int, total: int, done_bytes: int, total_bytes: int) -> None:
             self._last = [done, done_bytes]
-            self.progress(base_done + done, max(self.total, base_done + total),
+            progress(base_done + done, max(self.total, base_done + total),
                           base_bytes + done_bytes, max(self.total_bytes, base_bytes + total_bytes))
         return report
 
-# Into the cache we only ever clone or copy: a hardlink or symlink would make
-# the object the user's own file, and (as root) their next edit would change
-# the object under its hash. See links.py.
-SAVE_KINDS = ("reflink", "copy")
-# Kinds that share the object's inode, so cannot give a file its own exec bit.
-_SHARED = ("hardlink", "symlink")
-_SHOW_MISSING = 10
-# Files up to this size are read whole, once: hashed and written from the same
-# bytes (add), or read, checked and written (checkout). Beyond it, streamed.
-SMALL_FILE = 1 << 20
-# Objects from this size on get a verification stamp (state.py) and, while it
-# holds, are copied out without being hashed again. Smaller ones are hashed
-# as they are copied: read once anyway, their hash costs next to nothing.
-# Measured on one 1 GiB object, page cache warm: a checkout hashing alongside
-# the kernel copy took 0.70 s, the copy alone 0.28 s (cp: 0.28 s).
-STAMPED = 16 << 20
-_O_BINARY = getattr(os, "O_BINARY", 0)
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-PULL_HINT = "run 'git exp pull' to fetch them from the data remote"
-
-
-@dataclass
-class CheckoutResult:
-    changed: list[str] = field(default_factory=list)      # paths written, removed or chmod'ed
-    saved_first: list[str] = field(default_factory=list)  # paths whose old content was saved first
-    link_kind: str | None = None                          # kind of the last file written
-    saved_hashes: dict[str, str] = field(default_factory=dict)  # saved path -> hash to restore it
-
-
-def _missing_error(hashes: Sequence[str], dest: str | None = None) -> ExpError:
-    hashes = sorted(set(hashes))
-    shown = ", ".join(hashes[:_SHOW_MISSING])
-    more = f" and {len(hashes) - _SHOW_MISSING} more" if len(hashes) > _SHOW_MISSING else ""
-    where = f" for '{dest}'" if dest else ""
-    return ExpError(f"{len(hashes)} object(s) missing from the cache{where}: {shown}{more}",
-                    hint=PULL_HINT)
-
-
-def _discard(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
 
 class Cache:
+    """The one owner of writes into a cache: objects are stored, checked, listed and
+    removed here, and written out to a work tree by checkout (cache_checkout.py)."""
+
     def __init__(self, exp_dir: str, link_types: Sequence[str] = DEFAULT_LINK_TYPES):
         for kind in link_types:
             if kind not in LINK_TYPES:
@@ -155,7 +114,7 @@ class Cache:
 
     def verify(self, hash: str, memo=None) -> bool:
         """Re-hash object HASH; False if it is corrupt or missing. With MEMO,
-        a big intact object gets a verification stamp (see STAMPED)."""
+        a big intact object gets a verification stamp (see cachefiles.STAMPED)."""
         path = self.object_path(hash)
         try:
             if hash.endswith(DIR_SUFFIX):
@@ -166,7 +125,7 @@ class Cache:
                 return False
         except FileNotFoundError:
             return False
-        if memo is not None and before.st_size >= STAMPED:
+        if memo is not None and before.st_size >= cachefiles.STAMPED:
             after = os.stat(path)
             if same_version(before, after) and before.st_ctime_ns == after.st_ctime_ns:
                 memo.stamp(hash, after)
@@ -236,20 +195,20 @@ class Cache:
                    memo) -> tuple[str, os.stat_result | None]:
         """Store one file of a folder being saved; (its hash, its stat to memoise or None)."""
         if known is not None and self._has_intact(known, st.st_size):
-            _freshen(self.object_path(known))
+            cachefiles.freshen(self.object_path(known))
             return known, None
-        if st.st_size > SMALL_FILE:
+        if st.st_size > cachefiles.SMALL_FILE:
             after = None
             if known is None:
                 known, _, after = hash_checked(full, st)
             self._store_file(full, known, st.st_size, memo)
             return known, after
-        data, after = _read_whole(full, st)
+        data, after = cachefiles.read_whole(full, st)
         digest = hashlib.sha256(data).hexdigest()
         if not self._has_intact(digest, len(data)):
             self._write_object(digest, data)
         else:
-            _freshen(self.object_path(digest))
+            cachefiles.freshen(self.object_path(digest))
         return digest, after
 
     def _write_object(self, digest: str, data: bytes) -> None:
@@ -257,20 +216,20 @@ class Cache:
         dst = self.object_path(digest)
         tmp = temp_name(dst)
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o444)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | cachefiles.O_BINARY, 0o444)
         except FileNotFoundError:
             os.makedirs(os.path.dirname(dst), exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o444)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | cachefiles.O_BINARY, 0o444)
         try:
             try:
-                _write_all(fd, data)
+                cachefiles.write_all(fd, data)
                 if current_umask() & 0o444:
                     os.fchmod(fd, 0o444)  # objects are readable by all who share the cache
             finally:
                 os.close(fd)
             os.replace(tmp, dst)
         except BaseException:
-            _discard(tmp)
+            cachefiles.discard(tmp)
             raise
 
     def store_file(self, src: str, digest: str, size: int) -> bool:
@@ -288,11 +247,11 @@ class Cache:
         """Put SRC's content in the cache as DIGEST unless it is there; True if written."""
         dst = self.object_path(digest)
         if self._has_intact(digest, size):
-            _freshen(dst)
+            cachefiles.freshen(dst)
             return False  # dedup (a wrong-sized object, say truncated, is replaced)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         try:
-            tmp, kind = link_to_temp(src, dst, SAVE_KINDS, expected_hash=digest)
+            tmp, kind = link_to_temp(src, dst, cachefiles.SAVE_KINDS, expected_hash=digest)
         except ContentMismatch:
             self._changed_while_saving(src, memo)
         try:
@@ -303,9 +262,9 @@ class Cache:
             os.chmod(tmp, 0o444)
             os.replace(tmp, dst)
         except BaseException:
-            _discard(tmp)
+            cachefiles.discard(tmp)
             raise
-        if memo is not None and size >= STAMPED:
+        if memo is not None and size >= cachefiles.STAMPED:
             memo.stamp(digest, os.stat(dst))  # written from bytes just checked
         return True
 
@@ -319,7 +278,7 @@ class Cache:
     def _store_bytes(self, digest: str, data: bytes) -> None:
         dst = self.object_path(digest)
         if self._has_intact(digest, len(data)):
-            _freshen(dst)
+            cachefiles.freshen(dst)
             return
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         tmp = temp_name(dst)
@@ -331,7 +290,7 @@ class Cache:
             os.chmod(tmp, 0o444)
             os.replace(tmp, dst)
         except BaseException:
-            _discard(tmp)
+            cachefiles.discard(tmp)
             raise
 
     # -- reading ----------------------------------------------------------
@@ -348,7 +307,7 @@ class Cache:
             with open(path, "rb") as f:
                 data = f.read()
         except FileNotFoundError:
-            raise _missing_error([hash]) from None
+            raise cachefiles.missing_error([hash]) from None
         if manifest_hash(data) != hash:
             raise self._corrupt(hash, "its content does not match its hash")
         try:
@@ -374,296 +333,19 @@ class Cache:
         return ExpError(f"cache object {hash} is corrupt: {why}",
                         hint=f"delete '{self.object_path(hash)}' and run 'git exp pull' to fetch it again")
 
-    def _check_objects(self, wanted: dict[str, int], dest: str) -> None:
-        """Every object present with its recorded size, before anything is touched."""
-        missing, bad = [], []
-        for digest, size in wanted.items():
-            try:
-                found = os.stat(self.object_path(digest)).st_size
-            except FileNotFoundError:
-                missing.append(digest)
-                continue
-            if found != size:
-                bad.append((digest, size, found))
-        if missing:
-            raise _missing_error(missing, dest)
-        if bad:
-            digest, size, found = bad[0]
-            more = f" (and {len(bad) - 1} more corrupt objects)" if len(bad) > 1 else ""
-            raise self._corrupt(digest, f"expected {size} bytes, found {found}{more}")
-
     # -- checkout ---------------------------------------------------------
 
     def checkout(self, info: HashInfo, tree, rel: str, memo=None,
                  progress: Progress | None = None) -> CheckoutResult:
         """Make REL under the work tree TREE (a worktree_writes.WorkTree) hold
-        exactly INFO's content, saving anything unsaved first.
+        exactly INFO's content, saving anything unsaved first (cache_checkout.py).
 
         Every write and removal goes through TREE, which refuses a path
         through a symlink, out of the work tree or into .git; a foreign
         symlink at REL itself is refused, never followed or replaced.
         PROGRESS hears of every file written.
         """
-        result = CheckoutResult()
-        dest = tree.path(rel, "data path")
-        if info.is_dir:
-            self._checkout_dir(info, tree, rel, dest, memo, result, progress)
-        else:
-            self._checkout_file(info, tree, rel, dest, memo, result, progress)
-        result.changed.sort()
-        return result
-
-    def _is_our_link(self, path: str, st: os.stat_result, digest: str) -> bool:
-        """PATH already is object DIGEST, as a symlink to it or a hardlink of it."""
-        obj = self.object_path(digest)
-        if stat.S_ISLNK(st.st_mode):
-            try:
-                return os.readlink(path) == obj
-            except OSError:
-                return False
-        try:
-            return os.path.samestat(st, os.stat(obj))
-        except OSError:
-            return False
-
-    def _save_if_needed(self, path: str, st: os.stat_result, result: CheckoutResult, memo,
-                        digest: str | None = None) -> None:
-        """Store the regular file PATH unless the cache already has its content."""
-        if digest is None:
-            digest, _ = hash_file_with_memo(path, memo, st)
-        if self._has_intact(digest, st.st_size):
-            return
-        self._store_file(path, digest, st.st_size, memo)
-        result.saved_first.append(path)
-        result.saved_hashes[path] = digest
-
-    def _kinds_for(self, executable: bool) -> list[str]:
-        if not executable:
-            return self.link_types
-        return [k for k in self.link_types if k not in _SHARED] or ["copy"]
-
-    def _put(self, digest: str, size: int, tree, rel: str, executable: bool, memo,
-             result: CheckoutResult, progress: Progress | None = None) -> None:
-        result.link_kind = self._put_file(digest, size, tree, rel, executable, memo)
-        result.changed.append(tree.abs(rel))
-        if progress is not None:
-            progress(1, 1, size, size)
-
-    def _put_file(self, digest: str, size: int, tree, rel: str, executable: bool, memo,
-                  fresh: str | None = None) -> str:
-        """Write object DIGEST at REL through TREE; the kind used.
-
-        Never copies out a corrupt object: a small one is read whole and hashed
-        before a byte is written; a big one is hashed while the kernel copies it,
-        unless its verification stamp (state.py) shows it unchanged since it was
-        last checked - then the copy alone (sendfile, or a reflink) is all the
-        work, as for `cp`. FRESH: instead, the path inside a folder that nobody
-        sees yet (see _write_fresh_dir), written in place without a temporary
-        name of its own.
-        """
-        kinds = self._kinds_for(executable)
-        obj = self.object_path(digest)
-        if size <= SMALL_FILE and kinds[0] in SAVE_KINDS and "copy" in kinds:
-            # Read once, checked, written once: for small files the system calls
-            # are the cost, and a clone of a few KiB saves nothing over a copy.
-            data = _read_object(obj)
-            if len(data) != size:
-                raise self._corrupt(digest, f"expected {size} bytes, found {len(data)}")
-            actual = hashlib.sha256(data).hexdigest()
-            if actual != digest:
-                raise self._corrupt(digest, f"its content hashes to {actual}")
-            if fresh is not None:
-                _write_new(fresh, data, executable)
-            else:
-                temp = temp_name(tree.make_parents(rel, "data path"))
-                _write_new(temp, data, executable)
-                try:
-                    tree.place(temp, rel, "data path")
-                except BaseException:
-                    _discard(temp)
-                    raise
-            return "copy"
-        before = None
-        trusted = False
-        if memo is not None and size >= STAMPED:
-            before = os.stat(obj)
-            trusted = memo.is_verified(digest, before)
-        expected = None if trusted else digest
-        try:
-            if fresh is not None:
-                kind = materialize(obj, fresh, kinds, executable=executable, expected_hash=expected)
-            else:
-                kind = tree.link_from_cache(obj, rel, kinds, executable=executable, expected_hash=expected)
-        except ContentMismatch as err:
-            raise self._corrupt(digest, f"its content hashes to {err.actual}") from None
-        if before is not None and not trusted and kind == "copy":
-            after = os.stat(obj)
-            if same_version(before, after) and before.st_ctime_ns == after.st_ctime_ns:
-                memo.stamp(digest, after)  # just hashed whole while copied
-        if memo is not None and kind in _SHARED:
-            # A link keeps the object's (old) mtime, so the memo can vouch for it;
-            # a copy's mtime is now, too fresh to record (state.py, RACY_NS).
-            path = fresh or tree.abs(rel)
-            memo.put(tree.abs(rel), os.stat(path), digest)
-        return kind
-
-    def _put_many(self, items: list[tuple[str, ManifestEntry]], tree, memo, result: CheckoutResult,
-                  progress: Progress | None, building: str | None = None) -> None:
-        """Write each (work-tree rel, entry) on a few threads (parallel.py); with
-        BUILDING, into that fresh folder instead, at the entry's relpath."""
-        if building is None:
-            for rel in {rel.rpartition("/")[0]: rel for rel, _ in items}.values():
-                tree.make_parents(rel, "data path")  # checked once per folder, before the threads
-        else:
-            for parent in sorted({e.relpath.rpartition("/")[0] for _, e in items} - {""}):
-                os.makedirs(os.path.join(building, *parent.split("/")), exist_ok=True)
-        total_bytes = sum(e.size for _, e in items)
-        done = [0, 0]
-
-        def put(item) -> str:
-            rel, e = item
-            fresh = os.path.join(building, *e.relpath.split("/")) if building is not None else None
-            return self._put_file(e.hash, e.size, tree, rel, e.executable, memo, fresh)
-
-        def finished(item, kind: str) -> None:
-            result.link_kind = kind
-            result.changed.append(tree.abs(item[0]))
-            done[0] += 1
-            done[1] += item[1].size
-            if progress is not None:
-                progress(done[0], len(items), done[1], total_bytes)
-
-        run_all(put, items, finished)
-
-    def _checkout_file(self, info: HashInfo, tree, rel: str, dest: str, memo,
-                       result: CheckoutResult, progress: Progress | None = None) -> None:
-        self._check_objects({info.hash: info.size}, dest)
-        try:
-            st = os.lstat(dest)
-        except FileNotFoundError:
-            st = None
-        executable = False
-        if st is not None:
-            if self._is_our_link(dest, st, info.hash):
-                return
-            if stat.S_ISREG(st.st_mode):
-                digest, _ = hash_file_with_memo(dest, memo, st)
-                if digest == info.hash:
-                    return
-                executable = bool(st.st_mode & stat.S_IXUSR)
-                self._save_if_needed(dest, st, result, memo, digest)
-            elif stat.S_ISDIR(st.st_mode):
-                self._save_tree(dest, result, memo)
-                tree.remove(rel, "data path")
-            # A link into the cache (the only kind tree.path lets through) or
-            # a FIFO holds no content of the user's: the rename in _put swaps it.
-        self._put(info.hash, info.size, tree, rel, executable, memo, result, progress)
-
-    def _save_tree(self, top: str, result: CheckoutResult, memo) -> None:
-        """Save every regular file under TOP (no symlinks followed) that the cache lacks."""
-        files, _, _ = _scan(top)
-        for rel, st in files.items():
-            self._save_if_needed(os.path.join(top, *rel.split("/")), st, result, memo)
-
-    def _checkout_dir(self, info: HashInfo, tree, top_rel: str, dest: str, memo,
-                      result: CheckoutResult, progress: Progress | None = None) -> None:
-        entries = self.load_manifest(info.hash)
-        self._check_objects({e.hash: e.size for e in entries}, dest)
-        wanted = {e.relpath: e for e in entries}
-        wanted_dirs = {""}
-        for rel in wanted:
-            parent = rel.rpartition("/")[0]
-            while parent not in wanted_dirs:
-                wanted_dirs.add(parent)
-                parent = parent.rpartition("/")[0]
-
-        try:
-            top = os.lstat(dest)
-        except FileNotFoundError:
-            top = None
-        files: dict[str, os.stat_result] = {}
-        others: dict[str, os.stat_result] = {}
-        dirs: list[str] = []
-        keep: set[str] = set()
-
-        # Phase 1: find out what is there and save whatever the cache lacks.
-        # Nothing is changed until every save has succeeded.
-        if top is not None and stat.S_ISDIR(top.st_mode):
-            files, others, dirs = _scan(dest)
-        elif top is not None and stat.S_ISREG(top.st_mode):
-            self._save_if_needed(dest, top, result, memo)
-        for rel, st in files.items():
-            path = os.path.join(dest, *rel.split("/"))
-            e = wanted.get(rel)
-            if e is not None and self._is_our_link(path, st, e.hash):
-                # A hardlink of the object: right content, nothing to save, but
-                # it shares the object's mode, so an executable is rewritten.
-                if not e.executable:
-                    keep.add(rel)
-                continue
-            digest, _ = hash_file_with_memo(path, memo, st)
-            if e is not None and digest == e.hash:
-                keep.add(rel)
-                continue
-            self._save_if_needed(path, st, result, memo, digest)
-        for rel, st in others.items():
-            e = wanted.get(rel)
-            if e is not None and not e.executable and stat.S_ISLNK(st.st_mode) \
-                    and self._is_our_link(os.path.join(dest, *rel.split("/")), st, e.hash):
-                keep.add(rel)
-
-        # Phase 2: remove what does not belong, then write what is missing.
-        # Symlinks inside DEST that do not belong are unlinked here, before
-        # any file is written under their names, so nothing goes through one.
-        if top is None:
-            self._write_fresh_dir(tree, top_rel, dest, entries, memo, result, progress)
-            return
-        if not stat.S_ISDIR(top.st_mode):
-            tree.remove(top_rel, "data path")  # a file (saved above), a link into the cache, a FIFO...
-            result.changed.append(dest)
-        tree.mkdir(top_rel)
-        for rel in list(files) + list(others):
-            if rel in keep or rel in wanted:
-                continue  # kept, or replaced atomically below (a link swapped, never followed)
-            tree.remove(f"{top_rel}/{rel}", "data path")
-            result.changed.append(os.path.join(dest, *rel.split("/")))
-        for rel in sorted(dirs, key=lambda r: r.count("/"), reverse=True):
-            if rel not in wanted_dirs and not tree.rmdir(f"{top_rel}/{rel}"):
-                raise ExpError(f"cannot remove directory '{os.path.join(dest, *rel.split('/'))}'",
-                               hint="something is writing into it; run the command again")
-        to_write = []
-        for e in entries:
-            rel = f"{top_rel}/{e.relpath}"
-            if e.relpath in keep:
-                st = files.get(e.relpath)
-                if st is not None and bool(st.st_mode & stat.S_IXUSR) != e.executable \
-                        and not self._is_our_link(tree.abs(rel), st, e.hash):
-                    tree.set_executable(rel, e.executable)
-                    result.changed.append(tree.abs(rel))
-                continue
-            to_write.append((rel, e))
-        self._put_many(to_write, tree, memo, result, progress)
-
-    def _write_fresh_dir(self, tree, top_rel: str, dest: str, entries: list[ManifestEntry], memo,
-                         result: CheckoutResult, progress: Progress | None) -> None:
-        """DEST does not exist: build it under a temporary name beside it and
-        rename it into place once whole. Its files need no temporary names of
-        their own (one rename, not one per file: a third of the file system
-        work for small files), and after a crash or Ctrl-C there is no half
-        folder at DEST, only a '.*.tmp' one beside it - removed at once when
-        we get the chance. The manifest's paths were checked when it was
-        read (hashing.check_relpath), and the folder is our own, new, with
-        no link in it."""
-        tree.make_parents(top_rel, "data path")
-        building = temp_name(dest)
-        os.mkdir(building)
-        try:
-            self._put_many([(f"{top_rel}/{e.relpath}", e) for e in entries], tree, memo, result,
-                           progress, building=building)
-            os.rename(building, dest)
-        except BaseException:
-            shutil.rmtree(building, ignore_errors=True)
-            raise
+        return Checkout(self).checkout(info, tree, rel, memo, progress)
 
     # -- receiving from a data remote (remotes/transfer.py) ----------------
 
@@ -685,7 +367,7 @@ class Cache:
         try:
             if not verified:
                 if hash.endswith(DIR_SUFFIX):
-                    actual = manifest_hash(_read_object(tmp))
+                    actual = manifest_hash(cachefiles.read_object(tmp))
                 else:
                     actual = hash_file(tmp)
                 if actual != hash:
@@ -695,96 +377,9 @@ class Cache:
             os.chmod(tmp, 0o444)
             os.replace(tmp, dst)
         except BaseException:
-            _discard(tmp)
+            cachefiles.discard(tmp)
             raise
         self._manifests.pop(hash, None)
-
-
-def _freshen(path: str) -> None:
-    """Mark an object just saved again as young, as Git freshens a loose object
-    it would have written: gc's grace period (gc.py) then protects it until
-    whoever saved it has recorded it. A hard-linked object is left alone:
-    its time is also a work-tree file's (the stat memo would re-hash it),
-    and gc never deletes a linked object anyway."""
-    try:
-        if os.stat(path).st_nlink == 1:
-            os.utime(path)
-    except OSError:
-        pass  # another user's shared cache: gc's run-lock rule still applies
-
-
-def _read_object(path: str) -> bytes:
-    with open(path, "rb", buffering=0) as f:
-        return f.read()
-
-
-def _write_new(path: str, data: bytes, executable: bool) -> None:
-    """A new file at PATH (never through a link) holding DATA, its mode from
-    the umask, plus exec bits if EXECUTABLE; removed again if writing fails."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_BINARY,
-                 0o777 if executable else 0o666)
-    try:
-        try:
-            _write_all(fd, data)
-        finally:
-            os.close(fd)
-    except BaseException:
-        _discard(path)
-        raise
-
-
-def _read_whole(path: str, st: os.stat_result) -> tuple[bytes, os.stat_result]:
-    """The bytes of a small file, checked to be the version ST describes."""
-    try:
-        fd = os.open(path, os.O_RDONLY | _O_BINARY)
-    except OSError as err:
-        raise ExpError(f"cannot read '{path}': {err.strerror or err}") from None
-    try:
-        chunks = []
-        left = st.st_size + 1  # one byte more: a file that grew shows here
-        while left > 0:
-            chunk = os.read(fd, left)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        after = os.fstat(fd)
-    finally:
-        os.close(fd)
-    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    if not same_version(st, after) or len(data) != after.st_size:
-        raise ExpError(f"'{path}' changed while it was being hashed",
-                       hint="run the command again once whatever writes the file has finished")
-    return data, after
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _scan(top: str) -> tuple[dict[str, os.stat_result], dict[str, os.stat_result], list[str]]:
-    """Everything under TOP without following symlinks: (regular files, other
-    non-directories such as symlinks and FIFOs, directories), keyed by posix
-    relative path."""
-    files: dict[str, os.stat_result] = {}
-    others: dict[str, os.stat_result] = {}
-    dirs: list[str] = []
-    stack = [("", top)]
-    while stack:
-        prefix, folder = stack.pop()
-        with os.scandir(folder) as it:
-            for item in it:
-                rel = prefix + item.name
-                if item.is_dir(follow_symlinks=False):
-                    dirs.append(rel)
-                    stack.append((rel + "/", item.path))
-                elif item.is_file(follow_symlinks=False):
-                    files[rel] = item.stat(follow_symlinks=False)
-                else:
-                    others[rel] = item.stat(follow_symlinks=False)
-    return files, others, dirs
 
 
 def iter_object_dir(objects: str) -> Iterator[str]:

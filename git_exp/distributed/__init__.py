@@ -18,11 +18,11 @@ group of its own that ends when its worker dies (lifeline.py), so a killed
 worker never leaves a training process behind to finish a second time.
 
 Modules: worker (the worker command's core), lifeline (dying with the
-parent), results (finding a result on the remote), home (bringing results,
-their data and the winning attempt's log home; also for recovery after a
-dispatcher died), dispatch (the client:
-claim locally, push entries, submit, fetch results back), executors
-(parsing --executor), dask_engine and dask_task (Dask; the only modules
-that import it), slurm and sbatch (Slurm; no Python dependency), and
-records (which executor holds which entry, under <exp_dir>/queue/remote/).
+parent), dispatch (the client: claim locally, push entries, submit, fetch
+results back), progress (a run's metrics so far, on the remote), executors
+(parsing --executor), start (`queue start --executor`), dask_engine and
+dask_task (Dask; the only modules that import it), slurm and sbatch (Slurm;
+no Python dependency). Finding a result on the remote, bringing results
+home and the records of which executor holds which entry are the queue's
+(queue/results.py, home.py, arrival.py, records.py): its recovery needs them.
 """

@@ -13,6 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from typing import Any
 
 from git_exp.errors import ExpError
 
@@ -60,7 +61,7 @@ class DaskEngine(Engine):
         except (OSError, TimeoutError) as exc:
             raise ExpError(f"cannot reach the Dask scheduler at {address}: {exc}",
                            hint="start one (dask scheduler) or check the address and port") from None
-        self.futures: dict[str, object] = {}     # entry id -> Future, until wait() reports it
+        self.futures: dict[str, Any] = {}        # entry id -> Future, until wait() reports it
         self.keys: dict[str, str] = {}           # entry id -> task key
         self.held: list[Task] = []               # submitted to us, not yet to Dask (-j)
         self.active: set[str] = set()            # given to Dask, not done yet

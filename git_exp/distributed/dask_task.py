@@ -49,7 +49,9 @@ def run_entry(argv: list[str], key: str, python: str | None = None) -> dict:
     size = [0]
 
     def read() -> None:
-        for chunk in iter(lambda: proc.stdout.read1(65536), b""):
+        stdout = proc.stdout
+        assert stdout is not None   # stdout=PIPE
+        for chunk in iter(lambda: stdout.read1(65536), b""):  # type: ignore[attr-defined]  # PIPE: buffered
             chunks.append(chunk)
             size[0] += len(chunk)
             while size[0] > OUTPUT_LIMIT and len(chunks) > 1:
@@ -80,13 +82,13 @@ def run_entry(argv: list[str], key: str, python: str | None = None) -> dict:
         ended.set()
         if proc.poll() is None:   # this thread is being torn down: take the workload with it
             _signal_group(proc.pid, signal.SIGKILL)
-    killed = killed.is_set()
+    was_killed = killed.is_set()
     output = b"".join(chunks).decode("utf-8", "replace")
-    if proc.returncode != 0 and not killed:
+    if proc.returncode != 0 and not was_killed:
         raise WorkerCommandFailed(f"git exp exec-entry exited with status {proc.returncode} "
                                   f"on {socket.gethostname()}:\n{output}")
     return {"exit_code": proc.returncode, "output": output, "host": socket.gethostname(),
-            "killed": killed, "skipped": False}
+            "killed": was_killed, "skipped": False}
 
 
 def _signal_group(pid: int, sig: int) -> None:

@@ -33,6 +33,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git_text
@@ -40,11 +41,14 @@ from git_exp.queue import claims, recovery, state
 from git_exp.queue import entries as ent
 from git_exp.queue.executor import EntryOutcome
 from git_exp.queue.finish import finish, write_running
+from git_exp.queue import home, records
+from git_exp.queue.home import Target
+from git_exp.queue.results import result_ref
 from git_exp.queue.worker import WorkerEvents
+from git_exp.repo import Repository
 from git_exp.sharing import gitremote
 
-from git_exp.distributed import home, progress, records
-from git_exp.distributed.results import result_ref
+from git_exp.distributed import progress
 
 POLL_SECONDS = 0.5
 
@@ -100,16 +104,8 @@ class Engine:
     def close(self) -> None: ...
 
 
-@dataclass
-class Target:
-    """The shared remote as the workers reach it."""
-    name: str                # as the user gave it (a remote's name, a path or a URL)
-    url: str                 # what workers fetch from and push to
-    data: str                # the data remote's location
-
-
-def resolve_target(repo, remote: str) -> Target:
-    from git_exp.remotes.location import local_path, resolve
+def resolve_target(repo: Repository, remote: str) -> Target:
+    from git_exp.sharing.remote import local_path, resolve
     url = git_text(["ls-remote", "--get-url", remote], cwd=repo.root, check=False) or remote
     path = local_path(url, repo.root)
     if path is not None:
@@ -124,7 +120,7 @@ def worker_argv(target: Target, entry: ent.Entry, executor: str) -> list[str]:
 
 @dataclass
 class Dispatcher:
-    repo: object
+    repo: Repository
     engine: Engine
     target: Target
     jobs: int | None = None
@@ -358,7 +354,7 @@ class Dispatcher:
         home.clear_remote(repo, self.target, list(entries.values()), fetched.there)
 
 
-def _log(repo, entry: ent.Entry, text: str, mode: str = "ab") -> None:
+def _log(repo: Repository, entry: ent.Entry, text: str, mode: str = "ab") -> None:
     path = ent.log_file(repo, entry.id)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, mode) as fh:
@@ -372,8 +368,8 @@ def _discard(path: str) -> None:
         pass
 
 
-def dispatch(repo, executor: str, remote: str = "origin", *, jobs: int | None = None,
-             resources: dict[str, float] | None = None, sbatch_args: list[str] = (),
+def dispatch(repo: Repository, executor: str, remote: str = "origin", *, jobs: int | None = None,
+             resources: dict[str, float] | None = None, sbatch_args: Sequence[str] = (),
              events: WorkerEvents | None = None,
              batch: str | None = None) -> list[tuple[ent.Entry, EntryOutcome]]:
     """Run queued entries on EXECUTOR (see executors.py) until none is left; what ended, in order.

@@ -8,8 +8,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from git_exp.errors import ExpError, UsageError
+from git_exp.repo import Repository
 
 DASK_PORT = 8786
 
@@ -57,8 +59,8 @@ def parse_resources(items: list[str]) -> dict[str, float]:
     return found
 
 
-def open_engine(repo, spec: ExecutorSpec, *, resources: dict[str, float] | None = None,
-                sbatch_args: list[str] = (), jobs: int | None = None):
+def open_engine(repo: Repository, spec: ExecutorSpec, *, resources: dict[str, float] | None = None,
+                sbatch_args: Sequence[str] = (), jobs: int | None = None):
     """The engine SPEC names (dispatch.Engine); ExpError if it cannot be reached."""
     if spec.kind == "dask":
         from git_exp.distributed.dask_engine import DaskEngine

@@ -1,8 +1,8 @@
 """Progress of entries running on other machines, reported back through the shared remote.
 
 A worker (`git exp exec-entry`) reads its run's params and metrics as the
-running code writes them (show/running.py: the same bounded reads as for a
-local queue checkout) every INTERVAL seconds and, when they changed, pushes
+running code writes them (show/running.py, passed in by the command: the
+same bounded reads as for a local queue checkout) every INTERVAL seconds and, when they changed, pushes
 them as one small JSON blob to `refs/exps-progress/<id>` of the shared
 remote, forced: only the latest report matters. The ref points at the blob
 itself, so no commit, identity or history is involved, and the worker
@@ -23,16 +23,17 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 from git_exp.gitcmd import git
+from git_exp.repo import Repository
 
 PREFIX = "refs/exps-progress/"
 INTERVAL = 3.0           # seconds between two looks at a running entry's files
 MAX_REPORT = 1 << 20     # bytes of one report we read
 
 
-def report(repo, remote: str, entry_id: str, params: dict, metrics: dict, attempt: int) -> bool:
+def report(repo: Repository, remote: str, entry_id: str, params: dict, metrics: dict, attempt: int) -> bool:
     """Push one report for ENTRY_ID to REMOTE; whether it arrived."""
     from git_exp.sharing import gitremote
     body = json.dumps({"entry": entry_id, "attempt": attempt, "host": socket.gethostname(),
@@ -48,7 +49,7 @@ def report(repo, remote: str, entry_id: str, params: dict, metrics: dict, attemp
     return status is not None and status.flag != "!"
 
 
-def withdraw(repo, remote: str, entry_id: str) -> None:
+def withdraw(repo: Repository, remote: str, entry_id: str) -> None:
     from git_exp.sharing import gitremote
     try:
         gitremote.push(repo.root, remote, [f":{PREFIX}{entry_id}"], env={gitremote.DATA_SENT_ENV: "1"})
@@ -57,10 +58,11 @@ def withdraw(repo, remote: str, entry_id: str) -> None:
 
 
 @contextmanager
-def reporting(repo, remote: str, entry_id: str, root: str, attempt: int,
+def reporting(repo: Repository, remote: str, entry_id: str, root: str, attempt: int,
+              read_running: Callable[[str], tuple[dict, dict]],
               interval: float = INTERVAL) -> Iterator[None]:
-    """While the body runs, report the run's files at ROOT every INTERVAL seconds when they changed."""
-    from git_exp.show.running import read_running
+    """While the body runs, report the run's files at ROOT every INTERVAL seconds when they changed
+    (READ_RUNNING(root) -> (params, metrics): show/running.read_running)."""
     stop = threading.Event()
     last: list = [None]
 
@@ -84,20 +86,20 @@ def reporting(repo, remote: str, entry_id: str, root: str, attempt: int,
             withdraw(repo, remote, entry_id)
 
 
-def receive(repo, remote: str) -> None:
+def receive(repo: Repository, remote: str) -> None:
     """Fetch the workers' latest reports from REMOTE (reports of ended runs are pruned)."""
     git(["fetch", "-q", "--no-tags", "--no-write-fetch-head", "--prune", remote,
          f"+{PREFIX}*:{PREFIX}*"], cwd=repo.root, check=False)
 
 
-def forget(repo, entry_ids: list[str]) -> None:
+def forget(repo: Repository, entry_ids: list[str]) -> None:
     """Drop the local reports of entries that ended."""
     if entry_ids:
         git(["update-ref", "--stdin"], cwd=repo.root, check=False,
             input="".join(f"delete {PREFIX}{i}\n" for i in entry_ids).encode())
 
 
-def read_progress(repo, entry_id: str) -> tuple[dict, dict]:
+def read_progress(repo: Repository, entry_id: str) -> tuple[dict, dict]:
     """(params, metrics) of the latest report received for ENTRY_ID; ({}, {}) if none or odd."""
     ref = PREFIX + entry_id
     size = git(["cat-file", "-s", ref], cwd=repo.root, check=False)

@@ -15,6 +15,7 @@ Tests check the text exactly.
 from __future__ import annotations
 
 import shlex
+from typing import Sequence
 
 SIGNAL_SECONDS = 60
 
@@ -26,7 +27,7 @@ def array_spec(count: int, jobs: int | None) -> str:
 
 
 def render_script(argvs: list[list[str]], *, job_name: str, output: str, jobs: int | None,
-                  command: list[str] = ("git-exp", "exec-entry")) -> str:
+                  command: Sequence[str] = ("git-exp", "exec-entry")) -> str:
     """The batch script: ARGVS[i] are the worker command's arguments for array task i.
 
     OUTPUT is sbatch's --output pattern (%A the job, %a the array index).

@@ -26,6 +26,7 @@ from git_exp.errors import ExpError
 
 from git_exp.distributed import sbatch
 from git_exp.distributed.dispatch import Ended, Engine, Task
+from git_exp.repo import Repository
 
 POLL_SECONDS = 2.0
 UNREACHABLE_SECONDS = 600.0
@@ -67,7 +68,7 @@ class _Array:
 class SlurmEngine(Engine):
     name = "slurm"
 
-    def __init__(self, repo, sbatch_args: list[str], jobs: int | None):
+    def __init__(self, repo: Repository, sbatch_args: list[str], jobs: int | None):
         self.folder = os.path.join(repo.exp_dir, "queue", "slurm")
         self.sbatch_args = list(sbatch_args)
         self.jobs = jobs

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import Sequence
 
 from git_exp.errors import ExpError
 from git_exp import procs
@@ -23,6 +24,7 @@ from git_exp.queue import entries as ent
 from git_exp.queue.worker import live_workers
 
 from git_exp.distributed.executors import ExecutorSpec
+from git_exp.repo import Repository
 
 
 @dataclass
@@ -32,7 +34,7 @@ class Started:
     queued: int
 
 
-def check(repo, spec: ExecutorSpec, remote: str, sbatch_args: list[str] = ()) -> None:
+def check(repo: Repository, spec: ExecutorSpec, remote: str, sbatch_args: Sequence[str] = ()) -> None:
     """Fail now, with a hint, on what would make the dispatcher fail at once."""
     from git_exp.distributed.dispatch import resolve_target
     resolve_target(repo, remote)
@@ -68,8 +70,8 @@ def _python_path() -> str:
     return here + (os.pathsep + rest if rest else "")
 
 
-def start(repo, spec: ExecutorSpec, *, remote: str = "origin", jobs: int | None = None,
-          resources: list[str] = (), sbatch_args: list[str] = ()) -> Started:
+def start(repo: Repository, spec: ExecutorSpec, *, remote: str = "origin", jobs: int | None = None,
+          resources: Sequence[str] = (), sbatch_args: Sequence[str] = ()) -> Started:
     """Start a background dispatcher for SPEC unless one runs already."""
     recovery.recover(repo)
     queued = len(ent.list_entries(repo, "queued"))

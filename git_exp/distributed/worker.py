@@ -36,16 +36,17 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator, Sequence
 
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
 from git_exp.pipeline.runner import Events
 from git_exp.queue import entries as ent
+from git_exp.queue.results import read_result, result_ref
+from git_exp.repo import Repository
 from git_exp.sharing import gitremote
 
 from git_exp.distributed import lifeline, progress
-from git_exp.distributed.results import read_result, result_ref
 
 CLAIM_TRIES = 5
 _ID = re.compile(r"^[0-9a-z]{4,64}$")
@@ -77,7 +78,8 @@ def entry_id_of(ref: str) -> str:
     return entry_id
 
 
-def exec_entry(remote: str, ref: str, *, data_remote: str | None = None, executor: str = "",
+def exec_entry(remote: str, ref: str, *, read_running: Callable[[str], tuple[dict, dict]],
+               data_remote: str | None = None, executor: str = "",
                workdir: str | None = None, keep: bool = False,
                events: ExecEvents | None = None) -> ExecResult:
     """Run the entry REF of the Git remote REMOTE (a URL or path) and publish its result there.
@@ -85,7 +87,9 @@ def exec_entry(remote: str, ref: str, *, data_remote: str | None = None, executo
     DATA_REMOTE is where the data lives (default: what the remote pairs
     with, see remotes/location.py). EXECUTOR is recorded in the experiment.
     The temporary clone goes in WORKDIR (default: the system's temp dir)
-    and is removed afterwards unless KEEP.
+    and is removed afterwards unless KEEP. READ_RUNNING(root) reads the
+    run's (params, metrics) as it writes them, for the progress reports
+    (show/running.read_running, which the caller passes: show is above us).
     """
     events = events or ExecEvents()
     entry_id = entry_id_of(ref)
@@ -93,7 +97,8 @@ def exec_entry(remote: str, ref: str, *, data_remote: str | None = None, executo
     lifeline.watch_parent(lambda: root)
     try:
         with _interruptible() as publishing:
-            return _exec(remote, entry_id, root, data_remote, executor, events, publishing)
+            return _exec(remote, entry_id, root, data_remote, executor, events, publishing,
+                         read_running)
     finally:
         if keep:
             events.step(f"kept the temporary clone: {root}")
@@ -101,7 +106,8 @@ def exec_entry(remote: str, ref: str, *, data_remote: str | None = None, executo
             shutil.rmtree(root, ignore_errors=True)
 
 
-def _exec(remote, entry_id, root, data_location, executor, events, publishing) -> ExecResult:
+def _exec(remote, entry_id, root, data_location, executor, events, publishing,
+          read_running) -> ExecResult:
     from git_exp.experiments.run import run_experiment
     from git_exp.queue.checkout import materialise
     from git_exp.queue.executor import queue_trailers
@@ -140,7 +146,7 @@ def _exec(remote, entry_id, root, data_location, executor, events, publishing) -
         trailers["Exp-Executor"] = executor
     try:
         # Its metrics so far go to the remote while it runs, for `git exp show` at home.
-        with progress.reporting(repo, remote, entry.id, root, entry.attempt):
+        with progress.reporting(repo, remote, entry.id, root, entry.attempt, read_running):
             result = run_experiment(
                 repo, name=entry.name, message=entry.message, force=entry.force,
                 run_cache=entry.run_cache, targets=entry.targets or None,
@@ -154,6 +160,7 @@ def _exec(remote, entry_id, root, data_location, executor, events, publishing) -
         from git_exp.queue.finish import record_unrun
         outcome = record_unrun(repo, entry, EntryOutcome("failed", exit_code=1, error=exc.message,
                                                          hint=exc.hint), "queue")
+        assert outcome.exp_ref and outcome.exp_sha   # record_unrun records a failed experiment
         exp_ref, exp_sha, status = outcome.exp_ref, outcome.exp_sha, "failed"
         events.step(f"error: {exc.message}")
     publishing.set()
@@ -200,7 +207,7 @@ def _interruptible() -> Iterator[threading.Event]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _fetch(repo, remote: str, refspecs: list[str], depth: int) -> None:
+def _fetch(repo: Repository, remote: str, refspecs: list[str], depth: int) -> None:
     # A shallow fetch: the entry and its baseline are all a run needs, and a
     # repository's whole history can be large.
     proc = git(["fetch", "-q", "--no-tags", "--no-write-fetch-head", f"--depth={depth}", remote,
@@ -215,7 +222,7 @@ def _last_line(stderr: bytes) -> str:
     return lines[-1].removeprefix("fatal: ") if lines else "no output"
 
 
-def _fetch_entry(repo, remote: str, entry_id: str) -> ent.Entry:
+def _fetch_entry(repo: Repository, remote: str, entry_id: str) -> ent.Entry:
     queue_ref, running_ref = ent.QUEUE_PREFIX + entry_id, ent.RUNNING_PREFIX + entry_id
     there = gitremote.ls_remote(repo.root, remote, [queue_ref, running_ref])
     if queue_ref not in there:
@@ -232,7 +239,7 @@ def _fetch_entry(repo, remote: str, entry_id: str) -> ent.Entry:
     return entry
 
 
-def _ensure_identity(repo, sha: str) -> None:
+def _ensure_identity(repo: Repository, sha: str) -> None:
     """A worker with no Git identity of its own writes commits as the entry's author."""
     for which in ("AUTHOR", "COMMITTER"):
         if git(["var", f"GIT_{which}_IDENT"], cwd=repo.root, check=False).returncode != 0:
@@ -243,7 +250,7 @@ def _ensure_identity(repo, sha: str) -> None:
             return
 
 
-def _remote_result(repo, remote: str, entry: ent.Entry):
+def _remote_result(repo: Repository, remote: str, entry: ent.Entry):
     """The result of ENTRY already on the remote, or None."""
     ref = result_ref(entry)
     sha = gitremote.ls_remote(repo.root, remote, [ref]).get(ref)
@@ -259,7 +266,7 @@ def _remote_result(repo, remote: str, entry: ent.Entry):
     return found
 
 
-def _claim(repo, remote: str, entry: ent.Entry) -> ent.Entry:
+def _claim(repo: Repository, remote: str, entry: ent.Entry) -> ent.Entry:
     """Take the next attempt number on the remote; a fast-forward push is the compare-and-swap."""
     import copy
 
@@ -283,14 +290,14 @@ def _claim(repo, remote: str, entry: ent.Entry) -> ent.Entry:
                    "claimed it at the same time")
 
 
-def _open_data_remote(repo, remote: str, location: str | None):
-    from git_exp.remotes.location import open_location, resolve
+def _open_data_remote(repo: Repository, remote: str, location: str | None):
+    from git_exp.sharing.remote import open_location, resolve
     if location:
         return open_location(location, repo.root, "--data-remote")
     return resolve(repo, remote, remote)
 
 
-def _pull_inputs(repo, entry: ent.Entry, data_remote, events: ExecEvents) -> None:
+def _pull_inputs(repo: Repository, entry: ent.Entry, data_remote, events: ExecEvents) -> None:
     """Bring the data the entry records into the clone's cache (materialise places it)."""
     from git_exp.data.cache import Cache
     from git_exp.worktree.records import data_at
@@ -311,7 +318,7 @@ def _pull_inputs(repo, entry: ent.Entry, data_remote, events: ExecEvents) -> Non
                 f"from {data_remote}" + (f"; {len(lacking)} missing there" if lacking else ""))
 
 
-def _push_data(repo, data_remote, sha: str, entry: ent.Entry) -> int:
+def _push_data(repo: Repository, data_remote, sha: str, entry: ent.Entry) -> int:
     """Send the data the result refers to, before its ref: never a ref without its data."""
     from git_exp.data.cache import Cache
     from git_exp.sharing.needed import needed_objects
@@ -328,10 +335,10 @@ def _push_data(repo, data_remote, sha: str, entry: ent.Entry) -> int:
     return send(cache, data_remote, plan.send).objects
 
 
-def _log_blob(repo, sha: str, last_line: str) -> str | None:
+def _log_blob(repo: Repository, sha: str, last_line: str) -> str | None:
     """The run's log (its end, if long) as a blob, to publish with the result."""
     from git_exp.experiments import record as rec
-    from git_exp.distributed.results import LOG_LIMIT
+    from git_exp.queue.results import LOG_LIMIT
     path = rec.log_path(repo, sha)
     try:
         with open(path, "ab") as fh:
@@ -345,15 +352,15 @@ def _log_blob(repo, sha: str, last_line: str) -> str | None:
     return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
 
-def _publish(repo, remote: str, entry: ent.Entry, ref: str, sha: str, log_blob: str | None,
-             extra: list[str] = ()):
+def _publish(repo: Repository, remote: str, entry: ent.Entry, ref: str, sha: str, log_blob: str | None,
+             extra: Sequence[str] = ()):
     """Push the result (and its log) without force; None, or the winning Result if
     another attempt's result for this entry is there already.
 
     One atomic push: the log refs (the entry's, and EXTRA: the experiment's
     refs/exp-logs/ ref) never name a run whose result lost.
     """
-    from git_exp.distributed.results import log_ref
+    from git_exp.queue.results import log_ref
     specs = ([f"{sha}:{ref}"] + ([f"{log_blob}:{log_ref(entry.id)}"] if log_blob else [])
              + list(extra))
     statuses, error = gitremote.push(repo.root, remote, specs, env={gitremote.DATA_SENT_ENV: "1"},

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from typing import cast
 from dataclasses import dataclass, field
 
 from git_exp.dvcimport import dvcfiles
@@ -26,6 +27,7 @@ class Tree:
     """The files of what is being converted; READ gives bytes or None."""
 
     label = ""
+    root: str   # the repository the files belong to
 
     def paths(self) -> list[str]:
         raise NotImplementedError
@@ -168,7 +170,7 @@ def _lock(tree: Tree, pipeline, data: bytes, objects: DvcObjects, result: Conver
             if values:
                 params[relfile] = values
         cmd = recorded.cmd if recorded.cmd is not None else stage.cmd
-        entries[name] = StageLock(cmd=[cmd] if isinstance(cmd, str) else list(cmd),
+        entries[name] = StageLock(cmd=[cmd] if isinstance(cmd, str) else list(cast(list, cmd)),
                                   deps=deps, params=params, outs=outs)
     return dump_lock(entries, list(pipeline.stages))
 

@@ -82,8 +82,8 @@ def _safe_relpath(path: object, where: str) -> str:
     if isinstance(path, str):
         path = posixpath.normpath(path)
     problem = check_relpath(path)
-    if problem:
-        raise ExpError(f"{where}: refusing path {path!r}: {problem}",
+    if problem or not isinstance(path, str):
+        raise ExpError(f"{where}: refusing path {path!r}: {problem or 'not text'}",
                        hint="the file may come from someone else's commit; fix or delete the entry")
     return path
 
@@ -135,8 +135,9 @@ def parse_lock(data: bytes, wdirs: dict[str, str], where: str = DVC_LOCK) -> dic
 
 def parse_dvc_file(data: bytes, relpath: str) -> tuple[list[DvcOut], list[str]]:
     """The outs a `.dvc` file tracks (repo-relative) and what it holds that we do not convert."""
+    from git_exp.pipeline.yamlsrc import YDict   # what load_yaml makes of a mapping
     doc = load_yaml(data, relpath)
-    if not isinstance(doc, dict):
+    if not isinstance(doc, YDict):
         raise ExpError(f"{relpath}: expected a mapping with 'outs'")
     base = posixpath.dirname(relpath) or "."
     outs = [_out(e, base, relpath) for e in (doc.get("outs") or [])]
@@ -156,7 +157,7 @@ def convert_pipeline(data: bytes, where: str = DVC_YAML) -> tuple[bytes, list[st
     """exp.yaml's bytes for dvc.yaml DATA, and what was left out (file:line:col: what).
 
     When nothing is left out the bytes are DATA itself, comments and all."""
-    from git_exp.pipeline.spec import OUT_OPTIONS, PLOT_PROPS, STAGE_KEYS, TOP_KEYS
+    from git_exp.pipeline.records import OUT_OPTIONS, PLOT_PROPS, STAGE_KEYS, TOP_KEYS
     doc = load_yaml(data, where)
     if not isinstance(doc, dict):
         raise ExpError(f"{where}: expected a mapping with 'stages'")
@@ -180,7 +181,8 @@ def convert_pipeline(data: bytes, where: str = DVC_YAML) -> tuple[bytes, list[st
     for body in (doc.get("stages") or {}).values():
         if not isinstance(body, dict):
             continue
-        stage = body.get("do") if isinstance(body.get("do"), dict) else body
+        do = body.get("do")
+        stage = do if isinstance(do, dict) else body
         prune(stage, STAGE_KEYS + (() if stage is not body else ("foreach", "matrix", "do")),
               "stage key")
         prune_outputs(stage.get("outs"), OUT_OPTIONS)

@@ -11,6 +11,8 @@ the second run finds nothing to do.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 import re
 import subprocess
@@ -20,6 +22,9 @@ from git_exp.dvcimport import dvcfiles
 from git_exp.dvcimport.convert import CommitTree, Converted, convert_tree
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
 
 _DVC_REF = re.compile(r"refs/exps/([0-9a-f]{2})/([0-9a-f]{38})/([^/]+)\Z")
 IMPORTED_TRAILER = "Exp-Imported-From"
@@ -79,11 +84,12 @@ def plan_experiment(root: str, exp: DvcExperiment, objects) -> ExperimentPlan:
     return ExperimentPlan(exp, "import", convert_tree(CommitTree(root, exp.sha), objects))
 
 
-def write_experiment(repo, plan: ExperimentPlan, remove_dvc: bool) -> str:
+def write_experiment(repo: Repository, plan: ExperimentPlan, remove_dvc: bool) -> str:
     """Write the converted commit and its ref; the new commit's sha."""
     from git_exp.experiments import refs
     from git_exp.experiments.record import Outcome, build_message
     exp = plan.source
+    assert plan.converted is not None   # only a plan to import is written
     tree = _tree(repo, exp.sha, plan.converted.files, remove_dvc)
     outcome = Outcome(status="success", changed_params=_changed_params(repo.root, exp),
                       extra={IMPORTED_TRAILER: f"dvc {exp.sha}"})
@@ -92,7 +98,7 @@ def write_experiment(repo, plan: ExperimentPlan, remove_dvc: bool) -> str:
     return sha
 
 
-def _tree(repo, sha: str, files: dict[str, bytes], remove_dvc: bool) -> str:
+def _tree(repo: Repository, sha: str, files: dict[str, bytes], remove_dvc: bool) -> str:
     index = os.path.join(repo.git_dir, f"exp-import-index.{os.getpid()}")
     env = {"GIT_INDEX_FILE": index}
     try:
@@ -133,7 +139,7 @@ def _commit(root: str, source: str, tree: str, parent: str, message: str) -> str
 def _changed_params(root: str, exp: DvcExperiment) -> dict[str, str]:
     """The params that differ from the baseline's, for the message (as `run -S` records them)."""
     from git_exp.params.read import flatten, fmt_of, parse
-    from git_exp.pipeline.template import scalar_text
+    from git_exp.pipeline.template_vars import scalar_text
     changed = {}
     new, old = CommitTree(root, exp.sha), CommitTree(root, exp.baseline)
     for relpath in ("params.yaml", "params.json", "params.toml"):

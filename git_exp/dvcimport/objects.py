@@ -90,13 +90,13 @@ class DvcObjects:
 
     # -- files ------------------------------------------------------------------------
 
-    def _file(self, md5: str, path: str, fallback: Fallback) -> HashInfo | None:
+    def _file(self, md5: str, path: str, fallback: Fallback | None) -> HashInfo | None:
         source = self._dvc_path(md5)
         if source is not None:
             info = self._take_file(md5, source)
             if info is not None:
                 return info
-        offered = fallback(path) if fallback else None
+        offered = fallback(path) if fallback is not None else None
         if isinstance(offered, bytes):
             if hashlib.md5(offered, usedforsecurity=False).hexdigest() == md5:
                 return HashInfo(hashlib.sha256(offered).hexdigest(), len(offered))
@@ -129,34 +129,36 @@ class DvcObjects:
     # -- directories --------------------------------------------------------------------
 
     def _directory(self, out: DvcOut, fallback: Fallback) -> HashInfo | None:
-        source = self._dvc_path(out.md5)
+        md5_dir = out.md5
+        assert md5_dir is not None   # resolve() checked
+        source = self._dvc_path(md5_dir)
         if source is None:
-            offered = fallback(out.path) if fallback else None
+            offered = fallback(out.path)
             if isinstance(offered, str) and os.path.isdir(offered):
                 return self._take_tree(out, offered)
-            self.report.missing.setdefault(out.md5, out.path)
+            self.report.missing.setdefault(md5_dir, out.path)
             return None
         if os.path.getsize(source) > MAX_DIR_OBJECT:
-            self.report.corrupt[out.md5] = f"{source} is too large for a directory listing"
+            self.report.corrupt[md5_dir] = f"{source} is too large for a directory listing"
             return None
         with open(source, "rb") as fh:
             data = fh.read()
-        if hashlib.md5(data, usedforsecurity=False).hexdigest() + ".dir" != out.md5:
-            self.report.corrupt[out.md5] = f"{source} does not hash to its name"
+        if hashlib.md5(data, usedforsecurity=False).hexdigest() + ".dir" != md5_dir:
+            self.report.corrupt[md5_dir] = f"{source} does not hash to its name"
             return None
         try:
             rows = json.loads(data)
         except ValueError:
             rows = None
         if not isinstance(rows, list):
-            self.report.corrupt[out.md5] = f"{source} is not a DVC directory listing"
+            self.report.corrupt[md5_dir] = f"{source} is not a DVC directory listing"
             return None
         entries = []
         for row in rows:
             rel = row.get("relpath") if isinstance(row, dict) else None
             md5 = row.get("md5") if isinstance(row, dict) else None
-            if check_relpath(rel) or not isinstance(md5, str) or len(md5) != 32:
-                self.report.corrupt[out.md5] = f"{source}: refusing entry {row!r}"
+            if not isinstance(rel, str) or check_relpath(rel) or not isinstance(md5, str) or len(md5) != 32:
+                self.report.corrupt[md5_dir] = f"{source}: refusing entry {row!r}"
                 return None
             info = self._known.get(md5) or self._file(md5, posixpath.join(out.path, rel), None)
             self._known[md5] = info
@@ -175,19 +177,21 @@ class DvcObjects:
     def _take_tree(self, out: DvcOut, folder: str) -> HashInfo | None:
         """A directory DVC's cache lacks but the work tree has: accepted when DVC's
         own listing hash (md5 of the sorted JSON) matches, so it is the recorded data."""
+        md5_dir = out.md5
+        assert md5_dir is not None   # resolve() checked
         from git_exp.data.hashing import hash_path
         try:
             info, entries = hash_path(folder, None, cache_root=self.cache.root)
         except ExpError:
-            self.report.missing.setdefault(out.md5, out.path)
+            self.report.missing.setdefault(md5_dir, out.path)
             return None
         rows = []
         for e in entries or []:
             with open(os.path.join(folder, *e.relpath.split("/")), "rb") as fh:
                 rows.append({"md5": _hash_both(fh)[0], "relpath": e.relpath})
         listing = json.dumps(sorted(rows, key=lambda r: r["relpath"]), separators=(", ", ": "))
-        if hashlib.md5(listing.encode(), usedforsecurity=False).hexdigest() + ".dir" != out.md5:
-            self.report.missing.setdefault(out.md5, out.path)
+        if hashlib.md5(listing.encode(), usedforsecurity=False).hexdigest() + ".dir" != md5_dir:
+            self.report.missing.setdefault(md5_dir, out.path)
             return None
         if self.store:
             self.cache.save(folder)

@@ -12,6 +12,8 @@ folder is never deleted: it is the user's, and the report says where it is.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 from dataclasses import dataclass, field
 
@@ -22,6 +24,9 @@ from git_exp.dvcimport.objects import DvcObjects, ObjectReport, dvc_cache_dir
 from git_exp.dvcimport.remotes import plan_remotes
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
 
 EXPCONFIG = ".expconfig"
 
@@ -47,7 +52,7 @@ class ImportResult:
                 and all(p.action != "import" for p in self.experiments))
 
 
-def import_dvc(repo, dry_run: bool = False, remove_dvc: bool = False) -> ImportResult:
+def import_dvc(repo: Repository, dry_run: bool = False, remove_dvc: bool = False) -> ImportResult:
     from git_exp.data.cache import Cache
     from git_exp.data.links import parse_link_types
     root = repo.root
@@ -132,7 +137,7 @@ def _changed_since_head(root: str, paths: list[str]) -> set[str]:
     return {entry[3:] for entry in out.decode("utf-8", "surrogateescape").split("\0") if len(entry) > 3}
 
 
-def _carry_out(repo, result: ImportResult, files: dict[str, bytes], remove_dvc: bool) -> None:
+def _carry_out(repo: Repository, result: ImportResult, files: dict[str, bytes], remove_dvc: bool) -> None:
     from git_exp.ignore import ensure_ignored
     from git_exp.worktree_writes import WorkTree
     root = repo.root

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.repo import Repository
 
 PREFIX = "refs/exp-notes/"
 PATTERN = PREFIX + "*"
@@ -214,7 +215,7 @@ def move(root: str, ref: str, new: str, old: str | None) -> None:
                        hint="run the command again")
 
 
-def update(repo, spec: str, change, subject: str):
+def update(repo: Repository, spec: str, change, subject: str):
     """Apply CHANGE (Annotation -> Annotation) to the experiment SPEC names; (experiment, before, after)."""
     from git_exp.experiments.resolve import resolve
     exp = resolve(repo, spec)
@@ -230,7 +231,7 @@ def update(repo, spec: str, change, subject: str):
     return exp, before, after
 
 
-def set_note(repo, spec: str, text: str | None, append: bool = False):
+def set_note(repo: Repository, spec: str, text: str | None, append: bool = False):
     """Set (or with APPEND add a paragraph to) the note; TEXT None or empty removes it."""
     text = (text or "").strip("\n")
     check_note(text)
@@ -242,7 +243,7 @@ def set_note(repo, spec: str, text: str | None, append: bool = False):
     return update(repo, spec, change, "note: " + ("append" if append else "set" if text else "remove"))
 
 
-def edit_tags(repo, spec: str, tags: list[str], delete: bool = False):
+def edit_tags(repo: Repository, spec: str, tags: list[str], delete: bool = False):
     for tag in tags:
         check_tag(tag)
 

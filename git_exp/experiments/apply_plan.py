@@ -17,6 +17,7 @@ from git_exp.worktree.records import data_at
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
 from git_exp.relpaths import path_problem
+from git_exp.repo import Repository
 from git_exp.worktree_writes import WorkTree
 
 APPLIED_FILE = "exp-applied"
@@ -34,7 +35,7 @@ class Plan:
     local: dict = field(default_factory=dict)        # untracked target path -> its blob now
 
 
-def ls_tree(repo, rev: str) -> dict[str, tuple[str, str]]:
+def ls_tree(repo: Repository, rev: str) -> dict[str, tuple[str, str]]:
     out = git(["ls-tree", "-r", "-z", "--full-tree", rev], cwd=repo.root).stdout
     files = {}
     for entry in out.split(b"\0"):
@@ -48,7 +49,7 @@ def ls_tree(repo, rev: str) -> dict[str, tuple[str, str]]:
     return files
 
 
-def _index(repo) -> dict[str, str]:
+def _index(repo: Repository) -> dict[str, str]:
     out = git(["ls-files", "-s", "-z"], cwd=repo.root).stdout
     index = {}
     for entry in out.split(b"\0"):
@@ -58,21 +59,21 @@ def _index(repo) -> dict[str, str]:
     return index
 
 
-def _applied_path(repo) -> str:
+def _applied_path(repo: Repository) -> str:
     return os.path.join(repo.git_dir, APPLIED_FILE)
 
 
-def read_applied(repo) -> dict[str, str]:
+def read_applied(repo: Repository) -> dict[str, str]:
     from git_exp import pathmap
     return pathmap.read(_applied_path(repo))
 
 
-def write_applied(repo, applied: dict[str, str]) -> None:
+def write_applied(repo: Repository, applied: dict[str, str]) -> None:
     from git_exp import pathmap
     pathmap.write(_applied_path(repo), applied)
 
 
-def hash_local(repo, paths: list[str]) -> dict[str, str | None]:
+def hash_local(repo: Repository, paths: list[str]) -> dict[str, str | None]:
     """Blob sha each of PATHS would have in Git now (filters applied); None for a folder."""
     found: dict[str, str | None] = {}
     regular = []
@@ -92,7 +93,7 @@ def hash_local(repo, paths: list[str]) -> dict[str, str | None]:
     return found
 
 
-def plan(repo, sha: str) -> Plan:
+def plan(repo: Repository, sha: str) -> Plan:
     files = ls_tree(repo, sha)
     for path in files:
         problem = path_problem(path)
@@ -124,7 +125,7 @@ def plan(repo, sha: str) -> Plan:
     return Plan(files, data, _index(repo), read_applied(repo))
 
 
-def find_in_way(repo, plan: Plan, snapshot: dict[str, tuple[str, str]]) -> None:
+def find_in_way(repo: Repository, plan: Plan, snapshot: dict[str, tuple[str, str]]) -> None:
     """Untracked or ignored local files that the experiment would overwrite with other bytes."""
     candidates = []
     for path, (mode, blob) in plan.files.items():
@@ -166,7 +167,7 @@ def find_in_way(repo, plan: Plan, snapshot: dict[str, tuple[str, str]]) -> None:
 _RECENT = 200
 
 
-def _recorded_by_experiments(repo, blobs: dict[str, str]) -> set[str]:
+def _recorded_by_experiments(repo: Repository, blobs: dict[str, str]) -> set[str]:
     """Paths of BLOBS whose bytes a recent experiment or backup records at that path.
 
     After `git exp run` the work tree holds the run's results (exp.lock,
@@ -188,7 +189,7 @@ def _recorded_by_experiments(repo, blobs: dict[str, str]) -> set[str]:
     return {path for (path, _), answer in zip(asks, found) if answer.strip() == blobs[path]}
 
 
-def find_data_in_way(repo, plan: Plan, tree: WorkTree) -> tuple[list[str], list[str]]:
+def find_data_in_way(repo: Repository, plan: Plan, tree: WorkTree) -> tuple[list[str], list[str]]:
     """(target data paths present locally that no local record names, with other
     content; target data paths present locally). A symlink at one (which
     checkout would refuse) goes to plan.in_way."""
@@ -220,7 +221,7 @@ def find_data_in_way(repo, plan: Plan, tree: WorkTree) -> tuple[list[str], list[
     return in_way, present
 
 
-def blob_now(repo, rel: str, snapshot: dict) -> str | None:
+def blob_now(repo: Repository, rel: str, snapshot: dict) -> str | None:
     if rel in snapshot:
         return snapshot[rel][1]
     return hash_local(repo, [rel]).get(rel)

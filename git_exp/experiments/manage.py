@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Collection
 
 from git_exp.errors import ExpError
 from git_exp.experiments import names as exp_names
@@ -10,14 +11,15 @@ from git_exp.experiments import record as rec
 from git_exp.experiments import refs
 from git_exp.experiments.resolve import resolve
 from git_exp.gitcmd import git
+from git_exp.repo import Repository
 
 
-def head_sha(repo) -> str | None:
+def head_sha(repo: Repository) -> str | None:
     proc = git(["rev-parse", "--verify", "-q", "HEAD^{commit}"], cwd=repo.root, check=False)
     return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
 
-def commit_states(repo, shas: list[str]) -> dict[str, str]:
+def commit_states(repo: Repository, shas: list[str]) -> dict[str, str]:
     """sha -> Exp-Status, read in one `git log --no-walk` call."""
     if not shas:
         return {}
@@ -38,7 +40,7 @@ class Group:
     experiments: list[refs.ExpRef]
 
 
-def labels_for(repo, shas: set[str]) -> dict[str, str]:
+def labels_for(repo: Repository, shas: set[str]) -> dict[str, str]:
     out = git(["for-each-ref", "--format=%(objectname) %(*objectname) %(refname:short)",
                "refs/heads", "refs/tags"], cwd=repo.root).stdout.decode("utf-8", "replace")
     found: dict[str, list[str]] = {}
@@ -50,7 +52,7 @@ def labels_for(repo, shas: set[str]) -> dict[str, str]:
     return {sha: ", ".join(found.get(sha, [])) or sha[:7] for sha in shas}
 
 
-def list_groups(repo, all_commits: bool = False) -> list[Group]:
+def list_groups(repo: Repository, all_commits: bool = False) -> list[Group]:
     every = refs.list_refs(repo.root)
     head = head_sha(repo)
     if not all_commits:
@@ -60,7 +62,7 @@ def list_groups(repo, all_commits: bool = False) -> list[Group]:
     return [Group(b, labels[b], [r for r in every if r.baseline == b]) for b in baselines]
 
 
-def remove(repo, specs: list[str], all_of_head: bool = False, all_commits: bool = False,
+def remove(repo: Repository, specs: list[str], all_of_head: bool = False, all_commits: bool = False,
            failed: bool = False) -> list[refs.ExpRef]:
     every = refs.list_refs(repo.root)
     if all_commits:
@@ -89,15 +91,16 @@ def remove(repo, specs: list[str], all_of_head: bool = False, all_commits: bool 
     return list(unique.values())
 
 
-def rename(repo, old: str, new: str) -> tuple[refs.ExpRef, str]:
+def rename(repo: Repository, old: str, new: str, reserved: Collection[str]) -> tuple[refs.ExpRef, str]:
+    """Rename experiment OLD to NEW; RESERVED names (the queue's: queue.entries.reserved_names)
+    count as taken."""
     exp_names.validate(new, repo.root)
     every = refs.list_refs(repo.root)
     found = resolve(repo, old, every)
     if any(r.name == new for r in every):
         raise ExpError(f"an experiment named '{new}' already exists",
                        hint="remove it first, or pick another name")
-    from git_exp.queue.entries import reserved_names
-    if new in reserved_names(repo):
+    if new in reserved:
         raise ExpError(f"a queued experiment is already named '{new}'",
                        hint="pick another name, or drop the entry: git exp queue remove " + new)
     new_ref = refs.exp_ref(found.baseline, new)
@@ -105,7 +108,7 @@ def rename(repo, old: str, new: str) -> tuple[refs.ExpRef, str]:
     return found, new_ref
 
 
-def branch(repo, spec: str, branch_name: str | None) -> tuple[refs.ExpRef, str]:
+def branch(repo: Repository, spec: str, branch_name: str | None) -> tuple[refs.ExpRef, str]:
     found = resolve(repo, spec)
     name = branch_name or found.name
     proc = git(["check-ref-format", "--branch", name], cwd=repo.root, check=False)
@@ -119,7 +122,7 @@ def branch(repo, spec: str, branch_name: str | None) -> tuple[refs.ExpRef, str]:
     return found, name
 
 
-def read_log(repo, spec: str) -> tuple[refs.ExpRef, bytes]:
+def read_log(repo: Repository, spec: str) -> tuple[refs.ExpRef, bytes]:
     found = resolve(repo, spec)
     path = rec.log_path(repo, found.sha)
     try:
@@ -131,13 +134,14 @@ def read_log(repo, spec: str) -> tuple[refs.ExpRef, bytes]:
                             "the clone that ran the experiment; 'git exp save' records no log") from None
 
 
-def save(repo, name: str | None = None, message: str | None = None,
+def save(repo: Repository, reserved: Collection[str], name: str | None = None, message: str | None = None,
          force: bool = False) -> tuple[refs.ExpRef, bool]:
     """Record the work tree as it is, without running anything.
 
     Returns (the experiment, whether it was there already): an unnamed save
     of a work tree that equals an experiment of the same commit records no
     twin and returns that experiment, as `run` does. A named save always records.
+    RESERVED names (the queue's: queue.entries.reserved_names) count as taken.
     """
     from git_exp.experiments.run import (DEFAULT_MAX_FILE, _pick_name, _same_tree, changed_params,
                                          check_sizes)
@@ -146,8 +150,7 @@ def save(repo, name: str | None = None, message: str | None = None,
     from git_exp.pipeline.spec import load_pipeline
 
     baseline = rec.baseline_of(repo)
-    from git_exp.queue.entries import reserved_names
-    chosen, replaced = _pick_name(repo, name, force, reserved_names(repo))
+    chosen, replaced = _pick_name(repo, name, force, reserved)
     try:
         pipeline = load_pipeline(repo.root)
     except ExpError:

@@ -37,11 +37,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from typing import Any
 
 from git_exp import __version__
 from git_exp.atomic import write_atomic
 from git_exp.gitcmd import git
-from git_exp.show.workmemo import Watch, _file_key  # one stat key, one file shape
+from git_exp.filewatch import Watch, file_key  # one stat key, as show/workmemo.py
 
 VERSION = 1
 MAX_ROOTS = 32          # work trees remembered; the oldest entry goes first
@@ -58,8 +59,13 @@ def _memo_path(repo) -> str:
     return os.path.join(repo.exp_dir, "memo", f"noop-v{VERSION}.json")
 
 
-def _status(repo) -> tuple[str, str, list[str]] | None:
-    """(HEAD commit, digest of the status, paths it names), or None when unusable."""
+def _status(repo) -> tuple[str, str, list[str], list[str]] | None:
+    """(HEAD commit, digest of the status, paths it names, the subset that differs
+    in the work tree), or None when unusable.
+
+    The subset - entries whose work-tree column is not '.', unmerged and
+    untracked ones - is what `git ls-files --modified --others --exclude-standard`
+    lists: run.py checks it for oversized files instead of asking Git again."""
     proc = git(["--no-optional-locks", "status", "--porcelain=v2", "-z", "--branch",
                 "--no-ahead-behind", "--untracked-files=all", "--ignore-submodules=none"],
                cwd=repo.root, check=False)
@@ -67,6 +73,7 @@ def _status(repo) -> tuple[str, str, list[str]] | None:
         return None
     head = None
     paths: list[str] = []
+    worktree: list[str] = []
     fields = proc.stdout.split(b"\0")
     i = 0
     while i < len(fields):
@@ -76,16 +83,22 @@ def _status(repo) -> tuple[str, str, list[str]] | None:
             head = entry[len("# branch.oid "):]
         elif entry.startswith("1 "):
             paths.append(entry.split(" ", 8)[8])
+            if entry[3:4] != ".":
+                worktree.append(paths[-1])
         elif entry.startswith("2 "):
             paths.append(entry.split(" ", 9)[9])
+            if entry[3:4] != ".":
+                worktree.append(paths[-1])
             i += 1          # the original path follows; its absence is in the digest
         elif entry.startswith("u "):
             paths.append(entry.split(" ", 10)[10])
+            worktree.append(paths[-1])
         elif entry.startswith("? "):
             paths.append(entry[2:])
+            worktree.append(paths[-1])
     if head is None or len(head) < 40:
         return None         # no commit yet ("(initial)"): not a no-op anyway
-    return head, hashlib.sha256(proc.stdout).hexdigest(), paths
+    return head, hashlib.sha256(proc.stdout).hexdigest(), paths, worktree
 
 
 def _walk(root: str, relpath: str, into: list[str]) -> bool:
@@ -121,9 +134,9 @@ def _stats(repo, relpaths, absolute) -> dict | None:
     out: dict[str, list | None] = {}
     try:
         for rel in relpaths:
-            out[rel] = _file_key(os.path.join(repo.root, *rel.split("/")))
+            out[rel] = file_key(os.path.join(repo.root, *rel.split("/")))
         for full in absolute:
-            out["//" + full] = _file_key(full)
+            out["//" + full] = file_key(full)
     except OSError:
         return None
     return out
@@ -161,7 +174,7 @@ def _load(path: str) -> dict:
 def replay(repo) -> dict | None:
     """The remembered no-op answer {skipped: [[stage, reason]], name, sha}, if still true."""
     from git_exp.experiments.runlock import live_holder
-    entry = _load(_memo_path(repo)).get(repo.root)
+    entry: Any = _load(_memo_path(repo)).get(repo.root)   # any doubt below is a miss
     try:
         if entry["version"] != __version__ or entry["env"] != _env_key():
             return None
@@ -174,7 +187,7 @@ def replay(repo) -> dict | None:
             return None
         for key, stored in entry["files"].items():
             full = key[2:] if key.startswith("//") else os.path.join(repo.root, *key.split("/"))
-            if _file_key(full) != stored:
+            if file_key(full) != stored:
                 return None
         answer = entry["answer"]
         if not (isinstance(answer["skipped"], list) and isinstance(answer["name"], str)):
@@ -197,39 +210,44 @@ def _stamp(repo) -> int | None:
         return None     # a read-only Git dir: no memo
 
 
-def answer_ahead(repo) -> "Guard | None":
+def answer_ahead(repo) -> tuple["Guard | None", list[str] | None]:
     """After a run that ran stages: what a plain run would answer next, if it
     is a no-op - keyed now, before the experiment's snapshot, and stored by
-    Guard.remember once recorded (still only if nothing moved meanwhile)."""
+    Guard.remember once recorded (still only if nothing moved meanwhile).
+
+    Also returns the work-tree changes the status taken on the way lists
+    (Guard.worktree_changed: None when none was taken), answer or not."""
     from git_exp.errors import ExpError
     from git_exp.pipeline.lock import LOCK_FILE
     from git_exp.pipeline.runner import PipelineRun
     from git_exp.pipeline.spec import load_pipeline, work_tree_reader
     guard = Guard(repo, Watch(repo.root))
     if guard.stamp is None:
-        return None
+        return None, None
     try:
         pipeline = load_pipeline(repo.root, read=guard.watch.reader(work_tree_reader(repo.root)),
                                  check_links=True, checked=guard.watch.checked)
         guard.start(pipeline, LOCK_FILE)
         if guard.before is None:
-            return None
+            return None, guard.worktree_changed
         plans = PipelineRun(repo, pipeline).plan()
     except (ExpError, OSError):
-        return None
+        return None, guard.worktree_changed
     if any(plan.reasons for plan in plans):
-        return None     # the next run would run something: nothing to remember
+        return None, guard.worktree_changed  # the next run would run something: nothing to remember
     guard.skipped = [(plan.stage.name, plan.skip or "up to date") for plan in plans]
-    return guard
+    return guard, guard.worktree_changed
 
 
 class Guard:
     """Takes the key before a plain run reads anything, and stores its no-op answer after."""
+    before: tuple | None    # (files, status, stats) once start() took the key
 
     def __init__(self, repo, watch: Watch):
         self.repo = repo
         self.watch = watch
-        self.before = None
+        self.before: tuple[list[str], list[str], dict] | None = None
+        self.worktree_changed: list[str] | None = None   # start()'s status, see _status
         self.skipped: list = []
         self.stamp = _stamp(repo)   # before anything is stat'ed or read
 
@@ -246,6 +264,7 @@ class Guard:
         status = _status(self.repo)
         if status is None:
             return
+        self.worktree_changed = status[3]
         rel = list(dict.fromkeys(rel + status[2]))
         # Stats after status: a file changed in between is either in the status
         # or changes its stat later than this - both seen by the second key.

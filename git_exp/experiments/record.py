@@ -68,13 +68,36 @@ def parse_trailers(message: str) -> dict[str, list[str]]:
     return found
 
 
+_NO_BASELINE = ("this repository has no commits yet, so an experiment has no baseline",
+                "commit your project first: git add -A && git commit -m 'baseline'")
+
+
 def baseline_of(repo) -> str:
     """The commit HEAD points at; experiments need one to hang from."""
     proc = git(["rev-parse", "--verify", "-q", "HEAD^{commit}"], cwd=repo.root, check=False)
     if proc.returncode != 0:
-        raise ExpError("this repository has no commits yet, so an experiment has no baseline",
-                       hint="commit your project first: git add -A && git commit -m 'baseline'")
+        raise ExpError(_NO_BASELINE[0], hint=_NO_BASELINE[1])
     return proc.stdout.decode().strip()
+
+
+def baseline_and_blobs(repo, relfiles: list[str],
+                       baseline: str | None = None) -> tuple[str, dict[str, bytes | None]]:
+    """A batched Git read: BASELINE (default: HEAD's commit, as baseline_of)
+    and the bytes of each of RELFILES in it (None: not in that commit), all
+    through one `git cat-file --batch` instead of a rev-parse plus a
+    `cat-file blob` per file. HEAD is resolved first and the files are asked
+    for by the commit's id, so they always come from the commit returned.
+    """
+    from git_exp.show.catfile import CatFile
+    with CatFile(repo.root) as objects:
+        if baseline is None:
+            head = objects.read("HEAD^{commit}")
+            if head is None or head.type != "commit":
+                raise ExpError(_NO_BASELINE[0], hint=_NO_BASELINE[1])
+            baseline = head.oid
+        found = objects.read_many([f"{baseline}:{rel}" for rel in relfiles]) if relfiles else []
+    return baseline, {rel: obj.data if obj is not None and obj.type == "blob" else None
+                      for rel, obj in zip(relfiles, found)}
 
 
 def taken_names(repo) -> set[str]:

@@ -26,6 +26,7 @@ from git_exp.ignore import ensure_ignored
 from git_exp.pipeline.graph import stage_order
 from git_exp.pipeline.runner import Events, PipelineRun, RunSummary, StageFailed
 from git_exp.pipeline.spec import load_pipeline
+from git_exp.repo import Repository
 
 LOCK_NAME = "repro"   # what `show` and `logs` call the run holding the work tree's lock
 
@@ -45,7 +46,7 @@ class ReproResult:
     metrics: dict[str, object] = field(default_factory=dict)
 
 
-def reproduce(repo, targets: list[str] | None = None, *, single: bool = False,
+def reproduce(repo: Repository, targets: list[str] | None = None, *, single: bool = False,
               downstream: bool = False, force: bool = False, run_cache: bool = True,
               pull: bool = False, events: Events | None = None, progress=None) -> ReproResult:
     """Run the selected stages in REPO's work tree; exp.lock is updated stage by stage.
@@ -89,7 +90,7 @@ def _overlaps(a: str, b: str) -> bool:
     return a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/")
 
 
-def pull_missing(repo, pipeline, targets, downstream: bool, single: bool,
+def pull_missing(repo: Repository, pipeline, targets, downstream: bool, single: bool,
                  progress=None) -> Pulled:
     """Fetch the recorded data of the selected stages' deps and outs that the cache
     lacks (remotes.fetch.fetch_missing: the data remote of the branch's upstream,

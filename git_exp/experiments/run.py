@@ -10,6 +10,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass, field
+from typing import Collection, Sequence
 
 from git_exp.errors import ExpError
 from git_exp.experiments import names as exp_names
@@ -94,9 +95,11 @@ class _Recorder(Events):
         self.inner.output(data)
 
 
-def check_sizes(repo, limit: int, skip: tuple[str, ...] = ()) -> None:
-    """Refuse files over LIMIT that would enter Git; SKIP: paths (and folders) left out."""
-    big = [(p, size) for p, size in oversized_files(repo, limit)
+def check_sizes(repo, limit: int, skip: tuple[str, ...] = (),
+                changed: list[str] | None = None) -> None:
+    """Refuse files over LIMIT that would enter Git; SKIP: paths (and folders) left out.
+    CHANGED: snapshot.changed_files(repo), when the caller has it already."""
+    big = [(p, size) for p, size in oversized_files(repo, limit, changed)
            if not any(p == s or p.startswith(s.rstrip("/") + "/") for s in skip)]
     if big:
         listing = "\n".join(f"  {p} ({size / 1048576:.1f} MiB)" for p, size in big[:10])
@@ -106,8 +109,12 @@ def check_sizes(repo, limit: int, skip: tuple[str, ...] = ()) -> None:
                             "or raise the limit: git config exp.maxCommitFileSize 100m")
 
 
-def changed_params(repo, pipeline, baseline: str) -> dict[str, str]:
-    """Tracked params whose values differ from the baseline commit."""
+def changed_params(repo, pipeline, baseline: str,
+                   at_baseline: dict[str, bytes | None] | None = None) -> dict[str, str]:
+    """Tracked params whose values differ from the baseline commit.
+
+    AT_BASELINE: params file -> its bytes in BASELINE (None: not there), as
+    record.baseline_and_blobs read them; a file it lacks is read here."""
     from git_exp.params import read as params_read
     changed: dict[str, str] = {}
     for relfile in pipeline.params_files:
@@ -115,18 +122,22 @@ def changed_params(repo, pipeline, baseline: str) -> dict[str, str]:
         if not os.path.exists(path):
             continue
         new = params_read.flatten(params_read.load(path, relfile))
-        proc = git(["cat-file", "blob", f"{baseline}:{relfile}"], cwd=repo.root, check=False)
+        if at_baseline is not None and relfile in at_baseline:
+            blob = at_baseline[relfile]
+        else:
+            proc = git(["cat-file", "blob", f"{baseline}:{relfile}"], cwd=repo.root, check=False)
+            blob = proc.stdout if proc.returncode == 0 else None
         old = {}
-        if proc.returncode == 0:
+        if blob is not None:
             try:
                 old = params_read.flatten(params_read.parse(
-                    proc.stdout.decode("utf-8", "replace"), params_read.fmt_of(relfile), relfile))
+                    blob.decode("utf-8", "replace"), params_read.fmt_of(relfile), relfile))
             except ExpError:
                 old = {}
         prefix = "" if os.path.basename(relfile) == "params.yaml" and "/" not in relfile else f"{relfile}:"
-        for key in new:
-            if key not in old or old[key] != new[key]:
-                changed[prefix + key] = json.dumps(new[key]) if not isinstance(new[key], str) else new[key]
+        for key, value in new.items():
+            if key not in old or old[key] != value:
+                changed[prefix + key] = value if isinstance(value, str) else json.dumps(value)
     return changed
 
 
@@ -144,7 +155,7 @@ def read_metrics(repo, pipeline) -> dict[str, object]:
 
 
 def _pick_name(repo, name: str | None, force: bool,
-               reserved: set[str] = frozenset()) -> tuple[str, list[refs.ExpRef]]:
+               reserved: Collection[str] = ()) -> tuple[str, list[refs.ExpRef]]:
     existing = refs.list_refs(repo.root)
     if name is None:
         return exp_names.generate({r.name for r in existing} | set(reserved)), []
@@ -177,12 +188,12 @@ def _sigterm_as_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
+def run_experiment(repo, *, overrides: Sequence[str] = (), name: str | None = None,
                    message: str | None = None, force_name: bool = False, force: bool = False,
                    run_cache: bool = True, targets: list[str] | None = None,
                    downstream: bool = False, events: Events | None = None,
                    baseline: str | None = None, log_file: str | None = None,
-                   reserved: set[str] | None = None,
+                   reserved: Collection[str],
                    trailers: dict[str, str] | None = None) -> ExperimentResult:
     """Run the pipeline in REPO's work tree and record the result.
 
@@ -190,7 +201,8 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
     the commit it was queued from, since its temporary checkout's HEAD is the
     queue entry. LOG_FILE is where the log is written while the run goes on
     (it moves next to the other logs once recorded). RESERVED names count as
-    taken (default: the names of queued entries). TRAILERS go into the
+    taken: the caller passes the names of queued entries (queue.entries.
+    reserved_names), or none for a queued run itself. TRAILERS go into the
     experiment's message as they are.
     """
     from git_exp.params import overrides as ov
@@ -211,26 +223,27 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
     else:
         pipeline = load_pipeline(repo.root)
     own_tree = baseline is None and log_file is None and not trailers  # not a queued checkout
-    baseline = baseline or rec.baseline_of(repo)
+    # The baseline and its params files in one Git call; its objects never change,
+    # so reading them now equals reading them when the run is recorded.
+    baseline, at_baseline = rec.baseline_and_blobs(repo, list(pipeline.params_files), baseline)
     for arg in overrides:
         if sweeps.is_sweep(arg):
             raise ExpError(f"'{arg}' is a sweep: it describes several experiments",
                            hint="queue them with 'git exp run --queue -S ...', "
                                 "or run them in parallel with -j N")
     parsed = [ov.parse_override(arg) for arg in overrides]
-    if reserved is None:
-        from git_exp.queue.entries import reserved_names
-        reserved = reserved_names(repo)
     auto_named = name is None
     name, replaced = _pick_name(repo, name, force_name, reserved)
     limit = repo.config.get_int("exp.maxCommitFileSize", DEFAULT_MAX_FILE)
 
     with RunLock(repo.git_dir, name):
         # Cached outs must be ignored before sizes are checked: they never enter Git.
+        ignored: set[str] = set()
         for stage in pipeline.stages.values():
             for out in stage.outs:
-                if out.cache:
+                if out.cache and out.path not in ignored:
                     ensure_ignored(repo.root, out.path)
+                    ignored.add(out.path)
         check_sizes(repo, limit)
         # Everything that can fail before a stage starts is done before the
         # -S edit, or undone with it: the log must be writable (a full disk or
@@ -253,6 +266,7 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
             runner = PipelineRun(repo, pipeline, force=force, run_cache=run_cache,
                                  env={"GIT_EXP_NAME": name, "GIT_EXP_BASELINE": baseline},
                                  events=recorder)
+            runner.ignored |= ignored   # by path: an out -S templated anew is checked there
         except BaseException:
             _undo_before_start(log, temp_log, log_file, edited)
             raise
@@ -282,13 +296,15 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
             finally:
                 signal.signal(signal.SIGTERM, previous)
         outcome.duration = time.monotonic() - started
-        if recorder.started:
-            check_sizes(repo, limit)  # the run may have written big files of its own
-        ahead = None
+        ahead, changed = None, None
         if own_tree and recorder.started and outcome.status == "success" and not targets:
             # Keyed before the snapshot: the next plain run, if nothing changes, replays this.
             from git_exp.experiments.noopmemo import answer_ahead
-            ahead = answer_ahead(repo)
+            ahead, changed = answer_ahead(repo)
+        if recorder.started:
+            # The run may have written big files of its own. The status answer_ahead
+            # took just now lists the files Git would take (else Git is asked).
+            check_sizes(repo, limit, changed=changed)
         tree = snapshot_tree(repo)
         if auto_named and outcome.status == "success" and not recorder.started:
             # Nothing ran and nothing changed: a second identical experiment
@@ -301,7 +317,7 @@ def run_experiment(repo, *, overrides: list[str] = (), name: str | None = None,
                     guard.remember(same, recorder.skipped)
                 return ExperimentResult(same, outcome, summary, read_metrics(repo, pipeline),
                                         duplicate_of=same)
-        outcome.changed_params = changed_params(repo, pipeline, baseline)
+        outcome.changed_params = changed_params(repo, pipeline, baseline, at_baseline)
         ref = rec.record(repo, baseline, name, outcome, force=force_name, tree=tree)
         os.replace(temp_log, rec.log_path(repo, ref.sha))
         if ahead is not None:

@@ -91,7 +91,8 @@ class RunLock:
             if young:  # its writer may not have filled it in yet
                 return {"pid": "?", "name": "?"}
         same_host = holder.get("host") in (None, socket.gethostname())
-        start = holder.get("start") if isinstance(holder.get("start"), str) else ""
+        start = holder.get("start")
+        start = start if isinstance(start, str) else ""
         if not isinstance(pid, int) or (same_host and not procs.is_same(pid, start)):
             try:
                 # Not a lock another process cleared and took meanwhile: the one we read.

@@ -59,10 +59,11 @@ def changed_files(repo) -> list[str]:
     return sorted({p for p in out.split("\0") if p})
 
 
-def oversized_files(repo, limit: int) -> list[tuple[str, int]]:
-    """Files over LIMIT bytes that the next snapshot would put into Git."""
+def oversized_files(repo, limit: int, changed: list[str] | None = None) -> list[tuple[str, int]]:
+    """Files over LIMIT bytes that the next snapshot would put into Git.
+    CHANGED: changed_files(repo), when the caller has it already."""
     big = []
-    for rel in changed_files(repo):
+    for rel in sorted(set(changed)) if changed is not None else changed_files(repo):
         try:
             st = os.lstat(os.path.join(repo.root, rel))
         except FileNotFoundError:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import stat
 
 from git_exp.errors import ExpError
@@ -31,7 +32,9 @@ def edit_text(text: str, fmt: str, overrides: list[Override], source: str = "<pa
     """TEXT with OVERRIDES applied in order; pure. ExpError names SOURCE."""
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     body = text[len(bom):]
-    data = parse(body, fmt, source) if overrides else None
+    if not overrides:
+        return text
+    data = parse(body, fmt, source)
     for ov in overrides:
         body, data = _edit_one(body, data, fmt, ov, source)
     return bom + body
@@ -128,9 +131,9 @@ def same(a: object, b: object) -> bool:
         return False
     if isinstance(a, float):
         return a == b or (a != a and b != b)
-    if isinstance(a, list):
+    if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict):
+    if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
     return a == b
 
@@ -142,6 +145,15 @@ def nested(parts: list[str], value: object) -> object:
     return value
 
 
+def matched(pattern: re.Pattern[str], text: str, pos: int) -> re.Match[str]:
+    """PATTERN's match at POS, which the syntax already checked guarantees;
+    ValueError (the editor's "scanner lost its way") if it is missing after all."""
+    m = pattern.match(text, pos)
+    if m is None:
+        raise ValueError(f"no {pattern.pattern!r} at {pos}")
+    return m
+
+
 def bug(key: str, source: str, detail: str) -> ExpError:
     return ExpError(f"cannot edit {key} in {source}: {detail}", hint=_BUG_HINT)
 
@@ -149,17 +161,20 @@ def bug(key: str, source: str, detail: str) -> ExpError:
 # --- one override ------------------------------------------------------------------
 
 def _editor(fmt: str):
+    # Imported on demand: a YAML edit need not load the TOML scanner, and the reverse.
     if fmt == "yaml":
-        from git_exp.params import edit_yaml as module
-    elif fmt == "json":
-        from git_exp.params import edit_json as module
-    elif fmt == "toml":
-        from git_exp.params import edit_toml as module
-    elif fmt == "python":
-        from git_exp.params import edit_python as module
-    else:
-        raise ExpError(f"unknown params format '{fmt}'", hint="use yaml, json, toml or python")
-    return module
+        from git_exp.params import edit_yaml
+        return edit_yaml
+    if fmt == "json":
+        from git_exp.params import edit_json
+        return edit_json
+    if fmt == "toml":
+        from git_exp.params import edit_toml
+        return edit_toml
+    if fmt == "python":
+        from git_exp.params import edit_python
+        return edit_python
+    raise ExpError(f"unknown params format '{fmt}'", hint="use yaml, json, toml or python")
 
 
 def _edit_one(text: str, data: dict, fmt: str, ov: Override, source: str) -> tuple[str, dict]:

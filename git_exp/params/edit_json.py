@@ -21,7 +21,7 @@ import json
 import re
 
 from git_exp.errors import ExpError
-from git_exp.params.edit import bug, line_start, nested, newline_of, same, splice
+from git_exp.params.edit import bug, line_start, matched, nested, newline_of, same, splice
 from git_exp.params.keys import index_of
 from git_exp.params.overrides import Override
 
@@ -60,7 +60,7 @@ class _Scanner:
             self.pos += 1
             self.ws()
             while text[self.pos] != "}":
-                m = _STRING.match(text, self.pos)
+                m = matched(_STRING, text, self.pos)
                 key_end = m.end()
                 self.pos = key_end
                 self.ws()
@@ -84,9 +84,9 @@ class _Scanner:
             self.pos += 1
         else:
             node = _Node("scalar", start)
-            m = _STRING.match(text, start) or _NUMBER.match(text, start)
-            if m:
-                self.pos = m.end()
+            scalar = _STRING.match(text, start) or _NUMBER.match(text, start)
+            if scalar:
+                self.pos = scalar.end()
             else:
                 word = next(w for w in _LITERALS if text.startswith(w, start))
                 self.pos = start + len(word)
@@ -169,6 +169,7 @@ class _Doc:
         if not multiline:
             return ov.text if ov is not None and _reads_back(ov.text, value) else compact
         if indent is None:
+            assert old is not None   # else MULTILINE needed an INDENT
             indent = self.indent_at(old.start)
             if indent is None:   # the value follows its key: use the key's line
                 line = self.text[line_start(self.text, old.start):old.start]
@@ -188,8 +189,7 @@ class _Doc:
             last = obj.members[-1]
             sep = text[last.key_end:last.value.start]
             indent = self.indent_at(last.key_start)
-            one_per_line = indent is not None and "\n" in text[obj.start:last.key_start]
-            if one_per_line:
+            if indent is not None and "\n" in text[obj.start:last.key_start]:   # one member per line
                 member = f"{json.dumps(rest[0], ensure_ascii=False)}{sep}" \
                          f"{self.render(value, use, None, indent if isinstance(value, dict) else None)}"
                 return splice(text, [(last.value.end, last.value.end, "," + self.nl + indent + member)])

@@ -34,7 +34,8 @@ def edit(text: str, ov: Override, op: str, source: str) -> tuple[str, list[str]]
     parts = ov.parts
     node, blocker = find(parse_tree(text, source), parts)
     if blocker is not None:
-        raise unreadable(text, source, parts)
+        why = unreadable(text, source, parts)
+        raise why or ExpError(f"cannot edit {ov.key} in {source}: it is not a literal value")
     if node is None:   # edit.py found the key in the data read from this very text
         raise ExpError(f"no parameter {ov.key} in {source}")
     if isinstance(node, Scope):

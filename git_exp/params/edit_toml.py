@@ -1,9 +1,4 @@
-"""Splicing values into TOML text, found with a small scanner.
-
-The scanner knows what a params file needs: `[table]` and `[[array]]`
-headers, dotted and quoted keys, `key = value` with every kind of string,
-arrays over several lines (with comments) and inline tables. It runs only
-after tomllib has accepted the text, so it can trust the syntax.
+"""Splicing values into TOML text, at the spans toml_scan.py finds.
 
 - set: the value's span gets the new TOML text. A literal string ('...')
   stays literal when it can; the text the user typed is kept when TOML reads
@@ -27,200 +22,22 @@ deletes instead.
 from __future__ import annotations
 
 import json
-import re
+from typing import Any
 
 from git_exp.errors import ExpError
-from git_exp.params.edit import (after_line, bug, line_end, line_start, newline_of, remove_lines,
+from git_exp.params.edit import (after_line, bug, line_start, newline_of, remove_lines,
                                  same, splice)
 from git_exp.params.keys import index_of
 from git_exp.params.overrides import Override
 from git_exp.params.read import toml_module
+from git_exp.params.toml_scan import BARE_KEY, KV, Section, Scanner, Val
 
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_BASIC = re.compile(r'"(?:[^"\\\n]|\\.)*"')
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[ Tt]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[-+]\d{2}:\d{2})?")
-_BARE_VALUE = re.compile(r"[^\s,\]}#]+")
-
-
-class _Val:
-    def __init__(self, kind: str, start: int, style: str | None = None):
-        self.kind, self.start, self.end, self.style = kind, start, start, style
-        self.items: list[_Val] = []       # arrays
-        self.members: list[_KV] = []      # inline tables
-
-
-class _KV:
-    def __init__(self, keys: tuple, key_start: int, key_end: int, value: _Val):
-        self.keys, self.key_start, self.key_end, self.value = keys, key_start, key_end, value
-        self.line_start = 0    # entries only: where the line starts
-        self.content_end = 0   # entries only: end of the value or comment, before the line break
-
-
-class _Section:
-    def __init__(self, path: tuple, kind: str, start: int, header_end: int):
-        self.path, self.kind, self.start, self.header_end = path, kind, start, header_end
-        self.entries: list[_KV] = []
-
-    @property
-    def content_end(self) -> int:
-        return self.entries[-1].content_end if self.entries else self.header_end
-
-
-class _Scanner:
-    def __init__(self, text: str):
-        self.text, self.pos = text, 0
-
-    def blanks(self) -> None:
-        while self.text[self.pos:self.pos + 1] in (" ", "\t"):
-            self.pos += 1
-
-    def trivia(self) -> None:
-        """Blanks, line breaks and comments (inside arrays and inline tables)."""
-        while self.pos < len(self.text):
-            c = self.text[self.pos]
-            if c in " \t\r\n":
-                self.pos += 1
-            elif c == "#":
-                self.pos = line_end(self.text, self.pos)
-            else:
-                break
-
-    def end_of_line(self) -> int:
-        """Skip blanks and a comment; return where the line's content ends."""
-        self.blanks()
-        if self.text[self.pos:self.pos + 1] == "#":
-            self.pos = line_end(self.text, self.pos)
-        return self.pos
-
-    def key(self) -> tuple[tuple, int, int]:
-        start, parts = self.pos, []
-        while True:
-            self.blanks()
-            parts.append(self.segment())
-            end = self.pos
-            self.blanks()
-            if self.text[self.pos:self.pos + 1] != ".":
-                self.pos = end
-                return tuple(parts), start, end
-            self.pos += 1
-
-    def segment(self) -> str:
-        text, p = self.text, self.pos
-        if text[p] == '"':
-            m = _BASIC.match(text, p)
-            self.pos = m.end()
-            return toml_module().loads(f"k = {m.group(0)}")["k"]
-        if text[p] == "'":
-            end = text.index("'", p + 1)
-            self.pos = end + 1
-            return text[p + 1:end]
-        m = _BARE_KEY.match(text, p)
-        self.pos = m.end()
-        return m.group(0)
-
-    def value(self) -> _Val:
-        text, p = self.text, self.pos
-        for delim in ('"""', "'''"):
-            if text.startswith(delim, p):
-                node = _Val("scalar", p, delim)
-                self.pos = self._multiline_end(p, delim)
-                node.end = self.pos
-                return node
-        c = text[p]
-        if c == '"':
-            node = _Val("scalar", p, '"')
-            self.pos = _BASIC.match(text, p).end()
-        elif c == "'":
-            node = _Val("scalar", p, "'")
-            self.pos = text.index("'", p + 1) + 1
-        elif c == "[":
-            node = _Val("array", p)
-            self.pos += 1
-            while True:
-                self.trivia()
-                if text[self.pos] == "]":
-                    break
-                node.items.append(self.value())
-                self.trivia()
-                if text[self.pos] == ",":
-                    self.pos += 1
-            self.pos += 1
-        elif c == "{":
-            node = _Val("inline", p)
-            self.pos += 1
-            while True:
-                self.trivia()
-                if text[self.pos] == "}":
-                    break
-                keys, ks, ke = self.key()
-                self.blanks()
-                self.pos += 1   # '='
-                self.blanks()
-                node.members.append(_KV(keys, ks, ke, self.value()))
-                self.trivia()
-                if text[self.pos] == ",":
-                    self.pos += 1
-            self.pos += 1
-        else:
-            node = _Val("scalar", p)
-            m = _DATETIME.match(text, p) or _BARE_VALUE.match(text, p)
-            self.pos = m.end()
-        node.end = self.pos
-        return node
-
-    def _multiline_end(self, p: int, delim: str) -> int:
-        text, j = self.text, p + 3
-        while True:
-            k = text.index(delim, j)
-            backslashes = 0
-            while delim == '"""' and text[k - 1 - backslashes] == "\\":
-                backslashes += 1
-            if backslashes % 2:
-                j = k + 1
-                continue
-            extra = 0   # up to two quotes may stand right before the closing ones
-            while extra < 2 and text[k + 3 + extra:k + 4 + extra] == delim[0]:
-                extra += 1
-            return k + 3 + extra
-
-    def document(self) -> list[_Section]:
-        text = self.text
-        sections = [_Section((), "root", 0, 0)]
-        while self.pos < len(text):
-            self.blanks()
-            c = text[self.pos:self.pos + 1]
-            if c in ("\r", "\n"):
-                self.pos += 1
-                continue
-            if c == "#":
-                self.pos = line_end(text, self.pos)
-                continue
-            if c == "":
-                break
-            start = line_start(text, self.pos)
-            if c == "[":
-                array = text.startswith("[[", self.pos)
-                self.pos += 2 if array else 1
-                keys, _, _ = self.key()
-                self.blanks()
-                self.pos += 2 if array else 1
-                sections.append(_Section(keys, "array" if array else "table", start, self.end_of_line()))
-                continue
-            keys, ks, ke = self.key()
-            self.blanks()
-            self.pos += 1   # '='
-            self.blanks()
-            entry = _KV(keys, ks, ke, self.value())
-            entry.line_start = start
-            entry.content_end = self.end_of_line()
-            sections[-1].entries.append(entry)
-        return sections
 
 
 def edit(text: str, ov: Override, op: str, source: str) -> tuple[str, list[str]]:
     """TEXT with OV applied (OP is set, add or delete); TOML has no aliases to follow."""
     try:
-        sections = _Scanner(text).document()
+        sections = Scanner(text).document()
     except (AttributeError, IndexError, ValueError):
         raise bug(ov.key, source, "the TOML scanner lost its way") from None
     doc = _Doc(text, sections, source)
@@ -247,7 +64,7 @@ def edit(text: str, ov: Override, op: str, source: str) -> tuple[str, list[str]]
 
 
 class _Doc:
-    def __init__(self, text: str, sections: list[_Section], source: str):
+    def __init__(self, text: str, sections: list[Section], source: str):
         self.text, self.sections, self.source = text, sections, source
         self.nl = newline_of(text)
 
@@ -269,7 +86,7 @@ class _Doc:
                     return found
         return None
 
-    def locate_item(self, full: tuple) -> _Val | None:
+    def locate_item(self, full: tuple) -> Val | None:
         """The value FULL names when it goes into an array by index, else None.
 
         layers.0 is an element of an array of values; servers.0.port a key of
@@ -297,7 +114,7 @@ class _Doc:
 
     def delete(self, full: tuple, found) -> str:
         text = self.text
-        if found is not None and isinstance(found[0], _Val):
+        if found is not None and isinstance(found[0], Val):
             owner, kv = found
             members = owner.members
             i = members.index(kv)
@@ -352,7 +169,7 @@ class _Doc:
             merged[-1][0] = self._eof_start(a)
         return splice(text, [(a, b, new) for a, b, new in merged])
 
-    def _section_span(self, sec: _Section) -> tuple[int, int]:
+    def _section_span(self, sec: Section) -> tuple[int, int]:
         """The header, its keys, and the blank lines that part it from what follows."""
         text = self.text
         a, b = sec.start, after_line(text, sec.content_end)
@@ -373,7 +190,8 @@ class _Doc:
     # -- add -----------------------------------------------------------------------
 
     def add(self, full: tuple, ov: Override) -> str:
-        best_depth, best = -1, None
+        best_depth = -1
+        best: Any = None   # ("inline", owner), ("after", section, entry) or ("section", section)
         for sec, e, path in self.entries():
             if e.value.kind == "inline" and len(path) < len(full) and full[:len(path)] == path:
                 owner, used = _deepest_inline(e.value, full[len(path):])
@@ -428,7 +246,7 @@ class _Doc:
             lines.insert(0, "")
         return _append(text, lines, nl)
 
-    def _line_like(self, model: _KV | None, keys: tuple, ov: Override) -> str:
+    def _line_like(self, model: KV | None, keys: tuple, ov: Override) -> str:
         """A `key = value` line spaced and indented like MODEL (or like the file's first key)."""
         if model is None:
             model = next((e for _, e, _ in self.entries()), None)
@@ -440,7 +258,7 @@ class _Doc:
 
     # -- value text --------------------------------------------------------------------
 
-    def render(self, value: object, ov: Override | None, old: _Val | None = None) -> str:
+    def render(self, value: object, ov: Override | None, old: Val | None = None) -> str:
         key = ov.key if ov is not None else "the value"
         if isinstance(value, str) and old is not None and old.kind == "scalar" and old.style:
             if old.style in ("'", "'''") and "'" not in value and _literal_ok(value):
@@ -454,7 +272,7 @@ class _Doc:
             return ov.text
         return _canonical(value, key, self.source)
 
-    def _multiline_array(self, value: list, old: _Val, key: str) -> str:
+    def _multiline_array(self, value: list, old: Val, key: str) -> str:
         text, nl = self.text, self.nl
         close_line = text[line_start(text, old.end - 1):old.end - 1]
         close = close_line if close_line.strip() == "" else ""
@@ -477,7 +295,7 @@ def _has(data: dict, path: tuple) -> bool:
     return True
 
 
-def _walk_value(val: _Val, rest: tuple) -> _Val | None:
+def _walk_value(val: Val, rest: tuple) -> Val | None:
     """The value REST names inside VAL, through arrays (by index) and inline tables."""
     while rest:
         index = index_of(rest[0])
@@ -496,7 +314,7 @@ def _walk_value(val: _Val, rest: tuple) -> _Val | None:
     return val
 
 
-def _descend(owner: _Val, rest: tuple):
+def _descend(owner: Val, rest: tuple):
     for m in owner.members:
         if m.keys == rest:
             return owner, m
@@ -505,7 +323,7 @@ def _descend(owner: _Val, rest: tuple):
     return None
 
 
-def _deepest_inline(owner: _Val, rest: tuple) -> tuple[_Val, int]:
+def _deepest_inline(owner: Val, rest: tuple) -> tuple[Val, int]:
     """The innermost inline table along REST, and how many keys of REST lead to it."""
     for m in owner.members:
         if m.value.kind == "inline" and len(m.keys) < len(rest) and rest[:len(m.keys)] == m.keys:
@@ -531,7 +349,7 @@ def _append(text: str, lines: list[str], nl: str) -> str:
 
 
 def _dotted(keys: tuple) -> str:
-    return ".".join(k if _BARE_KEY.fullmatch(k) else _basic(k) for k in keys)
+    return ".".join(k if BARE_KEY.fullmatch(k) else _basic(k) for k in keys)
 
 
 def _basic(s: str) -> str:

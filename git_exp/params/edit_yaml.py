@@ -36,53 +36,20 @@ import re
 import yaml
 
 from git_exp.errors import ExpError
-from git_exp.params.edit import (bug, line_end, line_start, nested, newline_of,
-                                 remove_lines, same, splice)
-from git_exp.params.keys import index_of, join_key
+from git_exp.params.edit import (bug, line_end, line_start, nested, remove_lines, same, splice)
+from git_exp.params.keys import join_key
 from git_exp.params.overrides import Override
 from git_exp.params.read import key_text, yaml_error, yaml_loader
+from git_exp.params.yaml_tree import Alias, Composer, Step, YamlTree, key_name, unaliased
 
-MERGE_TAG = "tag:yaml.org,2002:merge"
 _COMMENT_TAIL = re.compile(r"[ \t]+#.*$")
-
-
-class _Alias:
-    """One `*name` occurrence: where it is written and the node it stands for.
-
-    The composer returns the anchored node object itself for an alias, whose
-    marks point at the anchor; we keep the alias's own position instead.
-    """
-
-    def __init__(self, target, start_mark, end_mark, name: str):
-        self.target = target
-        self.start_mark = start_mark
-        self.end_mark = end_mark
-        self.name = name
-
-
-class _Composer(yaml.SafeLoader):
-    def compose_node(self, parent, index):
-        event = self.peek_event()
-        node = super().compose_node(parent, index)
-        if isinstance(event, yaml.AliasEvent):
-            return _Alias(node, event.start_mark, event.end_mark, event.anchor)
-        node.anchor_name = getattr(event, "anchor", None)
-        return node
-
-
-class _Step:
-    """One key on the way to the value: the mapping it is in, its key and value nodes."""
-
-    def __init__(self, mapping, key, value, merged: bool, via_alias: _Alias | None):
-        self.mapping, self.key, self.value = mapping, key, value
-        self.merged, self.via_alias = merged, via_alias
 
 
 def edit(text: str, ov: Override, op: str, source: str) -> tuple[str, list[str]]:
     """TEXT with OV applied (OP is set, add or delete), and the keys that follow it."""
     from git_exp.bounded import compose_yaml
     try:
-        root = compose_yaml(text, source, _Composer)   # nesting and size bounded
+        root = compose_yaml(text, source, Composer)   # nesting and size bounded
     except yaml.YAMLError as e:
         raise yaml_error(e, source, text) from None
     except RecursionError:
@@ -98,7 +65,7 @@ def edit(text: str, ov: Override, op: str, source: str) -> tuple[str, list[str]]
         raise bug(ov.key, source, "the key was not found in the YAML structure")
     doc.check_owned(steps, parts, ov)
     target = steps[-1].value
-    if not isinstance(target, _Alias):
+    if not isinstance(target, Alias):
         # an anchor that goes away (or is replaced) would leave its aliases dangling
         doc.check_anchors(target, parts, ov, include_self=(op == "delete"))
         merging = doc.merged_into.get(id(target))
@@ -107,7 +74,7 @@ def edit(text: str, ov: Override, op: str, source: str) -> tuple[str, list[str]]
             raise ExpError(f"cannot replace {ov.key} in {source}: {where} merges it (<<), "
                            "and only a mapping can be merged",
                            hint=f"set keys inside it instead, such as {ov.key}.KEY=VALUE")
-    followers = doc.others(_real(target), parts) if not isinstance(target, _Alias) else []
+    followers = doc.others(unaliased(target), parts) if not isinstance(target, Alias) else []
     if op == "delete":
         # an explicit key beside a merge (<<) gives way to the merged value
         if not doc.pairs_without(steps[-1].mapping, steps[-1].key).get(parts[-1]):
@@ -116,150 +83,13 @@ def edit(text: str, ov: Override, op: str, source: str) -> tuple[str, list[str]]
     return doc.set(steps[-1], ov), followers
 
 
-def _real(node):
-    return node.target if isinstance(node, _Alias) else node
 
-
-class _Doc:
-    def __init__(self, text: str, root, source: str):
-        self.text, self.root, self.source = text, root, source
-        self.nl = newline_of(text)
-        self.paths: dict[int, list[tuple[str, ...]]] = {}         # every key path showing a node
-        self.merged_into: dict[int, list[tuple[str, ...]]] = {}   # mappings merging a node
-        if root is not None:
-            self._walk(root, (), frozenset())
-        self.unit = self._indent_unit()
-
-    # -- reading the structure --------------------------------------------------
-
-    def pairs(self, mapping, seen=frozenset()) -> dict:
-        """The effective key -> (key node, value node, merged?) of MAPPING, as the loader builds it."""
-        merged, explicit = [], []
-        for k, v in mapping.value:
-            if isinstance(k, yaml.ScalarNode) and k.tag == MERGE_TAG:
-                v = _real(v)
-                subs = [v] if isinstance(v, yaml.MappingNode) else [
-                    _real(s) for s in getattr(v, "value", []) if isinstance(v, yaml.SequenceNode)]
-                # Like SafeConstructor.flatten_mapping: earlier merged maps win
-                # over later ones, explicit keys win over all of them.
-                for sub in reversed(subs):
-                    if isinstance(sub, yaml.MappingNode) and id(sub) not in seen:
-                        for name, (kk, vv, _) in self.pairs(sub, seen | {id(mapping)}).items():
-                            merged.append((name, kk, vv, True))
-            else:
-                name = _key_name(k)
-                if name is not None:
-                    explicit.append((name, k, v, False))
-        result = {}
-        for name, k, v, was_merged in merged + explicit:
-            result[name] = (k, v, was_merged)
-        return result
-
-    def pairs_without(self, mapping, key) -> dict:
-        """The effective pairs of MAPPING if its explicit KEY were gone."""
-        clone = yaml.MappingNode(mapping.tag, [(k, v) for k, v in mapping.value if k is not key])
-        return self.pairs(clone)
-
-    def _walk(self, node, path, stack) -> None:
-        real = _real(node)
-        self.paths.setdefault(id(real), []).append(path)
-        if not isinstance(real, yaml.MappingNode) or id(real) in stack:
-            return
-        for k, v in real.value:
-            if isinstance(k, yaml.ScalarNode) and k.tag == MERGE_TAG:
-                v = _real(v)
-                for sub in ([v] if isinstance(v, yaml.MappingNode) else
-                            [_real(s) for s in v.value] if isinstance(v, yaml.SequenceNode) else []):
-                    # keys added to a merged map show up here as well
-                    self.paths.setdefault(id(sub), []).append(path)
-                    self.merged_into.setdefault(id(sub), []).append(path)
-        for name, (_, v, _) in self.pairs(real).items():
-            self._walk(v, path + (name,), stack | {id(real)})
-
-    def locate(self, parts: list[str]) -> list[_Step]:
-        """The steps of PARTS that exist, stopping at the first missing key."""
-        steps: list[_Step] = []
-        node = self.root
-        for part in parts:
-            real = _real(node)
-            if isinstance(real, yaml.SequenceNode):   # layers.0: a step with no key node
-                index = index_of(part)
-                if index is None or index >= len(real.value):
-                    break
-                v = real.value[index]
-                steps.append(_Step(real, None, v, False, node if isinstance(node, _Alias) else None))
-                node = v
-                continue
-            if not isinstance(real, yaml.MappingNode):
-                break
-            entry = self.pairs(real).get(part)
-            if entry is None:
-                break
-            k, v, merged = entry
-            steps.append(_Step(real, k, v, merged, node if isinstance(node, _Alias) else None))
-            node = v
-        return steps
-
-    def check_owned(self, steps: list[_Step], parts: list[str], ov: Override) -> None:
-        """Refuse edits that would reach through an alias or into a merged map."""
-        for i, step in enumerate(steps):
-            if step.via_alias is not None:
-                where = join_key(parts[:i])
-                anchor = self.path_of(step.via_alias.target)
-                instead = f"edit {anchor}.{join_key(parts[i:])} instead (every alias follows it), or "\
-                    if anchor else ""
-                raise ExpError(f"cannot edit {ov.key} in {self.source}: {where} is an alias "
-                               f"(*{step.via_alias.name})",
-                               hint=f"{instead}replace the alias with a mapping of its own")
-            if step.merged:
-                where = join_key(parts[:i + 1])
-                if ov.op == "delete":
-                    hint = "remove it from the merged mapping, or override it with ++KEY=VALUE"
-                else:
-                    hint = f"use ++{ov.key}={ov.text} to override it in this mapping"
-                verb = "delete" if ov.op == "delete" else "edit"
-                raise ExpError(f"cannot {verb} {ov.key} in {self.source}: {where} comes from a "
-                               "merge key (<<)", hint=hint.replace("KEY", ov.key).replace("VALUE", "..."))
-
-    def check_anchors(self, node, parts: list[str], ov: Override, include_self: bool) -> None:
-        own = tuple(parts)
-        for n in _subtree(node, include_self):
-            if getattr(n, "anchor_name", None) is None:
-                continue
-            users = [join_key(p) for p in self.paths.get(id(n), []) if p[:len(own)] != own]
-            if users:
-                verb = "delete" if ov.op == "delete" else "replace"
-                raise ExpError(f"cannot {verb} {ov.key} in {self.source}: it holds the anchor "
-                               f"&{n.anchor_name}, which {users[0]} uses",
-                               hint=f"give {users[0]} a value of its own first, then {verb} {ov.key}")
-
-    def path_of(self, node) -> str | None:
-        paths = self.paths.get(id(node))
-        return join_key(paths[0]) if paths and paths[0] else None
-
-    def others(self, node, parts: list[str], rest: tuple[str, ...] = ()) -> list[str]:
-        """Other keys that show NODE: its aliases and the maps merging it."""
-        own = tuple(parts)
-        return [join_key(p + rest) for p in self.paths.get(id(node), []) if p != own]
-
-    def _indent_unit(self) -> str:
-        # the step between a block mapping's keys and its nested mapping's keys
-        stack = [self.root]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, yaml.MappingNode) and not node.flow_style and node.value:
-                col = node.value[0][0].start_mark.column
-                for _, v in node.value:
-                    if isinstance(v, yaml.MappingNode) and not v.flow_style and v.value:
-                        step = v.value[0][0].start_mark.column - col
-                        if step > 0:
-                            return " " * step
-                        stack.append(v)
-        return "  "
+class _Doc(YamlTree):
+    """The YAML text with its tree: where each edit's new text goes."""
 
     def content_end(self, node) -> int:
         """Where NODE's own text ends: past its last character, before blank lines and comments."""
-        if isinstance(node, _Alias):
+        if isinstance(node, Alias):
             return node.end_mark.index
         if isinstance(node, yaml.MappingNode) and not node.flow_style and node.value:
             k, v = node.value[-1]
@@ -276,14 +106,14 @@ class _Doc:
         while i < len(self.text) and self.text[i] in " \t":
             i += 1
         if self.text[i:i + 1] != ":":
-            raise bug(key_text(_key_name(key)), self.source, "no ':' after the key")
+            raise bug(key_text(key_name(key)), self.source, "no ':' after the key")
         return i
 
     # -- writing -------------------------------------------------------------------
 
-    def set(self, step: _Step, ov: Override) -> str:
+    def set(self, step: Step, ov: Override) -> str:
         v, text = step.value, self.text
-        if isinstance(v, _Alias):
+        if isinstance(v, Alias):
             return splice(text, [(v.start_mark.index, v.end_mark.index, self.flow(ov.value, ov))])
         anchor = f"&{v.anchor_name} " if v.anchor_name else ""
         block = (isinstance(v, yaml.ScalarNode) and v.style in ("|", ">")) or (
@@ -324,7 +154,7 @@ class _Doc:
         return splice(text, [(line_end(text, colon), line_end(text, self.content_end(v)),
                               self.nl + self.nl.join(lines))])
 
-    def delete(self, steps: list[_Step]) -> str:
+    def delete(self, steps: list[Step]) -> str:
         step, text = steps[-1], self.text
         mapping, k, v = step.mapping, step.key, step.value
         if mapping.flow_style:
@@ -340,7 +170,7 @@ class _Doc:
             return splice(text, [(colon + 1, line_end(text, self.content_end(mapping)), new)])
         begin = k.start_mark.index
         if text[line_start(text, begin):begin].strip():
-            raise bug(_key_name(k) or "?", self.source, "the key does not start its line")
+            raise bug(key_name(k) or "?", self.source, "the key does not start its line")
         a, b = remove_lines(text, begin, self.content_end(v))
         return splice(text, [(a, b, "")])
 
@@ -353,14 +183,14 @@ class _Doc:
             return k.start_mark.index, pairs[i + 1][0].start_mark.index, ""
         return self.content_end(pairs[i - 1][1]), self.content_end(v), ""
 
-    def add(self, steps: list[_Step], parts: list[str], ov: Override) -> tuple[str, list[str]]:
+    def add(self, steps: list[Step], parts: list[str], ov: Override) -> tuple[str, list[str]]:
         key = ov.key
         for i, step in enumerate(steps):
             if step.via_alias is not None or step.merged:
                 self.check_owned(steps[:i + 1], parts, ov)
         depth = len(steps)
         parent = steps[-1].value if steps else self.root
-        if isinstance(parent, _Alias):
+        if isinstance(parent, Alias):
             anchor = self.path_of(parent.target)
             raise ExpError(f"cannot add {key} to {self.source}: {join_key(parts[:depth])} is an alias "
                            f"(*{parent.name})",
@@ -412,26 +242,6 @@ class _Doc:
             return ov.text
         return _dump_flow(value)
 
-
-def _subtree(node, include_self: bool):
-    """NODE's descendants (and NODE itself if asked), not following aliases."""
-    if include_self:
-        yield node
-    children = []
-    if isinstance(node, yaml.MappingNode):
-        children = [n for pair in node.value for n in pair]
-    elif isinstance(node, yaml.SequenceNode):
-        children = node.value
-    for child in children:
-        if not isinstance(child, _Alias):
-            yield from _subtree(child, True)
-
-
-def _key_name(node) -> str | None:
-    node = _real(node)
-    if not isinstance(node, yaml.ScalarNode):
-        return None
-    return key_text(yaml.constructor.SafeConstructor().construct_object(node))
 
 
 def _dump_flow(value: object, style: str | None = None) -> str:

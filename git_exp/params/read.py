@@ -222,10 +222,10 @@ def toml_error(e, text: str, source: str) -> ExpError:
     if m:
         where = f"{source}:{m.group(1)}:{m.group(2)}"
         msg = msg[:m.start()]
-    elif _TOML_END.search(msg):
+    elif (end := _TOML_END.search(msg)) is not None:
         lines = text.split("\n")
         where = f"{source}:{len(lines)}:{len(lines[-1]) + 1}"
-        msg = msg[:_TOML_END.search(msg).start()]
+        msg = msg[:end.start()]
     else:
         where = source
     msg = msg[:1].lower() + msg[1:]

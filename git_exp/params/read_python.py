@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import re
+from typing import cast
 
 from git_exp.errors import ExpError
 from git_exp.params.keys import index_of, join_key
@@ -106,10 +107,10 @@ def _scope(body: list, node, depth: int) -> Scope:
         elif isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__" and node is not None:
             names.update(_self_attributes(stmt))
         elif isinstance(stmt, (ast.AugAssign, ast.FunctionDef, ast.AsyncFunctionDef)):
-            name = stmt.target.id if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name) \
+            changed = stmt.target.id if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name) \
                 else getattr(stmt, "name", None)
-            if name is not None:
-                names[name] = stmt
+            if changed is not None:
+                names[changed] = stmt
         elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
             for alias in stmt.names:
                 names[(alias.asname or alias.name).split(".")[0]] = stmt
@@ -120,11 +121,15 @@ def _self_attributes(init: ast.FunctionDef) -> dict:
     """`self.x = value` at the top of a class's __init__: DVC reads those as class params."""
     names: dict = {}
     for stmt in init.body:
-        target = stmt.targets[0] if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 else \
-            stmt.target if isinstance(stmt, ast.AnnAssign) and stmt.value is not None else None
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target, value = stmt.targets[0], stmt.value
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            target, value = stmt.target, stmt.value
+        else:
+            continue
         if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) \
                 and target.value.id == "self":
-            names[target.attr] = stmt.value
+            names[target.attr] = value
     return names
 
 
@@ -186,7 +191,8 @@ def literal(node, depth: int = 0):
         raise NotLiteral(node)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)) \
             and isinstance(node.operand, ast.Constant) and type(node.operand.value) in (int, float):
-        return -node.operand.value if isinstance(node.op, ast.USub) else node.operand.value
+        number = cast("int | float", node.operand.value)   # checked just above; bool is not a number here
+        return -number if isinstance(node.op, ast.USub) else number
     if isinstance(node, (ast.List, ast.Tuple)):
         return [literal(e, depth + 1) for e in node.elts]
     if isinstance(node, ast.Dict):

@@ -74,7 +74,7 @@ def _value_text(arg: str) -> str | None:
 
 
 def _values(arg: str) -> list[str]:
-    value = _value_text(arg).strip()
+    value = (_value_text(arg) or "").strip()   # a sweep always has a value
     m = _CALL.match(value)
     if m and m.group(1) == "range":
         return _range(arg, m.group(2))

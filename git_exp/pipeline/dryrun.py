@@ -7,8 +7,13 @@ file of the user's is written, not even temporarily.
 """
 from __future__ import annotations
 
+from typing import Sequence, TYPE_CHECKING
+
 from git_exp.errors import ExpError
 from git_exp.names import PARAMS_FILE as DEFAULT_PARAMS
+
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
 
 
 def overridden_texts(root: str, overrides: list[str]) -> dict[str, str]:
@@ -27,13 +32,13 @@ def overridden_texts(root: str, overrides: list[str]) -> dict[str, str]:
         parsed = ov.parse_override(arg)
         groups.setdefault(_relative(root, parsed.file or DEFAULT_PARAMS), []).append(parsed)
     texts = {}
-    for rel, parsed in groups.items():
+    for rel, edits in groups.items():
         path = _inside(root, rel)
-        texts[rel] = edit_text(read_text(path, rel), fmt_of(rel), parsed, rel)
+        texts[rel] = edit_text(read_text(path, rel), fmt_of(rel), edits, rel)
     return texts
 
 
-def plan(repo, overrides: list[str] = (), targets: list[str] | None = None,
+def plan(repo: Repository, overrides: Sequence[str] = (), targets: list[str] | None = None,
          downstream: bool = False, single: bool = False, force: bool = False,
          run_cache: bool = True) -> list:
     """The StagePlan of every selected stage, as if OVERRIDES had been set."""

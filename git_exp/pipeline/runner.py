@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from git_exp.data.cache import Cache
 from git_exp.data.hashing import HashInfo, hash_path
@@ -26,6 +27,9 @@ from git_exp.pipeline import lock as lockfile
 from git_exp.pipeline.graph import stage_order
 from git_exp.procs import guard_group, unguard_group
 from git_exp.worktree_writes import WorkTree
+
+if TYPE_CHECKING:
+    from git_exp.pipeline.records import Stage
 
 
 class Events:
@@ -49,7 +53,7 @@ class StageFailed(ExpError):
 
 @dataclass
 class StagePlan:
-    stage: object
+    stage: Stage
     reasons: list[str]          # why it must run; empty when up to date
     skip: str | None = None     # "frozen" when it never runs
 
@@ -92,6 +96,11 @@ class PipelineRun:
         self.locks = lockfile.read_lock(self.root)
         self._params_cache: dict[str, dict] = {}
         self.params_texts = dict(params_texts or {})
+        # Cached outs already found untracked and ignored since the last stage
+        # command ran (each check asks Git whether the path is tracked): `run`
+        # checks every one just before the first stage, which need not ask again.
+        # A command may `git add` anything, so after one runs every out is asked anew.
+        self.ignored: set[str] = set()
 
     # -- inputs --------------------------------------------------------
 
@@ -165,10 +174,12 @@ class PipelineRun:
                 why.append(f"dep {dep} added")
             elif dep not in deps:
                 why.append(f"dep {dep} removed")
-            elif deps[dep] is None:
-                why.append(f"dep {dep} missing")
-            elif deps[dep].hash != old.deps[dep].hash:
-                why.append(f"dep {dep} changed")
+            else:
+                info = deps[dep]
+                if info is None:
+                    why.append(f"dep {dep} missing")
+                elif info.hash != old.deps[dep].hash:
+                    why.append(f"dep {dep} changed")
         params = self.params_of(stage)
         for relfile in sorted(set(params) | set(old.params)):
             new_values = params.get(relfile, {})
@@ -241,8 +252,9 @@ class PipelineRun:
         deps = self.deps_of(stage, memo)
         params = self.params_of(stage)
         for out in stage.outs:
-            if out.cache:
+            if out.cache and out.path not in self.ignored:
                 ensure_ignored(self.root, out.path)
+                self.ignored.add(out.path)
         fingerprint = self._fingerprint(stage, deps, params)
         # Forced: run it, do not restore; the fresh result still updates the run cache.
         hit = self.run_cache.lookup(fingerprint) if fingerprint and not self.force else None
@@ -257,6 +269,7 @@ class PipelineRun:
         started = time.monotonic()
         env = self._env(stage)
         cwd = self._abs(stage.wdir) if stage.wdir not in (".", "") else self.root
+        self.ignored.clear()
         for command in stage.cmd:
             code = run_command(command, cwd, env, self.events.output)
             if code != 0:
@@ -324,8 +337,10 @@ def run_command(command: str, cwd: str, env: dict, sink) -> int:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     guard_group(proc.pid)
+    out = proc.stdout
+    assert out is not None   # stdout=PIPE
     try:
-        fd = proc.stdout.fileno()
+        fd = out.fileno()
         while True:
             data = os.read(fd, 65536)
             if not data:
@@ -337,7 +352,7 @@ def run_command(command: str, cwd: str, env: dict, sink) -> int:
         raise
     finally:
         unguard_group()
-        proc.stdout.close()
+        out.close()
 
 
 def end_process_group(proc: subprocess.Popen, grace: float = 3.0) -> None:

@@ -191,7 +191,7 @@ def _numeric_columns(path: str, x: Optional[str], revisions: list, tables: dict)
 
 def _fill(chart: Chart, spec: PlotSpec, revisions: list, tables: dict, pairs: list,
           labelled: bool) -> None:
-    raw = []   # (revision index, path, column, xs, ys) before the axis kind is known
+    raw: list[tuple] = []   # (revision index, path, column, xs, ys) before the axis kind is known
     for path, column in pairs:
         x_name = spec.x.get(path)
         present = [(i, tables[(i, path)]) for i in range(len(revisions)) if (i, path) in tables]
@@ -214,7 +214,7 @@ def _fill(chart: Chart, spec: PlotSpec, revisions: list, tables: dict, pairs: li
             try:
                 ys = table.numbers(column)
                 if x_name is None:
-                    xs = [float(i) for i in range(table.rows)]
+                    xs: list = [float(i) for i in range(table.rows)]
                 elif table.is_numeric(x_name) or not any(v is not None for v in table.columns[x_name]):
                     xs = table.numbers(x_name)
                 else:

@@ -2,43 +2,41 @@
 
 The plots are those the revisions' own exp.yaml files declare (stage and
 top-level `plots`), the union by path, the first declaration winning (the
-workspace's when it is compared). Files of commits are read straight from
-Git through one `git cat-file --batch` (show/catfile.py), a level of trees
-at a time for all commits together, and each distinct blob is parsed once.
-A plot kept in the data cache (`cache: true`) is found through the
-commit's exp.lock.
+workspace's when it is compared). The files of the revisions are read by
+revfiles.py; the charts are built by charts.py.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 import posixpath
-from typing import Optional
 
-from git_exp import bounded
 from git_exp.errors import ExpError
 from git_exp.experiments import refs as exp_refs
 from git_exp.experiments.manage import head_sha, labels_for
 from git_exp.experiments.resolve import resolve
 from git_exp.gitcmd import git
+from git_exp.names import PIPELINE_FILE
+from git_exp.pipeline.records import Output, Pipeline
 from git_exp.plots import data as plot_data
 from git_exp.plots.charts import (PlotResult, PlotSpec, Revision, Section, build_section,
                                   image_section, template_of)
-from git_exp.show.catfile import CatFile, Trees, parse_commit, parse_tree
-from git_exp.names import PIPELINE_FILE
+from git_exp.plots.revfiles import RevisionFiles, is_file_entry, under
+
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
 
 WORKSPACE = "workspace"
-_FILE_MODES = ("100644", "100755", "100664")
-_DIR_MODE = "40000"
-RUNNING_FILE_LIMIT = 64 << 20    # bytes of one plots file read from a run in progress
 
 
-def show(repo, targets: list | None = None) -> PlotResult:
+def show(repo: Repository, targets: list | None = None) -> PlotResult:
     """The plots of the work tree (only those under TARGETS, when given)."""
     revisions = [Revision(WORKSPACE, None, "workspace")]
     return _Collector(repo, revisions).run(_targets(repo, targets or []), strict=True)
 
 
-def diff(repo, specs: list | None = None, targets: list | None = None) -> PlotResult:
+def diff(repo: Repository, specs: list | None = None, targets: list | None = None) -> PlotResult:
     """The plots of each revision SPECS names, overlaid.
 
     SPECS are experiments (name, sha prefix, ref), Git revisions or
@@ -62,7 +60,7 @@ def diff(repo, specs: list | None = None, targets: list | None = None) -> PlotRe
     return collector.run(_targets(repo, targets or []), strict=False)
 
 
-def running_revisions(repo) -> list:
+def running_revisions(repo: Repository) -> list:
     """(baseline or None, Revision) of each run in progress whose files are on this
     machine: its curves so far are drawn from the work tree it writes them in."""
     from git_exp.show.pending import pending
@@ -73,7 +71,7 @@ def running_revisions(repo) -> list:
     return found
 
 
-def revision_of(repo, spec: str, every: list) -> Revision:
+def revision_of(repo: Repository, spec: str, every: list) -> Revision:
     """What SPEC names: the workspace, an experiment (its name wins over a
     branch of the same name, as this is about experiments), a run in
     progress, or a commit."""
@@ -112,7 +110,7 @@ def _unique(revisions: list) -> list:
             if r.rev and names.count(r.name) > 1 else r for r in kept]
 
 
-def _targets(repo, targets: list) -> list:
+def _targets(repo: Repository, targets: list) -> list:
     """TARGETS, given relative to the current directory, as repo-relative paths."""
     out = []
     for target in targets:
@@ -124,44 +122,12 @@ def _targets(repo, targets: list) -> list:
     return out
 
 
-class _Collector:
-    def __init__(self, repo, revisions: list):
-        self.repo = repo
-        self.revisions = revisions
-        self.warnings: list[str] = []
-        self.unreadable: list[str] = []   # also in warnings; they make the command fail at the end
-        self._objects: Optional[CatFile] = None
-        self._trees: Optional[Trees] = None
-        self._roots: dict[str, Optional[str]] = {}   # commit sha -> root tree oid
-        self._times: dict[str, int] = {}
-        self._entries: dict[tuple, object] = {}      # (index, path) -> (mode, oid) | None
-        self._blobs: dict[str, Optional[bytes]] = {}
-        self._tables: dict[tuple, object] = {}
-        self._locks: dict[str, dict] = {}
-        self._cached: dict[str, bool] = {}            # plot path -> kept in the data cache
-        self._declared: set = set()
-        self._read_commits()
+class _Collector(RevisionFiles):
+    """Which plots the revisions declare, and their sections (charts.py builds them)."""
 
-    # ------------------------------------------------------------ revisions
-
-    def _root(self, index: int) -> str:
-        """Where the files of a revision without a commit are: the work tree, or a run's."""
-        return self.revisions[index].root or self.repo.root
-
-    def _read_commits(self) -> None:
-        shas = [r.rev for r in self.revisions if r.rev]
-        if not shas:
-            return
-        self._objects = CatFile(self.repo.root, max_blob=bounded.MAX_FILE_SIZE)
-        self._trees = Trees(self._objects)
-        for sha, obj in zip(shas, self._objects.read_many(shas)):
-            if obj is None or obj.type != "commit":
-                self._roots[sha] = None
-                self._unreadable(f"{sha[:7]} does not name a commit; it has no plots")
-                continue
-            info = parse_commit(obj.data)
-            self._roots[sha] = info.tree
-            self._times[sha] = info.committer_time
+    def __init__(self, repo: Repository, revisions: list):
+        super().__init__(repo, revisions)
+        self._declared: set = set()   # paths declared on their own, keeping their own options
 
     def newest_first(self) -> None:
         """Experiments newest first, as `git exp show` lists them; the workspace stays first."""
@@ -195,7 +161,7 @@ class _Collector:
     def _outputs(self, strict: bool, need_pipeline: bool) -> list:
         from git_exp.pipeline.spec import load_pipeline, parse_pipeline
         found: dict = {}
-        parsed: dict[str, object] = {}   # exp.yaml blob -> Pipeline, when it reads no other file
+        parsed: dict[str, Pipeline] = {}   # exp.yaml blob -> Pipeline, when it reads no other file
         for index, revision in enumerate(self.revisions):
             try:
                 if revision.kind == "running":
@@ -211,16 +177,18 @@ class _Collector:
                     pipeline = load_pipeline(self.repo.root, PIPELINE_FILE)
                 else:
                     entry = self._entry(index, PIPELINE_FILE)
-                    if not _is_file(entry):
+                    if not is_file_entry(entry):
                         continue
-                    text = self._blob(entry[1], PIPELINE_FILE)
-                    if text is None:
+                    blob = self._blob(entry[1], PIPELINE_FILE)
+                    if blob is None:
                         continue
-                    text = text.decode("utf-8", "replace")
+                    text = blob.decode("utf-8", "replace")
                     # A templated exp.yaml reads params files of its own commit.
                     templated = "${" in text or "vars" in text
-                    pipeline = None if templated else parsed.get(entry[1])
-                    if pipeline is None:
+                    known = None if templated else parsed.get(entry[1])
+                    if known is not None:
+                        pipeline = known
+                    else:
                         pipeline = parse_pipeline(text, self.repo.root, PIPELINE_FILE,
                                                   self._reader(index))
                         if not templated:
@@ -241,185 +209,20 @@ class _Collector:
         """The plots TARGETS name; a target declared nowhere is plotted with default options."""
         if not targets:
             return outputs
-        from git_exp.pipeline.spec import Output
-        chosen = []
+        chosen: list[Output] = []
         for target in targets:
             hits = []
             for output in outputs:
                 files = list(output.plot["y"]) if isinstance(output.plot.get("y"), dict) else []
-                if output.path == target or target in files or _under(output.path, target):
+                if output.path == target or target in files or under(output.path, target):
                     hits.append(output)
-                elif _under(target, output.path):   # one file of a plots folder
+                elif under(target, output.path):   # one file of a plots folder
                     hits.append(Output(target, "plot", output.cache, False, False, output.plot,
                                        None, output.location))
             if not hits:
                 hits = [Output(target, "plot", False, False, False, {}, None, None)]
             chosen.extend(h for h in hits if h not in chosen)
         return chosen
-
-    # ----------------------------------------------------------------- files
-
-    def _reader(self, index: int):
-        """READ for parse_pipeline: text of a file of revision INDEX, or None."""
-        def read(path: str) -> Optional[str]:
-            entry = self._entry(index, path)
-            if not _is_file(entry):
-                return None
-            data = self._blob(entry[1], path)
-            return data.decode("utf-8", "replace") if data is not None else None
-        return read
-
-    def _entry(self, index: int, path: str):
-        key = (index, path)
-        if key not in self._entries:
-            self._resolve_paths([key])
-        return self._entries[key]
-
-    def _resolve_paths(self, keys: list) -> None:
-        """Tree entries of (index, path) KEYS of commits, all in one batch."""
-        asked = [(i, p) for i, p in keys if (i, p) not in self._entries]
-        found = self._trees.resolve([(self._roots.get(self.revisions[i].rev), p) for i, p in asked]) \
-            if asked else []
-        for key, entry in zip(asked, found):
-            self._entries[key] = entry
-
-    def _resolve_all(self, outputs: list) -> None:
-        """Find every plot path in every commit, and read their blobs in one batch."""
-        if self._objects is None:
-            return
-        paths = []
-        for output in outputs:
-            y = output.plot.get("y")
-            paths.extend(y if isinstance(y, dict) else [output.path])
-        keys = [(i, p) for i, r in enumerate(self.revisions) if r.rev for p in paths]
-        self._resolve_paths(keys)
-        oids = [e[1] for e in (self._entries[k] for k in keys) if _is_file(e)]
-        self._fetch(oids)
-
-    def _fetch(self, oids: list) -> None:
-        wanted = list(dict.fromkeys(o for o in oids if o not in self._blobs))
-        for oid, obj in zip(wanted, self._objects.read_many(wanted) if wanted else []):
-            self._blobs[oid] = obj if obj is not None and obj.too_large else \
-                obj.data if obj is not None and obj.type == "blob" else None
-
-    def _blob(self, oid: str, path: str = "") -> Optional[bytes]:
-        if oid not in self._blobs:
-            self._fetch([oid])
-        data = self._blobs[oid]
-        if data is not None and not isinstance(data, bytes):   # skipped: over the size limit
-            raise bounded.too_large(path or oid[:7], data.size)
-        return data
-
-    def _kind(self, index: int, path: str) -> Optional[str]:
-        """'file', 'dir' or None for PATH in revision INDEX."""
-        if self.revisions[index].rev is None:
-            full = os.path.join(self._root(index), *path.split("/"))
-            if os.path.isdir(full):
-                return "dir"
-            return "file" if os.path.isfile(full) else None
-        entry = self._entry(index, path)
-        if _is_file(entry):
-            return "file"
-        if entry is not None and entry[0] == _DIR_MODE:
-            return "dir"
-        return "file" if self._from_cache(index, path) is not None else None
-
-    def _files_under(self, index: int, path: str) -> list:
-        if self.revisions[index].rev is None:
-            found = []
-            root = self._root(index)
-            top = os.path.join(root, *path.split("/"))
-            for folder, dirs, files in os.walk(top):
-                dirs.sort()
-                rel = os.path.relpath(folder, root).replace(os.sep, "/")
-                found.extend(posixpath.join(rel, f) for f in sorted(files))
-            return found
-        found = []
-        pending = [(self._entry(index, path)[1], path)]
-        while pending:
-            oid, prefix = pending.pop(0)
-            obj = self._objects.read(oid)
-            if obj is None or obj.type != "tree":
-                continue
-            for name, (mode, child) in sorted(parse_tree(obj.data, len(oid) // 2).items()):
-                rel = f"{prefix}/{name}"
-                if mode == _DIR_MODE:
-                    pending.append((child, rel))
-                elif mode in _FILE_MODES:
-                    found.append(rel)
-                    self._entries[(index, rel)] = (mode, child)
-        return found
-
-    def contents(self, index: int, path: str) -> Optional[bytes]:
-        """The bytes of PATH in revision INDEX, or None when it has no such file."""
-        if self.revisions[index].kind == "running":
-            from git_exp.show.running import read_bounded
-            return read_bounded(self.revisions[index].root, path, RUNNING_FILE_LIMIT)
-        if self.revisions[index].rev is None:
-            try:
-                return bounded.read_file(self.repo.path(*path.split("/")), path)
-            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-                return None
-            except OSError as exc:
-                raise ExpError(f"cannot read '{path}': {exc.strerror}") from None
-        entry = self._entry(index, path)
-        if _is_file(entry):
-            return self._blob(entry[1], path)
-        return self._from_cache(index, path)
-
-    def _from_cache(self, index: int, path: str) -> Optional[bytes]:
-        """A plots file the commit keeps in the data cache, through its exp.lock."""
-        owner = next((p for p in self._cached if p == path or _under(path, p)), None)
-        if owner is None or not self._cached[owner]:
-            return None
-        lock = self._entry(index, "exp.lock")
-        if not _is_file(lock):
-            return None
-        if lock[1] not in self._locks:
-            from git_exp.pipeline.lock import parse_lock
-            try:
-                text = self._blob(lock[1], "exp.lock")
-                stages = parse_lock(text.decode("utf-8", "replace")) if text else {}
-            except ExpError:
-                stages = {}
-            self._locks[lock[1]] = {p: info for s in stages.values() for p, info in s.outs.items()}
-        info = self._locks[lock[1]].get(path)
-        if info is None or info.is_dir:
-            return None
-        from git_exp.data.cache import Cache
-        try:
-            stored = Cache(self.repo.exp_dir).object_path(info.hash)
-        except ExpError:
-            return None
-        try:
-            return bounded.read_file(stored, path)
-        except OSError:
-            return None
-
-    def table_of(self, index: int, path: str, wanted: tuple):
-        if self.revisions[index].rev is None:
-            key: tuple = (("workspace", self._root(index)), path, wanted)
-        else:
-            entry = self._entry(index, path)
-            key = (entry[1] if _is_file(entry) else ("cache", index, path), path, wanted)
-        if key not in self._tables:
-            try:
-                data = self.contents(index, path)
-                self._tables[key] = None if data is None else plot_data.parse_table(data, path, wanted)
-            except ExpError as exc:
-                if self.revisions[index].rev is None:
-                    raise   # the user's own file: theirs to fix, as before
-                # One experiment's bad file (maybe hostile: an alias bomb, a
-                # huge blob) leaves that experiment out of this plot only.
-                self._unreadable(f"{exc.message} (in {self.revisions[index].describe()}); "
-                                 "left out of the plot")
-                self._tables[key] = None
-        return self._tables[key]
-
-    def _unreadable(self, message: str) -> None:
-        self.unreadable.append(message)
-        self.warnings.append(message)
-
     # -------------------------------------------------------------- sections
 
     def _sections(self, output) -> list:
@@ -441,15 +244,15 @@ class _Collector:
 
         kinds = {i: self._kind(i, output.path) for i in range(len(self.revisions))}
         if "dir" in kinds.values():
-            files: dict[str, None] = {}
+            in_folders: dict[str, None] = {}
             for i, kind in kinds.items():
                 if kind == "dir":
-                    files.update(dict.fromkeys(self._files_under(i, output.path)))
-            plottable = [f for f in sorted(files)
+                    in_folders.update(dict.fromkeys(self._files_under(i, output.path)))
+            plottable = [f for f in sorted(in_folders)
                          if plot_data.kind_of(f) is not None and f not in self._declared]
             if self._objects is not None:
                 self._fetch([self._entries[(i, f)][1] for i in kinds for f in plottable
-                             if _is_file(self._entries.get((i, f)))])
+                             if is_file_entry(self._entries.get((i, f)))])
         else:
             plottable = [output.path]
             if plot_data.kind_of(output.path) is None and "file" in kinds.values():
@@ -508,17 +311,9 @@ def _x_for(x, files: tuple) -> dict:
             out[f] = column
     return out
 
-
-def _under(path: str, folder: str) -> bool:
-    return path.startswith(folder.rstrip("/") + "/")
-
-
-def _is_file(entry) -> bool:
-    return entry is not None and entry[0] in _FILE_MODES
-
-
 def _where(location) -> str:
     if not location:
         return ""
     file, line, col = location
     return f"{file}:{line}:{col}"
+

@@ -49,7 +49,7 @@ class Table:
     fields: list                       # column names, in file order
     columns: dict                      # name -> list of values, all of len(rows)
     rows: int = 0
-    locate: Callable = field(default=None, repr=False)   # (row, field) -> "file:line..." for messages
+    locate: Callable = field(default=None, repr=False)  # type: ignore[assignment]  # set by every reader   # (row, field) -> "file:line..." for messages
     _numbers: dict = field(default_factory=dict, repr=False)   # columns already converted
 
     def where(self, row: int, name: str) -> str:
@@ -83,7 +83,7 @@ class Table:
         else:
             if not any(isinstance(v, bool) for v in column) and all(map(math.isfinite, values)):
                 return values
-        out = []
+        out: list = []
         for row, value in enumerate(self.columns[name]):
             if value is None or value == "":
                 out.append(None)

@@ -8,25 +8,30 @@ to manage. Files are written atomically: a page is never seen half-written.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 import re
 
 from git_exp.errors import ExpError
 from git_exp.worktree_writes import WorkTree
 
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
+
 DEFAULT_DIR = (".git-exp", "plots")
 PAGE = "index.html"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def folder_for(repo, out: str | None) -> tuple:
+def folder_for(repo: Repository, out: str | None) -> tuple:
     """(absolute folder, whether it is our default one)."""
     if out:
         return os.path.abspath(out), False
     return repo.path(*DEFAULT_DIR), True
 
 
-def prepare(repo, folder: str, ours: bool) -> None:
+def prepare(repo: Repository, folder: str, ours: bool) -> None:
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise ExpError(f"'{folder}' is a file, not a folder",
                        hint="name another output folder with -o DIR")
@@ -42,14 +47,14 @@ def prepare(repo, folder: str, ours: bool) -> None:
         raise ExpError(f"cannot create '{folder}': {exc.strerror}") from None
 
 
-def write_page(repo, html: str, out: str | None = None) -> str:
+def write_page(repo: Repository, html: str, out: str | None = None) -> str:
     """Write HTML as the page in OUT (default: .git-exp/plots/); its path."""
     folder, ours = folder_for(repo, out)
     prepare(repo, folder, ours)
     return _write(folder, PAGE, html)
 
 
-def write_images(repo, result, out: str | None = None) -> dict:
+def write_images(repo: Repository, result, out: str | None = None) -> dict:
     """Every image of RESULT as a file under OUT/images/; {(section id, revision index): path}."""
     folder, ours = folder_for(repo, out)
     prepare(repo, folder, ours)
@@ -62,7 +67,7 @@ def write_images(repo, result, out: str | None = None) -> dict:
     return paths
 
 
-def write_charts(repo, svgs: dict, out: str | None = None) -> dict:
+def write_charts(repo: Repository, svgs: dict, out: str | None = None) -> dict:
     """SVGS {chart id: markup} as files under OUT/charts/; {chart id: path}."""
     folder, ours = folder_for(repo, out)
     prepare(repo, folder, ours)

@@ -17,12 +17,17 @@ and only each bucket's lowest and highest point are kept, in order. The line
 then looks the same (spikes stay visible, since an extreme is always kept)
 while 100 experiments x 100,000 steps still make a page of a few megabytes.
 Scatter plots keep one point per pixel, which draws the same dots.
+
+The axis arithmetic is scales.py's, the series' path data svgpaths.py's.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from html import escape
+
+from git_exp.plots.scales import format_number, nice_domain, tight_domain
+from git_exp.plots.svgpaths import bar_path, compact, dots_path, line_path
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 DASHES = ("", "7 3", "2 3", "9 3 2 3")
@@ -31,7 +36,6 @@ FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, s
 WIDTH = 560
 PLOT_HEIGHT = 240
 LEFT, RIGHT, TOP = 64, 18, 34
-BUCKET_PX = 2
 LEGEND_LIMIT = 12       # entries drawn inside a chart; the page has a full legend of its own
 CHAR_PX = 6.2           # average width of an 11px character, for laying out the legend
 
@@ -94,79 +98,19 @@ def render(chart, dom_id: str, legend_limit: int = LEGEND_LIMIT, width: int = WI
 
 
 # ------------------------------------------------------------------ axes
-
-def nice_step(span: float, count: int) -> float:
-    raw = span / max(count, 1)
-    magnitude = 10 ** math.floor(math.log10(raw))
-    for mantissa in (1, 2, 2.5, 5, 10):
-        if raw <= mantissa * magnitude * (1 + 1e-9):
-            return mantissa * magnitude
-    return 10 * magnitude
-
-
-def nice_domain(lo: float, hi: float, count: int) -> tuple:
-    """(low, high, ticks): LO..HI widened to whole steps of a 1-2-2.5-5 sequence."""
-    lo, hi = _widen(lo, hi)
-    step = nice_step(hi - lo, count)
-    low = math.floor(lo / step + 1e-9) * step
-    high = math.ceil(hi / step - 1e-9) * step
-    return low, high, _ticks(low, high, step)
-
-
-def tight_domain(lo: float, hi: float, count: int) -> tuple:
-    """(low, high, ticks) with LO..HI kept as they are and ticks at nice steps inside."""
-    lo, hi = _widen(lo, hi)
-    step = nice_step(hi - lo, count)
-    return lo, hi, _ticks(math.ceil(lo / step - 1e-9) * step, hi, step)
-
-
-def _widen(lo: float, hi: float) -> tuple:
-    if hi > lo:
-        return lo, hi
-    pad = abs(lo) * 0.1 or 1.0
-    return lo - pad, hi + pad
-
-
-def _ticks(start: float, stop: float, step: float) -> list:
-    ticks = []
-    value, k = start, 0
-    while value <= stop + step * 1e-6 and k < 100:
-        ticks.append((round(value / step) * step, _format_tick(value, step)))
-        k += 1
-        value = start + k * step
-    return ticks
-
-
-def _format_tick(value: float, step: float) -> str:
-    if abs(value) < step * 1e-6:
-        value = 0.0   # not -0.0, nor 1e-17 from adding steps up
-    big = max(abs(value), step)
-    if big >= 1e6 or step < 1e-5:
-        return f"{value:.3g}".replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
-    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
-    if round(step / 10 ** math.floor(math.log10(step) + 1e-9), 6) == 2.5:
-        decimals += 1
-    return f"{value:.{decimals}f}"
-
-
 def _x_axis(chart, series) -> tuple:
     """((low, high, ticks), categories or None); categories sit at 0, 1, 2..."""
     if chart.categorical or chart.template == "bar":
         if chart.categorical:
             categories = list(dict.fromkeys(v for s in series for v in s.x))
         else:
-            categories = [_format_number(v) for v in sorted({v for s in series for v in s.x})]
+            categories = [format_number(v) for v in sorted({v for s in series for v in s.x})]
         n = max(len(categories), 1)
         return (-0.5, n - 0.5, []), categories
     xs = [v for s in series for v in s.x]
     if chart.template == "scatter":
         return nice_domain(min(xs, default=0.0), max(xs, default=1.0), 7), None
     return tight_domain(min(xs, default=0.0), max(xs, default=1.0), 7), None
-
-
-def _format_number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
 
 def _grid_and_axes(chart, x_ticks, y_ticks, sx, sy, categories, plot_w, bottom, height) -> str:
     right = LEFT + plot_w
@@ -226,147 +170,28 @@ def _draw_series(chart, series, categories, sx, sy, plot_w, bottom) -> list:
         title = f"<title>{escape(s.label)}</title>"
         if bars:
             offset = -group / 2 + slots.index((s.revision, s.source, s.field)) * bar_w
-            d, kept = _bar_path(points, sx, sy, zero, offset, bar_w)
+            d, kept = bar_path(points, sx, sy, zero, offset, bar_w)
             markup = f'<path {attrs} d="{d}" fill="{colour}">{title}</path>'
             hover_offset = offset + bar_w / 2
         elif chart.template == "scatter":
-            d, kept = _dots_path(points, sx, sy)
+            d, kept = dots_path(points, sx, sy)
             markup = (f'<path {attrs} d="{d}" fill="none" stroke="{colour}" stroke-width="5" '
                       f'stroke-linecap="round" opacity="0.85">{title}</path>')
             hover_offset = 0.0
         else:
-            d, kept = _line_path(points, sx, sy, plot_w)
+            d, kept = line_path(points, sx, sy, plot_w)
             dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
             markup = (f'<path {attrs} d="{d}" fill="none" stroke="{colour}" stroke-width="1.6" '
                       f'stroke-linejoin="round" stroke-linecap="round"{dash_attr}>{title}</path>')
             hover_offset = 0.0
         hover = {"i": s.revision, "l": s.label, "o": round(hover_offset, 2),
-                 "x": _compact([x for x, _ in kept]), "y": _compact([y for _, y in kept])}
+                 "x": compact([x for x, _ in kept]), "y": compact([y for _, y in kept])}
         drawn.append((markup, hover))
     return drawn
 
 
 def _category(x, chart) -> str:
-    return x if isinstance(x, str) else _format_number(x)
-
-
-def decimate(points: list, plot_w: float, sx) -> list:
-    """POINTS (x, y) thinned to each pixel bucket's lowest and highest point, in order.
-
-    Only when there are more points than pixels: shorter series are drawn as they are.
-    """
-    if len(points) <= plot_w:
-        return points
-    kept = []
-    bucket, low, high = None, None, None
-    for point in points:
-        key = int(sx(point[0]) // BUCKET_PX)
-        if key != bucket:
-            if bucket is not None:
-                kept.extend(_ordered(low, high))
-            bucket, low, high = key, point, point
-        else:
-            if point[1] < low[1]:
-                low = point
-            if point[1] > high[1]:
-                high = point
-    if bucket is not None:
-        kept.extend(_ordered(low, high))
-    return kept
-
-
-def _ordered(low, high) -> list:
-    if low is high:
-        return [low]
-    return [low, high] if low[0] <= high[0] else [high, low]
-
-
-def _runs(points: list) -> list:
-    """Stretches without missing values: a line breaks where the data has a gap."""
-    runs, run = [], []
-    for x, y in points:
-        if y is None:
-            if run:
-                runs.append(run)
-            run = []
-        else:
-            run.append((x, y))
-    if run:
-        runs.append(run)
-    return runs
-
-
-def _line_path(points, sx, sy, plot_w) -> tuple:
-    parts, kept = [], []
-    for run in _runs(points):
-        run = decimate(run, plot_w, sx)
-        kept.extend(run)
-        # Steps relative to the previous point, in tenths of a pixel: half the
-        # text of absolute coordinates, and no rounding error adds up, since
-        # each step is the difference of two rounded positions.
-        xs = [round(sx(x) * 10) for x, _ in run]
-        ys = [round(sy(y) * 10) for _, y in run]
-        text = [f"M{_tenths(xs[0])},{_tenths(ys[0])}"]
-        if len(run) == 1:   # a lone point still shows, as a dot
-            text.append("h.1")
-        else:
-            text.append("l")
-            for k in range(1, len(run)):
-                dx, dy = _tenths(xs[k] - xs[k - 1]), _tenths(ys[k] - ys[k - 1])
-                text.append(("" if k == 1 or dx[0] == "-" else " ") + dx
-                            + ("" if dy[0] == "-" else ",") + dy)
-        parts.append("".join(text))
-    return "".join(parts), kept
-
-
-_TENTHS: dict = {}   # the same few hundred steps recur in every series
-
-
-def _tenths(value: int) -> str:
-    """VALUE tenths of a pixel as short path text: 12 -> 1.2, -5 -> -.5, 30 -> 3."""
-    text = _TENTHS.get(value)
-    if text is None:
-        whole, frac = divmod(abs(value), 10)
-        text = (f"{whole}.{frac}" if whole else f".{frac}") if frac else str(whole)
-        text = _TENTHS[value] = "-" + text if value < 0 else text
-    return text
-
-
-def _dots_path(points, sx, sy) -> tuple:
-    seen, parts, kept = set(), [], []
-    for x, y in points:
-        if y is None:
-            continue
-        px, py = sx(x), sy(y)
-        cell = (round(px), round(py))
-        if cell in seen:
-            continue
-        seen.add(cell)
-        kept.append((x, y))
-        parts.append(f"M{px:.1f},{py:.1f}h0")
-    return "".join(parts), kept
-
-
-def _bar_path(points, sx, sy, zero, offset, bar_w) -> tuple:
-    parts, kept = [], []
-    w = max(bar_w - 1.0, 0.8) if bar_w > 3 else bar_w
-    for x, y in points:
-        if y is None:
-            continue
-        kept.append((x, y))
-        left = sx(x) + offset
-        parts.append(f"M{left:.1f},{zero:.1f}V{sy(y):.1f}h{w:.1f}V{zero:.1f}Z")
-    return "".join(parts), kept
-
-
-def _compact(values: list) -> list:
-    """VALUES for the page's JSON: whole numbers as ints, others to six significant digits."""
-    if all(isinstance(v, int) or (v.is_integer() and abs(v) < 1e15) for v in values):
-        return [int(v) for v in values]
-    return [float("%.6g" % v) for v in values]
-
-
-# ---------------------------------------------------------------- legend
+    return x if isinstance(x, str) else format_number(x)
 
 def _legend_entries(chart, limit: int) -> list:
     entries = list(dict.fromkeys((s.revision, s.label, s.source, s.field) for s in chart.series))
@@ -378,7 +203,8 @@ def _legend(entries: list, width: int, top: float, template: str = "line") -> tu
         return "", 0
     sources = list(dict.fromkeys((e[2], e[3]) for e in entries if e[0] != "more"))
     parts = ['<g class="legend">']
-    x, y = LEFT, top
+    x: float = LEFT
+    y = top
     for entry in entries:
         if entry[0] == "more":
             text = f"and {entry[1]} more (see the legend at the top of the page)"
@@ -407,3 +233,4 @@ def _legend(entries: list, width: int, top: float, template: str = "line") -> tu
         x += item_w
     parts.append("</g>")
     return "".join(parts), y - top + 18
+

@@ -9,6 +9,8 @@ the real names.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from git_exp.plots.svg import PALETTE
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
@@ -36,7 +38,7 @@ def spec(chart, revisions: list) -> dict:
     order = [r.name for i, r in enumerate(revisions) if i in drawn]
     colours = [PALETTE[i % len(PALETTE)] for i in range(len(revisions)) if i in drawn]
     x_type = "nominal" if chart.categorical else ("ordinal" if chart.template == "bar" else "quantitative")
-    encoding = {
+    encoding: dict[str, Any] = {
         "x": {"field": "x", "type": x_type, "title": chart.x_label},
         "y": {"field": "y", "type": "quantitative", "title": chart.y_label},
         "color": {"field": "experiment", "type": "nominal", "title": "experiment",

@@ -21,5 +21,9 @@ Modules: entries (reading the refs), enqueue (writing entries), claims,
 procs (process identity), state (JSON files), checkout (temporary
 worktrees), executor (run one entry, report the outcome), finish (turning
 an outcome into records), recovery, worker (the loop and its processes),
-control (status, logs, kill, stop, remove) and parallel (`run -j`).
+control (status, logs, kill, stop, remove), logs (`git exp logs` across
+the queue and experiments), pending (entries as `show` lists them) and
+parallel (`run -j`). For entries handed to an engine (git_exp/distributed):
+results, home and arrival (results coming back from the shared remote) and
+records (which executor holds which entry).
 """

@@ -25,18 +25,19 @@ from typing import Iterator
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
 from git_exp import procs
+from git_exp.repo import Repository
 
 
-def tmp_root(repo) -> str:
+def tmp_root(repo: Repository) -> str:
     return os.path.join(repo.exp_dir, "tmp")
 
 
-def checkout_path(repo, entry) -> str:
+def checkout_path(repo: Repository, entry) -> str:
     return os.path.join(tmp_root(repo), f"{entry.id}-{entry.sha[:8]}")
 
 
 @contextmanager
-def temp_checkout(repo, entry) -> Iterator[str]:
+def temp_checkout(repo: Repository, entry) -> Iterator[str]:
     """A fresh checkout of ENTRY's commit; removed on the way out, whatever happens."""
     path = checkout_path(repo, entry)
     create(repo, path, entry.sha)
@@ -47,7 +48,7 @@ def temp_checkout(repo, entry) -> Iterator[str]:
 
 
 @contextmanager
-def _worktrees_locked(repo) -> Iterator[None]:
+def _worktrees_locked(repo: Repository) -> Iterator[None]:
     """One `git worktree` command at a time among our processes.
 
     `git worktree add` reads every registered worktree's admin files, and
@@ -66,7 +67,7 @@ def _worktrees_locked(repo) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def create(repo, path: str, sha: str) -> None:
+def create(repo: Repository, path: str, sha: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     if os.path.exists(path):
         remove(repo, path)
@@ -82,7 +83,7 @@ def create(repo, path: str, sha: str) -> None:
                    + proc.stderr.decode(errors="replace").strip().splitlines()[-1])
 
 
-def remove(repo, path: str) -> None:
+def remove(repo: Repository, path: str) -> None:
     """Remove the checkout and Git's record of it; never fails."""
     with _worktrees_locked(repo):
         proc = git(["worktree", "remove", "--force", "--force", path], cwd=repo.root, check=False)
@@ -104,7 +105,7 @@ def remove(repo, path: str) -> None:
 _NAME = re.compile(r"^([0-9a-z]{4,64}-[0-9a-f]{8})[0-9]*$")
 
 
-def _admin_dirs(repo) -> list[tuple[str, str]]:
+def _admin_dirs(repo: Repository) -> list[tuple[str, str]]:
     """(admin dir under <common>/worktrees, checkout name) of the worktrees in tmp_root.
 
     The gitdir file says where a worktree is; a `worktree add` killed before
@@ -113,7 +114,7 @@ def _admin_dirs(repo) -> list[tuple[str, str]]:
     """
     base = os.path.join(repo.common_dir, "worktrees")
     ours = os.path.realpath(tmp_root(repo))
-    found = []
+    found: list[tuple[str, str]] = []
     try:
         names = os.listdir(base)
     except OSError:
@@ -136,7 +137,7 @@ def _admin_dirs(repo) -> list[tuple[str, str]]:
     return found
 
 
-def list_checkouts(repo) -> list[str]:
+def list_checkouts(repo: Repository) -> list[str]:
     """The names of our temporary checkouts: folders in tmp_root, and worktrees Git
     still registers there (whose folder may be gone)."""
     try:
@@ -147,7 +148,7 @@ def list_checkouts(repo) -> list[str]:
     return sorted(names)
 
 
-def remove_orphans(repo, names: list[str], live_claims: set[str]) -> list[str]:
+def remove_orphans(repo: Repository, names: list[str], live_claims: set[str]) -> list[str]:
     """Remove the checkouts in NAMES whose claim is not in LIVE_CLAIMS ("<id>-<sha8>").
 
     NAMES must be listed before LIVE_CLAIMS is read: a checkout is created
@@ -168,7 +169,7 @@ def remove_orphans(repo, names: list[str], live_claims: set[str]) -> list[str]:
 
 # -- data ------------------------------------------------------------------
 
-def materialise(repo, root: str, sha: str) -> tuple[list[str], list[str]]:
+def materialise(repo: Repository, root: str, sha: str) -> tuple[list[str], list[str]]:
     """Put the data SHA records (exp.lock outs, pointer files) into the checkout at ROOT.
 
     Returns (paths placed, paths whose data is not in the cache: a stage

@@ -21,6 +21,7 @@ from git_exp.experiments.snapshot import commit_tree
 from git_exp.gitcmd import git
 from git_exp.queue import entries as ent
 from git_exp import procs
+from git_exp.repo import Repository
 
 
 def me() -> ent.Owner:
@@ -28,7 +29,7 @@ def me() -> ent.Owner:
     return ent.Owner(pid, socket.gethostname(), procs.start_time(pid), ent.now_iso())
 
 
-def claim_commit(repo, entry: ent.Entry, owner: ent.Owner, new_attempt: bool = True) -> None:
+def claim_commit(repo: Repository, entry: ent.Entry, owner: ent.Owner, new_attempt: bool = True) -> None:
     """Turn ENTRY (in memory) into its next claim by OWNER; no ref moves."""
     attempt = entry.attempt + 1 if new_attempt else entry.attempt
     owner = ent.Owner(owner.pid, owner.host, owner.start, ent.now_iso())
@@ -41,14 +42,14 @@ def claim_commit(repo, entry: ent.Entry, owner: ent.Owner, new_attempt: bool = T
     entry.attempt, entry.owner = attempt, owner
 
 
-def _transaction(repo, lines: list[str]) -> bool:
+def _transaction(repo: Repository, lines: list[str]) -> bool:
     script = "start\n" + "".join(l + "\n" for l in lines) + "prepare\ncommit\n"
     proc = git(["update-ref", "-m", "git exp queue", "--stdin"], cwd=repo.root,
                input=script.encode(), check=False)
     return proc.returncode == 0
 
 
-def claim(repo, entry: ent.Entry, owner: ent.Owner) -> ent.Entry | None:
+def claim(repo: Repository, entry: ent.Entry, owner: ent.Owner) -> ent.Entry | None:
     """ENTRY claimed by OWNER, or None when another worker (or a remove) got there first."""
     claimed = copy.copy(entry)
     claim_commit(repo, claimed, owner)
@@ -57,7 +58,7 @@ def claim(repo, entry: ent.Entry, owner: ent.Owner) -> ent.Entry | None:
     return None
 
 
-def take_over(repo, entry: ent.Entry, owner: ent.Owner) -> ent.Entry | None:
+def take_over(repo: Repository, entry: ent.Entry, owner: ent.Owner) -> ent.Entry | None:
     """Replace a running entry's (dead) owner with OWNER; None if its claim changed."""
     mine = copy.copy(entry)
     claim_commit(repo, mine, owner, new_attempt=False)
@@ -66,7 +67,7 @@ def take_over(repo, entry: ent.Entry, owner: ent.Owner) -> ent.Entry | None:
     return None
 
 
-def claim_next(repo, owner: ent.Owner, batch: str | None = None,
+def claim_next(repo: Repository, owner: ent.Owner, batch: str | None = None,
                memo: dict | None = None) -> ent.Entry | None:
     """The first queued entry (of BATCH, if given) that we manage to claim."""
     for entry in ent.list_entries(repo, "queued", memo):
@@ -78,12 +79,12 @@ def claim_next(repo, owner: ent.Owner, batch: str | None = None,
     return None
 
 
-def release(repo, entry: ent.Entry) -> bool:
+def release(repo: Repository, entry: ent.Entry) -> bool:
     """Drop a finished claim; False if the running ref no longer is this claim."""
     return _transaction(repo, [f"delete {entry.ref} {entry.sha}"])
 
 
-def give_back(repo, entry: ent.Entry, count: bool = True) -> bool:
+def give_back(repo: Repository, entry: ent.Entry, count: bool = True) -> bool:
     """Re-queue a claimed entry (its claim commit keeps the attempt count).
 
     With COUNT false the claim does not count as an attempt: the entry goes
@@ -101,7 +102,7 @@ def give_back(repo, entry: ent.Entry, count: bool = True) -> bool:
                                f"create {ent.QUEUE_PREFIX}{entry.id} {target}"])
 
 
-def drop(repo, entry: ent.Entry) -> bool:
+def drop(repo: Repository, entry: ent.Entry) -> bool:
     """Delete a queued entry; False if it was claimed or changed meanwhile."""
     return _transaction(repo, [f"delete {entry.ref} {entry.sha}"])
 

@@ -9,13 +9,14 @@ import os
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from git_exp.errors import ExpError
 from git_exp.experiments import record as rec
 from git_exp.queue import claims, recovery, state
 from git_exp.queue import entries as ent
 from git_exp.queue.worker import live_workers
+from git_exp.repo import Repository
 
 
 @dataclass
@@ -41,7 +42,7 @@ class Status:
     recovered: list = field(default_factory=list)
 
 
-def rows(repo) -> list[Row]:
+def rows(repo: Repository) -> list[Row]:
     live = ent.list_entries(repo)
     states = state.all_states(repo)
     found = []
@@ -67,12 +68,12 @@ def rows(repo) -> list[Row]:
     return found
 
 
-def status(repo) -> Status:
+def status(repo: Repository) -> Status:
     found = recovery.recover(repo)
     return Status(rows(repo), len(live_workers(repo)), found)
 
 
-def find_row(repo, spec: str) -> Row:
+def find_row(repo: Repository, spec: str) -> Row:
     """The entry SPEC names, live or finished: id, id prefix (4+) or name."""
     every = rows(repo)
     hits = [r for r in every if r.id == spec]
@@ -92,14 +93,14 @@ def find_row(repo, spec: str) -> Row:
 
 # -- logs ---------------------------------------------------------------------
 
-def _running_claim(repo, entry_id: str) -> str | None:
+def _running_claim(repo: Repository, entry_id: str) -> str | None:
     for e in ent.list_entries(repo, "running"):
         if e.id == entry_id:
             return e.sha
     return None
 
 
-def read_log(repo, spec: str, follow: bool = False, poll: float = 0.2) -> Iterator[bytes]:
+def read_log(repo: Repository, spec: str, follow: bool = False, poll: float = 0.2) -> Iterator[bytes]:
     """The entry's log as chunks; with FOLLOW, more as the run writes it, until it ends."""
     row = find_row(repo, spec)
     if row.state == "queued":
@@ -126,7 +127,7 @@ def read_log(repo, spec: str, follow: bool = False, poll: float = 0.2) -> Iterat
                         poll, check_every=poll * 2)
 
 
-def _finished_log(repo, row: Row) -> Iterator[bytes]:
+def _finished_log(repo: Repository, row: Row) -> Iterator[bytes]:
     if not row.exp_sha:
         raise ExpError(f"no log is kept for '{row.name}' ({row.id})")
     try:
@@ -139,7 +140,7 @@ def _finished_log(repo, row: Row) -> Iterator[bytes]:
 
 # -- kill, stop, remove --------------------------------------------------------
 
-def kill(repo, specs: list[str], timeout: float = 30.0) -> list[Row]:
+def kill(repo: Repository, specs: list[str], timeout: float = 30.0) -> list[Row]:
     """Interrupt running entries; each is recorded as an interrupted experiment."""
     every = ent.list_entries(repo)
     targets = []
@@ -157,6 +158,7 @@ def kill(repo, specs: list[str], timeout: float = 30.0) -> list[Row]:
             continue   # recovery below records it
         state.request_kill(repo, entry.id)
         try:
+            assert entry.owner is not None   # owner_alive: a claim has an owner
             os.kill(entry.owner.pid, signal.SIGTERM)
         except OSError:   # gone meanwhile, or (a pid reused by another user) not ours to signal
             pass
@@ -176,7 +178,7 @@ def kill(repo, specs: list[str], timeout: float = 30.0) -> list[Row]:
     return [find_row(repo, e.id) for e in targets]
 
 
-def stop(repo, now: bool = False) -> list[int]:
+def stop(repo: Repository, now: bool = False) -> list[int]:
     """Ask every worker to exit after its current entry (NOW: interrupt that entry too)."""
     pids = []
     for info in live_workers(repo):
@@ -191,7 +193,7 @@ def stop(repo, now: bool = False) -> list[int]:
     return pids
 
 
-def remove(repo, specs: list[str] = (), everything: bool = False, failed: bool = False) -> list[Row]:
+def remove(repo: Repository, specs: Sequence[str] = (), everything: bool = False, failed: bool = False) -> list[Row]:
     """Drop queued entries and the records of finished ones; running entries stay.
 
     The experiments of finished entries are kept: `git exp remove` deletes those.
@@ -222,21 +224,3 @@ def remove(repo, specs: list[str] = (), everything: bool = False, failed: bool =
             state.remove_state(repo, row.id)
         removed.append(row)
     return removed
-
-
-def pending_entries(repo) -> list:
-    """Queued and running entries as `show` lists them (show/pending.py); reads only.
-
-    An entry whose worker is gone shows as queued: recovery will queue it again.
-    """
-    from git_exp.queue.checkout import checkout_path
-    from git_exp.show.pending import Pending
-    found = []
-    for e in ent.list_entries(repo):
-        running = e.state == "running" and claims.owner_alive(e)
-        created = e.owner.claimed_at if running and e.owner else e.queued_at
-        # A local worker runs it in a temporary checkout named after its claim.
-        root = checkout_path(repo, e) if running and e.owner and e.owner.here() else None
-        found.append(Pending(e.name, "running" if running else "queued", e.baseline,
-                             created or None, root=root, commit=e.entry_sha, entry=e.id))
-    return found

@@ -20,6 +20,7 @@ import os
 import posixpath
 import shutil
 import tempfile
+from typing import Sequence
 
 from git_exp.errors import ExpError
 from git_exp.experiments import names as exp_names
@@ -30,9 +31,10 @@ from git_exp.gitcmd import git
 from git_exp.queue import entries as ent
 from git_exp.queue import state
 from git_exp.names import PARAMS_FILE as DEFAULT_PARAMS
+from git_exp.repo import Repository
 
 
-def enqueue(repo, overrides: list[str] = (), *, name: str | None = None, message: str | None = None,
+def enqueue(repo: Repository, overrides: Sequence[str] = (), *, name: str | None = None, message: str | None = None,
             targets: list[str] | None = None, downstream: bool = False, run_cache: bool = True,
             force: bool = False, claim_for: ent.Owner | None = None) -> list[ent.Entry]:
     """Queue one entry per point of the OVERRIDES grid; all of them or none.
@@ -104,7 +106,7 @@ def enqueue(repo, overrides: list[str] = (), *, name: str | None = None, message
     return created
 
 
-def _names(repo, name: str | None, count: int, queued: set[str], force: bool) -> list[str]:
+def _names(repo: Repository, name: str | None, count: int, queued: set[str], force: bool) -> list[str]:
     existing = {r.name for r in refs.list_refs(repo.root)}
     if name is None:
         taken, chosen = existing | queued, []
@@ -126,7 +128,7 @@ def _names(repo, name: str | None, count: int, queued: set[str], force: bool) ->
     return chosen
 
 
-def _index_files(repo, env) -> dict[str, tuple[str, str]]:
+def _index_files(repo: Repository, env) -> dict[str, tuple[str, str]]:
     """path -> (mode, blob sha) of every file in the throw-away index."""
     out = git(["ls-files", "-s", "-z"], cwd=repo.root, env=env).stdout.decode("utf-8", "surrogateescape")
     files = {}
@@ -138,7 +140,7 @@ def _index_files(repo, env) -> dict[str, tuple[str, str]]:
     return files
 
 
-def _blob_text(repo, sha: str, rel: str) -> str:
+def _blob_text(repo: Repository, sha: str, rel: str) -> str:
     raw = git(["cat-file", "blob", sha], cwd=repo.root).stdout
     try:
         return raw.decode("utf-8")
@@ -147,7 +149,7 @@ def _blob_text(repo, sha: str, rel: str) -> str:
         raise ExpError(f"{rel}:{line}: not UTF-8 text", hint="save the file as UTF-8") from None
 
 
-def _leave_out_cached(repo, env, cached: list[str], scratch: str) -> None:
+def _leave_out_cached(repo: Repository, env, cached: list[str], scratch: str) -> None:
     """Cached outputs enter an experiment only through exp.lock: drop them, ignore them."""
     from git_exp.ignore import ignore_entry, is_tracked
     if not cached:
@@ -209,7 +211,7 @@ def _check_deps(pipeline, files: dict, targets, downstream: bool) -> None:
                             "ignored and untracked-by-git-exp files stay behind")
 
 
-def _edited_params(repo, files: dict, point, originals: dict[str, str]) -> dict[str, str]:
+def _edited_params(repo: Repository, files: dict, point, originals: dict[str, str]) -> dict[str, str]:
     """rel -> new text of each params file this point's overrides edit.
 
     ORIGINALS caches each file's text across the points of a sweep."""
@@ -233,7 +235,7 @@ def _edited_params(repo, files: dict, point, originals: dict[str, str]) -> dict[
     return texts
 
 
-def _write_blobs(repo, scratch: str, texts: list[str]) -> dict[str, str]:
+def _write_blobs(repo: Repository, scratch: str, texts: list[str]) -> dict[str, str]:
     """text -> blob sha, written in one `git hash-object` call."""
     unique = list(dict.fromkeys(texts))
     if not unique:
@@ -249,7 +251,7 @@ def _write_blobs(repo, scratch: str, texts: list[str]) -> dict[str, str]:
     return dict(zip(unique, out))
 
 
-def _trees(repo, base: str, points: list[dict[str, tuple[str, str]]]) -> list[str]:
+def _trees(repo: Repository, base: str, points: list[dict[str, tuple[str, str]]]) -> list[str]:
     """For each point, BASE with its files (path -> (mode, blob)) replaced.
 
     Built bottom-up with one `git mktree --batch` per folder depth for all
@@ -304,7 +306,7 @@ def _trees(repo, base: str, points: list[dict[str, tuple[str, str]]]) -> list[st
     return roots
 
 
-def _identity(repo, which: str) -> str:
+def _identity(repo: Repository, which: str) -> str:
     proc = git(["var", f"GIT_{which}_IDENT"], cwd=repo.root, check=False)
     if proc.returncode != 0:
         raise ExpError("Git does not know who you are, so it cannot write the queue's commits",
@@ -313,7 +315,7 @@ def _identity(repo, which: str) -> str:
     return proc.stdout.decode("utf-8", "surrogateescape").strip()
 
 
-def _commits(repo, scratch: str, items: list[tuple[str, list[str], str]]) -> list[str]:
+def _commits(repo: Repository, scratch: str, items: list[tuple[str, list[str], str]]) -> list[str]:
     """Write commits (tree, parents, message) in one `git hash-object` call, no hook, no ref."""
     author, committer = _identity(repo, "AUTHOR"), _identity(repo, "COMMITTER")
     paths = []

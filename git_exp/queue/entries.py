@@ -24,10 +24,12 @@ import secrets
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Sequence
 
 from git_exp.errors import ExpError
 from git_exp.experiments import refs
 from git_exp.gitcmd import git
+from git_exp.repo import Repository
 
 QUEUE_PREFIX = refs.QUEUE_PREFIX
 RUNNING_PREFIX = refs.RUNNING_PREFIX
@@ -99,7 +101,7 @@ def trailers_of(entry: Entry) -> list[tuple[str, str]]:
     return items
 
 
-def build_message(subject: str, entry: Entry, extra: list[tuple[str, str]] = ()) -> str:
+def build_message(subject: str, entry: Entry, extra: Sequence[tuple[str, str]] = ()) -> str:
     lines = [subject, ""]
     if entry.message:
         lines += [entry.message.strip(), ""]
@@ -145,7 +147,7 @@ def _parse(ref: str, sha: str, tree: str, message: str) -> Entry | None:
         seq=int(seq) if seq.isdigit() else 0)
 
 
-def list_entries(repo, state: str | None = None, memo: dict | None = None) -> list[Entry]:
+def list_entries(repo: Repository, state: str | None = None, memo: dict | None = None) -> list[Entry]:
     """Queued and running entries (or those of one STATE), in the order they run.
 
     MEMO (sha -> (tree, message)), kept by a worker across claims, saves
@@ -153,7 +155,7 @@ def list_entries(repo, state: str | None = None, memo: dict | None = None) -> li
     claim then costs one ref listing instead of reading every entry.
     """
     prefixes = {"queued": [QUEUE_PREFIX], "running": [RUNNING_PREFIX]}.get(
-        state, [QUEUE_PREFIX, RUNNING_PREFIX])
+        state or "", [QUEUE_PREFIX, RUNNING_PREFIX])
     records: list[tuple[str, str, str, str]] = []   # (ref, sha, tree, message)
     if memo is None:
         out = git(["for-each-ref", "--format=%(objectname) %(tree) %(refname)%00%(contents)%00",
@@ -179,7 +181,7 @@ def list_entries(repo, state: str | None = None, memo: dict | None = None) -> li
     return entries
 
 
-def _read_messages(repo, shas: list[str], memo: dict) -> None:
+def _read_messages(repo: Repository, shas: list[str], memo: dict) -> None:
     if not shas:
         return
     out = git(["log", "--no-walk=unsorted", "--stdin", "--format=%H %T%x00%B%x00"], cwd=repo.root,
@@ -190,12 +192,12 @@ def _read_messages(repo, shas: list[str], memo: dict) -> None:
         memo[sha] = (tree, message)
 
 
-def reserved_names(repo) -> set[str]:
+def reserved_names(repo: Repository) -> set[str]:
     """Names held by queued and running entries: a new experiment may not take them."""
     return {e.name for e in list_entries(repo)}
 
 
-def find(repo, spec: str, entries: list[Entry] | None = None) -> Entry:
+def find(repo: Repository, spec: str, entries: list[Entry] | None = None) -> Entry:
     """The queued or running entry SPEC names: its id, an id prefix, or its name."""
     entries = list_entries(repo) if entries is None else entries
     hits = [e for e in entries if e.id == spec] or [e for e in entries if e.name == spec]
@@ -211,6 +213,6 @@ def find(repo, spec: str, entries: list[Entry] | None = None) -> Entry:
                    hint="'git exp queue status' lists the entries")
 
 
-def log_file(repo, entry_id: str) -> str:
+def log_file(repo: Repository, entry_id: str) -> str:
     """Where a queued run writes its log while it runs (it then moves to record.log_path)."""
     return os.path.join(repo.exp_dir, "logs", f"queue-{entry_id}.log")

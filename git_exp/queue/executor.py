@@ -18,6 +18,7 @@ from git_exp.errors import ExpError
 from git_exp.pipeline.runner import Events
 from git_exp.queue import checkout
 from git_exp.queue import entries as ent
+from git_exp.repo import Repository
 
 
 @dataclass
@@ -41,7 +42,7 @@ class Executor:
     propagate when it arrives before the pipeline started.
     """
 
-    def execute(self, repo, entry: ent.Entry, mode: str = "queue",
+    def execute(self, repo: Repository, entry: ent.Entry, mode: str = "queue",
                 events: Events | None = None) -> EntryOutcome:
         raise NotImplementedError
 
@@ -54,7 +55,7 @@ def queue_trailers(entry: ent.Entry, mode: str) -> dict[str, str]:
 class LocalExecutor(Executor):
     """Run in a temporary worktree of this repository, sharing its cache."""
 
-    def execute(self, repo, entry: ent.Entry, mode: str = "queue",
+    def execute(self, repo: Repository, entry: ent.Entry, mode: str = "queue",
                 events: Events | None = None) -> EntryOutcome:
         from git_exp.experiments.run import run_experiment
         from git_exp.repo import discover

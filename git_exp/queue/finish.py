@@ -23,9 +23,10 @@ from git_exp.gitcmd import git
 from git_exp.queue import claims, state
 from git_exp.queue import entries as ent
 from git_exp.queue.executor import EntryOutcome, queue_trailers
+from git_exp.repo import Repository
 
 
-def finish(repo, entry: ent.Entry, outcome: EntryOutcome, mode: str = "queue") -> EntryOutcome:
+def finish(repo: Repository, entry: ent.Entry, outcome: EntryOutcome, mode: str = "queue") -> EntryOutcome:
     if outcome.exp_sha is None:
         outcome = record_unrun(repo, entry, outcome, mode)
     elif outcome.error:
@@ -36,7 +37,7 @@ def finish(repo, entry: ent.Entry, outcome: EntryOutcome, mode: str = "queue") -
     return outcome
 
 
-def write_running(repo, entry: ent.Entry) -> None:
+def write_running(repo: Repository, entry: ent.Entry) -> None:
     owner = entry.owner
     state.write_state(repo, entry.id, {
         "id": entry.id, "name": entry.name, "state": "running", "claim": entry.sha,
@@ -45,7 +46,7 @@ def write_running(repo, entry: ent.Entry) -> None:
         "pid": owner.pid if owner else None, "host": owner.host if owner else None})
 
 
-def write_done(repo, entry: ent.Entry, outcome: EntryOutcome) -> None:
+def write_done(repo: Repository, entry: ent.Entry, outcome: EntryOutcome) -> None:
     old = state.read_state(repo, entry.id) or {}
     started = old.get("started") if old.get("claim") == entry.sha else None
     state.write_state(repo, entry.id, {
@@ -59,7 +60,7 @@ def write_done(repo, entry: ent.Entry, outcome: EntryOutcome) -> None:
         "host": entry.owner.host if entry.owner else None})
 
 
-def _free_name(repo, name: str) -> str:
+def _free_name(repo: Repository, name: str) -> str:
     taken = {r.name for r in refs.list_refs(repo.root)}
     if name not in taken:
         return name
@@ -77,7 +78,7 @@ def _changed(params: list[str]) -> dict[str, str]:
     return changed
 
 
-def record_unrun(repo, entry: ent.Entry, outcome: EntryOutcome, mode: str) -> EntryOutcome:
+def record_unrun(repo: Repository, entry: ent.Entry, outcome: EntryOutcome, mode: str) -> EntryOutcome:
     """Record ENTRY's own files as a failed (or interrupted) experiment, with the reason."""
     status = outcome.status if outcome.status in ("failed", "interrupted") else "failed"
     exit_code = outcome.exit_code or (130 if status == "interrupted" else 1)
@@ -104,7 +105,7 @@ def _append(path: str, outcome: EntryOutcome) -> None:
         fh.write(lines.encode())
 
 
-def recorded_experiment(repo, entry: ent.Entry) -> tuple[str, str, str] | None:
+def recorded_experiment(repo: Repository, entry: ent.Entry) -> tuple[str, str, str] | None:
     """(ref, sha, status) of the experiment already recorded for ENTRY, if any."""
     out = git(["for-each-ref", "--format=%(objectname) %(refname)%00%(contents)%00",
                refs.exp_ref(entry.baseline, "")], cwd=repo.root).stdout.decode("utf-8", "replace")

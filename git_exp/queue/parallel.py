@@ -15,13 +15,14 @@ from typing import Callable
 
 from git_exp.queue import control, recovery, worker
 from git_exp.queue.enqueue import enqueue
+from git_exp.repo import Repository
 
 POLL = 0.2
 # Workers that die leave their entries to recovery; we start fresh ones this often at most.
 MAX_ROUNDS = 5
 
 
-def run_parallel(repo, overrides: list[str], jobs: int, *, name: str | None = None,
+def run_parallel(repo: Repository, overrides: list[str], jobs: int, *, name: str | None = None,
                  message: str | None = None, targets: list[str] | None = None,
                  downstream: bool = False, run_cache: bool = True, force: bool = False,
                  on_queued: Callable | None = None,

@@ -28,6 +28,7 @@ from git_exp.queue import checkout, claims, state
 from git_exp.queue import entries as ent
 from git_exp.queue.executor import EntryOutcome
 from git_exp.queue.finish import finish, recorded_experiment, write_done
+from git_exp.repo import Repository
 
 MAX_ATTEMPTS = 3
 
@@ -38,7 +39,7 @@ class Recovered:
     action: str      # "finished", "requeued" or "failed"
 
 
-def recover(repo, max_attempts: int = MAX_ATTEMPTS) -> list[Recovered]:
+def recover(repo: Repository, max_attempts: int = MAX_ATTEMPTS) -> list[Recovered]:
     folders = checkout.list_checkouts(repo)   # before reading the refs: see remove_orphans
     done: list[Recovered] = []
     for entry in ent.list_entries(repo, "running"):
@@ -70,15 +71,15 @@ def recover(repo, max_attempts: int = MAX_ATTEMPTS) -> list[Recovered]:
     return done
 
 
-def _dispatched(repo, entry: ent.Entry) -> bool:
-    """Whether a dispatcher handed ENTRY to an engine (distributed/records.py).
+def _dispatched(repo: Repository, entry: ent.Entry) -> bool:
+    """Whether a dispatcher handed ENTRY to an engine (queue/records.py).
 
-    Looked up by file, so the local queue never imports git_exp.distributed.
+    Looked up by file: most entries are not, and records/home are imported only for those.
     """
     return os.path.exists(os.path.join(repo.exp_dir, "queue", "remote", f"{entry.id}.json"))
 
 
-def _recover_dispatched(repo, entry: ent.Entry) -> list[Recovered]:
+def _recover_dispatched(repo: Repository, entry: ent.Entry) -> list[Recovered]:
     """An entry whose dispatcher died: its task may have run on and published.
 
     The shared remote is asked first: a published result comes home as the
@@ -87,7 +88,7 @@ def _recover_dispatched(repo, entry: ent.Entry) -> list[Recovered]:
     dying (a client killed, a laptop closed) is no fault of the entry, so an
     outage never makes it fail.
     """
-    from git_exp.distributed import home, records
+    from git_exp.queue import home, records
     record = records.read(repo, entry.id) or {}
     outcome = home.settle(repo, entry, record)
     if outcome is not None:
@@ -123,7 +124,7 @@ def _gave_up(entry: ent.Entry, killed: bool) -> EntryOutcome:
                         hint="look at its log for where it stopped; queue it again once fixed")
 
 
-def _keep_log(repo, entry: ent.Entry, sha: str) -> None:
+def _keep_log(repo: Repository, entry: ent.Entry, sha: str) -> None:
     """The worker died between recording and moving the log: move it now."""
     target = rec.log_path(repo, sha)
     if not os.path.exists(target):

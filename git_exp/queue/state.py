@@ -18,15 +18,16 @@ import json
 import os
 
 from git_exp.atomic import write_atomic
+from git_exp.repo import Repository
 
 DONE_STATES = ("success", "failed", "interrupted")
 
 
-def queue_dir(repo) -> str:
+def queue_dir(repo: Repository) -> str:
     return os.path.join(repo.exp_dir, "queue")
 
 
-def workers_dir(repo) -> str:
+def workers_dir(repo: Repository) -> str:
     return os.path.join(queue_dir(repo), "workers")
 
 
@@ -49,25 +50,25 @@ def _unlink(path: str) -> bool:
 
 # -- entries -------------------------------------------------------------
 
-def state_path(repo, entry_id: str) -> str:
+def state_path(repo: Repository, entry_id: str) -> str:
     return os.path.join(queue_dir(repo), f"{entry_id}.json")
 
 
-def read_state(repo, entry_id: str) -> dict | None:
+def read_state(repo: Repository, entry_id: str) -> dict | None:
     return _read_json(state_path(repo, entry_id))
 
 
-def write_state(repo, entry_id: str, data: dict) -> None:
+def write_state(repo: Repository, entry_id: str, data: dict) -> None:
     write_atomic(state_path(repo, entry_id), json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
-def remove_state(repo, entry_id: str) -> bool:
+def remove_state(repo: Repository, entry_id: str) -> bool:
     return _unlink(state_path(repo, entry_id))
 
 
-def all_states(repo) -> dict[str, dict]:
+def all_states(repo: Repository) -> dict[str, dict]:
     """id -> state of every entry that has a state file."""
-    found = {}
+    found: dict[str, dict] = {}
     try:
         names = os.listdir(queue_dir(repo))
     except FileNotFoundError:
@@ -80,19 +81,19 @@ def all_states(repo) -> dict[str, dict]:
     return found
 
 
-def request_kill(repo, entry_id: str) -> None:
+def request_kill(repo: Repository, entry_id: str) -> None:
     write_atomic(os.path.join(queue_dir(repo), f"{entry_id}.kill"), "")
 
 
-def kill_requested(repo, entry_id: str) -> bool:
+def kill_requested(repo: Repository, entry_id: str) -> bool:
     return os.path.exists(os.path.join(queue_dir(repo), f"{entry_id}.kill"))
 
 
-def clear_kill(repo, entry_id: str) -> None:
+def clear_kill(repo: Repository, entry_id: str) -> None:
     _unlink(os.path.join(queue_dir(repo), f"{entry_id}.kill"))
 
 
-def any_kill_requests(repo) -> set[str]:
+def any_kill_requests(repo: Repository) -> set[str]:
     try:
         return {n[:-5] for n in os.listdir(queue_dir(repo)) if n.endswith(".kill")}
     except FileNotFoundError:
@@ -101,18 +102,18 @@ def any_kill_requests(repo) -> set[str]:
 
 # -- workers -------------------------------------------------------------
 
-def register_worker(repo, pid: int, info: dict) -> None:
+def register_worker(repo: Repository, pid: int, info: dict) -> None:
     write_atomic(os.path.join(workers_dir(repo), f"{pid}.json"), json.dumps(info, sort_keys=True) + "\n")
 
 
-def unregister_worker(repo, pid: int) -> None:
+def unregister_worker(repo: Repository, pid: int) -> None:
     _unlink(os.path.join(workers_dir(repo), f"{pid}.json"))
     _unlink(os.path.join(workers_dir(repo), f"{pid}.stop"))
 
 
-def list_workers(repo) -> list[dict]:
+def list_workers(repo: Repository) -> list[dict]:
     """Every registered worker's info (alive or not: the caller checks)."""
-    found = []
+    found: list[dict] = []
     try:
         names = sorted(os.listdir(workers_dir(repo)))
     except FileNotFoundError:
@@ -125,13 +126,13 @@ def list_workers(repo) -> list[dict]:
     return found
 
 
-def request_stop(repo, pid: int) -> None:
+def request_stop(repo: Repository, pid: int) -> None:
     write_atomic(os.path.join(workers_dir(repo), f"{pid}.stop"), "")
 
 
-def stop_requested(repo, pid: int) -> bool:
+def stop_requested(repo: Repository, pid: int) -> bool:
     return os.path.exists(os.path.join(workers_dir(repo), f"{pid}.stop"))
 
 
-def worker_log(repo, pid: int) -> str:
+def worker_log(repo: Repository, pid: int) -> str:
     return os.path.join(workers_dir(repo), f"{pid}.log")

@@ -21,12 +21,14 @@ import sys
 import threading
 import time
 import traceback
+from typing import Sequence
 
 from git_exp import procs
 from git_exp.queue import claims, recovery, state
 from git_exp.queue import entries as ent
 from git_exp.queue.executor import EntryOutcome, Executor, LocalExecutor
 from git_exp.queue.finish import finish, write_running
+from git_exp.repo import Repository
 
 KEEP_WORKER_LOGS = 20
 
@@ -40,7 +42,7 @@ class WorkerEvents:
 
 
 class _Worker:
-    def __init__(self, repo, batch: str | None, executor: Executor, events: WorkerEvents, mode: str):
+    def __init__(self, repo: Repository, batch: str | None, executor: Executor, events: WorkerEvents, mode: str):
         self.repo = repo
         self.batch = batch
         self.executor = executor
@@ -115,13 +117,13 @@ class _Worker:
         return outcome, outcome.status != "interrupted" or killed
 
 
-def work(repo, *, batch: str | None = None, executor: Executor | None = None,
+def work(repo: Repository, *, batch: str | None = None, executor: Executor | None = None,
          events: WorkerEvents | None = None, mode: str = "queue") -> list[tuple[ent.Entry, EntryOutcome]]:
     """Run queued entries (of BATCH only, if given) until none is left; what ran, in order."""
     return _Worker(repo, batch, executor or LocalExecutor(), events or WorkerEvents(), mode).loop()
 
 
-def run_claimed(repo, entry: ent.Entry, *, executor: Executor | None = None, events=None,
+def run_claimed(repo: Repository, entry: ent.Entry, *, executor: Executor | None = None, events=None,
                 mode: str = "temp") -> EntryOutcome:
     """Run one entry this process claimed already (`run --temp`), in the foreground."""
     write_running(repo, entry)
@@ -133,7 +135,8 @@ def run_claimed(repo, entry: ent.Entry, *, executor: Executor | None = None, eve
     return finish(repo, entry, outcome, mode)
 
 
-def run_isolated(repo, overrides: list[str] = (), *, events=None, **options) -> tuple[ent.Entry, EntryOutcome]:
+def run_isolated(repo: Repository, overrides: Sequence[str] = (), *, events=None,
+                 **options) -> tuple[ent.Entry, EntryOutcome]:
     """`run --temp`: one run in a temporary checkout, in the foreground.
 
     The entry is created already claimed by this process, so no background
@@ -152,7 +155,7 @@ def run_isolated(repo, overrides: list[str] = (), *, events=None, **options) -> 
 
 # -- worker processes ----------------------------------------------------------
 
-def live_workers(repo) -> list[dict]:
+def live_workers(repo: Repository) -> list[dict]:
     """Registered workers that are still alive; the registrations of dead ones are dropped."""
     alive = []
     for info in state.list_workers(repo):
@@ -192,7 +195,7 @@ def _python_path() -> str:
     return here + (os.pathsep + rest if rest else "")
 
 
-def spawn(repo, count: int, *, batch: str | None = None, detached: bool = True) -> list[subprocess.Popen]:
+def spawn(repo: Repository, count: int, *, batch: str | None = None, detached: bool = True) -> list[subprocess.Popen]:
     """Start COUNT `git exp queue work` processes; detached ones outlive us."""
     folder = state.workers_dir(repo)
     os.makedirs(folder, exist_ok=True)
@@ -202,7 +205,7 @@ def spawn(repo, count: int, *, batch: str | None = None, detached: bool = True) 
     env = dict(os.environ, PYTHONPATH=_python_path(), PYTHONUNBUFFERED="1")
     if not detached:
         env[PARENT_ENV] = str(os.getpid())
-    started = []
+    started: list[subprocess.Popen] = []
     for _ in range(count):
         temp = os.path.join(folder, f".starting-{os.getpid()}-{len(started)}.log")
         with open(temp, "ab") as log:
@@ -219,7 +222,7 @@ def spawn(repo, count: int, *, batch: str | None = None, detached: bool = True) 
     return started
 
 
-def _prune_worker_logs(repo) -> None:
+def _prune_worker_logs(repo: Repository) -> None:
     folder = state.workers_dir(repo)
     alive = {str(w["pid"]) for w in state.list_workers(repo)}
     logs = []
@@ -237,7 +240,7 @@ def _prune_worker_logs(repo) -> None:
             pass
 
 
-def start(repo, jobs: int = 1) -> tuple[list[int], int, int]:
+def start(repo: Repository, jobs: int = 1) -> tuple[list[int], int, int]:
     """Bring the number of background workers up to JOBS (no more than there are entries).
 
     Returns (pids started, workers already running, entries queued).

@@ -263,7 +263,8 @@ class CommitReader:
 
     def workspace(self) -> CommitData:
         """The work tree as it is now, remembered only while the files it came from keep their stat."""
-        from git_exp.show.workmemo import Watch, WorkspaceMemo
+        from git_exp.filewatch import Watch
+        from git_exp.show.workmemo import WorkspaceMemo
         memo = WorkspaceMemo(self.repo.exp_dir, self.repo.root)
         known = memo.get()
         if known is not None:

@@ -5,7 +5,7 @@ never shown as if it were finished: an experiment appears as a result only
 once its ref exists, and its ref is created after its commit is complete.
 The run in this work tree is known from its lock file, which we only read:
 readers never take, clear or wait for locks. Queue entries come from the
-queue's refs (queue/control.py); an entry running on this machine names the
+queue's refs (queue/pending.py); an entry running on this machine names the
 temporary checkout it runs in, where its metrics so far can be read
 (show/running.py).
 
@@ -13,21 +13,8 @@ Each source returns Pending entries.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from git_exp.experiments.runlock import live_holder
-
-
-@dataclass(frozen=True)
-class Pending:
-    name: str
-    state: str              # "running" or "queued"
-    baseline: str | None    # the commit it runs from; None: HEAD of its work tree
-    created: str | None     # ISO 8601, when it started or was queued
-    root: str | None = None     # the work tree it runs in, when on this machine
-    commit: str | None = None   # a commit holding its params (a queue entry's), if any
-    entry: str | None = None    # its queue entry's id; None for a run in a work tree
-    pid: int | None = None      # the process running it in a work tree
+from git_exp.queue.pending import Pending
 
 
 def running_here(repo) -> list[Pending]:
@@ -51,7 +38,7 @@ def queue_entries(repo) -> list[Pending]:
     # a tenth of a warm `show`, and most of the time the queue is empty.
     if not git(["for-each-ref", "--count=1", "--format=x", QUEUE_PREFIX, RUNNING_PREFIX], cwd=repo.root).stdout:
         return []
-    from git_exp.queue.control import pending_entries
+    from git_exp.queue.pending import pending_entries
     return pending_entries(repo)
 
 

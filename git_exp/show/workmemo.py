@@ -26,87 +26,14 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import time
 
+from git_exp.filewatch import Watch, file_key, folder_kind
 from git_exp import __version__
 
 VERSION = 1
 RACY_NS = 2_000_000_000     # as git_exp/data/state.py, for the same reason
 MAX_ROOTS = 32              # worktrees remembered; the oldest entry goes first
-
-
-def _file_key(full: str):
-    """What we compare for a file: None when absent; raises OSError when unknown."""
-    try:
-        st = os.stat(full)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return [stat.S_IFMT(st.st_mode), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns,
-            st.st_ctime_ns]
-
-
-def _folder_kind(full: str):
-    """The kind of a folder on a checked path (lstat: a symlink is a symlink), None when absent."""
-    try:
-        return stat.S_IFMT(os.lstat(full).st_mode)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-
-
-class Watch:
-    """Records what the workspace row depends on while it is read."""
-
-    def __init__(self, root: str):
-        self.root = root
-        self.files: dict[str, list | None] = {}
-        self.checked: list = []     # paths the pipeline's symlink check looked at
-        self.usable = True          # False once something cannot be captured by a stat
-
-    def full(self, relpath: str) -> str:
-        return os.path.join(self.root, *relpath.split("/"))
-
-    def note(self, relpath: str) -> None:
-        """Stat RELPATH before it is read (once: the first stat is the one before any read)."""
-        if relpath in self.files:
-            return
-        try:
-            self.files[relpath] = _file_key(self.full(relpath))
-        except OSError:
-            self.usable = False
-            self.files[relpath] = None
-
-    def reader(self, read):
-        """READ with a stat of each file before it is read."""
-        def watched(relpath: str):
-            self.note(relpath)
-            return read(relpath)
-        return watched
-
-    def isdir(self, relpath: str) -> bool:
-        self.note(relpath)
-        return os.path.isdir(self.full(relpath))
-
-    def folders(self) -> dict | None:
-        """The kind of each folder the symlink check went through; None when not memoisable."""
-        kinds: dict[str, int | None] = {}
-        for path in self.checked:
-            if path is None:
-                return None
-            parts = path.split("/")
-            for depth in range(1, len(parts)):
-                prefix = "/".join(parts[:depth])
-                if prefix not in kinds:
-                    try:
-                        kinds[prefix] = _folder_kind(self.full(prefix))
-                    except OSError:
-                        return None
-                if kinds[prefix] is None or kinds[prefix] != stat.S_IFDIR:
-                    break   # the check stops where the path stops existing as folders
-                # (a symlinked folder is S_IFLNK: refused below)
-        if any(kind == stat.S_IFLNK for kind in kinds.values()):
-            return None
-        return kinds
 
 
 class WorkspaceMemo:
@@ -131,10 +58,10 @@ class WorkspaceMemo:
             if entry["version"] != __version__:
                 return None
             for relpath, key in entry["files"].items():
-                if _file_key(os.path.join(self.root, *relpath.split("/"))) != key:
+                if file_key(os.path.join(self.root, *relpath.split("/"))) != key:
                     return None
             for relpath, kind in entry["folders"].items():
-                if _folder_kind(os.path.join(self.root, *relpath.split("/"))) != kind:
+                if folder_kind(os.path.join(self.root, *relpath.split("/"))) != kind:
                     return None
             data = entry["data"]
             if not (isinstance(data["params"], dict) and isinstance(data["metrics"], dict)
@@ -157,7 +84,7 @@ class WorkspaceMemo:
                 return  # written in the last two seconds: its stat may not tell a rewrite
         try:
             for relpath, key in watch.files.items():
-                if _file_key(watch.full(relpath)) != key:
+                if file_key(watch.full(relpath)) != key:
                     return  # changed while we read it
         except OSError:
             return

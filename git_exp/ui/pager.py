@@ -44,6 +44,7 @@ def page(text: str, stream, cwd: str | None = None) -> None:
     env.setdefault("LV", "-c")
     stream.flush()
     proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.PIPE, env=env)
+    assert proc.stdin is not None   # stdin=PIPE
     try:
         proc.stdin.write(text.encode("utf-8", "surrogateescape"))
         proc.stdin.close()

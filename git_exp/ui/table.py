@@ -15,7 +15,7 @@ to be worth a dependency.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import Sequence, Union
 
 from git_exp.ui.color import paint
 
@@ -44,7 +44,7 @@ def _text(cell: CellLike) -> str:
     return cell.text if isinstance(cell, Cell) else cell
 
 
-def render(rows: list[list[CellLike]], columns: list[Column], color: bool = False,
+def render(rows: Sequence[Sequence[CellLike]], columns: list[Column], color: bool = False,
            width: int | None = None, row_styles: list[tuple] | None = None,
            keep: int = 1, fit: bool = True) -> str:
     """ROWS under COLUMNS' headers, a rule below the headers, columns two spaces apart.
@@ -80,7 +80,7 @@ MIN_KEPT = 26       # nor the row names below this: `└── abc1234 [bold-ott
 MIN_HEADER = 4      # a number column's header is cut to no fewer characters
 
 
-def natural_width(rows: list[list[CellLike]], columns: list[Column]) -> int:
+def natural_width(rows: Sequence[Sequence[CellLike]], columns: list[Column]) -> int:
     """How wide the table is with no column narrowed."""
     widths = [len(c.header) for c in columns]
     for row in rows:
@@ -195,7 +195,7 @@ def _paint_padded(text: str, color: bool, styles: tuple) -> str:
     return " " * left + paint(core, True, *styles) + " " * right
 
 
-def render_markdown(rows: list[list[CellLike]], columns: list[Column]) -> str:
+def render_markdown(rows: Sequence[Sequence[CellLike]], columns: list[Column]) -> str:
     """A GitHub-flavoured Markdown table ('|' in cells escaped)."""
     def line(cells):
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
@@ -205,7 +205,7 @@ def render_markdown(rows: list[list[CellLike]], columns: list[Column]) -> str:
     return "\n".join(out)
 
 
-def render_csv(rows: list[list[CellLike]], headers: list[str]) -> str:
+def render_csv(rows: Sequence[Sequence[CellLike]], headers: list[str]) -> str:
     import csv
     import io
     buffer = io.StringIO()

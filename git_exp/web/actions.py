@@ -9,6 +9,7 @@ the token and Origin before any of these runs (security.py).
 from __future__ import annotations
 
 from git_exp.errors import ExpError
+from git_exp.repo import Repository
 
 
 def _text(body: dict, key: str) -> str:
@@ -25,7 +26,7 @@ def _texts(body: dict, key: str) -> list[str]:
     return values
 
 
-def apply(repo, body: dict) -> dict:
+def apply(repo: Repository, body: dict) -> dict:
     from git_exp.experiments.apply import apply_commit
     from git_exp.experiments.resolve import resolve
     found = resolve(repo, _text(body, "rev"))
@@ -34,25 +35,26 @@ def apply(repo, body: dict) -> dict:
             "backup": result.backup_ref, "missing": list(result.missing), "forced": list(result.forced)}
 
 
-def branch(repo, body: dict) -> dict:
+def branch(repo: Repository, body: dict) -> dict:
     from git_exp.experiments.manage import branch as make_branch
     found, name = make_branch(repo, _text(body, "rev"), body.get("branch") or None)
     return {"message": f"Branch '{name}' created at experiment '{found.name}' ({found.sha[:7]})."}
 
 
-def rename(repo, body: dict) -> dict:
+def rename(repo: Repository, body: dict) -> dict:
     from git_exp.experiments.manage import rename as rename_exp
-    found, _ = rename_exp(repo, _text(body, "rev"), _text(body, "name"))
+    from git_exp.queue.entries import reserved_names
+    found, _ = rename_exp(repo, _text(body, "rev"), _text(body, "name"), reserved_names(repo))
     return {"message": f"Renamed '{found.name}' to '{body['name']}'."}
 
 
-def remove(repo, body: dict) -> dict:
+def remove(repo: Repository, body: dict) -> dict:
     from git_exp.experiments.manage import remove as remove_exps
     removed = remove_exps(repo, _texts(body, "revs"))
     return {"message": f"Removed {', '.join(r.name for r in removed) or 'nothing'}."}
 
 
-def queue(repo, body: dict) -> dict:
+def queue(repo: Repository, body: dict) -> dict:
     """`git exp run --queue -S ...` (sweeps included), optionally starting workers."""
     from git_exp.queue.enqueue import enqueue
     overrides = body.get("set") or []
@@ -66,7 +68,7 @@ def queue(repo, body: dict) -> dict:
     return result
 
 
-def start(repo, body: dict) -> dict:
+def start(repo: Repository, body: dict) -> dict:
     from git_exp.queue.worker import start as start_workers
     jobs = body.get("jobs", 1)
     if not isinstance(jobs, int) or isinstance(jobs, bool) or not 1 <= jobs <= 64:
@@ -78,13 +80,13 @@ def start(repo, body: dict) -> dict:
                        + (f" ({running} already running)." if running else ".")}
 
 
-def stop(repo, body: dict) -> dict:
+def stop(repo: Repository, body: dict) -> dict:
     from git_exp.queue.control import stop as stop_workers
     stopped = stop_workers(repo, now=bool(body.get("now")))
     return {"message": f"Asked {len(stopped)} worker(s) to stop."}
 
 
-def kill(repo, body: dict) -> dict:
+def kill(repo: Repository, body: dict) -> dict:
     from git_exp.queue.control import kill as kill_entries
     killed = kill_entries(repo, _texts(body, "ids"))
     return {"message": f"Killed {', '.join(r.name for r in killed) or 'nothing'}."}

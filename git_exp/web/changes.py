@@ -13,6 +13,7 @@ import hashlib
 import os
 
 from git_exp.gitcmd import git
+from git_exp.repo import Repository
 
 NAMESPACES = ("refs/exps/", "refs/exps-queue/", "refs/exps-running/", "refs/heads/", "refs/tags/",
               "refs/exp-backups/")
@@ -27,7 +28,7 @@ def _stat(path: str) -> str:
     return f"{st.st_mtime_ns}:{st.st_size}:{st.st_ino}"
 
 
-def state_key(repo, watched: list[str]) -> str:
+def state_key(repo: Repository, watched: list[str]) -> str:
     """WATCHED: repo-relative files the current table came from (its params and metrics files)."""
     digest = hashlib.sha1()
     digest.update(git(["for-each-ref", "--format=%(objectname) %(refname)", *NAMESPACES], cwd=repo.root).stdout)

@@ -7,8 +7,11 @@ page `git exp plots diff` writes. Nothing here has logic a command lacks.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
+from git_exp.repo import Repository
 
 # A log or a diff larger than this is cut (the page says so): a browser tab
 # is no place for a gigabyte of output.
@@ -16,7 +19,7 @@ MAX_TEXT = 256 * 1024
 MAX_DIFF_FILE = 64 * 1024
 
 
-def experiments(repo, all_commits: bool = False, where: str | None = None) -> dict:
+def experiments(repo: Repository, all_commits: bool = False, where: str | None = None) -> dict:
     from git_exp.show.records import view_objects
     from git_exp.show.view import show
     view = show(repo, all_commits=all_commits, where=where or None)
@@ -26,7 +29,7 @@ def experiments(repo, all_commits: bool = False, where: str | None = None) -> di
             "warnings": list(view.warnings)}
 
 
-def _row(repo, rev: str | None):
+def _row(repo: Repository, rev: str | None):
     from git_exp.show.columns import discover
     from git_exp.show.commits import CommitReader
     from git_exp.show.diff import target
@@ -35,7 +38,7 @@ def _row(repo, rev: str | None):
     return row, row_object(row, discover([row]))
 
 
-def experiment(repo, rev: str) -> dict:
+def experiment(repo: Repository, rev: str) -> dict:
     """One experiment (or commit): metadata, message, params, metrics, files, log."""
     row, obj = _row(repo, rev)
     result = {"row": obj, "message": "", "files": [], "log": None, "log_cut": False}
@@ -55,13 +58,13 @@ def experiment(repo, rev: str) -> dict:
     return result
 
 
-def _changed_files(repo, a: str, b: str) -> list[dict]:
+def _changed_files(repo: Repository, a: str, b: str) -> list[dict]:
     out = git(["diff-tree", "-r", "-z", "--no-renames", "--name-status", a, b], cwd=repo.root).stdout
     parts = out.decode("utf-8", "surrogateescape").split("\0")
     return [{"status": parts[i], "path": parts[i + 1]} for i in range(0, len(parts) - 1, 2) if parts[i]]
 
 
-def compare(repo, revs: list[str]) -> dict:
+def compare(repo: Repository, revs: list[str]) -> dict:
     """Two or more experiments side by side: every value, and the change from the first."""
     from git_exp.show.columns import MISSING
     from git_exp.show.diff import compare_rows
@@ -82,7 +85,7 @@ def compare(repo, revs: list[str]) -> dict:
                       "missing": [v is MISSING for v in values],
                       "deltas": [_delta(base, v) for v in values],
                       "changed": any(type(v) is not type(base) or v != base for v in values)})
-    result = {"rows": [obj for _, obj in pairs], "values": table, "files": [], "diffs": {}}
+    result: dict[str, Any] = {"rows": [obj for _, obj in pairs], "values": table, "files": [], "diffs": {}}
     a, b = pairs[0][0].rev, pairs[1][0].rev
     if a and b:
         result["files"] = _changed_files(repo, a, b)
@@ -98,9 +101,9 @@ def _delta(base, value):
     return None
 
 
-def _text_diffs(repo, a: str, b: str, files: list[dict]) -> tuple[dict, bool]:
+def _text_diffs(repo: Repository, a: str, b: str, files: list[dict]) -> tuple[dict, bool]:
     """`git diff` of each small changed text file, up to MAX_TEXT in all."""
-    sizes = {}
+    sizes: dict[str, int] = {}
     for rev in (a, b):
         out = git(["ls-tree", "-r", "-l", "-z", rev], cwd=repo.root).stdout.decode("utf-8", "surrogateescape")
         for entry in out.split("\0"):
@@ -108,7 +111,8 @@ def _text_diffs(repo, a: str, b: str, files: list[dict]) -> tuple[dict, bool]:
             fields = meta.split()
             if len(fields) == 4 and fields[3].isdigit():
                 sizes[path] = max(sizes.get(path, 0), int(fields[3]))
-    diffs, total, cut = {}, 0, False
+    diffs: dict[str, str | None] = {}
+    total, cut = 0, False
     for item in files:
         path = item["path"]
         if sizes.get(path, 0) > MAX_DIFF_FILE:
@@ -124,7 +128,7 @@ def _text_diffs(repo, a: str, b: str, files: list[dict]) -> tuple[dict, bool]:
     return diffs, cut
 
 
-def queue(repo) -> dict:
+def queue(repo: Repository) -> dict:
     from git_exp.queue.control import status
     now = status(repo)
     return {"workers": now.workers,
@@ -133,7 +137,7 @@ def queue(repo) -> dict:
                          "exp_sha": r.exp_sha, "error": r.error} for r in now.rows]}
 
 
-def queue_log(repo, entry: str, offset: int = 0) -> dict:
+def queue_log(repo: Repository, entry: str, offset: int = 0) -> dict:
     """A queue entry's output from OFFSET on, for the live tail."""
     from git_exp.queue.control import read_log
     data = b"".join(read_log(repo, entry, follow=False))
@@ -142,7 +146,7 @@ def queue_log(repo, entry: str, offset: int = 0) -> dict:
     return {"text": chunk.decode("utf-8", "replace"), "offset": offset + len(chunk), "size": len(data)}
 
 
-def plots_page(repo, revs: list[str]) -> str:
+def plots_page(repo: Repository, revs: list[str]) -> str:
     from git_exp.plots import collect
     from git_exp.plots.page import build_page
     result = collect.diff(repo, revs or None)

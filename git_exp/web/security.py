@@ -34,7 +34,7 @@ def allowed_hosts(host: str, port: int) -> set[str]:
 
 
 def token_ok(given: str | None, token: str) -> bool:
-    return bool(given) and hmac.compare_digest(given.encode(), token.encode())
+    return given is not None and given != "" and hmac.compare_digest(given.encode(), token.encode())
 
 
 def host_ok(host_header: str | None, hosts: set[str]) -> bool:

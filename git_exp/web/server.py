@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from git_exp.errors import ExpError
+from git_exp.repo import Repository
 from git_exp.web import actions, changes, reads, security
 
 STATIC_DIR = os.path.join(os.path.dirname(__file__), "static")
@@ -46,7 +47,7 @@ def _error(status: int, message: str, hint: str | None = None) -> Reply:
 class App:
     """Everything but HTTP framing, so it reads (and is tested) as routes."""
 
-    def __init__(self, repo, host: str, port: int, read_only: bool = False, token: str | None = None):
+    def __init__(self, repo: Repository, host: str, port: int, read_only: bool = False, token: str | None = None):
         self.repo = repo
         self.read_only = read_only
         self.token = token or security.new_token()
@@ -69,7 +70,7 @@ class App:
             return Reply(204, b"", "image/x-icon")
         if method == "GET" and (path == "/" or path.startswith("/static/")):
             return self._static("index.html" if path == "/" else path[len("/static/"):])
-        given = headers.get(security.TOKEN_HEADER) or (query.get("token") or [None])[0]
+        given = headers.get(security.TOKEN_HEADER) or (query.get("token") or [""])[0]
         if not security.token_ok(given, self.token):
             return _error(403, "missing or wrong token", "open the URL that 'git exp ui' printed")
         try:
@@ -175,7 +176,7 @@ class App:
         return _json(200, result)
 
 
-def _log_bug(repo) -> str:
+def _log_bug(repo: Repository) -> str:
     import traceback
 
     from git_exp import crashlog
@@ -183,7 +184,7 @@ def _log_bug(repo) -> str:
     return path or "no log (nothing writable)"
 
 
-def make_server(repo, host: str = "127.0.0.1", port: int = 0, read_only: bool = False):
+def make_server(repo: Repository, host: str = "127.0.0.1", port: int = 0, read_only: bool = False):
     """A bound server (port 0: any free one) whose `app` holds the token; serve_forever() runs it."""
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -223,6 +224,7 @@ def make_server(repo, host: str = "127.0.0.1", port: int = 0, read_only: bool = 
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True
+        app: App
         address_family = __import__("socket").AF_INET6 if ":" in host else __import__("socket").AF_INET
 
     try:

@@ -17,7 +17,7 @@ from git_exp.worktree.paths import abs_path, check_data_path, open_cache, preloa
 from git_exp.worktree.records import data_at
 
 if TYPE_CHECKING:
-    from git_exp.pipeline.spec import Stage
+    from git_exp.pipeline.records import Stage
     from git_exp.repo import Repository
 
 

@@ -11,18 +11,19 @@ import json
 import os
 
 from git_exp.atomic import write_atomic
+from git_exp.repo import Repository
 
 
-def folder(repo) -> str:
+def folder(repo: Repository) -> str:
     return os.path.join(repo.exp_dir, "queue", "remote")
 
 
-def write(repo, entry_id: str, data: dict) -> None:
+def write(repo: Repository, entry_id: str, data: dict) -> None:
     write_atomic(os.path.join(folder(repo), f"{entry_id}.json"),
                  json.dumps(dict(data, id=entry_id), indent=1, sort_keys=True) + "\n")
 
 
-def read(repo, entry_id: str) -> dict | None:
+def read(repo: Repository, entry_id: str) -> dict | None:
     try:
         with open(os.path.join(folder(repo), f"{entry_id}.json"), encoding="utf-8") as fh:
             data = json.load(fh)
@@ -31,7 +32,7 @@ def read(repo, entry_id: str) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def remove(repo, entry_id: str) -> None:
+def remove(repo: Repository, entry_id: str) -> None:
     try:
         os.unlink(os.path.join(folder(repo), f"{entry_id}.json"))
     except FileNotFoundError:

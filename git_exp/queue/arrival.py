@@ -1,7 +1,8 @@
 """The client's side of a result: its data must be here before it counts as a success.
 
 A worker sends the outputs' data to the data remote before it pushes the
-result ref (worker.py). But a worker whose "data remote" is a directory
+result ref (distributed/worker.py). But a worker whose "data remote" is a
+directory
 only it can see (a path that exists on every machine yet is not shared, a
 mount missing on one node) uploads successfully into nowhere, and an old
 worker may not upload at all. So the dispatcher never trusts a result ref
@@ -15,11 +16,12 @@ remote, so the user never meets "data not in the local cache" later in
 from __future__ import annotations
 
 from git_exp.gitcmd import git
+from git_exp.repo import Repository
 
 _SHOWN = 5
 
 
-def receive(repo, remote: str, results: dict[str, str]) -> tuple[dict[str, list[str]], str | None]:
+def receive(repo: Repository, remote: str, results: dict[str, str]) -> tuple[dict[str, list[str]], str | None]:
     """Fetch the data RESULTS (ref -> sha) record into the cache.
 
     Returns (sha -> the data paths still missing, for the results that lack
@@ -62,6 +64,6 @@ def reason(paths: list[str], location: str | None) -> tuple[str, str]:
             "access to it (git exp remote -v shows it), then queue the entry again")
 
 
-def forget(repo, ref: str, sha: str) -> None:
+def forget(repo: Repository, ref: str, sha: str) -> None:
     """Drop the result ref fetched for an entry whose data is missing (only if it is still SHA)."""
     git(["update-ref", "-d", ref, sha], cwd=repo.root, check=False)

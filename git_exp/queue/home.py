@@ -1,10 +1,12 @@
 """Bringing results home from the shared remote: the result, its data, the winning log.
 
-The dispatcher does this for the tasks that ended (dispatch.py), and
-recovery does it for the running entries of a dispatcher that died
+The dispatcher does this for the tasks that ended (distributed/dispatch.py),
+and recovery does it for the running entries of a dispatcher that died
 (settle): its tasks may have run on and published while it was gone, and
 such an entry must come home as the experiment it is, not be run again or
-recorded as failed.
+recorded as failed. It lives in the queue, with results.py, arrival.py and
+records.py, because the queue's own recovery (any `queue status`) needs it
+and the queue never imports git_exp.distributed.
 
 Per batch: one ls-remote (results, queue, claim and log refs), one fetch,
 one data transfer, and one push that clears the finished entries' refs
@@ -19,9 +21,17 @@ from git_exp.errors import ExpError
 from git_exp.experiments import record as rec
 from git_exp.gitcmd import git
 from git_exp.queue import entries as ent
+from git_exp.queue.results import LOG_LIMIT, Result, log_ref, read_result, result_ref
+from git_exp.repo import Repository
 from git_exp.sharing import gitremote
 
-from git_exp.distributed.results import LOG_LIMIT, Result, log_ref, read_result, result_ref
+
+@dataclass
+class Target:
+    """The shared remote as the workers reach it."""
+    name: str                # as the user gave it (a remote's name, a path or a URL)
+    url: str                 # what workers fetch from and push to
+    data: str                # the data remote's location
 
 
 @dataclass
@@ -39,7 +49,7 @@ def _entry_refs(entries: list[ent.Entry]) -> list[str]:
                         log_ref(e.id))]
 
 
-def fetch_results(repo, target, entries: list[ent.Entry]) -> Fetched:
+def fetch_results(repo: Repository, target, entries: list[ent.Entry]) -> Fetched:
     """The results of ENTRIES on TARGET's remote that came home with their data.
 
     Like `git exp pull` without -f, a local experiment of the same name but
@@ -67,7 +77,7 @@ def fetch_results(repo, target, entries: list[ent.Entry]) -> Fetched:
         logs = {}   # a log ref cleared meanwhile must not keep the results away
         gitremote.fetch(repo.root, target.url, results)
     fetched = {ref: sha for ref, sha in wanted.items() if local.get(ref, sha) == sha}
-    from git_exp.distributed import arrival
+    from git_exp.queue import arrival
     missing, location = arrival.receive(repo, target.name, fetched) if fetched else ({}, None)
     found = Fetched(there=there)
     for entry in entries:
@@ -93,7 +103,7 @@ def _read_blob(root: str, sha: str) -> bytes:
     return proc.stdout[-LOG_LIMIT:] if proc.returncode == 0 else b""
 
 
-def clear_remote(repo, target, entries: list[ent.Entry], there: dict[str, str]) -> None:
+def clear_remote(repo: Repository, target, entries: list[ent.Entry], there: dict[str, str]) -> None:
     """The remote's queue, claim and log refs of finished entries: nothing more will run them.
 
     THERE is what the remote had when the results were fetched; each ref
@@ -110,7 +120,7 @@ def clear_remote(repo, target, entries: list[ent.Entry], there: dict[str, str]) 
         pass   # left for the next dispatcher; a worker finding the result there stops at once
 
 
-def keep_log(repo, entry: ent.Entry, result: Result, output: str, log: bytes | None) -> None:
+def keep_log(repo: Repository, entry: ent.Entry, result: Result, output: str, log: bytes | None) -> None:
     """The entry's log becomes the result's: what the attempt that published it printed.
 
     OUTPUT is what the attempt that ended here printed; when it was not the
@@ -133,11 +143,10 @@ def keep_log(repo, entry: ent.Entry, result: Result, output: str, log: bytes | N
     os.replace(path, rec.log_path(repo, result.sha))
 
 
-def settle(repo, entry: ent.Entry, record: dict):
+def settle(repo: Repository, entry: ent.Entry, record: dict):
     """ENTRY's published result fetched home from the remote RECORD names, its refs there
     cleared, its log kept: an EntryOutcome, or None when there is none (or no answer)."""
     from git_exp.queue.executor import EntryOutcome
-    from git_exp.distributed.dispatch import Target
     try:
         target = Target(str(record["remote"]), str(record["url"]), str(record["data"]))
     except KeyError:

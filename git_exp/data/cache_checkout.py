@@ -1,0 +1,338 @@
+"""Checkout: make a path of the work tree hold exactly a cache object's content.
+
+The other half of the cache (cache.py stores, this writes out). Split off
+because its rules are its own: save whatever the work tree holds that the
+cache lacks before touching it (nothing the user wrote is lost), check every
+object before the first byte is written, write only through the work-tree
+door (worktree_writes.WorkTree), build a missing folder aside and rename it
+whole. `Cache.checkout` is the entry point; `Checkout` is its helper and reads
+the Cache's own object helpers (`_has_intact`, `_store_file`, `_corrupt`) as
+a friend in the same package.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from git_exp.data import cachefiles
+from git_exp.data.hashing import HashInfo, ManifestEntry, hash_file_with_memo, same_version
+from git_exp.data.links import ContentMismatch, materialize, temp_name
+from git_exp.data.parallel import run_all
+from git_exp.errors import ExpError
+
+if TYPE_CHECKING:
+    from git_exp.data.cache import Cache, Progress
+
+# Kinds that share the object's inode, so cannot give a file its own exec bit.
+_SHARED = ("hardlink", "symlink")
+
+
+@dataclass
+class CheckoutResult:
+    changed: list[str] = field(default_factory=list)      # paths written, removed or chmod'ed
+    saved_first: list[str] = field(default_factory=list)  # paths whose old content was saved first
+    link_kind: str | None = None                          # kind of the last file written
+    saved_hashes: dict[str, str] = field(default_factory=dict)  # saved path -> hash to restore it
+
+
+class Checkout:
+    """Writes objects of CACHE into a work tree; one per Cache.checkout call."""
+
+    def __init__(self, cache: Cache):
+        self.cache = cache
+
+    def _check_objects(self, wanted: dict[str, int], dest: str) -> None:
+        """Every object present with its recorded size, before anything is touched."""
+        missing, bad = [], []
+        for digest, size in wanted.items():
+            try:
+                found = os.stat(self.cache.object_path(digest)).st_size
+            except FileNotFoundError:
+                missing.append(digest)
+                continue
+            if found != size:
+                bad.append((digest, size, found))
+        if missing:
+            raise cachefiles.missing_error(missing, dest)
+        if bad:
+            digest, size, found = bad[0]
+            more = f" (and {len(bad) - 1} more corrupt objects)" if len(bad) > 1 else ""
+            raise self.cache._corrupt(digest, f"expected {size} bytes, found {found}{more}")
+
+    # -- checkout ---------------------------------------------------------
+
+    def checkout(self, info: HashInfo, tree, rel: str, memo=None,
+                 progress: Progress | None = None) -> CheckoutResult:
+        """Make REL under the work tree TREE (a worktree_writes.WorkTree) hold
+        exactly INFO's content, saving anything unsaved first.
+
+        Every write and removal goes through TREE, which refuses a path
+        through a symlink, out of the work tree or into .git; a foreign
+        symlink at REL itself is refused, never followed or replaced.
+        PROGRESS hears of every file written.
+        """
+        result = CheckoutResult()
+        dest = tree.path(rel, "data path")
+        if info.is_dir:
+            self._checkout_dir(info, tree, rel, dest, memo, result, progress)
+        else:
+            self._checkout_file(info, tree, rel, dest, memo, result, progress)
+        result.changed.sort()
+        return result
+
+    def _is_our_link(self, path: str, st: os.stat_result, digest: str) -> bool:
+        """PATH already is object DIGEST, as a symlink to it or a hardlink of it."""
+        obj = self.cache.object_path(digest)
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                return os.readlink(path) == obj
+            except OSError:
+                return False
+        try:
+            return os.path.samestat(st, os.stat(obj))
+        except OSError:
+            return False
+
+    def _save_if_needed(self, path: str, st: os.stat_result, result: CheckoutResult, memo,
+                        digest: str | None = None) -> None:
+        """Store the regular file PATH unless the cache already has its content."""
+        if digest is None:
+            digest, _ = hash_file_with_memo(path, memo, st)
+        if self.cache._has_intact(digest, st.st_size):
+            return
+        self.cache._store_file(path, digest, st.st_size, memo)
+        result.saved_first.append(path)
+        result.saved_hashes[path] = digest
+
+    def _kinds_for(self, executable: bool) -> list[str]:
+        if not executable:
+            return self.cache.link_types
+        return [k for k in self.cache.link_types if k not in _SHARED] or ["copy"]
+
+    def _put(self, digest: str, size: int, tree, rel: str, executable: bool, memo,
+             result: CheckoutResult, progress: Progress | None = None) -> None:
+        result.link_kind = self._put_file(digest, size, tree, rel, executable, memo)
+        result.changed.append(tree.abs(rel))
+        if progress is not None:
+            progress(1, 1, size, size)
+
+    def _put_file(self, digest: str, size: int, tree, rel: str, executable: bool, memo,
+                  fresh: str | None = None) -> str:
+        """Write object DIGEST at REL through TREE; the kind used.
+
+        Never copies out a corrupt object: a small one is read whole and hashed
+        before a byte is written; a big one is hashed while the kernel copies it,
+        unless its verification stamp (state.py) shows it unchanged since it was
+        last checked - then the copy alone (sendfile, or a reflink) is all the
+        work, as for `cp`. FRESH: instead, the path inside a folder that nobody
+        sees yet (see _write_fresh_dir), written in place without a temporary
+        name of its own.
+        """
+        kinds = self._kinds_for(executable)
+        obj = self.cache.object_path(digest)
+        if size <= cachefiles.SMALL_FILE and kinds[0] in cachefiles.SAVE_KINDS and "copy" in kinds:
+            # Read once, checked, written once: for small files the system calls
+            # are the cost, and a clone of a few KiB saves nothing over a copy.
+            data = cachefiles.read_object(obj)
+            if len(data) != size:
+                raise self.cache._corrupt(digest, f"expected {size} bytes, found {len(data)}")
+            actual = hashlib.sha256(data).hexdigest()
+            if actual != digest:
+                raise self.cache._corrupt(digest, f"its content hashes to {actual}")
+            if fresh is not None:
+                cachefiles.write_new(fresh, data, executable)
+            else:
+                temp = temp_name(tree.make_parents(rel, "data path"))
+                cachefiles.write_new(temp, data, executable)
+                try:
+                    tree.place(temp, rel, "data path")
+                except BaseException:
+                    cachefiles.discard(temp)
+                    raise
+            return "copy"
+        before = None
+        trusted = False
+        if memo is not None and size >= cachefiles.STAMPED:
+            before = os.stat(obj)
+            trusted = memo.is_verified(digest, before)
+        expected = None if trusted else digest
+        try:
+            if fresh is not None:
+                kind = materialize(obj, fresh, kinds, executable=executable, expected_hash=expected)
+            else:
+                kind = tree.link_from_cache(obj, rel, kinds, executable=executable, expected_hash=expected)
+        except ContentMismatch as err:
+            raise self.cache._corrupt(digest, f"its content hashes to {err.actual}") from None
+        if before is not None and not trusted and kind == "copy":
+            after = os.stat(obj)
+            if same_version(before, after) and before.st_ctime_ns == after.st_ctime_ns:
+                memo.stamp(digest, after)  # just hashed whole while copied
+        if memo is not None and kind in _SHARED:
+            # A link keeps the object's (old) mtime, so the memo can vouch for it;
+            # a copy's mtime is now, too fresh to record (state.py, RACY_NS).
+            path = fresh or tree.abs(rel)
+            memo.put(tree.abs(rel), os.stat(path), digest)
+        return kind
+
+    def _put_many(self, items: list[tuple[str, ManifestEntry]], tree, memo, result: CheckoutResult,
+                  progress: Progress | None, building: str | None = None) -> None:
+        """Write each (work-tree rel, entry) on a few threads (parallel.py); with
+        BUILDING, into that fresh folder instead, at the entry's relpath."""
+        if building is None:
+            for rel in {rel.rpartition("/")[0]: rel for rel, _ in items}.values():
+                tree.make_parents(rel, "data path")  # checked once per folder, before the threads
+        else:
+            for parent in sorted({e.relpath.rpartition("/")[0] for _, e in items} - {""}):
+                os.makedirs(os.path.join(building, *parent.split("/")), exist_ok=True)
+        total_bytes = sum(e.size for _, e in items)
+        done = [0, 0]
+
+        def put(item) -> str:
+            rel, e = item
+            fresh = os.path.join(building, *e.relpath.split("/")) if building is not None else None
+            return self._put_file(e.hash, e.size, tree, rel, e.executable, memo, fresh)
+
+        def finished(item, kind: str) -> None:
+            result.link_kind = kind
+            result.changed.append(tree.abs(item[0]))
+            done[0] += 1
+            done[1] += item[1].size
+            if progress is not None:
+                progress(done[0], len(items), done[1], total_bytes)
+
+        run_all(put, items, finished)
+
+    def _checkout_file(self, info: HashInfo, tree, rel: str, dest: str, memo,
+                       result: CheckoutResult, progress: Progress | None = None) -> None:
+        self._check_objects({info.hash: info.size}, dest)
+        try:
+            st = os.lstat(dest)
+        except FileNotFoundError:
+            st = None
+        executable = False
+        if st is not None:
+            if self._is_our_link(dest, st, info.hash):
+                return
+            if stat.S_ISREG(st.st_mode):
+                digest, _ = hash_file_with_memo(dest, memo, st)
+                if digest == info.hash:
+                    return
+                executable = bool(st.st_mode & stat.S_IXUSR)
+                self._save_if_needed(dest, st, result, memo, digest)
+            elif stat.S_ISDIR(st.st_mode):
+                self._save_tree(dest, result, memo)
+                tree.remove(rel, "data path")
+            # A link into the cache (the only kind tree.path lets through) or
+            # a FIFO holds no content of the user's: the rename in _put swaps it.
+        self._put(info.hash, info.size, tree, rel, executable, memo, result, progress)
+
+    def _save_tree(self, top: str, result: CheckoutResult, memo) -> None:
+        """Save every regular file under TOP (no symlinks followed) that the cache lacks."""
+        files, _, _ = cachefiles.scan(top)
+        for rel, st in files.items():
+            self._save_if_needed(os.path.join(top, *rel.split("/")), st, result, memo)
+
+    def _checkout_dir(self, info: HashInfo, tree, top_rel: str, dest: str, memo,
+                      result: CheckoutResult, progress: Progress | None = None) -> None:
+        entries = self.cache.load_manifest(info.hash)
+        self._check_objects({e.hash: e.size for e in entries}, dest)
+        wanted = {e.relpath: e for e in entries}
+        wanted_dirs = {""}
+        for rel in wanted:
+            parent = rel.rpartition("/")[0]
+            while parent not in wanted_dirs:
+                wanted_dirs.add(parent)
+                parent = parent.rpartition("/")[0]
+
+        try:
+            top = os.lstat(dest)
+        except FileNotFoundError:
+            top = None
+        files: dict[str, os.stat_result] = {}
+        others: dict[str, os.stat_result] = {}
+        dirs: list[str] = []
+        keep: set[str] = set()
+
+        # Phase 1: find out what is there and save whatever the cache lacks.
+        # Nothing is changed until every save has succeeded.
+        if top is not None and stat.S_ISDIR(top.st_mode):
+            files, others, dirs = cachefiles.scan(dest)
+        elif top is not None and stat.S_ISREG(top.st_mode):
+            self._save_if_needed(dest, top, result, memo)
+        for rel, st in files.items():
+            path = os.path.join(dest, *rel.split("/"))
+            e = wanted.get(rel)
+            if e is not None and self._is_our_link(path, st, e.hash):
+                # A hardlink of the object: right content, nothing to save, but
+                # it shares the object's mode, so an executable is rewritten.
+                if not e.executable:
+                    keep.add(rel)
+                continue
+            digest, _ = hash_file_with_memo(path, memo, st)
+            if e is not None and digest == e.hash:
+                keep.add(rel)
+                continue
+            self._save_if_needed(path, st, result, memo, digest)
+        for rel, st in others.items():
+            e = wanted.get(rel)
+            if e is not None and not e.executable and stat.S_ISLNK(st.st_mode) \
+                    and self._is_our_link(os.path.join(dest, *rel.split("/")), st, e.hash):
+                keep.add(rel)
+
+        # Phase 2: remove what does not belong, then write what is missing.
+        # Symlinks inside DEST that do not belong are unlinked here, before
+        # any file is written under their names, so nothing goes through one.
+        if top is None:
+            self._write_fresh_dir(tree, top_rel, dest, entries, memo, result, progress)
+            return
+        if not stat.S_ISDIR(top.st_mode):
+            tree.remove(top_rel, "data path")  # a file (saved above), a link into the cache, a FIFO...
+            result.changed.append(dest)
+        tree.mkdir(top_rel)
+        for rel in list(files) + list(others):
+            if rel in keep or rel in wanted:
+                continue  # kept, or replaced atomically below (a link swapped, never followed)
+            tree.remove(f"{top_rel}/{rel}", "data path")
+            result.changed.append(os.path.join(dest, *rel.split("/")))
+        for rel in sorted(dirs, key=lambda r: r.count("/"), reverse=True):
+            if rel not in wanted_dirs and not tree.rmdir(f"{top_rel}/{rel}"):
+                raise ExpError(f"cannot remove directory '{os.path.join(dest, *rel.split('/'))}'",
+                               hint="something is writing into it; run the command again")
+        to_write = []
+        for e in entries:
+            rel = f"{top_rel}/{e.relpath}"
+            if e.relpath in keep:
+                kept = files.get(e.relpath)
+                if kept is not None and bool(kept.st_mode & stat.S_IXUSR) != e.executable \
+                        and not self._is_our_link(tree.abs(rel), kept, e.hash):
+                    tree.set_executable(rel, e.executable)
+                    result.changed.append(tree.abs(rel))
+                continue
+            to_write.append((rel, e))
+        self._put_many(to_write, tree, memo, result, progress)
+
+    def _write_fresh_dir(self, tree, top_rel: str, dest: str, entries: list[ManifestEntry], memo,
+                         result: CheckoutResult, progress: Progress | None) -> None:
+        """DEST does not exist: build it under a temporary name beside it and
+        rename it into place once whole. Its files need no temporary names of
+        their own (one rename, not one per file: a third of the file system
+        work for small files), and after a crash or Ctrl-C there is no half
+        folder at DEST, only a '.*.tmp' one beside it - removed at once when
+        we get the chance. The manifest's paths were checked when it was
+        read (hashing.check_relpath), and the folder is our own, new, with
+        no link in it."""
+        tree.make_parents(top_rel, "data path")
+        building = temp_name(dest)
+        os.mkdir(building)
+        try:
+            self._put_many([(f"{top_rel}/{e.relpath}", e) for e in entries], tree, memo, result,
+                           progress, building=building)
+            os.rename(building, dest)
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+
