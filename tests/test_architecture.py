@@ -189,3 +189,163 @@ def test_the_console_census_sees_what_it_must(tmp_path):
                     "def f(repo, console=None):\n    sys.stderr.write('x')\n"
                     "def g(repo):\n    return sys.stdin.read()\n")
     assert _console_uses(path) == ["2: imports git_exp.ui.console", "3: f() takes a console", "4: sys.stderr"]
+
+
+# -- ranks: a lower package never imports a higher one ---------------------------------------
+#
+# The package map of issue 15 (RANKS.md), lowest first: a module may import modules of
+# its own rank or lower, never higher. Every import counts, a lazy one inside a function
+# and one under `if TYPE_CHECKING:` too: each is an edge someone has to reason about.
+# Keys are paths under git_exp/ (a package or a module, no ".py"); the longest key that
+# is a prefix of a module's path gives its rank. Both today's names and the target ones
+# are listed, so the table holds before and after the moves land; keys for paths that do
+# not exist (yet, or any more) are simply unused. A module no key covers fails the test:
+# a new top-level module or package is placed here on purpose.
+
+RANKS = {
+    # 0 foundation: tiny, pure, imported everywhere
+    "__init__": 0, "errors": 0, "bounded": 0, "atomic": 0, "procs": 0,
+    "crashlog": 0, "logtail": 0, "pathmap": 0, "live": 0, "filewatch": 0, "names": 0,
+    "relpaths": 0,
+    # 1 the door to Git: git/ (today gitcmd.py), the repository, and its config
+    # (read with `git config`, so above the door rather than in the foundation)
+    "git": 1, "gitcmd": 1, "repo": 1, "config": 1,
+    # 2 params files
+    "params": 2,
+    # 3 data: pure storage (hashing, cache, links, stat memo, pointer format, run cache)
+    "data": 3,
+    # 4 remotes: data transport (data remotes, transfers, the on-demand fetch)
+    "remotes": 4,
+    # 5 the work-tree door and ignore rules
+    "worktree_writes": 5, "ignore": 5,
+    # 6 the pipeline
+    "pipeline": 6,
+    # 7 worktree/: records, add, status, sync, checkout, backups
+    "worktree": 7,
+    # 8-12 the core packages above it
+    "experiments": 8, "sharing": 9, "queue": 10, "distributed": 11, "show": 12,
+    # 13 upkeep: gc, gcscope, fsck; plots
+    "upkeep": 13, "plots": 13,
+    # 14 applications built on the core
+    "api": 14, "dvcimport": 14, "scaffold": 14, "scaffold_example": 14, "scaffold_text": 14,
+    "hooks": 14,
+    # 15 presentation; cli.py (and __main__) on top, so no command imports the CLI
+    "ui": 15, "web": 15, "commands": 15, "manpage": 15,
+    "cli": 16, "__main__": 16,
+}
+
+# Back edges being removed right now by another branch of issue 15: "module -> module"
+# -> who removes it. The test fails on a new back edge and on an entry here that no
+# longer happens, so this list only shrinks as the branches land.
+KNOWN_BACK_EDGES = {
+    "experiments/annotations -> show/catfile": "helper 'gitdoor': the cat-file reader moves into git/",
+    "experiments/record -> show/catfile": "helper 'gitdoor': the cat-file reader moves into git/",
+    "worktree/backups -> experiments/snapshot": "open: snapshot_tree and commit_tree go below worktree/ "
+                                                "(git/ or worktree/) once 'gitdoor' and 'runfast' land",
+}
+
+
+def _module_path(path) -> str:
+    """git_exp/data/cache.py -> "data/cache"; a package is named by its folder."""
+    parts = list(path.relative_to(ROOT / "git_exp").with_suffix("").parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts.pop()
+    return "/".join(parts)
+
+
+def rank_of(module: str) -> int | None:
+    parts = module.split("/")
+    for end in range(len(parts), 0, -1):
+        key = "/".join(parts[:end])
+        if key in RANKS:
+            return RANKS[key]
+    return None
+
+
+def _target(dotted: str, package) -> str | None:
+    """The git_exp module a dotted name imports (the longest prefix that is one), or None."""
+    parts = dotted.split(".")
+    if parts[0] != "git_exp":
+        return None
+    parts = parts[1:]
+    for end in range(len(parts), 0, -1):
+        base = package.joinpath(*parts[:end])
+        if base.with_suffix(".py").is_file() or (base / "__init__.py").is_file():
+            return "/".join(parts[:end])
+    return "__init__"
+
+
+def imports_of(source: str, module: str, package=None) -> dict[str, int]:
+    """module imported -> first line, for every import in SOURCE (lazy ones too) of MODULE."""
+    package = package or ROOT / "git_exp"
+    found: dict[str, int] = {}
+    is_package = (package / module / "__init__.py").is_file()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:   # relative: resolved against the importing module's package
+                here = ["git_exp", *module.split("/")]
+                here = here[:len(here) - node.level + (1 if is_package else 0)]
+                base = ".".join(here + ([base] if base else []))
+            names = [f"{base}.{a.name}" for a in node.names]
+            names.append(base)
+        else:
+            continue
+        targets = {t for t in (_target(n, package) for n in names) if t is not None}
+        for target in targets:
+            if any(other.startswith(target + "/") for other in targets):
+                continue   # `from git_exp.queue import claims`: the edge is to queue/claims
+            found.setdefault(target, node.lineno)
+    return found
+
+
+def back_edges() -> tuple[dict[str, str], list[str]]:
+    """("module -> module": where, ...) for every import of a higher rank; modules without a rank."""
+    package = ROOT / "git_exp"
+    edges, unranked = {}, []
+    for path in sorted(package.rglob("*.py")):
+        module = _module_path(path)
+        if module.startswith("example/"):
+            continue
+        rank = rank_of(module)
+        if rank is None:
+            unranked.append(module)
+            continue
+        for target, line in imports_of(path.read_text(encoding="utf-8"), module, package).items():
+            theirs = rank_of(target)
+            if theirs is None:
+                unranked.append(target)
+            elif theirs > rank:
+                edges[f"{module} -> {target}"] = f"{module}.py:{line} imports {target} ({rank} < {theirs})"
+    return edges, sorted(set(unranked))
+
+
+def test_a_lower_rank_never_imports_a_higher_one():
+    edges, unranked = back_edges()
+    assert not unranked, (f"modules with no rank: {unranked}; place them in RANKS in "
+                          "tests/test_architecture.py (and README's architecture map)")
+    new = {edge: where for edge, where in edges.items() if edge not in KNOWN_BACK_EDGES}
+    assert not new, (f"back edges: {sorted(new.values())}; import only your own rank or lower "
+                     "(move what both need down, or let the caller pass it in)")
+    stale = sorted(set(KNOWN_BACK_EDGES) - set(edges))
+    assert not stale, f"KNOWN_BACK_EDGES names edges that are gone: {stale}; take them off the list"
+
+
+def test_the_rank_check_sees_a_planted_back_edge(tmp_path):
+    package = tmp_path / "git_exp"
+    for folder in ("data", "queue", "show"):
+        (package / folder).mkdir(parents=True)
+        (package / folder / "__init__.py").write_text("")
+    for module in ("show/pending", "queue/entries", "data/cache", "errors"):
+        (package / f"{module}.py").write_text("")
+    source = ("from __future__ import annotations\nimport os\nfrom git_exp.errors import ExpError\n"
+              "def f():\n    from git_exp.show.pending import Pending\n"
+              "    from git_exp.queue import entries\n    import git_exp.data.cache\n"
+              "    from . import cache\n    from git_exp import __version__\n")
+    assert imports_of(source, "data/hashing", package) == {
+        "errors": 3, "show/pending": 5, "queue/entries": 6, "data/cache": 7, "__init__": 9}
+    assert [rank_of(m) for m in ("data/hashing", "show/pending", "upkeep/gc", "remotes/lfs/batch")] \
+        == [3, 12, 13, 4]
+    assert rank_of("newpackage/module") is None
