@@ -291,7 +291,7 @@ def _claim(repo: Repository, remote: str, entry: ent.Entry) -> ent.Entry:
 
 
 def _open_data_remote(repo: Repository, remote: str, location: str | None):
-    from git_exp.sharing.remote import open_location, resolve
+    from git_exp.remotes.location import open_location, resolve
     if location:
         return open_location(location, repo.root, "--data-remote")
     return resolve(repo, remote, remote)
