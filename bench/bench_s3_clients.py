@@ -26,7 +26,7 @@ profiles, no ~/.aws/config or ~/.aws/credentials, no SSO or
 credential_process, which issue 16 requires and which we would otherwise
 write by hand (its documented way to get them is boto3 itself). The
 import cost is paid only by commands that open an s3 remote. A later
-switch would touch only git_exp/sharing/remotes/s3.py.
+switch would touch only git_exp/remotes/s3.py.
 """
 from __future__ import annotations
 

@@ -73,8 +73,8 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=256, help="MiB of the large object (default 256)")
     args = parser.parse_args()
     from git_exp.data.cache import Cache
-    from git_exp.sharing import transfer
-    from git_exp.sharing.remotes.ssh import SSHRemote
+    from git_exp.remotes import transfer
+    from git_exp.remotes.ssh import SSHRemote
 
     with tempfile.TemporaryDirectory() as tmp:
         proc, port = start_sshd(tmp)

@@ -130,10 +130,7 @@ def test_the_git_census_sees_what_it_must():
 
 PRESENTATION = ("cli.py", "manpage.py", "__main__.py", "commands/", "ui/", "web/", "example/")
 
-CONSOLE_IN_CORE = {
-    "sharing/prepush.py": "the pre-push hook's upload takes the console, prints what it sent and "
-                          "returns an exit code (issue 15: its rendering moves to commands/hook.py)",
-}
+CONSOLE_IN_CORE: dict[str, str] = {}
 
 
 def _console_uses(path) -> list[str]:
@@ -203,9 +200,8 @@ RANKS = {
     "params": 2,
     # 3 data: pure storage (hashing, cache, links, stat memo, pointer format, run cache)
     "data": 3,
-    # 4 remotes: data transport (today under sharing/)
-    "remotes": 4, "sharing/remotes": 4, "sharing/lfs": 4, "sharing/transfer": 4,
-    "sharing/remote": 4, "sharing/pairing": 4,
+    # 4 remotes: data transport (data remotes, transfers, the on-demand fetch)
+    "remotes": 4,
     # 5 the work-tree door and ignore rules
     "worktree_writes": 5, "ignore": 5,
     # 6 the pipeline
@@ -228,9 +224,6 @@ RANKS = {
 # -> who removes it. The test fails on a new back edge and on an entry here that no
 # longer happens, so this list only shrinks as the branches land.
 KNOWN_BACK_EDGES = {
-    "worktree/sync -> sharing/fetch": "helper 'remotes': the on-demand fetch (refill) moves into remotes/",
-    "experiments/apply -> sharing/fetch": "helper 'remotes': auto_fetch moves into remotes/",
-    "experiments/repro -> sharing/fetch": "helper 'remotes': fetch_missing moves into remotes/",
     "experiments/annotations -> show/catfile": "helper 'gitdoor': the cat-file reader moves into git/",
     "experiments/record -> show/catfile": "helper 'gitdoor': the cat-file reader moves into git/",
     "worktree/backups -> experiments/snapshot": "open: snapshot_tree and commit_tree go below worktree/ "
@@ -339,6 +332,6 @@ def test_the_rank_check_sees_a_planted_back_edge(tmp_path):
               "    from . import cache\n    from git_exp import __version__\n")
     assert imports_of(source, "data/hashing", package) == {
         "errors": 3, "show/pending": 5, "queue/entries": 6, "data/cache": 7, "__init__": 9}
-    assert [rank_of(m) for m in ("data/hashing", "show/pending", "upkeep/gc", "sharing/lfs/batch")] \
+    assert [rank_of(m) for m in ("data/hashing", "show/pending", "upkeep/gc", "remotes/lfs/batch")] \
         == [3, 12, 13, 4]
     assert rank_of("newpackage/module") is None

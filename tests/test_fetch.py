@@ -7,6 +7,7 @@ clones are made with `git clone` and checked with `git fsck`.
 """
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -241,9 +242,9 @@ def test_a_hook_with_all_data_present_imports_no_transfer_code(source, tmp_path)
                  ["hook", "post-merge", "0"]):
         mods = loaded_modules(clone.path, *argv)
         assert "git_exp.commands.hook" in mods
-        network = {"git_exp.sharing." + m for m in ("fetch", "transfer", "remote", "needed", "logs")}
+        network = {"git_exp.remotes." + m for m in ("fetch", "transfer", "location", "base", "needs")}
         assert not network & mods, argv
-        assert "git_exp.sharing.progress" in mods   # the one light piece: where a progress line goes
+        assert not {m for m in mods if m.startswith("git_exp.sharing")}, argv
 
 
 def test_fetch_all_skips_a_branch_with_a_malformed_record_and_fetches_the_rest(source, tmp_path):
@@ -260,3 +261,30 @@ def test_fetch_all_skips_a_branch_with_a_malformed_record_and_fetches_the_rest(s
     clone.git("checkout", "-q", "other")   # no hooks here; the data is already in the cache
     clone.exp("checkout")
     assert clone.read("data/more.txt") == "more\n"
+
+
+def _drew(label: str, shown: str) -> bool:
+    """Whether the terminal showed LABEL's progress line, finished."""
+    return bool(re.search(re.escape(label) + r": 100% \((\d+)/\1\), [0-9.]+ (bytes|KiB)( \| [0-9.]+ \S+/s)?, done\.",
+                          shown))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_fetching_on_demand_draws_its_progress_line_on_a_terminal(source, tmp_path):
+    """checkout, the post-checkout hook and apply hand their progress line down to the fetch."""
+    from tests.test_pty_progress import run_on_terminal
+    clone = fresh_clone(source, tmp_path / "fresh")
+    code, _, shown = run_on_terminal(clone, "checkout")
+    assert code == 0 and _drew("Fetching data", shown), shown
+    clone.git("checkout", "-q", "other")   # no hooks installed: the hook is run by hand below
+    code, _, shown = run_on_terminal(clone, "hook", "post-checkout", "0" * 40, clone.head(), "1")
+    assert code == 0 and _drew("git-exp: fetching data", shown), shown
+    assert clone.read("data/more.txt") == "more\n"
+    code, _, shown = run_on_terminal(clone, "checkout")
+    assert code == 0 and "etching" not in shown   # nothing missing: no line at all
+    source.exp("push", "origin", "half")
+    clone.git("checkout", "-q", "main")
+    clone.exp("checkout")
+    clone.exp("pull", "--no-data", "origin", "half")
+    code, _, shown = run_on_terminal(clone, "apply", "half")
+    assert code == 0 and _drew("Fetching data", shown), shown

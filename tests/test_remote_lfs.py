@@ -59,7 +59,7 @@ DERIVED = [
 
 @pytest.mark.parametrize("url, href, ssh", DERIVED)
 def test_endpoint_is_derived_from_each_hosts_url_form(url, href, ssh):
-    from git_exp.sharing.lfs.endpoint import derive
+    from git_exp.remotes.lfs.endpoint import derive
     endpoint = derive(url)
     assert endpoint.href == href
     if ssh is None:
@@ -72,12 +72,12 @@ def test_endpoint_is_derived_from_each_hosts_url_form(url, href, ssh):
 @pytest.mark.parametrize("url", ["/srv/repo.git", "./repo", "../repo", "file:///srv/repo.git",
                                  "repo", "hg::https://example.org/repo"])
 def test_local_paths_and_remote_helpers_have_no_lfs_store(url):
-    from git_exp.sharing.lfs.endpoint import derive
+    from git_exp.remotes.lfs.endpoint import derive
     assert derive(url) is None
 
 
 def test_label_never_shows_a_password():
-    from git_exp.sharing.lfs.endpoint import derive, strip_userinfo
+    from git_exp.remotes.lfs.endpoint import derive, strip_userinfo
     endpoint = derive("https://alice:s3cret@example.org/org/repo")
     assert "s3cret" not in endpoint.source
     assert strip_userinfo(endpoint.href) == "https://example.org/org/repo.git/info/lfs"
@@ -85,12 +85,12 @@ def test_label_never_shows_a_password():
 
 def _resolve(project: Project, remote: str = "origin"):
     from git_exp.repo import discover
-    from git_exp.sharing.remote import resolve
+    from git_exp.remotes.location import resolve
     return resolve(discover(str(project.path)), remote)
 
 
 def test_resolution_order_lfs_url_lfsurl_lfsconfig_then_derived(committed):
-    from git_exp.sharing.lfs.remote import LFSRemote
+    from git_exp.remotes.lfs.remote import LFSRemote
     committed.git("remote", "add", "origin", "git@example.org:org/repo.git")
     found = _resolve(committed)
     assert isinstance(found, LFSRemote)
@@ -214,7 +214,7 @@ def test_no_credentials_at_all_is_a_clear_error(ml, tmp_path, giftless):  # noqa
 def test_store_derived_from_an_http_git_remote_url(committed, tmp_path, giftless):
     """Zero configuration: remote URL http://host/org/repo -> http://host/org/repo.git/info/lfs."""
     from git_exp.repo import discover
-    from git_exp.sharing.remote import resolve
+    from git_exp.remotes.location import resolve
     _credentials(committed.path, giftless, lfs_server.token())
     committed.git("remote", "add", "origin", f"{giftless.base}/team/project")
     repo = discover(str(committed.path))
@@ -242,7 +242,7 @@ def test_http_extraheader_authenticates_as_it_does_for_git(committed, tmp_path, 
     """CI systems (GitHub Actions' checkout) give Git a token as http.<url>.extraHeader."""
     import base64
     from git_exp.repo import discover
-    from git_exp.sharing.remote import resolve
+    from git_exp.remotes.location import resolve
     basic = base64.b64encode(f"_jwt:{lfs_server.token()}".encode()).decode()
     committed.git("config", f"http.{giftless.base}/.extraheader", f"AUTHORIZATION: basic {basic}")
     committed.git("config", "remote.origin.lfsurl", giftless.lfs_url())
@@ -257,7 +257,8 @@ def test_http_extraheader_authenticates_as_it_does_for_git(committed, tmp_path, 
 @needs_giftless
 def test_a_corrupt_object_on_the_server_never_enters_the_cache(committed, tmp_path, giftless):
     from git_exp.repo import discover
-    from git_exp.sharing.remote import ObjectMismatch, resolve
+    from git_exp.remotes.base import ObjectMismatch
+    from git_exp.remotes.location import resolve
     _credentials(committed.path, giftless, lfs_server.token())
     committed.git("config", "remote.origin.lfsurl", giftless.lfs_url())
     data = b"the real bytes\n" * 1000
@@ -276,7 +277,8 @@ def test_a_corrupt_object_on_the_server_never_enters_the_cache(committed, tmp_pa
 @needs_giftless
 def test_an_upload_whose_source_changed_sends_no_whole_object(committed, tmp_path, giftless):
     from git_exp.repo import discover
-    from git_exp.sharing.remote import ObjectMismatch, resolve
+    from git_exp.remotes.base import ObjectMismatch
+    from git_exp.remotes.location import resolve
     _credentials(committed.path, giftless, lfs_server.token())
     committed.git("config", "remote.origin.lfsurl", giftless.lfs_url())
     data = os.urandom(5 << 20)
@@ -294,7 +296,7 @@ def test_503_and_429_are_retried_with_retry_after(committed, tmp_path):
     server = lfs_server.Giftless(tmp_path / "flaky", flaky=True)
     try:
         from git_exp.repo import discover
-        from git_exp.sharing.remote import resolve
+        from git_exp.remotes.location import resolve
         _credentials(committed.path, server, lfs_server.token())
         committed.git("config", "remote.origin.lfsurl", server.lfs_url())
         data = b"retry me\n" * 100
@@ -319,7 +321,7 @@ def test_expiring_actions_are_asked_for_again(committed, tmp_path):
     server = lfs_server.Giftless(tmp_path / "short", lifetime=1)
     try:
         from git_exp.repo import discover
-        from git_exp.sharing.remote import resolve
+        from git_exp.remotes.location import resolve
         _credentials(committed.path, server, lfs_server.token())
         committed.git("config", "remote.origin.lfsurl", server.lfs_url())
         data = b"short-lived\n"
@@ -460,8 +462,8 @@ def test_a_manifest_counts_as_present_only_with_all_its_size_beacons(committed, 
     """A directory's manifest has no recorded size; its beacons tell it, and a put cut off
     before the last beacon leaves the manifest missing, so the next push sends it again."""
     from git_exp.repo import discover
-    from git_exp.sharing.lfs.remote import beacon
-    from git_exp.sharing.remote import resolve
+    from git_exp.remotes.lfs.remote import beacon
+    from git_exp.remotes.location import resolve
     _credentials(committed.path, giftless, lfs_server.token())
     committed.git("config", "remote.origin.lfsurl", giftless.lfs_url())
     manifest = b'[{"exec":false,"hash":"' + b"a" * 64 + b'","path":"x","size":7}]'
@@ -493,7 +495,7 @@ def test_https_with_a_private_certificate_authority_as_git_does(committed, tmp_p
     monkeypatch.delenv("GIT_SSL_CAINFO", raising=False)  # it overrides http.sslCAInfo, as in Git
     monkeypatch.delenv("GIT_SSL_NO_VERIFY", raising=False)
     from git_exp.repo import discover
-    from git_exp.sharing.remote import resolve
+    from git_exp.remotes.location import resolve
     server = lfs_server.Giftless(tmp_path / "tls", tls=True)
     try:
         _credentials(committed.path, server, lfs_server.token())

@@ -121,8 +121,8 @@ def test_a_corrupt_object_in_the_bucket_is_refused(ml, origin, s3, tmp_path):
 
 def test_large_objects_go_up_in_parts_with_moving_progress(s3, tmp_path, monkeypatch):
     from git_exp.data.cache import Cache
-    from git_exp.sharing import transfer
-    from git_exp.sharing.remote import open_location
+    from git_exp.remotes import transfer
+    from git_exp.remotes.location import open_location
     monkeypatch.setattr(transfer._Meter, "TICK", 0.005)
     cache = Cache(str(tmp_path / "exp"))
     data = big_file(tmp_path / "big", 70)  # over the 64 MiB multipart threshold
@@ -152,7 +152,7 @@ def test_large_objects_go_up_in_parts_with_moving_progress(s3, tmp_path, monkeyp
 
 
 def test_has_many_in_bulk_and_list(s3, tmp_path, monkeypatch):
-    from git_exp.sharing.remote import open_location
+    from git_exp.remotes.location import open_location
     remote = open_location(f"s3://{BUCKET}/bulk/", str(tmp_path), "test")
     assert remote.url == f"s3://{BUCKET}/bulk"
     hashes = []
@@ -164,7 +164,7 @@ def test_has_many_in_bulk_and_list(s3, tmp_path, monkeypatch):
             assert remote.put(hashes[-1], str(src)) == len(src.read_bytes())
     assert remote.has_many(hashes) == set(hashes[::3])   # the whole store listed at once
     assert remote.has_many(hashes[1:3]) == set()
-    from git_exp.sharing.remotes import s3 as s3_module
+    from git_exp.remotes import s3 as s3_module
     monkeypatch.setattr(s3_module, "_WHOLE_LISTING_PAGES", 0)  # as if too big to list whole
     assert remote.has_many(hashes) == set(hashes[::3])   # listed shards and HEADs both
     assert remote.has_many(hashes[:40]) == set(hashes[:40:3])
@@ -183,7 +183,8 @@ def test_errors_name_the_remote_and_what_to_do(ml, origin, s3, moto, tmp_path):
     proc = ml.exp("push", "origin", "first", check=False)
     assert proc.returncode == 1
     assert "bucket 'no-such-bucket' does not exist" in proc.stderr and "aws s3 mb" in proc.stderr
-    from git_exp.sharing.remote import RemoteUnavailable, open_location
+    from git_exp.remotes.base import RemoteUnavailable
+    from git_exp.remotes.location import open_location
     open_location(url, str(tmp_path), "test").probe()
     with pytest.raises(RemoteUnavailable) as err:
         open_location("s3://no-such-bucket/x", str(tmp_path), "test").probe()
@@ -231,7 +232,8 @@ def moto_with_auth(tmp_path_factory):
 
 def test_refused_credentials_name_where_they_came_from(moto_with_auth, sealed_env, tmp_path,
                                                       monkeypatch):
-    from git_exp.sharing.remote import RemoteUnavailable, open_location
+    from git_exp.remotes.base import RemoteUnavailable
+    from git_exp.remotes.location import open_location
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_with_auth)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWRONG")

@@ -122,7 +122,7 @@ def test_scp_like_location_and_core_ssh_command(ml, sshd, tmp_path, monkeypatch)
 def test_remote_interface_in_bulk(env, tmp_path, monkeypatch):
     """has_many for many hashes and list are one command each; get verifies on arrival."""
     import hashlib
-    from git_exp.sharing.remote import open_location
+    from git_exp.remotes.location import open_location
     remote = open_location(env.url(tmp_path / "bulk"), str(tmp_path), "test")
     hashes = []
     for i in range(300):
@@ -158,7 +158,8 @@ def test_a_corrupt_object_on_the_server_is_refused(ml, shared, tmp_path):
 
 
 def test_an_interrupted_put_publishes_nothing_and_leaves_no_temp_folder(env, tmp_path):
-    from git_exp.sharing.remote import TransferCancelled, open_location
+    from git_exp.remotes.base import TransferCancelled
+    from git_exp.remotes.location import open_location
     import hashlib
     remote = open_location(env.url(tmp_path / "cut"), str(tmp_path), "test")
     data = big_file(tmp_path / "big", 64)
@@ -193,8 +194,8 @@ def test_an_interrupted_put_publishes_nothing_and_leaves_no_temp_folder(env, tmp
 
 def test_progress_moves_while_one_large_object_streams(env, tmp_path, monkeypatch):
     from git_exp.data.cache import Cache
-    from git_exp.sharing import transfer
-    from git_exp.sharing.remote import open_location
+    from git_exp.remotes import transfer
+    from git_exp.remotes.location import open_location
     import hashlib
     monkeypatch.setattr(transfer._Meter, "TICK", 0.005)
     cache = Cache(str(tmp_path / "exp"))
@@ -229,7 +230,8 @@ def test_unreachable_and_refusing_servers_are_clear_errors(ml, shared, sshd, tmp
     assert "refused us" in proc.stderr and "Permission denied" in proc.stderr
     assert "GIT_SSH_COMMAND or core.sshCommand" in proc.stderr
 
-    from git_exp.sharing.remote import RemoteUnavailable, open_location
+    from git_exp.remotes.base import RemoteUnavailable
+    from git_exp.remotes.location import open_location
     open_location(sshd.url(tmp_path / "probe"), str(tmp_path), "test").probe()
     with pytest.raises(RemoteUnavailable) as err:
         open_location(f"ssh://{sshd.user}@127.0.0.1:{closed}/x", str(tmp_path), "test").probe()
@@ -238,8 +240,8 @@ def test_unreachable_and_refusing_servers_are_clear_errors(ml, shared, sshd, tmp
 
 def test_locations_that_ssh_would_read_as_options_are_refused(tmp_path):
     from git_exp.errors import ExpError
-    from git_exp.sharing.remote import open_location
-    from git_exp.sharing.remotes.ssh import parse_url
+    from git_exp.remotes.location import open_location
+    from git_exp.remotes.ssh import parse_url
     for url in ("ssh://-oProxyCommand=touch%20pwned/x", "-oProxyCommand=touch:x",
                 "ssh://-l@host/x"):
         with pytest.raises(ExpError) as err:

@@ -263,17 +263,9 @@ def test_remove_on_the_remote_keeps_local_experiments(ml, origin):
 # -- plain git push and the pre-push hook ---------------------------------------------
 
 def _pre_push(project: Project, remote: str, url: str, lines: list[str]) -> tuple[int, str]:
-    from git_exp.repo import discover
-    from git_exp.sharing.prepush import run_pre_push
-    from git_exp.ui.console import Console
-    err = io.StringIO()
-    cwd = os.getcwd()
-    os.chdir(project.path)  # Git runs hooks from the top of the work tree
-    try:
-        code = run_pre_push(discover(), remote, url, lines, Console(out=io.StringIO(), err=err))
-    finally:
-        os.chdir(cwd)
-    return code, err.getvalue()
+    """What Git's pre-push hook runs, from the top of the work tree as Git does; (exit code, stderr)."""
+    proc = project.exp("hook", "pre-push", remote, url, input="".join(lines), check=False)
+    return proc.returncode, proc.stderr
 
 
 def _lines_for_all_experiments(project: Project) -> list[str]:
@@ -336,7 +328,7 @@ def test_pre_push_through_the_installed_hook(ml, origin, tmp_path):
 def test_data_location_resolution(ml, tmp_path):
     from git_exp.errors import ExpError
     from git_exp.repo import discover
-    from git_exp.sharing.remote import local_path, resolve
+    from git_exp.remotes.location import local_path, resolve
 
     assert local_path("file:///srv/x.git", "/base") == "/srv/x.git"
     assert local_path("../up/x.git", "/base/repo") == "/base/up/x.git"
@@ -367,7 +359,7 @@ def test_data_location_resolution(ml, tmp_path):
 
 
 def test_directory_remote_never_rewrites_and_answers_in_bulk(tmp_path):
-    from git_exp.sharing.remote import DirectoryRemote
+    from git_exp.remotes.directory import DirectoryRemote
     remote = DirectoryRemote(str(tmp_path / "data"))
     hashes = []
     for i in range(100):
@@ -387,7 +379,7 @@ def test_directory_remote_never_rewrites_and_answers_in_bulk(tmp_path):
 # -- interrupted and corrupt transfers ------------------------------------------------
 
 def test_a_put_interrupted_mid_copy_leaves_nothing(tmp_path):
-    from git_exp.sharing.remote import TransferCancelled, write_verified
+    from git_exp.remotes.base import TransferCancelled, write_verified
     dest = tmp_path / "data" / "files" / "sha256" / "ab" / ("c" * 62)
 
     def chunks():
@@ -426,8 +418,8 @@ def test_a_source_that_changes_mid_transfer_is_refused(ml, origin):
 def test_a_failing_send_stops_and_leaves_only_whole_objects(ml, tmp_path):
     from git_exp.data.cache import Cache
     from git_exp.errors import ExpError
-    from git_exp.sharing.remote import DirectoryRemote
-    from git_exp.sharing.transfer import send
+    from git_exp.remotes.directory import DirectoryRemote
+    from git_exp.remotes.transfer import send
 
     class DiskFull(DirectoryRemote):
         """A real directory remote whose disk fills up after two objects."""
@@ -453,8 +445,8 @@ def test_a_failing_send_stops_and_leaves_only_whole_objects(ml, tmp_path):
 def test_a_source_object_that_vanishes_mid_transfer_fails_cleanly(ml, tmp_path):
     from git_exp.data.cache import Cache
     from git_exp.errors import ExpError
-    from git_exp.sharing.remote import DirectoryRemote
-    from git_exp.sharing.transfer import plan_upload, send
+    from git_exp.remotes.directory import DirectoryRemote
+    from git_exp.remotes.transfer import plan_upload, send
 
     class Vanishing(DirectoryRemote):
         """Someone runs `git exp gc` while the push is under way."""
@@ -470,6 +462,77 @@ def test_a_source_object_that_vanishes_mid_transfer_fails_cleanly(ml, tmp_path):
         send(cache, remote, plan.send, jobs=1)
     assert "cannot send object" in err.value.message and "No such file" in err.value.message
     assert objects_in(tmp_path / "data") == {}
+
+
+def _remote_with_objects(ml, tmp_path, name: str):
+    from git_exp.data.cache import Cache
+    from git_exp.remotes.directory import DirectoryRemote
+    from git_exp.remotes.transfer import send
+    remote = DirectoryRemote(str(tmp_path / "data"))
+    objects = model_objects(ml, name)
+    send(Cache(str(ml.path / ".git" / "exp")), remote, objects, jobs=1)
+    return remote, objects
+
+
+@pytest.mark.parametrize("batch", [1, 8])
+def test_a_failing_download_keeps_the_objects_that_arrived_whole(ml, tmp_path, batch):
+    """The objects received before the failure are in the cache, whole; nothing else is."""
+    from git_exp.data.cache import Cache
+    from git_exp.errors import ExpError
+    from git_exp.remotes.directory import DirectoryRemote
+    from git_exp.remotes.transfer import download
+    _, objects = _remote_with_objects(ml, tmp_path, "second")   # models/: a folder of files
+
+    class Flaky(DirectoryRemote):
+        """Real files from a real directory: the manifest and two of the three files arrive,
+        then the disk fails (with BATCH 8, inside one batch of those three files)."""
+        batch_size = batch
+        gets = 0
+
+        def get(self, hash, dest):
+            Flaky.gets += 1
+            if Flaky.gets > 3:
+                raise OSError(5, "Input/output error")
+            return super().get(hash, dest)
+
+    target = Cache(str(tmp_path / "clone-exp"))
+    with pytest.raises(ExpError) as err:
+        download(target, Flaky(str(tmp_path / "data")), objects, jobs=1)
+    assert "Input/output error" in err.value.message
+    landed = objects_in(tmp_path / "clone-exp" / "cache")
+    assert_all_intact(tmp_path / "clone-exp" / "cache")
+    assert len(landed) == 2 and set(landed) < objects
+    assert not any(h.endswith(".dir") for h in landed)   # never a manifest without its files
+    for h in landed:
+        assert os.stat(target.object_path(h)).st_mode & 0o222 == 0   # read-only, as the cache's own
+    stats, lacking = download(target, DirectoryRemote(str(tmp_path / "data")), objects, jobs=1)
+    assert (stats.objects, lacking) == (len(objects) - 2, set())   # the rerun moves only the rest
+    assert set(objects_in(tmp_path / "clone-exp" / "cache")) == objects
+
+
+def test_the_cache_adopts_only_bytes_that_hash_to_their_name(tmp_path):
+    from git_exp.data.cache import Cache
+    from git_exp.data.hashing import manifest_hash
+    from git_exp.errors import ExpError
+    cache = Cache(str(tmp_path))
+    good = hashlib.sha256(b"good\n").hexdigest()
+    tmp = cache.incoming(good)
+    Path(tmp).write_bytes(b"evil\n")
+    with pytest.raises(ExpError, match="hashes to"):
+        cache.adopt(tmp, good)
+    assert not os.path.exists(tmp) and not cache.has(good)
+    tmp = cache.incoming(good)
+    Path(tmp).write_bytes(b"good\n")
+    cache.adopt(tmp, good)
+    assert cache.has(good) and cache.verify(good) and not os.path.exists(tmp)
+    manifest = b'[{"relpath": "a", "md5": "x"}]'
+    digest = manifest_hash(manifest)
+    tmp = cache.incoming(digest)
+    Path(tmp).write_bytes(manifest + b" ")
+    with pytest.raises(ExpError, match="hashes to"):
+        cache.adopt(tmp, digest)
+    assert not cache.has(digest)
+    assert_all_intact(tmp_path / "cache")
 
 
 def test_a_corrupt_object_on_the_remote_never_enters_the_cache(ml, origin, tmp_path):

@@ -128,7 +128,8 @@ _WHERE = {
         "git_exp.worktree_writes", "git_exp.data.links", "git_exp.atomic:write_atomic"),
     "inside .git (the repository's own state: cache, memos, logs, locks, queue), never the work tree": (
         "git_exp.data.cache:Cache._store_bytes", "git_exp.data.cache:Cache._store_file",
-        "git_exp.data.cache:Cache._write_object",
+        "git_exp.data.cache:Cache._write_object", "git_exp.data.cache:Cache.incoming",
+        "git_exp.data.cache:Cache.adopt",   # objects a transfer brought (remotes/transfer.py)
         "git_exp.data.cache:Cache.remove", "git_exp.data.cachefiles:discard", "git_exp.data.cachefiles:freshen",
         "git_exp.worktree.access:_manifest", "git_exp.dvcimport.experiments:_tree",
         "git_exp.experiments.run:_undo_before_start", "git_exp.sharing.logs:_bounded_copy",
@@ -152,8 +153,7 @@ _WHERE = {
         "git_exp.queue.records:write", "git_exp.distributed.slurm:SlurmEngine.submit",
         "git_exp.distributed.start:start", "git_exp.distributed.worker:_exec",
         "git_exp.queue.home:keep_log", "git_exp.distributed.worker:_log_blob",
-        "git_exp.sharing.transfer:_discard", "git_exp.sharing.transfer:download",
-        "git_exp.sharing.transfer:download.file_dest",
+        "git_exp.remotes.transfer:_discard",
         "git_exp.show.memo:Memo.save",
         "git_exp.show.outmemo:OutputMemo._prune", "git_exp.show.outmemo:OutputMemo.put",
         "git_exp.show.workmemo:WorkspaceMemo.put",
@@ -173,8 +173,8 @@ _WHERE = {
         "git_exp.sharing.foreign:temp_base", "git_exp.sharing.foreign:Foreign.__enter__",
         "git_exp.sharing.foreign:Foreign.close"),
     "a directory data remote: another repository's cache, not a work tree": (
-        "git_exp.sharing.remotes.base:_publish", "git_exp.sharing.remotes.base:write_verified",
-        "git_exp.sharing.remotes.directory:DirectoryRemote.clean_temp"),
+        "git_exp.remotes.base:_publish", "git_exp.remotes.base:write_verified",
+        "git_exp.remotes.directory:DirectoryRemote.clean_temp"),
     "the user's own stage writing its outputs: git_exp.live is a library their training script calls": (
         "git_exp.live:Live.__init__", "git_exp.live:_remove_file", "git_exp.live:_write_atomic"),
     "not a write: git_exp.api's own open(), which refuses every mode but reading": (

@@ -60,12 +60,11 @@ def run(args, console) -> int:
             backup.append(ref)
             console.info(f"Your work tree is saved; to restore it: git exp apply {ref}")
 
-    from git_exp.sharing.progress import showing
     from git_exp.ui.progress import ProgressLine
     progress = ProgressLine(console.stderr, "Fetching data", enabled=False if console.quiet else None)
     try:
-        with showing(progress):   # when missing data is fetched first
-            result = apply_commit(repo, found.sha, force=args.force, name=found.name, on_backup=announce)
+        result = apply_commit(repo, found.sha, force=args.force, name=found.name, on_backup=announce,
+                              fetch_progress=progress)   # when missing data is fetched first
     except KeyboardInterrupt:
         if backup:
             console.error("interrupted: the work tree is partly applied",

@@ -128,15 +128,13 @@ def run(args, console) -> int:
 
     from git_exp.worktree.sync import checkout
     from git_exp.repo import discover
-    from git_exp.sharing.progress import showing
     from git_exp.ui.progress import ProgressLine, progress_delay
     enabled = False if console.quiet else None
     progress = ProgressLine(console.stderr, "Fetching data", enabled=enabled)
     writing = ProgressLine(console.stderr, "Checking out data", enabled=enabled, delay=progress_delay())
     try:
-        with showing(progress):   # when missing data is fetched first
-            result = checkout(discover(), args.paths, os.getcwd(), relink=args.relink, force=args.force,
-                              progress=writing)
+        result = checkout(discover(), args.paths, os.getcwd(), relink=args.relink, force=args.force,
+                          progress=writing, fetch_progress=progress)
     finally:
         progress.close()
         writing.close()

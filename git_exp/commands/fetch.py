@@ -75,7 +75,8 @@ def render_auto(report, console, hook: bool = False) -> None:
 
 def run(args, console) -> int:
     from git_exp.repo import discover
-    from git_exp.sharing.fetch import DEFAULT_JOBS, fetch
+    from git_exp.remotes.transfer import DEFAULT_JOBS
+    from git_exp.sharing.fetch import fetch
     from git_exp.ui.format import format_size, plural
     from git_exp.ui.progress import ProgressLine
 

@@ -106,13 +106,11 @@ def _post_merge(repo, console) -> int:
 def _sync(repo, old, console):
     """sync_after_head_change, with a progress line on a terminal if missing data is fetched."""
     from git_exp.worktree.sync import sync_after_head_change
-    from git_exp.sharing.progress import showing
     from git_exp.ui.progress import ProgressLine
     progress = ProgressLine(console.stderr, "git-exp: fetching data",
                             enabled=False if console.quiet else None)
     try:
-        with showing(progress):
-            return sync_after_head_change(repo, old)
+        return sync_after_head_change(repo, old, fetch_progress=progress)
     finally:
         progress.close()
 
@@ -141,12 +139,21 @@ def _pre_commit(repo, console) -> int:
 
 
 def _pre_push(repo, remote_name: str, remote_url: str, console) -> int:
+    """Upload the data first; an error (printed by cli.py, exit 1) stops Git's push."""
     lines = sys.stdin.read().splitlines()
-    # Imported plainly: were it missing, the hook must fail (and hold the push
-    # up) rather than let `git push` send commits without their data.
-    from git_exp.sharing.prepush import run_pre_push
-    from git_exp.ui.format import format_size
+    from git_exp.errors import ExpError
+    from git_exp.sharing.prepush import pre_push
     from git_exp.ui.progress import ProgressLine
     progress = ProgressLine(console.stderr, "git-exp: sending data",
                             enabled=False if console.quiet else None)
-    return run_pre_push(repo, remote_name, remote_url, lines, console, progress, format_size)
+    try:
+        sent = pre_push(repo, remote_name, remote_url, lines, progress)
+    except ExpError as err:
+        raise ExpError(f"pre-push: {err.message}", hint=err.hint) from None
+    finally:
+        progress.close()
+    if sent is not None and sent.sent.objects:
+        from git_exp.ui.format import format_size
+        console.info(f"git-exp: sent {sent.sent.objects} data object(s) "
+                     f"({format_size(sent.sent.bytes)}) to {sent.location}")
+    return 0

@@ -73,7 +73,7 @@ def run(args, console) -> int:
     from git_exp.ui.format import format_size, plural
     from git_exp.ui.progress import ProgressLine
     from git_exp.sharing.pull import pull
-    from git_exp.sharing.transfer import DEFAULT_JOBS
+    from git_exp.remotes.transfer import DEFAULT_JOBS
 
     progress = ProgressLine(console.stderr, "Receiving data", enabled=False if console.quiet else None)
     try:

@@ -149,7 +149,7 @@ def run(args, console) -> int:
     from git_exp.ui.format import format_size, plural
     from git_exp.ui.progress import ProgressLine
     from git_exp.sharing.push import push
-    from git_exp.sharing.transfer import DEFAULT_JOBS
+    from git_exp.remotes.transfer import DEFAULT_JOBS
 
     progress = ProgressLine(console.stderr, "Sending data", enabled=False if console.quiet else None)
     try:

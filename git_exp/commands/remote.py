@@ -24,7 +24,7 @@ def configure(parser):
 
 def run(args, console) -> int:
     from git_exp.repo import discover
-    from git_exp.sharing.pairing import pairings
+    from git_exp.remotes.pairing import pairings
 
     verbose = bool(getattr(args, "verbose", False))   # the -v every command takes
     found = pairings(discover(), probe=verbose)

@@ -347,6 +347,40 @@ class Cache:
         """
         return Checkout(self).checkout(info, tree, rel, memo, progress)
 
+    # -- receiving from a data remote (remotes/transfer.py) ----------------
+
+    def incoming(self, hash: str) -> str:
+        """A new temporary name beside object HASH, for a transfer to write it to; see adopt()."""
+        dst = self.object_path(hash)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        return temp_name(dst)
+
+    def adopt(self, tmp: str, hash: str, verified: bool = False) -> None:
+        """Publish the file at TMP (named by incoming()) as object HASH, read-only.
+
+        Its bytes are hashed first, unless VERIFIED says the writer hashed
+        them as they arrived (every data remote's get() does, through
+        remotes.base.write_verified: hashing again would read each object
+        twice). ExpError, and TMP removed, if they are not HASH's bytes.
+        """
+        dst = self.object_path(hash)
+        try:
+            if not verified:
+                if hash.endswith(DIR_SUFFIX):
+                    actual = manifest_hash(cachefiles.read_object(tmp))
+                else:
+                    actual = hash_file(tmp)
+                if actual != hash:
+                    raise ExpError(f"the object received as {hash} hashes to {actual}: not kept",
+                                   hint="the copy on the data remote is corrupt; push it again "
+                                        "from a clone that has a good copy")
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, dst)
+        except BaseException:
+            cachefiles.discard(tmp)
+            raise
+        self._manifests.pop(hash, None)
+
 
 def iter_object_dir(objects: str) -> Iterator[str]:
     """Every object hash in a folder laid out as <2 hex>/<rest>, in order.

@@ -10,6 +10,7 @@ is the only one on the client side that imports Dask.
 """
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 import time
@@ -24,6 +25,10 @@ RETRIES = 2              # of a worker command that published nothing (a network
 CONNECT_TIMEOUT = "15s"
 LOST_SECONDS = 15.0      # without the scheduler this long (the client's own reconnect timeout): lost
 _THREADS_TTL = 5.0
+# What a call to a scheduler that went away raises: distributed raises many kinds,
+# and a call caught while the client gives up reconnecting ends in asyncio's
+# CancelledError, which is not an Exception.
+_SCHEDULER_GONE = (Exception, asyncio.CancelledError)
 AHEAD = 4                # tasks submitted per task that may run at once
 MIN_AHEAD = 16
 
@@ -103,7 +108,10 @@ class DaskEngine(Engine):
         if jobs is None:   # as many as the cluster has threads now (it may grow)
             stamp, threads = self._threads
             if time.monotonic() - stamp > _THREADS_TTL:
-                threads = sum(self.client.nthreads().values())
+                try:
+                    threads = sum(self.client.nthreads().values())
+                except _SCHEDULER_GONE:   # it went away since _connected(): claim nothing now
+                    return 0
                 self._threads = (time.monotonic(), threads)
             jobs = max(1, threads)
         window = max(AHEAD * jobs, MIN_AHEAD)
@@ -118,7 +126,7 @@ class DaskEngine(Engine):
             self.held.extend(tasks)
             try:
                 self._release()
-            except Exception as exc:  # noqa: BLE001 - the scheduler went away meanwhile
+            except _SCHEDULER_GONE as exc:  # noqa: BLE001 - the scheduler went away meanwhile
                 self._lost_since = self._lost_since or time.monotonic()
                 raise EngineLost(f"lost the Dask scheduler at {self.address} while submitting: "
                                  f"{exc}") from None
@@ -193,7 +201,7 @@ class DaskEngine(Engine):
         try:
             for worker_keys in self.client.processing().values():
                 keys.update(str(k) for k in worker_keys)
-        except Exception:  # noqa: BLE001 - the scheduler went away: distributed raises many kinds
+        except _SCHEDULER_GONE:  # noqa: BLE001 - the scheduler went away: distributed raises many kinds
             with self._lock:
                 return set(self.keys.values())
         return keys
@@ -208,7 +216,7 @@ class DaskEngine(Engine):
         for entry_id in out if self.client.status == "running" else ():
             try:
                 Event(kill_event_name(self.keys[entry_id]), client=self.client).set()
-            except Exception:  # noqa: BLE001 - no scheduler to tell: the entry goes back when lost
+            except _SCHEDULER_GONE:  # noqa: BLE001 - no scheduler to tell: the entry goes back when lost
                 continue
         processing = self._processing()
         for entry_id in out:   # not on a worker yet: it never will be
@@ -233,5 +241,5 @@ class DaskEngine(Engine):
     def close(self) -> None:
         try:
             self.client.close()
-        except Exception:  # noqa: BLE001 - closing a client whose scheduler went away
+        except _SCHEDULER_GONE:  # noqa: BLE001 - closing a client whose scheduler went away
             pass

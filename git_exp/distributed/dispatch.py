@@ -105,7 +105,7 @@ class Engine:
 
 
 def resolve_target(repo: Repository, remote: str) -> Target:
-    from git_exp.sharing.remote import local_path, resolve
+    from git_exp.remotes.location import local_path, resolve
     url = git_text(["ls-remote", "--get-url", remote], cwd=repo.root, check=False) or remote
     path = local_path(url, repo.root)
     if path is not None:

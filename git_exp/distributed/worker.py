@@ -86,7 +86,7 @@ def exec_entry(remote: str, ref: str, *, read_running: Callable[[str], tuple[dic
     """Run the entry REF of the Git remote REMOTE (a URL or path) and publish its result there.
 
     DATA_REMOTE is where the data lives (default: what the remote pairs
-    with, see sharing/remote.py). EXECUTOR is recorded in the experiment.
+    with, see remotes/location.py). EXECUTOR is recorded in the experiment.
     The temporary clone goes in WORKDIR (default: the system's temp dir)
     and is removed afterwards unless KEEP. READ_RUNNING(root) reads the
     run's (params, metrics) as it writes them, for the progress reports
@@ -287,7 +287,7 @@ def _claim(repo: Repository, remote: str, entry: ent.Entry) -> ent.Entry:
 
 
 def _open_data_remote(repo: Repository, remote: str, location: str | None):
-    from git_exp.sharing.remote import open_location, resolve
+    from git_exp.remotes.location import open_location, resolve
     if location:
         return open_location(location, repo.root, "--data-remote")
     return resolve(repo, remote, remote)
@@ -297,7 +297,7 @@ def _pull_inputs(repo: Repository, entry: ent.Entry, data_remote, events: ExecEv
     """Bring the data the entry records into the clone's cache (materialise places it)."""
     from git_exp.data.cache import Cache
     from git_exp.worktree.records import data_at
-    from git_exp.sharing.transfer import download
+    from git_exp.remotes.transfer import download
 
     cache = Cache(repo.exp_dir)
     wanted: set[str] = set()
@@ -319,7 +319,7 @@ def _push_data(repo: Repository, data_remote, sha: str, entry: ent.Entry) -> int
     from git_exp.data.cache import Cache
     from git_exp.sharing.needed import needed_objects
     from git_exp.sharing.push import missing_error
-    from git_exp.sharing.transfer import plan_upload, send
+    from git_exp.remotes.transfer import plan_upload, send
 
     needs = needed_objects(repo, {sha: f"experiment '{entry.name}'"}, [entry.baseline], None)
     if not needs.objects:

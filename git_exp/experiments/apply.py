@@ -54,7 +54,7 @@ class ApplyResult:
     missing: list[str] = field(default_factory=list)
     saved_first: list[str] = field(default_factory=list)
     forced: list[str] = field(default_factory=list)   # local files overwritten with --force
-    fetched: object = None   # sharing.fetch.FetchReport when missing data was fetched
+    fetched: object = None   # remotes.fetch.FetchReport when missing data was fetched
 
 
 class ApplyConflict(ExpError):
@@ -104,10 +104,11 @@ def backup(repo, cache, tree: str | None = None, also_data=()) -> tuple[str, str
 # -- 3. write --------------------------------------------------------------------
 
 def apply_commit(repo, sha: str, make_backup: bool = True, force: bool = False,
-                 name: str | None = None, on_backup=None) -> ApplyResult:
+                 name: str | None = None, on_backup=None, fetch_progress=None) -> ApplyResult:
     """Make the work tree hold commit SHA's files and data; see the module doc.
 
     ON_BACKUP(ref) is called once the backup exists, before the first write.
+    FETCH_PROGRESS (a transfer Progress callback) hears of data fetched first.
     """
     from git_exp.data.cache import Cache
     from git_exp.data.links import parse_link_types
@@ -122,8 +123,8 @@ def apply_commit(repo, sha: str, make_backup: bool = True, force: bool = False,
     in_way = sorted(set(plan.in_way) | set(data_in_way))
     if in_way and not force:
         raise ApplyConflict(name or sha[:7], in_way)
-    from git_exp.sharing.fetch import auto_fetch
-    fetched = auto_fetch(repo, plan.data)  # what the cache lacks, from the upstream's data remote
+    from git_exp.remotes.fetch import auto_fetch
+    fetched = auto_fetch(repo, plan.data, fetch_progress)  # what the cache lacks, from the upstream's data remote
     if plan.ignored_in_way:
         snap = snapshot_tree(repo, also=sorted(plan.ignored_in_way))
     backup_ref = None

@@ -93,12 +93,12 @@ def _overlaps(a: str, b: str) -> bool:
 def pull_missing(repo: Repository, pipeline, targets, downstream: bool, single: bool,
                  progress=None) -> Pulled:
     """Fetch the recorded data of the selected stages' deps and outs that the cache
-    lacks (sharing.fetch.fetch_missing: the data remote of the branch's upstream,
+    lacks (remotes.fetch.fetch_missing: the data remote of the branch's upstream,
     else origin), and check out those the work tree lacks. ExpError when the data
     remote lacks some of it, naming each path."""
     from git_exp.worktree.sync import checkout
     from git_exp.worktree.records import data_at
-    from git_exp.sharing.fetch import fetch_missing
+    from git_exp.remotes.fetch import fetch_missing
 
     paths = set()
     for stage in stage_order(pipeline, targets, downstream, single):

@@ -29,8 +29,8 @@ def receive(repo: Repository, remote: str, results: dict[str, str]) -> tuple[dic
     """
     from git_exp.data.cache import Cache
     from git_exp.sharing.needed import read_data
-    from git_exp.sharing.remote import resolve
-    from git_exp.sharing.transfer import download
+    from git_exp.remotes.location import resolve
+    from git_exp.remotes.transfer import download
 
     cache = Cache(repo.exp_dir)
     records = read_data(repo, sorted(set(results.values())))

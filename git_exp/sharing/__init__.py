@@ -1,14 +1,15 @@
-"""Sharing experiments: refs through the user's own `git`, data through a data remote.
+"""Sharing experiments between repositories: refs through the user's own `git`.
 
-remote.py    which data remote a location names and which one a Git remote pairs with;
-             re-exports the interface (DataRemote, DirectoryRemote, write_verified, errors)
-remotes/     one module per kind of data remote: base (the interface), directory, s3, ssh
-transfer.py  bulk "which objects are missing", parallel send/receive, never a partial object
-gitremote.py ls-remote, push and fetch through the user's `git`, with their output parsed
-needed.py    which cached objects the commits being pushed refer to, found cheaply
-push.py, pull.py, listing.py, prepush.py: the operations the commands and the hook call
-fetch.py     git exp fetch, and what checkout, the hooks and apply fetch on their own
-logs.py      run logs as refs/exp-logs/<sha>, sent by push and brought by pull
-notes.py     notes and tags (refs/exp-notes/<sha>): sent by push, checked and merged by pull
-pairing.py   git exp remote: each Git remote's data remote and the setting that chose it
+Rank 9 of the package map: it reads records (worktree/) and experiments'
+refs, and moves data only through remotes/ (the data remotes and transfers).
+It never prints: the commands and the hook render what it returns.
+
+gitremote.py  ls-remote, push and fetch through the user's `git`, with their output parsed
+needed.py     which cached objects the commits being pushed refer to, found cheaply
+push.py, pull.py, listing.py, selection.py: what `git exp push/pull/list REMOTE/remove REMOTE` do
+prepush.py    the pre-push hook: the data the pushed commits need goes first
+fetch.py      `git exp fetch`: the data whole revisions record (the transfer is remotes/fetch.py's)
+logs.py       run logs as refs/exp-logs/<sha>, sent by push and brought by pull
+notes.py      notes and tags (refs/exp-notes/<sha>): sent by push, checked and merged by pull
+foreign.py, foreign_files.py: `git exp get/ls URL PATH`, files of another repository
 """

@@ -11,7 +11,7 @@ file only when `get` asks for it. A server that ignores the filter sends
 every blob of that one commit, which works the same.
 
 The data comes from that repository's data remote, found as
-sharing/remote.py's locate() would pair it for a Git remote with this URL,
+remotes/location.py's locate() would pair it for a Git remote with this URL,
 reading the repository's own committed settings instead of the user's:
 `--data-remote LOCATION` if given, else `remote.origin.expdata` or
 `exp.remote` in its .expconfig, else an LFS URL in its .lfsconfig, else -
@@ -64,7 +64,7 @@ class Foreign:
         for what, value in (("URL", url), ("--rev", rev), ("--data-remote", data_location)):
             if value is not None and (not value or value.startswith("-")):
                 raise UsageError(f"{what} '{value}' is not valid", hint="it cannot be empty or start with '-'")
-        from git_exp.sharing.remote import local_path
+        from git_exp.remotes.location import local_path
         self.local = local_path(url, os.getcwd())
         self.url = url
         # Git runs in the temporary directory: a relative path must not change meaning.
@@ -207,10 +207,11 @@ class Foreign:
         settings = {p: blobs[p] for p in _SETTINGS if p in blobs}
         self.prefetch([*pointers.values(), *special.values(), *settings.values()])
         sizes = self.sizes(pointers.values())
-        pointers = {p: oid.encode() for p, oid in pointers.items() if sizes.get(oid, MAX_SIZE + 1) <= MAX_SIZE}
-        special = {p: oid.encode() for p, oid in special.items()}
+        small = {p: oid.encode() for p, oid in pointers.items() if sizes.get(oid, MAX_SIZE + 1) <= MAX_SIZE}
+        assert self.repo is not None  # set on entering the clone's context
         try:
-            self._records = commit_records(self.repo, self.sha, pointers, special)
+            self._records = commit_records(self.repo, self.sha, small,
+                                           {p: oid.encode() for p, oid in special.items()})
         except ExpError as err:
             raise ExpError(f"{self.url}: {err.message}", hint=err.hint) from None
         return self._records
@@ -238,7 +239,7 @@ class Foreign:
 
     def locate(self) -> tuple:
         """(location, why) of the repository's data remote; see the module docstring."""
-        from git_exp.sharing.remote import common_git_dir
+        from git_exp.remotes.location import common_git_dir
         if self.data_location:
             return self._absolute(self.data_location, "--data-remote"), "--data-remote"
         self.records()   # fetches the settings files too
@@ -247,7 +248,7 @@ class Foreign:
             if shared.get(key):
                 return self._absolute(shared[key], f"{key} in its .expconfig"), f"{key} in its .expconfig"
         from git_exp.config import Config
-        from git_exp.sharing.lfs.endpoint import configured, derive
+        from git_exp.remotes.lfs.endpoint import configured, derive
         lfs = {k: [v] for k, v in self._settings(".lfsconfig").items()}
         endpoint = configured(Config(lfs), self.tmp, "origin")
         if endpoint is not None:
@@ -266,7 +267,7 @@ class Foreign:
                             "name it: --data-remote LOCATION")
 
     def _absolute(self, location: str, where: str) -> str:
-        from git_exp.sharing.remote import local_path
+        from git_exp.remotes.location import local_path
         if "://" in location or local_path(location, "/") is None:
             return location       # a URL or scp-like ssh location
         path = os.path.expanduser(location)
@@ -281,7 +282,7 @@ class Foreign:
 
     def data_remote(self):
         if self._remote is None:
-            from git_exp.sharing.remote import open_located
+            from git_exp.remotes.location import open_located
             location, why = self.locate()
             self._remote = open_located(self.repo, location, why)
         return self._remote

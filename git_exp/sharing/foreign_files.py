@@ -18,9 +18,15 @@ import os
 import shutil
 import stat
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from git_exp.relpaths import path_problem as check_relpath
 from git_exp.errors import ExpError
+
+if TYPE_CHECKING:
+    from git_exp.data.cache import Cache
+    from git_exp.remotes.transfer import Progress
+    from git_exp.sharing.foreign import Foreign
 
 MAX_MANIFEST = 256 * 1024 * 1024
 _FILE_MODES = ("100644", "100755")
@@ -35,6 +41,12 @@ class Entry:
     hash: str | None = None       # a data object's hash, or a Git blob's id
     nfiles: int | None = None
     exec: bool = False
+
+    @property
+    def oid(self) -> str:
+        """The hash of a file or data folder (only the folders a listing implies have none)."""
+        assert self.hash is not None, self.path
+        return self.hash
 
     def to_dict(self) -> dict:
         return {"path": self.path, "type": self.kind, "data": self.data, "size": self.size,
@@ -70,7 +82,7 @@ def _clean(path: str | None) -> str:
 class _Index:
     """Every path of the commit: Git files, data records, and the folders they imply."""
 
-    def __init__(self, foreign):
+    def __init__(self, foreign: Foreign):
         self.foreign = foreign
         self.entries: dict[str, Entry] = {}
         for path, (mode, oid) in foreign.tree.items():
@@ -92,7 +104,7 @@ class _Index:
         sizes = foreign.sizes(e.hash for e in self.entries.values() if not e.data and e.kind == "file")
         for entry in self.entries.values():
             if not entry.data and entry.kind == "file":
-                entry.size = sizes.get(entry.hash)
+                entry.size = sizes.get(entry.oid)
 
     def data_folder_of(self, path: str) -> Entry | None:
         parent = path.rpartition("/")[0]
@@ -108,7 +120,7 @@ class _Index:
         return [e for p, e in sorted(self.entries.items()) if p.startswith(prefix)]
 
 
-def manifest(foreign, digest: str) -> list:
+def manifest(foreign: Foreign, digest: str) -> list:
     """The entries of directory object DIGEST: from the local cache, else its data remote (verified)."""
     from git_exp.data.hashing import parse_manifest
     local = _local_cache()
@@ -127,13 +139,13 @@ def manifest(foreign, digest: str) -> list:
         return parse_manifest(fh.read())
 
 
-def _inside(foreign, folder: Entry) -> list[Entry]:
+def _inside(foreign: Foreign, folder: Entry) -> list[Entry]:
     """The files of data folder FOLDER, as entries under its path."""
     return [Entry(f"{folder.path}/{m.relpath}", "file", data=True, size=m.size, hash=m.hash, exec=m.executable)
-            for m in manifest(foreign, folder.hash)]
+            for m in manifest(foreign, folder.oid)]
 
 
-def _local_cache():
+def _local_cache() -> Cache | None:
     """The cache of the git-exp repository around the current directory, if there is one."""
     from git_exp.data.cache import Cache
     from git_exp.repo import discover
@@ -145,7 +157,7 @@ def _local_cache():
     return Cache(repo.exp_dir) if os.path.isdir(path) else None
 
 
-def resolve(foreign, index: _Index, path: str) -> tuple[str, list[Entry]]:
+def resolve(foreign: Foreign, index: _Index, path: str) -> tuple[str, list[Entry]]:
     """(kind of PATH: 'file' or 'dir', the file entries under it, paths relative to the commit)."""
     where = f"{foreign.url} at {foreign.sha[:7]}"
     entry = index.entries.get(path)
@@ -269,7 +281,7 @@ def get(url: str, path: str, out: str | None = None, rev: str | None = None, for
                         _write(foreign, entry, dest, sources, result)
                     else:
                         blobs.append((entry, dest))
-                foreign.blobs_to([(entry.hash, dest) for entry, dest in blobs])
+                foreign.blobs_to([(entry.oid, dest) for entry, dest in blobs])
                 for entry, dest in blobs:
                     _finish(entry, dest, os.path.getsize(dest), result)
             _publish(stage, target, force)
@@ -282,20 +294,22 @@ def get(url: str, path: str, out: str | None = None, rev: str | None = None, for
     return result
 
 
-def _fetch_data(foreign, files: list[Entry], jobs: int, progress, result: GetResult) -> dict[str, str]:
+def _fetch_data(foreign: Foreign, files: list[Entry], jobs: int, progress: Progress | None,
+                result: GetResult) -> dict[str, str]:
     """hash -> a verified file holding it: the local cache's, else downloaded into the clone's."""
     from git_exp.data.cache import Cache
-    from git_exp.sharing.transfer import download
+    from git_exp.remotes.transfer import download
     local = _local_cache()
     sources: dict[str, str] = {}
     wanted: dict[str, int] = {}
     for f in files:
-        if local is not None and local.has(f.hash):
-            sources[f.hash] = local.object_path(f.hash)
+        if local is not None and local.has(f.oid):
+            sources[f.oid] = local.object_path(f.oid)
         else:
-            wanted[f.hash] = f.size or 0
+            wanted[f.oid] = f.size or 0
     if not wanted:
         return sources
+    assert foreign.repo is not None  # set on entering the clone's context
     cache = Cache(foreign.repo.exp_dir)
     remote = foreign.data_remote()
     stats, lacking = download(cache, remote, set(wanted), progress, jobs, wanted)
@@ -309,15 +323,15 @@ def _fetch_data(foreign, files: list[Entry], jobs: int, progress, result: GetRes
     return sources
 
 
-def _write(foreign, entry: Entry, dest: str, sources: dict[str, str], result: GetResult) -> None:
+def _write(foreign: Foreign, entry: Entry, dest: str, sources: dict[str, str], result: GetResult) -> None:
     if entry.data:
-        shutil.copyfile(sources[entry.hash], dest)
+        shutil.copyfile(sources[entry.oid], dest)
         size = os.path.getsize(dest)
         if entry.size is not None and size != entry.size:
             raise ExpError(f"'{entry.path}' of {foreign.url} is recorded as {entry.size} bytes "
                            f"but its object holds {size}: not written")
     else:
-        foreign.blob_to(entry.hash, dest)
+        foreign.blob_to(entry.oid, dest)
         size = os.path.getsize(dest)
     _finish(entry, dest, size, result)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from git_exp.errors import ExpError
 from git_exp.experiments import refs
+from git_exp.repo import Repository
 from git_exp.sharing import gitremote
 
 
@@ -19,7 +20,7 @@ class RemoteListing:
     hidden: int = 0                              # experiments of other commits, not listed
 
 
-def list_remote(repo, remote: str, all_commits: bool = False) -> RemoteListing:
+def list_remote(repo: Repository, remote: str, all_commits: bool = False) -> RemoteListing:
     from git_exp.experiments.manage import Group, head_sha, labels_for
 
     exps, listing = gitremote.remote_experiments(repo.root, remote, ["refs/heads/*", "refs/tags/*"])
@@ -44,7 +45,7 @@ def list_remote(repo, remote: str, all_commits: bool = False) -> RemoteListing:
     return RemoteListing(groups, len(exps) - len(shown))
 
 
-def remove_remote(repo, remote: str, specs: list[str], all_of_head: bool = False,
+def remove_remote(repo: Repository, remote: str, specs: list[str], all_of_head: bool = False,
                   all_commits: bool = False) -> list[refs.ExpRef]:
     """Delete experiments on REMOTE; the ones deleted (ExpError if any could not be)."""
     from git_exp.experiments.manage import head_sha

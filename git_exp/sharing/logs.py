@@ -38,6 +38,7 @@ import re
 import tempfile
 
 from git_exp.gitcmd import git
+from git_exp.repo import Repository
 
 PREFIX = "refs/exp-logs/"
 PATTERN = PREFIX + "*"
@@ -50,12 +51,12 @@ def log_ref(sha: str) -> str:
     return PREFIX + sha
 
 
-def _log_path(repo, sha: str) -> str:
+def _log_path(repo: Repository, sha: str) -> str:
     from git_exp.experiments.record import log_path
     return log_path(repo, sha)
 
 
-def _local_refs(repo, shas: list[str]) -> dict[str, str]:
+def _local_refs(repo: Repository, shas: list[str]) -> dict[str, str]:
     """exp sha -> log commit of those SHAS that have a local log ref."""
     if not shas:
         return {}
@@ -77,7 +78,7 @@ def _readable(path: str) -> bool:
         return False
 
 
-def publish_local(repo, shas: list[str]) -> dict[str, str]:
+def publish_local(repo: Repository, shas: list[str]) -> dict[str, str]:
     """exp sha -> log commit for each of SHAS that has a log here, its ref created if missing.
 
     A fixed number of `git` calls for any number of logs: one hash-object
@@ -127,19 +128,19 @@ def _bounded_copy(path: str, tmp: str, i: int) -> str:
     return out
 
 
-def _hash_objects(repo, paths: list[str], kind: str) -> list[str]:
+def _hash_objects(repo: Repository, paths: list[str], kind: str) -> list[str]:
     out = git(["hash-object", "-w", "-t", kind, "--stdin-paths"], cwd=repo.root,
               input=("\n".join(paths) + "\n").encode("utf-8", "surrogateescape")).stdout
     return out.decode().split()
 
 
-def _mktrees(repo, blobs: list[str]) -> list[str]:
+def _mktrees(repo: Repository, blobs: list[str]) -> list[str]:
     text = "".join(f"100644 blob {b}\tlog\n\n" for b in blobs)
     out = git(["mktree", "--batch"], cwd=repo.root, input=text.encode()).stdout
     return out.decode().split()
 
 
-def _commit_dates(repo, shas: list[str]) -> dict[str, int]:
+def _commit_dates(repo: Repository, shas: list[str]) -> dict[str, int]:
     # --stdin: ten thousand shas never reach the command-line length limit.
     out = git(["log", "--no-walk=unsorted", "--format=%H %ct", "--stdin"], cwd=repo.root,
               input=("\n".join(shas) + "\n").encode(), check=False).stdout.decode("utf-8", "replace")
@@ -151,14 +152,14 @@ def _commit_dates(repo, shas: list[str]) -> dict[str, int]:
     return dates
 
 
-def push_refspecs(repo, shas: list[str], remote_refs: dict[str, str]) -> list[str]:
+def push_refspecs(repo: Repository, shas: list[str], remote_refs: dict[str, str]) -> list[str]:
     """Refspecs that send the logs of SHAS the remote (REMOTE_REFS: its ls-remote) lacks."""
     mine = publish_local(repo, shas)
     return [f"{commit}:{log_ref(sha)}" for sha, commit in sorted(mine.items())
             if log_ref(sha) not in remote_refs]
 
 
-def fetch_refspecs(repo, shas: list[str], remote_refs: dict[str, str]) -> list[str]:
+def fetch_refspecs(repo: Repository, shas: list[str], remote_refs: dict[str, str]) -> list[str]:
     """Refspecs that fetch the remote's logs of SHAS that this clone has no log of."""
     return [f"+{log_ref(s)}:{log_ref(s)}" for s in dict.fromkeys(shas)
             if _SHA.match(s) and log_ref(s) in remote_refs and not os.path.exists(_log_path(repo, s))]
@@ -182,7 +183,7 @@ def fetch_optional_refspecs(shas: list[str]) -> list[str]:
     return [f"+{log_ref(s)}*:{log_ref(s)}*" for s in dict.fromkeys(shas) if _SHA.match(s)]
 
 
-def _read_checked(repo, commits: dict[str, str]) -> dict[str, bytes]:
+def _read_checked(repo: Repository, commits: dict[str, str]) -> dict[str, bytes]:
     """exp sha -> log text for each log commit (COMMITS: exp sha -> commit) that passes the checks.
 
     The commit's `log` entry must be a blob of at most MAX_BYTES; its size
@@ -203,12 +204,12 @@ def _read_checked(repo, commits: dict[str, str]) -> dict[str, bytes]:
     return texts
 
 
-def read_fetched(repo, sha: str) -> bytes | None:
+def read_fetched(repo: Repository, sha: str) -> bytes | None:
     """The log that arrived as refs/exp-logs/SHA, if there is one that passes the checks."""
     return _read_checked(repo, _local_refs(repo, [sha] if _SHA.match(sha) else [])).get(sha)
 
 
-def store_fetched(repo, shas: list[str]) -> list[str]:
+def store_fetched(repo: Repository, shas: list[str]) -> list[str]:
     """Write the logs of SHAS that arrived as refs (and that have no log file yet); the shas written.
 
     Anything but a single blob of at most MAX_BYTES is skipped (_read_checked).

@@ -16,11 +16,13 @@ remote cannot leave the experiment unreproducible there.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git
 from git_exp.names import LOCK_FILE, PIPELINE_FILE
+from git_exp.remotes.needs import Needs
+from git_exp.repo import Repository
 
 DATA_FILES = (LOCK_FILE, PIPELINE_FILE)
 POINTER_SUFFIX = ".exp"
@@ -35,20 +37,7 @@ class Commit:
     has_data_trailer: bool
 
 
-@dataclass
-class Needs:
-    """Objects the pushed commits refer to, each with who needs it (for messages)."""
-
-    objects: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # hash -> [(label, path)]
-    checked: list[str] = field(default_factory=list)  # commits whose data was read
-
-    def add(self, hash: str, label: str, path: str) -> None:
-        users = self.objects.setdefault(hash, [])
-        if (label, path) not in users:
-            users.append((label, path))
-
-
-def data_at(repo, sha: str) -> dict:
+def data_at(repo: Repository, sha: str) -> dict:
     """path -> HashInfo of the cached data commit SHA records.
 
     worktree/records.py is the one place that knows (pointer files and exp.lock outs).
@@ -116,7 +105,7 @@ def touching_data(root: str, commits: list[Commit]) -> set[str]:
     return changed
 
 
-def read_data(repo, shas: list[str], errors: dict | None = None) -> dict[str, dict]:
+def read_data(repo: Repository, shas: list[str], errors: dict | None = None) -> dict[str, dict]:
     """sha -> data_at(sha), read from a few threads (each read is `git` calls).
 
     With ERRORS, a commit whose data cannot be read (a hostile or broken
@@ -140,6 +129,7 @@ def read_data(repo, shas: list[str], errors: dict | None = None) -> dict[str, di
     found = {}
     for sha, data in zip(shas, results):
         if isinstance(data, ExpError):
+            assert errors is not None  # one() raised otherwise
             errors[sha] = data
         else:
             found[sha] = data
@@ -164,7 +154,7 @@ def object_types(root: str, shas: list[str]) -> dict[str, str]:
     return types
 
 
-def needed_objects(repo, tips: dict[str, str], remote_has: list[str],
+def needed_objects(repo: Repository, tips: dict[str, str], remote_has: list[str],
                    remote_name: str | None, cache=None, errors: dict | None = None) -> Needs:
     """Objects the commits from TIPS (sha -> label) that the remote lacks refer to.
 
@@ -213,16 +203,3 @@ def label_for(ref: str) -> str:
         if ref.startswith(prefix):
             return f"{kind} '{ref[len(prefix):]}'"
     return f"'{ref}'"
-
-
-def describe_missing(needs: Needs, hashes: set[str], limit: int = 10) -> str:
-    """'  experiment 'x': model.pt' lines for the objects in HASHES."""
-    pairs: dict[tuple[str, str], None] = {}
-    for h in sorted(hashes):
-        for pair in needs.objects.get(h, []):
-            pairs[pair] = None
-    lines = [f"  {label}: {path}" for label, path in sorted(pairs)]
-    if len(lines) > limit:
-        lines = lines[:limit] + [f"  ... and {len(lines) - limit} more"]
-    return "\n".join(lines)
-

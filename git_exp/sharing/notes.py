@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from git_exp.errors import ExpError
 from git_exp.experiments import annotations as notes
 from git_exp.gitcmd import git
+from git_exp.repo import Repository
 
 
 @dataclass
@@ -25,14 +26,14 @@ class Arrival:
     refused: list = field(default_factory=list)    # (sha, reason) that failed the checks
 
 
-def push_refspecs(repo, shas: list[str], remote_refs: dict[str, str]) -> list[str]:
+def push_refspecs(repo: Repository, shas: list[str], remote_refs: dict[str, str]) -> list[str]:
     """Refspecs sending the annotations of SHAS that differ from the remote's (REMOTE_REFS)."""
     mine = notes.list_refs(repo.root)
     return [f"{mine[s]}:{notes.notes_ref(s)}" for s in dict.fromkeys(shas)
             if s in mine and remote_refs.get(notes.notes_ref(s)) != mine[s]]
 
 
-def fetch_refspecs(repo, shas: list[str], remote_refs: dict[str, str]) -> list[str]:
+def fetch_refspecs(repo: Repository, shas: list[str], remote_refs: dict[str, str]) -> list[str]:
     """Refspecs fetching into INCOMING the remote's annotations of SHAS that differ from ours."""
     mine = notes.list_refs(repo.root)
     out = []
@@ -47,7 +48,7 @@ def _is_ancestor(root: str, a: str, b: str) -> bool:
     return git(["merge-base", "--is-ancestor", a, b], cwd=root, check=False).returncode == 0
 
 
-def accept_fetched(repo, shas: list[str]) -> Arrival:
+def accept_fetched(repo: Repository, shas: list[str]) -> Arrival:
     """Check what arrived in INCOMING for SHAS and take it into refs/exp-notes/; drop INCOMING."""
     root = repo.root
     incoming = {s: c for s, c in notes.list_refs(root, notes.INCOMING).items()}

@@ -12,8 +12,14 @@ nothing (see needed.py).
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from git_exp.errors import ExpError
+from git_exp.repo import Repository
+
+if TYPE_CHECKING:
+    from git_exp.remotes.transfer import Progress
+    from git_exp.sharing.push import DataResult
 
 
 def parse_lines(lines: list[str]) -> list[tuple[str, str, str, str]]:
@@ -32,40 +38,28 @@ def parse_lines(lines: list[str]) -> list[tuple[str, str, str, str]]:
     return updates
 
 
-def run_pre_push(repo, remote_name: str, remote_url: str, lines: list[str], console,
-                 progress=None, format_size=lambda n: f"{n} bytes") -> int:
-    """Upload what the pushed commits need; 0 to let Git push, 1 to stop it (reason printed).
+def pre_push(repo: Repository, remote_name: str, remote_url: str, lines: list[str],
+             progress: Progress | None = None) -> DataResult | None:
+    """Upload what the pushed commits need; what was sent, or None when nothing had to be.
 
-    PROGRESS is the transfer's Progress callback (the hook command passes a
-    terminal line from ui/progress.py, with a close() to end it).
+    ExpError when the data cannot go first: the hook then fails and Git
+    sends nothing (commands/hook.py says why). PROGRESS is the transfer's
+    Progress callback (the hook command's terminal line, ui/progress.py).
     """
     from git_exp.sharing.gitremote import DATA_SENT_ENV
     if os.environ.get(DATA_SENT_ENV):
-        return 0  # `git exp push` sent the data itself just before (or was told not to)
-    try:
-        updates = parse_lines(lines)
-        if not updates:
-            return 0
-        from git_exp.sharing.needed import label_for, needed_objects
+        return None  # `git exp push` sent the data itself just before (or was told not to)
+    updates = parse_lines(lines)
+    if not updates:
+        return None
+    from git_exp.sharing.needed import label_for, needed_objects
 
-        tips = {}
-        for local_ref, local_sha, _, _ in updates:
-            tips.setdefault(local_sha, label_for(local_ref))
-        remote_has = [sha for _, _, _, sha in updates if set(sha) != {"0"}]
-        needs = needed_objects(repo, tips, remote_has, remote_name)
-        if not needs.objects:
-            return 0  # the common case: two `git` calls, nothing else imported
-        from git_exp.sharing.push import upload
-
-        try:
-            result = upload(repo, remote_name, remote_url or None, needs, progress=progress)
-        finally:
-            if progress is not None and hasattr(progress, "close"):
-                progress.close()
-    except ExpError as err:
-        console.error(f"pre-push: {err.message}", err.hint)
-        return 1
-    if result.sent.objects:
-        console.info(f"git-exp: sent {result.sent.objects} data object(s) "
-                     f"({format_size(result.sent.bytes)}) to {result.location}")
-    return 0
+    tips: dict[str, str] = {}
+    for local_ref, local_sha, _, _ in updates:
+        tips.setdefault(local_sha, label_for(local_ref))
+    remote_has = [sha for _, _, _, sha in updates if set(sha) != {"0"}]
+    needs = needed_objects(repo, tips, remote_has, remote_name)
+    if not needs.objects:
+        return None  # the common case: two `git` calls, nothing else imported
+    from git_exp.sharing.push import upload
+    return upload(repo, remote_name, remote_url or None, needs, progress=progress)

@@ -8,12 +8,14 @@ experiment with the same name but a different commit is left alone unless
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from git_exp.errors import ExpError
 from git_exp.experiments import refs
+from git_exp.remotes.transfer import DEFAULT_JOBS, Progress, Stats
+from git_exp.repo import Repository
 from git_exp.sharing import gitremote
 from git_exp.sharing.push import RefResult
-from git_exp.sharing.transfer import DEFAULT_JOBS, Progress, Stats
 
 
 @dataclass
@@ -35,7 +37,7 @@ class PullResult:
         return [r for r in self.refs if r.status == "failed"]
 
 
-def pull(repo, remote: str, specs: list[str] = (), all_of_head: bool = False,
+def pull(repo: Repository, remote: str, specs: Sequence[str] = (), all_of_head: bool = False,
          all_commits: bool = False, force: bool = False, with_data: bool = True,
          jobs: int = DEFAULT_JOBS, progress: Progress | None = None) -> PullResult:
     from git_exp.experiments.manage import head_sha
@@ -83,7 +85,7 @@ def pull(repo, remote: str, specs: list[str] = (), all_of_head: bool = False,
     return result
 
 
-def _drop_non_commits(repo, result: PullResult, local: dict[str, str]) -> None:
+def _drop_non_commits(repo: Repository, result: PullResult, local: dict[str, str]) -> None:
     """Undo the refs just fetched that do not name a commit (a blob, a tree):
     they are no experiments, and reading them would fail every other one."""
     from git_exp.gitcmd import git
@@ -105,12 +107,13 @@ def _drop_non_commits(repo, result: PullResult, local: dict[str, str]) -> None:
         git(["update-ref", "--stdin"], cwd=repo.root, input=("\n".join(script) + "\n").encode())
 
 
-def _receive_data(repo, remote: str, exps: list[refs.ExpRef], jobs: int,
+def _receive_data(repo: Repository, remote: str, exps: list[refs.ExpRef], jobs: int,
                   progress: Progress | None, result: PullResult) -> None:
     from git_exp.data.cache import Cache
-    from git_exp.sharing.needed import Needs, describe_missing, label_for, read_data
-    from git_exp.sharing.remote import resolve
-    from git_exp.sharing.transfer import download
+    from git_exp.remotes.location import resolve
+    from git_exp.remotes.needs import Needs, describe_missing
+    from git_exp.remotes.transfer import download
+    from git_exp.sharing.needed import label_for, read_data
 
     cache = Cache(repo.exp_dir)
     needs = Needs()

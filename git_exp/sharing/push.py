@@ -10,11 +10,13 @@ on the data remote, nothing is pushed and the error names it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from git_exp.errors import ExpError
 from git_exp.experiments import refs
+from git_exp.remotes.transfer import DEFAULT_JOBS, Progress, Stats
+from git_exp.repo import Repository
 from git_exp.sharing import gitremote
-from git_exp.sharing.transfer import DEFAULT_JOBS, Progress, Stats
 
 # Git's porcelain flags -> what we tell the user.
 _FLAGS = {"*": "pushed", " ": "pushed", "+": "forced", "=": "up to date", "-": "deleted"}
@@ -51,7 +53,7 @@ class PushResult:
 
 
 def missing_error(needs, unavailable: set[str], location: str) -> ExpError:
-    from git_exp.sharing.needed import describe_missing
+    from git_exp.remotes.needs import describe_missing
     return ExpError(
         f"{len(unavailable)} data object(s) are neither in the local cache nor in the data "
         f"remote '{location}'; nothing was pushed. Affected:\n"
@@ -61,7 +63,7 @@ def missing_error(needs, unavailable: set[str], location: str) -> ExpError:
              "'git exp push --no-data' (or 'git push --no-verify')")
 
 
-def send_data(repo, remote: str, url: str | None, tips: dict[str, str], remote_has: list[str],
+def send_data(repo: Repository, remote: str, url: str | None, tips: dict[str, str], remote_has: list[str],
               jobs: int = DEFAULT_JOBS, progress: Progress | None = None,
               errors: dict | None = None) -> DataResult:
     """Upload what the commits from TIPS (sha -> label) refer to and the data remote lacks.
@@ -75,15 +77,15 @@ def send_data(repo, remote: str, url: str | None, tips: dict[str, str], remote_h
                   jobs, progress)
 
 
-def upload(repo, remote: str, url: str | None, needs, jobs: int = DEFAULT_JOBS,
+def upload(repo: Repository, remote: str, url: str | None, needs, jobs: int = DEFAULT_JOBS,
            progress: Progress | None = None) -> DataResult:
     """Send the NEEDS objects the data remote lacks; ExpError, sending nothing, if some are nowhere."""
     result = DataResult(objects=len(needs.objects))
     if not needs.objects:
         return result
     from git_exp.data.cache import Cache
-    from git_exp.sharing.remote import resolve
-    from git_exp.sharing.transfer import plan_upload, send
+    from git_exp.remotes.location import resolve
+    from git_exp.remotes.transfer import plan_upload, send
 
     cache = Cache(repo.exp_dir)
     data_remote = resolve(repo, remote, url)
@@ -104,7 +106,7 @@ def _outcome(exp: refs.ExpRef, status, error: str) -> RefResult:
     return RefResult(exp, "diverged" if diverged else "rejected", status.summary)
 
 
-def push(repo, remote: str, specs: list[str] = (), all_of_head: bool = False,
+def push(repo: Repository, remote: str, specs: Sequence[str] = (), all_of_head: bool = False,
          all_commits: bool = False, force: bool = False, with_data: bool = True,
          jobs: int = DEFAULT_JOBS, progress: Progress | None = None) -> PushResult:
     from git_exp.experiments.manage import head_sha

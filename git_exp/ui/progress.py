@@ -1,7 +1,7 @@
 """A transfer's progress line, Git style, drawn on a stream the caller passes.
 
 The core reports (objects done, objects total, bytes done, bytes total)
-through a callback (sharing/transfer.py's Progress), ticking about ten times
+through a callback (remotes/transfer.py's Progress), ticking about ten times
 a second while bytes move, so the line keeps moving while one large object
 streams. It is drawn only when the stream is a terminal (a log file or a
 pipe gets the final summary from the caller instead), at most ten times a

@@ -7,7 +7,7 @@ the folder's manifest. Data missing from the cache is fetched from the data
 remote first (fetch_objects), verified by its SHA-256 as every transfer is.
 Reading a file inside a folder fetches that folder's manifest to a
 temporary file and then that one file only: the cache never holds a
-manifest without its files (see sharing/transfer.py).
+manifest without its files (see remotes/transfer.py).
 
 Paths come from the caller and records from commits, possibly other
 people's: a path is refused if it is absolute or climbs out with '..', and
@@ -167,18 +167,18 @@ def default_remote(repo: Repository) -> str:
 
 
 def data_remote(repo: Repository):
-    from git_exp.sharing.remote import resolve
+    from git_exp.remotes.location import resolve
     return resolve(repo, default_remote(repo))
 
 
 def fetch_objects(repo: Repository, hashes: set[str]) -> None:
     """Bring the objects HASHES into the cache from the data remote, or raise ExpError.
 
-    Kept to this one function so it can hand over to sharing/fetch.py's
+    Kept to this one function so it can hand over to remotes/fetch.py's
     fetch_missing (fetching what a command needs, with progress) once that exists.
     """
     from git_exp.data.cache import Cache
-    from git_exp.sharing.transfer import download
+    from git_exp.remotes.transfer import download
     remote = data_remote(repo)
     _, lacking = download(Cache(repo.exp_dir), remote, hashes)
     if lacking:

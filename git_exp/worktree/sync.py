@@ -63,7 +63,7 @@ class SyncResult:
     refused: bool = False                                  # ...and so nothing was done (checkout)
     backup_ref: str | None = None                          # where --force kept what it replaced
     backed_up: list[str] = field(default_factory=list)     # the paths that backup holds
-    fetched: object = None  # sharing.fetch.FetchReport when missing objects were fetched
+    fetched: object = None  # remotes.fetch.FetchReport when missing objects were fetched
 
     @property
     def nothing_done(self) -> bool:
@@ -73,13 +73,13 @@ class SyncResult:
 # -- entry points ----------------------------------------------------------------
 
 def checkout(repo: Repository, paths: list[str] | None = None, cwd: str | None = None,
-             relink: bool = False, force: bool = False, progress=None) -> SyncResult:
+             relink: bool = False, force: bool = False, progress=None, fetch_progress=None) -> SyncResult:
     """Make the data paths (all, or those under PATHS) match their records.
 
     With no PATHS, data paths synced earlier that nothing records any more
     are removed. Content no ref keeps (edits) stops everything unless FORCE,
     which first saves it under a backup ref. PROGRESS (cache.Progress) hears
-    of every file written.
+    of every file written, FETCH_PROGRESS of missing data fetched first.
     """
     records = data_at(repo, None)
     synced = read_synced(repo)
@@ -92,12 +92,12 @@ def checkout(repo: Repository, paths: list[str] | None = None, cwd: str | None =
         removals = sorted(set(synced) - set(records))
     known = Known(repo, lambda: _head_records(repo))
     result = _sync(repo, targets, removals, records, known, relink=relink,
-                   hook=False, force=force, progress=progress)
+                   hook=False, force=force, progress=progress, fetch_progress=fetch_progress)
     _remember(repo, synced, targets, result, records)
     return result
 
 
-def sync_after_head_change(repo: Repository, old_rev: str | None) -> SyncResult:
+def sync_after_head_change(repo: Repository, old_rev: str | None, fetch_progress=None) -> SyncResult:
     """What the post-checkout and post-merge hooks do once HEAD has moved.
 
     OLD_REV is the commit HEAD was at (None or all zeros: unknown, e.g. the
@@ -153,7 +153,7 @@ def sync_after_head_change(repo: Repository, old_rev: str | None) -> SyncResult:
     removals = sorted(p for p in (set(old_records) | set(synced)) - recorded
                       if not os.path.lexists(abs_path(repo, pointer_path_of(p))))
     known = Known(repo, lambda: old_records, strict=True, label="the previous HEAD's record")
-    result = _sync(repo, targets, removals, recorded, known, hook=True)
+    result = _sync(repo, targets, removals, recorded, known, hook=True, fetch_progress=fetch_progress)
     result.kept = sorted(kept)
     _remember(repo, synced, targets, result, recorded)
     return result
@@ -201,7 +201,8 @@ def _remember(repo: Repository, synced: dict[str, str], targets: dict[str, HashI
 # -- doing it ----------------------------------------------------------------------
 
 def _sync(repo: Repository, targets: dict[str, HashInfo], removals: list[str], records, known: Known,
-          relink: bool = False, hook: bool = False, force: bool = False, progress=None) -> SyncResult:
+          relink: bool = False, hook: bool = False, force: bool = False, progress=None,
+          fetch_progress=None) -> SyncResult:
     """Check out TARGETS and remove REMOVALS (except where a path of RECORDS is).
 
     First every path is looked at and nothing is written; the user's own
@@ -235,8 +236,8 @@ def _sync(repo: Repository, targets: dict[str, HashInfo], removals: list[str], r
             except ExpError as err:
                 result.errors[path] = err.message
         if result.missing:  # fetch what the cache lacks (exp.fetch.auto), then plan those again
-            from git_exp.sharing.fetch import refill
-            for path in refill(repo, targets, result):
+            from git_exp.remotes.fetch import refill
+            for path in refill(repo, targets, result, fetch_progress):
                 try:
                     if _plan_write(repo, cache, memo, path, targets[path], relink, known, result, known_dirs):
                         writes.append((path, targets[path]))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from git_exp.errors import ExpError
 from git_exp.gitcmd import git, git_text
+from git_exp.repo import Repository
 
 PROBE_TIMEOUT = 10.0
 _PROBE_HASH = "0" * 64
@@ -40,7 +41,7 @@ class Pairing:
                 "reachable": self.reachable, "probe": self.probe or None}
 
 
-def _origin_of(repo, key: str) -> str:
+def _origin_of(repo: Repository, key: str) -> str:
     """Where KEY was set: a Git config file (as `--show-origin` names it) or .expconfig."""
     proc = git(["config", "--show-origin", "--get", key], cwd=repo.root, check=False)
     if proc.returncode == 0:
@@ -53,15 +54,15 @@ def _origin_of(repo, key: str) -> str:
     return ".expconfig"
 
 
-def _reason(repo, why: str) -> str:
+def _reason(repo: Repository, why: str) -> str:
     if why.startswith(("remote.", "exp.")):
         return f"{why} ({_origin_of(repo, why)})"
     return why
 
 
-def pairings(repo, probe: bool = False, timeout: float = PROBE_TIMEOUT) -> list[Pairing]:
+def pairings(repo: Repository, probe: bool = False, timeout: float = PROBE_TIMEOUT) -> list[Pairing]:
     """Every Git remote of REPO, in `git remote` order, with its data remote."""
-    from git_exp.sharing.remote import locate, open_located
+    from git_exp.remotes.location import locate, open_located
     names = [n for n in git_text(["remote"], cwd=repo.root).splitlines() if n]
     found = []
     for name in names:

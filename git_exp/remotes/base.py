@@ -39,6 +39,10 @@ from git_exp.data.hashing import CHUNK_SIZE, is_valid_hash
 from git_exp.data.links import current_umask, temp_name
 from git_exp.errors import ExpError
 
+# (hash, path) pairs for put_batch/get_batch. Spelled here because inside
+# DataRemote the name `list` is the method.
+Items = list[tuple[str, str]]
+
 # A temporary file older than this is left over from an interrupted
 # transfer (a live one is rewritten every chunk), so a later push removes it.
 STALE_TEMP_SECONDS = 3600
@@ -105,11 +109,11 @@ class DataRemote:
     def list(self) -> Iterator[str]:
         raise NotImplementedError
 
-    def put_batch(self, items: list[tuple[str, str]]) -> int:
+    def put_batch(self, items: Items) -> int:
         """put(hash, path) for each item; the bytes sent."""
         return sum(self.put(h, path) for h, path in items)
 
-    def get_batch(self, items: list[tuple[str, str]]) -> int:
+    def get_batch(self, items: Items) -> int:
         """get(hash, dest) for each item; the bytes received."""
         return sum(self.get(h, dest) for h, dest in items)
 

@@ -36,8 +36,8 @@ from typing import Callable, Iterable, Iterator
 
 from git_exp.data.hashing import DIR_SUFFIX
 from git_exp.errors import ExpError
-from git_exp.sharing.lfs.batch import BATCH_SIZE, Action, ActionRefused, Session, VerifyingReader
-from git_exp.sharing.remote import DataRemote, _check_hash
+from git_exp.remotes.base import DataRemote, check_hash
+from git_exp.remotes.lfs.batch import BATCH_SIZE, Action, ActionRefused, Session, VerifyingReader
 
 SIZE_BITS = 40  # a manifest up to 1 TiB
 _BATCH_THREADS = 4
@@ -81,7 +81,7 @@ class LFSRemote(DataRemote):
     def has_many(self, hashes: Iterable[str]) -> set[str]:
         wanted = set(hashes)
         for h in wanted:
-            _check_hash(h)
+            check_hash(h)
         dirs = [h for h in wanted if h.endswith(DIR_SUFFIX)]
         if dirs:
             self._read_beacons(dirs)
@@ -142,7 +142,7 @@ class LFSRemote(DataRemote):
     # -- put --------------------------------------------------------------------
 
     def put(self, hash: str, path: str) -> int:
-        _check_hash(hash)
+        check_hash(hash)
         size = os.path.getsize(path)
         self._sizes.setdefault(hash, size)
         sent = self._send(hash[:64], size, lambda: VerifyingReader(path, hash, size, self.stop),
@@ -209,13 +209,13 @@ class LFSRemote(DataRemote):
     # -- get ----------------------------------------------------------------------
 
     def get(self, hash: str, dest: str) -> int:
-        _check_hash(hash)
+        check_hash(hash)
         if self._size(hash) is None:
             self.has_many([hash])
         size = self._size(hash)
         for attempt in (1, 2):
             action = self._download_action(hash[:64], size) if size is not None else None
-            if action is None:
+            if action is None or size is None:
                 raise ExpError(f"object {hash} is not in the data remote '{self.url}'")
             try:
                 return self.session.download(action, dest, hash, size, self.stop)

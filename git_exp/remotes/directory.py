@@ -8,8 +8,8 @@ from typing import Iterable, Iterator
 
 from git_exp.data.cache import iter_object_dir
 from git_exp.errors import ExpError
-from git_exp.sharing.remotes.base import (STALE_TEMP_SECONDS, DataRemote, RemoteUnavailable,
-                                          check_hash, file_chunks, write_verified)
+from git_exp.remotes.base import (STALE_TEMP_SECONDS, DataRemote, RemoteUnavailable, check_hash, file_chunks,
+                                  write_verified)
 
 # Above this many hashes, has_many stats them from threads: on NFS a stat is
 # a round trip, and ten thousand of them one after another take seconds.

@@ -25,9 +25,8 @@ from urllib.parse import urlsplit
 
 from git_exp.data.hashing import CHUNK_SIZE, is_valid_hash
 from git_exp.errors import ExpError
-from git_exp.sharing.remotes.base import (STALE_TEMP_SECONDS, DataRemote, ObjectMismatch,
-                                          RemoteUnavailable, TransferCancelled, check_hash,
-                                          write_verified)
+from git_exp.remotes.base import (STALE_TEMP_SECONDS, DataRemote, ObjectMismatch, RemoteUnavailable,
+                                  TransferCancelled, check_hash, write_verified)
 
 # Objects at least this big go up in parts, several at once (S3's 5 GiB
 # single-PUT limit, and a failed part is retried alone).

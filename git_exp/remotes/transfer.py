@@ -6,8 +6,9 @@ releases the GIL), one object per task, or a batch of them for remotes
 whose batch_size says a call should carry many (SSH: one connection per
 batch). A failed or interrupted transfer leaves no partial object anywhere:
 each object is written under a temporary name and published only once
-complete and verified (remotes.base.write_verified), and the pool stops
-taking new objects at the first failure.
+complete and verified (remotes.base.write_verified on a remote, Cache.adopt
+in the cache, the one writer of cache objects), and the pool stops taking
+new objects at the first failure.
 
 Progress: the remote reports bytes as they stream (report_bytes), and the
 calling thread hands the totals to the Progress callback about ten times a
@@ -23,12 +24,14 @@ import os
 import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from git_exp.data.hashing import DIR_SUFFIX, parse_manifest
-from git_exp.data.links import temp_name
 from git_exp.errors import ExpError
-from git_exp.sharing.remotes.base import RemoteUnavailable
+from git_exp.remotes.base import DataRemote, RemoteUnavailable
+
+if TYPE_CHECKING:
+    from git_exp.data.cache import Cache
 
 DEFAULT_JOBS = 8
 
@@ -125,7 +128,7 @@ def _batches(items: list[str], size: int, jobs: int, sizes: dict[str, int] | Non
 
 
 def _run_parallel(items: list[str], work: Callable[[list[str]], int], jobs: int, meter: _Meter,
-                  verb: str, remote, batch_size: int = 1,
+                  verb: str, remote: DataRemote, batch_size: int = 1,
                   sizes: dict[str, int] | None = None) -> Stats:
     """work(batch) -> bytes for batches of ITEMS; the first failure stops the rest and is raised.
 
@@ -182,20 +185,23 @@ def _run_parallel(items: list[str], work: Callable[[list[str]], int], jobs: int,
     return stats
 
 
-def _per_object(meter: _Meter, one: Callable[[str], int]) -> Callable[[list[str]], int]:
-    """WORK for _run_parallel from ONE(hash) -> bytes."""
+def _per_object(meter: _Meter, one: Callable[[str], int],
+                after: Callable[[list[str]], None] | None = None) -> Callable[[list[str]], int]:
+    """WORK for _run_parallel from ONE(hash) -> bytes; AFTER([hash]) once each object moved."""
     def work(batch: list[str]) -> int:
         total = 0
         for h in batch:
             n = one(h)
+            if after is not None:
+                after([h])
             meter.done(h, n)
             total += n
         return total
     return work
 
 
-def _batched(meter: _Meter, many: Callable[[list[tuple[str, str]]], int],
-             where: Callable[[str], str]) -> Callable[[list[str]], int]:
+def _batched(meter: _Meter, many: Callable[[list[tuple[str, str]]], int], where: Callable[[str], str],
+             after: Callable[[list[str]], None] | None = None) -> Callable[[list[str]], int]:
     """WORK for _run_parallel from a remote's put_batch/get_batch.
 
     A batch call reports nothing per object, so its objects are counted
@@ -204,21 +210,24 @@ def _batched(meter: _Meter, many: Callable[[list[tuple[str, str]]], int],
     """
     def work(batch: list[str]) -> int:
         n = many([(h, where(h)) for h in batch])
+        if after is not None:
+            after(batch)
         meter.done_many(batch, n)
         return n
     return work
 
 
-def _worker(remote, meter: _Meter, direction: str, where: Callable[[str], str]):
-    """The per-batch work for sending or receiving with REMOTE."""
+def _worker(remote: DataRemote, meter: _Meter, direction: str, where: Callable[[str], str],
+            after: Callable[[list[str]], None] | None = None) -> Callable[[list[str]], int]:
+    """The per-batch work for sending or receiving with REMOTE; AFTER(hashes) once they moved."""
     if getattr(remote, "batch_size", 1) > 1:
         many = remote.put_batch if direction == "put" else remote.get_batch
-        return _batched(meter, many, where)
+        return _batched(meter, many, where, after)
     one = remote.put if direction == "put" else remote.get
-    return _per_object(meter, lambda h: one(h, where(h)))
+    return _per_object(meter, lambda h: one(h, where(h)), after)
 
 
-def plan_upload(cache, remote, objects: Iterable[str]) -> UploadPlan:
+def plan_upload(cache: Cache, remote: DataRemote, objects: Iterable[str]) -> UploadPlan:
     """Ask REMOTE once which OBJECTS it lacks; split them by whether the cache has them.
 
     First the remote clears what earlier interrupted uploads left behind
@@ -237,7 +246,7 @@ def plan_upload(cache, remote, objects: Iterable[str]) -> UploadPlan:
     return UploadPlan(send=sorted(local), unavailable=lacking - local)
 
 
-def send(cache, remote, hashes: Iterable[str], progress: Progress | None = None,
+def send(cache: Cache, remote: DataRemote, hashes: Iterable[str], progress: Progress | None = None,
          jobs: int = DEFAULT_JOBS) -> Stats:
     """Upload HASHES from the cache: files first, then the manifests that list them."""
     hashes = sorted(set(hashes))
@@ -265,13 +274,15 @@ def _discard(path: str) -> None:
         pass
 
 
-def download(cache, remote, hashes: Iterable[str], progress: Progress | None = None,
+def download(cache: Cache, remote: DataRemote, hashes: Iterable[str], progress: Progress | None = None,
              jobs: int = DEFAULT_JOBS, sizes: dict[str, int] | None = None) -> tuple[Stats, set[str]]:
     """Fetch the HASHES the cache lacks; (stats, the objects the remote lacks).
 
-    A directory's manifest is fetched to a temporary name first, its files
-    after, and the manifest is published last, only if all of them arrived;
-    a directory with files the remote lacks is reported as lacking too.
+    Every object arrives under a temporary name the cache gives
+    (Cache.incoming) and the cache publishes it (Cache.adopt): the remote's
+    get() hashed it on arrival. A directory's manifest is fetched first, its
+    files after, and the manifest is published last, only if all of them
+    arrived; a directory with files the remote lacks is reported as lacking too.
     """
     sizes = dict(sizes or {})
     wanted = {h for h in hashes if not cache.has(h)}
@@ -287,15 +298,26 @@ def download(cache, remote, hashes: Iterable[str], progress: Progress | None = N
     meter = _Meter(progress)
     meter.grow(len(present), sum(sizes.get(h, 0) for h in files))
     stats = Stats()
-    staged: dict[str, str] = {}
-    try:
-        def manifest_dest(h: str) -> str:
-            tmp = temp_name(cache.object_path(h))
-            staged[h] = tmp  # dict writes are atomic under the GIL
-            return tmp
+    staged: dict[str, str] = {}     # manifests, published once their files are in
+    arriving: dict[str, str] = {}   # files, published as soon as they are whole
 
+    def stage(into: dict[str, str]) -> Callable[[str], str]:
+        def dest(h: str) -> str:
+            tmp = cache.incoming(h)
+            into[h] = tmp  # dict writes are atomic under the GIL
+            return tmp
+        return dest
+
+    def adopt_arrived(batch: list[str]) -> None:
+        # get() left each object whole and verified at its temporary name, or nothing there.
+        for h in batch:
+            tmp = arriving.pop(h, None)
+            if tmp is not None and os.path.exists(tmp):
+                cache.adopt(tmp, h, verified=True)
+
+    try:
         batch = getattr(remote, "batch_size", 1)
-        stats += _run_parallel(manifests, _worker(remote, meter, "get", manifest_dest), jobs,
+        stats += _run_parallel(manifests, _worker(remote, meter, "get", stage(staged)), jobs,
                                meter, "receive", remote, batch)
         inside: dict[str, set[str]] = {}
         for h in manifests:
@@ -312,20 +334,16 @@ def download(cache, remote, hashes: Iterable[str], progress: Progress | None = N
             lacking |= more - found
             meter.grow(len(found), sum(sizes.get(h, 0) for h in found))
             files |= found
-
-        def file_dest(h: str) -> str:
-            dest = cache.object_path(h)
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
-            return dest
-
-        stats += _run_parallel(sorted(files), _worker(remote, meter, "get", file_dest), jobs,
-                               meter, "receive", remote, batch, sizes)
+        stats += _run_parallel(sorted(files), _worker(remote, meter, "get", stage(arriving), adopt_arrived),
+                               jobs, meter, "receive", remote, batch, sizes)
         for h in manifests:
             if inside[h] & lacking:
                 lacking.add(h)  # never a manifest without its files
                 continue
-            os.replace(staged.pop(h), cache.object_path(h))
+            cache.adopt(staged.pop(h), h, verified=True)
     finally:
+        # After a failure or Ctrl-C the pool is down: what arrived whole is kept, the rest dropped.
+        adopt_arrived(list(arriving))
         for tmp in staged.values():
             _discard(tmp)
     return stats, lacking

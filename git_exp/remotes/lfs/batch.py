@@ -33,10 +33,10 @@ from urllib.parse import urlsplit
 from git_exp import __version__
 from git_exp.data.hashing import CHUNK_SIZE
 from git_exp.errors import ExpError
-from git_exp.sharing.lfs import connections
-from git_exp.sharing.lfs.credentials import GitCredentials, expiry, ssh_authenticate
-from git_exp.sharing.lfs.endpoint import Endpoint, strip_userinfo
-from git_exp.sharing.remote import ObjectMismatch, TransferCancelled, write_verified
+from git_exp.remotes.base import ObjectMismatch, TransferCancelled, write_verified
+from git_exp.remotes.lfs import connections
+from git_exp.remotes.lfs.credentials import GitCredentials, expiry, ssh_authenticate
+from git_exp.remotes.lfs.endpoint import Endpoint, strip_userinfo
 
 MEDIA_TYPE = "application/vnd.git-lfs+json"
 BATCH_SIZE = 100          # objects per batch request, git-lfs's own default

@@ -12,30 +12,24 @@ Nothing here is imported until a command talks to such a remote.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
+
+from git_exp.repo import Repository
+
+if TYPE_CHECKING:
+    from git_exp.remotes.lfs.endpoint import Endpoint
+    from git_exp.remotes.lfs.remote import LFSRemote
 
 
-def configured_store(repo, remote: str):
-    """The LFS store set explicitly for REMOTE (lfs.url, remote.<name>.lfsurl, .lfsconfig), or None."""
-    from git_exp.sharing.lfs.endpoint import configured
-    endpoint = configured(repo.config, repo.root, remote)
-    return open_store(repo, endpoint) if endpoint else None
-
-
-def derived_store(repo, url: str):
-    """The LFS store the spec derives from Git remote URL (http(s), ssh, scp-like), or None."""
-    from git_exp.sharing.lfs.endpoint import derive
-    endpoint = derive(url)
-    return open_store(repo, endpoint) if endpoint else None
-
-
-def open_store(repo, endpoint):
+def open_store(repo: Repository, endpoint: Endpoint) -> LFSRemote:
+    """The data remote for the LFS store at ENDPOINT; sizes it is not told come from the cache."""
     from git_exp.data.cache import Cache
-    from git_exp.sharing.lfs.batch import Session
-    from git_exp.sharing.lfs.remote import LFSRemote
+    from git_exp.remotes.lfs.batch import Session
+    from git_exp.remotes.lfs.remote import LFSRemote
 
     cache = Cache(repo.exp_dir)
 
-    def local_size(hash: str):
+    def local_size(hash: str) -> int | None:
         try:
             return os.path.getsize(cache.object_path(hash))
         except (OSError, ValueError):

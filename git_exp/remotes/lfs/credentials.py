@@ -67,7 +67,9 @@ class GitCredentials:
                                         "credentials'), or run the command from a terminal so "
                                         "Git can ask for them")
                 self._filled = proc.stdout
-            return self.header()
+            header = self.header()
+            assert header is not None  # filled just above
+            return header
 
     def approve(self) -> None:
         with self._lock:

@@ -30,9 +30,9 @@ from urllib.parse import unquote, urlsplit
 
 from git_exp.data.hashing import CHUNK_SIZE, is_valid_hash
 from git_exp.errors import ExpError
-from git_exp.sharing.remotes import sshscripts
-from git_exp.sharing.remotes.base import (DataRemote, ObjectMismatch, RemoteUnavailable,
-                                          TransferCancelled, check_hash, write_verified)
+from git_exp.remotes import sshscripts
+from git_exp.remotes.base import (DataRemote, Items, ObjectMismatch, RemoteUnavailable, TransferCancelled,
+                                  check_hash, write_verified)
 
 _MAX_LINE = 4096   # a header line from the server longer than this is not ours
 
@@ -207,7 +207,7 @@ class SSHRemote(DataRemote):
     def get(self, hash: str, dest: str) -> int:
         return self.get_batch([(hash, dest)])
 
-    def put_batch(self, items: list[tuple[str, str]]) -> int:
+    def put_batch(self, items: Items) -> int:
         """Send ITEMS as one tar stream; they appear on the server together, or none of them."""
         for h, _ in items:
             check_hash(h)
@@ -247,9 +247,9 @@ class SSHRemote(DataRemote):
                 proc.stdout.close()
             err.close()
 
-    def get_batch(self, items: list[tuple[str, str]]) -> int:
+    def get_batch(self, items: Items) -> int:
         """Receive ITEMS over one connection; each is hashed and published as it completes."""
-        dests = dict(items)
+        dests: dict[str, str] = dict(items)
         for h in dests:
             check_hash(h)
         proc, err = self._start(sshscripts.get(self._root))

@@ -1,8 +1,8 @@
 """Which data remote a location names, and which location pairs with a Git remote.
 
-The kinds of data remote live in sharing/remotes/ (one module each, behind
-the interface in remotes/base.py); the names other code imports are
-re-exported here, so callers say `from git_exp.sharing.remote import ...`.
+The kinds of data remote live beside this module (directory.py, s3.py,
+ssh.py, lfs/), behind the interface in base.py; callers import a kind's
+names from its own module and ask this one which remote a name means.
 
 A location is a directory path or file:// URL (DirectoryRemote), or a URL
 whose scheme is in _SCHEMES: s3://BUCKET/PREFIX, ssh://[user@]host[:port]/path
@@ -17,7 +17,7 @@ Which location pairs with a Git remote (first match wins):
      no setup at all; it is the same layout as every clone's own cache.
 An LFS URL set for the remote (`lfs.url`, `remote.<name>.lfsurl`, `.lfsconfig`)
 comes before 3; after it, a Git remote over http(s) or ssh pairs with its
-host's Git LFS store (sharing/lfs/). Anything else is an error that names
+host's Git LFS store (remotes/lfs/). Anything else is an error that names
 the config command to run.
 """
 from __future__ import annotations
@@ -27,18 +27,9 @@ from typing import Callable
 from urllib.parse import unquote, urlsplit
 
 from git_exp.errors import ExpError
-from git_exp.sharing.remotes.base import (DataRemote, ObjectMismatch, RemoteUnavailable,
-                                          TransferCancelled, check_hash, file_chunks,
-                                          write_verified)
-from git_exp.sharing.remotes.directory import DirectoryRemote
-
-# The names these had when they lived here, for code written against them.
-_check_hash = check_hash
-_chunks = file_chunks
-
-__all__ = ["DataRemote", "DirectoryRemote", "ObjectMismatch", "RemoteUnavailable",
-           "TransferCancelled", "write_verified", "check_hash", "file_chunks", "local_path", "common_git_dir",
-           "open_location", "register_scheme", "configured_location", "resolve"]
+from git_exp.remotes.base import DataRemote
+from git_exp.remotes.directory import DirectoryRemote
+from git_exp.repo import Repository
 
 
 # -- which location a Git remote pairs with ---------------------------------
@@ -97,6 +88,7 @@ def common_git_dir(path: str) -> str | None:
     """
     for base in (path, path + ".git"):
         dotgit = os.path.join(base, ".git")
+        git_dir: str | None
         if os.path.isdir(dotgit) and _looks_like_git_dir(dotgit):
             git_dir = dotgit
         elif os.path.isfile(dotgit):
@@ -143,12 +135,12 @@ def register_scheme(scheme: str, factory: Callable[[str], DataRemote]) -> None:
 
 
 def _open_s3(url: str) -> DataRemote:
-    from git_exp.sharing.remotes.s3 import S3Remote
+    from git_exp.remotes.s3 import S3Remote
     return S3Remote(url)
 
 
 def _open_ssh(url: str) -> DataRemote:
-    from git_exp.sharing.remotes.ssh import SSHRemote
+    from git_exp.remotes.ssh import SSHRemote
     return SSHRemote(url)
 
 
@@ -167,11 +159,11 @@ def configured_location(config, remote: str) -> tuple[str, str] | None:
     return None
 
 
-def locate(repo, remote: str, url: str | None = None) -> tuple:
+def locate(repo: Repository, remote: str, url: str | None = None) -> tuple:
     """(the data location paired with Git remote REMOTE, the setting that chose it).
 
     The location is a path or URL, or for a Git host's LFS store its
-    sharing.lfs.endpoint.Endpoint.
+    remotes.lfs.endpoint.Endpoint.
 
     The second part is what `git exp remote` shows: the config key
     ('remote.origin.expdata', 'exp.remote') or 'local path'. URL is the Git
@@ -182,8 +174,8 @@ def locate(repo, remote: str, url: str | None = None) -> tuple:
     found = configured_location(repo.config, remote)
     if found:
         return found
-    # Git LFS stores (sharing/lfs/): set explicitly, or derived from the URL below.
-    from git_exp.sharing.lfs.endpoint import configured, derive
+    # Git LFS stores (remotes/lfs/): set explicitly, or derived from the URL below.
+    from git_exp.remotes.lfs.endpoint import configured, derive
     endpoint = configured(repo.config, repo.root, remote)
     if endpoint is not None:
         return endpoint, f"LFS store {endpoint.href} ({endpoint.source})"
@@ -209,15 +201,15 @@ def locate(repo, remote: str, url: str | None = None) -> tuple:
                         f"  git config -f .expconfig remote.{name}.expdata /shared/drive/exp-data")
 
 
-def resolve(repo, remote: str, url: str | None = None) -> DataRemote:
+def resolve(repo: Repository, remote: str, url: str | None = None) -> DataRemote:
     """The data remote paired with Git remote REMOTE (a name, path or URL); see locate()."""
     location, why = locate(repo, remote, url)
     return open_located(repo, location, why)
 
 
-def open_located(repo, location, why: str) -> DataRemote:
+def open_located(repo: Repository, location, why: str) -> DataRemote:
     """The data remote for what locate() returned."""
     if not isinstance(location, str):   # an LFS endpoint
-        from git_exp.sharing.lfs import open_store
+        from git_exp.remotes.lfs import open_store
         return open_store(repo, location)
     return open_location(location, repo.root, why)
