@@ -176,7 +176,7 @@ def bench_readers(n: int, folder: str) -> None:
     """Reading every experiment's params.yaml: one cat-file --batch vs Dulwich's object store."""
     sys.path.insert(0, ROOT)
     from git_exp.experiments.refs import list_refs
-    from git_exp.show.catfile import CatFile
+    from git_exp.git.catfile import CatFile
     path = os.path.join(folder, f"repo-{n}")
     if not os.path.isdir(path):
         generate(path, n)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
 from git_exp.errors import ExpError
-from git_exp.git.run import git
+from git_exp.git import git
 
 if TYPE_CHECKING:
     from git_exp.repo import Repository

@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass
 
 from git_exp.errors import ExpError
-from git_exp.gitcmd import git_text
+from git_exp.git import git_text
 
 HOOKS = ("pre-commit", "post-checkout", "post-merge", "pre-push")
 MARKER = "# git-exp-hook"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from git_exp.errors import ExpError
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.worktree_writes import WorkTree
 
 

@@ -10,7 +10,7 @@ import os
 from typing import TYPE_CHECKING
 
 from git_exp.errors import ExpError, NotARepositoryError
-from git_exp.git.run import git, reason
+from git_exp.git import git, reason
 
 if TYPE_CHECKING:
     from git_exp.config import Config

@@ -11,8 +11,7 @@ import shutil
 import tempfile
 
 from git_exp.errors import ExpError
-from git_exp.gitcmd import git
-from git_exp.git.run import GitCommandError
+from git_exp.git import GitCommandError, git
 
 EXAMPLE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "example")
 EXAMPLE_MESSAGE = "Example project"

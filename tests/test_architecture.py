@@ -193,9 +193,9 @@ RANKS = {
     "__init__": 0, "errors": 0, "bounded": 0, "atomic": 0, "procs": 0,
     "crashlog": 0, "logtail": 0, "pathmap": 0, "live": 0, "filewatch": 0, "names": 0,
     "relpaths": 0,
-    # 1 the door to Git: git/ (today gitcmd.py), the repository, and its config
-    # (read with `git config`, so above the door rather than in the foundation)
-    "git": 1, "gitcmd": 1, "repo": 1, "config": 1,
+    # 1 the door to Git: git/ (the only code that starts `git`), the repository, and
+    # its config (read with `git config`, so above the door rather than in the foundation)
+    "git": 1, "repo": 1, "config": 1,
     # 2 params files
     "params": 2,
     # 3 data: pure storage (hashing, cache, links, stat memo, pointer format, run cache)
@@ -224,8 +224,6 @@ RANKS = {
 # -> who removes it. The test fails on a new back edge and on an entry here that no
 # longer happens, so this list only shrinks as the branches land.
 KNOWN_BACK_EDGES = {
-    "experiments/annotations -> show/catfile": "helper 'gitdoor': the cat-file reader moves into git/",
-    "experiments/record -> show/catfile": "helper 'gitdoor': the cat-file reader moves into git/",
     "worktree/backups -> experiments/snapshot": "open: snapshot_tree and commit_tree go below worktree/ "
                                                 "(git/ or worktree/) once 'gitdoor' and 'runfast' land",
 }

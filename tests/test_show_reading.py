@@ -6,7 +6,7 @@ import json
 import pytest
 
 from git_exp.repo import discover
-from git_exp.show.catfile import CatFile, Trees, parse_commit, parse_tree
+from git_exp.git.catfile import CatFile, Trees, parse_commit, parse_tree
 from git_exp.show.commits import CommitReader, iso_date, plain
 from git_exp.show.memo import Memo
 from git_exp.show.values import format_delta, format_value, plain_text, sort_key

@@ -97,7 +97,7 @@ def _post_checkout(repo, old: str, flag: str, console) -> int:
 
 def _post_merge(repo, console) -> int:
     from git_exp.commands.checkout import render
-    from git_exp.gitcmd import git
+    from git_exp.git import git
     proc = git(["rev-parse", "-q", "--verify", "ORIG_HEAD^{commit}"], cwd=repo.root, check=False)
     old = proc.stdout.decode().strip() if proc.returncode == 0 else None
     return render(_sync(repo, old, console), console, hook=True)

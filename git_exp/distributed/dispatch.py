@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from git_exp.errors import ExpError
-from git_exp.gitcmd import git_text
+from git_exp.git import git_text
 from git_exp.queue import claims, recovery, state
 from git_exp.queue import entries as ent
 from git_exp.queue.executor import EntryOutcome

@@ -25,7 +25,7 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.repo import Repository
 
 PREFIX = "refs/exps-progress/"

@@ -39,8 +39,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 from git_exp.errors import ExpError
-from git_exp.gitcmd import git
-from git_exp.git.run import reason
+from git_exp.git import git, reason
 from git_exp.pipeline.runner import Events
 from git_exp.queue import entries as ent
 from git_exp.queue.results import read_result, result_ref

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from git_exp.dvcimport import dvcfiles
 from git_exp.dvcimport.objects import DvcObjects
 from git_exp.errors import ExpError
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.names import PIPELINE_FILE as EXP_YAML
 
 

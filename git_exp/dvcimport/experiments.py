@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from git_exp.dvcimport import dvcfiles
 from git_exp.dvcimport.convert import CommitTree, Converted, convert_tree
 from git_exp.errors import ExpError
+from git_exp.git import GitCommandError, git
 from git_exp.git.commits import commit_tree
-from git_exp.git.run import GitCommandError
-from git_exp.gitcmd import git
 
 if TYPE_CHECKING:
     from git_exp.repo import Repository

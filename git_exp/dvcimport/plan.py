@@ -23,7 +23,7 @@ from git_exp.dvcimport.experiments import ExperimentPlan, list_dvc_experiments, 
 from git_exp.dvcimport.objects import DvcObjects, ObjectReport, dvc_cache_dir
 from git_exp.dvcimport.remotes import plan_remotes
 from git_exp.errors import ExpError
-from git_exp.gitcmd import git
+from git_exp.git import git
 
 if TYPE_CHECKING:
     from git_exp.repo import Repository

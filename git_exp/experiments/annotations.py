@@ -37,7 +37,7 @@ import re
 from dataclasses import dataclass
 
 from git_exp.errors import ExpError
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.repo import Repository
 
 PREFIX = "refs/exp-notes/"
@@ -129,7 +129,7 @@ def read_commits(root: str, commits: dict[str, str]) -> dict[str, tuple[Annotati
     """
     if not commits:
         return {}
-    from git_exp.show.catfile import CatFile, parse_tree
+    from git_exp.git.catfile import CatFile, parse_tree
     keys = list(commits)
     out = {}
     with CatFile(root, max_blob=MAX_NOTE + 1) as objects:

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from git_exp.errors import ExpError
 from git_exp.experiments import apply_plan as ap
 from git_exp.experiments.snapshot import snapshot_tree
-from git_exp.git.run import GitCommandError, git
+from git_exp.git import GitCommandError, git
 from git_exp.worktree_writes import WorkTree
 
 BACKUP_PREFIX = "refs/exp-backups/"

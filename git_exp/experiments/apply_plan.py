@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from git_exp.worktree.records import data_at
 from git_exp.errors import ExpError
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.relpaths import path_problem
 from git_exp.repo import Repository
 from git_exp.worktree_writes import WorkTree

@@ -10,7 +10,7 @@ from git_exp.experiments import names as exp_names
 from git_exp.experiments import record as rec
 from git_exp.experiments import refs
 from git_exp.experiments.resolve import resolve
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.repo import Repository
 
 

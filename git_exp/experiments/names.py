@@ -115,7 +115,7 @@ def _check_form(name: str) -> None:
 
 def _ref_clashes(root: str, names: list[str]) -> list[tuple[str, str]]:
     """(name, ref) for each name Git's revision lookup would find as an existing ref."""
-    from git_exp.gitcmd import git
+    from git_exp.git import git
     patterns = [f"refs/{where}{name}" for name in names
                 for where in ("", "tags/", "heads/", "remotes/")]
     proc = git(["for-each-ref", "--format=%(refname)", *patterns], cwd=root, check=False)

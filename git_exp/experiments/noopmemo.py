@@ -41,7 +41,7 @@ from typing import Any
 
 from git_exp import __version__
 from git_exp.atomic import write_atomic
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.filewatch import Watch, file_key  # one stat key, as show/workmemo.py
 
 VERSION = 1

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from git_exp.errors import ExpError
 from git_exp.experiments import refs
 from git_exp.experiments.snapshot import commit_tree, snapshot_tree
-from git_exp.gitcmd import git
+from git_exp.git import git
 
 STATES = ("success", "failed", "interrupted", "saved")
 
@@ -88,7 +88,7 @@ def baseline_and_blobs(repo, relfiles: list[str],
     `cat-file blob` per file. HEAD is resolved first and the files are asked
     for by the commit's id, so they always come from the commit returned.
     """
-    from git_exp.show.catfile import CatFile
+    from git_exp.git.catfile import CatFile
     with CatFile(repo.root) as objects:
         if baseline is None:
             head = objects.read("HEAD^{commit}")

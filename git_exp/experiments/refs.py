@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from git_exp.errors import ExpError
+from git_exp.git import GitCommandError, git, reason
 from git_exp.git.commits import update_refs
-from git_exp.git.run import GitCommandError, reason
-from git_exp.gitcmd import git
 
 PREFIX = "refs/exps/"
 # The queue's namespaces: entries waiting, and entries a worker has claimed.

@@ -13,9 +13,7 @@ import os
 import shutil
 
 from git_exp.errors import ExpError
-from git_exp.git import commits
-from git_exp.git.run import GitCommandError, reason
-from git_exp.gitcmd import git
+from git_exp.git import GitCommandError, commits, git, reason
 from git_exp.repo import Repository
 
 

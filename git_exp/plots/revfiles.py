@@ -17,7 +17,7 @@ from typing import Any, Optional, TYPE_CHECKING
 from git_exp import bounded
 from git_exp.errors import ExpError
 from git_exp.plots import data as plot_data
-from git_exp.show.catfile import CatFile, GitObject, Trees, parse_commit, parse_tree
+from git_exp.git.catfile import CatFile, GitObject, Trees, parse_commit, parse_tree
 
 if TYPE_CHECKING:
     from git_exp.repo import Repository

@@ -15,7 +15,7 @@ remote, so the user never meets "data not in the local cache" later in
 """
 from __future__ import annotations
 
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.repo import Repository
 
 _SHOWN = 5

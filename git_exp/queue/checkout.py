@@ -23,8 +23,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from git_exp.errors import ExpError
-from git_exp.gitcmd import git
-from git_exp.git.run import reason
+from git_exp.git import git, reason
 from git_exp import procs
 from git_exp.repo import Repository
 

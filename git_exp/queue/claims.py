@@ -18,7 +18,7 @@ import os
 import socket
 
 from git_exp.experiments.snapshot import commit_tree
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.queue import entries as ent
 from git_exp import procs
 from git_exp.repo import Repository

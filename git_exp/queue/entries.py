@@ -28,7 +28,7 @@ from typing import Sequence
 
 from git_exp.errors import ExpError
 from git_exp.experiments import refs
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.repo import Repository
 
 QUEUE_PREFIX = refs.QUEUE_PREFIX

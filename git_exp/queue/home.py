@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from git_exp.errors import ExpError
 from git_exp.experiments import record as rec
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.queue import entries as ent
 from git_exp.queue.results import LOG_LIMIT, Result, log_ref, read_result, result_ref
 from git_exp.repo import Repository

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from git_exp.experiments import record as rec
 from git_exp.experiments import refs
-from git_exp.gitcmd import git
+from git_exp.git import git
 
 
 @dataclass

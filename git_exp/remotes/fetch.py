@@ -72,7 +72,7 @@ def no_remote() -> NoRemote:
 
 def default_remote(repo: Repository) -> str | None:
     """The current branch's upstream remote, else `origin` if there is one, else None."""
-    from git_exp.gitcmd import git_text
+    from git_exp.git import git_text
     branch = git_text(["symbolic-ref", "-q", "--short", "HEAD"], cwd=repo.root, check=False)
     if branch:
         upstream = repo.config.get(f"branch.{branch}.remote")

@@ -180,7 +180,7 @@ def locate(repo: Repository, remote: str, url: str | None = None) -> tuple:
     if endpoint is not None:
         return endpoint, f"LFS store {endpoint.href} ({endpoint.source})"
     if not url:
-        from git_exp.gitcmd import git_text
+        from git_exp.git import git_text
         url = git_text(["ls-remote", "--get-url", remote], cwd=repo.root, check=False) or remote
     path = local_path(url, repo.root)
     if path is not None:

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 
 from git_exp.errors import ExpError
-from git_exp.gitcmd import git, git_text
+from git_exp.git import git, git_text
 from git_exp.repo import Repository
 
 PROBE_TIMEOUT = 10.0

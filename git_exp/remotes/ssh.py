@@ -78,7 +78,7 @@ def ssh_command(cwd: str | None = None) -> list[str]:
     """The ssh program and options, chosen as Git chooses them."""
     command = os.environ.get("GIT_SSH_COMMAND")
     if not command:
-        from git_exp.gitcmd import git_text
+        from git_exp.git import git_text
         command = git_text(["config", "--get", "core.sshCommand"], cwd=cwd or os.getcwd(),
                            check=False).strip()
     if command:

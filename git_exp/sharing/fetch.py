@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def _tips(repo: Repository, remote: str, all_refs: bool) -> dict[str, str]:
     """sha -> label of the commits whose data is wanted."""
-    from git_exp.gitcmd import git, git_text
+    from git_exp.git import git, git_text
     if not all_refs:
         head = git_text(["rev-parse", "-q", "--verify", "HEAD^{commit}"], cwd=repo.root, check=False)
         if not head:

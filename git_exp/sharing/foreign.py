@@ -32,8 +32,7 @@ import tempfile
 
 from git_exp.data.hashing import HashInfo
 from git_exp.errors import ExpError, UsageError
-from git_exp.gitcmd import git
-from git_exp.git.run import GitCommandError, reason
+from git_exp.git import GitCommandError, git, reason
 from git_exp.repo import Repository
 
 MAX_SETTINGS = 64 * 1024

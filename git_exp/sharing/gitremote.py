@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 from git_exp.errors import ExpError
 from git_exp.experiments import refs
-from git_exp.gitcmd import git
-from git_exp.git.run import reason
+from git_exp.git import git, reason
 
 # Set for the `git push` that `git exp push` runs after it sent the data
 # itself, so our pre-push hook does not look for the same data again.

@@ -37,7 +37,7 @@ import os
 import re
 import tempfile
 
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.repo import Repository
 
 PREFIX = "refs/exp-logs/"

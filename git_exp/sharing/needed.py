@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from git_exp.errors import ExpError
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.names import LOCK_FILE, PIPELINE_FILE
 from git_exp.remotes.needs import Needs
 from git_exp.repo import Repository

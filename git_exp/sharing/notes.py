@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from git_exp.errors import ExpError
 from git_exp.experiments import annotations as notes
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.repo import Repository
 
 

@@ -88,7 +88,7 @@ def pull(repo: Repository, remote: str, specs: Sequence[str] = (), all_of_head: 
 def _drop_non_commits(repo: Repository, result: PullResult, local: dict[str, str]) -> None:
     """Undo the refs just fetched that do not name a commit (a blob, a tree):
     they are no experiments, and reading them would fail every other one."""
-    from git_exp.gitcmd import git
+    from git_exp.git import git
     from git_exp.sharing.needed import object_types
 
     fetched = [r for r in result.refs if r.status in ("fetched", "forced")]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from git_exp.errors import ExpError
 from git_exp.experiments.manage import head_sha, labels_for
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.show.commits import CommitData, CommitReader
 from git_exp.show.pending import pending
 from git_exp.show.refstate import RefState, read_state

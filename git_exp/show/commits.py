@@ -20,7 +20,7 @@ from git_exp import bounded
 from git_exp.errors import ExpError
 from git_exp.experiments.record import parse_trailers
 from git_exp.params import read as params_read
-from git_exp.show.catfile import CatFile, GitObject, Trees, parse_commit
+from git_exp.git.catfile import CatFile, GitObject, Trees, parse_commit
 from git_exp.show.memo import Memo
 from git_exp.names import PIPELINE_FILE
 from git_exp.names import PARAMS_FILE as DEFAULT_PARAMS

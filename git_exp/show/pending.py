@@ -33,7 +33,7 @@ def running_here(repo) -> list[Pending]:
 def queue_entries(repo) -> list[Pending]:
     """Entries of the experiment queue (git_exp/queue), queued or running elsewhere."""
     from git_exp.experiments.refs import QUEUE_PREFIX, RUNNING_PREFIX
-    from git_exp.gitcmd import git
+    from git_exp.git import git
     # One cheap ref listing first: the queue's modules cost ~20 ms to import,
     # a tenth of a warm `show`, and most of the time the queue is empty.
     if not git(["for-each-ref", "--count=1", "--format=x", QUEUE_PREFIX, RUNNING_PREFIX], cwd=repo.root).stdout:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from git_exp.gitcmd import git
+from git_exp.git import git
 
 EXPS = "refs/exps/"
 QUEUE = ("refs/exps-queue/", "refs/exps-running/")   # as experiments/refs.py names them

@@ -16,7 +16,7 @@ from git_exp.errors import ExpError
 def edit_text(path: str, initial: str, instructions: str, cwd: str) -> str:
     """The text the user saved in PATH after editing INITIAL (INSTRUCTIONS as '#' lines below)."""
     from git_exp.atomic import write_atomic
-    from git_exp.gitcmd import git
+    from git_exp.git import git
 
     proc = git(["var", "GIT_EDITOR"], cwd=cwd, check=False)
     editor = proc.stdout.decode().strip()

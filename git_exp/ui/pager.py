@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 
-from git_exp.git.run import GitNotFoundError, git
+from git_exp.git import GitNotFoundError, git
 
 
 def pager_command(cwd: str | None = None) -> str | None:

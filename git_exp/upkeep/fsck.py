@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Callable
 
 from git_exp.data.hashing import HashInfo
 from git_exp.errors import ExpError
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.worktree.paths import open_cache
 from git_exp.worktree.records import data_at, index_pointers
 

@@ -47,7 +47,7 @@ from typing import AbstractSet, TYPE_CHECKING
 
 from git_exp.data.hashing import HashInfo
 from git_exp.errors import ExpError
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.worktree.backups import parse_expiry
 from git_exp.worktree.paths import open_cache
 from git_exp.worktree.records import data_at, history_roots, index_pointers, objects_in_history

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from git_exp.data.hashing import HashInfo
 from git_exp.errors import ExpError
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.worktree.records import data_at, objects_in_history
 
 if TYPE_CHECKING:

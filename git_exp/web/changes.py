@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.repo import Repository
 
 NAMESPACES = ("refs/exps/", "refs/exps-queue/", "refs/exps-running/", "refs/heads/", "refs/tags/",

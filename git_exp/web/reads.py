@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from git_exp.errors import ExpError
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.repo import Repository
 
 # A log or a diff larger than this is cut (the page says so): a browser tab

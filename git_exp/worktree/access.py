@@ -22,7 +22,7 @@ import posixpath
 from typing import IO, TYPE_CHECKING
 
 from git_exp.errors import ExpError
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.relpaths import path_problem
 
 if TYPE_CHECKING:

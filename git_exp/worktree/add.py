@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from git_exp.data.hashing import HashInfo
 from git_exp.data.pointer import format_pointer, is_pointer_name, pointer_path_of
 from git_exp.errors import ExpError
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.names import PIPELINE_FILE
 from git_exp.worktree.paths import abs_path, check_data_path, first_overlap, open_cache, to_relpath
 from git_exp.worktree.records import worktree_pointers

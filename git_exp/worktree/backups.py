@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from git_exp.data.hashing import HashInfo
 from git_exp.errors import ExpError, UsageError
-from git_exp.gitcmd import git
+from git_exp.git import git
 
 if TYPE_CHECKING:
     from git_exp.data.cache import Cache

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from git_exp.data.hashing import HashInfo
 from git_exp.data.pointer import format_pointer, pointer_path_of
-from git_exp.gitcmd import git
+from git_exp.git import git
 from git_exp.worktree.paths import abs_path, check_data_path, open_cache, preload
 from git_exp.worktree.records import index_pointers
 from git_exp.worktree.synced import read_synced, write_synced

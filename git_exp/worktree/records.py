@@ -24,9 +24,8 @@ from git_exp.data.hashing import HashInfo
 from git_exp.data.pointer import (MAX_SIZE, data_path_of, is_pointer_name, looks_like_pointer,
                                   parse_pointer, read_pointer_file)
 from git_exp.errors import ExpError
+from git_exp.git import git, reason
 from git_exp.git.catfile import commits_among, read_objects
-from git_exp.git.run import reason
-from git_exp.gitcmd import git
 from git_exp.names import LOCK_FILE as LOCK
 from git_exp.names import PIPELINE_FILE as PIPELINE
 from git_exp.worktree_writes import refuse_unsafe

@@ -174,7 +174,7 @@ def _select(repo: Repository, records: dict[str, HashInfo], paths: list[str], cw
 
 
 def _head_records(repo: Repository) -> dict[str, HashInfo]:
-    from git_exp.gitcmd import git
+    from git_exp.git import git
     head = git(["rev-parse", "-q", "--verify", "HEAD^{commit}"], cwd=repo.root, check=False)
     if head.returncode != 0:
         return {}

@@ -335,7 +335,7 @@ class VerifyingReader:
 
 def _extra_header(root: str, url: str) -> dict:
     """http.<url>.extraHeader, as Git sends it (CI systems put their tokens there)."""
-    from git_exp.gitcmd import git
+    from git_exp.git import git
     proc = git(["config", "--get-urlmatch", "http.extraheader", url], cwd=root, check=False)
     name, colon, value = proc.stdout.decode("utf-8", "replace").strip().partition(":")
     return {name.strip(): value.strip()} if colon and name.strip() else {}

@@ -25,8 +25,7 @@ import threading
 import time
 
 from git_exp.errors import ExpError
-from git_exp.gitcmd import git
-from git_exp.git.run import reason
+from git_exp.git import git, reason
 
 _MAX_SSH_ANSWER = 1 << 16
 _SAFE_PATH = re.compile(r"[A-Za-z0-9._/~+-]*")

@@ -110,7 +110,7 @@ def _lfsconfig(root: str) -> dict[str, str]:
     path = os.path.join(root, LFSCONFIG)
     if not os.path.isfile(path) or os.path.islink(path):
         return {}
-    from git_exp.gitcmd import git
+    from git_exp.git import git
     proc = git(["config", "-z", "--list", "--file", path], cwd=root, check=False)
     if proc.returncode != 0:
         raise ExpError(f"cannot read {LFSCONFIG}: "
