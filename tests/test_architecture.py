@@ -179,14 +179,12 @@ def test_the_console_census_sees_what_it_must(tmp_path):
 
 # -- ranks: a lower package never imports a higher one ---------------------------------------
 #
-# The package map of issue 15 (RANKS.md), lowest first: a module may import modules of
-# its own rank or lower, never higher. Every import counts, a lazy one inside a function
-# and one under `if TYPE_CHECKING:` too: each is an edge someone has to reason about.
-# Keys are paths under git_exp/ (a package or a module, no ".py"); the longest key that
-# is a prefix of a module's path gives its rank. Both today's names and the target ones
-# are listed, so the table holds before and after the moves land; keys for paths that do
-# not exist (yet, or any more) are simply unused. A module no key covers fails the test:
-# a new top-level module or package is placed here on purpose.
+# The package map (README's architecture section), lowest first: a module may import
+# modules of its own rank or lower, never higher. Every import counts, a lazy one inside
+# a function and one under `if TYPE_CHECKING:` too: each is an edge someone has to reason
+# about. Keys are paths under git_exp/ (a package or a module, no ".py"); the longest key
+# that is a prefix of a module's path gives its rank. A module no key covers fails the
+# test: a new top-level module or package is placed here on purpose.
 
 RANKS = {
     # 0 foundation: tiny, pure, imported everywhere
@@ -219,15 +217,6 @@ RANKS = {
     "ui": 15, "web": 15, "commands": 15, "manpage": 15,
     "cli": 16, "__main__": 16,
 }
-
-# Back edges being removed right now by another branch of issue 15: "module -> module"
-# -> who removes it. The test fails on a new back edge and on an entry here that no
-# longer happens, so this list only shrinks as the branches land.
-KNOWN_BACK_EDGES = {
-    "worktree/backups -> experiments/snapshot": "open: snapshot_tree and commit_tree go below worktree/ "
-                                                "(git/ or worktree/) once 'gitdoor' and 'runfast' land",
-}
-
 
 def _module_path(path) -> str:
     """git_exp/data/cache.py -> "data/cache"; a package is named by its folder."""
@@ -310,11 +299,8 @@ def test_a_lower_rank_never_imports_a_higher_one():
     edges, unranked = back_edges()
     assert not unranked, (f"modules with no rank: {unranked}; place them in RANKS in "
                           "tests/test_architecture.py (and README's architecture map)")
-    new = {edge: where for edge, where in edges.items() if edge not in KNOWN_BACK_EDGES}
-    assert not new, (f"back edges: {sorted(new.values())}; import only your own rank or lower "
-                     "(move what both need down, or let the caller pass it in)")
-    stale = sorted(set(KNOWN_BACK_EDGES) - set(edges))
-    assert not stale, f"KNOWN_BACK_EDGES names edges that are gone: {stale}; take them off the list"
+    assert not edges, (f"back edges: {sorted(edges.values())}; import only your own rank or lower "
+                       "(move what both need down, or let the caller pass it in)")
 
 
 def test_the_rank_check_sees_a_planted_back_edge(tmp_path):

@@ -140,7 +140,7 @@ _WHERE = {
         "git_exp.experiments.run:run_experiment", "git_exp.experiments.runlock:RunLock.__enter__",
         "git_exp.experiments.repro:reproduce",   # its running log, <exp_dir>/logs/run-<pid>.log
         "git_exp.experiments.runlock:RunLock.__exit__", "git_exp.experiments.runlock:RunLock._holder",
-        "git_exp.experiments.snapshot:_temp_index", "git_exp.experiments.snapshot:snapshot_tree",
+        "git_exp.worktree.snapshot:_temp_index", "git_exp.worktree.snapshot:snapshot_tree",
         "git_exp.crashlog:write", "git_exp.queue.checkout:_worktrees_locked",
         "git_exp.queue.checkout:create", "git_exp.queue.enqueue:_commits", "git_exp.queue.enqueue:_write_blobs",
         "git_exp.queue.enqueue:enqueue", "git_exp.queue.executor:LocalExecutor.execute",

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 from git_exp.errors import ExpError
 from git_exp.experiments import apply_plan as ap
-from git_exp.experiments.snapshot import snapshot_tree
+from git_exp.worktree.snapshot import snapshot_tree
 from git_exp.git import GitCommandError, git
 from git_exp.worktree_writes import WorkTree
 

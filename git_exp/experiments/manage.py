@@ -145,7 +145,7 @@ def save(repo: Repository, reserved: Collection[str], name: str | None = None, m
     """
     from git_exp.experiments.run import (DEFAULT_MAX_FILE, _pick_name, _same_tree, changed_params,
                                          check_sizes)
-    from git_exp.experiments.snapshot import snapshot_tree
+    from git_exp.worktree.snapshot import snapshot_tree
     from git_exp.ignore import ensure_ignored
     from git_exp.pipeline.spec import load_pipeline
 

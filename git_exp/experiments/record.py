@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from git_exp.errors import ExpError
 from git_exp.experiments import refs
-from git_exp.experiments.snapshot import commit_tree, snapshot_tree
+from git_exp.worktree.snapshot import commit_tree, snapshot_tree
 from git_exp.git import git
 
 STATES = ("success", "failed", "interrupted", "saved")

@@ -17,7 +17,7 @@ from git_exp.experiments import names as exp_names
 from git_exp.experiments import record as rec
 from git_exp.experiments import refs
 from git_exp.experiments.runlock import RunLock
-from git_exp.experiments.snapshot import oversized_files, snapshot_tree
+from git_exp.worktree.snapshot import oversized_files, snapshot_tree
 from git_exp.git import git
 from git_exp.ignore import ensure_ignored
 from git_exp.pipeline.runner import Events, PipelineRun, RunSummary, StageFailed

@@ -2,7 +2,7 @@
 progress, commits - read the same way, whatever they are.
 
 Files of commits come straight from Git through one `git cat-file --batch`
-(show/catfile.py), a level of trees at a time for all commits together, and
+(git/catfile.py), a level of trees at a time for all commits together, and
 each distinct blob is read and parsed once. A plot kept in the data cache
 (`cache: true`) is found through the commit's exp.lock. A bad file of one
 experiment (maybe hostile) leaves that experiment out of the plot only.

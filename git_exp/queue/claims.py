@@ -17,7 +17,7 @@ import copy
 import os
 import socket
 
-from git_exp.experiments.snapshot import commit_tree
+from git_exp.worktree.snapshot import commit_tree
 from git_exp.git import git
 from git_exp.queue import entries as ent
 from git_exp import procs

@@ -26,7 +26,7 @@ from git_exp.errors import ExpError
 from git_exp.experiments import names as exp_names
 from git_exp.experiments import record as rec
 from git_exp.experiments import refs
-from git_exp.experiments.snapshot import snapshot_tree
+from git_exp.worktree.snapshot import snapshot_tree
 from git_exp.git import git, reason
 from git_exp.queue import entries as ent
 from git_exp.queue import state

@@ -18,7 +18,7 @@ import time
 
 from git_exp.experiments import record as rec
 from git_exp.experiments import refs
-from git_exp.experiments.snapshot import commit_tree
+from git_exp.worktree.snapshot import commit_tree
 from git_exp.git import git
 from git_exp.queue import claims, state
 from git_exp.queue import entries as ent

@@ -51,7 +51,7 @@ def write_backup(repo: Repository, data: dict[str, HashInfo], subject: str, kind
     KIND prefixes the ref's name (`checkout-` gives refs/exp-backups/checkout-...);
     TREE defaults to a snapshot of the work tree.
     """
-    from git_exp.experiments.snapshot import commit_tree, snapshot_tree
+    from git_exp.worktree.snapshot import commit_tree, snapshot_tree
     head = git(["rev-parse", "--verify", "-q", "HEAD^{commit}"], cwd=repo.root, check=False)
     parents = [head.stdout.decode().strip()] if head.returncode == 0 else []
     lines = [subject, ""]
