@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 
 from git_exp.errors import ExpError
 
@@ -240,6 +241,7 @@ def check_depth(value, source: str) -> None:
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
+        items: Iterable[object]
         if isinstance(item, dict):
             items = item.values()
         elif isinstance(item, list):

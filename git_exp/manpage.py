@@ -145,7 +145,8 @@ def _header(name: str, summary: str) -> str:
 
 def _option_label(action: argparse.Action) -> str:
     if not action.option_strings:
-        return action.metavar or action.dest.upper()
+        metavar = action.metavar
+        return metavar if isinstance(metavar, str) else action.dest.upper()
     label = ", ".join(action.option_strings)
     if action.nargs != 0:
         metavar = action.metavar or action.dest.upper()

@@ -64,7 +64,7 @@ def end_strays(folder: str) -> list[int]:
     current directory before their checkout is removed.
     """
     folder = os.path.realpath(folder)
-    ended = []
+    ended: list[int] = []
     try:
         pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
     except OSError:

@@ -100,9 +100,9 @@ def plan_stage(root: str, request: StageRequest, force: bool = False) -> Plan:
     check_stage_name(request.name)
     if not request.cmd.strip():
         raise ExpError("the stage needs a command to execute")
-    request = replace(request, **{
-        entry: clean_path(root, getattr(request, entry), f"{entry} path")
-        if getattr(request, entry) else None for entry in DEFAULTS})
+    cleaned: dict = {entry: clean_path(root, getattr(request, entry), f"{entry} path")
+                     if getattr(request, entry) else None for entry in DEFAULTS}
+    request = replace(request, **cleaned)
     keys = params_keys(root, request.params) if request.params else None
     path = pipeline_path(root)
     before = read_pipeline(path)
