@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                 console.verbose = opts.verbose = True
             return module.run(args, console) or 0
     except ExpError as exc:
-        (console or _plain_console()).error(exc.message, exc.hint)
+        for said in (*exc.before, exc):
+            (console or _plain_console()).error(said.message, said.hint)
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("\n")

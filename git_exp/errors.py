@@ -11,13 +11,30 @@ class ExpError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, hint: str | None = None):
+    def __init__(self, message: str, hint: str | None = None,
+                 before: tuple[ExpError, ...] = ()):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # Failures of the same command said first, each with its own hint: a push
+        # whose experiments were rejected for two reasons names both.
+        self.before = before
 
     def __str__(self) -> str:
         return self.message
+
+
+def raise_all(errors: list[ExpError]) -> None:
+    """Raise the last of ERRORS with the others said before it; nothing when empty."""
+    if errors:
+        last = errors[-1]
+        raise ExpError(last.message, last.hint, before=tuple(errors[:-1]))
+
+
+class Interrupted(ExpError):
+    """Stopped by Ctrl-C (or SIGTERM) after saying what state things are in: exit 130."""
+
+    exit_code = 130
 
 
 class UsageError(ExpError):

@@ -319,3 +319,27 @@ def test_the_rank_check_sees_a_planted_back_edge(tmp_path):
     assert [rank_of(m) for m in ("data/hashing", "show/pending", "upkeep/gc", "remotes/lfs/batch")] \
         == [3, 12, 13, 4]
     assert rank_of("newpackage/module") is None
+
+
+# -- only cli.py says `error:` -------------------------------------------------------------------
+#
+# A command that fails raises ExpError (or Interrupted, exit 130) after printing its
+# report; cli.py says every error the same way, with `hint:` lines, and picks the exit
+# code. Several failures of one command travel together (errors.raise_all).
+
+def _error_calls(source: str) -> list[int]:
+    return [node.lineno for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "error" and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "console"]
+
+
+def test_only_the_cli_prints_errors():
+    offenders = []
+    for path in sorted((ROOT / "git_exp" / "commands").rglob("*.py")):
+        offenders += [f"{path.relative_to(ROOT)}:{line}" for line in _error_calls(path.read_text())]
+    assert offenders == [], f"raise ExpError instead of console.error(): {offenders}"
+
+
+def test_the_error_census_sees_what_it_must():
+    assert _error_calls("def run(args, console):\n    console.error('x')\n    console.warn('y')\n") == [2]

@@ -1,7 +1,7 @@
 """git exp apply: put an experiment's files and data into the work tree."""
 from __future__ import annotations
 
-from git_exp.errors import ExpError
+from git_exp.errors import ExpError, Interrupted
 from git_exp.ui.format import plural
 
 DESCRIPTION = """\
@@ -66,9 +66,9 @@ def run(args, console) -> int:
         result = apply_commit(repo, found.sha, force=args.force, name=found.name, on_backup=announce,
                               fetch_progress=progress)   # when missing data is fetched first
     except KeyboardInterrupt:
-        if backup:
-            console.error("interrupted: the work tree is partly applied",
-                          hint=f"restore it with: git exp apply {backup[0]}")
+        if backup:   # said by cli.py, exit 130
+            raise Interrupted("interrupted: the work tree is partly applied",
+                              hint=f"restore it with: git exp apply {backup[0]}") from None
         raise
     finally:
         progress.close()

@@ -1,6 +1,8 @@
 """git exp checkout: put the recorded data into the work tree."""
 from __future__ import annotations
 
+from git_exp.errors import ExpError, raise_all
+
 DESCRIPTION = """\
 Makes every tracked data path - each pointer file's PATH and each cached out
 in exp.lock - hold the content its record names, taking it from the cache
@@ -75,16 +77,16 @@ def _edits(result, console, hook: bool) -> None:
 
 
 def render(result, console, hook: bool = False) -> int:
-    """Print what a sync did; the exit code (missing data fails only outside hooks)."""
+    """Print what a sync did; raise what failed (missing data fails only outside hooks)
+    for cli.py to say, as every error."""
     if result.refused:
         lines = [f"    {e.path}: {'nothing records it' if e.removal else 'edited'} ({e.why})"
                  for e in result.edited]
         only = "" if any(e.removal for e in result.edited) else " " + _quote(e.path for e in result.edited)
-        console.error("your own data would be lost by this checkout; nothing was changed:\n" + "\n".join(lines),
-                      hint=f"replace it anyway, keeping your version under a backup ref: git exp checkout "
-                           f"--force{only}\nor keep yours and record it: git exp add "
-                           f"{_quote(e.path for e in result.edited)} (a stage's outputs: git exp run)")
-        return 1
+        raise ExpError("your own data would be lost by this checkout; nothing was changed:\n" + "\n".join(lines),
+                       hint=f"replace it anyway, keeping your version under a backup ref: git exp checkout "
+                            f"--force{only}\nor keep yours and record it: git exp add "
+                            f"{_quote(e.path for e in result.edited)} (a stage's outputs: git exp run)")
     if result.backup_ref:
         console.out(f"Saved your version of {', '.join(result.backed_up)} under {result.backup_ref}; "
                     f"to restore it: git exp apply {result.backup_ref}")
@@ -103,7 +105,7 @@ def render(result, console, hook: bool = False) -> int:
         render_auto(result.fetched, console, hook)
     if hook and result.edited:
         _edits(result, console, hook)
-    code = 0
+    errors = []
     if result.missing:
         total = len({h for hashes in result.missing.values() for h in hashes})
         for path, hashes in sorted(result.missing.items()):
@@ -113,14 +115,12 @@ def render(result, console, hook: bool = False) -> int:
         if hook:
             console.warn(message + "; " + hint)
         else:
-            console.error(message, hint=hint)
-            code = 1
-    for path, message in sorted(result.errors.items()):
-        console.error(f"{path}: {message}")
-        code = 1
+            errors.append(ExpError(message, hint=hint))
+    errors += [ExpError(f"{path}: {message}") for path, message in sorted(result.errors.items())]
+    raise_all(errors)
     if not hook and result.nothing_done and not result.saved_first:
         console.info("Data is up to date.")
-    return code
+    return 0
 
 
 def run(args, console) -> int:

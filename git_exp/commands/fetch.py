@@ -1,6 +1,8 @@
 """git exp fetch: download the data HEAD (or every branch and experiment) records into the cache."""
 from __future__ import annotations
 
+from git_exp.errors import ExpError
+
 DESCRIPTION = """\
 Downloads into the cache the data that HEAD records - the data of its
 pointer files (PATH.exp) and the cached outs of its exp.lock, directories
@@ -96,10 +98,9 @@ def run(args, console) -> int:
         elif not report.wanted:
             console.out("Data is up to date: the cache has everything "
                         + ("they record." if args.all_refs else "HEAD records."))
-    if report.missing_count:
-        console.error(f"{plural(report.missing_count, 'data object is', 'data objects are')} not on the data remote "
-                      f"'{report.location}':\n{report.missing}",
-                      hint=f"push them from a clone that has them: git push {report.remote} "
-                           f"(with the hooks installed), or git exp push {report.remote} <name>")
-        return 1
+    if report.missing_count:   # said by cli.py, as every error, after the report above
+        raise ExpError(f"{plural(report.missing_count, 'data object is', 'data objects are')} not on the data "
+                       f"remote '{report.location}':\n{report.missing}",
+                       hint=f"push them from a clone that has them: git push {report.remote} "
+                            f"(with the hooks installed), or git exp push {report.remote} <name>")
     return 0

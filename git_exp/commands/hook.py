@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sys
 
+from git_exp.errors import ExpError, raise_all
+
 DESCRIPTION = """\
 The logic of the hooks that `git exp install` puts in place; Git runs it
 through them, with the arguments and input Git gives each hook. It is a
@@ -130,11 +132,10 @@ def _pre_commit(repo, console) -> int:
         return 0
     if not updates:
         return 0
-    for u in updates:
-        console.error(f"{u.path} was modified since {u.pointer} recorded it")
-    console.error("refusing to commit pointers that do not match their data (exp.hooks.autoAdd is false)",
-                  hint="store the data and update the pointers: git exp add "
-                       + " ".join(u.path for u in updates) + "\nor put the recorded data back: git exp checkout")
+    raise_all([ExpError(f"{u.path} was modified since {u.pointer} recorded it") for u in updates] + [
+        ExpError("refusing to commit pointers that do not match their data (exp.hooks.autoAdd is false)",
+                 hint="store the data and update the pointers: git exp add "
+                      + " ".join(u.path for u in updates) + "\nor put the recorded data back: git exp checkout")])
     return 1
 
 

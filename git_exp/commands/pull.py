@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from git_exp.commands.argtypes import positive_int
 from git_exp.commands.push import DATA_REMOTES
+from git_exp.errors import ExpError, raise_all
 
 DESCRIPTION = """\
 Fetches experiments from REMOTE (a remote's name, a path or a URL): each
@@ -97,22 +98,20 @@ def run(args, console) -> int:
         console.warn(f"the notes and tags of experiment {sha[:7]} on '{args.remote}' were refused: {why}")
     if data_line:
         console.detail(data_line)
-    status = 0
+    errors = []   # said by cli.py, as every error, after the report above
     diverged = [r for r in result.refs if r.status == "diverged"]
     if diverged:
         names = " ".join(r.exp.name for r in diverged)
-        console.error(f"{plural(len(diverged), 'experiment')} not fetched: you have a different commit "
-                      "under the same name",
-                      hint=f"to replace yours with the remote's: git exp pull -f {args.remote} {names}")
-        status = 1
+        errors.append(ExpError(f"{plural(len(diverged), 'experiment')} not fetched: you have a different "
+                               "commit under the same name",
+                               hint=f"to replace yours with the remote's: git exp pull -f {args.remote} {names}"))
     if result.failed:
-        console.error(f"{plural(len(result.failed), 'experiment')} could not be fetched; "
-                      "the others were", hint=None)
-        status = 1
+        errors.append(ExpError(f"{plural(len(result.failed), 'experiment')} could not be fetched; "
+                               "the others were"))
     if result.missing_count:
-        console.error(f"{plural(result.missing_count, 'data object is', 'data objects are')} not on the data remote "
-                      f"'{result.location}':\n{result.missing}",
-                      hint="push them from a clone that has them: git exp push "
-                           f"{args.remote} <name>")
-        status = 1
-    return status
+        errors.append(ExpError(f"{plural(result.missing_count, 'data object is', 'data objects are')} not on "
+                               f"the data remote '{result.location}':\n{result.missing}",
+                               hint="push them from a clone that has them: git exp push "
+                                    f"{args.remote} <name>"))
+    raise_all(errors)
+    return 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from git_exp.commands.argtypes import positive_int
+from git_exp.errors import ExpError
 
 DESCRIPTION = """\
 Pushes experiments to REMOTE (a remote's name, a path or a URL): each one's
@@ -181,11 +182,11 @@ def run(args, console) -> int:
                      f"'{args.remote}' too, so they were not sent; 'git exp pull {args.remote}' "
                      "merges them, then push again")
     diverged = [r for r in result.failed if r.status == "diverged"]
-    if diverged:
+    if diverged:   # said by cli.py, as every error, after the report above
         names = " ".join(r.exp.name for r in diverged)
-        console.error(f"{plural(len(diverged), 'experiment')} rejected: '{args.remote}' has a different "
-                      "commit under the same name",
-                      hint=f"to replace the remote's version: git exp push -f {args.remote} {names}")
-    elif result.failed:
-        console.error(f"{plural(len(result.failed), 'experiment')} could not be pushed")
-    return 1 if result.failed else 0
+        raise ExpError(f"{plural(len(diverged), 'experiment')} rejected: '{args.remote}' has a different "
+                       "commit under the same name",
+                       hint=f"to replace the remote's version: git exp push -f {args.remote} {names}")
+    if result.failed:
+        raise ExpError(f"{plural(len(result.failed), 'experiment')} could not be pushed")
+    return 0

@@ -5,7 +5,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from git_exp.commands.argtypes import positive_int
-from git_exp.errors import ExpError
+from git_exp.errors import ExpError, Interrupted
 
 if TYPE_CHECKING:   # the runner's base class, for the type checker only: importing it
     # at run time would load the pipeline runner on `run`'s no-op path
@@ -189,8 +189,8 @@ def run(args, console) -> int:
         return 0
     if console.quiet:   # one line: what was recorded, and how it went
         console.out(f"{ref.name} {ref.sha[:7]} {outcome.status}")
-        if result.error and outcome.status != "interrupted":
-            console.error(result.error.message, result.error.hint)
+        if result.error and outcome.status != "interrupted":   # said by cli.py, after the line
+            raise ExpError(result.error.message, hint=result.error.hint)
         return 0 if outcome.status == "success" else 130 if outcome.status == "interrupted" else 1
     status = {"success": console.paint("success", "green"),
               "failed": console.paint("failed", "red"),
@@ -207,8 +207,9 @@ def run(args, console) -> int:
             raise ExpError(result.error.message, hint=result.error.hint)
         return 0
     console.out(f"Its log: git exp logs {ref.name}")
-    if result.error:
-        console.error(result.error.message, result.error.hint)
+    if result.error:   # said by cli.py, as every error, after the report above
+        failure = Interrupted if outcome.status == "interrupted" else ExpError
+        raise failure(result.error.message, hint=result.error.hint)
     return 130 if outcome.status == "interrupted" else 1
 
 

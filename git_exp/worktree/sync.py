@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from git_exp.data.hashing import HashInfo
 from git_exp.data.pointer import is_pointer_name, pointer_path_of
-from git_exp.errors import ExpError
+from git_exp.errors import ExpError, Interrupted
 from git_exp.worktree.backups import back_up_edits
 from git_exp.worktree.edits import Edited, Known, content_of, describe
 from git_exp.worktree.paths import abs_path, check_data_path, first_overlap, open_cache, preload, to_relpath
@@ -260,12 +260,6 @@ def _sync(repo: Repository, targets: dict[str, HashInfo], removals: list[str], r
             raise Interrupted(f"interrupted; your version of {', '.join(result.backed_up)} is saved",
                               hint=f"to restore it: git exp apply {result.backup_ref}") from None
     return result
-
-
-class Interrupted(ExpError):
-    """Ctrl-C once a backup exists: exit 130 as for any interruption, naming the way back."""
-
-    exit_code = 130
 
 
 def _carry_out(repo: Repository, cache, memo, deletes: list[str], writes: list, relink: bool, result: SyncResult,
