@@ -155,7 +155,8 @@ def _how(ctx: Context) -> list[str]:
         "under bench/work/ (git-exp from this source tree, DVC from PyPI), run with the same "
         "interpreter, a sealed HOME, no system Git config, DVC's analytics and update check off.",
         "Start-up and run: a small repository whose one stage (`python3 train.py`: reads "
-        "`train.lr` from params.yaml, writes a model and metrics.json) was run once and "
+        "`train.lr` from params.yaml, writes a model and metrics.json; `python3` is the "
+        "interpreter itself, not a version manager's shim) was run once and "
         "committed with its lock file; the pipeline file is the same text for both "
         "(exp.yaml / dvc.yaml). Every `run -S` sets a value not used before, so neither "
         "tool's run cache can answer it; a no-op run checks that the stage did not run.",
