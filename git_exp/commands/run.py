@@ -5,7 +5,8 @@ import sys
 from typing import TYPE_CHECKING
 
 from git_exp.commands.argtypes import positive_int
-from git_exp.errors import ExpError, Interrupted
+from git_exp.commands.run_report import failure_tail, quiet_line
+from git_exp.errors import ExpError
 
 if TYPE_CHECKING:   # the runner's base class, for the type checker only: importing it
     # at run time would load the pipeline runner on `run`'s no-op path
@@ -187,11 +188,9 @@ def run(args, console) -> int:
     if result.duplicate_of is not None:
         _say_duplicate(console, ref.name, ref.sha)
         return 0
+    error, hint = (result.error.message, result.error.hint) if result.error else (None, None)
     if console.quiet:   # one line: what was recorded, and how it went
-        console.out(f"{ref.name} {ref.sha[:7]} {outcome.status}")
-        if result.error and outcome.status != "interrupted":   # said by cli.py, after the line
-            raise ExpError(result.error.message, hint=result.error.hint)
-        return 0 if outcome.status == "success" else 130 if outcome.status == "interrupted" else 1
+        return quiet_line(console, ref.name, ref.sha[:7], outcome.status, error, hint)
     status = {"success": console.paint("success", "green"),
               "failed": console.paint("failed", "red"),
               "interrupted": console.paint("interrupted", "yellow")}.get(outcome.status, outcome.status)
@@ -206,11 +205,7 @@ def run(args, console) -> int:
         if result.error:   # recorded, but its log was lost (a full disk): said by cli.py
             raise ExpError(result.error.message, hint=result.error.hint)
         return 0
-    console.out(f"Its log: git exp logs {ref.name}")
-    if result.error:   # said by cli.py, as every error, after the report above
-        failure = Interrupted if outcome.status == "interrupted" else ExpError
-        raise failure(result.error.message, hint=result.error.hint)
-    return 130 if outcome.status == "interrupted" else 1
+    return failure_tail(console, ref.name, outcome.status, error, hint)
 
 
 def _say_duplicate(console, name: str, sha: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from git_exp.commands.queue_view import STATE_STYLES, render_summary, value_text
-from git_exp.errors import ExpError, Interrupted
+from git_exp.commands.run_report import failure_tail, quiet_line
 from git_exp.ui.format import format_duration, plural
 
 if TYPE_CHECKING:
@@ -36,10 +36,8 @@ def _run_temp(repo: Repository, args, console, events, options) -> int:
     status = console.paint(outcome.status, *STATE_STYLES.get(outcome.status, ()))
     sha = f" ({outcome.exp_sha[:7]})" if outcome.exp_sha else ""
     if console.quiet:   # one line, as run -q
-        console.out(f"{entry.name} {(outcome.exp_sha or '-')[:7]} {outcome.status}")
-        if outcome.error and outcome.status != "interrupted":   # said by cli.py, after the line
-            raise ExpError(outcome.error, hint=outcome.hint)
-        return 0 if outcome.status == "success" else 130 if outcome.status == "interrupted" else 1
+        return quiet_line(console, entry.name, (outcome.exp_sha or '-')[:7], outcome.status,
+                          outcome.error, outcome.hint)
     console.out(f"Experiment {console.paint(entry.name, 'bold')}{sha} recorded from "
                 f"{entry.baseline[:7]} in a temporary checkout: {status}")
     if outcome.metrics:
@@ -48,11 +46,7 @@ def _run_temp(repo: Repository, args, console, events, options) -> int:
         console.out("Your work tree is as it was. To get the results:")
         console.out(f"  git exp apply {entry.name}")
         return 0
-    console.out(f"Its log: git exp logs {entry.name}")
-    if outcome.error:   # said by cli.py, as every error, after the report above
-        failure = Interrupted if outcome.status == "interrupted" else ExpError
-        raise failure(outcome.error, hint=outcome.hint)
-    return 130 if outcome.status == "interrupted" else 1
+    return failure_tail(console, entry.name, outcome.status, outcome.error, outcome.hint)
 
 
 def _run_queue(repo: Repository, args, console, options) -> int:

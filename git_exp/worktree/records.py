@@ -67,16 +67,8 @@ def pointer_blobs(repo: Repository, rev: str | None, untracked: bool = True) -> 
     """
     if rev is not None:
         return dict(tree_blobs(repo, rev)[0])
-    out = git(["ls-files", "-s", "-z", "--", "*.exp"], cwd=repo.root).stdout
-    blobs: dict[str, bytes | None] = {}
-    for entry in out.split(b"\0"):
-        if not entry:
-            continue
-        meta, _, name = entry.partition(b"\t")
-        mode, sha, stage = meta.split()
-        path = name.decode("utf-8", "surrogateescape")
-        if mode in _BLOB_MODES and is_pointer_name(path):
-            blobs[path] = sha if stage == b"0" else None
+    blobs: dict[str, bytes | None] = {path: sha if merged else None
+                                      for path, sha, merged in _indexed_pointers(repo)}
     which = ["--modified", "--others", "--exclude-standard"] if untracked else ["--modified"]
     dirty = git(["ls-files", "-z", *which, "--", "*.exp"], cwd=repo.root).stdout
     for name in dirty.split(b"\0"):
@@ -84,6 +76,21 @@ def pointer_blobs(repo: Repository, rev: str | None, untracked: bool = True) -> 
         if path and is_pointer_name(path):
             blobs[path] = None
     return blobs
+
+
+def _indexed_pointers(repo: Repository) -> list[tuple[str, bytes, bool]]:
+    """(path, blob sha, whether merged: stage 0) of each pointer file in the index."""
+    out = git(["ls-files", "-s", "-z", "--", "*.exp"], cwd=repo.root).stdout
+    found = []
+    for entry in out.split(b"\0"):
+        if not entry:
+            continue
+        meta, _, name = entry.partition(b"\t")
+        mode, sha, stage = meta.split()
+        path = name.decode("utf-8", "surrogateescape")
+        if mode in _BLOB_MODES and is_pointer_name(path):
+            found.append((path, sha, stage == b"0"))
+    return found
 
 
 def tree_blobs(repo: Repository, rev: str) -> tuple[dict[str, bytes], dict[str, bytes]]:
@@ -235,16 +242,7 @@ def worktree_pointers(repo: Repository) -> dict[str, HashInfo]:
 
 def index_pointers(repo: Repository) -> dict[str, HashInfo]:
     """Data path -> HashInfo of the pointers staged in the index (what a commit records)."""
-    out = git(["ls-files", "-s", "-z", "--", "*.exp"], cwd=repo.root).stdout
-    staged: dict[str, bytes] = {}
-    for entry in out.split(b"\0"):
-        if not entry:
-            continue
-        meta, _, name = entry.partition(b"\t")
-        mode, sha, stage = meta.split()
-        path = name.decode("utf-8", "surrogateescape")
-        if mode in _BLOB_MODES and stage == b"0" and is_pointer_name(path):
-            staged[path] = sha
+    staged = {path: sha for path, sha, merged in _indexed_pointers(repo) if merged}
     blobs = read_objects(repo.root, staged.values())
     data = {}
     for path, sha in staged.items():
