@@ -32,16 +32,26 @@ def ensure_ignored(root: str, relpath: str) -> bool:
                        hint=f"stop tracking it: git rm -r --cached '{relpath}' && git commit, "
                             "or mark the output 'cache: false' in exp.yaml")
     gitignore, line = ignore_entry(relpath)
+    return bool(add_entries(root, gitignore, [line]))
+
+
+def add_entries(root: str, gitignore: str, lines: list[str]) -> set[str]:
+    """Append the LINES the .gitignore at GITIGNORE (repo-relative) lacks, in one write;
+    the lines added. An entry already there with a trailing '/' counts as there."""
     path = os.path.join(root, gitignore)
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except FileNotFoundError:
         text = ""
-    existing = {entry.strip() for entry in text.splitlines()}
-    if line in existing or line + "/" in existing:
-        return False
-    if text and not text.endswith("\n"):
-        text += "\n"
-    WorkTree(root).write(gitignore, text + line + "\n")
-    return True
+    present = {entry.strip() for entry in text.splitlines()}
+    new = []
+    for line in lines:
+        if line not in present and line + "/" not in present:
+            present.add(line)
+            new.append(line)
+    if new:
+        if text and not text.endswith("\n"):
+            text += "\n"
+        WorkTree(root).write(gitignore, text + "".join(line + "\n" for line in new))
+    return set(new)

@@ -67,30 +67,15 @@ def _tracked_by_git(repo: Repository, rels: list[str]) -> dict[str, str]:
 
 def _ignore_all(repo: Repository, rels: list[str]) -> dict[str, str]:
     """Add each of RELS to the .gitignore beside it, one write per file; rel -> .gitignore changed."""
-    from git_exp.ignore import ignore_entry
+    from git_exp.ignore import add_entries, ignore_entry
     by_file: dict[str, list[tuple[str, str]]] = {}
     for rel in rels:
         gitignore, line = ignore_entry(rel)
         by_file.setdefault(gitignore, []).append((rel, line))
     changed: dict[str, str] = {}
     for gitignore, entries in by_file.items():
-        path = abs_path(repo, gitignore)
-        try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-        except FileNotFoundError:
-            text = ""
-        present = {line.strip() for line in text.splitlines()}
-        new = []
-        for rel, line in entries:
-            if line not in present and line + "/" not in present:
-                present.add(line)
-                new.append(line)
-                changed[rel] = gitignore
-        if new:
-            if text and not text.endswith("\n"):
-                text += "\n"
-            WorkTree(repo.root).write(gitignore, text + "".join(line + "\n" for line in new))
+        added = add_entries(repo.root, gitignore, [line for _, line in entries])
+        changed.update((rel, gitignore) for rel, line in entries if line in added)
     return changed
 
 
