@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
 
 def write_atomic(path: str, data: bytes | str, mode: int | None = None, fsync: bool = False) -> None:
@@ -11,6 +10,7 @@ def write_atomic(path: str, data: bytes | str, mode: int | None = None, fsync: b
         data = data.encode("utf-8")
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
+    import tempfile   # here, not at the top: paths that only read (a no-op run) never load it
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-" + os.path.basename(path) + ".")
     try:
         with os.fdopen(fd, "wb") as fh:

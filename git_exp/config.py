@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
 
 from git_exp.errors import ExpError
 from git_exp.git import git
 
+TYPE_CHECKING = False   # typing's, without importing typing at start-up (mypy reads the name as True)
 if TYPE_CHECKING:
+    from typing import Iterator
+
     from git_exp.repo import Repository
 
 _UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}

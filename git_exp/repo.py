@@ -7,11 +7,11 @@ here is heavy to import: hooks that have nothing to do must start fast.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from git_exp.errors import ExpError, NotARepositoryError
 from git_exp.git import git, reason
 
+TYPE_CHECKING = False   # typing's, without importing typing at start-up (mypy reads the name as True)
 if TYPE_CHECKING:
     from git_exp.config import Config
 

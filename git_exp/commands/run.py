@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
 from git_exp.commands.argtypes import positive_int
 from git_exp.commands.run_report import failure_tail, quiet_line
 from git_exp.errors import ExpError
 
+TYPE_CHECKING = False   # typing's, without importing typing at start-up (mypy reads the name as True)
 if TYPE_CHECKING:   # the runner's base class, for the type checker only: importing it
     # at run time would load the pipeline runner on `run`'s no-op path
     from git_exp.pipeline.runner import Events as _RunEvents

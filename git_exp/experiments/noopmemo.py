@@ -37,12 +37,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any
 
 from git_exp import __version__
 from git_exp.atomic import write_atomic
 from git_exp.git import git
 from git_exp.filewatch import Watch, file_key  # one stat key, as show/workmemo.py
+
+TYPE_CHECKING = False   # typing's, without importing typing at start-up (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Any
 
 VERSION = 1
 MAX_ROOTS = 32          # work trees remembered; the oldest entry goes first

@@ -12,11 +12,19 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 
 from git_exp import procs
 from git_exp.errors import ExpError
+
+
+def _hostname() -> str:
+    """This machine's name, as socket.gethostname() gives it, without loading socket."""
+    try:
+        return os.uname().nodename
+    except AttributeError:   # no uname (Windows)
+        import socket
+        return socket.gethostname()
 
 
 def lock_path(git_dir: str) -> str:
@@ -35,7 +43,7 @@ def live_holder(git_dir: str) -> dict | None:
         return None   # no run, or its writer has not filled the file in yet
     if not isinstance(holder, dict) or not isinstance(holder.get("pid"), int):
         return None
-    if holder.get("host") in (None, socket.gethostname()) and not procs.alive(holder["pid"]):
+    if holder.get("host") in (None, _hostname()) and not procs.alive(holder["pid"]):
         return None   # stale: the run died without cleaning up
     return holder
 
@@ -48,7 +56,7 @@ class RunLock:
 
     def __enter__(self) -> "RunLock":
         info = {"pid": os.getpid(), "start": procs.start_time(os.getpid()),
-                "host": socket.gethostname(), "name": self.name,
+                "host": _hostname(), "name": self.name,
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         for _ in range(2):
             try:
@@ -90,7 +98,7 @@ class RunLock:
                 return None
             if young:  # its writer may not have filled it in yet
                 return {"pid": "?", "name": "?"}
-        same_host = holder.get("host") in (None, socket.gethostname())
+        same_host = holder.get("host") in (None, _hostname())
         start = holder.get("start")
         start = start if isinstance(start, str) else ""
         if not isinstance(pid, int) or (same_host and not procs.is_same(pid, start)):

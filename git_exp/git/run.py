@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
 from git_exp.errors import ExpError
 
+TYPE_CHECKING = False   # typing's, without importing typing at start-up (mypy reads the name as True)
 if TYPE_CHECKING:   # typing's IO/Union only for the checker: no cost at start-up
     from typing import IO, Union
 
