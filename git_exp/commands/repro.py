@@ -105,7 +105,6 @@ def run(args, console) -> int:
     else:
         console.out(f"Nothing to reproduce: {said}.")
     if result.metrics and not console.quiet:
-        from git_exp.commands.run import _format_value
-        console.out("  " + "  ".join(f"{k}: {_format_value(v)}"
-                                     for k, v in list(result.metrics.items())[:6]))
+        from git_exp.commands.run_report import metrics_line
+        console.out(metrics_line(result.metrics))
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from git_exp.commands.argtypes import positive_int
-from git_exp.commands.run_report import failure_tail, quiet_line
+from git_exp.commands.run_report import failure_tail, metrics_line, quiet_line
 from git_exp.errors import ExpError
 
 TYPE_CHECKING = False   # typing's, without importing typing at start-up (mypy reads the name as True)
@@ -154,12 +154,6 @@ class ConsoleEvents(_RunEvents):
             out.flush()
 
 
-def _format_value(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
 def run(args, console) -> int:
     from git_exp.repo import discover
     repo = discover()
@@ -197,13 +191,13 @@ def run(args, console) -> int:
     console.out(f"Experiment {console.paint(ref.name, 'bold')} ({ref.sha[:7]}) recorded "
                 f"from {ref.baseline[:7]}: {status}")
     if result.metrics:
-        console.out("  " + "  ".join(f"{k}: {_format_value(v)}" for k, v in list(result.metrics.items())[:6]))
+        console.out(metrics_line(result.metrics))
     if outcome.status == "success":
         console.out("Its results are in your work tree. To keep them:")
         console.out(f"  git exp branch {ref.name} <branch>    # a branch from this experiment")
         console.out(f"  git exp apply {ref.name}              # bring it back later")
-        if result.error:   # recorded, but its log was lost (a full disk): said by cli.py
-            raise ExpError(result.error.message, hint=result.error.hint)
+        if error:   # recorded, but its log was lost (a full disk): said by cli.py
+            raise ExpError(error, hint=hint)
         return 0
     return failure_tail(console, ref.name, outcome.status, error, hint)
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from git_exp.commands.queue_view import STATE_STYLES, render_summary, value_text
-from git_exp.commands.run_report import failure_tail, quiet_line
+from git_exp.commands.queue_view import STATE_STYLES, render_summary
+from git_exp.commands.run_report import failure_tail, metrics_line, quiet_line
 from git_exp.ui.format import format_duration, plural
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def _run_temp(repo: Repository, args, console, events, options) -> int:
     console.out(f"Experiment {console.paint(entry.name, 'bold')}{sha} recorded from "
                 f"{entry.baseline[:7]} in a temporary checkout: {status}")
     if outcome.metrics:
-        console.out("  " + "  ".join(f"{k}: {value_text(v)}" for k, v in list(outcome.metrics.items())[:6]))
+        console.out(metrics_line(outcome.metrics))
     if outcome.status == "success":
         console.out("Your work tree is as it was. To get the results:")
         console.out(f"  git exp apply {entry.name}")

@@ -5,6 +5,13 @@ from __future__ import annotations
 from git_exp.errors import ExpError, Interrupted
 
 
+def metrics_line(metrics: dict) -> str:
+    """The first six metrics on one line, floats to four significant digits, as the
+    queue's tables write them (run, run --temp and repro end their report with it)."""
+    from git_exp.commands.queue_view import value_text
+    return "  " + "  ".join(f"{k}: {value_text(v)}" for k, v in list(metrics.items())[:6])
+
+
 def _exit(status: str) -> int:
     return 0 if status == "success" else 130 if status == "interrupted" else 1
 
