@@ -112,6 +112,12 @@ class Project:
     def head(self) -> str:
         return self.git("rev-parse", "HEAD").strip()
 
+    def exp_sha(self, name: str) -> str:
+        """The commit of the experiment NAME (under any baseline), read with Git."""
+        out = self.git("for-each-ref", "--format=%(objectname) %(refname)", "refs/exps/")
+        return next(sha for sha, ref in (line.split(" ") for line in out.splitlines())
+                    if ref.endswith("/" + name))
+
     def fsck(self) -> None:
         self.git("fsck", "--strict", "--no-progress")
 

@@ -50,11 +50,6 @@ def ran(committed, tmp_path) -> Project:
     return p
 
 
-def sha_of(p: Project, name: str) -> str:
-    out = p.git("for-each-ref", "--format=%(objectname) %(refname)", "refs/exps/")
-    return next(s for s, r in (l.split() for l in out.splitlines()) if r.endswith("/" + name))
-
-
 def log_file(p: Project, sha: str) -> Path:
     return p.path / ".git" / "exp" / "logs" / f"{sha}.log"
 
@@ -72,7 +67,7 @@ def clone_of(p: Project, dest: Path) -> Project:
 
 
 def test_logs_of_successful_and_failed_runs_travel(ran, tmp_path):
-    good, bad = sha_of(ran, "good"), sha_of(ran, "bad")
+    good, bad = ran.exp_sha("good"), ran.exp_sha("bad")
     proc = ran.exp("push", "origin", "good", "bad")
     assert "Sent 2 run logs" in proc.stdout
     refs = remote_log_refs(ran.remote)
@@ -115,7 +110,7 @@ def test_an_experiment_pushed_before_its_log_gets_the_log_on_the_next_push(ran, 
 def test_a_log_already_here_is_never_replaced(ran, tmp_path):
     ran.exp("push", "origin", "good")
     other = clone_of(ran, tmp_path / "other")
-    sha = sha_of(ran, "good")
+    sha = ran.exp_sha("good")
     mine = log_file(other, sha)
     mine.parent.mkdir(parents=True, exist_ok=True)
     mine.write_bytes(b"my own notes\n")
@@ -135,7 +130,7 @@ def _forge_log_ref(remote: Path, sha: str, entry: str) -> None:
 
 def test_hostile_log_refs_are_refused(ran, tmp_path):
     ran.exp("push", "-q", "origin", "good", "bad")
-    good, bad = sha_of(ran, "good"), sha_of(ran, "bad")
+    good, bad = ran.exp_sha("good"), ran.exp_sha("bad")
     # 'good': the log is a tree, not a text; 'bad': a blob over the limit.
     def git(*args, input=None):
         return subprocess.run(["git", "-C", str(ran.remote), *args], input=input, capture_output=True,
@@ -157,7 +152,7 @@ def test_hostile_log_refs_are_refused(ran, tmp_path):
 
 
 def test_a_long_log_is_shared_as_its_tail(ran, tmp_path):
-    sha = sha_of(ran, "good")
+    sha = ran.exp_sha("good")
     log = log_file(ran, sha)
     log.write_bytes(b"early line\n" * 100_000 + b"y" * (8 * 1024 * 1024) + b"\nlast line\n")
     ran.exp("push", "origin", "good")
@@ -170,10 +165,10 @@ def test_a_long_log_is_shared_as_its_tail(ran, tmp_path):
 
 
 def test_removing_an_experiment_removes_its_log_here_and_on_the_remote(ran, tmp_path):
-    good = sha_of(ran, "good")
+    good = ran.exp_sha("good")
     ran.exp("push", "origin", "good", "bad")
     ran.exp("remove", "-g", "origin", "good")
-    assert set(remote_log_refs(ran.remote)) == {f"refs/exp-logs/{sha_of(ran, 'bad')}"}
+    assert set(remote_log_refs(ran.remote)) == {f"refs/exp-logs/{ran.exp_sha('bad')}"}
     ran.exp("remove", "good")
     assert ran.git("for-each-ref", f"refs/exp-logs/{good}") == ""
     assert not log_file(ran, good).exists()

@@ -51,11 +51,6 @@ def ran(committed, tmp_path) -> Project:
     return p
 
 
-def sha_of(p: Project, name: str) -> str:
-    out = p.git("for-each-ref", "--format=%(objectname) %(refname)", "refs/exps/")
-    return next(s for s, r in (line.split() for line in out.splitlines()) if r.endswith("/" + name))
-
-
 def rows(p: Project, *args) -> dict:
     return {r["name"]: r for r in json.loads(p.exp("show", "--json", *args).stdout)}
 
@@ -82,10 +77,10 @@ def test_note_and_tags_are_set_shown_and_removed(ran):
     assert ran.exp("note", "--show", "good").stdout == "the one to keep\n"
 
     # Stored beside the experiment, which is untouched; readable with Git alone.
-    sha = sha_of(ran, "good")
+    sha = ran.exp_sha("good")
     assert ran.git("show", f"refs/exp-notes/{sha}:note") == "the one to keep"
     assert ran.git("show", f"refs/exp-notes/{sha}:tags") == "baseline\nbest\n"
-    assert sha_of(ran, "good") == sha
+    assert ran.exp_sha("good") == sha
     ran.fsck()
 
     ran.exp("note", "--append", "good", "seed 2: same")
@@ -158,7 +153,7 @@ def remote_note_refs(remote: Path) -> dict:
 
 
 def test_push_and_pull_carry_them_and_merge_both_sides(ran, tmp_path):
-    good = sha_of(ran, "good")
+    good = ran.exp_sha("good")
     ran.exp("tag", "good", "best")
     ran.exp("note", "good", "mine")
     proc = ran.exp("push", "origin", "good", "meh")
@@ -224,7 +219,7 @@ def _forge(remote: Path, sha: str, entries: dict) -> None:
 ])
 def test_hostile_annotations_are_refused_on_pull(ran, tmp_path, entries, why):
     ran.exp("push", "-q", "origin", "good")
-    _forge(ran.remote, sha_of(ran, "good"), entries)
+    _forge(ran.remote, ran.exp_sha("good"), entries)
     other = clone_of(ran, tmp_path / "other")
     proc = other.exp("pull", "origin", "good")
     assert "were refused" in proc.stderr and why in proc.stderr, proc.stderr
@@ -235,7 +230,7 @@ def test_hostile_annotations_are_refused_on_pull(ran, tmp_path, entries, why):
 
 def test_show_bounds_what_plain_git_fetch_brought(ran, tmp_path):
     ran.exp("push", "-q", "origin", "good")
-    _forge(ran.remote, sha_of(ran, "good"), {"note": b"x" * (1 << 20), "tags": b"ok\nnot ok\n"})
+    _forge(ran.remote, ran.exp_sha("good"), {"note": b"x" * (1 << 20), "tags": b"ok\nnot ok\n"})
     other = clone_of(ran, tmp_path / "other")
     other.git("fetch", "-q", "origin", "refs/exps/*:refs/exps/*", "refs/exp-notes/*:refs/exp-notes/*")
     got = rows(other)["good"]

@@ -93,11 +93,6 @@ def remote_refs(remote: Path) -> dict[str, str]:
     return {ref: sha for sha, ref in (line.split("\t") for line in out.splitlines())}
 
 
-def exp_sha(project: Project, name: str) -> str:
-    out = project.git("for-each-ref", "--format=%(objectname) %(refname)", "refs/exps/")
-    return next(sha for sha, ref in (l.split(" ") for l in out.splitlines()) if ref.endswith("/" + name))
-
-
 def objects_in(cache_root: Path) -> dict[str, bytes]:
     """hash -> bytes of every object under a cache-layout directory (temp files included)."""
     found = {}
@@ -123,7 +118,7 @@ def model_objects(project: Project, name: str) -> set[str]:
     from git_exp.sharing.needed import data_at
     repo = discover(str(project.path))
     cache = Cache(repo.exp_dir)
-    return set().union(*(cache.objects_of(info) for info in data_at(repo, exp_sha(project, name)).values()))
+    return set().union(*(cache.objects_of(info) for info in data_at(repo, project.exp_sha(name)).values()))
 
 
 # -- push, pull, apply -------------------------------------------------------------
@@ -134,8 +129,8 @@ def test_push_clone_pull_apply_reproduces_the_model(ml, origin, tmp_path):
     # model.txt twice, the models/ manifest twice, a.bin twice and b.bin once.
     assert "Sent 7 data objects" in proc.stdout
     refs = remote_refs(origin)
-    assert refs == {f"refs/exps/{ml.head()}/first": exp_sha(ml, "first"),
-                    f"refs/exps/{ml.head()}/second": exp_sha(ml, "second")}
+    assert refs == {f"refs/exps/{ml.head()}/first": ml.exp_sha("first"),
+                    f"refs/exps/{ml.head()}/second": ml.exp_sha("second")}
     shared = origin / "exp" / "cache"
     assert model_objects(ml, "first") | model_objects(ml, "second") == set(objects_in(shared))
     assert_all_intact(shared)
@@ -200,7 +195,7 @@ def test_push_no_data_sends_only_refs_and_pull_reports_what_is_missing(ml, origi
     assert "Fetched 'first'" in proc.stdout
     assert "experiment 'first': model.txt" in proc.stderr
     assert "experiment 'first': models" in proc.stderr
-    assert exp_sha(work, "first") == exp_sha(ml, "first")  # the ref is kept
+    assert work.exp_sha("first") == ml.exp_sha("first")  # the ref is kept
 
 
 def test_diverged_experiment_is_rejected_then_forced(ml, origin, tmp_path):
@@ -213,17 +208,17 @@ def test_diverged_experiment_is_rejected_then_forced(ml, origin, tmp_path):
     assert "Rejected 'first'" in proc.stdout
     assert "different commit under the same name" in proc.stderr
     assert "git exp push -f origin first" in proc.stderr
-    assert remote_refs(origin)[f"refs/exps/{ml.head()}/first"] == exp_sha(ml, "first")
+    assert remote_refs(origin)[f"refs/exps/{ml.head()}/first"] == ml.exp_sha("first")
 
     proc = other.exp("push", "-f", "origin", "first")
     assert "(forced)" in proc.stdout
-    assert remote_refs(origin)[f"refs/exps/{ml.head()}/first"] == exp_sha(other, "first")
+    assert remote_refs(origin)[f"refs/exps/{ml.head()}/first"] == other.exp_sha("first")
 
     proc = ml.exp("pull", "origin", "first", check=False)
     assert proc.returncode == 1 and "git exp pull -f origin first" in proc.stderr
-    assert exp_sha(ml, "first") != exp_sha(other, "first")
+    assert ml.exp_sha("first") != other.exp_sha("first")
     ml.exp("pull", "-f", "origin", "first")
-    assert exp_sha(ml, "first") == exp_sha(other, "first")
+    assert ml.exp_sha("first") == other.exp_sha("first")
 
 
 # -- list REMOTE, remove -g ---------------------------------------------------------
@@ -237,7 +232,7 @@ def test_list_remote_groups_by_baseline_without_fetching(ml, origin):
     ml.exp("push", "origin", "third")
     ml.git("update-ref", "-d", f"refs/exps/{first_baseline}/first")
     listing = ml.exp("list", "origin").stdout
-    assert listing == f"main:\n\tthird ({exp_sha(ml, 'third')[:7]})\n"
+    assert listing == f"main:\n\tthird ({ml.exp_sha('third')[:7]})\n"
     everything = ml.exp("list", "origin", "-A").stdout
     # Your main moved on; the remote's main is still the first baseline.
     assert "origin/main:\n\tfirst (" in everything and "\tsecond (" in everything
@@ -290,7 +285,7 @@ def test_pre_push_of_code_only_asks_the_data_remote_nothing(ml, origin):
     old = ml.git("rev-parse", "origin/main").strip()
     ml.git("config", "remote.origin.expdata", "s3://bucket/nowhere")  # any request would fail
     lines = [f"refs/heads/main {new} refs/heads/main {old}\n",
-             f"(delete) {ZERO} refs/exps/{old}/gone {exp_sha(ml, 'first')}\n"]
+             f"(delete) {ZERO} refs/exps/{old}/gone {ml.exp_sha('first')}\n"]
     assert _pre_push(ml, "origin", str(origin), lines) == (0, "")
     # The control: a commit that records data (exp.lock) does go to the data remote.
     newer = ml.commit("results")
