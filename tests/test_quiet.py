@@ -4,11 +4,10 @@ from __future__ import annotations
 import importlib
 import subprocess
 
-import pytest
 
 from git_exp import commands as registry
 from tests.conftest import Project
-from tests.test_run_flags import PARAMS, PIPELINE, PREPARE, TRAIN
+from tests.test_run_flags import PARAMS, two  # noqa: F401  (two is a fixture: the two-stage project)
 
 
 def _parsers(parser, path=()):
@@ -28,14 +27,6 @@ def test_every_command_and_sub_command_takes_q_and_shows_it_in_help():
             if "-q" not in each._option_string_actions or "-q" not in each.format_help():
                 missing.append(" ".join((verb,) + path))
     assert missing == []
-
-
-@pytest.fixture
-def two(committed):
-    committed.gen({"prepare.py": PREPARE, "train.py": TRAIN, "exp.yaml": PIPELINE,
-                   "params.yaml": PARAMS})
-    committed.commit("pipeline")
-    return committed
 
 
 def quiet(project, *args, check=True):
