@@ -311,8 +311,8 @@ def terminal_width(console) -> int | None:
     stream = console.stdout
     if not (hasattr(stream, "isatty") and stream.isatty()):
         return None
-    import shutil
-    return shutil.get_terminal_size((80, 24)).columns
+    from git_exp.ui.console import terminal_size
+    return terminal_size((80, 24)).columns
 
 
 def experiment_labels(rows) -> list[str]:

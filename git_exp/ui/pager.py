@@ -6,15 +6,15 @@ then less); LESS defaults to FRX and LV to -c, as Git sets them.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 
 from git_exp.git import GitNotFoundError, git
+from git_exp.git.run import DEVNULL
+from git_exp.ui.console import terminal_size
 
 
 def pager_command(cwd: str | None = None) -> str | None:
     try:
-        proc = git(["var", "GIT_PAGER"], cwd=cwd, check=False, stderr=subprocess.DEVNULL)
+        proc = git(["var", "GIT_PAGER"], cwd=cwd, check=False, stderr=DEVNULL)
     except GitNotFoundError:
         return None
     cmd = proc.stdout.decode().strip() if proc.returncode == 0 else "less"
@@ -24,7 +24,7 @@ def pager_command(cwd: str | None = None) -> str | None:
 
 
 def fits(text: str) -> bool:
-    size = shutil.get_terminal_size((80, 24))
+    size = terminal_size((80, 24))
     lines = text.splitlines()
     return len(lines) < size.lines and all(len(line) <= size.columns for line in lines)
 
@@ -44,6 +44,7 @@ def page(text: str, stream, cwd: str | None = None) -> None:
     env.setdefault("LESS", "FRX")
     env.setdefault("LV", "-c")
     stream.flush()
+    import subprocess   # here: output that fits, or goes to a pipe, does not pay for it
     proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.PIPE, env=env)
     assert proc.stdin is not None   # stdin=PIPE
     try:
