@@ -128,6 +128,13 @@ def main(argv: list[str] | None = None) -> int:
                 from git_exp.commands.help import show_manual
                 return show_manual(verb, console)
             module = importlib.import_module(COMMANDS[verb][0])
+            # A verb may answer before its arguments are parsed (show, from its
+            # output memo): argparse and building the parser cost more than that answer.
+            early = getattr(module, "answer_early", None)
+            if early is not None:
+                status = early(rest[1:], console)
+                if status is not None:
+                    return status
             args = build_parser(verb, module).parse_args(rest[1:])
             if getattr(args, "quiet", False):
                 console.quiet = True

@@ -6,9 +6,12 @@ options. Its text (and its warnings and exit status) is kept under
 for; the next `show` with an equal key prints that text without reading a
 commit, parsing a value or building a row. The key is, byte for byte:
 
-- the request: every option, the terminal width, colour (commands/show.py);
+- the request: the command's arguments as given (or, when they may hold -q
+  or -v, the options parsed from them), the terminal width, colour
+  (commands/show.py);
 - this git-exp: its version and the mtime of the modules that shape the
-  text, the work tree and Git dir, the time zone and the year (Created);
+  text and parse the arguments, the Python version (argparse's), the work
+  tree and Git dir, the time zone and the year (Created);
 - the refs: one `for-each-ref` of experiments, queue, notes, branches and
   tags (refstate.py) and this worktree's HEAD file - any ref created,
   moved or deleted, any note or tag changed, changes it;
@@ -31,6 +34,7 @@ requests are kept, the least recently written go first.
 from __future__ import annotations
 
 import os
+import sys
 import time
 import zlib
 
@@ -43,7 +47,10 @@ MAX_BYTES = 256 << 20       # a memo larger than this is not read (10,000 rows a
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Modules whose code decides the text: an edited one (a development tree,
 # a reinstall of the same version) must not be answered by an old text.
-_SHAPERS = ("show", os.path.join("commands", "show.py"), "ui")
+# commands/__init__.py and the Python version too: a warm show is keyed on its
+# argv, and what argparse makes of it is decided by them (commands/show.py).
+_SHAPERS = ("show", os.path.join("commands", "show.py"), os.path.join("commands", "__init__.py"),
+            "ui")
 
 
 def _code_stamp() -> str:
@@ -86,7 +93,7 @@ def state_key(repo, request: str, listing, workspace: bool,
             return None
         import json
         work = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-    head = "\0".join([str(VERSION), __version__, _code_stamp(), repo.root, repo.git_dir,
+    head = "\0".join([str(VERSION), __version__, _code_stamp(), sys.version, repo.root, repo.git_dir,
                       os.environ.get("TZ", ""), str(time.timezone), str(time.altzone),
                       "/".join(time.tzname), time.strftime("%Y"), request])
     return b"\0\0".join([head.encode("utf-8", "surrogatepass"), work, listing.key()])
