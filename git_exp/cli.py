@@ -7,7 +7,6 @@ errors and picks exit codes.
 """
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 
@@ -127,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
             if "--help" in own_args:  # Git's convention: --help opens the manual
                 from git_exp.commands.help import show_manual
                 return show_manual(verb, console)
-            module = importlib.import_module(COMMANDS[verb][0])
+            # __import__ and sys.modules: importlib.import_module, without importing importlib
+            __import__(COMMANDS[verb][0])
+            module = sys.modules[COMMANDS[verb][0]]
             # A verb may answer before its arguments are parsed (show, from its
             # output memo): argparse and building the parser cost more than that answer.
             early = getattr(module, "answer_early", None)
