@@ -261,3 +261,22 @@ def test_a_bad_option_is_a_usage_error_before_anything_else(warm, tmp_path):
     proc = subprocess.run(["git", "exp", "show"], cwd=outside, text=True, capture_output=True,
                           env=dict(os.environ, GIT_CEILING_DIRECTORIES=str(tmp_path)))
     assert proc.returncode == 128 and "not a git repository" in proc.stderr.lower()
+
+
+def test_what_an_early_look_read_serves_only_its_own_invocation(warm, tmp_path, monkeypatch):
+    import io
+
+    from git_exp.cli import main
+    from git_exp.commands import build_parser
+    from git_exp.commands import show as show_command
+    from git_exp.ui.console import Console
+    other = tmp_path / "other"
+    subprocess.run(["git", "init", "-q", str(other)], check=True)
+    subprocess.run(["git", "-C", str(other), "commit", "-q", "--allow-empty", "-m", "x"], check=True)
+    monkeypatch.chdir(warm.path)
+    assert main(["show", "--no-such-option"]) == 129     # read warm's refs, then a usage error
+    monkeypatch.chdir(other)
+    out = io.StringIO()
+    args = build_parser("show", show_command).parse_args([])
+    assert show_command.run(args, Console(out=out)) == 0
+    assert "bold-otter" not in out.getvalue() and "workspace" in out.getvalue()

@@ -210,6 +210,7 @@ def answer_early(argv: list[str], console) -> int | None:
     from git_exp.show.outmemo import OutputMemo, state_key
     from git_exp.show.refstate import read_state
 
+    _EARLY.clear()
     try:
         repo = discover()
         listing = read_state(repo)
@@ -217,7 +218,7 @@ def answer_early(argv: list[str], console) -> int | None:
         return None     # the same error again in run(), after argparse had its say
     if _may_set_flags(argv):
         # -q/-v change the console, which only parsing tells: run() keys on the parsed options.
-        _EARLY.append((repo, listing, None))
+        _EARLY.append((console, repo, listing, None))
         return None
     request = repr(("argv", argv, console.color, terminal_width(console)))
     # No --rev (which can name any ref outside the listing) has a text stored; a
@@ -226,7 +227,7 @@ def answer_early(argv: list[str], console) -> int | None:
     key = state_key(repo, request, listing, workspace)
     found = OutputMemo(repo.exp_dir, request, repo.root).get(key) if key is not None else None
     if found is None:
-        _EARLY.append((repo, listing, request))
+        _EARLY.append((console, repo, listing, request))
         return None
     text, warnings, status = found
     warn_problems(warnings, console)
@@ -234,7 +235,8 @@ def answer_early(argv: list[str], console) -> int | None:
     return status
 
 
-# What answer_early read for run(): (repository, ref listing, request or None).
+# What answer_early read for run() of the same invocation (its console tells):
+# (console, repository, ref listing, request or None).
 _EARLY: list[tuple] = []
 
 
@@ -255,8 +257,8 @@ def run(args, console) -> int:
     from git_exp.show.outmemo import OutputMemo, state_key
     from git_exp.show.refstate import read_state
 
-    if _EARLY:
-        repo, listing, request = _EARLY.pop()
+    if _EARLY and _EARLY[-1][0] is console:
+        _, repo, listing, request = _EARLY.pop()
     else:
         repo, request = discover(), None
         listing = read_state(repo)

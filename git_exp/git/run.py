@@ -273,9 +273,9 @@ def _spawn_git(args: list[str], cwd: str | None, input: bytes | None,
         # As subprocess.run: the child does not outlive an interrupted call, nor stays a zombie.
         try:
             os.kill(pid, _signal.SIGKILL)
-        except ProcessLookupError:   # pragma: no cover - gone already
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):   # pragma: no cover - reaped already
             pass
-        os.waitpid(pid, 0)
         raise
     finally:
         for fd in owned:
