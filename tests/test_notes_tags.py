@@ -94,6 +94,15 @@ def test_note_and_tags_are_set_shown_and_removed(ran):
 
 
 
+
+def test_list_shows_each_experiments_tags(ran):
+    ran.exp("tag", "good", "best", "baseline")
+    good, meh = ran.exp_sha("good"), ran.exp_sha("meh")
+    lines = ran.exp("list").stdout.splitlines()
+    assert f"\tgood ({good[:7]})  baseline, best" in lines
+    assert f"\tmeh ({meh[:7]})" in lines
+    assert sorted(ran.exp("list", "--name-only").stdout.split()) == ["good", "meh"]
+
 def test_removing_an_experiment_removes_its_annotations_with_its_last_name(ran):
     ran.exp("note", "good", "the one to keep")
     ran.exp("tag", "meh", "baseline")
