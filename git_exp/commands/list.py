@@ -102,7 +102,7 @@ def run(args, console) -> int:
             continue
         lines.append(console.paint(f"{group.label}:", "bold"))
         for r in group.experiments:
-            tags = annotations.get(r.sha).tags if r.sha in annotations else ()
+            tags = annotations[r.sha].tags if r.sha in annotations else ()
             shown = "  " + console.paint(", ".join(tags), "yellow") if tags else ""
             lines.append(f"\t{r.name} ({r.sha[:7]}){shown}")
     if lines:
