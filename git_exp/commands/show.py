@@ -1,6 +1,9 @@
 """git exp show: experiments with their metrics and params, as a table."""
 from __future__ import annotations
 
+# A warm show answered before argparse: cli.py asks this module for answer_early.
+from git_exp.commands.show_early import EARLY, answer_early  # noqa: F401 - cli.py's
+
 DESCRIPTION = """\
 Prints a table of experiments: the workspace, each baseline commit (named by
 its branch or tag, else its short sha) and the experiments run from it as a
@@ -198,67 +201,13 @@ def add_format_options(parser, csv: bool = True, precision: bool = True) -> None
                             help=f"digits after the decimal point of floats (default {DEFAULT_PRECISION})")
 
 
-def answer_early(argv: list[str], console) -> int | None:
-    """A warm `show` answered from its output memo before argparse is even
-    imported (cli.py asks; argparse and the parser cost a warm show a fifth
-    of its time). Keyed on ARGV itself: the options argparse would make of it
-    are a function of ARGV and the parser's code, which the memo's key stamps
-    (show/outmemo.py). None when the memo cannot answer; what was read on the
-    way (the repository, the ref listing) is kept for run()."""
-    from git_exp.errors import ExpError
-    from git_exp.repo import discover
-    from git_exp.show.outmemo import OutputMemo, state_key
-    from git_exp.show.refstate import read_state
-
-    _EARLY.clear()
-    try:
-        repo = discover()
-        listing = read_state(repo)
-    except ExpError:
-        return None     # the same error again in run(), after argparse had its say
-    if _may_set_flags(argv):
-        # -q/-v change the console, which only parsing tells: run() keys on the parsed options.
-        _EARLY.append((console, repo, listing, None))
-        return None
-    request = repr(("argv", argv, console.color, terminal_width(console)))
-    # No --rev (which can name any ref outside the listing) has a text stored; a
-    # --hide-workspace seen wrongly here only makes a key no text was stored under.
-    workspace = not any(arg.startswith("--hide-w") for arg in argv)
-    key = state_key(repo, request, listing, workspace)
-    found = OutputMemo(repo.exp_dir, request, repo.root).get(key) if key is not None else None
-    if found is None:
-        _EARLY.append((console, repo, listing, request))
-        return None
-    text, warnings, status = found
-    warn_problems(warnings, console)
-    console.page(text)
-    return status
-
-
-# What answer_early read for run() of the same invocation (its console tells):
-# (console, repository, ref listing, request or None).
-_EARLY: list[tuple] = []
-
-
-def _may_set_flags(argv: list[str]) -> bool:
-    """Whether ARGV may hold -q or -v (alone, abbreviated, or among short options)."""
-    for arg in argv:
-        if arg.startswith("--"):
-            name = arg[2:].split("=", 1)[0]
-            if "quiet".startswith(name) or "verbose".startswith(name):
-                return True
-        elif arg.startswith("-") and ("q" in arg or "v" in arg):
-            return True
-    return False
-
-
 def run(args, console) -> int:
     from git_exp.repo import discover
     from git_exp.show.outmemo import OutputMemo, state_key
     from git_exp.show.refstate import read_state
 
-    if _EARLY and _EARLY[-1][0] is console:
-        _, repo, listing, request = _EARLY.pop()
+    if EARLY and EARLY[-1][0] is console:
+        _, repo, listing, request = EARLY.pop()
     else:
         repo, request = discover(), None
         listing = read_state(repo)

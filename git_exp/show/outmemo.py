@@ -53,8 +53,8 @@ _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # a reinstall of the same version) must not be answered by an old text.
 # commands/__init__.py and the Python version too: a warm show is keyed on its
 # argv, and what argparse makes of it is decided by them (commands/show.py).
-_SHAPERS = ("show", os.path.join("commands", "show.py"), os.path.join("commands", "__init__.py"),
-            "ui")
+_SHAPERS = ("show", os.path.join("commands", "show.py"), os.path.join("commands", "show_early.py"),
+            os.path.join("commands", "__init__.py"), "ui")
 
 
 def _code_stamp() -> str:
