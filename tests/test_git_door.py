@@ -347,3 +347,22 @@ def test_stderr_onto_our_stdout_while_stdout_is_captured(committed, tmp_path):
         subprocess.run([sys.executable, "-c", script], stdout=fh, check=True, timeout=60)
     assert ours.read_bytes().startswith(b"fatal: Needed a single revision")
     assert captured.read_bytes() == committed.head().encode() + b"\n"
+
+
+_SIGCHLD_IGNORED = """
+import signal, sys
+sys.path.insert(0, {root!r})
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)   # as a parent may hand it down
+from git_exp.git import git
+print(git(["rev-parse", "HEAD"], cwd={repo!r}).stdout.decode().strip())
+"""
+
+
+def test_git_runs_when_sigchld_is_ignored(committed):
+    # The kernel then reaps git itself: no status to wait for, as subprocess copes.
+    from tests.conftest import ROOT
+    script = _SIGCHLD_IGNORED.format(root=str(ROOT), repo=str(committed.path))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == committed.head()

@@ -268,7 +268,12 @@ def _spawn_git(args: list[str], cwd: str | None, input: bytes | None,
     outputs: dict[int, list[bytes]] = {fd: [] for fd in (out_fd, err_fd) if fd >= 0}
     try:
         _communicate(input or b"", writer, outputs, owned)
-        _, status = os.waitpid(pid, 0)
+        try:
+            returncode = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        except ChildProcessError:
+            # SIGCHLD ignored (a setting our parent may hand down): the kernel reaped git and
+            # its status is gone. subprocess calls that 0 too; its output is what we have.
+            returncode = 0
     except BaseException:
         # As subprocess.run: the child does not outlive an interrupted call, nor stays a zombie.
         try:
@@ -280,7 +285,7 @@ def _spawn_git(args: list[str], cwd: str | None, input: bytes | None,
     finally:
         for fd in owned:
             os.close(fd)
-    return CompletedGit(["git", *args], os.waitstatus_to_exitcode(status),
+    return CompletedGit(["git", *args], returncode,
                         b"".join(outputs[out_fd]) if out_fd >= 0 else None,
                         b"".join(outputs[err_fd]) if err_fd >= 0 else None)
 

@@ -79,4 +79,7 @@ def page(text: str, stream, cwd: str | None = None) -> None:
         pass  # the user quit the pager early: nothing wrong
     finally:
         os.close(write)
-    os.waitpid(pid, 0)
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass    # SIGCHLD ignored (inherited): the pager was reaped for us
