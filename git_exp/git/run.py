@@ -13,7 +13,11 @@ git found on the PATH of the child's environment, the working directory
 checks subprocess's chdir makes), SIGPIPE and SIGXFSZ back to their
 defaults in the child, input written and both outputs drained without
 deadlock, and on any exception (Ctrl-C included) the child killed and
-reaped. Where os.posix_spawn is missing (Windows) it is subprocess.run.
+reaped. One difference remains: subprocess closed every descriptor above 2
+in the child, posix_spawn leaves those marked inheritable open; the ones
+Python opens are not (PEP 446), so only what git-exp's parent handed down
+inheritable (a jobserver's pipe) reaches git too, as it reaches git-exp. Where
+os.posix_spawn is missing (Windows) it is subprocess.run.
 `git_process()` (a long-lived reader with pipe file objects) keeps
 subprocess, imported when one is started.
 """
