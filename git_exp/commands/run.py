@@ -163,6 +163,8 @@ def run(args, console) -> int:
         from git_exp.commands.run_queued import run_isolated
         return run_isolated(repo, args, console, ConsoleEvents(console))
     from git_exp.experiments import noopmemo
+    from git_exp.experiments.prefetch import Prefetch
+    early = None
     if noopmemo.plain_run(args.name, args.set_param, args.message, args.force,
                           not args.no_run_cache, args.stages, args.downstream):
         known = noopmemo.replay(repo)   # nothing changed since the last no-op: no YAML, no runner
@@ -171,13 +173,16 @@ def run(args, console) -> int:
                 console.info(f"Stage '{stage}' skipped: {reason}.")
             _say_duplicate(console, known["name"], known["sha"])
             return 0
-    from git_exp.experiments.run import run_experiment
-    from git_exp.queue.entries import reserved_names
-    result = run_experiment(
-        repo, overrides=args.set_param, name=args.name, message=args.message,
-        force_name=args.force, force=args.force, run_cache=not args.no_run_cache,
-        targets=args.stages or None, downstream=args.downstream, events=ConsoleEvents(console),
-        reserved=reserved_names(repo))
+    early = Prefetch(repo)   # Git answers the run's first questions while the runner is imported
+    try:
+        from git_exp.experiments.run import run_experiment
+        result = run_experiment(
+            repo, overrides=args.set_param, name=args.name, message=args.message,
+            force_name=args.force, force=args.force, run_cache=not args.no_run_cache,
+            targets=args.stages or None, downstream=args.downstream, events=ConsoleEvents(console),
+            reserved=early.names()[1], prefetch=early)
+    finally:
+        early.close()
     ref, outcome = result.ref, result.outcome
     if result.duplicate_of is not None:
         _say_duplicate(console, ref.name, ref.sha)

@@ -34,8 +34,6 @@ a miss and the run goes the long way.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 
 from git_exp import __version__
@@ -101,6 +99,7 @@ def _status(repo) -> tuple[str, str, list[str], list[str]] | None:
             worktree.append(paths[-1])
     if head is None or len(head) < 40:
         return None         # no commit yet ("(initial)"): not a no-op anyway
+    import hashlib
     return head, hashlib.sha256(proc.stdout).hexdigest(), paths, worktree
 
 
@@ -166,6 +165,7 @@ def _env_key() -> list:
 
 
 def _load(path: str) -> dict:
+    import json   # hashlib and json where used: `run -S` imports this module only to ask plain_run
     try:
         with open(path, "rb") as fh:
             data = json.loads(fh.read())
@@ -303,6 +303,7 @@ class Guard:
             "answer": {"skipped": [[s, r] for s, r in skipped], "name": ref.name, "sha": ref.sha}}
         while len(memo) > MAX_ROOTS:
             memo.pop(next(iter(memo)))
+        import json
         try:
             write_atomic(path, json.dumps(memo, separators=(",", ":")))
         except (OSError, TypeError, ValueError):

@@ -80,24 +80,36 @@ def baseline_of(repo) -> str:
     return proc.stdout.decode().strip()
 
 
-def baseline_and_blobs(repo, relfiles: list[str],
-                       baseline: str | None = None) -> tuple[str, dict[str, bytes | None]]:
+def baseline_and_blobs(repo, relfiles: list[str], baseline: str | None = None,
+                       prefetched=None) -> tuple[str, dict[str, bytes | None]]:
     """A batched Git read: BASELINE (default: HEAD's commit, as baseline_of)
     and the bytes of each of RELFILES in it (None: not in that commit), all
     through one `git cat-file --batch` instead of a rev-parse plus a
     `cat-file blob` per file. HEAD is resolved first and the files are asked
     for by the commit's id, so they always come from the commit returned.
+
+    PREFETCHED: (HEAD's commit or None, the open CatFile that resolved it),
+    from prefetch.Prefetch.head(), used when BASELINE is None; its owner closes it.
     """
     from git_exp.git.catfile import CatFile
+    if prefetched is not None and baseline is None:
+        head, objects = prefetched
+        if head is None:
+            raise ExpError(_NO_BASELINE[0], hint=_NO_BASELINE[1])
+        return head, _blobs(objects, head, relfiles)
     with CatFile(repo.root) as objects:
         if baseline is None:
-            head = objects.read("HEAD^{commit}")
-            if head is None or head.type != "commit":
+            found = objects.read("HEAD^{commit}")
+            if found is None or found.type != "commit":
                 raise ExpError(_NO_BASELINE[0], hint=_NO_BASELINE[1])
-            baseline = head.oid
-        found = objects.read_many([f"{baseline}:{rel}" for rel in relfiles]) if relfiles else []
-    return baseline, {rel: obj.data if obj is not None and obj.type == "blob" else None
-                      for rel, obj in zip(relfiles, found)}
+            baseline = found.oid
+        return baseline, _blobs(objects, baseline, relfiles)
+
+
+def _blobs(objects, commit: str, relfiles: list[str]) -> dict[str, bytes | None]:
+    found = objects.read_many([f"{commit}:{rel}" for rel in relfiles]) if relfiles else []
+    return {rel: obj.data if obj is not None and obj.type == "blob" else None
+            for rel, obj in zip(relfiles, found)}
 
 
 def taken_names(repo) -> set[str]:

@@ -20,10 +20,7 @@ the owner (Exp-Claim-Pid, -Host, -Start, Exp-Claimed-At).
 from __future__ import annotations
 
 import os
-import secrets
-import socket
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Sequence
 
 from git_exp.errors import ExpError
@@ -45,6 +42,7 @@ class Owner:
     claimed_at: str = ""
 
     def here(self) -> bool:
+        import socket   # only a claim's owner check needs it: `run` lists entries on every call
         return self.host == socket.gethostname()
 
 
@@ -72,10 +70,12 @@ class Entry:
 
 
 def now_iso() -> str:
+    from datetime import datetime, timezone   # not on `run`'s path, which only lists entries
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 def new_id(taken: set[str]) -> str:
+    import secrets
     while True:
         token = secrets.token_hex(ID_LENGTH // 2)
         if token not in taken and not token.isdigit():
@@ -169,9 +169,18 @@ def list_entries(repo: Repository, state: str | None = None, memo: dict | None =
     else:
         out = git(["for-each-ref", "--format=%(objectname) %(refname)", *prefixes],
                   cwd=repo.root).stdout.decode("utf-8", "surrogateescape")
-        pairs = [line.split(" ", 1) for line in out.splitlines() if " " in line]
-        _read_messages(repo, [sha for sha, _ in pairs if sha not in memo], memo)
-        records = [(ref, sha, *memo[sha]) for sha, ref in pairs if sha in memo]
+        return _listed_entries(repo, [line.split(" ", 1) for line in out.splitlines() if " " in line],
+                               memo)
+    return _parsed(records)
+
+
+def _listed_entries(repo: Repository, pairs: list[list[str]], memo: dict) -> list[Entry]:
+    """The entries of PAIRS ([sha, ref] from a for-each-ref), messages read through MEMO."""
+    _read_messages(repo, [sha for sha, _ in pairs if sha not in memo], memo)
+    return _parsed([(ref, sha, *memo[sha]) for sha, ref in pairs if sha in memo])
+
+
+def _parsed(records: list[tuple[str, str, str, str]]) -> list[Entry]:
     entries = []
     for ref, sha, tree, message in records:
         entry = _parse(ref, sha, tree, message)
@@ -195,6 +204,32 @@ def _read_messages(repo: Repository, shas: list[str], memo: dict) -> None:
 def reserved_names(repo: Repository) -> set[str]:
     """Names held by queued and running entries: a new experiment may not take them."""
     return {e.name for e in list_entries(repo)}
+
+
+NAMES_LISTING = ["for-each-ref", "--format=%(objectname) %(refname)", refs.PREFIX, QUEUE_PREFIX,
+                 RUNNING_PREFIX]
+
+
+def names_in_use(repo: Repository, listing: bytes | None = None) -> tuple[list[refs.ExpRef], set[str]]:
+    """Every experiment ref (refs.list_refs) and reserved_names, from one
+    `git NAMES_LISTING` over the three namespaces (LISTING: its output, when
+    the caller has it): the entries' messages are read (a second call) only
+    when there are entries, which a plain `run` rarely has."""
+    if listing is None:
+        listing = git(NAMES_LISTING, cwd=repo.root).stdout
+    out = listing.decode("utf-8", "surrogateescape")
+    existing: list[refs.ExpRef] = []
+    queued: list[list[str]] = []
+    for line in out.splitlines():
+        sha, _, ref = line.partition(" ")
+        if ref.startswith(refs.PREFIX):
+            parsed = refs.parse_ref(ref, sha)
+            if parsed:
+                existing.append(parsed)
+        elif ref.startswith((QUEUE_PREFIX, RUNNING_PREFIX)):
+            queued.append([sha, ref])
+    reserved = {e.name for e in _listed_entries(repo, queued, {})} if queued else set()
+    return existing, reserved
 
 
 def find(repo: Repository, spec: str, entries: list[Entry] | None = None) -> Entry:
