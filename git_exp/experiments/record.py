@@ -14,8 +14,6 @@ facts ride in trailers (`git log --format=%(trailers)` reads them):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-
 from git_exp.errors import ExpError
 from git_exp.experiments import refs
 from git_exp.worktree.snapshot import commit_tree, snapshot_tree
@@ -24,14 +22,31 @@ from git_exp.git import git
 STATES = ("success", "failed", "interrupted", "saved")
 
 
-@dataclass
 class Outcome:
-    status: str = "success"
-    exit_code: int = 0
-    duration: float = 0.0
-    changed_params: dict[str, str] = field(default_factory=dict)   # key -> value text
-    message: str | None = None                                   # the user's -m
-    extra: dict[str, str] = field(default_factory=dict)          # more trailers
+    """How a run went (a plain class: see ExperimentResult in run.py)."""
+    __slots__ = ("status", "exit_code", "duration", "changed_params", "message", "extra")
+
+    def __init__(self, status: str = "success", exit_code: int = 0, duration: float = 0.0,
+                 changed_params: dict[str, str] | None = None, message: str | None = None,
+                 extra: dict[str, str] | None = None):
+        self.status = status
+        self.exit_code = exit_code
+        self.duration = duration
+        self.changed_params = {} if changed_params is None else changed_params  # key -> value text
+        self.message = message                                               # the user's -m
+        self.extra = {} if extra is None else extra                          # more trailers
+
+    def _key(self) -> tuple:
+        return (self.status, self.exit_code, self.duration, self.changed_params, self.message,
+                self.extra)
+
+    def __eq__(self, other: object) -> bool:
+        return other.__class__ is Outcome and self._key() == other._key()  # type: ignore[attr-defined]
+
+    __hash__ = None   # type: ignore[assignment]   # mutable, as the dataclass was
+
+    def __repr__(self) -> str:
+        return "Outcome(" + ", ".join(f"{k}={v!r}" for k, v in zip(self.__slots__, self._key())) + ")"
 
 
 def build_message(name: str, outcome: Outcome) -> str:

@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import time
-from dataclasses import dataclass, field
 from typing import Collection, Sequence
 
 from git_exp.errors import ExpError
@@ -26,14 +25,26 @@ from git_exp.pipeline.spec import load_pipeline
 DEFAULT_MAX_FILE = 10 * 1024 * 1024
 
 
-@dataclass
+# Plain classes, not dataclasses, on run's path (here and in record, refs, runner,
+# queue.entries, params.overrides, pipeline.lock): building a dataclass costs
+# half a millisecond at import, and `run -S` imports a dozen of them.
+
 class ExperimentResult:
-    ref: refs.ExpRef
-    outcome: rec.Outcome
-    summary: RunSummary
-    metrics: dict[str, object] = field(default_factory=dict)
-    error: ExpError | None = None
-    duplicate_of: refs.ExpRef | None = None   # set when nothing changed since that experiment
+    __slots__ = ("ref", "outcome", "summary", "metrics", "error", "duplicate_of")
+
+    def __init__(self, ref: refs.ExpRef, outcome: rec.Outcome, summary: RunSummary,
+                 metrics: dict[str, object] | None = None, error: ExpError | None = None,
+                 duplicate_of: refs.ExpRef | None = None):
+        self.ref = ref
+        self.outcome = outcome
+        self.summary = summary
+        self.metrics = {} if metrics is None else metrics
+        self.error = error
+        self.duplicate_of = duplicate_of   # set when nothing changed since that experiment
+
+    def __repr__(self) -> str:
+        return (f"ExperimentResult({self.ref!r}, {self.outcome!r}, {self.summary!r}, "
+                f"metrics={self.metrics!r}, error={self.error!r}, duplicate_of={self.duplicate_of!r})")
 
 
 def _same_tree(repo, baseline: str, tree: str) -> refs.ExpRef | None:
@@ -325,6 +336,8 @@ def run_experiment(repo, *, overrides: Sequence[str] = (), name: str | None = No
                     guard.remember(same, recorder.skipped)
                 return ExperimentResult(same, outcome, summary, read_metrics(repo, pipeline),
                                         duplicate_of=same)
+        if ahead is not None:
+            ahead.status_soon()   # Git answers it while the commit and the ref are written
         outcome.changed_params = changed_params(repo, pipeline, baseline, at_baseline)
         ref = rec.record(repo, baseline, name, outcome, force=force_name, tree=tree)
         os.replace(temp_log, rec.log_path(repo, ref.sha))

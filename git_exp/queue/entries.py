@@ -20,7 +20,6 @@ the owner (Exp-Claim-Pid, -Host, -Start, Exp-Claimed-At).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Sequence
 
 from git_exp.errors import ExpError
@@ -33,40 +32,88 @@ RUNNING_PREFIX = refs.RUNNING_PREFIX
 ID_LENGTH = 8
 
 
-@dataclass(frozen=True)
+# Plain classes, not dataclasses: `run` lists entries on every call, and
+# building a dataclass costs half a millisecond at import.
+
 class Owner:
-    """Who holds a claim: a process, told apart from a later one with its pid."""
+    """Who holds a claim: a process, told apart from a later one with its pid. Immutable."""
+    __slots__ = ("pid", "host", "start", "claimed_at")
     pid: int
     host: str
-    start: str = ""          # the process's start time (see procs.start_time); "" if unknown
-    claimed_at: str = ""
+    start: str          # the process's start time (see procs.start_time); "" if unknown
+    claimed_at: str
+
+    def __init__(self, pid: int, host: str, start: str = "", claimed_at: str = ""):
+        for name, value in (("pid", pid), ("host", host), ("start", start), ("claimed_at", claimed_at)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field '{name}' of an Owner")
+
+    __delattr__ = __setattr__   # type: ignore[assignment]
+
+    def _key(self) -> tuple:
+        return (self.pid, self.host, self.start, self.claimed_at)
+
+    def __eq__(self, other: object) -> bool:
+        return other.__class__ is Owner and self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __reduce__(self):
+        return (type(self), self._key())   # copy and pickle rebuild through __init__
+
+    def __repr__(self) -> str:
+        return (f"Owner(pid={self.pid!r}, host={self.host!r}, start={self.start!r}, "
+                f"claimed_at={self.claimed_at!r})")
 
     def here(self) -> bool:
         import socket   # only a claim's owner check needs it: `run` lists entries on every call
         return self.host == socket.gethostname()
 
 
-@dataclass
 class Entry:
-    id: str
-    state: str                 # "queued" or "running"
-    ref: str
-    sha: str                   # what the ref points at: the entry, or its latest claim
-    tree: str
-    entry_sha: str             # the commit holding the work tree with its params set
-    baseline: str
-    name: str
-    queued_at: str
-    params: list[str] = field(default_factory=list)
-    message: str | None = None
-    batch: str | None = None
-    targets: list[str] = field(default_factory=list)
-    downstream: bool = False
-    run_cache: bool = True
-    force: bool = False
-    attempt: int = 0           # claims so far
-    seq: int = 0               # the point's place in its sweep, to run them in order
-    owner: Owner | None = None
+    __slots__ = ("id", "state", "ref", "sha", "tree", "entry_sha", "baseline", "name", "queued_at",
+                 "params", "message", "batch", "targets", "downstream", "run_cache", "force",
+                 "attempt", "seq", "owner")
+
+    def __init__(self, id: str, state: str, ref: str, sha: str, tree: str, entry_sha: str,
+                 baseline: str, name: str, queued_at: str, params: list[str] | None = None,
+                 message: str | None = None, batch: str | None = None,
+                 targets: list[str] | None = None, downstream: bool = False,
+                 run_cache: bool = True, force: bool = False, attempt: int = 0, seq: int = 0,
+                 owner: Owner | None = None):
+        self.id = id
+        self.state = state                 # "queued" or "running"
+        self.ref = ref
+        self.sha = sha                     # what the ref points at: the entry, or its latest claim
+        self.tree = tree
+        self.entry_sha = entry_sha         # the commit holding the work tree with its params set
+        self.baseline = baseline
+        self.name = name
+        self.queued_at = queued_at
+        self.params = [] if params is None else params
+        self.message = message
+        self.batch = batch
+        self.targets = [] if targets is None else targets
+        self.downstream = downstream
+        self.run_cache = run_cache
+        self.force = force
+        self.attempt = attempt             # claims so far
+        self.seq = seq                     # the point's place in its sweep, to run them in order
+        self.owner = owner
+
+    def _key(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return other.__class__ is Entry and self._key() == other._key()  # type: ignore[attr-defined]
+
+    __hash__ = None   # type: ignore[assignment]   # mutable
+
+    def __repr__(self) -> str:
+        return "Entry(" + ", ".join(f"{k}={v!r}" for k, v in zip(self.__slots__, self._key())) + ")"
 
 
 def now_iso() -> str:
