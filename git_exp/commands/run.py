@@ -173,7 +173,7 @@ def run(args, console) -> int:
                 console.info(f"Stage '{stage}' skipped: {reason}.")
             _say_duplicate(console, known["name"], known["sha"])
             return 0
-    early = Prefetch(repo)   # Git answers the run's first questions while the runner is imported
+    early = Prefetch(repo, _names_in_use)   # Git answers the first questions while the runner is imported
     try:
         from git_exp.experiments.run import run_experiment
         result = run_experiment(
@@ -205,6 +205,12 @@ def run(args, console) -> int:
             raise ExpError(error, hint=hint)
         return 0
     return failure_tail(console, ref.name, outcome.status, error, hint)
+
+
+def _names_in_use(repo, listing: bytes):
+    # Imported when the answer is read, not before the prefetch starts.
+    from git_exp.queue.entries import names_in_use
+    return names_in_use(repo, listing)
 
 
 def _say_duplicate(console, name: str, sha: str) -> None:

@@ -6,8 +6,8 @@ question in a process of its own, on another core. So one thread asks, as
 soon as the repository is known, the questions that do not depend on
 exp.yaml, and the run takes the answers when it gets to them:
 
-- every experiment ref and the names queued entries hold
-  (queue.entries.names_in_use: one `for-each-ref`);
+- every experiment ref and the names queued entries hold (one `for-each-ref`,
+  read by the caller's queue.entries.names_in_use: the queue is above us);
 - HEAD's commit, through a `cat-file --batch` left open for the baseline's
   params files (record.baseline_and_blobs reads them through it);
 - the files the snapshot would take from the work tree (snapshot.changed_files)
@@ -37,11 +37,14 @@ if TYPE_CHECKING:
 
 
 class Prefetch:
-    """`early = Prefetch(repo)`; later `early.names()`, `early.head()`, `early.changed()`; `early.close()`."""
+    """`early = Prefetch(repo, names_in_use)`; later `early.names()`, `early.head()`,
+    `early.changed()`; `early.close()`."""
 
-    def __init__(self, repo, changed: bool = True):
-        """CHANGED: also list the work tree's changes (the check for oversized files wants them)."""
+    def __init__(self, repo, names_in_use, changed: bool = True):
+        """NAMES_IN_USE: queue.entries.names_in_use, which reads the listing.
+        CHANGED: also list the work tree's changes (the check for oversized files wants them)."""
         self._repo = repo
+        self._names_in_use = names_in_use
         self._objects: CatFile | None = None
         self._answers: dict[str, object] = {}
         self._errors: dict[str, BaseException] = {}
@@ -82,8 +85,7 @@ class Prefetch:
     def names(self) -> tuple[list[ExpRef], set[str]]:
         """(every experiment ref, the names queued and running entries hold)."""
         if "names" not in self._parsed:
-            from git_exp.queue.entries import names_in_use
-            self._parsed["names"] = names_in_use(self._repo, self._take("names"))
+            self._parsed["names"] = self._names_in_use(self._repo, self._take("names"))
         return self._parsed["names"]
 
     def head(self) -> tuple[str | None, CatFile]:
