@@ -163,8 +163,6 @@ def run(args, console) -> int:
         from git_exp.commands.run_queued import run_isolated
         return run_isolated(repo, args, console, ConsoleEvents(console))
     from git_exp.experiments import noopmemo
-    from git_exp.experiments.prefetch import Prefetch
-    early = None
     if noopmemo.plain_run(args.name, args.set_param, args.message, args.force,
                           not args.no_run_cache, args.stages, args.downstream):
         known = noopmemo.replay(repo)   # nothing changed since the last no-op: no YAML, no runner
@@ -173,6 +171,7 @@ def run(args, console) -> int:
                 console.info(f"Stage '{stage}' skipped: {reason}.")
             _say_duplicate(console, known["name"], known["sha"])
             return 0
+    from git_exp.experiments.prefetch import Prefetch   # after the replay: it loads threading
     early = Prefetch(repo, _names_in_use)   # Git answers the first questions while the runner is imported
     try:
         from git_exp.experiments.run import run_experiment
