@@ -15,8 +15,8 @@ exp.yaml, and the run takes the answers when it gets to them:
 
 Each answer is exactly what the caller would have got by asking at that
 moment; an error is raised in the caller's thread when it takes the answer,
-as if it had asked itself. The thread only waits on Git: it imports nothing
-and touches no file.
+as if it had asked itself. The thread writes no file; besides waiting on Git
+it only imports what it calls (catfile, snapshot), which the run needs anyway.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from git_exp.errors import ExpError
 from git_exp.git import git
 
 # queue.entries.NAMES_LISTING, spelled out so the thread can ask before that
-# module (and the dataclasses it builds) is imported; a test checks they agree.
+# module is imported; tests/test_run_path.py checks they agree.
 NAMES_LISTING = ["for-each-ref", "--format=%(objectname) %(refname)", "refs/exps/",
                  "refs/exps-queue/", "refs/exps-running/"]
 
