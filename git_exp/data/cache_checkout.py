@@ -15,7 +15,6 @@ import hashlib
 import os
 import shutil
 import stat
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from git_exp.data import cachefiles
@@ -31,12 +30,28 @@ if TYPE_CHECKING:
 _SHARED = ("hardlink", "symlink")
 
 
-@dataclass
 class CheckoutResult:
-    changed: list[str] = field(default_factory=list)      # paths written, removed or chmod'ed
-    saved_first: list[str] = field(default_factory=list)  # paths whose old content was saved first
-    link_kind: str | None = None                          # kind of the last file written
-    saved_hashes: dict[str, str] = field(default_factory=dict)  # saved path -> hash to restore it
+    """What a checkout did (a plain class: building a dataclass at import costs
+    half a millisecond, and `run` imports this module on every call)."""
+    __slots__ = ("changed", "saved_first", "link_kind", "saved_hashes")
+
+    def __init__(self, changed: list[str] | None = None, saved_first: list[str] | None = None,
+                 link_kind: str | None = None, saved_hashes: dict[str, str] | None = None):
+        self.changed = [] if changed is None else changed               # paths written, removed or chmod'ed
+        self.saved_first = [] if saved_first is None else saved_first   # paths whose old content was saved first
+        self.link_kind = link_kind                                       # kind of the last file written
+        self.saved_hashes = {} if saved_hashes is None else saved_hashes  # saved path -> hash to restore it
+
+    def __eq__(self, other: object) -> bool:
+        return other.__class__ is CheckoutResult and (
+            (self.changed, self.saved_first, self.link_kind, self.saved_hashes)
+            == (other.changed, other.saved_first, other.link_kind, other.saved_hashes))  # type: ignore[attr-defined]
+
+    __hash__ = None   # type: ignore[assignment]   # mutable
+
+    def __repr__(self) -> str:
+        return (f"CheckoutResult(changed={self.changed!r}, saved_first={self.saved_first!r}, "
+                f"link_kind={self.link_kind!r}, saved_hashes={self.saved_hashes!r})")
 
 
 class Checkout:

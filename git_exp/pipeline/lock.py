@@ -9,7 +9,6 @@ people's commits): hashes and paths are validated on read.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 from git_exp.bounded import load_yaml, read_file
 from git_exp.data.hashing import HashInfo
@@ -21,12 +20,29 @@ from git_exp.names import LOCK_FILE
 SCHEMA = "1"
 
 
-@dataclass
 class StageLock:
-    cmd: list[str]
-    deps: dict[str, HashInfo] = field(default_factory=dict)
-    params: dict[str, dict[str, object]] = field(default_factory=dict)
-    outs: dict[str, HashInfo] = field(default_factory=dict)
+    """One stage's entry (a plain class, not a dataclass: `run` imports this
+    module on every call, and building a dataclass costs half a millisecond)."""
+    __slots__ = ("cmd", "deps", "params", "outs")
+
+    def __init__(self, cmd: list[str], deps: dict[str, HashInfo] | None = None,
+                 params: dict[str, dict[str, object]] | None = None,
+                 outs: dict[str, HashInfo] | None = None):
+        self.cmd = cmd
+        self.deps = {} if deps is None else deps
+        self.params = {} if params is None else params
+        self.outs = {} if outs is None else outs
+
+    def __eq__(self, other: object) -> bool:
+        return (other.__class__ is StageLock
+                and (self.cmd, self.deps, self.params, self.outs)
+                == (other.cmd, other.deps, other.params, other.outs))  # type: ignore[attr-defined]
+
+    __hash__ = None   # type: ignore[assignment]   # mutable
+
+    def __repr__(self) -> str:
+        return (f"StageLock(cmd={self.cmd!r}, deps={self.deps!r}, params={self.params!r}, "
+                f"outs={self.outs!r})")
 
     def to_dict(self) -> dict:
         entry: dict = {"cmd": self.cmd[0] if len(self.cmd) == 1 else list(self.cmd)}

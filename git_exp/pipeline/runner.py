@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from git_exp.data.cache import Cache
@@ -51,18 +50,44 @@ class StageFailed(ExpError):
         self.exit_code = exit_code
 
 
-@dataclass
+# Plain classes, not dataclasses: `run` imports this module on every call, and
+# building a dataclass costs half a millisecond at import.
+
 class StagePlan:
-    stage: Stage
-    reasons: list[str]          # why it must run; empty when up to date
-    skip: str | None = None     # "frozen" when it never runs
+    __slots__ = ("stage", "reasons", "skip")
+
+    def __init__(self, stage: Stage, reasons: list[str], skip: str | None = None):
+        self.stage = stage
+        self.reasons = reasons      # why it must run; empty when up to date
+        self.skip = skip            # "frozen" when it never runs
+
+    def __eq__(self, other: object) -> bool:
+        return (other.__class__ is StagePlan
+                and (self.stage, self.reasons, self.skip) == (other.stage, other.reasons, other.skip))  # type: ignore[attr-defined]
+
+    __hash__ = None   # type: ignore[assignment]   # mutable
+
+    def __repr__(self) -> str:
+        return f"StagePlan(stage={self.stage!r}, reasons={self.reasons!r}, skip={self.skip!r})"
 
 
-@dataclass
 class RunSummary:
-    ran: list[str] = field(default_factory=list)
-    restored: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    __slots__ = ("ran", "restored", "skipped")
+
+    def __init__(self, ran: list[str] | None = None, restored: list[str] | None = None,
+                 skipped: list[str] | None = None):
+        self.ran = [] if ran is None else ran
+        self.restored = [] if restored is None else restored
+        self.skipped = [] if skipped is None else skipped
+
+    def __eq__(self, other: object) -> bool:
+        return (other.__class__ is RunSummary
+                and (self.ran, self.restored, self.skipped) == (other.ran, other.restored, other.skipped))  # type: ignore[attr-defined]
+
+    __hash__ = None   # type: ignore[assignment]   # mutable
+
+    def __repr__(self) -> str:
+        return f"RunSummary(ran={self.ran!r}, restored={self.restored!r}, skipped={self.skipped!r})"
 
 
 def _fmt(value) -> str:
