@@ -22,6 +22,7 @@ from git_exp.data.hashing import HashInfo, ManifestEntry, hash_file_with_memo, s
 from git_exp.data.links import ContentMismatch, materialize, temp_name
 from git_exp.data.parallel import run_all
 from git_exp.errors import ExpError
+from git_exp.plainclass import Mutable
 
 if TYPE_CHECKING:
     from git_exp.data.cache import Cache, Progress
@@ -30,9 +31,8 @@ if TYPE_CHECKING:
 _SHARED = ("hardlink", "symlink")
 
 
-class CheckoutResult:
-    """What a checkout did (a plain class: building a dataclass at import costs
-    half a millisecond, and `run` imports this module on every call)."""
+class CheckoutResult(Mutable):
+    """What a checkout did (plainclass.Mutable: `run` imports this module on every call)."""
     __slots__ = ("changed", "saved_first", "link_kind", "saved_hashes")
 
     def __init__(self, changed: list[str] | None = None, saved_first: list[str] | None = None,
@@ -41,17 +41,6 @@ class CheckoutResult:
         self.saved_first = [] if saved_first is None else saved_first   # paths whose old content was saved first
         self.link_kind = link_kind                                       # kind of the last file written
         self.saved_hashes = {} if saved_hashes is None else saved_hashes  # saved path -> hash to restore it
-
-    def __eq__(self, other: object) -> bool:
-        return other.__class__ is CheckoutResult and (
-            (self.changed, self.saved_first, self.link_kind, self.saved_hashes)
-            == (other.changed, other.saved_first, other.link_kind, other.saved_hashes))  # type: ignore[attr-defined]
-
-    __hash__ = None   # type: ignore[assignment]   # mutable
-
-    def __repr__(self) -> str:
-        return (f"CheckoutResult(changed={self.changed!r}, saved_first={self.saved_first!r}, "
-                f"link_kind={self.link_kind!r}, saved_hashes={self.saved_hashes!r})")
 
 
 class Checkout:

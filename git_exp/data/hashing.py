@@ -19,6 +19,7 @@ import threading
 from typing import TYPE_CHECKING, Iterable
 
 from git_exp.errors import ExpError
+from git_exp.plainclass import Frozen
 from git_exp.relpaths import path_problem
 
 if TYPE_CHECKING:
@@ -118,38 +119,7 @@ def hash_checked(path: str, st: os.stat_result | None) -> tuple[str, int, os.sta
     return digest, size, after
 
 
-class _Value:
-    """A frozen dataclass's behaviour - fields set once in __init__, equality and
-    hashing by value, a repr, copy and pickle through __init__ - without
-    building dataclasses at import: `run` loads this module on every call, and
-    with these two gone (and cache_checkout's) it no longer imports dataclasses."""
-    __slots__ = ()
-
-    def _key(self) -> tuple:
-        slots: tuple[str, ...] = type(self).__slots__
-        return tuple(getattr(self, name) for name in slots)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field '{name}' of a {type(self).__name__}")
-
-    __delattr__ = __setattr__   # type: ignore[assignment]
-
-    def __eq__(self, other: object) -> bool:
-        return other.__class__ is self.__class__ and self._key() == other._key()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __reduce__(self):
-        return (type(self), self._key())
-
-    def __repr__(self) -> str:
-        slots: tuple[str, ...] = type(self).__slots__
-        return f"{type(self).__name__}(" + ", ".join(
-            f"{name}={value!r}" for name, value in zip(slots, self._key())) + ")"
-
-
-class HashInfo(_Value):
+class HashInfo(Frozen):
     """What a pointer or lock entry records about an out."""
     __slots__ = ("hash", "size", "nfiles")
     hash: str           # "<64hex>" for a file, "<64hex>.dir" for a directory
@@ -158,9 +128,7 @@ class HashInfo(_Value):
 
     def __init__(self, hash: str, size: int, nfiles: int | None = None):
         _check_info(hash, size, nfiles, None)
-        object.__setattr__(self, "hash", hash)
-        object.__setattr__(self, "size", size)
-        object.__setattr__(self, "nfiles", nfiles)
+        self._init(hash=hash, size=size, nfiles=nfiles)
 
     @property
     def is_dir(self) -> bool:
@@ -203,7 +171,7 @@ def _check_info(h: object, size: object, nfiles: object, where: str | None) -> N
         raise _info_error(where, f"nfiles is set but {h} is a file hash")
 
 
-class ManifestEntry(_Value):
+class ManifestEntry(Frozen):
     __slots__ = ("relpath", "hash", "size", "executable")
     relpath: str        # posix, relative to the directory, no '.' or '..' parts
     hash: str           # file hash (never .dir: manifests are flat)
@@ -211,10 +179,7 @@ class ManifestEntry(_Value):
     executable: bool
 
     def __init__(self, relpath: str, hash: str, size: int, executable: bool):
-        object.__setattr__(self, "relpath", relpath)
-        object.__setattr__(self, "hash", hash)
-        object.__setattr__(self, "size", size)
-        object.__setattr__(self, "executable", executable)
+        self._init(relpath=relpath, hash=hash, size=size, executable=executable)
 
 
 def manifest_bytes(entries: Iterable[ManifestEntry]) -> bytes:

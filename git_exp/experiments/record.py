@@ -16,14 +16,15 @@ from __future__ import annotations
 import os
 from git_exp.errors import ExpError
 from git_exp.experiments import refs
+from git_exp.plainclass import Mutable
 from git_exp.worktree.snapshot import commit_tree, snapshot_tree
 from git_exp.git import git
 
 STATES = ("success", "failed", "interrupted", "saved")
 
 
-class Outcome:
-    """How a run went (a plain class: see ExperimentResult in run.py)."""
+class Outcome(Mutable):
+    """How a run went (plainclass.Mutable: on run's path)."""
     __slots__ = ("status", "exit_code", "duration", "changed_params", "message", "extra")
 
     def __init__(self, status: str = "success", exit_code: int = 0, duration: float = 0.0,
@@ -35,18 +36,6 @@ class Outcome:
         self.changed_params = {} if changed_params is None else changed_params  # key -> value text
         self.message = message                                               # the user's -m
         self.extra = {} if extra is None else extra                          # more trailers
-
-    def _key(self) -> tuple:
-        return (self.status, self.exit_code, self.duration, self.changed_params, self.message,
-                self.extra)
-
-    def __eq__(self, other: object) -> bool:
-        return other.__class__ is Outcome and self._key() == other._key()  # type: ignore[attr-defined]
-
-    __hash__ = None   # type: ignore[assignment]   # mutable, as the dataclass was
-
-    def __repr__(self) -> str:
-        return "Outcome(" + ", ".join(f"{k}={v!r}" for k, v in zip(self.__slots__, self._key())) + ")"
 
 
 def build_message(name: str, outcome: Outcome) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from git_exp.errors import ExpError
 from git_exp.git import GitCommandError, git, reason
 from git_exp.git.commits import update_refs
+from git_exp.plainclass import Frozen
 
 PREFIX = "refs/exps/"
 # The queue's namespaces: entries waiting, and entries a worker has claimed.
@@ -17,9 +18,9 @@ RUNNING_PREFIX = "refs/exps-running/"
 ZERO = "0" * 40
 
 
-class ExpRef:
-    """One experiment ref; immutable, compared and hashed by its fields. A plain
-    class, not a dataclass: `run` and `show` import this module on every call."""
+class ExpRef(Frozen):
+    """One experiment ref; immutable, compared and hashed by its fields
+    (plainclass.Frozen: `run` and `show` import this module on every call)."""
     __slots__ = ("ref", "baseline", "name", "sha")
     ref: str        # refs/exps/<baseline>/<name>
     baseline: str   # full sha of the commit it ran from
@@ -27,28 +28,7 @@ class ExpRef:
     sha: str        # the experiment commit
 
     def __init__(self, ref: str, baseline: str, name: str, sha: str):
-        for key, value in (("ref", ref), ("baseline", baseline), ("name", name), ("sha", sha)):
-            object.__setattr__(self, key, value)
-
-    def __setattr__(self, key: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field '{key}' of an ExpRef")
-
-    __delattr__ = __setattr__   # type: ignore[assignment]
-
-    def _key(self) -> tuple[str, str, str, str]:
-        return (self.ref, self.baseline, self.name, self.sha)
-
-    def __eq__(self, other: object) -> bool:
-        return other.__class__ is ExpRef and self._key() == other._key()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __reduce__(self):
-        return (type(self), self._key())   # copy and pickle rebuild through __init__
-
-    def __repr__(self) -> str:
-        return f"ExpRef(ref={self.ref!r}, baseline={self.baseline!r}, name={self.name!r}, sha={self.sha!r})"
+        self._init(ref=ref, baseline=baseline, name=name, sha=sha)
 
 
 def exp_ref(baseline: str, name: str) -> str:

@@ -25,9 +25,7 @@ from git_exp.pipeline.spec import load_pipeline
 DEFAULT_MAX_FILE = 10 * 1024 * 1024
 
 
-# Plain classes, not dataclasses, on run's path (here and in record, refs, runner,
-# queue.entries, params.overrides, pipeline.lock): building a dataclass costs
-# half a millisecond at import, and `run -S` imports a dozen of them.
+# Plain classes, not dataclasses, on run's path (plainclass.py says why).
 
 class ExperimentResult:
     __slots__ = ("ref", "outcome", "summary", "metrics", "error", "duplicate_of")

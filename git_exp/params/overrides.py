@@ -27,6 +27,7 @@ import re
 
 from git_exp.errors import ExpError
 from git_exp.params.keys import find_outside_quotes, index_of, join_key, split_key
+from git_exp.plainclass import Frozen
 
 OPS = ("set", "add", "upsert", "delete")
 
@@ -43,10 +44,9 @@ _NULL = {"null", "Null", "NULL", "~"}
 _FILE_EXTS = (".yaml", ".yml", ".json", ".toml", ".py")
 
 
-class Override:
-    """One -S argument, parsed; immutable. A plain class, not a dataclass:
-    `run -S` imports this module on every call, and building a dataclass
-    costs half a millisecond."""
+class Override(Frozen):
+    """One -S argument, parsed; immutable (plainclass.Frozen: `run -S`
+    imports this module on every call)."""
     __slots__ = ("file", "key", "op", "value", "text")
     file: str | None   # "other.yaml" when given as other.yaml:key=value, else None
     key: str           # dot path "train.lr", canonical (keys.join_key of its parts)
@@ -55,29 +55,7 @@ class Override:
     text: str          # the value text as the user gave it, surrounding blanks removed
 
     def __init__(self, file: str | None, key: str, op: str, value: object, text: str):
-        for name, given in (("file", file), ("key", key), ("op", op), ("value", value), ("text", text)):
-            object.__setattr__(self, name, given)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field '{name}' of an Override")
-
-    __delattr__ = __setattr__   # type: ignore[assignment]
-
-    def _key(self) -> tuple:
-        return (self.file, self.key, self.op, self.value, self.text)
-
-    def __eq__(self, other: object) -> bool:
-        return other.__class__ is Override and self._key() == other._key()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __reduce__(self):
-        return (type(self), self._key())   # copy and pickle rebuild through __init__
-
-    def __repr__(self) -> str:
-        return (f"Override(file={self.file!r}, key={self.key!r}, op={self.op!r}, "
-                f"value={self.value!r}, text={self.text!r})")
+        self._init(file=file, key=key, op=op, value=value, text=text)
 
     def __str__(self) -> str:
         prefix = f"{self.file}:" if self.file else ""

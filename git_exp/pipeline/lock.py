@@ -13,6 +13,7 @@ import os
 from git_exp.bounded import load_yaml, read_file
 from git_exp.data.hashing import HashInfo
 from git_exp.errors import ExpError
+from git_exp.plainclass import Mutable
 from git_exp.relpaths import path_problem
 from git_exp.worktree_writes import WorkTree
 from git_exp.names import LOCK_FILE
@@ -20,9 +21,8 @@ from git_exp.names import LOCK_FILE
 SCHEMA = "1"
 
 
-class StageLock:
-    """One stage's entry (a plain class, not a dataclass: `run` imports this
-    module on every call, and building a dataclass costs half a millisecond)."""
+class StageLock(Mutable):
+    """One stage's entry (plainclass.Mutable: `run` imports this module on every call)."""
     __slots__ = ("cmd", "deps", "params", "outs")
 
     def __init__(self, cmd: list[str], deps: dict[str, HashInfo] | None = None,
@@ -32,17 +32,6 @@ class StageLock:
         self.deps = {} if deps is None else deps
         self.params = {} if params is None else params
         self.outs = {} if outs is None else outs
-
-    def __eq__(self, other: object) -> bool:
-        return (other.__class__ is StageLock
-                and (self.cmd, self.deps, self.params, self.outs)
-                == (other.cmd, other.deps, other.params, other.outs))  # type: ignore[attr-defined]
-
-    __hash__ = None   # type: ignore[assignment]   # mutable
-
-    def __repr__(self) -> str:
-        return (f"StageLock(cmd={self.cmd!r}, deps={self.deps!r}, params={self.params!r}, "
-                f"outs={self.outs!r})")
 
     def to_dict(self) -> dict:
         entry: dict = {"cmd": self.cmd[0] if len(self.cmd) == 1 else list(self.cmd)}

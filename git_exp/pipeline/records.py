@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from git_exp.plainclass import Frozen
+
 Reader = Callable[[str], Optional[str]]
 
 TOP_KEYS = ("stages", "vars", "params", "metrics", "plots")
@@ -18,41 +20,7 @@ OUT_OPTIONS = ("cache", "persist", "desc")
 PLOT_PROPS = ("x", "y", "title", "template", "x_label", "y_label")
 
 
-class _Record:
-    """What these records kept of frozen dataclasses - fields set once, compared
-    by value (the COMPARED ones), a readable repr - without building dataclasses
-    at import: every `run` and `show` imports this module."""
-    __slots__ = ()
-    COMPARED: tuple[str, ...] = ()
-
-    def _init(self, **values) -> None:
-        for name, value in values.items():
-            object.__setattr__(self, name, value)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field '{name}' of a {type(self).__name__}")
-
-    __delattr__ = __setattr__   # type: ignore[assignment]
-
-    def __eq__(self, other: object) -> bool:
-        return other.__class__ is self.__class__ and all(
-            getattr(self, name) == getattr(other, name) for name in self.COMPARED)
-
-    def __hash__(self) -> int:
-        return hash(tuple(getattr(self, name) for name in self.COMPARED))
-
-    def __reduce__(self):
-        # copy and pickle rebuild through __init__ (fields in slot order), never assigning
-        slots: tuple[str, ...] = type(self).__slots__
-        return (type(self), tuple(getattr(self, name) for name in slots))
-
-    def __repr__(self) -> str:
-        slots: tuple[str, ...] = type(self).__slots__
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in slots)
-        return f"{type(self).__name__}({fields})"
-
-
-class Output(_Record):
+class Output(Frozen):
     __slots__ = ("path", "kind", "cache", "persist", "is_dir_hint", "plot", "desc", "location")
     COMPARED = __slots__[:-1]   # not where it was written
     path: str            # repo-relative, posix, normalised ("models", not "./models/")
@@ -70,7 +38,7 @@ class Output(_Record):
                    plot=plot, desc=desc, location=location)
 
 
-class Stage(_Record):
+class Stage(Frozen):
     __slots__ = ("name", "cmd", "wdir", "deps", "params", "outs", "frozen", "always_changed",
                  "desc", "location")
     COMPARED = __slots__
@@ -104,7 +72,7 @@ class Stage(_Record):
         return [o for o in self.outs if o.kind == "plot"]
 
 
-class Pipeline(_Record):
+class Pipeline(Frozen):
     __slots__ = ("path", "stages", "params_files", "metrics", "plots")
     COMPARED = __slots__
     path: str                 # repo-relative path of exp.yaml

@@ -24,6 +24,7 @@ from git_exp.ignore import ensure_ignored
 from git_exp.params import read as params_read
 from git_exp.pipeline import lock as lockfile
 from git_exp.pipeline.graph import stage_order
+from git_exp.plainclass import Mutable
 from git_exp.procs import guard_group, unguard_group
 from git_exp.worktree_writes import WorkTree
 
@@ -50,10 +51,9 @@ class StageFailed(ExpError):
         self.exit_code = exit_code
 
 
-# Plain classes, not dataclasses: `run` imports this module on every call, and
-# building a dataclass costs half a millisecond at import.
+# plainclass records, not dataclasses: `run` imports this module on every call.
 
-class StagePlan:
+class StagePlan(Mutable):
     __slots__ = ("stage", "reasons", "skip")
 
     def __init__(self, stage: Stage, reasons: list[str], skip: str | None = None):
@@ -61,17 +61,8 @@ class StagePlan:
         self.reasons = reasons      # why it must run; empty when up to date
         self.skip = skip            # "frozen" when it never runs
 
-    def __eq__(self, other: object) -> bool:
-        return (other.__class__ is StagePlan
-                and (self.stage, self.reasons, self.skip) == (other.stage, other.reasons, other.skip))  # type: ignore[attr-defined]
 
-    __hash__ = None   # type: ignore[assignment]   # mutable
-
-    def __repr__(self) -> str:
-        return f"StagePlan(stage={self.stage!r}, reasons={self.reasons!r}, skip={self.skip!r})"
-
-
-class RunSummary:
+class RunSummary(Mutable):
     __slots__ = ("ran", "restored", "skipped")
 
     def __init__(self, ran: list[str] | None = None, restored: list[str] | None = None,
@@ -79,15 +70,6 @@ class RunSummary:
         self.ran = [] if ran is None else ran
         self.restored = [] if restored is None else restored
         self.skipped = [] if skipped is None else skipped
-
-    def __eq__(self, other: object) -> bool:
-        return (other.__class__ is RunSummary
-                and (self.ran, self.restored, self.skipped) == (other.ran, other.restored, other.skipped))  # type: ignore[attr-defined]
-
-    __hash__ = None   # type: ignore[assignment]   # mutable
-
-    def __repr__(self) -> str:
-        return f"RunSummary(ran={self.ran!r}, restored={self.restored!r}, skipped={self.skipped!r})"
 
 
 def _fmt(value) -> str:

@@ -25,6 +25,7 @@ from typing import Sequence
 from git_exp.errors import ExpError
 from git_exp.experiments import refs
 from git_exp.git import git
+from git_exp.plainclass import Frozen, Mutable
 from git_exp.repo import Repository
 
 QUEUE_PREFIX = refs.QUEUE_PREFIX
@@ -32,10 +33,9 @@ RUNNING_PREFIX = refs.RUNNING_PREFIX
 ID_LENGTH = 8
 
 
-# Plain classes, not dataclasses: `run` lists entries on every call, and
-# building a dataclass costs half a millisecond at import.
+# plainclass records, not dataclasses: `run` lists entries on every call.
 
-class Owner:
+class Owner(Frozen):
     """Who holds a claim: a process, told apart from a later one with its pid. Immutable."""
     __slots__ = ("pid", "host", "start", "claimed_at")
     pid: int
@@ -44,36 +44,14 @@ class Owner:
     claimed_at: str
 
     def __init__(self, pid: int, host: str, start: str = "", claimed_at: str = ""):
-        for name, value in (("pid", pid), ("host", host), ("start", start), ("claimed_at", claimed_at)):
-            object.__setattr__(self, name, value)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field '{name}' of an Owner")
-
-    __delattr__ = __setattr__   # type: ignore[assignment]
-
-    def _key(self) -> tuple:
-        return (self.pid, self.host, self.start, self.claimed_at)
-
-    def __eq__(self, other: object) -> bool:
-        return other.__class__ is Owner and self._key() == other._key()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __reduce__(self):
-        return (type(self), self._key())   # copy and pickle rebuild through __init__
-
-    def __repr__(self) -> str:
-        return (f"Owner(pid={self.pid!r}, host={self.host!r}, start={self.start!r}, "
-                f"claimed_at={self.claimed_at!r})")
+        self._init(pid=pid, host=host, start=start, claimed_at=claimed_at)
 
     def here(self) -> bool:
         import socket   # only a claim's owner check needs it: `run` lists entries on every call
         return self.host == socket.gethostname()
 
 
-class Entry:
+class Entry(Mutable):
     __slots__ = ("id", "state", "ref", "sha", "tree", "entry_sha", "baseline", "name", "queued_at",
                  "params", "message", "batch", "targets", "downstream", "run_cache", "force",
                  "attempt", "seq", "owner")
@@ -103,17 +81,6 @@ class Entry:
         self.attempt = attempt             # claims so far
         self.seq = seq                     # the point's place in its sweep, to run them in order
         self.owner = owner
-
-    def _key(self) -> tuple:
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __eq__(self, other: object) -> bool:
-        return other.__class__ is Entry and self._key() == other._key()  # type: ignore[attr-defined]
-
-    __hash__ = None   # type: ignore[assignment]   # mutable
-
-    def __repr__(self) -> str:
-        return "Entry(" + ", ".join(f"{k}={v!r}" for k, v in zip(self.__slots__, self._key())) + ")"
 
 
 def now_iso() -> str:
