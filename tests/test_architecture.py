@@ -190,6 +190,7 @@ RANKS = {
     # 0 foundation: tiny, pure, imported everywhere
     "__init__": 0, "errors": 0, "bounded": 0, "atomic": 0, "procs": 0,
     "crashlog": 0, "logtail": 0, "pathmap": 0, "live": 0, "filewatch": 0, "names": 0,
+    "plainclass": 0,
     "relpaths": 0,
     # 1 the door to Git: git/ (the only code that starts `git`), the repository, and
     # its config (read with `git config`, so above the door rather than in the foundation)

@@ -171,13 +171,17 @@ def run(args, console) -> int:
                 console.info(f"Stage '{stage}' skipped: {reason}.")
             _say_duplicate(console, known["name"], known["sha"])
             return 0
-    from git_exp.experiments.run import run_experiment
-    from git_exp.queue.entries import reserved_names
-    result = run_experiment(
-        repo, overrides=args.set_param, name=args.name, message=args.message,
-        force_name=args.force, force=args.force, run_cache=not args.no_run_cache,
-        targets=args.stages or None, downstream=args.downstream, events=ConsoleEvents(console),
-        reserved=reserved_names(repo))
+    from git_exp.experiments.prefetch import Prefetch   # after the replay: it loads threading
+    early = Prefetch(repo, _names_in_use)   # Git answers the first questions while the runner is imported
+    try:
+        from git_exp.experiments.run import run_experiment
+        result = run_experiment(
+            repo, overrides=args.set_param, name=args.name, message=args.message,
+            force_name=args.force, force=args.force, run_cache=not args.no_run_cache,
+            targets=args.stages or None, downstream=args.downstream, events=ConsoleEvents(console),
+            reserved=early.names()[1], prefetch=early)
+    finally:
+        early.close()
     ref, outcome = result.ref, result.outcome
     if result.duplicate_of is not None:
         _say_duplicate(console, ref.name, ref.sha)
@@ -200,6 +204,12 @@ def run(args, console) -> int:
             raise ExpError(error, hint=hint)
         return 0
     return failure_tail(console, ref.name, outcome.status, error, hint)
+
+
+def _names_in_use(repo, listing: bytes):
+    # Imported when the answer is read, not before the prefetch starts.
+    from git_exp.queue.entries import names_in_use
+    return names_in_use(repo, listing)
 
 
 def _say_duplicate(console, name: str, sha: str) -> None:

@@ -15,7 +15,6 @@ import hashlib
 import os
 import shutil
 import stat
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from git_exp.data import cachefiles
@@ -23,6 +22,7 @@ from git_exp.data.hashing import HashInfo, ManifestEntry, hash_file_with_memo, s
 from git_exp.data.links import ContentMismatch, materialize, temp_name
 from git_exp.data.parallel import run_all
 from git_exp.errors import ExpError
+from git_exp.plainclass import Mutable
 
 if TYPE_CHECKING:
     from git_exp.data.cache import Cache, Progress
@@ -31,12 +31,16 @@ if TYPE_CHECKING:
 _SHARED = ("hardlink", "symlink")
 
 
-@dataclass
-class CheckoutResult:
-    changed: list[str] = field(default_factory=list)      # paths written, removed or chmod'ed
-    saved_first: list[str] = field(default_factory=list)  # paths whose old content was saved first
-    link_kind: str | None = None                          # kind of the last file written
-    saved_hashes: dict[str, str] = field(default_factory=dict)  # saved path -> hash to restore it
+class CheckoutResult(Mutable):
+    """What a checkout did (plainclass.Mutable: `run` imports this module on every call)."""
+    __slots__ = ("changed", "saved_first", "link_kind", "saved_hashes")
+
+    def __init__(self, changed: list[str] | None = None, saved_first: list[str] | None = None,
+                 link_kind: str | None = None, saved_hashes: dict[str, str] | None = None):
+        self.changed = [] if changed is None else changed               # paths written, removed or chmod'ed
+        self.saved_first = [] if saved_first is None else saved_first   # paths whose old content was saved first
+        self.link_kind = link_kind                                       # kind of the last file written
+        self.saved_hashes = {} if saved_hashes is None else saved_hashes  # saved path -> hash to restore it
 
 
 class Checkout:

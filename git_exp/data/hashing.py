@@ -16,10 +16,10 @@ import os
 import re
 import stat
 import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
 from git_exp.errors import ExpError
+from git_exp.plainclass import Frozen
 from git_exp.relpaths import path_problem
 
 if TYPE_CHECKING:
@@ -119,16 +119,16 @@ def hash_checked(path: str, st: os.stat_result | None) -> tuple[str, int, os.sta
     return digest, size, after
 
 
-@dataclass(frozen=True)
-class HashInfo:
+class HashInfo(Frozen):
     """What a pointer or lock entry records about an out."""
-
+    __slots__ = ("hash", "size", "nfiles")
     hash: str           # "<64hex>" for a file, "<64hex>.dir" for a directory
     size: int           # total bytes
-    nfiles: int | None = None   # None for a file, file count for a directory
+    nfiles: int | None  # None for a file, file count for a directory
 
-    def __post_init__(self):
-        _check_info(self.hash, self.size, self.nfiles, None)
+    def __init__(self, hash: str, size: int, nfiles: int | None = None):
+        _check_info(hash, size, nfiles, None)
+        self._init(hash=hash, size=size, nfiles=nfiles)
 
     @property
     def is_dir(self) -> bool:
@@ -171,12 +171,15 @@ def _check_info(h: object, size: object, nfiles: object, where: str | None) -> N
         raise _info_error(where, f"nfiles is set but {h} is a file hash")
 
 
-@dataclass(frozen=True)
-class ManifestEntry:
+class ManifestEntry(Frozen):
+    __slots__ = ("relpath", "hash", "size", "executable")
     relpath: str        # posix, relative to the directory, no '.' or '..' parts
     hash: str           # file hash (never .dir: manifests are flat)
     size: int
     executable: bool
+
+    def __init__(self, relpath: str, hash: str, size: int, executable: bool):
+        self._init(relpath=relpath, hash=hash, size=size, executable=executable)
 
 
 def manifest_bytes(entries: Iterable[ManifestEntry]) -> bytes:

@@ -34,8 +34,6 @@ a miss and the run goes the long way.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 
 from git_exp import __version__
@@ -101,6 +99,7 @@ def _status(repo) -> tuple[str, str, list[str], list[str]] | None:
             worktree.append(paths[-1])
     if head is None or len(head) < 40:
         return None         # no commit yet ("(initial)"): not a no-op anyway
+    import hashlib
     return head, hashlib.sha256(proc.stdout).hexdigest(), paths, worktree
 
 
@@ -166,6 +165,7 @@ def _env_key() -> list:
 
 
 def _load(path: str) -> dict:
+    import json   # hashlib and json where used: `run -S` imports this module only to ask plain_run
     try:
         with open(path, "rb") as fh:
             data = json.loads(fh.read())
@@ -252,6 +252,7 @@ class Guard:
         self.before: tuple[list[str], list[str], dict] | None = None
         self.worktree_changed: list[str] | None = None   # start()'s status, see _status
         self.skipped: list = []
+        self._soon: list = []       # status_soon()'s thread and its answer
         self.stamp = _stamp(repo)   # before anything is stat'ed or read
 
     def start(self, pipeline, lock_file: str) -> None:
@@ -280,12 +281,39 @@ class Guard:
                 return
         self.before = (rel, [status[0], status[1]], stats)
 
+    def status_soon(self) -> None:
+        """Take remember()'s status now, in a thread, while the caller writes the
+        experiment's commit and ref (which change nothing `git status` reports).
+        Call after the snapshot: the status must see the work tree as the
+        snapshot took it or later. remember() still takes its stats after it."""
+        if self.before is None or self.stamp is None or self._soon:
+            return
+        import threading
+        answer: list = []
+
+        def ask() -> None:
+            try:
+                answer.append(_status(self.repo))
+            except BaseException:   # noqa: BLE001 - asked again in the caller's thread, where it shows
+                pass
+        thread = threading.Thread(target=ask, name="git-exp-status", daemon=True)
+        thread.start()
+        self._soon = [thread, answer]
+
+    def _later_status(self):
+        if not self._soon:
+            return _status(self.repo)
+        thread, answer = self._soon
+        thread.join()
+        # No answer: the thread failed (git missing, say); ask here, where an error shows.
+        return answer[0] if answer else _status(self.repo)
+
     def remember(self, ref, skipped: list) -> None:
         """The run was a no-op matching REF: store it if nothing moved since start()."""
         if self.before is None or self.stamp is None:
             return
         rel, status_key, stats = self.before
-        status = _status(self.repo)
+        status = self._later_status()
         if status is None or [status[0], status[1]] != status_key or status[0] != ref.baseline:
             return
         if _stats(self.repo, rel, _config_files(self.repo)) != stats:
@@ -303,6 +331,7 @@ class Guard:
             "answer": {"skipped": [[s, r] for s, r in skipped], "name": ref.name, "sha": ref.sha}}
         while len(memo) > MAX_ROOTS:
             memo.pop(next(iter(memo)))
+        import json
         try:
             write_atomic(path, json.dumps(memo, separators=(",", ":")))
         except (OSError, TypeError, ValueError):

@@ -14,24 +14,28 @@ facts ride in trailers (`git log --format=%(trailers)` reads them):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-
 from git_exp.errors import ExpError
 from git_exp.experiments import refs
+from git_exp.plainclass import Mutable
 from git_exp.worktree.snapshot import commit_tree, snapshot_tree
 from git_exp.git import git
 
 STATES = ("success", "failed", "interrupted", "saved")
 
 
-@dataclass
-class Outcome:
-    status: str = "success"
-    exit_code: int = 0
-    duration: float = 0.0
-    changed_params: dict[str, str] = field(default_factory=dict)   # key -> value text
-    message: str | None = None                                   # the user's -m
-    extra: dict[str, str] = field(default_factory=dict)          # more trailers
+class Outcome(Mutable):
+    """How a run went (plainclass.Mutable: on run's path)."""
+    __slots__ = ("status", "exit_code", "duration", "changed_params", "message", "extra")
+
+    def __init__(self, status: str = "success", exit_code: int = 0, duration: float = 0.0,
+                 changed_params: dict[str, str] | None = None, message: str | None = None,
+                 extra: dict[str, str] | None = None):
+        self.status = status
+        self.exit_code = exit_code
+        self.duration = duration
+        self.changed_params = {} if changed_params is None else changed_params  # key -> value text
+        self.message = message                                               # the user's -m
+        self.extra = {} if extra is None else extra                          # more trailers
 
 
 def build_message(name: str, outcome: Outcome) -> str:
@@ -80,24 +84,36 @@ def baseline_of(repo) -> str:
     return proc.stdout.decode().strip()
 
 
-def baseline_and_blobs(repo, relfiles: list[str],
-                       baseline: str | None = None) -> tuple[str, dict[str, bytes | None]]:
+def baseline_and_blobs(repo, relfiles: list[str], baseline: str | None = None,
+                       prefetched=None) -> tuple[str, dict[str, bytes | None]]:
     """A batched Git read: BASELINE (default: HEAD's commit, as baseline_of)
     and the bytes of each of RELFILES in it (None: not in that commit), all
     through one `git cat-file --batch` instead of a rev-parse plus a
     `cat-file blob` per file. HEAD is resolved first and the files are asked
     for by the commit's id, so they always come from the commit returned.
+
+    PREFETCHED: (HEAD's commit or None, the open CatFile that resolved it),
+    from prefetch.Prefetch.head(), used when BASELINE is None; its owner closes it.
     """
     from git_exp.git.catfile import CatFile
+    if prefetched is not None and baseline is None:
+        head, objects = prefetched
+        if head is None:
+            raise ExpError(_NO_BASELINE[0], hint=_NO_BASELINE[1])
+        return head, _blobs(objects, head, relfiles)
     with CatFile(repo.root) as objects:
         if baseline is None:
-            head = objects.read("HEAD^{commit}")
-            if head is None or head.type != "commit":
+            found = objects.read("HEAD^{commit}")
+            if found is None or found.type != "commit":
                 raise ExpError(_NO_BASELINE[0], hint=_NO_BASELINE[1])
-            baseline = head.oid
-        found = objects.read_many([f"{baseline}:{rel}" for rel in relfiles]) if relfiles else []
-    return baseline, {rel: obj.data if obj is not None and obj.type == "blob" else None
-                      for rel, obj in zip(relfiles, found)}
+            baseline = found.oid
+        return baseline, _blobs(objects, baseline, relfiles)
+
+
+def _blobs(objects, commit: str, relfiles: list[str]) -> dict[str, bytes | None]:
+    found = objects.read_many([f"{commit}:{rel}" for rel in relfiles]) if relfiles else []
+    return {rel: obj.data if obj is not None and obj.type == "blob" else None
+            for rel, obj in zip(relfiles, found)}
 
 
 def taken_names(repo) -> set[str]:

@@ -6,11 +6,10 @@ silently overwrite each other, and Git keeps packed and loose refs consistent.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from git_exp.errors import ExpError
 from git_exp.git import GitCommandError, git, reason
 from git_exp.git.commits import update_refs
+from git_exp.plainclass import Frozen
 
 PREFIX = "refs/exps/"
 # The queue's namespaces: entries waiting, and entries a worker has claimed.
@@ -19,12 +18,17 @@ RUNNING_PREFIX = "refs/exps-running/"
 ZERO = "0" * 40
 
 
-@dataclass(frozen=True)
-class ExpRef:
+class ExpRef(Frozen):
+    """One experiment ref; immutable, compared and hashed by its fields
+    (plainclass.Frozen: `run` and `show` import this module on every call)."""
+    __slots__ = ("ref", "baseline", "name", "sha")
     ref: str        # refs/exps/<baseline>/<name>
     baseline: str   # full sha of the commit it ran from
     name: str
     sha: str        # the experiment commit
+
+    def __init__(self, ref: str, baseline: str, name: str, sha: str):
+        self._init(ref=ref, baseline=baseline, name=name, sha=sha)
 
 
 def exp_ref(baseline: str, name: str) -> str:

@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import time
-from dataclasses import dataclass, field
 from typing import Collection, Sequence
 
 from git_exp.errors import ExpError
@@ -26,14 +25,24 @@ from git_exp.pipeline.spec import load_pipeline
 DEFAULT_MAX_FILE = 10 * 1024 * 1024
 
 
-@dataclass
+# Plain classes, not dataclasses, on run's path (plainclass.py says why).
+
 class ExperimentResult:
-    ref: refs.ExpRef
-    outcome: rec.Outcome
-    summary: RunSummary
-    metrics: dict[str, object] = field(default_factory=dict)
-    error: ExpError | None = None
-    duplicate_of: refs.ExpRef | None = None   # set when nothing changed since that experiment
+    __slots__ = ("ref", "outcome", "summary", "metrics", "error", "duplicate_of")
+
+    def __init__(self, ref: refs.ExpRef, outcome: rec.Outcome, summary: RunSummary,
+                 metrics: dict[str, object] | None = None, error: ExpError | None = None,
+                 duplicate_of: refs.ExpRef | None = None):
+        self.ref = ref
+        self.outcome = outcome
+        self.summary = summary
+        self.metrics = {} if metrics is None else metrics
+        self.error = error
+        self.duplicate_of = duplicate_of   # set when nothing changed since that experiment
+
+    def __repr__(self) -> str:
+        return (f"ExperimentResult({self.ref!r}, {self.outcome!r}, {self.summary!r}, "
+                f"metrics={self.metrics!r}, error={self.error!r}, duplicate_of={self.duplicate_of!r})")
 
 
 def _same_tree(repo, baseline: str, tree: str) -> refs.ExpRef | None:
@@ -154,9 +163,10 @@ def read_metrics(repo, pipeline) -> dict[str, object]:
     return values
 
 
-def _pick_name(repo, name: str | None, force: bool,
-               reserved: Collection[str] = ()) -> tuple[str, list[refs.ExpRef]]:
-    existing = refs.list_refs(repo.root)
+def _pick_name(repo, name: str | None, force: bool, reserved: Collection[str] = (),
+               existing: list[refs.ExpRef] | None = None) -> tuple[str, list[refs.ExpRef]]:
+    """EXISTING: refs.list_refs(repo.root), when the caller has it already."""
+    existing = refs.list_refs(repo.root) if existing is None else existing
     if name is None:
         return exp_names.generate({r.name for r in existing} | set(reserved)), []
     exp_names.validate(name, repo.root)
@@ -194,7 +204,7 @@ def run_experiment(repo, *, overrides: Sequence[str] = (), name: str | None = No
                    downstream: bool = False, events: Events | None = None,
                    baseline: str | None = None, log_file: str | None = None,
                    reserved: Collection[str],
-                   trailers: dict[str, str] | None = None) -> ExperimentResult:
+                   trailers: dict[str, str] | None = None, prefetch=None) -> ExperimentResult:
     """Run the pipeline in REPO's work tree and record the result.
 
     BASELINE is the experiment's parent (default: HEAD); a queued run passes
@@ -203,7 +213,9 @@ def run_experiment(repo, *, overrides: Sequence[str] = (), name: str | None = No
     (it moves next to the other logs once recorded). RESERVED names count as
     taken: the caller passes the names of queued entries (queue.entries.
     reserved_names), or none for a queued run itself. TRAILERS go into the
-    experiment's message as they are.
+    experiment's message as they are. PREFETCH: a prefetch.Prefetch of REPO
+    started before this run, whose answers it takes instead of asking Git
+    (its caller closes it).
     """
     from git_exp.params import overrides as ov
     from git_exp.params import sweeps
@@ -225,7 +237,9 @@ def run_experiment(repo, *, overrides: Sequence[str] = (), name: str | None = No
     own_tree = baseline is None and log_file is None and not trailers  # not a queued checkout
     # The baseline and its params files in one Git call; its objects never change,
     # so reading them now equals reading them when the run is recorded.
-    baseline, at_baseline = rec.baseline_and_blobs(repo, list(pipeline.params_files), baseline)
+    baseline, at_baseline = rec.baseline_and_blobs(
+        repo, list(pipeline.params_files), baseline,
+        prefetched=prefetch.head() if prefetch is not None and baseline is None else None)
     for arg in overrides:
         if sweeps.is_sweep(arg):
             raise ExpError(f"'{arg}' is a sweep: it describes several experiments",
@@ -233,18 +247,21 @@ def run_experiment(repo, *, overrides: Sequence[str] = (), name: str | None = No
                                 "or run them in parallel with -j N")
     parsed = [ov.parse_override(arg) for arg in overrides]
     auto_named = name is None
-    name, replaced = _pick_name(repo, name, force_name, reserved)
+    name, replaced = _pick_name(repo, name, force_name, reserved,
+                                prefetch.names()[0] if prefetch is not None else None)
     limit = repo.config.get_int("exp.maxCommitFileSize", DEFAULT_MAX_FILE)
 
     with RunLock(repo.git_dir, name):
         # Cached outs must be ignored before sizes are checked: they never enter Git.
         ignored: set[str] = set()
+        new_ignores = False
         for stage in pipeline.stages.values():
             for out in stage.outs:
                 if out.cache and out.path not in ignored:
-                    ensure_ignored(repo.root, out.path)
+                    new_ignores |= ensure_ignored(repo.root, out.path)
                     ignored.add(out.path)
-        check_sizes(repo, limit)
+        # The prefetched listing holds while no .gitignore changed since it was taken.
+        check_sizes(repo, limit, changed=None if new_ignores or prefetch is None else prefetch.changed())
         # Everything that can fail before a stage starts is done before the
         # -S edit, or undone with it: the log must be writable (a full disk or
         # a read-only .git/exp fails here), and an error after the edit puts
@@ -317,6 +334,8 @@ def run_experiment(repo, *, overrides: Sequence[str] = (), name: str | None = No
                     guard.remember(same, recorder.skipped)
                 return ExperimentResult(same, outcome, summary, read_metrics(repo, pipeline),
                                         duplicate_of=same)
+        if ahead is not None:
+            ahead.status_soon()   # Git answers it while the commit and the ref are written
         outcome.changed_params = changed_params(repo, pipeline, baseline, at_baseline)
         ref = rec.record(repo, baseline, name, outcome, force=force_name, tree=tree)
         os.replace(temp_log, rec.log_path(repo, ref.sha))

@@ -24,10 +24,10 @@ value (key=) is the empty string; write null for None.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from git_exp.errors import ExpError
 from git_exp.params.keys import find_outside_quotes, index_of, join_key, split_key
+from git_exp.plainclass import Frozen
 
 OPS = ("set", "add", "upsert", "delete")
 
@@ -44,13 +44,18 @@ _NULL = {"null", "Null", "NULL", "~"}
 _FILE_EXTS = (".yaml", ".yml", ".json", ".toml", ".py")
 
 
-@dataclass(frozen=True)
-class Override:
+class Override(Frozen):
+    """One -S argument, parsed; immutable (plainclass.Frozen: `run -S`
+    imports this module on every call)."""
+    __slots__ = ("file", "key", "op", "value", "text")
     file: str | None   # "other.yaml" when given as other.yaml:key=value, else None
     key: str           # dot path "train.lr", canonical (keys.join_key of its parts)
     op: str            # "set", "add" (+key), "upsert" (++key) or "delete" (~key)
     value: object      # the typed value (None for delete)
     text: str          # the value text as the user gave it, surrounding blanks removed
+
+    def __init__(self, file: str | None, key: str, op: str, value: object, text: str):
+        self._init(file=file, key=key, op=op, value=value, text=text)
 
     def __str__(self) -> str:
         prefix = f"{self.file}:" if self.file else ""

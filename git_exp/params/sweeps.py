@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
 from git_exp.errors import ExpError
 from git_exp.params.keys import find_outside_quotes
@@ -106,6 +105,8 @@ def _range(arg: str, inner: str) -> list[str]:
                            hint="range takes numbers, such as range(0,1,0.25)")
         numbers.append(value)
     floats = any(isinstance(n, float) for n in numbers)
+    # decimal only here: every `run -S` asks is_sweep, and only a range needs it
+    from decimal import ROUND_CEILING, Decimal, InvalidOperation
     try:
         exact = [Decimal(t.replace("_", "")) if isinstance(n, float) else Decimal(n)
                  for t, n in zip(texts, numbers)]

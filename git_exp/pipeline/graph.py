@@ -10,7 +10,6 @@ the one written first in exp.yaml goes first, so runs are reproducible.
 from __future__ import annotations
 
 import bisect
-import difflib
 import heapq
 
 from git_exp.errors import ExpError
@@ -162,6 +161,7 @@ def _select(pipeline, graph: dict, targets: list[str], downstream: bool,
             start.update(group)
             continue
         known = list(pipeline.stages)
+        import difflib   # only for the error's suggestion: not on every run's path
         close = difflib.get_close_matches(target, known, n=3)
         hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
         shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")

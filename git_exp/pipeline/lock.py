@@ -9,11 +9,11 @@ people's commits): hashes and paths are validated on read.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 from git_exp.bounded import load_yaml, read_file
 from git_exp.data.hashing import HashInfo
 from git_exp.errors import ExpError
+from git_exp.plainclass import Mutable
 from git_exp.relpaths import path_problem
 from git_exp.worktree_writes import WorkTree
 from git_exp.names import LOCK_FILE
@@ -21,12 +21,17 @@ from git_exp.names import LOCK_FILE
 SCHEMA = "1"
 
 
-@dataclass
-class StageLock:
-    cmd: list[str]
-    deps: dict[str, HashInfo] = field(default_factory=dict)
-    params: dict[str, dict[str, object]] = field(default_factory=dict)
-    outs: dict[str, HashInfo] = field(default_factory=dict)
+class StageLock(Mutable):
+    """One stage's entry (plainclass.Mutable: `run` imports this module on every call)."""
+    __slots__ = ("cmd", "deps", "params", "outs")
+
+    def __init__(self, cmd: list[str], deps: dict[str, HashInfo] | None = None,
+                 params: dict[str, dict[str, object]] | None = None,
+                 outs: dict[str, HashInfo] | None = None):
+        self.cmd = cmd
+        self.deps = {} if deps is None else deps
+        self.params = {} if params is None else params
+        self.outs = {} if outs is None else outs
 
     def to_dict(self) -> dict:
         entry: dict = {"cmd": self.cmd[0] if len(self.cmd) == 1 else list(self.cmd)}

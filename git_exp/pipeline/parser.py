@@ -8,7 +8,6 @@ the offending key or value, what is wrong and what is allowed (with a
 """
 from __future__ import annotations
 
-import difflib
 import itertools
 import posixpath
 import re
@@ -30,6 +29,7 @@ _KINDS = {"outs": "out", "metrics": "metric", "plots": "plot"}
 
 
 def _suggest(word, allowed) -> str:
+    import difflib   # only for the error's suggestion: not on every run's path
     close = difflib.get_close_matches(str(word), list(allowed), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 

@@ -1,14 +1,15 @@
 """The records a parsed exp.yaml comes out as: Pipeline, Stage and Output,
 and the keys the schema allows.
 
-Plain frozen dataclasses with repo-relative, normalised paths, so everything
+Plain immutable records with repo-relative, normalised paths, so everything
 downstream (runner, status, show, plots, the DVC importer) reads them without
 knowing about `wdir`, templates or YAML marks. spec.py makes them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable, Optional
+
+from git_exp.plainclass import Frozen
 
 Reader = Callable[[str], Optional[str]]
 
@@ -19,20 +20,28 @@ OUT_OPTIONS = ("cache", "persist", "desc")
 PLOT_PROPS = ("x", "y", "title", "template", "x_label", "y_label")
 
 
-@dataclass(frozen=True)
-class Output:
+class Output(Frozen):
+    __slots__ = ("path", "kind", "cache", "persist", "is_dir_hint", "plot", "desc", "location")
+    COMPARED = __slots__[:-1]   # not where it was written
     path: str            # repo-relative, posix, normalised ("models", not "./models/")
     kind: str            # "out" | "metric" | "plot"
     cache: bool
     persist: bool
     is_dir_hint: bool    # the user wrote a trailing "/"
     plot: dict           # the plot properties given (x, y, title, template, x_label, y_label); {} unless a plot
-    desc: Optional[str] = None
-    location: Optional[tuple] = field(default=None, compare=False)   # (file, line, col) of the entry
+    desc: Optional[str]
+    location: Optional[tuple]   # (file, line, col) of the entry
+
+    def __init__(self, path: str, kind: str, cache: bool, persist: bool, is_dir_hint: bool,
+                 plot: dict, desc: Optional[str] = None, location: Optional[tuple] = None):
+        self._init(path=path, kind=kind, cache=cache, persist=persist, is_dir_hint=is_dir_hint,
+                   plot=plot, desc=desc, location=location)
 
 
-@dataclass(frozen=True)
-class Stage:
+class Stage(Frozen):
+    __slots__ = ("name", "cmd", "wdir", "deps", "params", "outs", "frozen", "always_changed",
+                 "desc", "location")
+    COMPARED = __slots__
     name: str
     cmd: list
     wdir: str            # repo-relative posix, "." for root
@@ -43,6 +52,11 @@ class Stage:
     always_changed: bool
     desc: Optional[str]
     location: tuple      # (file, line, col) of the stage's definition
+
+    def __init__(self, name: str, cmd: list, wdir: str, deps: list, params: dict, outs: list,
+                 frozen: bool, always_changed: bool, desc: Optional[str], location: tuple):
+        self._init(name=name, cmd=cmd, wdir=wdir, deps=deps, params=params, outs=outs,
+                   frozen=frozen, always_changed=always_changed, desc=desc, location=location)
 
     @property
     def group(self) -> str:
@@ -58,10 +72,14 @@ class Stage:
         return [o for o in self.outs if o.kind == "plot"]
 
 
-@dataclass(frozen=True)
-class Pipeline:
+class Pipeline(Frozen):
+    __slots__ = ("path", "stages", "params_files", "metrics", "plots")
+    COMPARED = __slots__
     path: str                 # repo-relative path of exp.yaml
     stages: dict              # name -> Stage, in file order (foreach/matrix expanded in place)
     params_files: list        # top-level params + every stage's params files, de-duplicated
     metrics: list             # top-level and stage metrics (Output), one per path
     plots: list               # top-level and stage plots (Output), one per path
+
+    def __init__(self, path: str, stages: dict, params_files: list, metrics: list, plots: list):
+        self._init(path=path, stages=stages, params_files=params_files, metrics=metrics, plots=plots)

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from git_exp.data.cache import Cache
@@ -25,6 +24,7 @@ from git_exp.ignore import ensure_ignored
 from git_exp.params import read as params_read
 from git_exp.pipeline import lock as lockfile
 from git_exp.pipeline.graph import stage_order
+from git_exp.plainclass import Mutable
 from git_exp.procs import guard_group, unguard_group
 from git_exp.worktree_writes import WorkTree
 
@@ -51,18 +51,25 @@ class StageFailed(ExpError):
         self.exit_code = exit_code
 
 
-@dataclass
-class StagePlan:
-    stage: Stage
-    reasons: list[str]          # why it must run; empty when up to date
-    skip: str | None = None     # "frozen" when it never runs
+# plainclass records, not dataclasses: `run` imports this module on every call.
+
+class StagePlan(Mutable):
+    __slots__ = ("stage", "reasons", "skip")
+
+    def __init__(self, stage: Stage, reasons: list[str], skip: str | None = None):
+        self.stage = stage
+        self.reasons = reasons      # why it must run; empty when up to date
+        self.skip = skip            # "frozen" when it never runs
 
 
-@dataclass
-class RunSummary:
-    ran: list[str] = field(default_factory=list)
-    restored: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+class RunSummary(Mutable):
+    __slots__ = ("ran", "restored", "skipped")
+
+    def __init__(self, ran: list[str] | None = None, restored: list[str] | None = None,
+                 skipped: list[str] | None = None):
+        self.ran = [] if ran is None else ran
+        self.restored = [] if restored is None else restored
+        self.skipped = [] if skipped is None else skipped
 
 
 def _fmt(value) -> str:

@@ -21,7 +21,6 @@ Keys of params.yaml that a stage's templating reads are recorded (see
 """
 from __future__ import annotations
 
-import difflib
 import re
 import shlex
 
@@ -154,6 +153,7 @@ class Resolver:
             return ("'item' exists only in foreach and matrix stages, 'key' only when "
                     "foreach goes over a mapping (or in a matrix)")
         names = sorted({*map(str, self.context.data), *self.local})
+        import difflib   # only for the error's suggestion: not on every run's path
         close = difflib.get_close_matches(name, names, n=1)
         lead = f"did you mean '{close[0]}'? " if close else ""
         if not names:

@@ -20,15 +20,12 @@ the owner (Exp-Claim-Pid, -Host, -Start, Exp-Claimed-At).
 from __future__ import annotations
 
 import os
-import secrets
-import socket
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Sequence
 
 from git_exp.errors import ExpError
 from git_exp.experiments import refs
 from git_exp.git import git
+from git_exp.plainclass import Frozen, Mutable
 from git_exp.repo import Repository
 
 QUEUE_PREFIX = refs.QUEUE_PREFIX
@@ -36,46 +33,63 @@ RUNNING_PREFIX = refs.RUNNING_PREFIX
 ID_LENGTH = 8
 
 
-@dataclass(frozen=True)
-class Owner:
-    """Who holds a claim: a process, told apart from a later one with its pid."""
+# plainclass records, not dataclasses: `run` lists entries on every call.
+
+class Owner(Frozen):
+    """Who holds a claim: a process, told apart from a later one with its pid. Immutable."""
+    __slots__ = ("pid", "host", "start", "claimed_at")
     pid: int
     host: str
-    start: str = ""          # the process's start time (see procs.start_time); "" if unknown
-    claimed_at: str = ""
+    start: str          # the process's start time (see procs.start_time); "" if unknown
+    claimed_at: str
+
+    def __init__(self, pid: int, host: str, start: str = "", claimed_at: str = ""):
+        self._init(pid=pid, host=host, start=start, claimed_at=claimed_at)
 
     def here(self) -> bool:
+        import socket   # only a claim's owner check needs it: `run` lists entries on every call
         return self.host == socket.gethostname()
 
 
-@dataclass
-class Entry:
-    id: str
-    state: str                 # "queued" or "running"
-    ref: str
-    sha: str                   # what the ref points at: the entry, or its latest claim
-    tree: str
-    entry_sha: str             # the commit holding the work tree with its params set
-    baseline: str
-    name: str
-    queued_at: str
-    params: list[str] = field(default_factory=list)
-    message: str | None = None
-    batch: str | None = None
-    targets: list[str] = field(default_factory=list)
-    downstream: bool = False
-    run_cache: bool = True
-    force: bool = False
-    attempt: int = 0           # claims so far
-    seq: int = 0               # the point's place in its sweep, to run them in order
-    owner: Owner | None = None
+class Entry(Mutable):
+    __slots__ = ("id", "state", "ref", "sha", "tree", "entry_sha", "baseline", "name", "queued_at",
+                 "params", "message", "batch", "targets", "downstream", "run_cache", "force",
+                 "attempt", "seq", "owner")
+
+    def __init__(self, id: str, state: str, ref: str, sha: str, tree: str, entry_sha: str,
+                 baseline: str, name: str, queued_at: str, params: list[str] | None = None,
+                 message: str | None = None, batch: str | None = None,
+                 targets: list[str] | None = None, downstream: bool = False,
+                 run_cache: bool = True, force: bool = False, attempt: int = 0, seq: int = 0,
+                 owner: Owner | None = None):
+        self.id = id
+        self.state = state                 # "queued" or "running"
+        self.ref = ref
+        self.sha = sha                     # what the ref points at: the entry, or its latest claim
+        self.tree = tree
+        self.entry_sha = entry_sha         # the commit holding the work tree with its params set
+        self.baseline = baseline
+        self.name = name
+        self.queued_at = queued_at
+        self.params = [] if params is None else params
+        self.message = message
+        self.batch = batch
+        self.targets = [] if targets is None else targets
+        self.downstream = downstream
+        self.run_cache = run_cache
+        self.force = force
+        self.attempt = attempt             # claims so far
+        self.seq = seq                     # the point's place in its sweep, to run them in order
+        self.owner = owner
 
 
 def now_iso() -> str:
+    from datetime import datetime, timezone   # not on `run`'s path, which only lists entries
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 def new_id(taken: set[str]) -> str:
+    import secrets
     while True:
         token = secrets.token_hex(ID_LENGTH // 2)
         if token not in taken and not token.isdigit():
@@ -169,9 +183,18 @@ def list_entries(repo: Repository, state: str | None = None, memo: dict | None =
     else:
         out = git(["for-each-ref", "--format=%(objectname) %(refname)", *prefixes],
                   cwd=repo.root).stdout.decode("utf-8", "surrogateescape")
-        pairs = [line.split(" ", 1) for line in out.splitlines() if " " in line]
-        _read_messages(repo, [sha for sha, _ in pairs if sha not in memo], memo)
-        records = [(ref, sha, *memo[sha]) for sha, ref in pairs if sha in memo]
+        return _listed_entries(repo, [line.split(" ", 1) for line in out.splitlines() if " " in line],
+                               memo)
+    return _parsed(records)
+
+
+def _listed_entries(repo: Repository, pairs: list[list[str]], memo: dict) -> list[Entry]:
+    """The entries of PAIRS ([sha, ref] from a for-each-ref), messages read through MEMO."""
+    _read_messages(repo, [sha for sha, _ in pairs if sha not in memo], memo)
+    return _parsed([(ref, sha, *memo[sha]) for sha, ref in pairs if sha in memo])
+
+
+def _parsed(records: list[tuple[str, str, str, str]]) -> list[Entry]:
     entries = []
     for ref, sha, tree, message in records:
         entry = _parse(ref, sha, tree, message)
@@ -195,6 +218,32 @@ def _read_messages(repo: Repository, shas: list[str], memo: dict) -> None:
 def reserved_names(repo: Repository) -> set[str]:
     """Names held by queued and running entries: a new experiment may not take them."""
     return {e.name for e in list_entries(repo)}
+
+
+NAMES_LISTING = ["for-each-ref", "--format=%(objectname) %(refname)", refs.PREFIX, QUEUE_PREFIX,
+                 RUNNING_PREFIX]
+
+
+def names_in_use(repo: Repository, listing: bytes | None = None) -> tuple[list[refs.ExpRef], set[str]]:
+    """Every experiment ref (refs.list_refs) and reserved_names, from one
+    `git NAMES_LISTING` over the three namespaces (LISTING: its output, when
+    the caller has it): the entries' messages are read (a second call) only
+    when there are entries, which a plain `run` rarely has."""
+    if listing is None:
+        listing = git(NAMES_LISTING, cwd=repo.root).stdout
+    out = listing.decode("utf-8", "surrogateescape")
+    existing: list[refs.ExpRef] = []
+    queued: list[list[str]] = []
+    for line in out.splitlines():
+        sha, _, ref = line.partition(" ")
+        if ref.startswith(refs.PREFIX):
+            parsed = refs.parse_ref(ref, sha)
+            if parsed:
+                existing.append(parsed)
+        elif ref.startswith((QUEUE_PREFIX, RUNNING_PREFIX)):
+            queued.append([sha, ref])
+    reserved = {e.name for e in _listed_entries(repo, queued, {})} if queued else set()
+    return existing, reserved
 
 
 def find(repo: Repository, spec: str, entries: list[Entry] | None = None) -> Entry:
