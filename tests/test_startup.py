@@ -98,11 +98,11 @@ def test_post_checkout_and_post_merge_import_nothing_heavy(hooked):
     mods = loaded_modules("hook", "post-checkout", old, new, "1", cwd=hooked.path)
     assert _light(mods) == []
     assert "git_exp.git.commits" not in mods and "git_exp.sharing.transfer" not in mods
-    # contextlib still comes in with dataclasses (inspect, ast): hooks.py, worktree/, data/hashing.py.
-    assert not mods & (set(STARTUP_NEVER) - {"contextlib"})
+    # Nor dataclasses (inspect, ast, contextlib) or typing: records there are plain classes.
+    assert not mods & {*STARTUP_NEVER, "dataclasses", "typing", "argparse"}
     hooked.git("update-ref", "ORIG_HEAD", old)
     mods = loaded_modules("hook", "post-merge", "0", cwd=hooked.path)
-    assert _light(mods) == [] and not mods & (set(STARTUP_NEVER) - {"contextlib"})
+    assert _light(mods) == [] and not mods & {*STARTUP_NEVER, "dataclasses", "typing", "argparse"}
 
 
 def test_pre_commit_imports_nothing_heavy(hooked):
@@ -114,8 +114,8 @@ def test_pre_commit_imports_nothing_heavy(hooked):
     assert _light(mods, allowed=("sqlite3",)) == []
     assert not {m for m in mods if m.startswith(("git_exp.sharing", "git_exp.experiments"))}
     # Not yet cleared from this path: shutil (data/cache_checkout.py imports it at the top),
-    # contextlib (with dataclasses: worktree/precommit.py, data/hashing.py).
-    assert "subprocess" not in mods
+    # typing and with it contextlib (data/cache.py).
+    assert not mods & {"subprocess", "dataclasses", "argparse"}
 
 
 def test_pre_push_of_code_only_imports_nothing_heavy(hooked):
