@@ -286,3 +286,69 @@ def test_a_second_save_of_a_folder_uses_the_memo(cache, tmp_path):
         memo.preload(str(ws))
         assert memo.may_know(str(ws))
         assert cache.save(str(ws), memo) == first
+
+
+# -- checkout of a new folder of many files -----------------------------------------
+
+def _saved_folder(cache, tmp_path, count=40):
+    ws = tmp_path / "ws"
+    many_files(ws, count)
+    return ws, cache.save(str(ws))
+
+
+def test_missing_lists_the_folders_and_answers_as_a_lookup_would(cache, tmp_path, monkeypatch):
+    ws, info = _saved_folder(cache, tmp_path)
+    gone, folder, linked = (sha(b"content %d\n" % i) for i in (3, 4, 5))
+    os.unlink(cache.object_path(gone))
+    os.unlink(cache.object_path(folder))
+    os.mkdir(cache.object_path(folder))          # not a file: missing
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"content 5\n")
+    os.unlink(cache.object_path(linked))
+    os.symlink(target, cache.object_path(linked))  # a link to a file: there, as isfile() says
+    looked_up = cache.missing(info)
+    monkeypatch.setattr(cache_module, "LIST_SHARDS_FROM", 1)
+    assert cache.missing(info) == looked_up == sorted([gone, folder])
+
+
+def test_a_new_folder_with_objects_missing_names_them_all_and_writes_nothing(cache, tmp_path, monkeypatch):
+    from git_exp.worktree_writes import WorkTree
+    ws, info = _saved_folder(cache, tmp_path)
+    gone = sorted(sha(b"content %d\n" % i) for i in (1, 2))
+    for h in gone:
+        os.unlink(cache.object_path(h))
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ExpError) as err:
+        cache.checkout(info, WorkTree(str(out)), "data")
+    assert "2 object(s) missing" in err.value.message and all(h in err.value.message for h in gone)
+    assert os.listdir(out) == []
+
+
+def test_a_new_folder_with_a_truncated_object_is_not_written(cache, tmp_path):
+    from git_exp.worktree_writes import WorkTree
+    ws, info = _saved_folder(cache, tmp_path)
+    bad = sha(b"content 9\n")
+    os.chmod(cache.object_path(bad), 0o644)
+    with open(cache.object_path(bad), "wb") as f:
+        f.write(b"content")
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ExpError, match=f"cache object {bad} is corrupt: expected 10 bytes, found 7"):
+        cache.checkout(info, WorkTree(str(out)), "data")
+    assert os.listdir(out) == []   # the folder built aside is gone too
+
+
+def test_a_new_folder_of_many_files_is_whole_and_unmarked(cache, tmp_path, monkeypatch):
+    from git_exp.worktree_writes import WorkTree
+    monkeypatch.setattr(cachefiles, "SPREAD_FROM", 2)
+    ws, info = _saved_folder(cache, tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    cache.checkout(info, WorkTree(str(out)), "data")
+    got = {os.path.relpath(os.path.join(d, n), out / "data"): open(os.path.join(d, n), "rb").read()
+           for d, _, names in os.walk(out / "data") for n in names}
+    assert got == {os.path.relpath(os.path.join(d, n), ws): open(os.path.join(d, n), "rb").read()
+                   for d, _, names in os.walk(ws) for n in names}
+    assert os.listdir(out) == ["data"]
+    assert _has_topdir_flag(str(out / "data")) in (False, None)   # the mark came off

@@ -75,7 +75,12 @@ _FS_IOC_GETFLAGS = (2 << 30) | (_LONG << 16) | (ord("f") << 8) | 1
 _FS_IOC_SETFLAGS = (1 << 30) | (_LONG << 16) | (ord("f") << 8) | 2
 
 
-def spread_subfolders(folder: str) -> None:
+# A checkout writing at least this many files into a new folder spreads its
+# subfolders too (cache_checkout.py); below, the placement is left alone.
+SPREAD_FROM = 1024
+
+
+def spread_subfolders(folder: str, spread: bool = True) -> None:
     """Ask the file system to spread FOLDER's future subfolders out over the
     disk instead of packing them beside FOLDER - what 'chattr +T' means to
     ext2/3/4's Orlov allocator - for the cache's 256 unrelated 2-hex folders.
@@ -87,7 +92,8 @@ def spread_subfolders(folder: str) -> None:
     was just deleted, each object cost 0.1-0.5 ms of kernel time; spread,
     each folder's group holds a few dozen objects at most (measured on 10,000
     files: 0.6 s instead of 0.7-3.8 s). Best effort: other file systems, or
-    a folder we may not change, keep their own placement.
+    a folder we may not change, keep their own placement. SPREAD=False
+    takes the mark off again.
     """
     if not sys.platform.startswith("linux"):
         return
@@ -99,17 +105,34 @@ def spread_subfolders(folder: str) -> None:
         return
     try:
         flags = struct.unpack("i", fcntl.ioctl(fd, _FS_IOC_GETFLAGS, b"\0" * 4))[0]
-        if not flags & _FS_TOPDIR_FL:
-            fcntl.ioctl(fd, _FS_IOC_SETFLAGS, struct.pack("i", flags | _FS_TOPDIR_FL))
+        if bool(flags & _FS_TOPDIR_FL) != spread:
+            fcntl.ioctl(fd, _FS_IOC_SETFLAGS, struct.pack("i", flags ^ _FS_TOPDIR_FL))
     except OSError:
         pass
     finally:
         os.close(fd)
 
 
-def read_object(path: str) -> bytes:
-    with open(path, "rb", buffering=0) as f:
-        return f.read()
+def read_object(path: str, size: int | None = None) -> bytes:
+    """The bytes of the object at PATH. With SIZE, what it should hold: one
+    read of a byte more (Python's f.read() adds two fstat()s, an lseek() and
+    an EOF read per file); the caller checks what came back is SIZE bytes."""
+    if size is None:
+        with open(path, "rb", buffering=0) as f:
+            return f.read()
+    fd = os.open(path, os.O_RDONLY | O_BINARY)
+    try:
+        data = os.read(fd, size + 1)
+        if len(data) < size:  # short of SIZE: at its end, or a partial read - read on
+            chunks = [data]
+            left = size + 1 - len(data)
+            while left > 0 and chunks[-1]:
+                chunks.append(os.read(fd, left))
+                left -= len(chunks[-1])
+            data = b"".join(chunks)
+        return data
+    finally:
+        os.close(fd)
 
 
 def write_new(path: str, data: bytes, executable: bool) -> None:
