@@ -151,9 +151,10 @@ def experiments(repo: Union[str, os.PathLike] = ".", all_commits: bool = False,
 def dataframe(repo: Union[str, os.PathLike] = ".", all_commits: bool = False, rev: Union[str, list, None] = None):
     """experiments() as a pandas DataFrame: one row per row of the table.
 
-    Columns: name, kind, rev, baseline, parent, created, state, then one per
-    metric and param, named as `git exp show` heads them (train.lr, or
-    params.yaml:lr where two files share a key). Needs pandas.
+    Columns: name, kind, rev, baseline, parent, created, state, message,
+    note, tags (a list, as experiments() gives it), then one per metric and
+    param, named as `git exp show` heads them (train.lr, or params.yaml:lr
+    where two files share a key). Needs pandas.
     """
     try:
         import pandas
@@ -163,12 +164,14 @@ def dataframe(repo: Union[str, os.PathLike] = ".", all_commits: bool = False, re
     from git_exp.show.columns import MISSING, values
     from git_exp.show.view import show
     view = show(_repository(repo), all_commits=all_commits, revs=_revs(rev))
-    head = ["name", "kind", "rev", "baseline", "parent", "created", "state"]
+    head = ["name", "kind", "rev", "baseline", "parent", "created", "state", "message", "note",
+            "tags"]
     labels = [c.label for c in view.columns]
     records = []
     for row, line in zip(view.rows, values(view.columns, view.rows)):
         records.append([row.name, row.kind, row.rev, row.baseline, row.parent, row.created,
-                        row.state] + [None if v is MISSING else v for v in line])
+                        row.state, row.message, row.note or None, list(row.tags)]
+                       + [None if v is MISSING else v for v in line])
     return pandas.DataFrame.from_records(records, columns=head + labels)
 
 

@@ -182,9 +182,16 @@ def test_dataframe_has_a_column_per_metric_and_param(several):
     rows = api.experiments(repo=several.path)
     assert list(frame["name"]) == [r["name"] for r in rows]
     assert list(frame.columns) == ["name", "kind", "rev", "baseline", "parent", "created", "state",
-                                   "acc", "loss", "train.lr"]
+                                   "message", "note", "tags", "acc", "loss", "train.lr"]
     beta = frame[frame["name"] == "beta"].iloc[0]
     assert (beta["acc"], beta["train.lr"], beta["state"]) == (0.8, 0.4, "success")
+    # Notes and tags are there to filter on, as in experiments().
+    several.exp("note", "beta", "the keeper")
+    several.exp("tag", "beta", "best")
+    frame = api.dataframe(repo=several.path)
+    beta = frame[frame["name"] == "beta"].iloc[0]
+    assert (beta["note"], beta["tags"]) == ("the keeper", ["best"])
+    assert list(frame[frame["tags"].apply(lambda t: "best" in t)]["name"]) == ["beta"]
     assert pandas.isna(frame[frame["name"] == "later"].iloc[0]["acc"])
 
 

@@ -211,6 +211,13 @@ def test_recovery_prunes_what_a_killed_worktree_add_left(slow):
     slow.exp("queue", "status")
     assert _admin_dirs(slow) == []
     slow.fsck()
+    # And one killed between creating the gitdir file and writing its line.
+    admin.mkdir(parents=True)
+    (admin / "locked").write_text("initializing")
+    (admin / "gitdir").write_text("")
+    slow.exp("queue", "status")
+    assert _admin_dirs(slow) == []
+    slow.fsck()
     # The queued entry itself was never touched and still runs.
     slow.exp("queue", "work", timeout=60)
     status = slow.git("log", "-1", "--format=%(trailers:key=Exp-Status,valueonly)",

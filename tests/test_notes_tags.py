@@ -93,6 +93,31 @@ def test_note_and_tags_are_set_shown_and_removed(ran):
     assert len(ran.git("rev-list", f"refs/exp-notes/{sha}").split()) == 5
 
 
+
+
+def test_list_shows_each_experiments_tags(ran):
+    ran.exp("tag", "good", "best", "baseline")
+    good, meh = ran.exp_sha("good"), ran.exp_sha("meh")
+    lines = ran.exp("list").stdout.splitlines()
+    assert f"\tgood ({good[:7]})  baseline, best" in lines
+    assert f"\tmeh ({meh[:7]})" in lines
+    assert sorted(ran.exp("list", "--name-only").stdout.split()) == ["good", "meh"]
+
+def test_removing_an_experiment_removes_its_annotations_with_its_last_name(ran):
+    ran.exp("note", "good", "the one to keep")
+    ran.exp("tag", "meh", "baseline")
+    good, meh = ran.exp_sha("good"), ran.exp_sha("meh")
+    # A second name for meh's commit keeps its annotations when the first goes.
+    ran.git("update-ref", f"refs/exps/{ran.head()}/meh-again", meh)
+    ran.exp("remove", "good", "meh")
+    refs = ran.git("for-each-ref", "--format=%(refname)", "refs/exp-notes/").split()
+    assert refs == [f"refs/exp-notes/{meh}"]
+    assert rows(ran)["meh-again"]["tags"] == ["baseline"]
+    ran.exp("remove", "meh-again")
+    assert ran.git("for-each-ref", "refs/exp-notes/", "refs/exp-logs/") == ""
+    assert good not in ran.git("for-each-ref")
+    ran.fsck()
+
 def test_note_in_the_editor_git_would_start(ran, tmp_path):
     editor = tmp_path / "fake editor.sh"
     editor.write_text("#!/bin/sh\n"

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 DESCRIPTION = """\
 Lists experiments grouped by their baseline commit (labelled by branch or tag
-name, else its short sha). By default only the experiments of HEAD's commit
-are listed; --all-commits lists every experiment in the repository.
+name, else its short sha), each with its short sha and its tags (git exp
+tag). By default only the experiments of HEAD's commit are listed;
+--all-commits lists every experiment in the repository.
 
 With REMOTE (a Git remote's name, a path or a URL), lists the experiments on
 that remote instead, asking it with one `git ls-remote` and fetching
@@ -83,19 +84,27 @@ def run(args, console) -> int:
     from git_exp.experiments.manage import list_groups
     from git_exp.repo import discover
     hidden = 0
+    annotations: dict = {}   # sha -> its note and tags; a remote's are not fetched by list
     if args.remote:
         from git_exp.sharing.listing import list_remote
         listing = list_remote(discover(), args.remote, all_commits=args.all_commits)
         groups, hidden = listing.groups, listing.hidden
     else:
-        groups = list_groups(discover(), all_commits=args.all_commits)
+        repo = discover()
+        groups = list_groups(repo, all_commits=args.all_commits)
+        if groups and not args.name_only:
+            from git_exp.experiments.annotations import read_all
+            annotations = read_all(repo.root)
     lines = []
     for group in groups:
         if args.name_only:
             lines += [r.name for r in group.experiments]
             continue
         lines.append(console.paint(f"{group.label}:", "bold"))
-        lines += [f"\t{r.name} ({r.sha[:7]})" for r in group.experiments]
+        for r in group.experiments:
+            tags = annotations[r.sha].tags if r.sha in annotations else ()
+            shown = "  " + console.paint(", ".join(tags), "yellow") if tags else ""
+            lines.append(f"\t{r.name} ({r.sha[:7]}){shown}")
     if lines:
         console.page("\n".join(lines))
     if hidden:

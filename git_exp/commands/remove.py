@@ -5,8 +5,9 @@ from git_exp.ui.format import plural
 
 DESCRIPTION = """\
 Deletes the refs of the named experiments (names, sha prefixes or refs) and
-their logs. --all removes every experiment of HEAD's commit, --all-commits
-every experiment in the repository, --failed every failed or interrupted one.
+their logs, notes and tags. --all removes every experiment of HEAD's commit,
+--all-commits every experiment in the repository, --failed every failed or
+interrupted one.
 The commits stay in Git's object store until `git gc` prunes them.
 
 With -g REMOTE, deletes the named experiments (or, with --all or -A, those

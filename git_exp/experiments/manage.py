@@ -9,6 +9,7 @@ from git_exp.errors import ExpError
 from git_exp.experiments import names as exp_names
 from git_exp.experiments import record as rec
 from git_exp.experiments import refs
+from git_exp.experiments.annotations import notes_ref
 from git_exp.experiments.resolve import resolve
 from git_exp.git import git
 from git_exp.repo import Repository
@@ -87,7 +88,10 @@ def remove(repo: Repository, specs: list[str], all_of_head: bool = False, all_co
         log = rec.log_path(repo, r.sha)
         if os.path.exists(log):
             os.unlink(log)
-        git(["update-ref", "-d", f"refs/exp-logs/{r.sha}"], cwd=repo.root, check=False)
+        # Its log and its annotations (note, tags) go with the last name of the
+        # commit; like the commit, they stay in the object store until `git gc`.
+        git(["update-ref", "--stdin"], cwd=repo.root, check=False,
+            input=f"delete refs/exp-logs/{r.sha}\ndelete {notes_ref(r.sha)}\n".encode())
     return list(unique.values())
 
 

@@ -109,8 +109,8 @@ def _admin_dirs(repo: Repository) -> list[tuple[str, str]]:
     """(admin dir under <common>/worktrees, checkout name) of the worktrees in tmp_root.
 
     The gitdir file says where a worktree is; a `worktree add` killed before
-    writing it left only the admin dir (empty, or holding `locked`), named
-    after the checkout.
+    writing it left only the admin dir (empty, holding `locked`, or an empty
+    gitdir file), named after the checkout.
     """
     base = os.path.join(repo.common_dir, "worktrees")
     ours = os.path.realpath(tmp_root(repo))
@@ -125,13 +125,18 @@ def _admin_dirs(repo: Repository) -> list[tuple[str, str]]:
             with open(os.path.join(admin, "gitdir"), encoding="utf-8", errors="replace") as fh:
                 gitdir = fh.read(4096).strip()
         except FileNotFoundError:
+            gitdir = ""
+        except OSError:
+            continue
+        if not gitdir:
+            # Killed before gitdir was written, or between creating it and
+            # writing its one line (an empty file): the admin dir's name is
+            # all that says whose it is.
             match = _NAME.match(admin_name)
             if match:
                 found.append((admin, match.group(1)))
             continue
-        except OSError:
-            continue
-        checkout_dir = os.path.dirname(os.path.realpath(gitdir)) if gitdir else ""
+        checkout_dir = os.path.dirname(os.path.realpath(gitdir))
         if os.path.dirname(checkout_dir) == ours:
             found.append((admin, os.path.basename(checkout_dir)))
     return found
