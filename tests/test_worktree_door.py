@@ -128,7 +128,8 @@ _WHERE = {
         "git_exp.worktree_writes", "git_exp.data.links", "git_exp.atomic:write_atomic"),
     "inside .git (the repository's own state: cache, memos, logs, locks, queue), never the work tree": (
         "git_exp.data.cache:Cache._store_bytes", "git_exp.data.cache:Cache._store_file",
-        "git_exp.data.cache:Cache._write_object", "git_exp.data.cache:Cache.incoming",
+        "git_exp.data.cache:Cache._write_object",
+        "git_exp.data.cache:Cache._make_folder",   # the objects' 2-hex folders
         "git_exp.data.cache:Cache.adopt",   # objects a transfer brought (remotes/transfer.py)
         "git_exp.data.cache:Cache.remove", "git_exp.data.cachefiles:discard", "git_exp.data.cachefiles:freshen",
         "git_exp.worktree.access:_manifest", "git_exp.dvcimport.experiments:_tree",
