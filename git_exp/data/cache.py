@@ -148,6 +148,11 @@ class Cache:
                 memo.stamp(hash, after)
         return True
 
+    def remove_stale_temps(self, older_than: float, dry_run: bool = False) -> tuple[int, int]:
+        """Delete what crashed saves and downloads left ('.*.tmp' files last
+        written before OLDER_THAN); (how many, bytes)."""
+        return cachefiles.remove_stale_temps(self._objects, older_than, dry_run)
+
     def remove(self, hash: str) -> int:
         """Delete object HASH; the bytes freed (0 if other links still hold it)."""
         path = self.object_path(hash)

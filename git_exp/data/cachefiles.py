@@ -35,6 +35,10 @@ STAMPED = 16 << 20
 O_BINARY = getattr(os, "O_BINARY", 0)
 O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 SHOW_MISSING = 10  # missing objects named in an error; the rest are counted
+# A '.*.tmp' file older than this was left by a crash or an interrupted
+# transfer (a live one is written to every chunk): the cache's gc and a
+# directory remote's next push remove it.
+STALE_TEMP_SECONDS = 3600
 PULL_HINT = "run 'git exp pull' to fetch them from the data remote"
 
 
@@ -208,3 +212,34 @@ def scan(top: str) -> tuple[dict[str, os.stat_result], dict[str, os.stat_result]
                 else:
                     others[rel] = item.stat(follow_symlinks=False)
     return files, others, dirs
+
+
+def remove_stale_temps(objects: str, older_than: float, dry_run: bool = False) -> tuple[int, int]:
+    """Delete the '.*.tmp' files in the <2 hex>/ folders of OBJECTS last written
+    before OLDER_THAN (a time.time()); (how many, their bytes). They are never
+    objects - an object is only ever renamed into place whole - so nothing
+    refers to them; a younger one may be a save or transfer under way."""
+    removed = size = 0
+    try:
+        shards = os.listdir(objects)
+    except OSError:
+        return 0, 0
+    for shard in shards:
+        try:
+            entries = list(os.scandir(os.path.join(objects, shard)))
+        except OSError:
+            continue
+        for entry in entries:
+            if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+                if st.st_mtime >= older_than:
+                    continue
+                if not dry_run:
+                    os.unlink(entry.path)
+            except FileNotFoundError:
+                continue
+            removed += 1
+            size += st.st_size
+    return removed, size
