@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 
 import pytest
 
@@ -370,6 +371,28 @@ def test_gc_keeps_data_recorded_in_a_pipeline_lock(committed):
     committed.exp("gc", "--prune=now")
     assert obj(committed, digest).exists()
 
+
+
+def test_gc_removes_the_temporary_files_crashed_saves_left_once_they_are_old(committed):
+    committed.gen({"model.pt": "model"})
+    committed.exp("add", "model.pt")
+    shard = obj(committed, sha(b"model")).parent
+    # What a SIGKILLed save or download leaves beside the objects: one from
+    # yesterday, one being written right now (by another add, say).
+    stale, fresh = shard / ".ab12.7f3e9a01.tmp", shard / ".cd34.7f3e9a02.tmp"
+    stale.write_bytes(b"x" * 1000)
+    fresh.write_bytes(b"y" * 10)
+    day_ago = time.time() - 86400
+    os.utime(stale, (day_ago, day_ago))
+    proc = committed.exp("gc", "--dry-run")
+    assert "Would remove 1 temporary file (1000 bytes)" in proc.stderr
+    assert stale.exists()
+    proc = committed.exp("gc")
+    assert "Removed 1 temporary file (1000 bytes)" in proc.stderr
+    assert not stale.exists() and fresh.exists()
+    assert obj(committed, sha(b"model")).exists()
+    committed.exp("checkout", "--force")   # the objects are intact
+    assert committed.read("model.pt") == "model"
 
 def test_gc_in_an_empty_repository(project):
     assert "Removed 0 object(s)" in project.exp("gc").stdout

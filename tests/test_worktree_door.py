@@ -128,9 +128,12 @@ _WHERE = {
         "git_exp.worktree_writes", "git_exp.data.links", "git_exp.atomic:write_atomic"),
     "inside .git (the repository's own state: cache, memos, logs, locks, queue), never the work tree": (
         "git_exp.data.cache:Cache._store_bytes", "git_exp.data.cache:Cache._store_file",
-        "git_exp.data.cache:Cache._write_object", "git_exp.data.cache:Cache.incoming",
+        "git_exp.data.cache:Cache._write_object",
+        "git_exp.data.cache:Cache._make_folder",   # the objects' 2-hex folders
         "git_exp.data.cache:Cache.adopt",   # objects a transfer brought (remotes/transfer.py)
         "git_exp.data.cache:Cache.remove", "git_exp.data.cachefiles:discard", "git_exp.data.cachefiles:freshen",
+        # '.*.tmp' files in the objects' folders: the cache's (gc) or a directory remote's (push)
+        "git_exp.data.cachefiles:remove_stale_temps",
         "git_exp.worktree.access:_manifest", "git_exp.dvcimport.experiments:_tree",
         "git_exp.experiments.run:_undo_before_start", "git_exp.sharing.logs:_bounded_copy",
         "git_exp.sharing.logs:publish_local", "git_exp.sharing.logs:store_fetched",
@@ -173,8 +176,7 @@ _WHERE = {
         "git_exp.sharing.foreign:temp_base", "git_exp.sharing.foreign:Foreign.__enter__",
         "git_exp.sharing.foreign:Foreign.close"),
     "a directory data remote: another repository's cache, not a work tree": (
-        "git_exp.remotes.base:_publish", "git_exp.remotes.base:write_verified",
-        "git_exp.remotes.directory:DirectoryRemote.clean_temp"),
+        "git_exp.remotes.base:_publish", "git_exp.remotes.base:write_verified"),
     "the user's own stage writing its outputs: git_exp.live is a library their training script calls": (
         "git_exp.live:Live.__init__", "git_exp.live:_remove_file", "git_exp.live:_write_atomic"),
     "not a write: git_exp.api's own open(), which refuses every mode but reading": (

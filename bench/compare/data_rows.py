@@ -8,9 +8,19 @@ the cache; a second `checkout` has nothing to do. Both tools use their
 default link type (reflink, else copy: a copy on ext4). The data was just
 written, so every command reads it from the page cache: these rows compare
 hashing and copying, not disks.
+
+What a round of many small files replaces (the last round's repository, the
+deleted data, the last copy) is moved aside into a trash folder, emptied
+once the rows are measured, instead of being deleted just before the timed
+command: on ext4
+without a journal (as here) creating a file steps over every inode freed
+nearby in the last minute, so a deletion of 10,000 files made each tool's
+next 10,000 creations cost 0.1-0.5 ms more each, by a different amount in
+every round (add figures ranged 4x within one run).
 """
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import time
@@ -45,17 +55,38 @@ def _size(mb: int) -> str:
     return f"{mb // 1024} GiB" if mb >= 1024 and mb % 1024 == 0 else f"{mb:,} MiB"
 
 
+class _Trash:
+    """Where replaced trees go until the rows are measured (see the docstring).
+    KEEP=False deletes at once: one big file frees one inode, and keeping
+    gigabytes aside would only make every `sync` write them out."""
+
+    def __init__(self, folder: str, keep: bool):
+        self.folder, self.keep = folder, keep
+        self._count = itertools.count()
+
+    def discard(self, path: str) -> None:
+        if not self.keep:
+            projects.remove(path)
+        elif os.path.lexists(path):
+            os.rename(path, os.path.join(self.folder, str(next(self._count))))
+
+    def empty(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 class _Round:
     """One tool's add → checkout → checkout again, in a repository made anew each round."""
 
-    def __init__(self, ctx: Context, tool, path: str, source: str):
+    def __init__(self, ctx: Context, tool, path: str, source: str, trash: _Trash):
         self.ctx, self.tool, self.path, self.source = ctx, tool, path, source
+        self.trash = trash
         self.name = "data" if os.path.isdir(source) else "big.bin"
         self.expected = projects.count_files(source)[0]
 
     def fresh(self) -> None:
         dvc = projects.dvc_files(self.ctx.work, self.ctx.dvc.exe, self.ctx.env) \
             if self.tool.name == "dvc" else {}
+        self.trash.discard(self.path)
         projects.init_repo(self.path, self.ctx.env, {"README": "data\n", **dvc})
         projects.run(["cp", "-r", self.source, os.path.join(self.path, self.name)],
                      self.path, self.ctx.env)
@@ -69,7 +100,7 @@ class _Round:
     def commit_and_delete(self) -> None:
         projects.git(["add", "-A"], self.path, self.ctx.env)
         projects.git(["commit", "-q", "-m", "track data"], self.path, self.ctx.env)
-        projects.remove(os.path.join(self.path, self.name))
+        self.trash.discard(os.path.join(self.path, self.name))
 
     def restored(self):
         target = os.path.join(self.path, self.name)
@@ -87,8 +118,9 @@ class _Round:
 def _rows_for(ctx: Context, tag: str, source: str, what: str) -> list[Row]:
     ctx.log(f"add and checkout of {what}")
     groups = []
+    trash = _Trash(ctx.folder("data", f"trash-{tag}"), keep=tag == "many")
     for tool in ctx.tools():
-        r = _Round(ctx, tool, ctx.folder("data", f"{tool.name}-{tag}"), source)
+        r = _Round(ctx, tool, ctx.folder("data", f"{tool.name}-{tag}"), source, trash)
         add = step_for(tool, ctx, f"{tool.name}:add", tool.argv("add", r.name), r.path, "add",
                        prepare=r.fresh, check=r.added)
         checkout = step_for(tool, ctx, f"{tool.name}:checkout", tool.argv("checkout"), r.path,
@@ -108,9 +140,10 @@ def _rows_for(ctx: Context, tag: str, source: str, what: str) -> list[Row]:
         Step("sha256sum", ["sh", "-c", every_file % "sha256sum"], limit, ctx.env),
         Step("md5sum", ["sh", "-c", every_file % "md5sum"], limit, ctx.env),
         Step("cp", ["cp", "-r", name, "copy"], limit, ctx.env,
-             prepare=lambda: projects.remove(copy)),
+             prepare=lambda: trash.discard(copy)),
     ])
     res = alternate(groups, ctx.heavy_runs, log=ctx.log)
+    trash.empty()
     sha = "sha256sum (every file)"
     cp = "cp -r (one copy of the data)"
     # Issue 20's goals: many small files are added at >= 3x DVC's speed and

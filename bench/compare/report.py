@@ -176,7 +176,11 @@ def _how(ctx: Context) -> list[str]:
         "out of it. git-exp hashes with SHA-256, DVC with MD5. The data sits in the page cache. "
         "Every measurement starts after a `sync`. The `cp -r` rows show what creating the "
         "files costs on this filesystem: where that dominates (many small files), every "
-        "figure varies as much as it does.",
+        "figure varies as much as it does. For the many small files, what a round replaces "
+        "(the last repository, the deleted data, the last copy) is moved aside and deleted "
+        "after the rows, not just before the timed command: on ext4 without a journal a file "
+        "created soon after many were freed nearby costs more, by a different amount each "
+        "round.",
         f"Push: {s.push} experiments per tool made by `run -S -n e<k>`, each with its own "
         f"{s.model_kb:,} KiB model in the cache; each round pushes them by name into an empty "
         "bare repository and an empty data folder (configured before the runs) and checks "

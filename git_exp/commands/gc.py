@@ -22,7 +22,9 @@ written since the oldest run still in progress (in any worktree, queue
 workers included) started are kept, and so are objects written while gc
 works and objects hard-linked into a work tree (exp.cache.type hardlink:
 deleting them would free nothing). gc refuses to start while a run is in
-progress in this work tree.
+progress in this work tree. Temporary files that a crashed or interrupted
+save or download left in the cache are removed too, once they are an hour
+old.
 
 Scopes choose what is kept, as DVC's gc does; without one gc keeps
 everything refs name (the same as --all-commits). With a scope, gc keeps
@@ -139,6 +141,10 @@ def run(args, console) -> int:
                          "or written by a run in progress; delete them sooner with --prune=now.")
     if result.linked:
         console.info(f"Kept {result.linked} unreferenced object(s) hard-linked into a work tree.")
+    if result.temps[0]:
+        from git_exp.ui.format import plural
+        console.info(f"{verb} {plural(result.temps[0], 'temporary file')} "
+                     f"({human_size(result.temps[1])}) that interrupted saves left in the cache.")
     return 0
 
 

@@ -6,7 +6,7 @@ cache lacks before touching it (nothing the user wrote is lost), check every
 object before the first byte is written, write only through the work-tree
 door (worktree_writes.WorkTree), build a missing folder aside and rename it
 whole. `Cache.checkout` is the entry point; `Checkout` is its helper and reads
-the Cache's own object helpers (`_has_intact`, `_store_file`, `_corrupt`) as
+the Cache's own object helpers (`_has_intact`, `_present`, `_store_file`, `_corrupt`) as
 a friend in the same package.
 """
 from __future__ import annotations
@@ -49,8 +49,16 @@ class Checkout:
     def __init__(self, cache: Cache):
         self.cache = cache
 
-    def _check_objects(self, wanted: dict[str, int], dest: str) -> None:
-        """Every object present with its recorded size, before anything is touched."""
+    def _check_objects(self, wanted: dict[str, int], dest: str, sizes: bool = True) -> None:
+        """Every object present with its recorded size, before anything is touched.
+        SIZES=False: present only (a listing, not a stat per object), for a
+        folder built aside, where each object's size and hash are checked as
+        it is read and a bad one leaves nothing behind (_write_fresh_dir)."""
+        if not sizes:
+            absent = set(wanted) - self.cache._present(set(wanted))
+            if absent:
+                raise cachefiles.missing_error(sorted(absent), dest)
+            return
         missing, bad = [], []
         for digest, size in wanted.items():
             try:
@@ -141,7 +149,7 @@ class Checkout:
         if size <= cachefiles.SMALL_FILE and kinds[0] in cachefiles.SAVE_KINDS and "copy" in kinds:
             # Read once, checked, written once: for small files the system calls
             # are the cost, and a clone of a few KiB saves nothing over a copy.
-            data = cachefiles.read_object(obj)
+            data = cachefiles.read_object(obj, size)
             if len(data) != size:
                 raise self.cache._corrupt(digest, f"expected {size} bytes, found {len(data)}")
             actual = hashlib.sha256(data).hexdigest()
@@ -243,7 +251,11 @@ class Checkout:
     def _checkout_dir(self, info: HashInfo, tree, top_rel: str, dest: str, memo,
                       result: CheckoutResult, progress: Progress | None = None) -> None:
         entries = self.cache.load_manifest(info.hash)
-        self._check_objects({e.hash: e.size for e in entries}, dest)
+        try:
+            top = os.lstat(dest)
+        except FileNotFoundError:
+            top = None
+        self._check_objects({e.hash: e.size for e in entries}, dest, sizes=top is not None)
         wanted = {e.relpath: e for e in entries}
         wanted_dirs = {""}
         for rel in wanted:
@@ -252,10 +264,6 @@ class Checkout:
                 wanted_dirs.add(parent)
                 parent = parent.rpartition("/")[0]
 
-        try:
-            top = os.lstat(dest)
-        except FileNotFoundError:
-            top = None
         files: dict[str, os.stat_result] = {}
         others: dict[str, os.stat_result] = {}
         dirs: list[str] = []
@@ -328,13 +336,25 @@ class Checkout:
         folder at DEST, only a '.*.tmp' one beside it - removed at once when
         we get the chance. The manifest's paths were checked when it was
         read (hashing.check_relpath), and the folder is our own, new, with
-        no link in it."""
+        no link in it.
+
+        While it is being built, a folder of many files spreads its
+        subfolders over the disk, as the cache's objects folder does (see
+        cachefiles.spread_subfolders: on ext4 without a journal, files made
+        beside the ones just deleted - the usual case when a folder is
+        checked out again - each cost a walk past all of those); the mark
+        comes off before the folder becomes the user's."""
         tree.make_parents(top_rel, "data path")
         building = temp_name(dest)
         os.mkdir(building)
+        spread = len(entries) >= cachefiles.SPREAD_FROM and any("/" in e.relpath for e in entries)
+        if spread:
+            cachefiles.spread_subfolders(building)
         try:
             self._put_many([(f"{top_rel}/{e.relpath}", e) for e in entries], tree, memo, result,
                            progress, building=building)
+            if spread:
+                cachefiles.spread_subfolders(building, spread=False)
             os.rename(building, dest)
         except BaseException:
             shutil.rmtree(building, ignore_errors=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import os
 import shutil
 import sys
@@ -66,10 +67,31 @@ def current_umask() -> int:
     return _umask_cache
 
 
+# Temporary names are this process's random prefix and a counter: as unique as
+# a random name per file (48 random bits tell processes apart, on this host or
+# another sharing the folder; the counter, atomic under the GIL, tells threads
+# and calls apart) without a getrandom() system call per object. A forked child
+# draws a new prefix, or it would repeat its parent's names. Every caller
+# creates the name exclusively (O_EXCL, mkdir), so even a collision could only
+# fail, never overwrite.
+_temp_prefix = os.urandom(6).hex()
+_temp_counter = itertools.count()
+
+
+def _new_temp_prefix() -> None:
+    global _temp_prefix, _temp_counter
+    _temp_prefix = os.urandom(6).hex()
+    _temp_counter = itertools.count()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_temp_prefix)
+
+
 def temp_name(dst: str) -> str:
     """A fresh name in DST's directory; hidden and recognisably temporary."""
     head, tail = os.path.split(dst)
-    return os.path.join(head, f".{tail}.{os.urandom(6).hex()}.tmp")
+    return os.path.join(head, f".{tail}.{_temp_prefix}{next(_temp_counter):x}.tmp")
 
 
 def _create(path: str) -> int:

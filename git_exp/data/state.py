@@ -79,6 +79,7 @@ class StateMemo:
         self._stamps: dict[str, tuple[int, int, int, int]] = {}
         self._loaded: dict[str, tuple[int, int, int, str]] = {}
         self._prefixes: list[str] = []
+        self._empty: set[str] = set()   # preloaded prefixes that held no entry
         self._db: sqlite3.Connection | None = None
         # add and checkout call get/put/stamp from a few threads (parallel.py):
         # one lock around the connection and the pending batches.
@@ -146,6 +147,8 @@ class StateMemo:
         for path, *values in rows:
             self._loaded[path] = tuple(values)
         self._prefixes.append(prefix)
+        if not rows:
+            self._empty.add(prefix)
 
     def _get_unlocked(self, path: str, st: os.stat_result) -> str | None:
         """The recorded hash of PATH if its stat still matches ST, else None."""
@@ -247,6 +250,14 @@ class StateMemo:
         one range scan costs far less than a query per file."""
         with self._lock:
             self._preload_unlocked(folder)
+
+    def may_know(self, folder: str) -> bool:
+        """False if no file under FOLDER can have an entry: FOLDER was preloaded,
+        held none, and none was put since (a first add of a folder of many
+        files then skips asking about each one)."""
+        with self._lock:
+            prefix = _key(folder).rstrip(os.sep) + os.sep
+            return prefix not in self._empty or any(k.startswith(prefix) for k in self._pending)
 
     def get(self, path: str, st: os.stat_result) -> str | None:
         """The recorded hash of PATH if its stat still matches ST, else None."""

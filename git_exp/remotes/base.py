@@ -43,10 +43,6 @@ from git_exp.errors import ExpError
 # DataRemote the name `list` is the method.
 Items = list[tuple[str, str]]
 
-# A temporary file older than this is left over from an interrupted
-# transfer (a live one is rewritten every chunk), so a later push removes it.
-STALE_TEMP_SECONDS = 3600
-
 
 class ObjectMismatch(ExpError):
     """Bytes that arrived do not hash to the name they were sent under."""

@@ -7,8 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
 
 from git_exp.data.cache import iter_object_dir
+from git_exp.data.cachefiles import STALE_TEMP_SECONDS, remove_stale_temps
 from git_exp.errors import ExpError
-from git_exp.remotes.base import (STALE_TEMP_SECONDS, DataRemote, RemoteUnavailable, check_hash, file_chunks,
+from git_exp.remotes.base import (DataRemote, RemoteUnavailable, check_hash, file_chunks,
                                   write_verified)
 
 # Above this many hashes, has_many stats them from threads: on NFS a stat is
@@ -79,25 +80,4 @@ class DirectoryRemote(DataRemote):
         Only files older than MAX_AGE: a put under way in another clone
         writes its temp file right now, and that one is not ours to take.
         """
-        removed = 0
-        cutoff = time.time() - max_age
-        try:
-            shards = os.listdir(self._objects)
-        except (FileNotFoundError, NotADirectoryError):
-            return 0
-        for shard in shards:
-            folder = os.path.join(self._objects, shard)
-            try:
-                entries = list(os.scandir(folder))
-            except (NotADirectoryError, FileNotFoundError):
-                continue
-            for entry in entries:
-                if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
-                    continue
-                try:
-                    if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                        os.unlink(entry.path)
-                        removed += 1
-                except FileNotFoundError:
-                    continue
-        return removed
+        return remove_stale_temps(self._objects, time.time() - max_age)[0]

@@ -23,9 +23,10 @@ from contextlib import contextmanager
 from typing import Iterable, Iterator
 from urllib.parse import urlsplit
 
+from git_exp.data.cachefiles import STALE_TEMP_SECONDS
 from git_exp.data.hashing import CHUNK_SIZE, is_valid_hash
 from git_exp.errors import ExpError
-from git_exp.remotes.base import (STALE_TEMP_SECONDS, DataRemote, ObjectMismatch, RemoteUnavailable,
+from git_exp.remotes.base import (DataRemote, ObjectMismatch, RemoteUnavailable,
                                   TransferCancelled, check_hash, write_verified)
 
 # Objects at least this big go up in parts, several at once (S3's 5 GiB

@@ -30,6 +30,10 @@ record it - but a live run and gc's own start still do. Expired backups
 (worktree/backups.py) lose their refs first, so their data becomes
 unreferenced and ages out under the grace period like any other.
 
+Temporary files a crashed save or download left in the cache ('.*.tmp',
+never an object: objects are renamed into place whole) are removed once
+they are an hour older than gc's start and any live run.
+
 A directory object that is referenced but unreadable stops gc before it
 deletes anything: its files would look unreferenced. A worktree that
 disappears while gc looks at it (a worker finishing) is skipped: what it
@@ -45,6 +49,7 @@ import time
 from dataclasses import dataclass, field
 from typing import AbstractSet, TYPE_CHECKING
 
+from git_exp.data.cachefiles import STALE_TEMP_SECONDS
 from git_exp.data.hashing import HashInfo
 from git_exp.errors import ExpError
 from git_exp.git import git
@@ -73,6 +78,7 @@ class GcResult:
     dropped: list[tuple[str, int, str]] = field(default_factory=list)  # (hash, bytes, who names it)
     backups: list = field(default_factory=list)     # backups.Backup whose refs expired (and went)
     backup_expire: str = ""
+    temps: tuple[int, int] = (0, 0)   # (files, bytes) crashed saves and downloads left, removed
 
     @property
     def freed(self) -> int:
@@ -256,6 +262,9 @@ def collect_garbage(repo: Repository, dry_run: bool = False, prune: str | None =
                 if progress is not None:
                     progress(len(objects), len(objects), freed, 0)
             result.removed = removed
+        # Half-written copies a crash left ('.*.tmp'): never objects, referenced
+        # by nothing; only those untouched for an hour before gc and any live run.
+        result.temps = cache.remove_stale_temps(hard - STALE_TEMP_SECONDS, dry_run)
         if progress is not None:
             progress(len(objects), len(objects), result.freed, 0)
     finally:
