@@ -111,6 +111,30 @@ def test_resolution_order_lfs_url_lfsurl_lfsconfig_then_derived(committed):
     assert not isinstance(_resolve(committed), LFSRemote)
 
 
+
+def test_an_upload_goes_to_the_lfs_store_of_the_push_url(committed):
+    from git_exp.repo import discover
+    from git_exp.remotes.location import resolve
+
+    def store(push: bool):   # a fresh repository object: config is read once per command
+        return resolve(discover(str(committed.path)), "origin", push=push)
+
+    committed.git("remote", "add", "origin", "https://mirror.example/org/repo")
+    committed.git("config", "remote.origin.pushurl", "git@push.example:org/repo.git")
+    assert store(push=False).url == "https://mirror.example/org/repo.git/info/lfs"
+    assert store(push=True).url == "https://push.example/org/repo.git/info/lfs"
+    # pushInsteadOf rewrites only the push side, as Git's own push does.
+    committed.git("config", "--unset", "remote.origin.pushurl")
+    committed.git("config", "url.https://rw.example/.pushInsteadOf", "https://mirror.example/")
+    assert store(push=True).url == "https://rw.example/org/repo.git/info/lfs"
+    assert store(push=False).url == "https://mirror.example/org/repo.git/info/lfs"
+    # The push-only keys, then the shared ones; a fetch never reads the push-only ones.
+    committed.git("config", "-f", ".lfsconfig", "remote.origin.lfspushurl", "https://up.example/lfs")
+    assert store(push=True).url == "https://up.example/lfs"
+    committed.git("config", "lfs.pushurl", "https://mine-up.example/lfs")
+    assert "(lfs.pushurl)" in store(push=True).description
+    assert store(push=False).url == "https://mirror.example/org/repo.git/info/lfs"
+
 def test_an_lfs_url_that_is_not_http_is_refused(committed):
     committed.git("remote", "add", "origin", "https://example.org/org/repo")
     committed.git("config", "remote.origin.lfsurl", "ftp://example.org/lfs")

@@ -71,7 +71,9 @@ setup at all. A Git remote over https or ssh (GitHub, GitLab, Gitea,
 Bitbucket, any Git LFS server) keeps the data in its host's Git LFS store,
 found as git-lfs finds it: lfs.url, remote.<name>.lfsurl (Git config, then
 a committed .lfsconfig; these come before the local-path rule), else the
-remote's URL + .git/info/lfs. Credentials come from your Git credential
+remote's URL + .git/info/lfs; an upload reads lfs.pushurl and
+remote.<name>.lfspushurl first and derives from the push URL (pushurl,
+pushInsteadOf). Credentials come from your Git credential
 helper (https) or from git-lfs-authenticate over your ssh; Git's
 http.sslCAInfo, http.sslVerify and http.extraHeader apply. For any other
 Git remote, configure a location:

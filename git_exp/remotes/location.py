@@ -159,7 +159,7 @@ def configured_location(config, remote: str) -> tuple[str, str] | None:
     return None
 
 
-def locate(repo: Repository, remote: str, url: str | None = None) -> tuple:
+def locate(repo: Repository, remote: str, url: str | None = None, push: bool = False) -> tuple:
     """(the data location paired with Git remote REMOTE, the setting that chose it).
 
     The location is a path or URL, or for a Git host's LFS store its
@@ -169,19 +169,24 @@ def locate(repo: Repository, remote: str, url: str | None = None) -> tuple:
     ('remote.origin.expdata', 'exp.remote') or 'local path'. URL is the Git
     remote's URL when the caller knows it (the pre-push hook is told);
     otherwise it is asked of `git ls-remote --get-url`, which applies
-    url.<base>.insteadOf as Git would, without network access.
+    url.<base>.insteadOf as Git would, without network access. PUSH: the
+    location an upload goes to - for a Git host's LFS store, the one of the
+    remote's push URL (pushurl, pushInsteadOf), as `git push` and its pre-push
+    hook see it.
     """
     found = configured_location(repo.config, remote)
     if found:
         return found
     # Git LFS stores (remotes/lfs/): set explicitly, or derived from the URL below.
     from git_exp.remotes.lfs.endpoint import configured, derive
-    endpoint = configured(repo.config, repo.root, remote)
+    endpoint = configured(repo.config, repo.root, remote, push)
     if endpoint is not None:
         return endpoint, f"LFS store {endpoint.href} ({endpoint.source})"
     if not url:
         from git_exp.git import git_text
-        url = git_text(["ls-remote", "--get-url", remote], cwd=repo.root, check=False) or remote
+        if push:   # fails for what is not a remote's name (a path, a URL): then as for a fetch
+            url = git_text(["remote", "get-url", "--push", remote], cwd=repo.root, check=False)
+        url = url or git_text(["ls-remote", "--get-url", remote], cwd=repo.root, check=False) or remote
     path = local_path(url, repo.root)
     if path is not None:
         git_dir = common_git_dir(path)
@@ -201,9 +206,9 @@ def locate(repo: Repository, remote: str, url: str | None = None) -> tuple:
                         f"  git config -f .expconfig remote.{name}.expdata /shared/drive/exp-data")
 
 
-def resolve(repo: Repository, remote: str, url: str | None = None) -> DataRemote:
+def resolve(repo: Repository, remote: str, url: str | None = None, push: bool = False) -> DataRemote:
     """The data remote paired with Git remote REMOTE (a name, path or URL); see locate()."""
-    location, why = locate(repo, remote, url)
+    location, why = locate(repo, remote, url, push)
     return open_located(repo, location, why)
 
 

@@ -88,7 +88,7 @@ def upload(repo: Repository, remote: str, url: str | None, needs, jobs: int = DE
     from git_exp.remotes.transfer import plan_upload, send
 
     cache = Cache(repo.exp_dir)
-    data_remote = resolve(repo, remote, url)
+    data_remote = resolve(repo, remote, url, push=True)
     result.location = str(data_remote)
     plan = plan_upload(cache, data_remote, needs.objects)
     if plan.unavailable:

@@ -12,6 +12,11 @@ these keys are read from it, as git-lfs does):
      -> `https://host/path.git/info/lfs`, and `git-lfs-authenticate` over the
      user's ssh may name another href (see credentials.py).
 
+For an upload, `lfs.pushurl` and `remote.<name>.lfspushurl` come first,
+and the URL derived from is the remote's push URL (`remote.<name>.pushurl`,
+`url.<base>.pushInsteadOf`), as git-lfs does: a remote fetched over one
+host and pushed over another sends its data where its commits go.
+
 The ssh port never carries over to the https form: it is the SSH server's.
 """
 from __future__ import annotations
@@ -106,7 +111,8 @@ def derive(url: str) -> Endpoint | None:
 
 
 def _lfsconfig(root: str) -> dict[str, str]:
-    """lfs.url and remote.*.lfsurl from the committed .lfsconfig, if there is one."""
+    """lfs.url, lfs.pushurl, remote.*.lfsurl and remote.*.lfspushurl from the
+    committed .lfsconfig, if there is one."""
     path = os.path.join(root, LFSCONFIG)
     if not os.path.isfile(path) or os.path.islink(path):
         return {}
@@ -121,7 +127,8 @@ def _lfsconfig(root: str) -> dict[str, str]:
     for entry in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
         key, _, value = entry.partition("\n")
         key = _normalize(key)
-        if key == "lfs.url" or (key.startswith("remote.") and key.endswith(".lfsurl")):
+        if key in ("lfs.url", "lfs.pushurl") or (
+                key.startswith("remote.") and key.endswith((".lfsurl", ".lfspushurl"))):
             found[key] = value
     return found
 
@@ -142,10 +149,14 @@ def _explicit(value: str, source: str) -> Endpoint:
     return Endpoint(value, source)
 
 
-def configured(config, root: str, remote: str) -> Endpoint | None:
-    """An LFS endpoint set explicitly for REMOTE (Git config or .lfsconfig), else None."""
+def configured(config, root: str, remote: str, push: bool = False) -> Endpoint | None:
+    """An LFS endpoint set explicitly for REMOTE (Git config or .lfsconfig), else None.
+    PUSH: for an upload, where the push-only keys come first."""
     committed = None
-    for key in ("lfs.url", f"remote.{remote}.lfsurl"):
+    keys: tuple[str, ...] = ("lfs.url", f"remote.{remote}.lfsurl")
+    if push:
+        keys = ("lfs.pushurl", f"remote.{remote}.lfspushurl") + keys
+    for key in keys:
         value = config.get(key)
         if value:
             return _explicit(value, key)
