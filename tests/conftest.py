@@ -118,11 +118,32 @@ class Project:
         return next(sha for sha, ref in (line.split(" ") for line in out.splitlines())
                     if ref.endswith("/" + name))
 
+    def add_bare_remote(self, path: Path, name: str = "origin", push: tuple[str, ...] = ()) -> Path:
+        """A new bare repository at PATH as this project's remote NAME (by path),
+        then `git push -q NAME` of the refspecs in PUSH (none: nothing is pushed)."""
+        init_bare(path)
+        self.git("remote", "add", name, str(path))
+        if push:
+            self.git("push", "-q", name, *push)
+        return path
+
     def fsck(self) -> None:
         self.git("fsck", "--strict", "--no-progress")
 
     def read(self, name: str) -> str:
         return (self.path / name).read_text()
+
+
+def init_bare(path: Path) -> Path:
+    """A new, empty bare repository at PATH (no remote points at it)."""
+    subprocess.run(["git", "init", "-q", "--bare", str(path)], check=True)
+    return path
+
+
+def clone(source: Path, dest: Path) -> Project:
+    """`git clone -q SOURCE DEST`, as a Project."""
+    subprocess.run(["git", "clone", "-q", str(source), str(dest)], check=True)
+    return Project(dest)
 
 
 @pytest.fixture

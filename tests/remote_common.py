@@ -57,17 +57,6 @@ def make_project(tmp_path, tmp_path_factory) -> Project:
     return Project(path)
 
 
-def bare(tmp_path, name: str = "origin.git") -> Path:
-    path = tmp_path / name
-    subprocess.run(["git", "init", "-q", "--bare", str(path)], check=True)
-    return path
-
-
-def clone(source: Path, dest: Path) -> Project:
-    subprocess.run(["git", "clone", "-q", str(source), str(dest)], check=True)
-    return Project(dest)
-
-
 def cache_objects(project: Project) -> dict[str, bytes]:
     return objects_under(project.path / ".git" / "exp" / "cache")
 

@@ -68,10 +68,7 @@ def shared(committed, tmp_path, monkeypatch):
            "data": {"rows.txt": "1 2 3 4\n"}})
     p.exp("add", "data")
     p.commit("pipeline and data")
-    remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
-    p.git("remote", "add", "origin", str(remote))
-    p.git("push", "-q", "origin", "HEAD:refs/heads/main")
+    remote = p.add_bare_remote(tmp_path / "remote.git", push=("HEAD:refs/heads/main",))
     p.git("config", "remote.origin.expdata", str(tmp_path / "data-remote"))
     monkeypatch.setenv("GIT_EXP_TEST_RUNS", str(tmp_path / "runs.txt"))
     monkeypatch.setenv("GIT_EXP_TEST_MARKER", str(tmp_path / "marker"))

@@ -59,10 +59,7 @@ def make_project(committed: Project, tmp_path: Path, with_data: bool) -> Project
     if with_data:
         p.exp("add", "data")
     p.commit("pipeline")
-    remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
-    p.git("remote", "add", "origin", str(remote))
-    p.git("push", "-q", "origin", "HEAD:refs/heads/main")
+    remote = p.add_bare_remote(tmp_path / "remote.git", push=("HEAD:refs/heads/main",))
     data_remote = tmp_path / "data-remote"
     data_remote.mkdir()
     p.git("config", "remote.origin.expdata", str(data_remote))

@@ -71,11 +71,8 @@ def source(tmp_path, tmp_path_factory) -> Project:
     shutil.copytree(_template(tmp_path_factory), path, symlinks=True)
     p = Project(path)
     p.exp("install")
-    remote = tmp_path / "origin.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
-    p.git("remote", "add", "origin", str(remote))
-    p.git("push", "-q", "origin", "main", "other")   # the pre-push hook sends the data first
-    p.remote = remote
+    # The pre-push hook sends the data first.
+    p.remote = p.add_bare_remote(tmp_path / "origin.git", push=("main", "other"))
     return p
 
 

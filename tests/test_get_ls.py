@@ -62,12 +62,9 @@ def bare(tmp_path, tmp_path_factory):
     shutil.copytree(_template(tmp_path_factory), path, symlinks=True)
     p = Project(path)
     p.exp("install")
-    remote = tmp_path / "origin.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    remote = p.add_bare_remote(tmp_path / "origin.git", push=("main", "v1"))
     # Let the blobless fetch really be blobless, as on Git hosts.
     subprocess.run(["git", "-C", str(remote), "config", "uploadpack.allowFilter", "true"], check=True)
-    p.git("remote", "add", "origin", str(remote))
-    p.git("push", "-q", "origin", "main", "v1")
     assert (remote / "exp" / "cache" / "files" / "sha256").is_dir()
     return remote
 

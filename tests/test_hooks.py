@@ -258,9 +258,7 @@ def test_a_malicious_pointer_on_a_branch_is_refused_by_the_hook(hooked, tmp_path
 
 
 def test_pre_push_passes_git_s_lines_to_both_hooks(hooked, tmp_path):
-    remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
-    hooked.git("remote", "add", "origin", str(remote))
+    remote = hooked.add_bare_remote(tmp_path / "remote.git")
     hooked.exp("install", "--uninstall")
     foreign_hook(hooked, "pre-push", 'cat > pushed.txt; echo "$1 $2" >> pushed.txt')
     hooked.exp("install")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project
+from tests.conftest import Project, clone, init_bare
 
 TRAIN = """\
 import os, re
@@ -67,24 +67,10 @@ def ml(tmp_path, tmp_path_factory) -> Project:
     return Project(path)
 
 
-def bare(tmp_path, name: str = "remote.git") -> Path:
-    path = tmp_path / name
-    subprocess.run(["git", "init", "-q", "--bare", str(path)], check=True)
-    return path
-
-
 @pytest.fixture
 def origin(ml, tmp_path) -> Path:
     """A bare repository as `origin`, by local path, holding main."""
-    path = bare(tmp_path)
-    ml.git("remote", "add", "origin", str(path))
-    ml.git("push", "-q", "origin", "main")
-    return path
-
-
-def clone(source: Path, dest: Path) -> Project:
-    subprocess.run(["git", "clone", "-q", str(source), str(dest)], check=True)
-    return Project(dest)
+    return ml.add_bare_remote(tmp_path / "remote.git", push=("main",))
 
 
 def remote_refs(remote: Path) -> dict[str, str]:
@@ -147,7 +133,7 @@ def test_push_clone_pull_apply_reproduces_the_model(ml, origin, tmp_path):
 
 
 def test_file_url_remote_with_a_configured_data_directory(ml, tmp_path):
-    remote = bare(tmp_path)
+    remote = init_bare(tmp_path / "remote.git")
     data = tmp_path / "team-data"
     ml.git("remote", "add", "origin", f"file://{remote}")
     ml.git("config", "remote.origin.expdata", str(data))
@@ -336,7 +322,7 @@ def test_data_location_resolution(ml, tmp_path):
     ml.git("remote", "add", "peer", str(plain.path))
     repo = discover(str(ml.path))
     assert resolve(repo, "peer").url == str(plain.path / ".git" / "exp" / "cache")
-    shared = bare(tmp_path, "shared.git")
+    shared = init_bare(tmp_path / "shared.git")
     ml.git("remote", "add", "shared", f"file://{shared}")
     assert resolve(discover(str(ml.path)), "shared").url == str(shared / "exp" / "cache")
     # An https Git remote pairs with its host's LFS store (tests/test_remote_lfs.py);
