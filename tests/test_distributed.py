@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, end_group
 
 HAS_DASK = importlib.util.find_spec("distributed") is not None
 needs_dask = pytest.mark.skipif(not HAS_DASK, reason="distributed is not installed "
@@ -212,14 +212,6 @@ def test_no_dask_unless_an_executor_asks_for_it(shared, argv):
 
 # -- Dask for real ----------------------------------------------------------------------
 
-def _end(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=10)
-
-
 @pytest.fixture
 def dask_cluster(tmp_path):
     """A scheduler and two single-thread workers on 127.0.0.1; all ended afterwards."""
@@ -263,7 +255,7 @@ def dask_cluster(tmp_path):
                "scratch": scratch, "folder": folder}
     finally:
         for proc in started:
-            _end(proc)
+            end_group(proc)
 
 
 def wait_for(predicate, timeout: float, what: str):

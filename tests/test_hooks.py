@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, loaded_modules
 
 HOOKS = ("pre-commit", "post-checkout", "post-merge", "pre-push")
 
@@ -298,21 +298,6 @@ def test_a_missing_binary_warns_after_checkout_and_stops_a_commit(hooked):
 # -- start-up budget -----------------------------------------------------------------
 
 HEAVY = ("yaml", "colorama", "dulwich", "sqlite3", "json")
-
-
-def loaded_modules(cwd, *argv: str) -> set[str]:
-    code = (
-        "import sys\n"
-        f"sys.path.insert(0, {str(ROOT)!r})\n"
-        f"sys.argv = ['git-exp', *{list(argv)!r}]\n"
-        "from git_exp.cli import main\n"
-        "code = main()\n"
-        "print('\\n'.join(sorted(sys.modules)))\n"
-        "sys.exit(code)\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True,
-                         stdin=subprocess.DEVNULL)
-    assert out.returncode == 0, out.stderr
-    return set(out.stdout.split())
 
 
 def test_hooks_with_nothing_to_do_import_nothing_heavy(committed):

@@ -4,14 +4,7 @@ from __future__ import annotations
 import os
 import time
 
-import pytest
-
-from tests.remote_common import assert_whole, make_project, objects_under
-
-
-@pytest.fixture
-def ml(tmp_path, tmp_path_factory):
-    return make_project(tmp_path, tmp_path_factory)
+from tests.remote_common import assert_whole, ml, objects_under  # noqa: F401  (ml is a fixture)
 
 
 def test_a_later_push_removes_stale_temp_files_and_keeps_fresh_ones(ml, tmp_path):

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import clone
-from tests.remote_common import (assert_whole, big_file, cache_objects, free_port,
-                                 make_project, stop, wait_for_port)
+from tests.remote_common import (assert_whole, big_file, cache_objects, free_port, ml,  # noqa: F401
+                                 stop, wait_for_port)  # (ml is a fixture)
 
 boto3 = pytest.importorskip("boto3", reason="needs the s3 extra: pip install 'git-exp[s3]' "
                                             "(.ci/run installs it with the test extra)")
@@ -68,11 +68,6 @@ def bucket_objects(client, prefix: str = PREFIX) -> dict[str, bytes]:
             name = key.split("/files/sha256/")[1].replace("/", "")
             found[name] = client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     return found
-
-
-@pytest.fixture
-def ml(tmp_path, tmp_path_factory):
-    return make_project(tmp_path, tmp_path_factory)
 
 
 @pytest.fixture

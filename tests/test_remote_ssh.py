@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import clone
-from tests.remote_common import (assert_whole, big_file, cache_objects, free_port,
-                                 make_project, objects_under, stop, wait_for_port)
+from tests.remote_common import (assert_whole, big_file, cache_objects, free_port, ml,  # noqa: F401
+                                 objects_under, stop, wait_for_port)  # (ml is a fixture)
 
 SSHD = "/usr/sbin/sshd"
 pytestmark = pytest.mark.skipif(
@@ -66,11 +66,6 @@ def sshd(tmp_path_factory):
 def env(sshd, monkeypatch):
     monkeypatch.setenv("GIT_SSH_COMMAND", sshd.ssh_command())
     return sshd
-
-
-@pytest.fixture
-def ml(tmp_path, tmp_path_factory):
-    return make_project(tmp_path, tmp_path_factory)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project, clone, init_bare
+from tests.conftest import Project, clone, copy_of_template, init_bare
 
 TRAIN = """\
 import os, re
@@ -41,30 +41,18 @@ stages:
 """
 
 ZERO = "0" * 40
-_TEMPLATE: dict[str, Path] = {}
-
-
-def _template(tmp_path_factory) -> Path:
+def _build(p: Project) -> None:
     """A repository with a pipeline and two experiments, built once and copied per test."""
-    if "repo" not in _TEMPLATE:
-        path = tmp_path_factory.mktemp("sharing-template") / "repo"
-        path.mkdir()
-        subprocess.run(["git", "init", "-q", str(path)], check=True)
-        p = Project(path)
-        p.gen({"train.py": TRAIN, "params.yaml": "train:\n  lr: 0.1\n", "exp.yaml": PIPELINE})
-        p.commit("pipeline")
-        p.exp("run", "-n", "first")
-        p.exp("run", "-S", "train.lr=0.2", "-n", "second")
-        _TEMPLATE["repo"] = path
-    return _TEMPLATE["repo"]
+    p.gen({"train.py": TRAIN, "params.yaml": "train:\n  lr: 0.1\n", "exp.yaml": PIPELINE})
+    p.commit("pipeline")
+    p.exp("run", "-n", "first")
+    p.exp("run", "-S", "train.lr=0.2", "-n", "second")
 
 
 @pytest.fixture
 def ml(tmp_path, tmp_path_factory) -> Project:
     """Two experiments ('first': lr 0.1, 'second': lr 0.2) on main, whose data is cached."""
-    path = tmp_path / "repo"
-    shutil.copytree(_template(tmp_path_factory), path, symlinks=True)
-    return Project(path)
+    return copy_of_template("sharing", _build, tmp_path_factory, tmp_path / "repo")
 
 
 @pytest.fixture
