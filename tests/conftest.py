@@ -8,9 +8,12 @@ Git's own dispatch, finding `git-exp` on PATH.
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -118,11 +121,76 @@ class Project:
         return next(sha for sha, ref in (line.split(" ") for line in out.splitlines())
                     if ref.endswith("/" + name))
 
+    def add_bare_remote(self, path: Path, name: str = "origin", push: tuple[str, ...] = ()) -> Path:
+        """A new bare repository at PATH as this project's remote NAME (by path),
+        then `git push -q NAME` of the refspecs in PUSH (none: nothing is pushed)."""
+        init_bare(path)
+        self.git("remote", "add", name, str(path))
+        if push:
+            self.git("push", "-q", name, *push)
+        return path
+
     def fsck(self) -> None:
         self.git("fsck", "--strict", "--no-progress")
 
     def read(self, name: str) -> str:
         return (self.path / name).read_text()
+
+
+def init_bare(path: Path) -> Path:
+    """A new, empty bare repository at PATH (no remote points at it)."""
+    subprocess.run(["git", "init", "-q", "--bare", str(path)], check=True)
+    return path
+
+
+def clone(source: Path, dest: Path) -> Project:
+    """`git clone -q SOURCE DEST`, as a Project."""
+    subprocess.run(["git", "clone", "-q", str(source), str(dest)], check=True)
+    return Project(dest)
+
+
+def end_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the process group PROC leads (started with start_new_session) and reap PROC."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)
+
+
+def loaded_modules(cwd, *argv: str) -> set[str]:
+    """The modules `git-exp ARGV` in CWD has imported when it ends (it must exit 0)."""
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        f"sys.argv = ['git-exp', *{list(argv)!r}]\n"
+        "from git_exp.cli import main\n"
+        "code = main()\n"
+        "print('\\n'.join(sorted(sys.modules)))\n"
+        "sys.exit(code)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    return set(out.stdout.split())
+
+
+_TEMPLATES: dict[str, Path] = {}
+
+
+def copy_of_template(name: str, build: Callable[[Project], None], tmp_path_factory,
+                     dest: Path) -> Project:
+    """A copy at DEST of the repository NAME, built once a session: `git init`, then BUILD.
+
+    Building runs real experiments (seconds); a copy (symlinks kept) costs milliseconds.
+    """
+    if name not in _TEMPLATES:
+        path = tmp_path_factory.mktemp(f"{name}-template") / "repo"
+        path.mkdir()
+        subprocess.run(["git", "init", "-q", str(path)], check=True)
+        build(Project(path))
+        _TEMPLATES[name] = path
+    shutil.copytree(_TEMPLATES[name], dest, symlinks=True)
+    return Project(dest)
 
 
 @pytest.fixture

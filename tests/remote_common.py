@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import socket
 import subprocess
 import time
 from pathlib import Path
 
-from tests.conftest import Project
+import pytest
+
+from tests.conftest import Project, copy_of_template
 
 TRAIN = """\
 import os, re
@@ -34,38 +35,16 @@ stages:
     outs: [model.txt, models]
 """
 
-_TEMPLATE: dict[str, Path] = {}
+def _build(p: Project) -> None:
+    p.gen({"train.py": TRAIN, "params.yaml": "train:\n  lr: 0.1\n", "exp.yaml": PIPELINE})
+    p.commit("pipeline")
+    p.exp("run", "-n", "first")
+    p.exp("run", "-S", "train.lr=0.2", "-n", "second")
 
 
-def template(tmp_path_factory) -> Path:
-    if "repo" not in _TEMPLATE:
-        path = tmp_path_factory.mktemp("remote-template") / "repo"
-        path.mkdir()
-        subprocess.run(["git", "init", "-q", str(path)], check=True)
-        p = Project(path)
-        p.gen({"train.py": TRAIN, "params.yaml": "train:\n  lr: 0.1\n", "exp.yaml": PIPELINE})
-        p.commit("pipeline")
-        p.exp("run", "-n", "first")
-        p.exp("run", "-S", "train.lr=0.2", "-n", "second")
-        _TEMPLATE["repo"] = path
-    return _TEMPLATE["repo"]
-
-
-def make_project(tmp_path, tmp_path_factory) -> Project:
-    path = tmp_path / "repo"
-    shutil.copytree(template(tmp_path_factory), path, symlinks=True)
-    return Project(path)
-
-
-def bare(tmp_path, name: str = "origin.git") -> Path:
-    path = tmp_path / name
-    subprocess.run(["git", "init", "-q", "--bare", str(path)], check=True)
-    return path
-
-
-def clone(source: Path, dest: Path) -> Project:
-    subprocess.run(["git", "clone", "-q", str(source), str(dest)], check=True)
-    return Project(dest)
+@pytest.fixture
+def ml(tmp_path, tmp_path_factory) -> Project:
+    return copy_of_template("remote", _build, tmp_path_factory, tmp_path / "repo")
 
 
 def cache_objects(project: Project) -> dict[str, bytes]:

@@ -12,7 +12,7 @@ import pytest
 
 import git_exp.api as api
 from git_exp.errors import ExpError, NotARepositoryError
-from tests.conftest import ROOT, Project
+from tests.conftest import ROOT, Project, clone
 
 TRAIN = """\
 import json, os, re, sys
@@ -147,33 +147,29 @@ def test_open_reads_git_files_and_data_from_the_cache(several):
 
 
 def test_open_in_a_fresh_clone_fetches_data_from_the_data_remote(several, tmp_path):
-    bare = tmp_path / "shared.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
-    several.git("remote", "add", "origin", str(bare))
-    several.git("push", "-q", "origin", "main")
+    bare = several.add_bare_remote(tmp_path / "shared.git", push=("main",))
     several.exp("push", "origin", "alpha")
     assert (bare / "exp" / "cache").is_dir()
 
-    subprocess.run(["git", "clone", "-q", str(bare), str(tmp_path / "clone")], check=True)
-    clone = Project(tmp_path / "clone")
+    work = clone(bare, tmp_path / "clone")
     # The experiment's ref only, by plain Git: none of its data comes along.
-    clone.git("fetch", "-q", "origin", "refs/exps/*:refs/exps/*")
+    work.git("fetch", "-q", "origin", "refs/exps/*:refs/exps/*")
     digest = hashlib.sha256(b"weights 0.2\n").hexdigest()
-    cached = clone.path / ".git" / "exp" / "cache" / "files" / "sha256" / digest[:2] / digest[2:]
+    cached = work.path / ".git" / "exp" / "cache" / "files" / "sha256" / digest[:2] / digest[2:]
     assert not cached.exists()
 
-    assert api.read("model/weights.txt", rev="alpha", repo=clone.path) == "weights 0.2\n"
+    assert api.read("model/weights.txt", rev="alpha", repo=work.path) == "weights 0.2\n"
     assert cached.is_file()          # fetched, verified and kept in the clone's cache
     # Only that file came: the folder's other file stays on the remote until asked for.
     bias = hashlib.sha256(b"bias 1\n").hexdigest()
     assert not (cached.parent.parent / bias[:2] / bias[2:]).exists()
-    assert api.read("model/bias.txt", rev="alpha", repo=clone.path) == "bias 1\n"
-    clone.fsck()
+    assert api.read("model/bias.txt", rev="alpha", repo=work.path) == "bias 1\n"
+    work.fsck()
 
     # beta was never pushed: its ref can be fetched from the other clone, but not its data.
-    clone.git("fetch", "-q", str(several.path), "refs/exps/*:refs/exps/*")
+    work.git("fetch", "-q", str(several.path), "refs/exps/*:refs/exps/*")
     with pytest.raises(ExpError, match="neither in the cache nor on the data remote"):
-        api.read("model/weights.txt", rev="beta", repo=clone.path)
+        api.read("model/weights.txt", rev="beta", repo=work.path)
 
 
 def test_dataframe_has_a_column_per_metric_and_param(several):

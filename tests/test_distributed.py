@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, end_group
 
 HAS_DASK = importlib.util.find_spec("distributed") is not None
 needs_dask = pytest.mark.skipif(not HAS_DASK, reason="distributed is not installed "
@@ -68,10 +68,7 @@ def shared(committed, tmp_path, monkeypatch):
            "data": {"rows.txt": "1 2 3 4\n"}})
     p.exp("add", "data")
     p.commit("pipeline and data")
-    remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
-    p.git("remote", "add", "origin", str(remote))
-    p.git("push", "-q", "origin", "HEAD:refs/heads/main")
+    remote = p.add_bare_remote(tmp_path / "remote.git", push=("HEAD:refs/heads/main",))
     p.git("config", "remote.origin.expdata", str(tmp_path / "data-remote"))
     monkeypatch.setenv("GIT_EXP_TEST_RUNS", str(tmp_path / "runs.txt"))
     monkeypatch.setenv("GIT_EXP_TEST_MARKER", str(tmp_path / "marker"))
@@ -215,14 +212,6 @@ def test_no_dask_unless_an_executor_asks_for_it(shared, argv):
 
 # -- Dask for real ----------------------------------------------------------------------
 
-def _end(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=10)
-
-
 @pytest.fixture
 def dask_cluster(tmp_path):
     """A scheduler and two single-thread workers on 127.0.0.1; all ended afterwards."""
@@ -266,7 +255,7 @@ def dask_cluster(tmp_path):
                "scratch": scratch, "folder": folder}
     finally:
         for proc in started:
-            _end(proc)
+            end_group(proc)
 
 
 def wait_for(predicate, timeout: float, what: str):

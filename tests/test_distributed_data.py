@@ -18,7 +18,6 @@ import importlib.util
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Project
+from tests.conftest import ROOT, Project, end_group
 
 HAS_DASK = importlib.util.find_spec("distributed") is not None
 pytestmark = pytest.mark.skipif(not HAS_DASK, reason="distributed is not installed "
@@ -59,23 +58,12 @@ def make_project(committed: Project, tmp_path: Path, with_data: bool) -> Project
     if with_data:
         p.exp("add", "data")
     p.commit("pipeline")
-    remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
-    p.git("remote", "add", "origin", str(remote))
-    p.git("push", "-q", "origin", "HEAD:refs/heads/main")
+    remote = p.add_bare_remote(tmp_path / "remote.git", push=("HEAD:refs/heads/main",))
     data_remote = tmp_path / "data-remote"
     data_remote.mkdir()
     p.git("config", "remote.origin.expdata", str(data_remote))
     p.remote, p.data_remote = remote, data_remote
     return p
-
-
-def _end(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=10)
 
 
 def worker_env(tmp_path: Path) -> dict:
@@ -124,7 +112,7 @@ class Cluster:
 
     def stop(self) -> None:
         for proc in self.started:
-            _end(proc)
+            end_group(proc)
 
 
 @pytest.fixture

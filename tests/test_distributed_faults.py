@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from tests.conftest import end_group
 from tests.test_distributed import (  # noqa: F401 - fixtures
     _alive, dask_cluster, needs_dask, queue_ids, remote_refs, runs, shared, trailers, wait_for)
 
@@ -24,14 +25,6 @@ def _dispatcher(project, executor: str) -> subprocess.Popen:
     return subprocess.Popen(["git", "exp", "queue", "work", "--executor", executor],
                             cwd=project.path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-
-
-def _end(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=10)
 
 
 def _exp_refs(project) -> dict[str, str]:
@@ -55,7 +48,7 @@ def test_a_dead_scheduler_gives_the_entries_back_and_the_dispatcher_says_so(shar
         took = time.monotonic() - killed_at
     finally:
         gate.unlink(missing_ok=True)
-        _end(dispatcher)
+        end_group(dispatcher)
     assert dispatcher.returncode == 1, out + err
     assert "error: lost the Dask scheduler at " in err
     assert "its unfinished entries went back to the queue" in err

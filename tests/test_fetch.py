@@ -8,14 +8,13 @@ clones are made with `git clone` and checked with `git fsck`.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Project
+from tests.conftest import Project, copy_of_template, loaded_modules
 
 TRAIN = """\
 import os, re
@@ -37,45 +36,30 @@ stages:
           cache: false
 """
 
-_TEMPLATE: dict[str, Path] = {}
-
-
-def _template(tmp_path_factory) -> Path:
+def _build(p: Project) -> None:
     """main: pointer-tracked data/ and a pipeline run; branch other: other data; one experiment."""
-    if "repo" not in _TEMPLATE:
-        path = tmp_path_factory.mktemp("fetch-template") / "repo"
-        path.mkdir()
-        subprocess.run(["git", "init", "-q", str(path)], check=True)
-        p = Project(path)
-        p.gen({"train.py": TRAIN, "params.yaml": "train:\n  lr: 0.1\n", "exp.yaml": PIPELINE,
-               "data": {"rows.txt": "1 2 3\n"}, "big.bin": b"\x00big\x01" * 100})
-        p.exp("add", "data", "big.bin")
-        p.commit("pipeline and data")
-        p.exp("run", "-n", "base")
-        p.commit("its outs, in exp.lock")
-        p.git("checkout", "-q", "-b", "other")
-        p.gen({"data": {"rows.txt": "4 5 6 7\n", "more.txt": "more\n"}})
-        p.exp("add", "data")
-        p.commit("other data")
-        p.git("checkout", "-q", "main")
-        p.exp("checkout")
-        p.exp("run", "-S", "train.lr=0.5", "-n", "half")
-        _TEMPLATE["repo"] = path
-    return _TEMPLATE["repo"]
+    p.gen({"train.py": TRAIN, "params.yaml": "train:\n  lr: 0.1\n", "exp.yaml": PIPELINE,
+           "data": {"rows.txt": "1 2 3\n"}, "big.bin": b"\x00big\x01" * 100})
+    p.exp("add", "data", "big.bin")
+    p.commit("pipeline and data")
+    p.exp("run", "-n", "base")
+    p.commit("its outs, in exp.lock")
+    p.git("checkout", "-q", "-b", "other")
+    p.gen({"data": {"rows.txt": "4 5 6 7\n", "more.txt": "more\n"}})
+    p.exp("add", "data")
+    p.commit("other data")
+    p.git("checkout", "-q", "main")
+    p.exp("checkout")
+    p.exp("run", "-S", "train.lr=0.5", "-n", "half")
 
 
 @pytest.fixture
 def source(tmp_path, tmp_path_factory) -> Project:
     """The template's copy, with hooks, pushed (branches and data) to a bare `origin`."""
-    path = tmp_path / "source"
-    shutil.copytree(_template(tmp_path_factory), path, symlinks=True)
-    p = Project(path)
+    p = copy_of_template("fetch", _build, tmp_path_factory, tmp_path / "source")
     p.exp("install")
-    remote = tmp_path / "origin.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
-    p.git("remote", "add", "origin", str(remote))
-    p.git("push", "-q", "origin", "main", "other")   # the pre-push hook sends the data first
-    p.remote = remote
+    # The pre-push hook sends the data first.
+    p.remote = p.add_bare_remote(tmp_path / "origin.git", push=("main", "other"))
     return p
 
 
@@ -216,21 +200,6 @@ def test_no_remote_is_a_clear_error(committed):
     assert proc.returncode == 1
     assert "no Git remote to fetch data from" in proc.stderr
     assert "hint: add one" in proc.stderr
-
-
-def loaded_modules(cwd, *argv: str) -> set[str]:
-    code = (
-        "import sys\n"
-        f"sys.path.insert(0, {str(ROOT)!r})\n"
-        f"sys.argv = ['git-exp', *{list(argv)!r}]\n"
-        "from git_exp.cli import main\n"
-        "code = main()\n"
-        "print('\\n'.join(sorted(sys.modules)))\n"
-        "sys.exit(code)\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True,
-                         stdin=subprocess.DEVNULL)
-    assert out.returncode == 0, out.stderr
-    return set(out.stdout.split())
 
 
 def test_a_hook_with_all_data_present_imports_no_transfer_code(source, tmp_path):

@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import Project
+from tests.conftest import Project, copy_of_template
 
 TRAIN = """\
 import os
@@ -31,43 +31,28 @@ stages:
     outs: [models]
 """
 
-_TEMPLATE: dict = {}
-
-
-def _template(tmp_path_factory):
-    if "repo" not in _TEMPLATE:
-        path = tmp_path_factory.mktemp("getls-template") / "repo"
-        path.mkdir()
-        subprocess.run(["git", "init", "-q", str(path)], check=True)
-        p = Project(path)
-        p.gen({"README.md": "source\n", "train.py": TRAIN, "exp.yaml": PIPELINE,
-               "src": {"util.py": "X = 1\n"},
-               "data": {"x": "the x data\n"},
-               "images": {"a.png": b"\x89PNGa", "sub": {"b.png": b"\x89PNGbb"}}})
-        p.exp("add", "data/x", "images")
-        p.commit("data")
-        p.exp("run", "-n", "base")
-        p.commit("outs")
-        p.git("tag", "v1")
-        p.gen({"data": {"x": "the x data, version 2\n"}})
-        p.exp("add", "data/x")
-        p.commit("data v2")
-        _TEMPLATE["repo"] = path
-    return _TEMPLATE["repo"]
+def _build(p: Project) -> None:
+    p.gen({"README.md": "source\n", "train.py": TRAIN, "exp.yaml": PIPELINE,
+           "src": {"util.py": "X = 1\n"},
+           "data": {"x": "the x data\n"},
+           "images": {"a.png": b"\x89PNGa", "sub": {"b.png": b"\x89PNGbb"}}})
+    p.exp("add", "data/x", "images")
+    p.commit("data")
+    p.exp("run", "-n", "base")
+    p.commit("outs")
+    p.git("tag", "v1")
+    p.gen({"data": {"x": "the x data, version 2\n"}})
+    p.exp("add", "data/x")
+    p.commit("data v2")
 
 
 @pytest.fixture
 def bare(tmp_path, tmp_path_factory):
-    path = tmp_path / "source"
-    shutil.copytree(_template(tmp_path_factory), path, symlinks=True)
-    p = Project(path)
+    p = copy_of_template("getls", _build, tmp_path_factory, tmp_path / "source")
     p.exp("install")
-    remote = tmp_path / "origin.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    remote = p.add_bare_remote(tmp_path / "origin.git", push=("main", "v1"))
     # Let the blobless fetch really be blobless, as on Git hosts.
     subprocess.run(["git", "-C", str(remote), "config", "uploadpack.allowFilter", "true"], check=True)
-    p.git("remote", "add", "origin", str(remote))
-    p.git("push", "-q", "origin", "main", "v1")
     assert (remote / "exp" / "cache" / "files" / "sha256").is_dir()
     return remote
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, loaded_modules
 
 HOOKS = ("pre-commit", "post-checkout", "post-merge", "pre-push")
 
@@ -258,9 +258,7 @@ def test_a_malicious_pointer_on_a_branch_is_refused_by_the_hook(hooked, tmp_path
 
 
 def test_pre_push_passes_git_s_lines_to_both_hooks(hooked, tmp_path):
-    remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
-    hooked.git("remote", "add", "origin", str(remote))
+    remote = hooked.add_bare_remote(tmp_path / "remote.git")
     hooked.exp("install", "--uninstall")
     foreign_hook(hooked, "pre-push", 'cat > pushed.txt; echo "$1 $2" >> pushed.txt')
     hooked.exp("install")
@@ -300,21 +298,6 @@ def test_a_missing_binary_warns_after_checkout_and_stops_a_commit(hooked):
 # -- start-up budget -----------------------------------------------------------------
 
 HEAVY = ("yaml", "colorama", "dulwich", "sqlite3", "json")
-
-
-def loaded_modules(cwd, *argv: str) -> set[str]:
-    code = (
-        "import sys\n"
-        f"sys.path.insert(0, {str(ROOT)!r})\n"
-        f"sys.argv = ['git-exp', *{list(argv)!r}]\n"
-        "from git_exp.cli import main\n"
-        "code = main()\n"
-        "print('\\n'.join(sorted(sys.modules)))\n"
-        "sys.exit(code)\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True,
-                         stdin=subprocess.DEVNULL)
-    assert out.returncode == 0, out.stderr
-    return set(out.stdout.split())
 
 
 def test_hooks_with_nothing_to_do_import_nothing_heavy(committed):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project
+from tests.conftest import Project, init_bare
 
 QUICK = 60  # seconds any one command may take here; a hang fails the test
 
@@ -57,8 +57,7 @@ class World:
 
     def __init__(self, tmp_path: Path):
         self.tmp = tmp_path
-        self.bare = tmp_path / "origin.git"
-        subprocess.run(["git", "init", "-q", "--bare", str(self.bare)], check=True)
+        self.bare = init_bare(tmp_path / "origin.git")
         seed = tmp_path / "seed"
         subprocess.run(["git", "init", "-q", str(seed)], check=True)
         (seed / "README.md").write_text("# project\n")

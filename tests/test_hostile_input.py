@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project
+from tests.conftest import Project, init_bare
 
 FAST = 30   # seconds: every command here finishes in well under one
 
@@ -90,8 +90,7 @@ class Attacker:
 
 @pytest.fixture
 def attacker(tmp_path) -> Attacker:
-    origin = tmp_path / "origin.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True)
+    origin = init_bare(tmp_path / "origin.git")
     path = tmp_path / "attacker"
     subprocess.run(["git", "clone", "-q", str(origin), str(path)], check=True,
                    stderr=subprocess.DEVNULL)
@@ -193,8 +192,7 @@ def test_bombs_in_exp_yaml_lock_and_plots_data(attacker, tmp_path):
     assert (victim.path / "model.bin").read_text() == "weights 0.1\n"
 
     # Pushing them on: the one whose data cannot be checked stays behind, alone.
-    other = tmp_path / "other.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(other)], check=True)
+    other = init_bare(tmp_path / "other.git")
     victim.git("push", "-q", str(other), "main")
     proc = run(victim, "push", str(other), "-A")
     assert proc.returncode == 1
@@ -274,8 +272,7 @@ def test_a_ref_naming_a_blob_does_not_stop_pull_push_show(attacker, tmp_path):
     assert proc.returncode == 1 and "[good]" in proc.stdout
     assert f"experiment 'evil' ({blob[:7]}): its ref does not name a commit" in proc.stderr
 
-    other = tmp_path / "other.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(other)], check=True)
+    other = init_bare(tmp_path / "other.git")
     victim.git("push", "-q", str(other), "main")
     proc = run(victim, "push", str(other), "-A")
     assert proc.returncode == 1

@@ -17,6 +17,8 @@ import time
 
 import pytest
 
+from tests.conftest import end_group
+
 # Writes its pid to GIT_EXP_TEST_MARKER, then waits while GIT_EXP_TEST_GATE exists.
 STAGE = """\
 import os, sys, time
@@ -84,14 +86,6 @@ def start_exp(project, *args: str) -> subprocess.Popen:
     return subprocess.Popen(["git", "exp", *args], cwd=project.path, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-
-
-def end_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=10)
 
 
 needs_proc = pytest.mark.skipif(not os.path.exists("/proc/self/stat"),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project
+from tests.conftest import Project, clone
 
 TRAIN = """\
 import re, sys
@@ -42,11 +42,7 @@ def ran(committed, tmp_path) -> Project:
     p.exp("run", "-n", "good")
     failed = p.exp("run", "-S", "train.lr=0.9", "-n", "bad", check=False)
     assert failed.returncode != 0
-    remote = tmp_path / "origin.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
-    p.git("remote", "add", "origin", str(remote))
-    p.git("push", "-q", "origin", "main")
-    p.remote = remote
+    p.remote = p.add_bare_remote(tmp_path / "origin.git", push=("main",))
     return p
 
 
@@ -61,11 +57,6 @@ def remote_log_refs(remote: Path) -> dict[str, str]:
     return dict(line.split() for line in out.splitlines())
 
 
-def clone_of(p: Project, dest: Path) -> Project:
-    subprocess.run(["git", "clone", "-q", str(p.remote), str(dest)], check=True)
-    return Project(dest)
-
-
 def test_logs_of_successful_and_failed_runs_travel(ran, tmp_path):
     good, bad = ran.exp_sha("good"), ran.exp_sha("bad")
     proc = ran.exp("push", "origin", "good", "bad")
@@ -78,7 +69,7 @@ def test_logs_of_successful_and_failed_runs_travel(ran, tmp_path):
                            capture_output=True, check=True).stdout
     assert shown == log_file(ran, bad).read_bytes()
 
-    other = clone_of(ran, tmp_path / "other")
+    other = clone(ran.remote, tmp_path / "other")
     proc = other.exp("pull", "origin", "good", "bad", check=False)
     assert "Received 2 run logs" in proc.stdout, proc.stdout + proc.stderr
     assert other.exp("logs", "good").stdout.encode() == log_file(ran, good).read_bytes()
@@ -93,9 +84,7 @@ def test_logs_of_successful_and_failed_runs_travel(ran, tmp_path):
     assert "run log" not in other.exp("pull", "origin", "good", "bad").stdout
 
     # The other clone pushes them on to a third remote: the same log commits (deterministic).
-    third = tmp_path / "third.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(third)], check=True)
-    other.git("remote", "add", "third", str(third))
+    third = other.add_bare_remote(tmp_path / "third.git", name="third")
     other.exp("push", "third", "good", "bad")
     assert remote_log_refs(third) == refs
 
@@ -109,7 +98,7 @@ def test_an_experiment_pushed_before_its_log_gets_the_log_on_the_next_push(ran, 
 
 def test_a_log_already_here_is_never_replaced(ran, tmp_path):
     ran.exp("push", "origin", "good")
-    other = clone_of(ran, tmp_path / "other")
+    other = clone(ran.remote, tmp_path / "other")
     sha = ran.exp_sha("good")
     mine = log_file(other, sha)
     mine.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +130,7 @@ def test_hostile_log_refs_are_refused(ran, tmp_path):
                          input=b"x" * (8 * 1024 * 1024 + 1), capture_output=True,
                          check=True).stdout.decode().strip()
     _forge_log_ref(ran.remote, bad, f"100644 blob {big}\tlog\n")
-    other = clone_of(ran, tmp_path / "other")
+    other = clone(ran.remote, tmp_path / "other")
     proc = other.exp("pull", "origin", "good", "bad")
     assert "Fetched 'good'" in proc.stdout and "Fetched 'bad'" in proc.stdout
     assert "run log" not in proc.stdout
@@ -156,7 +145,7 @@ def test_a_long_log_is_shared_as_its_tail(ran, tmp_path):
     log = log_file(ran, sha)
     log.write_bytes(b"early line\n" * 100_000 + b"y" * (8 * 1024 * 1024) + b"\nlast line\n")
     ran.exp("push", "origin", "good")
-    other = clone_of(ran, tmp_path / "other")
+    other = clone(ran.remote, tmp_path / "other")
     other.exp("pull", "origin", "good")
     arrived = log_file(other, sha).read_bytes()
     assert len(arrived) == 8 * 1024 * 1024

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project
+from tests.conftest import Project, clone
 
 TRAIN = """\
 import json
@@ -43,21 +43,12 @@ def ran(committed, tmp_path) -> Project:
     later = f"@{int(time.time()) + 60} +0000"
     p.exp("run", "-q", "-S", "train.lr=0.5", "-n", "meh",
           env={"GIT_AUTHOR_DATE": later, "GIT_COMMITTER_DATE": later})
-    remote = tmp_path / "origin.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
-    p.git("remote", "add", "origin", str(remote))
-    p.git("push", "-q", "origin", "HEAD")
-    p.remote = remote
+    p.remote = p.add_bare_remote(tmp_path / "origin.git", push=("HEAD",))
     return p
 
 
 def rows(p: Project, *args) -> dict:
     return {r["name"]: r for r in json.loads(p.exp("show", "--json", *args).stdout)}
-
-
-def clone_of(p: Project, dest: Path) -> Project:
-    subprocess.run(["git", "clone", "-q", str(p.remote), str(dest)], check=True)
-    return Project(dest)
 
 
 # ------------------------------------------------------------------ local
@@ -185,7 +176,7 @@ def test_push_and_pull_carry_them_and_merge_both_sides(ran, tmp_path):
     assert "notes and tags of 1 experiment" in proc.stdout
     assert set(remote_note_refs(ran.remote)) == {f"refs/exp-notes/{good}"}
 
-    other = clone_of(ran, tmp_path / "other")
+    other = clone(ran.remote, tmp_path / "other")
     proc = other.exp("pull", "origin", "good", "meh")
     assert "notes and tags of 1 experiment" in proc.stdout
     got = rows(other)["good"]
@@ -214,11 +205,11 @@ def test_plain_git_push_carries_them(ran, tmp_path):
     ran.exp("tag", "good", "best")
     ran.git("push", "-q", "--no-verify", "origin", "refs/exps/*:refs/exps/*",
             "refs/exp-notes/*:refs/exp-notes/*")
-    other = clone_of(ran, tmp_path / "other")
+    other = clone(ran.remote, tmp_path / "other")
     other.exp("pull", "--no-data", "origin", "good")
     assert rows(other)["good"]["tags"] == ["best"]
     # And a plain fetch works as well, for who shares with Git alone.
-    third = clone_of(ran, tmp_path / "third")
+    third = clone(ran.remote, tmp_path / "third")
     third.git("fetch", "-q", "origin", "refs/exps/*:refs/exps/*", "refs/exp-notes/*:refs/exp-notes/*")
     assert rows(third)["good"]["tags"] == ["best"]
 
@@ -245,7 +236,7 @@ def _forge(remote: Path, sha: str, entries: dict) -> None:
 def test_hostile_annotations_are_refused_on_pull(ran, tmp_path, entries, why):
     ran.exp("push", "-q", "origin", "good")
     _forge(ran.remote, ran.exp_sha("good"), entries)
-    other = clone_of(ran, tmp_path / "other")
+    other = clone(ran.remote, tmp_path / "other")
     proc = other.exp("pull", "origin", "good")
     assert "were refused" in proc.stderr and why in proc.stderr, proc.stderr
     assert other.git("for-each-ref", "refs/exp-notes/", "refs/exp-notes-incoming/") == ""
@@ -256,7 +247,7 @@ def test_hostile_annotations_are_refused_on_pull(ran, tmp_path, entries, why):
 def test_show_bounds_what_plain_git_fetch_brought(ran, tmp_path):
     ran.exp("push", "-q", "origin", "good")
     _forge(ran.remote, ran.exp_sha("good"), {"note": b"x" * (1 << 20), "tags": b"ok\nnot ok\n"})
-    other = clone_of(ran, tmp_path / "other")
+    other = clone(ran.remote, tmp_path / "other")
     other.git("fetch", "-q", "origin", "refs/exps/*:refs/exps/*", "refs/exp-notes/*:refs/exp-notes/*")
     got = rows(other)["good"]
     assert got["note"] is None and got["tags"] == ["ok"]

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import importlib
-import subprocess
 
 
 from git_exp import commands as registry
-from tests.conftest import Project
+from tests.conftest import clone
 from tests.test_run_flags import PARAMS, two  # noqa: F401  (two is a fixture: the two-stage project)
 
 
@@ -74,14 +73,11 @@ def test_data_and_hook_commands_print_one_line(two, tmp_path):
     two.gen({"params.yaml": PARAMS.replace("0.5", "0.9")})
     out = quiet(two, "apply", "-q", "one")
     assert out.startswith("Applied 'one'") and "Backup: refs/exp-backups/" in out
-    remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
-    two.git("remote", "add", "origin", str(remote))
+    remote = two.add_bare_remote(tmp_path / "remote.git")
     assert quiet(two, "push", "-q", "origin", "one").startswith(
         "Pushed 1 experiment to origin. Sent 3 data objects, ")
-    clone = Project(tmp_path / "clone")
-    subprocess.run(["git", "clone", "-q", str(remote), str(clone.path)], check=True)
-    assert quiet(clone, "pull", "-q", "origin", "-A").startswith(
+    work = clone(remote, tmp_path / "clone")
+    assert quiet(work, "pull", "-q", "origin", "-A").startswith(
         "Fetched 1 experiment from origin. Received 3 data objects, ")
     assert quiet(two, "remove", "-q", "one") == "Removed 1 experiment.\n"
     assert quiet(two, "install", "--uninstall", "-q").startswith("Removed ")

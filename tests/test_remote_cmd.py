@@ -4,22 +4,16 @@ from __future__ import annotations
 import json
 import subprocess
 
-from tests.conftest import Project
-
-
-def bare(path) -> str:
-    subprocess.run(["git", "init", "-q", "--bare", str(path)], check=True)
-    return str(path)
+from tests.conftest import Project, init_bare
 
 
 def test_each_remote_with_its_data_remote_and_why(committed, tmp_path, sealed_env):
     p: Project = committed
-    origin = bare(tmp_path / "origin.git")
-    p.git("remote", "add", "origin", origin)
+    origin = p.add_bare_remote(tmp_path / "origin.git")
     p.git("remote", "add", "team", "https://git.example.com/team/project.git")
     p.git("remote", "add", "mirror", "git@example.com:team/project.git")
     p.git("remote", "add", "shared", str(tmp_path / "shared.git"))
-    bare(tmp_path / "shared.git")
+    init_bare(tmp_path / "shared.git")
     p.git("config", "remote.team.expdata", str(tmp_path / "team-data"))
     p.gen({".expconfig": f"[remote \"shared\"]\n\texpdata = {tmp_path / 'from-expconfig'}\n"})
     proc = p.exp("remote")
@@ -50,8 +44,7 @@ def test_each_remote_with_its_data_remote_and_why(committed, tmp_path, sealed_en
 
 def test_verbose_probes_each_data_remote(committed, tmp_path):
     p: Project = committed
-    origin = bare(tmp_path / "origin.git")
-    p.git("remote", "add", "origin", origin)
+    origin = p.add_bare_remote(tmp_path / "origin.git")
     p.git("remote", "add", "gone", str(tmp_path / "gone.git"))
     p.git("remote", "add", "odd", "https://git.example.com/odd.git")
     p.git("config", "remote.odd.expdata", "s3s://bucket/prefix")   # no such kind
@@ -69,7 +62,7 @@ def test_verbose_probes_each_data_remote(committed, tmp_path):
 
 def test_empty_directory_data_remote_is_reported_as_such(committed, tmp_path):
     p: Project = committed
-    p.git("remote", "add", "origin", bare(tmp_path / "origin.git"))
+    p.add_bare_remote(tmp_path / "origin.git")
     proc = p.exp("remote", "-v")
     assert "reachable (empty: the directory does not exist yet)" in proc.stdout
 

@@ -4,19 +4,11 @@ from __future__ import annotations
 import os
 import time
 
-import pytest
-
-from tests.remote_common import assert_whole, bare, make_project, objects_under
-
-
-@pytest.fixture
-def ml(tmp_path, tmp_path_factory):
-    return make_project(tmp_path, tmp_path_factory)
+from tests.remote_common import assert_whole, ml, objects_under  # noqa: F401  (ml is a fixture)
 
 
 def test_a_later_push_removes_stale_temp_files_and_keeps_fresh_ones(ml, tmp_path):
-    origin = bare(tmp_path)
-    ml.git("remote", "add", "origin", str(origin))
+    origin = ml.add_bare_remote(tmp_path / "origin.git")
     ml.exp("push", "origin", "first")
     shard = next((origin / "exp" / "cache" / "files" / "sha256").iterdir())
     # What a SIGKILLed push leaves: a hidden temp file beside the objects.

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from tests import lfs_server
-from tests.conftest import Project
-from tests.test_sharing import bare, clone, ml, model_objects  # noqa: F401  (ml is a fixture)
+from tests.conftest import Project, clone, init_bare
+from tests.test_sharing import ml, model_objects  # noqa: F401  (ml is a fixture)
 
 # -- endpoint discovery --------------------------------------------------------------
 
@@ -172,9 +172,7 @@ def _use_lfs(project: Project, server, repo: str = "org/repo") -> None:
 
 @needs_giftless
 def test_push_pull_apply_through_an_lfs_server(ml, tmp_path, giftless):  # noqa: F811
-    origin = bare(tmp_path)
-    ml.git("remote", "add", "origin", str(origin))
-    ml.git("push", "-q", "origin", "main")
+    origin = ml.add_bare_remote(tmp_path / "remote.git", push=("main",))
     _credentials(ml.path, giftless, lfs_server.token())
     _use_lfs(ml, giftless)
 
@@ -207,9 +205,7 @@ def test_push_pull_apply_through_an_lfs_server(ml, tmp_path, giftless):  # noqa:
 
 @needs_giftless
 def test_refused_credentials_name_their_source_and_are_rejected(ml, tmp_path, giftless):  # noqa: F811
-    origin = bare(tmp_path)
-    ml.git("remote", "add", "origin", str(origin))
-    ml.git("push", "-q", "origin", "main")
+    origin = ml.add_bare_remote(tmp_path / "remote.git", push=("main",))
     store = _credentials(ml.path, giftless, lfs_server.token(key="not-the-servers-key-0123456789abcd"))
     _use_lfs(ml, giftless)
 
@@ -225,8 +221,7 @@ def test_refused_credentials_name_their_source_and_are_rejected(ml, tmp_path, gi
 
 @needs_giftless
 def test_no_credentials_at_all_is_a_clear_error(ml, tmp_path, giftless):  # noqa: F811
-    origin = bare(tmp_path)
-    ml.git("remote", "add", "origin", str(origin))
+    ml.add_bare_remote(tmp_path / "remote.git")
     _use_lfs(ml, giftless)
     proc = ml.exp("push", "origin", "first", check=False, env={"GIT_TERMINAL_PROMPT": "0"})
     assert proc.returncode == 1
@@ -449,7 +444,7 @@ def test_ssh_remote_gets_its_lfs_access_from_git_lfs_authenticate(ml, tmp_path, 
     sshd = Sshd(tmp_path / "sshd", FORCED_COMMAND.format(log=str(log), href=giftless.lfs_url(),
                                                           auth=auth, no_lfs=str(no_lfs)))
     try:
-        origin = bare(tmp_path)
+        origin = init_bare(tmp_path / "remote.git")
         url = f"ssh://{sshd.user}@127.0.0.1:{sshd.port}{origin}"
         ml.git("remote", "add", "origin", url)
         env = {"GIT_SSH_COMMAND": sshd.ssh_command, "GIT_TERMINAL_PROMPT": "0"}

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.remote_common import (assert_whole, bare, big_file, cache_objects, clone, free_port,
-                                 make_project, stop, wait_for_port)
+from tests.conftest import clone
+from tests.remote_common import (assert_whole, big_file, cache_objects, free_port, ml,  # noqa: F401
+                                 stop, wait_for_port)  # (ml is a fixture)
 
 boto3 = pytest.importorskip("boto3", reason="needs the s3 extra: pip install 'git-exp[s3]' "
                                             "(.ci/run installs it with the test extra)")
@@ -70,18 +71,10 @@ def bucket_objects(client, prefix: str = PREFIX) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def ml(tmp_path, tmp_path_factory):
-    return make_project(tmp_path, tmp_path_factory)
-
-
-@pytest.fixture
 def origin(ml, tmp_path, s3):
-    path = bare(tmp_path)
-    ml.git("remote", "add", "origin", str(path))
     ml.git("config", "-f", ".expconfig", "remote.origin.expdata", f"s3://{BUCKET}/{PREFIX}")
     ml.commit("data remote", ".expconfig")
-    ml.git("push", "-q", "origin", "main")
-    return path
+    return ml.add_bare_remote(tmp_path / "origin.git", push=("main",))
 
 
 def test_push_and_pull_round_trip_through_s3(ml, origin, s3, tmp_path):

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.remote_common import (assert_whole, bare, big_file, cache_objects, clone, free_port,
-                                 make_project, objects_under, stop, wait_for_port)
+from tests.conftest import clone
+from tests.remote_common import (assert_whole, big_file, cache_objects, free_port, ml,  # noqa: F401
+                                 objects_under, stop, wait_for_port)  # (ml is a fixture)
 
 SSHD = "/usr/sbin/sshd"
 pytestmark = pytest.mark.skipif(
@@ -68,20 +69,12 @@ def env(sshd, monkeypatch):
 
 
 @pytest.fixture
-def ml(tmp_path, tmp_path_factory):
-    return make_project(tmp_path, tmp_path_factory)
-
-
-@pytest.fixture
 def shared(ml, tmp_path, env):
     """A bare Git remote 'origin' by path, its data in an ssh:// data remote (committed .expconfig)."""
-    origin = bare(tmp_path)
     data = tmp_path / "server-data"
-    ml.git("remote", "add", "origin", str(origin))
     ml.git("config", "-f", ".expconfig", "remote.origin.expdata", env.url(data))
     ml.commit("data remote", ".expconfig")
-    ml.git("push", "-q", "origin", "main")
-    return origin, data
+    return ml.add_bare_remote(tmp_path / "origin.git", push=("main",)), data
 
 
 def test_push_and_pull_round_trip_over_ssh(ml, shared, tmp_path):
@@ -109,9 +102,8 @@ def test_push_and_pull_round_trip_over_ssh(ml, shared, tmp_path):
 
 def test_scp_like_location_and_core_ssh_command(ml, sshd, tmp_path, monkeypatch):
     monkeypatch.delenv("GIT_SSH_COMMAND", raising=False)
-    origin = bare(tmp_path)
+    ml.add_bare_remote(tmp_path / "origin.git")
     data = tmp_path / "scp-data"
-    ml.git("remote", "add", "origin", str(origin))
     ml.git("config", "core.sshCommand", sshd.ssh_command() + f" -p {sshd.port}")
     ml.git("config", "remote.origin.expdata", f"{sshd.user}@127.0.0.1:{data}")
     ml.exp("push", "origin", "-A")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project
+from tests.conftest import Project, clone, copy_of_template, init_bare
 
 TRAIN = """\
 import os, re
@@ -41,50 +41,24 @@ stages:
 """
 
 ZERO = "0" * 40
-_TEMPLATE: dict[str, Path] = {}
-
-
-def _template(tmp_path_factory) -> Path:
+def _build(p: Project) -> None:
     """A repository with a pipeline and two experiments, built once and copied per test."""
-    if "repo" not in _TEMPLATE:
-        path = tmp_path_factory.mktemp("sharing-template") / "repo"
-        path.mkdir()
-        subprocess.run(["git", "init", "-q", str(path)], check=True)
-        p = Project(path)
-        p.gen({"train.py": TRAIN, "params.yaml": "train:\n  lr: 0.1\n", "exp.yaml": PIPELINE})
-        p.commit("pipeline")
-        p.exp("run", "-n", "first")
-        p.exp("run", "-S", "train.lr=0.2", "-n", "second")
-        _TEMPLATE["repo"] = path
-    return _TEMPLATE["repo"]
+    p.gen({"train.py": TRAIN, "params.yaml": "train:\n  lr: 0.1\n", "exp.yaml": PIPELINE})
+    p.commit("pipeline")
+    p.exp("run", "-n", "first")
+    p.exp("run", "-S", "train.lr=0.2", "-n", "second")
 
 
 @pytest.fixture
 def ml(tmp_path, tmp_path_factory) -> Project:
     """Two experiments ('first': lr 0.1, 'second': lr 0.2) on main, whose data is cached."""
-    path = tmp_path / "repo"
-    shutil.copytree(_template(tmp_path_factory), path, symlinks=True)
-    return Project(path)
-
-
-def bare(tmp_path, name: str = "remote.git") -> Path:
-    path = tmp_path / name
-    subprocess.run(["git", "init", "-q", "--bare", str(path)], check=True)
-    return path
+    return copy_of_template("sharing", _build, tmp_path_factory, tmp_path / "repo")
 
 
 @pytest.fixture
 def origin(ml, tmp_path) -> Path:
     """A bare repository as `origin`, by local path, holding main."""
-    path = bare(tmp_path)
-    ml.git("remote", "add", "origin", str(path))
-    ml.git("push", "-q", "origin", "main")
-    return path
-
-
-def clone(source: Path, dest: Path) -> Project:
-    subprocess.run(["git", "clone", "-q", str(source), str(dest)], check=True)
-    return Project(dest)
+    return ml.add_bare_remote(tmp_path / "remote.git", push=("main",))
 
 
 def remote_refs(remote: Path) -> dict[str, str]:
@@ -147,7 +121,7 @@ def test_push_clone_pull_apply_reproduces_the_model(ml, origin, tmp_path):
 
 
 def test_file_url_remote_with_a_configured_data_directory(ml, tmp_path):
-    remote = bare(tmp_path)
+    remote = init_bare(tmp_path / "remote.git")
     data = tmp_path / "team-data"
     ml.git("remote", "add", "origin", f"file://{remote}")
     ml.git("config", "remote.origin.expdata", str(data))
@@ -336,7 +310,7 @@ def test_data_location_resolution(ml, tmp_path):
     ml.git("remote", "add", "peer", str(plain.path))
     repo = discover(str(ml.path))
     assert resolve(repo, "peer").url == str(plain.path / ".git" / "exp" / "cache")
-    shared = bare(tmp_path, "shared.git")
+    shared = init_bare(tmp_path / "shared.git")
     ml.git("remote", "add", "shared", f"file://{shared}")
     assert resolve(discover(str(ml.path)), "shared").url == str(shared / "exp" / "cache")
     # An https Git remote pairs with its host's LFS store (tests/test_remote_lfs.py);
