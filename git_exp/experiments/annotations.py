@@ -35,13 +35,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
 
 from git_exp.errors import ExpError
 from git_exp.git import git
 from git_exp.repo import Repository
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:
+    from typing import Callable
+
     from git_exp.experiments.refs import ExpRef
     from git_exp.git.catfile import GitObject
 

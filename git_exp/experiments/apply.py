@@ -33,7 +33,6 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Collection
 
 from git_exp.errors import ExpError
 from git_exp.experiments import apply_plan as ap
@@ -41,7 +40,10 @@ from git_exp.worktree.snapshot import snapshot_tree
 from git_exp.git import GitCommandError, git
 from git_exp.worktree_writes import WorkTree
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:
+    from typing import Callable, Collection
+
     from git_exp.data.cache import Cache, Progress
     from git_exp.data.hashing import HashInfo
     from git_exp.repo import Repository

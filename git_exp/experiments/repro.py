@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import signal
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from git_exp.errors import ExpError
 from git_exp.experiments import record as rec
@@ -29,6 +28,7 @@ from git_exp.pipeline.runner import Events, PipelineRun, RunSummary, StageFailed
 from git_exp.pipeline.spec import load_pipeline
 from git_exp.repo import Repository
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:
     from git_exp.data.cache import Progress
     from git_exp.pipeline.records import Pipeline

@@ -8,12 +8,12 @@ queue's recovery tells its own results apart the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from git_exp.experiments import record as rec
 from git_exp.experiments import refs
 from git_exp.git import git
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:
     from typing import TypeVar
 
