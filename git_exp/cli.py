@@ -2,12 +2,13 @@
 
 The registry of verbs (git_exp/commands/__init__.py) is the one lazy
 boundary: `git exp --version` does not even load it, `git exp -h` imports no
-command module, and a verb imports only its own module. Only this file prints
-errors and picks exit codes.
+command module, and a verb imports only its own module. A verb's module may
+define `answer_early(argv, console)`, asked before argparse is imported: a
+warm `show` (from its output memo) and a hook with Git's plain arguments
+answer there. Only this file prints errors and picks exit codes.
 """
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 
@@ -127,7 +128,16 @@ def main(argv: list[str] | None = None) -> int:
             if "--help" in own_args:  # Git's convention: --help opens the manual
                 from git_exp.commands.help import show_manual
                 return show_manual(verb, console)
-            module = importlib.import_module(COMMANDS[verb][0])
+            # __import__ and sys.modules: importlib.import_module, without importing importlib
+            __import__(COMMANDS[verb][0])
+            module = sys.modules[COMMANDS[verb][0]]
+            # A verb may answer before its arguments are parsed (show, from its
+            # output memo): argparse and building the parser cost more than that answer.
+            early = getattr(module, "answer_early", None)
+            if early is not None:
+                status = early(rest[1:], console)
+                if status is not None:
+                    return status
             args = build_parser(verb, module).parse_args(rest[1:])
             if getattr(args, "quiet", False):
                 console.quiet = True

@@ -24,9 +24,9 @@ from __future__ import annotations
 import os
 import site
 import sys
-from dataclasses import dataclass
 
 from git_exp.errors import ExpError
+from git_exp.plainclass import Mutable
 from git_exp.git import git_text
 
 HOOKS = ("pre-commit", "post-checkout", "post-merge", "pre-push")
@@ -35,11 +35,15 @@ LEGACY_SUFFIX = ".legacy"
 _SHARE = os.path.join("share", "git-exp", "hooks")
 
 
-@dataclass
-class HookChange:
-    name: str
-    action: str     # install: "installed", "updated", "unchanged"; uninstall: "removed", "absent", "not ours"
-    legacy: bool = False   # a foreign hook was kept as <name>.legacy (install) or put back (uninstall)
+class HookChange(Mutable):
+    # Not a dataclass: hooks import this module on every checkout (plainclass.py).
+    __slots__ = ("name", "action", "legacy")
+
+    def __init__(self, name: str, action: str, legacy: bool = False):
+        self.name = name
+        # install: "installed", "updated", "unchanged"; uninstall: "removed", "absent", "not ours"
+        self.action = action
+        self.legacy = legacy    # a foreign hook was kept as <name>.legacy (install) or put back (uninstall)
 
 
 def template_dirs() -> list[str]:

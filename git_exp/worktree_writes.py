@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 
 from git_exp.errors import ExpError
@@ -170,6 +169,7 @@ class WorkTree:
                 raise
             # TEMP was made on another filesystem: copy it beside REL first.
             beside = self._temp_beside(full)
+            import shutil   # here: hooks with nothing to write do not load it (bz2, lzma)
             try:
                 shutil.copy2(temp, beside)
                 os.replace(beside, full)
@@ -246,6 +246,7 @@ class WorkTree:
         except FileNotFoundError:
             return False
         if stat.S_ISDIR(st.st_mode):
+            import shutil
             shutil.rmtree(full)  # unlinks the symlinks inside, never follows them
             for gone in [d for d in self._real_dirs if d == full or d.startswith(full + os.sep)]:
                 self._real_dirs.discard(gone)

@@ -219,3 +219,64 @@ def test_files_written_just_now_are_not_vouched_for(warm):
     assert "0.4" in show(warm).stdout.splitlines()[2].split()
     # Nothing stored for the table over a racy file: the stored texts are the old ones.
     assert {p: os.stat(p).st_mtime_ns for p in memo_files(warm)} == before
+
+
+# -- answered before argparse (commands/show.py answer_early: keyed on the arguments as given) --
+
+def test_warnings_are_replayed_and_q_after_show_still_silences_them(warm):
+    make_exp(warm, "bad-json", {"metrics.json": '{"acc": 0.9, broken'}, date=at(30))
+    cold = show(warm)
+    assert "metrics.json:1:" in cold.stderr and cold.stderr.startswith("warning:")
+    plant(warm)
+    replayed = show(warm)
+    assert MARK in replayed.stdout and replayed.stderr == cold.stderr
+    for quiet in (["-q"], ["--quiet"], ["--qui"], ["-Aq"]):
+        show(warm, *quiet)
+        plant(warm)
+        proc = show(warm, *quiet)
+        assert MARK in proc.stdout and proc.stderr == "", quiet   # the memo, and still quiet
+
+
+def test_hide_workspace_is_answered_without_the_workspace_row(warm):
+    show(warm, "--hide-workspace")
+    plant(warm)
+    out = show(warm, "--hide-workspace").stdout
+    assert MARK in out and "workspace" not in out
+    # The workspace row's files are not part of that answer's key...
+    (warm.path / "params.yaml").write_text(params(0.3))
+    assert MARK in show(warm, "--hide-workspace").stdout
+    # ...and a request with the row never takes a text stored without it.
+    out = show(warm).stdout
+    assert MARK not in out and "0.3" in out.splitlines()[2].split()
+
+
+def test_a_bad_option_is_a_usage_error_before_anything_else(warm, tmp_path):
+    proc = show(warm, "--no-such-option", check=False)
+    assert proc.returncode == 129 and "unrecognized arguments" in proc.stderr
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    proc = subprocess.run(["git", "exp", "show", "--no-such-option"], cwd=outside, text=True,
+                          capture_output=True, env=dict(os.environ, GIT_CEILING_DIRECTORIES=str(tmp_path)))
+    assert proc.returncode == 129 and "unrecognized arguments" in proc.stderr
+    proc = subprocess.run(["git", "exp", "show"], cwd=outside, text=True, capture_output=True,
+                          env=dict(os.environ, GIT_CEILING_DIRECTORIES=str(tmp_path)))
+    assert proc.returncode == 128 and "not a git repository" in proc.stderr.lower()
+
+
+def test_what_an_early_look_read_serves_only_its_own_invocation(warm, tmp_path, monkeypatch):
+    import io
+
+    from git_exp.cli import main
+    from git_exp.commands import build_parser
+    from git_exp.commands import show as show_command
+    from git_exp.ui.console import Console
+    other = tmp_path / "other"
+    subprocess.run(["git", "init", "-q", str(other)], check=True)
+    subprocess.run(["git", "-C", str(other), "commit", "-q", "--allow-empty", "-m", "x"], check=True)
+    monkeypatch.chdir(warm.path)
+    assert main(["show", "--no-such-option"]) == 129     # read warm's refs, then a usage error
+    monkeypatch.chdir(other)
+    out = io.StringIO()
+    args = build_parser("show", show_command).parse_args([])
+    assert show_command.run(args, Console(out=out)) == 0
+    assert "bold-otter" not in out.getvalue() and "workspace" in out.getvalue()

@@ -72,7 +72,25 @@ def _parser_class():
     hooks parse their arguments like any other command."""
     import argparse
 
+    def sized(formatter):
+        """FORMATTER with the terminal's width found without shutil (bz2, lzma,
+        fnmatch: 1.4 ms of every command), the same way shutil finds it."""
+        class Sized(formatter):
+            def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+                if width is None:
+                    from git_exp.ui.console import terminal_size
+                    width = terminal_size().columns - 2
+                super().__init__(prog, indent_increment, max_help_position, width)
+        return Sized
+
+    formatters = {argparse.HelpFormatter: sized(argparse.HelpFormatter),
+                  argparse.RawDescriptionHelpFormatter: sized(argparse.RawDescriptionHelpFormatter)}
+
     class Parser(argparse.ArgumentParser):
+        def __init__(self, *args, formatter_class=argparse.HelpFormatter, **kwargs):
+            super().__init__(*args, formatter_class=formatters.get(formatter_class, formatter_class),
+                             **kwargs)
+
         def error(self, message):  # noqa: D401 - argparse's API
             raise UsageError(self._without_optional(message), hint=self.format_usage().strip())
 

@@ -57,6 +57,26 @@ def configure(parser):
     parser.add_argument("hook_args", nargs="*", metavar="ARG", help="the arguments Git gave the hook")
 
 
+class _Given:
+    """The options argparse makes of plain hook arguments (see answer_early)."""
+
+    def __init__(self, name: str, hook_args: list[str]):
+        self.name = name
+        self.hook_args = hook_args
+
+
+def answer_early(argv: list[str], console) -> int | None:
+    """Run the hook without argparse (gettext, locale and building the parser:
+    2-3 ms of every commit and checkout) when its arguments are plain: Git
+    passes a hook name and shas, flags, a remote and its URL, none starting
+    with `-`. For such an ARGV the parser above yields exactly NAME and
+    HOOK_ARGS; anything else (an option, -h, an unknown hook) goes through
+    argparse as before (cli.py)."""
+    if not argv or argv[0] not in HOOK_NAMES or any(arg.startswith("-") for arg in argv):
+        return None
+    return run(_Given(argv[0], argv[1:]), console)
+
+
 def _is_sha(text: str) -> bool:
     return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
 

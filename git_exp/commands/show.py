@@ -1,6 +1,9 @@
 """git exp show: experiments with their metrics and params, as a table."""
 from __future__ import annotations
 
+# A warm show answered before argparse: cli.py asks this module for answer_early.
+from git_exp.commands.show_early import EARLY, answer_early  # noqa: F401 - cli.py's
+
 DESCRIPTION = """\
 Prints a table of experiments: the workspace, each baseline commit (named by
 its branch or tag, else its short sha) and the experiments run from it as a
@@ -203,10 +206,14 @@ def run(args, console) -> int:
     from git_exp.show.outmemo import OutputMemo, state_key
     from git_exp.show.refstate import read_state
 
-    repo = discover()
-    listing = read_state(repo)
-    # Everything of this invocation that shapes the text (show/outmemo.py keys on it).
-    request = repr((sorted(vars(args).items()), console.color, terminal_width(console)))
+    if EARLY and EARLY[-1][0] is console:
+        _, repo, listing, request = EARLY.pop()
+    else:
+        repo, request = discover(), None
+        listing = read_state(repo)
+    if request is None:
+        # Everything of this invocation that shapes the text (show/outmemo.py keys on it).
+        request = repr((sorted(vars(args).items()), console.color, terminal_width(console)))
     memo = OutputMemo(repo.exp_dir, request, repo.root)
     # --rev can name any ref (origin/main, a reflog entry) outside the listing: no memo.
     key = None if args.rev else state_key(repo, request, listing, workspace=not args.hide_workspace)
@@ -311,8 +318,8 @@ def terminal_width(console) -> int | None:
     stream = console.stdout
     if not (hasattr(stream, "isatty") and stream.isatty()):
         return None
-    import shutil
-    return shutil.get_terminal_size((80, 24)).columns
+    from git_exp.ui.console import terminal_size
+    return terminal_size((80, 24)).columns
 
 
 def experiment_labels(rows) -> list[str]:

@@ -16,13 +16,15 @@ import os
 import re
 import stat
 import threading
-from typing import TYPE_CHECKING, Iterable
 
 from git_exp.errors import ExpError
 from git_exp.plainclass import Frozen
 from git_exp.relpaths import path_problem
 
+TYPE_CHECKING = False   # typing's, without importing typing: the hooks load this module
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from git_exp.data.state import StateMemo
 
 CHUNK_SIZE = 1 << 20

@@ -6,9 +6,9 @@
   long-lived reader show keeps open, blobs streamed into files;
 - commits.py: revision resolution, `commit-tree`, `update-ref --stdin` transactions.
 
-Importing this package costs only run.py (os and subprocess, which every
-command loads anyway): hooks import it on every commit and checkout. The
-other modules are imported by name where they are used.
+Importing this package costs only run.py (os, and no subprocess: git is
+started with os.posix_spawn): hooks import it on every commit and checkout.
+The other modules are imported by name where they are used.
 """
 from git_exp.git.run import GitCommandError, GitNotFoundError, git, git_process, git_text, reason
 

@@ -17,12 +17,14 @@ so a chunk larger than the pipe could deadlock both processes.
 """
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterable
-from typing import IO
-
 from git_exp.errors import ExpError
 from git_exp.git.run import git, git_process
+
+TYPE_CHECKING = False   # typing's, without importing typing at start-up (mypy reads the name as True)
+if TYPE_CHECKING:   # names for the checker only: hooks import this module on every checkout
+    import subprocess
+    from collections.abc import Iterable
+    from typing import IO
 
 _CHUNK_BYTES = 32 * 1024   # well under Linux's 64 KiB pipe buffer
 

@@ -2,20 +2,27 @@
 
 A warm `show` repeats itself: the same refs, the same work tree, the same
 options. Its text (and its warnings and exit status) is kept under
-<exp_dir>/memo/show-v1/, one file per request, with the key it is valid
+<exp_dir>/memo/show-v2/, one file per request, with the key it is valid
 for; the next `show` with an equal key prints that text without reading a
 commit, parsing a value or building a row. The key is, byte for byte:
 
-- the request: every option, the terminal width, colour (commands/show.py);
+- the request: the command's arguments as given (or, when they may hold -q
+  or -v, the options parsed from them), the terminal width, colour
+  (commands/show.py);
 - this git-exp: its version and the mtime of the modules that shape the
-  text, the work tree and Git dir, the time zone and the year (Created);
+  text and parse the arguments, the Python version (argparse's), the work
+  tree and Git dir, the time zone and the year (Created);
 - the refs: one `for-each-ref` of experiments, queue, notes, branches and
   tags (refstate.py) and this worktree's HEAD file - any ref created,
   moved or deleted, any note or tag changed, changes it;
 - the workspace row as the workspace memo vouches for it (workmemo.py: the
   stat of every file it was read from, under the racy-git rule). When that
   memo cannot vouch - a file just written, a symlink on a path - there is
-  no key, and `show` reads everything as before.
+  no key, and `show` reads everything as before. A stored key holds those
+  stats themselves (the row the text shows is the one the workspace memo
+  vouched for by them when it was stored), and a lookup checks them
+  against the files: the hit path reads no JSON (json imports re: a fifth
+  of a warm show).
 
 No key either while a run holds this work tree's lock or the queue has
 entries: running rows change without any ref changing. Commit contents
@@ -31,19 +38,23 @@ requests are kept, the least recently written go first.
 from __future__ import annotations
 
 import os
+import sys
 import time
 import zlib
 
 from git_exp import __version__
 
-VERSION = 1
-MAGIC = b"git-exp show output v1\n"
+VERSION = 2
+MAGIC = b"git-exp show output v2\n"
 MAX_FILES = 8
 MAX_BYTES = 256 << 20       # a memo larger than this is not read (10,000 rows are ~3 MiB)
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Modules whose code decides the text: an edited one (a development tree,
 # a reinstall of the same version) must not be answered by an old text.
-_SHAPERS = ("show", os.path.join("commands", "show.py"), "ui")
+# commands/__init__.py and the Python version too: a warm show is keyed on its
+# argv, and what argparse makes of it is decided by them (commands/show.py).
+_SHAPERS = ("show", os.path.join("commands", "show.py"), os.path.join("commands", "show_early.py"),
+            os.path.join("commands", "__init__.py"), "ui")
 
 
 def _code_stamp() -> str:
@@ -68,28 +79,91 @@ def _lock_path(repo) -> str:
     return os.path.join(repo.git_dir, "exp-run.lock")
 
 
+class Key:
+    """A request's key: HEAD (everything but the work tree), WORK, LISTING (the refs).
+
+    WORK is the stat of every file and folder the workspace row was read
+    from (b"" without a workspace row). A key taken to look a text up has
+    WORK None: the stats stored with the text are checked against the files
+    themselves, so a hit reads neither the workspace memo nor any JSON (whose
+    import, with re, cost a warm show a fifth of its time)."""
+
+    __slots__ = ("head", "work", "listing")
+
+    def __init__(self, head: bytes, work: bytes | None, listing: bytes):
+        self.head, self.work, self.listing = head, work, listing
+
+    def encode(self) -> bytes:
+        assert self.work is not None   # only a key taken to store a text is stored
+        return b"%d %d\n" % (len(self.head), len(self.work)) + self.head + self.work + self.listing
+
+
 def state_key(repo, request: str, listing, workspace: bool,
-              shown: dict | None = None) -> bytes | None:
+              shown: dict | None = None) -> Key | None:
     """The key of REQUEST now, or None when its output cannot be vouched for.
 
-    SHOWN, when given, is the workspace row a text was made with: the key is
-    None unless the workspace memo vouches for that very row now."""
+    SHOWN, given when a text is to be stored, is the workspace row it was made
+    with: the key is None unless the workspace memo vouches for that very row
+    now, and then holds the stats the memo vouches by. Without SHOWN (a
+    lookup) the workspace part is checked against the stored text's stats."""
     if listing.has_queue or os.path.lexists(_lock_path(repo)):
         return None     # running and queued rows change without a ref changing
     if listing.detached and not _is_sha_file(listing.head_file):
         return None     # HEAD is neither on a listed branch nor a sha we can read
-    work = b""
-    if workspace:
+    work: bytes | None = b""
+    if workspace and shown is None:
+        work = None
+    elif workspace:
         from git_exp.show.workmemo import WorkspaceMemo
-        data = WorkspaceMemo(repo.exp_dir, repo.root).get()
-        if data is None or (shown is not None and data != shown):
+        vouched = WorkspaceMemo(repo.exp_dir, repo.root).vouched()
+        if vouched is None or vouched[0] != shown:
             return None
-        import json
-        work = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-    head = "\0".join([str(VERSION), __version__, _code_stamp(), repo.root, repo.git_dir,
+        work = _work_text(*vouched[1:])
+    head = "\0".join([str(VERSION), __version__, _code_stamp(), sys.version, repo.root, repo.git_dir,
                       os.environ.get("TZ", ""), str(time.timezone), str(time.altzone),
                       "/".join(time.tzname), time.strftime("%Y"), request])
-    return b"\0\0".join([head.encode("utf-8", "surrogatepass"), work, listing.key()])
+    return Key(head.encode("utf-8", "surrogatepass"), work, listing.key())
+
+
+def _stat_text(value) -> bytes:
+    """A stat key of filewatch (a list of numbers, a number, or None for absent) as bytes."""
+    if value is None:
+        return b"-"
+    if isinstance(value, list):
+        return b" ".join(b"%d" % number for number in value)
+    return b"%d" % value
+
+
+def _work_text(files: dict, folders: dict) -> bytes:
+    """The workspace part of a stored key: each file (f) and folder (d) with its stat key."""
+    parts = [b"workspace"]
+    for kind, entries in ((b"f", files), (b"d", folders)):
+        for relpath in sorted(entries):
+            parts += [kind, relpath.encode("utf-8", "surrogateescape"), _stat_text(entries[relpath])]
+    return b"\0".join(parts)
+
+
+def _work_holds(work: bytes, root: str) -> bool:
+    """Whether every file and folder WORK names still has the stat it records."""
+    from git_exp.filewatch import file_key, folder_kind
+    fields = work.split(b"\0")
+    if fields[0] != b"workspace" or (len(fields) - 1) % 3:
+        return False
+    for at in range(1, len(fields), 3):
+        kind, relpath, recorded = fields[at:at + 3]
+        full = os.path.join(root, *relpath.decode("utf-8", "surrogateescape").split("/"))
+        try:
+            if kind == b"f":
+                now = file_key(full)
+            elif kind == b"d":
+                now = folder_kind(full)
+            else:
+                return False
+        except OSError:
+            return False
+        if _stat_text(now) != recorded:
+            return False
+    return True
 
 
 def _is_sha_file(data: bytes) -> bool:
@@ -102,8 +176,9 @@ class OutputMemo:
         self.folder = os.path.join(exp_dir, "memo", f"show-v{VERSION}")
         name = "%08x" % zlib.crc32(f"{root}\0{request}".encode("utf-8", "surrogatepass"))
         self.path = os.path.join(self.folder, name)
+        self.root = root
 
-    def get(self, key: bytes) -> tuple[str, list[str], int] | None:
+    def get(self, key: Key) -> tuple[str, list[str], int] | None:
         """(text, warnings, exit status) stored under KEY, or None."""
         try:
             with open(self.path, "rb") as fh:
@@ -112,15 +187,16 @@ class OutputMemo:
                 data = fh.read(MAX_BYTES + 1)
         except OSError:
             return None
-        return _decode(data, key)
+        return _decode(data, key, self.root)
 
-    def put(self, key: bytes, text: str, warnings: list[str], status: int) -> None:
-        import json
-
+    def put(self, key: Key, text: str, warnings: list[str], status: int) -> None:
         from git_exp.atomic import write_atomic
-        notes = json.dumps(warnings).encode()     # ASCII: any surrogate escaped
+        notes = b"".join(b"%d:%s" % (len(w), w) for w in
+                         (warning.encode("utf-8", "surrogatepass") for warning in warnings))
         body = text.encode("utf-8", "surrogatepass")
-        data = b"".join([MAGIC, b"%d %d %d\n" % (len(key), status, len(notes)), key, notes, body])
+        stored = key.encode()
+        data = b"".join([MAGIC, b"%d %d %d\n" % (len(stored), status, len(notes)), stored, notes,
+                         body])
         if len(data) > MAX_BYTES:
             return
         try:
@@ -140,25 +216,47 @@ class OutputMemo:
                 pass
 
 
-def _decode(data: bytes, key: bytes) -> tuple[str, list[str], int] | None:
+def _header(data: bytes, start: int, count: int) -> tuple[list[int], int] | None:
+    """COUNT decimal numbers on the line at START, and where the next line starts."""
+    end = data.find(b"\n", start, start + 64)
+    fields = data[start:end].split(b" ") if end > 0 else []
+    if len(fields) != count or not all(f.isdigit() for f in fields):
+        return None
+    return [int(f) for f in fields], end + 1
+
+
+def _decode(data: bytes, key: Key, root: str) -> tuple[str, list[str], int] | None:
     """The stored (text, warnings, status) when DATA is a memo we wrote for KEY, else None."""
     if not data.startswith(MAGIC):
         return None
-    start = len(MAGIC)
-    end = data.find(b"\n", start, start + 64)
-    fields = data[start:end].split(b" ") if end > 0 else []
-    if len(fields) != 3 or not all(f.isdigit() for f in fields):
+    found = _header(data, len(MAGIC), 3)
+    if found is None:
         return None
-    size, status, length = (int(f) for f in fields)
-    begin = end + 1
-    if size != len(key) or data[begin:begin + size] != key:
+    (size, status, length), begin = found
+    stored = data[begin:begin + size]
+    inner = _header(stored, 0, 2)
+    if inner is None:
         return None
-    import json
+    (head_size, work_size), at = inner
+    if stored[at:at + head_size] != key.head:
+        return None
+    work = stored[at + head_size:at + head_size + work_size]
+    if stored[at + head_size + work_size:] != key.listing:
+        return None
+    if key.work is not None and work != key.work:
+        return None
+    if key.work is None and not _work_holds(work, root):
+        return None
+    notes = data[begin + size:begin + size + length]
+    warnings = []
     try:
-        warnings = json.loads(data[begin + size:begin + size + length])
+        while notes:   # each warning as <length>:<UTF-8>
+            count, colon, rest = notes.partition(b":")
+            if not colon or not count.isdigit() or len(rest) < int(count):
+                return None
+            warnings.append(rest[:int(count)].decode("utf-8", "surrogatepass"))
+            notes = rest[int(count):]
         text = data[begin + size + length:].decode("utf-8", "surrogatepass")
-    except ValueError:     # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        return None
-    if not (isinstance(warnings, list) and all(isinstance(w, str) for w in warnings)):
+    except ValueError:     # UnicodeDecodeError
         return None
     return text, warnings, status

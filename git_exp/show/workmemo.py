@@ -51,6 +51,13 @@ class WorkspaceMemo:
 
     def get(self) -> dict | None:
         """The remembered {params, metrics, errors} when nothing it came from changed."""
+        vouched = self.vouched()
+        return None if vouched is None else vouched[0]
+
+    def vouched(self) -> tuple[dict, dict, dict] | None:
+        """(the remembered row, the stat key of each file, the kind of each folder it
+        came from) when nothing it came from changed: show's output memo keeps the
+        stats with its text (outmemo.py)."""
         entry = self._load().get(self.root)
         if not isinstance(entry, dict):
             return None
@@ -69,7 +76,7 @@ class WorkspaceMemo:
                 return None
         except (KeyError, TypeError, AttributeError, OSError):
             return None
-        return data
+        return data, entry["files"], entry["folders"]
 
     def put(self, watch: Watch, data: dict) -> None:
         """Remember DATA if everything it came from is captured, settled and unchanged since."""

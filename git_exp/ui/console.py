@@ -1,9 +1,31 @@
 """The one object commands print through, so no module prints on its own."""
 from __future__ import annotations
 
+import os
 import sys
 
 from git_exp.ui import color as _color
+
+
+def terminal_size(fallback: tuple[int, int] = (80, 24)) -> os.terminal_size:
+    """shutil.get_terminal_size, without importing shutil (bz2, lzma, fnmatch)
+    on the way to every table: COLUMNS and LINES when set to a positive number,
+    else the size of the terminal on stdout, else FALLBACK."""
+    sizes = []
+    for name in ("COLUMNS", "LINES"):
+        try:
+            sizes.append(int(os.environ[name]))
+        except (KeyError, ValueError):
+            sizes.append(0)
+    columns, lines = sizes
+    if columns <= 0 or lines <= 0:
+        try:
+            size = os.get_terminal_size(sys.__stdout__.fileno())  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            size = os.terminal_size(fallback)
+        columns = columns if columns > 0 else size.columns or fallback[0]
+        lines = lines if lines > 0 else size.lines or fallback[1]
+    return os.terminal_size((columns, lines))
 
 
 class Console:

@@ -6,15 +6,15 @@ then less); LESS defaults to FRX and LV to -c, as Git sets them.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 
 from git_exp.git import GitNotFoundError, git
+from git_exp.git.run import DEVNULL
+from git_exp.ui.console import terminal_size
 
 
 def pager_command(cwd: str | None = None) -> str | None:
     try:
-        proc = git(["var", "GIT_PAGER"], cwd=cwd, check=False, stderr=subprocess.DEVNULL)
+        proc = git(["var", "GIT_PAGER"], cwd=cwd, check=False, stderr=DEVNULL)
     except GitNotFoundError:
         return None
     cmd = proc.stdout.decode().strip() if proc.returncode == 0 else "less"
@@ -24,7 +24,7 @@ def pager_command(cwd: str | None = None) -> str | None:
 
 
 def fits(text: str) -> bool:
-    size = shutil.get_terminal_size((80, 24))
+    size = terminal_size((80, 24))
     lines = text.splitlines()
     return len(lines) < size.lines and all(len(line) <= size.columns for line in lines)
 
@@ -44,11 +44,42 @@ def page(text: str, stream, cwd: str | None = None) -> None:
     env.setdefault("LESS", "FRX")
     env.setdefault("LV", "-c")
     stream.flush()
-    proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.PIPE, env=env)
-    assert proc.stdin is not None   # stdin=PIPE
+    data = text.encode("utf-8", "surrogateescape")
+    if not hasattr(os, "posix_spawn"):   # pragma: no cover - Windows
+        import subprocess
+        proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.PIPE, env=env)
+        assert proc.stdin is not None   # stdin=PIPE
+        try:
+            proc.stdin.write(data)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass  # the user quit the pager early: nothing wrong
+        proc.wait()
+        return
+    # As subprocess.Popen(cmd, shell=True, stdin=PIPE) does it, without importing
+    # subprocess (5 ms before the table appears): /bin/sh -c CMD reading a pipe,
+    # SIGPIPE and SIGXFSZ back at their defaults (Python ignores them).
+    import _signal
+    read, write = os.pipe()
     try:
-        proc.stdin.write(text.encode("utf-8", "surrogateescape"))
-        proc.stdin.close()
+        pid = os.posix_spawn("/bin/sh", ["/bin/sh", "-c", cmd], env,
+                             file_actions=[(os.POSIX_SPAWN_DUP2, read, 0)],
+                             setsigdef=[getattr(_signal, name) for name in ("SIGPIPE", "SIGXFSZ")
+                                        if hasattr(_signal, name)])
+    except BaseException:
+        os.close(write)
+        raise
+    finally:
+        os.close(read)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(write, view):]
     except BrokenPipeError:
         pass  # the user quit the pager early: nothing wrong
-    proc.wait()
+    finally:
+        os.close(write)
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass    # SIGCHLD ignored (inherited): the pager was reaped for us

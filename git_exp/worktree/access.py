@@ -19,13 +19,15 @@ from __future__ import annotations
 import io
 import os
 import posixpath
-from typing import IO, TYPE_CHECKING
 
 from git_exp.errors import ExpError
 from git_exp.git import git
 from git_exp.relpaths import path_problem
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:
+    from typing import IO
+
     from git_exp.repo import Repository
 
 _BLOB_MODES = ("100644", "100755", "100664")

@@ -23,14 +23,13 @@ import os
 import signal
 import threading
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator
 
 from git_exp.data.hashing import HashInfo
 from git_exp.errors import ExpError, UsageError
+from git_exp.plainclass import Mutable
 from git_exp.git import git
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:
     from git_exp.data.cache import Cache
     from git_exp.data.state import StateMemo
@@ -85,20 +84,24 @@ def back_up_edits(repo: Repository, cache: Cache, memo: StateMemo, result: SyncR
             result.backed_up = sorted(saved)
 
 
-@contextmanager
-def _interrupt_afterwards() -> Iterator[None]:
-    """Hold a Ctrl-C that arrives inside the block until it has finished."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught = []
-    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
+class _interrupt_afterwards:  # noqa: N801 - used as a function: `with _interrupt_afterwards():`
+    """Hold a Ctrl-C that arrives inside the block until it has finished.
+
+    A class, not contextlib.contextmanager: the post-checkout hook loads this
+    module on every checkout, and contextlib costs it 2 ms of imports."""
+
+    def __enter__(self) -> None:
+        self.caught: list[bool] = []
+        self.held = threading.current_thread() is threading.main_thread()
+        if self.held:
+            self.previous = signal.signal(signal.SIGINT, lambda *_: self.caught.append(True))
+
+    def __exit__(self, kind, *_) -> None:
+        if not self.held:
+            return
+        signal.signal(signal.SIGINT, self.previous)
+        if self.caught and kind is None:   # (an exception from the block goes on as it is)
+            raise KeyboardInterrupt
 
 
 # -- expiry and listing --------------------------------------------------------------
@@ -107,15 +110,18 @@ EXPIRE_KEY = "exp.backups.expire"
 DEFAULT_EXPIRE = "30.days.ago"
 
 
-@dataclass
-class Backup:
-    ref: str
-    sha: str
-    time: int                                   # when it was written (its commit's time)
-    subject: str
-    data: dict = field(default_factory=dict)    # path -> HashInfo saved in the cache
-    files: int = 0                              # files that differ from the commit it was taken on
-    expires: float | None = None                # Unix time; None: never
+class Backup(Mutable):
+    __slots__ = ("ref", "sha", "time", "subject", "data", "files", "expires")
+
+    def __init__(self, ref: str, sha: str, time: int, subject: str, data: dict | None = None,
+                 files: int = 0, expires: float | None = None):
+        self.ref = ref
+        self.sha = sha
+        self.time = time                # when it was written (its commit's time)
+        self.subject = subject
+        self.data = {} if data is None else data    # path -> HashInfo saved in the cache
+        self.files = files              # files that differ from the commit it was taken on
+        self.expires = expires          # Unix time; None: never
 
     @property
     def restore(self) -> str:

@@ -9,25 +9,27 @@ edit: sync.py leaves it in place (hooks), refuses (checkout) or backs it up
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from git_exp.data.hashing import HashInfo
 from git_exp.errors import ExpError
+from git_exp.plainclass import Mutable
 from git_exp.worktree.records import history_roots, objects_in_history
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:
     from git_exp.repo import Repository
 
 _SHOW_FILES = 3
 
 
-@dataclass
-class Edited:
-    path: str
-    why: str                 # what differs, for the user
-    removal: bool            # nothing records the path any more (else: a new version awaits)
-    now: HashInfo | None     # its content now (None: unreadable)
+class Edited(Mutable):
+    __slots__ = ("path", "why", "removal", "now")
+
+    def __init__(self, path: str, why: str, removal: bool, now: HashInfo | None):
+        self.path = path
+        self.why = why              # what differs, for the user
+        self.removal = removal      # nothing records the path any more (else: a new version awaits)
+        self.now = now              # its content now (None: unreadable)
 
 
 class Known:

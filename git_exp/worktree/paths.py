@@ -7,12 +7,14 @@ refuses any that would leave the work tree before anything is touched.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Iterable
 
 from git_exp.errors import ExpError
 from git_exp.worktree_writes import WorkTree
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from git_exp.data.cache import Cache
     from git_exp.data.state import StateMemo
     from git_exp.repo import Repository

@@ -7,34 +7,40 @@ holds; otherwise the caller refuses the commit and says why.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from git_exp.data.hashing import HashInfo
 from git_exp.data.pointer import format_pointer, pointer_path_of
 from git_exp.git import git
+from git_exp.plainclass import Mutable
 from git_exp.worktree.paths import abs_path, check_data_path, open_cache, preload
 from git_exp.worktree.records import index_pointers
 from git_exp.worktree.synced import read_synced, write_synced
 from git_exp.worktree_writes import WorkTree
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:
     from git_exp.repo import Repository
 
 
-@dataclass
-class PointerUpdate:
-    path: str           # data path
-    pointer: str
-    old: HashInfo
-    new: HashInfo
+class PointerUpdate(Mutable):
+    # Not dataclasses: the pre-commit hook runs on every commit (plainclass.py).
+    __slots__ = ("path", "pointer", "old", "new")
+
+    def __init__(self, path: str, pointer: str, old: HashInfo, new: HashInfo):
+        self.path = path        # data path
+        self.pointer = pointer
+        self.old = old
+        self.new = new
 
 
-@dataclass
-class PreCommit:
-    updates: list[PointerUpdate] = field(default_factory=list)
-    stored: bool = False          # saved and staged (else: a refusal, exp.hooks.autoAdd=false)
-    only_pointers: bool = False   # nothing else was staged (see modified_since_pointer)
+class PreCommit(Mutable):
+    __slots__ = ("updates", "stored", "only_pointers")
+
+    def __init__(self, updates: list[PointerUpdate] | None = None, stored: bool = False,
+                 only_pointers: bool = False):
+        self.updates = [] if updates is None else updates
+        self.stored = stored                # saved and staged (else: a refusal, exp.hooks.autoAdd=false)
+        self.only_pointers = only_pointers  # nothing else was staged (see modified_since_pointer)
 
 
 def modified_since_pointer(repo: Repository, store: bool | None = None) -> PreCommit:

@@ -18,7 +18,6 @@ Without a pipeline, no YAML parser is imported, so hooks stay light.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from git_exp.data.hashing import HashInfo
 from git_exp.data.pointer import (MAX_SIZE, data_path_of, is_pointer_name, looks_like_pointer,
@@ -30,6 +29,7 @@ from git_exp.names import LOCK_FILE as LOCK
 from git_exp.names import PIPELINE_FILE as PIPELINE
 from git_exp.worktree_writes import refuse_unsafe
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:
     from git_exp.repo import Repository
 _BLOB_MODES = (b"100644", b"100755")

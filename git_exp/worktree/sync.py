@@ -31,12 +31,11 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from git_exp.data.hashing import HashInfo
 from git_exp.data.pointer import is_pointer_name, pointer_path_of
 from git_exp.errors import ExpError, Interrupted
+from git_exp.plainclass import Mutable
 from git_exp.worktree.backups import back_up_edits
 from git_exp.worktree.edits import Edited, Known, content_of, describe
 from git_exp.worktree.paths import abs_path, check_data_path, first_overlap, open_cache, preload, to_relpath
@@ -44,26 +43,31 @@ from git_exp.worktree.records import LOCK, data_at, lock_data_at, pointer_blobs,
 from git_exp.worktree.synced import read_synced, write_synced
 from git_exp.worktree_writes import WorkTree
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:
     from git_exp.repo import Repository
 
 ZERO_SHAS = ("0" * 40, "0" * 64)
 
 
-@dataclass
-class SyncResult:
-    checked_out: list[str] = field(default_factory=list)   # data paths written or changed
-    up_to_date: list[str] = field(default_factory=list)    # already matching their record
-    kept: list[str] = field(default_factory=list)          # record unchanged: work-tree content kept
-    removed: list[str] = field(default_factory=list)       # no longer recorded: removed
-    saved_first: list[str] = field(default_factory=list)   # files saved to the cache before change
-    missing: dict[str, list[str]] = field(default_factory=dict)  # data path -> missing objects
-    errors: dict[str, str] = field(default_factory=dict)         # data path -> what went wrong
-    edited: list[Edited] = field(default_factory=list)     # the user's own bytes, left alone...
-    refused: bool = False                                  # ...and so nothing was done (checkout)
-    backup_ref: str | None = None                          # where --force kept what it replaced
-    backed_up: list[str] = field(default_factory=list)     # the paths that backup holds
-    fetched: object = None  # remotes.fetch.FetchReport when missing objects were fetched
+class SyncResult(Mutable):
+    # Not a dataclass: the hooks build one on every checkout (plainclass.py).
+    __slots__ = ("checked_out", "up_to_date", "kept", "removed", "saved_first", "missing", "errors",
+                 "edited", "refused", "backup_ref", "backed_up", "fetched")
+
+    def __init__(self) -> None:
+        self.checked_out: list[str] = []        # data paths written or changed
+        self.up_to_date: list[str] = []         # already matching their record
+        self.kept: list[str] = []               # record unchanged: work-tree content kept
+        self.removed: list[str] = []            # no longer recorded: removed
+        self.saved_first: list[str] = []        # files saved to the cache before change
+        self.missing: dict[str, list[str]] = {}     # data path -> missing objects
+        self.errors: dict[str, str] = {}            # data path -> what went wrong
+        self.edited: list[Edited] = []          # the user's own bytes, left alone...
+        self.refused = False                    # ...and so nothing was done (checkout)
+        self.backup_ref: str | None = None      # where --force kept what it replaced
+        self.backed_up: list[str] = []          # the paths that backup holds
+        self.fetched: object = None  # remotes.fetch.FetchReport when missing objects were fetched
 
     @property
     def nothing_done(self) -> bool:

@@ -7,8 +7,8 @@ even when no hook ran in between.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:
     from git_exp.repo import Repository
 
