@@ -37,9 +37,9 @@ from git_exp.repo import Repository
 
 TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:
-    from subprocess import CompletedProcess
     from typing import Iterable
 
+    from git_exp.git.run import CompletedGit
     from git_exp.remotes.base import DataRemote
 
 MAX_SETTINGS = 64 * 1024
@@ -59,7 +59,7 @@ def temp_base() -> str:
     return tempfile.gettempdir()
 
 
-def _git_error(proc: CompletedProcess[bytes]) -> str:
+def _git_error(proc: CompletedGit) -> str:
     return reason(proc.stderr, proc.returncode)
 
 
@@ -107,7 +107,7 @@ class Foreign:
             self.tmp = ""
 
     def _git(self, args: list[str], check: bool = True,
-             input: bytes | None = None) -> CompletedProcess[bytes]:
+             input: bytes | None = None) -> CompletedGit:
         return git(args, cwd=self.tmp, check=check, input=input)
 
     def _clone(self) -> None:
