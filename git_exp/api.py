@@ -16,9 +16,15 @@ from __future__ import annotations
 import io
 import os
 from contextlib import contextmanager
-from typing import IO, Iterator, Optional, Union
+from typing import IO, TYPE_CHECKING, Iterator, Optional, Union
 
 from git_exp.errors import ExpError, NotARepositoryError
+
+if TYPE_CHECKING:
+    import pandas
+
+    from git_exp.repo import Repository
+    from git_exp.show.collect import Row
 
 __all__ = ["experiments", "dataframe", "params", "metrics", "open", "read",
            "ExpError", "PathNotFoundError", "NotARepositoryError"]
@@ -83,7 +89,7 @@ class PathNotFoundError(ExpError, FileNotFoundError):
 
 # -- repository and revisions --------------------------------------------------
 
-def _repository(repo: Union[str, os.PathLike]):
+def _repository(repo: Union[str, os.PathLike, Repository]) -> Repository:
     """A Repository for REPO: one already discovered, or a path inside one."""
     from git_exp.repo import Repository, discover
     if isinstance(repo, Repository):
@@ -98,7 +104,7 @@ def _is_workspace(rev: Optional[str]) -> bool:
     return rev is None or rev == WORKSPACE
 
 
-def _row(repo, rev: Optional[str]):
+def _row(repo: Repository, rev: Optional[str]) -> Row:
     """show's Row for REV (see DESCRIPTION), read through show's memo; a run in
     progress by its name when REV names nothing else."""
     from git_exp.show.commits import CommitReader
@@ -115,13 +121,13 @@ def _row(repo, rev: Optional[str]):
     return row
 
 
-def _text(value, what: str) -> str:
+def _text(value: object, what: str) -> str:
     if not isinstance(value, str) or not value:
         raise ExpError(f"{what} must be a non-empty string, not {value!r}")
     return value
 
 
-def _revs(rev) -> list:
+def _revs(rev: Union[str, list, None]) -> list[str]:
     if rev is None:
         return []
     if isinstance(rev, str):
@@ -148,7 +154,8 @@ def experiments(repo: Union[str, os.PathLike] = ".", all_commits: bool = False,
     return view_objects(view)
 
 
-def dataframe(repo: Union[str, os.PathLike] = ".", all_commits: bool = False, rev: Union[str, list, None] = None):
+def dataframe(repo: Union[str, os.PathLike] = ".", all_commits: bool = False,
+              rev: Union[str, list, None] = None) -> pandas.DataFrame:
     """experiments() as a pandas DataFrame: one row per row of the table.
 
     Columns: name, kind, rev, baseline, parent, created, state, message,
@@ -233,7 +240,7 @@ def _open(path: str, rev: Optional[str], repo: Union[str, os.PathLike], mode: st
     return io.TextIOWrapper(raw, encoding=encoding or "utf-8")
 
 
-def _commit(repo, rev: str) -> str:
+def _commit(repo: Repository, rev: str) -> str:
     from git_exp.experiments.resolve import resolve_revision
     return resolve_revision(repo, rev)[0]
 

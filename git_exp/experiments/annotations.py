@@ -40,6 +40,13 @@ from git_exp.errors import ExpError
 from git_exp.git import git
 from git_exp.repo import Repository
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Callable
+
+    from git_exp.experiments.refs import ExpRef
+    from git_exp.git.catfile import GitObject
+
 PREFIX = "refs/exp-notes/"
 PATTERN = PREFIX + "*"
 INCOMING = "refs/exp-notes-incoming/"   # where pull puts them before they are checked
@@ -162,7 +169,7 @@ def read_commits(root: str, commits: dict[str, str]) -> dict[str, tuple[Annotati
     return out
 
 
-def _bytes(obj) -> bytes | None:
+def _bytes(obj: GitObject | None) -> bytes | None:
     if obj is None or obj.type != "blob" or obj.too_large:
         return None
     return obj.data
@@ -215,7 +222,8 @@ def move(root: str, ref: str, new: str, old: str | None) -> None:
                        hint="run the command again")
 
 
-def update(repo: Repository, spec: str, change, subject: str):
+def update(repo: Repository, spec: str, change: Callable[[Annotation], Annotation],
+           subject: str) -> tuple[ExpRef, Annotation, Annotation]:
     """Apply CHANGE (Annotation -> Annotation) to the experiment SPEC names; (experiment, before, after)."""
     from git_exp.experiments.resolve import resolve
     exp = resolve(repo, spec)
@@ -231,7 +239,8 @@ def update(repo: Repository, spec: str, change, subject: str):
     return exp, before, after
 
 
-def set_note(repo: Repository, spec: str, text: str | None, append: bool = False):
+def set_note(repo: Repository, spec: str, text: str | None,
+             append: bool = False) -> tuple[ExpRef, Annotation, Annotation]:
     """Set (or with APPEND add a paragraph to) the note; TEXT None or empty removes it."""
     text = (text or "").strip("\n")
     check_note(text)
@@ -243,7 +252,8 @@ def set_note(repo: Repository, spec: str, text: str | None, append: bool = False
     return update(repo, spec, change, "note: " + ("append" if append else "set" if text else "remove"))
 
 
-def edit_tags(repo: Repository, spec: str, tags: list[str], delete: bool = False):
+def edit_tags(repo: Repository, spec: str, tags: list[str],
+              delete: bool = False) -> tuple[ExpRef, Annotation, Annotation]:
     for tag in tags:
         check_tag(tag)
 

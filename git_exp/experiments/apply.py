@@ -40,6 +40,14 @@ from git_exp.worktree.snapshot import snapshot_tree
 from git_exp.git import GitCommandError, git
 from git_exp.worktree_writes import WorkTree
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Callable, Collection
+
+    from git_exp.data.cache import Cache, Progress
+    from git_exp.data.hashing import HashInfo
+    from git_exp.repo import Repository
+
 BACKUP_PREFIX = "refs/exp-backups/"
 _SHOWN = 10
 
@@ -60,7 +68,7 @@ class ApplyResult:
 class ApplyConflict(ExpError):
     """Local untracked or ignored files that apply would overwrite."""
 
-    def __init__(self, name: str, paths: list[str]):
+    def __init__(self, name: str, paths: list[str]) -> None:
         shown = "\n".join(f"\t{p}" for p in paths[:_SHOWN])
         more = f"\n\t... and {len(paths) - _SHOWN} more" if len(paths) > _SHOWN else ""
         super().__init__(f"applying {name} would overwrite these untracked or ignored files:\n{shown}{more}",
@@ -71,7 +79,7 @@ class ApplyConflict(ExpError):
 
 # -- 2. backup -------------------------------------------------------------------
 
-def _current_data(repo, cache, also=()) -> dict:
+def _current_data(repo: Repository, cache: Cache, also: Collection[str] = ()) -> dict[str, HashInfo]:
     """The data present in the work tree now (cached outs, pointer-tracked
     paths, and the paths of ALSO), saved into the cache."""
     from git_exp.worktree.records import worktree_pointers
@@ -82,7 +90,7 @@ def _current_data(repo, cache, also=()) -> dict:
         wanted |= {o.path for s in pipeline.stages.values() for o in s.outs if o.cache}
     except ExpError:
         pass
-    data = {}
+    data: dict[str, HashInfo] = {}
     for rel in sorted(wanted):
         path = os.path.join(repo.root, rel)
         if os.path.exists(path) and not os.path.islink(path):
@@ -94,7 +102,8 @@ def _current_data(repo, cache, also=()) -> dict:
     return data
 
 
-def backup(repo, cache, tree: str | None = None, also_data=()) -> tuple[str, str]:
+def backup(repo: Repository, cache: Cache, tree: str | None = None,
+           also_data: Collection[str] = ()) -> tuple[str, str]:
     """Record the work tree (files and data) as a restorable commit; return (ref, sha)."""
     from git_exp.worktree.backups import write_backup
     return write_backup(repo, _current_data(repo, cache, also_data), "exp: work tree before git exp apply",
@@ -103,8 +112,9 @@ def backup(repo, cache, tree: str | None = None, also_data=()) -> tuple[str, str
 
 # -- 3. write --------------------------------------------------------------------
 
-def apply_commit(repo, sha: str, make_backup: bool = True, force: bool = False,
-                 name: str | None = None, on_backup=None, fetch_progress=None) -> ApplyResult:
+def apply_commit(repo: Repository, sha: str, make_backup: bool = True, force: bool = False,
+                 name: str | None = None, on_backup: Callable[[str | None], object] | None = None,
+                 fetch_progress: Progress | None = None) -> ApplyResult:
     """Make the work tree hold commit SHA's files and data; see the module doc.
 
     ON_BACKUP(ref) is called once the backup exists, before the first write.
@@ -172,7 +182,7 @@ def apply_commit(repo, sha: str, make_backup: bool = True, force: bool = False,
 _BATCH = 256
 
 
-def _write_files(repo, tree: WorkTree, sha: str, modes: dict[str, str]) -> int:
+def _write_files(repo: Repository, tree: WorkTree, sha: str, modes: dict[str, str]) -> int:
     """Write the files of commit SHA named in MODES (path -> mode) through TREE."""
     if not modes:
         return 0
@@ -215,7 +225,7 @@ def _write_files(repo, tree: WorkTree, sha: str, modes: dict[str, str]) -> int:
 _STAGE_PREFIX = "exp-apply."
 
 
-def _staging_folder(repo) -> str:
+def _staging_folder(repo: Repository) -> str:
     """A fresh <git dir>/exp-apply.<pid>/ (beside the work tree, so a rename
     moves a file into it); those of applies that were killed are removed.
     Not under .git/exp/tmp: queue recovery owns that folder's entries."""
@@ -240,7 +250,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _run(args: list[str], cwd: str, env: dict, sha: str, stdin: bytes | None = None) -> bytes:
+def _run(args: list[str], cwd: str, env: dict[str, str], sha: str, stdin: bytes | None = None) -> bytes:
     try:
         return git(args, cwd=cwd, env=env, input=stdin).stdout
     except GitCommandError as exc:

@@ -43,24 +43,33 @@ from git_exp.filewatch import Watch, file_key  # one stat key, as show/workmemo.
 
 TYPE_CHECKING = False   # typing's, without importing typing at start-up (mypy reads the name as True)
 if TYPE_CHECKING:
-    from typing import Any
+    from threading import Thread
+    from typing import Any, Sequence
+
+    from git_exp.experiments.refs import ExpRef
+    from git_exp.pipeline.records import Pipeline
+    from git_exp.repo import Repository
+
+    FileKey = list[int] | None      # filewatch.file_key's answer, as JSON gives it back
+    Status = tuple[str, str, list[str], list[str]]   # _status's answer
 
 VERSION = 1
 MAX_ROOTS = 32          # work trees remembered; the oldest entry goes first
 MAX_FILES = 20_000      # files under deps/outs we stat; more is not worth remembering
 
 
-def plain_run(name, overrides, message, force, run_cache, targets, downstream) -> bool:
+def plain_run(name: str | None, overrides: Sequence[str], message: str | None, force: bool,
+              run_cache: bool, targets: list[str] | None, downstream: bool) -> bool:
     """A run whose no-op answer may be remembered and replayed: no option at all."""
     return (name is None and not overrides and message is None and not force and run_cache
             and not targets and not downstream)
 
 
-def _memo_path(repo) -> str:
+def _memo_path(repo: Repository) -> str:
     return os.path.join(repo.exp_dir, "memo", f"noop-v{VERSION}.json")
 
 
-def _status(repo) -> tuple[str, str, list[str], list[str]] | None:
+def _status(repo: Repository) -> Status | None:
     """(HEAD commit, digest of the status, paths it names, the subset that differs
     in the work tree), or None when unusable.
 
@@ -124,7 +133,7 @@ def _walk(root: str, relpath: str, into: list[str]) -> bool:
     return True
 
 
-def _config_files(repo) -> list[str]:
+def _config_files(repo: Repository) -> list[str]:
     home = os.path.expanduser("~")
     xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
     return [os.path.join(repo.git_dir, "config"), os.path.join(repo.common_dir, "config"),
@@ -132,8 +141,8 @@ def _config_files(repo) -> list[str]:
             "/etc/gitconfig"]
 
 
-def _stats(repo, relpaths, absolute) -> dict | None:
-    out: dict[str, list | None] = {}
+def _stats(repo: Repository, relpaths: list[str], absolute: list[str]) -> dict[str, FileKey] | None:
+    out: dict[str, FileKey] = {}
     try:
         for rel in relpaths:
             out[rel] = file_key(os.path.join(repo.root, *rel.split("/")))
@@ -144,11 +153,11 @@ def _stats(repo, relpaths, absolute) -> dict | None:
     return out
 
 
-def _ref_file(repo, ref: str) -> str:
+def _ref_file(repo: Repository, ref: str) -> str:
     return os.path.join(repo.common_dir, *ref.split("/"))
 
 
-def _read_ref(repo, ref: str) -> str | None:
+def _read_ref(repo: Repository, ref: str) -> str | None:
     try:
         with open(_ref_file(repo, ref), "rb") as fh:
             return fh.read(200).decode("ascii", "replace").strip()
@@ -156,7 +165,7 @@ def _read_ref(repo, ref: str) -> str | None:
         return None
 
 
-def _env_key() -> list:
+def _env_key() -> list[str | None]:
     # What changes Git's view without changing a file here.
     return [os.environ.get(k) for k in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE",
                                          "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM",
@@ -164,7 +173,7 @@ def _env_key() -> list:
                                          "XDG_CONFIG_HOME")]
 
 
-def _load(path: str) -> dict:
+def _load(path: str) -> dict[str, Any]:
     import json   # hashlib and json where used: `run -S` imports this module only to ask plain_run
     try:
         with open(path, "rb") as fh:
@@ -174,7 +183,7 @@ def _load(path: str) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def replay(repo) -> dict | None:
+def replay(repo: Repository) -> dict[str, Any] | None:
     """The remembered no-op answer {skipped: [[stage, reason]], name, sha}, if still true."""
     from git_exp.experiments.runlock import live_holder
     entry: Any = _load(_memo_path(repo)).get(repo.root)   # any doubt below is a miss
@@ -200,7 +209,7 @@ def replay(repo) -> dict | None:
     return answer
 
 
-def _stamp(repo) -> int | None:
+def _stamp(repo: Repository) -> int | None:
     """Touch the stamp file and return its mtime: "now" on the filesystem's clock."""
     path = os.path.join(repo.exp_dir, "memo", "noop.stamp")
     try:
@@ -213,7 +222,7 @@ def _stamp(repo) -> int | None:
         return None     # a read-only Git dir: no memo
 
 
-def answer_ahead(repo) -> tuple["Guard | None", list[str] | None]:
+def answer_ahead(repo: Repository) -> tuple[Guard | None, list[str] | None]:
     """After a run that ran stages: what a plain run would answer next, if it
     is a no-op - keyed now, before the experiment's snapshot, and stored by
     Guard.remember once recorded (still only if nothing moved meanwhile).
@@ -244,18 +253,18 @@ def answer_ahead(repo) -> tuple["Guard | None", list[str] | None]:
 
 class Guard:
     """Takes the key before a plain run reads anything, and stores its no-op answer after."""
-    before: tuple | None    # (files, status, stats) once start() took the key
+    before: tuple[list[str], list[str], dict[str, FileKey]] | None   # (files, status, stats) once start() took the key
 
-    def __init__(self, repo, watch: Watch):
+    def __init__(self, repo: Repository, watch: Watch) -> None:
         self.repo = repo
         self.watch = watch
-        self.before: tuple[list[str], list[str], dict] | None = None
+        self.before = None
         self.worktree_changed: list[str] | None = None   # start()'s status, see _status
-        self.skipped: list = []
-        self._soon: list = []       # status_soon()'s thread and its answer
+        self.skipped: list[tuple[str, str]] = []
+        self._soon: tuple[Thread, list[Status | None]] | None = None   # status_soon()'s thread and its answer
         self.stamp = _stamp(repo)   # before anything is stat'ed or read
 
-    def start(self, pipeline, lock_file: str) -> None:
+    def start(self, pipeline: Pipeline, lock_file: str) -> None:
         """Call after the pipeline is loaded (through self.watch) and before any stage is looked at."""
         if not self.watch.usable or self.watch.folders() is None:
             return
@@ -289,7 +298,7 @@ class Guard:
         if self.before is None or self.stamp is None or self._soon:
             return
         import threading
-        answer: list = []
+        answer: list[Status | None] = []
 
         def ask() -> None:
             try:
@@ -298,17 +307,17 @@ class Guard:
                 pass
         thread = threading.Thread(target=ask, name="git-exp-status", daemon=True)
         thread.start()
-        self._soon = [thread, answer]
+        self._soon = (thread, answer)
 
-    def _later_status(self):
-        if not self._soon:
+    def _later_status(self) -> Status | None:
+        if self._soon is None:
             return _status(self.repo)
         thread, answer = self._soon
         thread.join()
         # No answer: the thread failed (git missing, say); ask here, where an error shows.
         return answer[0] if answer else _status(self.repo)
 
-    def remember(self, ref, skipped: list) -> None:
+    def remember(self, ref: ExpRef, skipped: list[tuple[str, str]]) -> None:
         """The run was a no-op matching REF: store it if nothing moved since start()."""
         if self.before is None or self.stamp is None:
             return

@@ -32,15 +32,20 @@ NAMES_LISTING = ["for-each-ref", "--format=%(objectname) %(refname)", "refs/exps
 
 TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:
+    from typing import Any, Callable
+
     from git_exp.experiments.refs import ExpRef
     from git_exp.git.catfile import CatFile
+    from git_exp.repo import Repository
+
+    NamesInUse = Callable[[Repository, bytes], tuple[list[ExpRef], set[str]]]
 
 
 class Prefetch:
     """`early = Prefetch(repo, names_in_use)`; later `early.names()`, `early.head()`,
     `early.changed()`; `early.close()`."""
 
-    def __init__(self, repo, names_in_use, changed: bool = True):
+    def __init__(self, repo: Repository, names_in_use: NamesInUse, changed: bool = True) -> None:
         """NAMES_IN_USE: queue.entries.names_in_use, which reads the listing.
         CHANGED: also list the work tree's changes (the check for oversized files wants them)."""
         self._repo = repo
@@ -48,8 +53,8 @@ class Prefetch:
         self._objects: CatFile | None = None
         self._answers: dict[str, object] = {}
         self._errors: dict[str, BaseException] = {}
-        self._parsed: dict[str, tuple] = {}
-        steps = [("names", lambda: git(NAMES_LISTING, cwd=repo.root).stdout)]
+        self._parsed: dict[str, tuple[list[ExpRef], set[str]]] = {}
+        steps: list[tuple[str, Callable[[], object]]] = [("names", lambda: git(NAMES_LISTING, cwd=repo.root).stdout)]
         if changed:
             steps.append(("changed", self._changed))
         steps.append(("head", self._read_head))
@@ -59,7 +64,7 @@ class Prefetch:
                                         daemon=True)
         self._thread.start()
 
-    def _ask(self, steps) -> None:
+    def _ask(self, steps: list[tuple[str, Callable[[], object]]]) -> None:
         for key, step in steps:
             try:
                 self._answers[key] = step()
@@ -76,7 +81,7 @@ class Prefetch:
         from git_exp.worktree.snapshot import changed_files
         return changed_files(self._repo)
 
-    def _take(self, key: str):
+    def _take(self, key: str) -> Any:
         self._thread.join()
         if key in self._errors:
             raise self._errors[key]

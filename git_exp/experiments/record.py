@@ -20,6 +20,11 @@ from git_exp.plainclass import Mutable
 from git_exp.worktree.snapshot import commit_tree, snapshot_tree
 from git_exp.git import git
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.git.catfile import CatFile
+    from git_exp.repo import Repository
+
 STATES = ("success", "failed", "interrupted", "saved")
 
 
@@ -29,7 +34,7 @@ class Outcome(Mutable):
 
     def __init__(self, status: str = "success", exit_code: int = 0, duration: float = 0.0,
                  changed_params: dict[str, str] | None = None, message: str | None = None,
-                 extra: dict[str, str] | None = None):
+                 extra: dict[str, str] | None = None) -> None:
         self.status = status
         self.exit_code = exit_code
         self.duration = duration
@@ -76,7 +81,7 @@ _NO_BASELINE = ("this repository has no commits yet, so an experiment has no bas
                 "commit your project first: git add -A && git commit -m 'baseline'")
 
 
-def baseline_of(repo) -> str:
+def baseline_of(repo: Repository) -> str:
     """The commit HEAD points at; experiments need one to hang from."""
     proc = git(["rev-parse", "--verify", "-q", "HEAD^{commit}"], cwd=repo.root, check=False)
     if proc.returncode != 0:
@@ -84,8 +89,8 @@ def baseline_of(repo) -> str:
     return proc.stdout.decode().strip()
 
 
-def baseline_and_blobs(repo, relfiles: list[str], baseline: str | None = None,
-                       prefetched=None) -> tuple[str, dict[str, bytes | None]]:
+def baseline_and_blobs(repo: Repository, relfiles: list[str], baseline: str | None = None,
+                       prefetched: tuple[str | None, CatFile] | None = None) -> tuple[str, dict[str, bytes | None]]:
     """A batched Git read: BASELINE (default: HEAD's commit, as baseline_of)
     and the bytes of each of RELFILES in it (None: not in that commit), all
     through one `git cat-file --batch` instead of a rev-parse plus a
@@ -110,17 +115,17 @@ def baseline_and_blobs(repo, relfiles: list[str], baseline: str | None = None,
         return baseline, _blobs(objects, baseline, relfiles)
 
 
-def _blobs(objects, commit: str, relfiles: list[str]) -> dict[str, bytes | None]:
+def _blobs(objects: CatFile, commit: str, relfiles: list[str]) -> dict[str, bytes | None]:
     found = objects.read_many([f"{commit}:{rel}" for rel in relfiles]) if relfiles else []
     return {rel: obj.data if obj is not None and obj.type == "blob" else None
             for rel, obj in zip(relfiles, found)}
 
 
-def taken_names(repo) -> set[str]:
+def taken_names(repo: Repository) -> set[str]:
     return {r.name for r in refs.list_refs(repo.root)}
 
 
-def record(repo, baseline: str, name: str, outcome: Outcome, force: bool = False,
+def record(repo: Repository, baseline: str, name: str, outcome: Outcome, force: bool = False,
            tree: str | None = None) -> refs.ExpRef:
     """Snapshot the work tree (unless TREE is given) and point
     refs/exps/<baseline>/<name> at a commit of it."""
@@ -131,11 +136,11 @@ def record(repo, baseline: str, name: str, outcome: Outcome, force: bool = False
     return refs.ExpRef(ref, baseline, name, sha)
 
 
-def log_path(repo, sha: str) -> str:
+def log_path(repo: Repository, sha: str) -> str:
     return os.path.join(repo.exp_dir, "logs", f"{sha}.log")
 
 
-def running_log_path(repo, pid: int) -> str:
+def running_log_path(repo: Repository, pid: int) -> str:
     """Where `git exp run` in a work tree (process PID) writes its log while it
     runs; the log moves to log_path once the experiment is recorded."""
     return os.path.join(repo.exp_dir, "logs", f"run-{pid}.log")

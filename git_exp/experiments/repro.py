@@ -28,6 +28,11 @@ from git_exp.pipeline.runner import Events, PipelineRun, RunSummary, StageFailed
 from git_exp.pipeline.spec import load_pipeline
 from git_exp.repo import Repository
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.data.cache import Progress
+    from git_exp.pipeline.records import Pipeline
+
 LOCK_NAME = "repro"   # what `show` and `logs` call the run holding the work tree's lock
 
 
@@ -48,7 +53,8 @@ class ReproResult:
 
 def reproduce(repo: Repository, targets: list[str] | None = None, *, single: bool = False,
               downstream: bool = False, force: bool = False, run_cache: bool = True,
-              pull: bool = False, events: Events | None = None, progress=None) -> ReproResult:
+              pull: bool = False, events: Events | None = None,
+              progress: Progress | None = None) -> ReproResult:
     """Run the selected stages in REPO's work tree; exp.lock is updated stage by stage.
 
     A failing stage raises ExpError, Ctrl-C (or SIGTERM) KeyboardInterrupt;
@@ -90,8 +96,8 @@ def _overlaps(a: str, b: str) -> bool:
     return a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/")
 
 
-def pull_missing(repo: Repository, pipeline, targets, downstream: bool, single: bool,
-                 progress=None) -> Pulled:
+def pull_missing(repo: Repository, pipeline: Pipeline, targets: list[str] | None, downstream: bool,
+                 single: bool, progress: Progress | None = None) -> Pulled:
     """Fetch the recorded data of the selected stages' deps and outs that the cache
     lacks (remotes.fetch.fetch_missing: the data remote of the branch's upstream,
     else origin), and check out those the work tree lacks. ExpError when the data
@@ -100,7 +106,7 @@ def pull_missing(repo: Repository, pipeline, targets, downstream: bool, single: 
     from git_exp.worktree.records import data_at
     from git_exp.remotes.fetch import fetch_missing
 
-    paths = set()
+    paths: set[str] = set()
     for stage in stage_order(pipeline, targets, downstream, single):
         paths.update(stage.deps)
         paths.update(out.path for out in stage.outs)

@@ -9,7 +9,7 @@ import json
 import os
 import signal
 import time
-from typing import Collection, Sequence
+from typing import TYPE_CHECKING, BinaryIO, Collection, NoReturn, Sequence
 
 from git_exp.errors import ExpError
 from git_exp.experiments import names as exp_names
@@ -22,6 +22,13 @@ from git_exp.ignore import ensure_ignored
 from git_exp.pipeline.runner import Events, PipelineRun, RunSummary, StageFailed
 from git_exp.pipeline.spec import load_pipeline
 
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from git_exp.experiments.prefetch import Prefetch
+    from git_exp.pipeline.records import Pipeline, Stage
+    from git_exp.repo import Repository
+
 DEFAULT_MAX_FILE = 10 * 1024 * 1024
 
 
@@ -32,7 +39,7 @@ class ExperimentResult:
 
     def __init__(self, ref: refs.ExpRef, outcome: rec.Outcome, summary: RunSummary,
                  metrics: dict[str, object] | None = None, error: ExpError | None = None,
-                 duplicate_of: refs.ExpRef | None = None):
+                 duplicate_of: refs.ExpRef | None = None) -> None:
         self.ref = ref
         self.outcome = outcome
         self.summary = summary
@@ -45,7 +52,7 @@ class ExperimentResult:
                 f"metrics={self.metrics!r}, error={self.error!r}, duplicate_of={self.duplicate_of!r})")
 
 
-def _same_tree(repo, baseline: str, tree: str) -> refs.ExpRef | None:
+def _same_tree(repo: Repository, baseline: str, tree: str) -> refs.ExpRef | None:
     """An experiment of BASELINE whose commit holds exactly TREE, if any."""
     out = git(["for-each-ref", "--format=%(tree) %(objectname) %(refname)",
                refs.exp_ref(baseline, "")], cwd=repo.root).stdout.decode("utf-8", "replace")
@@ -59,7 +66,7 @@ def _same_tree(repo, baseline: str, tree: str) -> refs.ExpRef | None:
 class _Recorder(Events):
     """Passes events on, keeps the log, and notes whether anything ran."""
 
-    def __init__(self, inner: Events, log):
+    def __init__(self, inner: Events, log: BinaryIO) -> None:
         self.inner = inner
         self.log = log
         self.started = False
@@ -81,30 +88,30 @@ class _Recorder(Events):
                 exc.filename = getattr(self.log, "name", None)
             self.log_error = exc
 
-    def stage_skipped(self, stage, reason):
+    def stage_skipped(self, stage: Stage, reason: str) -> None:
         self._write(f"stage '{stage.name}': {reason}\n".encode())
         self.skipped.append((stage.name, reason))
         self.inner.stage_skipped(stage, reason)
 
-    def stage_started(self, stage, reasons):
+    def stage_started(self, stage: Stage, reasons: list[str]) -> None:
         self.started = True
         self._write(f"stage '{stage.name}': running ({'; '.join(reasons)})\n".encode())
         self.inner.stage_started(stage, reasons)
 
-    def stage_restored(self, stage, created):
+    def stage_restored(self, stage: Stage, created: str) -> None:
         self.started = True
         self._write(f"stage '{stage.name}': restored from the run cache\n".encode())
         self.inner.stage_restored(stage, created)
 
-    def stage_finished(self, stage, seconds):
+    def stage_finished(self, stage: Stage, seconds: float) -> None:
         self.inner.stage_finished(stage, seconds)
 
-    def output(self, data):
+    def output(self, data: bytes) -> None:
         self._write(data, flush=True)
         self.inner.output(data)
 
 
-def check_sizes(repo, limit: int, skip: tuple[str, ...] = (),
+def check_sizes(repo: Repository, limit: int, skip: tuple[str, ...] = (),
                 changed: list[str] | None = None) -> None:
     """Refuse files over LIMIT that would enter Git; SKIP: paths (and folders) left out.
     CHANGED: snapshot.changed_files(repo), when the caller has it already."""
@@ -118,7 +125,7 @@ def check_sizes(repo, limit: int, skip: tuple[str, ...] = (),
                             "or raise the limit: git config exp.maxCommitFileSize 100m")
 
 
-def changed_params(repo, pipeline, baseline: str,
+def changed_params(repo: Repository, pipeline: Pipeline, baseline: str,
                    at_baseline: dict[str, bytes | None] | None = None) -> dict[str, str]:
     """Tracked params whose values differ from the baseline commit.
 
@@ -150,7 +157,7 @@ def changed_params(repo, pipeline, baseline: str,
     return changed
 
 
-def read_metrics(repo, pipeline) -> dict[str, object]:
+def read_metrics(repo: Repository, pipeline: Pipeline) -> dict[str, object]:
     from git_exp.params import read as params_read
     values: dict[str, object] = {}
     for out in pipeline.metrics:
@@ -163,7 +170,7 @@ def read_metrics(repo, pipeline) -> dict[str, object]:
     return values
 
 
-def _pick_name(repo, name: str | None, force: bool, reserved: Collection[str] = (),
+def _pick_name(repo: Repository, name: str | None, force: bool, reserved: Collection[str] = (),
                existing: list[refs.ExpRef] | None = None) -> tuple[str, list[refs.ExpRef]]:
     """EXISTING: refs.list_refs(repo.root), when the caller has it already."""
     existing = refs.list_refs(repo.root) if existing is None else existing
@@ -180,7 +187,7 @@ def _pick_name(repo, name: str | None, force: bool, reserved: Collection[str] = 
     return name, same
 
 
-def _undo_before_start(log, temp_log: str, log_file: str | None, edited: dict[str, str]) -> None:
+def _undo_before_start(log: BinaryIO, temp_log: str, log_file: str | None, edited: dict[str, str]) -> None:
     """A run that failed before any stage started leaves nothing behind:
     its own log file goes, and the params files -S edited get their text back."""
     log.close()
@@ -194,17 +201,18 @@ def _undo_before_start(log, temp_log: str, log_file: str | None, edited: dict[st
         restore_texts(edited)
 
 
-def _sigterm_as_interrupt(signum, frame):
+def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> NoReturn:
     raise KeyboardInterrupt
 
 
-def run_experiment(repo, *, overrides: Sequence[str] = (), name: str | None = None,
+def run_experiment(repo: Repository, *, overrides: Sequence[str] = (), name: str | None = None,
                    message: str | None = None, force_name: bool = False, force: bool = False,
                    run_cache: bool = True, targets: list[str] | None = None,
                    downstream: bool = False, events: Events | None = None,
                    baseline: str | None = None, log_file: str | None = None,
                    reserved: Collection[str],
-                   trailers: dict[str, str] | None = None, prefetch=None) -> ExperimentResult:
+                   trailers: dict[str, str] | None = None,
+                   prefetch: Prefetch | None = None) -> ExperimentResult:
     """Run the pipeline in REPO's work tree and record the result.
 
     BASELINE is the experiment's parent (default: HEAD); a queued run passes

@@ -111,7 +111,7 @@ class RunLock:
             return None
         return holder
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self.held:
             try:
                 os.unlink(self.path)

@@ -13,7 +13,7 @@ import os
 import signal
 import subprocess
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from git_exp.data.cache import Cache
 from git_exp.data.hashing import HashInfo, hash_path
@@ -29,21 +29,24 @@ from git_exp.procs import guard_group, unguard_group
 from git_exp.worktree_writes import WorkTree
 
 if TYPE_CHECKING:
-    from git_exp.pipeline.records import Stage
+    from typing import Any, Callable
+
+    from git_exp.pipeline.records import Output, Pipeline, Stage
+    from git_exp.repo import Repository
 
 
 class Events:
     """What a run reports as it goes; the command decides how to show it."""
 
-    def stage_skipped(self, stage, reason: str) -> None: ...
-    def stage_started(self, stage, reasons: list[str]) -> None: ...
-    def stage_restored(self, stage, created: str) -> None: ...
-    def stage_finished(self, stage, seconds: float) -> None: ...
+    def stage_skipped(self, stage: Stage, reason: str) -> None: ...
+    def stage_started(self, stage: Stage, reasons: list[str]) -> None: ...
+    def stage_restored(self, stage: Stage, created: str) -> None: ...
+    def stage_finished(self, stage: Stage, seconds: float) -> None: ...
     def output(self, data: bytes) -> None: ...
 
 
 class StageFailed(ExpError):
-    def __init__(self, stage: str, exit_code: int):
+    def __init__(self, stage: str, exit_code: int) -> None:
         how = f"was killed by signal {-exit_code}" if exit_code < 0 else f"exited with status {exit_code}"
         super().__init__(f"stage '{stage}' failed: its command {how}",
                          hint="fix the command and run again; exp.lock keeps the stage's last good run")
@@ -56,7 +59,7 @@ class StageFailed(ExpError):
 class StagePlan(Mutable):
     __slots__ = ("stage", "reasons", "skip")
 
-    def __init__(self, stage: Stage, reasons: list[str], skip: str | None = None):
+    def __init__(self, stage: Stage, reasons: list[str], skip: str | None = None) -> None:
         self.stage = stage
         self.reasons = reasons      # why it must run; empty when up to date
         self.skip = skip            # "frozen" when it never runs
@@ -66,13 +69,13 @@ class RunSummary(Mutable):
     __slots__ = ("ran", "restored", "skipped")
 
     def __init__(self, ran: list[str] | None = None, restored: list[str] | None = None,
-                 skipped: list[str] | None = None):
+                 skipped: list[str] | None = None) -> None:
         self.ran = [] if ran is None else ran
         self.restored = [] if restored is None else restored
         self.skipped = [] if skipped is None else skipped
 
 
-def _fmt(value) -> str:
+def _fmt(value: object) -> str:
     if isinstance(value, str):
         return repr(value)
     if isinstance(value, bool):
@@ -85,9 +88,10 @@ def _fmt(value) -> str:
 class PipelineRun:
     """One run of (part of) a pipeline in a work tree."""
 
-    def __init__(self, repo, pipeline, *, force: bool = False, run_cache: bool = True,
-                 env: dict | None = None, events: Events | None = None, root: str | None = None,
-                 params_texts: dict[str, str] | None = None):
+    def __init__(self, repo: Repository, pipeline: Pipeline, *, force: bool = False,
+                 run_cache: bool = True, env: dict[str, str] | None = None,
+                 events: Events | None = None, root: str | None = None,
+                 params_texts: dict[str, str] | None = None) -> None:
         """PARAMS_TEXTS: repo-relative params file -> text to read instead of the
         file (a --dry preview of -S values, which must not write the file)."""
         from git_exp.data.links import parse_link_types
@@ -101,7 +105,7 @@ class PipelineRun:
         self.cache = Cache(repo.exp_dir, parse_link_types(repo.config.get("exp.cache.type")))
         self.run_cache = RunCache(repo.exp_dir)
         self.locks = lockfile.read_lock(self.root)
-        self._params_cache: dict[str, dict] = {}
+        self._params_cache: dict[str, dict[str, Any]] = {}
         self.params_texts = dict(params_texts or {})
         # Cached outs already found untracked and ignored since the last stage
         # command ran (each check asks Git whether the path is tracked): `run`
@@ -114,7 +118,7 @@ class PipelineRun:
     def _abs(self, rel: str) -> str:
         return os.path.join(self.root, *rel.split("/"))
 
-    def _flat_params(self, relfile: str) -> dict:
+    def _flat_params(self, relfile: str) -> dict[str, Any]:
         if relfile not in self._params_cache and relfile in self.params_texts:
             parsed = params_read.parse(self.params_texts[relfile], params_read.fmt_of(relfile), relfile)
             self._params_cache[relfile] = params_read.flatten(parsed)
@@ -126,8 +130,8 @@ class PipelineRun:
             self._params_cache[relfile] = params_read.flatten(params_read.load(path, relfile))
         return self._params_cache[relfile]
 
-    def params_of(self, stage) -> dict[str, dict[str, object]]:
-        values = {}
+    def params_of(self, stage: Stage) -> dict[str, dict[str, object]]:
+        values: dict[str, dict[str, object]] = {}
         for relfile, keys in stage.params.items():
             flat = self._flat_params(relfile)
             chosen = params_read.select(flat, keys)
@@ -140,7 +144,7 @@ class PipelineRun:
             values[relfile] = chosen
         return values
 
-    def deps_of(self, stage, memo, allow_missing: bool = False) -> dict[str, HashInfo | None]:
+    def deps_of(self, stage: Stage, memo: StateMemo, allow_missing: bool = False) -> dict[str, HashInfo | None]:
         infos: dict[str, HashInfo | None] = {}
         for dep in stage.deps:
             path = self._abs(dep)
@@ -153,7 +157,7 @@ class PipelineRun:
             infos[dep] = hash_path(path, memo)[0]
         return infos
 
-    def _out_info(self, out, memo) -> HashInfo | None:
+    def _out_info(self, out: Output, memo: StateMemo) -> HashInfo | None:
         path = self._abs(out.path)
         if not os.path.exists(path):
             return None
@@ -161,7 +165,7 @@ class PipelineRun:
 
     # -- deciding --------------------------------------------------------
 
-    def reasons(self, stage, memo, upstream_runs: bool = False) -> list[str]:
+    def reasons(self, stage: Stage, memo: StateMemo, upstream_runs: bool = False) -> list[str]:
         """Why STAGE must run; an empty list means it is up to date."""
         if self.force:
             return ["forced"]
@@ -209,8 +213,9 @@ class PipelineRun:
                 why.append(f"out {out.path} changed")
         return why
 
-    def plan(self, targets=None, downstream: bool = False, single: bool = False) -> list[StagePlan]:
-        plans = []
+    def plan(self, targets: list[str] | None = None, downstream: bool = False,
+             single: bool = False) -> list[StagePlan]:
+        plans: list[StagePlan] = []
         will_run: set[str] = set()
         with StateMemo(self.repo.exp_dir) as memo:
             for stage in stage_order(self.pipeline, targets, downstream, single):
@@ -224,7 +229,7 @@ class PipelineRun:
                 plans.append(StagePlan(stage, why))
         return plans
 
-    def _upstream_runs(self, stage, will_run: set[str]) -> bool:
+    def _upstream_runs(self, stage: Stage, will_run: set[str]) -> bool:
         from git_exp.pipeline.graph import build_graph
         graph = getattr(self, "_graph", None)
         if graph is None:
@@ -233,7 +238,8 @@ class PipelineRun:
 
     # -- running ---------------------------------------------------------
 
-    def run(self, targets=None, downstream: bool = False, single: bool = False) -> RunSummary:
+    def run(self, targets: list[str] | None = None, downstream: bool = False,
+            single: bool = False) -> RunSummary:
         summary = RunSummary()
         with StateMemo(self.repo.exp_dir) as memo:
             for stage in stage_order(self.pipeline, targets, downstream, single):
@@ -249,14 +255,15 @@ class PipelineRun:
                 self._run_stage(stage, why, memo, summary)
         return summary
 
-    def _fingerprint(self, stage, deps, params) -> str | None:
+    def _fingerprint(self, stage: Stage, deps: dict[str, HashInfo], params: dict[str, dict[str, object]]) -> str | None:
         if not self.use_run_cache or not stage.deps or stage.always_changed:
             return None
         return RunCache.fingerprint(list(stage.cmd), {p: i.hash for p, i in deps.items()},
                                     params, [o.path for o in stage.outs])
 
-    def _run_stage(self, stage, why: list[str], memo, summary: RunSummary) -> None:
-        deps = self.deps_of(stage, memo)
+    def _run_stage(self, stage: Stage, why: list[str], memo: StateMemo, summary: RunSummary) -> None:
+        # Not allow_missing: a missing dep raised, so every value is a HashInfo.
+        deps = cast("dict[str, HashInfo]", self.deps_of(stage, memo))
         params = self.params_of(stage)
         for out in stage.outs:
             if out.cache and out.path not in self.ignored:
@@ -296,14 +303,14 @@ class PipelineRun:
         self.events.stage_finished(stage, time.monotonic() - started)
         summary.ran.append(stage.name)
 
-    def _env(self, stage) -> dict:
+    def _env(self, stage: Stage) -> dict[str, str]:
         env = dict(os.environ)
         env.update({"GIT_EXP_STAGE": stage.name, "GIT_EXP_ROOT": self.root,
                     "PYTHONUNBUFFERED": "1"})
         env.update(self.extra_env)
         return env
 
-    def _move_outs_aside(self, stage, memo) -> None:
+    def _move_outs_aside(self, stage: Stage, memo: StateMemo) -> None:
         """Remove non-persistent outs before a run, after saving them to the cache."""
         for out in stage.outs:
             if out.persist:
@@ -314,7 +321,7 @@ class PipelineRun:
                     self.cache.save(path, memo)
                 WorkTree(self.root).remove(out.path, "out")
 
-    def _restore(self, stage, hit: dict, memo) -> bool:
+    def _restore(self, stage: Stage, hit: dict[str, Any], memo: StateMemo) -> bool:
         try:
             outs = {p: HashInfo.from_dict(d) for p, d in hit["outs"].items()}
         except (ExpError, KeyError, TypeError, AttributeError):
@@ -328,12 +335,13 @@ class PipelineRun:
             self.cache.checkout(info, tree, path, memo)
         return True
 
-    def _commit_lock(self, stage, deps, params, outs) -> None:
+    def _commit_lock(self, stage: Stage, deps: dict[str, HashInfo], params: dict[str, dict[str, object]],
+                     outs: dict[str, HashInfo]) -> None:
         self.locks[stage.name] = lockfile.StageLock(list(stage.cmd), deps, params, outs)
         lockfile.write_lock(self.root, self.locks, list(self.pipeline.stages))
 
 
-def run_command(command: str, cwd: str, env: dict, sink) -> int:
+def run_command(command: str, cwd: str, env: dict[str, str], sink: Callable[[bytes], object]) -> int:
     """Run COMMAND through the shell in its own process group, streaming output.
 
     The group dies with us even on SIGKILL (procs.guard_group). On Ctrl-C
@@ -362,7 +370,7 @@ def run_command(command: str, cwd: str, env: dict, sink) -> int:
         out.close()
 
 
-def end_process_group(proc: subprocess.Popen, grace: float = 3.0) -> None:
+def end_process_group(proc: subprocess.Popen[bytes], grace: float = 3.0) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)

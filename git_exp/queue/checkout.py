@@ -20,24 +20,27 @@ import re
 import shutil
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from git_exp.errors import ExpError
 from git_exp.git import git, reason
 from git_exp import procs
 from git_exp.repo import Repository
 
+if TYPE_CHECKING:
+    from git_exp.queue.entries import Entry
+
 
 def tmp_root(repo: Repository) -> str:
     return os.path.join(repo.exp_dir, "tmp")
 
 
-def checkout_path(repo: Repository, entry) -> str:
+def checkout_path(repo: Repository, entry: Entry) -> str:
     return os.path.join(tmp_root(repo), f"{entry.id}-{entry.sha[:8]}")
 
 
 @contextmanager
-def temp_checkout(repo: Repository, entry) -> Iterator[str]:
+def temp_checkout(repo: Repository, entry: Entry) -> Iterator[str]:
     """A fresh checkout of ENTRY's commit; removed on the way out, whatever happens."""
     path = checkout_path(repo, entry)
     create(repo, path, entry.sha)

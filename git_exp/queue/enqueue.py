@@ -20,7 +20,7 @@ import os
 import posixpath
 import shutil
 import tempfile
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from git_exp.errors import ExpError
 from git_exp.experiments import names as exp_names
@@ -32,6 +32,10 @@ from git_exp.queue import entries as ent
 from git_exp.queue import state
 from git_exp.names import PARAMS_FILE as DEFAULT_PARAMS
 from git_exp.repo import Repository
+
+if TYPE_CHECKING:
+    from git_exp.params.overrides import Override
+    from git_exp.pipeline.records import Pipeline
 
 
 def enqueue(repo: Repository, overrides: Sequence[str] = (), *, name: str | None = None, message: str | None = None,
@@ -128,7 +132,7 @@ def _names(repo: Repository, name: str | None, count: int, queued: set[str], for
     return chosen
 
 
-def _index_files(repo: Repository, env) -> dict[str, tuple[str, str]]:
+def _index_files(repo: Repository, env: dict[str, str]) -> dict[str, tuple[str, str]]:
     """path -> (mode, blob sha) of every file in the throw-away index."""
     out = git(["ls-files", "-s", "-z"], cwd=repo.root, env=env).stdout.decode("utf-8", "surrogateescape")
     files = {}
@@ -149,7 +153,7 @@ def _blob_text(repo: Repository, sha: str, rel: str) -> str:
         raise ExpError(f"{rel}:{line}: not UTF-8 text", hint="save the file as UTF-8") from None
 
 
-def _leave_out_cached(repo: Repository, env, cached: list[str], scratch: str) -> None:
+def _leave_out_cached(repo: Repository, env: dict[str, str], cached: list[str], scratch: str) -> None:
     """Cached outputs enter an experiment only through exp.lock: drop them, ignore them."""
     from git_exp.ignore import ignore_entry, is_tracked
     if not cached:
@@ -185,7 +189,8 @@ def _covers(a: str, b: str) -> bool:
     return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
-def _check_deps(pipeline, files: dict, targets, downstream: bool) -> None:
+def _check_deps(pipeline: Pipeline, files: dict[str, tuple[str, str]], targets: list[str] | None,
+                downstream: bool) -> None:
     from git_exp.pipeline.graph import stage_order
     folders = {posixpath.dirname(f) for f in files}
     for f in list(folders):
@@ -211,13 +216,14 @@ def _check_deps(pipeline, files: dict, targets, downstream: bool) -> None:
                             "ignored and untracked-by-git-exp files stay behind")
 
 
-def _edited_params(repo: Repository, files: dict, point, originals: dict[str, str]) -> dict[str, str]:
+def _edited_params(repo: Repository, files: dict[str, tuple[str, str]], point: list[Override],
+                   originals: dict[str, str]) -> dict[str, str]:
     """rel -> new text of each params file this point's overrides edit.
 
     ORIGINALS caches each file's text across the points of a sweep."""
     from git_exp.params.edit import edit_text
     from git_exp.params.read import fmt_of
-    groups: dict[str, list] = {}
+    groups: dict[str, list[Override]] = {}
     for ov in point:
         rel = posixpath.normpath(ov.file or DEFAULT_PARAMS)
         if rel.startswith("../") or rel == ".." or posixpath.isabs(rel):

@@ -25,6 +25,10 @@ from git_exp.queue.results import LOG_LIMIT, Result, log_ref, read_result, resul
 from git_exp.repo import Repository
 from git_exp.sharing import gitremote
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.queue.executor import EntryOutcome
+
 
 @dataclass
 class Target:
@@ -49,7 +53,7 @@ def _entry_refs(entries: list[ent.Entry]) -> list[str]:
                         log_ref(e.id))]
 
 
-def fetch_results(repo: Repository, target, entries: list[ent.Entry]) -> Fetched:
+def fetch_results(repo: Repository, target: Target, entries: list[ent.Entry]) -> Fetched:
     """The results of ENTRIES on TARGET's remote that came home with their data.
 
     Like `git exp pull` without -f, a local experiment of the same name but
@@ -103,7 +107,7 @@ def _read_blob(root: str, sha: str) -> bytes:
     return proc.stdout[-LOG_LIMIT:] if proc.returncode == 0 else b""
 
 
-def clear_remote(repo: Repository, target, entries: list[ent.Entry], there: dict[str, str]) -> None:
+def clear_remote(repo: Repository, target: Target, entries: list[ent.Entry], there: dict[str, str]) -> None:
     """The remote's queue, claim and log refs of finished entries: nothing more will run them.
 
     THERE is what the remote had when the results were fetched; each ref
@@ -143,7 +147,7 @@ def keep_log(repo: Repository, entry: ent.Entry, result: Result, output: str, lo
     os.replace(path, rec.log_path(repo, result.sha))
 
 
-def settle(repo: Repository, entry: ent.Entry, record: dict):
+def settle(repo: Repository, entry: ent.Entry, record: dict[str, object]) -> EntryOutcome | None:
     """ENTRY's published result fetched home from the remote RECORD names, its refs there
     cleared, its log kept: an EntryOutcome, or None when there is none (or no answer)."""
     from git_exp.queue.executor import EntryOutcome

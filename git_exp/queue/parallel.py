@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import signal
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from git_exp.queue import control, recovery, worker
 from git_exp.queue.enqueue import enqueue
 from git_exp.repo import Repository
+
+if TYPE_CHECKING:
+    from subprocess import Popen
 
 POLL = 0.2
 # Workers that die leave their entries to recovery; we start fresh ones this often at most.
@@ -71,7 +74,7 @@ def run_parallel(repo: Repository, overrides: list[str], jobs: int, *, name: str
     return poll(), interrupted
 
 
-def _wait(proc) -> None:
+def _wait(proc: Popen[bytes]) -> None:
     while True:
         try:
             proc.wait()

@@ -13,6 +13,14 @@ from git_exp.experiments import record as rec
 from git_exp.experiments import refs
 from git_exp.git import git
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    from git_exp.queue.entries import Entry
+
+    N = TypeVar("N", int, float)
+
 
 @dataclass
 class Result:
@@ -29,7 +37,7 @@ LOG_PREFIX = "refs/exps-logs/"
 LOG_LIMIT = 4 * 1024 * 1024   # bytes of a published log kept (its end, if longer)
 
 
-def result_ref(entry) -> str:
+def result_ref(entry: Entry) -> str:
     """Where ENTRY's experiment goes: the name it was queued with, under its baseline."""
     return refs.exp_ref(entry.baseline, entry.name)
 
@@ -51,7 +59,7 @@ def read_result(root: str, ref: str, sha: str) -> Result:
     def one(key: str, default: str = "") -> str:
         return trailers.get(key, [default])[-1]
 
-    def number(key: str, kind):
+    def number(key: str, kind: type[N]) -> N:
         try:
             return kind(one(key, "0"))
         except ValueError:

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from git_exp import procs
 from git_exp.queue import claims, recovery, state
@@ -29,6 +29,11 @@ from git_exp.queue import entries as ent
 from git_exp.queue.executor import EntryOutcome, Executor, LocalExecutor
 from git_exp.queue.finish import finish, write_running
 from git_exp.repo import Repository
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from git_exp.pipeline.runner import Events
 
 KEEP_WORKER_LOGS = 20
 
@@ -59,7 +64,7 @@ class _Worker:
             "started": time.time(), "batch": self.batch,
             "current": self.current.id if self.current else None})
 
-    def _on_signal(self, signum, frame) -> None:
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.interrupting:
             return  # one interrupt per entry: a second one must not cut its recording short
         if signum == signal.SIGTERM and not state.stop_requested(self.repo, self.owner.pid):
@@ -123,7 +128,8 @@ def work(repo: Repository, *, batch: str | None = None, executor: Executor | Non
     return _Worker(repo, batch, executor or LocalExecutor(), events or WorkerEvents(), mode).loop()
 
 
-def run_claimed(repo: Repository, entry: ent.Entry, *, executor: Executor | None = None, events=None,
+def run_claimed(repo: Repository, entry: ent.Entry, *, executor: Executor | None = None,
+                events: Events | None = None,
                 mode: str = "temp") -> EntryOutcome:
     """Run one entry this process claimed already (`run --temp`), in the foreground."""
     write_running(repo, entry)
@@ -135,8 +141,8 @@ def run_claimed(repo: Repository, entry: ent.Entry, *, executor: Executor | None
     return finish(repo, entry, outcome, mode)
 
 
-def run_isolated(repo: Repository, overrides: Sequence[str] = (), *, events=None,
-                 **options) -> tuple[ent.Entry, EntryOutcome]:
+def run_isolated(repo: Repository, overrides: Sequence[str] = (), *, events: Events | None = None,
+                 **options: Any) -> tuple[ent.Entry, EntryOutcome]:
     """`run --temp`: one run in a temporary checkout, in the foreground.
 
     The entry is created already claimed by this process, so no background

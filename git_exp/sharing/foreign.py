@@ -35,6 +35,13 @@ from git_exp.errors import ExpError, UsageError
 from git_exp.git import GitCommandError, git, reason
 from git_exp.repo import Repository
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Iterable
+
+    from git_exp.git.run import CompletedGit
+    from git_exp.remotes.base import DataRemote
+
 MAX_SETTINGS = 64 * 1024
 _SETTINGS = (".expconfig", ".lfsconfig")
 
@@ -52,14 +59,14 @@ def temp_base() -> str:
     return tempfile.gettempdir()
 
 
-def _git_error(proc) -> str:
+def _git_error(proc: CompletedGit) -> str:
     return reason(proc.stderr, proc.returncode)
 
 
 class Foreign:
     """One commit of the repository at URL (REV: branch, tag, experiment name or full sha)."""
 
-    def __init__(self, url: str, rev: str | None = None, data_location: str | None = None):
+    def __init__(self, url: str, rev: str | None = None, data_location: str | None = None) -> None:
         for what, value in (("URL", url), ("--rev", rev), ("--data-remote", data_location)):
             if value is not None and (not value or value.startswith("-")):
                 raise UsageError(f"{what} '{value}' is not valid", hint="it cannot be empty or start with '-'")
@@ -75,7 +82,7 @@ class Foreign:
         self.repo: Repository | None = None
         self.tree: dict[str, tuple[str, str]] = {}   # path -> (mode, blob/commit oid)
         self._records: dict[str, HashInfo] | None = None
-        self._remote = None
+        self._remote: DataRemote | None = None
         self._missing: set[str] | None = None
 
     # -- the temporary clone ------------------------------------------------------------
@@ -89,7 +96,7 @@ class Foreign:
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -99,7 +106,8 @@ class Foreign:
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = ""
 
-    def _git(self, args, check=True, input=None):
+    def _git(self, args: list[str], check: bool = True,
+             input: bytes | None = None) -> CompletedGit:
         return git(args, cwd=self.tmp, check=check, input=input)
 
     def _clone(self) -> None:
@@ -143,7 +151,7 @@ class Foreign:
             self._missing = {line[1:].split()[0] for line in out.splitlines() if line.startswith("?")}
         return self._missing
 
-    def prefetch(self, oids) -> None:
+    def prefetch(self, oids: Iterable[str]) -> None:
         """Fetch the blobs OIDS lacks in one request (instead of one lazy fetch each)."""
         wanted = sorted(set(oids) & self.missing())
         if not wanted:
@@ -153,7 +161,7 @@ class Foreign:
                   check=False, input=("\n".join(wanted) + "\n").encode())
         self._missing = None
 
-    def sizes(self, oids) -> dict[str, int]:
+    def sizes(self, oids: Iterable[str]) -> dict[str, int]:
         """Sizes of the blobs OIDS that are here (missing ones are left out, not fetched)."""
         present = sorted(set(oids) - self.missing())
         if not present:
@@ -279,9 +287,10 @@ class Foreign:
                            "nothing here", hint="name the data remote: --data-remote LOCATION")
         return os.path.normpath(os.path.join(self.local, path))
 
-    def data_remote(self):
+    def data_remote(self) -> DataRemote:
         if self._remote is None:
             from git_exp.remotes.location import open_located
+            assert self.repo is not None   # set by _clone(), in __enter__
             location, why = self.locate()
             self._remote = open_located(self.repo, location, why)
         return self._remote

@@ -101,7 +101,7 @@ class _Index:
             while parent not in self.dirs:
                 self.dirs.add(parent)
                 parent = parent.rpartition("/")[0]
-        sizes = foreign.sizes(e.hash for e in self.entries.values() if not e.data and e.kind == "file")
+        sizes = foreign.sizes(e.oid for e in self.entries.values() if not e.data and e.kind == "file")
         for entry in self.entries.values():
             if not entry.data and entry.kind == "file":
                 entry.size = sizes.get(entry.oid)
@@ -246,7 +246,7 @@ def _target(path: str, out: str | None) -> str:
 
 
 def get(url: str, path: str, out: str | None = None, rev: str | None = None, force: bool = False,
-        jobs: int = 8, progress=None, data_location: str | None = None) -> GetResult:
+        jobs: int = 8, progress: Progress | None = None, data_location: str | None = None) -> GetResult:
     """Write PATH of URL's commit REV to OUT (default: its name here); see the module docstring."""
     from git_exp.sharing.foreign import Foreign
     rel = _clean(path)
@@ -261,7 +261,7 @@ def get(url: str, path: str, out: str | None = None, rev: str | None = None, for
         kind, files = resolve(foreign, index, rel)
         result = GetResult(url, foreign.sha, target)
         sources = _fetch_data(foreign, [f for f in files if f.data], jobs, progress, result)
-        foreign.prefetch(f.hash for f in files if not f.data and f.kind == "file")  # one request
+        foreign.prefetch(f.oid for f in files if not f.data and f.kind == "file")  # one request
         base = rel if kind == "dir" else rel.rpartition("/")[0]
         stage = os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.git-exp-get.{os.getpid()}")
         try:

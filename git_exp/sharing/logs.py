@@ -40,6 +40,12 @@ import tempfile
 from git_exp.git import git
 from git_exp.repo import Repository
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Iterable
+
+    from git_exp.experiments.refs import ExpRef
+
 PREFIX = "refs/exp-logs/"
 PATTERN = PREFIX + "*"
 MAX_BYTES = 8 * 1024 * 1024
@@ -165,7 +171,7 @@ def fetch_refspecs(repo: Repository, shas: list[str], remote_refs: dict[str, str
             if _SHA.match(s) and log_ref(s) in remote_refs and not os.path.exists(_log_path(repo, s))]
 
 
-def orphaned_logs(removed, every, listing: dict[str, str]) -> dict[str, str]:
+def orphaned_logs(removed: Iterable[ExpRef], every: Iterable[ExpRef], listing: dict[str, str]) -> dict[str, str]:
     """Log ref -> its sha in LISTING for the experiments REMOVED, unless one of EVERY that stays
     has the same commit (and so the same log)."""
     gone = {r.ref for r in removed}

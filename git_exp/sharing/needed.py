@@ -24,6 +24,11 @@ from git_exp.names import LOCK_FILE, PIPELINE_FILE
 from git_exp.remotes.needs import Needs
 from git_exp.repo import Repository
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.data.cache import Cache
+    from git_exp.data.hashing import HashInfo
+
 DATA_FILES = (LOCK_FILE, PIPELINE_FILE)
 POINTER_SUFFIX = ".exp"
 _MARK = "\x01"
@@ -37,7 +42,7 @@ class Commit:
     has_data_trailer: bool
 
 
-def data_at(repo: Repository, sha: str) -> dict:
+def data_at(repo: Repository, sha: str) -> dict[str, HashInfo]:
     """path -> HashInfo of the cached data commit SHA records.
 
     worktree/records.py is the one place that knows (pointer files and exp.lock outs).
@@ -105,14 +110,15 @@ def touching_data(root: str, commits: list[Commit]) -> set[str]:
     return changed
 
 
-def read_data(repo: Repository, shas: list[str], errors: dict | None = None) -> dict[str, dict]:
+def read_data(repo: Repository, shas: list[str],
+              errors: dict[str, ExpError] | None = None) -> dict[str, dict[str, HashInfo]]:
     """sha -> data_at(sha), read from a few threads (each read is `git` calls).
 
     With ERRORS, a commit whose data cannot be read (a hostile or broken
     exp.lock, say) is left out and its ExpError put there, so one bad
     experiment does not stop the others; without, the first error is raised.
     """
-    def one(sha: str):
+    def one(sha: str) -> dict[str, HashInfo] | ExpError:
         try:
             return data_at(repo, sha)
         except ExpError as exc:
@@ -155,7 +161,8 @@ def object_types(root: str, shas: list[str]) -> dict[str, str]:
 
 
 def needed_objects(repo: Repository, tips: dict[str, str], remote_has: list[str],
-                   remote_name: str | None, cache=None, errors: dict | None = None) -> Needs:
+                   remote_name: str | None, cache: Cache | None = None,
+                   errors: dict[str, ExpError] | None = None) -> Needs:
     """Objects the commits from TIPS (sha -> label) that the remote lacks refer to.
 
     REMOTE_HAS are commits the remote has (ones we lack are ignored), and

@@ -83,7 +83,7 @@ def accept_fetched(repo: Repository, shas: list[str]) -> Arrival:
     return arrival
 
 
-def _merge(root: str, sha: str, ours: str, theirs_commit: str, theirs) -> str:
+def _merge(root: str, sha: str, ours: str, theirs_commit: str, theirs: notes.Annotation) -> str:
     base_proc = git(["merge-base", ours, theirs_commit], cwd=root, check=False)
     base_commit = base_proc.stdout.decode().strip() if base_proc.returncode == 0 else ""
     read = notes.read_commits(root, {k: v for k, v in (("ours", ours), ("base", base_commit)) if v})

@@ -10,13 +10,16 @@ on the data remote, nothing is pushed and the error names it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from git_exp.errors import ExpError
 from git_exp.experiments import refs
 from git_exp.remotes.transfer import DEFAULT_JOBS, Progress, Stats
 from git_exp.repo import Repository
 from git_exp.sharing import gitremote
+
+if TYPE_CHECKING:
+    from git_exp.remotes.needs import Needs
 
 # Git's porcelain flags -> what we tell the user.
 _FLAGS = {"*": "pushed", " ": "pushed", "+": "forced", "=": "up to date", "-": "deleted"}
@@ -52,7 +55,7 @@ class PushResult:
         return [r for r in self.refs if r.status in ("diverged", "rejected", "failed")]
 
 
-def missing_error(needs, unavailable: set[str], location: str) -> ExpError:
+def missing_error(needs: Needs, unavailable: set[str], location: str) -> ExpError:
     from git_exp.remotes.needs import describe_missing
     return ExpError(
         f"{len(unavailable)} data object(s) are neither in the local cache nor in the data "
@@ -77,7 +80,7 @@ def send_data(repo: Repository, remote: str, url: str | None, tips: dict[str, st
                   jobs, progress)
 
 
-def upload(repo: Repository, remote: str, url: str | None, needs, jobs: int = DEFAULT_JOBS,
+def upload(repo: Repository, remote: str, url: str | None, needs: Needs, jobs: int = DEFAULT_JOBS,
            progress: Progress | None = None) -> DataResult:
     """Send the NEEDS objects the data remote lacks; ExpError, sending nothing, if some are nowhere."""
     result = DataResult(objects=len(needs.objects))
@@ -97,7 +100,7 @@ def upload(repo: Repository, remote: str, url: str | None, needs, jobs: int = DE
     return result
 
 
-def _outcome(exp: refs.ExpRef, status, error: str) -> RefResult:
+def _outcome(exp: refs.ExpRef, status: gitremote.RefStatus | None, error: str) -> RefResult:
     if status is None:
         return RefResult(exp, "failed", error or "git push did not report this ref")
     if status.flag in _FLAGS:

@@ -30,7 +30,11 @@ from git_exp.worktree.paths import open_cache
 from git_exp.worktree.records import data_at, index_pointers
 
 if TYPE_CHECKING:
+    from git_exp.data.cache import Cache, Progress
+    from git_exp.data.state import StateMemo
     from git_exp.repo import Repository
+
+    Source = tuple[str, Callable[[], dict[str, HashInfo]]]   # (label, records reader)
 
 # Namespaces whose commits' data must be whole, and how a user calls them.
 NEEDING_REFS = (("refs/exps/", "experiment"), ("refs/exp-backups/", "backup"),
@@ -51,7 +55,7 @@ class FsckResult:
         return not self.corrupt and not self.missing and not self.problems
 
 
-def _intact(cache, digest: str, memo=None) -> bool:
+def _intact(cache: Cache, digest: str, memo: StateMemo | None = None) -> bool:
     if not cache.verify(digest, memo):
         return False
     if digest.endswith(".dir"):
@@ -62,7 +66,7 @@ def _intact(cache, digest: str, memo=None) -> bool:
     return True
 
 
-def _size(cache, digest: str) -> int:
+def _size(cache: Cache, digest: str) -> int:
     try:
         return os.stat(cache.object_path(digest)).st_size
     except OSError:
@@ -81,11 +85,11 @@ def _owner_label(ref: str) -> str:
     return ref
 
 
-def _needers(repo: Repository) -> list:
+def _needers(repo: Repository) -> list[Source]:
     """(label, records reader) for every ref and tree whose data must be whole."""
     out = git(["for-each-ref", "--format=%(objectname) %(refname)",
                *(p for p, _ in NEEDING_REFS)], cwd=repo.root).stdout
-    sources: list[tuple[str, Callable[[], dict[str, HashInfo]]]] = []
+    sources: list[Source] = []
     for line in out.decode("utf-8", "surrogateescape").splitlines():
         sha, _, ref = line.partition(" ")
         sources.append((_owner_label(ref), partial(data_at, repo, sha)))
@@ -98,8 +102,8 @@ def _needers(repo: Repository) -> list:
     return sources
 
 
-def _read_all(sources, workers: int) -> list[tuple[str, dict[str, HashInfo] | ExpError]]:
-    def read(source):
+def _read_all(sources: list[Source], workers: int) -> list[tuple[str, dict[str, HashInfo] | ExpError]]:
+    def read(source: Source) -> tuple[str, dict[str, HashInfo] | ExpError]:
         label, reader = source
         try:
             return label, reader()
@@ -109,7 +113,7 @@ def _read_all(sources, workers: int) -> list[tuple[str, dict[str, HashInfo] | Ex
         return list(pool.map(read, sources))
 
 
-def check_cache(repo: Repository, jobs: int | None = None, progress=None) -> FsckResult:
+def check_cache(repo: Repository, jobs: int | None = None, progress: Progress | None = None) -> FsckResult:
     """PROGRESS (data/cache.Progress) hears of every object re-hashed.
     Each intact object gets a verification stamp (state.py), so the next
     checkout copies it without hashing it again."""

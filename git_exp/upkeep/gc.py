@@ -58,7 +58,11 @@ from git_exp.worktree.paths import open_cache
 from git_exp.worktree.records import data_at, history_roots, index_pointers, objects_in_history
 
 if TYPE_CHECKING:
+    from typing import Callable, Iterable
+
+    from git_exp.data.cache import Cache, Progress
     from git_exp.repo import Repository
+    from git_exp.upkeep.gcscope import RefTip, Scope
 
 # File times come from the kernel's coarse clock, a few ms behind time.time().
 _CLOCK_SLACK = 0.02
@@ -126,13 +130,14 @@ def workspace_infos(repo: Repository, problems: list[str]) -> set[HashInfo]:
     return infos
 
 
-def referenced_objects(repo: Repository, cache, exclude: AbstractSet[str] = frozenset()) -> tuple[set[str], list[str]]:
+def referenced_objects(repo: Repository, cache: Cache,
+                       exclude: AbstractSet[str] = frozenset()) -> tuple[set[str], list[str]]:
     """Object hashes to keep: each referenced file, directory manifest and its files."""
     infos, problems = referenced_infos(repo, exclude)
     return expand(cache, infos), problems
 
 
-def expand(cache, infos) -> set[str]:
+def expand(cache: Cache, infos: Iterable[HashInfo]) -> set[str]:
     """The object hashes of INFOS: each file, each directory's manifest and its files."""
     keep: set[str] = set()
     for info in infos:
@@ -171,8 +176,10 @@ def _live_run_starts(repo: Repository, own_lock: str) -> list[float]:
     return starts
 
 
-def collect_garbage(repo: Repository, dry_run: bool = False, prune: str | None = None, scope=None,
-                    confirm=None, progress=None) -> GcResult:
+def collect_garbage(repo: Repository, dry_run: bool = False, prune: str | None = None,
+                    scope: Scope | None = None,
+                    confirm: Callable[[list[tuple[str, int, str]]], bool] | None = None,
+                    progress: Progress | None = None) -> GcResult:
     """Delete unreferenced objects older than PRUNE (default: exp.gc.pruneExpire, two weeks).
 
     SCOPE (gcscope.Scope) keeps less than every ref needs; the objects a ref
@@ -193,10 +200,10 @@ def collect_garbage(repo: Repository, dry_run: bool = False, prune: str | None =
         cutoff = parse_expiry(repo, prune, "--prune")
     if scope is not None and scope.date is not None:
         parse_expiry(repo, scope.date, "--date")
-    narrow = scope is not None and scope.narrow
+    narrow = scope if scope is not None and scope.narrow else None   # None: the default scope
     cache = open_cache(repo)
     started = time.time()
-    result = GcResult(expire=expire, scope=scope.describe() if narrow else "the default scope")
+    result = GcResult(expire=expire, scope=narrow.describe() if narrow is not None else "the default scope")
     lock = RunLock(repo.git_dir, "git exp gc")
     try:
         lock.__enter__()
@@ -217,8 +224,8 @@ def collect_garbage(repo: Repository, dry_run: bool = False, prune: str | None =
         exclude = {b.sha for b in expired} - {t.sha for t in tips if t.ref not in gone}
         keep, result.problems = referenced_objects(repo, cache, exclude)
         scoped = keep
-        if narrow:
-            kept = gcscope.scoped_keep(repo, scope, tips, gone)
+        if narrow is not None:
+            kept = gcscope.scoped_keep(repo, narrow, tips, gone)
             kept.infos |= workspace_infos(repo, kept.problems)
             scoped = expand(cache, kept.infos)
             result.problems = list(dict.fromkeys(result.problems + kept.problems))
@@ -272,7 +279,8 @@ def collect_garbage(repo: Repository, dry_run: bool = False, prune: str | None =
     return result
 
 
-def _who_names(repo: Repository, cache, tips, gone, named) -> list[tuple[str, int, str]]:
+def _who_names(repo: Repository, cache: Cache, tips: list[RefTip], gone: set[str],
+               named: list[tuple[str, int]]) -> list[tuple[str, int, str]]:
     """(hash, bytes, "branch 'x': path") for each object of NAMED, as well as tips can tell."""
     from git_exp.upkeep import gcscope
     labels = gcscope.label_named(repo, tips, gone, {h for h, _ in named} | {

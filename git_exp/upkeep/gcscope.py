@@ -104,7 +104,7 @@ def label(ref: str) -> str:
 
 def read_tips(repo: Repository, tips: dict[str, str], kept: Kept) -> None:
     """Add the data each commit of TIPS (sha -> label) records to KEPT; malformed ones are problems."""
-    def read(sha: str):
+    def read(sha: str) -> tuple[dict[str, HashInfo] | None, str | None]:
         try:
             return data_at(repo, sha), None
         except ExpError as err:
@@ -119,6 +119,7 @@ def read_tips(repo: Repository, tips: dict[str, str], kept: Kept) -> None:
         if problem:
             kept.problems.append(problem)
             continue
+        assert data is not None   # read() answers data or a problem
         for path, info in data.items():
             kept.infos.add(info)
             kept.labels.setdefault(info.hash, (tips[sha], path))
