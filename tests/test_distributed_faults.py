@@ -173,6 +173,11 @@ def test_an_outage_of_the_client_neither_fails_nor_counts_its_entries(shared, da
         shared.exp("queue", "start", "--executor", dask_cluster["executor"])
         wait_for(lambda: shared.exp("queue", "status").stdout.count("success") == 2, 40,
                  "both results")
+        # The dispatcher clears the remote's claims after it records a result:
+        # killed before that (as below, to end the test), it would leave one for
+        # the next dispatcher's recovery - not what this test is about.
+        wait_for(lambda: remote_refs(shared.remote, "refs/exps-running/") == {}, 20,
+                 "the remote's claims to be cleared")
     finally:
         gate.unlink(missing_ok=True)
         for pid in _worker_pids(shared):
