@@ -193,6 +193,17 @@ def copy_of_template(name: str, build: Callable[[Project], None], tmp_path_facto
     return Project(dest)
 
 
+def two_experiments(train: str, pipeline: str) -> Callable[[Project], None]:
+    """A copy_of_template builder: TRAIN (train.py, reading train.lr) and PIPELINE
+    (exp.yaml) committed, then experiments 'first' (lr 0.1) and 'second' (lr 0.2)."""
+    def build(p: Project) -> None:
+        p.gen({"train.py": train, "params.yaml": "train:\n  lr: 0.1\n", "exp.yaml": pipeline})
+        p.commit("pipeline")
+        p.exp("run", "-n", "first")
+        p.exp("run", "-S", "train.lr=0.2", "-n", "second")
+    return build
+
+
 @pytest.fixture
 def project(tmp_path) -> Project:
     """An empty Git repository with no commits."""

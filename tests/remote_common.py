@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project, copy_of_template
+from tests.conftest import Project, copy_of_template, two_experiments
 
 TRAIN = """\
 import os, re
@@ -35,16 +35,11 @@ stages:
     outs: [model.txt, models]
 """
 
-def _build(p: Project) -> None:
-    p.gen({"train.py": TRAIN, "params.yaml": "train:\n  lr: 0.1\n", "exp.yaml": PIPELINE})
-    p.commit("pipeline")
-    p.exp("run", "-n", "first")
-    p.exp("run", "-S", "train.lr=0.2", "-n", "second")
-
 
 @pytest.fixture
 def ml(tmp_path, tmp_path_factory) -> Project:
-    return copy_of_template("remote", _build, tmp_path_factory, tmp_path / "repo")
+    return copy_of_template("remote", two_experiments(TRAIN, PIPELINE), tmp_path_factory,
+                            tmp_path / "repo")
 
 
 def cache_objects(project: Project) -> dict[str, bytes]:

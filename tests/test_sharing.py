@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project, clone, copy_of_template, init_bare
+from tests.conftest import Project, clone, copy_of_template, init_bare, two_experiments
 
 TRAIN = """\
 import os, re
@@ -41,18 +41,13 @@ stages:
 """
 
 ZERO = "0" * 40
-def _build(p: Project) -> None:
-    """A repository with a pipeline and two experiments, built once and copied per test."""
-    p.gen({"train.py": TRAIN, "params.yaml": "train:\n  lr: 0.1\n", "exp.yaml": PIPELINE})
-    p.commit("pipeline")
-    p.exp("run", "-n", "first")
-    p.exp("run", "-S", "train.lr=0.2", "-n", "second")
 
 
 @pytest.fixture
 def ml(tmp_path, tmp_path_factory) -> Project:
     """Two experiments ('first': lr 0.1, 'second': lr 0.2) on main, whose data is cached."""
-    return copy_of_template("sharing", _build, tmp_path_factory, tmp_path / "repo")
+    return copy_of_template("sharing", two_experiments(TRAIN, PIPELINE), tmp_path_factory,
+                            tmp_path / "repo")
 
 
 @pytest.fixture
