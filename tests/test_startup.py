@@ -145,6 +145,13 @@ def test_a_noop_run_starts_git_without_subprocess(committed):
     mods = loaded_modules("run", cwd=committed.path)
     assert "git_exp.pipeline.runner" not in mods   # it was a no-op: no stage started
     assert not mods & set(STARTUP_NEVER)
+    # Answered before argparse; a short status is compared as text, without hashlib.
+    assert not mods & {"argparse", "hashlib", "yaml"}
+    # With an option the same memo answers after argparse, and a change still runs.
+    assert "Nothing changed" in committed.exp("run", "-v").stdout
+    (committed.path / "params.yaml").write_text("lr: 0.2\n")
+    assert "git_exp.pipeline.runner" in loaded_modules("run", cwd=committed.path)
+    assert committed.read("out.txt") == "lr: 0.2\n"
 
 
 def test_a_warm_show_answers_before_argparse_and_reads_no_json(warm):

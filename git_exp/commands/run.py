@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import sys
 
-from git_exp.commands.argtypes import positive_int
 from git_exp.commands.run_report import failure_tail, metrics_line, quiet_line
 from git_exp.errors import ExpError
 
@@ -94,6 +93,7 @@ tree: reflink, hardlink, symlink, copy; default reflink,copy.
 
 
 def configure(parser):
+    from git_exp.commands.argtypes import positive_int   # argparse's: not on the no-op path
     parser.add_argument("stages", nargs="*", metavar="STAGE",
                         help="run only these stages (and the stages they depend on)")
     parser.add_argument("-S", "--set-param", action="append", default=[], metavar="[FILE:]KEY=VALUE",
@@ -154,22 +154,57 @@ class ConsoleEvents(_RunEvents):
             out.flush()
 
 
-def run(args, console) -> int:
+def answer_early(argv: list[str], console) -> int | None:
+    """A plain `git exp run` (no argument at all: the one the no-op memo
+    remembers, see noopmemo.plain_run) answered before argparse is imported,
+    when nothing changed since its last no-op. None otherwise; the repository
+    found on the way is kept for run() of the same invocation."""
+    if argv:
+        return None
+    from git_exp.errors import ExpError
     from git_exp.repo import discover
-    repo = discover()
+    _EARLY.clear()
+    try:
+        repo = discover()
+    except ExpError:
+        return None     # the same error again in run(), after argparse had its say
+    _EARLY.append((console, repo))
+    return _replayed(repo, console)
+
+
+# What answer_early found for run() of the same invocation (its console tells).
+_EARLY: list = []
+
+
+def _replayed(repo, console) -> int | None:
+    """0 once the no-op memo's answer is said (nothing changed: no YAML, no runner), else None."""
+    from git_exp.experiments import noopmemo
+    known = noopmemo.replay(repo)
+    if known is None:
+        return None
+    for stage, reason in known["skipped"]:
+        console.info(f"Stage '{stage}' skipped: {reason}.")
+    _say_duplicate(console, known["name"], known["sha"])
+    return 0
+
+
+def run(args, console) -> int:
+    early = _EARLY.pop() if _EARLY and _EARLY[-1][0] is console else None
+    if early is not None:
+        repo = early[1]
+    else:
+        from git_exp.repo import discover
+        repo = discover()
     if args.dry:
         return _dry(repo, args, console)
     if args.queue or args.jobs or args.temp:
         from git_exp.commands.run_queued import run_isolated
         return run_isolated(repo, args, console, ConsoleEvents(console))
     from git_exp.experiments import noopmemo
-    if noopmemo.plain_run(args.name, args.set_param, args.message, args.force,
-                          not args.no_run_cache, args.stages, args.downstream):
-        known = noopmemo.replay(repo)   # nothing changed since the last no-op: no YAML, no runner
-        if known is not None:
-            for stage, reason in known["skipped"]:
-                console.info(f"Stage '{stage}' skipped: {reason}.")
-            _say_duplicate(console, known["name"], known["sha"])
+    if early is None and noopmemo.plain_run(args.name, args.set_param, args.message, args.force,
+                                            not args.no_run_cache, args.stages, args.downstream):
+        # Not asked before argparse (an option such as -q came with it): ask now.
+        if _replayed(repo, console) == 0:
             return 0
     from git_exp.experiments.prefetch import Prefetch   # after the replay: it loads threading
     early = Prefetch(repo, _names_in_use)   # Git answers the first questions while the runner is imported
