@@ -250,11 +250,14 @@ def test_a_connection_lost_mid_push_says_what_is_left_and_a_rerun_resumes(ml, sh
     origin, data = shared
     closed = free_port()
     counter = tmp_path / "calls"
+    counter.mkdir()
     wrapper = tmp_path / "flaky-ssh"
     # Real ssh each time: the first two connections reach the server, later ones a closed port.
+    # Each call takes its number with an atomic mkdir: -j 2 starts two at once, and a
+    # read-then-write counter let both read 2 and reach the server (seen in CI).
     wrapper.write_text(
         "#!/bin/sh\n"
-        f"n=$(($(cat {counter} 2>/dev/null || echo 0) + 1)); echo $n > {counter}\n"
+        f'n=1; while ! mkdir "{counter}/$n" 2>/dev/null; do n=$((n + 1)); done\n'
         f'if [ $n -le 2 ]; then exec {sshd.ssh_command()} "$@"; fi\n'
         f'exec {sshd.ssh_command()} -o ConnectTimeout=5 -p {closed} "$@"\n')
     wrapper.chmod(0o755)

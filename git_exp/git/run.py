@@ -223,7 +223,7 @@ def _spawn_git(args: list[str], cwd: str | None, input: bytes | None,
         argv[1:1] = ["-C", cwd]
     owned: list[int] = []           # descriptors this call opened and has not closed yet
     actions: list[tuple] = []
-    writer = out_fd = err_fd = -1
+    writer = out_fd = err_fd = pid = -1
     try:
         if input is not None:
             child_in, writer = os.pipe()
@@ -266,6 +266,8 @@ def _spawn_git(args: list[str], cwd: str | None, input: bytes | None,
             owned.remove(fd)
             os.close(fd)
     except BaseException:
+        if pid > 0:   # a Ctrl-C just after the spawn: the child goes with it, as below
+            _kill_and_reap(pid)
         for fd in owned:
             os.close(fd)
         raise
@@ -280,11 +282,7 @@ def _spawn_git(args: list[str], cwd: str | None, input: bytes | None,
             returncode = 0
     except BaseException:
         # As subprocess.run: the child does not outlive an interrupted call, nor stays a zombie.
-        try:
-            os.kill(pid, _signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ProcessLookupError, ChildProcessError):   # pragma: no cover - reaped already
-            pass
+        _kill_and_reap(pid)
         raise
     finally:
         for fd in owned:
@@ -292,6 +290,15 @@ def _spawn_git(args: list[str], cwd: str | None, input: bytes | None,
     return CompletedGit(["git", *args], returncode,
                         b"".join(outputs[out_fd]) if out_fd >= 0 else None,
                         b"".join(outputs[err_fd]) if err_fd >= 0 else None)
+
+
+def _kill_and_reap(pid: int) -> None:
+    import _signal
+    try:
+        os.kill(pid, _signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):   # pragma: no cover - reaped already
+        pass
 
 
 def _communicate(data: bytes, writer: int, outputs: dict[int, list[bytes]],
