@@ -4,8 +4,9 @@ The registry of verbs (git_exp/commands/__init__.py) is the one lazy
 boundary: `git exp --version` does not even load it, `git exp -h` imports no
 command module, and a verb imports only its own module. A verb's module may
 define `answer_early(argv, console)`, asked before argparse is imported: a
-warm `show` (from its output memo) and a hook with Git's plain arguments
-answer there. Only this file prints errors and picks exit codes.
+warm `show` (from its output memo), a plain `run` with nothing changed
+(from the no-op memo) and a hook with Git's plain arguments answer there.
+Only this file prints errors and picks exit codes.
 """
 from __future__ import annotations
 
