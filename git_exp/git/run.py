@@ -208,15 +208,21 @@ def _above_stdio(fd: int, spares: list[int]) -> int:
 _SIGDEF: list[int] = []       # the signals the child gets back at their defaults
 
 
-def _spawn_git(args: list[str], cwd: str | None, input: bytes | None,
-               environ: Mapping[str, str], stdout: Stream, stderr: Stream) -> CompletedGit:
-    import _signal   # the C module under signal.py: its numbers without building enum classes
-
+def spawn_sigdef() -> list[int]:
+    """What os.posix_spawn's `setsigdef` needs for a child to behave as one
+    subprocess starts: Python ignores SIGPIPE (and SIGXFSZ), an ignored signal
+    stays ignored across exec, and a child writing to a closed pipe should die
+    of it (git, a pager). From _signal, the C module under signal.py: the
+    numbers without building signal.py's enum classes."""
     if not _SIGDEF:
-        # Python ignores SIGPIPE (and SIGXFSZ); an ignored signal stays ignored across exec,
-        # so without this git writing to a closed pipe would not die as it should.
+        import _signal
         _SIGDEF.extend(getattr(_signal, name) for name in ("SIGPIPE", "SIGXFSZ")
                        if hasattr(_signal, name))
+    return _SIGDEF
+
+
+def _spawn_git(args: list[str], cwd: str | None, input: bytes | None,
+               environ: Mapping[str, str], stdout: Stream, stderr: Stream) -> CompletedGit:
     argv = ["git", *args]
     if cwd is not None:
         _check_cwd(cwd)
@@ -254,11 +260,11 @@ def _spawn_git(args: list[str], cwd: str | None, input: bytes | None,
         try:
             exe = _which_git(environ, cwd)
             try:
-                pid = os.posix_spawn(exe, argv, environ, file_actions=actions, setsigdef=_SIGDEF)
+                pid = os.posix_spawn(exe, argv, environ, file_actions=actions, setsigdef=spawn_sigdef())
             except FileNotFoundError:
                 # The git found before has gone (a reinstall): look again, once.
                 exe = _which_git(environ, cwd, fresh=True)
-                pid = os.posix_spawn(exe, argv, environ, file_actions=actions, setsigdef=_SIGDEF)
+                pid = os.posix_spawn(exe, argv, environ, file_actions=actions, setsigdef=spawn_sigdef())
         except FileNotFoundError:
             raise GitNotFoundError() from None
         # The child has its copies: ours of its ends go, or we would never see EOF.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from git_exp.git import GitNotFoundError, git
-from git_exp.git.run import DEVNULL
+from git_exp.git.run import DEVNULL, spawn_sigdef
 from git_exp.ui.console import terminal_size
 
 
@@ -59,13 +59,11 @@ def page(text: str, stream, cwd: str | None = None) -> None:
     # As subprocess.Popen(cmd, shell=True, stdin=PIPE) does it, without importing
     # subprocess (5 ms before the table appears): /bin/sh -c CMD reading a pipe,
     # SIGPIPE and SIGXFSZ back at their defaults (Python ignores them).
-    import _signal
     read, write = os.pipe()
     try:
         pid = os.posix_spawn("/bin/sh", ["/bin/sh", "-c", cmd], env,
                              file_actions=[(os.POSIX_SPAWN_DUP2, read, 0)],
-                             setsigdef=[getattr(_signal, name) for name in ("SIGPIPE", "SIGXFSZ")
-                                        if hasattr(_signal, name)])
+                             setsigdef=spawn_sigdef())
     except BaseException:
         os.close(write)
         raise
