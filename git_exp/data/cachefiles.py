@@ -128,15 +128,20 @@ def read_object(path: str, size: int | None = None) -> bytes:
     try:
         data = os.read(fd, size + 1)
         if len(data) < size:  # short of SIZE: at its end, or a partial read - read on
-            chunks = [data]
-            left = size + 1 - len(data)
-            while left > 0 and chunks[-1]:
-                chunks.append(os.read(fd, left))
-                left -= len(chunks[-1])
-            data = b"".join(chunks)
+            data = _read_on(fd, data, size + 1)
         return data
     finally:
         os.close(fd)
+
+
+def _read_on(fd: int, data: bytes, limit: int) -> bytes:
+    """DATA, the first read of FD, completed to LIMIT bytes or the end of the file."""
+    chunks = [data]
+    left = limit - len(data)
+    while left > 0 and chunks[-1]:
+        chunks.append(os.read(fd, left))
+        left -= len(chunks[-1])
+    return b"".join(chunks)
 
 
 def write_new(path: str, data: bytes, executable: bool) -> None:
@@ -170,13 +175,8 @@ def read_whole(path: str, st: os.stat_result) -> tuple[bytes, os.stat_result]:
         data = os.read(fd, st.st_size + 1)
         after = os.fstat(fd)
         if len(data) != after.st_size:
-            chunks = [data]
-            left = st.st_size + 1 - len(data)
-            while left > 0 and chunks[-1]:
-                chunks.append(os.read(fd, left))
-                left -= len(chunks[-1])
+            data = _read_on(fd, data, st.st_size + 1)
             after = os.fstat(fd)
-            data = b"".join(chunks)
     finally:
         os.close(fd)
     if not same_version(st, after) or len(data) != after.st_size:
