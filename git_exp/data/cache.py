@@ -45,6 +45,7 @@ from git_exp.data.hashing import (DIR_SUFFIX, HashInfo, ManifestEntry, hash_file
 from git_exp.data.links import (DEFAULT_LINK_TYPES, LINK_TYPES, ContentMismatch, current_umask,
                                 link_to_temp, temp_name)
 from git_exp.data.parallel import run_all
+from git_exp.data.parallel_procs import can_fork, run_forked
 from git_exp.errors import ExpError
 
 # The progress callback add and checkout report to:
@@ -181,8 +182,10 @@ class Cache:
         return info
 
     def _save_dir(self, path: str, memo, progress: Progress | None) -> HashInfo:
-        """Hash and store every file of a folder, a few at a time (parallel.py);
-        a small file is read once, its object written from the bytes hashed."""
+        """Hash and store every file of a folder, a few at a time; a small file
+        is read once, its object written from the bytes hashed. Small files go
+        to forked workers when there are many (parallel_procs.py says why),
+        big ones to threads, which may touch the memo (parallel.py)."""
         top = os.path.abspath(path)
         if memo is not None:
             memo.preload(top)
@@ -193,23 +196,45 @@ class Cache:
         listing = _ShardListing(self._objects, self._make_folder) if len(files) >= LIST_SHARDS_FROM else None
         entries: list[ManifestEntry] = []
         done = [0, 0]
+        small_limit = cachefiles.SMALL_FILE
+        small = [item for item in files if item[2].st_size <= small_limit]
+        big = [item for item in files if item[2].st_size > small_limit] if len(small) < len(files) else []
 
-        def save_one(item) -> tuple[str, os.stat_result | None]:
-            _, full, st = item
-            return self._save_file(full, st, known.get(full), memo, listing)
-
-        def saved(item, result) -> None:
-            rel, full, st = item
-            digest, after = result
-            if memo is not None and after is not None:
-                memo.put(full, after, digest)
+        def count(rel: str, digest: str, st: os.stat_result) -> None:
             entries.append(ManifestEntry(rel, digest, st.st_size, bool(st.st_mode & stat.S_IXUSR)))
             done[0] += 1
             done[1] += st.st_size
             if progress is not None:
                 progress(done[0], len(files), done[1], total_bytes)
 
-        run_all(save_one, files, saved)
+        def save_small(item) -> tuple:
+            # No memo here: in a forked worker it is the parent's, not this process's.
+            _, full, st = item
+            digest, after = self._save_file(full, st, known.get(full), None, listing)
+            return (digest,) if after is None else (digest, after.st_ino, after.st_mtime_ns, after.st_size)
+
+        def saved_small(item, result: tuple) -> None:
+            rel, full, st = item
+            if memo is not None and len(result) == 4:
+                memo.put_row(full, result[1], result[2], result[3], result[0])
+            count(rel, result[0], st)
+
+        def save_big(item) -> tuple[str, os.stat_result | None]:
+            _, full, st = item
+            return self._save_file(full, st, known.get(full), memo, listing)
+
+        def saved_big(item, result) -> None:
+            rel, full, st = item
+            digest, after = result
+            if memo is not None and after is not None:
+                memo.put(full, after, digest)
+            count(rel, digest, st)
+
+        if len(small) >= FORK_FROM and can_fork():
+            run_forked(save_small, small, saved_small)
+        else:
+            run_all(save_small, small, saved_small)
+        run_all(save_big, big, saved_big)
         data = manifest_bytes(entries)
         info = HashInfo(manifest_hash(data), total_bytes, len(entries))
         self._store_bytes(info.hash, data)
@@ -432,6 +457,9 @@ class Cache:
         self._manifests.pop(hash, None)
 
 
+# A save of at least this many small files forks workers for them
+# (parallel_procs.py); below, a fork costs more than it saves.
+FORK_FROM = 256
 # A save of at least this many files lists the cache's 2-hex folders instead
 # of looking each object up (see _ShardListing): from about four objects per
 # folder on, 256 listings cost less than one failing stat() per file.

@@ -172,16 +172,16 @@ class StateMemo:
             return None
         return digest
 
-    def _put_unlocked(self, path: str, st: os.stat_result, hash: str) -> None:
-        """Remember HASH for PATH at stat ST; written in batches (see flush)."""
-        if time.time_ns() - st.st_mtime_ns < RACY_NS:
+    def _put_unlocked(self, path: str, inode: int, mtime_ns: int, size: int, hash: str) -> None:
+        """Remember HASH for PATH at (INODE, MTIME_NS, SIZE); written in batches (see flush)."""
+        if time.time_ns() - mtime_ns < RACY_NS:
             return  # too fresh to trust later, see RACY_NS
         key = _key(path)
         try:
             key.encode("utf-8")
         except UnicodeEncodeError:
             return  # SQLite text is UTF-8; such rare names are simply re-hashed
-        self._pending[key] = (st.st_ino, st.st_mtime_ns, st.st_size, hash)
+        self._pending[key] = (inode, mtime_ns, size, hash)
         self._loaded.pop(key, None)
         if len(self._pending) >= BATCH:
             self._flush_unlocked()
@@ -267,7 +267,12 @@ class StateMemo:
     def put(self, path: str, st: os.stat_result, hash: str) -> None:
         """Remember HASH for PATH at stat ST; written in batches (see flush)."""
         with self._lock:
-            self._put_unlocked(path, st, hash)
+            self._put_unlocked(path, st.st_ino, st.st_mtime_ns, st.st_size, hash)
+
+    def put_row(self, path: str, inode: int, mtime_ns: int, size: int, hash: str) -> None:
+        """put() for a stat taken in another process: its inode, mtime_ns and size."""
+        with self._lock:
+            self._put_unlocked(path, inode, mtime_ns, size, hash)
 
     def forget(self, path: str) -> None:
         """Drop what we know about PATH (its recorded hash proved wrong)."""
