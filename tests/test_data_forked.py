@@ -192,13 +192,23 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rpartition(")")[2].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _forked_worker(top: int) -> int | None:
-    """A process under TOP running the same command as its parent: a forked worker."""
+    """A git-exp process under TOP running the same command as its parent: a
+    forked worker (git's own fork before it runs git-exp has git's command)."""
     stack = [top]
     while stack:
         pid = stack.pop()
         for child in _children(pid):
-            if _cmdline(child) and _cmdline(child) == _cmdline(pid):
+            command = _cmdline(child)
+            if b"git-exp" in command and command == _cmdline(pid):
                 return child
             stack.append(child)
     return None
@@ -218,8 +228,17 @@ def test_a_worker_killed_mid_add_fails_the_add_and_leaves_only_whole_objects(com
     while proc.poll() is None and time.monotonic() < deadline:
         worker = _forked_worker(proc.pid)
         if worker is not None:
-            os.kill(worker, signal.SIGKILL)
-            break
+            # Still the same command 10 ms on: a worker, not a spawn of git
+            # that has not reached its exec() yet.
+            time.sleep(0.01)
+            command = _cmdline(worker)
+            if b"git-exp" in command and command == _cmdline(_parent(worker)):
+                try:
+                    os.kill(worker, signal.SIGKILL)
+                    break
+                except ProcessLookupError:
+                    pass   # it had finished
+            worker = None
         time.sleep(0.001)
     out, err = proc.communicate(timeout=120)
     assert worker is not None, "the add finished before a worker could be killed"
