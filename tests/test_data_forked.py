@@ -46,10 +46,11 @@ def test_every_item_is_done_once_and_reported_in_this_process():
     seen: dict[int, int] = {}
     pids: set[int] = set()
 
-    def done(item: int, result) -> None:
-        assert item not in seen
-        seen[item] = result[0]
-        pids.add(result[1])
+    def done(start: int, results: list) -> None:
+        for item, result in enumerate(results, start):
+            assert item not in seen
+            seen[item] = result[0]
+            pids.add(result[1])
 
     run_forked(_slow_square, list(range(2000)), done, workers=3)
     assert seen == {i: i * i for i in range(2000)}
@@ -70,7 +71,7 @@ def test_an_error_in_a_child_is_raised_here_with_its_hint_after_every_child_ende
         return i
 
     with pytest.raises(ExpError) as err:
-        run_forked(fn, list(range(2000)), lambda item, result: None, workers=2)
+        run_forked(fn, list(range(2000)), lambda start, results: None, workers=2)
     assert err.value.message.startswith("item ") and err.value.hint == "fix item"
     children = {int(p) for p in log.read_text().split()} - {parent}
     assert children and all(_gone(pid) for pid in children)
@@ -87,8 +88,8 @@ def test_an_error_here_stops_the_children_before_it_goes_up(tmp_path):
         time.sleep(0.0005)
         return i
 
-    def done(item: int, result: int) -> None:
-        if item == 100:
+    def done(start: int, results: list) -> None:
+        if start <= 100 < start + len(results):
             raise KeyboardInterrupt   # as a Ctrl-C landing in the parent
 
     with pytest.raises(KeyboardInterrupt):
@@ -109,7 +110,7 @@ def test_a_child_that_dies_is_an_error_naming_how():
 
     with pytest.raises(ExpError, match=r"a worker process ended before its work was done "
                                        r"\(killed by SIGKILL\)") as err:
-        run_forked(fn, list(range(2000)), lambda item, result: None, workers=2)
+        run_forked(fn, list(range(2000)), lambda start, results: None, workers=2)
     assert "run the command again" in (err.value.hint or "")
 
 

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from git_exp.data.hashing import (CHUNK_SIZE, HashInfo, ManifestEntry, hash_file, hash_path,
-                                  is_valid_hash, manifest_bytes, parse_manifest)
+                                  is_valid_hash, manifest_bytes, manifest_bytes_of, parse_manifest)
 from git_exp.data.state import StateMemo
 from git_exp.errors import ExpError
 
@@ -342,3 +342,16 @@ def test_memo_copes_with_names_that_are_not_utf8(tmp_path):
     with StateMemo(exp) as memo:
         assert hash_path(str(d), memo)[0] == info
     assert entries == [ManifestEntry(name, sha(b"latin-1 name"), 12, False)]
+
+
+def test_manifest_bytes_are_what_json_makes_of_the_rows_for_any_name():
+    # manifest_bytes writes the JSON out itself: it must stay byte for byte
+    # json.dumps's canonical form, whatever a name holds.
+    names = ['plain', 'quote"d', "back\\slash", "tab\there", "new\nline", "\x00\x1f\x7f",
+             "caf\u00e9", "\u4e2d\u6587", "emoji \U0001f600", os.fsdecode(b"latin\xe9"), "a/b/c", ""]
+    entries = [ManifestEntry(n, H1 if i % 2 else H2, i * 4096, bool(i % 3)) for i, n in enumerate(names)]
+    expected = json.dumps([{"path": e.relpath, "hash": e.hash, "size": e.size, "exec": e.executable}
+                           for e in sorted(entries, key=lambda e: e.relpath)],
+                          sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    assert manifest_bytes(entries) == expected
+    assert manifest_bytes_of([(e.relpath, e.hash, e.size, e.executable) for e in reversed(entries)]) == expected

@@ -40,7 +40,7 @@ from typing import Callable, Iterator, Sequence
 from git_exp.data import cachefiles
 from git_exp.data.cache_checkout import Checkout, CheckoutResult
 from git_exp.data.hashing import (DIR_SUFFIX, HashInfo, ManifestEntry, hash_file, hash_path,
-                                  is_valid_hash, hash_checked, manifest_bytes, manifest_hash,
+                                  is_valid_hash, hash_checked, manifest_bytes_of, manifest_hash,
                                   parse_manifest, same_version, walk_files)
 from git_exp.data.links import (DEFAULT_LINK_TYPES, LINK_TYPES, ContentMismatch, current_umask,
                                 link_to_temp, temp_name)
@@ -194,30 +194,32 @@ class Cache:
         known = {full: memo.get(full, st) for _, full, st in files} \
             if memo is not None and memo.may_know(top) else {}
         listing = _ShardListing(self._objects, self._make_folder) if len(files) >= LIST_SHARDS_FROM else None
-        entries: list[ManifestEntry] = []
+        rows: list[tuple[str, str, int, bool]] = []   # the manifest's: (relpath, hash, size, executable)
         done = [0, 0]
         small_limit = cachefiles.SMALL_FILE
         small = [item for item in files if item[2].st_size <= small_limit]
         big = [item for item in files if item[2].st_size > small_limit] if len(small) < len(files) else []
 
-        def count(rel: str, digest: str, st: os.stat_result) -> None:
-            entries.append(ManifestEntry(rel, digest, st.st_size, bool(st.st_mode & stat.S_IXUSR)))
-            done[0] += 1
-            done[1] += st.st_size
+        def advance(count: int, size: int) -> None:
+            done[0] += count
+            done[1] += size
             if progress is not None:
                 progress(done[0], len(files), done[1], total_bytes)
 
         def save_small(item) -> tuple:
             # No memo here: in a forked worker it is the parent's, not this process's.
             _, full, st = item
-            digest, after = self._save_file(full, st, known.get(full), None, listing)
-            return (digest,) if after is None else (digest, after.st_ino, after.st_mtime_ns, after.st_size)
+            return self._save_small(full, st, known.get(full), listing)
 
-        def saved_small(item, result: tuple) -> None:
-            rel, full, st = item
-            if memo is not None and len(result) == 4:
-                memo.put_row(full, result[1], result[2], result[3], result[0])
-            count(rel, result[0], st)
+        def saved_small(items: Sequence, results: Sequence[tuple]) -> None:
+            size = 0
+            for (rel, _, st), result in zip(items, results):
+                rows.append((rel, result[0], st.st_size, bool(st.st_mode & stat.S_IXUSR)))
+                size += st.st_size
+            if memo is not None:
+                memo.put_rows([(full, *result[1:], result[0])
+                               for (_, full, _), result in zip(items, results) if len(result) == 4])
+            advance(len(results), size)
 
         def save_big(item) -> tuple[str, os.stat_result | None]:
             _, full, st = item
@@ -228,17 +230,27 @@ class Cache:
             digest, after = result
             if memo is not None and after is not None:
                 memo.put(full, after, digest)
-            count(rel, digest, st)
+            rows.append((rel, digest, st.st_size, bool(st.st_mode & stat.S_IXUSR)))
+            advance(1, st.st_size)
 
         if len(small) >= FORK_FROM and can_fork():
-            run_forked(save_small, small, saved_small)
+            run_forked(save_small, small,
+                       lambda start, results: saved_small(small[start:start + len(results)], results))
         else:
-            run_all(save_small, small, saved_small)
+            run_all(save_small, small, lambda item, result: saved_small((item,), (result,)))
         run_all(save_big, big, saved_big)
-        data = manifest_bytes(entries)
-        info = HashInfo(manifest_hash(data), total_bytes, len(entries))
+        data = manifest_bytes_of(rows)
+        info = HashInfo(manifest_hash(data), total_bytes, len(rows))
         self._store_bytes(info.hash, data)
         return info
+
+    def _save_small(self, full: str, st: os.stat_result, known: str | None,
+                    listing: _ShardListing | None) -> tuple:
+        """Store one small file of a folder being saved, read once: (its hash,)
+        when the memo knew it, else (its hash, inode, mtime_ns, size) of the
+        version read, to memoise. Plain values: a forked worker sends them back."""
+        digest, after = self._save_file(full, st, known, None, listing)
+        return (digest,) if after is None else (digest, after.st_ino, after.st_mtime_ns, after.st_size)
 
     def _save_file(self, full: str, st: os.stat_result, known: str | None,
                    memo, listing: _ShardListing | None = None) -> tuple[str, os.stat_result | None]:
@@ -266,7 +278,8 @@ class Cache:
 
     def _write_object(self, digest: str, data: bytes) -> None:
         """Write object DIGEST from DATA, which the caller has just hashed."""
-        dst = self.object_path(digest)
+        # object_path's check of the name is for hashes from elsewhere; this is hashlib's.
+        dst = os.path.join(self._objects, digest[:2], digest[2:])
         tmp = temp_name(dst)
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | cachefiles.O_BINARY, 0o444)

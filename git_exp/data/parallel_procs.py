@@ -15,8 +15,9 @@ two workers get the same chunk, and a slow worker simply claims fewer). A
 child sends each chunk's results back over a pipe of its own (marshal: the
 same interpreter reads them), then a last DONE record, and leaves with
 os._exit (never running the parent's cleanup, flushing its buffers or
-touching its SQLite connection). ON_DONE runs in this process only, so only
-it touches shared state (the stat memo, the manifest, the progress line).
+touching its SQLite connection). ON_CHUNK runs in this process only, so only
+it touches shared state (the stat memo, the manifest, the progress line),
+once per chunk: no call per item in the one process that does it all.
 
 Failures, so that no worker is left writing after the call returns:
 - an exception in a child is sent back and raised here; an exception here
@@ -38,9 +39,9 @@ one thread, where os.fork exists (can_fork); otherwise parallel.run_all.
 """
 from __future__ import annotations
 
+import _signal   # the C module: `signal` builds its enums on import (4 ms)
 import marshal
 import os
-import signal
 import struct
 import threading
 from typing import Callable, Sequence, TypeVar
@@ -66,10 +67,11 @@ def can_fork() -> bool:
     return hasattr(os, "fork") and threading.active_count() == 1
 
 
-def run_forked(fn: Callable[[T], R], items: Sequence[T], on_done: Callable[[T, R], None],
+def run_forked(fn: Callable[[T], R], items: Sequence[T], on_chunk: Callable[[int, list[R]], None],
                workers: int = WORKERS) -> None:
     """Call FN on every item in WORKERS processes (this one and forked children);
-    ON_DONE(item, result) in this process as each finishes. FN's results must be
+    ON_CHUNK(start, results) in this process as each chunk finishes, RESULTS
+    being FN's for items[start:start + len(results)]. FN's results must be
     marshal-able (tuples, strings, numbers, None). Call only when can_fork()."""
     count = len(items)
     size = max(_chunk_size(count, workers), -(-count // MAX_CHUNKS))
@@ -88,14 +90,13 @@ def run_forked(fn: Callable[[T], R], items: Sequence[T], on_done: Callable[[T, R
                 _child(fn, items, size, tasks_r, write, [read, *children])
             os.close(write)
             children[read] = pid
-        reader = _Results(children, items, size, on_done)
+        reader = _Results(children, size, on_chunk)
         while True:
             claimed = os.read(tasks_r, _ID.size)
             if not claimed:
                 break
             (c,) = _ID.unpack(claimed)
-            for i in range(c * size, min((c + 1) * size, count)):
-                on_done(items[i], fn(items[i]))
+            on_chunk(c * size, [fn(items[i]) for i in range(c * size, min((c + 1) * size, count))])
             reader.read(wait=False)
         while reader.open:
             reader.read(wait=True)
@@ -112,11 +113,11 @@ def run_forked(fn: Callable[[T], R], items: Sequence[T], on_done: Callable[[T, R
 
 
 class _Results:
-    """What the children send back, read as it arrives; ON_DONE for each result."""
+    """What the children send back, read as it arrives; ON_CHUNK for each chunk."""
 
-    def __init__(self, children: dict[int, int], items, size: int, on_done):
+    def __init__(self, children: dict[int, int], size: int, on_chunk):
         import select
-        self.children, self.items, self.size, self.on_done = children, items, size, on_done
+        self.children, self.size, self.on_chunk = children, size, on_chunk
         self.open = set(children)
         self.buffers = {fd: bytearray() for fd in children}
         self.poll = select.poll()
@@ -148,9 +149,7 @@ class _Results:
             import pickle
             raise pickle.loads(payload)
         else:
-            start = c * self.size
-            for i, result in enumerate(marshal.loads(payload), start):
-                self.on_done(self.items[i], result)
+            self.on_chunk(c * self.size, marshal.loads(payload))
 
 
 def _child(fn, items, size: int, tasks_r: int, out: int, inherited: list[int]) -> None:
@@ -158,7 +157,7 @@ def _child(fn, items, size: int, tasks_r: int, out: int, inherited: list[int]) -
     their results, leave. Never returns into the parent's code."""
     status = 1
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
         for fd in inherited:   # other pipes' read ends: the parent's death must show as EPIPE
             os.close(fd)
         count = len(items)
@@ -201,6 +200,7 @@ def _write_all(fd: int, data: bytes) -> None:
 def _died(pid: int) -> ExpError:
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
+        import signal
         sig = os.WTERMSIG(status)
         try:
             how = f"killed by {signal.Signals(sig).name}"

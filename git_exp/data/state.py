@@ -269,10 +269,12 @@ class StateMemo:
         with self._lock:
             self._put_unlocked(path, st.st_ino, st.st_mtime_ns, st.st_size, hash)
 
-    def put_row(self, path: str, inode: int, mtime_ns: int, size: int, hash: str) -> None:
-        """put() for a stat taken in another process: its inode, mtime_ns and size."""
+    def put_rows(self, rows: list[tuple[str, int, int, int, str]]) -> None:
+        """put() of many files, each row (path, inode, mtime_ns, size, hash): a
+        stat taken elsewhere (a forked worker's), under one lock."""
         with self._lock:
-            self._put_unlocked(path, inode, mtime_ns, size, hash)
+            for path, inode, mtime_ns, size, hash in rows:
+                self._put_unlocked(path, inode, mtime_ns, size, hash)
 
     def forget(self, path: str) -> None:
         """Drop what we know about PATH (its recorded hash proved wrong)."""
