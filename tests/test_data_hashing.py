@@ -319,7 +319,11 @@ def test_memo_ignores_a_garbage_row(tmp_path):
     f = tmp_path / "f"
     f.write_bytes(b"x")
     age(f)
-    StateMemo(str(exp)).close()
+    other = tmp_path / "other"
+    other.write_bytes(b"y")
+    age(other)
+    with StateMemo(str(exp)) as memo:   # a database with its tables (made on a first write)
+        memo.put(str(other), other.stat(), sha(b"y"))
     st = f.stat()
     with sqlite3.connect(str(exp / "state.db")) as db:
         db.execute("INSERT INTO state VALUES (?, ?, ?, ?, ?)",
@@ -355,3 +359,24 @@ def test_manifest_bytes_are_what_json_makes_of_the_rows_for_any_name():
                           sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
     assert manifest_bytes(entries) == expected
     assert manifest_bytes_of([(e.relpath, e.hash, e.size, e.executable) for e in reversed(entries)]) == expected
+
+
+def test_a_memo_database_is_made_only_when_there_is_something_to_write(tmp_path):
+    exp = tmp_path / "exp"
+    data = tmp_path / "data"
+    data.mkdir()
+    f = data / "f"
+    f.write_bytes(b"x")   # just written: too fresh to record (RACY_NS)
+    with StateMemo(str(exp)) as memo:
+        memo.preload(str(data))
+        assert not memo.may_know(str(data))   # no database: nothing known, nothing asked
+        memo.put(str(f), f.stat(), sha(b"x"))
+    assert not (exp / "state.db").exists()
+    age(f)
+    with StateMemo(str(exp)) as memo:
+        memo.put(str(f), f.stat(), sha(b"x"))
+    assert (exp / "state.db").is_file()
+    with StateMemo(str(exp)) as memo:
+        memo.preload(str(data))
+        assert memo.may_know(str(data))
+        assert memo.get(str(f), f.stat()) == sha(b"x")

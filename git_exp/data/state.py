@@ -20,6 +20,11 @@ The memo is only an optimisation, so it must never make a command fail:
 a corrupt database is deleted and recreated, a locked one behaves as a miss
 (reads) or drops the batch (writes), and one that cannot be opened at all
 simply turns the memo off for this process.
+
+A memo that does not exist yet is created only when there is something to
+write: creating it (the schema, the switch to WAL) waits for the disk, 5-30
+ms measured, and the first add into a new repository, of files just
+written, records nothing (RACY_NS) - until then it reads as empty.
 """
 from __future__ import annotations
 
@@ -81,6 +86,7 @@ class StateMemo:
         self._prefixes: list[str] = []
         self._empty: set[str] = set()   # preloaded prefixes that held no entry
         self._db: sqlite3.Connection | None = None
+        self._create = False   # no database yet: make one when a flush has rows
         # add and checkout call get/put/stamp from a few threads (parallel.py):
         # one lock around the connection and the pending batches.
         self._lock = threading.RLock()
@@ -88,7 +94,10 @@ class StateMemo:
             os.makedirs(exp_dir, exist_ok=True)
         except OSError:
             return
-        self._db = self._open()
+        if os.path.exists(self.path):
+            self._db = self._open()
+        else:
+            self._create = True
 
     # -- connection -------------------------------------------------------
 
@@ -134,9 +143,12 @@ class StateMemo:
     def _preload_unlocked(self, folder: str) -> None:
         """Read every entry under FOLDER in one query, for a directory walk:
         one range scan costs far less than a query per file."""
-        if self._db is None:
-            return
         prefix = _key(folder).rstrip(os.sep) + os.sep
+        if self._db is None:
+            if self._create:   # no database yet: nothing is known under FOLDER
+                self._prefixes.append(prefix)
+                self._empty.add(prefix)
+            return
         try:
             rows = self._db.execute(
                 "SELECT path, inode, mtime_ns, size, hash FROM state WHERE path >= ? AND path < ?",
@@ -224,6 +236,9 @@ class StateMemo:
         stamps = [(digest, *values) for digest, values in self._stamps.items()]
         self._pending.clear()
         self._stamps.clear()
+        if self._db is None and self._create:
+            self._create = False
+            self._db = self._open()
         if self._db is None:
             return
         try:
