@@ -14,6 +14,7 @@ import time
 import pytest
 
 from git_exp.data import cache as cache_module
+from git_exp.data import cachefiles
 from git_exp.data.cache import Cache
 from git_exp.data.parallel_procs import can_fork, run_forked
 from git_exp.data.state import StateMemo
@@ -255,3 +256,45 @@ def test_a_worker_killed_mid_add_fails_the_add_and_leaves_only_whole_objects(com
     committed.exp("add", "-q", "data")
     committed.exp("fsck")
     assert (committed.path / "data.exp").exists()
+
+
+# -- files stat'ed by the workers, not while listing ---------------------------------
+
+def test_a_listed_file_that_is_no_longer_a_regular_file_is_refused_not_followed(tmp_path):
+    cache = Cache(str(tmp_path / "exp"))
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"not data")
+    link = tmp_path / "was-a-file"
+    link.symlink_to(secret)   # what a file listed a moment ago may have become
+    with pytest.raises(ExpError, match="changed while it was being hashed: it is no longer a regular file"):
+        cache._save_listed(str(link), None)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ExpError, match="no longer a regular file"):
+        cache._save_listed(str(fifo), None)
+    assert list(cache.iter_objects()) == []
+
+
+def test_a_first_add_of_many_files_stats_them_in_the_workers_and_records_the_same(tmp_path, monkeypatch):
+    import threading
+    if threading.active_count() != 1:
+        pytest.skip("the test runner itself runs threads: the save would use threads")
+    ws = tmp_path / "ws"
+    _files(ws, cache_module.FORK_FROM + 10)
+    monkeypatch.setattr(cachefiles, "SMALL_FILE", 1024)   # a worker hands big.bin back to the parent
+    (ws / "d1" / "big.bin").write_bytes(os.urandom(1 << 16))
+    (ws / "d2" / "tool.sh").write_bytes(b"#!/bin/sh\n")
+    os.chmod(ws / "d2" / "tool.sh", 0o755)
+    first = Cache(str(tmp_path / "one")).save(str(ws))   # no memo: nothing known, workers stat
+    with StateMemo(str(tmp_path / "memo")) as memo:   # a memo that may know: stat'ed while listing
+        memo.put(str(ws / "d0" / "f0.bin"), os.stat(ws / "d0" / "f0.bin"),
+                 hashlib.sha256((ws / "d0" / "f0.bin").read_bytes()).hexdigest())
+    with StateMemo(str(tmp_path / "memo")) as memo:
+        assert memo.may_know(str(ws))
+        second = Cache(str(tmp_path / "two")).save(str(ws), memo)
+    assert first == second
+    cache = Cache(str(tmp_path / "one"))
+    entries = {e.relpath: e for e in cache.load_manifest(first.hash)}
+    assert entries["d2/tool.sh"].executable and not entries["d1/f1.bin"].executable
+    assert entries["d1/big.bin"].size == 1 << 16
+    assert first.size == sum(e.size for e in entries.values())

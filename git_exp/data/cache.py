@@ -41,7 +41,7 @@ from git_exp.data import cachefiles
 from git_exp.data.cache_checkout import Checkout, CheckoutResult
 from git_exp.data.hashing import (DIR_SUFFIX, HashInfo, ManifestEntry, hash_file, hash_path,
                                   is_valid_hash, hash_checked, manifest_bytes_of, manifest_hash,
-                                  parse_manifest, same_version, walk_files)
+                                  parse_manifest, same_version, walk_entries)
 from git_exp.data.links import (DEFAULT_LINK_TYPES, LINK_TYPES, ContentMismatch, current_umask,
                                 link_to_temp, temp_name)
 from git_exp.data.parallel import run_all
@@ -183,28 +183,61 @@ class Cache:
 
     def _save_dir(self, path: str, memo, progress: Progress | None) -> HashInfo:
         """Hash and store every file of a folder, a few at a time; a small file
-        is read once, its object written from the bytes hashed. Small files go
-        to forked workers when there are many (parallel_procs.py says why),
-        big ones to threads, which may touch the memo (parallel.py)."""
+        is read once, its object written from the bytes hashed.
+
+        Many files the memo cannot know (a first add) go to forked workers
+        (parallel_procs.py says why) unstat'ed: each worker stats the files it
+        takes, so the 10,000 stat() calls of a big folder run on every core
+        instead of before the work starts. Otherwise every file is stat'ed
+        here, for the memo; small ones go to forked workers when there are
+        many, big ones to threads, which may touch the memo (parallel.py).
+        """
         top = os.path.abspath(path)
         if memo is not None:
             memo.preload(top)
-        files = list(walk_files(top, path, self.root))
-        total_bytes = sum(st.st_size for _, _, st in files)
-        known = {full: memo.get(full, st) for _, full, st in files} \
-            if memo is not None and memo.may_know(top) else {}
-        listing = _ShardListing(self._objects, self._make_folder) if len(files) >= LIST_SHARDS_FROM else None
+        entries = list(walk_entries(top, path, self.root))
+        may_know = memo is not None and memo.may_know(top)
+        listing = _ShardListing(self._objects, self._make_folder) if len(entries) >= LIST_SHARDS_FROM else None
         rows: list[tuple[str, str, int, bool]] = []   # the manifest's: (relpath, hash, size, executable)
         done = [0, 0]
-        small_limit = cachefiles.SMALL_FILE
-        small = [item for item in files if item[2].st_size <= small_limit]
-        big = [item for item in files if item[2].st_size > small_limit] if len(small) < len(files) else []
+        unstated = not may_know and len(entries) >= FORK_FROM and can_fork()
+        listed = [(rel, item.path) for rel, item, st in entries if st is None] if unstated else []
+        files = [(rel, item.path, st if st is not None else item.stat(follow_symlinks=False))
+                 for rel, item, st in entries if st is not None or not unstated]
+        # With files not stat'ed yet the progress line counts files, not bytes.
+        total_bytes = 0 if listed else sum(st.st_size for _, _, st in files)
 
         def advance(count: int, size: int) -> None:
             done[0] += count
             done[1] += size
             if progress is not None:
-                progress(done[0], len(files), done[1], total_bytes)
+                progress(done[0], len(entries), done[1], total_bytes)
+
+        def memoise(items: Sequence, results: Sequence[tuple]) -> None:
+            # A result of five values or more holds the stat of the version read.
+            if memo is not None:
+                memo.put_rows([(item[1], result[1], result[2], result[3], result[0])
+                               for item, result in zip(items, results) if len(result) >= 4])
+
+        if listed:
+            def saved_listed(start: int, results: list[tuple]) -> None:
+                items = listed[start:start + len(results)]
+                size = 0
+                for (rel, full), result in zip(items, results):
+                    if result[0] is None:   # larger than a small file: done below, here
+                        files.append((rel, full, self._stat_listed(full)))
+                        continue
+                    rows.append((rel, result[0], result[3], result[4]))
+                    size += result[3]
+                memoise(items, results)
+                advance(len(results), size)
+
+            run_forked(lambda item: self._save_listed(item[1], listing), listed, saved_listed)
+
+        known = {full: memo.get(full, st) for _, full, st in files} if may_know else {}
+        small_limit = cachefiles.SMALL_FILE
+        small = [item for item in files if item[2].st_size <= small_limit]
+        big = [item for item in files if item[2].st_size > small_limit] if len(small) < len(files) else []
 
         def save_small(item) -> tuple:
             # No memo here: in a forked worker it is the parent's, not this process's.
@@ -216,9 +249,7 @@ class Cache:
             for (rel, _, st), result in zip(items, results):
                 rows.append((rel, result[0], st.st_size, bool(st.st_mode & stat.S_IXUSR)))
                 size += st.st_size
-            if memo is not None:
-                memo.put_rows([(full, *result[1:], result[0])
-                               for (_, full, _), result in zip(items, results) if len(result) == 4])
+            memoise(items, results)
             advance(len(results), size)
 
         def save_big(item) -> tuple[str, os.stat_result | None]:
@@ -240,9 +271,35 @@ class Cache:
             run_all(save_small, small, lambda item, result: saved_small((item,), (result,)))
         run_all(save_big, big, saved_big)
         data = manifest_bytes_of(rows)
-        info = HashInfo(manifest_hash(data), total_bytes, len(rows))
+        info = HashInfo(manifest_hash(data), sum(row[2] for row in rows), len(rows))
         self._store_bytes(info.hash, data)
         return info
+
+    def _save_listed(self, full: str, listing: _ShardListing | None) -> tuple:
+        """Store one file a folder listing showed as a regular file, stat'ed
+        here (in a forked worker) rather than while listing: (hash, inode,
+        mtime_ns, size, executable) of the version read, or (None,) if it is
+        too large to read whole (the parent saves it). Checked as a listed
+        file always is: still a regular file (a symlink now is not followed),
+        unchanged from that stat to the end of the read (read_whole)."""
+        st = self._stat_listed(full)
+        if st.st_size > cachefiles.SMALL_FILE:
+            return (None,)
+        data, after = cachefiles.read_whole(full, st)
+        return (self._store_small(data, listing), after.st_ino, after.st_mtime_ns, after.st_size,
+                bool(after.st_mode & stat.S_IXUSR))
+
+    @staticmethod
+    def _stat_listed(full: str) -> os.stat_result:
+        """The stat of FULL, listed as a regular file: ExpError if it no longer is one."""
+        try:
+            st = os.stat(full, follow_symlinks=False)
+        except OSError as err:
+            raise ExpError(f"cannot read '{full}': {err.strerror or err}") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise ExpError(f"'{full}' changed while it was being hashed: it is no longer a regular file",
+                           hint="run the command again once whatever writes the file has finished")
+        return st
 
     def _save_small(self, full: str, st: os.stat_result, known: str | None,
                     listing: _ShardListing | None) -> tuple:
@@ -266,6 +323,10 @@ class Cache:
             self._store_file(full, known, st.st_size, memo)
             return known, after
         data, after = cachefiles.read_whole(full, st)
+        return self._store_small(data, listing), after
+
+    def _store_small(self, data: bytes, listing: _ShardListing | None) -> str:
+        """Hash DATA, a small file's bytes, and store them unless the cache has them; the hash."""
         digest = hashlib.sha256(data).hexdigest()
         if listing is not None and not listing.may_have(digest):
             self._write_object(digest, data)
@@ -274,7 +335,7 @@ class Cache:
             self._write_object(digest, data)
         else:
             cachefiles.freshen(self.object_path(digest))
-        return digest, after
+        return digest
 
     def _write_object(self, digest: str, data: bytes) -> None:
         """Write object DIGEST from DATA, which the caller has just hashed."""

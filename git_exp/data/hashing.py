@@ -304,6 +304,15 @@ def hash_path(path: str, memo: "StateMemo | None" = None, *,
 
 def walk_files(top: str, shown: str, cache_root: str | None):
     """(relpath, path, stat) of every file to hash under TOP."""
+    for rel, item, st in walk_entries(top, shown, cache_root):
+        yield rel, item.path, st if st is not None else item.stat(follow_symlinks=False)
+
+
+def walk_entries(top: str, shown: str, cache_root: str | None):
+    """(relpath, os.DirEntry, stat or None) of every file to hash under TOP:
+    None for a regular file, whose stat is left to the caller (a first add
+    of many files takes it from the open file, in its workers: cache.py);
+    for a symlink into CACHE_ROOT, the stat of the object it points to."""
     cache_real = os.path.realpath(cache_root) if cache_root else None
     stack = [("", top)]
     while stack:
@@ -321,17 +330,15 @@ def walk_files(top: str, shown: str, cache_root: str | None):
             if item.is_symlink():
                 target = os.path.realpath(item.path)
                 if cache_real and _inside(target, cache_real) and os.path.isfile(target):
-                    st = os.stat(item.path)
-                else:
-                    raise ExpError(
-                        f"refusing to follow symlink '{os.path.join(shown, rel)}' -> "
-                        f"'{os.readlink(item.path)}'",
-                        hint="replace the link with the file it points to, or track the target instead")
+                    yield rel, item, os.stat(item.path)
+                    continue
+                raise ExpError(
+                    f"refusing to follow symlink '{os.path.join(shown, rel)}' -> "
+                    f"'{os.readlink(item.path)}'",
+                    hint="replace the link with the file it points to, or track the target instead")
             elif item.is_dir(follow_symlinks=False):
                 stack.append((rel + "/", item.path))
-                continue
             elif item.is_file(follow_symlinks=False):
-                st = item.stat(follow_symlinks=False)
+                yield rel, item, None
             else:
                 raise ExpError(f"refusing to hash '{os.path.join(shown, rel)}': not a regular file")
-            yield rel, item.path, st
