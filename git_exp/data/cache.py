@@ -24,7 +24,9 @@ checked since it was last written is copied without hashing it again. For
 many small files, the file system's work per file (create, rename,
 directory updates): so a small file is read once and written once, a fresh
 folder is built aside and renamed whole (no rename per file), and a few
-files are in flight at once (parallel.py). A save of many files lists each
+files are in flight at once (parallel.py); a save of many small files runs
+in forked worker processes instead of threads, so its Python runs on every
+core without GIL hand-offs (parallel_procs.py). A save of many files lists each
 2-hex folder once rather than look up each object it is about to write
 (_ShardListing), and the objects' folder spreads its 2-hex folders over the
 disk (cachefiles.spread_subfolders: on ext4 without a journal, a file made
@@ -561,6 +563,8 @@ class _ShardListing:
     invariant (an object under its final name is exactly its bytes) holds.
     Shared by the save's worker threads: dict and set updates are atomic
     under the GIL, and a race only ever costs a second listing or write.
+    Forked workers each get their own copy: to each, what the others write
+    is "another process", as above.
     """
 
     def __init__(self, objects: str, make_folder: Callable[[str], None]):

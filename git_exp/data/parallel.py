@@ -18,6 +18,9 @@ items go to them in chunks: one queue round trip per chunk, not per file.
 The first error stops the others (each finishes the file it is on) and is
 raised in the caller; so is Ctrl-C, once the threads have stopped - no
 thread is left writing after the command has returned.
+
+A save of many small files uses forked processes instead (parallel_procs.py):
+there the Python per file, not the waiting, is what a second core can share.
 """
 from __future__ import annotations
 
