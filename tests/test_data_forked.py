@@ -298,3 +298,39 @@ def test_a_first_add_of_many_files_stats_them_in_the_workers_and_records_the_sam
     assert entries["d2/tool.sh"].executable and not entries["d1/f1.bin"].executable
     assert entries["d1/big.bin"].size == 1 << 16
     assert first.size == sum(e.size for e in entries.values())
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="finds the worker through /proc")
+def test_ctrl_c_mid_add_stops_every_worker_and_leaves_no_temporary_file(committed):
+    data = committed.path / "data"
+    for i in range(6000):
+        sub = data / f"d{i % 10}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"f{i}.bin").write_bytes(b"content %d\n" % i)
+    objects_dir = committed.path / ".git" / "exp" / "cache" / "files" / "sha256"
+    # git-exp itself, not through git: git would die of the SIGINT at once.
+    proc = subprocess.Popen(["git-exp", "add", "-q", "data"], cwd=committed.path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    worker = None
+    while proc.poll() is None and time.monotonic() < deadline:
+        worker = worker or _forked_worker(proc.pid)
+        try:
+            if worker and len(os.listdir(objects_dir)) >= 64:
+                break
+        except FileNotFoundError:
+            pass
+        time.sleep(0.002)
+    os.killpg(proc.pid, signal.SIGINT)   # a Ctrl-C at the terminal reaches the whole group
+    out, err = proc.communicate(timeout=120)
+    assert worker is not None and proc.returncode == 130, (proc.returncode, out, err)
+    assert "Traceback" not in err
+    assert not os.path.exists(f"/proc/{worker}") or b"git-exp" not in _cmdline(worker)
+    assert not (committed.path / "data.exp").exists()
+    cache = Cache(str(committed.path / ".git" / "exp"))
+    objects = set(cache.iter_objects())
+    assert objects and all(cache.verify(h) for h in objects)
+    others = [os.path.join(d, n) for d, _, names in os.walk(cache.root) for n in names
+              if os.path.join(d, n) not in {cache.object_path(h) for h in objects}]
+    assert others == []   # not even a temporary file: Ctrl-C is taken between files

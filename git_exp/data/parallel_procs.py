@@ -31,7 +31,9 @@ Failures, so that no worker is left writing after the call returns:
   reads) and it leaves, at most one chunk later.
 Children ignore SIGINT: a Ctrl-C at the terminal reaches the whole group,
 and the parent alone decides to stop (a child interrupted mid-send would
-look like a crash).
+look like a crash). The parent itself takes a Ctrl-C only between chunks
+(_Deferred): one landing inside FN could stop it between creating a file
+and the code that removes it again on failure, and leave the file behind.
 
 fork() copies only the calling thread: a lock another thread held would
 stay held in the child forever. So this is used only from a process with
@@ -63,8 +65,10 @@ MAX_CHUNKS = 1024
 
 
 def can_fork() -> bool:
-    """Whether run_forked may be used here: fork exists and this process has one thread."""
-    return hasattr(os, "fork") and threading.active_count() == 1
+    """Whether run_forked may be used here: fork exists and this process has
+    one thread, its main one (which alone may set signal handlers)."""
+    return hasattr(os, "fork") and threading.active_count() == 1 \
+        and threading.current_thread() is threading.main_thread()
 
 
 def run_forked(fn: Callable[[T], R], items: Sequence[T], on_chunk: Callable[[int, list[R]], None],
@@ -82,6 +86,7 @@ def run_forked(fn: Callable[[T], R], items: Sequence[T], on_chunk: Callable[[int
     finally:
         os.close(tasks_w)   # a worker that finds the pipe empty reads EOF, never waits
     children: dict[int, int] = {}   # result pipe's read end -> child pid
+    ctrl_c = _Deferred()
     try:
         for _ in range(min(workers, chunks) - 1):
             read, write = os.pipe()
@@ -97,9 +102,11 @@ def run_forked(fn: Callable[[T], R], items: Sequence[T], on_chunk: Callable[[int
                 break
             (c,) = _ID.unpack(claimed)
             on_chunk(c * size, [fn(items[i]) for i in range(c * size, min((c + 1) * size, count))])
+            ctrl_c.deliver()
             reader.read(wait=False)
         while reader.open:
             reader.read(wait=True)
+            ctrl_c.deliver()
     finally:
         # Whatever happened: no chunk is left to claim, no child can block
         # on a full pipe, and every child has ended before this returns.
@@ -110,6 +117,37 @@ def run_forked(fn: Callable[[T], R], items: Sequence[T], on_chunk: Callable[[int
             os.close(fd)
         for pid in children.values():
             _reap(pid)
+        ctrl_c.restore()   # last: a Ctrl-C held back raises here
+
+
+class _Deferred:
+    """SIGINT held back from the moment it arrives to the next deliver(): then
+    the handler that was in place (Python's raises KeyboardInterrupt) runs."""
+
+    def __init__(self):
+        self.pending: list = []
+        self.previous = _signal.getsignal(_signal.SIGINT)
+        # None: a handler set outside Python, which could not be put back.
+        self.active = self.previous is not None
+        if self.active:
+            _signal.signal(_signal.SIGINT, lambda *args: self.pending.append(args))
+
+    def deliver(self) -> None:
+        if self.pending:
+            self.restore()
+
+    def restore(self) -> None:
+        if not self.active:
+            return
+        self.active = False
+        previous = self.previous
+        _signal.signal(_signal.SIGINT, previous)
+        if not self.pending:
+            return
+        if callable(previous):
+            previous(*self.pending[0])
+        elif previous == _signal.SIG_DFL:
+            os.kill(os.getpid(), _signal.SIGINT)
 
 
 class _Results:
