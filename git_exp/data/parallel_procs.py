@@ -90,7 +90,12 @@ def run_forked(fn: Callable[[T], R], items: Sequence[T], on_chunk: Callable[[int
     try:
         for _ in range(min(workers, chunks) - 1):
             read, write = os.pipe()
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:   # out of processes or memory: fewer workers do it all
+                os.close(read)
+                os.close(write)
+                break
             if pid == 0:
                 _child(fn, items, size, tasks_r, write, [read, *children])
             os.close(write)
