@@ -341,17 +341,20 @@ class Cache:
 
     def _write_object(self, digest: str, data: bytes) -> None:
         """Write object DIGEST from DATA, which the caller has just hashed."""
-        # object_path's check of the name is for hashes from elsewhere; this is hashlib's.
-        dst = os.path.join(self._objects, digest[:2], digest[2:])
+        # object_path's check of the name is for hashes from elsewhere; this is
+        # hashlib's. Written out by hand: os.path.join costs a microsecond a file.
+        dst = self._objects + os.sep + digest[:2] + os.sep + digest[2:]
         tmp = temp_name(dst)
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | cachefiles.O_BINARY, 0o444)
+            fd = os.open(tmp, _NEW_OBJECT, 0o444)
         except FileNotFoundError:
             self._make_folder(os.path.dirname(dst))
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | cachefiles.O_BINARY, 0o444)
+            fd = os.open(tmp, _NEW_OBJECT, 0o444)
         try:
             try:
-                cachefiles.write_all(fd, data)
+                written = os.write(fd, data)   # all of it, for a small file on a local disk
+                if written < len(data):
+                    cachefiles.write_all(fd, data[written:])
                 if current_umask() & 0o444:
                     os.fchmod(fd, 0o444)  # objects are readable by all who share the cache
             finally:
@@ -532,6 +535,8 @@ class Cache:
             raise
         self._manifests.pop(hash, None)
 
+
+_NEW_OBJECT = os.O_WRONLY | os.O_CREAT | os.O_EXCL | cachefiles.O_BINARY
 
 # A save of at least this many small files forks workers for them
 # (parallel_procs.py). A fork and its pipes cost 1-3 ms (measured); a second

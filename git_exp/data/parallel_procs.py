@@ -129,7 +129,7 @@ class _Deferred:
     """SIGINT held back from the moment it arrives to the next deliver(): then
     the handler that was in place (Python's raises KeyboardInterrupt) runs."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.pending: list = []
         self.previous = _signal.getsignal(_signal.SIGINT)
         # None: a handler set outside Python, which could not be put back.
