@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from git_exp.data import cache as cache_module
 from git_exp.data import cachefiles
 from git_exp.data.cache import Cache
+from git_exp.data.cache_save import FORK_FROM, save_listed
 from git_exp.data.parallel_procs import can_fork, run_forked
 from git_exp.data.state import StateMemo
 from git_exp.errors import ExpError
@@ -148,7 +148,7 @@ def test_the_memo_records_the_workers_stats_and_misses_on_a_changed_file(tmp_pat
     if threading.active_count() != 1:
         pytest.skip("the test runner itself runs threads: the save would use threads")
     ws = tmp_path / "ws"
-    count = cache_module.FORK_FROM + 44
+    count = FORK_FROM + 44
     _files(ws, count)
     cache = Cache(str(tmp_path / "exp"))
     with StateMemo(str(tmp_path / "exp")) as memo:
@@ -267,11 +267,11 @@ def test_a_listed_file_that_is_no_longer_a_regular_file_is_refused_not_followed(
     link = tmp_path / "was-a-file"
     link.symlink_to(secret)   # what a file listed a moment ago may have become
     with pytest.raises(ExpError, match="changed while it was being hashed: it is no longer a regular file"):
-        cache._save_listed(str(link), None)
+        save_listed(cache, str(link), None)
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     with pytest.raises(ExpError, match="no longer a regular file"):
-        cache._save_listed(str(fifo), None)
+        save_listed(cache, str(fifo), None)
     assert list(cache.iter_objects()) == []
 
 
@@ -280,7 +280,7 @@ def test_a_first_add_of_many_files_stats_them_in_the_workers_and_records_the_sam
     if threading.active_count() != 1:
         pytest.skip("the test runner itself runs threads: the save would use threads")
     ws = tmp_path / "ws"
-    _files(ws, cache_module.FORK_FROM + 10)
+    _files(ws, FORK_FROM + 10)
     monkeypatch.setattr(cachefiles, "SMALL_FILE", 1024)   # a worker hands big.bin back to the parent
     (ws / "d1" / "big.bin").write_bytes(os.urandom(1 << 16))
     (ws / "d2" / "tool.sh").write_bytes(b"#!/bin/sh\n")

@@ -26,7 +26,7 @@ directory updates): so a small file is read once and written once, a fresh
 folder is built aside and renamed whole (no rename per file), and a few
 files are in flight at once (parallel.py); a save of many small files runs
 in forked worker processes instead of threads, so its Python runs on every
-core without GIL hand-offs (parallel_procs.py). A save of many files lists each
+core without GIL hand-offs (cache_save.py). A save of many files lists each
 2-hex folder once rather than look up each object it is about to write
 (_ShardListing), and the objects' folder spreads its 2-hex folders over the
 disk (cachefiles.spread_subfolders: on ext4 without a journal, a file made
@@ -41,13 +41,12 @@ from typing import Callable, Iterator, Sequence
 
 from git_exp.data import cachefiles
 from git_exp.data.cache_checkout import Checkout, CheckoutResult
+from git_exp.data.cache_save import FolderSave
 from git_exp.data.hashing import (DIR_SUFFIX, HashInfo, ManifestEntry, hash_file, hash_path,
-                                  is_valid_hash, hash_checked, manifest_bytes_of, manifest_hash,
-                                  parse_manifest, same_version, walk_entries)
+                                  is_valid_hash, hash_checked, manifest_hash, parse_manifest,
+                                  same_version)
 from git_exp.data.links import (DEFAULT_LINK_TYPES, LINK_TYPES, ContentMismatch, current_umask,
                                 link_to_temp, temp_name)
-from git_exp.data.parallel import WORKERS, run_all
-from git_exp.data.parallel_procs import can_fork, run_forked
 from git_exp.errors import ExpError
 
 # The progress callback add and checkout report to:
@@ -184,132 +183,8 @@ class Cache:
         return info
 
     def _save_dir(self, path: str, memo, progress: Progress | None) -> HashInfo:
-        """Hash and store every file of a folder, a few at a time; a small file
-        is read once, its object written from the bytes hashed.
-
-        Many files the memo cannot know (a first add) go to forked workers
-        (parallel_procs.py says why) unstat'ed: each worker stats the files it
-        takes, so the 10,000 stat() calls of a big folder run on every core
-        instead of before the work starts. Otherwise every file is stat'ed
-        here, for the memo; small ones go to forked workers when there are
-        many, big ones to threads, which may touch the memo (parallel.py).
-        """
-        top = os.path.abspath(path)
-        if memo is not None:
-            memo.preload(top)
-        entries = list(walk_entries(top, path, self.root))
-        may_know = memo is not None and memo.may_know(top)
-        listing = _ShardListing(self._objects, self._make_folder) if len(entries) >= LIST_SHARDS_FROM else None
-        rows: list[tuple[str, str, int, bool]] = []   # the manifest's: (relpath, hash, size, executable)
-        done = [0, 0]
-        unstated = not may_know and _fork_for(len(entries))
-        listed = [(rel, item.path) for rel, item, st in entries if st is None] if unstated else []
-        files = [(rel, item.path, st if st is not None else item.stat(follow_symlinks=False))
-                 for rel, item, st in entries if st is not None or not unstated]
-        # With files not stat'ed yet the progress line counts files, not bytes.
-        total_bytes = 0 if listed else sum(st.st_size for _, _, st in files)
-
-        def advance(count: int, size: int) -> None:
-            done[0] += count
-            done[1] += size
-            if progress is not None:
-                progress(done[0], len(entries), done[1], total_bytes)
-
-        def memoise(items: Sequence, results: Sequence[tuple]) -> None:
-            # A result of five values or more holds the stat of the version read.
-            if memo is not None:
-                memo.put_rows([(item[1], result[1], result[2], result[3], result[0])
-                               for item, result in zip(items, results) if len(result) >= 4])
-
-        if listed:
-            def saved_listed(start: int, results: list[tuple]) -> None:
-                items = listed[start:start + len(results)]
-                size = 0
-                for (rel, full), result in zip(items, results):
-                    if result[0] is None:   # larger than a small file: done below, here
-                        files.append((rel, full, self._stat_listed(full)))
-                        continue
-                    rows.append((rel, result[0], result[3], result[4]))
-                    size += result[3]
-                memoise(items, results)
-                advance(len(results), size)
-
-            run_forked(lambda item: self._save_listed(item[1], listing), listed, saved_listed)
-
-        known = {full: memo.get(full, st) for _, full, st in files} if may_know else {}
-        small_limit = cachefiles.SMALL_FILE
-        small = [item for item in files if item[2].st_size <= small_limit]
-        big = [item for item in files if item[2].st_size > small_limit] if len(small) < len(files) else []
-
-        def save_small(item) -> tuple:
-            # No memo here: in a forked worker it is the parent's, not this process's.
-            _, full, st = item
-            return self._save_small(full, st, known.get(full), listing)
-
-        def saved_small(items: Sequence, results: Sequence[tuple]) -> None:
-            size = 0
-            for (rel, _, st), result in zip(items, results):
-                rows.append((rel, result[0], st.st_size, bool(st.st_mode & stat.S_IXUSR)))
-                size += st.st_size
-            memoise(items, results)
-            advance(len(results), size)
-
-        def save_big(item) -> tuple[str, os.stat_result | None]:
-            _, full, st = item
-            return self._save_file(full, st, known.get(full), memo, listing)
-
-        def saved_big(item, result) -> None:
-            rel, full, st = item
-            digest, after = result
-            if memo is not None and after is not None:
-                memo.put(full, after, digest)
-            rows.append((rel, digest, st.st_size, bool(st.st_mode & stat.S_IXUSR)))
-            advance(1, st.st_size)
-
-        if _fork_for(len(small)):
-            run_forked(save_small, small,
-                       lambda start, results: saved_small(small[start:start + len(results)], results))
-        else:
-            run_all(save_small, small, lambda item, result: saved_small((item,), (result,)))
-        run_all(save_big, big, saved_big)
-        data = manifest_bytes_of(rows)
-        info = HashInfo(manifest_hash(data), sum(row[2] for row in rows), len(rows))
-        self._store_bytes(info.hash, data)
-        return info
-
-    def _save_listed(self, full: str, listing: _ShardListing | None) -> tuple:
-        """Store one file a folder listing showed as a regular file, stat'ed
-        here (in a forked worker) rather than while listing: (hash, inode,
-        mtime_ns, size, executable) of the version read, or (None,) if it is
-        too large to read whole (the parent saves it). Checked as a listed
-        file always is: still a regular file (a symlink now is not followed),
-        unchanged from that stat to the end of the read (read_whole)."""
-        st = self._stat_listed(full)
-        if st.st_size > cachefiles.SMALL_FILE:
-            return (None,)
-        data, after = cachefiles.read_whole(full, st)
-        return (self._store_small(data, listing), after.st_ino, after.st_mtime_ns, after.st_size,
-                bool(after.st_mode & stat.S_IXUSR))
-
-    @staticmethod
-    def _stat_listed(full: str) -> os.stat_result:
-        """The stat of FULL, listed as a regular file: ExpError if it no longer is one."""
-        try:
-            st = os.stat(full, follow_symlinks=False)
-        except OSError as err:
-            raise ExpError(f"cannot read '{full}': {err.strerror or err}") from None
-        if not stat.S_ISREG(st.st_mode):
-            raise ExpError(f"'{full}' changed while it was being hashed: it is no longer a regular file",
-                           hint="run the command again once whatever writes the file has finished")
-        return st
-
-    def _save_small(self, full: str, st: os.stat_result, known: str | None,
-                    listing: _ShardListing | None) -> tuple:
-        """Store one small file of a folder being saved, read once: (its hash,)
-        when the memo knew it, else (its hash, inode, mtime_ns, size) of the
-        version read, to memoise. Plain values: a forked worker sends them back."""
-        digest, after = self._save_file(full, st, known, None, listing)
-        return (digest,) if after is None else (digest, after.st_ino, after.st_mtime_ns, after.st_size)
+        """Hash and store every file of a folder (cache_save.py)."""
+        return FolderSave(self, memo, progress).save(path)
 
     def _save_file(self, full: str, st: os.stat_result, known: str | None,
                    memo, listing: _ShardListing | None = None) -> tuple[str, os.stat_result | None]:
@@ -537,17 +412,6 @@ class Cache:
 
 
 _NEW_OBJECT = os.O_WRONLY | os.O_CREAT | os.O_EXCL | cachefiles.O_BINARY
-
-# A save of at least this many small files forks workers for them
-# (parallel_procs.py). A fork and its pipes cost 1-3 ms (measured); a second
-# core saves some 25 us a file: it pays from about a hundred files on.
-FORK_FROM = 256
-
-
-def _fork_for(count: int) -> bool:
-    """Whether COUNT small files are saved by forked workers: enough of them, more than one core."""
-    return count >= FORK_FROM and WORKERS > 1 and can_fork()
-
 
 # A save of at least this many files lists the cache's 2-hex folders instead
 # of looking each object up (see _ShardListing): from about four objects per
