@@ -66,9 +66,19 @@ MAX_CHUNKS = 1024
 
 def can_fork() -> bool:
     """Whether run_forked may be used here: fork exists and this process has
-    one thread, its main one (which alone may set signal handlers)."""
-    return hasattr(os, "fork") and threading.active_count() == 1 \
-        and threading.current_thread() is threading.main_thread()
+    one thread, its main one (which alone may set signal handlers).
+
+    Threads are counted in /proc/self/task, which also shows those Python
+    does not know of (a library's native threads, in a program that calls
+    git-exp's API): a lock one of them holds would never be released in the
+    child. Without /proc, no fork: such threads could not be seen.
+    """
+    if not hasattr(os, "fork") or threading.current_thread() is not threading.main_thread():
+        return False
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
 
 
 def run_forked(fn: Callable[[T], R], items: Sequence[T], on_chunk: Callable[[int, list[R]], None],
