@@ -39,8 +39,7 @@ def _metrics_of(repo: Repository, sha: str) -> dict[str, object]:
     from git_exp.api import metrics
     from git_exp.errors import ExpError
     try:
-        # api.metrics takes an open Repository too (api._repository), though its type says a path.
-        by_file = metrics(sha, repo=repo)  # type: ignore[arg-type]
+        by_file = metrics(sha, repo=repo)
     except ExpError:
         return {}
     counts: dict[str, int] = {}
