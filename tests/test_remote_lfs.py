@@ -545,3 +545,56 @@ def test_bench_lfs_still_runs_on_tiny_sizes():
     assert re.search(r"small: .*\n  push \(cold\) +[\d.]+ s wall", proc.stdout), proc.stdout
     assert "Received 6 data objects" in proc.stdout  # 5 files and their directory's manifest
     assert "Received 1 data object, 1.00 MiB" in proc.stdout
+
+
+# -- the client alone, against a plain HTTP server ---------------------------------------------
+
+@pytest.fixture
+def recording_server():
+    """A loopback HTTP server answering every PUT 200; the Authorization header of each is kept."""
+    import http.server
+    import threading
+    seen: list = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.seen = seen   # what the handler kept, for the test
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_credentials_rejected_meanwhile_are_not_lent_to_an_action(committed, recording_server):
+    """Another thread's reject() (its API request got 401) can land between the check that
+    credentials were filled and reading them: the action then goes without Authorization
+    (the server's 401 makes the caller ask again), never with None, on which http.client fails."""
+    from git_exp.config import Config
+    from git_exp.remotes.lfs.batch import Action, Session
+    from git_exp.remotes.lfs.credentials import GitCredentials
+    from git_exp.remotes.lfs.endpoint import Endpoint
+
+    class RejectedMeanwhile(GitCredentials):
+        def header(self):   # the other thread's reject lands just before this read
+            self._filled = None
+            return super().header()
+
+    base = f"http://127.0.0.1:{recording_server.server_port}"
+    session = Session(Endpoint(f"{base}/org/repo.git/info/lfs", "test"), str(committed.path), Config({}))
+    credentials = RejectedMeanwhile(session.endpoint.href, str(committed.path))
+    credentials._filled = b"protocol=http\nhost=127.0.0.1\nusername=u\npassword=p\n"
+    session.credentials = credentials
+    session.upload(Action(f"{base}/objects/abc", {}), b"data", 4, "upload of abc")
+    assert recording_server.seen == [None]

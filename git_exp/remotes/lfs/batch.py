@@ -219,10 +219,9 @@ class Session:
                 # As git-lfs does: an action on the API's own host that names no
                 # authorization of its own gets the credentials the API took (never
                 # asked for, or rejected, here: a 401 may mean an expired action).
-                # header() is None only if another thread rejected the credentials since
-                # _lends_credentials looked: http.client would then fail on the None.
-                # A race left as found by this typing pass, and reported.
-                sent["Authorization"] = self.credentials.header()  # type: ignore[assignment]
+                lent = self.credentials.header()
+                if lent is not None:   # None: another thread rejected them since (its 401)
+                    sent["Authorization"] = lent
             try:
                 resp = connections.request(method, _without_userinfo(url), body, sent, TIMEOUT,
                                            self._tls)
