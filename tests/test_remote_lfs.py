@@ -598,3 +598,59 @@ def test_credentials_rejected_meanwhile_are_not_lent_to_an_action(committed, rec
     session.credentials = credentials
     session.upload(Action(f"{base}/objects/abc", {}), b"data", 4, "upload of abc")
     assert recording_server.seen == [None]
+
+
+def test_a_redirect_off_http_is_refused_on_the_proxy_path_too(monkeypatch):
+    """Through a proxy (urllib), as without one: an LFS server's redirect to ftp:// is refused,
+    with no connection to where it points. urllib would follow it, and its answer has no
+    status (None), on which every status check fails."""
+    import http.client
+    import http.server
+    import socket
+    import threading
+
+    from git_exp.remotes.lfs import connections
+
+    ftp = socket.socket()
+    ftp.bind(("127.0.0.1", 0))
+    ftp.listen(4)
+    ftp.settimeout(0.5)
+    ftp_port = ftp.getsockname()[1]
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:   # the proxied request: the server sends it away from http
+            if self.path.endswith("/missing"):
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(302)
+            self.send_header("Location", f"ftp://127.0.0.1:{ftp_port}/object")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.server_port}")
+        for name in ("no_proxy", "NO_PROXY", "ftp_proxy", "FTP_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        with pytest.raises(http.client.InvalidURL, match="not an http"):
+            connections.request("GET", "http://lfs.example/objects/abc", None, {}, 5,
+                                connections.ssl_context())
+        with pytest.raises(socket.timeout):
+            ftp.accept()[0].close()   # nobody was sent there
+        # An http answer still comes back with its status (urllib raises it as an HTTPError).
+        resp = connections.request("GET", "http://lfs.example/missing", None, {}, 5,
+                                   connections.ssl_context())
+        assert resp.status == 404
+        resp.close()
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+        thread.join()
+        ftp.close()

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import urllib.response
     from email.message import Message
     from types import TracebackType
-    from typing import Callable, Union
+    from typing import IO, Callable, Union
 
     from _typeshed import SupportsRead
 
@@ -99,10 +99,9 @@ class Response:
 class _UrllibResponse(Response):
     def __init__(self, raw: http.client.HTTPResponse | urllib.error.HTTPError) -> None:
         self._raw, self._conn = raw, None
-        # urllib's status is None only for a non-http answer: it follows a redirect to
-        # ftp://, which nothing refuses on this (proxy) path yet; `status < 400` would
-        # then fail in batch.py. Left as found (a typing pass), and reported.
-        self.status = getattr(raw, "status", None) or raw.getcode()  # type: ignore[assignment]
+        # Only http(s) answers come here (_HttpOnly refuses redirects elsewhere): an
+        # error status is the HTTPError's code.
+        self.status = raw.code if isinstance(raw, urllib.error.HTTPError) else raw.status
         self.headers = raw.headers
 
     def close(self) -> None:
@@ -189,13 +188,27 @@ def request(method: str, url: str, body: Body, headers: dict[str, str], timeout:
     raise http.client.HTTPException(f"more than {_MAX_REDIRECTS} redirects")
 
 
+class _HttpOnly(urllib.request.HTTPRedirectHandler):
+    """urllib follows a redirect to ftp:// too: refused, as request() refuses it without a proxy."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
+                         headers: http.client.HTTPMessage, newurl: str) -> urllib.request.Request | None:
+        scheme = urlsplit(newurl).scheme
+        if scheme.lower() not in ("http", "https"):
+            fp.close()
+            raise http.client.InvalidURL(f"not an http(s) URL: {scheme}:")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def _via_urllib(method: str, url: str, body: Body, headers: dict[str, str], timeout: float,
                 context: ssl.SSLContext) -> Response:
     req = urllib.request.Request(url, data=body() if callable(body) else body, method=method)
     for key, value in headers.items():
         req.add_unredirected_header(key, value)  # left behind by any redirect
+    # urlopen(req, context=context)'s opener, but for where redirects may go.
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _HttpOnly())
     try:
-        raw = urllib.request.urlopen(req, timeout=timeout, context=context)
+        raw = opener.open(req, timeout=timeout)
     except urllib.error.HTTPError as err:
         raw = err
     return _UrllibResponse(raw)
