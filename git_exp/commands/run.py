@@ -14,6 +14,12 @@ if TYPE_CHECKING:   # the runner's base class, for the type checker only: import
 else:
     _RunEvents = object
 
+# cli.main_and_exit may end the process without the interpreter's teardown: every
+# file run writes is closed before run() returns, and what it starts to outlive
+# it (queue workers) are processes of their own. cli.py still checks that no
+# thread or atexit callback is left.
+EXIT_WITHOUT_TEARDOWN = True
+
 DESCRIPTION = """\
 Runs the stages of exp.yaml in dependency order and records the result as an
 experiment: a Git commit whose parent is HEAD, stored under
