@@ -123,3 +123,34 @@ def test_exp_refs_and_overrides_are_values():
     assert parse_override("train.lr=0.5") == parse_override("train.lr=0.5")
     assert parse_override("train.lr=0.5") != parse_override("train.lr=0.6")
     assert str(copy.deepcopy(parse_override("+a.b=1"))) == "+a.b=1"
+
+
+@pytest.mark.parametrize("argv", [
+    ["-S", "train.lr=0.2"],
+    ["--set-param", "train.lr=0.2", "-S", "other.yaml:a.b=x y", "-S", "~train.old", "-S", "+n=1"],
+])
+def test_run_with_only_sets_reads_them_as_argparse_does(argv):
+    from git_exp.commands import build_parser
+    from git_exp.commands import run as run_verb
+    sets = run_verb._only_sets(argv)
+    assert sets is not None
+    assert vars(run_verb._RunArgs(sets)) == vars(build_parser("run", run_verb).parse_args(argv))
+
+
+@pytest.mark.parametrize("argv", [
+    ["-S"], ["-S", "a=1", "-q"], ["-Sa=1", "-S", "b=2"], ["-S", "-1"], ["-S", ""],
+    ["-S", "a=1", "train"], ["--set", "a=1"], ["-n", "x"], ["-S", "a=1", "-h"], ["--dry", "-S"],
+])
+def test_anything_else_goes_to_argparse(argv):
+    from git_exp.commands import run as run_verb
+    assert run_verb._only_sets(argv) is None
+
+
+def test_run_with_only_sets_does_not_load_argparse(trivial):
+    mods = loaded_modules("run", "-S", "train.lr=0.3", cwd=trivial.path)
+    assert "argparse" not in mods
+    assert "lr: 0.3" in trivial.read("params.yaml")
+    assert "train.lr=0.3" in trivial.git("show", "-s", "--format=%B", _latest(trivial))
+    # An error of the run itself still ends as an error, not a traceback.
+    proc = trivial.exp("run", "-S", "train.nosuch=1", check=False)
+    assert proc.returncode == 1 and proc.stderr.startswith("error:")
