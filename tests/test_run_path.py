@@ -151,7 +151,22 @@ def test_run_with_only_sets_does_not_load_argparse(trivial):
     mods = loaded_modules("run", "-S", "train.lr=0.3", cwd=trivial.path)
     assert "argparse" not in mods
     assert "lr: 0.3" in trivial.read("params.yaml")
-    assert "train.lr=0.3" in trivial.git("show", "-s", "--format=%B", _latest(trivial))
+    # (Every experiment's message: the fixture's own run may share its second.)
+    assert "Exp-Param: train.lr=0.3" in trivial.git("for-each-ref", "--format=%(contents)", "refs/exps/")
     # An error of the run itself still ends as an error, not a traceback.
     proc = trivial.exp("run", "-S", "train.nosuch=1", check=False)
     assert proc.returncode == 1 and proc.stderr.startswith("error:")
+
+
+def test_settings_read_ahead_still_stop_a_run_before_files_change(trivial):
+    # The prefetch thread reads the settings (Git config and a committed .expconfig)
+    # while the runner is imported; the size limit they set still applies.
+    trivial.gen({".expconfig": "[exp]\n\tmaxCommitFileSize = 1k\n"})
+    trivial.commit("team settings")
+    (trivial.path / "notes.bin").write_bytes(bytes(4096))
+    before = trivial.read("params.yaml")
+    proc = trivial.exp("run", "-S", "train.lr=0.4", check=False)
+    assert proc.returncode == 1 and "notes.bin" in proc.stderr
+    assert trivial.read("params.yaml") == before
+    trivial.git("config", "exp.maxCommitFileSize", "1m")   # the user's Git config wins
+    assert "recorded" in trivial.exp("run", "-S", "train.lr=0.4").stdout
