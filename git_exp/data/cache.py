@@ -40,7 +40,6 @@ import stat
 
 from git_exp.data import cachefiles
 from git_exp.data.cache_checkout import Checkout, CheckoutResult
-from git_exp.data.cache_save import FolderSave
 from git_exp.data.hashing import (DIR_SUFFIX, HashInfo, ManifestEntry, hash_file, hash_path,
                                   is_valid_hash, hash_checked, manifest_hash, parse_manifest,
                                   same_version)
@@ -186,7 +185,8 @@ class Cache:
         return info
 
     def _save_dir(self, path: str, memo, progress: Progress | None) -> HashInfo:
-        """Hash and store every file of a folder (cache_save.py)."""
+        """Hash and store every file of a folder (cache_save.py, loaded only for this)."""
+        from git_exp.data.cache_save import FolderSave
         return FolderSave(self, memo, progress).save(path)
 
     def _save_file(self, full: str, st: os.stat_result, known: str | None,

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import TYPE_CHECKING, Sequence
 
 from git_exp.data import cachefiles
 from git_exp.data.hashing import HashInfo, manifest_bytes_of, manifest_hash, walk_entries
@@ -32,7 +31,10 @@ from git_exp.data.parallel import WORKERS, run_all
 from git_exp.data.parallel_procs import can_fork, run_forked
 from git_exp.errors import ExpError
 
+TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
 if TYPE_CHECKING:
+    from typing import Sequence
+
     from git_exp.data.cache import Cache, Progress, _ShardListing
 
 # A save of at least this many small files forks workers for them

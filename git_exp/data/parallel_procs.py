@@ -46,13 +46,16 @@ import marshal
 import os
 import struct
 import threading
-from typing import Callable, Sequence, TypeVar
 
 from git_exp.data.parallel import WORKERS, _chunk_size
 from git_exp.errors import ExpError
 
-T = TypeVar("T")
-R = TypeVar("R")
+TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Callable, Sequence, TypeVar
+
+    T = TypeVar("T")
+    R = TypeVar("R")
 
 _ID = struct.Struct("<I")
 _HEAD = struct.Struct("<II")   # chunk number (or DONE / FAILED), payload length
