@@ -6,6 +6,10 @@ import sys
 
 from git_exp.ui import color as _color
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import TextIO
+
 
 def terminal_size(fallback: tuple[int, int] = (80, 24)) -> os.terminal_size:
     """shutil.get_terminal_size, without importing shutil (bz2, lzma, fnmatch)
@@ -29,8 +33,9 @@ def terminal_size(fallback: tuple[int, int] = (80, 24)) -> os.terminal_size:
 
 
 class Console:
-    def __init__(self, out=None, err=None, color: bool = False, quiet: bool = False,
-                 verbose: bool = False, use_pager: bool = True, cwd: str | None = None):
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None, color: bool = False,
+                 quiet: bool = False, verbose: bool = False, use_pager: bool = True,
+                 cwd: str | None = None) -> None:
         self.stdout = out or sys.stdout
         self.stderr = err or sys.stderr
         self.color = color
