@@ -252,6 +252,21 @@ def test_requests_without_the_token_host_or_origin_are_refused(repo):
         ui.stop()
 
 
+def test_a_queue_log_offset_that_is_no_ascii_number_is_no_internal_error(repo):
+    # str.isdigit() takes '²' and int() refuses it; int() refuses 5,000 digits too:
+    # both were a 500 with a crash log. Now they are offsets like any other (here the
+    # unknown entry is what the answer is about).
+    ui = Ui(repo)
+    try:
+        for offset in ("%C2%B2", "1" + "0" * 5000):
+            status, data = _request(f"{ui.base}/api/queue-log?id=nope&offset={offset}", token=ui.token)
+            assert status == 400 and "internal error" not in data["error"], (offset, data)
+        logs = repo.path / ".git" / "exp" / "logs"
+        assert not (logs.is_dir() and [n for n in os.listdir(logs) if n.startswith("crash-ui")])
+    finally:
+        ui.stop()
+
+
 def test_read_only_hides_actions_and_refuses_them(repo, browser):
     ui = Ui(repo, "--read-only")
     try:

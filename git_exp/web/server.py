@@ -47,6 +47,14 @@ def _json(status: int, data: object) -> Reply:
     return Reply(status, json.dumps(data, ensure_ascii=False, default=str).encode("utf-8"))
 
 
+def _offset(text: str) -> int:
+    """A byte offset from a query: ASCII digits, else 0. (str.isdigit() takes '²', which
+    int() refuses, and int() refuses 5,000 digits: both were an internal error.)"""
+    if not (text.isascii() and text.isdigit()):
+        return 0
+    return int(text) if len(text) <= 18 else 10 ** 18   # past any log: queue_log stops at its end
+
+
 def _error(status: int, message: str, hint: str | None = None) -> Reply:
     return _json(status, {"error": message, "hint": hint})
 
@@ -113,8 +121,7 @@ class App:
         if path == "/api/queue":
             return _json(200, self._cached(("queue",), lambda: reads.queue(self.repo)))
         if path == "/api/queue-log":
-            offset = one("offset", "0")
-            return _json(200, reads.queue_log(self.repo, one("id") or "", int(offset) if offset.isdigit() else 0))
+            return _json(200, reads.queue_log(self.repo, one("id") or "", _offset(one("offset", "0"))))
         if path == "/plots":
             html = self._cached(("plots", tuple(query.get("rev") or [])),
                                 lambda: reads.plots_page(self.repo, query.get("rev") or []))
