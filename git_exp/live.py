@@ -64,7 +64,7 @@ class Live:
         self.step = 0
         self._latest: dict[str, object] = {}          # metric name -> latest value
         self._history: dict[str, bytearray] = {}      # metric name -> the TSV file's bytes
-        self._pending: dict[str, float] = {}          # logged since the last step was written
+        self._pending: dict[str, int | float] = {}    # logged since the last step was written
         self._params: dict[str, object] = {}
         self._dirty = False
         os.makedirs(self.dir, exist_ok=True)
@@ -229,7 +229,7 @@ def _column(name: str) -> str:
     return name.rsplit("/", 1)[-1]
 
 
-def _number_text(value: float) -> str:
+def _number_text(value: int | float) -> str:
     if isinstance(value, float):
         return repr(value)    # shortest text that reads back as the same float; nan, inf as such
     return str(int(value))
