@@ -5,10 +5,9 @@ so a state is painted and a duration written the same way in both.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from git_exp.ui.format import format_duration, format_timestamp
 
+TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
 if TYPE_CHECKING:
     from git_exp.repo import Repository
 

@@ -40,7 +40,11 @@ from git_exp.params.edit import (bug, line_end, line_start, nested, remove_lines
 from git_exp.params.keys import join_key
 from git_exp.params.overrides import Override
 from git_exp.params.read import key_text, yaml_error, yaml_loader
-from git_exp.params.yaml_tree import Alias, Composer, Node, Step, YamlTree, key_name, unaliased
+from git_exp.params.yaml_tree import Alias, Composer, Step, YamlTree, key_name, unaliased
+
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads it as True)
+if TYPE_CHECKING:
+    from git_exp.params.yaml_tree import Node
 
 _COMMENT_TAIL = re.compile(r"[ \t]+#.*$")
 

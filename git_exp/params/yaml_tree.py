@@ -8,8 +8,6 @@ refuses an edit that would reach through an alias or into a merged map.
 """
 from __future__ import annotations
 
-from typing import Iterator, Union
-
 import yaml
 
 from git_exp.errors import ExpError
@@ -17,6 +15,10 @@ from git_exp.params.edit import newline_of
 from git_exp.params.keys import index_of, join_key
 from git_exp.params.overrides import Override
 from git_exp.params.read import key_text
+
+TYPE_CHECKING = False   # typing's, without importing typing on run -S's path (mypy reads it as True)
+if TYPE_CHECKING:
+    from typing import Iterator, Union
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -35,9 +37,10 @@ class Alias:
         self.name = name
 
 
-# A node of the composed tree: PyYAML's own, or an Alias standing where `*name` is written.
-# (PyYAML ships no type hints: mypy reads yaml.Node as Any unless types-PyYAML is installed.)
-Node = Union[yaml.Node, Alias]
+if TYPE_CHECKING:
+    # A node of the composed tree: PyYAML's own, or an Alias standing where `*name` is written.
+    # (PyYAML ships no type hints: mypy reads yaml.Node as Any unless types-PyYAML is installed.)
+    Node = Union[yaml.Node, Alias]
 
 
 class Composer(yaml.SafeLoader):
