@@ -47,12 +47,12 @@ def _json(status: int, data: object) -> Reply:
     return Reply(status, json.dumps(data, ensure_ascii=False, default=str).encode("utf-8"))
 
 
-def _offset(text: str) -> int:
-    """A byte offset from a query: ASCII digits, else 0. (str.isdigit() takes '²', which
-    int() refuses, and int() refuses 5,000 digits: both were an internal error.)"""
+def _number(text: str) -> int | None:
+    """A count a client sent (an offset, a Content-Length): ASCII digits, else None.
+    (str.isdigit() takes '²', which int() refuses, and int() refuses 5,000 digits.)"""
     if not (text.isascii() and text.isdigit()):
-        return 0
-    return int(text) if len(text) <= 18 else 10 ** 18   # past any log: queue_log stops at its end
+        return None
+    return int(text) if len(text) <= 18 else 10 ** 18   # more than any log or body
 
 
 def _error(status: int, message: str, hint: str | None = None) -> Reply:
@@ -121,7 +121,7 @@ class App:
         if path == "/api/queue":
             return _json(200, self._cached(("queue",), lambda: reads.queue(self.repo)))
         if path == "/api/queue-log":
-            return _json(200, reads.queue_log(self.repo, one("id") or "", _offset(one("offset", "0"))))
+            return _json(200, reads.queue_log(self.repo, one("id") or "", _number(one("offset", "0")) or 0))
         if path == "/plots":
             html = self._cached(("plots", tuple(query.get("rev") or [])),
                                 lambda: reads.plots_page(self.repo, query.get("rev") or []))
@@ -213,9 +213,12 @@ def make_server(repo: Repository, host: str = "127.0.0.1", port: int = 0,
         server_version = "git-exp-ui"
 
         def _answer(self, method: str) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                reply = _error(413, "request too large")
+            length = _number(self.headers.get("Content-Length") or "0")
+            if length is None or length > MAX_BODY:
+                # The body is left unread: the connection cannot carry another request.
+                self.close_connection = True
+                reply = (_error(400, "Content-Length is not a number of bytes") if length is None
+                         else _error(413, "request too large"))
             else:
                 body = self.rfile.read(length) if length else b""
                 try:
