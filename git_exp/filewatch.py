@@ -15,7 +15,9 @@ import stat
 
 TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:
-    from git_exp.pipeline.records import Reader
+    from typing import Callable, Optional
+
+    Reader = Callable[[str], Optional[str]]   # pipeline/records.Reader (a higher rank: not imported)
 
 
 def file_key(full: str) -> list[int] | None:
