@@ -43,6 +43,10 @@ class Console:
         self.verbose = verbose
         self.use_pager = use_pager
         self.cwd = cwd
+        # What a verb's answer_early read on the way when it could not answer
+        # (the repository, ...), for that verb's run() in the same invocation:
+        # cli.py hands both the same console. Each verb knows its own shape.
+        self.early: object = None
 
     def paint(self, text: str, *styles: str) -> str:
         return _color.paint(text, self.color, *styles)
