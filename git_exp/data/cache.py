@@ -39,8 +39,8 @@ from typing import Callable, Iterator, Sequence
 
 from git_exp.data import cachefiles
 from git_exp.data.cache_checkout import Checkout, CheckoutResult
-from git_exp.data.hashing import (DIR_SUFFIX, HashInfo, ManifestEntry, hash_file, hash_path,
-                                  is_valid_hash, hash_checked, manifest_bytes, manifest_hash,
+from git_exp.data.hashing import (DIR_SUFFIX, HashInfo, ManifestEntry, all_valid_hashes, hash_file,
+                                  hash_path, is_valid_hash, hash_checked, manifest_bytes, manifest_hash,
                                   parse_manifest, same_version, walk_files)
 from git_exp.data.links import (DEFAULT_LINK_TYPES, LINK_TYPES, ContentMismatch, current_umask,
                                 link_to_temp, temp_name)
@@ -92,6 +92,8 @@ class Cache:
         # Manifests read and checked already: a checkout reads one three times
         # (missing, size check, write), and parsing 10,000 entries is not free.
         self._manifests: dict[str, list[ManifestEntry]] = {}
+        # Objects _present() has found: not listed again by this Cache.
+        self._found: set[str] = set()
 
     # -- objects ----------------------------------------------------------
 
@@ -157,6 +159,7 @@ class Cache:
         """Delete object HASH; the bytes freed (0 if other links still hold it)."""
         path = self.object_path(hash)
         self._manifests.pop(hash, None)
+        self._found.discard(hash)
         try:
             st = os.lstat(path)
             os.unlink(path)
@@ -363,12 +366,17 @@ class Cache:
     def _present(self, hashes: set[str]) -> set[str]:
         """Those of HASHES that are files in the cache (what has() says of each),
         from one listing per 2-hex folder instead of a stat() per object: a
-        folder's 10,000 objects are found in at most 256 listings."""
+        folder's 10,000 objects are found in at most 256 listings. An object
+        found once is not looked for again by this Cache (a checkout asks
+        twice: while planning, and before it writes); one removed since by
+        another process shows when it is read (cache_checkout.py says so)."""
+        if not all_valid_hashes(hashes):
+            for h in hashes:
+                self.object_path(h)  # refuses the malformed hash, as has() would
+        found = hashes & self._found
         by_shard: dict[str, set[str]] = {}
-        for h in hashes:
-            self.object_path(h)  # refuses a malformed hash, as has() would
+        for h in hashes - found:
             by_shard.setdefault(h[:2], set()).add(h[2:])
-        found: set[str] = set()
         for shard, names in by_shard.items():
             try:
                 with os.scandir(os.path.join(self._objects, shard)) as it:
@@ -377,6 +385,7 @@ class Cache:
                     found.update(shard + e.name for e in it if e.name in names and e.is_file())
             except (FileNotFoundError, NotADirectoryError):
                 continue
+        self._found |= found
         return found
 
     def _corrupt(self, hash: str, why: str) -> ExpError:
