@@ -370,12 +370,13 @@ class Cache:
         found once is not looked for again by this Cache (a checkout asks
         twice: while planning, and before it writes); one removed since by
         another process shows when it is read (cache_checkout.py says so)."""
-        if not all_valid_hashes(hashes):
-            for h in hashes:
-                self.object_path(h)  # refuses the malformed hash, as has() would
         found = hashes & self._found
+        rest = hashes - found
+        if not all_valid_hashes(rest):
+            for h in rest:
+                self.object_path(h)  # refuses the malformed hash, as has() would
         by_shard: dict[str, set[str]] = {}
-        for h in hashes - found:
+        for h in rest:
             by_shard.setdefault(h[:2], set()).add(h[2:])
         for shard, names in by_shard.items():
             try:

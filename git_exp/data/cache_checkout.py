@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from git_exp.data import cachefiles
 from git_exp.data.hashing import HashInfo, ManifestEntry, hash_file_with_memo, same_version
 from git_exp.data.links import ContentMismatch, materialize, temp_name
-from git_exp.data.parallel import run_all
+from git_exp.data.parallel import MIN_ITEMS, run_all
 from git_exp.errors import ExpError
 from git_exp.plainclass import Mutable
 
@@ -243,32 +243,37 @@ class Checkout:
             os.makedirs(os.path.join(building, *parent.split("/")), exist_ok=True)
         short = {x: self._copies_small(self._kinds_for(x)) for x in (False, True)}
         small = cachefiles.SMALL_FILE
-        objects = self.cache._objects + os.sep
+        objects = self.cache._objects + os.sep   # + h[:2] + os.sep + h[2:]: Cache.object_path's name
         base = building + os.sep
         native = os.sep != "/"
         kinds: list[str] = []
 
-        def put(e: ManifestEntry) -> str:
-            fresh = base + (e.relpath.replace("/", os.sep) if native else e.relpath)
-            if e.size <= small and short[e.executable]:
-                h = e.hash
-                self._copy_small(objects + h[:2] + os.sep + h[2:], fresh, h, e.size, e.executable)
-                return "copy"
-            kind = self._put_file(e.hash, e.size, tree, f"{top_rel}/{e.relpath}", e.executable, memo, fresh)
-            kinds.append(kind)   # (list.append is atomic: the workers share KINDS)
-            return kind
+        copy_small = self._copy_small
+        sep = os.sep
+
+        def put_batch(batch: list[ManifestEntry]) -> None:
+            for e in batch:
+                fresh = base + (e.relpath.replace("/", sep) if native else e.relpath)
+                if e.size <= small and short[e.executable]:
+                    h = e.hash
+                    copy_small(objects + h[:2] + sep + h[2:], fresh, h, e.size, e.executable)
+                else:   # (list.append is atomic: the workers share KINDS)
+                    kinds.append(self._put_file(e.hash, e.size, tree, f"{top_rel}/{e.relpath}",
+                                                e.executable, memo, fresh))
 
         finished = None
         if progress is not None:
             total_bytes = sum(e.size for e in entries)
             done = [0, 0]
 
-            def finished(e: ManifestEntry, kind: str) -> None:
-                done[0] += 1
-                done[1] += e.size
+            def finished(batch: list[ManifestEntry], _) -> None:
+                done[0] += len(batch)
+                done[1] += sum(e.size for e in batch)
                 progress(done[0], len(entries), done[1], total_bytes)
 
-        run_all(put, entries, finished)
+        batches = _by_folder(entries)
+        # Threads once there are MIN_ITEMS files, however few folders hold them.
+        run_all(put_batch, batches, finished, min_items=2 if len(entries) >= MIN_ITEMS else len(batches) + 1)
         if entries:
             result.link_kind = kinds[-1] if kinds else "copy"
         top = tree.abs(top_rel) + os.sep
@@ -415,3 +420,19 @@ class Checkout:
             shutil.rmtree(building, ignore_errors=True)
             raise
 
+
+
+# The most files of one folder a worker writes in one go (_by_folder).
+FOLDER_BATCH = 128
+
+
+def _by_folder(entries: list[ManifestEntry]) -> list[list[ManifestEntry]]:
+    """ENTRIES in batches of one folder's files, at most FOLDER_BATCH each,
+    for the workers to take in turn: two workers creating files in one
+    folder wait for each other (a creation holds the folder's lock while
+    the file system looks for a free inode, which on ext4 without a journal
+    can take a walk past every inode freed nearby in the last minute)."""
+    folders: dict[str, list[ManifestEntry]] = {}
+    for e in entries:
+        folders.setdefault(e.relpath.rpartition("/")[0], []).append(e)
+    return [files[i:i + FOLDER_BATCH] for files in folders.values() for i in range(0, len(files), FOLDER_BATCH)]
