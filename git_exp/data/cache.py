@@ -92,7 +92,7 @@ class Cache:
         # Manifests read and checked already: a checkout reads one three times
         # (missing, size check, write), and parsing 10,000 entries is not free.
         self._manifests: dict[str, list[ManifestEntry]] = {}
-        # Objects _present() has found: not listed again by this Cache.
+        # Objects _present() has found, for a checkout's second ask (see there).
         self._found: set[str] = set()
 
     # -- objects ----------------------------------------------------------
@@ -363,14 +363,18 @@ class Cache:
             return sorted(h for h in wanted if not self.has(h))
         return sorted(wanted - self._present(wanted))
 
-    def _present(self, hashes: set[str]) -> set[str]:
+    def _present(self, hashes: set[str], again: bool = False) -> set[str]:
         """Those of HASHES that are files in the cache (what has() says of each),
         from one listing per 2-hex folder instead of a stat() per object: a
-        folder's 10,000 objects are found in at most 256 listings. An object
-        found once is not looked for again by this Cache (a checkout asks
-        twice: while planning, and before it writes); one removed since by
-        another process shows when it is read (cache_checkout.py says so)."""
-        found = hashes & self._found
+        folder's 10,000 objects are found in at most 256 listings.
+
+        AGAIN: a second ask moments after a first (a checkout asks while it
+        plans, then before it writes): objects this Cache found already are
+        not looked for again. One removed since by another process shows
+        when it is read (cache_checkout.py reports it missing). Without
+        AGAIN every object is looked for: a long-lived Cache never answers
+        from what it found long ago."""
+        found = hashes & self._found if again else set()
         rest = hashes - found
         if not all_valid_hashes(rest):
             for h in rest:

@@ -55,7 +55,7 @@ class Checkout:
         folder built aside, where each object's size and hash are checked as
         it is read and a bad one leaves nothing behind (_write_fresh_dir)."""
         if not sizes:
-            absent = set(wanted) - self.cache._present(set(wanted))
+            absent = set(wanted) - self.cache._present(set(wanted), again=True)
             if absent:
                 raise cachefiles.missing_error(sorted(absent), dest)
             return
