@@ -72,3 +72,26 @@ def test_no_remotes(committed):
     assert proc.returncode == 0 and proc.stdout == ""
     assert "No Git remotes" in proc.stderr
     assert json.loads(committed.exp("remote", "--json").stdout) == []
+
+
+def test_a_push_url_elsewhere_shows_where_uploads_go(committed, tmp_path):
+    """`git exp push` uploads to the push URL's store (as `git push` does): shown beside the fetch side."""
+    p: Project = committed
+    origin = p.add_bare_remote(tmp_path / "origin.git")
+    up = init_bare(tmp_path / "up.git")
+    assert "data (push)" not in p.exp("remote").stdout     # one store for both: one line
+    p.git("config", "remote.origin.pushurl", str(up))
+    out = p.exp("remote").stdout
+    assert f"\tdata: {origin}/exp/cache\t(local path)\n\tdata (push): {up}/exp/cache\t(local path)\n" in out
+    p.git("config", "remote.origin.pushurl", "https://git.example.com/team/project.git")
+    found = {r["name"]: r for r in json.loads(p.exp("remote", "--json").stdout)}["origin"]
+    assert found["data_remote"] == f"{origin}/exp/cache"
+    assert found["push_data_remote"] == "https://git.example.com/team/project.git/info/lfs"
+    assert found["push_reason"] == "LFS store of https://git.example.com/team/project.git"
+    p.git("config", "remote.origin.pushurl", str(tmp_path / "nothing-here"))
+    out = p.exp("remote").stdout
+    assert "\tdata (push): none - Git remote 'origin'" in out and "is not a Git repository" in out
+    # A data remote set for the remote is where both go.
+    p.git("config", "remote.origin.expdata", str(tmp_path / "shared"))
+    found = {r["name"]: r for r in json.loads(p.exp("remote", "--json").stdout)}["origin"]
+    assert found["push_data_remote"] is None and found["push_error"] is None

@@ -7,12 +7,15 @@ pull, fetch, checkout and the hooks use for it, and the setting that chose
 it: remote.<name>.expdata or exp.remote with the file it was read from
 (your Git config, or the committed .expconfig), or "local path" for a Git
 remote that is a directory, whose data lives in <its git dir>/exp/cache.
-A Git remote with no data remote says what to configure.
+A Git remote with no data remote says what to configure. When uploads go
+elsewhere than downloads come from (a push URL, pushInsteadOf, lfs.pushurl),
+a second line names the data remote `git exp push` uploads to.
 
 -v also asks each data remote whether it answers (one request, at most ten
 seconds each): "reachable", or what went wrong. --json prints the same as a
 JSON list of objects with the keys name, url, data_remote, reason, error,
-reachable and probe.
+reachable, probe, push_data_remote, push_reason and push_error (null when
+uploads go to data_remote).
 """
 
 EXAMPLES = ["git exp remote", "git exp remote -v", "git exp remote --json"]
@@ -40,6 +43,10 @@ def run(args, console) -> int:
             console.out(f"{p.name}\t{p.url}\n\tdata: none - {p.error}")
             continue
         console.out(f"{p.name}\t{p.url}\n\tdata: {p.location}\t({p.reason})")
+        if p.push_error:
+            console.out(f"\tdata (push): none - {p.push_error}")
+        elif p.push_location:
+            console.out(f"\tdata (push): {p.push_location}\t({p.push_reason})")
         if verbose:
             console.out(f"\t{p.probe}")
     return 0

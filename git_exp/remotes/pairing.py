@@ -4,6 +4,8 @@ The pairing itself is remote.locate()'s, the same function push, pull,
 fetch and the hooks use, so what this shows is what they will do. The one
 thing added here is where a setting was read from (`git config
 --show-origin`, or the committed .expconfig), asked only when listing.
+Uploads may go elsewhere than downloads come from (a push URL, pushInsteadOf,
+lfs.pushurl): the push side is located too and shown when it differs.
 
 The reachability probe (-v) asks each data remote whether it holds one
 made-up object: one real request for every kind of remote, bounded by a
@@ -34,11 +36,16 @@ class Pairing:
     hint: str | None = None
     reachable: bool | None = None     # -v only
     probe: str = ""                   # -v only: what the probe found
+    push_location: str | None = None  # where uploads go, when not LOCATION
+    push_reason: str = ""
+    push_error: str | None = None     # why uploads have no data remote while downloads do
 
     def to_dict(self) -> dict:
         return {"name": self.name, "url": self.url, "data_remote": self.location,
                 "reason": self.reason or None, "error": self.error,
-                "reachable": self.reachable, "probe": self.probe or None}
+                "reachable": self.reachable, "probe": self.probe or None,
+                "push_data_remote": self.push_location, "push_reason": self.push_reason or None,
+                "push_error": self.push_error}
 
 
 def _origin_of(repo: Repository, key: str) -> str:
@@ -72,6 +79,7 @@ def pairings(repo: Repository, probe: bool = False, timeout: float = PROBE_TIMEO
             location, why = locate(repo, name, url)
             pairing.location = location if isinstance(location, str) else location.href
             pairing.reason = _reason(repo, why)
+            _push_side(repo, pairing)
             if probe:
                 data_remote = open_located(repo, location, why)
                 pairing.location = str(data_remote)
@@ -80,6 +88,19 @@ def pairings(repo: Repository, probe: bool = False, timeout: float = PROBE_TIMEO
             pairing.error, pairing.hint = err.message, err.hint
         found.append(pairing)
     return found
+
+
+def _push_side(repo: Repository, pairing: Pairing) -> None:
+    """Fill PAIRING's push location when `git exp push` would upload elsewhere."""
+    from git_exp.remotes.location import locate
+    try:
+        location, why = locate(repo, pairing.name, push=True)
+    except ExpError as err:   # e.g. a push URL that is a path holding no repository
+        pairing.push_error = err.message
+        return
+    href = location if isinstance(location, str) else location.href
+    if href != pairing.location:
+        pairing.push_location, pairing.push_reason = href, _reason(repo, why)
 
 
 def probe_remote(data_remote, timeout: float = PROBE_TIMEOUT) -> tuple[bool, str]:
