@@ -396,8 +396,9 @@ class Checkout:
         work for small files), and after a crash or Ctrl-C there is no half
         folder at DEST, only a '.*.tmp' one beside it - removed at once when
         we get the chance. The manifest's paths were checked when it was
-        read (hashing.check_relpath), and the folder is our own, new, with
-        no link in it.
+        read (hashing.parse_manifest, with path_problem's rule), and the
+        folder is our own, new, with no link in it: _fill writes into it
+        by joining names, without a check per file.
 
         While it is being built, a folder of many files spreads its
         subfolders over the disk, as the cache's objects folder does (see
