@@ -401,12 +401,8 @@ def test_ctrl_c_mid_checkout_of_a_new_folder_leaves_nothing_half_written(committ
     building = []
     while proc.poll() is None and time.monotonic() < deadline:
         building = [n for n in os.listdir(committed.path) if n.startswith(".data.") and n.endswith(".tmp")]
-        try:
-            if building and sum(len(os.listdir(committed.path / building[0] / d))
-                                for d in os.listdir(committed.path / building[0])) >= 600:
-                break
-        except FileNotFoundError:   # renamed into place meanwhile: finished
-            pass
+        if building and sum(len(names) for _, _, names in os.walk(committed.path / building[0])) >= 600:
+            break
         time.sleep(0.002)
     try:
         os.killpg(proc.pid, signal.SIGINT)   # as Ctrl-C does: the whole foreground group
