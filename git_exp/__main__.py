@@ -1,5 +1,3 @@
-import sys
+from git_exp.cli import main_and_exit
 
-from git_exp.cli import main
-
-sys.exit(main())
+main_and_exit()

@@ -27,7 +27,11 @@ if TYPE_CHECKING:
     from git_exp.show.collect import Row
 
 __all__ = ["experiments", "dataframe", "params", "metrics", "open", "read",
-           "ExpError", "PathNotFoundError", "NotARepositoryError"]
+           "ExpError", "PathNotFoundError", "NotARepositoryError", "RepoLike"]
+
+# What every function's `repo` takes: a path inside the repository, or a Repository
+# already opened (git_exp.repo.discover's; the commands pass theirs, not to look twice).
+RepoLike = Union[str, "os.PathLike[str]", "Repository"]
 
 WORKSPACE = "workspace"
 
@@ -39,8 +43,10 @@ running them: a notebook reads the table of experiments as a list of dicts
 or a pandas DataFrame, the params and metrics of any experiment, and any file
 of any experiment, commit or the work tree, data kept in the cache included.
 
-Each function takes `repo`, a path inside the repository (default: the
-current directory). `rev` names an experiment (its name, a sha prefix or its
+Each function takes `repo`, a RepoLike: a path inside the repository (str
+or os.PathLike; default: the current directory), or a
+git_exp.repo.Repository already opened, as git_exp.repo.discover(path)
+returns one. `rev` names an experiment (its name, a sha prefix or its
 ref), any Git revision (HEAD~1, a branch, a tag), or None or "workspace" for
 the work tree, as for `git exp diff`; an experiment's name wins over a
 branch of the same name.
@@ -89,7 +95,7 @@ class PathNotFoundError(ExpError, FileNotFoundError):
 
 # -- repository and revisions --------------------------------------------------
 
-def _repository(repo: Union[str, os.PathLike, Repository]) -> Repository:
+def _repository(repo: RepoLike) -> Repository:
     """A Repository for REPO: one already discovered, or a path inside one."""
     from git_exp.repo import Repository, discover
     if isinstance(repo, Repository):
@@ -137,7 +143,7 @@ def _revs(rev: Union[str, list, None]) -> list[str]:
 
 # -- experiments -----------------------------------------------------------------
 
-def experiments(repo: Union[str, os.PathLike] = ".", all_commits: bool = False,
+def experiments(repo: RepoLike = ".", all_commits: bool = False,
                 rev: Union[str, list, None] = None) -> list[dict]:
     """The rows of `git exp show --json` (with -A for ALL_COMMITS, --rev REV).
 
@@ -154,7 +160,7 @@ def experiments(repo: Union[str, os.PathLike] = ".", all_commits: bool = False,
     return view_objects(view)
 
 
-def dataframe(repo: Union[str, os.PathLike] = ".", all_commits: bool = False,
+def dataframe(repo: RepoLike = ".", all_commits: bool = False,
               rev: Union[str, list, None] = None) -> pandas.DataFrame:
     """experiments() as a pandas DataFrame: one row per row of the table.
 
@@ -182,7 +188,7 @@ def dataframe(repo: Union[str, os.PathLike] = ".", all_commits: bool = False,
     return pandas.DataFrame.from_records(records, columns=head + labels)
 
 
-def params(rev: Optional[str] = None, repo: Union[str, os.PathLike] = ".") -> dict:
+def params(rev: Optional[str] = None, repo: RepoLike = ".") -> dict:
     """{file: {flattened key: value}} of the params at REV (None: the work tree).
 
     REV may also name a run in progress or a queued run, as `git exp show`
@@ -190,7 +196,7 @@ def params(rev: Optional[str] = None, repo: Union[str, os.PathLike] = ".") -> di
     return _row(_repository(repo), rev).params
 
 
-def metrics(rev: Optional[str] = None, repo: Union[str, os.PathLike] = ".") -> dict:
+def metrics(rev: Optional[str] = None, repo: RepoLike = ".") -> dict:
     """{file: {flattened key: value}} of the metrics at REV (None: the work tree).
 
     REV may also name a run in progress: its latest metrics (and step)."""
@@ -200,7 +206,7 @@ def metrics(rev: Optional[str] = None, repo: Union[str, os.PathLike] = ".") -> d
 # -- files -----------------------------------------------------------------------
 
 @contextmanager
-def open(path: str, rev: Optional[str] = None, repo: Union[str, os.PathLike] = ".", mode: str = "r",
+def open(path: str, rev: Optional[str] = None, repo: RepoLike = ".", mode: str = "r",
          encoding: Optional[str] = None) -> Iterator[IO]:
     """A file of REV (None: the work tree), open for reading, as a context manager.
 
@@ -217,14 +223,14 @@ def open(path: str, rev: Optional[str] = None, repo: Union[str, os.PathLike] = "
         handle.close()
 
 
-def read(path: str, rev: Optional[str] = None, repo: Union[str, os.PathLike] = ".", mode: str = "r",
+def read(path: str, rev: Optional[str] = None, repo: RepoLike = ".", mode: str = "r",
          encoding: Optional[str] = None) -> Union[str, bytes]:
     """The whole content of PATH at REV, as open() finds it: text, or bytes with mode "rb"."""
     with open(path, rev, repo, mode, encoding) as fh:
         return fh.read()
 
 
-def _open(path: str, rev: Optional[str], repo: Union[str, os.PathLike], mode: str, encoding: Optional[str]) -> IO:
+def _open(path: str, rev: Optional[str], repo: RepoLike, mode: str, encoding: Optional[str]) -> IO:
     from git_exp.worktree.access import open_file
     if mode not in ("r", "rb", "rt"):
         raise ExpError(f"mode '{mode}' is not supported: files are opened for reading",

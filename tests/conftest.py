@@ -34,8 +34,8 @@ def shim_dir(tmp_path_factory) -> Path:
         f"#!{sys.executable}\n"
         "import sys\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from git_exp.cli import main\n"
-        "sys.exit(main())\n")
+        "from git_exp.cli import main_and_exit\n"
+        "main_and_exit()\n")
     shim.chmod(0o755)
     return folder
 

@@ -106,6 +106,17 @@ def test_params_and_metrics_of_names_shas_refs_and_revisions(several):
     assert api.metrics("beta", repo=several.path) == cli
 
 
+def test_repo_is_a_path_or_an_open_repository(ml):
+    """RepoLike: a str, an os.PathLike or a Repository already opened name the same repository."""
+    from git_exp.repo import discover
+    ml.exp("run", "-n", "alpha", "-S", "train.lr=0.2")
+    opened = discover(str(ml.path))
+    for repo in (str(ml.path), ml.path, opened):
+        assert api.params("alpha", repo=repo) == {"params.yaml": {"train.lr": 0.2}}
+        assert api.read("params.yaml", rev="alpha", repo=repo) == "train:\n  lr: 0.2\n"
+    assert api.experiments(repo=opened) == api.experiments(repo=ml.path)
+
+
 def test_errors_are_the_commands_errors(several, tmp_path):
     proc = several.exp("metrics", "show", "nope", check=False)
     with pytest.raises(ExpError) as caught:

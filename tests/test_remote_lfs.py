@@ -545,3 +545,112 @@ def test_bench_lfs_still_runs_on_tiny_sizes():
     assert re.search(r"small: .*\n  push \(cold\) +[\d.]+ s wall", proc.stdout), proc.stdout
     assert "Received 6 data objects" in proc.stdout  # 5 files and their directory's manifest
     assert "Received 1 data object, 1.00 MiB" in proc.stdout
+
+
+# -- the client alone, against a plain HTTP server ---------------------------------------------
+
+@pytest.fixture
+def recording_server():
+    """A loopback HTTP server answering every PUT 200; the Authorization header of each is kept."""
+    import http.server
+    import threading
+    seen: list = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.seen = seen   # what the handler kept, for the test
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_credentials_rejected_meanwhile_are_not_lent_to_an_action(committed, recording_server):
+    """Another thread's reject() (its API request got 401) can land between the check that
+    credentials were filled and reading them: the action then goes without Authorization
+    (the server's 401 makes the caller ask again), never with None, on which http.client fails."""
+    from git_exp.config import Config
+    from git_exp.remotes.lfs.batch import Action, Session
+    from git_exp.remotes.lfs.credentials import GitCredentials
+    from git_exp.remotes.lfs.endpoint import Endpoint
+
+    class RejectedMeanwhile(GitCredentials):
+        def header(self):   # the other thread's reject lands just before this read
+            self._filled = None
+            return super().header()
+
+    base = f"http://127.0.0.1:{recording_server.server_port}"
+    session = Session(Endpoint(f"{base}/org/repo.git/info/lfs", "test"), str(committed.path), Config({}))
+    credentials = RejectedMeanwhile(session.endpoint.href, str(committed.path))
+    credentials._filled = b"protocol=http\nhost=127.0.0.1\nusername=u\npassword=p\n"
+    session.credentials = credentials
+    session.upload(Action(f"{base}/objects/abc", {}), b"data", 4, "upload of abc")
+    assert recording_server.seen == [None]
+
+
+def test_a_redirect_off_http_is_refused_on_the_proxy_path_too(monkeypatch):
+    """Through a proxy (urllib), as without one: an LFS server's redirect to ftp:// is refused,
+    with no connection to where it points. urllib would follow it, and its answer has no
+    status (None), on which every status check fails."""
+    import http.client
+    import http.server
+    import socket
+    import threading
+
+    from git_exp.remotes.lfs import connections
+
+    ftp = socket.socket()
+    ftp.bind(("127.0.0.1", 0))
+    ftp.listen(4)
+    ftp.settimeout(0.5)
+    ftp_port = ftp.getsockname()[1]
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:   # the proxied request: the server sends it away from http
+            if self.path.endswith("/missing"):
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(302)
+            self.send_header("Location", f"ftp://127.0.0.1:{ftp_port}/object")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.server_port}")
+        for name in ("no_proxy", "NO_PROXY", "ftp_proxy", "FTP_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        with pytest.raises(http.client.InvalidURL, match="not an http"):
+            connections.request("GET", "http://lfs.example/objects/abc", None, {}, 5,
+                                connections.ssl_context())
+        with pytest.raises(socket.timeout):
+            ftp.accept()[0].close()   # nobody was sent there
+        # An http answer still comes back with its status (urllib raises it as an HTTPError).
+        resp = connections.request("GET", "http://lfs.example/missing", None, {}, 5,
+                                   connections.ssl_context())
+        assert resp.status == 404
+        resp.close()
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+        thread.join()
+        ftp.close()

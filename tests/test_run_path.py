@@ -47,8 +47,9 @@ def trivial(committed: Project) -> Project:
 def test_run_with_a_param_loads_no_module_only_other_commands_need(trivial):
     mods = loaded_modules("run", "-S", "train.lr=0.2", cwd=trivial.path)
     # socket: a queue claim's owner check; decimal: range() sweeps; difflib: error suggestions;
-    # dataclasses (and the inspect, ast, dis it loads): plain classes on this path instead.
-    assert not {"socket", "decimal", "difflib", "dataclasses", "inspect"} & mods
+    # dataclasses (and the inspect, ast, dis it loads): plain classes on this path instead;
+    # typing: annotations only, under TYPE_CHECKING (~2 ms to import).
+    assert not {"socket", "decimal", "difflib", "dataclasses", "inspect", "typing"} & mods
     assert trivial.git("show", "-s", "--format=%s", _latest(trivial)).startswith("exp: ")
     assert "lr: 0.2" in trivial.read("params.yaml")
 
@@ -123,3 +124,49 @@ def test_exp_refs_and_overrides_are_values():
     assert parse_override("train.lr=0.5") == parse_override("train.lr=0.5")
     assert parse_override("train.lr=0.5") != parse_override("train.lr=0.6")
     assert str(copy.deepcopy(parse_override("+a.b=1"))) == "+a.b=1"
+
+
+@pytest.mark.parametrize("argv", [
+    ["-S", "train.lr=0.2"],
+    ["--set-param", "train.lr=0.2", "-S", "other.yaml:a.b=x y", "-S", "~train.old", "-S", "+n=1"],
+])
+def test_run_with_only_sets_reads_them_as_argparse_does(argv):
+    from git_exp.commands import build_parser
+    from git_exp.commands import run as run_verb
+    sets = run_verb._only_sets(argv)
+    assert sets is not None
+    assert vars(run_verb._RunArgs(sets)) == vars(build_parser("run", run_verb).parse_args(argv))
+
+
+@pytest.mark.parametrize("argv", [
+    ["-S"], ["-S", "a=1", "-q"], ["-Sa=1", "-S", "b=2"], ["-S", "-1"], ["-S", ""],
+    ["-S", "a=1", "train"], ["--set", "a=1"], ["-n", "x"], ["-S", "a=1", "-h"], ["--dry", "-S"],
+])
+def test_anything_else_goes_to_argparse(argv):
+    from git_exp.commands import run as run_verb
+    assert run_verb._only_sets(argv) is None
+
+
+def test_run_with_only_sets_does_not_load_argparse(trivial):
+    mods = loaded_modules("run", "-S", "train.lr=0.3", cwd=trivial.path)
+    assert "argparse" not in mods
+    assert "lr: 0.3" in trivial.read("params.yaml")
+    # (Every experiment's message: the fixture's own run may share its second.)
+    assert "Exp-Param: train.lr=0.3" in trivial.git("for-each-ref", "--format=%(contents)", "refs/exps/")
+    # An error of the run itself still ends as an error, not a traceback.
+    proc = trivial.exp("run", "-S", "train.nosuch=1", check=False)
+    assert proc.returncode == 1 and proc.stderr.startswith("error:")
+
+
+def test_settings_read_ahead_still_stop_a_run_before_files_change(trivial):
+    # The prefetch thread reads the settings (Git config and a committed .expconfig)
+    # while the runner is imported; the size limit they set still applies.
+    trivial.gen({".expconfig": "[exp]\n\tmaxCommitFileSize = 1k\n"})
+    trivial.commit("team settings")
+    (trivial.path / "notes.bin").write_bytes(bytes(4096))
+    before = trivial.read("params.yaml")
+    proc = trivial.exp("run", "-S", "train.lr=0.4", check=False)
+    assert proc.returncode == 1 and "notes.bin" in proc.stderr
+    assert trivial.read("params.yaml") == before
+    trivial.git("config", "exp.maxCommitFileSize", "1m")   # the user's Git config wins
+    assert "recorded" in trivial.exp("run", "-S", "train.lr=0.4").stdout

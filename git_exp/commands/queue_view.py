@@ -5,10 +5,9 @@ so a state is painted and a duration written the same way in both.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from git_exp.ui.format import format_duration, format_timestamp
 
+TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
 if TYPE_CHECKING:
     from git_exp.repo import Repository
 
@@ -39,8 +38,7 @@ def _metrics_of(repo: Repository, sha: str) -> dict[str, object]:
     from git_exp.api import metrics
     from git_exp.errors import ExpError
     try:
-        # api.metrics takes an open Repository too (api._repository), though its type says a path.
-        by_file = metrics(sha, repo=repo)  # type: ignore[arg-type]
+        by_file = metrics(sha, repo=repo)
     except ExpError:
         return {}
     counts: dict[str, int] = {}

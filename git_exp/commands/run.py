@@ -14,6 +14,12 @@ if TYPE_CHECKING:   # the runner's base class, for the type checker only: import
 else:
     _RunEvents = object
 
+# cli.main_and_exit may end the process without the interpreter's teardown: every
+# file run writes is closed before run() returns, and what it starts to outlive
+# it (queue workers) are processes of their own. cli.py still checks that no
+# thread or atexit callback is left.
+EXIT_WITHOUT_TEARDOWN = True
+
 DESCRIPTION = """\
 Runs the stages of exp.yaml in dependency order and records the result as an
 experiment: a Git commit whose parent is HEAD, stored under
@@ -158,9 +164,13 @@ def answer_early(argv: list[str], console) -> int | None:
     """A plain `git exp run` (no argument at all: the one the no-op memo
     remembers, see noopmemo.plain_run) answered before argparse is imported,
     when nothing changed since its last no-op. None otherwise; the repository
-    found on the way is kept for run() of the same invocation."""
+    found on the way is kept for run() of the same invocation.
+
+    `git exp run -S K=V [-S K=V ...]` and nothing else runs from here too,
+    without argparse (~5 ms to import and build): see _only_sets."""
     if argv:
-        return None
+        sets = _only_sets(argv)
+        return None if sets is None else run(_RunArgs(sets), console)
     from git_exp.errors import ExpError
     from git_exp.repo import discover
     _EARLY.clear()
@@ -174,6 +184,33 @@ def answer_early(argv: list[str], console) -> int | None:
 
 # What answer_early found for run() of the same invocation (its console tells).
 _EARLY: list = []
+
+
+def _only_sets(argv: list[str]) -> list[str] | None:
+    """The values of ARGV when it holds only `-S VALUE` / `--set-param VALUE`
+    pairs, each VALUE non-empty and not starting with '-'; else None, and
+    argparse reads ARGV (any other option or form, a stage name, -h, a value
+    argparse could take for an option, a missing value: its answer and errors
+    stay its own). For these pairs argparse's answer is exactly this list."""
+    if len(argv) % 2:
+        return None
+    values = []
+    for option, value in zip(argv[::2], argv[1::2]):
+        if option not in ("-S", "--set-param") or not value or value.startswith("-"):
+            return None
+        values.append(value)
+    return values
+
+
+class _RunArgs:
+    """What configure()'s parser makes of `run -S V ...` (see _only_sets): its defaults and SETS."""
+
+    def __init__(self, sets: list[str]) -> None:
+        self.stages: list[str] = []
+        self.set_param = sets
+        self.name = self.message = self.jobs = None
+        self.force = self.downstream = self.no_run_cache = self.dry = False
+        self.queue = self.temp = False
 
 
 def _replayed(repo, console) -> int | None:

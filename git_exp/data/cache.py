@@ -35,7 +35,6 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from typing import Callable, Iterator, Sequence
 
 from git_exp.data import cachefiles
 from git_exp.data.cache_checkout import Checkout, CheckoutResult
@@ -47,9 +46,13 @@ from git_exp.data.links import (DEFAULT_LINK_TYPES, LINK_TYPES, ContentMismatch,
 from git_exp.data.parallel import run_all
 from git_exp.errors import ExpError
 
-# The progress callback add and checkout report to:
-# (files done, files in all, bytes done, bytes in all). Drawn by ui/progress.py.
-Progress = Callable[[int, int, int, int], None]
+TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Callable, Iterator, Sequence
+
+    # The progress callback add and checkout report to:
+    # (files done, files in all, bytes done, bytes in all). Drawn by ui/progress.py.
+    Progress = Callable[[int, int, int, int], None]
 
 
 class Tally:

@@ -15,7 +15,6 @@ import hashlib
 import os
 import shutil
 import stat
-from typing import TYPE_CHECKING
 
 from git_exp.data import cachefiles
 from git_exp.data.hashing import HashInfo, ManifestEntry, hash_file_with_memo, same_version
@@ -24,6 +23,7 @@ from git_exp.data.parallel import MIN_ITEMS, run_all
 from git_exp.errors import ExpError
 from git_exp.plainclass import Mutable
 
+TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
 if TYPE_CHECKING:
     from git_exp.data.cache import Cache, Progress
 

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Sequence
 
 from git_exp.data.hashing import same_version
 from git_exp.errors import ExpError
+
+TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Sequence
 
 # Into the cache we only ever clone or copy: a hardlink or symlink would make
 # the object the user's own file, and (as root) their next edit would change

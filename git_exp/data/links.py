@@ -20,9 +20,12 @@ import itertools
 import os
 import shutil
 import sys
-from typing import Any, Sequence
 
 from git_exp.errors import ExpError
+
+TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Any, Sequence
 
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
 DEFAULT_LINK_TYPES = ("reflink", "copy")

@@ -24,10 +24,13 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from typing import Callable, Sequence, TypeVar
 
-T = TypeVar("T")
-R = TypeVar("R")
+TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Callable, Sequence, TypeVar
+
+    T = TypeVar("T")
+    R = TypeVar("R")
 
 
 def _usable_cores() -> int:

@@ -14,12 +14,17 @@ import asyncio
 import queue
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from git_exp.errors import ExpError
 
 from git_exp.distributed.dask_task import kill_event_name, run_entry
 from git_exp.distributed.dispatch import Ended, Engine, EngineLost, Task
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from distributed import Future
 
 RETRIES = 2              # of a worker command that published nothing (a network hiccup)
 CONNECT_TIMEOUT = "15s"
@@ -33,7 +38,7 @@ AHEAD = 4                # tasks submitted per task that may run at once
 MIN_AHEAD = 16
 
 
-def _import_distributed():
+def _import_distributed() -> ModuleType:
     try:
         import distributed
     except ImportError:
@@ -180,7 +185,7 @@ class DaskEngine(Engine):
                     ended.append(self._ended(entry_id, future))
         return ended
 
-    def _ended(self, entry_id: str, future) -> Ended:
+    def _ended(self, entry_id: str, future: Future) -> Ended:
         if future.status == "finished":
             value = future.result()
             return Ended(entry_id, value.get("output", ""), started=not value.get("skipped"))

@@ -33,7 +33,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from git_exp.errors import ExpError
 from git_exp.git import git_text
@@ -49,6 +49,9 @@ from git_exp.repo import Repository
 from git_exp.sharing import gitremote
 
 from git_exp.distributed import progress
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 POLL_SECONDS = 0.5
 
@@ -127,7 +130,7 @@ class Dispatcher:
     events: WorkerEvents = field(default_factory=WorkerEvents)
     batch: str | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.owner = claims.me()
         self.running: dict[str, ent.Entry] = {}
         self.killed: set[str] = set()
@@ -194,7 +197,7 @@ class Dispatcher:
         progress.receive(self.repo, self.target.url)
         self.reported = set(self.running)
 
-    def _on_signal(self, signum, frame) -> None:
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.signalled = True   # acted on in the loop: engines' clients are not signal-safe
 
     def _queued(self) -> bool:

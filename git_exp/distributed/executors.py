@@ -8,10 +8,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from git_exp.errors import ExpError, UsageError
 from git_exp.repo import Repository
+
+if TYPE_CHECKING:
+    from git_exp.distributed.dispatch import Engine
 
 DASK_PORT = 8786
 
@@ -60,7 +63,7 @@ def parse_resources(items: list[str]) -> dict[str, float]:
 
 
 def open_engine(repo: Repository, spec: ExecutorSpec, *, resources: dict[str, float] | None = None,
-                sbatch_args: Sequence[str] = (), jobs: int | None = None):
+                sbatch_args: Sequence[str] = (), jobs: int | None = None) -> Engine:
     """The engine SPEC names (dispatch.Engine); ExpError if it cannot be reached."""
     if spec.kind == "dask":
         from git_exp.distributed.dask_engine import DaskEngine

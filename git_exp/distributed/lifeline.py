@@ -23,11 +23,15 @@ import time
 
 from git_exp import procs
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Callable
+
 POLL_SECONDS = 0.5
 EXIT_CODE = 137   # as if killed: the attempt produced nothing
 
 
-def watch_parent(folder_of_work, poll: float = POLL_SECONDS) -> threading.Thread | None:
+def watch_parent(folder_of_work: Callable[[], str | None], poll: float = POLL_SECONDS) -> threading.Thread | None:
     """Start a daemon thread that ends our work and exits when our parent dies.
 
     FOLDER_OF_WORK is a callable returning the folder we work in (or None

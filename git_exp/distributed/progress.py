@@ -117,7 +117,7 @@ def read_progress(repo: Repository, entry_id: str) -> tuple[dict, dict]:
     return _values(found.get("params")), _values(found.get("metrics"))
 
 
-def _values(tree) -> dict:
+def _values(tree: object) -> dict:
     """{file: {key: scalar}} only; anything else in a report is dropped."""
     if not isinstance(tree, dict):
         return {}
@@ -128,7 +128,7 @@ def _values(tree) -> dict:
     return out
 
 
-def _plain(value, depth: int = 0) -> bool:
+def _plain(value: object, depth: int = 0) -> bool:
     if value is None or isinstance(value, (str, int, float, bool)):
         return True
     if depth < 8 and isinstance(value, list):

@@ -36,7 +36,7 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from git_exp.errors import ExpError
 from git_exp.git import git, reason
@@ -47,6 +47,12 @@ from git_exp.repo import Repository
 from git_exp.sharing import gitremote
 
 from git_exp.distributed import lifeline, progress
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from git_exp.queue.results import Result
+    from git_exp.remotes.base import DataRemote
 
 CLAIM_TRIES = 5
 _ID = re.compile(r"^[0-9a-z]{4,64}$")
@@ -106,8 +112,9 @@ def exec_entry(remote: str, ref: str, *, read_running: Callable[[str], tuple[dic
             shutil.rmtree(root, ignore_errors=True)
 
 
-def _exec(remote, entry_id, root, data_location, executor, events, publishing,
-          read_running) -> ExecResult:
+def _exec(remote: str, entry_id: str, root: str, data_location: str | None, executor: str,
+          events: ExecEvents, publishing: threading.Event,
+          read_running: Callable[[str], tuple[dict, dict]]) -> ExecResult:
     from git_exp.experiments.run import run_experiment
     from git_exp.queue.checkout import materialise
     from git_exp.queue.executor import queue_trailers
@@ -196,7 +203,7 @@ def _interruptible() -> Iterator[threading.Event]:
         yield publishing
         return
 
-    def on_term(signum, frame):
+    def on_term(signum: int, frame: FrameType | None) -> None:
         if not publishing.is_set():
             raise KeyboardInterrupt
 
@@ -245,7 +252,7 @@ def _ensure_identity(repo: Repository, sha: str) -> None:
             return
 
 
-def _remote_result(repo: Repository, remote: str, entry: ent.Entry):
+def _remote_result(repo: Repository, remote: str, entry: ent.Entry) -> Result | None:
     """The result of ENTRY already on the remote, or None."""
     ref = result_ref(entry)
     sha = gitremote.ls_remote(repo.root, remote, [ref]).get(ref)
@@ -285,14 +292,14 @@ def _claim(repo: Repository, remote: str, entry: ent.Entry) -> ent.Entry:
                    "claimed it at the same time")
 
 
-def _open_data_remote(repo: Repository, remote: str, location: str | None):
+def _open_data_remote(repo: Repository, remote: str, location: str | None) -> DataRemote:
     from git_exp.remotes.location import open_location, resolve
     if location:
         return open_location(location, repo.root, "--data-remote")
     return resolve(repo, remote, remote)
 
 
-def _pull_inputs(repo: Repository, entry: ent.Entry, data_remote, events: ExecEvents) -> None:
+def _pull_inputs(repo: Repository, entry: ent.Entry, data_remote: DataRemote, events: ExecEvents) -> None:
     """Bring the data the entry records into the clone's cache (materialise places it)."""
     from git_exp.data.cache import Cache
     from git_exp.worktree.records import data_at
@@ -313,7 +320,7 @@ def _pull_inputs(repo: Repository, entry: ent.Entry, data_remote, events: ExecEv
                 f"from {data_remote}" + (f"; {len(lacking)} missing there" if lacking else ""))
 
 
-def _push_data(repo: Repository, data_remote, sha: str, entry: ent.Entry) -> int:
+def _push_data(repo: Repository, data_remote: DataRemote, sha: str, entry: ent.Entry) -> int:
     """Send the data the result refers to, before its ref: never a ref without its data."""
     from git_exp.data.cache import Cache
     from git_exp.sharing.needed import needed_objects
@@ -348,7 +355,7 @@ def _log_blob(repo: Repository, sha: str, last_line: str) -> str | None:
 
 
 def _publish(repo: Repository, remote: str, entry: ent.Entry, ref: str, sha: str, log_blob: str | None,
-             extra: Sequence[str] = ()):
+             extra: Sequence[str] = ()) -> Result | None:
     """Push the result (and its log) without force; None, or the winning Result if
     another attempt's result for this entry is there already.
 

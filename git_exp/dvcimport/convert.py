@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from typing import cast
+from typing import TYPE_CHECKING, Callable, cast
 from dataclasses import dataclass, field
 
 from git_exp.dvcimport import dvcfiles
@@ -21,6 +21,9 @@ from git_exp.dvcimport.objects import DvcObjects
 from git_exp.errors import ExpError
 from git_exp.git import git
 from git_exp.names import PIPELINE_FILE as EXP_YAML
+
+if TYPE_CHECKING:
+    from git_exp.pipeline.records import Pipeline
 
 
 class Tree:
@@ -35,11 +38,11 @@ class Tree:
     def read(self, relpath: str) -> bytes | None:
         raise NotImplementedError
 
-    def fallback(self, relpath: str):
+    def fallback(self, relpath: str) -> str | bytes | None:
         """What the tree itself can offer for a data path DVC's cache lacks."""
         return self.read(relpath)
 
-    def text_reader(self):
+    def text_reader(self) -> Callable[[str], str | None]:
         def read(relpath: str) -> str | None:
             data = self.read(relpath)
             return None if data is None else data.decode("utf-8", "replace")
@@ -68,7 +71,7 @@ class WorkTree(Tree):
         with open(path, "rb") as fh:
             return fh.read()
 
-    def fallback(self, relpath: str):
+    def fallback(self, relpath: str) -> str | None:   # the file's path: imported without reading it whole
         path = self._full(relpath)
         return path if os.path.lexists(path) and not os.path.islink(path) else None
 
@@ -127,7 +130,7 @@ def convert_tree(tree: Tree, objects: DvcObjects) -> Converted:
     return result
 
 
-def _parse_ours(tree: Tree, pipeline_bytes: bytes):
+def _parse_ours(tree: Tree, pipeline_bytes: bytes) -> Pipeline:
     from git_exp.pipeline.spec import parse_pipeline
     try:
         return parse_pipeline(pipeline_bytes.decode("utf-8"), tree.root, EXP_YAML, read=tree.text_reader())
@@ -153,7 +156,7 @@ def _pointer(tree: Tree, relpath: str, objects: DvcObjects, result: Converted) -
         result.cached_paths.append(out.path)
 
 
-def _lock(tree: Tree, pipeline, data: bytes, objects: DvcObjects, result: Converted) -> str:
+def _lock(tree: Tree, pipeline: Pipeline, data: bytes, objects: DvcObjects, result: Converted) -> str:
     from git_exp.params.read import flatten, select
     from git_exp.pipeline.lock import StageLock, dump_lock
     dvc = dvcfiles.parse_lock(data, {name: stage.wdir for name, stage in pipeline.stages.items()})
@@ -191,7 +194,7 @@ def _nested(values: dict) -> dict:
     return nested
 
 
-def _infos(paths, recorded: dict, tree: Tree, objects: DvcObjects, stage: str, result: Converted) -> dict:
+def _infos(paths: list[str], recorded: dict, tree: Tree, objects: DvcObjects, stage: str, result: Converted) -> dict:
     infos = {}
     for path in paths:
         out = recorded.get(posixpath.normpath(path))

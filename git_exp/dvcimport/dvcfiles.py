@@ -16,6 +16,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
+from typing import Any, Collection, overload
 
 from git_exp.relpaths import path_problem as check_relpath
 from git_exp.errors import ExpError
@@ -64,12 +65,18 @@ def _text(data: bytes, where: str) -> str:
         raise ExpError(f"{where}: not UTF-8 text (byte {exc.start})") from None
 
 
-def load_yaml(data: bytes, where: str):
+# Any: a YAML document from someone's repository, walked with isinstance checks;
+# its mappings are yamlsrc.YDict (they know where each key was written).
+def load_yaml(data: bytes, where: str) -> Any:
     from git_exp.pipeline.yamlsrc import load
     return load(_text(data, where), where)
 
 
-def plain(value):
+@overload
+def plain(value: dict) -> dict: ...
+@overload
+def plain(value: object) -> object: ...
+def plain(value: object) -> object:
     """YAML-with-marks containers as plain dicts and lists (for dumping and comparing)."""
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
@@ -88,7 +95,7 @@ def _safe_relpath(path: object, where: str) -> str:
     return path
 
 
-def _out(entry, base: str, where: str, cache_default: bool = True) -> DvcOut:
+def _out(entry: object, base: str, where: str, cache_default: bool = True) -> DvcOut:
     if not isinstance(entry, dict) or "path" not in entry:
         raise ExpError(f"{where}: malformed entry (expected a mapping with 'path')")
     path = _safe_relpath(posixpath.join(base, str(entry["path"])) if base != "." else entry["path"], where)
@@ -158,31 +165,32 @@ def convert_pipeline(data: bytes, where: str = DVC_YAML) -> tuple[bytes, list[st
 
     When nothing is left out the bytes are DATA itself, comments and all."""
     from git_exp.pipeline.records import OUT_OPTIONS, PLOT_PROPS, STAGE_KEYS, TOP_KEYS
+    from git_exp.pipeline.yamlsrc import YDict   # what load_yaml makes of every mapping
     doc = load_yaml(data, where)
-    if not isinstance(doc, dict):
+    if not isinstance(doc, YDict):
         raise ExpError(f"{where}: expected a mapping with 'stages'")
     dropped: list[str] = []
 
-    def prune(mapping, allowed, what: str) -> None:
+    def prune(mapping: YDict, allowed: Collection[str], what: str) -> None:
         for key in [k for k in mapping if k not in allowed]:
             dropped.append(f"{mapping.key_mark(key)}: {what} '{key}' is not supported by git-exp; left out")
             del mapping[key]
 
-    def prune_outputs(entries, allowed) -> None:
+    def prune_outputs(entries: object, allowed: Collection[str]) -> None:
         for entry in entries if isinstance(entries, list) else []:
-            if isinstance(entry, dict):
+            if isinstance(entry, YDict):
                 for options in entry.values():
-                    if isinstance(options, dict):
+                    if isinstance(options, YDict):
                         prune(options, allowed, "output option")
 
     prune(doc, TOP_KEYS, "top-level key")
     prune_outputs(doc.get("plots"), PLOT_PROPS + OUT_OPTIONS)
     prune_outputs(doc.get("metrics"), OUT_OPTIONS)
     for body in (doc.get("stages") or {}).values():
-        if not isinstance(body, dict):
+        if not isinstance(body, YDict):
             continue
         do = body.get("do")
-        stage = do if isinstance(do, dict) else body
+        stage = do if isinstance(do, YDict) else body
         prune(stage, STAGE_KEYS + (() if stage is not body else ("foreach", "matrix", "do")),
               "stage key")
         prune_outputs(stage.get("outs"), OUT_OPTIONS)

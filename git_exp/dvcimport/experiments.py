@@ -24,6 +24,7 @@ from git_exp.git import GitCommandError, git
 from git_exp.git.commits import commit_tree
 
 if TYPE_CHECKING:
+    from git_exp.dvcimport.objects import DvcObjects
     from git_exp.repo import Repository
 
 _DVC_REF = re.compile(r"refs/exps/([0-9a-f]{2})/([0-9a-f]{38})/([^/]+)\Z")
@@ -71,7 +72,7 @@ def _existing(root: str, ref: str) -> str | None:
     return proc.stdout.decode().strip()
 
 
-def plan_experiment(root: str, exp: DvcExperiment, objects) -> ExperimentPlan:
+def plan_experiment(root: str, exp: DvcExperiment, objects: DvcObjects) -> ExperimentPlan:
     from git_exp.experiments.names import validate
     ref = _our_ref(exp.baseline, exp.name)
     existing = _existing(root, ref)

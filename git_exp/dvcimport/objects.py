@@ -18,12 +18,15 @@ import json
 import os
 import posixpath
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import IO, TYPE_CHECKING, Callable, Optional
 
 from git_exp.data.hashing import CHUNK_SIZE, HashInfo, ManifestEntry, manifest_bytes, manifest_hash
 from git_exp.relpaths import path_problem as check_relpath
 from git_exp.dvcimport.dvcfiles import DvcOut
 from git_exp.errors import ExpError
+
+if TYPE_CHECKING:
+    from git_exp.data.cache import Cache
 
 # A .dir object larger than this is not a listing DVC would write; refuse it.
 MAX_DIR_OBJECT = 256 << 20
@@ -41,7 +44,7 @@ class ObjectReport:
     corrupt: dict[str, str] = field(default_factory=dict)   # md5 -> why
 
 
-def _hash_both(stream) -> tuple[str, str, int]:
+def _hash_both(stream: IO[bytes]) -> tuple[str, str, int]:
     md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
     size = 0
     while True:
@@ -65,7 +68,7 @@ def dvc_cache_dir(root: str) -> str:
 class DvcObjects:
     """md5 -> our HashInfo, importing into CACHE when STORE (not in a dry run)."""
 
-    def __init__(self, dvc_cache: str, cache, store: bool):
+    def __init__(self, dvc_cache: str, cache: Cache, store: bool) -> None:
         self.roots = [os.path.join(dvc_cache, "files", "md5"), dvc_cache]
         self.cache = cache
         self.store = store

@@ -11,7 +11,11 @@ exp.yaml, and the run takes the answers when it gets to them:
 - HEAD's commit, through a `cat-file --batch` left open for the baseline's
   params files (record.baseline_and_blobs reads them through it);
 - the files the snapshot would take from the work tree (snapshot.changed_files)
-  for run.check_sizes - run.py uses them only when no .gitignore changed since.
+  for run.check_sizes - run.py uses them only when no .gitignore changed since;
+- the settings (repo.config: `git config --list`, and .expconfig), last: the
+  run reads exp.maxCommitFileSize and exp.cache.type only after it has taken
+  the answers above, so after this thread has ended; cli.py's color decision
+  asks for them earlier only on a terminal, and then read_once shares them.
 
 Each answer is exactly what the caller would have got by asking at that
 moment; an error is raised in the caller's thread when it takes the answer,
@@ -58,6 +62,10 @@ class Prefetch:
         if changed:
             steps.append(("changed", self._changed))
         steps.append(("head", self._read_head))
+        # Sets repo._config. Should the main thread ask before this ran (it does not:
+        # see the docstring), it reads the same settings itself; a failure here is met
+        # again there, where it shows.
+        steps.append(("config", lambda: repo.config))
         # Started before anything else is imported: the thread imports what it
         # calls while this one goes on importing the runner.
         self._thread = threading.Thread(target=self._ask, args=(steps,), name="git-exp-prefetch",

@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import time
-from typing import TYPE_CHECKING, BinaryIO, Collection, NoReturn, Sequence
 
 from git_exp.errors import ExpError
 from git_exp.experiments import names as exp_names
@@ -22,8 +21,10 @@ from git_exp.ignore import ensure_ignored
 from git_exp.pipeline.runner import Events, PipelineRun, RunSummary, StageFailed
 from git_exp.pipeline.spec import load_pipeline
 
+TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
 if TYPE_CHECKING:
     from types import FrameType
+    from typing import BinaryIO, Collection, NoReturn, Sequence
 
     from git_exp.experiments.prefetch import Prefetch
     from git_exp.pipeline.records import Pipeline, Stage

@@ -25,6 +25,17 @@ from git_exp.params.keys import index_of, join_key, split_key
 from git_exp.params.overrides import Override
 from git_exp.params.read import flatten, fmt_of, key_text, parse, read_text
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+
+    class Editor(Protocol):
+        """One format's splicer (the modules edit_yaml, edit_json, edit_toml, edit_python)."""
+
+        def edit(self, text: str, ov: Override, op: str, source: str) -> tuple[str, list[str]]:
+            """TEXT with OV applied (OP: set, add or delete), and the keys that follow it (aliases)."""
+            ...
+
 _BUG_HINT = "edit the file by hand; if the file looks ordinary, please report this as a bug in git-exp"
 
 
@@ -160,7 +171,7 @@ def bug(key: str, source: str, detail: str) -> ExpError:
 
 # --- one override ------------------------------------------------------------------
 
-def _editor(fmt: str):
+def _editor(fmt: str) -> Editor:
     # Imported on demand: a YAML edit need not load the TOML scanner, and the reverse.
     if fmt == "yaml":
         from git_exp.params import edit_yaml
@@ -228,7 +239,7 @@ def _edit(text: str, data: dict, fmt: str, ov: Override, source: str) -> tuple[s
     return new_text, new_data
 
 
-def _probe(data: dict, parts: list[str]):
+def _probe(data: dict, parts: list[str]) -> tuple[bool, tuple[str, object] | None]:
     """(found, blocker): blocker is (path, value) when a prefix is not a mapping (or list)."""
     node: object = data
     for i, part in enumerate(parts):
@@ -259,7 +270,9 @@ def _list_step(data: dict, parts: list[str]) -> str | None:
 _MISSING = object()
 
 
-def _child_key(mapping, part: str):
+# Any: a key of a parsed mapping (YAML allows any scalar: 1, true, null) or a list index,
+# used to index the same container it came from; _MISSING when there is none.
+def _child_key(mapping: dict | list, part: str) -> Any:
     if isinstance(mapping, list):   # layers.0: an element that exists
         index = index_of(part)
         return index if index is not None and index < len(mapping) else _MISSING
@@ -307,7 +320,7 @@ def _verify(key: str, source: str, fmt: str, expected: dict, actual: dict, follo
         raise ExpError(f"cannot edit {key} in {source}: {detail}", hint=hint)
 
 
-def _unknown(data: dict, ov: Override, source: str, blocker) -> ExpError:
+def _unknown(data: dict, ov: Override, source: str, blocker: tuple[str, object] | None) -> ExpError:
     flat = flatten(data)
     if blocker is not None:
         where, value = blocker

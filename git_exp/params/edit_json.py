@@ -177,7 +177,7 @@ class _Doc:
         block = json.dumps(value, ensure_ascii=False, indent=self.unit)
         return block.replace("\n", self.nl + indent)
 
-    def add(self, chain, parts: list[str], ov: Override) -> str:
+    def add(self, chain: list[tuple[_Node, _Member]], parts: list[str], ov: Override) -> str:
         text = self.text
         obj = chain[-1][1].value if chain else self.root
         if obj.kind != "object":
@@ -209,7 +209,7 @@ class _Doc:
             return splice(text, [(obj.start + 1, obj.end - 1, self.nl + indent + member + self.nl + close)])
         return splice(text, [(obj.start + 1, obj.end - 1, member + self.render(value, use))])
 
-    def delete(self, chain) -> str:
+    def delete(self, chain: list[tuple[_Node, _Member]]) -> str:
         obj, member = chain[-1]
         members = obj.members
         i = members.index(member)

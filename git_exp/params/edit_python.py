@@ -46,7 +46,7 @@ def edit(text: str, ov: Override, op: str, source: str) -> tuple[str, list[str]]
     return splice(text, [(start, end, render(ov.value, ov, node, text[start:end], source, text))]), []
 
 
-def render(value: object, ov: Override | None, old, old_text: str, source: str = "<params>",
+def render(value: object, ov: Override | None, old: ast.AST | None, old_text: str, source: str = "<params>",
            text: str = "") -> str:
     """VALUE as Python source: the user's own text when it means the same, else a literal."""
     if ov is not None and _reads_as(ov.text, value):

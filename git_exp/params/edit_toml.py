@@ -22,7 +22,7 @@ deletes instead.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterator
 
 from git_exp.errors import ExpError
 from git_exp.params.edit import (after_line, bug, line_start, newline_of, remove_lines,
@@ -68,14 +68,14 @@ class _Doc:
         self.text, self.sections, self.source = text, sections, source
         self.nl = newline_of(text)
 
-    def entries(self):
+    def entries(self) -> Iterator[tuple[Section, KV, tuple]]:
         """(section, entry, full key path) for every key line outside arrays of tables."""
         for sec in self.sections:
             if sec.kind != "array":
                 for e in sec.entries:
                     yield sec, e, sec.path + e.keys
 
-    def locate(self, full: tuple):
+    def locate(self, full: tuple) -> tuple[Section | Val, KV] | None:
         """(owner, key/value) for FULL: owner is a section, or an inline table."""
         for sec, e, path in self.entries():
             if path == full:
@@ -112,10 +112,10 @@ class _Doc:
 
     # -- delete ------------------------------------------------------------------
 
-    def delete(self, full: tuple, found) -> str:
+    def delete(self, full: tuple, found: tuple[Section | Val, KV] | None) -> str:
         text = self.text
         if found is not None and isinstance(found[0], Val):
-            owner, kv = found
+            owner, kv = found[0], found[1]
             members = owner.members
             i = members.index(kv)
             if len(members) == 1:
@@ -314,7 +314,7 @@ def _walk_value(val: Val, rest: tuple) -> Val | None:
     return val
 
 
-def _descend(owner: Val, rest: tuple):
+def _descend(owner: Val, rest: tuple) -> tuple[Val, KV] | None:
     for m in owner.members:
         if m.keys == rest:
             return owner, m

@@ -42,6 +42,10 @@ from git_exp.params.overrides import Override
 from git_exp.params.read import key_text, yaml_error, yaml_loader
 from git_exp.params.yaml_tree import Alias, Composer, Step, YamlTree, key_name, unaliased
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads it as True)
+if TYPE_CHECKING:
+    from git_exp.params.yaml_tree import Node
+
 _COMMENT_TAIL = re.compile(r"[ \t]+#.*$")
 
 
@@ -87,7 +91,7 @@ def edit(text: str, ov: Override, op: str, source: str) -> tuple[str, list[str]]
 class _Doc(YamlTree):
     """The YAML text with its tree: where each edit's new text goes."""
 
-    def content_end(self, node) -> int:
+    def content_end(self, node: Node) -> int:
         """Where NODE's own text ends: past its last character, before blank lines and comments."""
         if isinstance(node, Alias):
             return node.end_mark.index
@@ -101,7 +105,7 @@ class _Doc(YamlTree):
             i -= 1
         return i
 
-    def colon_after(self, key) -> int:
+    def colon_after(self, key: Node) -> int:
         i = self.content_end(key)
         while i < len(self.text) and self.text[i] in " \t":
             i += 1
@@ -128,10 +132,12 @@ class _Doc(YamlTree):
             if start == end:   # `key:` with nothing after the colon
                 new = " " + new
             return splice(text, [(start, end, new)])
+        key = step.key
+        assert key is not None   # a block list element (no key) was refused above
         value = ov.value
         if isinstance(v, yaml.ScalarNode) or not isinstance(value, (list, dict)) or not value:
             # the new value goes onto the key's line; the old block's lines go
-            colon = self.colon_after(step.key)
+            colon = self.colon_after(key)
             tail = text[colon + 1:line_end(text, colon)]
             comment = _COMMENT_TAIL.search(tail)
             new = " " + anchor + self.flow(value, ov, v) + (comment.group(0) if comment else "")
@@ -143,25 +149,27 @@ class _Doc(YamlTree):
         if prefix.strip(" -") == "":   # only the indentation (and a dash) before the first item
             indent = prefix[:len(prefix) - len(prefix.lstrip(" "))]
         else:
-            indent = " " * step.key.start_mark.column + self.unit
+            indent = " " * key.start_mark.column + self.unit
         if isinstance(value, list):
             lines = [f"{indent}- {self.flow(item)}" for item in value]
         else:
-            if len(indent) <= step.key.start_mark.column:
-                indent = " " * step.key.start_mark.column + self.unit
+            if len(indent) <= key.start_mark.column:
+                indent = " " * key.start_mark.column + self.unit
             lines = [f"{indent}{self.key(k)}: {self.flow(item)}" for k, item in value.items()]
-        colon = self.colon_after(step.key)
+        colon = self.colon_after(key)
         return splice(text, [(line_end(text, colon), line_end(text, self.content_end(v)),
                               self.nl + self.nl.join(lines))])
 
     def delete(self, steps: list[Step]) -> str:
         step, text = steps[-1], self.text
         mapping, k, v = step.mapping, step.key, step.value
+        assert k is not None   # ~ of a list element is refused before (params/edit.py)
         if mapping.flow_style:
             return splice(text, [self._flow_removal(mapping, k, v)])
         if len(mapping.value) == 1 and len(steps) > 1:
             # the mapping would become empty, which YAML reads as null: write {}
             parent = steps[-2]
+            assert parent.key is not None   # a list element: ~ through a list is refused before (params/edit.py)
             colon = self.colon_after(parent.key)
             tail = text[colon + 1:line_end(text, colon)]
             comment = _COMMENT_TAIL.search(tail)
@@ -174,7 +182,7 @@ class _Doc(YamlTree):
         a, b = remove_lines(text, begin, self.content_end(v))
         return splice(text, [(a, b, "")])
 
-    def _flow_removal(self, mapping, k, v) -> tuple[int, int, str]:
+    def _flow_removal(self, mapping: yaml.MappingNode, k: Node, v: Node) -> tuple[int, int, str]:
         pairs = mapping.value
         i = next(n for n, (kk, _) in enumerate(pairs) if kk is k)
         if len(pairs) == 1:
@@ -231,7 +239,7 @@ class _Doc(YamlTree):
     def key(self, name: str) -> str:
         return _dump_flow(name)
 
-    def flow(self, value: object, ov: Override | None = None, old=None) -> str:
+    def flow(self, value: object, ov: Override | None = None, old: Node | None = None) -> str:
         """VALUE as YAML text that is safe anywhere a flow value may stand."""
         if isinstance(value, str) and isinstance(old, yaml.ScalarNode):
             if old.style == "'" and value.isprintable():

@@ -22,6 +22,10 @@ from __future__ import annotations
 
 from git_exp.errors import ExpError
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 _SPECIAL = set('."=:\\')
 
 
@@ -39,7 +43,7 @@ def quote_part(part: str) -> str:
     return f'"{body}"'
 
 
-def join_key(parts) -> str:
+def join_key(parts: Iterable[str]) -> str:
     return ".".join(quote_part(p) for p in parts)
 
 

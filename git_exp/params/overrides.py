@@ -29,6 +29,10 @@ from git_exp.errors import ExpError
 from git_exp.params.keys import find_outside_quotes, index_of, join_key, split_key
 from git_exp.plainclass import Frozen
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    import yaml
+
 OPS = ("set", "add", "upsert", "delete")
 
 _INT = re.compile(r"[-+]?(?:0|[1-9](?:_?[0-9])*)$")
@@ -190,7 +194,7 @@ def _parse_flow(s: str) -> object:
     return _node_value(node, s)
 
 
-def _node_value(node, s: str) -> object:
+def _node_value(node: yaml.Node, s: str) -> object:
     import yaml
     if isinstance(node, yaml.ScalarNode):
         if node.style is None:

@@ -21,6 +21,12 @@ import re
 from git_exp import bounded
 from git_exp.errors import ExpError
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    import yaml
+
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
 # Python files hold parameters but are no data format (template vars, plots).
 PARAMS_FORMATS = {**FORMATS, ".py": "python"}
@@ -144,12 +150,12 @@ def _kind(value: object) -> str:
     return f"a single value ({type(value).__name__})"
 
 
-def yaml_loader():
+def yaml_loader() -> type[yaml.SafeLoader]:
     """The fastest safe loader available (libyaml's when PyYAML was built with it)."""
     return bounded.yaml_loader()
 
 
-def yaml_error(e, source: str, text: str | None = None) -> ExpError:
+def yaml_error(e: Exception, source: str, text: str | None = None) -> ExpError:
     """A PyYAML error as `source:line:col: problem`; TEXT, when given, sharpens the hint."""
     mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
     problem = getattr(e, "problem", None) or str(e)
@@ -166,7 +172,7 @@ def yaml_error(e, source: str, text: str | None = None) -> ExpError:
     return ExpError(f"{where}: {problem}", hint=hint)
 
 
-def _tab_at(text: str | None, mark) -> bool:
+def _tab_at(text: str | None, mark: yaml.Mark | None) -> bool:
     # libyaml's message does not name the tab; the line it points at does
     if text is None or mark is None:
         return False
@@ -177,7 +183,7 @@ def _tab_at(text: str | None, mark) -> bool:
 # Params and metrics files come with other people's experiments: every parse
 # goes through git_exp.bounded (size, nesting and YAML alias limits).
 
-def _parse_yaml(text: str, source: str):
+def _parse_yaml(text: str, source: str) -> object:
     import yaml
     try:
         return bounded.load_yaml(text, source)
@@ -187,7 +193,7 @@ def _parse_yaml(text: str, source: str):
         raise ExpError(f"{source}: nested too deeply") from None
 
 
-def _parse_json(text: str, source: str):
+def _parse_json(text: str, source: str) -> object:
     import json
     try:
         return bounded.load_json(text, source)
@@ -198,7 +204,7 @@ def _parse_json(text: str, source: str):
         raise ExpError(f"{source}: nested too deeply") from None
 
 
-def toml_module():
+def toml_module() -> ModuleType:
     try:
         import tomllib
     except ImportError:   # Python < 3.11
@@ -206,7 +212,7 @@ def toml_module():
     return tomllib
 
 
-def _parse_toml(text: str, source: str):
+def _parse_toml(text: str, source: str) -> object:
     tomllib = toml_module()
     try:
         return bounded.load_toml(text, source, tomllib)
@@ -216,7 +222,7 @@ def _parse_toml(text: str, source: str):
         raise ExpError(f"{source}: nested too deeply") from None
 
 
-def toml_error(e, text: str, source: str) -> ExpError:
+def toml_error(e: ValueError, text: str, source: str) -> ExpError:
     msg = str(e)
     m = _TOML_POS.search(msg)
     if m:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import cast
+from typing import Union, cast
 
 from git_exp.errors import ExpError
 from git_exp.params.keys import index_of, join_key
@@ -45,16 +45,21 @@ _LITERAL_HINT = ("git-exp reads Python params without running them: write the va
                  "(a number, a string, True/False/None, or a list or dict of them)")
 
 
-class Scope(dict):
+# What a name is bound to: its expression, the Scope of a class, or the statement
+# (import, def, +=, a = b = ...) that made it no literal.
+Bound = Union[ast.expr, ast.stmt, "Scope"]
+
+
+class Scope(dict[str, Bound]):
     """A module's or a class's names, each bound to an ast expression, a Scope, or a statement."""
 
-    def __init__(self, node=None):
+    def __init__(self, node: ast.ClassDef | None = None) -> None:
         super().__init__()
         self.node = node
 
 
 class NotLiteral(Exception):
-    def __init__(self, node):
+    def __init__(self, node: ast.expr | ast.stmt) -> None:
         super().__init__()
         self.node = node
 
@@ -85,7 +90,7 @@ def parse(text: str, source: str) -> dict:
     return _data(parse_tree(text, source))
 
 
-def _scope(body: list, node, depth: int) -> Scope:
+def _scope(body: list[ast.stmt], node: ast.ClassDef | None, depth: int) -> Scope:
     names = Scope(node)
     for stmt in body:
         if isinstance(stmt, ast.Assign):
@@ -117,9 +122,9 @@ def _scope(body: list, node, depth: int) -> Scope:
     return names
 
 
-def _self_attributes(init: ast.FunctionDef) -> dict:
+def _self_attributes(init: ast.FunctionDef) -> dict[str, ast.expr]:
     """`self.x = value` at the top of a class's __init__: DVC reads those as class params."""
-    names: dict = {}
+    names: dict[str, ast.expr] = {}
     for stmt in init.body:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
             target, value = stmt.targets[0], stmt.value
@@ -174,14 +179,15 @@ def _lenient_dict(node: ast.Dict, depth: int) -> dict | None:
     return out
 
 
-def _key(node, depth: int):
+def _key(node: ast.expr | None, depth: int) -> object:
+    assert node is not None, "a ** spread: callers refuse those before reading keys"
     key = literal(node, depth + 1)
     if isinstance(key, (list, dict)):
         raise NotLiteral(node)
     return key
 
 
-def literal(node, depth: int = 0):
+def literal(node: ast.expr | ast.stmt, depth: int = 0) -> object:
     """The value of a literal expression; NotLiteral for anything else."""
     if depth > MAX_DEPTH:
         raise NotLiteral(node)
@@ -204,14 +210,14 @@ def literal(node, depth: int = 0):
 
 # --- finding a key's node, for editing and for saying why a key is missing ----------
 
-def find(scope: Scope, parts: list[str]):
+def find(scope: Scope, parts: list[str]) -> tuple[Bound | None, tuple[list[str], ast.expr | ast.stmt] | None]:
     """(node, None) for the expression PARTS names, or (None, blocker) where the walk stops.
 
     The blocker is (parts so far, the node that is not a literal), or None when
     the key simply does not exist.
     """
     from git_exp.params.read import key_text
-    bound: object = scope
+    bound: Bound = scope
     for i, part in enumerate(parts):
         if isinstance(bound, Scope):
             if part not in bound:
@@ -260,7 +266,7 @@ def unreadable(text: str, source: str, parts: list[str]) -> ExpError | None:
                     hint=_LITERAL_HINT)
 
 
-def describe(node) -> str:
+def describe(node: ast.expr | ast.stmt) -> str:
     if isinstance(node, ast.Call):
         return "a function call"
     if isinstance(node, (ast.Name, ast.Attribute, ast.Subscript)):
@@ -310,6 +316,7 @@ def offset(text: str, starts: list[int], lineno: int, col: int) -> int:
     return start + len(raw[:col].decode("utf-8", "replace"))
 
 
-def span(text: str, starts: list[int], node) -> tuple[int, int]:
-    return (offset(text, starts, node.lineno, node.col_offset),
-            offset(text, starts, node.end_lineno, node.end_col_offset))
+def span(text: str, starts: list[int], node: ast.expr | ast.stmt) -> tuple[int, int]:
+    end_line, end_col = node.end_lineno, node.end_col_offset
+    assert end_line is not None and end_col is not None, "ast.parse sets the end of every node"
+    return (offset(text, starts, node.lineno, node.col_offset), offset(text, starts, end_line, end_col))

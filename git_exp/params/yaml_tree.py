@@ -16,6 +16,10 @@ from git_exp.params.keys import index_of, join_key
 from git_exp.params.overrides import Override
 from git_exp.params.read import key_text
 
+TYPE_CHECKING = False   # typing's, without importing typing on run -S's path (mypy reads it as True)
+if TYPE_CHECKING:
+    from typing import Iterator, Union
+
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
@@ -26,15 +30,21 @@ class Alias:
     marks point at the anchor; we keep the alias's own position instead.
     """
 
-    def __init__(self, target, start_mark, end_mark, name: str):
+    def __init__(self, target: yaml.Node, start_mark: yaml.Mark, end_mark: yaml.Mark, name: str) -> None:
         self.target = target
         self.start_mark = start_mark
         self.end_mark = end_mark
         self.name = name
 
 
+if TYPE_CHECKING:
+    # A node of the composed tree: PyYAML's own, or an Alias standing where `*name` is written.
+    # (PyYAML ships no type hints: mypy reads yaml.Node as Any unless types-PyYAML is installed.)
+    Node = Union[yaml.Node, Alias]
+
+
 class Composer(yaml.SafeLoader):
-    def compose_node(self, parent, index):
+    def compose_node(self, parent: yaml.Node | None, index: object) -> Node:
         event = self.peek_event()
         node = super().compose_node(parent, index)
         if isinstance(event, yaml.AliasEvent):
@@ -46,13 +56,14 @@ class Composer(yaml.SafeLoader):
 class Step:
     """One key on the way to the value: the mapping it is in, its key and value nodes."""
 
-    def __init__(self, mapping, key, value, merged: bool, via_alias: Alias | None):
+    def __init__(self, mapping: yaml.Node, key: Node | None, value: Node, merged: bool,
+                 via_alias: Alias | None) -> None:
         self.mapping, self.key, self.value = mapping, key, value
         self.merged, self.via_alias = merged, via_alias
 
 
 
-def unaliased(node):
+def unaliased(node: Node) -> yaml.Node:
     """The node an alias stands for; any other node itself."""
     return node.target if isinstance(node, Alias) else node
 
@@ -61,7 +72,7 @@ def unaliased(node):
 class YamlTree:
     """The composed tree of TEXT (from SOURCE), with every key path that shows each node."""
 
-    def __init__(self, text: str, root, source: str):
+    def __init__(self, text: str, root: yaml.Node | None, source: str) -> None:
         self.text, self.root, self.source = text, root, source
         self.nl = newline_of(text)
         self.paths: dict[int, list[tuple[str, ...]]] = {}         # every key path showing a node
@@ -72,7 +83,7 @@ class YamlTree:
 
     # -- reading the structure --------------------------------------------------
 
-    def pairs(self, mapping, seen=frozenset()) -> dict:
+    def pairs(self, mapping: yaml.Node, seen: frozenset[int] = frozenset()) -> dict[str, tuple[Node, Node, bool]]:
         """The effective key -> (key node, value node, merged?) of MAPPING, as the loader builds it."""
         merged, explicit = [], []
         for k, v in mapping.value:
@@ -87,20 +98,20 @@ class YamlTree:
                         for name, (kk, vv, _) in self.pairs(sub, seen | {id(mapping)}).items():
                             merged.append((name, kk, vv, True))
             else:
-                name = key_name(k)
-                if name is not None:
-                    explicit.append((name, k, v, False))
+                own = key_name(k)
+                if own is not None:
+                    explicit.append((own, k, v, False))
         result = {}
         for name, k, v, was_merged in merged + explicit:
             result[name] = (k, v, was_merged)
         return result
 
-    def pairs_without(self, mapping, key) -> dict:
+    def pairs_without(self, mapping: yaml.Node, key: Node | None) -> dict[str, tuple[Node, Node, bool]]:
         """The effective pairs of MAPPING if its explicit KEY were gone."""
         clone = yaml.MappingNode(mapping.tag, [(k, v) for k, v in mapping.value if k is not key])
         return self.pairs(clone)
 
-    def _walk(self, node, path, stack) -> None:
+    def _walk(self, node: Node, path: tuple[str, ...], stack: frozenset[int]) -> None:
         real = unaliased(node)
         self.paths.setdefault(id(real), []).append(path)
         if not isinstance(real, yaml.MappingNode) or id(real) in stack:
@@ -161,7 +172,7 @@ class YamlTree:
                 raise ExpError(f"cannot {verb} {ov.key} in {self.source}: {where} comes from a "
                                "merge key (<<)", hint=hint.replace("KEY", ov.key).replace("VALUE", "..."))
 
-    def check_anchors(self, node, parts: list[str], ov: Override, include_self: bool) -> None:
+    def check_anchors(self, node: yaml.Node, parts: list[str], ov: Override, include_self: bool) -> None:
         own = tuple(parts)
         for n in subtree(node, include_self):
             if getattr(n, "anchor_name", None) is None:
@@ -173,11 +184,11 @@ class YamlTree:
                                f"&{n.anchor_name}, which {users[0]} uses",
                                hint=f"give {users[0]} a value of its own first, then {verb} {ov.key}")
 
-    def path_of(self, node) -> str | None:
+    def path_of(self, node: yaml.Node) -> str | None:
         paths = self.paths.get(id(node))
         return join_key(paths[0]) if paths and paths[0] else None
 
-    def others(self, node, parts: list[str], rest: tuple[str, ...] = ()) -> list[str]:
+    def others(self, node: yaml.Node, parts: list[str], rest: tuple[str, ...] = ()) -> list[str]:
         """Other keys that show NODE: its aliases and the maps merging it."""
         own = tuple(parts)
         return [join_key(p + rest) for p in self.paths.get(id(node), []) if p != own]
@@ -198,7 +209,7 @@ class YamlTree:
         return "  "
 
 
-def subtree(node, include_self: bool):
+def subtree(node: yaml.Node, include_self: bool) -> Iterator[yaml.Node]:
     """NODE's descendants (and NODE itself if asked), not following aliases."""
     if include_self:
         yield node
@@ -212,7 +223,7 @@ def subtree(node, include_self: bool):
             yield from subtree(child, True)
 
 
-def key_name(node) -> str | None:
+def key_name(node: Node) -> str | None:
     node = unaliased(node)
     if not isinstance(node, yaml.ScalarNode):
         return None

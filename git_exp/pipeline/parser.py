@@ -11,16 +11,18 @@ from __future__ import annotations
 import itertools
 import posixpath
 import re
-from typing import cast
 
 from git_exp.errors import ExpError
 from git_exp.pipeline.paths import normalize
 from git_exp.names import PARAMS_FILE as DEFAULT_PARAMS
-from git_exp.pipeline.records import (OUT_OPTIONS, PLOT_PROPS, STAGE_KEYS, TOP_KEYS, Output, Pipeline, Reader,
-                                      Stage)
+from git_exp.pipeline.records import OUT_OPTIONS, PLOT_PROPS, STAGE_KEYS, TOP_KEYS, Output, Pipeline, Stage
 from git_exp.pipeline.template import Resolver
 from git_exp.pipeline.template_vars import Context, kind_of, parse_data_file, scalar_text
 from git_exp.pipeline.yamlsrc import Mark, YDict, load as load_yaml, mark_of
+
+TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.pipeline.records import Reader
 
 _NAME = re.compile(r"[A-Za-z0-9_-]+\Z")
 # Output kinds by the stage key that declares them; only plain outs are cached by default,
@@ -280,7 +282,7 @@ class PipelineParser:
         if value is None:
             return []
         # VALUES has its own marks when MARKS is not given.
-        where = (marks if marks is not None else cast(YDict, values)).value_mark(key)
+        where = (marks if marks is not None else values).value_mark(key)   # type: ignore[attr-defined]
         if not isinstance(value, list):
             raise ExpError(f"{where}: '{key}' in {owner} must be a list of {of}, got {kind_of(value)}",
                            hint=f"write '{key}: [a, b]' or one '- item' per line")

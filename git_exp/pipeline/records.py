@@ -7,11 +7,13 @@ knowing about `wdir`, templates or YAML marks. spec.py makes them.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
-
 from git_exp.plainclass import Frozen
 
-Reader = Callable[[str], Optional[str]]
+TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Callable, Optional
+
+    Reader = Callable[[str], Optional[str]]
 
 TOP_KEYS = ("stages", "vars", "params", "metrics", "plots")
 STAGE_KEYS = ("cmd", "wdir", "deps", "params", "outs", "metrics", "plots",

@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import time
-from typing import TYPE_CHECKING, cast
 
 from git_exp.data.cache import Cache
 from git_exp.data.hashing import HashInfo, hash_path
@@ -28,6 +27,7 @@ from git_exp.plainclass import Mutable
 from git_exp.procs import guard_group, unguard_group
 from git_exp.worktree_writes import WorkTree
 
+TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
 if TYPE_CHECKING:
     from typing import Any, Callable
 
@@ -263,7 +263,7 @@ class PipelineRun:
 
     def _run_stage(self, stage: Stage, why: list[str], memo: StateMemo, summary: RunSummary) -> None:
         # Not allow_missing: a missing dep raised, so every value is a HashInfo.
-        deps = cast("dict[str, HashInfo]", self.deps_of(stage, memo))
+        deps = {dep: info for dep, info in self.deps_of(stage, memo).items() if info is not None}
         params = self.params_of(stage)
         for out in stage.outs:
             if out.cache and out.path not in self.ignored:

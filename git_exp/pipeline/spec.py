@@ -21,7 +21,11 @@ import posixpath
 from git_exp import bounded
 from git_exp.errors import ExpError
 from git_exp.pipeline.parser import PipelineParser
-from git_exp.pipeline.records import Pipeline, Reader
+from git_exp.pipeline.records import Pipeline
+
+TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.pipeline.records import Reader
 
 
 def load_pipeline(root: str, relpath: str = "exp.yaml", read: Reader | None = None,

@@ -8,7 +8,7 @@ mapping value and list item, so later checks can say `exp.yaml:7:5: ...`.
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections import namedtuple
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -18,23 +18,26 @@ from git_exp import bounded
 from git_exp.errors import ExpError
 from git_exp.params.read import yaml_error
 
+TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Any
+
 _Loader = bounded.yaml_loader()
 _STR_TAG = "tag:yaml.org,2002:str"
 
 
-class Mark(NamedTuple):
-    """A position in a file, 1-based as editors show it.
+class Mark(namedtuple("Mark", ("file", "line", "col", "base"), defaults=(0,))):
+    """A position in a file, 1-based as editors show it: file (str), line and
+    col (int), and base (int, default 0).
 
     `base` is the column of the first character of a one-line scalar's text
     when offsets in the text map one to one onto columns (plain scalars, and
     quoted ones without escapes), else 0: it lets an error point at the
-    `${...}` inside a longer string.
+    `${...}` inside a longer string. (collections' namedtuple, not typing's:
+    `run` would import typing for it.)
     """
 
-    file: str
-    line: int
-    col: int
-    base: int = 0
+    __slots__ = ()
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"

@@ -7,7 +7,7 @@ revfiles.py; the charts are built by charts.py.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import os
 import posixpath
@@ -24,6 +24,7 @@ from git_exp.plots.charts import (PlotResult, PlotSpec, Revision, Section, build
 from git_exp.plots.revfiles import RevisionFiles, is_file_entry, under
 
 if TYPE_CHECKING:
+    from git_exp.plots.charts import Missing
     from git_exp.repo import Repository
 
 WORKSPACE = "workspace"
@@ -212,11 +213,11 @@ class _Collector(RevisionFiles):
         return chosen
     # -------------------------------------------------------------- sections
 
-    def _sections(self, output) -> list:
+    def _sections(self, output: Output) -> list:
         where = _where(output.location)
         options = output.plot
         template = template_of(options.get("template"), where, output.path)
-        common = dict(title=options.get("title"), template=template, x_label=options.get("x_label"),
+        common: dict[str, Any] = dict(title=options.get("title"), template=template, x_label=options.get("x_label"),
                       y_label=options.get("y_label"), where=where)
         y, x = options.get("y"), options.get("x")
         if isinstance(y, dict):
@@ -271,16 +272,16 @@ def _unique_ids(sections: list) -> None:
         seen.add(chart.id)
 
 
-def _missing(revision: Revision, reason: str):
+def _missing(revision: Revision, reason: str) -> Missing:
     from git_exp.plots.charts import Missing
     return Missing(revision.name, revision.rev, reason)
 
 
-def _fields(value) -> tuple:
+def _fields(value: str | list) -> tuple:   # a plot's y: one column, or a list of them
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-def _x_for(x, files: tuple) -> dict:
+def _x_for(x: str | dict | None, files: tuple) -> dict:
     """x per file: one column for all, or a {file: column} mapping (its only
     column when a file is not listed: x keys are written relative to wdir)."""
     if x is None:
@@ -298,7 +299,7 @@ def _x_for(x, files: tuple) -> dict:
             out[f] = column
     return out
 
-def _where(location) -> str:
+def _where(location: tuple | None) -> str:
     if not location:
         return ""
     file, line, col = location

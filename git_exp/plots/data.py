@@ -16,9 +16,12 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from git_exp.errors import ExpError
+
+if TYPE_CHECKING:
+    from git_exp.pipeline.yamlsrc import Mark
 
 DATA_FORMATS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
@@ -101,7 +104,7 @@ class Table:
         return [None if v is None or v == "" else _text(v) for v in self.columns[name]]
 
 
-def to_number(value) -> float | None:
+def to_number(value: object) -> float | None:
     """VALUE as a float, or None when it is not a number (booleans are not)."""
     if isinstance(value, bool):
         return None
@@ -210,12 +213,13 @@ def _parse_yaml(text: str, path: str, wanted: tuple) -> Table:
     return _from_document(_yaml_marked(text, path), path, wanted)
 
 
-def _yaml_marked(text: str, path: str):
+def _yaml_marked(text: str, path: str) -> object:
+    """The document, its mappings and lists remembering where each value was written."""
     from git_exp.pipeline.yamlsrc import load
     return load(text, path)
 
 
-def _from_document(doc, path: str, wanted: tuple) -> Table:
+def _from_document(doc: object, path: str, wanted: tuple) -> Table:
     if isinstance(doc, list):
         return _records(doc, path, "")
     if isinstance(doc, dict):
@@ -279,7 +283,7 @@ def _flat(record: dict) -> dict:
     return flatten(record)
 
 
-def _value_mark(record: dict, name: str):
+def _value_mark(record: dict, name: str) -> Mark | None:
     """Where RECORD's (possibly dotted) field NAME was written, if the parser kept it."""
     node, mark = record, None
     for part in name.split("."):
@@ -300,7 +304,7 @@ def _item_mark(items: list, index: int, path: str) -> str:
     return path
 
 
-def _kind(value) -> str:
+def _kind(value: object) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
@@ -310,13 +314,13 @@ def _kind(value) -> str:
     return f"a single value ({_show(value)})"
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
 
 
-def _show(value) -> str:
+def _show(value: object) -> str:
     if isinstance(value, str):
         return repr(value) if len(value) <= 40 else repr(value[:37] + "...")
     if isinstance(value, bool):

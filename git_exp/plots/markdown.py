@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.plots.charts import PlotResult
 
-def render(result, chart_paths: dict, image_paths: dict, cwd: str | None = None) -> str:
+
+def render(result: PlotResult, chart_paths: dict, image_paths: dict, cwd: str | None = None) -> str:
     """RESULT as Markdown; CHART_PATHS {chart id: file} and IMAGE_PATHS
     {(section id, revision index): file} are linked relative to CWD."""
     cwd = cwd or os.getcwd()
@@ -65,11 +69,11 @@ def _link(path: str | None, cwd: str) -> str:
     return f"<{rel}>" if " " in rel or ")" in rel else rel
 
 
-def _cell(text) -> str:
+def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _number(value) -> str:
+def _number(value: float | str) -> str:
     if isinstance(value, str):
         return _cell(value)
     if float(value).is_integer() and abs(value) < 1e15:

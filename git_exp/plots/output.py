@@ -17,6 +17,7 @@ from git_exp.errors import ExpError
 from git_exp.worktree_writes import WorkTree
 
 if TYPE_CHECKING:
+    from git_exp.plots.charts import PlotResult
     from git_exp.repo import Repository
 
 DEFAULT_DIR = (".git-exp", "plots")
@@ -54,7 +55,7 @@ def write_page(repo: Repository, html: str, out: str | None = None) -> str:
     return _write(folder, PAGE, html)
 
 
-def write_images(repo: Repository, result, out: str | None = None) -> dict:
+def write_images(repo: Repository, result: PlotResult, out: str | None = None) -> dict:
     """Every image of RESULT as a file under OUT/images/; {(section id, revision index): path}."""
     folder, ours = folder_for(repo, out)
     prepare(repo, folder, ours)
@@ -82,7 +83,7 @@ def safe_name(text: str) -> str:
     return _UNSAFE.sub("_", text).strip("._") or "_"
 
 
-def _write(folder: str, rel: str, data) -> str:
+def _write(folder: str, rel: str, data: bytes | str) -> str:
     try:
         return WorkTree(folder).write(rel, data)
     except OSError as exc:

@@ -16,6 +16,10 @@ from html import escape
 from git_exp import __version__
 from git_exp.plots import svg
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.plots.charts import PlotResult
+
 STYLE = """
 body{margin:0;font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif;
   color:#222;background:#f6f7f9;font-size:14px}
@@ -147,7 +151,7 @@ SCRIPT = r"""
 """
 
 
-def build_page(result, title: str = "Plots") -> str:
+def build_page(result: PlotResult, title: str = "Plots") -> str:
     """The whole page for RESULT (charts.PlotResult), as text."""
     charts_data: dict = {}
     body = []
@@ -236,7 +240,7 @@ def _swatch(index: int) -> str:
             f'stroke="{colour}" stroke-width="3"{dash_attr}/></svg>')
 
 
-def _sha(rev) -> str:
+def _sha(rev: str | None) -> str:
     return f" <code>{rev[:7]}</code>" if rev else ""
 
 

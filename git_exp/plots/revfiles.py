@@ -20,6 +20,9 @@ from git_exp.plots import data as plot_data
 from git_exp.git.catfile import CatFile, GitObject, Trees, parse_commit, parse_tree
 
 if TYPE_CHECKING:
+    from typing import Callable, TypeGuard
+
+    from git_exp.plots.data import Table
     from git_exp.repo import Repository
 
 _FILE_MODES = ("100644", "100755", "100664")
@@ -41,7 +44,7 @@ class RevisionFiles:
         self._times: dict[str, int] = {}
         self._entries: dict[tuple, Any] = {}      # (index, path) -> (mode, oid) | None
         self._blobs: dict[str, bytes | GitObject | None] = {}   # a GitObject: over the size limit
-        self._tables: dict[tuple, object] = {}
+        self._tables: dict[tuple, Table | None] = {}
         self._locks: dict[str, dict] = {}
         self._cached: dict[str, bool] = {}            # plot path -> kept in the data cache
         self._read_commits()
@@ -68,7 +71,7 @@ class RevisionFiles:
             self._times[sha] = info.committer_time
 
 
-    def _reader(self, index: int):
+    def _reader(self, index: int) -> Callable[[str], Optional[str]]:
         """READ for parse_pipeline: text of a file of revision INDEX, or None."""
         def read(path: str) -> Optional[str]:
             entry = self._entry(index, path)
@@ -78,7 +81,8 @@ class RevisionFiles:
             return data.decode("utf-8", "replace") if data is not None else None
         return read
 
-    def _entry(self, index: int, path: str):
+    def _entry(self, index: int, path: str) -> tuple | None:
+        """(mode, oid) of PATH in the commit of revision INDEX, or None."""
         key = (index, path)
         if key not in self._entries:
             self._resolve_paths([key])
@@ -150,7 +154,9 @@ class RevisionFiles:
             return found
         found = []
         assert self._objects is not None   # a commit's folder: its reader is open
-        pending = [(self._entry(index, path)[1], path)]
+        entry = self._entry(index, path)
+        assert entry is not None   # the caller found a folder there (_kind)
+        pending = [(entry[1], path)]
         while pending:
             oid, prefix = pending.pop(0)
             obj = self._objects.read(oid)
@@ -211,7 +217,7 @@ class RevisionFiles:
         except OSError:
             return None
 
-    def table_of(self, index: int, path: str, wanted: tuple):
+    def table_of(self, index: int, path: str, wanted: tuple) -> Table | None:
         if self.revisions[index].rev is None:
             key: tuple = (("workspace", self._root(index)), path, wanted)
         else:
@@ -240,5 +246,5 @@ def under(path: str, folder: str) -> bool:
     return path.startswith(folder.rstrip("/") + "/")
 
 
-def is_file_entry(entry) -> bool:
+def is_file_entry(entry: tuple | None) -> TypeGuard[tuple]:
     return entry is not None and entry[0] in _FILE_MODES

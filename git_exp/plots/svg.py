@@ -29,6 +29,11 @@ from html import escape
 from git_exp.plots.scales import format_number, nice_domain, tight_domain
 from git_exp.plots.svgpaths import bar_path, compact, dots_path, line_path
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.plots.charts import Chart, Series
+    from git_exp.plots.svgpaths import Scale
+
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
 DASHES = ("", "7 3", "2 3", "9 3 2 3")
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
@@ -51,7 +56,7 @@ class Drawn:
     hover: dict      # the drawn points in data units, with the scales, for the page's tooltips
 
 
-def render(chart, dom_id: str, legend_limit: int = LEGEND_LIMIT, width: int = WIDTH,
+def render(chart: Chart, dom_id: str, legend_limit: int = LEGEND_LIMIT, width: int = WIDTH,
            plot_height: int = PLOT_HEIGHT) -> Drawn:
     """CHART (charts.Chart) as an <svg> element with id DOM_ID."""
     plot_w = width - LEFT - RIGHT
@@ -98,7 +103,7 @@ def render(chart, dom_id: str, legend_limit: int = LEGEND_LIMIT, width: int = WI
 
 
 # ------------------------------------------------------------------ axes
-def _x_axis(chart, series) -> tuple:
+def _x_axis(chart: Chart, series: list[Series]) -> tuple:
     """((low, high, ticks), categories or None); categories sit at 0, 1, 2..."""
     if chart.categorical or chart.template == "bar":
         if chart.categorical:
@@ -112,7 +117,8 @@ def _x_axis(chart, series) -> tuple:
         return nice_domain(min(xs, default=0.0), max(xs, default=1.0), 7), None
     return tight_domain(min(xs, default=0.0), max(xs, default=1.0), 7), None
 
-def _grid_and_axes(chart, x_ticks, y_ticks, sx, sy, categories, plot_w, bottom, height) -> str:
+def _grid_and_axes(chart: Chart, x_ticks: list, y_ticks: list, sx: Scale, sy: Scale, categories: list | None,
+                   plot_w: float, bottom: float, height: float) -> str:
     right = LEFT + plot_w
     parts = ['<g class="axes">']
     for value, label in y_ticks:
@@ -147,12 +153,14 @@ def _grid_and_axes(chart, x_ticks, y_ticks, sx, sy, categories, plot_w, bottom, 
 
 # ---------------------------------------------------------------- series
 
-def _draw_series(chart, series, categories, sx, sy, plot_w, bottom) -> list:
+def _draw_series(chart: Chart, series: list[Series], categories: list | None, sx: Scale, sy: Scale,
+                 plot_w: float, bottom: float) -> list:
     drawn = []
     sources = list(dict.fromkeys((s.source, s.field) for s in series))
     positions = {c: i for i, c in enumerate(categories)} if categories is not None else None
     bars = chart.template == "bar"
     if bars:
+        assert categories is not None   # _x_axis gives a bar chart categories
         slots = list(dict.fromkeys((s.revision, s.source, s.field) for s in series))
         group = 0.8 * plot_w / max(len(categories), 1)
         bar_w = group / max(len(slots), 1)
@@ -190,10 +198,10 @@ def _draw_series(chart, series, categories, sx, sy, plot_w, bottom) -> list:
     return drawn
 
 
-def _category(x, chart) -> str:
+def _category(x: float | str, chart: Chart) -> str:
     return x if isinstance(x, str) else format_number(x)
 
-def _legend_entries(chart, limit: int) -> list:
+def _legend_entries(chart: Chart, limit: int) -> list:
     entries = list(dict.fromkeys((s.revision, s.label, s.source, s.field) for s in chart.series))
     return entries[:limit] + ([("more", len(entries) - limit)] if len(entries) > limit else [])
 

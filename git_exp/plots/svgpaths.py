@@ -7,10 +7,16 @@ long series to a few megabytes.
 """
 from __future__ import annotations
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Callable
+
+    Scale = Callable[[float], float]   # data units -> pixels along one axis
+
 BUCKET_PX = 2
 
 
-def decimate(points: list, plot_w: float, sx) -> list:
+def decimate(points: list, plot_w: float, sx: Scale) -> list:
     """POINTS (x, y) thinned to each pixel bucket's lowest and highest point, in order.
 
     Only when there are more points than pixels: shorter series are drawn as they are.
@@ -37,7 +43,7 @@ def decimate(points: list, plot_w: float, sx) -> list:
     return kept
 
 
-def _ordered(low, high) -> list:
+def _ordered(low: tuple, high: tuple) -> list:
     if low is high:
         return [low]
     return [low, high] if low[0] <= high[0] else [high, low]
@@ -59,7 +65,7 @@ def _runs(points: list) -> list:
     return runs
 
 
-def line_path(points, sx, sy, plot_w) -> tuple:
+def line_path(points: list, sx: Scale, sy: Scale, plot_w: float) -> tuple:
     parts, kept = [], []
     for run in _runs(points):
         run = decimate(run, plot_w, sx)
@@ -95,7 +101,7 @@ def _tenths(value: int) -> str:
     return text
 
 
-def dots_path(points, sx, sy) -> tuple:
+def dots_path(points: list, sx: Scale, sy: Scale) -> tuple:
     seen, parts, kept = set(), [], []
     for x, y in points:
         if y is None:
@@ -110,7 +116,7 @@ def dots_path(points, sx, sy) -> tuple:
     return "".join(parts), kept
 
 
-def bar_path(points, sx, sy, zero, offset, bar_w) -> tuple:
+def bar_path(points: list, sx: Scale, sy: Scale, zero: float, offset: float, bar_w: float) -> tuple:
     parts, kept = [], []
     w = max(bar_w - 1.0, 0.8) if bar_w > 3 else bar_w
     for x, y in points:

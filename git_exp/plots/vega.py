@@ -9,9 +9,12 @@ the real names.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from git_exp.plots.svg import PALETTE
+
+if TYPE_CHECKING:
+    from git_exp.plots.charts import Chart, Missing, PlotResult
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 _MARKS = {"line": {"type": "line", "tooltip": True},
@@ -19,7 +22,7 @@ _MARKS = {"line": {"type": "line", "tooltip": True},
           "bar": {"type": "bar", "tooltip": True}}
 
 
-def records(chart, revisions: list) -> list:
+def records(chart: Chart, revisions: list) -> list:
     """Every point of CHART as a tidy record."""
     out = []
     for s in chart.series:
@@ -32,7 +35,7 @@ def records(chart, revisions: list) -> list:
     return out
 
 
-def spec(chart, revisions: list) -> dict:
+def spec(chart: Chart, revisions: list) -> dict:
     values = records(chart, revisions)
     drawn = {s.revision for s in chart.series}
     order = [r.name for i, r in enumerate(revisions) if i in drawn]
@@ -70,7 +73,7 @@ def spec(chart, revisions: list) -> dict:
     }
 
 
-def to_json(result, image_paths: dict | None = None) -> dict:
+def to_json(result: PlotResult, image_paths: dict | None = None) -> dict:
     """RESULT (charts.PlotResult) as one JSON-ready document.
 
     IMAGE_PATHS {(section id, revision index): file} gives where each image
@@ -134,11 +137,11 @@ def dumps(document: dict) -> str:
     return "".join(chunks[int(p)] if i % 2 else p for i, p in enumerate(parts))
 
 
-def _missing(m) -> dict:
+def _missing(m: Missing) -> dict:
     return {"name": m.name, "rev": m.rev, "reason": m.reason}
 
 
-def _plain(value):
+def _plain(value: object) -> object:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return int(value)
     return value

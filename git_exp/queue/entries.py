@@ -20,13 +20,16 @@ the owner (Exp-Claim-Pid, -Host, -Start, Exp-Claimed-At).
 from __future__ import annotations
 
 import os
-from typing import Sequence
 
 from git_exp.errors import ExpError
 from git_exp.experiments import refs
 from git_exp.git import git
 from git_exp.plainclass import Frozen, Mutable
 from git_exp.repo import Repository
+
+TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Sequence
 
 QUEUE_PREFIX = refs.QUEUE_PREFIX
 RUNNING_PREFIX = refs.RUNNING_PREFIX

@@ -58,7 +58,7 @@ class ObjectMismatch(ExpError):
 class TransferCancelled(ExpError):
     """A transfer was stopped (Ctrl-C, or another object failed) before this object completed."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("transfer cancelled")
 
 
@@ -78,7 +78,7 @@ class DataRemote:
     batch_size: int = 1          # objects a caller hands to put_batch/get_batch at once
     _on_bytes: Callable[[str, int], None] | None = None
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.stop = threading.Event()
 
     def cancel(self) -> None:

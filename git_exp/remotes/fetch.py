@@ -24,7 +24,7 @@ failure is returned for the caller to show as a warning with a hint.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Mapping, TypeVar
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol, TypeVar
 
 from git_exp.errors import ExpError
 from git_exp.remotes.needs import Needs
@@ -38,6 +38,13 @@ if TYPE_CHECKING:
 AUTO_KEY = "exp.fetch.auto"
 
 T = TypeVar("T")
+
+
+class Refillable(Protocol):
+    """What refill() reads and updates: a checkout's result (worktree.sync.SyncResult)."""
+
+    missing: dict[str, list[str]]   # data path -> objects the cache lacks
+    fetched: object                 # set to the FetchReport (SyncResult keeps it as object)
 
 
 @dataclass
@@ -171,7 +178,7 @@ def _quietly(func: Callable[[Repository], T], repo: Repository) -> T | None:
         return None
 
 
-def refill(repo: Repository, targets: Mapping[str, HashInfo], result,
+def refill(repo: Repository, targets: Mapping[str, HashInfo], result: Refillable,
            progress: Progress | None = None) -> list[str]:
     """After a checkout found objects missing (RESULT.missing): fetch them, if allowed.
 

@@ -23,13 +23,17 @@ the config command to run.
 from __future__ import annotations
 
 import os
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import unquote, urlsplit
 
 from git_exp.errors import ExpError
 from git_exp.remotes.base import DataRemote
 from git_exp.remotes.directory import DirectoryRemote
 from git_exp.repo import Repository
+
+if TYPE_CHECKING:
+    from git_exp.config import Config
+    from git_exp.remotes.lfs.endpoint import Endpoint
 
 
 # -- which location a Git remote pairs with ---------------------------------
@@ -150,7 +154,7 @@ register_scheme("git+ssh", _open_ssh)
 register_scheme("ssh+git", _open_ssh)
 
 
-def configured_location(config, remote: str) -> tuple[str, str] | None:
+def configured_location(config: Config, remote: str) -> tuple[str, str] | None:
     """(location, the config key it came from) if one is set for REMOTE."""
     for key in (f"remote.{remote}.expdata", "exp.remote"):
         value = config.get(key)
@@ -159,7 +163,8 @@ def configured_location(config, remote: str) -> tuple[str, str] | None:
     return None
 
 
-def locate(repo: Repository, remote: str, url: str | None = None, push: bool = False) -> tuple:
+def locate(repo: Repository, remote: str, url: str | None = None,
+           push: bool = False) -> tuple[str | Endpoint, str]:
     """(the data location paired with Git remote REMOTE, the setting that chose it).
 
     The location is a path or URL, or for a Git host's LFS store its
@@ -212,7 +217,7 @@ def resolve(repo: Repository, remote: str, url: str | None = None, push: bool = 
     return open_located(repo, location, why)
 
 
-def open_located(repo: Repository, location, why: str) -> DataRemote:
+def open_located(repo: Repository, location: str | Endpoint, why: str) -> DataRemote:
     """The data remote for what locate() returned."""
     if not isinstance(location, str):   # an LFS endpoint
         from git_exp.remotes.lfs import open_store

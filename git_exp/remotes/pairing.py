@@ -22,6 +22,10 @@ from git_exp.errors import ExpError
 from git_exp.git import git, git_text
 from git_exp.repo import Repository
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.remotes.base import DataRemote
+
 PROBE_TIMEOUT = 10.0
 _PROBE_HASH = "0" * 64
 
@@ -103,14 +107,14 @@ def _push_side(repo: Repository, pairing: Pairing) -> None:
         pairing.push_location, pairing.push_reason = href, _reason(repo, why)
 
 
-def probe_remote(data_remote, timeout: float = PROBE_TIMEOUT) -> tuple[bool, str]:
+def probe_remote(data_remote: DataRemote, timeout: float = PROBE_TIMEOUT) -> tuple[bool, str]:
     """(reachable, what was found) after one has_many request, or the timeout."""
-    outcome: dict = {}
+    outcome: dict[str, str] = {}   # "ok" or "error": the message
 
-    def ask():
+    def ask() -> None:
         try:
             data_remote.has_many([_PROBE_HASH])
-            outcome["ok"] = True
+            outcome["ok"] = "yes"
         except ExpError as err:
             outcome["error"] = err.message
         except Exception as err:  # noqa: BLE001 - any failure is the answer: unreachable

@@ -20,7 +20,7 @@ import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Iterable, Iterator
+from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator
 from urllib.parse import urlsplit
 
 from git_exp.data.cachefiles import STALE_TEMP_SECONDS
@@ -28,6 +28,9 @@ from git_exp.data.hashing import CHUNK_SIZE, is_valid_hash
 from git_exp.errors import ExpError
 from git_exp.remotes.base import (DataRemote, ObjectMismatch, RemoteUnavailable,
                                   TransferCancelled, check_hash, write_verified)
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 # Objects at least this big go up in parts, several at once (S3's 5 GiB
 # single-PUT limit, and a failed part is retried alone).
@@ -58,7 +61,7 @@ _CREDENTIAL_SOURCES = {
 }
 
 
-def _boto3():
+def _boto3() -> ModuleType:
     try:
         import boto3
         import botocore  # noqa: F401
@@ -81,7 +84,7 @@ def parse_url(url: str) -> tuple[str, str]:
 class _Reader:
     """A file object for put_object that reports bytes read and stops on cancel."""
 
-    def __init__(self, f, remote: "S3Remote", hash: str):
+    def __init__(self, f: IO[bytes], remote: S3Remote, hash: str) -> None:
         self.f, self.remote, self.hash = f, remote, hash
 
     def read(self, n: int = -1) -> bytes:
@@ -91,10 +94,10 @@ class _Reader:
         self.remote.report_bytes(self.hash, len(block))
         return block
 
-    def seek(self, *args):
+    def seek(self, *args: int) -> int:
         return self.f.seek(*args)
 
-    def tell(self):
+    def tell(self) -> int:
         return self.f.tell()
 
 
@@ -106,13 +109,15 @@ class S3Remote(DataRemote):
         self._base = (self.prefix + "/" if self.prefix else "") + "files/sha256/"
         self._jobs = jobs
         self._lock = threading.Lock()
-        self._client = None
-        self._session = None
+        self._client: Any = None   # boto3's: see client
+        self._session: Any = None   # a boto3 Session (no type hints either)
 
     # -- connection and errors -------------------------------------------------
 
+    # Any: boto3 ships no type hints; its clients' methods are made at run time from
+    # the service's JSON model.
     @property
-    def client(self):
+    def client(self) -> Any:
         with self._lock:
             if self._client is None:
                 boto3 = _boto3()
@@ -147,7 +152,7 @@ class S3Remote(DataRemote):
             return "?"
 
     @contextmanager
-    def _errors(self, doing: str):
+    def _errors(self, doing: str) -> Iterator[None]:
         """Turn boto3's exceptions into errors that name the remote and what to do."""
         from botocore import exceptions as bx
         try:
@@ -328,7 +333,7 @@ class S3Remote(DataRemote):
         return aborted
 
 
-def _sha256_of(path: str, stop: threading.Event):
+def _sha256_of(path: str, stop: threading.Event) -> tuple[hashlib._Hash, int]:
     digest = hashlib.sha256()
     size = 0
     with open(path, "rb", buffering=0) as f:

@@ -25,7 +25,7 @@ import tarfile
 import tempfile
 import hashlib
 import time
-from typing import Iterable, Iterator
+from typing import IO, Iterable, Iterator
 from urllib.parse import unquote, urlsplit
 
 from git_exp.data.hashing import CHUNK_SIZE, is_valid_hash
@@ -102,7 +102,7 @@ def _shell_path(path: str) -> str:
 class _Hashing:
     """Reads a local object for tarfile, hashing and reporting it, stopping on cancel."""
 
-    def __init__(self, f, remote: "SSHRemote", hash: str):
+    def __init__(self, f: IO[bytes], remote: SSHRemote, hash: str) -> None:
         self.f, self.remote, self.hash = f, remote, hash
         self.digest = hashlib.sha256()
 
@@ -133,7 +133,8 @@ class SSHRemote(DataRemote):
         # The login shell on the server may not be sh: run the script with sh.
         return self._ssh + port + [self.dest, "sh -c " + shlex.quote(script)]
 
-    def _start(self, script: str, stdin=subprocess.PIPE):
+    def _start(self, script: str,
+               stdin: int | IO[bytes] | None = subprocess.PIPE) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
         err = tempfile.TemporaryFile()
         try:
             proc = subprocess.Popen(self._argv(script), stdin=stdin, stdout=subprocess.PIPE,
@@ -146,7 +147,7 @@ class SSHRemote(DataRemote):
                                          "or core.sshCommand at yours") from None
         return proc, err
 
-    def _failure(self, code: int, err, doing: str) -> ExpError:
+    def _failure(self, code: int, err: IO[bytes], doing: str) -> ExpError:
         err.seek(0)
         text = err.read(65536).decode("utf-8", "replace").strip()
         last = text.splitlines()[-1] if text else f"exit status {code}"
@@ -213,10 +214,12 @@ class SSHRemote(DataRemote):
             check_hash(h)
         token = f"{int(time.time())}-{os.getpid()}-{os.urandom(4).hex()}"
         proc, err = self._start(sshscripts.put(self._root, token))
+        stdin = proc.stdin
+        assert stdin is not None   # _start opens a pipe to it
         sent = 0
         try:
             try:
-                with tarfile.open(fileobj=proc.stdin, mode="w|", format=tarfile.USTAR_FORMAT,
+                with tarfile.open(fileobj=stdin, mode="w|", format=tarfile.USTAR_FORMAT,
                                   bufsize=CHUNK_SIZE) as tar:
                     for h, path in items:
                         with open(path, "rb") as f:
@@ -232,7 +235,7 @@ class SSHRemote(DataRemote):
                         sent += info.size
                     # Only now, every object checked: the entry that lets the server publish.
                     tar.addfile(tarfile.TarInfo(sshscripts.COMMIT))
-                proc.stdin.close()
+                stdin.close()
             except BrokenPipeError:
                 pass  # the server went away: its exit status says why
             proc.wait()
@@ -253,14 +256,15 @@ class SSHRemote(DataRemote):
         for h in dests:
             check_hash(h)
         proc, err = self._start(sshscripts.get(self._root))
+        stdin, out = proc.stdin, proc.stdout
+        assert stdin is not None and out is not None   # _start opens pipes to both
         received = 0
         try:
             try:
-                proc.stdin.write("\n".join(dests).encode() + b"\n")
-                proc.stdin.close()
+                stdin.write("\n".join(dests).encode() + b"\n")
+                stdin.close()
             except BrokenPipeError:
                 pass
-            out = proc.stdout
             sizes: list[tuple[str, int]] = []
             while True:
                 line = out.readline(_MAX_LINE)
@@ -295,7 +299,7 @@ class SSHRemote(DataRemote):
             err.close()
 
 
-def _exactly(stream, size: int, where: str) -> Iterator[bytes]:
+def _exactly(stream: IO[bytes], size: int, where: str) -> Iterator[bytes]:
     left = size
     while left:
         block = stream.read(min(CHUNK_SIZE, left))

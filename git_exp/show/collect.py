@@ -18,6 +18,11 @@ from git_exp.show.commits import CommitData, CommitReader
 from git_exp.show.pending import pending
 from git_exp.show.refstate import RefState, read_state
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
+
+
 PLAIN_STATES = (None, "success", "saved")
 FAILED_STATES = ("failed", "interrupted")
 
@@ -66,7 +71,7 @@ class Selection:
         return out
 
 
-def rev_commit(repo, rev: str) -> str:
+def rev_commit(repo: Repository, rev: str) -> str:
     proc = git(["rev-parse", "--verify", "-q", "--end-of-options", rev + "^{commit}"],
                cwd=repo.root, check=False)
     if proc.returncode != 0:
@@ -75,12 +80,12 @@ def rev_commit(repo, rev: str) -> str:
     return proc.stdout.decode().strip()
 
 
-def ancestors(repo, start: str, count: int) -> list[str]:
+def ancestors(repo: Repository, start: str, count: int) -> list[str]:
     out = git(["rev-list", "--first-parent", f"--max-count={count}", start], cwd=repo.root)
     return out.stdout.decode().split()
 
 
-def asked_baselines(repo, head: str | None, num: int | None, revs: list[str]) -> list[str]:
+def asked_baselines(repo: Repository, head: str | None, num: int | None, revs: list[str]) -> list[str]:
     """The commits --rev and -n name (HEAD by default), in order."""
     starts = [rev_commit(repo, r) for r in revs] if revs else ([head] if head else [])
     chosen: list[str] = []
@@ -89,7 +94,7 @@ def asked_baselines(repo, head: str | None, num: int | None, revs: list[str]) ->
     return list(dict.fromkeys(chosen))
 
 
-def tips(repo, namespace: str) -> list[str]:
+def tips(repo: Repository, namespace: str) -> list[str]:
     """The commits the branch heads (refs/heads/) or tags (refs/tags/) name, newest first."""
     # A tag's commit (peeled) when it is annotated, else the object itself.
     peeled = "%(if)%(*objectname)%(then)%(*objectname)%(else)%(objectname)%(end)"
@@ -98,7 +103,7 @@ def tips(repo, namespace: str) -> list[str]:
     return list(dict.fromkeys(out.split()))
 
 
-def collect(repo, *, all_commits: bool = False, num: int | None = None,
+def collect(repo: Repository, *, all_commits: bool = False, num: int | None = None,
             revs: list[str] | None = None, hide_failed: bool = False,
             hide_workspace: bool = False, reader: CommitReader | None = None,
             hide_queued: bool = False, all_branches: bool = False,
@@ -162,7 +167,7 @@ def collect(repo, *, all_commits: bool = False, num: int | None = None,
     return Selection(workspace, groups, unreadable)
 
 
-def _annotate(repo, rows: list, notes: dict[str, str]) -> None:
+def _annotate(repo: Repository, rows: list, notes: dict[str, str]) -> None:
     """Notes and tags onto ROWS from the annotation commits NOTES (experiment sha -> commit):
     one cat-file, only when some experiment has any."""
     wanted = {row.rev: notes[row.rev] for row in rows if row.rev in notes}
@@ -176,7 +181,7 @@ def _annotate(repo, rows: list, notes: dict[str, str]) -> None:
             row.note, row.tags = annotation.note, annotation.tags
 
 
-def pending_rows(repo, reader: CommitReader, head: str | None, by_baseline: dict,
+def pending_rows(repo: Repository, reader: CommitReader, head: str | None, by_baseline: dict,
                  in_progress: list) -> list[Row]:
     """Rows of the runs in progress and the queued entries whose baseline is shown.
 
@@ -214,6 +219,6 @@ def pending_rows(repo, reader: CommitReader, head: str | None, by_baseline: dict
     return rows
 
 
-def _newest_first(row: Row):
+def _newest_first(row: Row) -> tuple[bool, int, str]:
     running = row.rev is None   # runs without a commit yet are the newest of all
     return (not running, -row.timestamp, row.name)

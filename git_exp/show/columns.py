@@ -14,6 +14,18 @@ from dataclasses import dataclass
 
 from git_exp.errors import ExpError
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Iterable, Protocol
+
+    class Valued(Protocol):
+        """A row of values: collect.Row, or anything else with the same two mappings."""
+
+        @property
+        def metrics(self) -> dict[str, dict]: ...   # file -> {key: value}
+        @property
+        def params(self) -> dict[str, dict]: ...
+
 KINDS = ("metrics", "params")
 _MISSING = object()
 
@@ -29,21 +41,21 @@ class Column:
     def full(self) -> str:
         return f"{self.file}:{self.key}"
 
-    def get(self, row, default=_MISSING):
+    def get(self, row: Valued, default: object = _MISSING) -> object:
         """This column's value in ROW (anything with .metrics/.params), or DEFAULT."""
         values = getattr(row, self.kind).get(self.file)
         if values is None or self.key not in values:
             return default
         return values[self.key]
 
-    def has(self, row) -> bool:
+    def has(self, row: Valued) -> bool:
         return self.get(row) is not _MISSING
 
 
 MISSING = _MISSING
 
 
-def values(columns: list[Column], rows) -> list[list]:
+def values(columns: list[Column], rows: Iterable[Valued]) -> list[list]:
     """The value (or MISSING) of each column in each row: one pass, for big tables."""
     where = [(c.kind == "metrics", c.file, c.key) for c in columns]
     out = []
@@ -57,7 +69,7 @@ def values(columns: list[Column], rows) -> list[list]:
     return out
 
 
-def discover(rows) -> list[Column]:
+def discover(rows: Iterable[Valued]) -> list[Column]:
     """Every column any of ROWS has a value for, in display order."""
     seen: dict[tuple, None] = {}
     for kind in KINDS:
@@ -124,7 +136,7 @@ def matches(patterns: list, *names: str) -> bool:
     return any(p.search(name) for p in patterns for name in names)
 
 
-def choose(columns: list[Column], rows, only_changed: bool = False,
+def choose(columns: list[Column], rows: Iterable[Valued], only_changed: bool = False,
            drop: list[str] | None = None, keep: list[str] | None = None) -> list[Column]:
     """The columns left after --only-changed and --drop; --keep overrides both.
 
@@ -146,7 +158,7 @@ def choose(columns: list[Column], rows, only_changed: bool = False,
     return chosen
 
 
-def changes(column: Column, rows) -> bool:
+def changes(column: Column, rows: Iterable[Valued]) -> bool:
     """Whether COLUMN holds more than one value across ROWS (missing counts as a value)."""
     first = _MISSING
     for index, row in enumerate(rows):
@@ -158,5 +170,5 @@ def changes(column: Column, rows) -> bool:
     return False
 
 
-def _same(a, b) -> bool:
+def _same(a: object, b: object) -> bool:
     return type(a) is type(b) and a == b or (a is _MISSING and b is _MISSING)

@@ -25,6 +25,13 @@ from git_exp.show.memo import Memo
 from git_exp.names import PIPELINE_FILE
 from git_exp.names import PARAMS_FILE as DEFAULT_PARAMS
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.filewatch import Watch
+    from git_exp.pipeline.records import Pipeline, Reader
+    from git_exp.repo import Repository
+
+
 
 @dataclass
 class CommitData:
@@ -87,7 +94,7 @@ def iso_date(timestamp: int, tz: str) -> str:
     return _dt.datetime.fromtimestamp(timestamp, zone).isoformat()
 
 
-def plain(value):
+def plain(value: object) -> object:
     """VALUE as JSON can hold it: YAML and TOML dates become ISO text."""
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
@@ -114,7 +121,7 @@ class FileLayout:
     error: str | None = None
 
 
-def layout_of(pipeline) -> FileLayout:
+def layout_of(pipeline: Pipeline) -> FileLayout:
     base = posixpath.dirname(pipeline.path)
     default = posixpath.normpath(posixpath.join(base or ".", DEFAULT_PARAMS))
     params = list(dict.fromkeys([default, *pipeline.params_files]))
@@ -127,11 +134,11 @@ NO_PIPELINE = FileLayout((DEFAULT_PARAMS,), ())
 class CommitReader:
     """Reads commits once (memo) and blobs once per run (by object id)."""
 
-    def __init__(self, repo):
+    def __init__(self, repo: Repository):
         self.repo = repo
         self.memo = Memo(repo.exp_dir)
         self._texts: dict[str, bytes | GitObject | None] = {}  # blob oid -> contents, read but not parsed yet
-        self._values: dict[str, object] = {}     # blob oid -> flat dict, or an error message
+        self._values: dict[str, dict | str] = {}  # blob oid -> flat dict, or an error message
         self._layouts: dict[str, list] = {}      # exp.yaml oid -> [(deps, FileLayout)]
         self.seen_workspace: CommitData | None = None   # the workspace row last read
 
@@ -204,7 +211,7 @@ class CommitReader:
             self._texts[oid] = obj if obj is not None and obj.too_large else \
                 obj.data if obj is not None else None
 
-    def _blob_values(self, oid: str, path: str):
+    def _blob_values(self, oid: str, path: str) -> dict | str:
         """Flat values of a blob, parsed once per blob id (an error message if it is no data file)."""
         if oid not in self._values:
             data = self._texts.pop(oid, None)
@@ -221,7 +228,7 @@ class CommitReader:
                 self._values[oid] = exc.message
         return self._values[oid]
 
-    def _layout(self, objects: CatFile, trees: Trees, root: str, entry) -> FileLayout:
+    def _layout(self, objects: CatFile, trees: Trees, root: str, entry: tuple | None) -> FileLayout:
         """The files exp.yaml names, parsed once per distinct exp.yaml (and what it read)."""
         if entry is None or not _is_blob(entry):
             return NO_PIPELINE
@@ -277,7 +284,7 @@ class CommitReader:
         self.seen_workspace = data
         return data
 
-    def _read_workspace(self, watch) -> CommitData:
+    def _read_workspace(self, watch: Watch) -> CommitData:
         from git_exp.pipeline.spec import load_pipeline, work_tree_reader
         data = CommitData(None)
         read = watch.reader(work_tree_reader(self.repo.root))
@@ -302,12 +309,12 @@ class CommitReader:
         return data
 
 
-def _is_blob(entry) -> bool:
+def _is_blob(entry: tuple | None) -> bool:
     """A tree entry that is a file's contents (symlinks and submodules are not)."""
     return entry is not None and entry[0] in ("100644", "100755", "100664")
 
 
-def _exists(read, path: str) -> bool:
+def _exists(read: Reader, path: str) -> bool:
     try:
         return read(path) is not None
     except ExpError:

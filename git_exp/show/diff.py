@@ -19,6 +19,11 @@ from git_exp.show.columns import KINDS, MISSING
 from git_exp.show.commits import CommitReader
 from git_exp.show.values import difference
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
+
+
 WORKSPACE = "workspace"
 
 
@@ -31,7 +36,7 @@ class Change:
     new: object    # columns.MISSING when B does not have it
 
     @property
-    def delta(self):
+    def delta(self) -> int | float | None:
         """new - old for two numbers, else None."""
         if self.old is MISSING or self.new is MISSING:
             return None
@@ -48,7 +53,7 @@ class Comparison:
     warnings: list
 
 
-def target(repo, spec: str | None, reader: CommitReader, every: list | None = None) -> tuple[Row, str]:
+def target(repo: Repository, spec: str | None, reader: CommitReader, every: list | None = None) -> tuple[Row, str]:
     """The row SPEC names, and the label to show for it."""
     if spec is None or spec == WORKSPACE:
         work = reader.workspace()
@@ -84,7 +89,7 @@ def compare_rows(a: Row, b: Row, include_all: bool = False, kinds: tuple = KINDS
     return changes
 
 
-def diff(repo, a: str | None = None, b: str | None = None, include_all: bool = False,
+def diff(repo: Repository, a: str | None = None, b: str | None = None, include_all: bool = False,
          kinds: tuple = KINDS) -> Comparison:
     reader = CommitReader(repo)
     every = exp_refs.list_refs(repo.root)

@@ -44,6 +44,12 @@ import zlib
 
 from git_exp import __version__
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
+    from git_exp.show.refstate import RefState
+
+
 VERSION = 2
 MAGIC = b"git-exp show output v2\n"
 MAX_FILES = 8
@@ -73,7 +79,7 @@ def _code_stamp() -> str:
     return " ".join(sorted(stamps))
 
 
-def _lock_path(repo) -> str:
+def _lock_path(repo: Repository) -> str:
     """experiments.runlock.lock_path, without importing what runlock needs to take a lock
     (socket, json): a test checks the two agree."""
     return os.path.join(repo.git_dir, "exp-run.lock")
@@ -98,7 +104,7 @@ class Key:
         return b"%d %d\n" % (len(self.head), len(self.work)) + self.head + self.work + self.listing
 
 
-def state_key(repo, request: str, listing, workspace: bool,
+def state_key(repo: Repository, request: str, listing: RefState, workspace: bool,
               shown: dict | None = None) -> Key | None:
     """The key of REQUEST now, or None when its output cannot be vouched for.
 
@@ -125,7 +131,7 @@ def state_key(repo, request: str, listing, workspace: bool,
     return Key(head.encode("utf-8", "surrogatepass"), work, listing.key())
 
 
-def _stat_text(value) -> bytes:
+def _stat_text(value: list[int] | int | None) -> bytes:
     """A stat key of filewatch (a list of numbers, a number, or None for absent) as bytes."""
     if value is None:
         return b"-"

@@ -16,8 +16,13 @@ from __future__ import annotations
 from git_exp.experiments.runlock import live_holder
 from git_exp.queue.pending import Pending
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
 
-def running_here(repo) -> list[Pending]:
+
+
+def running_here(repo: Repository) -> list[Pending]:
     """The run holding this work tree's run lock, if its process is still alive."""
     holder = live_holder(repo.git_dir)
     if holder is None:
@@ -30,7 +35,7 @@ def running_here(repo) -> list[Pending]:
                     pid=holder["pid"])]
 
 
-def queue_entries(repo) -> list[Pending]:
+def queue_entries(repo: Repository) -> list[Pending]:
     """Entries of the experiment queue (git_exp/queue), queued or running elsewhere."""
     from git_exp.experiments.refs import QUEUE_PREFIX, RUNNING_PREFIX
     from git_exp.git import git
@@ -45,7 +50,7 @@ def queue_entries(repo) -> list[Pending]:
 SOURCES = [running_here, queue_entries]
 
 
-def pending(repo) -> list[Pending]:
+def pending(repo: Repository) -> list[Pending]:
     found = []
     for source in SOURCES:
         found.extend(source(repo))

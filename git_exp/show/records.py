@@ -6,8 +6,14 @@ from __future__ import annotations
 
 from git_exp.show.columns import MISSING
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.show.collect import Row
+    from git_exp.show.columns import Column
+    from git_exp.show.view import View
 
-def row_object(row, columns) -> dict:
+
+def row_object(row: Row, columns: list[Column]) -> dict:
     """One row: name, kind, rev, baseline, parent, created, state, message, note, tags,
     params, metrics."""
     values: dict = {"params": {}, "metrics": {}}
@@ -21,6 +27,6 @@ def row_object(row, columns) -> dict:
             "params": values["params"], "metrics": values["metrics"]}
 
 
-def view_objects(view) -> list[dict]:
+def view_objects(view: View) -> list[dict]:
     """Every row of a show.view.View, in table order."""
     return [row_object(r, view.columns) for r in view.rows]

@@ -18,6 +18,11 @@ import os
 
 from git_exp.git import git
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
+
+
 EXPS = "refs/exps/"
 QUEUE = ("refs/exps-queue/", "refs/exps-running/")   # as experiments/refs.py names them
 NOTES = "refs/exp-notes/"                             # as experiments/annotations.py
@@ -83,7 +88,7 @@ class RefState:
         return self.head_branch_sha() is None
 
 
-def read_state(repo) -> RefState:
+def read_state(repo: Repository) -> RefState:
     out = git(["for-each-ref", FORMAT, EXPS, *QUEUE, NOTES, BRANCHES, TAGS], cwd=repo.root).stdout
     try:
         with open(os.path.join(repo.git_dir, "HEAD"), "rb") as fh:

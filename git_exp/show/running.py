@@ -18,6 +18,10 @@ import stat
 from git_exp.errors import ExpError
 from git_exp.names import PIPELINE_FILE
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.pipeline.records import Reader
+
 MAX_BYTES = 1 << 20      # a metrics or params file larger than this is not read
 
 
@@ -57,7 +61,7 @@ def read_bounded(root: str, relpath: str, limit: int = MAX_BYTES) -> bytes | Non
     return data if len(data) <= limit else None
 
 
-def bounded_reader(root: str, limit: int = MAX_BYTES):
+def bounded_reader(root: str, limit: int = MAX_BYTES) -> Reader:
     """READ(relpath) -> UTF-8 text or None for files under ROOT (see read_bounded)."""
     def read(relpath: str) -> str | None:
         data = read_bounded(root, relpath, limit)

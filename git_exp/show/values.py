@@ -10,14 +10,18 @@ from __future__ import annotations
 import json
 import math
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import TypeGuard
+
 MISSING = "-"
 
 
-def is_number(value) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def format_value(value, precision: int | None = None) -> str:
+def format_value(value: object, precision: int | None = None) -> str:
     """VALUE as a table cell: floats rounded to PRECISION digits after the point.
 
     Trailing zeros are dropped (0.1, not 0.10000). A float that is not zero
@@ -52,7 +56,7 @@ def format_float(value: float, precision: int | None) -> str:
     return text
 
 
-def format_delta(old, new, precision: int | None = None) -> str:
+def format_delta(old: object, new: object, precision: int | None = None) -> str:
     """new - old with its sign, or '-' when either side is not a number."""
     delta = difference(old, new)
     if delta is None:
@@ -65,7 +69,7 @@ def format_delta(old, new, precision: int | None = None) -> str:
     return text if text.startswith("-") or text in ("nan",) else "+" + text
 
 
-def difference(old, new):
+def difference(old: object, new: object) -> int | float | None:
     if not (is_number(old) and is_number(new)):
         return None
     delta = new - old
@@ -76,7 +80,7 @@ def difference(old, new):
     return delta
 
 
-def sort_key(value) -> tuple:
+def sort_key(value: object) -> tuple:
     """A key that orders any two values: numbers, then booleans, then text, then the rest."""
     if is_number(value):
         return (0, 0 if math.isnan(value) else 1, value if not math.isnan(value) else 0.0, "")
@@ -87,7 +91,7 @@ def sort_key(value) -> tuple:
     return (3, 0, 0, json.dumps(value, sort_keys=True, default=str))
 
 
-def plain_text(value) -> str:
+def plain_text(value: object) -> str:
     """VALUE exactly, for CSV: floats as their shortest round-trip text."""
     if value is None:
         return ""

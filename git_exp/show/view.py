@@ -17,6 +17,15 @@ from git_exp.show import columns as cols
 from git_exp.show.collect import PLAIN_STATES, Row, Selection, collect
 from git_exp.show.values import sort_key
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Callable
+
+    from git_exp.repo import Repository
+    from git_exp.show.commits import CommitReader
+    from git_exp.show.refstate import RefState
+
+
 SORT_ORDERS = ("asc", "desc")
 
 
@@ -30,13 +39,13 @@ class View:
     unreadable: list = field(default_factory=list)  # experiments that could not be shown at all
 
 
-def show(repo, *, all_commits: bool = False, num: int | None = None, revs: list | None = None,
+def show(repo: Repository, *, all_commits: bool = False, num: int | None = None, revs: list | None = None,
          hide_failed: bool = False, hide_workspace: bool = False, sort_by: str | None = None,
          sort_order: str = "asc", where: str | None = None, limit: int | None = None,
          only_changed: bool = False, drop: list | None = None, keep: list | None = None,
          kinds: tuple = cols.KINDS, tags: list | None = None, hide_queued: bool = False,
-         all_branches: bool = False, all_tags: bool = False, listing=None,
-         reader=None) -> View:
+         all_branches: bool = False, all_tags: bool = False, listing: RefState | None = None,
+         reader: CommitReader | None = None) -> View:
     if sort_order not in SORT_ORDERS:
         raise ExpError(f"unknown sort order '{sort_order}'", hint="use asc or desc")
     if limit is not None and limit < 0:
@@ -64,7 +73,7 @@ def arrange(selection: Selection, *, sort_by: str | None = None, sort_order: str
     if tags:
         wanted = set(tags)
         where_test = test
-        def test(row):
+        def test(row: Row) -> bool:
             return bool(wanted & set(row.tags)) and (where_test is None or where_test(row))
     order = _ordering(cols.find(every, sort_by, "--sort-by") if sort_by else None, sort_order)
 
@@ -101,7 +110,7 @@ def arrange(selection: Selection, *, sort_by: str | None = None, sort_order: str
                 warnings=selection.unreadable + problems(rows), unreadable=selection.unreadable)
 
 
-def _ordering(column, sort_order: str):
+def _ordering(column: cols.Column | None, sort_order: str) -> Callable[[list], list]:
     """A function sorting experiments: by COLUMN (rows without it last), else newest first."""
     def order(experiments: list) -> list:
         if column is None:

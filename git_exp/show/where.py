@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable, Iterable, NoReturn
 
 from git_exp.errors import ExpError
 from git_exp.show.values import is_number
@@ -100,8 +100,11 @@ def tokenize(expr: str) -> list[Token]:
     return tokens
 
 
-Getter = Callable[[object], object]          # row -> value, or MISSING
+# Rows are the caller's (show's collect.Row): where.py only hands them to the getters
+# its resolver gives, hence Any.
+Getter = Callable[[Any], object]             # row -> value, or MISSING
 Resolver = Callable[[str], Getter]           # key name -> getter; raises ExpError
+Test = Callable[[Any], "bool | None"]        # row -> True, False or None (unknown: a value is missing)
 
 
 class Members(frozenset):
@@ -123,7 +126,7 @@ def key_resolver(columns: Resolver) -> Resolver:
     return resolve
 
 
-def compile_where(expr: str, resolve: Resolver, missing=_MISSING) -> Callable[[object], bool]:
+def compile_where(expr: str, resolve: Resolver, missing: object = _MISSING) -> Callable[[Any], bool]:
     """A predicate over rows; RESOLVE turns a key into a getter returning MISSING when absent.
 
     Unknown keys are reported here, at the key, not when rows are tested.
@@ -137,7 +140,7 @@ def compile_where(expr: str, resolve: Resolver, missing=_MISSING) -> Callable[[o
 
 
 class _Parser:
-    def __init__(self, expr, tokens, resolve, missing):
+    def __init__(self, expr: str, tokens: list[Token], resolve: Resolver, missing: object) -> None:
         self.expr = expr
         self.tokens = tokens
         self.i = 0
@@ -148,13 +151,13 @@ class _Parser:
     def tok(self) -> Token:
         return self.tokens[self.i]
 
-    def _fail(self, token: Token, problem: str, hint: str | None = None):
+    def _fail(self, token: Token, problem: str, hint: str | None = None) -> NoReturn:
         raise WhereError(self.expr, token.pos, problem, hint)
 
     def _describe(self, token: Token) -> str:
         return "the end of the expression" if token.kind == "end" else f"'{token.text}'"
 
-    def parse(self):
+    def parse(self) -> Test:
         node = self._or()
         if self.tok.kind != "end":
             hint = None
@@ -169,23 +172,23 @@ class _Parser:
             return True
         return False
 
-    def _or(self):
+    def _or(self) -> Test:
         parts = [self._and()]
         while self._keyword("or"):
             parts.append(self._and())
         return parts[0] if len(parts) == 1 else (lambda row: _any(p(row) for p in parts))
 
-    def _and(self):
+    def _and(self) -> Test:
         parts = [self._not()]
         while self._keyword("and"):
             parts.append(self._not())
         return parts[0] if len(parts) == 1 else (lambda row: _all(p(row) for p in parts))
 
-    def _not(self):
+    def _not(self) -> Test:
         if self._keyword("not"):
             inner = self._not()
 
-            def negated(row):
+            def negated(row: object) -> bool | None:
                 value = inner(row)
                 return None if value is None else not value
             return negated
@@ -200,7 +203,7 @@ class _Parser:
             return inner
         return self._comparison()
 
-    def _comparison(self):
+    def _comparison(self) -> Test:
         left = self._operand()
         op = self.tok
         if op.kind != "op":
@@ -209,13 +212,13 @@ class _Parser:
                        hint="each condition compares two things, e.g. acc > 0.9")
         self.i += 1
         right = self._operand()
-        return _comparator(op.value, left, right, self.missing)
+        return _comparator(str(op.value), left, right, self.missing)   # an op's value is its text
 
-    def _operand(self):
+    def _operand(self) -> Getter:
         tok = self.tok
         if tok.kind == "key":
             try:
-                getter = self.resolve(tok.value)
+                getter = self.resolve(str(tok.value))   # a key's value is its name
             except ExpError as exc:
                 hint = exc.hint
                 if tok.kind == "key" and self.i > 0 and self.tokens[self.i - 1].kind == "op":
@@ -232,7 +235,7 @@ class _Parser:
         self._fail(tok, f"expected a key, a number or quoted text, found {self._describe(tok)}")
 
 
-def _any(results) -> bool | None:
+def _any(results: Iterable[bool | None]) -> bool | None:
     """OR in three-valued logic: None is unknown."""
     unknown = False
     for result in results:
@@ -242,7 +245,7 @@ def _any(results) -> bool | None:
     return None if unknown else False
 
 
-def _all(results) -> bool | None:
+def _all(results: Iterable[bool | None]) -> bool | None:
     """AND in three-valued logic: None is unknown."""
     unknown = False
     for result in results:
@@ -252,12 +255,12 @@ def _all(results) -> bool | None:
     return None if unknown else True
 
 
-def _constant(value):
+def _constant(value: object) -> Getter:
     return lambda row: value
 
 
-def _comparator(op: str, left, right, missing):
-    def test(row) -> bool | None:
+def _comparator(op: str, left: Getter, right: Getter, missing: object) -> Test:
+    def test(row: object) -> bool | None:
         a, b = left(row), right(row)
         if a is missing or b is missing:
             return None
@@ -265,7 +268,9 @@ def _comparator(op: str, left, right, missing):
     return test
 
 
-def compare(op: str, a, b) -> bool:
+# Any: values read from params and metrics files; only numbers with numbers and text
+# with text reach the ordering operators (checked first).
+def compare(op: str, a: Any, b: Any) -> bool:
     if isinstance(a, Members) or isinstance(b, Members):
         if op not in ("==", "!="):
             return False   # tags have no order
@@ -280,6 +285,11 @@ def compare(op: str, a, b) -> bool:
         return same if op == "==" else not same
     else:
         return False  # no order between a number and text, or between lists
+    return _ordered(op, a, b)
+
+
+def _ordered(op: str, a: Any, b: Any) -> bool:
+    # Any: two numbers, or two strings (compare checked which)
     if op == "==":
         return a == b
     if op == "!=":

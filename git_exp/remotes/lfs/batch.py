@@ -28,6 +28,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Iterator
 from urllib.parse import urlsplit
 
 from git_exp import __version__
@@ -37,6 +38,9 @@ from git_exp.remotes.base import ObjectMismatch, TransferCancelled, write_verifi
 from git_exp.remotes.lfs import connections
 from git_exp.remotes.lfs.credentials import GitCredentials, expiry, ssh_authenticate
 from git_exp.remotes.lfs.endpoint import Endpoint, strip_userinfo
+
+if TYPE_CHECKING:
+    from git_exp.config import Config
 
 MEDIA_TYPE = "application/vnd.git-lfs+json"
 BATCH_SIZE = 100          # objects per batch request, git-lfs's own default
@@ -77,7 +81,8 @@ class ActionRefused(ExpError):
 
 
 class Session:
-    def __init__(self, endpoint: Endpoint, root: str, config, sleep=time.sleep):
+    def __init__(self, endpoint: Endpoint, root: str, config: Config,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.endpoint = endpoint
         self.label = strip_userinfo(endpoint.href)
         self.config = config
@@ -169,7 +174,7 @@ class Session:
                 self._sleep(_backoff(attempt))
         raise AssertionError("unreachable")
 
-    def _blocks(self, resp, size: int, hash: str):
+    def _blocks(self, resp: connections.Response, size: int, hash: str) -> Iterator[bytes]:
         """The response body in blocks; never more than SIZE bytes (a server cannot fill the disk)."""
         left = size
         while True:
@@ -182,7 +187,7 @@ class Session:
                                f"object {hash}: refusing it")
             yield block
 
-    def upload(self, action: Action, open_body, size: int, what: str) -> None:
+    def upload(self, action: Action, open_body: connections.Body, size: int, what: str) -> None:
         """PUT the bytes open_body() reads (called again for each try) to ACTION's href."""
         headers = {"Content-Type": "application/octet-stream", **action.header,
                    "Content-Length": str(size)}
@@ -198,8 +203,8 @@ class Session:
 
     # -- one request, with retries and authentication --------------------------
 
-    def _open(self, method: str, url: str, body, headers: dict, api: bool, what: str,
-              accept: tuple = ()):
+    def _open(self, method: str, url: str, body: connections.Body, headers: dict[str, str], api: bool,
+              what: str, accept: tuple[int, ...] = ()) -> connections.Response:
         """An open response with a status below 400 (or in ACCEPT); ExpError otherwise."""
         attempt = 0
         while True:
@@ -214,7 +219,9 @@ class Session:
                 # As git-lfs does: an action on the API's own host that names no
                 # authorization of its own gets the credentials the API took (never
                 # asked for, or rejected, here: a 401 may mean an expired action).
-                sent["Authorization"] = self.credentials.header()
+                lent = self.credentials.header()
+                if lent is not None:   # None: another thread rejected them since (its 401)
+                    sent["Authorization"] = lent
             try:
                 resp = connections.request(method, _without_userinfo(url), body, sent, TIMEOUT,
                                            self._tls)
@@ -341,7 +348,7 @@ def _extra_header(root: str, url: str) -> dict:
     return {name.strip(): value.strip()} if colon and name.strip() else {}
 
 
-def _status(resp) -> int:
+def _status(resp: connections.Response) -> int:
     return resp.status
 
 
@@ -371,7 +378,7 @@ def _backoff(attempt: int) -> float:
     return min(0.25 * 2 ** attempt, 8.0) * (0.5 + random.random() / 2)
 
 
-def _retry_after(resp) -> float | None:
+def _retry_after(resp: connections.Response) -> float | None:
     value = (resp.headers.get("Retry-After") or "").strip() if resp.headers else ""
     if not value:
         return None

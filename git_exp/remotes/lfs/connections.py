@@ -22,6 +22,22 @@ import urllib.error
 import urllib.request
 from urllib.parse import urljoin, urlsplit
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    import urllib.response
+    from email.message import Message
+    from types import TracebackType
+    from typing import IO, Callable, Union
+
+    from _typeshed import SupportsRead
+
+    # What a request sends: nothing, bytes, or a callable that opens a fresh readable
+    # (or gives the bytes) each time the request is sent (again, on a new connection).
+    Body = Union[bytes, Callable[[], Union[SupportsRead[bytes], bytes]], None]
+    # A pooled connection's key: the context itself, as an id() could be reused.
+    PoolKey = tuple[str, str, Union[ssl.SSLContext, None]]
+    Connection = Union[http.client.HTTPConnection, http.client.HTTPSConnection]
+
 _REDIRECTS = {301, 302, 303, 307, 308}
 _MAX_REDIRECTS = 5
 
@@ -46,7 +62,13 @@ def _uses_proxy(url: str) -> bool:
 class Response:
     """A response whose connection goes back to the pool once its body was read to the end."""
 
-    def __init__(self, raw: http.client.HTTPResponse, conn, key):
+    # An HTTPError (urllib's answer of status >= 400) for _UrllibResponse.
+    _raw: http.client.HTTPResponse | urllib.response.addinfourl
+    _conn: Connection | None
+    status: int
+    headers: Message
+
+    def __init__(self, raw: http.client.HTTPResponse, conn: Connection, key: PoolKey) -> None:
         self._raw, self._conn, self._key = raw, conn, key
         self.status = raw.status
         self.headers = raw.headers
@@ -57,38 +79,44 @@ class Response:
     def close(self) -> None:
         if self._conn is None:
             return
-        if not self._raw.isclosed():
+        raw = self._raw
+        assert isinstance(raw, http.client.HTTPResponse)   # only a pooled response has a connection
+        if not raw.isclosed():
             # Unread bytes would be taken for the next answer: this connection is done.
             self._raw.close()
             self._conn.close()
             _pool().pop(self._key, None)
         self._conn = None
 
-    def __enter__(self):
+    def __enter__(self) -> Response:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.close()
 
 
 class _UrllibResponse(Response):
-    def __init__(self, raw):
+    def __init__(self, raw: http.client.HTTPResponse | urllib.error.HTTPError) -> None:
         self._raw, self._conn = raw, None
-        self.status = getattr(raw, "status", None) or raw.getcode()
+        # Only http(s) answers come here (_HttpOnly refuses redirects elsewhere): an
+        # error status is the HTTPError's code.
+        self.status = raw.code if isinstance(raw, urllib.error.HTTPError) else raw.status
         self.headers = raw.headers
 
     def close(self) -> None:
         self._raw.close()
 
 
-def _pool() -> dict:
+def _pool() -> dict[PoolKey, Connection]:
     pool = getattr(_local, "pool", None)
     if pool is None:
         pool = _local.pool = {}
     return pool
 
 
-def _connection(scheme: str, netloc: str, timeout: float, fresh: bool, context):
+def _connection(scheme: str, netloc: str, timeout: float, fresh: bool,
+                context: ssl.SSLContext | None) -> tuple[Connection, PoolKey, bool]:
     key = (scheme, netloc, context)  # the context itself: an id() could be reused
     pool = _pool()
     conn = None if fresh else pool.get(key)
@@ -105,7 +133,7 @@ def _connection(scheme: str, netloc: str, timeout: float, fresh: bool, context):
     return conn, key, reused
 
 
-def request(method: str, url: str, body, headers: dict, timeout: float,
+def request(method: str, url: str, body: Body, headers: dict[str, str], timeout: float,
             context: ssl.SSLContext) -> Response:
     """Send one request; a response of any status, redirects followed.
 
@@ -160,12 +188,27 @@ def request(method: str, url: str, body, headers: dict, timeout: float,
     raise http.client.HTTPException(f"more than {_MAX_REDIRECTS} redirects")
 
 
-def _via_urllib(method, url, body, headers, timeout, context) -> Response:
+class _HttpOnly(urllib.request.HTTPRedirectHandler):
+    """urllib follows a redirect to ftp:// too: refused, as request() refuses it without a proxy."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
+                         headers: http.client.HTTPMessage, newurl: str) -> urllib.request.Request | None:
+        scheme = urlsplit(newurl).scheme
+        if scheme.lower() not in ("http", "https"):
+            fp.close()
+            raise http.client.InvalidURL(f"not an http(s) URL: {scheme}:")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _via_urllib(method: str, url: str, body: Body, headers: dict[str, str], timeout: float,
+                context: ssl.SSLContext) -> Response:
     req = urllib.request.Request(url, data=body() if callable(body) else body, method=method)
     for key, value in headers.items():
         req.add_unredirected_header(key, value)  # left behind by any redirect
+    # urlopen(req, context=context)'s opener, but for where redirects may go.
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _HttpOnly())
     try:
-        raw = urllib.request.urlopen(req, timeout=timeout, context=context)
+        raw = opener.open(req, timeout=timeout)
     except urllib.error.HTTPError as err:
         raw = err
     return _UrllibResponse(raw)

@@ -27,6 +27,11 @@ import time
 from git_exp.errors import ExpError
 from git_exp.git import git, reason
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.config import Config
+    from git_exp.remotes.lfs.endpoint import SshTarget
+
 _MAX_SSH_ANSWER = 1 << 16
 _SAFE_PATH = re.compile(r"[A-Za-z0-9._/~+-]*")
 
@@ -119,7 +124,7 @@ def _parse(answer: bytes) -> dict[str, str]:
 
 # -- ssh: git-lfs-authenticate ---------------------------------------------
 
-def ssh_command(config) -> tuple[list[str], bool]:
+def ssh_command(config: Config) -> tuple[list[str], bool]:
     """argv prefix for the user's ssh, and whether it is PuTTY's plink (-P for the port)."""
     command = os.environ.get("GIT_SSH_COMMAND") or config.get("core.sshCommand")
     if command:
@@ -136,7 +141,7 @@ def _is_plink(program: str) -> bool:
     return base in ("plink", "tortoiseplink")
 
 
-def ssh_authenticate(target, operation: str, config) -> dict:
+def ssh_authenticate(target: SshTarget, operation: str, config: Config) -> dict:
     """Ask the SSH server for LFS access: {"href"?, "header", "expires"} (expires: a time.time())."""
     prefix, plink = ssh_command(config)
     args = list(prefix)

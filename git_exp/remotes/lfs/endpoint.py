@@ -28,6 +28,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from git_exp.errors import ExpError
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.config import Config
+
 LFSCONFIG = ".lfsconfig"
 
 
@@ -149,7 +153,7 @@ def _explicit(value: str, source: str) -> Endpoint:
     return Endpoint(value, source)
 
 
-def configured(config, root: str, remote: str, push: bool = False) -> Endpoint | None:
+def configured(config: Config, root: str, remote: str, push: bool = False) -> Endpoint | None:
     """An LFS endpoint set explicitly for REMOTE (Git config or .lfsconfig), else None.
     PUSH: for an upload, where the push-only keys come first."""
     committed = None

@@ -27,17 +27,21 @@ stores.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from git_exp.data.hashing import DIR_SUFFIX
 from git_exp.errors import ExpError
 from git_exp.remotes.base import DataRemote, check_hash
 from git_exp.remotes.lfs.batch import BATCH_SIZE, Action, ActionRefused, Session, VerifyingReader
+
+if TYPE_CHECKING:
+    from git_exp.remotes.lfs.connections import Body
 
 SIZE_BITS = 40  # a manifest up to 1 TiB
 _BATCH_THREADS = 4
@@ -153,12 +157,12 @@ class LFSRemote(DataRemote):
             with self._lock:  # so the first one's upload batch asks for all of them
                 self._upload_wanted.update((_oid(data), len(data)) for data in beacons)
             for data in beacons:
-                self._send(_oid(data), len(data), lambda d=data: io.BytesIO(d),
+                self._send(_oid(data), len(data), functools.partial(io.BytesIO, data),
                            f"upload of a size beacon of {hash[:12]}")
             self._dir_sizes[hash] = size
         return sent
 
-    def _send(self, oid: str, size: int, open_body, what: str) -> int:
+    def _send(self, oid: str, size: int, open_body: Body, what: str) -> int:
         for attempt in (1, 2):
             upload, verify = self._upload_action(oid, size)
             if upload is None:
@@ -195,7 +199,7 @@ class LFSRemote(DataRemote):
                 raise ExpError(f"the LFS store {self.url} refused object {oid}: {error}")
             return upload, verify
 
-    def _upload_entry(self, entry, size: int) -> tuple:
+    def _upload_entry(self, entry: object, size: int) -> tuple[Action | None, int, Action | None, str | None]:
         if not isinstance(entry, dict):
             return None, size, None, "it did not answer for this object"
         error = entry.get("error")
