@@ -26,6 +26,13 @@ from collections.abc import Iterable
 
 from git_exp.errors import ExpError
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from types import ModuleType
+    from typing import Any, Callable
+
+    import yaml
+
 MAX_FILE_SIZE = 64 * 1024 * 1024   # bytes
 MAX_DEPTH = 100                    # nested mappings and lists
 MAX_ALIAS_NODES = 100_000          # values YAML aliases may add when expanded
@@ -75,13 +82,14 @@ def read_file(path: str, source: str | None = None) -> bytes:
 
 # ------------------------------------------------------------------- YAML
 
-def yaml_loader():
+def yaml_loader() -> type[yaml.SafeLoader]:
     """The fastest safe loader available (libyaml's when PyYAML was built with it)."""
     import yaml
     return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def compose_yaml(text: str, source: str, loader_class=None):
+def compose_yaml(text: str, source: str,
+                 loader_class: type[yaml.SafeLoader] | None = None) -> yaml.Node | None:
     """The checked node graph of TEXT (None for an empty document).
 
     yaml.YAMLError passes through (callers word syntax errors their way);
@@ -100,7 +108,9 @@ def compose_yaml(text: str, source: str, loader_class=None):
     return node
 
 
-def load_yaml(text: str, source: str, loader_class=None):
+# Any: a YAML, JSON or TOML document is whatever plain values the file holds; callers
+# check its shape (the load boundary).
+def load_yaml(text: str, source: str, loader_class: type[yaml.SafeLoader] | None = None) -> Any:
     """TEXT parsed as YAML, as plain values (what yaml.safe_load gives), within the limits."""
     check_size(len(text), source)
     loader = (loader_class or yaml_loader())(text)
@@ -127,12 +137,12 @@ def load_yaml(text: str, source: str, loader_class=None):
         loader.dispose()
 
 
-def check_nodes(root, source: str) -> None:
+def check_nodes(root: yaml.Node, source: str) -> None:
     """Refuse a node graph nested too deeply, with recursive aliases, or whose
     aliases expand past MAX_ALIAS_NODES. Iterative: the graph may be deep."""
     from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-    def kids(node) -> list:
+    def kids(node: yaml.Node) -> list[yaml.Node]:
         if isinstance(node, SequenceNode):
             return node.value
         if isinstance(node, MappingNode):
@@ -188,7 +198,7 @@ def check_nodes(root, source: str) -> None:
                        f"{limit:,} values", hint=_HINT)
 
 
-def _count(root, kids) -> int:
+def _count(root: yaml.Node, kids: Callable[[yaml.Node], list[yaml.Node]]) -> int:
     """Distinct nodes in the graph (each anchored node once)."""
     from yaml.nodes import ScalarNode
     seen = {id(root)}
@@ -202,18 +212,18 @@ def _count(root, kids) -> int:
     return len(seen)
 
 
-def _too_deep(source: str, node) -> None:
+def _too_deep(source: str, node: yaml.Node) -> None:
     raise ExpError(f"{_where(source, node)}: nested more than {MAX_DEPTH} levels deep", hint=_HINT)
 
 
-def _where(source: str, node) -> str:
+def _where(source: str, node: yaml.Node) -> str:
     mark = getattr(node, "start_mark", None)
     return f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
 
 
 # -------------------------------------------------------------- JSON, TOML
 
-def load_json(text: str, source: str):
+def load_json(text: str, source: str) -> Any:
     """TEXT parsed as JSON within the limits; json.JSONDecodeError passes through."""
     import json
     check_size(len(text), source)
@@ -225,7 +235,7 @@ def load_json(text: str, source: str):
     return data
 
 
-def load_toml(text: str, source: str, tomllib):
+def load_toml(text: str, source: str, tomllib: ModuleType) -> dict[str, Any]:
     """TEXT parsed by TOMLLIB within the limits; its TOMLDecodeError passes through."""
     check_size(len(text), source)
     try:
@@ -236,7 +246,7 @@ def load_toml(text: str, source: str, tomllib):
     return data
 
 
-def check_depth(value, source: str) -> None:
+def check_depth(value: object, source: str) -> None:
     """Refuse plain data nested more than MAX_DEPTH levels (dotted TOML keys nest without recursing)."""
     stack = [(value, 1)]
     while stack:

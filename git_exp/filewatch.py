@@ -13,8 +13,14 @@ from __future__ import annotations
 import os
 import stat
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Callable, Optional
 
-def file_key(full: str):
+    Reader = Callable[[str], Optional[str]]   # pipeline/records.Reader (a higher rank: not imported)
+
+
+def file_key(full: str) -> list[int] | None:
     """What we compare for a file: None when absent; raises OSError when unknown."""
     try:
         st = os.stat(full)
@@ -24,7 +30,7 @@ def file_key(full: str):
             st.st_ctime_ns]
 
 
-def folder_kind(full: str):
+def folder_kind(full: str) -> int | None:
     """The kind of a folder on a checked path (lstat: a symlink is a symlink), None when absent."""
     try:
         return stat.S_IFMT(os.lstat(full).st_mode)
@@ -54,9 +60,9 @@ class Watch:
             self.usable = False
             self.files[relpath] = None
 
-    def reader(self, read):
+    def reader(self, read: Reader) -> Reader:
         """READ with a stat of each file before it is read."""
-        def watched(relpath: str):
+        def watched(relpath: str) -> str | None:
             self.note(relpath)
             return read(relpath)
         return watched

@@ -29,6 +29,10 @@ from git_exp.errors import ExpError
 from git_exp.plainclass import Mutable
 from git_exp.git import git_text
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
+
 HOOKS = ("pre-commit", "post-checkout", "post-merge", "pre-push")
 MARKER = "# git-exp-hook"
 LEGACY_SUFFIX = ".legacy"
@@ -75,7 +79,7 @@ def is_ours(data: bytes) -> bool:
     return any(line.startswith(MARKER.encode()) for line in data.splitlines()[:5])
 
 
-def hooks_dir(repo) -> str:
+def hooks_dir(repo: Repository) -> str:
     """The folder Git runs hooks from for REPO (core.hooksPath, worktrees)."""
     return git_text(["rev-parse", "--path-format=absolute", "--git-path", "hooks"], cwd=repo.root)
 
@@ -96,12 +100,12 @@ def _read(path: str) -> bytes | None:
         return fh.read()
 
 
-def rebase_in_progress(repo) -> bool:
+def rebase_in_progress(repo: Repository) -> bool:
     """A rebase is running: its checkouts are steps, not the user's checkout."""
     return any(os.path.isdir(os.path.join(repo.git_dir, d)) for d in ("rebase-merge", "rebase-apply"))
 
 
-def install(repo, force: bool = False) -> tuple[str, list[HookChange]]:
+def install(repo: Repository, force: bool = False) -> tuple[str, list[HookChange]]:
     """Install our hooks; (hooks folder, what happened to each hook)."""
     folder = hooks_dir(repo)
     if not force and not (_inside(folder, repo.common_dir) or _inside(folder, repo.root)):
@@ -137,7 +141,7 @@ def install(repo, force: bool = False) -> tuple[str, list[HookChange]]:
     return folder, changes
 
 
-def uninstall(repo) -> tuple[str, list[HookChange]]:
+def uninstall(repo: Repository) -> tuple[str, list[HookChange]]:
     """Remove our hooks and put back the ones they replaced."""
     folder = hooks_dir(repo)
     changes = []

@@ -64,7 +64,7 @@ class Live:
         self.step = 0
         self._latest: dict[str, object] = {}          # metric name -> latest value
         self._history: dict[str, bytearray] = {}      # metric name -> the TSV file's bytes
-        self._pending: dict[str, object] = {}         # logged since the last step was written
+        self._pending: dict[str, int | float] = {}    # logged since the last step was written
         self._params: dict[str, object] = {}
         self._dirty = False
         os.makedirs(self.dir, exist_ok=True)
@@ -78,12 +78,12 @@ class Live:
     def __enter__(self) -> "Live":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.end()
 
     # -- logging ----------------------------------------------------------------------
 
-    def log_param(self, name: str, value) -> None:
+    def log_param(self, name: str, value: object) -> None:
         """Record a param (any JSON value) in params.json, written at once."""
         _check_name(name)
         self._params[name] = _json_value(value, name)
@@ -96,7 +96,7 @@ class Live:
             self._params[name] = _json_value(value, name)
         self._write_json("params.json", _nest(self._params))
 
-    def log_metric(self, name: str, value, plot: bool = True) -> None:
+    def log_metric(self, name: str, value: object, plot: bool = True) -> None:
         """Set metric NAME for the current step; written by next_step() (or end()).
 
         PLOT=False keeps it out of the history (metrics.json only).
@@ -112,7 +112,7 @@ class Live:
             self._pending[name] = value
         self._dirty = True
 
-    def log_image(self, name: str, image) -> str:
+    def log_image(self, name: str, image: object) -> str:
         """Write a PNG to plots/images/NAME (".png" added when NAME has no suffix).
 
         IMAGE is the PNG's bytes, the path of a PNG file, a PIL image or a
@@ -161,7 +161,7 @@ class Live:
     def _history_path(self, name: str) -> str:
         return os.path.join(self.dir, "plots", "metrics", *name.split("/")) + ".tsv"
 
-    def _write_json(self, relname: str, value) -> None:
+    def _write_json(self, relname: str, value: object) -> None:
         import json   # here, not at import: json pulls in re, which costs milliseconds
         text = json.dumps(value, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
         _write_atomic(os.path.join(self.dir, relname), text.encode("utf-8"))
@@ -214,7 +214,7 @@ class Live:
 
 # -- helpers ------------------------------------------------------------------------------
 
-def _check_name(name) -> None:
+def _check_name(name: object) -> None:
     """NAME becomes a path under DIR: plain parts only, never leaving it."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"a name must be a non-empty string, not {name!r}")
@@ -229,13 +229,13 @@ def _column(name: str) -> str:
     return name.rsplit("/", 1)[-1]
 
 
-def _number_text(value) -> str:
+def _number_text(value: int | float) -> str:
     if isinstance(value, float):
         return repr(value)    # shortest text that reads back as the same float; nan, inf as such
     return str(int(value))
 
 
-def _json_value(value, name: str):
+def _json_value(value: object, name: str) -> object:
     """VALUE as strict JSON holds it: non-finite floats become null, tuples lists."""
     if isinstance(value, float):
         return value if value == value and value not in (float("inf"), float("-inf")) else None
@@ -276,7 +276,7 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
     return out
 
 
-def _png_bytes(image, name: str) -> bytes:
+def _png_bytes(image: object, name: str) -> bytes:
     if isinstance(image, (bytes, bytearray, memoryview)):
         data = bytes(image)
     elif isinstance(image, (str, os.PathLike)):
@@ -302,7 +302,7 @@ def _is_temp(filename: str) -> bool:
     return filename.startswith(".") and filename.endswith(".live-tmp")
 
 
-def _write_atomic(path: str, data) -> None:
+def _write_atomic(path: str, data: bytes | bytearray) -> None:
     """PATH holds DATA whole, or what it held before: a temp file beside it, then rename."""
     folder, name = os.path.split(path)
     tmp = os.path.join(folder, f".{name}.{os.getpid()}.live-tmp")

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 CHUNK = 65536
 
 
-def tail(fh, follow: bool, still_running: Callable[[], bool], poll: float,
+def tail(fh: BinaryIO, follow: bool, still_running: Callable[[], bool], poll: float,
          check_every: float = 0.0) -> Iterator[bytes]:
     """FH's bytes as chunks; with FOLLOW, more as they are written, until STILL_RUNNING()
     says the writer ended (asked at most every CHECK_EVERY seconds while idle).

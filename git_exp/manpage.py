@@ -14,6 +14,10 @@ import sys
 
 from git_exp import __version__
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Callable, Iterator
+
 MAIN_DESCRIPTION = """\
 git-exp versions machine-learning experiments inside Git. A pipeline declared
 in exp.yaml runs with `git exp run`; every run is recorded as a real Git commit
@@ -165,7 +169,7 @@ def _actions_section(parser: argparse.ArgumentParser) -> list[str]:
     return out
 
 
-def _subcommands(parser: argparse.ArgumentParser):
+def _subcommands(parser: argparse.ArgumentParser) -> Iterator[tuple[str, str | None, argparse.ArgumentParser]]:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             helps = {a.dest: a.help for a in action._choices_actions}
@@ -223,7 +227,7 @@ def main_page() -> str:
 GUIDES = {"api": "git_exp.api"}
 
 
-def _signature(function) -> str:
+def _signature(function: Callable[..., object]) -> str:
     """NAME(arg=default, ...) -> RETURN, annotations as written in the source."""
     import inspect
     sig = inspect.signature(function)
@@ -240,13 +244,13 @@ def _signature(function) -> str:
     return f"{function.__name__}({', '.join(args)}){tail}"
 
 
-def _doc(thing) -> str:
+def _doc(thing: object) -> str:
     """THING's own docstring (never one inherited from object), cleaned."""
     import inspect
     return inspect.cleandoc(thing.__doc__) if thing.__doc__ else ""
 
 
-def _method_signature(cls, name: str, function) -> str:
+def _method_signature(cls: type, name: str, function: Callable[..., object]) -> str:
     """Live(dir: str = 'live') for __init__, Live.log_metric(name, value) for a method."""
     text = _signature(function)
     args = text[text.index("(") + 1:]

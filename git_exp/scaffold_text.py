@@ -19,6 +19,10 @@ from git_exp.names import PIPELINE_FILE
 # is named (`- other.yaml: [lr]`), as in DVC's dvc.yaml.
 from git_exp.names import PARAMS_FILE as DEFAULT_PARAMS_FILE
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 # Entry -> the path a stage uses when the user does not say otherwise.
 DEFAULTS: dict[str, str] = {
@@ -45,7 +49,8 @@ class StageRequest:
     plots: str | None = DEFAULTS["plots"]
 
 
-def safe_load(text: str, shown: str):
+# Any: whatever plain values the file holds (bounded.load_yaml); callers check the shape.
+def safe_load(text: str, shown: str) -> Any:
     from git_exp.bounded import load_yaml   # size, nesting and alias limits
     try:
         return load_yaml(text, shown)
@@ -142,7 +147,7 @@ def read_pipeline(path: str) -> str | None:
         raise ExpError(f"{PIPELINE_FILE}: not UTF-8 text ({exc.reason})") from None
 
 
-def _compose(text: str):
+def _compose(text: str) -> yaml.Node | None:
     from git_exp.bounded import compose_yaml   # size, nesting and alias limits
     try:
         return compose_yaml(text, PIPELINE_FILE, yaml.SafeLoader)
@@ -153,7 +158,7 @@ def _compose(text: str):
         raise ExpError(f"{PIPELINE_FILE}: {exc}") from None
 
 
-def _stages_node(root_node):
+def _stages_node(root_node: yaml.Node | None) -> tuple[yaml.Node | None, yaml.Node | None]:
     """(key node, value node) of the top-level `stages`, or (None, None)."""
     if root_node is None:
         return None, None
@@ -214,7 +219,7 @@ def merge_stage(text: str | None, request: StageRequest, keys: list[str] | None,
     key_node, value = _stages_node(root_node)
     lines = text.splitlines(keepends=True)
 
-    if key_node is None:
+    if key_node is None or value is None or root_node is None:   # one is None only when all are
         # No stages yet: a new top-level key after whatever else the file holds.
         block = render_stage(request, keys)
         _terminate(lines, len(lines))

@@ -30,6 +30,10 @@ import stat
 from git_exp.errors import ExpError
 from git_exp.relpaths import path_problem
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Sequence
+
 _HINT = "an experiment or record can never write outside the work tree, into .git or through a symlink"
 
 
@@ -216,7 +220,7 @@ class WorkTree:
             raise
         return full
 
-    def link_from_cache(self, src: str, rel: str, kinds, *, executable: bool | None = None,
+    def link_from_cache(self, src: str, rel: str, kinds: Sequence[str], *, executable: bool | None = None,
                         expected_hash: str | None = None) -> str:
         """REL holding cache object SRC (reflink, hardlink, symlink or copy); the kind used."""
         from git_exp.data.links import link_to_temp

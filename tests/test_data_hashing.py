@@ -123,6 +123,66 @@ def test_parse_manifest_refuses_bad_entries(rows, words):
     assert words in exc.value.message
 
 
+# Rows the all-at-once pass (hashing._checked_at_once) must leave to the
+# row-by-row check, beyond the refusals above: the edges of each rule.
+TRICKY = [
+    [entry(path="a/")], [entry(path="a/.")], [entry(path="a/..")], [entry(path=".Git")], [entry(path="a/.gIT/b")],
+    [entry(path="a\0b")], [entry(path="\0")], [entry(path="/")], [entry(path="a\n/.git")],
+    [entry(hash="A" * 64)], [entry(hash="a" * 63)], [entry(hash="a" * 65)], [entry(hash="a" * 63 + "\n")],
+    [entry(hash="g" * 64)], [entry(hash=64)], [entry(hash=None)], [entry(hash="a" * 60 + ".dir")],
+    [entry(size=True)], [entry(size=1.0)], [entry(size="1")], [entry(exec=0)], [entry(exec=None)],
+    [entry(path="b"), entry(path="a"), entry(path="b")], [entry(path="a/b/c"), entry(path="a/b")],
+    [dict(entry(), extra=1)], [[1, 2, 3, 4]], ["abcd"], [entry(), None],
+]
+
+
+@pytest.mark.parametrize("rows", TRICKY)
+def test_the_fast_manifest_check_never_passes_what_the_row_by_row_check_refuses(rows):
+    from git_exp.data.hashing import _checked_at_once, _checked_one_by_one
+    with pytest.raises(ExpError):   # every list above is refused...
+        _checked_one_by_one(rows)
+    assert _checked_at_once(rows) is None   # ...and the fast pass leaves it to that check
+    with pytest.raises(ExpError, match="corrupt directory manifest"):
+        parse_manifest(json.dumps(rows).encode())
+
+
+def test_the_fast_manifest_check_agrees_with_the_row_by_row_check_on_random_manifests():
+    import random
+    from git_exp.data.hashing import _checked_at_once, _checked_one_by_one
+    parts = ["a", "b", "B", ".", "..", "...", "", ".git", ".GIT", ".gitx", "x.git", "\u00e9", "a b", "\n"]
+    rng = random.Random(20)
+    accepted = refused = 0
+    for _ in range(3000):
+        rows = []
+        for _ in range(rng.randint(0, 4)):
+            path = "/".join(rng.choice(parts) for _ in range(rng.randint(1, 3)))
+            h = rng.choice([H1, H2, H2.upper(), H1 + ".dir", H1[:-1]])
+            rows.append({"path": path, "hash": h, "size": rng.choice([0, 3, -1, True]),
+                         "exec": rng.choice([False, True, 1])})
+        try:
+            slow = _checked_one_by_one(rows)
+        except ExpError:
+            slow = None
+        fast = _checked_at_once(rows)
+        if fast is not None:
+            assert slow is not None and [ManifestEntry(*f) for f in fast] == slow, rows
+            accepted += 1
+        refused += slow is None
+    assert accepted > 100 and refused > 100   # both sides of every rule were met
+
+
+def test_parse_manifest_takes_the_fast_way_for_a_plain_manifest_and_agrees_with_the_slow_one():
+    from git_exp.data.hashing import _checked_at_once, _checked_one_by_one
+    entries = [ManifestEntry(f"d{i % 7}/sub/f{i}", H2 if i % 2 else H1, i, i % 3 == 0) for i in range(500)]
+    data = manifest_bytes(entries)
+    rows = json.loads(data)
+    assert _checked_at_once(rows) is not None
+    assert parse_manifest(data) == _checked_one_by_one(rows) == sorted(entries, key=lambda e: e.relpath)
+    odd = manifest_bytes(entries + [ManifestEntry("d\u00e9/f", H1, 1, False)])  # a non-ASCII name
+    assert _checked_at_once(json.loads(odd)) is None                      # left to the slow way,
+    assert len(parse_manifest(odd)) == 501                                # which accepts it
+
+
 def test_parse_manifest_refuses_garbage():
     with pytest.raises(ExpError, match="corrupt directory manifest"):
         parse_manifest(b"\x00\xffnot json")

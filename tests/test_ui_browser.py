@@ -252,6 +252,42 @@ def test_requests_without_the_token_host_or_origin_are_refused(repo):
         ui.stop()
 
 
+def test_a_queue_log_offset_that_is_no_ascii_number_is_no_internal_error(repo):
+    # str.isdigit() takes '²' and int() refuses it; int() refuses 5,000 digits too:
+    # both were a 500 with a crash log. Now they are offsets like any other (here the
+    # unknown entry is what the answer is about).
+    ui = Ui(repo)
+    try:
+        for offset in ("%C2%B2", "1" + "0" * 5000):
+            status, data = _request(f"{ui.base}/api/queue-log?id=nope&offset={offset}", token=ui.token)
+            assert status == 400 and "internal error" not in data["error"], (offset, data)
+        logs = repo.path / ".git" / "exp" / "logs"
+        assert not (logs.is_dir() and [n for n in os.listdir(logs) if n.startswith("crash-ui")])
+    finally:
+        ui.stop()
+
+
+def test_a_bad_content_length_is_a_400_not_a_traceback(repo):
+    # int() of the header ran outside any handler: 'x' or '²' printed a traceback on
+    # the user's terminal and dropped the connection; '-1' read until the client
+    # hung up; int() refused 5,000 digits too. Each is refused now (400, or 413 for a
+    # number too large), and the connection closed.
+    import socket
+    ui = Ui(repo)
+    try:
+        for length, status in (("x", 400), ("\u00b2", 400), ("-1", 400), ("1" + "0" * 5000, 413)):
+            with socket.create_connection(("127.0.0.1", ui.port), timeout=10) as sock:
+                sock.sendall(f"POST /api/action/remove HTTP/1.1\r\nHost: 127.0.0.1:{ui.port}\r\n"
+                             f"Content-Length: {length}\r\n\r\n".encode())
+                answer = b""
+                while chunk := sock.recv(65536):
+                    answer += chunk
+            assert answer.startswith(f"HTTP/1.1 {status} ".encode()), (length[:20], answer[:200])
+    finally:
+        ui.stop()
+    assert "Traceback" not in ui.proc.stderr.read()
+
+
 def test_read_only_hides_actions_and_refuses_them(repo, browser):
     ui = Ui(repo, "--read-only")
     try:

@@ -167,7 +167,7 @@ _WHERE = {
     "checkout's own new folder '.<data path>.<random>.tmp', beside a data path that WorkTree.make_parents "
     "checked, filled (manifest paths checked by relpaths.path_problem) and renamed into place whole; "
     "a file replaced in place is written under a temporary name there and moved by WorkTree.place": (
-        "git_exp.data.cache_checkout:Checkout._write_fresh_dir", "git_exp.data.cache_checkout:Checkout._put_many",
+        "git_exp.data.cache_checkout:Checkout._write_fresh_dir", "git_exp.data.cache_checkout:Checkout._fill",
         "git_exp.data.cache_checkout:Checkout._put_file", "git_exp.data.cachefiles:write_new"),
     "a temporary checkout or clone of git-exp's own (git worktree add, mkdtemp), removed whole": (
         "git_exp.queue.checkout:remove", "git_exp.distributed.worker:exec_entry",

@@ -133,8 +133,9 @@ def run(args, console) -> int:
     progress = ProgressLine(console.stderr, "Fetching data", enabled=enabled)
     writing = ProgressLine(console.stderr, "Checking out data", enabled=enabled, delay=progress_delay())
     try:
+        # A line that is never drawn (no terminal, -q) is not called per file written.
         result = checkout(discover(), args.paths, os.getcwd(), relink=args.relink, force=args.force,
-                          progress=writing, fetch_progress=progress)
+                          progress=writing if writing.enabled else None, fetch_progress=progress)
     finally:
         progress.close()
         writing.close()

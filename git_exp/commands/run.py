@@ -173,17 +173,12 @@ def answer_early(argv: list[str], console) -> int | None:
         return None if sets is None else run(_RunArgs(sets), console)
     from git_exp.errors import ExpError
     from git_exp.repo import discover
-    _EARLY.clear()
     try:
         repo = discover()
     except ExpError:
         return None     # the same error again in run(), after argparse had its say
-    _EARLY.append((console, repo))
+    console.early = repo
     return _replayed(repo, console)
-
-
-# What answer_early found for run() of the same invocation (its console tells).
-_EARLY: list = []
 
 
 def _only_sets(argv: list[str]) -> list[str] | None:
@@ -226,10 +221,9 @@ def _replayed(repo, console) -> int | None:
 
 
 def run(args, console) -> int:
-    early = _EARLY.pop() if _EARLY and _EARLY[-1][0] is console else None
-    if early is not None:
-        repo = early[1]
-    else:
+    early, console.early = console.early, None    # the repository answer_early found, if it looked
+    repo = early
+    if repo is None:
         from git_exp.repo import discover
         repo = discover()
     if args.dry:

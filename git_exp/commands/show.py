@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 # A warm show answered before argparse: cli.py asks this module for answer_early.
-from git_exp.commands.show_early import EARLY, answer_early  # noqa: F401 - cli.py's
+from git_exp.commands.show_early import answer_early  # noqa: F401 - cli.py's
 
 DESCRIPTION = """\
 Prints a table of experiments: the workspace, each baseline commit (named by
@@ -206,8 +206,9 @@ def run(args, console) -> int:
     from git_exp.show.outmemo import OutputMemo, state_key
     from git_exp.show.refstate import read_state
 
-    if EARLY and EARLY[-1][0] is console:
-        _, repo, listing, request = EARLY.pop()
+    early, console.early = console.early, None
+    if early is not None:   # what answer_early read on the way (show_early.py)
+        repo, listing, request = early
     else:
         repo, request = discover(), None
         listing = read_state(repo)

@@ -3,7 +3,8 @@
 cli.py asks a verb's module for `answer_early(argv, console)` before building
 its argparse parser; for show, the memo's answer costs less than importing
 argparse (with re, gettext, locale) and building the parser. What it read
-on the way serves run() (commands/show.py) of the same invocation.
+on the way serves run() (commands/show.py) of the same invocation, as
+(repository, ref listing, request or None) in console.early.
 """
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ def answer_early(argv: list[str], console) -> int | None:
     from git_exp.show.outmemo import OutputMemo, state_key
     from git_exp.show.refstate import read_state
 
-    EARLY.clear()
     try:
         repo = discover()
         listing = read_state(repo)
@@ -28,7 +28,7 @@ def answer_early(argv: list[str], console) -> int | None:
         return None     # the same error again in run(), after argparse had its say
     if _may_set_flags(argv):
         # -q/-v change the console, which only parsing tells: run() keys on the parsed options.
-        EARLY.append((console, repo, listing, None))
+        console.early = (repo, listing, None)
         return None
     from git_exp.commands.show import terminal_width
     request = repr(("argv", argv, console.color, terminal_width(console)))
@@ -38,18 +38,13 @@ def answer_early(argv: list[str], console) -> int | None:
     key = state_key(repo, request, listing, workspace)
     found = OutputMemo(repo.exp_dir, request, repo.root).get(key) if key is not None else None
     if found is None:
-        EARLY.append((console, repo, listing, request))
+        console.early = (repo, listing, request)
         return None
     from git_exp.commands.show import warn_problems
     text, warnings, status = found
     warn_problems(warnings, console)
     console.page(text)
     return status
-
-
-# What answer_early read for run() of the same invocation (its console tells):
-# (console, repository, ref listing, request or None).
-EARLY: list[tuple] = []
 
 
 def _may_set_flags(argv: list[str]) -> bool:

@@ -40,8 +40,8 @@ import stat
 
 from git_exp.data import cachefiles
 from git_exp.data.cache_checkout import Checkout, CheckoutResult
-from git_exp.data.hashing import (DIR_SUFFIX, HashInfo, ManifestEntry, hash_file, hash_path,
-                                  is_valid_hash, hash_checked, manifest_hash, parse_manifest,
+from git_exp.data.hashing import (DIR_SUFFIX, HashInfo, ManifestEntry, all_valid_hashes, hash_file,
+                                  hash_path, is_valid_hash, hash_checked, manifest_hash, parse_manifest,
                                   same_version)
 from git_exp.data.links import (DEFAULT_LINK_TYPES, LINK_TYPES, ContentMismatch, current_umask,
                                 link_to_temp, temp_name)
@@ -96,6 +96,8 @@ class Cache:
         # Manifests read and checked already: a checkout reads one three times
         # (missing, size check, write), and parsing 10,000 entries is not free.
         self._manifests: dict[str, list[ManifestEntry]] = {}
+        # Objects _present() has found, for a checkout's second ask (see there).
+        self._found: set[str] = set()
 
     # -- objects ----------------------------------------------------------
 
@@ -161,6 +163,7 @@ class Cache:
         """Delete object HASH; the bytes freed (0 if other links still hold it)."""
         path = self.object_path(hash)
         self._manifests.pop(hash, None)
+        self._found.discard(hash)
         try:
             st = os.lstat(path)
             os.unlink(path)
@@ -342,15 +345,25 @@ class Cache:
             return sorted(h for h in wanted if not self.has(h))
         return sorted(wanted - self._present(wanted))
 
-    def _present(self, hashes: set[str]) -> set[str]:
+    def _present(self, hashes: set[str], again: bool = False) -> set[str]:
         """Those of HASHES that are files in the cache (what has() says of each),
         from one listing per 2-hex folder instead of a stat() per object: a
-        folder's 10,000 objects are found in at most 256 listings."""
+        folder's 10,000 objects are found in at most 256 listings.
+
+        AGAIN: a second ask moments after a first (a checkout asks while it
+        plans, then before it writes): objects this Cache found already are
+        not looked for again. One removed since by another process shows
+        when it is read (cache_checkout.py reports it missing). Without
+        AGAIN every object is looked for: a long-lived Cache never answers
+        from what it found long ago."""
+        found = hashes & self._found if again else set()
+        rest = hashes - found
+        if not all_valid_hashes(rest):
+            for h in rest:
+                self.object_path(h)  # refuses the malformed hash, as has() would
         by_shard: dict[str, set[str]] = {}
-        for h in hashes:
-            self.object_path(h)  # refuses a malformed hash, as has() would
+        for h in rest:
             by_shard.setdefault(h[:2], set()).add(h[2:])
-        found: set[str] = set()
         for shard, names in by_shard.items():
             try:
                 with os.scandir(os.path.join(self._objects, shard)) as it:
@@ -359,6 +372,7 @@ class Cache:
                     found.update(shard + e.name for e in it if e.name in names and e.is_file())
             except (FileNotFoundError, NotADirectoryError):
                 continue
+        self._found |= found
         return found
 
     def _corrupt(self, hash: str, why: str) -> ExpError:

@@ -19,7 +19,7 @@ import stat
 from git_exp.data import cachefiles
 from git_exp.data.hashing import HashInfo, ManifestEntry, hash_file_with_memo, same_version
 from git_exp.data.links import ContentMismatch, materialize, temp_name
-from git_exp.data.parallel import run_all
+from git_exp.data.parallel import MIN_ITEMS, run_all
 from git_exp.errors import ExpError
 from git_exp.plainclass import Mutable
 
@@ -55,7 +55,7 @@ class Checkout:
         folder built aside, where each object's size and hash are checked as
         it is read and a bad one leaves nothing behind (_write_fresh_dir)."""
         if not sizes:
-            absent = set(wanted) - self.cache._present(set(wanted))
+            absent = set(wanted) - self.cache._present(set(wanted), again=True)
             if absent:
                 raise cachefiles.missing_error(sorted(absent), dest)
             return
@@ -125,6 +125,14 @@ class Checkout:
             return self.cache.link_types
         return [k for k in self.cache.link_types if k not in _SHARED] or ["copy"]
 
+    @staticmethod
+    def _copies_small(kinds: list[str]) -> bool:
+        """Whether a small file is copied (_copy_small) when KINDS are the
+        link types to try: read once, checked, written once. For small files
+        the system calls are the cost, and a clone of a few KiB saves nothing
+        over a copy; a link, when asked for first, is made instead."""
+        return kinds[0] in cachefiles.SAVE_KINDS and "copy" in kinds
+
     def _put(self, digest: str, size: int, tree, rel: str, executable: bool, memo,
              result: CheckoutResult, progress: Progress | None = None) -> None:
         result.link_kind = self._put_file(digest, size, tree, rel, executable, memo)
@@ -146,20 +154,12 @@ class Checkout:
         """
         kinds = self._kinds_for(executable)
         obj = self.cache.object_path(digest)
-        if size <= cachefiles.SMALL_FILE and kinds[0] in cachefiles.SAVE_KINDS and "copy" in kinds:
-            # Read once, checked, written once: for small files the system calls
-            # are the cost, and a clone of a few KiB saves nothing over a copy.
-            data = cachefiles.read_object(obj, size)
-            if len(data) != size:
-                raise self.cache._corrupt(digest, f"expected {size} bytes, found {len(data)}")
-            actual = hashlib.sha256(data).hexdigest()
-            if actual != digest:
-                raise self.cache._corrupt(digest, f"its content hashes to {actual}")
+        if size <= cachefiles.SMALL_FILE and self._copies_small(kinds):
             if fresh is not None:
-                cachefiles.write_new(fresh, data, executable)
+                self._copy_small(obj, fresh, digest, size, executable)
             else:
                 temp = temp_name(tree.make_parents(rel, "data path"))
-                cachefiles.write_new(temp, data, executable)
+                self._copy_small(obj, temp, digest, size, executable)
                 try:
                     tree.place(temp, rel, "data path")
                 except BaseException:
@@ -190,23 +190,33 @@ class Checkout:
             memo.put(tree.abs(rel), os.stat(path), digest)
         return kind
 
+    def _copy_small(self, obj: str, new: str, digest: str, size: int, executable: bool) -> None:
+        """Create NEW (never through a link) holding object DIGEST, at OBJ, of
+        SIZE bytes: read whole and hashed before a byte is written, so a
+        corrupt object is never copied out. An object gone since it was found
+        (another process's gc) is reported missing."""
+        try:
+            data = cachefiles.read_object(obj, size)
+        except FileNotFoundError:
+            raise cachefiles.missing_error([digest]) from None
+        if len(data) != size:
+            raise self.cache._corrupt(digest, f"expected {size} bytes, found {len(data)}")
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != digest:
+            raise self.cache._corrupt(digest, f"its content hashes to {actual}")
+        cachefiles.write_new(new, data, executable)
+
     def _put_many(self, items: list[tuple[str, ManifestEntry]], tree, memo, result: CheckoutResult,
-                  progress: Progress | None, building: str | None = None) -> None:
-        """Write each (work-tree rel, entry) on a few threads (parallel.py); with
-        BUILDING, into that fresh folder instead, at the entry's relpath."""
-        if building is None:
-            for rel in {rel.rpartition("/")[0]: rel for rel, _ in items}.values():
-                tree.make_parents(rel, "data path")  # checked once per folder, before the threads
-        else:
-            for parent in sorted({e.relpath.rpartition("/")[0] for _, e in items} - {""}):
-                os.makedirs(os.path.join(building, *parent.split("/")), exist_ok=True)
+                  progress: Progress | None) -> None:
+        """Write each (work-tree rel, entry) on a few threads (parallel.py)."""
+        for rel in {rel.rpartition("/")[0]: rel for rel, _ in items}.values():
+            tree.make_parents(rel, "data path")  # checked once per folder, before the threads
         total_bytes = sum(e.size for _, e in items)
         done = [0, 0]
 
         def put(item) -> str:
             rel, e = item
-            fresh = os.path.join(building, *e.relpath.split("/")) if building is not None else None
-            return self._put_file(e.hash, e.size, tree, rel, e.executable, memo, fresh)
+            return self._put_file(e.hash, e.size, tree, rel, e.executable, memo)
 
         def finished(item, kind: str) -> None:
             result.link_kind = kind
@@ -217,6 +227,57 @@ class Checkout:
                 progress(done[0], len(items), done[1], total_bytes)
 
         run_all(put, items, finished)
+
+    def _fill(self, building: str, entries: list[ManifestEntry], tree, top_rel: str, memo,
+              result: CheckoutResult, progress: Progress | None) -> None:
+        """Write every entry into BUILDING, a folder of our own that nobody
+        sees yet (see _write_fresh_dir), on a few threads (parallel.py).
+
+        Each folder is made once, parents first. A small file takes the
+        short way (_copy_small, checked as ever): the names of its object
+        and of its new file are made here by joining strings, from the
+        manifest's hashes and paths that parse_manifest has already checked,
+        and nothing runs per file in this thread unless PROGRESS listens.
+        """
+        for parent in sorted({e.relpath.rpartition("/")[0] for e in entries} - {""}):
+            os.makedirs(os.path.join(building, *parent.split("/")), exist_ok=True)
+        short = {x: self._copies_small(self._kinds_for(x)) for x in (False, True)}
+        small = cachefiles.SMALL_FILE
+        objects = self.cache._objects + os.sep   # + h[:2] + os.sep + h[2:]: Cache.object_path's name
+        base = building + os.sep
+        native = os.sep != "/"
+        kinds: list[str] = []
+
+        copy_small = self._copy_small
+        sep = os.sep
+
+        def put_batch(batch: list[ManifestEntry]) -> None:
+            for e in batch:
+                fresh = base + (e.relpath.replace("/", sep) if native else e.relpath)
+                if e.size <= small and short[e.executable]:
+                    h = e.hash
+                    copy_small(objects + h[:2] + sep + h[2:], fresh, h, e.size, e.executable)
+                else:   # (list.append is atomic: the workers share KINDS)
+                    kinds.append(self._put_file(e.hash, e.size, tree, f"{top_rel}/{e.relpath}",
+                                                e.executable, memo, fresh))
+
+        finished = None
+        if progress is not None:
+            total_bytes = sum(e.size for e in entries)
+            done = [0, 0]
+
+            def finished(batch: list[ManifestEntry], _) -> None:
+                done[0] += len(batch)
+                done[1] += sum(e.size for e in batch)
+                progress(done[0], len(entries), done[1], total_bytes)
+
+        batches = _by_folder(entries)
+        # Threads once there are MIN_ITEMS files, however few folders hold them.
+        run_all(put_batch, batches, finished, min_items=2 if len(entries) >= MIN_ITEMS else len(batches) + 1)
+        if entries:
+            result.link_kind = kinds[-1] if kinds else "copy"
+        top = tree.abs(top_rel) + os.sep
+        result.changed += [top + (e.relpath.replace("/", os.sep) if native else e.relpath) for e in entries]
 
     def _checkout_file(self, info: HashInfo, tree, rel: str, dest: str, memo,
                        result: CheckoutResult, progress: Progress | None = None) -> None:
@@ -335,8 +396,9 @@ class Checkout:
         work for small files), and after a crash or Ctrl-C there is no half
         folder at DEST, only a '.*.tmp' one beside it - removed at once when
         we get the chance. The manifest's paths were checked when it was
-        read (hashing.check_relpath), and the folder is our own, new, with
-        no link in it.
+        read (hashing.parse_manifest, with path_problem's rule), and the
+        folder is our own, new, with no link in it: _fill writes into it
+        by joining names, without a check per file.
 
         While it is being built, a folder of many files spreads its
         subfolders over the disk, as the cache's objects folder does (see
@@ -351,8 +413,7 @@ class Checkout:
         if spread:
             cachefiles.spread_subfolders(building)
         try:
-            self._put_many([(f"{top_rel}/{e.relpath}", e) for e in entries], tree, memo, result,
-                           progress, building=building)
+            self._fill(building, entries, tree, top_rel, memo, result, progress)
             if spread:
                 cachefiles.spread_subfolders(building, spread=False)
             os.rename(building, dest)
@@ -360,3 +421,19 @@ class Checkout:
             shutil.rmtree(building, ignore_errors=True)
             raise
 
+
+
+# The most files of one folder a worker writes in one go (_by_folder).
+FOLDER_BATCH = 128
+
+
+def _by_folder(entries: list[ManifestEntry]) -> list[list[ManifestEntry]]:
+    """ENTRIES in batches of one folder's files, at most FOLDER_BATCH each,
+    for the workers to take in turn: two workers creating files in one
+    folder wait for each other (a creation holds the folder's lock while
+    the file system looks for a free inode, which on ext4 without a journal
+    can take a walk past every inode freed nearby in the last minute)."""
+    folders: dict[str, list[ManifestEntry]] = {}
+    for e in entries:
+        folders.setdefault(e.relpath.rpartition("/")[0], []).append(e)
+    return [files[i:i + FOLDER_BATCH] for files in folders.values() for i in range(0, len(files), FOLDER_BATCH)]

@@ -189,9 +189,11 @@ def read_whole(path: str, st: os.stat_result) -> tuple[bytes, os.stat_result]:
 
 
 def write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+    written = os.write(fd, data)   # all of it, nearly always: no view made per file
+    if written < len(data):
+        view = memoryview(data)[written:]
+        while view:
+            view = view[os.write(fd, view):]
 
 
 def scan(top: str) -> tuple[dict[str, os.stat_result], dict[str, os.stat_result], list[str]]:

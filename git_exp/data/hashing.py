@@ -12,6 +12,7 @@ instructions through OpenSSL, so this runs at about `sha256sum`'s speed.
 from __future__ import annotations
 
 import hashlib
+import operator
 import os
 import re
 import stat
@@ -23,7 +24,7 @@ from git_exp.relpaths import path_problem
 
 TYPE_CHECKING = False   # typing's, without importing typing: the hooks load this module
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Collection, Iterable
 
     from git_exp.data.state import StateMemo
 
@@ -37,6 +38,19 @@ _MANIFEST_KEYS = {"path", "hash", "size", "exec"}
 def is_valid_hash(text: str) -> bool:
     """64 lowercase hex digits, optionally followed by ".dir"."""
     return isinstance(text, str) and _HASH_RE.fullmatch(text) is not None
+
+
+_HASHES_RE = re.compile(r"(?:[0-9a-f]{64}(?:\.dir)?\n)*")
+
+
+def all_valid_hashes(hashes: Collection[str]) -> bool:
+    """is_valid_hash of every one of HASHES, in one pass in C over them all:
+    one per line (a line break inside a hash would add a line), each line a
+    valid hash."""
+    if not set(map(type, hashes)) <= {str}:
+        return False
+    lines = "\n".join(hashes) + "\n" if hashes else ""
+    return lines.count("\n") == len(hashes) and _HASHES_RE.fullmatch(lines) is not None
 
 
 _buffers = threading.local()
@@ -181,7 +195,15 @@ class ManifestEntry(Frozen):
     executable: bool
 
     def __init__(self, relpath: str, hash: str, size: int, executable: bool):
-        self._init(relpath=relpath, hash=hash, size=size, executable=executable)
+        # Set directly rather than through _init(**fields): a manifest makes
+        # one per file, and the keyword dict was a third of its parse time.
+        _set_field(self, "relpath", relpath)
+        _set_field(self, "hash", hash)
+        _set_field(self, "size", size)
+        _set_field(self, "executable", executable)
+
+
+_set_field = object.__setattr__   # Frozen's own __setattr__ refuses every assignment
 
 
 def manifest_bytes(entries: Iterable[ManifestEntry]) -> bytes:
@@ -228,6 +250,66 @@ def parse_manifest(data: bytes) -> list[ManifestEntry]:
         raise ExpError("corrupt directory manifest: nested too deeply") from None
     if not isinstance(rows, list):
         raise ExpError("corrupt directory manifest: not a JSON list")
+    fields = _checked_at_once(rows)
+    if fields is None:
+        return _checked_one_by_one(rows)
+    return [ManifestEntry(*f) for f in fields]
+
+
+# For _checked_at_once: a path part no manifest may hold ('', '.', '..', or
+# '.git' in any case: path_problem's rule) anywhere in the paths joined by
+# NUL; and the hex digits, deleted from all hashes run together to find any other.
+_BAD_PART_RE = re.compile(r"(?:\A|[/\0])(?:\.{0,2}|\.git)(?=[/\0]|\Z)", re.IGNORECASE | re.ASCII)
+_HEX_DIGITS = b"0123456789abcdef"
+_ROW_FIELDS = operator.itemgetter("path", "hash", "size", "exec")
+
+
+def _checked_at_once(rows: list) -> list[tuple[str, str, int, bool]] | None:
+    """ROWS as (path, hash, size, exec) tuples sorted by path when every row
+    passes _checked_one_by_one's checks; None when any row may not.
+
+    The same rules, each applied to all rows at once by a few passes in C
+    (a type set, a join, one regular expression): a manifest of 10,000
+    entries is checked in a few milliseconds instead of some twenty. It
+    only ever says yes to what the row-by-row check accepts; a None sends
+    the manifest there, which then names the problem (or, for a rule this
+    pass is stricter about, such as non-ASCII names, accepts it).
+    """
+    if os.sep != "/" or not set(map(type, rows)) <= {dict} or not set(map(len, rows)) <= {4}:
+        return None
+    try:
+        fields = list(map(_ROW_FIELDS, rows))   # four keys, all of these: exactly _MANIFEST_KEYS
+    except KeyError:
+        return None
+    if not fields:
+        return fields
+    paths, hashes, sizes, execs = zip(*fields)
+    if not (set(map(type, paths)) == {str} and set(map(type, hashes)) == {str}
+            and set(map(type, sizes)) == {int} and set(map(type, execs)) <= {bool}) or min(sizes) < 0:
+        return None   # (type() is exact: a bool is not taken for a size)
+    run = "".join(hashes)
+    if set(map(len, hashes)) != {64} or not run.isascii() or run.encode("ascii").translate(None, _HEX_DIGITS):
+        return None   # each 64 long, nothing but hex digits left over: 64 hex digits each, no '.dir'
+    joined = "\0".join(paths)
+    if not joined.isascii() or joined.count("\0") != len(paths) - 1 or _BAD_PART_RE.search(joined):
+        return None   # a NUL inside a path; an empty, '.', '..' or '.git' part (a leading '/' too)
+    unique = set(paths)
+    if len(unique) != len(paths):
+        return None   # a duplicate
+    folders: set[str] = set()
+    for parent in {p.rpartition("/")[0] for p in paths}:
+        while parent and parent not in folders:
+            folders.add(parent)
+            parent = parent.rpartition("/")[0]
+    if not folders.isdisjoint(unique):
+        return None   # a path both a file and a folder
+    fields.sort()     # by path: paths are unique, so nothing after it is compared
+    return fields
+
+
+def _checked_one_by_one(rows: list) -> list[ManifestEntry]:
+    """Entries of ROWS (a manifest's JSON list), every one validated; ExpError
+    naming the first entry that is not."""
     entries = []
     seen: set[str] = set()
     for i, row in enumerate(rows):

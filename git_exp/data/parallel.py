@@ -63,9 +63,11 @@ def _chunk_size(items: int, workers: int) -> int:
 
 
 def run_all(fn: Callable[[T], R], items: Sequence[T], on_done: Callable[[T, R], None] | None = None,
-            workers: int = WORKERS) -> None:
-    """Call FN on every item; ON_DONE(item, result) in this thread as each finishes."""
-    if workers <= 1 or len(items) < MIN_ITEMS:
+            workers: int = WORKERS, min_items: int = MIN_ITEMS) -> None:
+    """Call FN on every item; ON_DONE(item, result) in this thread as each
+    finishes. Fewer than MIN_ITEMS items are done in this thread alone (an
+    item that is itself many files may lower it)."""
+    if workers <= 1 or len(items) < min_items:
         for item in items:
             result = fn(item)
             if on_done is not None:

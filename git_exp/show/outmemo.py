@@ -158,6 +158,7 @@ def _work_holds(work: bytes, root: str) -> bool:
     for at in range(1, len(fields), 3):
         kind, relpath, recorded = fields[at:at + 3]
         full = os.path.join(root, *relpath.decode("utf-8", "surrogateescape").split("/"))
+        now: list[int] | int | None
         try:
             if kind == b"f":
                 now = file_key(full)

@@ -9,13 +9,18 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Callable, TextIO
+
 CODES = {
     "bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33",
     "blue": "34", "magenta": "35", "cyan": "36",
 }
 
 
-def decide(mode: str, stream, config_value=None) -> bool:
+def decide(mode: str, stream: TextIO,
+           config_value: Callable[[], str | None] | None = None) -> bool:
     """Return True when output to STREAM should be colored.
 
     CONFIG_VALUE is a callable returning `color.ui` (or None); it is only

@@ -6,6 +6,10 @@ import sys
 
 from git_exp.ui import color as _color
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import TextIO
+
 
 def terminal_size(fallback: tuple[int, int] = (80, 24)) -> os.terminal_size:
     """shutil.get_terminal_size, without importing shutil (bz2, lzma, fnmatch)
@@ -29,8 +33,9 @@ def terminal_size(fallback: tuple[int, int] = (80, 24)) -> os.terminal_size:
 
 
 class Console:
-    def __init__(self, out=None, err=None, color: bool = False, quiet: bool = False,
-                 verbose: bool = False, use_pager: bool = True, cwd: str | None = None):
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None, color: bool = False,
+                 quiet: bool = False, verbose: bool = False, use_pager: bool = True,
+                 cwd: str | None = None) -> None:
         self.stdout = out or sys.stdout
         self.stderr = err or sys.stderr
         self.color = color
@@ -38,6 +43,10 @@ class Console:
         self.verbose = verbose
         self.use_pager = use_pager
         self.cwd = cwd
+        # What a verb's answer_early read on the way when it could not answer
+        # (the repository, ...), for that verb's run() in the same invocation:
+        # cli.py hands both the same console. Each verb knows its own shape.
+        self.early: object = None
 
     def paint(self, text: str, *styles: str) -> str:
         return _color.paint(text, self.color, *styles)

@@ -6,6 +6,10 @@ alike. Standard library only, and nothing imported until used: hooks and
 """
 from __future__ import annotations
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from datetime import datetime
+
 _SIZE_UNITS = ("bytes", "KiB", "MiB", "GiB", "TiB")
 
 
@@ -40,7 +44,7 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
-def local_time(iso: str):
+def local_time(iso: str) -> datetime | None:
     """The moment an ISO 8601 text names, as a datetime in the local time zone.
 
     The one time-zone rule for display: stored times keep their own zone (commit

@@ -11,6 +11,10 @@ from git_exp.git import GitNotFoundError, git
 from git_exp.git.run import DEVNULL, spawn_sigdef
 from git_exp.ui.console import terminal_size
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import TextIO
+
 
 def pager_command(cwd: str | None = None) -> str | None:
     try:
@@ -29,7 +33,7 @@ def fits(text: str) -> bool:
     return len(lines) < size.lines and all(len(line) <= size.columns for line in lines)
 
 
-def page(text: str, stream, cwd: str | None = None) -> None:
+def page(text: str, stream: TextIO, cwd: str | None = None) -> None:
     """Write TEXT to STREAM, through the pager when it is a terminal and TEXT does not fit."""
     if not (hasattr(stream, "isatty") and stream.isatty()) or fits(text):
         stream.write(text)

@@ -12,6 +12,10 @@ from __future__ import annotations
 import os
 import time
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Callable, TextIO
+
 # Operations that are usually quick (add, checkout, fsck, gc) draw their line
 # only once they have taken this long, as Git's delayed progress does, and
 # with Git's variable to change it (GIT_PROGRESS_DELAY=0 draws at once).
@@ -37,8 +41,9 @@ class ProgressLine:
     object moves it too), else the objects.
     """
 
-    def __init__(self, stream, label: str, enabled: bool | None = None, interval: float = 0.1,
-                 clock=time.monotonic, delay: float = 0.0):
+    def __init__(self, stream: TextIO, label: str, enabled: bool | None = None,
+                 interval: float = 0.1, clock: Callable[[], float] = time.monotonic,
+                 delay: float = 0.0) -> None:
         self.stream = stream
         self.label = label
         if enabled is None:

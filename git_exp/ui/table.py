@@ -97,7 +97,8 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[:max(width - 1, 0)] + ELLIPSIS
 
 
-def fit_widths(texts, columns, widths: list[int], width: int, keep: int = 1) -> list[int] | None:
+def fit_widths(texts: list[list[str]], columns: list[Column], widths: list[int], width: int,
+               keep: int = 1) -> list[int] | None:
     """Column widths that fit WIDTH, the widest narrowed first; None when the floors do not fit.
 
     Every column is capped at one common width C (but not below its floor),
@@ -159,7 +160,9 @@ def _blocks(widths: list[int], width: int | None, keep: int) -> list[list[int]]:
     return blocks
 
 
-def _render_block(rows, texts, columns, widths, block, color, row_styles) -> str:
+def _render_block(rows: Sequence[Sequence[CellLike]], texts: list[list[str]],
+                  columns: list[Column], widths: list[int], block: list[int], color: bool,
+                  row_styles: list[tuple]) -> str:
     header = [_paint_padded(_pad(columns[i].header, widths[i], columns[i].align), color,
                             ("bold", *columns[i].style)) for i in block]
     out = [GAP.join(header).rstrip(), GAP.join(RULE * widths[i] for i in block)]
@@ -197,7 +200,7 @@ def _paint_padded(text: str, color: bool, styles: tuple) -> str:
 
 def render_markdown(rows: Sequence[Sequence[CellLike]], columns: list[Column]) -> str:
     """A GitHub-flavoured Markdown table ('|' in cells escaped)."""
-    def line(cells):
+    def line(cells: list[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
     rule = ["---:" if c.align == "right" else "---" for c in columns]
     out = [line([c.header for c in columns]), "|" + "|".join(rule) + "|"]

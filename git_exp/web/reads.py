@@ -13,6 +13,10 @@ from git_exp.errors import ExpError
 from git_exp.git import git
 from git_exp.repo import Repository
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.show.collect import Row
+
 # A log or a diff larger than this is cut (the page says so): a browser tab
 # is no place for a gigabyte of output.
 MAX_TEXT = 256 * 1024
@@ -29,7 +33,7 @@ def experiments(repo: Repository, all_commits: bool = False, where: str | None =
             "warnings": list(view.warnings)}
 
 
-def _row(repo: Repository, rev: str | None):
+def _row(repo: Repository, rev: str | None) -> tuple[Row, dict]:
     from git_exp.show.columns import discover
     from git_exp.show.commits import CommitReader
     from git_exp.show.diff import target
@@ -41,13 +45,14 @@ def _row(repo: Repository, rev: str | None):
 def experiment(repo: Repository, rev: str) -> dict:
     """One experiment (or commit): metadata, message, params, metrics, files, log."""
     row, obj = _row(repo, rev)
-    result = {"row": obj, "message": "", "files": [], "log": None, "log_cut": False}
+    # Any: JSON-ready values of every kind, as compare() builds them.
+    result: dict[str, Any] = {"row": obj, "message": "", "files": [], "log": None, "log_cut": False}
     if row.rev:
         result["message"] = git(["log", "-1", "--format=%B", row.rev], cwd=repo.root).stdout.decode(
             "utf-8", "replace")
         if row.parent:
             result["files"] = _changed_files(repo, row.parent, row.rev)
-    if row.kind == "experiment":
+    if row.kind == "experiment" and row.rev:   # an experiment row always has its commit
         try:
             from git_exp.experiments.manage import read_log
             _, data = read_log(repo, row.rev)
@@ -93,7 +98,7 @@ def compare(repo: Repository, revs: list[str]) -> dict:
     return result
 
 
-def _delta(base, value):
+def _delta(base: object, value: object) -> float | None:
     if isinstance(base, bool) or isinstance(value, bool):
         return None
     if isinstance(base, (int, float)) and isinstance(value, (int, float)):

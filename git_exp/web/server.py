@@ -19,6 +19,13 @@ from git_exp.errors import ExpError
 from git_exp.repo import Repository
 from git_exp.web import actions, changes, reads, security
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from email.message import Message
+    from typing import Any, Callable, TypeVar
+
+    T = TypeVar("T")
+
 STATIC_DIR = os.path.join(os.path.dirname(__file__), "static")
 STATIC_FILES = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8",
                 "index.html": "text/html; charset=utf-8"}
@@ -32,12 +39,20 @@ PLOTS_POLICY = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsa
 
 class Reply:
     def __init__(self, status: int, body: bytes, content_type: str = "application/json",
-                 policy: str | None = None):
+                 policy: str | None = None) -> None:
         self.status, self.body, self.content_type, self.policy = status, body, content_type, policy
 
 
-def _json(status: int, data) -> Reply:
+def _json(status: int, data: object) -> Reply:
     return Reply(status, json.dumps(data, ensure_ascii=False, default=str).encode("utf-8"))
+
+
+def _number(text: str) -> int | None:
+    """A count a client sent (an offset, a Content-Length): ASCII digits, else None.
+    (str.isdigit() takes '²', which int() refuses, and int() refuses 5,000 digits.)"""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return int(text) if len(text) <= 18 else 10 ** 18   # more than any log or body
 
 
 def _error(status: int, message: str, hint: str | None = None) -> Reply:
@@ -47,7 +62,8 @@ def _error(status: int, message: str, hint: str | None = None) -> Reply:
 class App:
     """Everything but HTTP framing, so it reads (and is tested) as routes."""
 
-    def __init__(self, repo: Repository, host: str, port: int, read_only: bool = False, token: str | None = None):
+    def __init__(self, repo: Repository, host: str, port: int, read_only: bool = False,
+                 token: str | None = None) -> None:
         self.repo = repo
         self.read_only = read_only
         self.token = token or security.new_token()
@@ -60,7 +76,7 @@ class App:
 
     # -- entry ---------------------------------------------------------------------
 
-    def handle(self, method: str, target: str, headers, body: bytes) -> Reply:
+    def handle(self, method: str, target: str, headers: Message, body: bytes) -> Reply:
         if not security.host_ok(headers.get("Host"), self.hosts):
             return _error(421, "this server answers only to the address it printed")
         url = urlsplit(target)
@@ -90,7 +106,7 @@ class App:
 
     # -- reads ---------------------------------------------------------------------
 
-    def _get(self, path: str, query: dict) -> Reply:
+    def _get(self, path: str, query: dict[str, list[str]]) -> Reply:
         one = lambda key, default=None: (query.get(key) or [default])[0]  # noqa: E731
         if path == "/api/state":
             return _json(200, {"key": self.key(), "read_only": self.read_only})
@@ -105,8 +121,7 @@ class App:
         if path == "/api/queue":
             return _json(200, self._cached(("queue",), lambda: reads.queue(self.repo)))
         if path == "/api/queue-log":
-            offset = one("offset", "0")
-            return _json(200, reads.queue_log(self.repo, one("id") or "", int(offset) if offset.isdigit() else 0))
+            return _json(200, reads.queue_log(self.repo, one("id") or "", _number(one("offset", "0")) or 0))
         if path == "/plots":
             html = self._cached(("plots", tuple(query.get("rev") or [])),
                                 lambda: reads.plots_page(self.repo, query.get("rev") or []))
@@ -116,7 +131,7 @@ class App:
     def experiments(self, all_commits: bool = False, where: str = "") -> bytes:
         """The table as JSON bytes: serialising 10,000 rows costs more than the poll, so the
         bytes are what is cached."""
-        def compute():
+        def compute() -> bytes:
             data = reads.experiments(self.repo, all_commits, where)
             self.watched = sorted({c["file"] for c in data["columns"]})
             return json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
@@ -132,7 +147,7 @@ class App:
     def key(self) -> str:
         return changes.state_key(self.repo, self.watched)
 
-    def _cached(self, what: tuple, compute):
+    def _cached(self, what: tuple, compute: Callable[[], T]) -> T:
         """COMPUTE's answer, reused while the change key stays the same; two requests for
         the same thing at once compute it once (the second waits for the first)."""
         with self._cache_lock:
@@ -153,7 +168,7 @@ class App:
 
     # -- actions ---------------------------------------------------------------------
 
-    def _post(self, name: str, headers, body: bytes) -> Reply:
+    def _post(self, name: str, headers: Message, body: bytes) -> Reply:
         if self.read_only:
             return _error(403, "this server is read-only (git exp ui --read-only)")
         if not security.origin_ok(headers.get("Origin"), self.hosts):
@@ -184,16 +199,26 @@ def _log_bug(repo: Repository) -> str:
     return path or "no log (nothing writable)"
 
 
-def make_server(repo: Repository, host: str = "127.0.0.1", port: int = 0, read_only: bool = False):
+class UiServer(ThreadingHTTPServer):
+    """The server make_server binds: its App holds the repository and the token."""
+    daemon_threads = True
+    app: App
+
+
+def make_server(repo: Repository, host: str = "127.0.0.1", port: int = 0,
+                read_only: bool = False) -> UiServer:
     """A bound server (port 0: any free one) whose `app` holds the token; serve_forever() runs it."""
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "git-exp-ui"
 
         def _answer(self, method: str) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                reply = _error(413, "request too large")
+            length = _number(self.headers.get("Content-Length") or "0")
+            if length is None or length > MAX_BODY:
+                # The body is left unread: the connection cannot carry another request.
+                self.close_connection = True
+                reply = (_error(400, "Content-Length is not a number of bytes") if length is None
+                         else _error(413, "request too large"))
             else:
                 body = self.rfile.read(length) if length else b""
                 try:
@@ -213,18 +238,17 @@ def make_server(repo: Repository, host: str = "127.0.0.1", port: int = 0, read_o
             self.end_headers()
             self.wfile.write(reply.body)
 
-        def do_GET(self):  # noqa: N802 - http.server's names
+        def do_GET(self) -> None:  # noqa: N802 - http.server's names
             self._answer("GET")
 
-        def do_POST(self):  # noqa: N802
+        def do_POST(self) -> None:  # noqa: N802
             self._answer("POST")
 
-        def log_message(self, format, *args):  # noqa: A002 - quiet: the terminal is the user's
+        # Any: the arguments are http.server's, as its own signature declares them.
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet: the terminal is the user's
             pass
 
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        app: App
+    class Server(UiServer):
         address_family = __import__("socket").AF_INET6 if ":" in host else __import__("socket").AF_INET
 
     try:
@@ -237,6 +261,6 @@ def make_server(repo: Repository, host: str = "127.0.0.1", port: int = 0, read_o
     return httpd
 
 
-def url_of(httpd, host: str) -> str:
+def url_of(httpd: UiServer, host: str) -> str:
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{httpd.server_address[1]}/?token={httpd.app.token}"
