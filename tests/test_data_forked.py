@@ -219,13 +219,17 @@ def _forked_worker(top: int) -> int | None:
     return None
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="finds the worker through /proc")
-def test_a_worker_killed_mid_add_fails_the_add_and_leaves_only_whole_objects(committed):
-    data = committed.path / "data"
+def _many_files(data) -> None:
+    """6,000 small files in ten folders: an add long enough to be caught midway."""
     for i in range(6000):
         sub = data / f"d{i % 10}"
         sub.mkdir(parents=True, exist_ok=True)
         (sub / f"f{i}.bin").write_bytes(b"content %d\n" % i)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="finds the worker through /proc")
+def test_a_worker_killed_mid_add_fails_the_add_and_leaves_only_whole_objects(committed):
+    _many_files(committed.path / "data")
     proc = subprocess.Popen(["git", "exp", "add", "-q", "data"], cwd=committed.path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
@@ -304,11 +308,7 @@ def test_a_first_add_of_many_files_stats_them_in_the_workers_and_records_the_sam
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="finds the worker through /proc")
 def test_ctrl_c_mid_add_stops_every_worker_and_leaves_no_temporary_file(committed):
-    data = committed.path / "data"
-    for i in range(6000):
-        sub = data / f"d{i % 10}"
-        sub.mkdir(parents=True, exist_ok=True)
-        (sub / f"f{i}.bin").write_bytes(b"content %d\n" % i)
+    _many_files(committed.path / "data")
     objects_dir = committed.path / ".git" / "exp" / "cache" / "files" / "sha256"
     # git-exp itself, not through git: git would die of the SIGINT at once.
     proc = subprocess.Popen(["git-exp", "add", "-q", "data"], cwd=committed.path,
