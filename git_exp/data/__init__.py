@@ -4,10 +4,12 @@
     state     (path, inode, mtime, size) -> hash memo in SQLite
     links     put a cache object in the work tree: reflink, hardlink, symlink, copy
     cache     objects by hash under <exp_dir>/cache; save, checkout, verify
-              (cache_checkout: writing objects out; cachefiles: the file primitives)
+              (cache_save: saving a folder's files; cache_checkout: writing
+              objects out; cachefiles: the file primitives)
     runcache  stage fingerprint -> outs, to restore results without running
     pointer   the `PATH.exp` format (read and checked; worktree/ writes them)
     parallel  a small thread pool for hashing and copying many files
+              (parallel_procs: forked workers, for a save of many small files)
 
 What the work tree records and holds is worktree/'s; gc and fsck are upkeep/'s.
 
