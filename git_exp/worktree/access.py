@@ -28,6 +28,9 @@ TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the nam
 if TYPE_CHECKING:
     from typing import IO
 
+    from git_exp.data.cache import Cache
+    from git_exp.data.hashing import ManifestEntry
+    from git_exp.remotes.base import DataRemote
     from git_exp.repo import Repository
 
 _BLOB_MODES = ("100644", "100755", "100664")
@@ -43,7 +46,8 @@ def clean_path(path: str) -> str:
     return rel
 
 
-def open_file(repo: Repository, path: str, sha: str | None, not_found=ExpError) -> IO[bytes]:
+def open_file(repo: Repository, path: str, sha: str | None,
+              not_found: type[ExpError] = ExpError) -> IO[bytes]:
     """A binary file object with PATH's content at commit SHA (None: the work tree).
 
     NOT_FOUND is the ExpError subclass raised when there is no such file.
@@ -119,7 +123,7 @@ def _data_object(repo: Repository, sha: str | None, rel: str, where: str) -> str
     return None
 
 
-def _manifest(repo: Repository, cache, digest: str) -> list:
+def _manifest(repo: Repository, cache: Cache, digest: str) -> list[ManifestEntry]:
     if cache.has(digest):
         return cache.load_manifest(digest)
     from git_exp.data.hashing import parse_manifest
@@ -168,7 +172,7 @@ def default_remote(repo: Repository) -> str:
     return remotes[0]
 
 
-def data_remote(repo: Repository):
+def data_remote(repo: Repository) -> DataRemote:
     from git_exp.remotes.location import resolve
     return resolve(repo, default_remote(repo))
 
@@ -187,7 +191,7 @@ def fetch_objects(repo: Repository, hashes: set[str]) -> None:
         raise _lacking(remote, sorted(lacking))
 
 
-def _lacking(remote, hashes: list[str]) -> ExpError:
+def _lacking(remote: DataRemote, hashes: list[str]) -> ExpError:
     shown = ", ".join(h[:12] for h in hashes[:3]) + (" ..." if len(hashes) > 3 else "")
     return ExpError(f"the data is neither in the cache nor on the data remote {remote} ({shown})",
                     hint="push it from the clone that has it: git exp push <remote>")

@@ -22,6 +22,7 @@ from git_exp.worktree_writes import WorkTree
 
 TYPE_CHECKING = False   # typing's, without importing typing (nor dataclasses: 10 ms of add's start)
 if TYPE_CHECKING:
+    from git_exp.data.cache import Progress
     from git_exp.repo import Repository
 
 
@@ -83,7 +84,7 @@ def _ignore_all(repo: Repository, rels: list[str]) -> dict[str, str]:
     return changed
 
 
-def add(repo: Repository, paths: list[str], cwd: str, progress=None) -> list[Added]:
+def add(repo: Repository, paths: list[str], cwd: str, progress: Progress | None = None) -> list[Added]:
     """Store each PATH in the cache, write `PATH.exp`, ignore PATH in Git.
 
     Every path is checked before any is added, with a fixed number of

@@ -96,7 +96,7 @@ class _interrupt_afterwards:  # noqa: N801 - used as a function: `with _interrup
         if self.held:
             self.previous = signal.signal(signal.SIGINT, lambda *_: self.caught.append(True))
 
-    def __exit__(self, kind, *_) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         if not self.held:
             return
         signal.signal(signal.SIGINT, self.previous)

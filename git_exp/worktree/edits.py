@@ -17,6 +17,11 @@ from git_exp.worktree.records import history_roots, objects_in_history
 
 TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:
+    from typing import Callable
+
+    from git_exp.data.cache import Cache
+    from git_exp.data.hashing import ManifestEntry
+    from git_exp.data.state import StateMemo
     from git_exp.repo import Repository
 
 _SHOW_FILES = 3
@@ -43,7 +48,8 @@ class Known:
     from it is an edit, as Git sees it, even if some other commit has it.
     """
 
-    def __init__(self, repo: Repository, first, strict: bool = False, label: str = "its record"):
+    def __init__(self, repo: Repository, first: Callable[[], dict[str, HashInfo]], strict: bool = False,
+                 label: str = "its record"):
         self.repo = repo
         self.label = label  # how the user calls FIRST's records
         self._first_reader = first
@@ -65,7 +71,8 @@ class Known:
             self._history = {i.hash for i in infos}
         return digest in self._history
 
-    def safe(self, cache, path: str, now: HashInfo, entries=None, target: HashInfo | None = None) -> bool:
+    def safe(self, cache: Cache, path: str, now: HashInfo, entries: list[ManifestEntry] | None = None,
+             target: HashInfo | None = None) -> bool:
         """NOW (with its manifest ENTRIES, for a folder) at PATH may go; TARGET is its new record."""
         old = self.first().get(path)
         if old is not None and old.hash == now.hash:
@@ -82,7 +89,8 @@ class Known:
             return False
 
 
-def _subset(cache, entries, references) -> bool:
+def _subset(cache: Cache, entries: list[ManifestEntry],
+            references: HashInfo | None | tuple[HashInfo | None, ...]) -> bool:
     """Every file in ENTRIES is, byte for byte, a file of one REFERENCES folder the cache holds."""
     if not isinstance(references, tuple):
         references = (references,)
@@ -99,13 +107,14 @@ def _subset(cache, entries, references) -> bool:
     return False
 
 
-def content_of(path: str, memo, cache):
+def content_of(path: str, memo: StateMemo | None, cache: Cache) -> tuple[HashInfo, list[ManifestEntry] | None]:
     """(HashInfo, manifest entries or None) of what is at PATH; ExpError when unreadable."""
     from git_exp.data.hashing import hash_path
     return hash_path(path, memo, cache_root=cache.root)
 
 
-def describe(cache, now_entries, reference: HashInfo | None, path: str, record: str = "its record") -> str:
+def describe(cache: Cache, now_entries: list[ManifestEntry] | None, reference: HashInfo | None, path: str,
+             record: str = "its record") -> str:
     """What makes the content at PATH the user's own, in a few words; RECORD names REFERENCE."""
     if now_entries is None or reference is None or not reference.is_dir or not cache.has(reference.hash):
         return f"it differs from {record}" if reference is not None else "nothing records it"

@@ -31,6 +31,7 @@ from git_exp.worktree_writes import refuse_unsafe
 
 TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:
+    from git_exp.pipeline.records import Reader
     from git_exp.repo import Repository
 _BLOB_MODES = (b"100644", b"100755")
 
@@ -207,7 +208,8 @@ def _safe(path: str) -> str:
     return refuse_unsafe(path, "data path")
 
 
-def _lock_outs(repo: Repository, lock: bytes, spec: bytes | None, read, where: str | None) -> dict[str, HashInfo]:
+def _lock_outs(repo: Repository, lock: bytes, spec: bytes | None, read: Reader | None,
+               where: str | None) -> dict[str, HashInfo]:
     """The cached outs in LOCK, filtered by the pipeline SPEC when it parses."""
     from git_exp.pipeline.lock import parse_lock
     from git_exp.pipeline.spec import parse_pipeline

@@ -17,7 +17,7 @@ from git_exp.git import GitCommandError, commits, git, reason
 from git_exp.repo import Repository
 
 
-def _temp_index(repo) -> str:
+def _temp_index(repo: Repository) -> str:
     path = os.path.join(repo.git_dir, f"exp-index.{os.getpid()}")
     real = os.path.join(repo.git_dir, "index")
     if os.path.exists(real):
@@ -25,7 +25,7 @@ def _temp_index(repo) -> str:
     return path
 
 
-def snapshot_tree(repo, also: list[str] | None = None) -> str:
+def snapshot_tree(repo: Repository, also: list[str] | None = None) -> str:
     """Write the whole work tree as a Git tree object and return its sha.
 
     ALSO names paths to take even though Git ignores them (`git add -f`):
@@ -50,7 +50,7 @@ def snapshot_tree(repo, also: list[str] | None = None) -> str:
                 pass
 
 
-def changed_files(repo) -> list[str]:
+def changed_files(repo: Repository) -> list[str]:
     """Paths (repo-relative) that a snapshot would take from the work tree
     rather than from HEAD: modified tracked files and untracked, unignored ones."""
     out = git(["ls-files", "-z", "--modified", "--others", "--exclude-standard", "--", ":/"],
@@ -58,7 +58,7 @@ def changed_files(repo) -> list[str]:
     return sorted({p for p in out.split("\0") if p})
 
 
-def oversized_files(repo, limit: int, changed: list[str] | None = None) -> list[tuple[str, int]]:
+def oversized_files(repo: Repository, limit: int, changed: list[str] | None = None) -> list[tuple[str, int]]:
     """Files over LIMIT bytes that the next snapshot would put into Git.
     CHANGED: changed_files(repo), when the caller has it already."""
     big = []

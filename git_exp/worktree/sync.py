@@ -45,6 +45,11 @@ from git_exp.worktree_writes import WorkTree
 
 TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:
+    from typing import Collection
+
+    from git_exp.data.cache import Cache, Progress
+    from git_exp.data.state import StateMemo
+    from git_exp.remotes.transfer import Progress as FetchProgress
     from git_exp.repo import Repository
 
 ZERO_SHAS = ("0" * 40, "0" * 64)
@@ -77,7 +82,8 @@ class SyncResult(Mutable):
 # -- entry points ----------------------------------------------------------------
 
 def checkout(repo: Repository, paths: list[str] | None = None, cwd: str | None = None,
-             relink: bool = False, force: bool = False, progress=None, fetch_progress=None) -> SyncResult:
+             relink: bool = False, force: bool = False, progress: Progress | None = None,
+             fetch_progress: FetchProgress | None = None) -> SyncResult:
     """Make the data paths (all, or those under PATHS) match their records.
 
     With no PATHS, data paths synced earlier that nothing records any more
@@ -101,7 +107,8 @@ def checkout(repo: Repository, paths: list[str] | None = None, cwd: str | None =
     return result
 
 
-def sync_after_head_change(repo: Repository, old_rev: str | None, fetch_progress=None) -> SyncResult:
+def sync_after_head_change(repo: Repository, old_rev: str | None,
+                           fetch_progress: FetchProgress | None = None) -> SyncResult:
     """What the post-checkout and post-merge hooks do once HEAD has moved.
 
     OLD_REV is the commit HEAD was at (None or all zeros: unknown, e.g. the
@@ -189,7 +196,7 @@ def _head_records(repo: Repository) -> dict[str, HashInfo]:
 
 
 def _remember(repo: Repository, synced: dict[str, str], targets: dict[str, HashInfo], result: SyncResult,
-              records) -> None:
+              records: Collection[str]) -> None:
     after = dict(synced)
     for path in result.removed:
         after.pop(path, None)
@@ -204,9 +211,10 @@ def _remember(repo: Repository, synced: dict[str, str], targets: dict[str, HashI
 
 # -- doing it ----------------------------------------------------------------------
 
-def _sync(repo: Repository, targets: dict[str, HashInfo], removals: list[str], records, known: Known,
-          relink: bool = False, hook: bool = False, force: bool = False, progress=None,
-          fetch_progress=None) -> SyncResult:
+def _sync(repo: Repository, targets: dict[str, HashInfo], removals: list[str],
+          records: Collection[str], known: Known, relink: bool = False, hook: bool = False,
+          force: bool = False, progress: Progress | None = None,
+          fetch_progress: FetchProgress | None = None) -> SyncResult:
     """Check out TARGETS and remove REMOVALS (except where a path of RECORDS is).
 
     First every path is looked at and nothing is written; the user's own
@@ -266,8 +274,9 @@ def _sync(repo: Repository, targets: dict[str, HashInfo], removals: list[str], r
     return result
 
 
-def _carry_out(repo: Repository, cache, memo, deletes: list[str], writes: list, relink: bool, result: SyncResult,
-               progress=None) -> None:
+def _carry_out(repo: Repository, cache: Cache, memo: StateMemo, deletes: list[str],
+               writes: list[tuple[str, HashInfo]], relink: bool, result: SyncResult,
+               progress: Progress | None = None) -> None:
     from git_exp.data.cache import Tally
     tally = Tally(progress, sum(info.nfiles or 1 for _, info in writes), sum(info.size for _, info in writes))
     for path in deletes:
@@ -282,7 +291,7 @@ def _carry_out(repo: Repository, cache, memo, deletes: list[str], writes: list, 
             result.errors[path] = err.message
 
 
-def _plan_removal(repo: Repository, cache, memo, path: str, known: Known, result: SyncResult) -> bool:
+def _plan_removal(repo: Repository, cache: Cache, memo: StateMemo, path: str, known: Known, result: SyncResult) -> bool:
     """True when the data at PATH, which nothing records any more, may simply be removed."""
     from git_exp.ignore import is_tracked
     check_data_path(repo.root, path, cache.root)
@@ -306,8 +315,8 @@ def _plan_removal(repo: Repository, cache, memo, path: str, known: Known, result
     return False
 
 
-def _plan_write(repo: Repository, cache, memo, path: str, info: HashInfo, relink: bool, known: Known,
-                result: SyncResult, known_dirs: set) -> bool:
+def _plan_write(repo: Repository, cache: Cache, memo: StateMemo, path: str, info: HashInfo,
+                relink: bool, known: Known, result: SyncResult, known_dirs: set[str]) -> bool:
     """True when PATH is to be (re)written from the cache."""
     check_data_path(repo.root, path, cache.root, known_dirs=known_dirs)
     dest = abs_path(repo, path)
@@ -339,8 +348,8 @@ def _plan_write(repo: Repository, cache, memo, path: str, info: HashInfo, relink
     return False
 
 
-def _write(repo: Repository, cache, memo, path: str, info: HashInfo, relink: bool, result: SyncResult,
-           progress=None) -> None:
+def _write(repo: Repository, cache: Cache, memo: StateMemo, path: str, info: HashInfo, relink: bool,
+           result: SyncResult, progress: Progress | None = None) -> None:
     tree = WorkTree(repo.root, cache.root)  # the work-tree door: no link followed, nothing outside
     done = cache.checkout(info, tree, path, memo, progress)
     result.saved_first.extend(os.path.relpath(p, repo.root).replace(os.sep, "/") for p in done.saved_first)
@@ -353,7 +362,7 @@ def _write(repo: Repository, cache, memo, path: str, info: HashInfo, relink: boo
         result.up_to_date.append(path)
 
 
-def _relink(tree, cache, info: HashInfo, rel: str) -> None:
+def _relink(tree: WorkTree, cache: Cache, info: HashInfo, rel: str) -> None:
     """Put every file of REL (already matching INFO) back with the configured link type."""
     from git_exp.data.links import ContentMismatch
     if info.is_dir:
