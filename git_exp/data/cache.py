@@ -49,11 +49,28 @@ from git_exp.errors import ExpError
 
 TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
 if TYPE_CHECKING:
-    from typing import Callable, Iterator, Sequence
+    from typing import Callable, Iterator, Protocol, Sequence
+
+    from git_exp.data.state import StateMemo
 
     # The progress callback add and checkout report to:
     # (files done, files in all, bytes done, bytes in all). Drawn by ui/progress.py.
     Progress = Callable[[int, int, int, int], None]
+
+    class TreeDoor(Protocol):
+        """What checkout writes a work tree through: worktree_writes.WorkTree
+        (a higher rank, so named by its shape rather than imported)."""
+
+        def abs(self, rel: str) -> str: ...
+        def path(self, rel: str, what: str = ..., replace_link: bool = ...) -> str: ...
+        def make_parents(self, rel: str, what: str = ...) -> str: ...
+        def mkdir(self, rel: str) -> str: ...
+        def rmdir(self, rel: str) -> bool: ...
+        def place(self, temp: str, rel: str, what: str = ...) -> str: ...
+        def link_from_cache(self, src: str, rel: str, kinds: Sequence[str], *, executable: bool | None = ...,
+                            expected_hash: str | None = ...) -> str: ...
+        def set_executable(self, rel: str, executable: bool) -> None: ...
+        def remove(self, rel: str, what: str = ...) -> bool: ...
 
 
 class Tally:
@@ -135,7 +152,7 @@ class Cache:
         """Every object hash in the cache (temporary files are skipped)."""
         return iter_object_dir(self._objects)
 
-    def verify(self, hash: str, memo=None) -> bool:
+    def verify(self, hash: str, memo: StateMemo | None = None) -> bool:
         """Re-hash object HASH; False if it is corrupt or missing. With MEMO,
         a big intact object gets a verification stamp (see cachefiles.STAMPED)."""
         path = self.object_path(hash)
@@ -173,7 +190,7 @@ class Cache:
 
     # -- saving -----------------------------------------------------------
 
-    def save(self, path: str, memo=None, progress: Progress | None = None) -> HashInfo:
+    def save(self, path: str, memo: StateMemo | None = None, progress: Progress | None = None) -> HashInfo:
         """Store the file or directory at PATH in the cache; its HashInfo."""
         try:
             is_dir = stat.S_ISDIR(os.stat(path).st_mode)
@@ -187,13 +204,13 @@ class Cache:
             progress(1, 1, info.size, info.size)
         return info
 
-    def _save_dir(self, path: str, memo, progress: Progress | None) -> HashInfo:
+    def _save_dir(self, path: str, memo: StateMemo | None, progress: Progress | None) -> HashInfo:
         """Hash and store every file of a folder (cache_save.py, loaded only for this)."""
         from git_exp.data.cache_save import FolderSave
         return FolderSave(self, memo, progress).save(path)
 
     def _save_file(self, full: str, st: os.stat_result, known: str | None,
-                   memo, listing: _ShardListing | None = None) -> tuple[str, os.stat_result | None]:
+                   memo: StateMemo | None, listing: _ShardListing | None = None) -> tuple[str, os.stat_result | None]:
         """Store one file of a folder being saved; (its hash, its stat to memoise or None).
         LISTING, if given, says which objects cannot be in the cache (see _ShardListing)."""
         if known is not None and self._has_intact(known, st.st_size):
@@ -256,7 +273,7 @@ class Cache:
             raise ExpError(f"manifest does not hash to {digest}")
         self._store_bytes(digest, data)
 
-    def _store_file(self, src: str, digest: str, size: int, memo=None) -> bool:
+    def _store_file(self, src: str, digest: str, size: int, memo: StateMemo | None = None) -> bool:
         """Put SRC's content in the cache as DIGEST unless it is there; True if written."""
         dst = self.object_path(digest)
         if self._has_intact(digest, size):
@@ -282,7 +299,7 @@ class Cache:
         return True
 
     @staticmethod
-    def _changed_while_saving(src: str, memo) -> None:
+    def _changed_while_saving(src: str, memo: StateMemo | None) -> None:
         if memo is not None:
             memo.forget(src)
         raise ExpError(f"'{src}' changed while it was being saved to the cache",
@@ -381,7 +398,7 @@ class Cache:
 
     # -- checkout ---------------------------------------------------------
 
-    def checkout(self, info: HashInfo, tree, rel: str, memo=None,
+    def checkout(self, info: HashInfo, tree: TreeDoor, rel: str, memo: StateMemo | None = None,
                  progress: Progress | None = None) -> CheckoutResult:
         """Make REL under the work tree TREE (a worktree_writes.WorkTree) hold
         exactly INFO's content, saving anything unsaved first (cache_checkout.py).

@@ -25,7 +25,8 @@ from git_exp.plainclass import Mutable
 
 TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
 if TYPE_CHECKING:
-    from git_exp.data.cache import Cache, Progress
+    from git_exp.data.cache import Cache, Progress, TreeDoor
+    from git_exp.data.state import StateMemo
 
 # Kinds that share the object's inode, so cannot give a file its own exec bit.
 _SHARED = ("hardlink", "symlink")
@@ -77,7 +78,7 @@ class Checkout:
 
     # -- checkout ---------------------------------------------------------
 
-    def checkout(self, info: HashInfo, tree, rel: str, memo=None,
+    def checkout(self, info: HashInfo, tree: TreeDoor, rel: str, memo: StateMemo | None = None,
                  progress: Progress | None = None) -> CheckoutResult:
         """Make REL under the work tree TREE (a worktree_writes.WorkTree) hold
         exactly INFO's content, saving anything unsaved first.
@@ -109,7 +110,7 @@ class Checkout:
         except OSError:
             return False
 
-    def _save_if_needed(self, path: str, st: os.stat_result, result: CheckoutResult, memo,
+    def _save_if_needed(self, path: str, st: os.stat_result, result: CheckoutResult, memo: StateMemo | None,
                         digest: str | None = None) -> None:
         """Store the regular file PATH unless the cache already has its content."""
         if digest is None:
@@ -133,14 +134,14 @@ class Checkout:
         over a copy; a link, when asked for first, is made instead."""
         return kinds[0] in cachefiles.SAVE_KINDS and "copy" in kinds
 
-    def _put(self, digest: str, size: int, tree, rel: str, executable: bool, memo,
+    def _put(self, digest: str, size: int, tree: TreeDoor, rel: str, executable: bool, memo: StateMemo | None,
              result: CheckoutResult, progress: Progress | None = None) -> None:
         result.link_kind = self._put_file(digest, size, tree, rel, executable, memo)
         result.changed.append(tree.abs(rel))
         if progress is not None:
             progress(1, 1, size, size)
 
-    def _put_file(self, digest: str, size: int, tree, rel: str, executable: bool, memo,
+    def _put_file(self, digest: str, size: int, tree: TreeDoor, rel: str, executable: bool, memo: StateMemo | None,
                   fresh: str | None = None) -> str:
         """Write object DIGEST at REL through TREE; the kind used.
 
@@ -179,7 +180,8 @@ class Checkout:
                 kind = tree.link_from_cache(obj, rel, kinds, executable=executable, expected_hash=expected)
         except ContentMismatch as err:
             raise self.cache._corrupt(digest, f"its content hashes to {err.actual}") from None
-        if before is not None and not trusted and kind == "copy":
+        # (BEFORE is only taken with a memo: the first test says so to the type checker)
+        if memo is not None and before is not None and not trusted and kind == "copy":
             after = os.stat(obj)
             if same_version(before, after) and before.st_ctime_ns == after.st_ctime_ns:
                 memo.stamp(digest, after)  # just hashed whole while copied
@@ -206,19 +208,19 @@ class Checkout:
             raise self.cache._corrupt(digest, f"its content hashes to {actual}")
         cachefiles.write_new(new, data, executable)
 
-    def _put_many(self, items: list[tuple[str, ManifestEntry]], tree, memo, result: CheckoutResult,
-                  progress: Progress | None) -> None:
+    def _put_many(self, items: list[tuple[str, ManifestEntry]], tree: TreeDoor, memo: StateMemo | None,
+                  result: CheckoutResult, progress: Progress | None) -> None:
         """Write each (work-tree rel, entry) on a few threads (parallel.py)."""
         for rel in {rel.rpartition("/")[0]: rel for rel, _ in items}.values():
             tree.make_parents(rel, "data path")  # checked once per folder, before the threads
         total_bytes = sum(e.size for _, e in items)
         done = [0, 0]
 
-        def put(item) -> str:
+        def put(item: tuple[str, ManifestEntry]) -> str:
             rel, e = item
             return self._put_file(e.hash, e.size, tree, rel, e.executable, memo)
 
-        def finished(item, kind: str) -> None:
+        def finished(item: tuple[str, ManifestEntry], kind: str) -> None:
             result.link_kind = kind
             result.changed.append(tree.abs(item[0]))
             done[0] += 1
@@ -228,8 +230,8 @@ class Checkout:
 
         run_all(put, items, finished)
 
-    def _fill(self, building: str, entries: list[ManifestEntry], tree, top_rel: str, memo,
-              result: CheckoutResult, progress: Progress | None) -> None:
+    def _fill(self, building: str, entries: list[ManifestEntry], tree: TreeDoor, top_rel: str,
+              memo: StateMemo | None, result: CheckoutResult, progress: Progress | None) -> None:
         """Write every entry into BUILDING, a folder of our own that nobody
         sees yet (see _write_fresh_dir), on a few threads (parallel.py).
 
@@ -266,7 +268,7 @@ class Checkout:
             total_bytes = sum(e.size for e in entries)
             done = [0, 0]
 
-            def finished(batch: list[ManifestEntry], _) -> None:
+            def finished(batch: list[ManifestEntry], _: None) -> None:
                 done[0] += len(batch)
                 done[1] += sum(e.size for e in batch)
                 progress(done[0], len(entries), done[1], total_bytes)
@@ -279,7 +281,7 @@ class Checkout:
         top = tree.abs(top_rel) + os.sep
         result.changed += [top + (e.relpath.replace("/", os.sep) if native else e.relpath) for e in entries]
 
-    def _checkout_file(self, info: HashInfo, tree, rel: str, dest: str, memo,
+    def _checkout_file(self, info: HashInfo, tree: TreeDoor, rel: str, dest: str, memo: StateMemo | None,
                        result: CheckoutResult, progress: Progress | None = None) -> None:
         self._check_objects({info.hash: info.size}, dest)
         try:
@@ -303,13 +305,13 @@ class Checkout:
             # a FIFO holds no content of the user's: the rename in _put swaps it.
         self._put(info.hash, info.size, tree, rel, executable, memo, result, progress)
 
-    def _save_tree(self, top: str, result: CheckoutResult, memo) -> None:
+    def _save_tree(self, top: str, result: CheckoutResult, memo: StateMemo | None) -> None:
         """Save every regular file under TOP (no symlinks followed) that the cache lacks."""
         files, _, _ = cachefiles.scan(top)
         for rel, st in files.items():
             self._save_if_needed(os.path.join(top, *rel.split("/")), st, result, memo)
 
-    def _checkout_dir(self, info: HashInfo, tree, top_rel: str, dest: str, memo,
+    def _checkout_dir(self, info: HashInfo, tree: TreeDoor, top_rel: str, dest: str, memo: StateMemo | None,
                       result: CheckoutResult, progress: Progress | None = None) -> None:
         entries = self.cache.load_manifest(info.hash)
         try:
@@ -388,8 +390,8 @@ class Checkout:
             to_write.append((rel, e))
         self._put_many(to_write, tree, memo, result, progress)
 
-    def _write_fresh_dir(self, tree, top_rel: str, dest: str, entries: list[ManifestEntry], memo,
-                         result: CheckoutResult, progress: Progress | None) -> None:
+    def _write_fresh_dir(self, tree: TreeDoor, top_rel: str, dest: str, entries: list[ManifestEntry],
+                         memo: StateMemo | None, result: CheckoutResult, progress: Progress | None) -> None:
         """DEST does not exist: build it under a temporary name beside it and
         rename it into place once whole. Its files need no temporary names of
         their own (one rename, not one per file: a third of the file system

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from typing import Sequence
 
     from git_exp.data.cache import Cache, Progress, _ShardListing
+    from git_exp.data.state import StateMemo
+
+    Stated = tuple[str, str, os.stat_result]   # a file to save: (relpath, path, its stat)
 
 # A save of at least this many small files forks workers for them
 # (parallel_procs.py). A fork and its pipes cost 1-3 ms (measured); a second
@@ -51,7 +54,7 @@ def fork_for(count: int) -> bool:
 class FolderSave:
     """One save of a folder: its files' objects, then its manifest."""
 
-    def __init__(self, cache: Cache, memo, progress: Progress | None):
+    def __init__(self, cache: Cache, memo: StateMemo | None, progress: Progress | None):
         self.cache, self.memo, self.progress = cache, memo, progress
         self.rows: list[tuple[str, str, int, bool]] = []   # the manifest's: (relpath, hash, size, executable)
         self.done = [0, 0]
@@ -76,14 +79,15 @@ class FolderSave:
         self.total_bytes = 0 if listed else sum(st.st_size for _, _, st in files)
         if listed:
             self._save_listed(listed, files, listing)
-        known = {full: memo.get(full, st) for _, full, st in files} if may_know else {}
+        known = {full: memo.get(full, st) for _, full, st in files} if may_know and memo is not None else {}
         self._save_stated(files, known, listing)
         data = manifest_bytes_of(self.rows)
         info = HashInfo(manifest_hash(data), sum(row[2] for row in self.rows), len(self.rows))
         cache._store_bytes(info.hash, data)
         return info
 
-    def _save_listed(self, listed: list[tuple[str, str]], files: list, listing) -> None:
+    def _save_listed(self, listed: list[tuple[str, str]], files: list[Stated],
+                     listing: _ShardListing | None) -> None:
         """Save LISTED's (relpath, path) files in forked workers, each stat'ed
         there; one too large to read whole is added to FILES, for later."""
         cache = self.cache
@@ -102,7 +106,8 @@ class FolderSave:
 
         run_forked(lambda item: save_listed(cache, item[1], listing), listed, saved)
 
-    def _save_stated(self, files: list, known: dict[str, str | None], listing) -> None:
+    def _save_stated(self, files: list[Stated], known: dict[str, str | None],
+                     listing: _ShardListing | None) -> None:
         """Save FILES' (relpath, path, stat) files: small ones in forked workers
         when there are many (else threads), big ones in threads."""
         cache, memo = self.cache, self.memo
@@ -110,13 +115,13 @@ class FolderSave:
         small = [item for item in files if item[2].st_size <= small_limit]
         big = [item for item in files if item[2].st_size > small_limit] if len(small) < len(files) else []
 
-        def save_small(item) -> tuple:
+        def save_small(item: Stated) -> tuple:
             # No memo here: in a forked worker it is the parent's, not this process's.
             _, full, st = item
             digest, after = cache._save_file(full, st, known.get(full), None, listing)
             return (digest,) if after is None else (digest, after.st_ino, after.st_mtime_ns, after.st_size)
 
-        def saved_small(items: Sequence, results: Sequence[tuple]) -> None:
+        def saved_small(items: Sequence[Stated], results: Sequence[tuple]) -> None:
             size = 0
             for (rel, _, st), result in zip(items, results):
                 self.rows.append((rel, result[0], st.st_size, bool(st.st_mode & stat.S_IXUSR)))
@@ -124,11 +129,11 @@ class FolderSave:
             self._memoise(items, results)
             self._advance(len(results), size)
 
-        def save_big(item) -> tuple[str, os.stat_result | None]:
+        def save_big(item: Stated) -> tuple[str, os.stat_result | None]:
             _, full, st = item
             return cache._save_file(full, st, known.get(full), memo, listing)
 
-        def saved_big(item, result) -> None:
+        def saved_big(item: Stated, result: tuple[str, os.stat_result | None]) -> None:
             rel, full, st = item
             digest, after = result
             if memo is not None and after is not None:

@@ -24,7 +24,8 @@ from git_exp.relpaths import path_problem
 
 TYPE_CHECKING = False   # typing's, without importing typing: the hooks load this module
 if TYPE_CHECKING:
-    from collections.abc import Collection, Iterable
+    from collections.abc import Collection, Iterable, Iterator
+    from io import FileIO
 
     from git_exp.data.state import StateMemo
 
@@ -66,7 +67,7 @@ def _buffer() -> tuple[bytearray, memoryview]:
     return pair
 
 
-def _hash_stream(f, expected: int | None = None) -> tuple[str, int]:
+def _hash_stream(f: FileIO, expected: int | None = None) -> tuple[str, int]:
     """sha256 hex and byte count of an open binary file, read in chunks.
 
     With EXPECTED (the size a stat reported), reading stops there instead of
@@ -384,13 +385,14 @@ def hash_path(path: str, memo: "StateMemo | None" = None, *,
     return info, entries
 
 
-def walk_files(top: str, shown: str, cache_root: str | None):
+def walk_files(top: str, shown: str, cache_root: str | None) -> Iterator[tuple[str, str, os.stat_result]]:
     """(relpath, path, stat) of every file to hash under TOP."""
     for rel, item, st in walk_entries(top, shown, cache_root):
         yield rel, item.path, st if st is not None else item.stat(follow_symlinks=False)
 
 
-def walk_entries(top: str, shown: str, cache_root: str | None):
+def walk_entries(top: str, shown: str,
+                 cache_root: str | None) -> Iterator[tuple[str, os.DirEntry[str], os.stat_result | None]]:
     """(relpath, os.DirEntry, stat or None) of every file to hash under TOP:
     None for a regular file, whose stat is left to the caller (a first add
     of many files takes it from the open file, in its workers: cache.py);

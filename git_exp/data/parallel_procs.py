@@ -52,7 +52,7 @@ from git_exp.errors import ExpError
 
 TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
 if TYPE_CHECKING:
-    from typing import Callable, Sequence, TypeVar
+    from typing import Any, Callable, Sequence, TypeVar
 
     T = TypeVar("T")
     R = TypeVar("R")
@@ -171,7 +171,9 @@ class _Deferred:
 class _Results:
     """What the children send back, read as it arrives; ON_CHUNK for each chunk."""
 
-    def __init__(self, children: dict[int, int], size: int, on_chunk):
+    # ON_CHUNK takes run_forked's results as marshal gives them back: Any, as
+    # run_forked's R is not carried into this class (a Generic would import typing).
+    def __init__(self, children: dict[int, int], size: int, on_chunk: Callable[[int, list[Any]], None]):
         import select
         self.children, self.size, self.on_chunk = children, size, on_chunk
         self.open = set(children)
@@ -208,7 +210,8 @@ class _Results:
             self.on_chunk(c * self.size, marshal.loads(payload))
 
 
-def _child(fn, items, size: int, tasks_r: int, out: int, inherited: list[int]) -> None:
+def _child(fn: Callable[[T], object], items: Sequence[T], size: int, tasks_r: int, out: int,
+           inherited: list[int]) -> None:
     """A forked worker's whole life: claim chunks until none is left, send
     their results, leave. Never returns into the parent's code."""
     status = 1

@@ -324,5 +324,5 @@ class StateMemo:
     def __enter__(self) -> "StateMemo":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
