@@ -48,8 +48,10 @@ def test_run_with_a_param_loads_no_module_only_other_commands_need(trivial):
     mods = loaded_modules("run", "-S", "train.lr=0.2", cwd=trivial.path)
     # socket: a queue claim's owner check; decimal: range() sweeps; difflib: error suggestions;
     # dataclasses (and the inspect, ast, dis it loads): plain classes on this path instead;
-    # typing: annotations only, under TYPE_CHECKING (~2 ms to import).
-    assert not {"socket", "decimal", "difflib", "dataclasses", "inspect", "typing"} & mods
+    # typing: annotations only, under TYPE_CHECKING (~2 ms to import); shutil (bz2, lzma),
+    # tempfile and random (~3 ms): atomic.make_temp, os.urandom names, a plain index copy.
+    assert not {"socket", "decimal", "difflib", "dataclasses", "inspect", "typing",
+                "shutil", "tempfile", "random", "bz2", "lzma"} & mods
     assert trivial.git("show", "-s", "--format=%s", _latest(trivial)).startswith("exp: ")
     assert "lr: 0.2" in trivial.read("params.yaml")
 

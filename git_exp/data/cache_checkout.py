@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import stat
 
 from git_exp.data import cachefiles
@@ -420,6 +419,7 @@ class Checkout:
                 cachefiles.spread_subfolders(building, spread=False)
             os.rename(building, dest)
         except BaseException:
+            import shutil   # only on failure: at the top it loads bz2 and lzma (~2 ms)
             shutil.rmtree(building, ignore_errors=True)
             raise
 

@@ -18,7 +18,6 @@ import errno
 import hashlib
 import itertools
 import os
-import shutil
 import sys
 
 from git_exp.errors import ExpError
@@ -159,6 +158,7 @@ _PARALLEL_VERIFY = 16 << 20
 def _copy(src: str, tmp: str, expected_hash: str | None) -> None:
     if expected_hash is None:
         # copyfile uses sendfile() on Linux: the data never passes through Python.
+        import shutil   # here: at the top it loads bz2 and lzma on every run (~2 ms)
         shutil.copyfile(src, tmp)
         return
     if os.stat(src).st_size >= _PARALLEL_VERIFY:
@@ -199,6 +199,7 @@ def _copy_hashing_alongside(src: str, tmp: str, expected_hash: str) -> None:
     try:
         fd = _create(tmp)
         os.close(fd)
+        import shutil
         shutil.copyfile(src, tmp)
     finally:
         worker.join()

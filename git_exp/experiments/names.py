@@ -1,7 +1,7 @@
 """Experiment names: memorable `adjective-noun` pairs, or the user's own."""
 from __future__ import annotations
 
-import random
+import os
 import re
 
 from git_exp.errors import ExpError
@@ -47,14 +47,19 @@ yodel zebra
 _VALID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
-def generate(taken: set[str], rng: random.Random | None = None) -> str:
+def _choice(words: list[str]) -> str:
+    # os.urandom, not random: importing random costs run -S ~1 ms (hashlib, bisect,
+    # math); a name needs no statistics, and 2**32 makes the modulo's bias nil.
+    return words[int.from_bytes(os.urandom(4), "little") % len(words)]
+
+
+def generate(taken: set[str]) -> str:
     """A name not in TAKEN; adds a number once the pairs run short."""
-    rng = rng or random.Random()
     for _ in range(64):
-        name = f"{rng.choice(ADJECTIVES)}-{rng.choice(NOUNS)}"
+        name = f"{_choice(ADJECTIVES)}-{_choice(NOUNS)}"
         if name not in taken:
             return name
-    base = f"{rng.choice(ADJECTIVES)}-{rng.choice(NOUNS)}"
+    base = f"{_choice(ADJECTIVES)}-{_choice(NOUNS)}"
     n = 2
     while f"{base}-{n}" in taken:
         n += 1

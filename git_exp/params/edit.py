@@ -367,12 +367,12 @@ def _inside(root: str, rel: str) -> str:
 
 def _write_all(writes: list[tuple[str, str]]) -> None:
     """Write every file or none: temp files first, then one rename each."""
-    import tempfile
+    from git_exp.atomic import make_temp
     temps: list[tuple[str, str]] = []
     try:
         for target, text in writes:
             folder, name = os.path.split(target)
-            fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+            fd, temp = make_temp(folder, f".{name}.", ".tmp")
             temps.append((temp, target))
             with os.fdopen(fd, "wb") as f:
                 f.write(text.encode("utf-8"))
