@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+TYPE_CHECKING = False   # typing's names for the type checker only (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.pipeline.records import Pipeline, Stage
+
 WIDTH = 80
 
 
 @dataclass
 class Dag:
-    nodes: list          # Stage objects in run order
+    nodes: list[Stage]   # in run order
     edges: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def consumers(self, name: str) -> list[str]:
@@ -25,7 +29,7 @@ class Dag:
         return sorted((c for (p, c) in self.edges if p == name), key=order.__getitem__)
 
 
-def build(pipeline, targets: list[str] | None = None, downstream: bool = False) -> Dag:
+def build(pipeline: Pipeline, targets: list[str] | None = None, downstream: bool = False) -> Dag:
     """The graph of the whole pipeline, or of TARGETS and their upstream (DOWNSTREAM:
     downstream) stages."""
     from git_exp.pipeline.graph import edges, stage_order
@@ -35,7 +39,7 @@ def build(pipeline, targets: list[str] | None = None, downstream: bool = False) 
                        if k[0] in chosen and k[1] in chosen})
 
 
-def _note(stage, dag: Dag) -> str:
+def _note(stage: Stage, dag: Dag) -> str:
     marks = [m for m, on in (("frozen", stage.frozen), ("always changed", stage.always_changed)) if on]
     paths = [p for (prod, cons), ps in dag.edges.items() if cons == stage.name for p in ps]
     text = f" ({', '.join(marks)})" if marks else ""

@@ -13,6 +13,8 @@ from git_exp.errors import ExpError
 from git_exp.names import PARAMS_FILE as DEFAULT_PARAMS
 
 if TYPE_CHECKING:
+    from git_exp.params.overrides import Override
+    from git_exp.pipeline.runner import StagePlan
     from git_exp.repo import Repository
 
 
@@ -24,7 +26,7 @@ def overridden_texts(root: str, overrides: list[str]) -> dict[str, str]:
     from git_exp.params.edit import _inside, _relative, edit_text
     from git_exp.params.read import fmt_of, read_text
 
-    groups: dict[str, list] = {}
+    groups: dict[str, list[Override]] = {}
     for arg in overrides:
         if sweeps.is_sweep(arg):
             raise ExpError(f"'{arg}' is a sweep: --dry previews one set of values",
@@ -40,7 +42,7 @@ def overridden_texts(root: str, overrides: list[str]) -> dict[str, str]:
 
 def plan(repo: Repository, overrides: Sequence[str] = (), targets: list[str] | None = None,
          downstream: bool = False, single: bool = False, force: bool = False,
-         run_cache: bool = True) -> list:
+         run_cache: bool = True) -> list[StagePlan]:
     """The StagePlan of every selected stage, as if OVERRIDES had been set."""
     from git_exp.pipeline.runner import PipelineRun
     from git_exp.pipeline.spec import load_pipeline, work_tree_reader
@@ -49,7 +51,7 @@ def plan(repo: Repository, overrides: Sequence[str] = (), targets: list[str] | N
     if texts:
         on_disk = work_tree_reader(repo.root)
 
-        def read(rel: str):   # templating (${train.lr}) sees the new values too
+        def read(rel: str) -> str | None:   # templating (${train.lr}) sees the new values too
             return texts[rel] if rel in texts else on_disk(rel)
         pipeline = load_pipeline(repo.root, read=read, check_links=True)
     else:

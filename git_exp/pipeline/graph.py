@@ -15,6 +15,12 @@ import heapq
 from git_exp.errors import ExpError
 from git_exp.pipeline.paths import where_text
 
+TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Iterator
+
+    from git_exp.pipeline.records import Output, Pipeline, Stage
+
 
 def _parts(path: str) -> tuple:
     return () if path == "." else tuple(path.split("/"))
@@ -27,7 +33,7 @@ def _inside(inner: tuple, outer: tuple) -> bool:
 class _OutIndex:
     """Every stage output, sorted by path components for prefix look-ups."""
 
-    def __init__(self, pipeline):
+    def __init__(self, pipeline: Pipeline) -> None:
         entries = sorted(((_parts(out.path), name, out)
                           for name, stage in pipeline.stages.items() for out in stage.outs),
                          key=lambda e: e[0])
@@ -40,7 +46,7 @@ class _OutIndex:
         self.entries = entries
         self.exact = {e[0]: e for e in entries}
 
-    def overlapping(self, path: str):
+    def overlapping(self, path: str) -> Iterator[tuple[str, Output]]:
         """(stage name, out) of each out equal to, containing or inside PATH."""
         parts = _parts(path)
         for depth in range(len(parts) + 1):
@@ -54,7 +60,7 @@ class _OutIndex:
             yield name, out
 
 
-def _overlap_error(stage_a: str, out_a, stage_b: str, out_b) -> None:
+def _overlap_error(stage_a: str, out_a: Output, stage_b: str, out_b: Output) -> None:
     where = where_text(out_b.location)
     prefix = f"{where}: " if where else ""
     if out_a.path == out_b.path:
@@ -70,7 +76,7 @@ def _overlap_error(stage_a: str, out_a, stage_b: str, out_b) -> None:
                         "make one stage's out a dep of the other instead")
 
 
-def build_graph(pipeline) -> dict[str, set[str]]:
+def build_graph(pipeline: Pipeline) -> dict[str, set[str]]:
     """Stage name -> names of the stages it depends on.
 
     Raises ExpError for overlapping outs and for a stage whose deps overlap
@@ -93,7 +99,7 @@ def build_graph(pipeline) -> dict[str, set[str]]:
     return graph
 
 
-def edges(pipeline) -> dict[tuple[str, str], list[str]]:
+def edges(pipeline: Pipeline) -> dict[tuple[str, str], list[str]]:
     """(producer, consumer) -> the paths that connect them, in file order.
 
     A path is the dep when it is the out or lies inside it, else the out
@@ -112,8 +118,8 @@ def edges(pipeline) -> dict[tuple[str, str], list[str]]:
     return found
 
 
-def stage_order(pipeline, targets: list[str] | None = None, downstream: bool = False,
-                single: bool = False) -> list:
+def stage_order(pipeline: Pipeline, targets: list[str] | None = None, downstream: bool = False,
+                single: bool = False) -> list[Stage]:
     """The stages to run, in a stable topological order.
 
     TARGETS (stage names, or a foreach/matrix group's name for all its
@@ -149,7 +155,7 @@ def stage_order(pipeline, targets: list[str] | None = None, downstream: bool = F
     return order
 
 
-def _select(pipeline, graph: dict, targets: list[str], downstream: bool,
+def _select(pipeline: Pipeline, graph: dict[str, set[str]], targets: list[str], downstream: bool,
             single: bool = False) -> set[str]:
     start: set[str] = set()
     for target in targets:
@@ -185,11 +191,11 @@ def _select(pipeline, graph: dict, targets: list[str], downstream: bool,
     return chosen
 
 
-def _cycle_error(pipeline, graph: dict, candidates: list[str]) -> None:
+def _cycle_error(pipeline: Pipeline, graph: dict[str, set[str]], candidates: list[str]) -> None:
     """Find one cycle among CANDIDATES (Kahn's leftovers, in file order) and name it."""
     position = {name: i for i, name in enumerate(candidates)}
 
-    def needs(name):
+    def needs(name: str) -> Iterator[str]:
         return iter(sorted((n for n in graph[name] if n in position), key=position.__getitem__))
 
     finished: set[str] = set()   # explored without meeting a cycle

@@ -45,15 +45,15 @@ class StageLock(Mutable):
         return entry
 
 
-def _safe_path(path, where: str) -> str:
-    problem = path_problem(path)  # the work-tree door's rule
-    if problem:
+def _safe_path(path: object, where: str) -> str:
+    problem = path_problem(path)  # the work-tree door's rule (which refuses a path that is no str)
+    if problem or not isinstance(path, str):
         raise ExpError(f"{LOCK_FILE}: refusing unsafe path {path!r} in {where} ({problem})",
                        hint="exp.lock may come from someone else's commit; fix or delete the entry")
     return path
 
 
-def _infos(items, where: str) -> dict[str, HashInfo]:
+def _infos(items: object, where: str) -> dict[str, HashInfo]:
     result = {}
     if not isinstance(items, list):
         raise ExpError(f"{LOCK_FILE}: '{where}' must be a list")

@@ -22,8 +22,8 @@ from git_exp.relpaths import path_problem
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
 
-def where_text(where) -> str:
-    """`file:line:col` for a (file, line, col) tuple or a yamlsrc.Mark."""
+def where_text(where: tuple | None) -> str:
+    """`file:line:col` for a (file, line, col) tuple or a yamlsrc.Mark (a namedtuple)."""
     if not where:
         return ""
     return f"{where[0]}:{where[1]}:{where[2]}"
