@@ -29,6 +29,10 @@ from git_exp.pipeline.template_vars import (MISSING, Context, find_key, keys_hin
                                             used_keys)
 from git_exp.pipeline.yamlsrc import Mark, YDict, YList
 
+TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Any, Iterator
+
 # An optional backslash (the escape), then ${ ... } without nested braces.
 _TEMPLATE = re.compile(r"(\\)?\$\{([^{}]*)\}")
 _HEAD = re.compile(r"([^.\[\]\s]+)")
@@ -40,13 +44,13 @@ _STEP = re.compile(r"\.([^.\[\]\s]+)|\[\s*(\d+)\s*\]")
 class Resolver:
     """Expands `${...}` in a stage's values, remembering which variables it read."""
 
-    def __init__(self, context: Context, local: dict | None = None, track: bool = True):
+    def __init__(self, context: Context, local: dict | None = None, track: bool = True) -> None:
         self.context = context
         self.local = local or {}
         self.track = track
         self.used: list[tuple[str, str]] = []   # (source file, dotted key), in order
 
-    def resolve(self, value, mark: Mark, cmd: bool = False):
+    def resolve(self, value: object, mark: Mark, cmd: bool = False) -> Any:   # VALUE's shape, checked by the caller
         """VALUE with every string expanded; mappings and lists keep their marks.
 
         CMD: the value is (part of) a stage's `cmd`, where mappings and lists
@@ -83,7 +87,7 @@ class Resolver:
             raise ExpError(f"{mark}: '{template}' must be text, but it is {kind_of(value)}")
         return scalar_text(value) if not isinstance(value, str) else value
 
-    def string(self, template: str, mark: Mark, cmd: bool = False):
+    def string(self, template: str, mark: Mark, cmd: bool = False) -> object:
         if "${" not in template:
             return template
         matches = list(_TEMPLATE.finditer(template))
@@ -109,7 +113,7 @@ class Resolver:
         pieces.append(template[position:])
         return "".join(pieces)
 
-    def select(self, expression: str, mark: Mark, template: str):
+    def select(self, expression: str, mark: Mark, template: str) -> object:
         """The value of one `${EXPRESSION}`, or an error naming it."""
         parts = _parse_expression(expression, mark)
         head = parts[0]
@@ -182,7 +186,7 @@ def _parse_expression(expression: str, mark: Mark) -> list:
     return parts
 
 
-def _adopt(value, mark: Mark):
+def _adopt(value: object, mark: Mark) -> object:
     """A copy of a substituted list/mapping whose positions all point at the `${...}`."""
     if isinstance(value, dict):
         out = YDict(mark)
@@ -195,7 +199,7 @@ def _adopt(value, mark: Mark):
     return value
 
 
-def _embed(value, mark: Mark, expression: str, cmd: bool) -> str:
+def _embed(value: object, mark: Mark, expression: str, cmd: bool) -> str:
     if isinstance(value, dict):
         if cmd:
             return options_text(value, mark, expression)
@@ -210,7 +214,7 @@ def _embed(value, mark: Mark, expression: str, cmd: bool) -> str:
     return scalar_text(value)
 
 
-def _item_text(value, mark: Mark, expression: str) -> str:
+def _item_text(value: object, mark: Mark, expression: str) -> str:
     if isinstance(value, (dict, list)):
         raise ExpError(f"{mark}: {expression} holds {kind_of(value)} inside a list, "
                        "which cannot be written into a command")
@@ -234,7 +238,7 @@ def options_text(mapping: dict, mark: Mark, expression: str) -> str:
     return " ".join(words)
 
 
-def _flatten(mapping: dict, prefix: str):
+def _flatten(mapping: dict, prefix: str) -> Iterator[tuple[str, object]]:
     for key, value in mapping.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict) and value:

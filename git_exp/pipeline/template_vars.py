@@ -17,10 +17,16 @@ from git_exp.params import read as read_params
 from git_exp.pipeline.paths import normalize
 from git_exp.pipeline.yamlsrc import Mark, YList
 
+TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import Iterator
+
+    from git_exp.pipeline.records import Reader
+
 _DATA_EXTS = tuple(read_params.FORMATS)
 
 
-def kind_of(value) -> str:
+def kind_of(value: object) -> str:
     """The user's word for a value's type, for error messages."""
     if isinstance(value, bool):
         return "a boolean"
@@ -37,7 +43,7 @@ def kind_of(value) -> str:
     return f"a {type(value).__name__}"
 
 
-def scalar_text(value) -> str:
+def scalar_text(value: object) -> str:
     """How a scalar looks once embedded in a string (DVC's spelling)."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -63,7 +69,7 @@ class Context:
     reads can be traced back to params.yaml.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.data: dict = {}
         self.sources: dict = {}
         self.files: set[str] = set()
@@ -79,7 +85,7 @@ class Context:
     def merge(self, data: dict, source: str, mark: Mark) -> None:
         _merge(self.data, self.sources, data, source, mark, "")
 
-    def load_vars(self, entries, base_dir: str, read, mark: Mark) -> None:
+    def load_vars(self, entries: object, base_dir: str, read: Reader, mark: Mark) -> None:
         """Add a `vars` value: a mapping, or a list of mappings and file names."""
         if entries is None:
             return
@@ -101,7 +107,7 @@ class Context:
                                f"got {kind_of(entry)}",
                                hint="for example: vars: [config.yaml, 'params.yaml:train', {epochs: 5}]")
 
-    def _load_file(self, entry: str, base_dir: str, read, mark: Mark) -> None:
+    def _load_file(self, entry: str, base_dir: str, read: Reader, mark: Mark) -> None:
         name, keys = entry, None
         if ":" in entry and not entry.lower().endswith(_DATA_EXTS):
             name, _, selection = entry.rpartition(":")
@@ -133,24 +139,26 @@ class Context:
 MISSING = object()
 
 
-def _lookup(data, parts):
+def _lookup(data: object, parts: list[str]) -> object:
     for part in parts:
-        key = find_key(data, part) if isinstance(data, dict) else MISSING
+        if not isinstance(data, dict):
+            return MISSING
+        key = find_key(data, part)
         if key is MISSING:
             return MISSING
         data = data[key]
     return data
 
 
-def find_key(mapping: dict, part):
-    """The key PART names: `${a.1}` and `${a[1]}` also find an integer key 1."""
+def find_key(mapping: dict, part: str | int) -> object:
+    """The key PART names: `${a.1}` and `${a[1]}` also find an integer key 1 (else MISSING)."""
     for key in (part, str(part)) + ((int(part),) if str(part).isdigit() else ()):
         if key in mapping:
             return key
     return MISSING
 
 
-def _assign(target: dict, parts, value) -> None:
+def _assign(target: dict, parts: list[str], value: object) -> None:
     for part in parts[:-1]:
         target = target.setdefault(part, {})
     target[parts[-1]] = value
@@ -175,23 +183,23 @@ def _merge(dst: dict, dst_src: dict, new: dict, source: str, mark: Mark, prefix:
             dst_src[key] = source
 
 
-def keys_hint(data) -> str | None:
+def keys_hint(data: object) -> str | None:
     if isinstance(data, dict) and data:
         names = ", ".join(str(k) for k in list(data)[:12])
         return f"available keys: {names}{', ...' if len(data) > 12 else ''}"
     return None
 
 
-def _leaf_sources(node) -> set:
+def _leaf_sources(node: str | dict) -> set[str]:
     if isinstance(node, str):
         return {node}
-    found: set = set()
+    found: set[str] = set()
     for child in node.values():
         found |= _leaf_sources(child)
     return found
 
 
-def used_keys(node, path: str):
+def used_keys(node: str | dict, path: str) -> Iterator[tuple[str, str]]:
     """(source, key) pairs covering what selecting NODE at PATH read."""
     if isinstance(node, str):
         yield node, path

@@ -12,7 +12,7 @@ from collections import namedtuple
 
 import yaml
 from yaml.constructor import SafeConstructor
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from git_exp import bounded
 from git_exp.errors import ExpError
@@ -20,7 +20,7 @@ from git_exp.params.read import yaml_error
 
 TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Iterable
 
 _Loader = bounded.yaml_loader()
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -58,16 +58,16 @@ class YDict(dict):
 
     __slots__ = ("mark", "key_marks", "value_marks")
 
-    def __init__(self, mark: Mark):
+    def __init__(self, mark: Mark) -> None:
         super().__init__()
         self.mark = mark
         self.key_marks: dict[Any, Mark] = {}
         self.value_marks: dict[Any, Mark] = {}
 
-    def key_mark(self, key) -> Mark:
+    def key_mark(self, key: object) -> Mark:
         return self.key_marks.get(key, self.mark)
 
-    def value_mark(self, key) -> Mark:
+    def value_mark(self, key: object) -> Mark:
         return self.value_marks.get(key, self.mark)
 
 
@@ -76,7 +76,7 @@ class YList(list):
 
     __slots__ = ("mark", "item_marks")
 
-    def __init__(self, mark: Mark, items=(), marks=()):
+    def __init__(self, mark: Mark, items: Iterable[object] = (), marks: Iterable[Mark] = ()) -> None:
         super().__init__(items)
         self.mark = mark
         self.item_marks: list[Mark] = list(marks)
@@ -85,8 +85,12 @@ class YList(list):
         return self.item_marks[index] if index < len(self.item_marks) else self.mark
 
 
-def mark_of(container, key, default: Mark) -> Mark:
-    """Where CONTAINER[KEY] was written, or DEFAULT for values without positions."""
+def mark_of(container: object, key: Any, default: Mark) -> Mark:
+    """Where CONTAINER[KEY] was written, or DEFAULT for values without positions.
+
+    KEY is Any: a mapping key for a YDict, a list index for a YList, as the caller's
+    CONTAINER is (checked by the isinstance tests here, not by its type).
+    """
     if isinstance(container, YDict):
         return container.value_mark(key)
     if isinstance(container, YList):
@@ -94,7 +98,7 @@ def mark_of(container, key, default: Mark) -> Mark:
     return default
 
 
-def _mark(filename: str, node) -> Mark:
+def _mark(filename: str, node: Node) -> Mark:
     start, end = node.start_mark, node.end_mark
     base = 0
     if isinstance(node, ScalarNode) and isinstance(node.value, str) and start.line == end.line:
@@ -107,8 +111,10 @@ def _mark(filename: str, node) -> Mark:
     return Mark(filename, start.line + 1, start.column + 1, base)
 
 
-def load(text: str, filename: str):
+def load(text: str, filename: str) -> Any:
     """Parse TEXT (named FILENAME in errors); None for an empty document.
+
+    Any: a YAML document at its load boundary; callers check its shape.
 
     Mappings come back as YDict, sequences as YList, scalars as the plain
     values PyYAML's safe loader gives (str, int, float, bool, None, dates).
@@ -127,7 +133,7 @@ def load(text: str, filename: str):
     return _Builder(filename).build(node)
 
 
-def _hint(exc, text: str) -> str:
+def _hint(exc: yaml.YAMLError, text: str) -> str:
     """What the user most likely did, judged from the lines the error points at."""
     lines = text.splitlines()
     marks = (getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None))
@@ -142,7 +148,7 @@ def _hint(exc, text: str) -> str:
 
 
 class _Builder:
-    def __init__(self, filename: str):
+    def __init__(self, filename: str) -> None:
         self.filename = filename
         self.constructor = SafeConstructor()
         # Aliases reuse one node: build it once (this also keeps
@@ -150,7 +156,7 @@ class _Builder:
         self.done: dict[int, Any] = {}
         self.active: set[int] = set()
 
-    def build(self, node):
+    def build(self, node: Node) -> Any:   # a YAML value: scalar, YDict or YList
         if isinstance(node, ScalarNode):
             if node.tag == _STR_TAG:
                 return node.value
@@ -163,6 +169,7 @@ class _Builder:
                            "enclosing collection", hint="YAML anchors cannot be recursive here")
         self.active.add(key)
         try:
+            value: YList | YDict
             if isinstance(node, SequenceNode):
                 value = YList(_mark(self.filename, node),
                               [self.build(item) for item in node.value],
@@ -176,7 +183,7 @@ class _Builder:
         self.done[key] = value
         return value
 
-    def _construct(self, node):
+    def _construct(self, node: Node) -> Any:   # PyYAML's scalar: str, int, float, bool, None, a date
         try:
             return self.constructor.construct_object(node)
         except yaml.MarkedYAMLError as exc:
@@ -210,7 +217,7 @@ class _Builder:
             result.value_marks[key] = _mark(self.filename, value_node)
         return result
 
-    def _key(self, key_node):
+    def _key(self, key_node: Node) -> Any:   # a scalar (refused otherwise), as build's
         key = self.build(key_node)
         if isinstance(key, (dict, list)):
             raise ExpError(f"{_mark(self.filename, key_node)}: a mapping key must be a "
