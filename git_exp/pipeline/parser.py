@@ -22,7 +22,12 @@ from git_exp.pipeline.yamlsrc import Mark, YDict, load as load_yaml, mark_of
 
 TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
 if TYPE_CHECKING:
+    from typing import Any
+
     from git_exp.pipeline.records import Reader
+
+    # Stages a stage entry makes: (name, body, local variables: foreach/matrix's item and key).
+    Generated = list[tuple[str, YDict, dict]]
 
 _NAME = re.compile(r"[A-Za-z0-9_-]+\Z")
 # Output kinds by the stage key that declares them; only plain outs are cached by default,
@@ -30,7 +35,7 @@ _NAME = re.compile(r"[A-Za-z0-9_-]+\Z")
 _KINDS = {"outs": "out", "metrics": "metric", "plots": "plot"}
 
 
-def _suggest(word, allowed) -> str:
+def _suggest(word: object, allowed: tuple[str, ...]) -> str:
     import difflib   # only for the error's suggestion: not on every run's path
     close = difflib.get_close_matches(str(word), list(allowed), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
@@ -39,7 +44,7 @@ def _suggest(word, allowed) -> str:
 class PipelineParser:
     """One parse of one pipeline file RELPATH under ROOT; READ gives the files it names."""
 
-    def __init__(self, root: str, relpath: str, read: Reader, check_links: bool):
+    def __init__(self, root: str, relpath: str, read: Reader, check_links: bool) -> None:
         self.root = root
         self.relpath = relpath
         self.read = read
@@ -108,7 +113,7 @@ class PipelineParser:
 
     # ---------------------------------------------------------------- stages
 
-    def _stage_entry(self, name, body, stages: YDict) -> None:
+    def _stage_entry(self, name: object, body: object, stages: YDict) -> None:
         mark = stages.key_mark(name)
         if not isinstance(name, str):
             raise ExpError(f"{mark}: stage name {name!r} is {kind_of(name)}, not text",
@@ -124,6 +129,7 @@ class PipelineParser:
                     else "give the stage keys such as 'cmd', 'deps' and 'outs'")
             raise ExpError(f"{stages.value_mark(name)}: stage '{name}' must be a mapping, "
                            f"got {kind_of(body)}", hint=hint)
+        generated: Generated
         if "foreach" in body:
             generated = self._foreach(name, body)
         elif "matrix" in body:
@@ -142,7 +148,7 @@ class PipelineParser:
                                hint="give every stage, and every foreach/matrix item, its own name")
             self.stages[full_name] = self._stage(full_name, stage_body, local, mark)
 
-    def _foreach(self, name: str, body: YDict):
+    def _foreach(self, name: str, body: YDict) -> Generated:
         for key in body:
             if key not in ("foreach", "do"):
                 raise ExpError(f"{body.key_mark(key)}: unknown key '{key}' next to 'foreach' in "
@@ -176,7 +182,7 @@ class PipelineParser:
                        f"got {kind_of(items)}",
                        hint="write a list, a mapping, or ${name} of a list or mapping in params.yaml or vars")
 
-    def _matrix(self, name: str, body: YDict):
+    def _matrix(self, name: str, body: YDict) -> Generated:
         where = body.value_mark("matrix")
         resolver = Resolver(self.context, track=False)
         matrix = resolver.resolve(body["matrix"], where)
@@ -200,7 +206,7 @@ class PipelineParser:
                 stage_body[key] = value
                 stage_body.key_marks[key] = body.key_mark(key)
                 stage_body.value_marks[key] = body.value_mark(key)
-        generated = []
+        generated: Generated = []
         for combination in itertools.product(*(enumerate(values) for _, values in axes)):
             item, labels = {}, []
             for (axis, _), (index, value) in zip(axes, combination):
@@ -260,7 +266,7 @@ class PipelineParser:
 
     # ------------------------------------------------------------ value shapes
 
-    def _cmd(self, value, where: Mark, owner: str) -> list:
+    def _cmd(self, value: object, where: Mark, owner: str) -> list:
         commands = value if isinstance(value, list) else [value]
         if isinstance(value, list) and not value:
             raise ExpError(f"{where}: 'cmd' in {owner} is an empty list",
@@ -276,7 +282,8 @@ class PipelineParser:
                                hint="give the command to run, e.g. 'cmd: python train.py'")
         return list(commands)
 
-    def _list(self, values: dict, key: str, owner: str, of: str, marks: YDict | None = None):
+    def _list(self, values: dict, key: str, owner: str, of: str,
+              marks: YDict | None = None) -> list[tuple[object, Mark]]:
         """(item, mark) pairs of the list VALUES[KEY]; a missing or null value is empty."""
         value = values.get(key)
         if value is None:
@@ -295,14 +302,14 @@ class PipelineParser:
                            f"got {kind_of(value)}")
         return value
 
-    def _text(self, values: dict, key: str, owner: str, marks: YDict):
+    def _text(self, values: dict, key: str, owner: str, marks: YDict) -> str | None:
         value = values.get(key)
         if value is not None and not isinstance(value, str):
             raise ExpError(f"{marks.value_mark(key)}: '{key}' in {owner} must be text, "
                            f"got {kind_of(value)}")
         return value
 
-    def _path(self, value, wdir: str, what: str, where: Mark, owner: str = "") -> str:
+    def _path(self, value: object, wdir: str, what: str, where: Mark, owner: str = "") -> str:
         if not isinstance(value, str):
             of = f" of {owner}" if owner else ""
             raise ExpError(f"{where}: {what}{of} must be a path, got {kind_of(value)}",
@@ -346,7 +353,7 @@ class PipelineParser:
                     _add_param(params, path, key)
         return params
 
-    def _output(self, entry, where: Mark, kind: str, wdir: str, owner: str) -> Output:
+    def _output(self, entry: object, where: Mark, kind: str, wdir: str, owner: str) -> Output:
         section = {"out": "outs", "metric": "metrics", "plot": "plots"}[kind]
         options: dict = {}
         raw = entry
@@ -374,6 +381,8 @@ class PipelineParser:
                                hint=f"allowed options: {', '.join(allowed)}")
             _check_option(key, value, mark_of(options, key, at), raw, owner)
         path = self._path(raw, wdir, kind, where, owner)
+        # _path refuses a RAW that is no text, so the isinstance below never decides anything.
+        written_as_dir = isinstance(raw, str) and raw.endswith("/")
         if path == ".":
             raise ExpError(f"{where}: {kind} '{raw}' of {owner} is the whole repository",
                            hint="name the file or folder the stage writes")
@@ -382,11 +391,11 @@ class PipelineParser:
             plot["y"] = {self._path(f, wdir, "plot file", options_where, owner): v
                          for f, v in plot["y"].items()}
         return Output(path=path, kind=kind, cache=options.get("cache", kind == "out"),
-                      persist=options.get("persist", False), is_dir_hint=raw.endswith("/"),
+                      persist=options.get("persist", False), is_dir_hint=written_as_dir,
                       plot=_plain(plot), desc=options.get("desc"), location=where.location)
 
 
-def _check_option(key: str, value, where: Mark, path: str, owner: str) -> None:
+def _check_option(key: str, value: object, where: Mark, path: object, owner: str) -> None:
     if key in ("cache", "persist"):
         ok, want = isinstance(value, bool), "true or false"
     elif key == "y":
@@ -422,7 +431,7 @@ def _one_per_path(outputs: list) -> list:
     return list(seen.values())
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:   # a YAML value; the result has its shape (a dict for a dict)
     """YDict/YList turned back into dict/list, for records handed to other modules."""
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
