@@ -113,9 +113,10 @@ def test_pre_commit_imports_nothing_heavy(hooked):
     # from an edited one without hashing it.
     assert _light(mods, allowed=("sqlite3",)) == []
     assert not {m for m in mods if m.startswith(("git_exp.sharing", "git_exp.experiments"))}
-    # Not yet cleared from this path: shutil (data/cache_checkout.py imports it at the top),
-    # typing and with it contextlib (data/cache.py).
-    assert not mods & {"subprocess", "dataclasses", "argparse"}
+    # Nor shutil (with bz2 and lzma), tempfile, random, or typing and with it contextlib:
+    # imported only where a folder is removed or copied, annotations under TYPE_CHECKING.
+    assert not mods & {"subprocess", "dataclasses", "argparse", "shutil", "tempfile", "random",
+                       "typing", "contextlib"}
 
 
 def test_pre_push_of_code_only_imports_nothing_heavy(hooked):
