@@ -95,3 +95,18 @@ def test_a_push_url_elsewhere_shows_where_uploads_go(committed, tmp_path):
     p.git("config", "remote.origin.expdata", str(tmp_path / "shared"))
     found = {r["name"]: r for r in json.loads(p.exp("remote", "--json").stdout)}["origin"]
     assert found["push_data_remote"] is None and found["push_error"] is None
+
+
+def test_verbose_probes_the_upload_store_too_when_it_is_another(committed, tmp_path):
+    p: Project = committed
+    origin = p.add_bare_remote(tmp_path / "origin.git")
+    up = init_bare(tmp_path / "up.git")
+    (origin / "exp" / "cache").mkdir(parents=True)
+    p.git("config", "remote.origin.pushurl", str(up))
+    out = p.exp("remote", "-v").stdout
+    assert (f"\tdata: {origin}/exp/cache\t(local path)\n\treachable\n"
+            f"\tdata (push): {up}/exp/cache\t(local path)\n\treachable (empty:") in out
+    p.git("config", "remote.origin.pushurl", "https://127.0.0.1:9/team/project.git")   # nobody listens
+    found = {r["name"]: r for r in json.loads(p.exp("remote", "-v", "--json").stdout)}["origin"]
+    assert found["reachable"] is True and found["push_reachable"] is False
+    assert found["push_probe"] and found["push_data_remote"] == "https://127.0.0.1:9/team/project.git/info/lfs"

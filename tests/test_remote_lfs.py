@@ -10,6 +10,7 @@ and once against the server through an http remote URL).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -254,6 +255,22 @@ def test_store_derived_from_an_http_git_remote_url(committed, tmp_path, giftless
     assert (tmp_path / "back").read_bytes() == data
     with pytest.raises(Exception, match="cannot list its objects"):
         fresh.list()
+
+
+@needs_giftless
+def test_remote_v_really_asks_the_lfs_store(committed, tmp_path, giftless):
+    """The probe of `git exp remote -v` sends a batch request: a store that is
+    up answers, one nobody serves or that refuses us is unreachable (has_many
+    alone sends nothing for an object whose size is unknown)."""
+    committed.git("remote", "add", "origin", f"{giftless.base}/team/project")
+    probe = {r["name"]: r for r in json.loads(committed.exp("remote", "-v", "--json").stdout)}["origin"]
+    assert probe["reachable"] is False and probe["probe"].startswith("no credentials for the LFS store"), probe
+    _credentials(committed.path, giftless, lfs_server.token())
+    probe = {r["name"]: r for r in json.loads(committed.exp("remote", "-v", "--json").stdout)}["origin"]
+    assert probe["reachable"] is True, probe
+    committed.git("remote", "set-url", "origin", "http://127.0.0.1:9/team/project")   # nobody listens
+    probe = {r["name"]: r for r in json.loads(committed.exp("remote", "-v", "--json").stdout)}["origin"]
+    assert probe["reachable"] is False and "cannot reach" in probe["probe"], probe
 
 
 @needs_giftless

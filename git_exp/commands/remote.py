@@ -14,8 +14,9 @@ a second line names the data remote `git exp push` uploads to.
 -v also asks each data remote whether it answers (one request, at most ten
 seconds each): "reachable", or what went wrong. --json prints the same as a
 JSON list of objects with the keys name, url, data_remote, reason, error,
-reachable, probe, push_data_remote, push_reason and push_error (null when
-uploads go to data_remote).
+reachable, probe, push_data_remote, push_reason, push_error,
+push_reachable and push_probe (null when uploads go to data_remote); -v
+asks the upload store too when it is another one.
 """
 
 EXAMPLES = ["git exp remote", "git exp remote -v", "git exp remote --json"]
@@ -43,10 +44,12 @@ def run(args, console) -> int:
             console.out(f"{p.name}\t{p.url}\n\tdata: none - {p.error}")
             continue
         console.out(f"{p.name}\t{p.url}\n\tdata: {p.location}\t({p.reason})")
+        if verbose:
+            console.out(f"\t{p.probe}")
         if p.push_error:
             console.out(f"\tdata (push): none - {p.push_error}")
         elif p.push_location:
             console.out(f"\tdata (push): {p.push_location}\t({p.push_reason})")
-        if verbose:
-            console.out(f"\t{p.probe}")
+            if verbose and p.push_probe:
+                console.out(f"\t{p.push_probe}")
     return 0

@@ -116,8 +116,10 @@ class DataRemote:
     def probe(self) -> None:
         """Contact the remote once; RemoteUnavailable (naming it, with what to do) if that fails.
 
-        For `git exp remote -v` and the like: cheap, reads nothing.
+        For `git exp remote -v` and the like: cheap, reads nothing. Every kind
+        says how (a kind without one must not look reachable for free).
         """
+        raise NotImplementedError
 
     def clean_temp(self) -> int:
         """Remove temporary files interrupted transfers left; how many. Optional."""

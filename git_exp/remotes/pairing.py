@@ -7,8 +7,8 @@ thing added here is where a setting was read from (`git config
 Uploads may go elsewhere than downloads come from (a push URL, pushInsteadOf,
 lfs.pushurl): the push side is located too and shown when it differs.
 
-The reachability probe (-v) asks each data remote whether it holds one
-made-up object: one real request for every kind of remote, bounded by a
+The reachability probe (-v) makes one real request of each data remote
+(DataRemote.probe: whether it holds a made-up object), bounded by a
 timeout, from a thread, so a remote that never answers does not hang the
 listing.
 """
@@ -25,9 +25,9 @@ from git_exp.repo import Repository
 TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:
     from git_exp.remotes.base import DataRemote
+    from git_exp.remotes.lfs.endpoint import Endpoint
 
 PROBE_TIMEOUT = 10.0
-_PROBE_HASH = "0" * 64
 
 
 @dataclass
@@ -43,13 +43,16 @@ class Pairing:
     push_location: str | None = None  # where uploads go, when not LOCATION
     push_reason: str = ""
     push_error: str | None = None     # why uploads have no data remote while downloads do
+    push_reachable: bool | None = None   # -v only, when uploads go elsewhere
+    push_probe: str = ""
 
     def to_dict(self) -> dict:
         return {"name": self.name, "url": self.url, "data_remote": self.location,
                 "reason": self.reason or None, "error": self.error,
                 "reachable": self.reachable, "probe": self.probe or None,
                 "push_data_remote": self.push_location, "push_reason": self.push_reason or None,
-                "push_error": self.push_error}
+                "push_error": self.push_error, "push_reachable": self.push_reachable,
+                "push_probe": self.push_probe or None}
 
 
 def _origin_of(repo: Repository, key: str) -> str:
@@ -83,37 +86,44 @@ def pairings(repo: Repository, probe: bool = False, timeout: float = PROBE_TIMEO
             location, why = locate(repo, name, url)
             pairing.location = location if isinstance(location, str) else location.href
             pairing.reason = _reason(repo, why)
-            _push_side(repo, pairing)
+            push = _push_side(repo, pairing)
             if probe:
                 data_remote = open_located(repo, location, why)
                 pairing.location = str(data_remote)
                 pairing.reachable, pairing.probe = probe_remote(data_remote, timeout)
+                if push is not None:   # uploads go elsewhere: that store is asked too
+                    upload_remote = open_located(repo, *push)
+                    pairing.push_location = str(upload_remote)
+                    pairing.push_reachable, pairing.push_probe = probe_remote(upload_remote, timeout)
         except ExpError as err:
             pairing.error, pairing.hint = err.message, err.hint
         found.append(pairing)
     return found
 
 
-def _push_side(repo: Repository, pairing: Pairing) -> None:
-    """Fill PAIRING's push location when `git exp push` would upload elsewhere."""
+def _push_side(repo: Repository, pairing: Pairing) -> tuple[str | Endpoint, str] | None:
+    """Fill PAIRING's push location when `git exp push` would upload elsewhere;
+    that location and the setting that chose it, else None."""
     from git_exp.remotes.location import locate
     try:
         location, why = locate(repo, pairing.name, push=True)
     except ExpError as err:   # e.g. a push URL that is a path holding no repository
         pairing.push_error = err.message
-        return
+        return None
     href = location if isinstance(location, str) else location.href
-    if href != pairing.location:
-        pairing.push_location, pairing.push_reason = href, _reason(repo, why)
+    if href == pairing.location:
+        return None
+    pairing.push_location, pairing.push_reason = href, _reason(repo, why)
+    return location, why
 
 
 def probe_remote(data_remote: DataRemote, timeout: float = PROBE_TIMEOUT) -> tuple[bool, str]:
-    """(reachable, what was found) after one has_many request, or the timeout."""
+    """(reachable, what was found) after DATA_REMOTE.probe()'s one request, or the timeout."""
     outcome: dict[str, str] = {}   # "ok" or "error": the message
 
     def ask() -> None:
         try:
-            data_remote.has_many([_PROBE_HASH])
+            data_remote.probe()
             outcome["ok"] = "yes"
         except ExpError as err:
             outcome["error"] = err.message

@@ -103,6 +103,13 @@ class LFSRemote(DataRemote):
                     self._upload_wanted[h[:64]] = size
         return present
 
+    def probe(self) -> None:
+        """One download batch for a made-up object (ExpError naming the store if
+        it fails). Not has_many: it asks only about objects whose size it knows
+        (the batch API wants it), so for a made-up one it sends nothing; `git
+        exp remote -v` called every LFS store reachable that way."""
+        self._exists({"0" * 64: 0}, keep_actions=False)
+
     def _exists(self, asks: dict[str, int], keep_actions: bool) -> set[str]:
         """The oids of ASKS (oid -> size) the store can serve, one download batch per hundred."""
         found = set()
