@@ -9,6 +9,7 @@ and once against the server through an http remote URL).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
@@ -570,7 +572,6 @@ def test_bench_lfs_still_runs_on_tiny_sizes():
 def recording_server():
     """A loopback HTTP server answering every PUT 200; the Authorization header of each is kept."""
     import http.server
-    import threading
     seen: list = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -584,14 +585,25 @@ def recording_server():
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    with _serving(Handler) as server:
+        server.seen = seen   # what the handler kept, for the test
+        yield server
+
+
+@contextlib.contextmanager
+def _serving(handler: type) -> Iterator[Any]:
+    """An http.server on a free loopback port answering with HANDLER, stopped at the end."""
+    import http.server
+    import threading
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    server.seen = seen   # what the handler kept, for the test
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def test_credentials_rejected_meanwhile_are_not_lent_to_an_action(committed, recording_server):
@@ -624,7 +636,6 @@ def test_a_redirect_off_http_is_refused_on_the_proxy_path_too(monkeypatch):
     import http.client
     import http.server
     import socket
-    import threading
 
     from git_exp.remotes.lfs import connections
 
@@ -649,10 +660,7 @@ def test_a_redirect_off_http_is_refused_on_the_proxy_path_too(monkeypatch):
         def log_message(self, *args: object) -> None:
             pass
 
-    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with _serving(Proxy) as proxy, contextlib.closing(ftp):
         monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.server_port}")
         for name in ("no_proxy", "NO_PROXY", "ftp_proxy", "FTP_PROXY"):
             monkeypatch.delenv(name, raising=False)
@@ -666,8 +674,3 @@ def test_a_redirect_off_http_is_refused_on_the_proxy_path_too(monkeypatch):
                                    connections.ssl_context())
         assert resp.status == 404
         resp.close()
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
-        thread.join()
-        ftp.close()
