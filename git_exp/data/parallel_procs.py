@@ -47,6 +47,7 @@ import os
 import struct
 import threading
 
+from git_exp.data.cachefiles import write_all
 from git_exp.data.parallel import WORKERS, _chunk_size
 from git_exp.errors import ExpError
 
@@ -95,7 +96,7 @@ def run_forked(fn: Callable[[T], R], items: Sequence[T], on_chunk: Callable[[int
     chunks = -(-count // size)
     tasks_r, tasks_w = os.pipe()
     try:
-        _write_all(tasks_w, b"".join(_ID.pack(c) for c in range(chunks)))
+        write_all(tasks_w, b"".join(_ID.pack(c) for c in range(chunks)))
     finally:
         os.close(tasks_w)   # a worker that finds the pipe empty reads EOF, never waits
     children: dict[int, int] = {}   # result pipe's read end -> child pid
@@ -247,13 +248,7 @@ def _pickled(err: BaseException) -> bytes:
 
 
 def _send(fd: int, c: int, payload: bytes) -> None:
-    _write_all(fd, _HEAD.pack(c, len(payload)) + payload)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+    write_all(fd, _HEAD.pack(c, len(payload)) + payload)
 
 
 def _died(pid: int) -> ExpError:
