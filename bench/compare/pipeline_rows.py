@@ -10,13 +10,20 @@ from compare.measure import Step, alternate
 from compare.rows import Context, Entry, Goal, Row, dvc_cell, import_profile
 
 
+FLOOR_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "floor_run.py")
+
+
+def _python(ctx: Context) -> str:
+    """git-exp's own interpreter, so limits start as it starts."""
+    python = os.path.join(ctx.gitexp.bin_dir, "python3")
+    return python if os.path.exists(python) else sys.executable  # source mode: the shim runs this one
+
+
 def startup(ctx: Context) -> list[Row]:
     folder = ctx.folder("startup")
     gx, dvc = ctx.gitexp, ctx.dvc
     via_git = dict(gx.env, PATH=gx.bin_dir + os.pathsep + gx.env.get("PATH", ""))
-    python = os.path.join(gx.bin_dir, "python3")
-    if not os.path.exists(python):  # source mode: the shim runs this interpreter
-        python = sys.executable
+    python = _python(ctx)
     groups = [[Step("gx", gx.argv("--version"), folder, gx.env)]]
     if dvc:
         groups.append([Step("dvc", dvc.argv("--version"), folder, dvc.env)])
@@ -89,6 +96,12 @@ def pipeline(ctx: Context) -> list[Row]:
     limit = ctx.folder("run", "limit")
     projects.write_files(limit, projects.small_project(1024))
     groups.append([Step("stage", ["python3", "train.py"], limit, ctx.env)])
+    # The floor of any tool that records the run as a Git commit (floor_run.py says what it
+    # leaves out: everything that can be), from git-exp's interpreter, in a repository of its own.
+    floor = ctx.folder("run", "floor")
+    projects.init_repo(floor, ctx.env, {**projects.small_project(1024), ".gitignore": "/runs.log\n/model.bin\n"})
+    floor_values = (f"{0.01 + k / 1000:.3f}" for k in itertools.count())
+    groups.append([Step("floor", lambda v=floor_values: [_python(ctx), FLOOR_SCRIPT, next(v)], floor, ctx.env)])
     res = alternate(groups, ctx.runs, warmup=ctx.warmup, log=ctx.log)
     import_profile(ctx.gitexp, ["run"], paths["git-exp"], "git-exp run (no-op)", ctx)
     if ctx.dvc:
@@ -102,5 +115,7 @@ def pipeline(ctx: Context) -> list[Row]:
             Entry("git-exp", "git-exp run -S train.lr=…", res["git-exp:set"]),
             Entry("dvc", "dvc exp run -S train.lr=…", dvc_cell(ctx, res.get("dvc:set"))),
             Entry("limit", "python3 train.py (the stage's command alone)", res["stage"]),
+            Entry("limit", "bench/compare/floor_run.py (the stage and the five git calls of a commit, "
+                           "from bare Python)", res["floor"]),
         ], Goal("≥ 12×", 12.0)),
     ]
