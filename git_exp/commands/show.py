@@ -196,7 +196,9 @@ def add_format_options(parser, csv: bool = True, precision: bool = True) -> None
                 setattr(namespace, self.dest, values)
                 namespace.precision_given = True
 
-        output.add_argument("--precision", type=int, default=DEFAULT_PRECISION, metavar="N",
+        from git_exp.commands.argtypes import non_negative_int
+
+        output.add_argument("--precision", type=non_negative_int, default=DEFAULT_PRECISION, metavar="N",
                             action=Precision,
                             help=f"digits after the decimal point of floats (default {DEFAULT_PRECISION})")
 
