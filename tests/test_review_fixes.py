@@ -35,3 +35,31 @@ def test_a_negative_precision_is_a_usage_error_not_a_crash(ran, argv):
     assert proc.returncode == 129, proc.stderr
     assert "error: argument --precision: must not be negative" in proc.stderr
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+
+
+def test_push_sends_the_data_of_experiments_already_on_the_remote_to_a_new_data_remote(
+        tmp_path, tmp_path_factory):
+    """expdata set after a first push: the refs are up to date, their data is not there."""
+    from tests.conftest import clone, copy_of_template, two_experiments
+    from tests.test_sharing import PIPELINE as CACHED, TRAIN as WRITES_MODELS, objects_in
+
+    ml = copy_of_template("review-sharing", two_experiments(WRITES_MODELS, CACHED),
+                          tmp_path_factory, tmp_path / "repo")
+    remote = ml.add_bare_remote(tmp_path / "remote.git", push=("main",))
+    ml.exp("push", "origin")                    # data into remote.git/exp/cache
+    store = tmp_path / "store"
+    store.mkdir()
+    ml.git("config", "remote.origin.expdata", str(store))
+    again = ml.exp("push", "origin", "first")
+    assert "Up to date: 'first'" in again.stdout
+    # model.txt, the manifest of models/ and its two files
+    assert "Sent 4 data objects" in again.stdout, again.stdout
+    assert len(objects_in(store)) == 4
+    assert "already has all" in ml.exp("push", "origin", "first").stdout
+
+    other = clone(remote, tmp_path / "other")
+    other.git("config", "remote.origin.expdata", str(store))
+    other.exp("pull", "origin", "first")
+    other.exp("apply", "first")
+    assert (other.path / "models" / "a.bin").read_text() == "layer a 0.1\n"
+    other.fsck()
