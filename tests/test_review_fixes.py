@@ -63,3 +63,34 @@ def test_push_sends_the_data_of_experiments_already_on_the_remote_to_a_new_data_
     other.exp("apply", "first")
     assert (other.path / "models" / "a.bin").read_text() == "layer a 0.1\n"
     other.fsck()
+
+
+STAGE = """\
+stages:
+  train:
+    cmd: python3 train.py
+    deps: [train.py, data/raw.csv]
+    params: [train.lr]
+    metrics:
+    - metrics.json: {cache: false}
+"""
+
+
+@pytest.mark.parametrize("right, wrong, error, hint", [
+    ("data/raw.csv]", "data/raw.cvs]", "exp.yaml:2:3: stage 'train' depends on 'data/raw.cvs', "
+     "which does not exist", "hint: did you mean 'data/raw.csv'? create it"),
+    ("[train.lr]", "[trian.lr]", "exp.yaml:2:3: stage 'train' tracks param 'trian.lr', but "
+     "params.yaml has no such key", "hint: did you mean 'train.lr'? add 'trian.lr'"),
+    ("deps:", "dpes:", "exp.yaml:4:5: unknown key 'dpes' in stage 'train' (did you mean 'deps'?)",
+     "hint: allowed keys"),
+    ("false}", "flase}", "exp.yaml:7:29: option 'cache' of 'metrics.json' in stage 'train' must be "
+     "true or false, got a string", "hint: write 'cache: true' or 'cache: false'"),
+])
+def test_a_typo_in_exp_yaml_names_file_line_and_the_likely_fix(committed, right, wrong, error, hint):
+    committed.gen({"train.py": TRAIN, "params.yaml": "train:\n  lr: 0.1\n",
+                   "data": {"raw.csv": "x\n1\n"}, "exp.yaml": STAGE.replace(right, wrong, 1)})
+    committed.commit("pipeline")
+    proc = committed.exp("run", check=False)
+    assert proc.returncode == 1
+    assert f"error: {error}\n" in proc.stderr, proc.stderr
+    assert hint in proc.stderr and "Traceback" not in proc.stderr
