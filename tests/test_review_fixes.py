@@ -94,3 +94,17 @@ def test_a_typo_in_exp_yaml_names_file_line_and_the_likely_fix(committed, right,
     assert proc.returncode == 1
     assert f"error: {error}\n" in proc.stderr, proc.stderr
     assert hint in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_init_says_when_a_default_dep_does_not_exist_yet(committed):
+    """run would stop on it; init says so while the user is still choosing paths."""
+    committed.gen({"src": {"train.py": "print(1)\n"}})
+    proc = committed.exp("init", "python3", "src/train.py")
+    assert "note: data does not exist yet; 'git exp run' needs it" in proc.stderr
+    assert "--no-data" in proc.stderr and "src does not exist" not in proc.stderr
+    committed.commit("pipeline")
+    run = committed.exp("run", check=False)
+    assert run.returncode == 1 and "depends on 'data', which does not exist" in run.stderr
+    committed.exp("init", "-f", "--no-data", "python3", "src/train.py")
+    assert "does not exist yet; 'git exp run'" not in committed.exp(
+        "init", "-f", "--no-data", "python3", "src/train.py").stderr
