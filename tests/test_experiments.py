@@ -233,6 +233,7 @@ def test_outside_a_repository(tmp_path):
     proc = subprocess.run(["git", "exp", "list"], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 128
     assert proc.stderr.startswith("error: not a git repository")
+    assert "hint: cd into your project's Git repository, or create one: git init" in proc.stderr
 
 
 def test_apply_brings_back_files_and_data_and_keeps_local_edits(ml):
