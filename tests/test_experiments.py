@@ -173,6 +173,8 @@ def test_ctrl_c_ends_the_stage_group_and_records_the_run(ml, tmp_path):
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
+    assert "error: interrupted; the run was recorded as experiment 'stopped'" in err
+    assert "hint: 'git exp run' runs it again" in err and "'git exp checkout' restores" in err
     for _ in range(100):
         try:
             os.kill(child, 0)

@@ -364,5 +364,8 @@ def run_experiment(repo: Repository, *, overrides: Sequence[str] = (), name: str
         else:
             result.error = ExpError(f"{result.error.message}\n(and {note})", result.error.hint)
     if interrupted:
-        result.error = ExpError(f"interrupted; the run was recorded as experiment '{name}'")
+        result.error = ExpError(f"interrupted; the run was recorded as experiment '{name}'",
+                                hint="'git exp run' runs it again with the params it left in your work tree; "
+                                     "'git exp checkout' restores the cached outputs it removed, "
+                                     "'git checkout -- PATH' those kept in Git")
     return result
