@@ -108,3 +108,14 @@ def test_init_says_when_a_default_dep_does_not_exist_yet(committed):
     committed.exp("init", "-f", "--no-data", "python3", "src/train.py")
     assert "does not exist yet; 'git exp run'" not in committed.exp(
         "init", "-f", "--no-data", "python3", "src/train.py").stderr
+
+
+@pytest.mark.parametrize("argv, hint", [
+    (("-n", "0"), "hint: -n 1 shows HEAD's commit alone"),
+    (("--limit", "-1"), "hint: --limit N keeps the first N experiments"),
+    (("--drop", "("), "hint: it is a Python regular expression searched in each column's name"),
+])
+def test_show_refusals_have_a_hint(ran, argv, hint):
+    proc = ran.exp("show", *argv, check=False)
+    assert proc.returncode == 1 and proc.stderr.startswith("error: ")
+    assert hint in proc.stderr

@@ -49,7 +49,8 @@ def show(repo: Repository, *, all_commits: bool = False, num: int | None = None,
     if sort_order not in SORT_ORDERS:
         raise ExpError(f"unknown sort order '{sort_order}'", hint="use asc or desc")
     if limit is not None and limit < 0:
-        raise ExpError(f"--limit must not be negative, not {limit}")
+        raise ExpError(f"--limit must not be negative, not {limit}",
+                       hint="--limit N keeps the first N experiments in sort order, across the commits shown")
     selection = collect(repo, all_commits=all_commits, num=num, revs=revs,
                         hide_failed=hide_failed, hide_workspace=hide_workspace,
                         hide_queued=hide_queued, all_branches=all_branches, all_tags=all_tags,
