@@ -119,3 +119,19 @@ def test_show_refusals_have_a_hint(ran, argv, hint):
     proc = ran.exp("show", *argv, check=False)
     assert proc.returncode == 1 and proc.stderr.startswith("error: ")
     assert hint in proc.stderr
+
+
+@pytest.mark.parametrize("break_it, argv, error, hint", [
+    (("params.yaml", "train:\n  lr: 0.1\n   epochs: [\n"), ("run",),
+     "error: params.yaml:3:10: mapping values are not allowed", "hint: fix the YAML syntax at that position"),
+    (("exp.lock", "stages: 3\n"), ("run",),
+     "error: exp.lock: 'stages' must be a mapping", "hint: restore it with 'git checkout -- exp.lock'"),
+    (None, ("branch", "first", "bad..name"),
+     "error: 'bad..name' is not a valid branch name", "hint: Git's rules apply (git check-ref-format)"),
+])
+def test_broken_params_lock_or_branch_name_get_a_hint(ran, break_it, argv, error, hint):
+    if break_it:
+        ran.gen({break_it[0]: break_it[1]})
+    proc = ran.exp(*argv, check=False)
+    assert proc.returncode == 1 and proc.stderr.startswith(error), proc.stderr
+    assert hint in proc.stderr and "Traceback" not in proc.stderr

@@ -117,7 +117,9 @@ def branch(repo: Repository, spec: str, branch_name: str | None) -> tuple[refs.E
     name = branch_name or found.name
     proc = git(["check-ref-format", "--branch", name], cwd=repo.root, check=False)
     if proc.returncode != 0:
-        raise ExpError(f"'{name}' is not a valid branch name")
+        raise ExpError(f"'{name}' is not a valid branch name",
+                       hint="Git's rules apply (git check-ref-format): no spaces, '..', '~', '^', ':', "
+                            "'?', '*', '[' or '\\', and no '/' at either end")
     ref = f"refs/heads/{name}"
     if git(["rev-parse", "--verify", "-q", ref], cwd=repo.root, check=False).returncode == 0:
         raise ExpError(f"a branch named '{name}' already exists",
