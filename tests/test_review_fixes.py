@@ -2,6 +2,8 @@
 against a real repository and failed before its fix."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 TRAIN = """\
@@ -135,3 +137,12 @@ def test_broken_params_lock_or_branch_name_get_a_hint(ran, break_it, argv, error
     proc = ran.exp(*argv, check=False)
     assert proc.returncode == 1 and proc.stderr.startswith(error), proc.stderr
     assert hint in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("argv", [("queue", "start"), ("plots", "diff"), ("metrics", "show"),
+                                  ("params", "diff")])
+def test_sub_actions_offer_help_as_every_command_does(committed, argv):
+    """--help opens the manual page, so an action's -h must not promise --help shows this text."""
+    text = committed.exp(*argv, "-h").stdout
+    assert re.search(r"^  -h +show this help and exit$", text, re.M), text
+    assert "--help" not in text and "help message" not in text
