@@ -146,3 +146,21 @@ def test_sub_actions_offer_help_as_every_command_does(committed, argv):
     text = committed.exp(*argv, "-h").stdout
     assert re.search(r"^  -h +show this help and exit$", text, re.M), text
     assert "--help" not in text and "help message" not in text
+
+
+def test_checkout_after_a_fetch_that_found_nothing_does_not_say_fetch_again(committed, tmp_path):
+    from tests.conftest import clone
+    committed.gen({"data": {"raw.csv": "x\n1\n"}})
+    committed.exp("add", "data")
+    committed.commit("data")
+    remote = committed.add_bare_remote(tmp_path / "remote.git")
+    committed.exp("push", "origin", check=False)      # nothing to push: creates nothing
+    committed.git("push", "-q", "origin", "main")     # no hooks: the data stays here
+    (remote / "exp" / "cache").mkdir(parents=True)    # an empty data remote
+    other = clone(remote, tmp_path / "other")
+    proc = other.exp("checkout", check=False)
+    assert proc.returncode == 1
+    assert "1 data object is not on the data remote" in proc.stderr
+    assert "error: 1 object(s) of 1 data path(s) are not in the cache" in proc.stderr
+    assert "hint: the data remote lacks them too" in proc.stderr and "git exp remote -v" in proc.stderr
+    assert "git exp fetch" not in proc.stderr
