@@ -164,3 +164,17 @@ def test_checkout_after_a_fetch_that_found_nothing_does_not_say_fetch_again(comm
     assert "error: 1 object(s) of 1 data path(s) are not in the cache" in proc.stderr
     assert "hint: the data remote lacks them too" in proc.stderr and "git exp remote -v" in proc.stderr
     assert "git exp fetch" not in proc.stderr
+
+
+@pytest.mark.parametrize("argv, hint", [
+    (("run", "--temp", "-j", "2"), "hint: --queue and -j already run each experiment in a temporary checkout"),
+    (("tag", "first", "-d"), "hint: git exp tag -d NAME TAG..."),
+    (("note", "-d", "first", "text"), "hint: set a note with: git exp note NAME TEXT"),
+    (("list", "--backups", "-A"), "hint: git exp list --backups"),
+    (("plots", "show", "--open", "--json"), "hint: drop --open"),
+    (("repro", "--dry", "--pull"), "hint: preview with 'git exp repro --dry'"),
+])
+def test_usage_refusals_found_after_parsing_have_a_hint(ran, argv, hint):
+    proc = ran.exp(*argv, check=False)
+    assert proc.returncode == 129 and proc.stderr.startswith("error: "), proc.stderr
+    assert hint in proc.stderr

@@ -102,7 +102,8 @@ def run(args, console) -> int:
     from git_exp.repo import discover
 
     if args.open and (args.json or args.md):
-        raise UsageError("--open opens the HTML page: it does not go with --json or --md")
+        raise UsageError("--open opens the HTML page: it does not go with --json or --md",
+                         hint="drop --open to print, or --json/--md to open the page")
     repo = discover()
     if args.action == "show":
         result = collect.show(repo, args.targets)

@@ -20,7 +20,8 @@ def run_isolated(repo: Repository, args, console, events) -> int:
     """The part of `git exp run` that goes through the queue."""
     from git_exp.errors import UsageError
     if args.temp and (args.queue or args.jobs):
-        raise UsageError("--temp runs one experiment now; it cannot be combined with --queue or -j")
+        raise UsageError("--temp runs one experiment now; it cannot be combined with --queue or -j",
+                         hint="--queue and -j already run each experiment in a temporary checkout: drop --temp")
     options = dict(name=args.name, message=args.message, targets=args.stages or None,
                    downstream=args.downstream, run_cache=not args.no_run_cache, force=args.force)
     if args.temp:
