@@ -178,3 +178,12 @@ def test_usage_refusals_found_after_parsing_have_a_hint(ran, argv, hint):
     proc = ran.exp(*argv, check=False)
     assert proc.returncode == 129 and proc.stderr.startswith("error: "), proc.stderr
     assert hint in proc.stderr
+
+
+def test_a_stage_command_the_shell_cannot_find_says_so(committed):
+    committed.gen({"exp.yaml": "stages:\n  s:\n    cmd: no-such-program-here --flag\n"})
+    committed.commit("pipeline")
+    proc = committed.exp("run", check=False)
+    assert proc.returncode == 1
+    assert ("error: stage 's' failed: its command exited with status 127 "
+            "(the shell did not find the program)") in proc.stderr

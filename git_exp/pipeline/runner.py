@@ -67,6 +67,9 @@ def _neighbours(dep: str, path: str) -> list:
 class StageFailed(ExpError):
     def __init__(self, stage: str, exit_code: int) -> None:
         how = f"was killed by signal {-exit_code}" if exit_code < 0 else f"exited with status {exit_code}"
+        # The shell's own codes: its words are above, in the output, easy to miss.
+        how += {126: " (the shell could not execute it)", 127: " (the shell did not find the program)"}.get(
+            exit_code, "")
         super().__init__(f"stage '{stage}' failed: its command {how}",
                          hint="fix the command and run again; exp.lock keeps the stage's last good run")
         self.stage = stage
