@@ -187,3 +187,13 @@ def test_a_stage_command_the_shell_cannot_find_says_so(committed):
     assert proc.returncode == 1
     assert ("error: stage 's' failed: its command exited with status 127 "
             "(the shell did not find the program)") in proc.stderr
+
+
+def test_drop_leaves_out_the_notes_column_as_it_does_created_and_state(ran):
+    ran.exp("note", "first", "the baseline run")
+    assert "Notes" in ran.exp("show").stdout.splitlines()[0]
+    header = ran.exp("show", "--drop", "Notes|Created").stdout.splitlines()[0]
+    assert header.split() == ["Experiment", "loss", "train.lr"]
+    md = ran.exp("show", "--md", "--drop", "^Notes$").stdout
+    assert "Notes" not in md and "the baseline run" not in md
+    assert "Notes" in ran.exp("show", "--drop", "Notes", "--keep", "Notes").stdout.splitlines()[0]

@@ -386,7 +386,7 @@ def table_cells(view, precision: int | None, sha: bool = False):
         numeric = all(is_number(line[i]) for line in grid if line[i] is not MISSING)
         columns.append(Column(col.label, "right" if numeric else "left", KIND_STYLES[col.kind]))
     notes = [notes_text(row) for row in view.rows]
-    with_notes = any(notes)
+    with_notes = view.show_notes and any(notes)
     if with_notes:
         columns.append(Column("Notes"))
     created = created_texts(view.rows) if view.show_created else []

@@ -35,6 +35,7 @@ class View:
     columns: list                   # columns.Column shown, metrics first
     show_created: bool = True
     show_state: bool = False
+    show_notes: bool = True         # when some row has tags, a note or a message (--drop Notes hides it)
     warnings: list = field(default_factory=list)   # one message per problem, naming the commits
     unreadable: list = field(default_factory=list)  # experiments that could not be shown at all
 
@@ -108,6 +109,7 @@ def arrange(selection: Selection, *, sort_by: str | None = None, sort_order: str
     return View(rows, shown,
                 show_created=meta("Created"),
                 show_state=any(r.state not in PLAIN_STATES for r in rows) and meta("State"),
+                show_notes=meta("Notes"),
                 warnings=selection.unreadable + problems(rows), unreadable=selection.unreadable)
 
 
