@@ -197,3 +197,12 @@ def test_drop_leaves_out_the_notes_column_as_it_does_created_and_state(ran):
     md = ran.exp("show", "--md", "--drop", "^Notes$").stdout
     assert "Notes" not in md and "the baseline run" not in md
     assert "Notes" in ran.exp("show", "--drop", "Notes", "--keep", "Notes").stdout.splitlines()[0]
+
+
+def test_set_param_in_a_file_that_does_not_exist_explains_file_prefix(ran):
+    for argv in (("run", "-S", "nofile.yaml:a=1"), ("run", "--dry", "-S", "nofile.yaml:a=1")):
+        proc = ran.exp(*argv, check=False)
+        assert proc.returncode == 1
+        assert "error: params file nofile.yaml does not exist" in proc.stderr
+        assert "hint: -S FILE:KEY=VALUE edits FILE, a path from the repository root" in proc.stderr
+        assert "exp.yaml" not in proc.stderr
