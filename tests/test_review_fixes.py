@@ -206,3 +206,11 @@ def test_set_param_in_a_file_that_does_not_exist_explains_file_prefix(ran):
         assert "error: params file nofile.yaml does not exist" in proc.stderr
         assert "hint: -S FILE:KEY=VALUE edits FILE, a path from the repository root" in proc.stderr
         assert "exp.yaml" not in proc.stderr
+
+
+def test_a_malformed_sweep_without_queue_says_what_is_wrong_with_it(ran):
+    proc = ran.exp("run", "-S", "train.lr=range(1,x)", check=False)
+    assert proc.returncode == 1
+    assert "error: invalid sweep 'train.lr=range(1,x)': 'x' is not a number" in proc.stderr
+    good = ran.exp("run", "-S", "train.lr=0.1,0.2", check=False)
+    assert good.returncode == 1 and "is a sweep: it describes several experiments" in good.stderr
