@@ -214,3 +214,20 @@ def test_a_malformed_sweep_without_queue_says_what_is_wrong_with_it(ran):
     assert "error: invalid sweep 'train.lr=range(1,x)': 'x' is not a number" in proc.stderr
     good = ran.exp("run", "-S", "train.lr=0.1,0.2", check=False)
     assert good.returncode == 1 and "is a sweep: it describes several experiments" in good.stderr
+
+
+def test_a_misspelt_foreach_group_suggests_the_group(committed):
+    committed.gen({"params.yaml": "sizes: [1, 2]\n", "exp.yaml": """\
+stages:
+  gen:
+    foreach: ${sizes}
+    do:
+      cmd: echo ${item} > 'out-${item}.txt'
+      outs: ['out-${item}.txt']
+"""})
+    committed.commit("pipeline")
+    proc = committed.exp("run", "gne", check=False)
+    assert proc.returncode == 1 and "error: unknown stage 'gne'" in proc.stderr
+    assert "hint: did you mean 'gen'?" in proc.stderr
+    committed.exp("run", "gen")          # the group's name runs its stages
+    assert (committed.path / "out-2.txt").read_text() == "2\n"
