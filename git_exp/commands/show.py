@@ -136,10 +136,11 @@ DEFAULT_PRECISION = 5
 
 
 def configure(parser):
+    from git_exp.commands.argtypes import non_negative_int, positive_int   # usage errors: 129
     select = parser.add_argument_group("rows")
     select.add_argument("-A", "--all-commits", action="store_true",
                         help="show the experiments of every commit, not only HEAD's")
-    select.add_argument("-n", "--num", type=int, metavar="N",
+    select.add_argument("-n", "--num", type=positive_int, metavar="N",
                         help="show N commits: HEAD (or each --rev) and its first-parent ancestors")
     select.add_argument("--rev", action="append", default=[], metavar="REV",
                         help="show the experiments of REV instead of HEAD's (repeatable)")
@@ -162,7 +163,7 @@ def configure(parser):
                              "rows without it come last")
     select.add_argument("--sort-order", choices=("asc", "desc"), default="asc", metavar="asc|desc",
                         help="ascending (the default) or descending")
-    select.add_argument("--limit", type=int, metavar="N",
+    select.add_argument("--limit", type=non_negative_int, metavar="N",
                         help="show at most N experiments, the first ones in sort order")
     columns = parser.add_argument_group("columns")
     columns.add_argument("--only-changed", action="store_true",
