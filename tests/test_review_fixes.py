@@ -231,3 +231,11 @@ stages:
     assert "hint: did you mean 'gen'?" in proc.stderr
     committed.exp("run", "gen")          # the group's name runs its stages
     assert (committed.path / "out-2.txt").read_text() == "2\n"
+
+
+def test_a_parallel_sweep_with_a_failed_point_ends_with_an_error_naming_it(ran):
+    proc = ran.exp("run", "-j", "2", "-S", "train.lr=0.3,oops", "-n", "pair", check=False)
+    assert proc.returncode == 1
+    assert "error: 1 of 2 experiments did not succeed: pair-2 (failed)" in proc.stderr
+    assert "hint: see why in its log: git exp logs pair-2" in proc.stderr
+    assert "pair-1" in proc.stdout and "success" in proc.stdout

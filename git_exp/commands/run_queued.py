@@ -96,11 +96,15 @@ def _run_jobs(repo: Repository, args, console, options) -> int:
         console.out(render_summary(repo, rows, console))
     failed = [r for r in rows if r.state in ("failed", "interrupted")]
     left = [r for r in rows if r.state == "queued"]
-    if failed:
-        console.detail(f"Logs: git exp logs NAME (e.g. git exp logs {failed[0].name})")
     if left:
         console.info(f"{plural(len(left), 'entry', 'entries')} stay queued: "
                      "git exp queue start, or git exp queue remove --all")
     if interrupted:
         return 130
-    return 1 if failed or left else 0
+    if failed:   # said by cli.py, as every error: exit 1 with what went wrong and where to look
+        from git_exp.errors import ExpError
+        raise ExpError(f"{len(failed)} of {plural(len(rows), 'experiment')} did not succeed: "
+                       + ", ".join(f"{r.name} ({r.state})" for r in failed[:5])
+                       + (", ..." if len(failed) > 5 else ""),
+                       hint=f"see why in its log: git exp logs {failed[0].name}")
+    return 1 if left else 0
