@@ -55,7 +55,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     from git_exp.sharing.foreign_files import get
-    from git_exp.ui.progress import ProgressLine, format_size
+    from git_exp.ui.format import format_size
+    from git_exp.ui.progress import ProgressLine
     progress = ProgressLine(console.stderr, "Receiving data", enabled=False if console.quiet else None)
     try:
         result = get(args.url, args.path, out=args.out, rev=args.rev, force=args.force,
