@@ -35,7 +35,8 @@ _SHOWN = 4
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+    from git_exp.commands.argtypes import positive_int
+    parser.add_argument("-j", "--jobs", type=positive_int, default=None, metavar="N",
                         help="hash N objects at a time (default: the number of CPUs, at most 8)")
 
 
