@@ -1,6 +1,12 @@
 """git exp ui: the local web app."""
 from __future__ import annotations
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from argparse import ArgumentParser, Namespace
+
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Starts a web server on this machine and opens its page in your browser: the
 table of experiments (grouped by baseline, every column of 'git exp show',
@@ -28,7 +34,7 @@ EXAMPLES = ["git exp ui", "git exp ui --no-browser --port 8765", "git exp ui --r
 DEFAULT_PORT = 8765
 
 
-def configure(parser):
+def configure(parser: ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None,
                         help=f"the port (default: {DEFAULT_PORT}, or a free one if it is taken; 0: any free one)")
@@ -36,7 +42,7 @@ def configure(parser):
     parser.add_argument("--read-only", action="store_true", help="hide every action that changes anything")
 
 
-def run(args, console) -> int:
+def run(args: Namespace, console: Console) -> int:
     from git_exp.errors import ExpError
     from git_exp.repo import discover
     from git_exp.web.security import is_loopback
