@@ -36,10 +36,22 @@ DEFAULT_PORT = 8765
 
 def configure(parser: ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None,
+    parser.add_argument("--port", type=_port, default=None,
                         help=f"the port (default: {DEFAULT_PORT}, or a free one if it is taken; 0: any free one)")
     parser.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
     parser.add_argument("--read-only", action="store_true", help="hide every action that changes anything")
+
+
+def _port(text: str) -> int:
+    """--port: a TCP port; one out of range is the user's mistake, not the socket's OverflowError."""
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number from 0 to 65535")
+    return value
 
 
 def run(args: Namespace, console: Console) -> int:
