@@ -294,6 +294,20 @@ def test_precision(ml):
     assert main[2:] == ["0.5", "1.2", "0.1", "3"]
 
 
+def test_a_precision_out_of_range_is_a_usage_error(ml):
+    # A negative N reached the float formatting (exit 3, a crash log) of every
+    # command that takes --precision; a huge one built a string of N digits per value.
+    make_exp(ml, "precise", {"metrics.json": metrics(0.123456789, 0.00001234)})
+    for verb in (("show",), ("metrics", "show"), ("diff", "HEAD", "precise"), ("params", "diff")):
+        for value in ("-3", "101"):
+            proc = ml.exp(*verb, "--precision", value, check=False)
+            assert proc.returncode == 129, (verb, value, proc.stderr)
+            assert proc.stderr.startswith(f"error: argument --precision: '{value}' is not a whole "
+                                          "number from 0 to 100\n"), proc.stderr
+    assert "[precise]" in show(ml, "--precision", "0").stdout
+    assert "0.12345678899999999733605449" in show(ml, "--precision", "100").stdout   # the bound itself
+
+
 # ----------------------------------------------------------------- formats
 
 

@@ -143,6 +143,7 @@ STATE_STYLES = {"failed": ("red",), "interrupted": ("yellow",), "running": ("gre
                 "queued": ("blue",)}
 KIND_STYLES = {"metrics": ("cyan",), "params": ("magenta",)}
 DEFAULT_PRECISION = 5
+MAX_PRECISION = 100   # far past a float's 17 digits; N digits are written out for every value
 
 
 def configure(parser: ArgumentParser) -> None:
@@ -207,7 +208,17 @@ def add_format_options(parser: ArgumentParser, csv: bool = True, precision: bool
                 setattr(namespace, self.dest, values)
                 namespace.precision_given = True
 
-        output.add_argument("--precision", type=int, default=DEFAULT_PRECISION, metavar="N",
+        def precision_type(text: str) -> int:
+            # A negative N crashed the float formatting; a huge one built N digits per value.
+            try:
+                value = int(text)
+            except ValueError:
+                value = -1
+            if not 0 <= value <= MAX_PRECISION:
+                raise argparse.ArgumentTypeError(f"'{text}' is not a whole number from 0 to {MAX_PRECISION}")
+            return value
+
+        output.add_argument("--precision", type=precision_type, default=DEFAULT_PRECISION, metavar="N",
                             action=Precision,
                             help=f"digits after the decimal point of floats (default {DEFAULT_PRECISION})")
 
