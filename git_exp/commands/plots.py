@@ -5,7 +5,7 @@ TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the nam
 if TYPE_CHECKING:
     from argparse import ArgumentParser, Namespace
 
-    from git_exp.plots.collect import PlotResult
+    from git_exp.plots.charts import PlotResult
     from git_exp.ui.console import Console
 
 DESCRIPTION = """\

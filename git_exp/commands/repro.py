@@ -84,7 +84,8 @@ def run(args: Namespace, console: Console) -> int:
                          force=args.force, run_cache=not args.no_run_cache), console)
         return 0
     from git_exp.experiments.repro import reproduce
-    from git_exp.ui.progress import ProgressLine, format_size
+    from git_exp.ui.format import format_size
+    from git_exp.ui.progress import ProgressLine
     progress = ProgressLine(console.stderr, "Fetching data", enabled=False if console.quiet else None)
     try:
         result = reproduce(repo, args.stages or None, single=args.single_item,
