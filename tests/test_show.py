@@ -413,6 +413,24 @@ def test_each_commit_uses_its_own_pipeline_with_templating(project):
     assert rows["main"]["metrics"] == {"a.json": {"from_a": 1}}
 
 
+def test_a_queue_entry_whose_date_is_no_date_is_shown_with_its_text(project):
+    # Created comes from a queue entry's Exp-Queued-At trailer, text of its commit
+    # message. Text that is no date yet starts with this year was read as a month
+    # (int('xx'), exit 3); now only dates are dated, other text is shown as it is.
+    project.gen({"exp.yaml": PIPELINE, "params.yaml": params(0.1), "metrics.json": metrics(0.5)})
+    project.commit("pipeline")   # now: every date is of this year, and more than one day shows
+    project.exp("run", "--queue", "-S", "train.lr=0.2", "-n", "odd")
+    ref = project.git("for-each-ref", "--format=%(refname)", "refs/exps-queue/").strip()
+    year = str(datetime.date.today().year)
+    for stamp in (f"{year}-xx", f"{year}-13-01T10:00:00+00:00"):
+        message = "".join(f"Exp-Queued-At: {stamp}\n" if line.startswith("Exp-Queued-At: ") else line
+                          for line in project.git("cat-file", "commit", ref).splitlines(keepends=True))
+        project.git("update-ref", ref,
+                    project.git("hash-object", "-t", "commit", "-w", "--stdin", input=message).strip())
+        odd = [line for line in lines(show(project).stdout) if "[odd]" in line][0]
+        assert odd.split()[3:5] == [stamp[:10], "queued"], odd
+
+
 # -------------------------------------------------------------------- memo
 
 

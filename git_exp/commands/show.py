@@ -364,21 +364,24 @@ _MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 def created_texts(rows: Sequence[Row], this_year: str | None = None) -> list[str]:
     """The Created column, in local time (ui/format.py's rule): HH:MM when every
     row is from the same day, else the date (`Dec 04` when every row is from this
-    year, else 2024-12-04)."""
+    year, else 2024-12-04). A text that is no date (a queue entry's Exp-Queued-At
+    is text of its commit message) is shown as it is, cut as a date is, and
+    counts as no day."""
     from git_exp.ui.format import local_time
-    stamps = []
+    stamps = []   # each row's moment as local ISO 8601 text; "" when it has none
     for row in rows:
         when = local_time(row.created) if row.created else None
-        stamps.append(when.isoformat() if when is not None else (row.created or ""))
+        stamps.append(when.isoformat() if when is not None else "")
+    others = [(row.created or "-")[:10] for row in rows]   # what a row without one shows
     dates = {c[:10] for c in stamps if c}
     if len(dates) == 1:
-        return [c[11:16] if c else "-" for c in stamps]
+        return [c[11:16] if c else other for c, other in zip(stamps, others)]
     if this_year is None:
         import time
         this_year = time.strftime("%Y")
     if all(d[:4] == this_year for d in dates):
-        return [f"{_MONTHS[int(c[5:7]) - 1]} {c[8:10]}" if c else "-" for c in stamps]
-    return [c[:10] if c else "-" for c in stamps]
+        return [f"{_MONTHS[int(c[5:7]) - 1]} {c[8:10]}" if c else other for c, other in zip(stamps, others)]
+    return [c[:10] if c else other for c, other in zip(stamps, others)]
 
 
 def notes_text(row: Row) -> str:
