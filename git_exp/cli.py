@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             # output memo): argparse and building the parser cost more than that answer.
             early = getattr(module, "answer_early", None)
             if early is not None:
-                status = early(rest[1:], console)
+                status: int | None = early(rest[1:], console)
                 if status is not None:
                     return status
             args = build_parser(verb, module).parse_args(rest[1:])

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from git_exp.ui.console import Console
 
 
-def metrics_line(metrics: dict) -> str:
+def metrics_line(metrics: dict[str, object]) -> str:
     """The first six metrics on one line, floats to four significant digits, as the
     queue's tables write them (run, run --temp and repro end their report with it)."""
     from git_exp.commands.queue_view import value_text

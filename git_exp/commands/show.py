@@ -328,7 +328,7 @@ def hide_constant(view: View, precision: int, width: int) -> tuple[View, str]:
     return dataclasses.replace(view, columns=shown), line
 
 
-def json_rows(objects: list[dict]) -> str:
+def json_rows(objects: list[dict[str, object]]) -> str:
     """A JSON list with one object a line: readable, greppable, and written by
     json's C encoder (indent= falls back to the pure-Python one, 4x slower)."""
     import json
@@ -392,7 +392,7 @@ def notes_text(row: Row) -> str:
 
 
 def table_cells(view: View, precision: int | None,
-                sha: bool = False) -> tuple[list[Column], list[list[CellLike]], list[tuple]]:
+                sha: bool = False) -> tuple[list[Column], list[list[CellLike]], list[tuple[str, ...]]]:
     """Columns, cells and row styles of the table (and of --md)."""
     from git_exp.show.columns import MISSING, values
     from git_exp.show.values import format_value, is_number
@@ -414,7 +414,7 @@ def table_cells(view: View, precision: int | None,
     if with_notes:
         columns.append(Column("Notes"))
     created = created_texts(view.rows) if view.show_created else []
-    texts: dict = {}   # (type, value) -> text: most values repeat down a column
+    texts: dict[tuple[type, object], str] = {}   # (type, value) -> text: most values repeat down a column
 
     def text(value: object) -> str:
         if value is MISSING:
@@ -429,7 +429,7 @@ def table_cells(view: View, precision: int | None,
 
     cells = []
     for i, (row, label, line) in enumerate(zip(view.rows, experiment_labels(view.rows), grid)):
-        head: list = [label]
+        head: list[CellLike] = [label]
         if sha:
             head.append(row.rev[:7] if row.rev else "-")
         if view.show_created:
@@ -437,7 +437,7 @@ def table_cells(view: View, precision: int | None,
         if view.show_state:
             head.append(Cell(row.state or "-", STATE_STYLES.get(row.state, ())))
         cells.append(head + [text(v) for v in line] + ([notes[i]] if with_notes else []))
-    styles = [("bold",) if row.kind == "baseline" else () for row in view.rows]
+    styles: list[tuple[str, ...]] = [("bold",) if row.kind == "baseline" else () for row in view.rows]
     return columns, cells, styles
 
 
