@@ -39,7 +39,8 @@ def run_isolated(repo: Repository, args: Namespace | _RunArgs, console: Console,
     if args.temp and (args.queue or args.jobs):
         raise UsageError("--temp runs one experiment now; it cannot be combined with --queue or -j")
     options: RunOptions = dict(name=args.name, message=args.message, targets=args.stages or None,
-                   downstream=args.downstream, run_cache=not args.no_run_cache, force=args.force)
+                               downstream=args.downstream, run_cache=not args.no_run_cache,
+                               force=args.force)
     if args.temp:
         return _run_temp(repo, args, console, events, options)
     if args.queue:
