@@ -45,6 +45,16 @@ def test_bad_subcommand_option_exits_129_without_traceback(project):
     assert "Traceback" not in proc.stderr
 
 
+def test_a_port_out_of_range_is_a_usage_error(committed):
+    # The socket's OverflowError (not an OSError) was an internal error: exit 3 and a crash log.
+    for port in ("70000", "-1"):
+        proc = committed.exp("ui", "--no-browser", f"--port={port}", check=False, timeout=30)
+        assert proc.returncode == 129, proc.stderr
+        assert proc.stderr.startswith(f"error: argument --port: '{port}' is not a port number "
+                                      "from 0 to 65535\n"), proc.stderr
+    assert not list((committed.path / ".git" / "exp" / "logs").glob("crash-*.log"))
+
+
 def test_dash_C_changes_directory(project, tmp_path):
     outside = tmp_path / "elsewhere"
     outside.mkdir()

@@ -1,6 +1,12 @@
 """git exp ui: the local web app."""
 from __future__ import annotations
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from argparse import ArgumentParser, Namespace
+
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Starts a web server on this machine and opens its page in your browser: the
 table of experiments (grouped by baseline, every column of 'git exp show',
@@ -28,15 +34,27 @@ EXAMPLES = ["git exp ui", "git exp ui --no-browser --port 8765", "git exp ui --r
 DEFAULT_PORT = 8765
 
 
-def configure(parser):
+def configure(parser: ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None,
+    parser.add_argument("--port", type=_port, default=None,
                         help=f"the port (default: {DEFAULT_PORT}, or a free one if it is taken; 0: any free one)")
     parser.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
     parser.add_argument("--read-only", action="store_true", help="hide every action that changes anything")
 
 
-def run(args, console) -> int:
+def _port(text: str) -> int:
+    """--port: a TCP port; one out of range is the user's mistake, not the socket's OverflowError."""
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number from 0 to 65535")
+    return value
+
+
+def run(args: Namespace, console: Console) -> int:
     from git_exp.errors import ExpError
     from git_exp.repo import discover
     from git_exp.web.security import is_loopback
