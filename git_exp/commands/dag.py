@@ -59,7 +59,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     elif args.format == "mermaid":
         console.out(dagtext.mermaid(dag))
     else:
-        import shutil
-        width = shutil.get_terminal_size((80, 24)).columns if console.stdout.isatty() else 10 ** 6
+        from git_exp.ui.console import terminal_size
+        width = terminal_size().columns if console.stdout.isatty() else 10 ** 6
         console.page(dagtext.ascii_art(dag, max(width, 40)))
     return 0

@@ -77,8 +77,8 @@ def render_summary(repo: Repository, rows: Sequence[Row], console: Console) -> s
                      + [value_text(m[k]) if k in m else "-" for k in metric_keys])
     width = None
     if hasattr(console.stdout, "isatty") and console.stdout.isatty():
-        import shutil
-        width = shutil.get_terminal_size((80, 24)).columns
+        from git_exp.ui.console import terminal_size
+        width = terminal_size().columns
     return table.render(cells, columns, color=console.color, width=width)
 
 
