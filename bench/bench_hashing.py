@@ -25,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench_data import data_options, write_big  # noqa: E402 - bench/ is on sys.path
 from git_exp.data.hashing import hash_path  # noqa: E402
 from git_exp.data.state import RACY_NS, StateMemo  # noqa: E402
 
@@ -43,18 +44,13 @@ def sha256sum(paths: list[str], cwd: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mb", type=int, default=1024, help="size of the big file (MiB)")
-    parser.add_argument("--files", type=int, default=10000, help="number of small files")
-    parser.add_argument("--file-kb", type=int, default=4, help="size of each small file (KiB)")
+    data_options(parser)
     opts = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="git-exp-bench-", dir="/tmp")
     try:
         big = os.path.join(work, "big.bin")
-        block = os.urandom(1 << 20)
-        with open(big, "wb") as f:
-            for i in range(opts.size_mb):
-                f.write(block[i % 251:] + block[:i % 251])  # no two MiB alike
+        write_big(big, opts.size_mb)
         small = os.path.join(work, "small")
         names = []
         for i in range(opts.files):
