@@ -207,16 +207,21 @@ class WorkTree:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.chmod(temp, mode)
+            # Inside the try: a Ctrl-C between the chmod and place() must not leave TEMP.
+            return self.place(temp, rel, what)
         except BaseException:
             _discard(temp)
             raise
-        return self.place(temp, rel, what)
 
     def symlink(self, rel: str, target: str, what: str = "path") -> str:
         """REL as a symlink to TARGET (the link is made, never followed), atomically."""
         temp = self._temp_beside(self.make_parents(rel, what))
-        os.symlink(target, temp)
-        return self.place(temp, rel, what)
+        try:
+            os.symlink(target, temp)
+            return self.place(temp, rel, what)
+        except BaseException:   # a Ctrl-C between the two as well: no hidden link left
+            _discard(temp)
+            raise
 
     def link_from_cache(self, src: str, rel: str, kinds: Sequence[str], *, executable: bool | None = None,
                         expected_hash: str | None = None) -> str:
