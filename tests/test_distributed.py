@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, end_group
+from tests.conftest import ROOT, alive, end_group, wait_for
 
 HAS_DASK = importlib.util.find_spec("distributed") is not None
 needs_dask = pytest.mark.skipif(not HAS_DASK, reason="distributed is not installed "
@@ -258,16 +258,6 @@ def dask_cluster(tmp_path):
             end_group(proc)
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @needs_dask
 def test_a_sweep_runs_on_dask_and_every_result_comes_back(shared, dask_cluster, tmp_path):
     shared.exp("run", "--queue", "-S", "train.lr=0.1,0.2,0.3,0.4,0.5,0.6", "-n", "sweep")
@@ -324,15 +314,6 @@ def _ancestors(pid: int) -> list[int]:
     return chain
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except OSError:
-        return False
-    return data[data.rfind(b")") + 2:].split()[0] not in (b"Z", b"X")
-
-
 @needs_dask
 def test_a_killed_worker_reruns_its_entry_once_and_one_result_is_recorded(shared, dask_cluster,
                                                                             tmp_path):
@@ -344,7 +325,7 @@ def test_a_killed_worker_reruns_its_entry_once_and_one_result_is_recorded(shared
     shared.exp("queue", "start", "--executor", dask_cluster["executor"])
     dispatcher = None
     try:
-        first = int(wait_for(lambda: marker.exists() and marker.read_text(), 30, "the first run"))
+        first = int(wait_for(lambda: marker.exists() and marker.read_text(), "the first run", timeout=30))
         dispatcher = json.loads(next((shared.path / ".git/exp/queue/workers").glob("*.json"))
                                 .read_text())["pid"]
         status = shared.exp("queue", "status").stdout
@@ -356,17 +337,17 @@ def test_a_killed_worker_reruns_its_entry_once_and_one_result_is_recorded(shared
         os.killpg(victim.pid, signal.SIGKILL)
         victim.wait(timeout=10)
         # The workload dies with its worker (its own process group, so not by killpg above) ...
-        wait_for(lambda: not _alive(first), 10, "the orphaned stage to end")
+        wait_for(lambda: not alive(first), "the orphaned stage to end", timeout=10)
         # ... and Dask runs the entry again on the other worker.
-        second = int(wait_for(lambda: marker.exists() and marker.read_text(), 30, "the second run"))
+        second = int(wait_for(lambda: marker.exists() and marker.read_text(), "the second run", timeout=30))
         assert second != first
         gate.unlink()
-        wait_for(lambda: "success" in shared.exp("queue", "status").stdout, 60, "the result")
-        wait_for(lambda: not _alive(dispatcher), 20, "the dispatcher to exit")
+        wait_for(lambda: "success" in shared.exp("queue", "status").stdout, "the result", timeout=60)
+        wait_for(lambda: not alive(dispatcher), "the dispatcher to exit", timeout=20)
     finally:
         if gate.exists():
             gate.unlink()
-        if dispatcher and _alive(dispatcher):
+        if dispatcher and alive(dispatcher):
             os.kill(dispatcher, signal.SIGKILL)
     assert [r[:2] for r in runs(tmp_path)] == [["slow", "0.9"], ["slow", "0.9"]]
     results = remote_refs(shared.remote, "refs/exps/")

@@ -16,9 +16,9 @@ import time
 
 import pytest
 
-from tests.conftest import end_group
+from tests.conftest import alive, end_group, wait_for
 from tests.test_distributed import (  # noqa: F401 - fixtures
-    _alive, dask_cluster, needs_dask, queue_ids, remote_refs, runs, shared, trailers, wait_for)
+    dask_cluster, needs_dask, queue_ids, remote_refs, runs, shared, trailers)
 
 
 def _dispatcher(project, executor: str) -> subprocess.Popen:
@@ -40,7 +40,7 @@ def test_a_dead_scheduler_gives_the_entries_back_and_the_dispatcher_says_so(shar
     shared.exp("run", "--queue", "-S", "train.lr=0.9,0.2", "-n", "sweep")
     dispatcher = _dispatcher(shared, dask_cluster["executor"])
     try:
-        wait_for(lambda: marker.exists(), 30, "the first run")
+        wait_for(lambda: marker.exists(), "the first run", timeout=30)
         scheduler = dask_cluster["scheduler"]
         os.killpg(scheduler.pid, signal.SIGKILL)
         killed_at = time.monotonic()
@@ -78,7 +78,7 @@ def test_queue_stop_works_while_the_scheduler_is_gone(shared, dask_cluster, tmp_
     shared.exp("queue", "start", "--executor", dask_cluster["executor"])
     dispatcher = None
     try:
-        wait_for(lambda: marker.exists(), 30, "the run")
+        wait_for(lambda: marker.exists(), "the run", timeout=30)
         dispatcher = json.loads(next((shared.path / ".git/exp/queue/workers").glob("*.json"))
                                 .read_text())["pid"]
         os.killpg(dask_cluster["scheduler"].pid, signal.SIGKILL)
@@ -86,10 +86,10 @@ def test_queue_stop_works_while_the_scheduler_is_gone(shared, dask_cluster, tmp_
         stop = shared.exp("queue", "stop", *(["--kill"] if kill else []), check=False)
         assert stop.returncode == 0, stop.stderr
         assert "Asked 1 worker" in stop.stdout or "Interrupted 1 worker" in stop.stdout
-        wait_for(lambda: not _alive(dispatcher), 25, "the dispatcher to exit")
+        wait_for(lambda: not alive(dispatcher), "the dispatcher to exit", timeout=25)
     finally:
         gate.unlink(missing_ok=True)
-        if dispatcher and _alive(dispatcher):
+        if dispatcher and alive(dispatcher):
             os.kill(dispatcher, signal.SIGKILL)
     status = shared.exp("queue", "status")
     assert status.returncode == 0
@@ -114,7 +114,7 @@ def test_two_attempts_racing_the_loser_reports_the_winner(shared, tmp_path):
         for _ in range(2):
             attempts.append(subprocess.Popen(args, cwd=shared.path, stdout=subprocess.PIPE,
                                              stderr=subprocess.PIPE, text=True))
-            wait_for(lambda: marker.exists(), 30, "the attempt's run")
+            wait_for(lambda: marker.exists(), "the attempt's run", timeout=30)
             marker.unlink()
         gate.unlink()
         outputs = [p.communicate(timeout=60) for p in attempts]
@@ -159,25 +159,25 @@ def test_an_outage_of_the_client_neither_fails_nor_counts_its_entries(shared, da
     try:
         for _round in range(3):
             shared.exp("queue", "start", "--executor", dask_cluster["executor"])
-            pid = wait_for(lambda: [w for w in _worker_pids(shared) if w not in dispatchers], 20,
-                           "the dispatcher")[0]
+            pid = wait_for(lambda: [w for w in _worker_pids(shared) if w not in dispatchers],
+                           "the dispatcher", timeout=20)[0]
             dispatchers.append(pid)
             # Its task for the slow entry is with Dask: the client dies, as a laptop closes.
-            wait_for(lambda: record.exists() and json.loads(record.read_text()).get("task"), 30,
-                     "the slow entry to be submitted")
+            wait_for(lambda: record.exists() and json.loads(record.read_text()).get("task"),
+                     "the slow entry to be submitted", timeout=30)
             time.sleep(0.5)
             os.kill(pid, signal.SIGKILL)
-            wait_for(lambda pid=pid: not _alive(pid), 10, "the dispatcher to die")
+            wait_for(lambda pid=pid: not alive(pid), "the dispatcher to die", timeout=10)
         # The tasks run on without their client and publish; a new client brings them home.
         gate.unlink()
         shared.exp("queue", "start", "--executor", dask_cluster["executor"])
-        wait_for(lambda: shared.exp("queue", "status").stdout.count("success") == 2, 40,
-                 "both results")
+        wait_for(lambda: shared.exp("queue", "status").stdout.count("success") == 2,
+                 "both results", timeout=40)
         # The dispatcher clears the remote's claims after it records a result:
         # killed before that (as below, to end the test), it would leave one for
         # the next dispatcher's recovery - not what this test is about.
-        wait_for(lambda: remote_refs(shared.remote, "refs/exps-running/") == {}, 20,
-                 "the remote's claims to be cleared")
+        wait_for(lambda: remote_refs(shared.remote, "refs/exps-running/") == {},
+                 "the remote's claims to be cleared", timeout=20)
     finally:
         gate.unlink(missing_ok=True)
         for pid in _worker_pids(shared):
@@ -213,7 +213,7 @@ def _worker_pids(project) -> list[int]:
             pid = json.loads(path.read_text())["pid"]
         except (OSError, ValueError, KeyError):
             continue
-        if _alive(pid):
+        if alive(pid):
             pids.append(pid)
     return pids
 

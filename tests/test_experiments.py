@@ -275,6 +275,19 @@ def test_branch_rename_list_remove(ml):
     assert proc.returncode == 1 and "no experiment named 'nope'" in proc.stderr
 
 
+@pytest.mark.parametrize("name", ["@{-1}", "HEAD", "a..b", "x.lock"])
+def test_branch_refuses_a_name_git_would_read_as_something_else(ml, name):
+    ml.git("checkout", "-q", "-b", "side")
+    ml.git("checkout", "-q", "-")   # @{-1} now stands for side
+    ml.exp("run", "-n", "keeper")
+    heads = ml.git("for-each-ref", "refs/heads/")
+    proc = ml.exp("branch", "keeper", name, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert f"error: '{name}' is not a valid branch name" in proc.stderr
+    assert "hint:" in proc.stderr and "Traceback" not in proc.stderr
+    assert ml.git("for-each-ref", "refs/heads/") == heads
+
+
 def test_resolve_by_sha_prefix_and_ambiguity(ml):
     ml.exp("run", "-n", "one")
     sha = list(exp_refs(ml).values())[0]

@@ -16,7 +16,7 @@ def positive_int(text: str) -> int:
 
 
 def non_negative_int(text: str) -> int:
-    """A number of digits such as --precision N: a whole number of at least 0."""
+    """A count that may be zero, such as --limit N: a whole number of at least 0."""
     try:
         value = int(text)
     except ValueError:

@@ -4,6 +4,14 @@ from __future__ import annotations
 from git_exp.commands.argtypes import positive_int
 from git_exp.errors import ExpError
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from argparse import ArgumentParser, Namespace
+
+    from git_exp.sharing.pull import PullResult
+    from git_exp.sharing.push import PushResult
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Pushes experiments to REMOTE (a remote's name, a path or a URL): each one's
 ref, under the same name refs/exps/<baseline>/<name>, and the cached data it
@@ -111,7 +119,7 @@ push sets it for the `git push` it runs, having sent the data itself.
 ]
 
 
-def configure(parser):
+def configure(parser: ArgumentParser) -> None:
     parser.add_argument("remote", metavar="REMOTE", help="the Git remote: a name, a path or a URL")
     parser.add_argument("experiments", nargs="*", metavar="NAME",
                         help="experiments to push (default: those of HEAD's commit)")
@@ -126,7 +134,8 @@ def configure(parser):
                         help="objects transferred at once (default: 8)")
 
 
-def render_refs(result, console, verb: str, place: str, data_line: str | None = None) -> None:
+def render_refs(result: PushResult | PullResult, console: Console, verb: str, place: str,
+                data_line: str | None = None) -> None:
     """One line per experiment; shared with pull. -q: one line for all, with
     DATA_LINE (what data went where) on it."""
     if console.quiet:
@@ -150,7 +159,7 @@ def render_refs(result, console, verb: str, place: str, data_line: str | None = 
             console.out(f"Failed {name}: {r.detail}.")
 
 
-def run(args, console) -> int:
+def run(args: Namespace, console: Console) -> int:
     from git_exp.repo import discover
     from git_exp.ui.format import format_size, plural
     from git_exp.ui.progress import ProgressLine
