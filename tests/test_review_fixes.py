@@ -43,7 +43,8 @@ def test_push_sends_the_data_of_experiments_already_on_the_remote_to_a_new_data_
         tmp_path, tmp_path_factory):
     """expdata set after a first push: the refs are up to date, their data is not there."""
     from tests.conftest import clone, copy_of_template, two_experiments
-    from tests.test_sharing import PIPELINE as CACHED, TRAIN as WRITES_MODELS, objects_in
+    from tests.remote_common import objects_under
+    from tests.test_sharing import PIPELINE as CACHED, TRAIN as WRITES_MODELS
 
     ml = copy_of_template("review-sharing", two_experiments(WRITES_MODELS, CACHED),
                           tmp_path_factory, tmp_path / "repo")
@@ -56,7 +57,7 @@ def test_push_sends_the_data_of_experiments_already_on_the_remote_to_a_new_data_
     assert "Up to date: 'first'" in again.stdout
     # model.txt, the manifest of models/ and its two files
     assert "Sent 4 data objects" in again.stdout, again.stdout
-    assert len(objects_in(store)) == 4
+    assert len(objects_under(store)) == 4
     assert "already has all" in ml.exp("push", "origin", "first").stdout
 
     other = clone(remote, tmp_path / "other")
