@@ -240,3 +240,12 @@ def test_a_parallel_sweep_with_a_failed_point_ends_with_an_error_naming_it(ran):
     assert "error: 1 of 2 experiments did not succeed: pair-2 (failed)" in proc.stderr
     assert "hint: see why in its log: git exp logs pair-2" in proc.stderr
     assert "pair-1" in proc.stdout and "success" in proc.stdout
+
+
+def test_plots_of_a_target_that_has_no_data_anywhere_is_an_error(ran):
+    for argv in (("plots", "show", "nosuch.csv"), ("plots", "diff", "first", "-t", "nosuch.csv")):
+        proc = ran.exp(*argv, check=False)
+        assert proc.returncode == 1 and "error: no plots data in nosuch.csv" in proc.stderr, proc.stderr
+        assert "hint: name a CSV, TSV, JSON or YAML file" in proc.stderr
+    ran.gen({"curve.csv": "step,loss\n0,1\n1,0.5\n"})
+    assert "charts of 1 revision" in ran.exp("plots", "show", "curve.csv").stderr   # exit 0

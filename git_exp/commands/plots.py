@@ -120,6 +120,11 @@ def run(args: Namespace, console: Console) -> int:
         title = f"Plots of {len(result.revisions)} revisions"
     for warning in result.warnings:
         console.warn(warning)
+    if args.targets and not result.charts and not _has_images(result):
+        from git_exp.errors import ExpError   # a mistyped TARGET, not an empty page and exit 0
+        raise ExpError(f"no plots data in {', '.join(args.targets)}",
+                       hint="name a CSV, TSV, JSON or YAML file or a folder of them, as "
+                            + ("the work tree has it" if args.action == "show" else "the revisions have it"))
 
     if args.json:
         from git_exp.plots import vega
