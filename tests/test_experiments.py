@@ -173,6 +173,8 @@ def test_ctrl_c_ends_the_stage_group_and_records_the_run(ml, tmp_path):
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
+    assert "error: interrupted; the run was recorded as experiment 'stopped'" in err
+    assert "hint: 'git exp run' runs it again" in err and "'git exp checkout' restores" in err
     for _ in range(100):
         try:
             os.kill(child, 0)
@@ -233,6 +235,7 @@ def test_outside_a_repository(tmp_path):
     proc = subprocess.run(["git", "exp", "list"], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 128
     assert proc.stderr.startswith("error: not a git repository")
+    assert "hint: cd into your project's Git repository, or create one: git init" in proc.stderr
 
 
 def test_apply_brings_back_files_and_data_and_keeps_local_edits(ml):

@@ -159,4 +159,15 @@ def _add_common_to_subcommands(parser: argparse.ArgumentParser) -> None:
             for sub in set(action.choices.values()):
                 if "-q" not in sub._option_string_actions:
                     _add_common(sub)
+                    _as_top_level_help(sub)
                 _add_common_to_subcommands(sub)
+
+
+def _as_top_level_help(sub: argparse.ArgumentParser) -> None:
+    """`-h` as every command has it: `--help` opens the manual (cli.py), never this text."""
+    import argparse
+    for action in sub._actions:
+        if isinstance(action, argparse._HelpAction):
+            action.option_strings = ["-h"]
+            action.help = "show this help and exit"
+            sub._option_string_actions.pop("--help", None)

@@ -121,6 +121,11 @@ def render(result: SyncResult, console: Console, hook: bool = False) -> int:
             console.warn(f"{path}: {len(hashes)} object(s) missing from the cache, not checked out")
         message = f"{total} object(s) of {len(result.missing)} data path(s) are not in the cache"
         hint = "fetch them with 'git exp fetch [<remote>]', then run 'git exp checkout'"
+        if result.fetched is not None and result.fetched.error is None and result.fetched.missing_count:
+            # Fetching was just tried: the data remote lacks them too.
+            hint = ("the data remote lacks them too: upload them from the clone that has them (its "
+                    "pre-push hook sends the data of the commits it pushes), or pair the data remote "
+                    "that has them: git exp remote -v")
         if hook:
             console.warn(message + "; " + hint)
         else:

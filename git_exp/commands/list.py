@@ -83,7 +83,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.backups:
         if args.remote or args.all_commits:
             from git_exp.errors import UsageError
-            raise UsageError("--backups lists this repository's backups: no REMOTE or -A with it")
+            raise UsageError("--backups lists this repository's backups: no REMOTE or -A with it",
+                             hint="git exp list --backups")
         return _backups(args, console)
     if args.json:
         from git_exp.errors import UsageError

@@ -60,7 +60,8 @@ def run(args: Namespace, console: Console) -> int:
 
     repo = discover()
     if (args.delete or args.show) and args.text is not None:
-        raise UsageError("TEXT cannot be given with --delete or --show")
+        raise UsageError("TEXT cannot be given with --delete or --show",
+                         hint="set a note with: git exp note NAME TEXT")
     if args.show:
         exp = resolve(repo, args.name)
         note = annotations.read_one(repo.root, exp.sha)[0].note

@@ -109,7 +109,8 @@ def run(args: Namespace, console: Console) -> int:
     from git_exp.repo import discover
 
     if args.open and (args.json or args.md):
-        raise UsageError("--open opens the HTML page: it does not go with --json or --md")
+        raise UsageError("--open opens the HTML page: it does not go with --json or --md",
+                         hint="drop --open to print, or --json/--md to open the page")
     repo = discover()
     if args.action == "show":
         result = collect.show(repo, args.targets)
@@ -119,6 +120,11 @@ def run(args: Namespace, console: Console) -> int:
         title = f"Plots of {len(result.revisions)} revisions"
     for warning in result.warnings:
         console.warn(warning)
+    if args.targets and not result.charts and not _has_images(result):
+        from git_exp.errors import ExpError   # a mistyped TARGET, not an empty page and exit 0
+        raise ExpError(f"no plots data in {', '.join(args.targets)}",
+                       hint="name a CSV, TSV, JSON or YAML file or a folder of them, as "
+                            + ("the work tree has it" if args.action == "show" else "the revisions have it"))
 
     if args.json:
         from git_exp.plots import vega

@@ -29,7 +29,10 @@ NAME is an experiment's name, a unique sha prefix or its full ref. Without
 NAME (or with --all) the experiments of HEAD's commit are pushed; -A pushes
 every experiment. For each experiment the result is printed: pushed, up to
 date, or rejected when the remote has a different commit under that name
-(a diverged experiment), which -f overwrites. One experiment that cannot
+(a diverged experiment), which -f overwrites. An experiment named as NAME
+has its data checked and sent even when its ref is up to date (say, after
+its Git remote was paired with a new data remote); without NAME, up-to-date
+experiments ask the data remote nothing. One experiment that cannot
 be pushed - its ref names no commit, or its exp.lock cannot be read - is
 reported as failed and left behind; the others are pushed, and the command
 exits 1.

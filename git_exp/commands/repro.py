@@ -78,7 +78,8 @@ def run(args: Namespace, console: Console) -> int:
     repo = discover()
     if args.dry:
         if args.pull:
-            raise UsageError("--dry cannot be combined with --pull: it changes nothing")
+            raise UsageError("--dry cannot be combined with --pull: it changes nothing",
+                             hint="preview with 'git exp repro --dry', then run 'git exp repro --pull'")
         from git_exp.pipeline.dryrun import plan
         render_plan(plan(repo, (), args.stages or None, args.downstream, single=args.single_item,
                          force=args.force, run_cache=not args.no_run_cache), console)

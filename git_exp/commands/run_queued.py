@@ -37,7 +37,8 @@ def run_isolated(repo: Repository, args: Namespace | _RunArgs, console: Console,
     """The part of `git exp run` that goes through the queue."""
     from git_exp.errors import UsageError
     if args.temp and (args.queue or args.jobs):
-        raise UsageError("--temp runs one experiment now; it cannot be combined with --queue or -j")
+        raise UsageError("--temp runs one experiment now; it cannot be combined with --queue or -j",
+                         hint="--queue and -j already run each experiment in a temporary checkout: drop --temp")
     options: RunOptions = dict(name=args.name, message=args.message, targets=args.stages or None,
                                downstream=args.downstream, run_cache=not args.no_run_cache,
                                force=args.force)
@@ -115,11 +116,15 @@ def _run_jobs(repo: Repository, overrides: list[str], jobs: int, console: Consol
         console.out(render_summary(repo, rows, console))
     failed = [r for r in rows if r.state in ("failed", "interrupted")]
     left = [r for r in rows if r.state == "queued"]
-    if failed:
-        console.detail(f"Logs: git exp logs NAME (e.g. git exp logs {failed[0].name})")
     if left:
         console.info(f"{plural(len(left), 'entry', 'entries')} stay queued: "
                      "git exp queue start, or git exp queue remove --all")
     if interrupted:
         return 130
-    return 1 if failed or left else 0
+    if failed:   # said by cli.py, as every error: exit 1 with what went wrong and where to look
+        from git_exp.errors import ExpError
+        raise ExpError(f"{len(failed)} of {plural(len(rows), 'experiment')} did not succeed: "
+                       + ", ".join(f"{r.name} ({r.state})" for r in failed[:5])
+                       + (", ..." if len(failed) > 5 else ""),
+                       hint=f"see why in its log: git exp logs {failed[0].name}")
+    return 1 if left else 0

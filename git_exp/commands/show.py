@@ -147,10 +147,11 @@ MAX_PRECISION = 100   # far past a float's 17 digits; N digits are written out f
 
 
 def configure(parser: ArgumentParser) -> None:
+    from git_exp.commands.argtypes import non_negative_int, positive_int   # usage errors: 129
     select = parser.add_argument_group("rows")
     select.add_argument("-A", "--all-commits", action="store_true",
                         help="show the experiments of every commit, not only HEAD's")
-    select.add_argument("-n", "--num", type=int, metavar="N",
+    select.add_argument("-n", "--num", type=positive_int, metavar="N",
                         help="show N commits: HEAD (or each --rev) and its first-parent ancestors")
     select.add_argument("--rev", action="append", default=[], metavar="REV",
                         help="show the experiments of REV instead of HEAD's (repeatable)")
@@ -173,7 +174,7 @@ def configure(parser: ArgumentParser) -> None:
                              "rows without it come last")
     select.add_argument("--sort-order", choices=("asc", "desc"), default="asc", metavar="asc|desc",
                         help="ascending (the default) or descending")
-    select.add_argument("--limit", type=int, metavar="N",
+    select.add_argument("--limit", type=non_negative_int, metavar="N",
                         help="show at most N experiments, the first ones in sort order")
     columns = parser.add_argument_group("columns")
     columns.add_argument("--only-changed", action="store_true",
@@ -410,7 +411,7 @@ def table_cells(view: View, precision: int | None,
         numeric = all(is_number(line[i]) for line in grid if line[i] is not MISSING)
         columns.append(Column(col.label, "right" if numeric else "left", KIND_STYLES[col.kind]))
     notes = [notes_text(row) for row in view.rows]
-    with_notes = any(notes)
+    with_notes = view.show_notes and any(notes)
     if with_notes:
         columns.append(Column("Notes"))
     created = created_texts(view.rows) if view.show_created else []

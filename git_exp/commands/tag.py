@@ -43,7 +43,7 @@ def run(args: Namespace, console: Console) -> int:
     repo = discover()
     if not args.tags:
         if args.delete:
-            raise UsageError("--delete needs the tags to remove")
+            raise UsageError("--delete needs the tags to remove", hint="git exp tag -d NAME TAG...")
         exp = resolve(repo, args.name)
         for tag in annotations.read_one(repo.root, exp.sha)[0].tags:
             console.out(tag)
