@@ -60,6 +60,13 @@ plots. Cached outs are listed in .gitignore and enter the commit only through
 their hashes in exp.lock. A file over exp.maxCommitFileSize (default 10m)
 that would enter the commit stops the run before anything is executed.
 
+Data tracked with git exp add that a stage reads (a dep inside it) and
+that changed since its pointer (PATH.exp) was written is stored in the cache
+and its pointer rewritten before the run, as the pre-commit hook does for a
+commit: the experiment holds the data the run used. --queue, -j and --temp
+run from a copy that checks the data out from its pointer, so they refuse
+such changes instead: record them first with git exp add PATH.
+
 Every run that started is recorded, also when a stage fails or the run is
 interrupted, with its status and its log (git exp logs NAME). An unnamed run
 in which nothing ran and whose work tree equals an experiment of the same
@@ -254,6 +261,9 @@ def run(args: Namespace | _RunArgs, console: Console) -> int:
     finally:
         early.close()
     ref, outcome = result.ref, result.outcome
+    for update in result.stored_data:
+        console.info(f"{update.path} had changed since {update.pointer} was written: "
+                     f"its new content was stored and {update.pointer} updated")
     if result.duplicate_of is not None:
         _say_duplicate(console, ref.name, ref.sha)
         return 0

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from git_exp.experiments.prefetch import Prefetch
     from git_exp.pipeline.records import Pipeline, Stage
     from git_exp.repo import Repository
+    from git_exp.worktree.precommit import PointerUpdate
 
 DEFAULT_MAX_FILE = 10 * 1024 * 1024
 
@@ -36,7 +37,7 @@ DEFAULT_MAX_FILE = 10 * 1024 * 1024
 # Plain classes, not dataclasses, on run's path (plainclass.py says why).
 
 class ExperimentResult:
-    __slots__ = ("ref", "outcome", "summary", "metrics", "error", "duplicate_of")
+    __slots__ = ("ref", "outcome", "summary", "metrics", "error", "duplicate_of", "stored_data")
 
     def __init__(self, ref: refs.ExpRef, outcome: rec.Outcome, summary: RunSummary,
                  metrics: dict[str, object] | None = None, error: ExpError | None = None,
@@ -47,6 +48,7 @@ class ExperimentResult:
         self.metrics = {} if metrics is None else metrics
         self.error = error
         self.duplicate_of = duplicate_of   # set when nothing changed since that experiment
+        self.stored_data: list[PointerUpdate] = []   # tracked data stored before the run (datadeps.py)
 
     def __repr__(self) -> str:
         return (f"ExperimentResult({self.ref!r}, {self.outcome!r}, {self.summary!r}, "
@@ -262,6 +264,12 @@ def run_experiment(repo: Repository, *, overrides: Sequence[str] = (), name: str
     limit = repo.config.get_int("exp.maxCommitFileSize", DEFAULT_MAX_FILE)
 
     with RunLock(repo.git_dir, name):
+        stored_data = []
+        if own_tree:
+            # Tracked data the pipeline reads that changed since its pointer was written:
+            # stored and its pointer rewritten, so the experiment holds what the run used.
+            from git_exp.worktree.datadeps import changed_data
+            stored_data = changed_data(repo, pipeline, store=True)
         # Cached outs must be ignored before sizes are checked: they never enter Git.
         ignored: set[str] = set()
         new_ignores = False
@@ -355,6 +363,7 @@ def run_experiment(repo: Repository, *, overrides: Sequence[str] = (), name: str
             if old.ref != ref.ref:
                 refs.delete(repo.root, old.ref, old.sha)
     result = ExperimentResult(ref, outcome, summary, read_metrics(repo, pipeline), error)
+    result.stored_data = stored_data
     if recorder.log_error is not None:
         note = (f"its log could not be written to {rec.log_path(repo, ref.sha)}: "
                 f"{recorder.log_error.strerror}")

@@ -52,6 +52,7 @@ def enqueue(repo: Repository, overrides: Sequence[str] = (), *, name: str | None
 
     baseline = rec.baseline_of(repo)
     pipeline = load_pipeline(repo.root)
+    _refuse_changed_data(repo, pipeline)
     points = sweeps.expand(list(overrides))
     parsed = [[parse_override(arg) for arg in point] for point in points]
     live = ent.list_entries(repo)
@@ -108,6 +109,18 @@ def enqueue(repo: Repository, overrides: Sequence[str] = (), *, name: str | None
         raise ExpError("cannot write the queue refs: "
                        + reason(proc.stderr, proc.returncode))
     return created
+
+
+def _refuse_changed_data(repo: Repository, pipeline: Pipeline) -> None:
+    """A queued run checks out tracked data from its pointer: data changed in the work
+    tree since then would be silently left out (a run here stores it: datadeps.py)."""
+    from git_exp.worktree.datadeps import changed_data
+    moved = changed_data(repo, pipeline)
+    if moved:
+        paths = ", ".join(u.path for u in moved)
+        raise ExpError(f"{paths} changed since {moved[0].pointer if len(moved) == 1 else 'their pointers'} "
+                       "recorded it; a queued run would use the recorded version",
+                       hint="record the new content first: git exp add " + " ".join(u.path for u in moved))
 
 
 def _names(repo: Repository, name: str | None, count: int, queued: set[str], force: bool) -> list[str]:
