@@ -12,6 +12,7 @@ import pytest
 
 from git_exp import manpage
 from git_exp.pipeline import lock, parser
+from git_exp.pipeline.graph import build_graph
 from git_exp.pipeline.spec import load_pipeline
 from tests.conftest import ROOT
 
@@ -96,6 +97,7 @@ def test_every_example_parses_as_the_guide_says(tmp_path, title, body, others):
         (tmp_path / name).write_text(text)
     (tmp_path / "exp.yaml").write_text(body)
     pipeline = load_pipeline(str(tmp_path))
+    build_graph(pipeline)   # what run checks next: no overlapping outs, no stage reading its own
     said = re.search(r"^# gives stages: (.*(?:\n#   .*)*)$", body, re.M)
     assert said, f"the example in {title!r} does not say which stages it makes"
     assert list(pipeline.stages) == [n.strip("# \n") for n in said.group(1).split(",")]

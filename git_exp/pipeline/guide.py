@@ -206,7 +206,9 @@ appended log).
 
 A path that ends in `/` names a folder. After the command, every output must
 exist, or the stage fails. An output cannot be the whole repository, and
-two stages cannot write the same path or one inside the other.
+no two outputs of the stages (outs, metrics and plots alike, in one stage
+or in two) may be the same path or one inside the other: each path is
+written by one stage only.
 
   # exp.yaml
   stages:
@@ -231,9 +233,12 @@ A plots entry takes the options of OUTPUTS and these, all optional, which
 
 `x`: the field (column) on the x axis, or a mapping of data file to field.
 
-`y`: the field on the y axis, a list of fields, or a mapping of data file
-(relative to the stage's `wdir`, like the entry's path) to a field or a
-list of fields.
+`y`: the field on the y axis, or a list of fields; or a mapping of data
+file to a field or a list of fields, for one chart that combines several
+files: the entry's path is then only the chart's name, and the files are
+relative to the stage's `wdir` (at the top level, to the folder of
+exp.yaml), like the entry's path. This form belongs in the top-level
+`plots`, since a stage must write each path it lists.
 
 `title`: the chart's title.
 
@@ -243,9 +248,17 @@ refused when plots are drawn).
 `x_label` and `y_label`: the axis titles.
 
 Every option but `cache` and `persist` is text (or, for `x` and `y`, the
-forms above).
+forms above). Plot files are CSV, TSV, JSON or YAML data, or PNG, JPEG,
+GIF, WebP or SVG images; a plots folder draws every such file in it.
 
   # exp.yaml
+  plots:
+  - accuracy:
+      x: step
+      y:
+        logs/train.csv: acc
+        logs/val.csv: [acc, loss]
+      title: accuracy by step
   stages:
     evaluate:
       cmd: python evaluate.py
@@ -260,21 +273,18 @@ forms above).
       - plots/scores.csv:
           x: epoch
           y: [train_loss, val_loss]
-      - plots:
-          y:
-            plots/acc.csv: acc
-            plots/loss.csv: [loss, val_loss]
+      - images/
   # gives stages: evaluate
 """),
     ("Paths", """\
-Paths are POSIX paths (`/` between folders). A stage's deps, outs, metrics,
+Paths are written with `/` between folders. A stage's deps, outs, metrics,
 plots, params files and `vars` files are relative to its `wdir`; `wdir`
 itself, top-level params, metrics, plots and `vars` files are relative to
 the folder of exp.yaml. They are normalised (`./data/` is `data`) and must
 stay inside the repository. Refused, with an error naming the file, line
 and column: an empty path; an absolute path (`/data`, `C:/data`); a path
-starting with `~`; a path that leads above the repository (`../..` from the
-root); a path inside a .git folder, in any letter case (`.git/config`,
+`~` or starting with `~/`; a path that leads above the repository (`..`
+from the root); a path inside a .git folder, in any letter case (`.git/config`,
 `src/.GIT/x`); and a path whose existing folders go through a symbolic link
 that points outside the repository. `..` is fine while the path stays
 inside (`../data` from a `wdir` of `src`).
@@ -295,7 +305,9 @@ the stage's own `vars`, which only that stage sees;
 `item` and `key` in stages made by foreach and matrix.
 
 A variable defined twice (by two files, a file and a mapping...) is an
-error naming both; mappings of the same name merge key by key.
+error naming both; mappings of the same name merge key by key. Listing
+params.yaml in `vars` as well is allowed. `item` and `key` hide a variable
+of the same name.
 
 Select inside a value with `${train.lr}`, `${layers[0]}` or `${layers.0}`.
 A value that is exactly `${NAME}` takes the variable's own type (a list, a
@@ -349,8 +361,8 @@ value that holds `${...}`: `deps: ['data/${name}.csv']`.
 A stage with `foreach` and `do` (and no other key) makes one stage per item:
 `do` holds the stage's keys, where `${item}` is the item. `foreach` is a
 list, a mapping, or `${NAME}` of one. For a list of plain values the stages
-are named NAME@VALUE; when an item is a list or a mapping, NAME@0, NAME@1...
-by position (a value listed twice is an error). For a mapping they are named
+are named NAME@VALUE (a value listed twice is an error); when an item is a
+list or a mapping, NAME@0, NAME@1... by position. For a mapping they are named
 NAME@KEY, with `${key}` the key and `${item}` its value.
 
 A stage with `matrix` makes one stage per combination of the values it
@@ -361,7 +373,7 @@ as itself, or as NAME and its position when the value is a list or a
 mapping.
 
 `git exp run train@large` runs one of the stages; `git exp run train` runs
-them all.
+them all (each with the stages it needs).
 
   # params.yaml
   sizes:
@@ -397,23 +409,24 @@ written before it reads them (among stages free to go, the one written
 first in exp.yaml). A frozen stage is skipped. Any other stage is skipped
 as up to date when exp.lock records its last run with the same command,
 the same content (SHA-256) of every dep, the same value of every tracked
-param, and every output present with the recorded content; it runs when
-one of these differs, when it never ran, when a stage before it runs, when
-it is `always_changed`, or with -f. A stage with deps that is about to run
-is restored from the run cache instead when an earlier run had the same
-command, deps, params and output paths. The command gets GIT_EXP_STAGE (the stage's name) and
-GIT_EXP_ROOT (the repository's root) in its environment. A stage cannot
+param, and every output present with the recorded content. It runs when one
+of these differs (a stage that ran before it may have changed its deps),
+when it never ran, when it is `always_changed`, or with -f. A stage with deps that is about to run
+(not with -f) is restored from the run cache instead when an earlier run
+had the same command, deps, params and output paths. The command gets GIT_EXP_STAGE (the stage's name) and
+GIT_EXP_ROOT (the repository's root) and PYTHONUNBUFFERED=1 in its
+environment. A stage cannot
 depend on its own output, and stages cannot form a cycle. See
 git-exp-run(1) for the rest (-S, targets, --downstream, --queue).
 """),
     ("exp.lock", """\
-After each stage that runs, exp.lock (next to exp.yaml, committed with the
-experiment) records what that run used and made, and is what the next run
+After each stage that runs or is restored, exp.lock (at the root of the
+repository, committed with the experiment) records what that run used and made, and is what the next run
 compares with. Per stage: `cmd` (a text, or a list for several commands);
-`deps`, sorted by path, each with its `hash` (the SHA-256 of the file; of a
-listing of its files for a folder, with `.dir` after it), `size` in bytes,
+`deps`, sorted by path, each with its `hash` (the SHA-256 of the file; for
+a folder, of its manifest of files, with `.dir` after it), `size` in bytes,
 and `nfiles` for a folder; `params`, per file, the tracked keys and their
-values; and `outs`, like deps. Stages are in the order of exp.yaml. It is
+values; and `outs`, in the stage's order, like deps. Stages are in the order of exp.yaml. It is
 written by run and repro, not by hand; since it may come from someone
 else's commit, its paths and hashes are checked when read.
 
