@@ -117,7 +117,8 @@ def test_help_pipeline_shows_the_guide(project):
     assert page.read_text() == manpage.guide_page("pipeline")
     assert ".SH FUNCTIONS" not in page.read_text()
     if shutil.which("man"):
-        proc = subprocess.run(["man", "--warnings", "-l", str(page)], capture_output=True, text=True)
+        proc = subprocess.run(["man", "--warnings", "-l", str(page)], capture_output=True, text=True,
+                              timeout=60)
         assert proc.returncode == 0 and proc.stderr == "", proc.stderr
         assert "FOREACH AND MATRIX" in proc.stdout
 
@@ -135,6 +136,6 @@ def test_git_help_exp_pipeline_opens_the_page(project, tmp_path):
     shutil.copy(ROOT / "man" / "gitexp-pipeline.7", folder)
     proc = subprocess.run(["git", "help", "exp-pipeline"], cwd=project.path, capture_output=True, text=True,
                           env={**os.environ, "MANPATH": str(folder.parent),
-                               "MANPAGER": "cat", "PAGER": "cat", "MANWIDTH": "80"})
+                               "MANPAGER": "cat", "PAGER": "cat", "MANWIDTH": "80"}, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "gitexp-pipeline - the exp.yaml pipeline file" in proc.stdout
