@@ -56,6 +56,14 @@ def test_every_key_the_parser_accepts_is_documented(section, keys):
     assert missing == [], f"gitexp-pipeline(7), section {section!r}, does not name: {missing}"
 
 
+def test_the_limits_are_the_ones_the_reader_enforces():
+    from git_exp import bounded
+    text = " ".join(_sections()["Limits"].split())
+    assert f"larger than {bounded.MAX_FILE_SIZE // (1024 * 1024)} MiB" in text
+    assert f"more than {bounded.MAX_DEPTH} mappings or lists deep" in text
+    assert f"more than {bounded.MAX_ALIAS_NODES:,} extra values" in text
+
+
 def _examples() -> list[tuple[str, str, list[tuple[str, str]]]]:
     """(section, block, [(file, text) of the section's other files]) per exp.yaml example."""
     found = []

@@ -65,12 +65,12 @@ mappings and file names.
 though no stage names them; paths are relative to the folder of exp.yaml.
 
 `metrics` and `plots`: lists of metrics files and plots no stage writes
-(written by hand, or by a script outside the pipeline), with the same
-entry forms and options as a stage's (see OUTPUTS and PLOTS), relative to
-the folder of exp.yaml.
+(written by hand, or by a script outside the pipeline), with the same entry
+forms and options as a stage's (see OUTPUTS and PLOTS), relative to the
+folder of exp.yaml.
 
-`${...}` is not expanded in the top-level `params`, `metrics`, `plots`
-and `vars`, nor in stage names.
+`${...}` is not expanded in the top-level `params`, `metrics`, `plots` and
+`vars`, nor in stage names.
 
   # exp.yaml
   vars:
@@ -96,8 +96,8 @@ a mapping with these keys:
 
 `cmd` (required): the command, run by the shell (sh -c) in the stage's
 working folder; or a list of commands, run one after the other, where the
-first that fails stops the stage. Neither the command nor a list item may
-be empty.
+first that fails stops the stage. Neither the command nor a list item may be
+empty.
 
 `deps`: a list of paths (files or folders) the command reads. A change in
 their content makes the stage run again. A dep that is another stage's out
@@ -108,7 +108,8 @@ their content makes the stage run again. A dep that is another stage's out
 `outs`: a list of files or folders the command writes, stored in the cache
 and ignored by Git (see OUTPUTS).
 
-`metrics`: metrics files the command writes, kept in Git; `git exp show` shows their values.
+`metrics`: metrics files the command writes, kept in Git; `git exp show`
+shows their values.
 
 `plots`: plot data files or folders the command writes, kept in Git;
 `git exp plots` draws them (see PLOTS).
@@ -117,16 +118,16 @@ and ignored by Git (see OUTPUTS).
 relative to, itself relative to the folder of exp.yaml (default: that
 folder).
 
-`frozen`: true or false (default false). A frozen stage never runs; run
-and repro skip it and use what is there.
+`frozen`: true or false (default false). A frozen stage never runs; run and
+repro skip it and use what is there.
 
 `always_changed`: true or false (default false). The stage runs every time,
 whatever exp.lock says, and is never restored from the run cache.
 
 `desc`: a text describing the stage, for people.
 
-`vars`: variables for this stage only, with the same forms as the
-top-level `vars`; files are relative to the stage's `wdir`.
+`vars`: variables for this stage only, with the same forms as the top-level
+`vars`; files are relative to the stage's `wdir`.
 
 `meta`: anything: accepted and ignored, for your own notes (as in DVC).
 
@@ -164,8 +165,8 @@ a mapping of another params file to a list of its keys:
 `- config.json: [model.layers, model.units]`. The file may be YAML (.yaml,
 .yml), JSON, TOML or Python (.py, read without being run);
 
-a params file with nothing after it, or an empty list
-(`- config.toml:` or `- config.toml: []`): the whole file, every value in it.
+a params file with nothing after it, or an empty list (`- config.toml:` or
+`- config.toml: []`): the whole file, every value in it.
 
 Files are relative to the stage's `wdir`. A stage reruns when a tracked
 value changes; `git exp run -S train.lr=0.01` sets one before running. A key
@@ -198,17 +199,16 @@ for `outs`, false for `metrics` and `plots`, so `git diff` and
 `git exp show` can read them.
 
 `persist`: true or false (default false). Before a stage runs, its outputs
-are saved to the cache and removed from the work tree; a persistent
-output is left in place for the command to update (a checkpoint, an
-appended log).
+are saved to the cache and removed from the work tree; a persistent output
+is left in place for the command to update (a checkpoint, an appended log).
 
 `desc`: a text describing the output.
 
 A path that ends in `/` names a folder. After the command, every output must
-exist, or the stage fails. An output cannot be the whole repository, and
-no two outputs of the stages (outs, metrics and plots alike, in one stage
-or in two) may be the same path or one inside the other: each path is
-written by one stage only.
+exist, or the stage fails. An output cannot be the whole repository, and no
+two outputs of the stages (outs, metrics and plots alike, in one stage or in
+two) may be the same path or one inside the other: each path is written by
+one stage only.
 
   # exp.yaml
   stages:
@@ -233,12 +233,12 @@ A plots entry takes the options of OUTPUTS and these, all optional, which
 
 `x`: the field (column) on the x axis, or a mapping of data file to field.
 
-`y`: the field on the y axis, or a list of fields; or a mapping of data
-file to a field or a list of fields, for one chart that combines several
-files: the entry's path is then only the chart's name, and the files are
-relative to the stage's `wdir` (at the top level, to the folder of
-exp.yaml), like the entry's path. This form belongs in the top-level
-`plots`, since a stage must write each path it lists.
+`y`: the field on the y axis, or a list of fields; or a mapping of data file
+to a field or a list of fields, for one chart that combines several files:
+the entry's path is then only the chart's name, and the files are relative
+to the stage's `wdir` (at the top level, to the folder of exp.yaml), like
+the entry's path. This form belongs in the top-level `plots`, since a stage
+must write each path it lists.
 
 `title`: the chart's title.
 
@@ -248,8 +248,8 @@ refused when plots are drawn).
 `x_label` and `y_label`: the axis titles.
 
 Every option but `cache` and `persist` is text (or, for `x` and `y`, the
-forms above). Plot files are CSV, TSV, JSON or YAML data, or PNG, JPEG,
-GIF, WebP or SVG images; a plots folder draws every such file in it.
+forms above). Plot files are CSV, TSV, JSON or YAML data, or PNG, JPEG, GIF,
+WebP or SVG images; a plots folder draws every such file in it.
 
   # exp.yaml
   plots:
@@ -281,13 +281,13 @@ Paths are written with `/` between folders. A stage's deps, outs, metrics,
 plots, params files and `vars` files are relative to its `wdir`; `wdir`
 itself, top-level params, metrics, plots and `vars` files are relative to
 the folder of exp.yaml. They are normalised (`./data/` is `data`) and must
-stay inside the repository. Refused, with an error naming the file, line
-and column: an empty path; an absolute path (`/data`, `C:/data`); a path
-`~` or starting with `~/`; a path that leads above the repository (`..`
-from the root); a path inside a .git folder, in any letter case (`.git/config`,
+stay inside the repository. Refused, with an error naming the file, line and
+column: an empty path; an absolute path (`/data`, `C:/data`); a path `~` or
+starting with `~/`; a path that leads above the repository (`..` from the
+root); a path inside a .git folder, in any letter case (`.git/config`,
 `src/.GIT/x`); and a path whose existing folders go through a symbolic link
-that points outside the repository. `..` is fine while the path stays
-inside (`../data` from a `wdir` of `src`).
+that points outside the repository. `..` is fine while the path stays inside
+(`../data` from a `wdir` of `src`).
 """),
     ("Templating", """\
 `${NAME}` in a stage's values is replaced by the value of variable NAME.
@@ -304,29 +304,28 @@ the stage's own `vars`, which only that stage sees;
 
 `item` and `key` in stages made by foreach and matrix.
 
-A variable defined twice (by two files, a file and a mapping...) is an
-error naming both; mappings of the same name merge key by key. Listing
-params.yaml in `vars` as well is allowed. `item` and `key` hide a variable
-of the same name.
+A variable defined twice (by two files, a file and a mapping...) is an error
+naming both; mappings of the same name merge key by key. Listing params.yaml
+in `vars` as well is allowed. `item` and `key` hide a variable of the same
+name.
 
-Select inside a value with `${train.lr}`, `${layers[0]}` or `${layers.0}`.
-A value that is exactly `${NAME}` takes the variable's own type (a list, a
+Select inside a value with `${train.lr}`, `${layers[0]}` or `${layers.0}`. A
+value that is exactly `${NAME}` takes the variable's own type (a list, a
 mapping, a number, a boolean). Inside a longer text, a number is written as
 text, a boolean as true or false, null as null; a list or a mapping cannot
 be part of a longer text, except in `cmd`: there a list becomes its items,
 shell-quoted and separated by spaces, and a mapping becomes command-line
 options (`--lr 0.1 --epochs 5`: nested keys are joined with dots, true gives
 `--flag` alone, false and null give nothing, a list gives `--k a b`).
-`\\${x}` stays as the literal text `${x}`, for the shell
-(`echo \\${HOME}`).
+`\\${x}` stays as the literal text `${x}`, for the shell (`echo \\${HOME}`).
 
 `${...}` is expanded in every value of a stage (`cmd`, `wdir`, `deps`,
 `params`, `outs`, `metrics`, `plots`, `frozen`, `always_changed`, `desc`),
 in the mapping keys inside them (an output path with options), and in
-`foreach` and `matrix`; not in stage names, `meta`, `vars`, or the
-top-level keys. A stage that reads a key of params.yaml through `${...}`
-tracks that key as one of its params. In YAML's `[...]` and `{...}`, quote a
-value that holds `${...}`: `deps: ['data/${name}.csv']`.
+`foreach` and `matrix`; not in stage names, `meta`, `vars`, or the top-level
+keys. A stage that reads a key of params.yaml through `${...}` tracks that
+key as one of its params. In YAML's `[...]` and `{...}`, quote a value that
+holds `${...}`: `deps: ['data/${name}.csv']`.
 
   # params.yaml
   data: data/raw.csv
@@ -362,15 +361,14 @@ A stage with `foreach` and `do` (and no other key) makes one stage per item:
 `do` holds the stage's keys, where `${item}` is the item. `foreach` is a
 list, a mapping, or `${NAME}` of one. For a list of plain values the stages
 are named NAME@VALUE (a value listed twice is an error); when an item is a
-list or a mapping, NAME@0, NAME@1... by position. For a mapping they are named
-NAME@KEY, with `${key}` the key and `${item}` its value.
+list or a mapping, NAME@0, NAME@1... by position. For a mapping they are
+named NAME@KEY, with `${key}` the key and `${item}` its value.
 
 A stage with `matrix` makes one stage per combination of the values it
 lists: `matrix` maps names to lists of values, and the other keys of the
-stage, next to it, are the stage. `${item.NAME}` is the value for one
-name, `${key}` the stage's suffix: the values joined by `-`, each written
-as itself, or as NAME and its position when the value is a list or a
-mapping.
+stage, next to it, are the stage. `${item.NAME}` is the value for one name,
+`${key}` the stage's suffix: the values joined by `-`, each written as
+itself, or as NAME and its position when the value is a list or a mapping.
 
 `git exp run train@large` runs one of the stages; `git exp run train` runs
 them all (each with the stages it needs).
@@ -405,30 +403,31 @@ them all (each with the stages it needs).
 """),
     ("When a stage runs", """\
 `git exp run` runs the stages in an order where each stage's deps are
-written before it reads them (among stages free to go, the one written
-first in exp.yaml). A frozen stage is skipped. Any other stage is skipped
-as up to date when exp.lock records its last run with the same command,
-the same content (SHA-256) of every dep, the same value of every tracked
-param, and every output present with the recorded content. It runs when one
-of these differs (a stage that ran before it may have changed its deps),
-when it never ran, when it is `always_changed`, or with -f. A stage with deps that is about to run
-(not with -f) is restored from the run cache instead when an earlier run
-had the same command, deps, params and output paths. The command gets GIT_EXP_STAGE (the stage's name) and
-GIT_EXP_ROOT (the repository's root) and PYTHONUNBUFFERED=1 in its
-environment. A stage cannot
-depend on its own output, and stages cannot form a cycle. See
-git-exp-run(1) for the rest (-S, targets, --downstream, --queue).
+written before it reads them (among stages free to go, the one written first
+in exp.yaml). A frozen stage is skipped. Any other stage is skipped as up to
+date when exp.lock records its last run with the same command, the same
+content (SHA-256) of every dep, the same value of every tracked param, and
+every output present with the recorded content. It runs when one of these
+differs (a stage that ran before it may have changed its deps), when it
+never ran, when it is `always_changed`, or with -f. A stage with deps that
+is about to run (not with -f) is restored from the run cache instead when an
+earlier run had the same command, deps, params and output paths. The command
+gets GIT_EXP_STAGE (the stage's name) and GIT_EXP_ROOT (the repository's
+root) and PYTHONUNBUFFERED=1 in its environment. A stage cannot depend on
+its own output, and stages cannot form a cycle. See git-exp-run(1) for the
+rest (-S, targets, --downstream, --queue).
 """),
     ("exp.lock", """\
 After each stage that runs or is restored, exp.lock (at the root of the
-repository, committed with the experiment) records what that run used and made, and is what the next run
-compares with. Per stage: `cmd` (a text, or a list for several commands);
-`deps`, sorted by path, each with its `hash` (the SHA-256 of the file; for
-a folder, of its manifest of files, with `.dir` after it), `size` in bytes,
-and `nfiles` for a folder; `params`, per file, the tracked keys and their
-values; and `outs`, in the stage's order, like deps. Stages are in the order of exp.yaml. It is
-written by run and repro, not by hand; since it may come from someone
-else's commit, its paths and hashes are checked when read.
+repository, committed with the experiment) records what that run used and
+made, and is what the next run compares with. Per stage: `cmd` (a text, or a
+list for several commands); `deps`, sorted by path, each with its `hash`
+(the SHA-256 of the file; for a folder, of its manifest of files, with
+`.dir` after it), `size` in bytes, and `nfiles` for a folder; `params`, per
+file, the tracked keys and their values; and `outs`, in the stage's order,
+like deps. Stages are in the order of exp.yaml. It is written by run and
+repro, not by hand; since it may come from someone else's commit, its paths
+and hashes are checked when read.
 
   # exp.lock
   schema: '1'
