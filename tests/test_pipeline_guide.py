@@ -133,7 +133,7 @@ def test_help_pipeline_shows_the_guide(project):
 
 def test_help_lists_the_pipeline_guide(project):
     proc = project.exp("help", "no-such-thing", check=False)
-    assert proc.returncode == 1 and "pipeline" in proc.stderr
+    assert proc.returncode == 1 and "guides: api, pipeline" in proc.stderr, proc.stderr
 
 
 @pytest.mark.skipif(shutil.which("man") is None, reason="man(1) is not installed")
