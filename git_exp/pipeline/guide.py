@@ -190,13 +190,14 @@ without being listed.
   # gives stages: train
 """),
     ("Outputs", """\
-Each item of `outs`, `metrics` and `plots` (in a stage or at the top level)
-is a path, or a mapping of one path to its options:
+Each item of a stage's `outs`, `metrics` and `plots`, and of the top-level
+`metrics` and `plots`, is a path, or a mapping of one path to its options:
 
-`cache`: true or false. True stores the output in the cache in the Git
-directory and adds it to .gitignore; false leaves it to Git. Default: true
-for `outs`, false for `metrics` and `plots`, so `git diff` and
-`git exp show` can read them.
+`cache`: true or false. True keeps the output out of Git (it is added to
+.gitignore) and in the cache in the Git directory, recorded by its hash in
+exp.lock; false lets Git track it as an ordinary file. Default: true for
+`outs`, false for `metrics` and `plots`, so `git diff` and `git exp show`
+can read them.
 
 `persist`: true or false (default false). Before a stage runs, its outputs
 are saved to the cache and removed from the work tree; a persistent output
