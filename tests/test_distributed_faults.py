@@ -313,6 +313,44 @@ def test_recovery_brings_home_what_a_dead_dispatchers_task_published(shared, tmp
     shared.fsck()
 
 
+def test_recovery_clears_the_remote_of_an_entry_its_dead_dispatcher_recorded(shared):
+    """A dispatcher SIGKILLed after it recorded a result, before it cleared the remote's refs
+    of the entry: the next recovery clears them (the client-outage test hit this now and then)."""
+    from tests.conftest import ROOT
+    from tests.test_distributed import push_entry
+    shared.exp("run", "--queue", "-S", "train.lr=0.4", "-n", "late")
+    entry_id = queue_ids(shared)["late"]
+    push_entry(shared, entry_id)
+    _claim_for_a_dead_dispatcher(shared, entry_id)
+    shared.exp("exec-entry", "--remote", str(shared.remote), "--ref", f"refs/exps-queue/{entry_id}",
+               "--data-remote", str(shared.data_remote))
+    # What Dispatcher._collect does up to finish(), and no further: killed there.
+    code = f"""
+import sys; sys.path.insert(0, {str(ROOT)!r})
+from git_exp.repo import discover
+from git_exp.queue import entries, home, records
+from git_exp.queue.executor import EntryOutcome
+from git_exp.queue.finish import finish
+repo = discover()
+(entry,) = [e for e in entries.list_entries(repo, "running") if e.id == {entry_id!r}]
+record = records.read(repo, entry.id)
+target = home.Target(record["remote"], record["url"], record["data"])
+found = home.fetch_results(repo, target, [entry]).results[entry.id]
+finish(repo, entry, EntryOutcome(found.status, found.ref, found.sha, found.exit_code, found.duration))
+"""
+    subprocess.run([sys.executable, "-c", code], cwd=shared.path, check=True)
+    assert "success" in shared.git("show", "-s", "--format=%(trailers:key=Exp-Status)", "refs/exps/" + shared.head()
+                                   + "/late")
+    assert remote_refs(shared.remote, "refs/exps-running/")   # left behind, with the queue and log refs
+    status = shared.exp("queue", "status")
+    assert "success" in status.stdout and "failed" not in status.stdout
+    for prefix in ("refs/exps-queue/", "refs/exps-running/", "refs/exps-logs/"):
+        assert remote_refs(shared.remote, prefix) == {}, prefix
+    assert list(remote_refs(shared.remote, "refs/exps/")) == [f"refs/exps/{shared.head()}/late"]
+    assert not (shared.path / f".git/exp/queue/remote/{entry_id}.json").exists()
+    shared.fsck()
+
+
 def test_recovery_requeues_a_dead_dispatchers_entry_without_counting_it(shared):
     from tests.test_distributed import push_entry
     shared.exp("run", "--queue", "-S", "train.lr=0.4", "-n", "later")
