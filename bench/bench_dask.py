@@ -35,7 +35,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench_queue import ROOT, exp, experiments, git, live_workers, make_repo, shim  # noqa: E402
+from bench_queue import ROOT, engine_env, exp, experiments, git, live_workers, make_shared_repo  # noqa: E402
 
 
 def median_stage(found: list[dict]) -> float:
@@ -158,15 +158,9 @@ def main() -> None:
     folder = tempfile.mkdtemp(prefix="bench-dask-")
     procs: list[subprocess.Popen] = []
     try:
-        env = dict(os.environ)
-        env["PATH"] = shim(folder) + os.pathsep + env["PATH"]
-        env["PYTHONPATH"] = ROOT
+        env = engine_env(folder)
         os.environ.update(PATH=env["PATH"], PYTHONPATH=ROOT)
-        repo = make_repo(folder)
-        remote = os.path.join(folder, "remote.git")
-        subprocess.run(["git", "init", "-q", "--bare", remote], check=True)
-        git(repo, "remote", "add", "origin", remote)
-        git(repo, "push", "-q", "origin", "HEAD:refs/heads/main")
+        repo, remote = make_shared_repo(folder)
         print(f"{args.n} quick experiments, {args.j} workers, git-exp from {ROOT}")
         wall, found = run_local(repo, env, args.n, args.j)
         local = report("local", wall, found, args.n, args.j)

@@ -75,6 +75,13 @@ def new_repo(base: str, name: str, env) -> str:
     return repo
 
 
+def data_options(parser: argparse.ArgumentParser) -> None:
+    """The data set's size options (bench_hashing measures the same data set)."""
+    parser.add_argument("--size-mb", type=int, default=1024, help="size of the big file (MiB)")
+    parser.add_argument("--files", type=int, default=10000, help="number of small files")
+    parser.add_argument("--file-kb", type=int, default=4, help="size of each small file (KiB)")
+
+
 def write_big(path: str, size_mb: int) -> None:
     block = os.urandom(1 << 20)
     with open(path, "wb") as f:
@@ -171,9 +178,7 @@ def bench_hook(base: str, env, files: int, as_pointers: bool, repeat: int) -> No
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mb", type=int, default=1024, help="size of the big file (MiB)")
-    parser.add_argument("--files", type=int, default=10000, help="number of small files")
-    parser.add_argument("--file-kb", type=int, default=4, help="size of each small file (KiB)")
+    data_options(parser)
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (best is shown)")
     opts = parser.parse_args()
     base = tempfile.mkdtemp(prefix="git-exp-bench-data-", dir="/tmp")

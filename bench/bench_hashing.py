@@ -25,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench_data import data_options, write_big  # noqa: E402 - bench/ is on sys.path
 from git_exp.data.hashing import hash_path  # noqa: E402
 from git_exp.data.state import RACY_NS, StateMemo  # noqa: E402
 
@@ -41,20 +42,33 @@ def sha256sum(paths: list[str], cwd: str) -> None:
                    stdout=subprocess.DEVNULL, check=True)
 
 
+def hash_runs(path: str, exp: str, times: int) -> list:
+    """TIMES runs of hash_path on PATH, (seconds, result) each, each with the memo at EXP
+    opened afresh: the first is cold (the memo knows none of PATH), the others warm."""
+    runs = []
+    for _ in range(times):
+        with StateMemo(exp) as memo:
+            start = time.perf_counter()
+            result = hash_path(path, memo)
+            runs.append((time.perf_counter() - start, result))
+    return runs
+
+
+def print_against_sha256sum(t_sum: float, t_cold: float, mb: float) -> None:
+    print(f"  sha256sum          {t_sum:8.3f} s  {mb / t_sum:8.0f} MiB/s")
+    print(f"  hash_path cold     {t_cold:8.3f} s  {mb / t_cold:8.0f} MiB/s  "
+          f"({100 * t_sum / t_cold:.0f}% of sha256sum)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mb", type=int, default=1024, help="size of the big file (MiB)")
-    parser.add_argument("--files", type=int, default=10000, help="number of small files")
-    parser.add_argument("--file-kb", type=int, default=4, help="size of each small file (KiB)")
+    data_options(parser)
     opts = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="git-exp-bench-", dir="/tmp")
     try:
         big = os.path.join(work, "big.bin")
-        block = os.urandom(1 << 20)
-        with open(big, "wb") as f:
-            for i in range(opts.size_mb):
-                f.write(block[i % 251:] + block[:i % 251])  # no two MiB alike
+        write_big(big, opts.size_mb)
         small = os.path.join(work, "small")
         names = []
         for i in range(opts.files):
@@ -73,27 +87,15 @@ def main() -> int:
         mb = opts.size_mb
         print(f"big file: {mb} MiB")
         t_sum, _ = timed(lambda: sha256sum([big], work))
-        with StateMemo(exp) as memo:
-            t_cold, _ = timed(lambda: hash_path(big, memo))
-        with StateMemo(exp) as memo:
-            t_warm, _ = timed(lambda: hash_path(big, memo))
-        print(f"  sha256sum          {t_sum:8.3f} s  {mb / t_sum:8.0f} MiB/s")
-        print(f"  hash_path cold     {t_cold:8.3f} s  {mb / t_cold:8.0f} MiB/s  "
-              f"({100 * t_sum / t_cold:.0f}% of sha256sum)")
+        (t_cold, _), (t_warm, _) = hash_runs(big, exp, 2)
+        print_against_sha256sum(t_sum, t_cold, mb)
         print(f"  hash_path warm     {t_warm:8.3f} s  (memo hit)")
 
         total_mb = opts.files * opts.file_kb / 1024
         print(f"directory: {opts.files} files of {opts.file_kb} KiB ({total_mb:.0f} MiB)")
         t_sum, _ = timed(lambda: sha256sum(names, small))
-        with StateMemo(exp) as memo:
-            t_cold, (info, _) = timed(lambda: hash_path(small, memo))
-        with StateMemo(exp) as memo:
-            t_warm, (again, _) = timed(lambda: hash_path(small, memo))
-        with StateMemo(exp) as memo:
-            t_warm2, _ = timed(lambda: hash_path(small, memo))
-        print(f"  sha256sum          {t_sum:8.3f} s  {total_mb / t_sum:8.0f} MiB/s")
-        print(f"  hash_path cold     {t_cold:8.3f} s  {total_mb / t_cold:8.0f} MiB/s  "
-              f"({100 * t_sum / t_cold:.0f}% of sha256sum)")
+        (t_cold, (info, _)), (t_warm, (again, _)), (t_warm2, _) = hash_runs(small, exp, 3)
+        print_against_sha256sum(t_sum, t_cold, total_mb)
         print(f"  hash_path warm     {t_warm:8.3f} s  (no-op re-hash through the memo)")
         print(f"  hash_path warm #2  {t_warm2:8.3f} s")
         if again != info:

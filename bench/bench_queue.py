@@ -85,6 +85,23 @@ def make_repo(folder: str) -> str:
     return repo
 
 
+def engine_env(folder: str) -> dict:
+    """The environment of the engine benches (Dask, Slurm): a git-exp of this tree on PATH,
+    and this tree on PYTHONPATH for the workers' own imports."""
+    return dict(os.environ, PATH=shim(folder) + os.pathsep + os.environ["PATH"], PYTHONPATH=ROOT)
+
+
+def make_shared_repo(folder: str) -> tuple[str, str]:
+    """make_repo's repository and a bare `origin` beside it that holds main: the shared
+    remote an engine's workers fetch entries from and push results to."""
+    repo = make_repo(folder)
+    remote = os.path.join(folder, "remote.git")
+    git(folder, "init", "-q", "--bare", remote)
+    git(repo, "remote", "add", "origin", remote)
+    git(repo, "push", "-q", "origin", "HEAD:refs/heads/main")
+    return repo, remote
+
+
 def refs(repo: str, prefix: str) -> list[str]:
     return git(repo, "for-each-ref", "--format=%(refname)", prefix).split()
 

@@ -226,20 +226,19 @@ def _where(source: str, node: yaml.Node) -> str:
 def load_json(text: str, source: str) -> Any:
     """TEXT parsed as JSON within the limits; json.JSONDecodeError passes through."""
     import json
-    check_size(len(text), source)
-    try:
-        data = json.loads(text)
-    except RecursionError:
-        raise ExpError(f"{source}: nested more than {MAX_DEPTH} levels deep", hint=_HINT) from None
-    check_depth(data, source)
-    return data
+    return _load_plain(json.loads, text, source)
 
 
 def load_toml(text: str, source: str, tomllib: ModuleType) -> dict[str, Any]:
     """TEXT parsed by TOMLLIB within the limits; its TOMLDecodeError passes through."""
+    return _load_plain(tomllib.loads, text, source)
+
+
+def _load_plain(loads: Callable[[str], Any], text: str, source: str) -> Any:
+    """TEXT parsed by LOADS (a parser of plain data: no aliases) within the size and depth limits."""
     check_size(len(text), source)
     try:
-        data = tomllib.loads(text)
+        data = loads(text)
     except RecursionError:
         raise ExpError(f"{source}: nested more than {MAX_DEPTH} levels deep", hint=_HINT) from None
     check_depth(data, source)

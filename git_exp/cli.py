@@ -16,8 +16,13 @@ import sys
 from git_exp import __version__
 from git_exp.errors import ExpError, UsageError
 
+TYPE_CHECKING = False   # typing's, without importing typing at start-up (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.ui.console import Console
+
+
 class GlobalOptions:
-    def __init__(self):
+    def __init__(self) -> None:
         self.color = "auto"
         self.quiet = False
         self.verbose = False
@@ -79,11 +84,11 @@ def _usage() -> str:
     return USAGE
 
 
-def _console(opts: GlobalOptions):
+def _console(opts: GlobalOptions) -> Console:
     from git_exp.ui import color
     from git_exp.ui.console import Console
 
-    def color_ui():
+    def color_ui() -> str | None:
         from git_exp.config import Config
         return Config.load().get("color.ui")
 
@@ -137,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             # output memo): argparse and building the parser cost more than that answer.
             early = getattr(module, "answer_early", None)
             if early is not None:
-                status = early(rest[1:], console)
+                status: int | None = early(rest[1:], console)
                 if status is not None:
                     return status
             args = build_parser(verb, module).parse_args(rest[1:])
@@ -225,7 +230,7 @@ def _refuse_undecodable(args: list[str]) -> None:
                                   "check the shell's locale or retype the argument") from None
 
 
-def _environment_errnos() -> tuple:
+def _environment_errnos() -> tuple[int, ...]:
     import errno
     return tuple(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM")
                  if hasattr(errno, name))
@@ -251,7 +256,7 @@ def _environment_error(exc: OSError) -> tuple[str, str]:
     return f"{what}: {exc.strerror}", hint
 
 
-def _plain_console():
+def _plain_console() -> Console:
     from git_exp.ui.console import Console
     return Console()
 
@@ -264,7 +269,7 @@ def _silence_stdout() -> None:
         pass
 
 
-def _report_bug(show_traceback: bool, console) -> int:
+def _report_bug(show_traceback: bool, console: Console) -> int:
     """Exit 3 with one line; the traceback goes to a log (and the screen with -v)."""
     import traceback
 

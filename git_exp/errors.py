@@ -48,5 +48,6 @@ class NotARepositoryError(ExpError):
 
     exit_code = 128
 
-    def __init__(self, message: str = "not a git repository (or any parent)", hint: str | None = None):
+    def __init__(self, message: str = "not a git repository (or any parent)",
+                 hint: str | None = "cd into your project's Git repository, or create one: git init"):
         super().__init__(message, hint)

@@ -35,7 +35,7 @@ class Frozen:
     def __hash__(self) -> int:
         return hash(self._key())
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
         slots: tuple[str, ...] = type(self).__slots__
         return (type(self), tuple(getattr(self, name) for name in slots))
 
@@ -50,7 +50,8 @@ class Mutable:
     __slots__ = ()
 
     def _key(self) -> tuple:
-        return tuple(getattr(self, name) for name in type(self).__slots__)
+        slots: tuple[str, ...] = type(self).__slots__
+        return tuple(getattr(self, name) for name in slots)
 
     def __eq__(self, other: object) -> bool:
         return other.__class__ is self.__class__ and self._key() == other._key()  # type: ignore[attr-defined]

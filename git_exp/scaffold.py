@@ -49,7 +49,7 @@ def clean_path(root: str, path: str, what: str) -> str:
     """PATH as exp.yaml spells it: relative to the repository root, with '/'."""
     text = path.strip()
     if not text:
-        raise ExpError(f"empty path for the {what}")
+        raise ExpError(f"empty path for the {what}", hint="name a file or directory, or leave it out")
     if os.path.isabs(text):
         rel = os.path.relpath(os.path.abspath(text), root)
         if rel == os.pardir or rel.startswith(os.pardir + os.sep):
@@ -95,6 +95,14 @@ def _params_note(request: StageRequest, keys: list[str] | None) -> list[str]:
     return []
 
 
+def _deps_note(root: str, request: StageRequest) -> list[str]:
+    """A dep that is not there yet stops `git exp run` until it is: say so now."""
+    return [f"{path} does not exist yet; 'git exp run' needs it as the stage's {entry} path: create it, "
+            f"or run init again with -f and --{entry} PATH or --no-{entry}"
+            for entry, path in (("code", request.code), ("data", request.data))
+            if path and not os.path.lexists(os.path.join(root, path))]
+
+
 def plan_stage(root: str, request: StageRequest, force: bool = False) -> Plan:
     """Work out exp.yaml's new text with REQUEST's stage in it; write nothing."""
     check_stage_name(request.name)
@@ -109,7 +117,7 @@ def plan_stage(root: str, request: StageRequest, force: bool = False) -> Plan:
     after, action, block = merge_stage(before, request, keys, force)
     _verify(before, after, request, keys)
     return Plan(path=path, before=before, after=after, preview="stages:\n" + block,
-                action=action, notes=_params_note(request, keys))
+                action=action, notes=_deps_note(root, request) + _params_note(request, keys))
 
 
 def _verify(before: str | None, after: str, request: StageRequest, keys: list[str] | None) -> None:

@@ -162,25 +162,30 @@ class WorkTree:
     # -- files -------------------------------------------------------------------
 
     def place(self, temp: str, rel: str, what: str = "path") -> str:
-        """Rename the finished file TEMP to REL (a link there is swapped, not followed)."""
-        full = self.make_parents(rel, what)
-        if os.path.isdir(full) and not os.path.islink(full):
-            raise ExpError(f"cannot write '{rel}': a folder is there", hint=f"move '{rel}' away and try again")
+        """Rename the finished file TEMP to REL (a link there is swapped, not followed).
+        TEMP is gone afterwards either way: moved to REL, or removed when that fails."""
         try:
-            os.replace(temp, full)
-        except OSError as err:
-            if err.errno != errno.EXDEV:
-                raise
-            # TEMP was made on another filesystem: copy it beside REL first.
-            beside = self._temp_beside(full)
-            import shutil   # here: hooks with nothing to write do not load it (bz2, lzma)
+            full = self.make_parents(rel, what)
+            if os.path.isdir(full) and not os.path.islink(full):
+                raise ExpError(f"cannot write '{rel}': a folder is there", hint=f"move '{rel}' away and try again")
             try:
-                shutil.copy2(temp, beside)
-                os.replace(beside, full)
-            except BaseException:
-                _discard(beside)
-                raise
+                os.replace(temp, full)
+            except OSError as err:
+                if err.errno != errno.EXDEV:
+                    raise
+                # TEMP was made on another filesystem: copy it beside REL first.
+                beside = self._temp_beside(full)
+                import shutil   # here: hooks with nothing to write do not load it (bz2, lzma)
+                try:
+                    shutil.copy2(temp, beside)
+                    os.replace(beside, full)
+                except BaseException:
+                    _discard(beside)
+                    raise
+                _discard(temp)
+        except BaseException:
             _discard(temp)
+            raise
         return full
 
     def write(self, rel: str, data: bytes | str, mode: int | None = None, what: str = "path") -> str:
@@ -202,23 +207,21 @@ class WorkTree:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             os.chmod(temp, mode)
-            self.place(temp, rel, what)
+            # Inside the try: a Ctrl-C between the chmod and place() must not leave TEMP.
+            return self.place(temp, rel, what)
         except BaseException:
             _discard(temp)
             raise
-        return full
 
     def symlink(self, rel: str, target: str, what: str = "path") -> str:
         """REL as a symlink to TARGET (the link is made, never followed), atomically."""
-        full = self.make_parents(rel, what)
-        temp = self._temp_beside(full)
+        temp = self._temp_beside(self.make_parents(rel, what))
         try:
             os.symlink(target, temp)
-            self.place(temp, rel, what)
-        except BaseException:
+            return self.place(temp, rel, what)
+        except BaseException:   # a Ctrl-C between the two as well: no hidden link left
             _discard(temp)
             raise
-        return full
 
     def link_from_cache(self, src: str, rel: str, kinds: Sequence[str], *, executable: bool | None = None,
                         expected_hash: str | None = None) -> str:
@@ -226,11 +229,7 @@ class WorkTree:
         from git_exp.data.links import link_to_temp
         full = self.make_parents(rel, "data path")
         temp, kind = link_to_temp(src, full, kinds, executable=executable, expected_hash=expected_hash)
-        try:
-            self.place(temp, rel, "data path")
-        except BaseException:
-            _discard(temp)
-            raise
+        self.place(temp, rel, "data path")
         return kind
 
     def set_executable(self, rel: str, executable: bool) -> None:

@@ -45,6 +45,41 @@ def test_bad_subcommand_option_exits_129_without_traceback(project):
     assert "Traceback" not in proc.stderr
 
 
+def test_a_port_out_of_range_is_a_usage_error(committed):
+    # The socket's OverflowError (not an OSError) was an internal error: exit 3 and a crash log.
+    for port in ("70000", "-1"):
+        proc = committed.exp("ui", "--no-browser", f"--port={port}", check=False, timeout=30)
+        assert proc.returncode == 129, proc.stderr
+        assert proc.stderr.startswith(f"error: argument --port: '{port}' is not a port number "
+                                      "from 0 to 65535\n"), proc.stderr
+    assert not list((committed.path / ".git" / "exp" / "logs").glob("crash-*.log"))
+
+
+def test_ui_host_errors_name_the_address_not_the_port(committed):
+    proc = committed.exp("ui", "--no-browser", "--host=", check=False, timeout=30)
+    assert proc.returncode == 129, proc.stderr
+    assert proc.stderr.startswith("error: argument --host: give an address"), proc.stderr
+    # A name that does not resolve: the default port was not the problem, so it is
+    # neither retried on port 0 nor blamed in the hint.
+    proc = committed.exp("ui", "--no-browser", "--host=nosuch.invalid", check=False, timeout=30)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith("error: cannot listen on nosuch.invalid: "), proc.stderr
+    assert ":0" not in proc.stderr and "--port" not in proc.stderr
+    assert "hint: give --host an address of this machine" in proc.stderr
+
+
+def test_ui_on_a_taken_port_says_so(committed):
+    import socket
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = committed.exp("ui", "--no-browser", f"--port={port}", check=False, timeout=30)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: "), proc.stderr
+    assert "hint: pick another port with --port N" in proc.stderr
+
+
 def test_dash_C_changes_directory(project, tmp_path):
     outside = tmp_path / "elsewhere"
     outside.mkdir()

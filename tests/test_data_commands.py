@@ -290,6 +290,14 @@ def test_fsck_lists_missing_objects(tracked):
     assert f"missing: {sha(b'beta' + bytes([10]))} (needed by data in HEAD, data in the index" in proc.stdout
 
 
+@pytest.mark.parametrize("jobs", ["0", "-3", "two"])
+def test_fsck_refuses_a_job_count_below_one_as_fetch_and_get_do(tracked, jobs):
+    proc = tracked.exp("fsck", "-j", jobs, check=False)
+    assert proc.returncode == 129, proc.stderr
+    assert "error: argument -j/--jobs:" in proc.stderr and "Traceback" not in proc.stderr
+    assert "all intact" in tracked.exp("fsck", "-j", "1").stdout
+
+
 # -- status ------------------------------------------------------------------------
 
 def test_status_reports_data_and_stages(tracked):

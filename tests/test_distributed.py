@@ -21,7 +21,7 @@ import time
 import pytest
 
 from git_exp.procs import is_same
-from tests.conftest import ROOT, end_group
+from tests.conftest import ROOT, alive, end_group, wait_for
 
 HAS_DASK = importlib.util.find_spec("distributed") is not None
 needs_dask = pytest.mark.skipif(not HAS_DASK, reason="distributed is not installed "
@@ -262,16 +262,6 @@ def dask_cluster(tmp_path):
             end_group(proc)
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @needs_dask
 def test_a_sweep_runs_on_dask_and_every_result_comes_back(shared, dask_cluster, tmp_path):
     shared.exp("run", "--queue", "-S", "train.lr=0.1,0.2,0.3,0.4,0.5,0.6", "-n", "sweep")
@@ -328,15 +318,6 @@ def _ancestors(pid: int) -> list[int]:
     return chain
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except OSError:
-        return False
-    return data[data.rfind(b")") + 2:].split()[0] not in (b"Z", b"X")
-
-
 @needs_dask
 def test_a_killed_worker_reruns_its_entry_once_and_one_result_is_recorded(shared, dask_cluster,
                                                                             tmp_path):
@@ -348,7 +329,7 @@ def test_a_killed_worker_reruns_its_entry_once_and_one_result_is_recorded(shared
     shared.exp("queue", "start", "--executor", dask_cluster["executor"])
     dispatcher = None
     try:
-        first = int(wait_for(lambda: marker.exists() and marker.read_text(), 30, "the first run"))
+        first = int(wait_for(lambda: marker.exists() and marker.read_text(), "the first run", timeout=30))
         info = json.loads(next((shared.path / ".git/exp/queue/workers").glob("*.json")).read_text())
         dispatcher, start = info["pid"], info["start"]   # the start token: its pid may be reused once it ended
         status = shared.exp("queue", "status").stdout
@@ -360,13 +341,13 @@ def test_a_killed_worker_reruns_its_entry_once_and_one_result_is_recorded(shared
         os.killpg(victim.pid, signal.SIGKILL)
         victim.wait(timeout=10)
         # The workload dies with its worker (its own process group, so not by killpg above) ...
-        wait_for(lambda: not _alive(first), 10, "the orphaned stage to end")
+        wait_for(lambda: not alive(first), "the orphaned stage to end", timeout=10)
         # ... and Dask runs the entry again on the other worker.
-        second = int(wait_for(lambda: marker.exists() and marker.read_text(), 30, "the second run"))
+        second = int(wait_for(lambda: marker.exists() and marker.read_text(), "the second run", timeout=30))
         assert second != first
         gate.unlink()
-        wait_for(lambda: "success" in shared.exp("queue", "status").stdout, 60, "the result")
-        wait_for(lambda: not is_same(dispatcher, start), 20, "the dispatcher to exit")
+        wait_for(lambda: "success" in shared.exp("queue", "status").stdout, "the result", timeout=60)
+        wait_for(lambda: not is_same(dispatcher, start), "the dispatcher to exit", timeout=20)
     finally:
         if gate.exists():
             gate.unlink()

@@ -18,9 +18,9 @@ import time
 import pytest
 
 from git_exp.procs import is_same
-from tests.conftest import end_group
+from tests.conftest import end_group, wait_for
 from tests.test_distributed import (  # noqa: F401 - fixtures
-    _alive, dask_cluster, needs_dask, queue_ids, remote_refs, runs, shared, trailers, wait_for)
+    dask_cluster, needs_dask, queue_ids, remote_refs, runs, shared, trailers)
 
 
 def _dispatcher(project, executor: str) -> subprocess.Popen:
@@ -42,7 +42,7 @@ def test_a_dead_scheduler_gives_the_entries_back_and_the_dispatcher_says_so(shar
     shared.exp("run", "--queue", "-S", "train.lr=0.9,0.2", "-n", "sweep")
     dispatcher = _dispatcher(shared, dask_cluster["executor"])
     try:
-        wait_for(lambda: marker.exists(), 30, "the first run")
+        wait_for(lambda: marker.exists(), "the first run", timeout=30)
         scheduler = dask_cluster["scheduler"]
         os.killpg(scheduler.pid, signal.SIGKILL)
         killed_at = time.monotonic()
@@ -80,14 +80,14 @@ def test_queue_stop_works_while_the_scheduler_is_gone(shared, dask_cluster, tmp_
     shared.exp("queue", "start", "--executor", dask_cluster["executor"])
     dispatcher = None
     try:
-        wait_for(lambda: marker.exists(), 30, "the run")
+        wait_for(lambda: marker.exists(), "the run", timeout=30)
         ((dispatcher, start),) = _workers(shared).items()
         os.killpg(dask_cluster["scheduler"].pid, signal.SIGKILL)
         time.sleep(1)
         stop = shared.exp("queue", "stop", *(["--kill"] if kill else []), check=False)
         assert stop.returncode == 0, stop.stderr
         assert "Asked 1 worker" in stop.stdout or "Interrupted 1 worker" in stop.stdout
-        wait_for(lambda: not is_same(dispatcher, start), 25, "the dispatcher to exit")
+        wait_for(lambda: not is_same(dispatcher, start), "the dispatcher to exit", timeout=25)
     finally:
         gate.unlink(missing_ok=True)
         _kill_workers(shared)
@@ -114,7 +114,7 @@ def test_two_attempts_racing_the_loser_reports_the_winner(shared, tmp_path):
         for _ in range(2):
             attempts.append(subprocess.Popen(args, cwd=shared.path, stdout=subprocess.PIPE,
                                              stderr=subprocess.PIPE, text=True))
-            wait_for(lambda: marker.exists(), 30, "the attempt's run")
+            wait_for(lambda: marker.exists(), "the attempt's run", timeout=30)
             marker.unlink()
         gate.unlink()
         outputs = [p.communicate(timeout=60) for p in attempts]
@@ -176,17 +176,19 @@ def test_an_outage_of_the_client_neither_fails_nor_counts_its_entries(shared, da
         for _round in range(3):
             pid, start = _start_dispatcher(shared, dask_cluster["executor"])
             # Its task for the slow entry is with Dask: the client dies, as a laptop closes.
-            wait_for(lambda pid=pid, start=start: submitted(pid, start), HANG, "the slow entry to be submitted")
+            wait_for(lambda pid=pid, start=start: submitted(pid, start), "the slow entry to be submitted",
+                     timeout=HANG)
             time.sleep(0.5)
             os.kill(pid, signal.SIGKILL)
-            wait_for(lambda pid=pid, start=start: not is_same(pid, start), HANG, "the dispatcher to die")
+            wait_for(lambda pid=pid, start=start: not is_same(pid, start), "the dispatcher to die",
+                     timeout=HANG)
         # The tasks run on without their client and publish; a new client brings them home.
         gate.unlink()
         started = _start_dispatcher(shared, dask_cluster["executor"], may_find_nothing=True)
         if started is not None:   # else `queue start`'s recovery brought both home itself
             # It ends once nothing is queued or running, after it recorded each result and
             # cleared the remote's refs of it: what is checked below.
-            wait_for(lambda: not is_same(*started), HANG, "the last dispatcher to end")
+            wait_for(lambda: not is_same(*started), "the last dispatcher to end", timeout=HANG)
             log = _worker_log(shared, started[0])
             assert "Traceback" not in log and "internal error" not in log, log
     finally:

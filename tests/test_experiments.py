@@ -173,6 +173,8 @@ def test_ctrl_c_ends_the_stage_group_and_records_the_run(ml, tmp_path):
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
+    assert "error: interrupted; the run was recorded as experiment 'stopped'" in err
+    assert "hint: 'git exp run' runs it again" in err and "'git exp checkout' restores" in err
     for _ in range(100):
         try:
             os.kill(child, 0)
@@ -233,6 +235,7 @@ def test_outside_a_repository(tmp_path):
     proc = subprocess.run(["git", "exp", "list"], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 128
     assert proc.stderr.startswith("error: not a git repository")
+    assert "hint: cd into your project's Git repository, or create one: git init" in proc.stderr
 
 
 def test_apply_brings_back_files_and_data_and_keeps_local_edits(ml):
@@ -270,6 +273,19 @@ def test_branch_rename_list_remove(ml):
     assert exp_refs(ml) == {}
     proc = ml.exp("remove", "nope", check=False)
     assert proc.returncode == 1 and "no experiment named 'nope'" in proc.stderr
+
+
+@pytest.mark.parametrize("name", ["@{-1}", "HEAD", "a..b", "x.lock"])
+def test_branch_refuses_a_name_git_would_read_as_something_else(ml, name):
+    ml.git("checkout", "-q", "-b", "side")
+    ml.git("checkout", "-q", "-")   # @{-1} now stands for side
+    ml.exp("run", "-n", "keeper")
+    heads = ml.git("for-each-ref", "refs/heads/")
+    proc = ml.exp("branch", "keeper", name, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert f"error: '{name}' is not a valid branch name" in proc.stderr
+    assert "hint:" in proc.stderr and "Traceback" not in proc.stderr
+    assert ml.git("for-each-ref", "refs/heads/") == heads
 
 
 def test_resolve_by_sha_prefix_and_ambiguity(ml):

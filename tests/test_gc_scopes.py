@@ -150,6 +150,9 @@ def test_expired_backups_are_pruned_and_listed(history):
     assert len(listing) == 1
     first = [b for b in listing if "model.bin" in b["data"] and b["data"]["model.bin"]["hash"] == v["backup"]]
     assert first and first[0]["restore"] == f"git exp apply {first[0]['ref']}"
+    # Unix times in whole seconds, both of them: 30 days (the default) apart
+    assert isinstance(first[0]["date"], int) and isinstance(first[0]["expires"], int)
+    assert abs(first[0]["expires"] - first[0]["date"] - 30 * 86400) <= 2
     text = p.exp("list", "--backups").stdout
     assert first[0]["ref"] in text and "restore: git exp apply" in text and "expires 20" in text
     p.git("config", "exp.backups.expire", "now")

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from tests.conftest import end_group
+from tests.conftest import alive, end_group, wait_for
 
 # Writes its pid to GIT_EXP_TEST_MARKER, then waits while GIT_EXP_TEST_GATE exists.
 STAGE = """\
@@ -56,30 +56,10 @@ def slow(committed, tmp_path, monkeypatch):
     return committed
 
 
-def alive(pid: int) -> bool:
-    """Exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except OSError:
-        return False
-    return data[data.rfind(b")") + 2:].split()[0] not in (b"Z", b"X")
-
-
 def start_time(pid: int) -> str:
     with open(f"/proc/{pid}/stat", "rb") as fh:
         data = fh.read()
     return data[data.rfind(b")") + 2:].split()[19].decode()
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def start_exp(project, *args: str) -> subprocess.Popen:
@@ -100,15 +80,15 @@ def test_a_sigkilled_run_takes_its_stage_with_it(slow):
     proc = start_exp(slow, "run", "-n", "doomed")
     stage = None
     try:
-        stage = int(wait_for(lambda: slow.marker.exists() and slow.marker.read_text(), 30,
-                             "the stage to start"))
+        stage = int(wait_for(lambda: slow.marker.exists() and slow.marker.read_text(),
+                             "the stage to start", timeout=30))
         lock = json.loads((slow.path / ".git/exp-run.lock").read_text())
         runner = lock["pid"]
         assert lock["start"] == start_time(runner)
         # SIGKILL the process that runs the pipeline: no handler, no goodbye.
         os.kill(runner, signal.SIGKILL)
         started = time.monotonic()
-        wait_for(lambda: not alive(stage), 5, "the orphaned stage to end")
+        wait_for(lambda: not alive(stage), "the orphaned stage to end", timeout=5)
         assert time.monotonic() - started < 2.5
     finally:
         if stage and alive(stage):
@@ -290,7 +270,7 @@ def test_the_run_lock_is_not_fooled_by_a_recycled_pid(slow):
 @needs_proc
 def test_the_run_lock_is_not_fooled_by_a_zombie(slow):
     zombie = subprocess.Popen([sys.executable, "-c", "pass"])
-    wait_for(lambda: not alive(zombie.pid), 10, "the child to exit")
+    wait_for(lambda: not alive(zombie.pid), "the child to exit", timeout=10)
     try:
         assert os.path.exists(f"/proc/{zombie.pid}")   # not reaped: a zombie
         _write_lock(slow, zombie.pid, start_time(zombie.pid))
@@ -309,8 +289,8 @@ def test_a_sigkilled_parallel_run_stops_its_workers_and_their_stages(slow):
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        stage = int(wait_for(lambda: slow.marker.exists() and slow.marker.read_text(), 30,
-                             "a stage to start"))
+        stage = int(wait_for(lambda: slow.marker.exists() and slow.marker.read_text(),
+                             "a stage to start", timeout=30))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         root = os.path.realpath(slow.path)
@@ -327,7 +307,7 @@ def test_a_sigkilled_parallel_run_stops_its_workers_and_their_stages(slow):
             return found
 
         # Returns as soon as they are gone; the margin is for a loaded machine.
-        wait_for(lambda: not working_here(), 60, "the workers and their stages to end")
+        wait_for(lambda: not working_here(), "the workers and their stages to end", timeout=60)
         assert not alive(stage)
     finally:
         slow.gate.unlink(missing_ok=True)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 
 import pytest
+
+from tests.conftest import alive, wait_for
 
 # Fails for lr 0.5; with lr 0.9 it writes its pid where GIT_EXP_TEST_MARKER says
 # and waits until the file GIT_EXP_TEST_GATE names is gone (or 60 s). Each run
@@ -93,30 +94,12 @@ def runs(tmp_path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def wait_for(condition, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def assert_clean(project) -> None:
     """No temporary checkout is left, and Git finds the repository sound."""
     assert len(project.git("worktree", "list", "--porcelain").split("worktree ")) == 2
     assert not list((project.path / ".git" / "exp" / "tmp").glob("*"))
     assert refs_under(project, "refs/exps-running/") == {}
     project.fsck()
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 # -- sweeps into entries ------------------------------------------------------------

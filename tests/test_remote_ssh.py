@@ -279,30 +279,12 @@ def test_a_connection_lost_mid_push_says_what_is_left_and_a_rerun_resumes(ml, sh
 
 
 def test_a_terminal_gets_a_progress_line_and_q_silences_it(ml, shared, tmp_path):
-    import pty
-    import select
+    from tests.test_pty_progress import run_on_terminal
 
     def push_on_a_terminal(*args: str) -> str:
-        master, slave = pty.openpty()
-        proc = subprocess.Popen(["git", "exp", "push", *args], cwd=ml.path, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=slave)
-        os.close(slave)
-        seen = b""
-        while True:
-            ready, _, _ = select.select([master], [], [], 60)
-            if not ready:
-                break
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # the other side closed
-                break
-            if not chunk:
-                break
-            seen += chunk
-        proc.wait(60)
-        os.close(master)
-        assert proc.returncode == 0, seen
-        return seen.decode("utf-8", "replace")
+        code, _, shown = run_on_terminal(ml, "push", *args)
+        assert code == 0, shown
+        return shown
 
     shown = push_on_a_terminal("origin", "first")
     assert "\rSending data: 100% (22/22)" in shown and shown.rstrip().endswith(", done.")

@@ -15,6 +15,7 @@ import pytest
 
 import git_exp.api as api
 from git_exp.show.running import read_running
+from tests.conftest import wait_for
 
 TRAIN = """\
 import os, time
@@ -59,16 +60,6 @@ def ml(committed, tmp_path, monkeypatch):
     monkeypatch.setenv("BARRIER_DIR", str(barrier))   # inherited by runs and queue workers
     committed.barrier = barrier
     return committed
-
-
-def wait_for(predicate, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def show_json(project) -> list:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Project, clone, copy_of_template, init_bare, two_experiments
+from tests.remote_common import assert_whole, objects_under
 
 TRAIN = """\
 import os, re
@@ -62,24 +63,6 @@ def remote_refs(remote: Path) -> dict[str, str]:
     return {ref: sha for sha, ref in (line.split("\t") for line in out.splitlines())}
 
 
-def objects_in(cache_root: Path) -> dict[str, bytes]:
-    """hash -> bytes of every object under a cache-layout directory (temp files included)."""
-    found = {}
-    base = cache_root / "files" / "sha256"
-    if base.exists():
-        for f in base.rglob("*"):
-            if f.is_file():
-                found[f.parent.name + f.name] = f.read_bytes()
-    return found
-
-
-def assert_all_intact(cache_root: Path) -> None:
-    """Only whole objects under their names: no temp file, every object hashing to its name."""
-    for name, data in objects_in(cache_root).items():
-        assert not name[2:].startswith(".") and not name.endswith(".tmp"), f"stray temp file {name}"
-        assert hashlib.sha256(data).hexdigest() == name[:64], f"object {name} is not whole"
-
-
 def model_objects(project: Project, name: str) -> set[str]:
     """The cache objects experiment NAME's data uses (files and the directory manifest)."""
     from git_exp.data.cache import Cache
@@ -101,8 +84,8 @@ def test_push_clone_pull_apply_reproduces_the_model(ml, origin, tmp_path):
     assert refs == {f"refs/exps/{ml.head()}/first": ml.exp_sha("first"),
                     f"refs/exps/{ml.head()}/second": ml.exp_sha("second")}
     shared = origin / "exp" / "cache"
-    assert model_objects(ml, "first") | model_objects(ml, "second") == set(objects_in(shared))
-    assert_all_intact(shared)
+    assert model_objects(ml, "first") | model_objects(ml, "second") == set(objects_under(shared))
+    assert_whole(objects_under(shared))
 
     work = clone(origin, tmp_path / "clone")
     proc = work.exp("pull", "origin", "second")
@@ -123,7 +106,7 @@ def test_file_url_remote_with_a_configured_data_directory(ml, tmp_path):
     proc = ml.exp("push", "-A", "origin")
     assert f"to {data}" in proc.stdout
     assert not (remote / "exp").exists()
-    assert set(objects_in(data)) == model_objects(ml, "first") | model_objects(ml, "second")
+    assert set(objects_under(data)) == model_objects(ml, "first") | model_objects(ml, "second")
 
     work = clone(remote, tmp_path / "clone")
     work.git("remote", "set-url", "origin", f"file://{remote}")
@@ -278,7 +261,7 @@ def test_pre_push_through_the_installed_hook(ml, origin, tmp_path):
         pytest.skip("`git exp install` is not there yet: the hooks are being written separately")
     assert proc.returncode == 0, proc.stderr
     ml.git("push", "-q", "origin", f"refs/exps/{ml.head()}/first:refs/exps/{ml.head()}/first")
-    assert model_objects(ml, "first") <= set(objects_in(origin / "exp" / "cache"))
+    assert model_objects(ml, "first") <= set(objects_under(origin / "exp" / "cache"))
     model = hashlib.sha256(b"weights 0.2\n").hexdigest()
     (ml.path / ".git" / "exp" / "cache" / "files" / "sha256" / model[:2] / model[2:]).unlink()
     proc = subprocess.run(["git", "push", "origin", "refs/exps/*:refs/exps/*"], cwd=ml.path,
@@ -374,8 +357,8 @@ def test_a_source_that_changes_mid_transfer_is_refused(ml, origin):
     obj.write_bytes(b"weights 0.1 but truncat")
     proc = ml.exp("push", "origin", "first", check=False)
     assert proc.returncode == 1 and f"object {model}" in proc.stderr and "refusing it" in proc.stderr
-    assert model not in objects_in(origin / "exp" / "cache")
-    assert_all_intact(origin / "exp" / "cache")
+    assert model not in objects_under(origin / "exp" / "cache")
+    assert_whole(objects_under(origin / "exp" / "cache"))
     assert remote_refs(origin) == {}
 
 
@@ -401,8 +384,8 @@ def test_a_failing_send_stops_and_leaves_only_whole_objects(ml, tmp_path):
     with pytest.raises(ExpError) as err:
         send(cache, remote, wanted, jobs=1)
     assert "No space left on device" in err.value.message
-    assert_all_intact(tmp_path / "data")
-    landed = set(objects_in(tmp_path / "data"))
+    assert_whole(objects_under(tmp_path / "data"))
+    landed = set(objects_under(tmp_path / "data"))
     assert len(landed) == 2 and not any(h.endswith(".dir") for h in landed)  # files go first
 
 
@@ -425,7 +408,7 @@ def test_a_source_object_that_vanishes_mid_transfer_fails_cleanly(ml, tmp_path):
     with pytest.raises(ExpError) as err:
         send(cache, remote, plan.send, jobs=1)
     assert "cannot send object" in err.value.message and "No such file" in err.value.message
-    assert objects_in(tmp_path / "data") == {}
+    assert objects_under(tmp_path / "data") == {}
 
 
 def _remote_with_objects(ml, tmp_path, name: str):
@@ -463,15 +446,15 @@ def test_a_failing_download_keeps_the_objects_that_arrived_whole(ml, tmp_path, b
     with pytest.raises(ExpError) as err:
         download(target, Flaky(str(tmp_path / "data")), objects, jobs=1)
     assert "Input/output error" in err.value.message
-    landed = objects_in(tmp_path / "clone-exp" / "cache")
-    assert_all_intact(tmp_path / "clone-exp" / "cache")
+    landed = objects_under(tmp_path / "clone-exp" / "cache")
+    assert_whole(landed)
     assert len(landed) == 2 and set(landed) < objects
     assert not any(h.endswith(".dir") for h in landed)   # never a manifest without its files
     for h in landed:
         assert os.stat(target.object_path(h)).st_mode & 0o222 == 0   # read-only, as the cache's own
     stats, lacking = download(target, DirectoryRemote(str(tmp_path / "data")), objects, jobs=1)
     assert (stats.objects, lacking) == (len(objects) - 2, set())   # the rerun moves only the rest
-    assert set(objects_in(tmp_path / "clone-exp" / "cache")) == objects
+    assert set(objects_under(tmp_path / "clone-exp" / "cache")) == objects
 
 
 def test_the_cache_adopts_only_bytes_that_hash_to_their_name(tmp_path):
@@ -496,7 +479,7 @@ def test_the_cache_adopts_only_bytes_that_hash_to_their_name(tmp_path):
     with pytest.raises(ExpError, match="hashes to"):
         cache.adopt(tmp, digest)
     assert not cache.has(digest)
-    assert_all_intact(tmp_path / "cache")
+    assert_whole(objects_under(tmp_path / "cache"))
 
 
 def test_a_corrupt_object_on_the_remote_never_enters_the_cache(ml, origin, tmp_path):
@@ -508,8 +491,8 @@ def test_a_corrupt_object_on_the_remote_never_enters_the_cache(ml, origin, tmp_p
     work = clone(origin, tmp_path / "clone")
     proc = work.exp("pull", "origin", "first", check=False)
     assert proc.returncode == 1 and "refusing it" in proc.stderr
-    assert model not in objects_in(work.path / ".git" / "exp" / "cache")
-    assert_all_intact(work.path / ".git" / "exp" / "cache")
+    assert model not in objects_under(work.path / ".git" / "exp" / "cache")
+    assert_whole(objects_under(work.path / ".git" / "exp" / "cache"))
 
 
 def test_progress_line_is_drawn_only_on_request():

@@ -294,6 +294,20 @@ def test_precision(ml):
     assert main[2:] == ["0.5", "1.2", "0.1", "3"]
 
 
+def test_a_precision_out_of_range_is_a_usage_error(ml):
+    # A negative N reached the float formatting (exit 3, a crash log) of every
+    # command that takes --precision; a huge one built a string of N digits per value.
+    make_exp(ml, "precise", {"metrics.json": metrics(0.123456789, 0.00001234)})
+    for verb in (("show",), ("metrics", "show"), ("diff", "HEAD", "precise"), ("params", "diff")):
+        for value in ("-3", "101"):
+            proc = ml.exp(*verb, "--precision", value, check=False)
+            assert proc.returncode == 129, (verb, value, proc.stderr)
+            assert proc.stderr.startswith(f"error: argument --precision: '{value}' is not a whole "
+                                          "number from 0 to 100\n"), proc.stderr
+    assert "[precise]" in show(ml, "--precision", "0").stdout
+    assert "0.12345678899999999733605449" in show(ml, "--precision", "100").stdout   # the bound itself
+
+
 # ----------------------------------------------------------------- formats
 
 
@@ -397,6 +411,24 @@ def test_each_commit_uses_its_own_pipeline_with_templating(project):
     assert rows["to-b"]["metrics"] == {"b.json": {"from_b": 2}}
     assert rows["to-a"]["metrics"] == {"a.json": {"from_a": 1}}
     assert rows["main"]["metrics"] == {"a.json": {"from_a": 1}}
+
+
+def test_a_queue_entry_whose_date_is_no_date_is_shown_with_its_text(project):
+    # Created comes from a queue entry's Exp-Queued-At trailer, text of its commit
+    # message. Text that is no date yet starts with this year was read as a month
+    # (int('xx'), exit 3); now only dates are dated, other text is shown as it is.
+    project.gen({"exp.yaml": PIPELINE, "params.yaml": params(0.1), "metrics.json": metrics(0.5)})
+    project.commit("pipeline")   # now: every date is of this year, and more than one day shows
+    project.exp("run", "--queue", "-S", "train.lr=0.2", "-n", "odd")
+    ref = project.git("for-each-ref", "--format=%(refname)", "refs/exps-queue/").strip()
+    year = str(datetime.date.today().year)
+    for stamp in (f"{year}-xx", f"{year}-13-01T10:00:00+00:00"):
+        message = "".join(f"Exp-Queued-At: {stamp}\n" if line.startswith("Exp-Queued-At: ") else line
+                          for line in project.git("cat-file", "commit", ref).splitlines(keepends=True))
+        project.git("update-ref", ref,
+                    project.git("hash-object", "-t", "commit", "-w", "--stdin", input=message).strip())
+        odd = [line for line in lines(show(project).stdout) if "[odd]" in line][0]
+        assert odd.split()[3:5] == [stamp[:10], "queued"], odd
 
 
 # -------------------------------------------------------------------- memo

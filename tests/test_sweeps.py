@@ -61,7 +61,7 @@ def test_no_sweep_is_a_single_point():
     ("a=range(1,1)", "the range is empty", "stop is excluded"),
     ("a=range(5,1)", "the range is empty", "range(5,1,-1)"),
     ("a=range(1,5,-1)", "the range is empty", "from start toward stop"),
-    ("a=range(1,5,0)", "the step of a range cannot be 0", None),
+    ("a=range(1,5,0)", "the step of a range cannot be 0", "a step that is not 0"),
     ("a=range(x)", "'x' is not a number", "range(0,1,0.25)"),
     ("a=range(true)", "'true' is not a number", "numbers"),
     ("a=range()", "range takes 1 to 3 numbers", "range(start,stop,step)"),

@@ -68,6 +68,21 @@ def test_no_write_goes_through_a_symlinked_folder(wt, tmp_path):
     assert os.listdir(outside) == []
 
 
+def test_place_removes_the_temp_file_it_refuses(wt, tmp_path):
+    # Every writer (write, symlink, link_from_cache, checkout's small copies) relies on
+    # this instead of its own clean-up: a refused place leaves no temp file behind.
+    root = Path(wt.root)
+    os.symlink(tmp_path / "outside", root / "lnk")
+    (root / "folder").mkdir()
+    for rel, refusal in (("lnk/t", "refusing to follow the symlink"), ("folder", "a folder is there")):
+        temp = root / ".temp"
+        temp.write_bytes(b"finished")
+        with pytest.raises(ExpError, match=refusal):
+            wt.place(str(temp), rel)
+        assert not temp.exists()
+    assert sorted(os.listdir(root)) == ["folder", "lnk"] and os.listdir(root / "folder") == []
+
+
 def test_a_link_to_dot_git_is_not_a_way_in(wt):
     root = Path(wt.root)
     (root / ".git" / "hooks").mkdir(parents=True)

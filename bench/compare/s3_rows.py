@@ -125,7 +125,26 @@ stages:
 """
 
 
-class _GitExp:
+class _Side:
+    """What both tools' sides share: each round pushes to a new, empty prefix (the last
+    round's is deleted), and a check counts the objects that arrived there."""
+    moto: Moto
+    name: str
+    expected: int
+    prefix: str
+    rounds: itertools.count
+
+    def _new_prefix(self, tool: str) -> None:
+        if self.prefix:
+            self.moto.keys("delete", self.prefix)
+        self.prefix = f"{tool}-{self.name}-{next(self.rounds)}"
+
+    def pushed(self):
+        n = int(self.moto.keys("count", self.prefix))
+        return None if n == self.expected else f"{n} of {self.expected} objects arrived"
+
+
+class _GitExp(_Side):
     """A project whose experiment NAME holds the data; push to a fresh bare repo and prefix."""
 
     def __init__(self, ctx: Context, moto: Moto, src: str, name: str, out: str, expected: int):
@@ -144,9 +163,7 @@ class _GitExp:
         return f"s3://{BUCKET}/{self.prefix}"
 
     def prepare_push(self) -> None:
-        if self.prefix:
-            self.moto.keys("delete", self.prefix)
-        self.prefix = f"gitexp-{self.name}-{next(self.rounds)}"
+        self._new_prefix("gitexp")
         projects.fresh_dir(self.bare)
         projects.git(["init", "-q", "--bare"], self.bare, self.env)
         projects.git(["push", "-q", self.bare, "main"], self.repo, self.env)
@@ -154,10 +171,6 @@ class _GitExp:
             if _has_remote(self.repo, self.env) else \
             projects.git(["remote", "add", "origin", self.bare], self.repo, self.env)
         projects.git(["config", "remote.origin.expdata", self.location()], self.repo, self.env)
-
-    def pushed(self):
-        n = int(self.moto.keys("count", self.prefix))
-        return None if n == self.expected else f"{n} of {self.expected} objects arrived"
 
     def prepare_pull(self) -> None:
         projects.remove(self.clone)
@@ -173,7 +186,7 @@ def _has_remote(repo: str, env) -> bool:
     return "origin" in projects.git(["remote"], repo, env).split()
 
 
-class _Dvc:
+class _Dvc(_Side):
     def __init__(self, ctx: Context, moto: Moto, src: str, name: str, out: str, expected: int):
         self.ctx, self.moto, self.name, self.expected, self.out = ctx, moto, name, expected, out
         tool = ctx.dvc
@@ -195,14 +208,8 @@ class _Dvc:
             fh.write(f"['remote \"store\"']\n    url = s3://{BUCKET}/{self.prefix}\n")
 
     def prepare_push(self) -> None:
-        if self.prefix:
-            self.moto.keys("delete", self.prefix)
-        self.prefix = f"dvc-{self.name}-{next(self.rounds)}"
+        self._new_prefix("dvc")
         self._local_config(self.repo)
-
-    def pushed(self):
-        n = int(self.moto.keys("count", self.prefix))
-        return None if n == self.expected else f"{n} of {self.expected} objects arrived"
 
     def prepare_clone(self) -> None:
         projects.remove(self.clone)

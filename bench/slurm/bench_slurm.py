@@ -37,7 +37,7 @@ import time
 BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, BENCH)
 from bench_dask import report  # noqa: E402
-from bench_queue import ROOT, exp, experiments, git, live_workers, make_repo, shim  # noqa: E402
+from bench_queue import ROOT, engine_env, exp, experiments, git, live_workers, make_shared_repo  # noqa: E402
 
 
 def drain(repo: str, env: dict, n: int, jobs: int, name: str, *executor: str) -> tuple[float, float, list[dict]]:
@@ -76,14 +76,8 @@ def main() -> None:
         raise SystemExit("needs a working Slurm (as root: sh bench/slurm/setup-single-node.sh)")
     folder = tempfile.mkdtemp(prefix="bench-slurm-")
     try:
-        env = dict(os.environ)
-        env["PATH"] = shim(folder) + os.pathsep + env["PATH"]
-        env["PYTHONPATH"] = ROOT
-        repo = make_repo(folder)
-        remote = os.path.join(folder, "remote.git")
-        subprocess.run(["git", "init", "-q", "--bare", remote], check=True)
-        git(repo, "remote", "add", "origin", remote)
-        git(repo, "push", "-q", "origin", "HEAD:refs/heads/main")
+        env = engine_env(folder)
+        repo, _ = make_shared_repo(folder)
         print(f"{args.n} quick experiments, {args.j} at a time, git-exp from {ROOT}")
         wall, _, found = drain(repo, env, args.n, args.j, "local")
         local = report("local", wall, found, args.n, args.j)

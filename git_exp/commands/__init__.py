@@ -15,6 +15,12 @@ from __future__ import annotations
 
 from git_exp.errors import UsageError
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    import argparse
+    from types import ModuleType
+    from typing import Any, NoReturn
+
 
 # verb -> (module, one-line summary). Verbs in HIDDEN work but are not listed
 # by `-h` (the hooks' entry point and the queue's remote worker).
@@ -64,7 +70,7 @@ HIDDEN: set[str] = {"hook", "exec-entry"}
 USAGE = "usage: git exp [-C <path>] [--color[=<when>]] [--no-pager] [-q] [-v] <command> [<args>]"
 
 
-def _parser_class():
+def _parser_class() -> type[argparse.ArgumentParser]:
     """argparse, but failing the way Git does: `error:` and exit 129.
 
     Made on first use, so `git exp --version` and the `git exp -h` overview
@@ -72,26 +78,32 @@ def _parser_class():
     hooks parse their arguments like any other command."""
     import argparse
 
-    def sized(formatter):
-        """FORMATTER with the terminal's width found without shutil (bz2, lzma,
+    class Sized(argparse.HelpFormatter):
+        """A formatter with the terminal's width found without shutil (bz2, lzma,
         fnmatch: 1.4 ms of every command), the same way shutil finds it."""
-        class Sized(formatter):
-            def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
-                if width is None:
-                    from git_exp.ui.console import terminal_size
-                    width = terminal_size().columns - 2
-                super().__init__(prog, indent_increment, max_help_position, width)
-        return Sized
 
-    formatters = {argparse.HelpFormatter: sized(argparse.HelpFormatter),
-                  argparse.RawDescriptionHelpFormatter: sized(argparse.RawDescriptionHelpFormatter)}
+        def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                     width: int | None = None) -> None:
+            if width is None:
+                from git_exp.ui.console import terminal_size
+                width = terminal_size().columns - 2
+            super().__init__(prog, indent_increment, max_help_position, width)
+
+    class SizedRaw(argparse.RawDescriptionHelpFormatter, Sized):
+        """RawDescriptionHelpFormatter's descriptions, Sized's width."""
+
+    formatters: dict[type[argparse.HelpFormatter], type[argparse.HelpFormatter]] = {
+        argparse.HelpFormatter: Sized, argparse.RawDescriptionHelpFormatter: SizedRaw}
 
     class Parser(argparse.ArgumentParser):
-        def __init__(self, *args, formatter_class=argparse.HelpFormatter, **kwargs):
-            super().__init__(*args, formatter_class=formatters.get(formatter_class, formatter_class),
+        # argparse's own keyword arguments (its callers, add_parser included, pass
+        # only keywords), handed on as they are.
+        def __init__(self, *, formatter_class: type[argparse.HelpFormatter] = argparse.HelpFormatter,
+                     **kwargs: Any) -> None:
+            super().__init__(formatter_class=formatters.get(formatter_class, formatter_class),
                              **kwargs)
 
-        def error(self, message):  # noqa: D401 - argparse's API
+        def error(self, message: str) -> NoReturn:  # noqa: D401 - argparse's API
             raise UsageError(self._without_optional(message), hint=self.format_usage().strip())
 
         def _without_optional(self, message: str) -> str:
@@ -119,7 +131,7 @@ def overview() -> str:
     return "\n".join(lines)
 
 
-def build_parser(verb: str, module):
+def build_parser(verb: str, module: ModuleType) -> argparse.ArgumentParser:
     import argparse
     parser = _parser_class()(prog=f"git exp {verb}", description=COMMANDS[verb][1],
                     formatter_class=argparse.RawDescriptionHelpFormatter, add_help=False)
@@ -130,7 +142,7 @@ def build_parser(verb: str, module):
     return parser
 
 
-def _add_common(parser) -> None:
+def _add_common(parser: argparse.ArgumentParser) -> None:
     import argparse
     parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                         help="print only results and errors")
@@ -138,7 +150,7 @@ def _add_common(parser) -> None:
                         help="say more; show tracebacks of internal errors")
 
 
-def _add_common_to_subcommands(parser) -> None:
+def _add_common_to_subcommands(parser: argparse.ArgumentParser) -> None:
     """-q and -v after a sub-command too (`plots diff -q`, `queue start -q`), as
     help shows them; SUPPRESS keeps one given before it from being reset."""
     import argparse
@@ -147,4 +159,15 @@ def _add_common_to_subcommands(parser) -> None:
             for sub in set(action.choices.values()):
                 if "-q" not in sub._option_string_actions:
                     _add_common(sub)
+                    _as_top_level_help(sub)
                 _add_common_to_subcommands(sub)
+
+
+def _as_top_level_help(sub: argparse.ArgumentParser) -> None:
+    """`-h` as every command has it: `--help` opens the manual (cli.py), never this text."""
+    import argparse
+    for action in sub._actions:
+        if isinstance(action, argparse._HelpAction):
+            action.option_strings = ["-h"]
+            action.help = "show this help and exit"
+            sub._option_string_actions.pop("--help", None)

@@ -3,6 +3,13 @@ from __future__ import annotations
 
 from git_exp.ui.format import plural
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    import argparse
+
+    from git_exp.data.hashing import HashInfo
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Stores the content of each PATH (a file or a folder) in the cache under
 .git/exp/cache, writes a small pointer file PATH.exp next to it (the content's
@@ -26,17 +33,18 @@ EXAMPLES = ["git exp add data/raw", "git exp add models/base.pt data/images",
             "git add data/raw.exp data/.gitignore && git commit -m 'Track the raw data'"]
 
 
-def configure(parser):
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to track")
 
 
-def describe(info) -> str:
+def describe(info: HashInfo) -> str:
     from git_exp.ui.format import format_size as human_size
-    files = f"{plural(info.nfiles, 'file')}, " if info.is_dir else ""
+    # A folder's HashInfo always has its file count (hashing.py checks it).
+    files = f"{plural(info.nfiles, 'file')}, " if info.nfiles is not None else ""
     return f"{files}{human_size(info.size)}"
 
 
-def run(args, console) -> int:
+def run(args: argparse.Namespace, console: Console) -> int:
     import os
 
     from git_exp.worktree.add import add
@@ -48,7 +56,7 @@ def run(args, console) -> int:
         added = add(discover(), args.paths, os.getcwd(), progress)
     finally:
         progress.close()
-    to_stage = []
+    to_stage: list[str] = []
     for item in added:
         if item.pointer_changed:
             console.detail(f"Added {item.path} ({describe(item.info)}) -> {item.pointer}")

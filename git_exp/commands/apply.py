@@ -4,6 +4,12 @@ from __future__ import annotations
 from git_exp.errors import ExpError, Interrupted
 from git_exp.ui.format import plural
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    import argparse
+
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Makes the work tree hold the files of experiment NAME (a name, a unique sha
 prefix or a full ref) and the data of its cached outputs. HEAD, the current
@@ -39,22 +45,22 @@ EXAMPLES = ["git exp apply bold-otter", "git exp apply --force bold-otter",
             "git exp apply refs/exp-backups/20261126-101500-1a2b3c4"]
 
 
-def configure(parser):
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("experiment", metavar="NAME", help="the experiment (name, sha prefix or ref)")
     parser.add_argument("-f", "--force", action="store_true",
                         help="overwrite untracked or ignored files the experiment also has "
                              "(the backup keeps them)")
 
 
-def run(args, console) -> int:
+def run(args: argparse.Namespace, console: Console) -> int:
     from git_exp.experiments.apply import apply_commit
     from git_exp.experiments.resolve import resolve
     from git_exp.repo import discover
     repo = discover()
     found = resolve(repo, args.experiment)
-    backup = []
+    backup: list[str] = []
 
-    def announce(ref):
+    def announce(ref: str | None) -> None:
         # Printed before the first write, so even a crash leaves the way back on screen.
         if ref:
             backup.append(ref)

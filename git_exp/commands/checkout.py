@@ -3,6 +3,15 @@ from __future__ import annotations
 
 from git_exp.errors import ExpError, raise_all
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    import argparse
+
+    from typing import Iterable
+
+    from git_exp.ui.console import Console
+    from git_exp.worktree.sync import SyncResult
+
 DESCRIPTION = """\
 Makes every tracked data path - each pointer file's PATH and each cached out
 in exp.lock - hold the content its record names, taking it from the cache
@@ -41,7 +50,7 @@ EXAMPLES = ["git exp checkout", "git exp checkout data/raw", "git exp checkout -
             "git exp checkout --relink"]
 
 
-def configure(parser):
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="only these data paths (default: all)")
     parser.add_argument("-f", "--force", action="store_true",
                         help="replace or remove your own edits too, after saving them under a backup ref")
@@ -49,12 +58,12 @@ def configure(parser):
                         help="re-create every file from the cache with the configured link type")
 
 
-def _quote(paths) -> str:
+def _quote(paths: Iterable[str]) -> str:
     import shlex
     return " ".join(shlex.quote(p) for p in paths)
 
 
-def _edits(result, console, hook: bool) -> None:
+def _edits(result: SyncResult, console: Console, hook: bool) -> None:
     """What was left alone (hook) and how to resolve it."""
     for edit in result.edited:
         if edit.removal:
@@ -76,7 +85,7 @@ def _edits(result, console, hook: bool) -> None:
         console.info("hint: " + line)
 
 
-def render(result, console, hook: bool = False) -> int:
+def render(result: SyncResult, console: Console, hook: bool = False) -> int:
     """Print what a sync did; raise what failed (missing data fails only outside hooks)
     for cli.py to say, as every error."""
     if result.refused:
@@ -105,13 +114,18 @@ def render(result, console, hook: bool = False) -> int:
         render_auto(result.fetched, console, hook)
     if hook and result.edited:
         _edits(result, console, hook)
-    errors = []
+    errors: list[ExpError] = []
     if result.missing:
         total = len({h for hashes in result.missing.values() for h in hashes})
         for path, hashes in sorted(result.missing.items()):
             console.warn(f"{path}: {len(hashes)} object(s) missing from the cache, not checked out")
         message = f"{total} object(s) of {len(result.missing)} data path(s) are not in the cache"
         hint = "fetch them with 'git exp fetch [<remote>]', then run 'git exp checkout'"
+        if result.fetched is not None and result.fetched.error is None and result.fetched.missing_count:
+            # Fetching was just tried: the data remote lacks them too.
+            hint = ("the data remote lacks them too: upload them from the clone that has them (its "
+                    "pre-push hook sends the data of the commits it pushes), or pair the data remote "
+                    "that has them: git exp remote -v")
         if hook:
             console.warn(message + "; " + hint)
         else:
@@ -123,7 +137,7 @@ def render(result, console, hook: bool = False) -> int:
     return 0
 
 
-def run(args, console) -> int:
+def run(args: argparse.Namespace, console: Console) -> int:
     import os
 
     from git_exp.worktree.sync import checkout

@@ -1,6 +1,12 @@
 """git exp dag: the stage graph."""
 from __future__ import annotations
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    import argparse
+
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Shows the stages of exp.yaml and how data flows between them: a stage
 depends on another when one of its deps is one of the other's outs, lies
@@ -26,7 +32,7 @@ EXAMPLES = [
 ]
 
 
-def configure(parser):
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("stages", nargs="*", metavar="STAGE",
                         help="only these stages and the stages they depend on")
     parser.add_argument("--downstream", action="store_true",
@@ -40,7 +46,7 @@ def configure(parser):
                      help="print the nodes and edges as JSON")
 
 
-def run(args, console) -> int:
+def run(args: argparse.Namespace, console: Console) -> int:
     from git_exp.pipeline import dagtext
     from git_exp.pipeline.spec import load_pipeline
     from git_exp.repo import discover
@@ -53,7 +59,7 @@ def run(args, console) -> int:
     elif args.format == "mermaid":
         console.out(dagtext.mermaid(dag))
     else:
-        import shutil
-        width = shutil.get_terminal_size((80, 24)).columns if console.stdout.isatty() else 10 ** 6
+        from git_exp.ui.console import terminal_size
+        width = terminal_size().columns if console.stdout.isatty() else 10 ** 6
         console.page(dagtext.ascii_art(dag, max(width, 40)))
     return 0

@@ -1,6 +1,14 @@
 """git exp diff: params and metrics that differ between two experiments or commits."""
 from __future__ import annotations
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    import argparse
+
+    from git_exp.show.collect import Row
+    from git_exp.show.diff import Comparison
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Prints the metrics and params that differ between A and B, old value next to
 new, with the numeric change (new - old) where both are numbers. A and B are
@@ -33,11 +41,11 @@ format, never removed or changed.
 EXAMPLES = ["git exp diff", "git exp diff main bold-otter", "git exp diff HEAD~1 HEAD --all --md"]
 
 
-def configure(parser):
+def configure(parser: argparse.ArgumentParser) -> None:
     add_diff_arguments(parser)
 
 
-def add_diff_arguments(parser) -> None:
+def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
     from git_exp.commands.show import add_format_options
     parser.add_argument("a", nargs="?", metavar="A",
                         help="the old side: an experiment, a revision or 'workspace' (default HEAD)")
@@ -47,11 +55,11 @@ def add_diff_arguments(parser) -> None:
     add_format_options(parser, csv=False)
 
 
-def run(args, console) -> int:
+def run(args: argparse.Namespace, console: Console) -> int:
     return run_diff(args, console, ("metrics", "params"))
 
 
-def run_diff(args, console, kinds: tuple) -> int:
+def run_diff(args: argparse.Namespace, console: Console, kinds: tuple[str, ...]) -> int:
     from git_exp.commands.show import warn_problems
     from git_exp.repo import discover
     from git_exp.show.diff import diff
@@ -64,7 +72,8 @@ def run_diff(args, console, kinds: tuple) -> int:
     return 0
 
 
-def render_comparison(comparison, args, console, kinds: tuple) -> str:
+def render_comparison(comparison: Comparison, args: argparse.Namespace, console: Console,
+                      kinds: tuple[str, ...]) -> str:
     if args.json:
         import json
         return json.dumps(comparison_object(comparison, kinds), indent=2, ensure_ascii=False)
@@ -73,7 +82,7 @@ def render_comparison(comparison, args, console, kinds: tuple) -> str:
     from git_exp.show.values import format_delta, format_value, is_number
     from git_exp.ui import table
 
-    parts = []
+    parts: list[str] = []
     for kind in kinds:
         changes = [c for c in comparison.changes if c.kind == kind]
         if not changes:
@@ -98,19 +107,19 @@ def render_comparison(comparison, args, console, kinds: tuple) -> str:
     return "\n\n".join(parts)
 
 
-def comparison_object(comparison, kinds: tuple) -> dict:
+def comparison_object(comparison: Comparison, kinds: tuple[str, ...]) -> dict[str, object]:
     from git_exp.show.columns import MISSING
 
-    def side(row, label):
+    def side(row: Row, label: str) -> dict[str, str | None]:
         return {"name": label, "rev": row.rev}
 
-    out = {"a": side(comparison.a, comparison.a_label), "b": side(comparison.b, comparison.b_label)}
+    out: dict[str, object] = {"a": side(comparison.a, comparison.a_label), "b": side(comparison.b, comparison.b_label)}
     for kind in kinds:
-        files: dict = {}
+        files: dict[str, dict[str, dict[str, object]]] = {}
         for change in comparison.changes:
             if change.kind != kind:
                 continue
-            entry = {}
+            entry: dict[str, object] = {}
             if change.old is not MISSING:
                 entry["old"] = change.old
             if change.new is not MISSING:

@@ -1,10 +1,12 @@
 """git exp exec-entry: the worker command every distributed executor runs, once per entry."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:   # the base class, for the type checker only (no import on start-up)
+    import argparse
+
     from git_exp.distributed.worker import ExecEvents
+    from git_exp.ui.console import Console
 else:
     ExecEvents = object
 
@@ -62,7 +64,7 @@ for a Git remote that is a local path, that repository's own exp/cache.
 """)]
 
 
-def configure(parser):
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--remote", required=True, metavar="URL",
                         help="the shared Git remote that holds the entry (a URL or a path)")
     parser.add_argument("--ref", required=True, metavar="REF",
@@ -80,19 +82,19 @@ def configure(parser):
 class _Events(ExecEvents):
     """Stage output to stdout (the run's log), everything else to stderr."""
 
-    def __init__(self, console):
+    def __init__(self, console: Console) -> None:
         from git_exp.commands.run import ConsoleEvents
         self.stages = ConsoleEvents(console)
         self.console = console
 
-    def step(self, text):
+    def step(self, text: str) -> None:
         self.console.info(f"exec-entry: {text}")
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> object:
         return getattr(self.stages, name)
 
 
-def run(args, console) -> int:
+def run(args: argparse.Namespace, console: Console) -> int:
     from git_exp.distributed.worker import exec_entry
     from git_exp.show.running import read_running
     result = exec_entry(args.remote, args.ref, read_running=read_running, data_remote=args.data_remote,

@@ -3,6 +3,13 @@ from __future__ import annotations
 
 from git_exp.errors import ExpError
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    import argparse
+
+    from git_exp.remotes.fetch import FetchReport
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Downloads into the cache the data that HEAD records - the data of its
 pointer files (PATH.exp) and the cached outs of its exp.lock, directories
@@ -37,7 +44,7 @@ EXAMPLES = [
 ]
 
 
-def configure(parser):
+def configure(parser: argparse.ArgumentParser) -> None:
     from git_exp.commands.argtypes import positive_int
     parser.add_argument("remote", nargs="?", metavar="REMOTE",
                         help="the Git remote (default: the branch's upstream, else origin)")
@@ -47,13 +54,13 @@ def configure(parser):
                         help="objects transferred at once (default: 8)")
 
 
-def _hint(console, text: str) -> None:
+def _hint(console: Console, text: str) -> None:
     for line in text.splitlines():
         console.stderr.write(console.paint("hint:", "yellow") + " " + line + "\n")
     console.stderr.flush()
 
 
-def render_auto(report, console, hook: bool = False) -> None:
+def render_auto(report: FetchReport | None, console: Console, hook: bool = False) -> None:
     """What an automatic fetch (checkout, hooks, apply) did, on stderr; never fails the caller."""
     from git_exp.ui.format import format_size, plural
     if report is None:
@@ -75,7 +82,7 @@ def render_auto(report, console, hook: bool = False) -> None:
                      f"'{report.location}':\n{report.missing}")
 
 
-def run(args, console) -> int:
+def run(args: argparse.Namespace, console: Console) -> int:
     from git_exp.repo import discover
     from git_exp.remotes.transfer import DEFAULT_JOBS
     from git_exp.sharing.fetch import fetch

@@ -3,6 +3,12 @@ from __future__ import annotations
 
 from git_exp.errors import ExpError
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    import argparse
+
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Checks that the data everything you may reach for is whole: for every
 experiment (refs/exps/), backup (refs/exp-backups/), queued or running entry
@@ -28,8 +34,9 @@ EXAMPLES = ["git exp fsck", "git exp fsck -j 4"]
 _SHOWN = 4
 
 
-def configure(parser):
-    parser.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+def configure(parser: argparse.ArgumentParser) -> None:
+    from git_exp.commands.argtypes import positive_int
+    parser.add_argument("-j", "--jobs", type=positive_int, default=None, metavar="N",
                         help="hash N objects at a time (default: the number of CPUs, at most 8)")
 
 
@@ -40,7 +47,7 @@ def _who(needers: list[str]) -> str:
     return "needed by " + ", ".join(needers[:_SHOWN]) + more
 
 
-def run(args, console) -> int:
+def run(args: argparse.Namespace, console: Console) -> int:
     from git_exp.upkeep.fsck import check_cache
     from git_exp.repo import discover
     from git_exp.ui.progress import ProgressLine, progress_delay
@@ -60,7 +67,7 @@ def run(args, console) -> int:
         console.out(f"Checked {result.checked} object(s) and the data of {result.owners} "
                     "ref(s) and trees: all intact, none missing.")
         return 0
-    hints = []
+    hints: list[str] = []
     if result.corrupt:
         hints.append("delete each corrupt object under .git/exp/cache/files/sha256/ and fetch it "
                      "again with 'git exp pull <remote>' (or re-add the data)")

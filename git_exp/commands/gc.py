@@ -1,6 +1,15 @@
 """git exp gc: delete cache objects that nothing references."""
 from __future__ import annotations
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    import argparse
+    from typing import Callable
+
+    from git_exp.ui.console import Console
+
+    Dropped = list[tuple[str, int, str]]   # (hash, bytes, who names it): what a scope leaves out
+
 DESCRIPTION = """\
 Deletes the objects in the cache (.git/exp/cache) that no commit, index or
 work tree references any more and that are older than the grace period, and
@@ -58,7 +67,7 @@ EXAMPLES = ["git exp gc --dry-run", "git exp gc", "git exp gc --prune=now",
             "git config exp.gc.pruneExpire 3.days.ago", "git config exp.backups.expire 90.days.ago"]
 
 
-def configure(parser):
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", "--dry-run", action="store_true",
                         help="list what would be deleted, delete nothing")
     parser.add_argument("--prune", metavar="DATE", default=None,
@@ -80,13 +89,13 @@ def configure(parser):
                         help="delete data that refs still name but the scope leaves out, without asking")
 
 
-def _confirm(args, console):
+def _confirm(args: argparse.Namespace, console: Console) -> Callable[[Dropped], bool]:
     """List what a scope drops; ask on a terminal unless -f."""
     import sys
 
     from git_exp.ui.format import format_size as human_size
 
-    def confirm(dropped) -> bool:
+    def confirm(dropped: Dropped) -> bool:
         console.out(f"{len(dropped)} object(s) that refs still name are outside the scope:")
         for digest, size, who in dropped:
             console.out(f"\t{who} ({digest[:12]}, {human_size(size)})")
@@ -100,7 +109,7 @@ def _confirm(args, console):
     return confirm
 
 
-def run(args, console) -> int:
+def run(args: argparse.Namespace, console: Console) -> int:
     from git_exp.upkeep.gc import collect_garbage
     from git_exp.upkeep.gcscope import Scope
     from git_exp.repo import discover
@@ -148,7 +157,7 @@ def run(args, console) -> int:
     return 0
 
 
-def _after(first, then, arg):
+def _after(first: Callable[[], object], then: Callable[[Dropped], bool], arg: Dropped) -> bool:
     """FIRST(), then THEN(ARG)'s answer: the progress line is closed before a question."""
     first()
     return then(arg)

@@ -1,6 +1,12 @@
 """git exp get: download a file or folder of another git-exp repository, data included."""
 from __future__ import annotations
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    import argparse
+
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Writes PATH of the repository at URL (any URL or path `git clone` takes) to
 OUT, by default its name in the current directory (inside OUT when OUT is a
@@ -32,7 +38,7 @@ EXAMPLES = ["git exp get https://example.com/team/project.git data/train.csv",
             "git exp get file:///srv/git/project.git data -o data-v1 --rev v1"]
 
 
-def configure(parser):
+def configure(parser: argparse.ArgumentParser) -> None:
     from git_exp.commands.argtypes import positive_int
     parser.add_argument("url", metavar="URL", help="the repository: a URL or path git clone takes")
     parser.add_argument("path", metavar="PATH", help="the file or folder, relative to its top")
@@ -47,9 +53,10 @@ def configure(parser):
                         help="read the data from LOCATION instead of the repository's own data remote")
 
 
-def run(args, console) -> int:
+def run(args: argparse.Namespace, console: Console) -> int:
     from git_exp.sharing.foreign_files import get
-    from git_exp.ui.progress import ProgressLine, format_size
+    from git_exp.ui.format import format_size
+    from git_exp.ui.progress import ProgressLine
     progress = ProgressLine(console.stderr, "Receiving data", enabled=False if console.quiet else None)
     try:
         result = get(args.url, args.path, out=args.out, rev=args.rev, force=args.force,

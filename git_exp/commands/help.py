@@ -6,6 +6,12 @@ import shutil
 import subprocess
 import sys
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    import argparse
+
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Opens the manual page of git-exp, or of COMMAND, with man(1), as `git help`
 does for Git's own commands. `git exp --help` and `git exp COMMAND --help`
@@ -19,12 +25,12 @@ Besides commands, `git exp help api` opens gitexp-api(7): the Python API
 EXAMPLES = ["git exp help run", "git exp run --help", "git exp help api"]
 
 
-def configure(parser):
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("command", nargs="?",
                         help="the command (or guide: api) whose manual to show")
 
 
-def run(args, console) -> int:
+def run(args: argparse.Namespace, console: Console) -> int:
     return show_manual(args.command, console)
 
 
@@ -41,7 +47,7 @@ def manual_path(page: str, section: str = "1") -> str | None:
     return None
 
 
-def show_manual(verb: str | None, console) -> int:
+def show_manual(verb: str | None, console: Console) -> int:
     from git_exp.commands import COMMANDS, build_parser, overview
     from git_exp.errors import ExpError
     from git_exp.manpage import GUIDES
@@ -71,7 +77,7 @@ def show_manual(verb: str | None, console) -> int:
     return 0
 
 
-def _show_guide(name: str, console) -> int:
+def _show_guide(name: str, console: Console) -> int:
     """Guide NAME (section 7) with man on a terminal, else as plain text."""
     from git_exp.manpage import guide_text
     page = f"gitexp-{name}"

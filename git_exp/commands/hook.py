@@ -5,6 +5,14 @@ import sys
 
 from git_exp.errors import ExpError, raise_all
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    import argparse
+
+    from git_exp.repo import Repository
+    from git_exp.ui.console import Console
+    from git_exp.worktree.sync import SyncResult
+
 DESCRIPTION = """\
 The logic of the hooks that `git exp install` puts in place; Git runs it
 through them, with the arguments and input Git gives each hook. It is a
@@ -51,7 +59,7 @@ _USAGE = {"pre-commit": "pre-commit", "post-checkout": "post-checkout OLD NEW FL
           "post-merge": "post-merge SQUASH", "pre-push": "pre-push REMOTE URL"}
 
 
-def configure(parser):
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", choices=HOOK_NAMES, metavar="HOOK",
                         help="the hook Git is running: " + ", ".join(HOOK_NAMES))
     parser.add_argument("hook_args", nargs="*", metavar="ARG", help="the arguments Git gave the hook")
@@ -60,12 +68,12 @@ def configure(parser):
 class _Given:
     """The options argparse makes of plain hook arguments (see answer_early)."""
 
-    def __init__(self, name: str, hook_args: list[str]):
+    def __init__(self, name: str, hook_args: list[str]) -> None:
         self.name = name
         self.hook_args = hook_args
 
 
-def answer_early(argv: list[str], console) -> int | None:
+def answer_early(argv: list[str], console: Console) -> int | None:
     """Run the hook without argparse (gettext, locale and building the parser:
     2-3 ms of every commit and checkout) when its arguments are plain: Git
     passes a hook name and shas, flags, a remote and its URL, none starting
@@ -95,7 +103,7 @@ def _check(name: str, argv: list[str]) -> None:
         raise UsageError(bad, hint=f"usage: git exp hook {_USAGE[name]} (Git passes these itself)")
 
 
-def run(args, console) -> int:
+def run(args: argparse.Namespace | _Given, console: Console) -> int:
     _check(args.name, args.hook_args)
     from git_exp.repo import discover
     repo = discover()
@@ -109,7 +117,7 @@ def run(args, console) -> int:
     return _pre_push(repo, args.hook_args[0], args.hook_args[1], console)
 
 
-def _post_checkout(repo, old: str, flag: str, console) -> int:
+def _post_checkout(repo: Repository, old: str, flag: str, console: Console) -> int:
     from git_exp.hooks import rebase_in_progress
     if flag != "1" or rebase_in_progress(repo):
         return 0  # a file checkout, or one step of a rebase: not a change of branch
@@ -117,7 +125,7 @@ def _post_checkout(repo, old: str, flag: str, console) -> int:
     return render(_sync(repo, old, console), console, hook=True)
 
 
-def _post_merge(repo, console) -> int:
+def _post_merge(repo: Repository, console: Console) -> int:
     from git_exp.commands.checkout import render
     from git_exp.git import git
     proc = git(["rev-parse", "-q", "--verify", "ORIG_HEAD^{commit}"], cwd=repo.root, check=False)
@@ -125,7 +133,7 @@ def _post_merge(repo, console) -> int:
     return render(_sync(repo, old, console), console, hook=True)
 
 
-def _sync(repo, old, console):
+def _sync(repo: Repository, old: str | None, console: Console) -> SyncResult:
     """sync_after_head_change, with a progress line on a terminal if missing data is fetched."""
     from git_exp.worktree.sync import sync_after_head_change
     from git_exp.ui.progress import ProgressLine
@@ -137,7 +145,7 @@ def _sync(repo, old, console):
         progress.close()
 
 
-def _pre_commit(repo, console) -> int:
+def _pre_commit(repo: Repository, console: Console) -> int:
     from git_exp.worktree.precommit import modified_since_pointer
     from git_exp.ui.format import format_size
     found = modified_since_pointer(repo)
@@ -159,7 +167,7 @@ def _pre_commit(repo, console) -> int:
     return 1
 
 
-def _pre_push(repo, remote_name: str, remote_url: str, console) -> int:
+def _pre_push(repo: Repository, remote_name: str, remote_url: str, console: Console) -> int:
     """Upload the data first; an error (printed by cli.py, exit 1) stops Git's push."""
     lines = sys.stdin.read().splitlines()
     from git_exp.errors import ExpError

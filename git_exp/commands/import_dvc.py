@@ -1,6 +1,13 @@
 """git exp import-dvc: convert a DVC project, its cache and its experiments."""
 from __future__ import annotations
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    import argparse
+
+    from git_exp.dvcimport.plan import ImportResult
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Converts the DVC 3.x project at the top of this work tree to git-exp:
 
@@ -30,13 +37,13 @@ cache folder is never deleted: remove it yourself once you no longer need it.
 EXAMPLES = ["git exp import-dvc --dry-run", "git exp import-dvc", "git exp import-dvc --remove-dvc"]
 
 
-def configure(parser):
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-n", "--dry-run", action="store_true", help="print the plan, change nothing")
     parser.add_argument("--remove-dvc", action="store_true",
                         help="also remove DVC's files (not its cache) from Git and the work tree")
 
 
-def run(args, console) -> int:
+def run(args: argparse.Namespace, console: Console) -> int:
     from git_exp.dvcimport.plan import import_dvc
     from git_exp.repo import discover
     result = import_dvc(discover(), dry_run=args.dry_run, remove_dvc=args.remove_dvc)
@@ -44,7 +51,7 @@ def run(args, console) -> int:
     return 0
 
 
-def render(result, console) -> None:
+def render(result: ImportResult, console: Console) -> None:
     from git_exp.ui.format import format_size, plural
     would = result.dry_run
     if console.quiet and not result.changes_nothing:   # one line; warnings still follow

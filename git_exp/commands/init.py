@@ -7,6 +7,13 @@ import sys
 
 from git_exp.errors import ExpError, UsageError
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from typing import TextIO
+
+    from git_exp.scaffold_text import StageRequest
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Adds one stage to exp.yaml at the root of the current Git repository, creating
 the file when it does not exist. The stage runs CMD, depends on a code path and
@@ -89,7 +96,7 @@ ENTRIES = [
 OMIT = "n"  # the answer that leaves an entry out
 
 
-def configure(parser):
+def configure(parser: argparse.ArgumentParser) -> None:
     from git_exp.scaffold_text import DEFAULTS
 
     parser.add_argument("-i", "--interactive", action="store_true",
@@ -122,7 +129,7 @@ def _join(words: list[str]) -> str:
 class _Dialogue:
     """Questions on stderr, answers from a stream (stdin; tests pipe it)."""
 
-    def __init__(self, answers, console):
+    def __init__(self, answers: TextIO, console: Console) -> None:
         self.answers = answers
         self.console = console
 
@@ -148,7 +155,7 @@ class _Dialogue:
         self.console.stderr.flush()
 
 
-def ask_stage(dialogue: _Dialogue, cmd: str, paths: dict, name: str):
+def ask_stage(dialogue: _Dialogue, cmd: str, paths: dict[str, str | None], name: str) -> StageRequest:
     """The interactive questions; returns a StageRequest."""
     from git_exp.scaffold_text import StageRequest
 
@@ -160,7 +167,7 @@ def ask_stage(dialogue: _Dialogue, cmd: str, paths: dict, name: str):
         if cmd:
             break
         dialogue.say("A stage needs a command.")
-    chosen = {}
+    chosen: dict[str, str | None] = {}
     for entry, question, label, _ in ENTRIES:
         default = paths[entry] if paths[entry] is not None else OMIT
         answer = dialogue.ask(question, label, default)
@@ -178,7 +185,7 @@ def confirm(dialogue: _Dialogue, question: str) -> bool:
         dialogue.say("Please answer y or n.")
 
 
-def run(args, console) -> int:
+def run(args: argparse.Namespace, console: Console) -> int:
     from git_exp import scaffold, scaffold_example, scaffold_text
     from git_exp.names import PIPELINE_FILE
 

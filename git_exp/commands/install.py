@@ -3,6 +3,12 @@ from __future__ import annotations
 
 from git_exp.ui.format import plural
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    import argparse
+
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Installs four Git hooks into the folder Git runs hooks from (core.hooksPath
 if set, else the hooks folder of the repository's common Git dir, also when
@@ -36,14 +42,14 @@ staging the pointer; default true.
 """)]
 
 
-def configure(parser):
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--uninstall", action="store_true",
                         help="remove git-exp's hooks and restore the hooks they replaced")
     parser.add_argument("-f", "--force", action="store_true",
                         help="install even into a hooks folder outside this repository (a shared core.hooksPath)")
 
 
-def run(args, console) -> int:
+def run(args: argparse.Namespace, console: Console) -> int:
     from git_exp.hooks import install, uninstall
     from git_exp.repo import discover
     repo = discover()

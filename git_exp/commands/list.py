@@ -1,6 +1,13 @@
 """git exp list: experiments grouped by the commit they ran from."""
 from __future__ import annotations
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    import argparse
+
+    from git_exp.experiments.annotations import Annotation
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Lists experiments grouped by their baseline commit (labelled by branch or tag
 name, else its short sha), each with its short sha and its tags (git exp
@@ -24,7 +31,7 @@ EXAMPLES = ["git exp list", "git exp list -A --name-only", "git exp list origin 
             "git exp list --backups"]
 
 
-def configure(parser):
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("remote", nargs="?", metavar="REMOTE",
                         help="list the experiments on this Git remote, without fetching")
     parser.add_argument("-A", "--all-commits", action="store_true",
@@ -36,7 +43,7 @@ def configure(parser):
     parser.add_argument("--json", action="store_true", help="with --backups: print them as JSON")
 
 
-def _backups(args, console) -> int:
+def _backups(args: argparse.Namespace, console: Console) -> int:
     import time
 
     from git_exp.worktree.backups import list_backups
@@ -54,7 +61,7 @@ def _backups(args, console) -> int:
     if not backups:
         console.info("No backups.")
         return 0
-    lines = []
+    lines: list[str] = []
     for b in backups:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(b.time))
         lines.append(console.paint(b.ref, "bold") + f"  {when}  {b.subject}")
@@ -72,11 +79,12 @@ def _backups(args, console) -> int:
     return 0
 
 
-def run(args, console) -> int:
+def run(args: argparse.Namespace, console: Console) -> int:
     if args.backups:
         if args.remote or args.all_commits:
             from git_exp.errors import UsageError
-            raise UsageError("--backups lists this repository's backups: no REMOTE or -A with it")
+            raise UsageError("--backups lists this repository's backups: no REMOTE or -A with it",
+                             hint="git exp list --backups")
         return _backups(args, console)
     if args.json:
         from git_exp.errors import UsageError
@@ -84,7 +92,7 @@ def run(args, console) -> int:
     from git_exp.experiments.manage import list_groups
     from git_exp.repo import discover
     hidden = 0
-    annotations: dict = {}   # sha -> its note and tags; a remote's are not fetched by list
+    annotations: dict[str, Annotation] = {}   # sha -> its note and tags; a remote's are not fetched by list
     if args.remote:
         from git_exp.sharing.listing import list_remote
         listing = list_remote(discover(), args.remote, all_commits=args.all_commits)
@@ -95,7 +103,7 @@ def run(args, console) -> int:
         if groups and not args.name_only:
             from git_exp.experiments.annotations import read_all
             annotations = read_all(repo.root)
-    lines = []
+    lines: list[str] = []
     for group in groups:
         if args.name_only:
             lines += [r.name for r in group.experiments]

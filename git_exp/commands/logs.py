@@ -3,6 +3,12 @@ from __future__ import annotations
 
 import sys
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    import argparse
+
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Prints the combined output (stdout and stderr of every stage, and which
 stages ran, were skipped or restored) that the run of experiment NAME
@@ -20,13 +26,13 @@ repository (by name or queue id). Its output so far is printed; with
 EXAMPLES = ["git exp logs bold-otter", "git exp logs -f bold-otter"]
 
 
-def configure(parser):
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("experiment", metavar="NAME", help="the experiment (name, sha prefix or ref)")
     parser.add_argument("-f", "--follow", action="store_true",
                         help="for a run in progress: keep printing its output until it ends")
 
 
-def run(args, console) -> int:
+def run(args: argparse.Namespace, console: Console) -> int:
     from git_exp.queue.logs import stream_log
     from git_exp.repo import discover
     chunks = stream_log(discover(), args.experiment, follow=args.follow)

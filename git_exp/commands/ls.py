@@ -1,6 +1,12 @@
 """git exp ls: list the files and data of another git-exp repository."""
 from __future__ import annotations
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    import argparse
+
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Lists PATH (by default the top) of the repository at URL, as `dvc list`
 does: a folder's entries, or everything below it with -R, Git-tracked files
@@ -21,7 +27,7 @@ EXAMPLES = ["git exp ls https://example.com/team/project.git",
             "git exp ls ../project data -R", "git exp ls ../project --rev bold-otter --json"]
 
 
-def configure(parser):
+def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("url", metavar="URL", help="the repository: a URL or path git clone takes")
     parser.add_argument("path", nargs="?", metavar="PATH", help="a folder or file in it (default: the top)")
     parser.add_argument("--rev", metavar="REV",
@@ -32,7 +38,7 @@ def configure(parser):
                         help="read data folders' manifests from LOCATION instead of the repository's data remote")
 
 
-def run(args, console) -> int:
+def run(args: argparse.Namespace, console: Console) -> int:
     from git_exp.sharing.foreign_files import ls
     from git_exp.ui.format import format_size as human_size
     listing = ls(args.url, args.path, rev=args.rev, recursive=args.recursive,
@@ -43,7 +49,7 @@ def run(args, console) -> int:
         import json
         console.out(json.dumps([e.to_dict() for e in listing.entries], indent=2))
         return 0
-    lines = []
+    lines: list[str] = []
     for e in listing.entries:
         size = human_size(e.size) if e.size is not None else "-"
         name = e.path + ("/" if e.kind == "dir" else "") + (" ->" if e.kind == "link" else "")

@@ -1,6 +1,12 @@
 """git exp metrics show|diff: metrics of the workspace, experiments and commits."""
 from __future__ import annotations
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    import argparse
+
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 For users coming from DVC's `dvc metrics`. `git exp metrics show [REV...]`
 prints the metrics of the workspace, or of each experiment or revision named,
@@ -17,7 +23,7 @@ EXAMPLES = ["git exp metrics show", "git exp metrics show main bold-otter --md",
             "git exp metrics diff HEAD~1 HEAD"]
 
 
-def configure(parser):
+def configure(parser: argparse.ArgumentParser) -> None:
     from git_exp.commands.diff import add_diff_arguments
     from git_exp.commands.show import add_format_options
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -31,14 +37,14 @@ def configure(parser):
         description="Metrics that differ between A and B"))
 
 
-def run(args, console) -> int:
+def run(args: argparse.Namespace, console: Console) -> int:
     if args.action == "diff":
         from git_exp.commands.diff import run_diff
         return run_diff(args, console, ("metrics",))
     return show_metrics(args, console)
 
 
-def show_metrics(args, console) -> int:
+def show_metrics(args: argparse.Namespace, console: Console) -> int:
     from git_exp.commands.show import KIND_STYLES, terminal_width, warn_problems
     from git_exp.experiments.refs import list_refs
     from git_exp.repo import discover
@@ -59,7 +65,7 @@ def show_metrics(args, console) -> int:
         import json
         objects = []
         for row, label in found:
-            metrics: dict = {}
+            metrics: dict[str, dict[str, object]] = {}
             for c in columns:
                 if c.has(row):
                     metrics.setdefault(c.file, {})[c.key] = c.get(row)

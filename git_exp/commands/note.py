@@ -1,6 +1,12 @@
 """git exp note: set, append to, show or remove an experiment's note."""
 from __future__ import annotations
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from argparse import ArgumentParser, Namespace
+
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Attaches a free-text note to experiment NAME, after it ran: what you
 learnt, why it is the one to keep. With TEXT the note becomes TEXT (with
@@ -33,7 +39,7 @@ EXAMPLES = [
 ]
 
 
-def configure(parser):
+def configure(parser: ArgumentParser) -> None:
     parser.add_argument("name", metavar="NAME", help="the experiment (name, sha prefix or ref)")
     parser.add_argument("text", metavar="TEXT", nargs="?",
                         help="the note; without it, your editor opens on the note")
@@ -44,7 +50,7 @@ def configure(parser):
     mode.add_argument("--show", action="store_true", help="print the note")
 
 
-def run(args, console) -> int:
+def run(args: Namespace, console: Console) -> int:
     import os
 
     from git_exp.errors import UsageError
@@ -54,7 +60,8 @@ def run(args, console) -> int:
 
     repo = discover()
     if (args.delete or args.show) and args.text is not None:
-        raise UsageError("TEXT cannot be given with --delete or --show")
+        raise UsageError("TEXT cannot be given with --delete or --show",
+                         hint="set a note with: git exp note NAME TEXT")
     if args.show:
         exp = resolve(repo, args.name)
         note = annotations.read_one(repo.root, exp.sha)[0].note

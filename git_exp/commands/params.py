@@ -1,6 +1,12 @@
 """git exp params diff: the params that differ between two experiments or commits."""
 from __future__ import annotations
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from argparse import ArgumentParser, Namespace
+
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 `git exp params diff [A] [B]` is `git exp diff` limited to params, for users
 coming from DVC's `dvc params diff`: A defaults to HEAD and B to the
@@ -38,7 +44,7 @@ single values in show.
 EXAMPLES = ["git exp params diff", "git exp params diff main bold-otter --json"]
 
 
-def configure(parser):
+def configure(parser: ArgumentParser) -> None:
     from git_exp.commands.diff import add_diff_arguments
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     add_diff_arguments(actions.add_parser(
@@ -46,6 +52,6 @@ def configure(parser):
         description="Params that differ between A and B"))
 
 
-def run(args, console) -> int:
+def run(args: Namespace, console: Console) -> int:
     from git_exp.commands.diff import run_diff
     return run_diff(args, console, ("params",))

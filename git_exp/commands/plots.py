@@ -1,6 +1,13 @@
 """git exp plots show|diff: the plots files of the workspace and of experiments, in one page."""
 from __future__ import annotations
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from argparse import ArgumentParser, Namespace
+
+    from git_exp.plots.charts import PlotResult
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 `git exp plots show [TARGET...]` draws the plots that exp.yaml declares (the
 `plots` of its stages and its top-level `plots`) from the files in the work
@@ -66,7 +73,7 @@ EXAMPLES = [
 ]
 
 
-def configure(parser):
+def configure(parser: ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     show = actions.add_parser(
         "show", help="the plots of the work tree",
@@ -85,7 +92,7 @@ def configure(parser):
     _output_options(diff)
 
 
-def _output_options(parser) -> None:
+def _output_options(parser: ArgumentParser) -> None:
     parser.add_argument("-o", "--output", metavar="DIR",
                         help="write into DIR (default: .git-exp/plots/ in the work tree)")
     parser.add_argument("--open", action="store_true", help="open the page in the web browser")
@@ -96,13 +103,14 @@ def _output_options(parser) -> None:
                          help="print a Markdown summary linking each chart as an SVG file")
 
 
-def run(args, console) -> int:
+def run(args: Namespace, console: Console) -> int:
     from git_exp.errors import UsageError
     from git_exp.plots import collect, output
     from git_exp.repo import discover
 
     if args.open and (args.json or args.md):
-        raise UsageError("--open opens the HTML page: it does not go with --json or --md")
+        raise UsageError("--open opens the HTML page: it does not go with --json or --md",
+                         hint="drop --open to print, or --json/--md to open the page")
     repo = discover()
     if args.action == "show":
         result = collect.show(repo, args.targets)
@@ -112,6 +120,11 @@ def run(args, console) -> int:
         title = f"Plots of {len(result.revisions)} revisions"
     for warning in result.warnings:
         console.warn(warning)
+    if args.targets and not result.charts and not _has_images(result):
+        from git_exp.errors import ExpError   # a mistyped TARGET, not an empty page and exit 0
+        raise ExpError(f"no plots data in {', '.join(args.targets)}",
+                       hint="name a CSV, TSV, JSON or YAML file or a folder of them, as "
+                            + ("the work tree has it" if args.action == "show" else "the revisions have it"))
 
     if args.json:
         from git_exp.plots import vega
@@ -143,7 +156,7 @@ def run(args, console) -> int:
     return 1 if result.unreadable else 0   # the page holds the rest; still report the failure
 
 
-def _has_images(result) -> bool:
+def _has_images(result: PlotResult) -> bool:
     return any(s.images for s in result.sections)
 
 

@@ -5,6 +5,12 @@ from git_exp.commands.argtypes import positive_int
 from git_exp.commands.push import DATA_REMOTES
 from git_exp.errors import ExpError, raise_all
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from argparse import ArgumentParser, Namespace
+
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Fetches experiments from REMOTE (a remote's name, a path or a URL): each
 one's ref, under the same name refs/exps/<baseline>/<name>, with your own
@@ -52,7 +58,7 @@ EXAMPLES = [
 SECTIONS = [("Data remotes", DATA_REMOTES)]
 
 
-def configure(parser):
+def configure(parser: ArgumentParser) -> None:
     parser.add_argument("remote", metavar="REMOTE", help="the Git remote: a name, a path or a URL")
     parser.add_argument("experiments", nargs="*", metavar="NAME",
                         help="experiments to fetch (default: those of HEAD's commit)")
@@ -68,7 +74,7 @@ def configure(parser):
                         help="objects transferred at once (default: 8)")
 
 
-def run(args, console) -> int:
+def run(args: Namespace, console: Console) -> int:
     from git_exp.commands.push import render_refs
     from git_exp.repo import discover
     from git_exp.ui.format import format_size, plural

@@ -4,6 +4,14 @@ from __future__ import annotations
 from git_exp.commands.argtypes import positive_int
 from git_exp.errors import ExpError
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from argparse import ArgumentParser, Namespace
+
+    from git_exp.sharing.pull import PullResult
+    from git_exp.sharing.push import PushResult
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Pushes experiments to REMOTE (a remote's name, a path or a URL): each one's
 ref, under the same name refs/exps/<baseline>/<name>, and the cached data it
@@ -21,7 +29,10 @@ NAME is an experiment's name, a unique sha prefix or its full ref. Without
 NAME (or with --all) the experiments of HEAD's commit are pushed; -A pushes
 every experiment. For each experiment the result is printed: pushed, up to
 date, or rejected when the remote has a different commit under that name
-(a diverged experiment), which -f overwrites. One experiment that cannot
+(a diverged experiment), which -f overwrites. An experiment named as NAME
+has its data checked and sent even when its ref is up to date (say, after
+its Git remote was paired with a new data remote); without NAME, up-to-date
+experiments ask the data remote nothing. One experiment that cannot
 be pushed - its ref names no commit, or its exp.lock cannot be read - is
 reported as failed and left behind; the others are pushed, and the command
 exits 1.
@@ -108,7 +119,7 @@ push sets it for the `git push` it runs, having sent the data itself.
 ]
 
 
-def configure(parser):
+def configure(parser: ArgumentParser) -> None:
     parser.add_argument("remote", metavar="REMOTE", help="the Git remote: a name, a path or a URL")
     parser.add_argument("experiments", nargs="*", metavar="NAME",
                         help="experiments to push (default: those of HEAD's commit)")
@@ -123,7 +134,8 @@ def configure(parser):
                         help="objects transferred at once (default: 8)")
 
 
-def render_refs(result, console, verb: str, place: str, data_line: str | None = None) -> None:
+def render_refs(result: PushResult | PullResult, console: Console, verb: str, place: str,
+                data_line: str | None = None) -> None:
     """One line per experiment; shared with pull. -q: one line for all, with
     DATA_LINE (what data went where) on it."""
     if console.quiet:
@@ -147,7 +159,7 @@ def render_refs(result, console, verb: str, place: str, data_line: str | None = 
             console.out(f"Failed {name}: {r.detail}.")
 
 
-def run(args, console) -> int:
+def run(args: Namespace, console: Console) -> int:
     from git_exp.repo import discover
     from git_exp.ui.format import format_size, plural
     from git_exp.ui.progress import ProgressLine

@@ -9,8 +9,15 @@ from git_exp.commands.queue_view import render_rows
 from git_exp.ui.format import plural
 
 if TYPE_CHECKING:   # the worker's base class, for the type checker only (no queue import on start-up)
+    from argparse import ArgumentParser, Namespace
+
+    from git_exp.distributed.executors import ExecutorSpec
+    from git_exp.queue.entries import Entry
+    from git_exp.queue.executor import EntryOutcome
+    from git_exp.queue.recovery import Recovered
     from git_exp.queue.worker import WorkerEvents
     from git_exp.repo import Repository
+    from git_exp.ui.console import Console
 else:
     WorkerEvents = object
 
@@ -113,7 +120,7 @@ stop it stops them again.
 """)]
 
 
-def configure(parser):
+def configure(parser: ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     start = actions.add_parser("start", help="start background workers",
                                description="Start background workers that drain the queue")
@@ -157,14 +164,14 @@ def configure(parser):
     remove.add_argument("--failed", action="store_true", help="every failed or interrupted entry")
 
 
-def run(args, console) -> int:
+def run(args: Namespace, console: Console) -> int:
     from git_exp.repo import discover
     repo = discover()
     return {"start": _start, "work": _work, "status": _status, "logs": _logs, "kill": _kill,
             "stop": _stop, "remove": _remove}[args.action](repo, args, console)
 
 
-def _executor(args):
+def _executor(args: Namespace) -> ExecutorSpec | None:
     """The parsed --executor (None: local), after checking the options that go with it."""
     if args.executor == "local" and not (args.resources or args.sbatch_arg
                                          or args.remote != "origin"):
@@ -182,7 +189,7 @@ def _executor(args):
     return None if spec.kind == "local" else spec
 
 
-def _start(repo: Repository, args, console) -> int:
+def _start(repo: Repository, args: Namespace, console: Console) -> int:
     from git_exp.queue.worker import start
     spec = _executor(args)
     if spec is not None:
@@ -202,24 +209,24 @@ def _start(repo: Repository, args, console) -> int:
 class _PrintingWorker(WorkerEvents):
     """What a worker does, as lines on the console."""
 
-    def __init__(self, console):
+    def __init__(self, console: Console) -> None:
         self.console = console
 
-    def recovered(self, items):
+    def recovered(self, items: list[Recovered]) -> None:
         for item in items:
             self.console.info(f"Recovered {item.entry.id} '{item.entry.name}': {item.action}.")
 
-    def entry_started(self, entry):
+    def entry_started(self, entry: Entry) -> None:
         self.console.detail(f"{entry.id} {entry.name}: running (attempt {entry.attempt})")
 
-    def entry_finished(self, entry, outcome):
+    def entry_finished(self, entry: Entry, outcome: EntryOutcome) -> None:
         sha = f" ({outcome.exp_sha[:7]})" if outcome.exp_sha else ""
         error = f": {outcome.error.splitlines()[0]}" if outcome.error else ""
         self.console.detail(f"{entry.id} {entry.name}: {outcome.status}{sha} in "
                          f"{outcome.duration:.1f}s{error}")
 
 
-def _start_dispatcher(repo: Repository, args, console, spec) -> int:
+def _start_dispatcher(repo: Repository, args: Namespace, console: Console, spec: ExecutorSpec) -> int:
     from git_exp.distributed.start import start
     started = start(repo, spec, remote=args.remote, jobs=args.jobs, resources=args.resources,
                     sbatch_args=args.sbatch_arg)
@@ -235,7 +242,7 @@ def _start_dispatcher(repo: Repository, args, console, spec) -> int:
     return 0
 
 
-def _work(repo: Repository, args, console) -> int:
+def _work(repo: Repository, args: Namespace, console: Console) -> int:
     from git_exp.queue.worker import work
     spec = _executor(args)
     if spec is not None:
@@ -257,7 +264,7 @@ def _work(repo: Repository, args, console) -> int:
     return 0
 
 
-def _status(repo: Repository, args, console) -> int:
+def _status(repo: Repository, args: Namespace, console: Console) -> int:
     from git_exp.queue.control import status
     found = status(repo)
     for item in found.recovered:
@@ -274,7 +281,7 @@ def _status(repo: Repository, args, console) -> int:
     return 0
 
 
-def _logs(repo: Repository, args, console) -> int:
+def _logs(repo: Repository, args: Namespace, console: Console) -> int:
     from git_exp.queue.control import read_log
     out = sys.stdout.buffer
     for chunk in read_log(repo, args.entry, follow=args.follow):
@@ -283,7 +290,7 @@ def _logs(repo: Repository, args, console) -> int:
     return 0
 
 
-def _kill(repo: Repository, args, console) -> int:
+def _kill(repo: Repository, args: Namespace, console: Console) -> int:
     from git_exp.queue.control import kill
     killed = kill(repo, args.entries)
     for row in killed:
@@ -294,7 +301,7 @@ def _kill(repo: Repository, args, console) -> int:
     return 0
 
 
-def _stop(repo: Repository, args, console) -> int:
+def _stop(repo: Repository, args: Namespace, console: Console) -> int:
     from git_exp.queue.control import stop
     pids = stop(repo, now=args.kill)
     if not pids:
@@ -308,7 +315,7 @@ def _stop(repo: Repository, args, console) -> int:
     return 0
 
 
-def _remove(repo: Repository, args, console) -> int:
+def _remove(repo: Repository, args: Namespace, console: Console) -> int:
     from git_exp.queue.control import remove
     removed = remove(repo, args.entries, everything=args.all, failed=args.failed)
     for row in removed:

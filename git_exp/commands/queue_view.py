@@ -9,13 +9,18 @@ from git_exp.ui.format import format_duration, format_timestamp
 
 TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
 if TYPE_CHECKING:
+    from typing import Sequence
+
+    from git_exp.queue.control import Row
     from git_exp.repo import Repository
+    from git_exp.ui.console import Console
+    from git_exp.ui.table import CellLike
 
 STATE_STYLES = {"success": ("green",), "failed": ("red",), "interrupted": ("yellow",),
                 "running": ("bold",), "queued": ()}
 
 
-def render_rows(rows, console, with_params: bool = True) -> str:
+def render_rows(rows: Sequence[Row], console: Console, with_params: bool = True) -> str:
     from git_exp.ui import table
     columns = [table.Column("ID"), table.Column("Name"), table.Column("State"),
                table.Column("Created"), table.Column("Duration", "right"),
@@ -24,7 +29,7 @@ def render_rows(rows, console, with_params: bool = True) -> str:
         columns.append(table.Column("Params"))
     cells = []
     for r in rows:
-        line = [r.id, r.name, table.Cell(r.state, STATE_STYLES.get(r.state, ())),
+        line: list[CellLike] = [r.id, r.name, table.Cell(r.state, STATE_STYLES.get(r.state, ())),
                 format_timestamp(r.created), format_duration(r.duration),
                 r.exp_sha[:7] if r.exp_sha else "-"]
         if with_params:
@@ -52,7 +57,7 @@ def _metrics_of(repo: Repository, sha: str) -> dict[str, object]:
 MAX_METRICS = 6   # the summary is for a glance; git exp show has them all
 
 
-def render_summary(repo: Repository, rows, console) -> str:
+def render_summary(repo: Repository, rows: Sequence[Row], console: Console) -> str:
     """run -j's closing table: each point with the params it changed and its metrics."""
     from git_exp.ui import table
     params = [dict(p.partition("=")[::2] for p in r.params) for r in rows]
@@ -64,19 +69,19 @@ def render_summary(repo: Repository, rows, console) -> str:
                 table.Column("Experiment")]
                + [table.Column(k) for k in param_keys]
                + [table.Column(k, "right") for k in metric_keys])
-    cells = []
+    cells: list[list[CellLike]] = []
     for r, p, m in zip(rows, params, metrics):
-        cells.append([r.name, table.Cell(r.state, STATE_STYLES.get(r.state, ())),
-                      format_duration(r.duration), r.exp_sha[:7] if r.exp_sha else "-"]
-                     + [p.get(k, "-") for k in param_keys]
+        line: list[CellLike] = [r.name, table.Cell(r.state, STATE_STYLES.get(r.state, ())),
+                                format_duration(r.duration), r.exp_sha[:7] if r.exp_sha else "-"]
+        cells.append(line + [p.get(k, "-") for k in param_keys]
                      + [value_text(m[k]) if k in m else "-" for k in metric_keys])
     width = None
     if hasattr(console.stdout, "isatty") and console.stdout.isatty():
-        import shutil
-        width = shutil.get_terminal_size((80, 24)).columns
+        from git_exp.ui.console import terminal_size
+        width = terminal_size().columns
     return table.render(cells, columns, color=console.color, width=width)
 
 
-def value_text(value) -> str:
+def value_text(value: object) -> str:
     """A metric as a table cell: floats to four significant digits."""
     return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -1,6 +1,12 @@
 """git exp remote: each Git remote, its data remote, and the setting that chose it."""
 from __future__ import annotations
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from argparse import ArgumentParser, Namespace
+
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Lists each Git remote (as `git remote` does), the data remote that push,
 pull, fetch, checkout and the hooks use for it, and the setting that chose
@@ -22,11 +28,11 @@ asks the upload store too when it is another one.
 EXAMPLES = ["git exp remote", "git exp remote -v", "git exp remote --json"]
 
 
-def configure(parser):
+def configure(parser: ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
-def run(args, console) -> int:
+def run(args: Namespace, console: Console) -> int:
     from git_exp.repo import discover
     from git_exp.remotes.pairing import pairings
 

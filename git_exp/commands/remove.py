@@ -3,6 +3,12 @@ from __future__ import annotations
 
 from git_exp.ui.format import plural
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from argparse import ArgumentParser, Namespace
+
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Deletes the refs of the named experiments (names, sha prefixes or refs) and
 their logs, notes and tags. --all removes every experiment of HEAD's commit,
@@ -21,7 +27,7 @@ EXAMPLES = ["git exp remove bold-otter", "git exp remove --failed",
             "git exp remove -g origin bold-otter"]
 
 
-def configure(parser):
+def configure(parser: ArgumentParser) -> None:
     parser.add_argument("experiments", nargs="*", metavar="NAME", help="experiments to remove")
     parser.add_argument("--all", action="store_true", help="remove every experiment of HEAD's commit")
     parser.add_argument("-A", "--all-commits", action="store_true",
@@ -31,7 +37,7 @@ def configure(parser):
                         help="remove the experiments on this Git remote instead of the local ones")
 
 
-def run(args, console) -> int:
+def run(args: Namespace, console: Console) -> int:
     if args.git_remote:
         return _run_remote(args, console)
     from git_exp.experiments.manage import remove
@@ -47,7 +53,7 @@ def run(args, console) -> int:
     return 0
 
 
-def _run_remote(args, console) -> int:
+def _run_remote(args: Namespace, console: Console) -> int:
     from git_exp.errors import UsageError
     from git_exp.repo import discover
     from git_exp.sharing.listing import remove_remote

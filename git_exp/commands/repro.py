@@ -1,6 +1,12 @@
 """git exp repro: run the pipeline in the work tree and update exp.lock, recording no experiment."""
 from __future__ import annotations
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from argparse import ArgumentParser, Namespace
+
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Runs the stages of exp.yaml in dependency order in your work tree and
 updates exp.lock, as DVC's repro does: no experiment is recorded, no ref is
@@ -40,7 +46,7 @@ EXAMPLES = [
 ]
 
 
-def configure(parser):
+def configure(parser: ArgumentParser) -> None:
     parser.add_argument("stages", nargs="*", metavar="STAGE",
                         help="run only these stages and the stages they depend on")
     parser.add_argument("-s", "--single-item", action="store_true",
@@ -59,7 +65,7 @@ def configure(parser):
                         help="print which stages would run and why; change nothing")
 
 
-def run(args, console) -> int:
+def run(args: Namespace, console: Console) -> int:
     from git_exp.commands.run import ConsoleEvents, render_plan
     from git_exp.errors import UsageError
     from git_exp.repo import discover
@@ -72,13 +78,15 @@ def run(args, console) -> int:
     repo = discover()
     if args.dry:
         if args.pull:
-            raise UsageError("--dry cannot be combined with --pull: it changes nothing")
+            raise UsageError("--dry cannot be combined with --pull: it changes nothing",
+                             hint="preview with 'git exp repro --dry', then run 'git exp repro --pull'")
         from git_exp.pipeline.dryrun import plan
         render_plan(plan(repo, (), args.stages or None, args.downstream, single=args.single_item,
                          force=args.force, run_cache=not args.no_run_cache), console)
         return 0
     from git_exp.experiments.repro import reproduce
-    from git_exp.ui.progress import ProgressLine, format_size
+    from git_exp.ui.format import format_size
+    from git_exp.ui.progress import ProgressLine
     progress = ProgressLine(console.stderr, "Fetching data", enabled=False if console.quiet else None)
     try:
         result = reproduce(repo, args.stages or None, single=args.single_item,

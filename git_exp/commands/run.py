@@ -9,8 +9,13 @@ from git_exp.errors import ExpError
 TYPE_CHECKING = False   # typing's, without importing typing at start-up (mypy reads the name as True)
 if TYPE_CHECKING:   # the runner's base class, for the type checker only: importing it
     # at run time would load the pipeline runner on `run`'s no-op path
-    from git_exp.pipeline.runner import Events as _RunEvents
+    from argparse import ArgumentParser, Namespace
+
+    from git_exp.experiments.refs import ExpRef
+    from git_exp.pipeline.records import Stage
+    from git_exp.pipeline.runner import Events as _RunEvents, StagePlan
     from git_exp.repo import Repository
+    from git_exp.ui.console import Console
 else:
     _RunEvents = object
 
@@ -98,7 +103,7 @@ tree: reflink, hardlink, symlink, copy; default reflink,copy.
 """)]
 
 
-def configure(parser):
+def configure(parser: ArgumentParser) -> None:
     from git_exp.commands.argtypes import positive_int   # argparse's: not on the no-op path
     parser.add_argument("stages", nargs="*", metavar="STAGE",
                         help="run only these stages (and the stages they depend on)")
@@ -130,26 +135,26 @@ def configure(parser):
 class ConsoleEvents(_RunEvents):
     """A run's events as lines on the console."""
 
-    def __init__(self, console):
+    def __init__(self, console: Console) -> None:
         self.console = console
 
-    def stage_skipped(self, stage, reason):
+    def stage_skipped(self, stage: Stage, reason: str) -> None:
         self.console.info(f"Stage '{stage.name}' skipped: {reason}.")
 
-    def stage_started(self, stage, reasons):
+    def stage_started(self, stage: Stage, reasons: list[str]) -> None:
         self.console.info(self.console.paint(f"Running stage '{stage.name}'", "bold")
                           + f" ({'; '.join(reasons)}):")
         for command in stage.cmd:
             self.console.info(f"> {command}")
 
-    def stage_restored(self, stage, created):
+    def stage_restored(self, stage: Stage, created: str) -> None:
         self.console.info(f"Stage '{stage.name}' restored from the run cache "
                           f"(first produced {created}).")
 
-    def stage_finished(self, stage, seconds):
+    def stage_finished(self, stage: Stage, seconds: float) -> None:
         self.console.info(f"Stage '{stage.name}' finished in {seconds:.1f}s.")
 
-    def output(self, data):
+    def output(self, data: bytes) -> None:
         if self.console.quiet:
             return   # -q: the output is in the experiment's log
         out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
@@ -160,7 +165,7 @@ class ConsoleEvents(_RunEvents):
             out.flush()
 
 
-def answer_early(argv: list[str], console) -> int | None:
+def answer_early(argv: list[str], console: Console) -> int | None:
     """A plain `git exp run` (no argument at all: the one the no-op memo
     remembers, see noopmemo.plain_run) answered before argparse is imported,
     when nothing changed since its last no-op. None otherwise; the repository
@@ -203,12 +208,14 @@ class _RunArgs:
     def __init__(self, sets: list[str]) -> None:
         self.stages: list[str] = []
         self.set_param = sets
-        self.name = self.message = self.jobs = None
+        self.name: str | None = None
+        self.message: str | None = None
+        self.jobs: int | None = None
         self.force = self.downstream = self.no_run_cache = self.dry = False
         self.queue = self.temp = False
 
 
-def _replayed(repo, console) -> int | None:
+def _replayed(repo: Repository, console: Console) -> int | None:
     """0 once the no-op memo's answer is said (nothing changed: no YAML, no runner), else None."""
     from git_exp.experiments import noopmemo
     known = noopmemo.replay(repo)
@@ -220,12 +227,10 @@ def _replayed(repo, console) -> int | None:
     return 0
 
 
-def run(args, console) -> int:
+def run(args: Namespace | _RunArgs, console: Console) -> int:
+    from git_exp.repo import Repository, discover   # loaded already when answer_early looked
     early, console.early = console.early, None    # the repository answer_early found, if it looked
-    repo = early
-    if repo is None:
-        from git_exp.repo import discover
-        repo = discover()
+    repo = early if isinstance(early, Repository) else discover()
     if args.dry:
         return _dry(repo, args, console)
     if args.queue or args.jobs or args.temp:
@@ -272,19 +277,19 @@ def run(args, console) -> int:
     return failure_tail(console, ref.name, outcome.status, error, hint)
 
 
-def _names_in_use(repo, listing: bytes):
+def _names_in_use(repo: Repository, listing: bytes) -> tuple[list[ExpRef], set[str]]:
     # Imported when the answer is read, not before the prefetch starts.
     from git_exp.queue.entries import names_in_use
     return names_in_use(repo, listing)
 
 
-def _say_duplicate(console, name: str, sha: str) -> None:
+def _say_duplicate(console: Console, name: str, sha: str) -> None:
     console.out(f"Nothing changed since experiment {console.paint(name, 'bold')} "
                 f"({sha[:7]}): not recorded again.")
     console.info("Name the run with -n to record it anyway.")
 
 
-def _dry(repo: Repository, args, console) -> int:
+def _dry(repo: Repository, args: Namespace | _RunArgs, console: Console) -> int:
     from git_exp.pipeline.dryrun import plan
     if args.queue or args.jobs or args.temp:
         raise ExpError("--dry cannot be combined with --queue, -j or --temp",
@@ -296,7 +301,7 @@ def _dry(repo: Repository, args, console) -> int:
     return 0
 
 
-def render_plan(plans, console) -> None:
+def render_plan(plans: list[StagePlan], console: Console) -> None:
     """--dry's answer, one stage a line with its reasons below (run and repro)."""
     for plan in plans:
         if plan.skip:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from git_exp.errors import ExpError, Interrupted
 
+TYPE_CHECKING = False   # typing's, without importing typing on run's path (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.ui.console import Console
 
-def metrics_line(metrics: dict) -> str:
+
+def metrics_line(metrics: dict[str, object]) -> str:
     """The first six metrics on one line, floats to four significant digits, as the
     queue's tables write them (run, run --temp and repro end their report with it)."""
     from git_exp.commands.queue_view import value_text
@@ -16,7 +20,7 @@ def _exit(status: str) -> int:
     return 0 if status == "success" else 130 if status == "interrupted" else 1
 
 
-def quiet_line(console, name: str, sha: str, status: str, error: str | None, hint: str | None) -> int:
+def quiet_line(console: Console, name: str, sha: str, status: str, error: str | None, hint: str | None) -> int:
     """-q: what was recorded and how it went; an interruption says no more."""
     console.out(f"{name} {sha} {status}")
     if error and status != "interrupted":
@@ -24,7 +28,7 @@ def quiet_line(console, name: str, sha: str, status: str, error: str | None, hin
     return _exit(status)
 
 
-def failure_tail(console, name: str, status: str, error: str | None, hint: str | None) -> int:
+def failure_tail(console: Console, name: str, status: str, error: str | None, hint: str | None) -> int:
     """After a failed or interrupted run's report: where its log is, then what went wrong."""
     console.out(f"Its log: git exp logs {name}")
     if error:

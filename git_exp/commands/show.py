@@ -2,7 +2,17 @@
 from __future__ import annotations
 
 # A warm show answered before argparse: cli.py asks this module for answer_early.
-from git_exp.commands.show_early import answer_early  # noqa: F401 - cli.py's
+from git_exp.commands.show_early import EarlyRead, answer_early  # noqa: F401 - cli.py's
+
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from argparse import ArgumentParser, Namespace
+    from typing import Sequence
+
+    from git_exp.show.collect import Row
+    from git_exp.show.view import View
+    from git_exp.ui.console import Console
+    from git_exp.ui.table import CellLike, Column
 
 DESCRIPTION = """\
 Prints a table of experiments: the workspace, each baseline commit (named by
@@ -133,13 +143,15 @@ STATE_STYLES = {"failed": ("red",), "interrupted": ("yellow",), "running": ("gre
                 "queued": ("blue",)}
 KIND_STYLES = {"metrics": ("cyan",), "params": ("magenta",)}
 DEFAULT_PRECISION = 5
+MAX_PRECISION = 100   # far past a float's 17 digits; N digits are written out for every value
 
 
-def configure(parser):
+def configure(parser: ArgumentParser) -> None:
+    from git_exp.commands.argtypes import non_negative_int, positive_int   # usage errors: 129
     select = parser.add_argument_group("rows")
     select.add_argument("-A", "--all-commits", action="store_true",
                         help="show the experiments of every commit, not only HEAD's")
-    select.add_argument("-n", "--num", type=int, metavar="N",
+    select.add_argument("-n", "--num", type=positive_int, metavar="N",
                         help="show N commits: HEAD (or each --rev) and its first-parent ancestors")
     select.add_argument("--rev", action="append", default=[], metavar="REV",
                         help="show the experiments of REV instead of HEAD's (repeatable)")
@@ -162,7 +174,7 @@ def configure(parser):
                              "rows without it come last")
     select.add_argument("--sort-order", choices=("asc", "desc"), default="asc", metavar="asc|desc",
                         help="ascending (the default) or descending")
-    select.add_argument("--limit", type=int, metavar="N",
+    select.add_argument("--limit", type=non_negative_int, metavar="N",
                         help="show at most N experiments, the first ones in sort order")
     columns = parser.add_argument_group("columns")
     columns.add_argument("--only-changed", action="store_true",
@@ -179,7 +191,7 @@ def configure(parser):
     add_format_options(parser, csv=True)
 
 
-def add_format_options(parser, csv: bool = True, precision: bool = True) -> None:
+def add_format_options(parser: ArgumentParser, csv: bool = True, precision: bool = True) -> None:
     output = parser.add_argument_group("output")
     formats = output.add_mutually_exclusive_group()
     formats.add_argument("--json", action="store_true", help="print JSON (see JSON OUTPUT)")
@@ -192,23 +204,34 @@ def add_format_options(parser, csv: bool = True, precision: bool = True) -> None
         class Precision(argparse.Action):
             """Stores N and notes that it was given: --csv rounds only then."""
 
-            def __call__(self, parser, namespace, values, option_string=None):
+            def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                         values: object, option_string: str | None = None) -> None:
                 setattr(namespace, self.dest, values)
                 namespace.precision_given = True
 
-        output.add_argument("--precision", type=int, default=DEFAULT_PRECISION, metavar="N",
+        def precision_type(text: str) -> int:
+            # A negative N crashed the float formatting; a huge one built N digits per value.
+            try:
+                value = int(text)
+            except ValueError:
+                value = -1
+            if not 0 <= value <= MAX_PRECISION:
+                raise argparse.ArgumentTypeError(f"'{text}' is not a whole number from 0 to {MAX_PRECISION}")
+            return value
+
+        output.add_argument("--precision", type=precision_type, default=DEFAULT_PRECISION, metavar="N",
                             action=Precision,
                             help=f"digits after the decimal point of floats (default {DEFAULT_PRECISION})")
 
 
-def run(args, console) -> int:
+def run(args: Namespace, console: Console) -> int:
     from git_exp.repo import discover
     from git_exp.show.outmemo import OutputMemo, state_key
     from git_exp.show.refstate import read_state
 
     early, console.early = console.early, None
-    if early is not None:   # what answer_early read on the way (show_early.py)
-        repo, listing, request = early
+    if isinstance(early, EarlyRead):   # what answer_early read on the way (show_early.py)
+        repo, listing, request = early.repo, early.listing, early.request
     else:
         repo, request = discover(), None
         listing = read_state(repo)
@@ -252,7 +275,7 @@ def run(args, console) -> int:
     return status
 
 
-def warn_problems(warnings: list, console, most: int = 5) -> None:
+def warn_problems(warnings: list[str], console: Console, most: int = 5) -> None:
     if console.quiet:
         return
     for message in warnings[:most]:
@@ -261,7 +284,7 @@ def warn_problems(warnings: list, console, most: int = 5) -> None:
         console.warn(f"and {len(warnings) - most} more problems reading metrics and params")
 
 
-def render_view(view, args, console) -> str:
+def render_view(view: View, args: Namespace, console: Console) -> str:
     if getattr(args, "json", False):
         from git_exp.show.records import view_objects
         return json_rows(view_objects(view))
@@ -284,7 +307,7 @@ def render_view(view, args, console) -> str:
     return text + ("\n" + footer if footer else "")
 
 
-def hide_constant(view, precision, width: int):
+def hide_constant(view: View, precision: int, width: int) -> tuple[View, str]:
     """VIEW without the params equal in every row, and the line that says so."""
     import dataclasses
 
@@ -306,7 +329,7 @@ def hide_constant(view, precision, width: int):
     return dataclasses.replace(view, columns=shown), line
 
 
-def json_rows(objects: list) -> str:
+def json_rows(objects: list[dict[str, object]]) -> str:
     """A JSON list with one object a line: readable, greppable, and written by
     json's C encoder (indent= falls back to the pure-Python one, 4x slower)."""
     import json
@@ -315,7 +338,7 @@ def json_rows(objects: list) -> str:
     return "[\n" + ",\n".join(json.dumps(o, ensure_ascii=False) for o in objects) + "\n]"
 
 
-def terminal_width(console) -> int | None:
+def terminal_width(console: Console) -> int | None:
     stream = console.stdout
     if not (hasattr(stream, "isatty") and stream.isatty()):
         return None
@@ -323,7 +346,7 @@ def terminal_width(console) -> int | None:
     return terminal_size((80, 24)).columns
 
 
-def experiment_labels(rows) -> list[str]:
+def experiment_labels(rows: Sequence[Row]) -> list[str]:
     """The Experiment column: workspace, baselines, and a tree of experiments under each."""
     labels = []
     for i, row in enumerate(rows):
@@ -339,34 +362,38 @@ def experiment_labels(rows) -> list[str]:
 _MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
 
-def created_texts(rows, this_year: str | None = None) -> list[str]:
+def created_texts(rows: Sequence[Row], this_year: str | None = None) -> list[str]:
     """The Created column, in local time (ui/format.py's rule): HH:MM when every
     row is from the same day, else the date (`Dec 04` when every row is from this
-    year, else 2024-12-04)."""
+    year, else 2024-12-04). A text that is no date (a queue entry's Exp-Queued-At
+    is text of its commit message) is shown as it is, cut as a date is, and
+    counts as no day."""
     from git_exp.ui.format import local_time
-    stamps = []
+    stamps = []   # each row's moment as local ISO 8601 text; "" when it has none
     for row in rows:
         when = local_time(row.created) if row.created else None
-        stamps.append(when.isoformat() if when is not None else (row.created or ""))
+        stamps.append(when.isoformat() if when is not None else "")
+    others = [(row.created or "-")[:10] for row in rows]   # what a row without one shows
     dates = {c[:10] for c in stamps if c}
     if len(dates) == 1:
-        return [c[11:16] if c else "-" for c in stamps]
+        return [c[11:16] if c else other for c, other in zip(stamps, others)]
     if this_year is None:
         import time
         this_year = time.strftime("%Y")
     if all(d[:4] == this_year for d in dates):
-        return [f"{_MONTHS[int(c[5:7]) - 1]} {c[8:10]}" if c else "-" for c in stamps]
-    return [c[:10] if c else "-" for c in stamps]
+        return [f"{_MONTHS[int(c[5:7]) - 1]} {c[8:10]}" if c else other for c, other in zip(stamps, others)]
+    return [c[:10] if c else other for c, other in zip(stamps, others)]
 
 
-def notes_text(row) -> str:
+def notes_text(row: Row) -> str:
     """The Notes column: #tags, then the note's first line, else the run -m message's."""
     text = (row.note or (row.message if row.kind == "experiment" else "") or "").strip()
     first = text.splitlines()[0] if text else ""
     return " ".join(["#" + t for t in row.tags] + ([first] if first else []))
 
 
-def table_cells(view, precision: int | None, sha: bool = False):
+def table_cells(view: View, precision: int | None,
+                sha: bool = False) -> tuple[list[Column], list[list[CellLike]], list[tuple[str, ...]]]:
     """Columns, cells and row styles of the table (and of --md)."""
     from git_exp.show.columns import MISSING, values
     from git_exp.show.values import format_value, is_number
@@ -384,13 +411,13 @@ def table_cells(view, precision: int | None, sha: bool = False):
         numeric = all(is_number(line[i]) for line in grid if line[i] is not MISSING)
         columns.append(Column(col.label, "right" if numeric else "left", KIND_STYLES[col.kind]))
     notes = [notes_text(row) for row in view.rows]
-    with_notes = any(notes)
+    with_notes = view.show_notes and any(notes)
     if with_notes:
         columns.append(Column("Notes"))
     created = created_texts(view.rows) if view.show_created else []
-    texts: dict = {}   # (type, value) -> text: most values repeat down a column
+    texts: dict[tuple[type, object], str] = {}   # (type, value) -> text: most values repeat down a column
 
-    def text(value) -> str:
+    def text(value: object) -> str:
         if value is MISSING:
             return "-"
         if isinstance(value, (list, dict)):
@@ -403,7 +430,7 @@ def table_cells(view, precision: int | None, sha: bool = False):
 
     cells = []
     for i, (row, label, line) in enumerate(zip(view.rows, experiment_labels(view.rows), grid)):
-        head: list = [label]
+        head: list[CellLike] = [label]
         if sha:
             head.append(row.rev[:7] if row.rev else "-")
         if view.show_created:
@@ -411,17 +438,17 @@ def table_cells(view, precision: int | None, sha: bool = False):
         if view.show_state:
             head.append(Cell(row.state or "-", STATE_STYLES.get(row.state, ())))
         cells.append(head + [text(v) for v in line] + ([notes[i]] if with_notes else []))
-    styles = [("bold",) if row.kind == "baseline" else () for row in view.rows]
+    styles: list[tuple[str, ...]] = [("bold",) if row.kind == "baseline" else () for row in view.rows]
     return columns, cells, styles
 
 
-def render_csv(view, precision: int | None = None) -> str:
+def render_csv(view: View, precision: int | None = None) -> str:
     """Values exact, unless PRECISION (an explicit --precision) rounds floats as the table does."""
     from git_exp.show.columns import MISSING, values
     from git_exp.show.values import format_value, plain_text
     from git_exp.ui.table import render_csv as csv_text
 
-    def text(v) -> str:
+    def text(v: object) -> str:
         if precision is not None and isinstance(v, float):
             return format_value(v, precision)
         return plain_text(v)

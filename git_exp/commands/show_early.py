@@ -3,13 +3,30 @@
 cli.py asks a verb's module for `answer_early(argv, console)` before building
 its argparse parser; for show, the memo's answer costs less than importing
 argparse (with re, gettext, locale) and building the parser. What it read
-on the way serves run() (commands/show.py) of the same invocation, as
-(repository, ref listing, request or None) in console.early.
+on the way serves run() (commands/show.py) of the same invocation, as an
+EarlyRead (repository, ref listing, request or None) in console.early.
 """
 from __future__ import annotations
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from git_exp.repo import Repository
+    from git_exp.show.refstate import RefState
+    from git_exp.ui.console import Console
 
-def answer_early(argv: list[str], console) -> int | None:
+
+class EarlyRead:
+    """What answer_early read when the memo could not answer: the repository, its
+    ref listing and the memo's request (None: run() keys on the parsed options)."""
+    __slots__ = ("repo", "listing", "request")
+
+    def __init__(self, repo: Repository, listing: RefState, request: str | None) -> None:
+        self.repo = repo
+        self.listing = listing
+        self.request = request
+
+
+def answer_early(argv: list[str], console: Console) -> int | None:
     """A warm `show` answered from its output memo before argparse is even
     imported (cli.py asks; argparse and the parser cost a warm show a fifth
     of its time). Keyed on ARGV itself: the options argparse would make of it
@@ -28,7 +45,7 @@ def answer_early(argv: list[str], console) -> int | None:
         return None     # the same error again in run(), after argparse had its say
     if _may_set_flags(argv):
         # -q/-v change the console, which only parsing tells: run() keys on the parsed options.
-        console.early = (repo, listing, None)
+        console.early = EarlyRead(repo, listing, None)
         return None
     from git_exp.commands.show import terminal_width
     request = repr(("argv", argv, console.color, terminal_width(console)))
@@ -38,7 +55,7 @@ def answer_early(argv: list[str], console) -> int | None:
     key = state_key(repo, request, listing, workspace)
     found = OutputMemo(repo.exp_dir, request, repo.root).get(key) if key is not None else None
     if found is None:
-        console.early = (repo, listing, request)
+        console.early = EarlyRead(repo, listing, request)
         return None
     from git_exp.commands.show import warn_problems
     text, warnings, status = found

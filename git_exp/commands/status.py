@@ -1,6 +1,13 @@
 """git exp status: which stages would run, which data differs from its record."""
 from __future__ import annotations
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from argparse import ArgumentParser, Namespace
+
+    from git_exp.ui.console import Console
+    from git_exp.worktree.status import StatusReport
+
 DESCRIPTION = """\
 Shows, without changing anything, which stages of exp.yaml would run and
 why (a dep, param or command changed, an out is missing or modified), and
@@ -23,11 +30,11 @@ where state is one of "ok", "modified", "not in work tree", "refused".
 """)]
 
 
-def configure(parser):
+def configure(parser: ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the status as JSON")
 
 
-def as_json(report) -> str:
+def as_json(report: StatusReport) -> str:
     import json
     data = {
         "stages": [{"name": s.name, "reasons": s.reasons, "frozen": s.frozen} for s in report.stages],
@@ -39,7 +46,7 @@ def as_json(report) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
-def run(args, console) -> int:
+def run(args: Namespace, console: Console) -> int:
     from git_exp.worktree.status import status
     from git_exp.repo import discover
     report = status(discover())

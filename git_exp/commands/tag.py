@@ -1,6 +1,12 @@
 """git exp tag: add, remove or list the tags of an experiment."""
 from __future__ import annotations
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from argparse import ArgumentParser, Namespace
+
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Adds TAG (several may be given) to experiment NAME, or with --delete
 removes them; with only NAME, lists its tags. Tags are labels for finding
@@ -22,13 +28,13 @@ EXAMPLES = [
 ]
 
 
-def configure(parser):
+def configure(parser: ArgumentParser) -> None:
     parser.add_argument("name", metavar="NAME", help="the experiment (name, sha prefix or ref)")
     parser.add_argument("tags", metavar="TAG", nargs="*", help="the tags to add (or remove)")
     parser.add_argument("-d", "--delete", action="store_true", help="remove the tags instead")
 
 
-def run(args, console) -> int:
+def run(args: Namespace, console: Console) -> int:
     from git_exp.errors import UsageError
     from git_exp.experiments import annotations
     from git_exp.experiments.resolve import resolve
@@ -37,7 +43,7 @@ def run(args, console) -> int:
     repo = discover()
     if not args.tags:
         if args.delete:
-            raise UsageError("--delete needs the tags to remove")
+            raise UsageError("--delete needs the tags to remove", hint="git exp tag -d NAME TAG...")
         exp = resolve(repo, args.name)
         for tag in annotations.read_one(repo.root, exp.sha)[0].tags:
             console.out(tag)

@@ -1,6 +1,12 @@
 """git exp ui: the local web app."""
 from __future__ import annotations
 
+TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
+if TYPE_CHECKING:
+    from argparse import ArgumentParser, Namespace
+
+    from git_exp.ui.console import Console
+
 DESCRIPTION = """\
 Starts a web server on this machine and opens its page in your browser: the
 table of experiments (grouped by baseline, every column of 'git exp show',
@@ -28,26 +34,46 @@ EXAMPLES = ["git exp ui", "git exp ui --no-browser --port 8765", "git exp ui --r
 DEFAULT_PORT = 8765
 
 
-def configure(parser):
-    parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None,
+def configure(parser: ArgumentParser) -> None:
+    parser.add_argument("--host", type=_host, default="127.0.0.1",
+                        help="the address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=None,
                         help=f"the port (default: {DEFAULT_PORT}, or a free one if it is taken; 0: any free one)")
     parser.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
     parser.add_argument("--read-only", action="store_true", help="hide every action that changes anything")
 
 
-def run(args, console) -> int:
-    from git_exp.errors import ExpError
+def _host(text: str) -> str:
+    """--host: an address; an empty one would listen everywhere under a URL no browser opens."""
+    import argparse
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give an address, such as 127.0.0.1 or 0.0.0.0 for every interface")
+    return text.strip()
+
+
+def _port(text: str) -> int:
+    """--port: a TCP port; one out of range is the user's mistake, not the socket's OverflowError."""
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number from 0 to 65535")
+    return value
+
+
+def run(args: Namespace, console: Console) -> int:
     from git_exp.repo import discover
     from git_exp.web.security import is_loopback
-    from git_exp.web.server import make_server, url_of
+    from git_exp.web.server import PortUnavailable, make_server, url_of
     repo = discover()
     try:
         httpd = make_server(repo, args.host, DEFAULT_PORT if args.port is None else args.port, args.read_only)
-    except ExpError:
+    except PortUnavailable:
         if args.port is not None:
             raise
-        httpd = make_server(repo, args.host, 0, args.read_only)
+        httpd = make_server(repo, args.host, 0, args.read_only)   # the default port is taken: any free one
     url = url_of(httpd, args.host)
     if not is_loopback(args.host):
         console.warn(f"listening on {args.host}: anyone who can reach it and has the URL "

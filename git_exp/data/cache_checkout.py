@@ -160,11 +160,7 @@ class Checkout:
             else:
                 temp = temp_name(tree.make_parents(rel, "data path"))
                 self._copy_small(obj, temp, digest, size, executable)
-                try:
-                    tree.place(temp, rel, "data path")
-                except BaseException:
-                    cachefiles.discard(temp)
-                    raise
+                tree.place(temp, rel, "data path")   # which removes TEMP if it fails
             return "copy"
         before = None
         trusted = False

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
     from git_exp.data.cache import Cache, Progress
     from git_exp.data.hashing import HashInfo
+    from git_exp.remotes.fetch import FetchReport
     from git_exp.repo import Repository
 
 BACKUP_PREFIX = "refs/exp-backups/"
@@ -62,7 +63,7 @@ class ApplyResult:
     missing: list[str] = field(default_factory=list)
     saved_first: list[str] = field(default_factory=list)
     forced: list[str] = field(default_factory=list)   # local files overwritten with --force
-    fetched: object = None   # remotes.fetch.FetchReport when missing data was fetched
+    fetched: FetchReport | None = None   # when missing data was fetched
 
 
 class ApplyConflict(ExpError):

@@ -116,8 +116,12 @@ def branch(repo: Repository, spec: str, branch_name: str | None) -> tuple[refs.E
     found = resolve(repo, spec)
     name = branch_name or found.name
     proc = git(["check-ref-format", "--branch", name], cwd=repo.root, check=False)
-    if proc.returncode != 0:
-        raise ExpError(f"'{name}' is not a valid branch name")
+    # --branch expands @{-N} to the branch checked out N switches ago (and prints it):
+    # a name that comes back otherwise is a reference to another branch, not a new name.
+    if proc.returncode != 0 or proc.stdout.decode("utf-8", "surrogateescape").strip() != name:
+        raise ExpError(f"'{name}' is not a valid branch name",
+                       hint="pick a plain name such as exp/better-lr (git check-ref-format: no spaces, "
+                            "'..', '~', '^', ':', '?', '*', '[', '\\' or '@{')")
     ref = f"refs/heads/{name}"
     if git(["rev-parse", "--verify", "-q", ref], cwd=repo.root, check=False).returncode == 0:
         raise ExpError(f"a branch named '{name}' already exists",

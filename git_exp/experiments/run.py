@@ -251,6 +251,7 @@ def run_experiment(repo: Repository, *, overrides: Sequence[str] = (), name: str
         prefetched=prefetch.head() if prefetch is not None and baseline is None else None)
     for arg in overrides:
         if sweeps.is_sweep(arg):
+            sweeps.expand([arg])   # a malformed sweep says what is wrong with it first
             raise ExpError(f"'{arg}' is a sweep: it describes several experiments",
                            hint="queue them with 'git exp run --queue -S ...', "
                                 "or run them in parallel with -j N")
@@ -364,5 +365,8 @@ def run_experiment(repo: Repository, *, overrides: Sequence[str] = (), name: str
         else:
             result.error = ExpError(f"{result.error.message}\n(and {note})", result.error.hint)
     if interrupted:
-        result.error = ExpError(f"interrupted; the run was recorded as experiment '{name}'")
+        result.error = ExpError(f"interrupted; the run was recorded as experiment '{name}'",
+                                hint="'git exp run' runs it again with the params it left in your work tree; "
+                                     "'git exp checkout' restores the cached outputs it removed, "
+                                     "'git checkout -- PATH' those kept in Git")
     return result

@@ -362,6 +362,10 @@ def _inside(root: str, rel: str) -> str:
     if os.path.commonpath([real_root, target]) != real_root:
         raise ExpError(f"params file {rel} is outside the repository",
                        hint=f"params files must be inside {root}")
+    if not os.path.lexists(target):   # named by -S, not by exp.yaml: say how -S names files
+        raise ExpError(f"params file {rel} does not exist",
+                       hint="-S FILE:KEY=VALUE edits FILE, a path from the repository root; "
+                            "-S KEY=VALUE edits params.yaml")
     return target
 
 

@@ -188,7 +188,9 @@ def _parse_yaml(text: str, source: str) -> object:
     try:
         return bounded.load_yaml(text, source)
     except yaml.YAMLError as e:
-        raise yaml_error(e, source, text) from None
+        error = yaml_error(e, source, text)
+        error.hint = error.hint or "fix the YAML syntax at that position"
+        raise error from None
     except RecursionError:
         raise ExpError(f"{source}: nested too deeply") from None
 
@@ -199,7 +201,8 @@ def _parse_json(text: str, source: str) -> object:
         return bounded.load_json(text, source)
     except json.JSONDecodeError as e:
         msg = e.msg[:1].lower() + e.msg[1:]
-        raise ExpError(f"{source}:{e.lineno}:{e.colno}: {msg}") from None
+        raise ExpError(f"{source}:{e.lineno}:{e.colno}: {msg}",
+                       hint="fix the JSON syntax at that position") from None
     except RecursionError:
         raise ExpError(f"{source}: nested too deeply") from None
 
@@ -235,4 +238,4 @@ def toml_error(e: ValueError, text: str, source: str) -> ExpError:
     else:
         where = source
     msg = msg[:1].lower() + msg[1:]
-    return ExpError(f"{where}: {msg}")
+    return ExpError(f"{where}: {msg}", hint="fix the TOML syntax at that position")

@@ -80,7 +80,8 @@ def _values(arg: str) -> list[str]:
     inner = m.group(2) if m else value
     items = split_top_level(inner)
     if items is None:
-        raise ExpError(f"invalid sweep '{arg}': unbalanced quotes or brackets")
+        raise ExpError(f"invalid sweep '{arg}': unbalanced quotes or brackets",
+                       hint="close each quote and bracket: KEY=a,b or KEY='[1, 2]','[3, 4]'")
     items = [item.strip() for item in items]
     if m and items == [""]:
         raise ExpError(f"invalid sweep '{arg}': choice() needs at least one value",
@@ -117,7 +118,8 @@ def _range(arg: str, inner: str) -> list[str]:
     start, stop = exact[0], exact[1]
     step = exact[2] if len(exact) == 3 else Decimal(1)
     if step == 0:
-        raise ExpError(f"invalid sweep '{arg}': the step of a range cannot be 0")
+        raise ExpError(f"invalid sweep '{arg}': the step of a range cannot be 0",
+                       hint="write range(start,stop,step) with a step that is not 0")
     # len(range(...)) is ceil((stop - start) / step) for either sign of step.
     count = max(0, int(((stop - start) / step).to_integral_value(rounding=ROUND_CEILING)))
     if count == 0:

@@ -168,7 +168,9 @@ def _select(pipeline: Pipeline, graph: dict[str, set[str]], targets: list[str], 
             continue
         known = list(pipeline.stages)
         import difflib   # only for the error's suggestion: not on every run's path
-        close = difflib.get_close_matches(target, known, n=3)
+        # foreach/matrix groups by their name too (gen for gen@1, gen@2), as targets take them
+        names = list(dict.fromkeys(n.split("@", 1)[0] for n in known)) + [n for n in known if "@" in n]
+        close = difflib.get_close_matches(target, names, n=3)
         hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
         shown = ", ".join(known[:20]) + (", ..." if len(known) > 20 else "")
         raise ExpError(f"unknown stage '{target}'",

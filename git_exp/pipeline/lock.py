@@ -53,13 +53,17 @@ def _safe_path(path: object, where: str) -> str:
     return path
 
 
+# exp.lock is written by run and repro, never by hand: the fix is to get a good one back.
+_RESTORE = f"restore it with 'git checkout -- {LOCK_FILE}' or delete it to rerun every stage"
+
+
 def _infos(items: object, where: str) -> dict[str, HashInfo]:
     result = {}
     if not isinstance(items, list):
-        raise ExpError(f"{LOCK_FILE}: '{where}' must be a list")
+        raise ExpError(f"{LOCK_FILE}: '{where}' must be a list", hint=_RESTORE)
     for item in items:
         if not isinstance(item, dict) or "path" not in item:
-            raise ExpError(f"{LOCK_FILE}: malformed entry in {where}")
+            raise ExpError(f"{LOCK_FILE}: malformed entry in {where}", hint=_RESTORE)
         path = _safe_path(item["path"], where)
         result[path] = HashInfo.from_dict({k: v for k, v in item.items() if k != "path"})
     return result
@@ -73,21 +77,21 @@ def parse_lock(text: str) -> dict[str, StageLock]:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         raise ExpError(f"{LOCK_FILE}{where}: not valid YAML",
-                       hint="restore it with 'git checkout -- exp.lock' or delete it to rerun every stage") from None
+                       hint=_RESTORE) from None
     if not isinstance(data, dict):
-        raise ExpError(f"{LOCK_FILE}: expected a mapping at the top")
+        raise ExpError(f"{LOCK_FILE}: expected a mapping at the top", hint=_RESTORE)
     stages = data.get("stages") or {}
     if not isinstance(stages, dict):
-        raise ExpError(f"{LOCK_FILE}: 'stages' must be a mapping")
+        raise ExpError(f"{LOCK_FILE}: 'stages' must be a mapping", hint=_RESTORE)
     result = {}
     for name, entry in stages.items():
         if not isinstance(entry, dict):
-            raise ExpError(f"{LOCK_FILE}: stage '{name}' must be a mapping")
+            raise ExpError(f"{LOCK_FILE}: stage '{name}' must be a mapping", hint=_RESTORE)
         cmd = entry.get("cmd", [])
         cmd = [cmd] if isinstance(cmd, str) else list(cmd)
         params = entry.get("params") or {}
         if not isinstance(params, dict):
-            raise ExpError(f"{LOCK_FILE}: params of stage '{name}' must be a mapping")
+            raise ExpError(f"{LOCK_FILE}: params of stage '{name}' must be a mapping", hint=_RESTORE)
         result[str(name)] = StageLock(
             cmd=cmd,
             deps=_infos(entry.get("deps") or [], f"stage '{name}' deps"),

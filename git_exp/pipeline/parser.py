@@ -37,7 +37,9 @@ _KINDS = {"outs": "out", "metrics": "metric", "plots": "plot"}
 
 def _suggest(word: object, allowed: tuple[str, ...]) -> str:
     import difflib   # only for the error's suggestion: not on every run's path
-    close = difflib.get_close_matches(str(word), list(allowed), n=1)
+    # Two letters swapped ('dpes') first: difflib scores 'desc' as close as 'deps'.
+    close = [a for a in allowed if sorted(a) == sorted(str(word))][:1] \
+        or difflib.get_close_matches(str(word), list(allowed), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
@@ -231,7 +233,7 @@ class PipelineParser:
             value = resolver.resolve(body["wdir"], where)
             if not isinstance(value, str):
                 raise ExpError(f"{where}: 'wdir' in stage '{name}' must be a folder path, "
-                               f"got {kind_of(value)}")
+                               f"got {kind_of(value)}", hint="write 'wdir: FOLDER', relative to exp.yaml")
             wdir = self._path(value, self.base, "wdir", where, f"stage '{name}'")
         if body.get("vars") is not None:
             context = self.context.child()
@@ -299,14 +301,14 @@ class PipelineParser:
         value = values.get(key, False)
         if not isinstance(value, bool):
             raise ExpError(f"{marks.value_mark(key)}: '{key}' in {owner} must be true or false, "
-                           f"got {kind_of(value)}")
+                           f"got {kind_of(value)}", hint=f"write '{key}: true' or '{key}: false'")
         return value
 
     def _text(self, values: dict, key: str, owner: str, marks: YDict) -> str | None:
         value = values.get(key)
         if value is not None and not isinstance(value, str):
             raise ExpError(f"{marks.value_mark(key)}: '{key}' in {owner} must be text, "
-                           f"got {kind_of(value)}")
+                           f"got {kind_of(value)}", hint=f"quote it: {key}: \"...\"")
         return value
 
     def _path(self, value: object, wdir: str, what: str, where: Mark, owner: str = "") -> str:
@@ -349,7 +351,8 @@ class PipelineParser:
                 for index, key in enumerate(keys):
                     if not isinstance(key, str):
                         raise ExpError(f"{mark_of(keys, index, where)}: a key of '{name}' in {owner} "
-                                       f"must be text, got {kind_of(key)}")
+                                       f"must be text, got {kind_of(key)}",
+                                       hint="write the key's dotted path, such as train.lr")
                     _add_param(params, path, key)
         return params
 
@@ -411,7 +414,9 @@ def _check_option(key: str, value: object, where: Mark, path: object, owner: str
         ok, want = isinstance(value, str), "text"
     if not ok:
         raise ExpError(f"{where}: option '{key}' of '{path}' in {owner} must be {want}, "
-                       f"got {kind_of(value)}")
+                       f"got {kind_of(value)}",
+                       hint=f"write '{key}: true' or '{key}: false'" if want == "true or false"
+                       else f"give '{key}' {want}")
 
 
 def _add_param(params: dict, path: str, key: str) -> None:

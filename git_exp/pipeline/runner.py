@@ -23,6 +23,7 @@ from git_exp.ignore import ensure_ignored
 from git_exp.params import read as params_read
 from git_exp.pipeline import lock as lockfile
 from git_exp.pipeline.graph import stage_order
+from git_exp.pipeline.paths import where_text
 from git_exp.plainclass import Mutable
 from git_exp.procs import guard_group, unguard_group
 from git_exp.worktree_writes import WorkTree
@@ -45,9 +46,30 @@ class Events:
     def output(self, data: bytes) -> None: ...
 
 
+def _at(stage: Stage) -> str:
+    """'exp.yaml:3:3: ' where STAGE is defined, for an error about it."""
+    return f"{where_text(stage.location)}: " if stage.location else ""
+
+
+def _guess(word: str, candidates: set[str] | list[str]) -> str:
+    import difflib   # only for an error's hint: not on every run's path
+    close = difflib.get_close_matches(word, list(candidates), n=1)
+    return f"did you mean '{close[0]}'? " if close else ""
+
+
+def _neighbours(dep: str, path: str) -> list:
+    """The names beside a missing DEP (PATH on disk), written as DEP is."""
+    folder = os.path.dirname(path)
+    names = os.listdir(folder) if os.path.isdir(folder) else []
+    return [n if "/" not in dep else dep.rpartition("/")[0] + "/" + n for n in names if n != ".git"]
+
+
 class StageFailed(ExpError):
     def __init__(self, stage: str, exit_code: int) -> None:
         how = f"was killed by signal {-exit_code}" if exit_code < 0 else f"exited with status {exit_code}"
+        # The shell's own codes: its words are above, in the output, easy to miss.
+        how += {126: " (the shell could not execute it)", 127: " (the shell did not find the program)"}.get(
+            exit_code, "")
         super().__init__(f"stage '{stage}' failed: its command {how}",
                          hint="fix the command and run again; exp.lock keeps the stage's last good run")
         self.stage = stage
@@ -139,8 +161,10 @@ class PipelineRun:
                 if not any(k == key or k.startswith(key + ".") for k in chosen):
                     # params.py: a key bound to code is refused with file:line
                     raise params_read.why_missing(self._abs(relfile), relfile, key) or ExpError(
-                        f"stage '{stage.name}' tracks param '{key}', but {relfile} has no such key",
-                        hint=f"add '{key}' to {relfile}, or remove it from the stage in exp.yaml")
+                        f"{_at(stage)}stage '{stage.name}' tracks param '{key}', "
+                        f"but {relfile} has no such key",
+                        hint=_guess(key, {k.rsplit('.', n)[0] for k in flat for n in range(k.count('.') + 1)})
+                        + f"add '{key}' to {relfile}, or remove it from the stage in exp.yaml")
             values[relfile] = chosen
         return values
 
@@ -152,8 +176,10 @@ class PipelineRun:
                 if allow_missing:
                     infos[dep] = None
                     continue
-                raise ExpError(f"stage '{stage.name}' depends on '{dep}', which does not exist",
-                               hint="create it, or add a stage that has it among its outs")
+                raise ExpError(f"{_at(stage)}stage '{stage.name}' depends on "
+                               f"'{dep}', which does not exist",
+                               hint=_guess(dep, _neighbours(dep, path))
+                               + "create it, or add a stage that has it among its outs")
             infos[dep] = hash_path(path, memo)[0]
         return infos
 

@@ -40,6 +40,22 @@ def _read_json(path: str) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def _json_files(folder: str) -> list[tuple[str, dict]]:
+    """(name without .json, data) of every readable `NAME.json` mapping in FOLDER, in name
+    order; none when FOLDER is missing. Hidden names (a temp file's) are passed over."""
+    try:
+        names = sorted(os.listdir(folder))
+    except FileNotFoundError:
+        return []
+    found = []
+    for name in names:
+        if name.endswith(".json") and not name.startswith("."):
+            data = _read_json(os.path.join(folder, name))
+            if data is not None:
+                found.append((name[:-5], data))
+    return found
+
+
 def _unlink(path: str) -> bool:
     try:
         os.unlink(path)
@@ -68,17 +84,7 @@ def remove_state(repo: Repository, entry_id: str) -> bool:
 
 def all_states(repo: Repository) -> dict[str, dict]:
     """id -> state of every entry that has a state file."""
-    found: dict[str, dict] = {}
-    try:
-        names = os.listdir(queue_dir(repo))
-    except FileNotFoundError:
-        return found
-    for name in names:
-        if name.endswith(".json") and not name.startswith("."):
-            data = _read_json(os.path.join(queue_dir(repo), name))
-            if data is not None and data.get("id") == name[:-5]:
-                found[name[:-5]] = data
-    return found
+    return {stem: data for stem, data in _json_files(queue_dir(repo)) if data.get("id") == stem}
 
 
 def request_kill(repo: Repository, entry_id: str) -> None:
@@ -113,17 +119,8 @@ def unregister_worker(repo: Repository, pid: int) -> None:
 
 def list_workers(repo: Repository) -> list[dict]:
     """Every registered worker's info (alive or not: the caller checks)."""
-    found: list[dict] = []
-    try:
-        names = sorted(os.listdir(workers_dir(repo)))
-    except FileNotFoundError:
-        return found
-    for name in names:
-        if name.endswith(".json") and name[:-5].isdigit():
-            data = _read_json(os.path.join(workers_dir(repo), name))
-            if data is not None and isinstance(data.get("pid"), int):
-                found.append(data)
-    return found
+    return [data for stem, data in _json_files(workers_dir(repo))
+            if stem.isdigit() and isinstance(data.get("pid"), int)]
 
 
 def request_stop(repo: Repository, pid: int) -> None:

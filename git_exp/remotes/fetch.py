@@ -44,7 +44,7 @@ class Refillable(Protocol):
     """What refill() reads and updates: a checkout's result (worktree.sync.SyncResult)."""
 
     missing: dict[str, list[str]]   # data path -> objects the cache lacks
-    fetched: object                 # set to the FetchReport (SyncResult keeps it as object)
+    fetched: FetchReport | None     # set to the report of the fetch
 
 
 @dataclass

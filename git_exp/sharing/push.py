@@ -140,11 +140,19 @@ def push(repo: Repository, remote: str, specs: Sequence[str] = (), all_of_head: 
             outcomes[exp.ref] = RefResult(exp, "up to date")
         else:
             to_push.append(exp)
-    if to_push and with_data:
-        tips = {exp.sha: label_for(exp.ref) for exp in to_push}
+    # Experiments named on the command line get their data checked even when
+    # their refs are there already: the data remote may be new (expdata set
+    # after a first push) or have lost objects, and this is the repair pull's
+    # hint names. One question to the data remote; a bare `push` asks none.
+    there_already = [e for e in chosen if specs and outcomes.get(e.ref, None) is not None
+                     and outcomes[e.ref].status == "up to date"]
+    if (to_push or there_already) and with_data:
+        tips = {exp.sha: label_for(exp.ref) for exp in to_push + there_already}
+        checked = {exp.sha for exp in there_already}
         errors: dict[str, ExpError] = {}
-        result.data = send_data(repo, remote, None, tips, list(listing.values()), jobs, progress,
-                                errors)
+        result.data = send_data(repo, remote, None, tips,
+                                [sha for sha in listing.values() if sha not in checked],
+                                jobs, progress, errors)
         for exp in [e for e in to_push if e.sha in errors]:
             # Its data was not checked: its ref must not reach the remote.
             outcomes[exp.ref] = RefResult(exp, "failed", "its data cannot be read: "

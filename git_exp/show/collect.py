@@ -110,7 +110,8 @@ def collect(repo: Repository, *, all_commits: bool = False, num: int | None = No
             all_tags: bool = False, listing: RefState | None = None) -> Selection:
     """The rows; LISTING is the refs to read them from (read now when not given)."""
     if num is not None and num < 1:
-        raise ExpError(f"-n must be at least 1, not {num}")
+        raise ExpError(f"-n must be at least 1, not {num}",
+                       hint="-n 1 shows HEAD's commit alone, -n 2 its parent too; -A shows every commit")
     reader = reader or CommitReader(repo)
     # Runs in progress before the experiments: a run that ends in between is
     # then seen twice (its ref wins), never missed.

@@ -128,7 +128,9 @@ def compile_patterns(patterns: list[str] | None, option: str) -> list:
         try:
             compiled.append(re.compile(pattern))
         except re.error as exc:
-            raise ExpError(f"{option}: invalid regular expression '{pattern}': {exc}") from None
+            raise ExpError(f"{option}: invalid regular expression '{pattern}': {exc}",
+                           hint="it is a Python regular expression searched in each column's name; "
+                                "put a '\\' before ( ) [ ] . * + ? to mean the character itself") from None
     return compiled
 
 

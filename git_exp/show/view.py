@@ -35,6 +35,7 @@ class View:
     columns: list                   # columns.Column shown, metrics first
     show_created: bool = True
     show_state: bool = False
+    show_notes: bool = True         # when some row has tags, a note or a message (--drop Notes hides it)
     warnings: list = field(default_factory=list)   # one message per problem, naming the commits
     unreadable: list = field(default_factory=list)  # experiments that could not be shown at all
 
@@ -49,7 +50,8 @@ def show(repo: Repository, *, all_commits: bool = False, num: int | None = None,
     if sort_order not in SORT_ORDERS:
         raise ExpError(f"unknown sort order '{sort_order}'", hint="use asc or desc")
     if limit is not None and limit < 0:
-        raise ExpError(f"--limit must not be negative, not {limit}")
+        raise ExpError(f"--limit must not be negative, not {limit}",
+                       hint="--limit N keeps the first N experiments in sort order, across the commits shown")
     selection = collect(repo, all_commits=all_commits, num=num, revs=revs,
                         hide_failed=hide_failed, hide_workspace=hide_workspace,
                         hide_queued=hide_queued, all_branches=all_branches, all_tags=all_tags,
@@ -107,6 +109,7 @@ def arrange(selection: Selection, *, sort_by: str | None = None, sort_order: str
     return View(rows, shown,
                 show_created=meta("Created"),
                 show_state=any(r.state not in PLAIN_STATES for r in rows) and meta("State"),
+                show_notes=meta("Notes"),
                 warnings=selection.unreadable + problems(rows), unreadable=selection.unreadable)
 
 

@@ -9,6 +9,7 @@ polls while nothing happens costs two git calls and a few stats.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import threading
@@ -199,6 +200,10 @@ def _log_bug(repo: Repository) -> str:
     return path or "no log (nothing writable)"
 
 
+class PortUnavailable(ExpError):
+    """The port is taken (or needs privileges): another one may do, the address is fine."""
+
+
 class UiServer(ThreadingHTTPServer):
     """The server make_server binds: its App holds the repository and the token."""
     daemon_threads = True
@@ -254,8 +259,13 @@ def make_server(repo: Repository, host: str = "127.0.0.1", port: int = 0,
     try:
         httpd = Server((host, port), Handler)
     except OSError as err:
-        raise ExpError(f"cannot listen on {host}:{port}: {err.strerror}",
-                       hint="pick another port with --port N (0 for any free one)") from None
+        if err.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise PortUnavailable(f"cannot listen on {host}:{port}: {err.strerror}",
+                                  hint="pick another port with --port N (0 for any free one)") from None
+        # Not the port: the address (a name that does not resolve, one this machine lacks).
+        raise ExpError(f"cannot listen on {host}: {err.strerror}",
+                       hint="give --host an address of this machine: 127.0.0.1 (the default), "
+                            "::1, or 0.0.0.0 for every interface") from None
     httpd.app = App(repo, host, httpd.server_address[1], read_only)
     threading.Thread(target=httpd.app.warm_up, daemon=True).start()
     return httpd

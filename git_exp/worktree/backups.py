@@ -130,7 +130,9 @@ class Backup(Mutable):
     def to_dict(self) -> dict:
         return {"ref": self.ref, "sha": self.sha, "date": self.time, "subject": self.subject,
                 "data": {p: i.to_dict() for p, i in sorted(self.data.items())},
-                "changed_files": self.files, "expires": self.expires, "restore": self.restore}
+                "changed_files": self.files,
+                # Whole seconds, as "date": the cutoff arithmetic leaves a fraction.
+                "expires": None if self.expires is None else int(self.expires), "restore": self.restore}
 
 
 def parse_expiry(repo: Repository, value: str, where: str) -> float:

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
     from git_exp.data.cache import Cache, Progress
     from git_exp.data.state import StateMemo
+    from git_exp.remotes.fetch import FetchReport
     from git_exp.remotes.transfer import Progress as FetchProgress
     from git_exp.repo import Repository
 
@@ -72,7 +73,7 @@ class SyncResult(Mutable):
         self.refused = False                    # ...and so nothing was done (checkout)
         self.backup_ref: str | None = None      # where --force kept what it replaced
         self.backed_up: list[str] = []          # the paths that backup holds
-        self.fetched: object = None  # remotes.fetch.FetchReport when missing objects were fetched
+        self.fetched: FetchReport | None = None  # when missing objects were fetched
 
     @property
     def nothing_done(self) -> bool:
