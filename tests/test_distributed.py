@@ -20,6 +20,7 @@ import time
 
 import pytest
 
+from git_exp.procs import is_same
 from tests.conftest import ROOT, alive, end_group, wait_for
 
 HAS_DASK = importlib.util.find_spec("distributed") is not None
@@ -27,7 +28,10 @@ needs_dask = pytest.mark.skipif(not HAS_DASK, reason="distributed is not install
                                                      "(pip install '.[test,dask]')")
 
 # Appends "<name> <lr> <pid>" to GIT_EXP_TEST_RUNS; with lr 0.9 writes its pid
-# to GIT_EXP_TEST_MARKER and waits while the file GIT_EXP_TEST_GATE exists.
+# to GIT_EXP_TEST_MARKER and waits while the file GIT_EXP_TEST_GATE exists (at most
+# 5 minutes, a guard against a test that never opens it: every test removes the
+# gate itself, and a gate that opened on its own after 60 s let a slow machine's
+# run finish in the middle of a test that held it).
 TRAIN = """\
 import json, os, re, time
 lr = float(re.search(r"lr: *([0-9.e-]+)", open("params.yaml").read()).group(1))
@@ -37,7 +41,7 @@ with open(os.environ["GIT_EXP_TEST_RUNS"], "a") as fh:
 if lr == 0.9:
     open(os.environ["GIT_EXP_TEST_MARKER"] + ".tmp", "w").write(str(os.getpid()))
     os.replace(os.environ["GIT_EXP_TEST_MARKER"] + ".tmp", os.environ["GIT_EXP_TEST_MARKER"])
-    for _ in range(600):
+    for _ in range(3000):
         if not os.path.exists(os.environ["GIT_EXP_TEST_GATE"]):
             break
         time.sleep(0.1)
@@ -326,8 +330,8 @@ def test_a_killed_worker_reruns_its_entry_once_and_one_result_is_recorded(shared
     dispatcher = None
     try:
         first = int(wait_for(lambda: marker.exists() and marker.read_text(), "the first run", timeout=30))
-        dispatcher = json.loads(next((shared.path / ".git/exp/queue/workers").glob("*.json"))
-                                .read_text())["pid"]
+        info = json.loads(next((shared.path / ".git/exp/queue/workers").glob("*.json")).read_text())
+        dispatcher, start = info["pid"], info["start"]   # the start token: its pid may be reused once it ended
         status = shared.exp("queue", "status").stdout
         assert "slow" in status and "running" in status
         # Kill the Dask worker that runs it, as a lost machine would go: SIGKILL, no goodbye.
@@ -343,11 +347,11 @@ def test_a_killed_worker_reruns_its_entry_once_and_one_result_is_recorded(shared
         assert second != first
         gate.unlink()
         wait_for(lambda: "success" in shared.exp("queue", "status").stdout, "the result", timeout=60)
-        wait_for(lambda: not alive(dispatcher), "the dispatcher to exit", timeout=20)
+        wait_for(lambda: not is_same(dispatcher, start), "the dispatcher to exit", timeout=20)
     finally:
         if gate.exists():
             gate.unlink()
-        if dispatcher and alive(dispatcher):
+        if dispatcher and is_same(dispatcher, start):
             os.kill(dispatcher, signal.SIGKILL)
     assert [r[:2] for r in runs(tmp_path)] == [["slow", "0.9"], ["slow", "0.9"]]
     results = remote_refs(shared.remote, "refs/exps/")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,7 +17,8 @@ import time
 
 import pytest
 
-from tests.conftest import alive, end_group, wait_for
+from git_exp.procs import is_same
+from tests.conftest import end_group, wait_for
 from tests.test_distributed import (  # noqa: F401 - fixtures
     dask_cluster, needs_dask, queue_ids, remote_refs, runs, shared, trailers)
 
@@ -79,18 +81,16 @@ def test_queue_stop_works_while_the_scheduler_is_gone(shared, dask_cluster, tmp_
     dispatcher = None
     try:
         wait_for(lambda: marker.exists(), "the run", timeout=30)
-        dispatcher = json.loads(next((shared.path / ".git/exp/queue/workers").glob("*.json"))
-                                .read_text())["pid"]
+        ((dispatcher, start),) = _workers(shared).items()
         os.killpg(dask_cluster["scheduler"].pid, signal.SIGKILL)
         time.sleep(1)
         stop = shared.exp("queue", "stop", *(["--kill"] if kill else []), check=False)
         assert stop.returncode == 0, stop.stderr
         assert "Asked 1 worker" in stop.stdout or "Interrupted 1 worker" in stop.stdout
-        wait_for(lambda: not alive(dispatcher), "the dispatcher to exit", timeout=25)
+        wait_for(lambda: not is_same(dispatcher, start), "the dispatcher to exit", timeout=25)
     finally:
         gate.unlink(missing_ok=True)
-        if dispatcher and alive(dispatcher):
-            os.kill(dispatcher, signal.SIGKILL)
+        _kill_workers(shared)
     status = shared.exp("queue", "status")
     assert status.returncode == 0
     assert "failed" not in status.stdout, status.stdout
@@ -149,39 +149,51 @@ def test_two_attempts_racing_the_loser_reports_the_winner(shared, tmp_path):
 @needs_dask
 def test_an_outage_of_the_client_neither_fails_nor_counts_its_entries(shared, dask_cluster,
                                                                        tmp_path):
-    """The client killed three times while its tasks run: they publish, it brings them home."""
+    """The client killed three times while its tasks run: they publish, it brings them home.
+
+    Every wait is for an event (a record written, a process gone); the bounds
+    only stop a hang, and are far above what a loaded machine takes: a fixed
+    40 s for both results, and a stage gate that opened by itself after 60 s,
+    were timings a full suite beside other loads could overrun."""
     gate = tmp_path / "gate"
     gate.write_text("")
     shared.exp("run", "--queue", "-S", "train.lr=0.9,0.2", "-n", "out")
     ids = queue_ids(shared)
     record = shared.path / f".git/exp/queue/remote/{ids['out-1']}.json"
-    dispatchers = []
+
+    def submitted(pid: int, start: str) -> bool:
+        """Whether dispatcher PID handed the slow entry's task to Dask (its record names the
+        task and PID's claim); fails at once if it died."""
+        assert is_same(pid, start), "the dispatcher died:\n" + _worker_log(shared, pid)
+        try:
+            info = json.loads(record.read_text())
+        except (FileNotFoundError, ValueError):   # not written yet
+            return False
+        return bool(info.get("task")) and shared.git(
+            "log", "-1", "--format=%(trailers:key=Exp-Claim-Pid,valueonly)", info["claim"]).strip() == str(pid)
+
     try:
         for _round in range(3):
-            shared.exp("queue", "start", "--executor", dask_cluster["executor"])
-            pid = wait_for(lambda: [w for w in _worker_pids(shared) if w not in dispatchers],
-                           "the dispatcher", timeout=20)[0]
-            dispatchers.append(pid)
+            pid, start = _start_dispatcher(shared, dask_cluster["executor"])
             # Its task for the slow entry is with Dask: the client dies, as a laptop closes.
-            wait_for(lambda: record.exists() and json.loads(record.read_text()).get("task"),
-                     "the slow entry to be submitted", timeout=30)
+            wait_for(lambda pid=pid, start=start: submitted(pid, start), "the slow entry to be submitted",
+                     timeout=HANG)
             time.sleep(0.5)
             os.kill(pid, signal.SIGKILL)
-            wait_for(lambda pid=pid: not alive(pid), "the dispatcher to die", timeout=10)
+            wait_for(lambda pid=pid, start=start: not is_same(pid, start), "the dispatcher to die",
+                     timeout=HANG)
         # The tasks run on without their client and publish; a new client brings them home.
         gate.unlink()
-        shared.exp("queue", "start", "--executor", dask_cluster["executor"])
-        wait_for(lambda: shared.exp("queue", "status").stdout.count("success") == 2,
-                 "both results", timeout=40)
-        # The dispatcher clears the remote's claims after it records a result:
-        # killed before that (as below, to end the test), it would leave one for
-        # the next dispatcher's recovery - not what this test is about.
-        wait_for(lambda: remote_refs(shared.remote, "refs/exps-running/") == {},
-                 "the remote's claims to be cleared", timeout=20)
+        started = _start_dispatcher(shared, dask_cluster["executor"], may_find_nothing=True)
+        if started is not None:   # else `queue start`'s recovery brought both home itself
+            # It ends once nothing is queued or running, after it recorded each result and
+            # cleared the remote's refs of it: what is checked below.
+            wait_for(lambda: not is_same(*started), "the last dispatcher to end", timeout=HANG)
+            log = _worker_log(shared, started[0])
+            assert "Traceback" not in log and "internal error" not in log, log
     finally:
         gate.unlink(missing_ok=True)
-        for pid in _worker_pids(shared):
-            os.kill(pid, signal.SIGKILL)
+        _kill_workers(shared)
     status = shared.exp("queue", "status").stdout
     assert "failed" not in status, status
     for name in ("out-1", "out-2"):
@@ -205,17 +217,52 @@ def test_an_outage_of_the_client_neither_fails_nor_counts_its_entries(shared, da
     shared.fsck()
 
 
-def _worker_pids(project) -> list[int]:
+HANG = 180   # seconds: a wait longer than this is a hang, not a slow machine
+
+
+def _workers(project) -> dict[int, str]:
+    """pid -> start token of each registered queue worker still alive. A SIGKILLed
+    dispatcher's file stays behind, and by now its pid may be anyone's process:
+    only the process that registered (same start token) counts."""
     folder = project.path / ".git/exp/queue/workers"
-    pids = []
+    found = {}
     for path in folder.glob("*.json") if folder.exists() else []:
         try:
-            pid = json.loads(path.read_text())["pid"]
+            info = json.loads(path.read_text())
+            pid, start = info["pid"], info["start"]
         except (OSError, ValueError, KeyError):
             continue
-        if alive(pid):
-            pids.append(pid)
-    return pids
+        if is_same(pid, start):
+            found[pid] = start
+    return found
+
+
+def _kill_workers(project) -> None:
+    for pid in _workers(project):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _worker_log(project, pid: int) -> str:
+    try:
+        return (project.path / f".git/exp/queue/workers/{pid}.log").read_text()
+    except OSError:
+        return ""
+
+
+def _start_dispatcher(project, executor: str, may_find_nothing: bool = False) -> tuple[int, str] | None:
+    """`queue start`: the pid and start token of the dispatcher it started (registered before
+    it returns); None when MAY_FIND_NOTHING and its recovery left nothing queued."""
+    out = project.exp("queue", "start", "--executor", executor).stdout
+    if may_find_nothing and "nothing to start" in out:
+        return None
+    found = re.search(r"\(pid (\d+)\)", out)
+    assert found and "Started a worker" in out, out
+    pid = int(found.group(1))
+    try:
+        start = json.loads((project.path / f".git/exp/queue/workers/{pid}.json").read_text())["start"]
+    except FileNotFoundError:   # it ended already (and unregistered): nothing left to wait for
+        start = ""
+    return pid, start
 
 
 # -- a dispatcher that died: recovery asks the shared remote (no Dask needed) -------------
@@ -265,6 +312,44 @@ def test_recovery_brings_home_what_a_dead_dispatchers_task_published(shared, tmp
     shared.exp("apply", "orphan")
     assert shared.read("models/model.txt") == "weights 0.4 from 4 rows\n"
     assert shared.exp("pull", "origin").returncode == 0
+    shared.fsck()
+
+
+def test_recovery_clears_the_remote_of_an_entry_its_dead_dispatcher_recorded(shared):
+    """A dispatcher SIGKILLed after it recorded a result, before it cleared the remote's refs
+    of the entry: the next recovery clears them (the client-outage test hit this now and then)."""
+    from tests.conftest import ROOT
+    from tests.test_distributed import push_entry
+    shared.exp("run", "--queue", "-S", "train.lr=0.4", "-n", "late")
+    entry_id = queue_ids(shared)["late"]
+    push_entry(shared, entry_id)
+    _claim_for_a_dead_dispatcher(shared, entry_id)
+    shared.exp("exec-entry", "--remote", str(shared.remote), "--ref", f"refs/exps-queue/{entry_id}",
+               "--data-remote", str(shared.data_remote))
+    # What Dispatcher._collect does up to finish(), and no further: killed there.
+    code = f"""
+import sys; sys.path.insert(0, {str(ROOT)!r})
+from git_exp.repo import discover
+from git_exp.queue import entries, home, records
+from git_exp.queue.executor import EntryOutcome
+from git_exp.queue.finish import finish
+repo = discover()
+(entry,) = [e for e in entries.list_entries(repo, "running") if e.id == {entry_id!r}]
+record = records.read(repo, entry.id)
+target = home.Target(record["remote"], record["url"], record["data"])
+found = home.fetch_results(repo, target, [entry]).results[entry.id]
+finish(repo, entry, EntryOutcome(found.status, found.ref, found.sha, found.exit_code, found.duration))
+"""
+    subprocess.run([sys.executable, "-c", code], cwd=shared.path, check=True)
+    assert "success" in shared.git("show", "-s", "--format=%(trailers:key=Exp-Status)", "refs/exps/" + shared.head()
+                                   + "/late")
+    assert remote_refs(shared.remote, "refs/exps-running/")   # left behind, with the queue and log refs
+    status = shared.exp("queue", "status")
+    assert "success" in status.stdout and "failed" not in status.stdout
+    for prefix in ("refs/exps-queue/", "refs/exps-running/", "refs/exps-logs/"):
+        assert remote_refs(shared.remote, prefix) == {}, prefix
+    assert list(remote_refs(shared.remote, "refs/exps/")) == [f"refs/exps/{shared.head()}/late"]
+    assert not (shared.path / f".git/exp/queue/remote/{entry_id}.json").exists()
     shared.fsck()
 
 

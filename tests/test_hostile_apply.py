@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import signal
 import subprocess
 import time
@@ -341,7 +342,13 @@ def test_an_untracked_file_with_the_same_content_is_not_in_the_way(world):
 
 def test_ctrl_c_mid_apply_exits_130_with_the_restore_command_and_no_half_file(world):
     """A smudge filter of the victim's own config (a slow one: think Git LFS on a slow
-    network) holds apply after its first batch of files is in place."""
+    network) holds apply after its first batch of files is in place.
+
+    The filter says when it starts (so Ctrl-C comes while apply is surely held, not
+    after a guessed delay) and then waits on a FIFO nobody writes: it ends only by the
+    signal. A filter that ends otherwise fails apply (required), never lets it finish:
+    a `sleep 60; cat` filter went on to `cat` when something else killed its sleep,
+    and apply then completed with status 0 before the test's SIGINT arrived."""
     names = [f"f{i:03d}.txt" for i in range(300)]
     entries = {n: f"experiment {n}\n".encode() for n in names}
     entries["zzz.bin"] = b"rendered slowly\n"
@@ -349,7 +356,11 @@ def test_ctrl_c_mid_apply_exits_130_with_the_restore_command_and_no_half_file(wo
     world.experiment("big", entries)
     for n in names:
         (world.victim.path / n).write_text(f"mine {n}\n")
-    world.victim.git("config", "filter.slow.smudge", "sleep 60; cat")
+    started, held = world.tmp / "filter-started", world.tmp / "filter-held"
+    os.mkfifo(held)
+    world.victim.git("config", "filter.slow.smudge",
+                     f": > {shlex.quote(str(started))} && read _ < {shlex.quote(str(held))} && cat")
+    world.victim.git("config", "filter.slow.required", "true")
     world.exp("pull", "origin", "big")
     before = snapshot(world.victim.path)
     # --force: the user's untracked f*.txt differ from the experiment's.
@@ -360,10 +371,10 @@ def test_ctrl_c_mid_apply_exits_130_with_the_restore_command_and_no_half_file(wo
         line = proc.stderr.readline()
         assert "to restore it: git exp apply refs/exp-backups/" in line, line
         deadline = time.monotonic() + QUICK
-        while world.victim.read(names[0]) != f"experiment {names[0]}\n":
-            assert time.monotonic() < deadline and proc.poll() is None
+        while not started.exists():  # the first batch is in place; the filter holds the second
+            assert time.monotonic() < deadline and proc.poll() is None, proc.poll()
             time.sleep(0.05)
-        time.sleep(0.3)  # the first batch is in place; the filter holds the second
+        assert world.victim.read(names[0]) == f"experiment {names[0]}\n"
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=QUICK)
     finally:
@@ -380,7 +391,7 @@ def test_ctrl_c_mid_apply_exits_130_with_the_restore_command_and_no_half_file(wo
     assert not [p for p in after if p.endswith(".tmp") and not p.startswith(".git")]
     assert not list((world.victim.path / ".git").glob("exp-apply.*"))  # staging folder cleared
     (world.victim.path / ".git" / "exp-apply.4194999").mkdir()  # as a SIGKILLed apply leaves it
-    world.victim.git("config", "--unset", "filter.slow.smudge")
+    world.victim.git("config", "--remove-section", "filter.slow")
     world.exp("apply", backup)
     assert not list((world.victim.path / ".git").glob("exp-apply.*"))
     restored = snapshot(world.victim.path)

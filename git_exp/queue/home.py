@@ -124,6 +124,26 @@ def clear_remote(repo: Repository, target: Target, entries: list[ent.Entry], the
         pass   # left for the next dispatcher; a worker finding the result there stops at once
 
 
+def clear_ended(repo: Repository, entry_id: str, record: dict[str, object]) -> bool:
+    """The queue, claim and log refs of ENTRY_ID, which ended here, cleared on the remote
+    RECORD names (each only if it still points where it was seen); False when the
+    remote did not answer, to try again later."""
+    url = record.get("url")
+    if not isinstance(url, str):
+        return True   # no remote named: nothing to clear
+    names = [ent.QUEUE_PREFIX + entry_id, ent.RUNNING_PREFIX + entry_id, log_ref(entry_id)]
+    try:
+        there = {ref: sha for ref, sha in gitremote.ls_remote(repo.root, url, names).items() if ref in names}
+        if there:
+            _, error = gitremote.push(repo.root, url, [f":{ref}" for ref in there], leases=there,
+                                      env={gitremote.DATA_SENT_ENV: "1"})
+            if error:
+                return False
+    except ExpError:
+        return False
+    return True
+
+
 def keep_log(repo: Repository, entry: ent.Entry, result: Result, output: str, log: bytes | None) -> None:
     """The entry's log becomes the result's: what the attempt that published it printed.
 

@@ -10,6 +10,8 @@ An entry a dispatcher handed to an engine (Dask, Slurm) is different: its
 task may run on without the dispatcher and publish. The shared remote is
 asked first, and a published result comes home; otherwise it is re-queued
 without counting the claim, since a dead client is no fault of the entry.
+A dispatcher killed after it recorded an outcome, before it cleared the
+remote's refs of that entry, left them and its record: they are cleared here.
 Every step is a compare-and-swap on the running ref, so two processes
 recovering at once (say `queue status` and a starting worker) never both
 act. Checkouts no live claim owns are removed, with any stage processes a
@@ -68,6 +70,7 @@ def recover(repo: Repository, max_attempts: int = MAX_ATTEMPTS) -> list[Recovere
             done.append(Recovered(entry, "requeued"))
     live = {f"{e.id}-{e.sha[:8]}" for e in ent.list_entries(repo, "running")}
     checkout.remove_orphans(repo, folders, live)
+    _clear_ended_dispatched(repo)
     return done
 
 
@@ -112,6 +115,28 @@ def _recover_dispatched(repo: Repository, entry: ent.Entry) -> list[Recovered]:
         records.remove(repo, entry.id)
         return [Recovered(entry, "requeued")]
     return []
+
+
+def _clear_ended_dispatched(repo: Repository) -> None:
+    """A dispatcher SIGKILLed after it recorded an entry's outcome, before it cleared
+    the shared remote's refs of it and dropped its record (queue/records.py), left
+    both: nothing else would ever clear them, since the entry runs no more. They
+    are cleared now, as the dispatcher would have; the record goes once done."""
+    folder = os.path.join(repo.exp_dir, "queue", "remote")
+    try:
+        ids = [name[:-5] for name in os.listdir(folder) if name.endswith(".json")]
+    except FileNotFoundError:
+        return
+    if not ids:
+        return
+    pending = {e.id for e in ent.list_entries(repo)}   # queued or running: their records are live
+    ended = [i for i in ids if i not in pending and (state.read_state(repo, i) or {}).get("finished")]
+    if not ended:
+        return
+    from git_exp.queue import home, records
+    for entry_id in ended:
+        if home.clear_ended(repo, entry_id, records.read(repo, entry_id) or {}):
+            records.remove(repo, entry_id)
 
 
 def _gave_up(entry: ent.Entry, killed: bool) -> EntryOutcome:
