@@ -224,7 +224,7 @@ def main_page() -> str:
 
 # Guides: pages about something other than one command, in section 7 as
 # Git's own (gitcli(7)). `git exp help NAME` and `git help exp-NAME` open them.
-GUIDES = {"api": "git_exp.api"}
+GUIDES = {"api": "git_exp.api", "pipeline": "git_exp.pipeline.guide"}
 
 
 def _signature(function: Callable[..., object]) -> str:
@@ -264,7 +264,8 @@ def guide_blocks(name: str) -> tuple[str, list]:
     module = importlib.import_module(GUIDES[name])
     blocks: list = [("Description", module.DESCRIPTION)]
     functions = [getattr(module, n) for n in module.__all__ if inspect.isfunction(getattr(module, n))]
-    blocks.append(("Functions", [(_signature(f), _doc(f)) for f in functions]))
+    if functions:   # a text-only guide (pipeline) documents no function
+        blocks.append(("Functions", [(_signature(f), _doc(f)) for f in functions]))
     blocks.extend(getattr(module, "SECTIONS", []))
     for extra in getattr(module, "SEE_ALSO_MODULES", []):
         other = importlib.import_module(extra)
@@ -291,8 +292,15 @@ def guide_page(name: str) -> str:
                  + _paragraphs(doc).replace(".PP\n", "", 1).replace(".PP\n", ".IP\n")
                  for sig, doc in body]
         parts.append(f".SH {_esc(title.upper())}\n" + "\n".join(items))
-    parts.append(".SH SEE ALSO\n\\fBgit-exp\\fR(1), \\fBgit-exp-show\\fR(1)")
+    see = getattr(importlib.import_module(GUIDES[name]), "SEE_ALSO", ["git-exp(1)", "git-exp-show(1)"])
+    parts.append(".SH SEE ALSO\n" + ", ".join(_see_also(s) for s in see))
     return "\n".join(parts) + "\n"
+
+
+def _see_also(page: str) -> str:
+    """'git-exp-run(1)' in roff: the name bold, the section plain."""
+    title, _, section = page.partition("(")
+    return f"\\fB{title}\\fR({section}"
 
 
 def guide_text(name: str) -> str:

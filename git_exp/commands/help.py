@@ -19,15 +19,18 @@ do the same. Where no man program or page is installed, the command's
 built-in help is printed instead.
 
 Besides commands, `git exp help api` opens gitexp-api(7): the Python API
-(git_exp.api) and the training-script logger (git_exp.live).
+(git_exp.api) and the training-script logger (git_exp.live); `git exp help
+pipeline` opens gitexp-pipeline(7): the exp.yaml file, every key it accepts,
+templating, foreach and matrix. `git help exp-api` and `git help
+exp-pipeline` open the same pages.
 """
 
-EXAMPLES = ["git exp help run", "git exp run --help", "git exp help api"]
+EXAMPLES = ["git exp help run", "git exp run --help", "git exp help api", "git exp help pipeline"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("command", nargs="?",
-                        help="the command (or guide: api) whose manual to show")
+                        help="the command (or guide: api, pipeline) whose manual to show")
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
