@@ -288,15 +288,21 @@ records.write(repo, entry.id, {{"executor": "dask://gone:1", "task": "t", "remot
                    cwd=project.path, check=True)
 
 
-def test_recovery_brings_home_what_a_dead_dispatchers_task_published(shared, tmp_path):
+def _published_without_its_dispatcher(shared, name: str) -> str:
+    """An entry NAME handed to a dispatcher now dead, whose task ran on without it
+    and published its result to the shared remote; the entry's id."""
     from tests.test_distributed import push_entry
-    shared.exp("run", "--queue", "-S", "train.lr=0.4", "-n", "orphan")
-    entry_id = queue_ids(shared)["orphan"]
+    shared.exp("run", "--queue", "-S", "train.lr=0.4", "-n", name)
+    entry_id = queue_ids(shared)[name]
     push_entry(shared, entry_id)
     _claim_for_a_dead_dispatcher(shared, entry_id)
-    # Its task ran on without it and published.
     shared.exp("exec-entry", "--remote", str(shared.remote), "--ref", f"refs/exps-queue/{entry_id}",
                "--data-remote", str(shared.data_remote))
+    return entry_id
+
+
+def test_recovery_brings_home_what_a_dead_dispatchers_task_published(shared, tmp_path):
+    entry_id = _published_without_its_dispatcher(shared, "orphan")
     (sha,) = remote_refs(shared.remote, "refs/exps/").values()
     status = shared.exp("queue", "status")
     assert f"Recovered {entry_id} 'orphan' from a dead worker: finished." in status.stderr
@@ -319,13 +325,7 @@ def test_recovery_clears_the_remote_of_an_entry_its_dead_dispatcher_recorded(sha
     """A dispatcher SIGKILLed after it recorded a result, before it cleared the remote's refs
     of the entry: the next recovery clears them (the client-outage test hit this now and then)."""
     from tests.conftest import ROOT
-    from tests.test_distributed import push_entry
-    shared.exp("run", "--queue", "-S", "train.lr=0.4", "-n", "late")
-    entry_id = queue_ids(shared)["late"]
-    push_entry(shared, entry_id)
-    _claim_for_a_dead_dispatcher(shared, entry_id)
-    shared.exp("exec-entry", "--remote", str(shared.remote), "--ref", f"refs/exps-queue/{entry_id}",
-               "--data-remote", str(shared.data_remote))
+    entry_id = _published_without_its_dispatcher(shared, "late")
     # What Dispatcher._collect does up to finish(), and no further: killed there.
     code = f"""
 import sys; sys.path.insert(0, {str(ROOT)!r})
