@@ -121,6 +121,14 @@ def test_tree_layout_is_exact(ml):
         f"└── {s['bold-otter']} [bold-otter]  10:10     0.7   0.5       0.2             3\n")
 
 
+def test_experiments_of_the_same_second_come_in_number_order(ml):
+    # Sweep points that end in the same second: sw-2 before sw-10, not after it as text.
+    for name in ("sw-10", "sw-2", "sw-1"):
+        make_exp(ml, name, {"params.yaml": params(0.3)}, date=at(40))
+    names = [row["name"] for row in json.loads(show(ml, "--json").stdout)]
+    assert names[2:] == ["sw-1", "sw-2", "sw-10"], names
+
+
 def test_workspace_row_reads_the_work_tree_and_others_read_git(ml):
     three(ml)
     ml.gen({"params.yaml": params(0.3), "metrics.json": metrics(0.1)})

@@ -117,7 +117,7 @@ def _ordering(column: cols.Column | None, sort_order: str) -> Callable[[list], l
     """A function sorting experiments: by COLUMN (rows without it last), else newest first."""
     def order(experiments: list) -> list:
         if column is None:
-            return sorted(experiments, key=lambda r: (r.rev is not None, -r.timestamp, r.name))
+            return sorted(experiments, key=lambda r: (r.rev is not None, -r.timestamp, _natural(r.name)))
         having = [r for r in experiments if column.has(r)]
         lacking = [r for r in experiments if not column.has(r)]
         having.sort(key=lambda r: sort_key(column.get(r)), reverse=sort_order == "desc")
@@ -137,3 +137,12 @@ def problems(rows: list) -> list[str]:
         listed = ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
         out.append(f"{message} (in {listed})")
     return out
+
+
+def _natural(name: str) -> tuple[tuple[int, int | str], ...]:
+    """NAME's sort key with its numbers as numbers: sweep points that end in the
+    same second come sw-1, sw-2, ..., sw-10, not sw-1, sw-10, sw-2."""
+    import re
+    # re.split with a group: the runs of ASCII digits at odd places, the text between at even.
+    parts = re.split(r"([0-9]+)", name)
+    return tuple((0, int(part)) if i % 2 else (1, part) for i, part in enumerate(parts) if part)
