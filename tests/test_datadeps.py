@@ -74,3 +74,12 @@ def test_queueing_refuses_changed_tracked_data_instead_of_leaving_it_out(committ
     project.exp("run", "--queue", "-n", "q")
     assert project.git("for-each-ref", "refs/exps-queue/") != ""
     project.fsck()
+
+
+def test_a_file_named_like_a_pointer_that_is_none_is_not_taken_for_one(committed):
+    committed.gen({"results": {"r.txt": "1\n"}, "results.exp": "my own notes, not a pointer\n",
+                   "exp.yaml": "stages:\n  s:\n    cmd: cat results/r.txt > out.txt\n"
+                               "    deps: [results]\n    outs: [out.txt]\n"})
+    proc = committed.exp("run")
+    assert "had changed since" not in proc.stderr
+    assert committed.read("results.exp") == "my own notes, not a pointer\n"

@@ -16,19 +16,15 @@ from __future__ import annotations
 
 import os
 
-from git_exp.data.pointer import format_pointer, parse_pointer, pointer_path_of
-from git_exp.errors import ExpError
-from git_exp.worktree.paths import abs_path, check_data_path, open_cache
-from git_exp.worktree.precommit import PointerUpdate
-from git_exp.worktree.synced import read_synced, write_synced
-from git_exp.worktree_writes import WorkTree
+from git_exp.data.pointer import pointer_path_of, read_pointer_file
+from git_exp.worktree.paths import open_cache
+from git_exp.worktree.precommit import PointerUpdate, find_changed, store_changed
 
 TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:
+    from git_exp.data.hashing import HashInfo
     from git_exp.pipeline.records import Pipeline
     from git_exp.repo import Repository
-
-MAX_POINTER = 64 * 1024   # a pointer is a few lines; a bigger file is not one
 
 
 def tracked_data(root: str, deps: set[str]) -> dict[str, str]:
@@ -51,33 +47,17 @@ def changed_data(repo: Repository, pipeline: Pipeline, store: bool = False) -> l
     its pointer (`new`: the content's hash now). With STORE, that content goes into
     the cache, each pointer is rewritten, and `new` is what the cache recorded."""
     deps = {dep for stage in pipeline.stages.values() for dep in stage.deps}
-    tracked = tracked_data(repo.root, deps)
-    if not tracked:
+    recorded: dict[str, HashInfo] = {}
+    for path, pointer in tracked_data(repo.root, deps).items():
+        info = read_pointer_file(repo.root, pointer)   # None: a file named so that is no pointer
+        if info is not None:
+            recorded[path] = info
+    if not recorded:
         return []
-    from git_exp.data.hashing import hash_path
     from git_exp.data.state import StateMemo
     cache = open_cache(repo)
-    updates = []
     with StateMemo(repo.exp_dir) as memo:
-        for path, pointer in sorted(tracked.items()):
-            check_data_path(repo.root, path, cache.root)
-            full = abs_path(repo, path)
-            if not os.path.lexists(full):
-                continue    # not checked out (missing from the cache): the run says so
-            with open(abs_path(repo, pointer), "rb") as fh:
-                text = fh.read(MAX_POINTER + 1)
-            if len(text) > MAX_POINTER:
-                raise ExpError(f"{pointer}: too large for a pointer file",
-                               hint=f"restore it: git checkout -- {pointer}")
-            recorded = parse_pointer(text, pointer)
-            now, _ = hash_path(full, memo, cache_root=cache.root)
-            if now.hash != recorded.hash:
-                updates.append(PointerUpdate(path, pointer, recorded, cache.save(full, memo) if store else now))
-    if store and updates:
-        tree = WorkTree(repo.root)
-        for update in updates:
-            tree.write(update.pointer, format_pointer(update.new))
-        synced = read_synced(repo)
-        synced.update({u.path: u.new.hash for u in updates})
-        write_synced(repo, synced)
-    return updates
+        changed = find_changed(repo, recorded, memo, cache)
+        if store and changed:
+            store_changed(repo, changed, memo, cache)
+    return changed

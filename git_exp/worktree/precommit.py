@@ -19,6 +19,8 @@ from git_exp.worktree_writes import WorkTree
 
 TYPE_CHECKING = False   # typing's, without importing typing (mypy reads the name as True)
 if TYPE_CHECKING:
+    from git_exp.data.cache import Cache
+    from git_exp.data.state import StateMemo
     from git_exp.repo import Repository
 
 
@@ -60,36 +62,52 @@ def modified_since_pointer(repo: Repository, store: bool | None = None) -> PreCo
     staged = index_pointers(repo)
     if not staged:
         return PreCommit()
-    from git_exp.data.hashing import hash_path
     from git_exp.data.state import StateMemo
     cache = open_cache(repo)
-    changed = []
-    known_dirs: set[str] = set()
     with StateMemo(repo.exp_dir) as memo:
-        preload(memo, repo, staged)
-        for path, recorded in sorted(staged.items()):
-            check_data_path(repo.root, path, cache.root, known_dirs=known_dirs)
-            full = abs_path(repo, path)
-            if not os.path.lexists(full):
-                continue
-            if os.path.isdir(full) and not os.path.islink(full):
-                memo.preload(full)
-            now, _ = hash_path(full, memo, cache_root=cache.root)
-            if now.hash != recorded.hash:
-                changed.append(PointerUpdate(path, pointer_path_of(path), recorded, now))
+        changed = find_changed(repo, staged, memo, cache)
         if not changed:
             return PreCommit()
         if store is None:
             store = repo.config.get_bool("exp.hooks.autoAdd", True)
         if not store:
             return PreCommit(changed, False)
-        for update in changed:
-            update.new = cache.save(abs_path(repo, update.path), memo)
-            WorkTree(repo.root).write(update.pointer, format_pointer(update.new))
+        store_changed(repo, changed, memo, cache)
     nothing_else = git(["diff-index", "--cached", "--quiet", "HEAD", "--"], cwd=repo.root,
                        check=False).returncode == 0
     git(["add", "--", *[u.pointer for u in changed]], cwd=repo.root)
+    return PreCommit(changed, True, nothing_else)
+
+
+def find_changed(repo: Repository, recorded: dict[str, HashInfo], memo: StateMemo,
+                 cache: Cache) -> list[PointerUpdate]:
+    """Of RECORDED (data path -> what its pointer records), the data whose content in
+    the work tree differs (`new`: its hash now). Data absent from the work tree is
+    left alone: it was never checked out (missing from the cache), not deleted on purpose."""
+    from git_exp.data.hashing import hash_path
+    preload(memo, repo, recorded)
+    changed = []
+    known_dirs: set[str] = set()
+    for path, info in sorted(recorded.items()):
+        check_data_path(repo.root, path, cache.root, known_dirs=known_dirs)
+        full = abs_path(repo, path)
+        if not os.path.lexists(full):
+            continue
+        if os.path.isdir(full) and not os.path.islink(full):
+            memo.preload(full)
+        now, _ = hash_path(full, memo, cache_root=cache.root)
+        if now.hash != info.hash:
+            changed.append(PointerUpdate(path, pointer_path_of(path), info, now))
+    return changed
+
+
+def store_changed(repo: Repository, changed: list[PointerUpdate], memo: StateMemo, cache: Cache) -> None:
+    """Store CHANGED's new content in the cache (`new` becomes what the cache recorded),
+    rewrite their pointers in the work tree, and note the data as in step with them."""
+    tree = WorkTree(repo.root)
+    for update in changed:
+        update.new = cache.save(abs_path(repo, update.path), memo)
+        tree.write(update.pointer, format_pointer(update.new))
     synced = read_synced(repo)
     synced.update({u.path: u.new.hash for u in changed})
     write_synced(repo, synced)
-    return PreCommit(changed, True, nothing_else)
