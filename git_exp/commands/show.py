@@ -209,18 +209,10 @@ def add_format_options(parser: ArgumentParser, csv: bool = True, precision: bool
                 setattr(namespace, self.dest, values)
                 namespace.precision_given = True
 
-        def precision_type(text: str) -> int:
-            # A negative N crashed the float formatting; a huge one built N digits per value.
-            try:
-                value = int(text)
-            except ValueError:
-                value = -1
-            if not 0 <= value <= MAX_PRECISION:
-                raise argparse.ArgumentTypeError(f"'{text}' is not a whole number from 0 to {MAX_PRECISION}")
-            return value
-
-        output.add_argument("--precision", type=precision_type, default=DEFAULT_PRECISION, metavar="N",
-                            action=Precision,
+        from git_exp.commands.argtypes import whole_number_in
+        # A negative N crashed the float formatting; a huge one built N digits per value.
+        output.add_argument("--precision", type=whole_number_in(0, MAX_PRECISION), default=DEFAULT_PRECISION,
+                            metavar="N", action=Precision,
                             help=f"digits after the decimal point of floats (default {DEFAULT_PRECISION})")
 
 

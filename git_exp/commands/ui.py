@@ -37,7 +37,8 @@ DEFAULT_PORT = 8765
 def configure(parser: ArgumentParser) -> None:
     parser.add_argument("--host", type=_host, default="127.0.0.1",
                         help="the address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=_port, default=None,
+    from git_exp.commands.argtypes import whole_number_in
+    parser.add_argument("--port", type=whole_number_in(0, 65535, "port number"), default=None,
                         help=f"the port (default: {DEFAULT_PORT}, or a free one if it is taken; 0: any free one)")
     parser.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
     parser.add_argument("--read-only", action="store_true", help="hide every action that changes anything")
@@ -49,18 +50,6 @@ def _host(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("give an address, such as 127.0.0.1 or 0.0.0.0 for every interface")
     return text.strip()
-
-
-def _port(text: str) -> int:
-    """--port: a TCP port; one out of range is the user's mistake, not the socket's OverflowError."""
-    import argparse
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a port number from 0 to 65535")
-    return value
 
 
 def run(args: Namespace, console: Console) -> int:
