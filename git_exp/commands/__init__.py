@@ -99,9 +99,11 @@ def _parser_class() -> type[argparse.ArgumentParser]:
         # argparse's own keyword arguments (its callers, add_parser included, pass
         # only keywords), handed on as they are.
         def __init__(self, *, formatter_class: type[argparse.HelpFormatter] = argparse.HelpFormatter,
-                     **kwargs: Any) -> None:
+                     add_help: bool = True, **kwargs: Any) -> None:
             super().__init__(formatter_class=formatters.get(formatter_class, formatter_class),
-                             **kwargs)
+                             add_help=False, **kwargs)
+            if add_help:   # `-h` alone, sub-commands too: `--help` opens the manual (cli.py)
+                self.add_argument("-h", action="help", help="show this help and exit")
 
         def error(self, message: str) -> NoReturn:  # noqa: D401 - argparse's API
             raise UsageError(self._without_optional(message), hint=self.format_usage().strip())
@@ -134,8 +136,7 @@ def overview() -> str:
 def build_parser(verb: str, module: ModuleType) -> argparse.ArgumentParser:
     import argparse
     parser = _parser_class()(prog=f"git exp {verb}", description=COMMANDS[verb][1],
-                    formatter_class=argparse.RawDescriptionHelpFormatter, add_help=False)
-    parser.add_argument("-h", action="help", help="show this help and exit")
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_common(parser)
     module.configure(parser)
     _add_common_to_subcommands(parser)
@@ -159,15 +160,4 @@ def _add_common_to_subcommands(parser: argparse.ArgumentParser) -> None:
             for sub in set(action.choices.values()):
                 if "-q" not in sub._option_string_actions:
                     _add_common(sub)
-                    _as_top_level_help(sub)
                 _add_common_to_subcommands(sub)
-
-
-def _as_top_level_help(sub: argparse.ArgumentParser) -> None:
-    """`-h` as every command has it: `--help` opens the manual (cli.py), never this text."""
-    import argparse
-    for action in sub._actions:
-        if isinstance(action, argparse._HelpAction):
-            action.option_strings = ["-h"]
-            action.help = "show this help and exit"
-            sub._option_string_actions.pop("--help", None)
