@@ -83,3 +83,22 @@ def test_a_file_named_like_a_pointer_that_is_none_is_not_taken_for_one(committed
     proc = committed.exp("run")
     assert "had changed since" not in proc.stderr
     assert committed.read("results.exp") == "my own notes, not a pointer\n"
+
+
+def test_a_pointer_that_is_a_symlink_is_neither_read_nor_written_through(committed, tmp_path):
+    # A commit (say, a pulled experiment applied and committed) whose data.exp is a link
+    # out of the work tree, made with Git plumbing: run must not follow it either way.
+    project = setup(committed)
+    outside = tmp_path / "outside.exp"
+    outside.write_bytes((project.path / "data.exp").read_bytes())
+    before = outside.read_bytes()
+    link = project.git("hash-object", "-w", "--stdin", input=str(outside)).strip()
+    project.git("update-index", "--cacheinfo", f"120000,{link},data.exp")
+    project.git("commit", "-q", "-m", "data.exp as a link")
+    project.git("checkout", "-q", "--", "data.exp")
+    assert (project.path / "data.exp").is_symlink()
+    (project.path / "data" / "a.txt").write_text("alpha, revised\n")
+    proc = project.exp("run", "-n", "linked")
+    assert "had changed since" not in proc.stderr
+    assert outside.read_bytes() == before and (project.path / "data.exp").is_symlink()
+    project.fsck()
